@@ -1,0 +1,29 @@
+# Slipway: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT_FLAGS ?=
+
+.PHONY: setup build test demo bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	swift build $(SWIFT_FLAGS)
+
+# Runs every test: unit tests, and end-to-end tests against the real slipway binary,
+# bwrap, git, docker-registry, skopeo and umoci.
+test: setup
+	swift build $(SWIFT_FLAGS)
+	swift test $(SWIFT_FLAGS)
+
+# Builds the example app into an OCI image under a fresh state directory and runs it.
+demo: build
+	scripts/demo.sh
+
+bench: setup
+	swift build -c release
+	bench/run-all.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,382 @@
+import Foundation
+import Synchronization
+
+/// How a connection's message loop ended.
+public enum ConnectionEnd: Sendable, Equatable {
+    /// Input reached end of file; every request read was answered.
+    case endOfInput
+    /// The client sent `exit`; the process should exit with this code (0 after `shutdown`).
+    case exit(code: Int32)
+}
+
+/// Maps an error a handler threw (other than `ResponseError`, cancellation and decoding
+/// errors, which the connection maps itself) to the error sent to the client.
+public typealias ErrorMapper = @Sendable (Error) -> ResponseError
+
+/// One JSON-RPC peer over a pair of byte streams (stdin/stdout, a socket, a pipe).
+///
+/// It detects the framing from the first non-blank byte, enforces the LSP base-protocol
+/// lifecycle (`initialize` first and once if sent, `shutdown`, `exit`), runs requests
+/// concurrently under the ordering rules of `MethodOrdering`, answers batches as one array,
+/// handles `$/cancelRequest` and `$/setTrace`, and writes replies and notifications in the
+/// connection's framing.
+public final class Connection: Sendable {
+    /// A number unique in this process, so the layer above can keep per-connection state.
+    public let id: Int
+    private let registry: MethodRegistry
+    private let errorMapper: ErrorMapper
+    private let maxMessageSize: Int
+    private let output: OutputChannel
+    private let state = Mutex(State())
+
+    private static let nextID = Atomic<Int>(1)
+
+    struct State {
+        var messagesSeen = 0
+        var initialized = false
+        var shutdownReceived = false
+        var trace = "off"
+        var inflight: [RequestID: Task<Void, Never>] = [:]
+        var allTasks: [Int: Task<Void, Never>] = [:]
+        var nextTaskKey = 0
+        var lastWrite: Task<Void, Never>?
+    }
+
+    public init(outputFD: Int32, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
+                errorMapper: @escaping ErrorMapper)
+    {
+        self.id = Connection.nextID.add(1, ordering: .relaxed).oldValue
+        self.registry = registry
+        self.errorMapper = errorMapper
+        self.maxMessageSize = maxMessageSize
+        self.output = OutputChannel(fd: outputFD)
+    }
+
+    /// The framing detected on input (replies use the same), or nil before the first byte.
+    public var framing: Framing? { output.framing }
+
+    /// Sends a notification to the client. Safe from any thread; messages keep their order.
+    public func notify(_ method: String, _ params: some Encodable) {
+        let value = (try? JSONValueEncoder().encode(params)) ?? .null
+        output.send(OutgoingMessage.notification(method: method, params: value))
+    }
+
+    /// Sends `window/logMessage` (type 1 error, 2 warning, 3 info, 4 log).
+    public func logMessage(_ message: String, type: Int = 3) {
+        output.send(OutgoingMessage.notification(method: "window/logMessage", params: ["type": .int(Int64(type)), "message": .string(message)]))
+    }
+
+    /// Reads from `inputFD` until end of input or `exit`, serving every message.
+    public func run(inputFD: Int32) async -> ConnectionEnd {
+        let chunks = Self.readChunks(fd: inputFD)
+        var framer = MessageFramer(maxMessageSize: maxMessageSize)
+        for await chunk in chunks {
+            let events = framer.push(chunk)
+            if output.framing == nil, let f = framer.framing { output.setFraming(f) }
+            for event in events {
+                if let end = handle(event) { return end }
+            }
+        }
+        for event in framer.finish() {
+            if let end = handle(event) { return end }
+        }
+        await drain()
+        return .endOfInput
+    }
+
+    /// Waits until every request read so far has been answered.
+    public func drain() async {
+        while true {
+            let tasks = state.withLock { Array($0.allTasks.values) }
+            if tasks.isEmpty { return }
+            for t in tasks { await t.value }
+        }
+    }
+
+    // MARK: - Reading
+
+    private static func readChunks(fd: Int32) -> AsyncStream<[UInt8]> {
+        AsyncStream { continuation in
+            let thread = Thread {
+                var buf = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    continuation.yield(Array(buf[0..<n]))
+                }
+                continuation.finish()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    // MARK: - Dispatch
+
+    private func handle(_ event: FrameEvent) -> ConnectionEnd? {
+        switch event {
+        case .oversized(let size):
+            let error = ResponseError(
+                code: ResponseError.invalidRequestCode,
+                message: "Invalid Request: the message is \(size) bytes, over the limit of \(maxMessageSize) bytes; send smaller messages (pass large content by path)",
+                data: ["reason": "MessageTooLarge", "size": .int(Int64(size)), "limit": .int(Int64(maxMessageSize))])
+            output.send(OutgoingMessage.response(id: nil, result: .failure(error)))
+            return nil
+        case .malformedHeader(let message):
+            output.send(OutgoingMessage.response(id: nil, result: .failure(.parseError(message))))
+            return nil
+        case .message(let bytes):
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(bytes)
+            } catch {
+                output.send(OutgoingMessage.response(id: nil, result: .failure(.parseError(error.description))))
+                return nil
+            }
+            if case .array(let items) = value {
+                return handleBatch(items)
+            }
+            var reply: JSONValue?
+            let end = dispatch(IncomingMessage(value), batch: nil, reply: &reply)
+            if let reply { output.send(reply) }
+            return end
+        }
+    }
+
+    private func handleBatch(_ items: [JSONValue]) -> ConnectionEnd? {
+        if items.isEmpty {
+            output.send(OutgoingMessage.response(id: nil, result: .failure(.invalidRequest("an empty batch is not allowed"))))
+            return nil
+        }
+        let collector = BatchCollector()
+        var immediate: [JSONValue] = []
+        for item in items {
+            var reply: JSONValue?
+            if let end = dispatch(IncomingMessage(item), batch: collector, reply: &reply) { return end }
+            if let reply { immediate.append(reply) }
+        }
+        let output = self.output
+        let key = trackTask(Task {
+            let replies = immediate + (await collector.results())
+            if !replies.isEmpty { output.send(.array(replies)) }
+        })
+        _ = key
+        return nil
+    }
+
+    /// Handles one message in arrival order. Immediate replies (errors, lifecycle answers) go into
+    /// `reply`; requests that run go into the batch collector, or are answered when done.
+    private func dispatch(_ message: IncomingMessage, batch: BatchCollector?, reply: inout JSONValue?) -> ConnectionEnd? {
+        let seen = state.withLock { s -> Int in
+            s.messagesSeen += 1
+            return s.messagesSeen
+        }
+        switch message {
+        case .response:
+            return nil
+        case .invalid(let id, let error):
+            reply = OutgoingMessage.response(id: id, result: .failure(error))
+            return nil
+        case .notification(let method, let params):
+            return handleNotification(method, params)
+        case .request(let id, let method, let params):
+            if let error = lifecycleError(method: method, firstMessage: seen == 1) {
+                reply = OutgoingMessage.response(id: id, result: .failure(error))
+                return nil
+            }
+            if method == "shutdown" {
+                state.withLock { $0.shutdownReceived = true }
+                reply = OutgoingMessage.response(id: id, result: .success(.null))
+                return nil
+            }
+            guard let entry = registry.entry(method) else {
+                reply = OutgoingMessage.response(id: id, result: .failure(.methodNotFound(method)))
+                return nil
+            }
+            if method == "initialize" { state.withLock { $0.initialized = true } }
+            start(id: id, method: method, params: params, entry: entry, batch: batch)
+            return nil
+        }
+    }
+
+    private func lifecycleError(method: String, firstMessage: Bool) -> ResponseError? {
+        state.withLock { s in
+            if s.shutdownReceived {
+                return .invalidRequest("the server received shutdown and accepts only 'exit' now")
+            }
+            if method == "initialize" {
+                if s.initialized { return .invalidRequest("initialize may be sent only once per connection") }
+                if !firstMessage {
+                    return .invalidRequest("initialize must be the first message of a connection; it is optional, so omit it or send it first")
+                }
+            }
+            return nil
+        }
+    }
+
+    private func handleNotification(_ method: String, _ params: JSONValue?) -> ConnectionEnd? {
+        switch method {
+        case "exit":
+            let code: Int32 = state.withLock { $0.shutdownReceived } ? 0 : 1
+            return .exit(code: code)
+        case "$/cancelRequest":
+            guard let raw = params?["id"], let id = RequestID(raw) else { return nil }
+            state.withLock { $0.inflight[id] }?.cancel()
+        case "$/setTrace":
+            if let v = params?["value"]?.stringValue, ["off", "messages", "verbose"].contains(v) {
+                state.withLock { $0.trace = v }
+            }
+        default:
+            if state.withLock({ $0.shutdownReceived }) { return nil }
+            guard let handler = registry.notifications[method] else { return nil }
+            trackTask(Task { await handler(params, self) })
+        }
+        return nil
+    }
+
+    private func start(id: RequestID, method: String, params: JSONValue?, entry: MethodRegistry.RequestEntry, batch: BatchCollector?) {
+        let context = RequestContext(id: id, method: method, connection: self, workDoneToken: params?["workDoneToken"])
+        let trace = state.withLock { $0.trace }
+        if trace != "off" {
+            var o = JSONObject()
+            o["message"] = .string("Received request '\(method) - (\(id))'.")
+            if trace == "verbose", let params { o["verbose"] = .string("Params: " + JSONWriter.string(params)) }
+            output.send(OutgoingMessage.notification(method: "$/logTrace", params: .object(o)))
+        }
+        let errorMapper = self.errorMapper
+        let output = self.output
+        let slot = batch?.reserve()
+        let started = ContinuousClock.now
+        let task = state.withLock { s -> Task<Void, Never> in
+            let dependency = s.lastWrite
+            let t = Task { [weak self] in
+                await dependency?.value
+                let result: Result<JSONValue, ResponseError>
+                if Task.isCancelled {
+                    result = .failure(.cancelled)
+                } else {
+                    do {
+                        result = .success(try await entry.handler(params, context))
+                    } catch let e as ResponseError {
+                        result = .failure(e)
+                    } catch is CancellationError {
+                        result = .failure(.cancelled)
+                    } catch let e as DecodingError {
+                        result = .failure(ResponseError(decodingError: e))
+                    } catch {
+                        result = .failure(errorMapper(error))
+                    }
+                }
+                let response = OutgoingMessage.response(id: id, result: result)
+                if let batch, let slot {
+                    await batch.fill(slot, response)
+                } else {
+                    output.send(response)
+                }
+                if trace != "off" {
+                    let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+                    output.send(OutgoingMessage.notification(
+                        method: "$/logTrace",
+                        params: ["message": .string("Sending response '\(method) - (\(id))'. Processing request took \(ms)ms")]))
+                }
+                self?.state.withLock { _ = $0.inflight.removeValue(forKey: id) }
+            }
+            s.inflight[id] = t
+            if entry.ordering == .write { s.lastWrite = t }
+            return t
+        }
+        trackTask(task)
+    }
+
+    @discardableResult
+    private func trackTask(_ task: Task<Void, Never>) -> Int {
+        let key = state.withLock { s -> Int in
+            s.nextTaskKey += 1
+            s.allTasks[s.nextTaskKey] = task
+            return s.nextTaskKey
+        }
+        Task { [weak self] in
+            await task.value
+            self?.state.withLock { _ = $0.allTasks.removeValue(forKey: key) }
+        }
+        return key
+    }
+}
+
+/// Collects the replies of one batch in request order, and hands them over when all are in.
+actor BatchCollector {
+    private var slots: [JSONValue?] = []
+    private var filled = 0
+    private var waiter: CheckedContinuation<[JSONValue], Never>?
+    private var sealed = false
+
+    nonisolated func reserve() -> Int {
+        // Reservation happens synchronously during dispatch, before any fill can run.
+        reservations.add(1, ordering: .relaxed).oldValue
+    }
+    private nonisolated let reservations = Atomic<Int>(0)
+
+    func fill(_ slot: Int, _ value: JSONValue) {
+        if slots.count <= slot { slots.append(contentsOf: Array(repeating: nil, count: slot - slots.count + 1)) }
+        slots[slot] = value
+        filled += 1
+        resumeIfDone()
+    }
+
+    func results() async -> [JSONValue] {
+        sealed = true
+        if filled == reservations.load(ordering: .relaxed) { return slots.compactMap { $0 } }
+        return await withCheckedContinuation { waiter = $0; resumeIfDone() }
+    }
+
+    private func resumeIfDone() {
+        guard sealed, filled == reservations.load(ordering: .relaxed), let w = waiter else { return }
+        waiter = nil
+        w.resume(returning: slots.compactMap { $0 })
+    }
+}
+
+/// Serialises writes to the output file descriptor, framing each message. Messages written
+/// before the framing is known (before the first input byte) are held until it is.
+final class OutputChannel: Sendable {
+    private let fd: Int32
+    private let state = Mutex<(framing: Framing?, pending: [JSONValue])>((nil, []))
+
+    init(fd: Int32) { self.fd = fd }
+
+    var framing: Framing? { state.withLock { $0.framing } }
+
+    func setFraming(_ f: Framing) {
+        state.withLock { s in
+            s.framing = f
+            for m in s.pending { writeAll(FrameEncoder.frame(JSONWriter.write(m), as: f)) }
+            s.pending.removeAll()
+        }
+    }
+
+    func send(_ message: JSONValue) {
+        let body = JSONWriter.write(message)
+        state.withLock { s in
+            guard let f = s.framing else {
+                s.pending.append(message)
+                return
+            }
+            writeAll(FrameEncoder.frame(body, as: f))
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return  // the client is gone; nothing more can be said to it
+                }
+                offset += n
+            }
+        }
+    }
+}

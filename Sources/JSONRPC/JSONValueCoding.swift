@@ -1,0 +1,363 @@
+/// Decodes a `Decodable` type straight from a `JSONValue`, so params are parsed once and a
+/// decoding failure carries the coding path of the offending field.
+public struct JSONValueDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+        try T(from: ValueDecoder(value: value, codingPath: []))
+    }
+}
+
+/// Encodes an `Encodable` value into a `JSONValue`, keeping the order in which fields are encoded.
+public struct JSONValueEncoder {
+    public init() {}
+
+    public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        if let v = value as? JSONValue { return v }
+        let root = EncodingNode()
+        try value.encode(to: ValueEncoder(node: root, codingPath: []))
+        return root.value
+    }
+}
+
+// MARK: - Decoding
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(stringValue: String) { self.stringValue = stringValue }
+    init(intValue: Int) { self.stringValue = String(intValue); self.intValue = intValue }
+}
+
+private struct ValueDecoder: Decoder {
+    let value: JSONValue
+    let codingPath: [CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard case .object(let obj) = value else {
+            throw DecodingError.typeMismatch(
+                [String: JSONValue].self,
+                .init(codingPath: codingPath, debugDescription: "expected an object, got \(value.typeName)"))
+        }
+        return KeyedDecodingContainer(KeyedContainer<Key>(object: obj, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> UnkeyedDecodingContainer {
+        guard case .array(let items) = value else {
+            throw DecodingError.typeMismatch(
+                [JSONValue].self, .init(codingPath: codingPath, debugDescription: "expected an array, got \(value.typeName)"))
+        }
+        return UnkeyedContainer(items: items, codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> SingleValueDecodingContainer { SingleContainer(value: value, codingPath: codingPath) }
+}
+
+private func mismatch<T>(_ type: T.Type, _ value: JSONValue, _ path: [CodingKey], _ expected: String) -> DecodingError {
+    DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(expected), got \(value.typeName)"))
+}
+
+private func decodeScalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [CodingKey]) throws -> T {
+    switch type {
+    case is String.Type:
+        guard case .string(let s) = value else { throw mismatch(type, value, path, "a string") }
+        return s as! T
+    case is Bool.Type:
+        guard case .bool(let b) = value else { throw mismatch(type, value, path, "a boolean") }
+        return b as! T
+    case is Int.Type:
+        guard let i = value.int64Value, let r = Int(exactly: i) else { throw mismatch(type, value, path, "an integer") }
+        return r as! T
+    case is Int64.Type:
+        guard let i = value.int64Value else { throw mismatch(type, value, path, "an integer") }
+        return i as! T
+    case is Int32.Type:
+        guard let i = value.int64Value, let r = Int32(exactly: i) else { throw mismatch(type, value, path, "a 32-bit integer") }
+        return r as! T
+    case is UInt64.Type:
+        guard let i = value.int64Value, let r = UInt64(exactly: i) else { throw mismatch(type, value, path, "a non-negative integer") }
+        return r as! T
+    case is UInt32.Type:
+        guard let i = value.int64Value, let r = UInt32(exactly: i) else { throw mismatch(type, value, path, "a non-negative integer") }
+        return r as! T
+    case is Double.Type:
+        switch value {
+        case .int(let i): return Double(i) as! T
+        case .double(let d): return d as! T
+        default: throw mismatch(type, value, path, "a number")
+        }
+    case is JSONValue.Type:
+        return value as! T
+    default:
+        return try T(from: ValueDecoder(value: value, codingPath: path))
+    }
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let object: JSONObject
+    let codingPath: [CodingKey]
+
+    var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }
+
+    func contains(_ key: Key) -> Bool { object[key.stringValue] != nil }
+
+    private func value(for key: Key) throws -> JSONValue {
+        guard let v = object[key.stringValue] else {
+            throw DecodingError.keyNotFound(
+                key, .init(codingPath: codingPath + [key], debugDescription: "missing required field '\(key.stringValue)'"))
+        }
+        return v
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool {
+        guard let v = object[key.stringValue] else { return true }
+        return v == .null
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try decodeScalar(type, try value(for: key), codingPath + [key])
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let v = object[key.stringValue], v != .null || type == JSONValue.self else { return nil }
+        return try decodeScalar(type, v, codingPath + [key])
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+        -> KeyedDecodingContainer<NestedKey>
+    {
+        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key]).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer {
+        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> Decoder { ValueDecoder(value: .object(object), codingPath: codingPath) }
+    func superDecoder(forKey key: Key) throws -> Decoder {
+        ValueDecoder(value: object[key.stringValue] ?? .null, codingPath: codingPath + [key])
+    }
+}
+
+private struct UnkeyedContainer: UnkeyedDecodingContainer {
+    let items: [JSONValue]
+    let codingPath: [CodingKey]
+    var currentIndex = 0
+
+    init(items: [JSONValue], codingPath: [CodingKey]) {
+        self.items = items
+        self.codingPath = codingPath
+    }
+
+    var count: Int? { items.count }
+    var isAtEnd: Bool { currentIndex >= items.count }
+
+    private mutating func next() throws -> (JSONValue, [CodingKey]) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(
+                JSONValue.self, .init(codingPath: codingPath, debugDescription: "array has too few elements"))
+        }
+        defer { currentIndex += 1 }
+        return (items[currentIndex], codingPath + [AnyKey(intValue: currentIndex)])
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        if !isAtEnd, items[currentIndex] == .null { currentIndex += 1; return true }
+        return false
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let (v, path) = try next()
+        return try decodeScalar(type, v, path)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let (v, path) = try next()
+        return try ValueDecoder(value: v, codingPath: path).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> UnkeyedDecodingContainer {
+        let (v, path) = try next()
+        return try ValueDecoder(value: v, codingPath: path).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> Decoder {
+        let (v, path) = try next()
+        return ValueDecoder(value: v, codingPath: path)
+    }
+}
+
+private struct SingleContainer: SingleValueDecodingContainer {
+    let value: JSONValue
+    let codingPath: [CodingKey]
+    func decodeNil() -> Bool { value == .null }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decodeScalar(type, value, codingPath) }
+}
+
+// MARK: - Encoding
+
+/// A mutable tree the encoder's containers write into; nested containers hold references to
+/// their child nodes, so the finished value is read once at the end.
+private final class EncodingNode {
+    enum Kind {
+        case empty
+        case scalar(JSONValue)
+        case object([(String, EncodingNode)])
+        case array([EncodingNode])
+    }
+    var kind: Kind = .empty
+
+    var value: JSONValue {
+        switch kind {
+        case .empty: return .object(JSONObject())
+        case .scalar(let v): return v
+        case .object(let members):
+            var o = JSONObject()
+            for (k, n) in members { o[k] = n.value }
+            return .object(o)
+        case .array(let items): return .array(items.map(\.value))
+        }
+    }
+
+    func child(forKey key: String) -> EncodingNode {
+        let n = EncodingNode()
+        if case .object(var members) = kind {
+            members.append((key, n))
+            kind = .object(members)
+        } else {
+            kind = .object([(key, n)])
+        }
+        return n
+    }
+
+    func appendChild() -> EncodingNode {
+        let n = EncodingNode()
+        if case .array(var items) = kind {
+            items.append(n)
+            kind = .array(items)
+        } else {
+            kind = .array([n])
+        }
+        return n
+    }
+}
+
+private func encodeScalar<T: Encodable>(_ value: T, into node: EncodingNode, path: [CodingKey]) throws {
+    switch value {
+    case let s as String: node.kind = .scalar(.string(s))
+    case let b as Bool: node.kind = .scalar(.bool(b))
+    case let i as Int: node.kind = .scalar(.int(Int64(i)))
+    case let i as Int64: node.kind = .scalar(.int(i))
+    case let i as Int32: node.kind = .scalar(.int(Int64(i)))
+    case let i as UInt32: node.kind = .scalar(.int(Int64(i)))
+    case let i as UInt64: node.kind = .scalar(.int(Int64(clamping: i)))
+    case let d as Double: node.kind = .scalar(.double(d))
+    case let v as JSONValue: node.kind = .scalar(v)
+    default: try value.encode(to: ValueEncoder(node: node, codingPath: path))
+    }
+}
+
+private struct ValueEncoder: Encoder {
+    let node: EncodingNode
+    let codingPath: [CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        if case .object = node.kind {} else { node.kind = .object([]) }
+        return KeyedEncodingContainer(KeyedEncoder<Key>(node: node, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> UnkeyedEncodingContainer {
+        if case .array = node.kind {} else { node.kind = .array([]) }
+        return UnkeyedEncoder(node: node, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> SingleValueEncodingContainer { SingleEncoder(node: node, codingPath: codingPath) }
+}
+
+private struct KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let node: EncodingNode
+    let codingPath: [CodingKey]
+
+    func encodeNil(forKey key: Key) throws { node.child(forKey: key.stringValue).kind = .scalar(.null) }
+
+    func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try encodeScalar(value, into: node.child(forKey: key.stringValue), path: codingPath + [key])
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        ValueEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key]).container(keyedBy: keyType)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) -> UnkeyedEncodingContainer {
+        ValueEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    func superEncoder() -> Encoder { ValueEncoder(node: node.child(forKey: "super"), codingPath: codingPath) }
+    func superEncoder(forKey key: Key) -> Encoder {
+        ValueEncoder(node: node.child(forKey: key.stringValue), codingPath: codingPath + [key])
+    }
+}
+
+private struct UnkeyedEncoder: UnkeyedEncodingContainer {
+    let node: EncodingNode
+    let codingPath: [CodingKey]
+    var count: Int {
+        if case .array(let items) = node.kind { return items.count }
+        return 0
+    }
+
+    func encodeNil() throws { node.appendChild().kind = .scalar(.null) }
+
+    func encode<T: Encodable>(_ value: T) throws {
+        try encodeScalar(value, into: node.appendChild(), path: codingPath + [AnyKey(intValue: count)])
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        ValueEncoder(node: node.appendChild(), codingPath: codingPath).container(keyedBy: keyType)
+    }
+
+    func nestedUnkeyedContainer() -> UnkeyedEncodingContainer {
+        ValueEncoder(node: node.appendChild(), codingPath: codingPath).unkeyedContainer()
+    }
+
+    func superEncoder() -> Encoder { ValueEncoder(node: node.appendChild(), codingPath: codingPath) }
+}
+
+private struct SingleEncoder: SingleValueEncodingContainer {
+    let node: EncodingNode
+    let codingPath: [CodingKey]
+    func encodeNil() throws { node.kind = .scalar(.null) }
+    func encode<T: Encodable>(_ value: T) throws { try encodeScalar(value, into: node, path: codingPath) }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null; return }
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? c.decode(Int64.self) { self = .int(i); return }
+        if let d = try? c.decode(Double.self) { self = .double(d); return }
+        if let s = try? c.decode(String.self) { self = .string(s); return }
+        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
+        let o = try c.decode([String: JSONValue].self)
+        self = .object(JSONObject(o.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o):
+            var d: [String: JSONValue] = [:]
+            for m in o.members { d[m.key] = m.value }
+            try c.encode(d)
+        }
+    }
+}

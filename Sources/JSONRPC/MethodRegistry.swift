@@ -1,0 +1,113 @@
+/// How a request is ordered against the other requests of its connection.
+///
+/// Requests run concurrently, but a pipeline must see its own writes: a `.write` request starts
+/// after every earlier `.write` has finished, and every later request waits for it. A `.read`
+/// request waits only for earlier writes, so a long read (waiting for a build) never holds up
+/// anything else.
+public enum MethodOrdering: Sendable {
+    case read
+    case write
+}
+
+/// What a request handler knows about the request it is serving.
+public struct RequestContext: Sendable {
+    public let id: RequestID
+    public let method: String
+    public let connection: Connection
+    /// The LSP `workDoneToken` from params, when the client wants `$/progress` for this request.
+    public let workDoneToken: JSONValue?
+}
+
+/// The table of methods a connection serves, with typed params and results. Built once, then
+/// shared read-only by every connection.
+public struct MethodRegistry: Sendable {
+    public typealias RawHandler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
+    public typealias RawNotificationHandler = @Sendable (JSONValue?, Connection) async -> Void
+
+    struct RequestEntry: Sendable {
+        let ordering: MethodOrdering
+        let handler: RawHandler
+    }
+
+    private(set) var requests: [String: RequestEntry] = [:]
+    private(set) var notifications: [String: RawNotificationHandler] = [:]
+
+    public init() {}
+
+    /// Names of every request method, sorted.
+    public var requestMethods: [String] { requests.keys.sorted() }
+    /// Names of every client-to-server notification, sorted.
+    public var notificationMethods: [String] { notifications.keys.sorted() }
+
+    /// Registers a request whose params decode into `P` and whose result encodes from `R`.
+    /// Absent params decode as `{}`; params given by position are refused.
+    public mutating func register<P: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
+        _ method: String, ordering: MethodOrdering, params: P.Type = P.self,
+        _ body: @escaping @Sendable (P, RequestContext) async throws -> R
+    ) {
+        requests[method] = RequestEntry(ordering: ordering) { raw, context in
+            let p: P = try decodeParams(P.self, raw)
+            let result = try await body(p, context)
+            if result is VoidResult { return .null }
+            return try JSONValueEncoder().encode(result)
+        }
+    }
+
+    /// Registers a notification the client may send.
+    public mutating func registerNotification<P: Decodable & SendableMetatype>(
+        _ method: String, params: P.Type = P.self, _ body: @escaping @Sendable (P, Connection) async -> Void
+    ) {
+        notifications[method] = { raw, connection in
+            guard let p = try? decodeParams(P.self, raw) else { return }
+            await body(p, connection)
+        }
+    }
+
+    func entry(_ method: String) -> RequestEntry? { requests[method] }
+}
+
+/// Params of a method that takes none; any object is accepted.
+public struct NoParams: Codable, Sendable {
+    public init() {}
+}
+
+/// The result of a method that answers `"result": null`.
+public struct VoidResult: Codable, Sendable {
+    public init() {}
+}
+
+/// Decodes by-name params, turning decoding failures into InvalidParams that name the field.
+public func decodeParams<P: Decodable>(_ type: P.Type, _ raw: JSONValue?) throws -> P {
+    let value = raw ?? .object(JSONObject())
+    if case .array = value {
+        throw ResponseError.invalidParams("params must be an object with named fields, not an array", field: nil)
+    }
+    do {
+        return try JSONValueDecoder().decode(P.self, from: value)
+    } catch let error as DecodingError {
+        throw ResponseError(decodingError: error)
+    }
+}
+
+extension ResponseError {
+    /// InvalidParams for a decoding failure, with the dotted path of the field in `data.field`.
+    public init(decodingError error: DecodingError) {
+        func path(_ keys: [CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let ctx):
+            let field = path(ctx.codingPath.last?.stringValue == key.stringValue ? ctx.codingPath : ctx.codingPath + [key])
+            self = .invalidParams("Missing required param '\(field)'. Add it and send the request again.", field: field)
+        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx):
+            let field = path(ctx.codingPath)
+            self = .invalidParams("Param '\(field)' has the wrong type: \(ctx.debugDescription).", field: field)
+        case .dataCorrupted(let ctx):
+            let field = path(ctx.codingPath)
+            self = .invalidParams("Param '\(field)' is invalid: \(ctx.debugDescription).", field: field)
+        @unknown default:
+            self = .invalidParams("Invalid params: \(error)")
+        }
+    }
+}

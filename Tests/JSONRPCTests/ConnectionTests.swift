@@ -1,0 +1,232 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import JSONRPC
+
+/// Drives a real `Connection` over two OS pipes, the way a client process would.
+final class PipePeer: Sendable {
+    let toServer = Pipe()
+    let fromServer = Pipe()
+    let end: Task<ConnectionEnd, Never>
+    private let inbox = Inbox()
+
+    /// Bytes read from the server and not yet framed, plus framed messages not yet taken.
+    final class Inbox: Sendable {
+        let bytes = Mutex<[UInt8]>([])
+        let framer = Mutex(MessageFramer())
+        let pending = Mutex<[FrameEvent]>([])
+    }
+
+    struct Boom: Error {}
+
+    final class Counter: Sendable { let value = Mutex(0) }
+
+    static func testRegistry(counter: Counter) -> MethodRegistry {
+        var r = MethodRegistry()
+        r.register("echo", ordering: .read) { (p: JSONValue, _) in p }
+        r.register("initialize", ordering: .write) { (_: NoParams, _) in ["serverInfo": ["name": "test"]] as JSONValue }
+        r.register("sleep", ordering: .read) { (_: NoParams, _) -> VoidResult in
+            try await Task.sleep(for: .seconds(30))
+            return VoidResult()
+        }
+        r.register("slowSet", ordering: .write) { (p: JSONValue, _) -> VoidResult in
+            try await Task.sleep(for: .milliseconds(300))
+            counter.value.withLock { $0 = Int(p["value"]?.int64Value ?? 0) }
+            return VoidResult()
+        }
+        r.register("get", ordering: .read) { (_: NoParams, _) in counter.value.withLock { $0 } }
+        r.register("fail", ordering: .read) { (_: NoParams, _) -> VoidResult in throw Boom() }
+        struct Typed: Codable { var name: String; var n: Int }
+        r.register("typed", ordering: .read) { (p: Typed, _) in p.name }
+        return r
+    }
+
+    init(maxMessageSize: Int = 1 << 20) {
+        let counter = Counter()
+        let connection = Connection(
+            outputFD: fromServer.fileHandleForWriting.fileDescriptor, registry: Self.testRegistry(counter: counter),
+            maxMessageSize: maxMessageSize, errorMapper: { _ in ResponseError(code: 1234, message: "mapped") })
+        let inFD = toServer.fileHandleForReading.fileDescriptor
+        end = Task { await connection.run(inputFD: inFD) }
+        let handle = fromServer.fileHandleForReading
+        let inbox = self.inbox
+        Thread {
+            while true {
+                let d = handle.availableData
+                if d.isEmpty { break }
+                inbox.bytes.withLock { $0.append(contentsOf: d) }
+            }
+        }.start()
+    }
+
+    func send(_ text: String) { toServer.fileHandleForWriting.write(Data(text.utf8)) }
+    func closeInput() { try? toServer.fileHandleForWriting.close() }
+
+    /// Next framed message from the server, or nil after `timeout`.
+    func next(timeout: Double = 10) async -> JSONValue? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let bytes = inbox.bytes.withLock { r -> [UInt8] in defer { r.removeAll() }; return r }
+            let events = inbox.framer.withLock { $0.push(bytes) }
+            inbox.pending.withLock { $0.append(contentsOf: events) }
+            if let e = inbox.pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                if case .message(let b) = e { return try? JSONParser.parse(b) }
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    /// All messages until `count` are in.
+    func next(_ count: Int) async -> [JSONValue] {
+        var out: [JSONValue] = []
+        for _ in 0..<count { if let m = await next() { out.append(m) } }
+        return out
+    }
+}
+
+@Suite struct ConnectionTests {
+    @Test func echoesIdTypesAndAnswersNullForVoid() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":1}}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","id":"1","method":"get"}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","id":2.5,"method":"slowSet","params":{"value":0}}"# + "\n")
+        let replies = await peer.next(3)
+        #expect(replies.count == 3)
+        let byID = Dictionary(uniqueKeysWithValues: replies.map { (JSONWriter.string($0["id"]!), $0) })
+        #expect(byID["1"]?["result"] == ["x": 1])
+        #expect(byID["\"1\""]?["result"] == .int(0))
+        #expect(byID["2.5"]?["result"] == .null)
+        #expect(byID["2.5"]?.objectValue?.keys.contains("result") == true)
+    }
+
+    @Test func parseErrorInvalidRequestUnknownMethodInvalidParams() async {
+        let peer = PipePeer()
+        peer.send("{not json\n")
+        var r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32700)); #expect(r["id"] == .null)
+        peer.send(#"{"jsonrpc":"2.0","id":5}"# + "\n")
+        r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32600)); #expect(r["id"] == .int(5))
+        peer.send(#"{"jsonrpc":"2.0","id":6,"method":"nope"}"# + "\n")
+        r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32601))
+        peer.send(#"{"jsonrpc":"2.0","id":7,"method":"typed","params":{"name":"a","n":"x"}}"# + "\n")
+        r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32602)); #expect(r["error"]?["data"]?["field"] == "n")
+        peer.send(#"{"jsonrpc":"2.0","id":8,"method":"typed","params":["a",1]}"# + "\n")
+        r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32602))
+        peer.send(#"{"jsonrpc":"2.0","id":9,"method":"fail"}"# + "\n")
+        r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(1234))
+    }
+
+    @Test func notificationsAreNeverAnsweredEvenOnError() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","method":"nope"}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","method":"fail"}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","method":"echo","params":{"a":1}}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","id":"last","method":"get"}"# + "\n")
+        let r = await peer.next()!
+        #expect(r["id"] == "last")
+        let none = await peer.next(timeout: 0.3)
+        #expect(none == nil)
+    }
+
+    @Test func batches() async {
+        let peer = PipePeer()
+        peer.send("[]\n")
+        var r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32600))
+        #expect(r.arrayValue == nil)
+        peer.send(#"[{"jsonrpc":"2.0","id":1,"method":"echo","params":{"a":1}},{"jsonrpc":"2.0","method":"echo"},42,{"jsonrpc":"2.0","id":2,"method":"nope"}]"# + "\n")
+        r = await peer.next()!
+        let items = r.arrayValue ?? []
+        #expect(items.count == 3)
+        #expect(items.contains { $0["id"] == .int(1) && $0["result"] == ["a": 1] })
+        #expect(items.contains { $0["id"] == .null && $0["error"]?["code"] == .int(-32600) })
+        #expect(items.contains { $0["id"] == .int(2) && $0["error"]?["code"] == .int(-32601) })
+        peer.send(#"[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"echo"}]"# + "\n")
+        peer.send(#"[1]"# + "\n")
+        r = await peer.next()!
+        #expect(r.arrayValue?.count == 1)
+        #expect(r.arrayValue?.first?["error"]?["code"] == .int(-32600))
+    }
+
+    @Test func slowReadDoesNotBlockFastRequestsAndCancelAnswersMinus32800() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":"slow","method":"sleep"}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","id":"fast","method":"get"}"# + "\n")
+        var r = await peer.next()!
+        #expect(r["id"] == "fast")
+        peer.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"slow"}}"# + "\n")
+        r = await peer.next()!
+        #expect(r["id"] == "slow")
+        #expect(r["error"]?["code"] == .int(-32800))
+    }
+
+    @Test func readsSeeEarlierWrites() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":42}}"# + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"get"}"# + "\n")
+        let replies = await peer.next(2)
+        #expect(replies.first { $0["id"] == .int(2) }?["result"] == .int(42))
+    }
+
+    @Test func lspFramingIsAnsweredInLSPFraming() async {
+        let peer = PipePeer()
+        let body = #"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"k":"v"}}"#
+        peer.send("Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let r = await peer.next()!
+        #expect(r["result"] == ["k": "v"])
+    }
+
+    @Test func messageOverTheCapIsRejected() async {
+        let peer = PipePeer(maxMessageSize: 1000)
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":""# + String(repeating: "a", count: 5000) + "\"}}\n")
+        peer.send(#"{"jsonrpc":"2.0","id":2,"method":"get"}"# + "\n")
+        let r = await peer.next()!
+        #expect(r["error"]?["code"] == .int(-32600))
+        #expect(r["error"]?["data"]?["reason"] == "MessageTooLarge")
+        #expect(await peer.next()?["id"] == .int(2))
+    }
+
+    @Test func lifecycleOrderAndExitCodes() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"get"}"# + "\n")
+        _ = await peer.next()
+        peer.send(#"{"jsonrpc":"2.0","id":2,"method":"initialize"}"# + "\n")
+        #expect(await peer.next()?["error"]?["code"] == .int(-32600))
+        peer.send(#"{"jsonrpc":"2.0","method":"exit"}"# + "\n")
+        #expect(await peer.end.value == .exit(code: 1))
+
+        let p2 = PipePeer()
+        p2.send(#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"# + "\n")
+        #expect(await p2.next()?["result"]?["serverInfo"] != nil)
+        p2.send(#"{"jsonrpc":"2.0","id":2,"method":"initialize"}"# + "\n")
+        #expect(await p2.next()?["error"]?["code"] == .int(-32600))
+        p2.send(#"{"jsonrpc":"2.0","id":3,"method":"shutdown"}"# + "\n")
+        let s = await p2.next()!
+        #expect(s["result"] == .null)
+        p2.send(#"{"jsonrpc":"2.0","id":4,"method":"get"}"# + "\n")
+        #expect(await p2.next()?["error"]?["code"] == .int(-32600))
+        p2.send(#"{"jsonrpc":"2.0","method":"exit"}"# + "\n")
+        #expect(await p2.end.value == .exit(code: 0))
+    }
+
+    @Test func endOfInputAnswersEverythingFirst() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":1}}"#)  // no trailing newline
+        peer.closeInput()
+        #expect(await peer.end.value == .endOfInput)
+        #expect(await peer.next()?["id"] == .int(1))
+    }
+
+    @Test func setTraceSendsLogTrace() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","method":"$/setTrace","params":{"value":"messages"}}"# + "\n")
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"get"}"# + "\n")
+        let msgs = await peer.next(3)
+        #expect(msgs.filter { $0["method"] == "$/logTrace" }.count == 2)
+    }
+}

@@ -1,0 +1,139 @@
+import Testing
+@testable import JSONRPC
+
+@Suite struct FramingTests {
+    @Test func detectsNewlineDelimitedAndSplitsLines() {
+        var f = MessageFramer()
+        let events = f.push(Array("  \n{\"a\":1}\n[1]\r\n\n{\"b\"".utf8))
+        #expect(f.framing == .newlineDelimited)
+        #expect(events == [.message(Array("{\"a\":1}".utf8)), .message(Array("[1]".utf8))])
+        #expect(f.push(Array(":2}\n".utf8)) == [.message(Array("{\"b\":2}".utf8))])
+    }
+
+    @Test func finalLineWithoutNewlineIsAMessageAtEndOfInput() {
+        var f = MessageFramer()
+        #expect(f.push(Array("{\"x\":1}".utf8)).isEmpty)
+        #expect(f.finish() == [.message(Array("{\"x\":1}".utf8))])
+    }
+
+    @Test func detectsContentLengthAndReadsBodiesSplitAnywhere() {
+        let body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}"
+        let wire = Array("Content-Length: \(body.utf8.count)\r\nContent-Type: application/vscode-jsonrpc; charset=utf8\r\n\r\n\(body)Content-Length: 2\r\n\r\n{}".utf8)
+        // Feed one byte at a time: framing must not depend on how reads split the stream.
+        var f = MessageFramer()
+        var events: [FrameEvent] = []
+        for b in wire { events += f.push([b]) }
+        #expect(f.framing == .contentLength)
+        #expect(events == [.message(Array(body.utf8)), .message(Array("{}".utf8))])
+    }
+
+    @Test func rejectsUnsupportedCharsetAndMissingLength() {
+        var f = MessageFramer()
+        let e1 = f.push(Array("Content-Length: 2\r\nContent-Type: application/json; charset=latin1\r\n\r\n".utf8))
+        #expect(e1.count == 1)
+        if case .malformedHeader(let m) = e1[0] { #expect(m.contains("latin1")) } else { Issue.record("expected malformedHeader") }
+        var g = MessageFramer()
+        let e2 = g.push(Array("X-Foo: 1\r\n\r\n".utf8))
+        #expect(e2 == [.malformedHeader("header block has no Content-Length")])
+    }
+
+    @Test func oversizedContentLengthIsSkippedWithoutBuffering() {
+        var f = MessageFramer(maxMessageSize: 10)
+        var events = f.push(Array("Content-Length: 100000\r\n\r\n".utf8))
+        #expect(events == [.oversized(size: 100000)])
+        // Stream the body in chunks; nothing is reported until the next message.
+        for _ in 0..<100 { events = f.push([UInt8](repeating: 0x41, count: 1000)); #expect(events.isEmpty) }
+        #expect(f.push(Array("Content-Length: 2\r\n\r\n{}".utf8)) == [.message(Array("{}".utf8))])
+    }
+
+    @Test func oversizedLineIsDiscardedUntilItsNewline() {
+        var f = MessageFramer(maxMessageSize: 16)
+        #expect(f.push(Array("{\"a\":\"".utf8)).isEmpty)
+        #expect(f.push([UInt8](repeating: 0x61, count: 50)).isEmpty)
+        #expect(f.push([UInt8](repeating: 0x61, count: 50)).isEmpty)
+        let events = f.push(Array("\"}\n{\"ok\":1}\n".utf8))
+        #expect(events == [.oversized(size: 108), .message(Array("{\"ok\":1}".utf8))])
+    }
+
+    @Test func frameEncoderProducesBothFramings() {
+        #expect(FrameEncoder.frame(Array("{}".utf8), as: .newlineDelimited) == Array("{}\n".utf8))
+        #expect(FrameEncoder.frame(Array("{}".utf8), as: .contentLength) == Array("Content-Length: 2\r\n\r\n{}".utf8))
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func parsesAndWritesRoundTrip() throws {
+        let text = #"{"s":"a\"b\\c\nd\u00e9\ud83d\ude00","i":-12,"d":1.5,"e":1e3,"t":true,"n":null,"a":[1,[2]],"o":{}}"#
+        let v = try JSONParser.parse(Array(text.utf8))
+        #expect(v["s"] == .string("a\"b\\c\nd\u{e9}😀"))
+        #expect(v["i"] == .int(-12))
+        #expect(v["d"] == .double(1.5))
+        #expect(v["e"] == .double(1000))
+        let out = JSONWriter.string(v)
+        #expect(!out.contains("\n"))
+        #expect(try JSONParser.parse(Array(out.utf8)) == v)
+    }
+
+    @Test(arguments: ["{", "{\"a\":}", "[1,]", "01", "\"\u{01}\"", "{\"a\":1} x", "nul", "\"\\x\"", "\"\\ud800\"", "1e999"])
+    func rejectsInvalidJSON(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test func rejectsDeepNesting() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(deep.utf8)) }
+        let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect((try? JSONParser.parse(Array(ok.utf8))) != nil)
+    }
+
+    struct Sample: Codable, Equatable {
+        var name: String
+        var count: Int?
+        var tags: [String]
+        var nested: Nested
+        struct Nested: Codable, Equatable { var flag: Bool }
+    }
+
+    @Test func codableBridgeRoundTripsAndNamesTheBadField() throws {
+        let s = Sample(name: "x", count: 3, tags: ["a"], nested: .init(flag: true))
+        let v = try JSONValueEncoder().encode(s)
+        #expect(JSONWriter.string(v) == #"{"name":"x","count":3,"tags":["a"],"nested":{"flag":true}}"#)
+        #expect(try JSONValueDecoder().decode(Sample.self, from: v) == s)
+        let bad: JSONValue = ["name": "x", "tags": ["a"], "nested": ["flag": "yes"]]
+        do {
+            _ = try decodeParams(Sample.self, bad)
+            Issue.record("expected an error")
+        } catch let e as ResponseError {
+            #expect(e.code == -32602)
+            #expect(e.data?["field"] == .string("nested.flag"))
+        }
+        do {
+            _ = try decodeParams(Sample.self, ["tags": [], "nested": ["flag": true]])
+            Issue.record("expected an error")
+        } catch let e as ResponseError {
+            #expect(e.data?["field"] == .string("name"))
+            #expect(e.message.contains("Missing required param 'name'"))
+        }
+    }
+}
+
+@Suite struct MessageTests {
+    @Test func classifiesEnvelopes() throws {
+        func classify(_ s: String) throws -> IncomingMessage { IncomingMessage(try JSONParser.parse(Array(s.utf8))) }
+        if case .request(let id, let m, _) = try classify(#"{"jsonrpc":"2.0","id":"7","method":"a"}"#) {
+            #expect(id == .string("7")); #expect(m == "a")
+        } else { Issue.record("request expected") }
+        if case .notification(let m, _) = try classify(#"{"jsonrpc":"2.0","method":"n"}"#) { #expect(m == "n") } else { Issue.record("notification expected") }
+        if case .invalid(let id, let e) = try classify(#"{"jsonrpc":"1.0","id":3,"method":"a"}"#) {
+            #expect(id == .int(3)); #expect(e.code == -32600)
+        } else { Issue.record("invalid expected") }
+        if case .invalid(let id, _) = try classify(#"{"jsonrpc":"2.0","id":{},"method":"a"}"#) { #expect(id == nil) } else { Issue.record("invalid expected") }
+        if case .invalid = try classify(#"{"jsonrpc":"2.0","id":1,"method":5}"#) {} else { Issue.record("invalid expected") }
+        if case .invalid = try classify(#"{"jsonrpc":"2.0","id":1,"method":"a","params":3}"#) {} else { Issue.record("invalid expected") }
+        if case .invalid = try classify("42") {} else { Issue.record("invalid expected") }
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything Slipway needs on Debian 12, when missing: C libraries for the build,
+# the sandbox (bubblewrap), and the real components the tests talk to (git, docker-registry,
+# skopeo, umoci) plus the Python JSON-RPC client used as a non-Slipway LSP peer.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config
+  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev
+  bubblewrap git
+  docker-registry skopeo umoci apache2-utils
+  python3 python3-pip
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The test suite drives Slipway with a JSON-RPC client that is not ours.
+if ! python3 -c 'import pylsp_jsonrpc' 2>/dev/null; then
+  echo "setup: installing python-lsp-jsonrpc"
+  python3 -m pip install -q python-lsp-jsonrpc 2>/dev/null || python3 -m pip install -q --break-system-packages python-lsp-jsonrpc
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "setup: add /opt/swift/usr/bin to PATH"
+  else
+    echo "setup: Swift 6 is required (https://swift.org/install); not found" >&2
+    exit 1
+  fi
+fi
+echo "setup: ok"
