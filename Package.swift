@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(
             name: "SlipwayLauncher",
             cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [.unsafeFlags(["-static-executable"])]
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]
         ),
 
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),

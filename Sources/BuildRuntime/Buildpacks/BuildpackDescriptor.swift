@@ -1,0 +1,67 @@
+import Foundation
+
+/// What a buildpack says about itself in `buildpack.toml`.
+public struct BuildpackDescriptor: Sendable, Equatable, Codable {
+    public var api: String
+    public var id: String
+    public var version: String
+    public var name: String?
+    public var homepage: String?
+    /// When true, user-provided env vars are not put in the buildpack's environment.
+    public var clearEnv: Bool
+    public var stacks: [String]
+
+    /// Buildpack APIs this lifecycle implements.
+    public static let supportedAPIs = ["0.7", "0.8", "0.9", "0.10", "0.11"]
+
+    public static func parse(_ text: String, source: String) throws -> BuildpackDescriptor {
+        let doc: TOMLTable
+        do {
+            doc = try TOMLParser.parse(text)
+        } catch {
+            throw RuntimeError.invalid("\(source)/buildpack.toml is not valid TOML: \(error)")
+        }
+        guard let api = doc["api"]?.string else { throw RuntimeError.invalid("\(source)/buildpack.toml has no 'api'") }
+        guard supportedAPIs.contains(api) else {
+            throw RuntimeError.invalid("\(source): Buildpack API \(api) is not supported (supported: \(supportedAPIs.joined(separator: ", ")))")
+        }
+        guard let bp = doc["buildpack"]?.table, let id = bp["id"]?.string, let version = bp["version"]?.string else {
+            throw RuntimeError.invalid("\(source)/buildpack.toml needs [buildpack] with 'id' and 'version'")
+        }
+        guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]*$"#, options: .regularExpression) != nil, id != "app", id != "config", id != "sbom" else {
+            throw RuntimeError.invalid("\(source): buildpack id '\(id)' is not valid")
+        }
+        if doc["order"] != nil {
+            throw RuntimeError.invalid("\(source): composite buildpacks ([[order]]) are not supported yet; add their component buildpacks instead")
+        }
+        let stacks = (doc["stacks"]?.tables ?? []).compactMap { $0["id"]?.string }
+        return BuildpackDescriptor(
+            api: api, id: id, version: version, name: bp["name"]?.string, homepage: bp["homepage"]?.string,
+            clearEnv: bp["clear-env"]?.bool ?? false, stacks: stacks)
+    }
+
+    /// The id as a single path component (`/` becomes `_`), as the lifecycle names folders.
+    public var escapedID: String { Self.escape(id) }
+
+    public static func escape(_ id: String) -> String { id.replacingOccurrences(of: "/", with: "_") }
+
+    /// Compares dotted API versions numerically.
+    public func apiAtLeast(_ v: String) -> Bool {
+        let a = api.split(separator: ".").compactMap { Int($0) }
+        let b = v.split(separator: ".").compactMap { Int($0) }
+        return a.lexicographicallyPrecedes(b) == false
+    }
+
+    /// Reads `buildpack.toml` from a buildpack folder and checks its executables.
+    public static func load(directory: String) throws -> BuildpackDescriptor {
+        let path = directory + "/buildpack.toml"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw RuntimeError.invalid("\(directory) is not a buildpack: it has no readable buildpack.toml")
+        }
+        let d = try parse(text, source: directory)
+        for exe in ["bin/detect", "bin/build"] where access(directory + "/" + exe, X_OK) != 0 {
+            throw RuntimeError.invalid("buildpack \(d.id)@\(d.version) in \(directory) has no executable \(exe)")
+        }
+        return d
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+
+/// Writes the app image into an OCI layout: the run image's layers, one layer per launch layer,
+/// the app layer, the launcher layer and the config layer, with the CNB labels and
+/// `/cnb/process/<type>` entry points. Every layer is a reproducible tar, so an unchanged layer
+/// has the digest it had last time and is reused (no new blob is written).
+struct Exporter {
+    let images: ImageStore
+    let layout: OCILayout
+    let workspace: Lifecycle.Workspace
+    let request: BuildRequest
+    let previous: OCIImage?
+    let log: BuildLogger
+
+    private var cnbOwner: TarWriter.Owner {
+        TarWriter.Owner(uid: Int(request.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000,
+                        gid: Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000)
+    }
+
+    /// Writes one layer with `fill` and reports whether it was added or reused.
+    private func layer(_ label: String, added: inout Int, reused: inout Int, _ fill: (TarWriter) throws -> Void) throws -> OCIDescriptor {
+        let w = try layout.store.writer()
+        let tar = TarWriter(out: w)
+        try fill(tar)
+        try tar.finish()
+        let (digest, size) = try w.commit()
+        let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
+        if wasThere { reused += 1 } else { added += 1 }
+        log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
+        return OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size)
+    }
+
+    func export(group: [BuildpackDescriptor], built: BuiltLayers) throws -> BuildResult {
+        let owner = cnbOwner
+        var added = 0
+        var reused = 0
+        var layers: [OCIDescriptor] = []
+        var diffIDs: [Digest] = []
+
+        // Run image layers, as they are.
+        let run = request.runImage
+        for l in run.manifest.layers {
+            try layout.store.copy(l.digest, from: images.content)
+            layers.append(l)
+        }
+        diffIDs.append(contentsOf: run.config.rootfs.diff_ids)
+
+        var lifecycleBuildpacks: [[String: Any]] = []
+        var launcherLayers: [String] = []
+        for d in group {
+            var layerInfo: [String: Any] = [:]
+            for name in built.launchLayers[d.id] ?? [] {
+                let sandboxPath = "layers/\(d.escapedID)/\(name)"
+                let desc = try layer("\(d.id):\(name)", added: &added, reused: &reused) { tar in
+                    try tar.addDirectory("layers", owner: .root)
+                    try tar.addDirectory("layers/" + d.escapedID, owner: owner)
+                    try tar.addDirectory(sandboxPath, owner: owner)
+                    try tar.addTree(workspace.layers + "/\(d.escapedID)/\(name)", prefix: sandboxPath + "/", owner: owner)
+                }
+                layers.append(desc)
+                diffIDs.append(desc.digest)
+                launcherLayers.append("/" + sandboxPath)
+                layerInfo[name] = ["sha": desc.digest.string, "launch": true, "data": Self.json(built.layerMetadata[d.id]?[name] ?? TOMLTable())]
+            }
+            lifecycleBuildpacks.append(["key": d.id, "version": d.version, "layers": layerInfo])
+        }
+
+        let app = try layer("app", added: &added, reused: &reused) { tar in
+            try tar.addDirectory("workspace", owner: owner)
+            try tar.addTree(workspace.app, prefix: "workspace/", owner: owner)
+        }
+        log(BuildPhase.export.rawValue, .system, "Adding 1/1 app layer(s)")
+        layers.append(app)
+        diffIDs.append(app.digest)
+
+        let launcherBytes: [UInt8]
+        do {
+            launcherBytes = Array(try Data(contentsOf: URL(fileURLWithPath: request.launcherPath)))
+        } catch {
+            throw RuntimeError.unavailable("the launcher \(request.launcherPath) cannot be read; build it with 'swift build' (product slipway-launcher)")
+        }
+        let launcher = try layer("launcher", added: &added, reused: &reused) { tar in
+            try tar.addDirectory("cnb")
+            try tar.addDirectory("cnb/lifecycle")
+            try tar.addFile("cnb/lifecycle/launcher", contents: launcherBytes, mode: 0o755)
+        }
+        layers.append(launcher)
+        diffIDs.append(launcher.digest)
+
+        let defaultProcess = built.processes.first(where: \.isDefault)?.type
+            ?? (built.processes.contains { $0.type == "web" } ? "web" : nil)
+        let launchConfig = LauncherConfiguration(layers: launcherLayers, processes: built.processes, defaultProcess: defaultProcess)
+        let config = try layer("config", added: &added, reused: &reused) { tar in
+            try tar.addDirectory("cnb")
+            try tar.addDirectory("cnb/process")
+            for p in built.processes.sorted(by: { $0.type < $1.type }) {
+                try tar.addSymlink("cnb/process/" + p.type, target: "/cnb/lifecycle/launcher")
+            }
+            try tar.addDirectory("layers", owner: .root)
+            try tar.addDirectory("layers/config", owner: .root)
+            try tar.addFile("layers/config/launcher.conf", contents: launchConfig.encoded())
+            try tar.addFile("layers/config/metadata.toml", contents: Array(launchConfig.metadataTOML(buildpacks: group).utf8))
+        }
+        layers.append(config)
+        diffIDs.append(config.digest)
+
+        // Image configuration.
+        var c = run.config.config
+        var env = (c.Env ?? []).filter { !$0.hasPrefix("PATH=") && !$0.hasPrefix("CNB_LAYERS_DIR=") && !$0.hasPrefix("CNB_APP_DIR=") }
+        let runPath = run.config.env("PATH") ?? "/usr/local/bin:/usr/bin:/bin"
+        env += ["PATH=/cnb/process:/cnb/lifecycle:" + runPath, "CNB_LAYERS_DIR=/layers", "CNB_APP_DIR=/workspace"]
+        c.Env = env
+        c.Entrypoint = defaultProcess.map { ["/cnb/process/" + $0] } ?? ["/cnb/lifecycle/launcher"]
+        c.Cmd = nil
+        c.WorkingDir = "/workspace"
+        if c.User == nil || c.User == "" {
+            c.User = "\(owner.uid):\(owner.gid)"
+        }
+        var labels = c.Labels ?? [:]
+        for (k, v) in built.labels { labels[k] = v }
+        let runTop = run.config.rootfs.diff_ids.last?.string ?? ""
+        let lifecycleMetadata: [String: Any] = [
+            "app": [["sha": app.digest.string]],
+            "config": ["sha": config.digest.string],
+            "launcher": ["sha": launcher.digest.string],
+            "buildpacks": lifecycleBuildpacks,
+            "runImage": ["topLayer": runTop, "reference": run.manifestDigest.string, "image": request.runImageName],
+            "stack": ["runImage": ["image": request.runImageName]],
+        ]
+        let buildMetadata: [String: Any] = [
+            "buildpacks": group.map { ["id": $0.id, "version": $0.version, "homepage": $0.homepage ?? ""] },
+            "processes": built.processes.map {
+                ["type": $0.type, "command": $0.command, "args": $0.args, "direct": true, "buildpackID": $0.buildpackID] as [String: Any]
+            },
+            "launcher": ["version": "slipway", "source": ["git": ["repository": "slipway", "commit": ""]]],
+        ]
+        labels["io.buildpacks.lifecycle.metadata"] = try Self.jsonString(lifecycleMetadata)
+        labels["io.buildpacks.build.metadata"] = try Self.jsonString(buildMetadata)
+        labels["io.buildpacks.stack.id"] = request.stackID
+        c.Labels = labels
+
+        var imageConfig = OCIImageConfig(architecture: run.config.architecture, os: run.config.os, config: c, diffIDs: diffIDs)
+        imageConfig.history = (run.config.history ?? []) + layers.dropFirst(run.manifest.layers.count).map { _ in .init(created_by: "slipway buildpacks export") }
+        let image = try images.writeImage(config: imageConfig, layers: layers, into: layout.store)
+        try layout.setTag(request.outputTag, to: image.manifestDescriptor)
+        log(BuildPhase.export.rawValue, .system, "*** Images (\(image.manifestDigest)):")
+        log(BuildPhase.export.rawValue, .system, "      oci:\(layout.root.path):\(request.outputTag)")
+        return BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
+                           processes: built.processes, layersAdded: added, layersReused: reused)
+    }
+
+    static func json(_ t: TOMLTable) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (k, v) in t.entries { out[k] = json(v) }
+        return out
+    }
+
+    static func json(_ v: TOMLValue) -> Any {
+        switch v {
+        case .string(let s): return s
+        case .integer(let i): return i
+        case .float(let d): return d.isFinite ? d : String(describing: d)
+        case .boolean(let b): return b
+        case .datetime(let d): return d
+        case .array(let a): return a.map(json)
+        case .table(let t): return json(t)
+        }
+    }
+
+    static func jsonString(_ value: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The per-image cache of `cache = true` layers, kept between builds. Restore moves the layers
+/// into the build's layers folder; save moves the cached ones back into a fresh cache that
+/// replaces the old one only once it is complete.
+struct LayerCache {
+    let directory: String
+
+    func restore(into layers: String, buildpacks: [BuildpackDescriptor]) -> [String] {
+        var restored: [String] = []
+        for d in buildpacks {
+            let from = directory + "/" + d.escapedID
+            guard let names = try? sortedEntries(from) else { continue }
+            let to = layers + "/" + d.escapedID
+            try? FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+            for name in names where name.hasSuffix(".toml") {
+                let layer = String(name.dropLast(5))
+                guard access(from + "/" + layer, F_OK) == 0 else { continue }
+                if rename(from + "/" + name, to + "/" + name) == 0, rename(from + "/" + layer, to + "/" + layer) == 0 {
+                    restored.append(d.id + ":" + layer)
+                }
+            }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        return restored
+    }
+
+    func save(from layers: String, buildpacks: [BuildpackDescriptor], cached: Set<String>) throws -> [String] {
+        let fresh = directory + ".new"
+        try? FileManager.default.removeItem(atPath: fresh)
+        var saved: [String] = []
+        for d in buildpacks {
+            for key in cached.sorted() where key.hasPrefix(d.id + ":") {
+                let layer = String(key.dropFirst(d.id.count + 1))
+                let src = layers + "/" + d.escapedID
+                let dst = fresh + "/" + d.escapedID
+                try FileManager.default.createDirectory(atPath: dst, withIntermediateDirectories: true)
+                if rename(src + "/" + layer, dst + "/" + layer) == 0, rename(src + "/" + layer + ".toml", dst + "/" + layer + ".toml") == 0 {
+                    saved.append(key)
+                }
+            }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        if access(fresh, F_OK) == 0 { rename(fresh, directory) }
+        return saved
+    }
+}

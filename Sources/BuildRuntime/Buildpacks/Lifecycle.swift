@@ -1,0 +1,381 @@
+import Foundation
+import Synchronization
+
+/// The phases of a buildpacks build, in the order they run and are logged.
+public enum BuildPhase: String, Sendable, Codable, CaseIterable {
+    case prepare, detect, analyze, restore, build, export, completion
+}
+
+/// Where a log line came from: the step's stdout or stderr, or the lifecycle itself.
+public enum LogStream: String, Sendable, Codable {
+    case stdout, stderr, system
+}
+
+/// Receives every log line of a build, in order.
+public typealias BuildLogger = @Sendable (_ phase: String, _ stream: LogStream, _ line: String) -> Void
+
+/// A buildpack available to a build: its descriptor, the folder it lives in, and whether its
+/// group may do without it.
+public struct BuildpackRef: Sendable, Equatable {
+    public var descriptor: BuildpackDescriptor
+    public var directory: String
+    public var optional: Bool
+    public init(descriptor: BuildpackDescriptor, directory: String, optional: Bool) {
+        self.descriptor = descriptor
+        self.directory = directory
+        self.optional = optional
+    }
+}
+
+/// Everything one buildpacks build needs.
+public struct BuildRequest: Sendable {
+    public var workDirectory: String
+    public var cacheDirectory: String
+    public var source: Digest
+    public var env: [String: String]
+    public var buildImage: OCIImage
+    public var runImage: OCIImage
+    public var runImageName: String
+    public var stackID: String
+    public var order: [[BuildpackRef]]
+    public var outputLayout: String
+    public var outputTag: String
+    public var launcherPath: String
+
+    public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage,
+                runImage: OCIImage, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
+                outputTag: String, launcherPath: String)
+    {
+        self.workDirectory = workDirectory
+        self.cacheDirectory = cacheDirectory
+        self.source = source
+        self.env = env
+        self.buildImage = buildImage
+        self.runImage = runImage
+        self.runImageName = runImageName
+        self.stackID = stackID
+        self.order = order
+        self.outputLayout = outputLayout
+        self.outputTag = outputTag
+        self.launcherPath = launcherPath
+    }
+}
+
+/// What a successful build produced.
+public struct BuildResult: Sendable, Equatable {
+    public var imageDigest: Digest
+    public var buildpacks: [BuildpackDescriptor]
+    public var runImageDigest: Digest
+    public var processes: [LaunchProcess]
+    public var layersAdded: Int
+    public var layersReused: Int
+}
+
+/// Runs the Cloud Native Buildpacks lifecycle — prepare, detect, analyze, restore, build,
+/// export, completion — with every buildpack process inside the sandbox, and writes the result
+/// as an OCI image.
+public struct Lifecycle: Sendable {
+    public let images: ImageStore
+    public let sources: SourceSnapshotter
+
+    public init(images: ImageStore, sources: SourceSnapshotter) {
+        self.images = images
+        self.sources = sources
+    }
+
+    /// Folders of one build's scratch space.
+    struct Workspace {
+        let root: String
+        var app: String { root + "/workspace" }
+        var layers: String { root + "/layers" }
+        var platform: String { root + "/platform" }
+        var io: String { root + "/io" }
+    }
+
+    public func run(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
+        let ws = Workspace(root: request.workDirectory)
+        let uid = Int(request.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
+        let gid = Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
+        let sandbox = try SandboxRunner(uid: uid, gid: gid)
+
+        // PREPARE
+        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
+        try? FileManager.default.removeItem(atPath: ws.root)
+        for dir in [ws.app, ws.layers, ws.platform + "/env", ws.io] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        try sources.restore(request.source, into: ws.app)
+        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) unpacked in \"/workspace\"")
+        for (k, v) in request.env.sorted(by: { $0.key < $1.key }) {
+            try Data(v.utf8).write(to: URL(fileURLWithPath: ws.platform + "/env/" + k))
+        }
+        let rootfs = try images.rootfs(for: request.buildImage)
+        log(BuildPhase.prepare.rawValue, .system, "Build image \(request.buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
+        try Task.checkCancellation()
+
+        let runner = StepRunner(sandbox: sandbox, rootfs: rootfs, workspace: ws, request: request, log: log)
+
+        // DETECT
+        log(BuildPhase.detect.rawValue, .system, "===> DETECT")
+        let (group, plans) = try await runner.detect()
+
+        // ANALYZE
+        log(BuildPhase.analyze.rawValue, .system, "===> ANALYZE")
+        let layout = try OCILayout(path: request.outputLayout, create: true)
+        let previous = try? layout.image(tag: request.outputTag)
+        if let previous {
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputLayout):\(request.outputTag)\" found: \(previous.manifestDigest)")
+        } else {
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputLayout):\(request.outputTag)\" not found")
+        }
+
+        // RESTORE
+        log(BuildPhase.restore.rawValue, .system, "===> RESTORE")
+        let cache = LayerCache(directory: request.cacheDirectory)
+        for restored in cache.restore(into: ws.layers, buildpacks: group.map(\.descriptor)) {
+            log(BuildPhase.restore.rawValue, .system, "Restoring data for layer '\(restored)' from cache")
+        }
+        try Task.checkCancellation()
+
+        // BUILD
+        log(BuildPhase.build.rawValue, .system, "===> BUILD")
+        let built = try await runner.build(group: group, plans: plans)
+
+        // EXPORT
+        log(BuildPhase.export.rawValue, .system, "===> EXPORT")
+        let exporter = Exporter(images: images, layout: layout, workspace: ws, request: request, previous: previous, log: log)
+        let result = try exporter.export(group: group.map(\.descriptor), built: built)
+        for saved in try cache.save(from: ws.layers, buildpacks: group.map(\.descriptor), cached: built.cachedLayers) {
+            log(BuildPhase.export.rawValue, .system, "Adding cache layer '\(saved)'")
+        }
+
+        // COMPLETION
+        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
+        log(BuildPhase.completion.rawValue, .system, "Build successful")
+        try? FileManager.default.removeItem(atPath: ws.root)
+        return result
+    }
+}
+
+/// The outcome of the build phase that export needs.
+struct BuiltLayers {
+    /// Per buildpack id, the layer names to export (launch = true), sorted.
+    var launchLayers: [String: [String]] = [:]
+    /// Per buildpack id, layer metadata tables by layer name.
+    var layerMetadata: [String: [String: TOMLTable]] = [:]
+    /// "id:layer" keys of layers to keep in the cache.
+    var cachedLayers: Set<String> = []
+    var processes: [LaunchProcess] = []
+    var labels: [String: String] = [:]
+}
+
+/// Runs detect and build for each buildpack in the sandbox.
+struct StepRunner {
+    let sandbox: SandboxRunner
+    let rootfs: String
+    let workspace: Lifecycle.Workspace
+    let request: BuildRequest
+    let log: BuildLogger
+
+    static let ioPath = "/tmp/cnb-io"
+
+    var baseEnvironment: [String: String] {
+        var env: [String: String] = [:]
+        for e in request.buildImage.config.config.Env ?? [] {
+            if let eq = e.firstIndex(of: "=") { env[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
+        }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        env["HOME"] = "/tmp"
+        env["CNB_PLATFORM_DIR"] = "/platform"
+        env["CNB_STACK_ID"] = request.stackID
+        env["CNB_TARGET_OS"] = request.buildImage.config.os
+        env["CNB_TARGET_ARCH"] = request.buildImage.config.architecture
+        return env
+    }
+
+    func buildpackPath(_ d: BuildpackDescriptor) -> String { "/cnb/buildpacks/\(d.escapedID)/\(d.version)" }
+
+    func environment(for bp: BuildpackRef, extra: [String: String]) -> [String: String] {
+        var env = baseEnvironment
+        if !bp.descriptor.clearEnv {
+            for (k, v) in request.env { env[k] = v }
+        }
+        env["CNB_BUILDPACK_DIR"] = buildpackPath(bp.descriptor)
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// Runs one step; returns its exit code and its last lines of output.
+    func run(_ bp: BuildpackRef, phase: BuildPhase, command: [String], env: [String: String], appWritable: Bool) async throws -> (Int32, [String]) {
+        let io = workspace.io + "/" + bp.descriptor.escapedID
+        try FileManager.default.createDirectory(atPath: io, withIntermediateDirectories: true)
+        let mounts = [
+            SandboxRunner.Mount(workspace.app, at: "/workspace", writable: appWritable),
+            SandboxRunner.Mount(workspace.layers, at: "/layers", writable: phase == .build),
+            SandboxRunner.Mount(workspace.platform, at: "/platform", writable: false),
+            SandboxRunner.Mount(bp.directory, at: buildpackPath(bp.descriptor), writable: false),
+            SandboxRunner.Mount(io, at: Self.ioPath, writable: true),
+        ]
+        let tail = OutputTail()
+        let log = self.log
+        let process = try sandbox.start(rootfs: rootfs, mounts: mounts, environment: env, workingDirectory: "/workspace", command: command) { stream, line in
+            log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
+            tail.append(line)
+        }
+        let code = await withTaskCancellationHandler {
+            await process.wait()
+        } onCancel: {
+            process.signal(SIGKILL)
+        }
+        try Task.checkCancellation()
+        return (code, tail.lines)
+    }
+
+    func detect() async throws -> (group: [BuildpackRef], plans: [String: [PlanOption.Requirement]]) {
+        var report: [String] = []
+        for group in request.order {
+            var detected: [DetectedBuildpack] = []
+            var failed = false
+            for bp in group {
+                let io = workspace.io + "/" + bp.descriptor.escapedID
+                try? FileManager.default.removeItem(atPath: io)
+                let planPath = Self.ioPath + "/plan.toml"
+                let env = environment(for: bp, extra: ["CNB_BUILD_PLAN_PATH": planPath])
+                let (code, _) = try await run(bp, phase: .detect, command: [buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath],
+                                              env: env, appWritable: false)
+                let name = "\(bp.descriptor.id)@\(bp.descriptor.version)"
+                switch code {
+                case 0:
+                    var options = [PlanOption()]
+                    if let text = try? String(contentsOfFile: io + "/plan.toml", encoding: .utf8) {
+                        do {
+                            options = PlanOption.options(fromPlan: try TOMLParser.parse(text))
+                        } catch {
+                            report.append("err:  \(name) (its build plan is not valid TOML: \(error))")
+                            failed = !bp.optional
+                            continue
+                        }
+                    }
+                    detected.append(DetectedBuildpack(id: bp.descriptor.id, optional: bp.optional, options: options))
+                    report.append("pass: \(name)")
+                case 100:
+                    report.append(bp.optional ? "skip: \(name)" : "fail: \(name)")
+                    failed = failed || !bp.optional
+                default:
+                    report.append("err:  \(name) (\(code))")
+                    failed = failed || !bp.optional
+                }
+                if failed { break }
+            }
+            if failed { continue }
+            if let resolved = BuildPlanResolver.resolve(detected) {
+                let chosen = resolved.buildpackIDs.compactMap { id in group.first { $0.descriptor.id == id } }
+                let total = request.order.reduce(0) { $0 + $1.count }
+                log(BuildPhase.detect.rawValue, .system, "\(chosen.count) of \(total) buildpacks participating")
+                for bp in chosen { log(BuildPhase.detect.rawValue, .system, "\(bp.descriptor.id) \(bp.descriptor.version)") }
+                return (chosen, resolved.plans)
+            }
+            report.append("group \(request.order.firstIndex(of: group).map { $0 + 1 } ?? 0): no combination of build plans fits")
+        }
+        for line in report { log(BuildPhase.detect.rawValue, .system, line) }
+        throw RuntimeError.buildFailed("No buildpack groups passed detection (\(report.joined(separator: "; "))). Check that the source has what the builder's buildpacks look for.")
+    }
+
+    func build(group: [BuildpackRef], plans: [String: [PlanOption.Requirement]]) async throws -> BuiltLayers {
+        var built = BuiltLayers()
+        // Build layers of earlier buildpacks, in order: (host folder, sandbox path).
+        var buildLayers: [(String, String)] = []
+        for bp in group {
+            let d = bp.descriptor
+            let hostLayers = workspace.layers + "/" + d.escapedID
+            try FileManager.default.createDirectory(atPath: hostLayers, withIntermediateDirectories: true)
+            // The buildpack plan: the entries this buildpack is to provide.
+            var plan = TOMLTable()
+            plan["entries"] = .array((plans[d.id] ?? []).map { r in
+                .table(TOMLTable([("name", .string(r.name)), ("metadata", .table(r.metadata))]))
+            })
+            let io = workspace.io + "/" + d.escapedID
+            try FileManager.default.createDirectory(atPath: io, withIntermediateDirectories: true)
+            try Data(TOMLWriter.write(plan).utf8).write(to: URL(fileURLWithPath: io + "/plan.toml"))
+            let planPath = Self.ioPath + "/plan.toml"
+
+            var layered = LayerEnvironment(environment(for: bp, extra: [
+                "CNB_LAYERS_DIR": "/layers/" + d.escapedID, "CNB_BP_PLAN_PATH": planPath,
+            ]))
+            for (host, sandboxPath) in buildLayers {
+                layered.applyEnvDirectory(host + "/env")
+                layered.applyEnvDirectory(host + "/env.build")
+                layered.applySearchPaths(hostLayer: host, sandboxLayer: sandboxPath)
+            }
+            let env = layered.variables
+            let (code, tail) = try await run(bp, phase: .build,
+                command: [buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env, appWritable: true)
+            guard code == 0 else {
+                throw RuntimeError.buildFailed(
+                    "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output:\n" + tail.joined(separator: "\n")))
+            }
+            try collectLayers(of: d, in: hostLayers, into: &built, buildLayers: &buildLayers)
+        }
+        return built
+    }
+
+    /// Reads what one buildpack left in its layers folder.
+    func collectLayers(of d: BuildpackDescriptor, in hostLayers: String, into built: inout BuiltLayers,
+                       buildLayers: inout [(String, String)]) throws
+    {
+        var launch: [String] = []
+        var metadata: [String: TOMLTable] = [:]
+        let names = try sortedEntries(hostLayers)
+        for name in names where name.hasSuffix(".toml") && !["launch.toml", "build.toml", "store.toml"].contains(name) {
+            let layer = String(name.dropLast(5))
+            let text = (try? String(contentsOfFile: hostLayers + "/" + name, encoding: .utf8)) ?? ""
+            let toml: TOMLTable
+            do { toml = try TOMLParser.parse(text) } catch {
+                throw RuntimeError.buildFailed("buildpack \(d.id) wrote an invalid \(name): \(error)")
+            }
+            let types = toml["types"]?.table ?? toml
+            let isLaunch = types["launch"]?.bool ?? false
+            let isBuild = types["build"]?.bool ?? false
+            let isCache = types["cache"]?.bool ?? false
+            metadata[layer] = toml["metadata"]?.table ?? TOMLTable()
+            let hostLayer = hostLayers + "/" + layer
+            guard access(hostLayer, F_OK) == 0 else { continue }
+            if isLaunch { launch.append(layer) }
+            if isCache { built.cachedLayers.insert(d.id + ":" + layer) }
+            if isBuild { buildLayers.append((hostLayer, "/layers/\(d.escapedID)/\(layer)")) }
+        }
+        // Layer folders without a .toml are not layers (spec: ignored).
+        for name in names where !name.hasSuffix(".toml") && metadata[name] == nil {
+            try? FileManager.default.removeItem(atPath: hostLayers + "/" + name)
+        }
+        built.launchLayers[d.id] = launch
+        built.layerMetadata[d.id] = metadata
+        if let text = try? String(contentsOfFile: hostLayers + "/launch.toml", encoding: .utf8) {
+            let launchTOML: TOMLTable
+            do { launchTOML = try TOMLParser.parse(text) } catch {
+                throw RuntimeError.buildFailed("buildpack \(d.id) wrote an invalid launch.toml: \(error)")
+            }
+            for p in LaunchProcess.parse(launchTOML, buildpackID: d.id) {
+                built.processes.removeAll { $0.type == p.type }
+                if p.isDefault { for i in built.processes.indices { built.processes[i].isDefault = false } }
+                built.processes.append(p)
+            }
+            for l in launchTOML["labels"]?.tables ?? [] {
+                if let k = l["key"]?.string, let v = l["value"]?.string { built.labels[k] = v }
+            }
+        }
+    }
+}
+
+/// The last lines a step printed, for the failure message.
+final class OutputTail: Sendable {
+    private let state = Mutex<[String]>([])
+    static let keep = 15
+    func append(_ line: String) {
+        state.withLock {
+            $0.append(line)
+            if $0.count > Self.keep { $0.removeFirst($0.count - Self.keep) }
+        }
+    }
+    var lines: [String] { state.withLock { $0 } }
+}

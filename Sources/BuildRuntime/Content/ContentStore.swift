@@ -1,0 +1,171 @@
+import Foundation
+
+/// A content-addressed blob directory (`ROOT/blobs/sha256/<hex>`), the same shape as an OCI
+/// image layout's, so a lookup by digest is all reuse needs. Blobs appear atomically: they are
+/// written to a temporary file and renamed into place once their digest is known, so a crash
+/// never leaves a blob whose content does not match its name.
+public struct ContentStore: Sendable {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root
+        try FileManager.default.createDirectory(at: blobsDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: tempDirectory, withIntermediateDirectories: true)
+    }
+
+    var blobsDirectory: URL { root.appendingPathComponent("blobs/sha256", isDirectory: true) }
+    var tempDirectory: URL { root.appendingPathComponent("blobs/.tmp", isDirectory: true) }
+
+    public func path(_ digest: Digest) -> String { blobsDirectory.path + "/" + digest.hex }
+
+    public func contains(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
+
+    public func size(_ digest: Digest) -> Int64? {
+        var st = stat()
+        guard stat(path(digest), &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    public func read(_ digest: Digest) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: path(digest)))
+    }
+
+    /// Stores bytes and returns their digest; a blob already present is left untouched.
+    @discardableResult
+    public func put(_ data: Data) throws -> Digest {
+        let digest = Digest.of(data)
+        if contains(digest) { return digest }
+        let w = try writer()
+        try w.write(data)
+        _ = try w.commit()
+        return digest
+    }
+
+    /// Starts a streaming write; the blob is named when `commit` is called.
+    public func writer() throws -> BlobWriter { try BlobWriter(store: self) }
+
+    /// Makes a blob of `other` present here, by hard link when both are on one filesystem.
+    public func copy(_ digest: Digest, from other: ContentStore) throws {
+        if contains(digest) { return }
+        let src = other.path(digest)
+        let tmp = tempDirectory.path + "/link-" + UUID().uuidString
+        if link(src, tmp) != 0 {
+            try FileManager.default.copyItem(atPath: src, toPath: tmp)
+        }
+        if rename(tmp, path(digest)) != 0 {
+            unlink(tmp)
+            throw RuntimeError.io("cannot store blob \(digest): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Deletes temporary files left by writes that never committed (a crash mid-write).
+    public func removeAbandonedTemporaries() {
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: tempDirectory.path)) ?? [] {
+            try? fm.removeItem(atPath: tempDirectory.path + "/" + name)
+        }
+    }
+}
+
+/// A blob being written: bytes go to a temporary file through a SHA-256 hasher, with a large
+/// buffer so that writing a layer costs about what reading its files does.
+public final class BlobWriter {
+    private let store: ContentStore
+    private let tempPath: String
+    private let fd: Int32
+    private let hasher = SHA256Hasher()
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var used = 0
+    public private(set) var size: Int64 = 0
+    private var finished = false
+    static let bufferSize = 1 << 20
+
+    init(store: ContentStore) throws {
+        self.store = store
+        tempPath = store.tempDirectory.path + "/" + UUID().uuidString
+        fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RuntimeError.io("cannot create \(tempPath): \(String(cString: strerror(errno)))") }
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if !finished {
+            close(fd)
+            unlink(tempPath)
+        }
+    }
+
+    public func write(_ data: Data) throws {
+        try data.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, Self.bufferSize - used)
+            (buffer.baseAddress! + used).copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            used += n
+            offset += n
+            if used == Self.bufferSize { try flush() }
+        }
+        size += Int64(bytes.count)
+    }
+
+    /// Writes `count` zero bytes (tar padding).
+    public func writeZeros(_ count: Int) throws {
+        guard count > 0 else { return }
+        if used + count > Self.bufferSize { try flush() }
+        (buffer.baseAddress! + used).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        used += count
+        size += Int64(count)
+    }
+
+    /// Hands out the free part of the buffer for a reader to fill directly (no extra copy);
+    /// `count` bytes written there become part of the blob.
+    public func withFreeSpace(minimum: Int, _ fill: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
+        if Self.bufferSize - used < minimum { try flush() }
+        let region = UnsafeMutableRawBufferPointer(rebasing: buffer[used..<Self.bufferSize])
+        let n = try fill(region)
+        used += n
+        size += Int64(n)
+        return n
+    }
+
+    private func flush() throws {
+        guard used > 0 else { return }
+        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<used])
+        hasher.update(chunk)
+        var off = 0
+        while off < used {
+            let n = Foundation.write(fd, chunk.baseAddress! + off, used - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RuntimeError.io("writing blob: \(String(cString: strerror(errno)))")
+            }
+            off += n
+        }
+        used = 0
+    }
+
+    /// Finishes the blob and moves it to its content address. Returns its digest and size.
+    public func commit() throws -> (digest: Digest, size: Int64) {
+        try flush()
+        finished = true
+        close(fd)
+        let digest = hasher.finish()
+        let final = store.path(digest)
+        if access(final, F_OK) == 0 {
+            unlink(tempPath)
+        } else if rename(tempPath, final) != 0 {
+            let err = String(cString: strerror(errno))
+            unlink(tempPath)
+            throw RuntimeError.io("cannot store blob \(digest): \(err)")
+        }
+        return (digest, size)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// Media types of OCI image spec 1.1 (and the Docker ones we accept when reading).
+public enum MediaType {
+    public static let index = "application/vnd.oci.image.index.v1+json"
+    public static let manifest = "application/vnd.oci.image.manifest.v1+json"
+    public static let config = "application/vnd.oci.image.config.v1+json"
+    public static let layer = "application/vnd.oci.image.layer.v1.tar"
+    public static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let layerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
+    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+}
+
+/// An OCI content descriptor: what a blob is, its digest and size.
+public struct OCIDescriptor: Codable, Sendable, Equatable {
+    public var mediaType: String
+    public var digest: Digest
+    public var size: Int64
+    public var annotations: [String: String]?
+    public var platform: OCIPlatform?
+
+    public init(mediaType: String, digest: Digest, size: Int64, annotations: [String: String]? = nil, platform: OCIPlatform? = nil) {
+        self.mediaType = mediaType
+        self.digest = digest
+        self.size = size
+        self.annotations = annotations
+        self.platform = platform
+    }
+}
+
+public struct OCIPlatform: Codable, Sendable, Equatable {
+    public var architecture: String
+    public var os: String
+}
+
+public struct OCIManifest: Codable, Sendable, Equatable {
+    public var schemaVersion = 2
+    public var mediaType: String? = MediaType.manifest
+    public var config: OCIDescriptor
+    public var layers: [OCIDescriptor]
+    public var annotations: [String: String]?
+
+    public init(config: OCIDescriptor, layers: [OCIDescriptor], annotations: [String: String]? = nil) {
+        self.config = config
+        self.layers = layers
+        self.annotations = annotations
+    }
+}
+
+public struct OCIIndex: Codable, Sendable, Equatable {
+    public var schemaVersion = 2
+    public var mediaType: String? = MediaType.index
+    public var manifests: [OCIDescriptor]
+    public var annotations: [String: String]?
+
+    public init(manifests: [OCIDescriptor] = []) { self.manifests = manifests }
+}
+
+/// The image configuration: what a runtime needs to run the image, and its layers' diff ids.
+public struct OCIImageConfig: Codable, Sendable, Equatable {
+    public struct Config: Codable, Sendable, Equatable {
+        public var User: String?
+        public var Env: [String]?
+        public var Entrypoint: [String]?
+        public var Cmd: [String]?
+        public var WorkingDir: String?
+        public var Labels: [String: String]?
+        public init() {}
+    }
+    public struct RootFS: Codable, Sendable, Equatable {
+        public var type = "layers"
+        public var diff_ids: [Digest]
+        public init(diff_ids: [Digest]) { self.diff_ids = diff_ids }
+    }
+    public struct History: Codable, Sendable, Equatable {
+        public var created: String?
+        public var created_by: String?
+        public var empty_layer: Bool?
+        public init(created_by: String) { self.created = "1980-01-01T00:00:01Z"; self.created_by = created_by }
+    }
+
+    public var created: String?
+    public var architecture: String
+    public var os: String
+    public var config: Config
+    public var rootfs: RootFS
+    public var history: [History]?
+
+    public init(architecture: String = OCIImageConfig.hostArchitecture, os: String = "linux", config: Config, diffIDs: [Digest]) {
+        self.created = "1980-01-01T00:00:01Z"
+        self.architecture = architecture
+        self.os = os
+        self.config = config
+        self.rootfs = RootFS(diff_ids: diffIDs)
+    }
+
+    public static var hostArchitecture: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    /// The value of an environment variable in `config.Env`.
+    public func env(_ name: String) -> String? {
+        for e in config.Env ?? [] where e.hasPrefix(name + "=") { return String(e.dropFirst(name.count + 1)) }
+        return nil
+    }
+}
+
+/// Canonical JSON for content that is hashed: sorted keys, no escaped slashes, so the same
+/// value always has the same digest.
+public enum CanonicalJSON {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(value)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, what: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(type, from: data)
+        } catch {
+            throw RuntimeError.invalid("\(what) is not valid: \(error)")
+        }
+    }
+}

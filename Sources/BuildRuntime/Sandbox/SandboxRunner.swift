@@ -1,0 +1,68 @@
+import Foundation
+
+/// Runs build steps inside `bwrap` over a build image's root filesystem: a fresh tmpfs root,
+/// the image's top-level directories mounted read-only, only the mounts a step is given
+/// (`/workspace`, `/layers`, `/platform`, `/cnb/…`) on top, all namespaces unshared (no
+/// network), an unprivileged uid, and exactly the environment it is given.
+public struct SandboxRunner: Sendable {
+    public struct Mount: Sendable, Equatable {
+        public var hostPath: String
+        public var sandboxPath: String
+        public var writable: Bool
+        public init(_ hostPath: String, at sandboxPath: String, writable: Bool) {
+            self.hostPath = hostPath
+            self.sandboxPath = sandboxPath
+            self.writable = writable
+        }
+    }
+
+    public let bwrapPath: String
+    public let uid: Int
+    public let gid: Int
+
+    /// Fails with `.unavailable` (saying how to install it) when bwrap is missing.
+    public init(uid: Int = 1000, gid: Int = 1000, bwrapPath: String? = nil) throws {
+        guard let path = bwrapPath ?? findExecutable("bwrap") else {
+            throw RuntimeError.unavailable(
+                "bwrap (bubblewrap) is not installed; buildpacks run inside it. Install it with 'apt-get install bubblewrap' (or run scripts/setup.sh) and try again")
+        }
+        self.bwrapPath = path
+        self.uid = uid
+        self.gid = gid
+    }
+
+    /// The bwrap command line for `command` over `rootfs` with `mounts`.
+    public func arguments(rootfs: String, mounts: [Mount], environment: [String: String], workingDirectory: String, command: [String]) throws -> [String] {
+        var args = [bwrapPath, "--unshare-all", "--die-with-parent", "--new-session",
+                    "--uid", String(uid), "--gid", String(gid), "--clearenv",
+                    "--tmpfs", "/"]
+        let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
+        for name in try sortedEntries(rootfs) where !reserved.contains(name) {
+            let full = rootfs + "/" + name
+            var st = stat()
+            guard lstat(full, &st) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK: args += ["--symlink", try readLink(full), "/" + name]
+            case S_IFDIR, S_IFREG: args += ["--ro-bind", full, "/" + name]
+            default: continue
+            }
+        }
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for m in mounts {
+            args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
+        }
+        args += ["--chdir", workingDirectory]
+        for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
+        args += ["--"] + command
+        return args
+    }
+
+    /// Starts `command` in the sandbox; the caller awaits `wait()` on the result.
+    public func start(
+        rootfs: String, mounts: [Mount], environment: [String: String], workingDirectory: String, command: [String],
+        onLine: @escaping @Sendable (OutputStream, String) -> Void
+    ) throws -> Subprocess {
+        let args = try arguments(rootfs: rootfs, mounts: mounts, environment: environment, workingDirectory: workingDirectory, command: command)
+        return try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: onLine)
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Synchronization
+
+/// Which output stream a line came from.
+public enum OutputStream: String, Sendable, Codable {
+    case stdout, stderr
+}
+
+/// A child process started with `posix_spawn`, its output read line by line on dedicated
+/// threads (never on Swift's cooperative pool), and its exit awaited asynchronously.
+public final class Subprocess: Sendable {
+    public let pid: pid_t
+    private let exitState = ExitState()
+
+    /// The exit status once known, and who is waiting for it.
+    private final class ExitState: Sendable {
+        let value = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+    }
+    /// Longest line passed on in one piece; longer output is split, never buffered without bound.
+    public static let maxLineLength = 64 << 10
+
+    /// Spawns `argv[0]` (an absolute path) with exactly `environment`. Each complete output
+    /// line is passed to `onLine` (without its newline), in order per stream.
+    public init(
+        _ argv: [String], environment: [String: String],
+        onLine: @escaping @Sendable (OutputStream, String) -> Void
+    ) throws {
+        // Pipes are created and marked close-on-exec under one lock with the spawn, so a child
+        // started concurrently never inherits another child's pipe (which would hold it open).
+        Subprocess.spawnLock.lock()
+        var locked = true
+        defer { if locked { Subprocess.spawnLock.unlock() } }
+        var outPipe: [Int32] = [0, 0]
+        var errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+            throw RuntimeError.io("cannot create pipes: \(String(cString: strerror(errno)))")
+        }
+        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // Own process group, so cancellation can signal everything the child started.
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, argv[0], &actions, &attr, cArgs, cEnv)
+        close(outPipe[1])
+        close(errPipe[1])
+        Subprocess.spawnLock.unlock()
+        locked = false
+        guard rc == 0 else {
+            close(outPipe[0])
+            close(errPipe[0])
+            throw RuntimeError.unavailable("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        pid = child
+
+        let readers = DispatchGroup()
+        for (fd, stream) in [(outPipe[0], OutputStream.stdout), (errPipe[0], .stderr)] {
+            readers.enter()
+            let t = Thread {
+                Subprocess.readLines(fd: fd) { onLine(stream, $0) }
+                close(fd)
+                readers.leave()
+            }
+            t.start()
+        }
+        let exitState = self.exitState
+        let pidCopy = child
+        Thread {
+            var status: Int32 = 0
+            while waitpid(pidCopy, &status, 0) < 0 && errno == EINTR {}
+            readers.wait()  // all output delivered before the exit is reported
+            let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            let waiters = exitState.value.withLock { s -> [CheckedContinuation<Int32, Never>] in
+                s.status = code
+                defer { s.waiters.removeAll() }
+                return s.waiters
+            }
+            for w in waiters { w.resume(returning: code) }
+        }.start()
+    }
+
+    private static let spawnLock = NSLock()
+
+    /// The exit code (128 + signal for a signalled process), once every output line was delivered.
+    public func wait() async -> Int32 {
+        await withCheckedContinuation { c in
+            let done = exitState.value.withLock { s -> Int32? in
+                if let st = s.status { return st }
+                s.waiters.append(c)
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+
+    /// Sends a signal to the child's whole process group.
+    public func signal(_ sig: Int32) {
+        if exitState.value.withLock({ $0.status }) == nil { kill(-pid, sig) }
+    }
+
+    private static func readLines(fd: Int32, _ emit: (String) -> Void) {
+        var pending: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            var start = 0
+            for i in 0..<n where buf[i] == 0x0A {
+                pending.append(contentsOf: buf[start..<i])
+                emit(line(pending))
+                pending.removeAll(keepingCapacity: true)
+                start = i + 1
+            }
+            pending.append(contentsOf: buf[start..<n])
+            while pending.count > maxLineLength {
+                emit(line(Array(pending.prefix(maxLineLength))))
+                pending.removeFirst(maxLineLength)
+            }
+        }
+        if !pending.isEmpty { emit(line(pending)) }
+    }
+
+    private static func line(_ bytes: [UInt8]) -> String {
+        var b = bytes[...]
+        if b.last == 0x0D { b = b.dropLast() }
+        return String(decoding: b, as: UTF8.self)
+    }
+}
+
+/// Finds an executable on the host's PATH.
+public func findExecutable(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+        let candidate = "\(dir)/\(name)"
+        if access(candidate, X_OK) == 0 { return candidate }
+    }
+    return nil
+}
