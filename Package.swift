@@ -24,7 +24,10 @@ let package = Package(
         // Protocol types: params and results of every method, every notification.
         .target(name: "SlipwayProtocol", dependencies: ["JSONRPC", "Engine"]),
         // Layer 4: the server (method table, notifications, command line).
-        .target(name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime"]),
+        .target(
+            name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime"],
+            resources: [.copy("Resources/openrpc.json")]
+        ),
         .executableTarget(name: "slipway", dependencies: ["SlipwayServer"]),
         // The CNB launcher placed in every exported image; C so it needs no Swift runtime.
         .executableTarget(

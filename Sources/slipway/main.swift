@@ -1,1 +1,4 @@
-print("slipway")
+import Foundation
+import SlipwayServer
+
+exit(await SlipwayServer.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))

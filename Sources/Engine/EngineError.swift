@@ -1,0 +1,58 @@
+import BuildRuntime
+
+/// A domain error, with the reason code the protocol reports (`error.data.reason`) and a
+/// message that says what was wrong and what to do.
+public struct EngineError: Error, Sendable, CustomStringConvertible {
+    public enum Reason: String, Sendable {
+        case invalidParams = "InvalidParams"
+        case notFound = "NotFound"
+        case alreadyExists = "AlreadyExists"
+        case failedPrecondition = "FailedPrecondition"
+        case conflict = "Conflict"
+        case quotaExceeded = "QuotaExceeded"
+        case unavailable = "Unavailable"
+        case permissionDenied = "PermissionDenied"
+        case `internal` = "Internal"
+    }
+
+    public let reason: Reason
+    public let message: String
+    /// The param the error is about (`data.field`).
+    public let field: String?
+    /// Further details for `error.data` (for example the kind and name of a missing object).
+    public let details: [String: String]
+
+    public init(_ reason: Reason, _ message: String, field: String? = nil, details: [String: String] = [:]) {
+        self.reason = reason
+        self.message = message
+        self.field = field
+        self.details = details
+    }
+
+    public var description: String { message }
+
+    public static func invalid(_ message: String, field: String) -> EngineError { EngineError(.invalidParams, message, field: field) }
+    public static func `internal`(_ message: String) -> EngineError { EngineError(.internal, message) }
+
+    public static func notFound(_ kind: String, _ name: String, namespace: String? = nil, hint: String) -> EngineError {
+        let where_ = namespace.map { " in namespace '\($0)'" } ?? ""
+        var details = ["kind": kind, "name": name]
+        if let namespace { details["namespace"] = namespace }
+        return EngineError(.notFound, "\(kind) '\(name)' not found\(where_); \(hint)", details: details)
+    }
+
+    public static func alreadyExists(_ kind: String, _ name: String, namespace: String? = nil) -> EngineError {
+        let where_ = namespace.map { " in namespace '\($0)'" } ?? ""
+        return EngineError(.alreadyExists, "\(kind) '\(name)' already exists\(where_); patch it, or delete it first", details: ["kind": kind, "name": name])
+    }
+
+    /// The engine's view of a runtime failure outside a build.
+    public init(_ error: RuntimeError) {
+        switch error.kind {
+        case .invalidInput: self.init(.invalidParams, error.message, field: error.field)
+        case .notFound: self.init(.notFound, error.message, field: error.field)
+        case .unavailable: self.init(.unavailable, error.message)
+        case .buildFailed, .io: self.init(.internal, error.message)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import BuildRuntime
+
+/// A ClusterStack: the build and run images every builder on it uses, and the stack id.
+public struct ClusterStack: Codable, Sendable, Equatable {
+    public var name: String
+    public var id: String
+    public var buildImage: String
+    public var runImage: String
+    public var status: Status
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var ready: Bool
+        public var buildImageDigest: Digest
+        public var runImageDigest: Digest
+        /// `buildImage@sha256:…` and `runImage@sha256:…`.
+        public var resolvedBuildImage: String
+        public var resolvedRunImage: String
+        public var message: String?
+    }
+}
+
+/// A buildpack held in a store, unpacked under the state directory by content digest.
+public struct StoredBuildpack: Codable, Sendable, Equatable {
+    public var id: String
+    public var version: String
+    public var api: String
+    public var homepage: String?
+    public var name: String?
+    /// Digest of the buildpack's normalised tar; its folder is `buildpacks/<hex>`.
+    public var digest: Digest
+    /// Where it was added from.
+    public var source: String
+    public var descriptor: BuildpackDescriptor
+}
+
+/// A ClusterStore: the buildpacks builders choose from.
+public struct ClusterStore: Codable, Sendable, Equatable {
+    public var name: String
+    public var buildpacks: [StoredBuildpack]
+}
+
+/// Which builder an image uses.
+public struct BuilderReference: Codable, Sendable, Equatable, Hashable {
+    public enum Kind: String, Codable, Sendable { case ClusterBuilder, Builder }
+    public var kind: Kind
+    public var name: String
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+    public static let `default` = BuilderReference(kind: .ClusterBuilder, name: "default")
+}
+
+/// One entry of a builder's detection order.
+public struct OrderEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var version: String?
+    public var optional: Bool?
+}
+
+public struct OrderGroup: Codable, Sendable, Equatable {
+    public var group: [OrderEntry]
+}
+
+/// A Builder (namespaced) or ClusterBuilder: a stack, a store, and the detection order.
+public struct Builder: Codable, Sendable, Equatable {
+    public var kind: BuilderReference.Kind
+    public var namespace: String?
+    public var name: String
+    public var stack: String
+    public var store: String
+    public var order: [OrderGroup]
+    public var status: Status
+
+    public struct Status: Codable, Sendable, Equatable {
+        public var ready: Bool
+        public var message: String?
+        public var stackID: String?
+        public var runImage: String?
+        public var buildImage: String?
+        /// Every buildpack in the order, resolved to the version the builder uses.
+        public var buildpacks: [BuildpackInfo]
+        /// The order with every version filled in.
+        public var order: [OrderGroup]
+    }
+
+    public var reference: BuilderReference { BuilderReference(kind: kind, name: name) }
+}
+
+/// A buildpack as builds and builders report it.
+public struct BuildpackInfo: Codable, Sendable, Equatable, Hashable {
+    public var id: String
+    public var version: String
+    public var homepage: String?
+    public init(id: String, version: String, homepage: String?) {
+        self.id = id
+        self.version = version
+        self.homepage = homepage
+    }
+}

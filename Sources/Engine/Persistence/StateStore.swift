@@ -1,0 +1,193 @@
+import Foundation
+
+/// Runs SQL; both the database and a transaction do.
+public protocol SQLExecutor {
+    @discardableResult
+    func query(_ sql: String, _ args: [SQLiteDatabase.Value]) throws -> [[SQLiteDatabase.Value]]
+}
+
+extension SQLiteDatabase: SQLExecutor {}
+extension SQLiteDatabase.Transaction: SQLExecutor {}
+
+/// The engine's persistent state: objects (stacks, stores, builders, images) as JSON documents
+/// keyed by kind, namespace and name; builds keyed by image and number; system events.
+/// Cluster-scoped objects have the namespace "".
+public final class StateStore: Sendable {
+    public let db: SQLiteDatabase
+    static let schemaVersion = 1
+
+    public enum Kind: String, Sendable {
+        case clusterStack = "ClusterStack", clusterStore = "ClusterStore", clusterBuilder = "ClusterBuilder"
+        case builder = "Builder", image = "Image"
+    }
+
+    public init(path: String) throws {
+        db = try SQLiteDatabase(path: path)
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS objects(
+                kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
+                PRIMARY KEY(kind, namespace, name));
+            CREATE TABLE IF NOT EXISTS builds(
+                namespace TEXT NOT NULL, image TEXT NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,
+                document TEXT NOT NULL, PRIMARY KEY(namespace, image, number));
+            CREATE INDEX IF NOT EXISTS builds_status ON builds(status);
+            CREATE TABLE IF NOT EXISTS events(
+                id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+                reason TEXT NOT NULL, document TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS events_object ON events(namespace, kind, name);
+            INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '\(Self.schemaVersion)');
+            """)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func encode<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
+    static func decode<T: Decodable>(_ t: T.Type, _ s: String) throws -> T { try JSONDecoder().decode(t, from: Data(s.utf8)) }
+
+    // MARK: Objects
+
+    public func object<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> T? {
+        let rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? AND namespace=? AND name=?",
+                                        [.text(kind.rawValue), .text(namespace), .text(name)])
+        return try rows.first?.first?.text.map { try Self.decode(T.self, $0) }
+    }
+
+    public func objects<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String? = nil, in ex: SQLExecutor? = nil) throws -> [T] {
+        let rows: [[SQLiteDatabase.Value]]
+        if let namespace {
+            rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? AND namespace=? ORDER BY name", [.text(kind.rawValue), .text(namespace)])
+        } else {
+            rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? ORDER BY namespace, name", [.text(kind.rawValue)])
+        }
+        return try rows.compactMap { try $0.first?.text.map { try Self.decode(T.self, $0) } }
+    }
+
+    /// Inserts a new object; false if one with the name exists.
+    public func insert<T: Encodable>(_ value: T, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> Bool {
+        let ex = ex ?? db
+        if try !ex.query("SELECT 1 FROM objects WHERE kind=? AND namespace=? AND name=?", [.text(kind.rawValue), .text(namespace), .text(name)]).isEmpty {
+            return false
+        }
+        try ex.query("INSERT INTO objects(kind, namespace, name, document) VALUES(?,?,?,?)",
+                     [.text(kind.rawValue), .text(namespace), .text(name), .text(try Self.encode(value))])
+        return true
+    }
+
+    public func put<T: Encodable>(_ value: T, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws {
+        try (ex ?? db).query("INSERT OR REPLACE INTO objects(kind, namespace, name, document) VALUES(?,?,?,?)",
+                             [.text(kind.rawValue), .text(namespace), .text(name), .text(try Self.encode(value))])
+    }
+
+    @discardableResult
+    public func delete(kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> Bool {
+        let ex = ex ?? db
+        let existed = try !ex.query("SELECT 1 FROM objects WHERE kind=? AND namespace=? AND name=?", [.text(kind.rawValue), .text(namespace), .text(name)]).isEmpty
+        try ex.query("DELETE FROM objects WHERE kind=? AND namespace=? AND name=?", [.text(kind.rawValue), .text(namespace), .text(name)])
+        return existed
+    }
+
+    // MARK: Builds
+
+    public func putBuild(_ b: Build, in ex: SQLExecutor? = nil) throws {
+        try (ex ?? db).query("INSERT OR REPLACE INTO builds(namespace, image, number, status, document) VALUES(?,?,?,?,?)",
+                             [.text(b.namespace), .text(b.image), .integer(Int64(b.number)), .text(b.status.rawValue), .text(try Self.encode(b))])
+    }
+
+    public func build(namespace: String, image: String, number: Int, in ex: SQLExecutor? = nil) throws -> Build? {
+        let rows = try (ex ?? db).query("SELECT document FROM builds WHERE namespace=? AND image=? AND number=?",
+                                        [.text(namespace), .text(image), .integer(Int64(number))])
+        return try rows.first?.first?.text.map { try Self.decode(Build.self, $0) }
+    }
+
+    public func latestBuild(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> Build? {
+        let rows = try (ex ?? db).query("SELECT document FROM builds WHERE namespace=? AND image=? ORDER BY number DESC LIMIT 1",
+                                        [.text(namespace), .text(image)])
+        return try rows.first?.first?.text.map { try Self.decode(Build.self, $0) }
+    }
+
+    public func builds(namespace: String?, image: String?, in ex: SQLExecutor? = nil) throws -> [Build] {
+        var sql = "SELECT document FROM builds"
+        var args: [SQLiteDatabase.Value] = []
+        var conds: [String] = []
+        if let namespace { conds.append("namespace=?"); args.append(.text(namespace)) }
+        if let image { conds.append("image=?"); args.append(.text(image)) }
+        if !conds.isEmpty { sql += " WHERE " + conds.joined(separator: " AND ") }
+        sql += " ORDER BY namespace, image, number"
+        return try (ex ?? db).query(sql, args).compactMap { try $0.first?.text.map { try Self.decode(Build.self, $0) } }
+    }
+
+    public func builds(withStatus status: BuildState, in ex: SQLExecutor? = nil) throws -> [Build] {
+        try (ex ?? db).query("SELECT document FROM builds WHERE status=? ORDER BY namespace, image, number", [.text(status.rawValue)])
+            .compactMap { try $0.first?.text.map { try Self.decode(Build.self, $0) } }
+    }
+
+    public func buildStates(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> [(number: Int, status: BuildState)] {
+        try (ex ?? db).query("SELECT number, status FROM builds WHERE namespace=? AND image=?", [.text(namespace), .text(image)]).compactMap { r in
+            guard let n = r[0].integer, let s = r[1].text.flatMap(BuildState.init(rawValue:)) else { return nil }
+            return (Int(n), s)
+        }
+    }
+
+    public func deleteBuilds(namespace: String, image: String, numbers: [Int]? = nil, in ex: SQLExecutor? = nil) throws {
+        let ex = ex ?? db
+        if let numbers {
+            for n in numbers {
+                try ex.query("DELETE FROM builds WHERE namespace=? AND image=? AND number=?", [.text(namespace), .text(image), .integer(Int64(n))])
+            }
+        } else {
+            try ex.query("DELETE FROM builds WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
+        }
+    }
+
+    // MARK: Events
+
+    /// Records an event. The same reason and message for the same object as the previous event
+    /// of that object increments its count instead of adding a row, as Kubernetes does.
+    public func addEvent(type: SystemEvent.EventType, reason: String, message: String, object: EventObject, time: String) throws -> SystemEvent {
+        try db.transaction { tx in
+            let ns = object.namespace ?? ""
+            let rows = try tx.query("SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? ORDER BY id DESC LIMIT 1",
+                                    [.text(ns), .text(object.kind), .text(object.name)])
+            if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try Self.decode(SystemEvent.self, $0) }),
+                last.reason == reason, last.message == message, last.type == type
+            {
+                last.count += 1
+                last.time = time
+                try tx.query("DELETE FROM events WHERE id=?", [.integer(id)])
+                try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
+                             [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
+                let newID = try tx.query("SELECT last_insert_rowid()")[0][0].integer ?? id
+                last.id = newID
+                try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(last)), .integer(newID)])
+                return last
+            }
+            try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
+                         [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
+            let id = try tx.query("SELECT last_insert_rowid()")[0][0].integer ?? 0
+            let event = SystemEvent(id: id, type: type, reason: reason, message: message, object: object, time: time, count: 1)
+            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(event)), .integer(id)])
+            return event
+        }
+    }
+
+    public func events(namespace: String?, object: EventObject?, sinceID: Int64?) throws -> [SystemEvent] {
+        var sql = "SELECT document FROM events WHERE id > ?"
+        var args: [SQLiteDatabase.Value] = [.integer(sinceID ?? 0)]
+        if let namespace { sql += " AND namespace=?"; args.append(.text(namespace)) }
+        if let object {
+            sql += " AND kind=? AND name=?"
+            args += [.text(object.kind), .text(object.name)]
+        }
+        sql += " ORDER BY id"
+        return try db.query(sql, args).compactMap { try $0.first?.text.map { try Self.decode(SystemEvent.self, $0) } }
+    }
+
+    public func deleteEvents(namespace: String, kind: String, name: String) throws {
+        try db.query("DELETE FROM events WHERE namespace=? AND kind=? AND name=?", [.text(namespace), .text(kind), .text(name)])
+    }
+}

@@ -1,0 +1,76 @@
+/// Decides whether an image needs a build, and why: one pure function from the inputs of the
+/// last build (and whether it succeeded) to the current inputs, in the manner of kpack.
+///
+/// - CONFIG: env, source (other than the git commit), subPath, or the builder set on the image.
+/// - COMMIT: a new commit for the same git URL and ref.
+/// - BUILDER: a buildpack the last build used now has another version in the builder.
+/// - STACK: the stack's run image changed.
+/// BUILDER and STACK are only reasons after a successful last build; without a last build,
+/// the reason is CONFIG.
+public enum BuildReasonCalculator {
+    public static func reasons(last: BuildInputs?, lastSucceeded: Bool, current: BuildInputs) -> [BuildReason] {
+        guard let last else { return [BuildReason(.CONFIG)] }
+        var out: [BuildReason] = []
+        var config: [BuildReason] = []
+        if last.builder != current.builder {
+            config.append(BuildReason(.CONFIG, field: "builder", old: "\(last.builder.kind.rawValue)/\(last.builder.name)",
+                                      new: "\(current.builder.kind.rawValue)/\(current.builder.name)"))
+        }
+        if last.sourceType != current.sourceType || last.sourceURL != current.sourceURL || last.sourceRef != current.sourceRef {
+            config.append(BuildReason(.CONFIG, field: "source", old: describeSource(last), new: describeSource(current)))
+        } else if last.sourceType != "Git", last.sourceRevision != current.sourceRevision {
+            config.append(BuildReason(.CONFIG, field: "source", old: last.sourceRevision, new: current.sourceRevision))
+        }
+        if last.subPath != current.subPath {
+            config.append(BuildReason(.CONFIG, field: "source.subPath", old: last.subPath ?? "", new: current.subPath ?? ""))
+        }
+        if last.env != current.env {
+            config.append(BuildReason(.CONFIG, field: "env", old: describeEnv(last.env), new: describeEnv(current.env)))
+        }
+        out += config
+        if current.sourceType == "Git", last.sourceType == "Git", last.sourceURL == current.sourceURL, last.sourceRef == current.sourceRef,
+            last.sourceRevision != current.sourceRevision
+        {
+            out.append(BuildReason(.COMMIT, field: "source.git.revision", old: last.sourceRevision, new: current.sourceRevision))
+        }
+        if lastSucceeded {
+            for (id, version) in last.buildpacks.sorted(by: { $0.key < $1.key }) {
+                if let now = current.buildpacks[id], now != version {
+                    out.append(BuildReason(.BUILDER, field: "buildpacks", old: "\(id) \(version)", new: "\(id) \(now)"))
+                }
+            }
+            if let old = last.runImageDigest, let new = current.runImageDigest, old != new {
+                out.append(BuildReason(.STACK, field: "runImage", old: old, new: new))
+            }
+        }
+        return out
+    }
+
+    /// The one-word summary `kp build list` shows: the highest of CONFIG > COMMIT > BUILDER,
+    /// else the first reason, with `+` when there are more (`CONFIG+`).
+    public static func summary(_ reasons: [BuildReasonKind]) -> String {
+        let distinct = reasons.reduce(into: [BuildReasonKind]()) { if !$0.contains($1) { $0.append($1) } }
+        guard let first = distinct.first else { return "" }
+        let primary = [BuildReasonKind.CONFIG, .COMMIT, .BUILDER].first(where: distinct.contains) ?? first
+        return primary.rawValue + (distinct.count > 1 ? "+" : "")
+    }
+
+    static func describeSource(_ i: BuildInputs) -> String {
+        i.sourceType + " " + i.sourceURL + (i.sourceRef.map { "@" + $0 } ?? "")
+    }
+
+    static func describeEnv(_ env: [String: String]) -> String {
+        env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " ")
+    }
+}
+
+/// Which finished builds to delete: all but the newest `keepSucceeded` successful and the
+/// newest `keepFailed` failed builds. Queued and running builds are never deleted.
+public enum RetentionPolicy {
+    public static func buildsToDelete(_ builds: [(number: Int, status: BuildState)], keepSucceeded: Int, keepFailed: Int) -> [Int] {
+        let newestFirst = builds.sorted { $0.number > $1.number }
+        let succeeded = newestFirst.filter { $0.status == .SUCCESS }.dropFirst(max(0, keepSucceeded))
+        let failed = newestFirst.filter { $0.status == .FAILURE }.dropFirst(max(0, keepFailed))
+        return (succeeded + failed).map(\.number).sorted()
+    }
+}

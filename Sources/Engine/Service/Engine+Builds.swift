@@ -1,0 +1,331 @@
+import BuildRuntime
+import Foundation
+
+extension Engine {
+    // MARK: Queries
+
+    public func builds(namespace: String, image: String?) throws -> [Build] {
+        if let image { _ = try self.image(namespace, image) }
+        return try store.builds(namespace: namespace, image: image)
+    }
+
+    /// A build by number, or the latest build of the image.
+    public func build(namespace: String, image: String, number: Int?) throws -> Build {
+        _ = try self.image(namespace, image)
+        let b: Build?
+        if let number {
+            b = try store.build(namespace: namespace, image: image, number: number)
+        } else {
+            b = try store.latestBuild(namespace: namespace, image: image)
+        }
+        guard let b else {
+            throw EngineError.notFound("build", number.map(String.init) ?? "latest", namespace: namespace,
+                                       hint: "list the builds of image '\(image)' with build/list")
+        }
+        return b
+    }
+
+    /// The log lines of a build from `since` (1-based).
+    public func logs(namespace: String, image: String, number: Int?, since: Int) throws -> [BuildLogLine] {
+        let b = try build(namespace: namespace, image: image, number: number)
+        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+        if let r = running[key] { return r.log.lines(since: since) }
+        return BuildLogFile.read(path: logPath(key), key: key, since: since)
+    }
+
+    /// Sends the build's log lines from `since` to `session` as they are written, until the
+    /// build ends; returns the finished build once every line was queued to the session.
+    public func followLogs(session: EngineSession, namespace: String, image: String, number: Int?, since: Int) async throws -> Build {
+        let b = try build(namespace: namespace, image: image, number: number)
+        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+        if b.status == .QUEUED {
+            // Follow from the moment it starts: its log writer does not exist yet.
+            pendingFollowers[key, default: []].append((session, since))
+        } else if let r = running[key] {
+            _ = r.log.follow(session, since: since)
+        } else {
+            for l in BuildLogFile.read(path: logPath(key), key: key, since: since) { session.deliverFollowed(l) }
+            return b
+        }
+        return try await withTaskCancellationHandler {
+            try await wait(for: key, timeout: nil)
+        } onCancel: {
+            Task { await self.unfollow(session, key) }
+        }
+    }
+
+    func unfollow(_ session: EngineSession, _ key: BuildKey) {
+        running[key]?.log.unfollow(session)
+        pendingFollowers[key]?.removeAll { $0.0.id == session.id }
+    }
+
+    /// Waits until the build has finished (or `timeout` seconds pass: Unavailable-free, it
+    /// answers with the build as it is then).
+    public func wait(for key: BuildKey, timeout: Double?) async throws -> Build {
+        guard let b = try store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+            throw EngineError.notFound("build", String(key.number), namespace: key.namespace, hint: "list builds with build/list")
+        }
+        if b.status.isFinished { return b }
+        let waiterID = UUID()
+        return try await withTaskCancellationHandler {
+            let result: Build = await withCheckedContinuation { c in
+                waiters[key, default: []].append(c)
+                waiterIDs[key, default: []].append(waiterID)
+                if let timeout {
+                    Task {
+                        try? await Task.sleep(for: .seconds(timeout))
+                        self.releaseWaiter(key, waiterID)
+                    }
+                }
+            }
+            try Task.checkCancellation()
+            return result
+        } onCancel: {
+            Task { await self.releaseWaiter(key, waiterID) }
+        }
+    }
+
+    /// Resumes one waiter early (timeout or cancellation) with the build as it is now.
+    func releaseWaiter(_ key: BuildKey, _ id: UUID) {
+        guard let i = waiterIDs[key]?.firstIndex(of: id), let c = waiters[key]?[i] else { return }
+        waiters[key]?.remove(at: i)
+        waiterIDs[key]?.remove(at: i)
+        let b = (try? store.build(namespace: key.namespace, image: key.image, number: key.number)) ?? nil
+        if let b {
+            c.resume(returning: b)
+        } else {
+            c.resume(returning: Build(namespace: key.namespace, image: key.image, number: key.number, status: .FAILURE, reasons: [], created: "",
+                                      inputs: BuildInputs(builder: .default, sourceType: "", sourceURL: "", sourceRevision: "", env: [:], buildpacks: [:]),
+                                      message: "the build was deleted", buildpacks: []))
+        }
+    }
+
+    public func wait(namespace: String, image: String, number: Int?, timeout: Double?) async throws -> Build {
+        let b = try build(namespace: namespace, image: image, number: number)
+        return try await wait(for: BuildKey(namespace: namespace, image: image, number: b.number), timeout: timeout)
+    }
+
+    /// Cancels a queued or running build: it ends as FAILURE with the message "canceled".
+    public func cancel(namespace: String, image: String, number: Int?) throws -> Build {
+        var b = try build(namespace: namespace, image: image, number: number)
+        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+        guard !b.status.isFinished else {
+            throw EngineError(.failedPrecondition, "build \(b.number) of image '\(image)' has already finished (\(b.status.rawValue)); nothing to cancel")
+        }
+        if running[key] != nil {
+            running[key]?.cancelMessage = "canceled"
+            running[key]?.task.cancel()
+            return b
+        }
+        queue.removeAll { $0 == key }
+        b.status = .FAILURE
+        b.message = "canceled"
+        b.finished = Timestamp.now()
+        try finish(b, previous: .QUEUED)
+        return b
+    }
+
+    // MARK: Scheduling
+
+    /// Starts queued builds while fewer than the limit run, one build per image at a time.
+    func schedule() {
+        var i = 0
+        while i < queue.count && running.count < options.maxConcurrentBuilds {
+            let key = queue[i]
+            if running.keys.contains(where: { $0.namespace == key.namespace && $0.image == key.image }) {
+                i += 1
+                continue
+            }
+            queue.remove(at: i)
+            start(key)
+        }
+    }
+
+    func logPath(_ key: BuildKey) -> String { path("logs", key.namespace, key.image, "\(key.number).log") }
+
+    func start(_ key: BuildKey) {
+        guard var b = try? store.build(namespace: key.namespace, image: key.image, number: key.number), b.status == .QUEUED,
+            let image = try? image(key.namespace, key.image)
+        else { return }
+        let log: BuildLogWriter
+        do {
+            try? FileManager.default.removeItem(atPath: logPath(key))
+            log = try BuildLogWriter(key: key, path: logPath(key), sessions: sessions)
+        } catch {
+            b.status = .FAILURE
+            b.message = "cannot open the build log: \(error)"
+            try? finish(b, previous: .QUEUED)
+            return
+        }
+        for (session, since) in pendingFollowers.removeValue(forKey: key) ?? [] { _ = log.follow(session, since: since) }
+        b.status = .BUILDING
+        b.started = Timestamp.now()
+        b.phase = BuildPhase.prepare.rawValue
+        b.inputs = inputs(for: image)
+        let resolved = (try? builderRecord(image.builder, namespace: image.namespace)).map { resolveStatus(of: $0) }
+        b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
+        b.runImage = resolved?.stack?.status.resolvedRunImage
+        b.stackID = resolved?.stack?.id
+        try? store.putBuild(b)
+        sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.image, build: key.number, status: .BUILDING,
+                                                     previous: .QUEUED, phase: b.phase, message: nil, time: Timestamp.now())))
+        let request = makeRequest(b, image: image, resolved: resolved)
+        let lifecycle = self.lifecycle
+        let timeout = image.buildTimeout
+        let task = Task.detached { [weak self] in
+            let outcome: Result<BuildResult, Error>
+            do {
+                let req = try request.get()
+                outcome = .success(try await Self.withTimeout(timeout) {
+                    try await lifecycle.run(req) { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                })
+            } catch {
+                outcome = .failure(error)
+            }
+            await self?.completed(key, outcome)
+        }
+        running[key] = RunningBuild(task: task, log: log, cancelMessage: nil)
+    }
+
+    /// Runs `body`, cancelling it after `seconds`.
+    static func withTimeout<T: Sendable>(_ seconds: Int?, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let seconds else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw BuildTimedOut(seconds: seconds)
+            }
+            return value
+        }
+    }
+
+    struct BuildTimedOut: Error { let seconds: Int }
+
+    func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildRequest, Error> {
+        Result {
+            guard let resolved else { throw EngineError(.notFound, "builder \(b.builderImage ?? "") not found") }
+            guard resolved.status.ready, let stack = resolved.stack else {
+                throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
+            }
+            guard let digest = image.source.local?.snapshot?.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
+            let buildImage = try mapped { try OCIImage.load(stack.status.buildImageDigest, from: images.content) }
+            let runImage = try mapped { try OCIImage.load(stack.status.runImageDigest, from: images.content) }
+            guard case .layout(let layoutPath, let tag) = try parseTag(image.tag, field: "tag") else {
+                throw EngineError(.failedPrecondition, "only OCI layout tags are supported")
+            }
+            return BuildRequest(
+                workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
+                source: digest, env: image.env, buildImage: buildImage, runImage: runImage, runImageName: stack.runImage, stackID: stack.id,
+                order: resolved.order, outputLayout: layoutPath, outputTag: tag, launcherPath: options.launcherPath)
+        }
+    }
+
+    /// Records how a build ended and starts what is queued next.
+    func completed(_ key: BuildKey, _ outcome: Result<BuildResult, Error>) {
+        guard let r = running.removeValue(forKey: key) else { return }
+        let phase = r.log.currentPhase
+        guard var b = try? store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+            r.log.close()
+            schedule()
+            return
+        }
+        b.finished = Timestamp.now()
+        b.phase = phase
+        switch outcome {
+        case .success(let result):
+            b.status = .SUCCESS
+            b.imageDigest = result.imageDigest.string
+            if let image = try? image(key.namespace, key.image), case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {
+                b.latestImage = "oci:\(p)@\(result.imageDigest)"
+            }
+            b.buildpacks = result.buildpacks.map { BuildpackInfo(id: $0.id, version: $0.version, homepage: $0.homepage) }
+            b.inputs.buildpacks = Dictionary(uniqueKeysWithValues: b.buildpacks.map { ($0.id, $0.version) })
+            b.message = nil
+            r.log.append(phase: BuildPhase.completion.rawValue, stream: LogStream.system.rawValue,
+                         line: "Build \(key.number) succeeded: \(result.layersAdded) layer(s) added, \(result.layersReused) reused")
+        case .failure(let error):
+            b.status = .FAILURE
+            if let m = r.cancelMessage {
+                b.message = m
+            } else if let t = error as? BuildTimedOut {
+                b.message = "timed out after \(t.seconds) seconds (buildTimeout)"
+            } else if error is CancellationError {
+                b.message = "canceled"
+            } else if let e = error as? RuntimeError {
+                b.message = e.message
+            } else if let e = error as? EngineError {
+                b.message = e.message
+            } else {
+                b.message = "\(error)"
+            }
+            r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
+        }
+        r.log.close()
+        try? FileManager.default.removeItem(atPath: path("work", key.namespace, key.image, String(key.number)))
+        try? finish(b, previous: .BUILDING)
+    }
+
+    /// Persists a finished build, updates its image's status, applies retention, tells
+    /// everyone, and schedules the next build.
+    func finish(_ b: Build, previous: BuildState) throws {
+        let ns = b.namespace, name = b.image
+        let object = EventObject(kind: "Image", namespace: ns, name: name)
+        guard var image = try imageIfExists(ns, name) else {
+            try? store.deleteBuilds(namespace: ns, image: name, numbers: [b.number])
+            resumeWaiters(b)
+            schedule()
+            return
+        }
+        let previousReady = image.status.ready
+        let summary = BuildReasonCalculator.summary(b.reasonKinds)
+        var deleted: [Int] = []
+        try store.db.transaction { tx in
+            try store.putBuild(b, in: tx)
+            if b.status == .SUCCESS {
+                image.status.lastSuccessfulBuild = .init(number: b.number, reason: summary)
+                image.status.latestImage = b.latestImage
+            } else {
+                image.status.lastFailedBuild = .init(number: b.number, reason: summary)
+            }
+            let latest = try store.latestBuild(namespace: ns, image: name, in: tx)
+            if latest?.number == b.number {
+                image.status.ready = b.status == .SUCCESS ? .Ready : .NotReady
+                image.status.message = b.status == .SUCCESS ? nil : "build \(b.number) failed: \(b.message ?? "")"
+            }
+            deleted = RetentionPolicy.buildsToDelete(try store.buildStates(namespace: ns, image: name, in: tx),
+                                                     keepSucceeded: image.successBuildHistoryLimit, keepFailed: image.failedBuildHistoryLimit)
+            try store.deleteBuilds(namespace: ns, image: name, numbers: deleted, in: tx)
+            try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
+        }
+        imageCache?[ImageKey(namespace: ns, name: name)] = image
+        for n in deleted { try? FileManager.default.removeItem(atPath: logPath(BuildKey(namespace: ns, image: name, number: n))) }
+        sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: b.number, status: b.status, previous: previous,
+                                                     phase: b.phase, message: b.message, time: Timestamp.now())))
+        if b.status == .SUCCESS {
+            if !b.buildpacks.isEmpty {
+                emitEvent(.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))", object: object)
+            }
+            emitEvent(.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")", object: object)
+            emitEvent(.Normal, "Succeeded", "Build \(b.number) succeeded", object: object)
+        } else {
+            emitEvent(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)
+        }
+        if image.status.ready != previousReady {
+            sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
+                                                         latestImage: image.status.latestImage, time: Timestamp.now())))
+        }
+        resumeWaiters(b)
+        schedule()
+    }
+
+    func resumeWaiters(_ b: Build) {
+        let key = BuildKey(namespace: b.namespace, image: b.image, number: b.number)
+        for c in waiters.removeValue(forKey: key) ?? [] { c.resume(returning: b) }
+        waiterIDs.removeValue(forKey: key)
+    }
+}

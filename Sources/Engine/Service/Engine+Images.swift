@@ -1,0 +1,339 @@
+import BuildRuntime
+import Foundation
+
+/// Params of `image/create`, `image/patch` and `image/save`. On patch every field is optional.
+public struct ImageSpec: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    public var tag: String?
+    public var additionalTags: [String]?
+    public var builder: BuilderReference?
+    public var source: SourceSpec?
+    public var env: [String: String]?
+    /// Patch only: env names to remove.
+    public var deleteEnv: [String]?
+    public var strategy: BuildStrategy?
+    public var dockerfile: String?
+    public var buildTimeout: Int?
+    public var successBuildHistoryLimit: Int?
+    public var failedBuildHistoryLimit: Int?
+    public var dryRun: Bool?
+}
+
+/// A row of `image/list`.
+public struct ImageRow: Codable, Sendable, Equatable {
+    public var name: String
+    public var namespace: String
+    public var ready: ReadyState
+    public var latestReason: String?
+    public var latestImage: String?
+    public var builder: String
+}
+
+/// What create/patch/save did.
+public struct ImageChange: Sendable {
+    public var image: Image
+    public var changed: Bool
+    /// The build that will carry the change (new, or a queued build it joined).
+    public var build: Int?
+}
+
+extension Engine {
+    // MARK: Create, patch, save
+
+    public func createImage(_ spec: ImageSpec) async throws -> ImageChange {
+        let ns = spec.namespace ?? "default"
+        try Validation.namespace(ns)
+        try Validation.name(spec.name, field: "name", kind: "image")
+        if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
+        let tag = try resolveTag(spec.tag, namespace: ns, name: spec.name)
+        for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
+        try Validation.env(spec.env ?? [:])
+        let builder = spec.builder ?? .default
+        try requireBuilder(builder, namespace: ns)
+        try Self.validateLimits(spec)
+        guard var source = spec.source else {
+            throw EngineError.invalid("Missing required param 'source'; give source.local.path (a folder or archive)", field: "source")
+        }
+        source = try await snapshot(source)
+        // The snapshot took time off the actor; the name may have been taken meanwhile.
+        if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
+        let image = Image(
+            namespace: ns, name: spec.name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
+            env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildTimeout: spec.buildTimeout,
+            successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
+            created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1))
+        if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
+        return try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+    }
+
+    public func patchImage(_ spec: ImageSpec) async throws -> ImageChange {
+        let ns = spec.namespace ?? "default"
+        try Validation.namespace(ns)
+        var image = try image(ns, spec.name)
+        if let t = spec.tag {
+            let resolved = try resolveTag(t, namespace: ns, name: spec.name)
+            guard resolved == image.tag else {
+                throw EngineError(.failedPrecondition,
+                                  "the tag of image '\(spec.name)' cannot change (it is \(image.tag)); create a new image to build to another tag",
+                                  field: "tag")
+            }
+        }
+        for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
+        try Validation.env(spec.env ?? [:])
+        try Self.validateLimits(spec)
+        if let b = spec.builder { try requireBuilder(b, namespace: ns) }
+        var newSource = image.source
+        if let s = spec.source { newSource = try await snapshot(s) }
+        image = try self.image(ns, spec.name)  // re-read after the suspension
+        image.source = newSource
+        if let b = spec.builder { image.builder = b }
+        if let e = spec.env { image.env.merge(e) { $1 } }
+        for k in spec.deleteEnv ?? [] { image.env.removeValue(forKey: k) }
+        if let t = spec.additionalTags { image.additionalTags = t }
+        if let s = spec.strategy { image.strategy = s }
+        if let d = spec.dockerfile { image.dockerfile = d }
+        if let t = spec.buildTimeout { image.buildTimeout = t }
+        if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }
+        if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
+        let last = try store.latestBuild(namespace: ns, image: spec.name)
+        let lastFinished = try lastFinishedBuild(ns, spec.name)
+        let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: image))
+        if spec.dryRun == true { return ImageChange(image: image, changed: !reasons.isEmpty, build: nil) }
+        if reasons.isEmpty {
+            try saveImage(image)
+            return ImageChange(image: image, changed: false, build: nil)
+        }
+        return try commit(image, reasons: reasons, created: false)
+    }
+
+    /// Creates the image if it does not exist, else patches it.
+    public func saveImage(_ spec: ImageSpec) async throws -> ImageChange {
+        let ns = spec.namespace ?? "default"
+        try Validation.namespace(ns)
+        try Validation.name(spec.name, field: "name", kind: "image")
+        if try imageIfExists(ns, spec.name) == nil { return try await createImage(spec) }
+        return try await patchImage(spec)
+    }
+
+    public func triggerImage(namespace: String, name: String) throws -> Int {
+        let image = try image(namespace, name)
+        guard try store.latestBuild(namespace: namespace, image: name) != nil else {
+            throw EngineError(.failedPrecondition, "image '\(name)' has no build to repeat; patch it or wait for its first build")
+        }
+        emitEvent(.Normal, "RebuildTriggered", "Build triggered by image/trigger", object: .init(kind: "Image", namespace: namespace, name: name))
+        return try commit(image, reasons: [BuildReason(.TRIGGER)], created: false).build ?? 0
+    }
+
+    static func validateLimits(_ spec: ImageSpec) throws {
+        if let t = spec.buildTimeout, t <= 0 { throw EngineError.invalid("buildTimeout must be a positive number of seconds", field: "buildTimeout") }
+        if let l = spec.successBuildHistoryLimit, l < 1 {
+            throw EngineError.invalid("successBuildHistoryLimit must be at least 1", field: "successBuildHistoryLimit")
+        }
+        if let l = spec.failedBuildHistoryLimit, l < 1 {
+            throw EngineError.invalid("failedBuildHistoryLimit must be at least 1", field: "failedBuildHistoryLimit")
+        }
+        if spec.strategy == .dockerfile {
+            throw EngineError.invalid("the dockerfile strategy is not supported yet; use strategy 'buildpacks'", field: "strategy")
+        }
+    }
+
+    /// Stores the image and queues a build for `reasons`: a build already queued for the image
+    /// takes the change (changes collapse into one build); otherwise a new one is queued.
+    func commit(_ image: Image, reasons: [BuildReason], created: Bool) throws -> ImageChange {
+        var image = image
+        let ns = image.namespace, name = image.name
+        let inputs = inputs(for: image)
+        var number: Int = 0
+        var queuedBuild: Build?
+        let previousReady = created ? nil : imageCache?[ImageKey(namespace: ns, name: name)]?.status.ready
+        try store.db.transaction { tx in
+            if let latest = try store.latestBuild(namespace: ns, image: name, in: tx), latest.status == .QUEUED {
+                var b = latest
+                for r in reasons where !b.reasons.contains(r) { b.reasons.append(r) }
+                b.inputs = inputs
+                try store.putBuild(b, in: tx)
+                number = b.number
+                queuedBuild = b
+            } else {
+                number = image.status.nextBuildNumber
+                image.status.nextBuildNumber += 1
+                let b = Build(namespace: ns, image: name, number: number, status: .QUEUED, reasons: reasons, created: Timestamp.now(), inputs: inputs,
+                              buildpacks: [])
+                try store.putBuild(b, in: tx)
+                queuedBuild = b
+            }
+            image.status.latestBuild = number
+            image.status.latestReason = BuildReasonCalculator.summary(queuedBuild!.reasonKinds)
+            image.status.ready = .Building
+            image.status.message = "build \(number) is queued"
+            if created {
+                guard try store.insert(image, kind: .image, namespace: ns, name: name, in: tx) else { throw EngineError.alreadyExists("image", name, namespace: ns) }
+            } else {
+                try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
+            }
+        }
+        imageCache?[ImageKey(namespace: ns, name: name)] = image
+        let key = BuildKey(namespace: ns, image: name, number: number)
+        let isNew = !queue.contains(key)
+        if isNew { queue.append(key) }
+        let object = EventObject(kind: "Image", namespace: ns, name: name)
+        if created { emitEvent(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object) }
+        if isNew {
+            sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
+                                                         message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds), time: Timestamp.now())))
+            emitEvent(.Normal, "Scheduled", "Build \(number) queued (\(queuedBuild!.reasonKinds.map(\.rawValue).joined(separator: ", ")))", object: object)
+        }
+        if previousReady != .Building {
+            sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: .Building, previous: previousReady,
+                                                         latestImage: image.status.latestImage, time: Timestamp.now())))
+        }
+        schedule()
+        return ImageChange(image: image, changed: true, build: number)
+    }
+
+    // MARK: Reading
+
+    func loadImages() throws -> [ImageKey: Image] {
+        if let c = imageCache { return c }
+        var c: [ImageKey: Image] = [:]
+        for i in try store.objects(Image.self, kind: .image) { c[ImageKey(namespace: i.namespace, name: i.name)] = i }
+        imageCache = c
+        return c
+    }
+
+    func imageIfExists(_ ns: String, _ name: String) throws -> Image? { try loadImages()[ImageKey(namespace: ns, name: name)] }
+
+    public func image(_ ns: String, _ name: String) throws -> Image {
+        guard let i = try imageIfExists(ns, name) else {
+            throw EngineError.notFound("image", name, namespace: ns, hint: "list images with image/list, or create it with image/create")
+        }
+        return i
+    }
+
+    public struct ImageFilter: Codable, Sendable {
+        public var ready: ReadyState?
+        public var builder: String?
+        public var latestReason: String?
+    }
+
+    public func listImages(namespace: String?, filter: ImageFilter?) throws -> [ImageRow] {
+        let all = try loadImages().values
+        return all.filter { i in
+            if let ns = namespace, i.namespace != ns { return false }
+            if let r = filter?.ready, i.status.ready != r { return false }
+            if let b = filter?.builder, i.builder.name != b { return false }
+            if let lr = filter?.latestReason, !(i.status.latestReason ?? "").hasPrefix(lr) { return false }
+            return true
+        }
+        .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        .map { ImageRow(name: $0.name, namespace: $0.namespace, ready: $0.status.ready, latestReason: $0.status.latestReason,
+                        latestImage: $0.status.latestImage, builder: "\($0.builder.kind.rawValue)/\($0.builder.name)") }
+    }
+
+    // MARK: Delete
+
+    /// Deletes the image, its builds, logs and cache. Images already written stay where they are.
+    public func deleteImage(namespace: String, name: String) async throws {
+        _ = try image(namespace, name)
+        for (key, r) in running where key.namespace == namespace && key.image == name {
+            running[key]?.cancelMessage = "canceled: the image was deleted"
+            r.task.cancel()
+        }
+        queue.removeAll { $0.namespace == namespace && $0.image == name }
+        try store.db.transaction { tx in
+            try store.deleteBuilds(namespace: namespace, image: name, in: tx)
+            try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
+        }
+        imageCache?[ImageKey(namespace: namespace, name: name)] = nil
+        try? FileManager.default.removeItem(atPath: path("logs", namespace, name))
+        try? FileManager.default.removeItem(atPath: path("cache", namespace, name))
+        emitEvent(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
+    }
+
+    // MARK: Inputs
+
+    func inputs(for image: Image) -> BuildInputs {
+        var buildpacks: [String: String] = [:]
+        var runDigest: String?
+        if let b = try? builderRecord(image.builder, namespace: image.namespace) {
+            let r = resolveStatus(of: b)
+            for bp in r.status.buildpacks { buildpacks[bp.id] = bp.version }
+            runDigest = r.stack?.status.runImageDigest.string
+        }
+        let s = image.source
+        return BuildInputs(
+            builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
+            sourceRevision: s.local?.snapshot?.digest.string ?? "", sourceRef: s.git?.revision, subPath: s.subPath, env: image.env,
+            buildpacks: buildpacks, runImageDigest: runDigest)
+    }
+
+    func builderRecord(_ ref: BuilderReference, namespace: String) throws -> Builder {
+        try builder(name: ref.name, namespace: ref.kind == .Builder ? namespace : nil)
+    }
+
+    func requireBuilder(_ ref: BuilderReference, namespace: String) throws {
+        do {
+            _ = try builderRecord(ref, namespace: namespace)
+        } catch let e as EngineError where e.reason == .notFound {
+            throw EngineError(.notFound, e.message, field: "builder", details: e.details)
+        }
+    }
+
+    func lastFinishedBuild(_ ns: String, _ name: String) throws -> Build? {
+        try store.builds(namespace: ns, image: name).last { $0.status.isFinished }
+    }
+
+    // MARK: Tags and sources
+
+    func parseTag(_ tag: String, field: String) throws -> ImageReference {
+        let ref = try mapped { try ImageReference.parse(tag, field: field) }
+        switch ref {
+        case .layout: return ref
+        case .rootfs:
+            throw EngineError.invalid("'\(field)' must be oci:DIR[:TAG]; a root filesystem folder is only for stack images", field: field)
+        case .registry:
+            throw EngineError.invalid(
+                "'\(field)': pushing to a registry is not supported by this version yet; use oci:/absolute/dir[:tag] (an OCI image layout)", field: field)
+        }
+    }
+
+    /// The image's tag, defaulting to an OCI layout under the state directory.
+    func resolveTag(_ tag: String?, namespace: String, name: String) throws -> String {
+        guard let tag else { return ImageReference.layout(path: path("layouts", namespace, name), tag: "latest").description }
+        return try parseTag(tag, field: "tag").description
+    }
+
+    /// Checks the source and snapshots local source (off the actor).
+    nonisolated func snapshot(_ source: SourceSpec) async throws -> SourceSpec {
+        let given = [source.git != nil, source.blob != nil, source.local != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw EngineError.invalid("source must have exactly one of git, blob or local (it has \(given))", field: "source")
+        }
+        guard var local = source.local else {
+            throw EngineError.invalid(
+                "git and blob sources are not supported by this version yet; give source.local.path (a folder or .zip/.jar/.tar/.tar.gz file)",
+                field: source.git != nil ? "source.git" : "source.blob")
+        }
+        if let roots = options.allowedSourceRoots {
+            let p = URL(fileURLWithPath: local.path).standardizedFileURL.resolvingSymlinksInPath().path
+            guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+                throw EngineError(.permissionDenied, "source.local.path '\(local.path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))",
+                                  field: "source.local.path")
+            }
+        }
+        let snapshotter = self.snapshotter
+        let path = local.path, sub = source.subPath
+        local.snapshot = try await offload {
+            do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
+        }
+        var out = source
+        out.local = local
+        return out
+    }
+
+    func saveImage(_ image: Image) throws {
+        try store.put(image, kind: .image, namespace: image.namespace, name: image.name)
+        imageCache?[ImageKey(namespace: image.namespace, name: image.name)] = image
+    }
+}

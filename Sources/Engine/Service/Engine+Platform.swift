@@ -1,0 +1,334 @@
+import BuildRuntime
+import Foundation
+
+/// Params of `clusterstack/create` and `/patch`.
+public struct StackSpec: Codable, Sendable {
+    public var name: String
+    public var buildImage: String?
+    public var runImage: String?
+    public var id: String?
+}
+
+/// Params of `clusterbuilder/*` and `builder/*` create and patch.
+public struct BuilderSpec: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    public var stack: String?
+    public var store: String?
+    public var order: [OrderGroup]?
+}
+
+// MARK: - Stacks
+
+extension Engine {
+    public func createClusterStack(_ spec: StackSpec) async throws -> ClusterStack {
+        try Validation.name(spec.name, field: "name", kind: "ClusterStack")
+        guard let build = spec.buildImage else { throw EngineError.invalid("Missing required param 'buildImage'", field: "buildImage") }
+        guard let run = spec.runImage else { throw EngineError.invalid("Missing required param 'runImage'", field: "runImage") }
+        if try store.object(ClusterStack.self, kind: .clusterStack, name: spec.name) != nil {
+            throw EngineError.alreadyExists("ClusterStack", spec.name)
+        }
+        let stack = try await resolveStack(name: spec.name, buildImage: build, runImage: run, id: spec.id)
+        guard try store.insert(stack, kind: .clusterStack, name: stack.name) else { throw EngineError.alreadyExists("ClusterStack", spec.name) }
+        emitEvent(.Normal, "Created", "ClusterStack \(stack.name) created with stack id \(stack.id)", object: .init(kind: "ClusterStack", namespace: nil, name: stack.name))
+        return stack
+    }
+
+    public func patchClusterStack(_ spec: StackSpec) async throws -> ClusterStack {
+        let old = try clusterStack(spec.name)
+        let stack = try await resolveStack(name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
+                                           id: spec.id ?? old.id)
+        try store.put(stack, kind: .clusterStack, name: stack.name)
+        return stack
+    }
+
+    public func clusterStack(_ name: String) throws -> ClusterStack {
+        guard let s = try store.object(ClusterStack.self, kind: .clusterStack, name: name) else {
+            throw EngineError.notFound("ClusterStack", name, hint: "list stacks with clusterstack/list, or create it with clusterstack/create")
+        }
+        return s
+    }
+
+    public func clusterStacks() throws -> [ClusterStack] { try store.objects(ClusterStack.self, kind: .clusterStack) }
+
+    public func deleteClusterStack(_ name: String) throws {
+        _ = try clusterStack(name)
+        try store.delete(kind: .clusterStack, name: name)
+    }
+
+    /// Imports both images (off the actor) and describes the stack.
+    nonisolated func resolveStack(name: String, buildImage: String, runImage: String, id: String?) async throws -> ClusterStack {
+        let buildRef = try mapped { try ImageReference.parse(buildImage, field: "buildImage") }
+        let runRef = try mapped { try ImageReference.parse(runImage, field: "runImage") }
+        let images = self.images
+        let settings = ImageStore.FolderImageSettings(stackID: id ?? "io.slipway.stacks.\(name)")
+        let (b, r) = try await offload {
+            do {
+                return (try images.importImage(buildRef, folderSettings: settings), try images.importImage(runRef, folderSettings: settings))
+            } catch let e as RuntimeError { throw EngineError(e) }
+        }
+        guard let stackID = id ?? b.config.config.Labels?["io.buildpacks.stack.id"] else {
+            throw EngineError.invalid("the build image has no io.buildpacks.stack.id label; give the stack 'id'", field: "id")
+        }
+        let runStackID = r.config.config.Labels?["io.buildpacks.stack.id"]
+        if let runStackID, runStackID != stackID, id == nil {
+            throw EngineError.invalid("the build image's stack id '\(stackID)' differs from the run image's '\(runStackID)'", field: "runImage")
+        }
+        return ClusterStack(
+            name: name, id: stackID, buildImage: buildImage, runImage: runImage,
+            status: .init(ready: true, buildImageDigest: b.manifestDigest, runImageDigest: r.manifestDigest,
+                          resolvedBuildImage: buildRef.repositoryName + "@" + b.manifestDigest.string,
+                          resolvedRunImage: runRef.repositoryName + "@" + r.manifestDigest.string, message: nil))
+    }
+}
+
+// MARK: - Stores
+
+extension Engine {
+    public func createClusterStore(name: String, buildpacks: [String]) async throws -> ClusterStore {
+        try Validation.name(name, field: "name", kind: "ClusterStore")
+        if try store.object(ClusterStore.self, kind: .clusterStore, name: name) != nil { throw EngineError.alreadyExists("ClusterStore", name) }
+        let loaded = try await loadBuildpacks(buildpacks)
+        let s = ClusterStore(name: name, buildpacks: Self.merge([], loaded))
+        guard try store.insert(s, kind: .clusterStore, name: name) else { throw EngineError.alreadyExists("ClusterStore", name) }
+        emitEvent(.Normal, "Created", "ClusterStore \(name) created with \(s.buildpacks.count) buildpack(s)", object: .init(kind: "ClusterStore", namespace: nil, name: name))
+        return s
+    }
+
+    public func addToClusterStore(name: String, buildpacks: [String]) async throws -> ClusterStore {
+        _ = try clusterStore(name)
+        let loaded = try await loadBuildpacks(buildpacks)
+        var s = try clusterStore(name)
+        s.buildpacks = Self.merge(s.buildpacks, loaded)
+        try store.put(s, kind: .clusterStore, name: name)
+        return s
+    }
+
+    /// Removes buildpacks named `id` or `id@version`.
+    public func removeFromClusterStore(name: String, buildpacks: [String]) throws -> ClusterStore {
+        var s = try clusterStore(name)
+        for (i, ref) in buildpacks.enumerated() {
+            let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
+            let before = s.buildpacks.count
+            s.buildpacks.removeAll { $0.id == parts[0] && (parts.count == 1 || $0.version == parts[1]) }
+            if s.buildpacks.count == before {
+                throw EngineError(.notFound, "buildpack '\(ref)' is not in ClusterStore \(name); see clusterstore/status for its buildpacks", field: "buildpacks[\(i)]")
+            }
+        }
+        try store.put(s, kind: .clusterStore, name: name)
+        return s
+    }
+
+    public func clusterStore(_ name: String) throws -> ClusterStore {
+        guard let s = try store.object(ClusterStore.self, kind: .clusterStore, name: name) else {
+            throw EngineError.notFound("ClusterStore", name, hint: "list stores with clusterstore/list, or create it with clusterstore/create")
+        }
+        return s
+    }
+
+    public func clusterStores() throws -> [ClusterStore] { try store.objects(ClusterStore.self, kind: .clusterStore) }
+
+    public func deleteClusterStore(_ name: String) throws {
+        _ = try clusterStore(name)
+        try store.delete(kind: .clusterStore, name: name)
+    }
+
+    static func merge(_ existing: [StoredBuildpack], _ added: [StoredBuildpack]) -> [StoredBuildpack] {
+        var out = existing
+        for b in added {
+            out.removeAll { $0.id == b.id && $0.version == b.version }
+            out.append(b)
+        }
+        return out.sorted { ($0.id, $0.version) < ($1.id, $1.version) }
+    }
+
+    /// Loads buildpack folders and archives into the state directory, by content digest.
+    nonisolated func loadBuildpacks(_ paths: [String]) async throws -> [StoredBuildpack] {
+        guard !paths.isEmpty else { throw EngineError.invalid("'buildpacks' is empty; give at least one buildpack folder or .tgz", field: "buildpacks") }
+        let content = images.content
+        let root = stateDirectory.appendingPathComponent("buildpacks").path
+        return try await offload {
+            try paths.enumerated().map { i, path in
+                do {
+                    return try BuildpackLoader(content: content, root: root).load(path, field: "buildpacks[\(i)]")
+                } catch let e as RuntimeError {
+                    throw EngineError(e.kind == .invalidInput ? .invalidParams : .internal, e.message, field: "buildpacks[\(i)]")
+                }
+            }
+        }
+    }
+}
+
+/// Brings a buildpack (folder, or `.tgz`/`.tar.gz`/`.tar` of one) into the state directory:
+/// a normalised tar in the content store, unpacked once under `buildpacks/<digest>`.
+struct BuildpackLoader {
+    let content: ContentStore
+    let root: String
+
+    func load(_ path: String, field: String) throws -> StoredBuildpack {
+        guard path.hasPrefix("/") else { throw RuntimeError.invalid("buildpack path '\(path)' must be absolute", field: field) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw RuntimeError.invalid("buildpack path '\(path)' does not exist", field: field)
+        }
+        let snapshotter = SourceSnapshotter(store: content)
+        var snapshot: SourceSnapshot
+        if isDir.boolValue {
+            snapshot = try snapshotter.snapshot(localPath: path, subPath: nil)
+        } else {
+            guard [".tgz", ".tar.gz", ".tar"].contains(where: { path.hasSuffix($0) }) else {
+                throw RuntimeError.invalid("buildpack '\(path)' must be a folder or a .tgz/.tar.gz/.tar archive of one", field: field)
+            }
+            snapshot = try snapshotter.snapshot(archive: path, stripComponents: 0, subPath: nil)
+        }
+        let dir = root + "/" + snapshot.digest.hex
+        if access(dir + "/buildpack.toml", F_OK) != 0 {
+            let temp = root + "/.tmp-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: temp) }
+            try snapshotter.restore(snapshot.digest, into: temp)
+            // An archive may hold the buildpack in a single top-level folder.
+            var bpRoot = temp
+            if access(temp + "/buildpack.toml", F_OK) != 0, let only = try? FileManager.default.contentsOfDirectory(atPath: temp), only.count == 1 {
+                bpRoot = temp + "/" + only[0]
+            }
+            _ = try BuildpackDescriptor.load(directory: bpRoot)
+            try? FileManager.default.removeItem(atPath: dir)
+            guard rename(bpRoot, dir) == 0 else { throw RuntimeError.io("cannot place buildpack in \(dir)") }
+        }
+        let d = try BuildpackDescriptor.load(directory: dir)
+        return StoredBuildpack(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: snapshot.digest,
+                               source: path, descriptor: d)
+    }
+}
+
+// MARK: - Builders
+
+extension Engine {
+    func builderKind(_ namespace: String?) -> (StateStore.Kind, String, String) {
+        namespace == nil ? (.clusterBuilder, "", "ClusterBuilder") : (.builder, namespace!, "Builder")
+    }
+
+    public func createBuilder(_ spec: BuilderSpec) throws -> Builder {
+        let (kind, ns, kindName) = builderKind(spec.namespace)
+        if let n = spec.namespace { try Validation.namespace(n) }
+        try Validation.name(spec.name, field: "name", kind: kindName)
+        guard let stack = spec.stack else { throw EngineError.invalid("Missing required param 'stack'", field: "stack") }
+        guard let storeName = spec.store else { throw EngineError.invalid("Missing required param 'store'", field: "store") }
+        guard let order = spec.order else { throw EngineError.invalid("Missing required param 'order'", field: "order") }
+        try Self.validate(order: order)
+        var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: stack,
+                        store: storeName, order: order, status: .init(ready: false, buildpacks: [], order: []))
+        b.status = resolveStatus(of: b).status
+        guard try store.insert(b, kind: kind, namespace: ns, name: spec.name) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
+        emitEvent(b.status.ready ? .Normal : .Warning, "Created", "\(kindName) \(spec.name) created; " + (b.status.ready ? "ready" : "not ready: \(b.status.message ?? "")"),
+                  object: .init(kind: kindName, namespace: spec.namespace, name: spec.name))
+        return b
+    }
+
+    public func patchBuilder(_ spec: BuilderSpec) throws -> Builder {
+        let (kind, ns, _) = builderKind(spec.namespace)
+        var b = try builder(name: spec.name, namespace: spec.namespace)
+        if let s = spec.stack { b.stack = s }
+        if let s = spec.store { b.store = s }
+        if let o = spec.order {
+            try Self.validate(order: o)
+            b.order = o
+        }
+        b.status = resolveStatus(of: b).status
+        try store.put(b, kind: kind, namespace: ns, name: spec.name)
+        return b
+    }
+
+    static func validate(order: [OrderGroup]) throws {
+        guard !order.isEmpty else { throw EngineError.invalid("'order' is empty; give at least one group of buildpacks", field: "order") }
+        for (g, group) in order.enumerated() {
+            guard !group.group.isEmpty else { throw EngineError.invalid("order group \(g) is empty", field: "order[\(g)].group") }
+            for (i, e) in group.group.enumerated() where e.id.isEmpty {
+                throw EngineError.invalid("order group \(g) entry \(i) has an empty id", field: "order[\(g)].group[\(i)].id")
+            }
+        }
+    }
+
+    /// A builder with its status worked out from its stack and store as they are now.
+    public func builder(name: String, namespace: String?) throws -> Builder {
+        let (kind, ns, kindName) = builderKind(namespace)
+        guard var b = try store.object(Builder.self, kind: kind, namespace: ns, name: name) else {
+            throw EngineError.notFound(kindName, name, namespace: namespace,
+                                       hint: "list builders with \(kindName.lowercased())/list, or create it with \(kindName.lowercased())/create")
+        }
+        b.status = resolveStatus(of: b).status
+        return b
+    }
+
+    public func builders(namespace: String?) throws -> [Builder] {
+        let (kind, ns, _) = builderKind(namespace)
+        return try store.objects(Builder.self, kind: kind, namespace: ns).map { b in
+            var b = b
+            b.status = resolveStatus(of: b).status
+            return b
+        }
+    }
+
+    public func deleteBuilder(name: String, namespace: String?) throws {
+        let (kind, ns, _) = builderKind(namespace)
+        _ = try builder(name: name, namespace: namespace)
+        try store.delete(kind: kind, namespace: ns, name: name)
+    }
+
+    /// What a build needs from a builder, or why it cannot be used.
+    struct ResolvedBuilder {
+        var status: Builder.Status
+        var stack: ClusterStack?
+        var order: [[BuildpackRef]]
+    }
+
+    func resolveStatus(of b: Builder) -> ResolvedBuilder {
+        var status = Builder.Status(ready: false, buildpacks: [], order: [])
+        guard let stack = try? store.object(ClusterStack.self, kind: .clusterStack, name: b.stack) else {
+            status.message = "ClusterStack '\(b.stack)' not found"
+            return ResolvedBuilder(status: status, stack: nil, order: [])
+        }
+        status.stackID = stack.id
+        status.runImage = stack.status.resolvedRunImage
+        status.buildImage = stack.status.resolvedBuildImage
+        guard let st = try? store.object(ClusterStore.self, kind: .clusterStore, name: b.store) else {
+            status.message = "ClusterStore '\(b.store)' not found"
+            return ResolvedBuilder(status: status, stack: stack, order: [])
+        }
+        var order: [[BuildpackRef]] = []
+        var missing: [String] = []
+        for group in b.order {
+            var refs: [BuildpackRef] = []
+            var resolvedGroup: [OrderEntry] = []
+            for e in group.group {
+                let candidates = st.buildpacks.filter { $0.id == e.id && (e.version == nil || $0.version == e.version) }
+                guard let bp = candidates.max(by: { Self.versionLess($0.version, $1.version) }) else {
+                    missing.append(e.id + (e.version.map { "@" + $0 } ?? ""))
+                    continue
+                }
+                refs.append(BuildpackRef(descriptor: bp.descriptor, directory: path("buildpacks", bp.digest.hex), optional: e.optional ?? false))
+                resolvedGroup.append(OrderEntry(id: bp.id, version: bp.version, optional: e.optional))
+                let info = BuildpackInfo(id: bp.id, version: bp.version, homepage: bp.homepage)
+                if !status.buildpacks.contains(info) { status.buildpacks.append(info) }
+            }
+            order.append(refs)
+            status.order.append(OrderGroup(group: resolvedGroup))
+        }
+        if !missing.isEmpty {
+            status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in ClusterStore '\(b.store)'; add them with clusterstore/add"
+            return ResolvedBuilder(status: status, stack: stack, order: [])
+        }
+        status.ready = true
+        return ResolvedBuilder(status: status, stack: stack, order: order)
+    }
+
+    /// Compares versions numerically part by part (`1.10.0` > `1.9.2`).
+    static func versionLess(_ a: String, _ b: String) -> Bool {
+        let pa = a.split(whereSeparator: { $0 == "." || $0 == "-" }), pb = b.split(whereSeparator: { $0 == "." || $0 == "-" })
+        for (x, y) in zip(pa, pb) where x != y {
+            if let ix = Int(x), let iy = Int(y) { return ix < iy }
+            return x < y
+        }
+        return pa.count < pb.count
+    }
+}

@@ -1,0 +1,156 @@
+import BuildRuntime
+import Foundation
+
+/// Settings of an engine.
+public struct EngineOptions: Sendable {
+    /// The launcher binary copied into every image.
+    public var launcherPath: String
+    /// How many builds run at once, across all images.
+    public var maxConcurrentBuilds: Int
+    /// Folders `source.local.path` may name; nil allows any path the server can read.
+    public var allowedSourceRoots: [String]?
+
+    public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil) {
+        self.launcherPath = launcherPath
+        self.maxConcurrentBuilds = maxConcurrentBuilds
+        self.allowedSourceRoots = allowedSourceRoots
+    }
+}
+
+/// The domain: stacks, stores, builders, images, builds and events, their rules, the build
+/// scheduler and persistence. One engine serves any number of sessions; it knows nothing
+/// about JSON-RPC. Heavy work (importing images, snapshotting sources, running builds) runs
+/// off the actor, so it never delays a query.
+public actor Engine {
+    public let stateDirectory: URL
+    let options: EngineOptions
+    let store: StateStore
+    let images: ImageStore
+    let snapshotter: SourceSnapshotter
+    let lifecycle: Lifecycle
+    let sessions = SessionRegistry()
+
+    /// Images by namespace/name, loaded from the database on first use.
+    var imageCache: [ImageKey: Image]?
+    /// Queued builds in the order they were queued.
+    var queue: [BuildKey] = []
+    var running: [BuildKey: RunningBuild] = [:]
+    var waiters: [BuildKey: [CheckedContinuation<Build, Never>]] = [:]
+    /// Identifies each waiter in `waiters` (same positions), so one can be released early.
+    var waiterIDs: [BuildKey: [UUID]] = [:]
+    /// Sessions that asked to follow a build before it started, with their `since`.
+    var pendingFollowers: [BuildKey: [(EngineSession, Int)]] = [:]
+    /// Builds marked FAILURE at start-up because the process running them died.
+    public nonisolated let interruptedBuilds: [Build]
+
+    struct ImageKey: Hashable { var namespace: String; var name: String }
+
+    struct RunningBuild {
+        var task: Task<Void, Never>
+        var log: BuildLogWriter
+        var cancelMessage: String?
+    }
+
+    public init(stateDirectory: URL, options: EngineOptions) throws {
+        self.stateDirectory = stateDirectory
+        self.options = options
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+            for sub in ["logs", "work", "cache", "buildpacks", "layouts"] {
+                try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            }
+            images = try ImageStore(stateDirectory: stateDirectory)
+        } catch let e as RuntimeError {
+            throw EngineError(e)
+        } catch {
+            throw EngineError.internal("cannot use state directory \(stateDirectory.path): \(error.localizedDescription)")
+        }
+        images.content.removeAbandonedTemporaries()
+        store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
+        snapshotter = SourceSnapshotter(store: images.content)
+        lifecycle = Lifecycle(images: images, sources: snapshotter)
+        interruptedBuilds = try Self.recoverInterruptedBuilds(store)
+        try? fm.removeItem(at: stateDirectory.appendingPathComponent("work"))
+        try? fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
+        queue = try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) }
+    }
+
+    /// A build that was BUILDING when the previous process died ends as FAILURE, and its image
+    /// status says so. Nothing else changes.
+    static func recoverInterruptedBuilds(_ store: StateStore) throws -> [Build] {
+        try store.db.transaction { tx in
+            var out: [Build] = []
+            for var b in try store.builds(withStatus: .BUILDING, in: tx) {
+                b.status = .FAILURE
+                b.finished = Timestamp.now()
+                b.message = "interrupted: the Slipway process running this build stopped before it finished; trigger the image to build again"
+                try store.putBuild(b, in: tx)
+                if var image = try store.object(Image.self, kind: .image, namespace: b.namespace, name: b.image, in: tx) {
+                    image.status.lastFailedBuild = .init(number: b.number, reason: BuildReasonCalculator.summary(b.reasonKinds))
+                    if image.status.latestBuild == b.number {
+                        image.status.ready = .NotReady
+                        image.status.message = b.message
+                    }
+                    try store.put(image, kind: .image, namespace: b.namespace, name: b.image, in: tx)
+                }
+                out.append(b)
+            }
+            return out
+        }
+    }
+
+    /// Starts the builds that were queued when the engine last stopped.
+    public func resume() {
+        schedule()
+    }
+
+    // MARK: Sessions
+
+    /// Opens a session: its own notification subscriptions and stream.
+    public nonisolated func openSession() -> EngineSession { sessions.open() }
+
+    public func closeSession(_ session: EngineSession) {
+        for (_, r) in running { r.log.unfollow(session) }
+        sessions.close(session)
+    }
+
+    /// Waits until no build is running or queued (used on end of input).
+    public func waitForIdle() async {
+        while let key = running.keys.first ?? queue.first {
+            _ = try? await wait(for: key, timeout: nil)
+            if running[key] == nil, queue.first == key { queue.removeFirst() }
+        }
+    }
+
+    // MARK: Events
+
+    @discardableResult
+    func emitEvent(_ type: SystemEvent.EventType, _ reason: String, _ message: String, object: EventObject) -> SystemEvent? {
+        guard let e = try? store.addEvent(type: type, reason: reason, message: message, object: object, time: Timestamp.now()) else { return nil }
+        sessions.broadcast(.event(e))
+        return e
+    }
+
+    public func events(namespace: String?, object: EventObject?, since: Int64?) throws -> [SystemEvent] {
+        try store.events(namespace: namespace, object: object, sinceID: since)
+    }
+
+    // MARK: Helpers
+
+    /// Runs blocking work on a global queue rather than on Swift's cooperative threads.
+    nonisolated func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async { c.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// Runtime errors become engine errors.
+    nonisolated func mapped<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as RuntimeError { throw EngineError(e) }
+    }
+
+    func path(_ components: String...) -> String {
+        components.reduce(stateDirectory.path) { $0 + "/" + $1 }
+    }
+}

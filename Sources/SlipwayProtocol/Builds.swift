@@ -1,0 +1,143 @@
+import Engine
+
+/// Names one build: the image, and the build number (default: the latest).
+public struct BuildParams: Codable, Sendable {
+    public var image: String
+    public var namespace: String?
+    public var build: Int?
+    public var resolvedNamespace: String { namespace ?? "default" }
+}
+
+/// `build/list` params.
+public struct BuildListParams: Codable, Sendable {
+    public var image: String?
+    public var namespace: String?
+}
+
+/// A row of `build/list`, as `kp build list` shows it.
+public struct BuildRow: Codable, Sendable {
+    public var namespace: String
+    public var imageName: String
+    public var number: Int
+    public var status: BuildState
+    /// The image the build produced (`repo@sha256:…`).
+    public var image: String?
+    public var started: String?
+    public var finished: String?
+    public var reasons: [BuildReasonKind]
+    public var reasonSummary: String
+
+    public init(_ b: Build) {
+        namespace = b.namespace
+        imageName = b.image
+        number = b.number
+        status = b.status
+        image = b.latestImage
+        started = b.started
+        finished = b.finished
+        reasons = b.reasonKinds
+        reasonSummary = BuildReasonCalculator.summary(b.reasonKinds)
+    }
+}
+
+public struct BuildListResult: Codable, Sendable {
+    public var builds: [BuildRow]
+
+    public init(builds: [BuildRow]) {
+        self.builds = builds
+    }
+}
+
+/// `build/status`: everything `kp build status` shows.
+public struct BuildStatusResult: Codable, Sendable {
+    public var namespace: String
+    public var imageName: String
+    public var number: Int
+    public var image: String?
+    public var imageDigest: String?
+    public var status: BuildState
+    public var phase: String?
+    public var reasons: [BuildReason]
+    public var reasonSummary: String
+    public var builder: String?
+    public var runImage: String?
+    public var stackID: String?
+    public var source: SourceInfo
+    public var buildpacks: [BuildpackInfo]
+    public var created: String
+    public var started: String?
+    public var finished: String?
+    public var message: String?
+
+    public init(_ b: Build) {
+        namespace = b.namespace
+        imageName = b.image
+        number = b.number
+        image = b.latestImage
+        imageDigest = b.imageDigest
+        status = b.status
+        phase = b.phase
+        reasons = b.reasons
+        reasonSummary = BuildReasonCalculator.summary(b.reasonKinds)
+        builder = b.builderImage
+        runImage = b.runImage
+        stackID = b.stackID
+        let local = b.inputs.sourceType == "Local Source"
+        source = SourceInfo(type: b.inputs.sourceType, url: local ? nil : b.inputs.sourceURL, revision: local ? nil : b.inputs.sourceRevision,
+                            path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
+        buildpacks = b.buildpacks
+        created = b.created
+        started = b.started
+        finished = b.finished
+        message = b.message
+    }
+}
+
+/// `build/logs` params.
+public struct BuildLogsParams: Codable, Sendable {
+    public var image: String
+    public var namespace: String?
+    public var build: Int?
+    /// Stream lines as `build/log` notifications until the build ends.
+    public var follow: Bool?
+    /// First line to send (line numbers start at 1).
+    public var since: Int?
+}
+
+/// `build/logs` result: the lines (without follow), or the final status (with follow).
+public struct BuildLogsResult: Codable, Sendable {
+    public var build: Int
+    public var status: BuildState
+    public var lines: [BuildLogLine]?
+
+    public init(build: Int, status: BuildState, lines: [BuildLogLine]? = nil) {
+        self.build = build
+        self.status = status
+        self.lines = lines
+    }
+}
+
+/// `build/wait` params.
+public struct BuildWaitParams: Codable, Sendable {
+    public var image: String
+    public var namespace: String?
+    public var build: Int?
+    /// Seconds; on timeout the build is returned as it is then.
+    public var timeout: Double?
+}
+
+/// `event/list` params.
+public struct EventListParams: Codable, Sendable {
+    public var namespace: String?
+    public var object: EventObject?
+    /// Only events with an id greater than this.
+    public var since: Int64?
+}
+
+public struct EventListResult: Codable, Sendable {
+    public var events: [SystemEvent]
+
+    public init(events: [SystemEvent]) {
+        self.events = events
+    }
+}

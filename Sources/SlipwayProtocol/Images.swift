@@ -1,0 +1,102 @@
+import Engine
+
+/// `image/create` result.
+public struct CreateImageResult: Codable, Sendable {
+    public var image: Image
+    /// The number of the build it started (absent on dryRun).
+    public var build: Int?
+
+    public init(image: Image, build: Int? = nil) {
+        self.image = image
+        self.build = build
+    }
+}
+
+/// `image/patch` and `image/save` result.
+public struct PatchImageResult: Codable, Sendable {
+    public var image: Image
+    /// False when no build input changed; then no build was started.
+    public var changed: Bool
+    public var build: Int?
+
+    public init(image: Image, changed: Bool, build: Int? = nil) {
+        self.image = image
+        self.changed = changed
+        self.build = build
+    }
+}
+
+/// `image/status`: what `kp image status` shows.
+public struct ImageStatusResult: Codable, Sendable {
+    public var name: String
+    public var namespace: String
+    public var tag: String
+    public var ready: ReadyState
+    public var message: String?
+    public var latestImage: String?
+    public var latestBuild: Int?
+    public var latestReason: String?
+    public var lastSuccessfulBuild: ImageStatus.BuildSummary?
+    public var lastFailedBuild: ImageStatus.BuildSummary?
+    public var source: SourceInfo
+    public var builder: BuilderReference
+
+    public init(_ i: Image) {
+        name = i.name
+        namespace = i.namespace
+        tag = i.tag
+        ready = i.status.ready
+        message = i.status.message
+        latestImage = i.status.latestImage
+        latestBuild = i.status.latestBuild
+        latestReason = i.status.latestReason
+        lastSuccessfulBuild = i.status.lastSuccessfulBuild
+        lastFailedBuild = i.status.lastFailedBuild
+        source = SourceInfo(type: i.source.type, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.git?.revision,
+                            path: i.source.local?.path, digest: i.source.local?.snapshot?.digest.string, subPath: i.source.subPath)
+        builder = i.builder
+    }
+}
+
+/// Where a build's or image's source came from.
+public struct SourceInfo: Codable, Sendable {
+    public var type: String
+    public var url: String?
+    public var revision: String?
+    public var path: String?
+    public var digest: String?
+    public var subPath: String?
+
+    public init(type: String, url: String? = nil, revision: String? = nil, path: String? = nil, digest: String? = nil, subPath: String? = nil) {
+        self.type = type
+        self.url = url
+        self.revision = revision
+        self.path = path
+        self.digest = digest
+        self.subPath = subPath
+    }
+}
+
+/// `image/list` params.
+public struct ImageListParams: Codable, Sendable {
+    public var namespace: String?
+    public var allNamespaces: Bool?
+    public var filter: Engine.ImageFilter?
+}
+
+public struct ImageListResult: Codable, Sendable {
+    public var images: [ImageRow]
+
+    public init(images: [ImageRow]) {
+        self.images = images
+    }
+}
+
+/// `image/trigger` result.
+public struct TriggerResult: Codable, Sendable {
+    public var build: Int
+
+    public init(build: Int) {
+        self.build = build
+    }
+}

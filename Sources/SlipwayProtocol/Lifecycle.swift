@@ -1,0 +1,68 @@
+import JSONRPC
+
+/// `initialize` params (LSP-style; every field optional).
+public struct InitializeParams: Codable, Sendable {
+    public struct ClientInfo: Codable, Sendable { public var name: String; public var version: String? }
+    public var processId: Int?
+    public var clientInfo: ClientInfo?
+    public var capabilities: JSONValue?
+    public var trace: String?
+}
+
+/// `initialize` result: who we are and everything we serve.
+public struct InitializeResult: Codable, Sendable {
+    public struct ServerInfo: Codable, Sendable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) { self.name = name; self.version = version }
+    }
+    public struct Capabilities: Codable, Sendable {
+        /// Every request method the server answers.
+        public var methods: [String]
+        /// Notifications the client may send.
+        public var clientNotifications: [String]
+        /// Notifications the server sends.
+        public var notifications: [String]
+        public var framings: [String]
+        public var maxMessageSize: Int
+        public var buildStrategies: [String]
+        public var sourceTypes: [String]
+
+        public init(methods: [String], clientNotifications: [String], notifications: [String], framings: [String], maxMessageSize: Int, buildStrategies: [String], sourceTypes: [String]) {
+            self.methods = methods
+            self.clientNotifications = clientNotifications
+            self.notifications = notifications
+            self.framings = framings
+            self.maxMessageSize = maxMessageSize
+            self.buildStrategies = buildStrategies
+            self.sourceTypes = sourceTypes
+        }
+    }
+    public var serverInfo: ServerInfo
+    public var capabilities: Capabilities
+
+    public init(serverInfo: ServerInfo, capabilities: Capabilities) {
+        self.serverInfo = serverInfo
+        self.capabilities = capabilities
+    }
+}
+
+/// `session/subscribe`: turn notification kinds on or off for this session.
+public struct SubscribeParams: Codable, Sendable {
+    /// Kinds to turn on: `build/log` (every build's log lines), `build/statusChanged`,
+    /// `image/statusChanged`, `event`.
+    public var enable: [String]?
+    public var disable: [String]?
+    /// Only notifications about this namespace; "" or null for all.
+    public var namespace: String?
+}
+
+public struct SubscribeResult: Codable, Sendable {
+    public var notifications: [String]
+    public var namespace: String?
+
+    public init(notifications: [String], namespace: String? = nil) {
+        self.notifications = notifications
+        self.namespace = namespace
+    }
+}

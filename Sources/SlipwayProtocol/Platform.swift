@@ -1,0 +1,63 @@
+import Engine
+
+/// `{name}`: get, status and delete of cluster-scoped objects.
+public struct NameParams: Codable, Sendable {
+    public var name: String
+}
+
+/// `{name, namespace?}`: objects in a namespace.
+public struct NamespacedNameParams: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    public var resolvedNamespace: String { namespace ?? "default" }
+}
+
+/// `clusterstore/create`, `/add`, `/remove`.
+public struct StoreParams: Codable, Sendable {
+    public var name: String
+    /// Create/add: absolute paths of buildpack folders or `.tgz` archives. Remove: `id` or `id@version`.
+    public var buildpacks: [String]?
+}
+
+/// `clusterstack/list`.
+public struct StackList: Codable, Sendable {
+    public var stacks: [ClusterStack]
+    public init(stacks: [ClusterStack]) { self.stacks = stacks }
+}
+/// `clusterstore/list`.
+public struct StoreList: Codable, Sendable {
+    public var stores: [ClusterStore]
+    public init(stores: [ClusterStore]) { self.stores = stores }
+}
+/// `clusterbuilder/list` and `builder/list`.
+public struct BuilderList: Codable, Sendable {
+    public var builders: [Builder]
+    public init(builders: [Builder]) { self.builders = builders }
+}
+
+/// `builder/list` params.
+public struct NamespaceParams: Codable, Sendable {
+    public var namespace: String?
+
+    public init(namespace: String? = nil) {
+        self.namespace = namespace
+    }
+}
+
+/// `clusterstore/status`: the store's buildpacks, one row each.
+public struct StoreStatus: Codable, Sendable {
+    public struct Row: Codable, Sendable {
+        public var id: String
+        public var version: String
+        public var api: String
+        public var homepage: String?
+        public var digest: String
+    }
+    public var name: String
+    public var buildpacks: [Row]
+
+    public init(_ s: ClusterStore) {
+        name = s.name
+        buildpacks = s.buildpacks.map { Row(id: $0.id, version: $0.version, api: $0.api, homepage: $0.homepage, digest: $0.digest.string) }
+    }
+}

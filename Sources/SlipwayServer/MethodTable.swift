@@ -1,0 +1,251 @@
+import Engine
+import Foundation
+import JSONRPC
+import SlipwayProtocol
+import Synchronization
+
+/// What every handler shares: the engine, each connection's engine session, and the list of
+/// methods (for `initialize`).
+public final class ServerContext: Sendable {
+    public let engine: Engine
+    public let maxMessageSize: Int
+    private let sessions = Mutex<[Int: EngineSession]>([:])
+    private let methods = Mutex<[String]>([])
+
+    public init(engine: Engine, maxMessageSize: Int) {
+        self.engine = engine
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Every request method, including those the connection answers itself.
+    public var allMethods: [String] { methods.withLock { $0 } }
+    func setMethods(_ m: [String]) { methods.withLock { $0 = m.sorted() } }
+
+    /// The engine session of a connection, opened on first use.
+    public func session(for connection: Connection) -> EngineSession {
+        sessions.withLock { s in
+            if let existing = s[connection.id] { return existing }
+            let new = engine.openSession()
+            s[connection.id] = new
+            return new
+        }
+    }
+
+    public func closeSession(for connection: Connection) async {
+        guard let s = sessions.withLock({ $0.removeValue(forKey: connection.id) }) else { return }
+        await engine.closeSession(s)
+    }
+
+    /// Sends a session's notifications to its connection, in order, until the session closes.
+    public func forwardNotifications(of session: EngineSession, to connection: Connection) async {
+        for await message in session.messages {
+            switch message {
+            case .notification(let n):
+                switch n {
+                case .buildLog(let l): connection.notify("build/log", l)
+                case .buildStatusChanged(let s): connection.notify("build/statusChanged", s)
+                case .imageStatusChanged(let s): connection.notify("image/statusChanged", s)
+                case .event(let e): connection.notify("event", e)
+                }
+            case .barrier(let c):
+                c.resume()
+            }
+        }
+    }
+}
+
+/// Maps every JSON-RPC method to an engine call.
+public enum MethodTable {
+    static let methodsOwnedByConnection = ["shutdown"]
+    static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
+
+    public static func makeRegistry(_ ctx: ServerContext) -> MethodRegistry {
+        var r = MethodRegistry()
+        registerLifecycle(&r, ctx)
+        registerPlatform(&r, ctx)
+        registerImages(&r, ctx)
+        registerBuilds(&r, ctx)
+        ctx.setMethods(r.requestMethods + methodsOwnedByConnection)
+        return r
+    }
+
+    // MARK: Lifecycle
+
+    private static func registerLifecycle(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("initialize", ordering: .write) { (_: InitializeParams, ctx) in
+            return InitializeResult(
+                serverInfo: .init(name: "slipway", version: SlipwayVersion.current),
+                capabilities: .init(
+                    methods: s.allMethods, clientNotifications: clientNotifications,
+                    notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
+                    framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
+                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local"]))
+        }
+        r.registerNotification("initialized") { (_: NoParams, _) in }
+        r.register("rpc.discover", ordering: .read) { (_: NoParams, _) -> JSONValue in
+            try OpenRPCDocument.load()
+        }
+        r.register("session/subscribe", ordering: .write) { (p: SubscribeParams, ctx) in
+            func kinds(_ names: [String]?, _ field: String) throws -> [NotificationKind] {
+                try (names ?? []).enumerated().map { i, n in
+                    guard let k = NotificationKind(rawValue: n) else {
+                        throw EngineError.invalid("'\(n)' is not a notification kind; use one of \(NotificationKind.allCases.map(\.rawValue).joined(separator: ", "))",
+                                                  field: "\(field)[\(i)]")
+                    }
+                    return k
+                }
+            }
+            let enable = try kinds(p.enable, "enable"), disable = try kinds(p.disable, "disable")
+            let ns: String?? = p.namespace.map { $0.isEmpty ? nil : $0 }
+            let on = s.session(for: ctx.connection).configure(enable: enable, disable: disable, namespace: ns)
+            return SubscribeResult(notifications: on.map(\.rawValue), namespace: p.namespace)
+        }
+    }
+
+    // MARK: Stacks, stores, builders
+
+    private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("clusterstack/create", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.createClusterStack(p) }
+        r.register("clusterstack/patch", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
+        r.register("clusterstack/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
+        r.register("clusterstack/status", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
+        r.register("clusterstack/list", ordering: .read) { (_: NoParams, ctx) in StackList(stacks: try await s.engine.clusterStacks()) }
+        r.register("clusterstack/delete", ordering: .write) { (p: NameParams, ctx) -> VoidResult in
+            try await s.engine.deleteClusterStack(p.name)
+            return VoidResult()
+        }
+
+        r.register("clusterstore/create", ordering: .write) { (p: StoreParams, ctx) in
+            try await s.engine.createClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+        }
+        r.register("clusterstore/add", ordering: .write) { (p: StoreParams, ctx) in
+            try await s.engine.addToClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+        }
+        r.register("clusterstore/remove", ordering: .write) { (p: StoreParams, ctx) in
+            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+        }
+        r.register("clusterstore/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
+        r.register("clusterstore/status", ordering: .read) { (p: NameParams, ctx) in StoreStatus(try await s.engine.clusterStore(p.name)) }
+        r.register("clusterstore/list", ordering: .read) { (_: NoParams, ctx) in StoreList(stores: try await s.engine.clusterStores()) }
+        r.register("clusterstore/delete", ordering: .write) { (p: NameParams, ctx) -> VoidResult in
+            try await s.engine.deleteClusterStore(p.name)
+            return VoidResult()
+        }
+
+        // ClusterBuilders (no namespace) and Builders (namespace, default "default").
+        for (prefix, namespaced) in [("clusterbuilder", false), ("builder", true)] {
+            @Sendable func ns(_ given: String?) -> String? { namespaced ? (given ?? "default") : nil }
+            r.register("\(prefix)/create", ordering: .write) { (p: BuilderSpec, ctx) in
+                var spec = p
+                spec.namespace = ns(p.namespace)
+                return try await s.engine.createBuilder(spec)
+            }
+            r.register("\(prefix)/patch", ordering: .write) { (p: BuilderSpec, ctx) in
+                var spec = p
+                spec.namespace = ns(p.namespace)
+                return try await s.engine.patchBuilder(spec)
+            }
+            r.register("\(prefix)/get", ordering: .read) { (p: NamespacedNameParams, ctx) in
+                try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
+            }
+            r.register("\(prefix)/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
+                try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
+            }
+            r.register("\(prefix)/list", ordering: .read) { (p: NamespaceParams, ctx) in
+                BuilderList(builders: try await s.engine.builders(namespace: ns(p.namespace)))
+            }
+            r.register("\(prefix)/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+                try await s.engine.deleteBuilder(name: p.name, namespace: ns(p.namespace))
+                return VoidResult()
+            }
+        }
+    }
+
+    // MARK: Images
+
+    private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("image/create", ordering: .write) { (p: ImageSpec, ctx) in
+            let c = try await s.engine.createImage(p)
+            return CreateImageResult(image: c.image, build: c.build)
+        }
+        r.register("image/patch", ordering: .write) { (p: ImageSpec, ctx) in
+            let c = try await s.engine.patchImage(p)
+            return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
+        }
+        r.register("image/save", ordering: .write) { (p: ImageSpec, ctx) in
+            let c = try await s.engine.saveImage(p)
+            return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
+        }
+        r.register("image/get", ordering: .read) { (p: NamespacedNameParams, ctx) in
+            try await s.engine.image(p.resolvedNamespace, p.name)
+        }
+        r.register("image/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
+            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name))
+        }
+        r.register("image/list", ordering: .read) { (p: ImageListParams, ctx) in
+            let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")
+            return ImageListResult(images: try await s.engine.listImages(namespace: ns, filter: p.filter))
+        }
+        r.register("image/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+            try await s.engine.deleteImage(namespace: p.resolvedNamespace, name: p.name)
+            return VoidResult()
+        }
+        r.register("image/trigger", ordering: .write) { (p: NamespacedNameParams, ctx) in
+            TriggerResult(build: try await s.engine.triggerImage(namespace: p.resolvedNamespace, name: p.name))
+        }
+    }
+
+    // MARK: Builds and events
+
+    private static func registerBuilds(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("build/list", ordering: .read) { (p: BuildListParams, ctx) in
+            BuildListResult(builds: try await s.engine.builds(namespace: p.namespace ?? "default", image: p.image).map(BuildRow.init))
+        }
+        r.register("build/status", ordering: .read) { (p: BuildParams, ctx) in
+            BuildStatusResult(try await s.engine.build(namespace: p.resolvedNamespace, image: p.image, number: p.build))
+        }
+        r.register("build/logs", ordering: .read) { (p: BuildLogsParams, ctx) in
+            let e = s.engine
+            let ns = p.namespace ?? "default"
+            let since = max(1, p.since ?? 1)
+            guard p.follow == true else {
+                let b = try await e.build(namespace: ns, image: p.image, number: p.build)
+                let lines = try await e.logs(namespace: ns, image: p.image, number: b.number, since: since)
+                return BuildLogsResult(build: b.number, status: b.status, lines: lines)
+            }
+            let session = s.session(for: ctx.connection)
+            let b = try await e.followLogs(session: session, namespace: ns, image: p.image, number: p.build, since: since)
+            await session.flush()  // every line is sent before the reply
+            return BuildLogsResult(build: b.number, status: b.status, lines: nil)
+        }
+        r.register("build/wait", ordering: .read) { (p: BuildWaitParams, ctx) in
+            if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
+            return BuildStatusResult(try await s.engine.wait(namespace: p.namespace ?? "default", image: p.image, number: p.build, timeout: p.timeout))
+        }
+        r.register("build/cancel", ordering: .write) { (p: BuildParams, ctx) in
+            BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
+        }
+        r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
+            EventListResult(events: try await s.engine.events(namespace: p.namespace, object: p.object, since: p.since))
+        }
+    }
+
+    private static func required<T>(_ value: T?, _ field: String) throws -> T {
+        guard let value else { throw EngineError.invalid("Missing required param '\(field)'", field: field) }
+        return value
+    }
+}
+
+/// The OpenRPC document served by `rpc.discover`: `spec/openrpc.json`, shipped as a resource.
+enum OpenRPCDocument {
+    static func load() throws -> JSONValue {
+        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"), let data = try? Data(contentsOf: url) else {
+            throw EngineError(.unavailable, "the OpenRPC document is not installed next to the slipway binary")
+        }
+        do {
+            return try JSONParser.parse(Array(data))
+        } catch {
+            throw EngineError.internal("the OpenRPC document is not valid JSON: \(error)")
+        }
+    }
+}
