@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(
             name: "SlipwayTests",
             dependencies: ["slipway", "SlipwayLauncher", "SlipwayServer", "JSONRPC"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -1,0 +1,187 @@
+import Foundation
+import JSONRPC
+import Synchronization
+import Testing
+
+/// Paths of the repository and the binaries `swift build` made.
+enum Repo {
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static var binDir: URL { root.appendingPathComponent(".build/debug") }
+    static var slipway: String { binDir.appendingPathComponent("slipway").path }
+    static var buildpacks: URL { root.appendingPathComponent("buildpacks") }
+    static var examples: URL { root.appendingPathComponent("examples") }
+    static var fixtures: URL { root.appendingPathComponent("Tests/SlipwayTests/Fixtures") }
+}
+
+/// A fresh temporary folder, removed when the value is released.
+final class TempDir: Sendable {
+    let url: URL
+    var path: String { url.path }
+    init(_ label: String = "t") {
+        url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("slipway-\(label)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Runs a command and returns its exit status and output.
+@discardableResult
+func sh(_ command: String, cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = ["-c", command]
+    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// The host stack, assembled once per test run by scripts/make-stack.sh.
+enum HostStack {
+    static let directory: String = {
+        let dir = NSTemporaryDirectory() + "slipway-test-stack-\(getpid())"
+        let r = try! sh("'\(Repo.root.path)/scripts/make-stack.sh' '\(dir)'")
+        precondition(r.status == 0, "make-stack.sh failed: \(r.err)")
+        return dir
+    }()
+    static var build: String { directory + "/build" }
+    static var run: String { directory + "/run" }
+}
+
+/// A `slipway` process driven over its stdin/stdout, newline-delimited JSON.
+final class SlipwayClient: Sendable {
+    let process: Process
+    let stdin: FileHandle
+    let stateDir: String
+    private let inbox = Inbox()
+    private let nextID = Atomic<Int>(1)
+
+    final class Inbox: Sendable {
+        let state = Mutex<(buffer: [UInt8], messages: [JSONValue], stderr: String)>(([], [], ""))
+    }
+
+    init(stateDir: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+        self.stateDir = stateDir
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Repo.slipway)
+        p.arguments = ["--state-dir", stateDir] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        try p.run()
+        process = p
+        stdin = inPipe.fileHandleForWriting
+        let inbox = self.inbox
+        let out = outPipe.fileHandleForReading
+        Thread {
+            while true {
+                let d = out.availableData
+                if d.isEmpty { break }
+                inbox.state.withLock { s in
+                    s.buffer.append(contentsOf: d)
+                    while let nl = s.buffer.firstIndex(of: 0x0A) {
+                        let line = Array(s.buffer[..<nl])
+                        s.buffer.removeSubrange(...nl)
+                        if let v = try? JSONParser.parse(line) { s.messages.append(v) }
+                    }
+                }
+            }
+        }.start()
+        let err = errPipe.fileHandleForReading
+        Thread {
+            while true {
+                let d = err.availableData
+                if d.isEmpty { break }
+                inbox.state.withLock { $0.stderr += String(decoding: d, as: UTF8.self) }
+            }
+        }.start()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    func send(_ text: String) { stdin.write(Data((text + "\n").utf8)) }
+
+    func send(_ value: JSONValue) { send(JSONWriter.string(value)) }
+
+    func closeInput() { try? stdin.close() }
+
+    /// Every message received so far.
+    var messages: [JSONValue] { inbox.state.withLock { $0.messages } }
+    var stderr: String { inbox.state.withLock { $0.stderr } }
+
+    func notifications(_ method: String) -> [JSONValue] {
+        messages.filter { $0["method"] == .string(method) && $0["id"] == nil }.compactMap { $0["params"] }
+    }
+
+    /// Waits for a message matching `predicate`.
+    func waitFor(timeout: Double = 60, _ predicate: (JSONValue) -> Bool) async throws -> JSONValue {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let m = messages.first(where: predicate) { return m }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("timed out waiting for a message; stderr: \(stderr)")
+    }
+
+    /// Sends a request and returns its whole response (with `result` or `error`).
+    func request(_ method: String, _ params: JSONValue? = nil, timeout: Double = 120) async throws -> JSONValue {
+        let id = Int64(nextID.add(1, ordering: .relaxed).oldValue)
+        var o = JSONObject([("jsonrpc", "2.0"), ("id", .int(id)), ("method", .string(method))])
+        if let params { o["params"] = params }
+        send(.object(o))
+        return try await waitFor(timeout: timeout) { $0["id"] == .int(id) && $0["method"] == nil }
+    }
+
+    /// Sends a request and returns its result, failing the test on an error response.
+    func call(_ method: String, _ params: JSONValue? = nil, timeout: Double = 120) async throws -> JSONValue {
+        let r = try await request(method, params, timeout: timeout)
+        if let e = r["error"] { throw TestFailure("\(method) failed: \(JSONWriter.string(e))") }
+        return r["result"] ?? .null
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: Double = 120) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline { throw TestFailure("slipway did not exit") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return process.terminationStatus
+    }
+
+    // MARK: Fixtures
+
+    /// Creates the host stack, a store with the project's buildpacks (plus `extra`), and the
+    /// default ClusterBuilder with the given groups (default: build-script optional + procfile).
+    func setUpDefaultBuilder(extraBuildpacks: [String] = [], order: JSONValue? = nil) async throws {
+        _ = try await call("clusterstack/create", ["name": "base", "buildImage": .string(HostStack.build), "runImage": .string(HostStack.run),
+                                                   "id": "io.slipway.test"])
+        var bps: [JSONValue] = [.string(Repo.buildpacks.appendingPathComponent("build-script").path),
+                                .string(Repo.buildpacks.appendingPathComponent("procfile").path)]
+        bps += extraBuildpacks.map { .string($0) }
+        _ = try await call("clusterstore/create", ["name": "default", "buildpacks": .array(bps)])
+        let defaultOrder: JSONValue = [["group": [["id": "slipway/build-script", "optional": true], ["id": "slipway/procfile"]]]]
+        _ = try await call("clusterbuilder/create", ["name": "default", "stack": "base", "store": "default", "order": order ?? defaultOrder])
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+extension JSONValue {
+    var int: Int? { int64Value.map(Int.init) }
+}
