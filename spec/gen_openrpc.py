@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Writes spec/openrpc.json (OpenRPC 1.3) from the compact description below.
+
+Edit this file when a method, param or result changes, run it, and commit both files in the
+same change as the code. ProtocolTests checks that the methods here are exactly the methods
+the server dispatches.
+"""
+import json
+import os
+
+S = lambda name: {"$ref": f"#/components/schemas/{name}"}
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+NUM = {"type": "number"}
+
+
+def arr(x):
+    return {"type": "array", "items": x}
+
+
+def obj(props, required=(), desc=None):
+    o = {"type": "object", "properties": props}
+    if required:
+        o["required"] = list(required)
+    if desc:
+        o["description"] = desc
+    return o
+
+
+def p(name, schema, required=False, desc=None):
+    d = {"name": name, "schema": schema, "required": required}
+    if desc:
+        d["description"] = desc
+    return d
+
+
+E = lambda name: {"$ref": f"#/components/errors/{name}"}
+NS = p("namespace", S("Name"), desc='Defaults to "default".')
+methods = []
+
+
+def method(name, summary, params, result, errors=("InvalidParams",), result_name=None):
+    methods.append({
+        "name": name,
+        "summary": summary,
+        "paramStructure": "by-name",
+        "params": params,
+        "result": {"name": result_name or name.split("/")[-1] + "Result", "schema": result},
+        "errors": [E(e) for e in errors],
+    })
+
+
+NULL = {"type": "null"}
+
+# Lifecycle
+method("initialize", "LSP-style handshake; optional, but if sent it must be the first message and only once.",
+       [p("processId", {"type": ["integer", "null"]}), p("clientInfo", obj({"name": STR, "version": STR})),
+        p("capabilities", {"type": "object"}), p("trace", STR)],
+       S("InitializeResult"), errors=("InvalidRequest",))
+method("shutdown", "After shutdown only `exit` is accepted; `exit` then ends the process with code 0.", [], NULL, errors=())
+method("rpc.discover", "Returns this document.", [], {"$ref": "https://raw.githubusercontent.com/open-rpc/meta-schema/master/schema.json"}, errors=())
+method("session/subscribe", "Turns notification kinds on or off for this session, optionally for one namespace only. "
+       "New sessions get build/statusChanged, image/statusChanged and event; build/log only for builds they follow "
+       "(build/logs with follow) unless build/log is enabled here.",
+       [p("enable", arr(S("NotificationKind"))), p("disable", arr(S("NotificationKind"))),
+        p("namespace", STR, desc='Only notifications about this namespace; "" for all.')],
+       obj({"notifications": arr(S("NotificationKind")), "namespace": STR}))
+
+# Stacks
+stack_params = [p("name", S("Name"), True), p("buildImage", S("StackImageReference")), p("runImage", S("StackImageReference")),
+                p("id", STR, desc="Stack id; default the build image's io.buildpacks.stack.id label.")]
+method("clusterstack/create", "Creates a ClusterStack: imports the build and run images and records their digests.",
+       [dict(x, required=True) if x["name"] in ("buildImage", "runImage") else x for x in stack_params], S("ClusterStack"),
+       errors=("InvalidParams", "AlreadyExists", "NotFound", "Unavailable"))
+method("clusterstack/patch", "Changes a ClusterStack's images or id (re-imports them).", stack_params, S("ClusterStack"),
+       errors=("InvalidParams", "NotFound", "Unavailable"))
+for verb in ("get", "status"):
+    method(f"clusterstack/{verb}", "The stack with its resolved image digests.", [p("name", S("Name"), True)], S("ClusterStack"),
+           errors=("InvalidParams", "NotFound"))
+method("clusterstack/list", "All ClusterStacks.", [], obj({"stacks": arr(S("ClusterStack"))}), errors=())
+method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not ready.", [p("name", S("Name"), True)], NULL,
+       errors=("InvalidParams", "NotFound"))
+
+# Stores
+bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one.")
+method("clusterstore/create", "Creates a ClusterStore from buildpack folders and archives.", [p("name", S("Name"), True), bp_paths],
+       S("ClusterStore"), errors=("InvalidParams", "AlreadyExists"))
+method("clusterstore/add", "Adds buildpacks (a buildpack with the same id and version is replaced).", [p("name", S("Name"), True), bp_paths],
+       S("ClusterStore"), errors=("InvalidParams", "NotFound"))
+method("clusterstore/remove", "Removes buildpacks named `id` or `id@version`.",
+       [p("name", S("Name"), True), p("buildpacks", arr(STR), True)], S("ClusterStore"), errors=("InvalidParams", "NotFound"))
+method("clusterstore/get", "The store and its buildpacks.", [p("name", S("Name"), True)], S("ClusterStore"), errors=("InvalidParams", "NotFound"))
+method("clusterstore/status", "Every buildpack in the store with id, version, api, homepage and digest.", [p("name", S("Name"), True)],
+       obj({"name": STR, "buildpacks": arr(obj({"id": STR, "version": STR, "api": STR, "homepage": STR, "digest": S("Digest")}))}),
+       errors=("InvalidParams", "NotFound"))
+method("clusterstore/list", "All ClusterStores.", [], obj({"stores": arr(S("ClusterStore"))}), errors=())
+method("clusterstore/delete", "Deletes a ClusterStore.", [p("name", S("Name"), True)], NULL, errors=("InvalidParams", "NotFound"))
+
+# Builders
+for prefix, kind in (("clusterbuilder", "ClusterBuilder"), ("builder", "Builder")):
+    scope = [NS] if prefix == "builder" else []
+    spec = [p("name", S("Name"), True)] + scope + [p("stack", S("Name")), p("store", S("Name")), p("order", arr(S("OrderGroup")))]
+    method(f"{prefix}/create", f"Creates a {kind}: a stack, a store and the detection order.",
+           [dict(x, required=True) if x["name"] in ("stack", "store", "order") else x for x in spec], S("Builder"),
+           errors=("InvalidParams", "AlreadyExists"))
+    method(f"{prefix}/patch", f"Changes a {kind}'s stack, store or order.", spec, S("Builder"), errors=("InvalidParams", "NotFound"))
+    for verb in ("get", "status"):
+        method(f"{prefix}/{verb}", f"The {kind} with `ready`, its resolved buildpacks and detection order.",
+               [p("name", S("Name"), True)] + scope, S("Builder"), errors=("InvalidParams", "NotFound"))
+    method(f"{prefix}/list", f"All {kind}s" + (" in a namespace." if scope else "."), scope, obj({"builders": arr(S("Builder"))}), errors=("InvalidParams",))
+    method(f"{prefix}/delete", f"Deletes a {kind}.", [p("name", S("Name"), True)] + scope, NULL, errors=("InvalidParams", "NotFound"))
+
+# Images
+image_params = [
+    p("name", S("Name"), True), NS,
+    p("tag", STR, desc="Where builds go: oci:/absolute/dir[:tag] (an OCI image layout). Default: an OCI layout under the state "
+                       "directory (STATE/layouts/NAMESPACE/NAME:latest). Immutable after create."),
+    p("additionalTags", arr(STR)),
+    p("builder", S("BuilderReference"), desc='Default {"kind": "ClusterBuilder", "name": "default"}.'),
+    p("source", S("SourceSpec")),
+    p("env", {"type": "object", "additionalProperties": STR}, desc="Build-time environment; on patch, merged into the image's env."),
+    p("deleteEnv", arr(STR), desc="Patch only: env names to remove."),
+    p("strategy", {"enum": ["buildpacks", "dockerfile"]}, desc="Only buildpacks is supported in this version."),
+    p("dockerfile", STR),
+    p("buildTimeout", INT, desc="Seconds; a build taking longer ends as FAILURE."),
+    p("successBuildHistoryLimit", INT, desc="Successful builds kept (default 10)."),
+    p("failedBuildHistoryLimit", INT, desc="Failed builds kept (default 10)."),
+    p("dryRun", BOOL, desc="Validate and report without storing or building."),
+]
+create_params = [dict(x, required=True) if x["name"] == "source" else x for x in image_params]
+method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG. Local source is snapshotted now.",
+       create_params, obj({"image": S("Image"), "build": INT}), errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied"))
+change = obj({"image": S("Image"), "changed": BOOL, "build": INT},
+             desc="changed:false (and no build) when no build input changed; otherwise the build carrying the change.")
+method("image/patch", "Changes an image; starts a build only if a build input changed (a queued build takes the change). The tag cannot change.",
+       image_params, change, errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied"))
+method("image/save", "Creates the image if it does not exist, else patches it.", image_params, change,
+       errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied"))
+method("image/get", "The image: its configuration and status.", [p("name", S("Name"), True), NS], S("Image"), errors=("InvalidParams", "NotFound"))
+method("image/status", "What `kp image status` shows.", [p("name", S("Name"), True), NS], S("ImageStatusResult"), errors=("InvalidParams", "NotFound"))
+method("image/list", "Image rows, in one namespace or all.",
+       [NS, p("allNamespaces", BOOL), p("filter", obj({"ready": S("ReadyState"), "builder": STR, "latestReason": STR}))],
+       obj({"images": arr(S("ImageRow"))}))
+method("image/delete", "Deletes the image with all its builds and logs; images already written stay.", [p("name", S("Name"), True), NS], NULL,
+       errors=("InvalidParams", "NotFound"))
+method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
+       obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition"))
+
+# Builds
+build_ref = [p("image", S("Name"), True), NS, p("build", INT, desc="Build number; default the latest build.")]
+method("build/list", "Build rows as `kp build list` shows them.", [p("image", S("Name")), NS], obj({"builds": arr(S("BuildRow"))}),
+       errors=("InvalidParams", "NotFound"))
+method("build/status", "Everything `kp build status` shows.", build_ref, S("BuildStatus"), errors=("InvalidParams", "NotFound"))
+method("build/logs", "Without follow: the lines. With follow: lines arrive as build/log notifications from `since` until the build ends "
+       "(all sent before the reply), then the result has the final status.",
+       build_ref + [p("follow", BOOL), p("since", INT, desc="First line number to send (from 1).")],
+       obj({"build": INT, "status": S("BuildState"), "lines": arr(S("BuildLogLine"))}), errors=("InvalidParams", "NotFound"))
+method("build/wait", "Waits for the build to finish (or `timeout` seconds) and returns its status. Cancellable with $/cancelRequest.",
+       build_ref + [p("timeout", NUM)], S("BuildStatus"), errors=("InvalidParams", "NotFound", "RequestCancelled"))
+method("build/cancel", "Cancels a queued or running build: it ends as FAILURE with message \"canceled\".", build_ref, S("BuildStatus"),
+       errors=("InvalidParams", "NotFound", "FailedPrecondition"))
+method("event/list", "System events, oldest first.", [NS, p("object", S("EventObject")), p("since", INT, desc="Only events with a greater id.")],
+       obj({"events": arr(S("SystemEvent"))}))
+
+schemas = {
+    "Name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63, "description": "A DNS label."},
+    "Digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
+    "Timestamp": {"type": "string", "format": "date-time"},
+    "StackImageReference": {"type": "string", "description": "oci:/dir[:tag] (OCI image layout), or a root filesystem folder "
+                            "(rootfs:/dir or an absolute path). Registry references arrive in a later version."},
+    "NotificationKind": {"enum": ["build/log", "build/statusChanged", "image/statusChanged", "event"]},
+    "ReadyState": {"enum": ["Ready", "NotReady", "Building", "Unknown"]},
+    "BuildState": {"enum": ["QUEUED", "BUILDING", "SUCCESS", "FAILURE"]},
+    "ReasonKind": {"enum": ["CONFIG", "COMMIT", "BUILDER", "STACK", "TRIGGER"]},
+    "InitializeResult": obj({
+        "serverInfo": obj({"name": STR, "version": STR}),
+        "capabilities": obj({"methods": arr(STR), "clientNotifications": arr(STR), "notifications": arr(STR), "framings": arr(STR),
+                             "maxMessageSize": INT, "buildStrategies": arr(STR), "sourceTypes": arr(STR)})}),
+    "BuilderReference": obj({"kind": {"enum": ["ClusterBuilder", "Builder"]}, "name": S("Name")}, ["kind", "name"]),
+    "SourceSpec": obj({
+        "git": obj({"url": STR, "revision": STR}, ["url"]),
+        "blob": obj({"url": STR, "stripComponents": INT}, ["url"]),
+        "local": obj({"path": STR}, ["path"], "An absolute path to a folder (.git/ skipped, .slipwayignore honoured) or a "
+                     ".zip/.jar/.tar/.tar.gz/.tgz file."),
+        "subPath": STR}, desc="Exactly one of git, blob, local. Only local is supported in this version."),
+    "OrderGroup": obj({"group": arr(obj({"id": STR, "version": STR, "optional": BOOL}, ["id"]))}, ["group"]),
+    "ClusterStack": obj({"name": STR, "id": STR, "buildImage": STR, "runImage": STR, "status": obj({
+        "ready": BOOL, "buildImageDigest": S("Digest"), "runImageDigest": S("Digest"), "resolvedBuildImage": STR,
+        "resolvedRunImage": STR, "message": STR})}),
+    "ClusterStore": obj({"name": STR, "buildpacks": arr(obj({"id": STR, "version": STR, "api": STR, "homepage": STR, "name": STR,
+                                                           "digest": S("Digest"), "source": STR}))}),
+    "Builder": obj({"kind": STR, "namespace": STR, "name": STR, "stack": STR, "store": STR, "order": arr(S("OrderGroup")), "status": obj({
+        "ready": BOOL, "message": STR, "stackID": STR, "runImage": STR, "buildImage": STR,
+        "buildpacks": arr(S("BuildpackInfo")), "order": arr(S("OrderGroup"))})}),
+    "BuildpackInfo": obj({"id": STR, "version": STR, "homepage": STR}),
+    "Image": obj({"namespace": STR, "name": STR, "tag": STR, "additionalTags": arr(STR), "builder": S("BuilderReference"),
+                  "source": S("SourceSpec"), "env": {"type": "object"}, "strategy": STR, "buildTimeout": INT,
+                  "successBuildHistoryLimit": INT, "failedBuildHistoryLimit": INT, "created": S("Timestamp"), "status": obj({
+                      "ready": S("ReadyState"), "message": STR, "latestImage": STR, "latestBuild": INT, "latestReason": STR,
+                      "lastSuccessfulBuild": S("BuildSummary"), "lastFailedBuild": S("BuildSummary"), "nextBuildNumber": INT})}),
+    "BuildSummary": obj({"number": INT, "reason": STR}),
+    "ImageStatusResult": obj({"name": STR, "namespace": STR, "tag": STR, "ready": S("ReadyState"), "message": STR,
+                              "latestImage": {"type": "string", "description": "repo@sha256:… of the latest successful build"},
+                              "latestBuild": INT, "latestReason": STR, "lastSuccessfulBuild": S("BuildSummary"),
+                              "lastFailedBuild": S("BuildSummary"), "source": S("SourceInfo"), "builder": S("BuilderReference")}),
+    "SourceInfo": obj({"type": {"enum": ["Git", "Blob", "Local Source"]}, "url": STR, "revision": STR, "path": STR, "digest": STR, "subPath": STR}),
+    "ImageRow": obj({"name": STR, "namespace": STR, "ready": S("ReadyState"), "latestReason": STR, "latestImage": STR, "builder": STR}),
+    "BuildReason": obj({"reason": S("ReasonKind"), "field": STR, "old": STR, "new": STR}),
+    "BuildRow": obj({"namespace": STR, "imageName": STR, "number": INT, "status": S("BuildState"), "image": STR,
+                     "started": S("Timestamp"), "finished": S("Timestamp"), "reasons": arr(S("ReasonKind")),
+                     "reasonSummary": {"type": "string", "description": "Highest of CONFIG > COMMIT > BUILDER, else the first; + when more (CONFIG+)."}}),
+    "BuildStatus": obj({"namespace": STR, "imageName": STR, "number": INT, "image": STR, "imageDigest": S("Digest"), "status": S("BuildState"),
+                        "phase": STR, "reasons": arr(S("BuildReason")), "reasonSummary": STR, "builder": STR, "runImage": STR, "stackID": STR,
+                        "source": S("SourceInfo"), "buildpacks": arr(S("BuildpackInfo")), "created": S("Timestamp"),
+                        "started": S("Timestamp"), "finished": S("Timestamp"), "message": STR}),
+    "BuildLogLine": obj({"namespace": STR, "image": STR, "build": INT, "seq": INT,
+                         "phase": {"type": "string", "description": "prepare, detect, analyze, restore, build, export or completion"},
+                         "stream": {"enum": ["stdout", "stderr", "system"]}, "line": STR, "time": S("Timestamp")}),
+    "EventObject": obj({"kind": STR, "namespace": STR, "name": STR}, ["kind", "name"]),
+    "SystemEvent": obj({"id": INT, "type": {"enum": ["Normal", "Warning"]}, "reason": STR, "message": STR, "object": S("EventObject"),
+                        "time": S("Timestamp"), "count": INT}),
+}
+
+
+def err(code, reason, message):
+    return {"code": code, "message": message, "data": {"reason": reason}}
+
+
+errors = {
+    "InvalidRequest": err(-32600, "InvalidRequest", "Invalid Request"),
+    "InvalidParams": err(-32602, "InvalidParams", "A param is missing, of the wrong type, or invalid; data.field names it."),
+    "RequestCancelled": err(-32800, "RequestCancelled", "Request cancelled by $/cancelRequest"),
+    "NotFound": err(1001, "NotFound", "The named object does not exist."),
+    "AlreadyExists": err(1002, "AlreadyExists", "An object with that name exists."),
+    "FailedPrecondition": err(1003, "FailedPrecondition", "The object is not in a state that allows this."),
+    "Conflict": err(1004, "Conflict", "Concurrent modification."),
+    "QuotaExceeded": err(1005, "QuotaExceeded", "A limit was reached."),
+    "Unavailable": err(1006, "Unavailable", "A dependency (registry, git remote, sandbox tool) cannot be reached or is missing."),
+    "PermissionDenied": err(1007, "PermissionDenied", "Credentials refused, or a path outside what the server may read."),
+}
+
+doc = {
+    "openrpc": "1.3.2",
+    "info": {"title": "Slipway", "version": "0.1.0",
+             "description": "A container image build service speaking JSON-RPC 2.0 over stdin/stdout. Framing, lifecycle, errors and "
+                            "server-to-client notifications are described in spec/protocol.md."},
+    "methods": methods,
+    "components": {"schemas": schemas, "errors": errors},
+}
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openrpc.json")
+with open(out, "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+print(f"wrote {len(methods)} methods to {out}")
