@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import BuildRuntime
+
+@Suite struct BuildPlanResolverTests {
+    typealias R = PlanOption.Requirement
+
+    @Test func emptyPlansPass() {
+        let g = BuildPlanResolver.resolve([DetectedBuildpack(id: "a", optional: false, options: [PlanOption()])])
+        #expect(g?.buildpackIDs == ["a"])
+    }
+
+    @Test func requiresMustBeProvidedByTheSameOrAnEarlierBuildpack() {
+        let node = DetectedBuildpack(id: "node", optional: false, options: [PlanOption(provides: ["node"])])
+        let npm = DetectedBuildpack(id: "npm", optional: false, options: [PlanOption(requires: [R(name: "node", metadata: TOMLTable([("version", .string("18"))]))])])
+        let g = BuildPlanResolver.resolve([node, npm])
+        #expect(g?.buildpackIDs == ["node", "npm"])
+        #expect(g?.plans["node"]?.first?.metadata["version"]?.string == "18")
+        #expect(g?.plans["npm"] == [])
+        // Wrong order: the requirement comes before the provision.
+        #expect(BuildPlanResolver.resolve([npm, node]) == nil)
+    }
+
+    @Test func provisionsMustBeRequired() {
+        let lonely = DetectedBuildpack(id: "a", optional: false, options: [PlanOption(provides: ["x"])])
+        #expect(BuildPlanResolver.resolve([lonely]) == nil)
+    }
+
+    @Test func orAlternativesAreTriedInOrder() {
+        let a = DetectedBuildpack(id: "a", optional: false, options: [PlanOption(provides: ["x"]), PlanOption(provides: ["y"])])
+        let b = DetectedBuildpack(id: "b", optional: false, options: [PlanOption(requires: [R(name: "y")])])
+        let g = BuildPlanResolver.resolve([a, b])
+        #expect(g?.buildpackIDs == ["a", "b"])
+        #expect(g?.plans["a"]?.map(\.name) == ["y"])
+    }
+
+    @Test func optionalBuildpacksThatDoNotFitAreLeftOut() {
+        let a = DetectedBuildpack(id: "a", optional: false, options: [PlanOption()])
+        let opt = DetectedBuildpack(id: "opt", optional: true, options: [PlanOption(requires: [R(name: "nothing-provides-this")])])
+        #expect(BuildPlanResolver.resolve([a, opt])?.buildpackIDs == ["a"])
+        let req = DetectedBuildpack(id: "req", optional: false, options: [PlanOption(requires: [R(name: "nothing-provides-this")])])
+        #expect(BuildPlanResolver.resolve([a, req]) == nil)
+    }
+}
+
+@Suite struct LayerEnvironmentTests {
+    @Test func suffixRules() throws {
+        let d = tempDir()
+        try write(d + "/PLAIN", "p")
+        try write(d + "/OVER.override", "o")
+        try write(d + "/DEF.default", "ignored")
+        try write(d + "/NEWDEF.default", "nd")
+        try write(d + "/PATH.prepend", "/layer/bin")
+        try write(d + "/PATH.delim", ":")
+        try write(d + "/FLAGS.append", "-O2")
+        try write(d + "/FLAGS.delim", " ")
+        var env = LayerEnvironment(["OVER": "old", "DEF": "kept", "PATH": "/usr/bin", "FLAGS": "-g"])
+        env.applyEnvDirectory(d)
+        #expect(env.variables["PLAIN"] == "p")
+        #expect(env.variables["OVER"] == "o")
+        #expect(env.variables["DEF"] == "kept")
+        #expect(env.variables["NEWDEF"] == "nd")
+        #expect(env.variables["PATH"] == "/layer/bin:/usr/bin")
+        #expect(env.variables["FLAGS"] == "-g -O2")
+    }
+
+    @Test func launchProcessesFromLaunchTOML() throws {
+        let t = try TOMLParser.parse("""
+            [[processes]]
+            type = "web"
+            command = ["node", "server.js"]
+            args = ["--port", "8080"]
+            default = true
+            working-dir = "/workspace/app"
+
+            [[processes]]
+            type = "legacy"
+            command = "echo hi"
+            """)
+        let p = LaunchProcess.parse(t, buildpackID: "x/node")
+        #expect(p.count == 2)
+        #expect(p[0] == LaunchProcess(type: "web", command: ["node", "server.js"], args: ["--port", "8080"], isDefault: true,
+                                      workingDirectory: "/workspace/app", buildpackID: "x/node"))
+        #expect(p[1].command == ["/bin/sh", "-c", "echo hi"])
+        let conf = LauncherConfiguration(layers: ["/layers/x/a"], processes: p, defaultProcess: "web").encoded()
+        let tokens = conf.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        #expect(Array(tokens.prefix(12)) == ["layer", "/layers/x/a", "process", "web", "/workspace/app", "2", "node", "server.js", "2", "--port", "8080", "process"])
+    }
+}

@@ -1,0 +1,111 @@
+import Testing
+@testable import Engine
+
+@Suite struct BuildReasonCalculatorTests {
+    static let base = BuildInputs(
+        builder: .default, sourceType: "Local Source", sourceURL: "", sourceRevision: "sha256:aaa", sourceRef: nil, subPath: nil,
+        env: ["A": "1"], buildpacks: ["x/node": "1.0.0", "x/npm": "2.0.0"], runImageDigest: "sha256:run1")
+
+    func reasons(_ last: BuildInputs?, succeeded: Bool = true, _ change: (inout BuildInputs) -> Void) -> [BuildReasonKind] {
+        var current = Self.base
+        change(&current)
+        return BuildReasonCalculator.reasons(last: last, lastSucceeded: succeeded, current: current).map(\.reason)
+    }
+
+    @Test func firstBuildIsConfig() {
+        #expect(reasons(nil) { _ in } == [.CONFIG])
+    }
+
+    @Test func nothingChangedMeansNoBuild() {
+        #expect(reasons(Self.base) { _ in }.isEmpty)
+    }
+
+    @Test func configChanges() {
+        #expect(reasons(Self.base) { $0.env["A"] = "2" } == [.CONFIG])
+        #expect(reasons(Self.base) { $0.sourceRevision = "sha256:bbb" } == [.CONFIG])
+        #expect(reasons(Self.base) { $0.subPath = "api" } == [.CONFIG])
+        #expect(reasons(Self.base) { $0.builder = BuilderReference(kind: .Builder, name: "other") } == [.CONFIG])
+        let r = BuildReasonCalculator.reasons(last: Self.base, lastSucceeded: true, current: { var c = Self.base; c.env = ["A": "1", "B": "2"]; return c }())
+        #expect(r.first?.field == "env")
+        #expect(r.first?.old == "A=1")
+        #expect(r.first?.new == "A=1 B=2")
+    }
+
+    @Test func newCommitOnTheSameRefIsCommitAndAnotherRefIsConfig() {
+        var git = Self.base
+        git.sourceType = "Git"
+        git.sourceURL = "https://example.com/app.git"
+        git.sourceRef = "main"
+        git.sourceRevision = "c1"
+        #expect(reasons(git) { $0 = git; $0.sourceRevision = "c2" } == [.COMMIT])
+        #expect(reasons(git) { $0 = git; $0.sourceRef = "release"; $0.sourceRevision = "c2" } == [.CONFIG])
+    }
+
+    @Test func builderAndStackOnlyAfterASuccessfulBuild() {
+        #expect(reasons(Self.base) { $0.buildpacks["x/node"] = "1.1.0" } == [.BUILDER])
+        #expect(reasons(Self.base, succeeded: false) { $0.buildpacks["x/node"] = "1.1.0" }.isEmpty)
+        #expect(reasons(Self.base) { $0.runImageDigest = "sha256:run2" } == [.STACK])
+        #expect(reasons(Self.base, succeeded: false) { $0.runImageDigest = "sha256:run2" }.isEmpty)
+        // A buildpack the last build did not use does not matter.
+        #expect(reasons(Self.base) { $0.buildpacks["x/python"] = "3.0.0" }.isEmpty)
+        let detail = BuildReasonCalculator.reasons(last: Self.base, lastSucceeded: true,
+                                                   current: { var c = Self.base; c.buildpacks["x/node"] = "1.1.0"; return c }())
+        #expect(detail == [BuildReason(.BUILDER, field: "buildpacks", old: "x/node 1.0.0", new: "x/node 1.1.0")])
+    }
+
+    @Test func severalReasonsCombine() {
+        #expect(reasons(Self.base) { $0.env = [:]; $0.buildpacks["x/npm"] = "2.1.0"; $0.runImageDigest = "sha256:run2" } == [.CONFIG, .BUILDER, .STACK])
+    }
+
+    @Test(arguments: [
+        ([BuildReasonKind.CONFIG], "CONFIG"),
+        ([.CONFIG, .COMMIT], "CONFIG+"),
+        ([.COMMIT, .CONFIG], "CONFIG+"),
+        ([.BUILDER, .COMMIT], "COMMIT+"),
+        ([.STACK, .BUILDER], "BUILDER+"),
+        ([.STACK], "STACK"),
+        ([.TRIGGER], "TRIGGER"),
+        ([.TRIGGER, .STACK], "TRIGGER+"),
+        ([.TRIGGER, .TRIGGER], "TRIGGER"),
+        ([], ""),
+    ])
+    func summary(_ reasons: [BuildReasonKind], _ expected: String) {
+        #expect(BuildReasonCalculator.summary(reasons) == expected)
+    }
+}
+
+@Suite struct RetentionPolicyTests {
+    @Test func keepsTheNewestTenOfEachOutcome() {
+        let builds = (1...12).map { (number: $0, status: BuildState.FAILURE) }
+        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 10, keepFailed: 10) == [1, 2])
+    }
+
+    @Test func countsSuccessesAndFailuresSeparatelyAndNeverDeletesUnfinishedBuilds() {
+        let builds: [(number: Int, status: BuildState)] = [(1, .SUCCESS), (2, .FAILURE), (3, .SUCCESS), (4, .FAILURE), (5, .SUCCESS), (6, .BUILDING), (7, .QUEUED)]
+        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 2, keepFailed: 1) == [1, 2])
+        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 10, keepFailed: 10).isEmpty)
+    }
+}
+
+@Suite struct ValidationTests {
+    @Test(arguments: ["a", "my-app", "a1", String(repeating: "x", count: 63)])
+    func validNames(_ n: String) throws { try Validation.name(n, field: "name", kind: "image") }
+
+    @Test(arguments: ["", "A", "-a", "a-", "a_b", "a.b", String(repeating: "x", count: 64), "ünï"])
+    func invalidNames(_ n: String) {
+        #expect(throws: EngineError.self) { try Validation.name(n, field: "name", kind: "image") }
+    }
+
+    @Test func envNames() throws {
+        try Validation.env(["PATH_EXTRA": "x", "_a1": "y"])
+        #expect(throws: EngineError.self) { try Validation.env(["1X": "x"]) }
+        #expect(throws: EngineError.self) { try Validation.env(["A-B": "x"]) }
+        #expect(throws: EngineError.self) { try Validation.env(["CNB_APP_DIR": "x"]) }
+    }
+
+    @Test func versionOrderIsNumeric() {
+        #expect(Engine.versionLess("1.9.2", "1.10.0"))
+        #expect(!Engine.versionLess("2.0.0", "1.99.0"))
+        #expect(Engine.versionLess("1.0", "1.0.1"))
+    }
+}
