@@ -124,9 +124,9 @@ public struct Lifecycle: Sendable {
         let layout = try OCILayout(path: request.outputLayout, create: true)
         let previous = try? layout.image(tag: request.outputTag)
         if let previous {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputLayout):\(request.outputTag)\" found: \(previous.manifestDigest)")
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"oci:\(request.outputLayout):\(request.outputTag)\" found: \(previous.manifestDigest)")
         } else {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputLayout):\(request.outputTag)\" not found")
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"oci:\(request.outputLayout):\(request.outputTag)\" not found")
         }
 
         // RESTORE

@@ -2,17 +2,33 @@ import BuildRuntime
 
 /// Where an image's source comes from. Exactly one of `git`, `blob`, `local` is set.
 public struct SourceSpec: Codable, Sendable, Equatable {
-    public struct Git: Codable, Sendable, Equatable { public var url: String; public var revision: String? }
-    public struct Blob: Codable, Sendable, Equatable { public var url: String; public var stripComponents: Int? }
+    public struct Git: Codable, Sendable, Equatable {
+        public var url: String
+        public var revision: String?
+        public init(url: String, revision: String? = nil) { self.url = url; self.revision = revision }
+    }
+    public struct Blob: Codable, Sendable, Equatable {
+        public var url: String
+        public var stripComponents: Int?
+        public init(url: String, stripComponents: Int? = nil) { self.url = url; self.stripComponents = stripComponents }
+    }
     public struct Local: Codable, Sendable, Equatable {
         public var path: String
         /// The snapshot taken at create/patch; set by the engine.
         public var snapshot: SourceSnapshot?
+        public init(path: String) { self.path = path }
     }
     public var git: Git?
     public var blob: Blob?
     public var local: Local?
     public var subPath: String?
+
+    public init(git: Git? = nil, blob: Blob? = nil, local: Local? = nil, subPath: String? = nil) {
+        self.git = git
+        self.blob = blob
+        self.local = local
+        self.subPath = subPath
+    }
 
     public var type: String {
         if git != nil { return "Git" }

@@ -56,10 +56,20 @@ public struct OrderEntry: Codable, Sendable, Equatable {
     public var id: String
     public var version: String?
     public var optional: Bool?
+
+    public init(id: String, version: String? = nil, optional: Bool? = nil) {
+        self.id = id
+        self.version = version
+        self.optional = optional
+    }
 }
 
 public struct OrderGroup: Codable, Sendable, Equatable {
     public var group: [OrderEntry]
+
+    public init(group: [OrderEntry]) {
+        self.group = group
+    }
 }
 
 /// A Builder (namespaced) or ClusterBuilder: a stack, a store, and the detection order.

@@ -18,6 +18,23 @@ public struct ImageSpec: Codable, Sendable {
     public var successBuildHistoryLimit: Int?
     public var failedBuildHistoryLimit: Int?
     public var dryRun: Bool?
+
+    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.tag = tag
+        self.additionalTags = additionalTags
+        self.builder = builder
+        self.source = source
+        self.env = env
+        self.deleteEnv = deleteEnv
+        self.strategy = strategy
+        self.dockerfile = dockerfile
+        self.buildTimeout = buildTimeout
+        self.successBuildHistoryLimit = successBuildHistoryLimit
+        self.failedBuildHistoryLimit = failedBuildHistoryLimit
+        self.dryRun = dryRun
+    }
 }
 
 /// A row of `image/list`.
