@@ -40,7 +40,13 @@ public final class Connection: Sendable {
         var allTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskKey = 0
         var lastWrite: Task<Void, Never>?
+        /// Resumed when the number of running tasks drops below the limit.
+        var capacityWaiters: [CheckedContinuation<Void, Never>] = []
     }
+
+    /// At most this many requests of one connection run at once; reading waits beyond it, so a
+    /// client that pipelines a million requests does not make a million tasks.
+    static let maxInflight = 256
 
     public init(outputFD: Int32, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
                 errorMapper: @escaping ErrorMapper)
@@ -61,6 +67,9 @@ public final class Connection: Sendable {
         output.send(OutgoingMessage.notification(method: method, params: value))
     }
 
+    /// Blocks until every message sent so far has been written (call before the process exits).
+    public func flushOutput() { output.flush() }
+
     /// Sends `window/logMessage` (type 1 error, 2 warning, 3 info, 4 log).
     public func logMessage(_ message: String, type: Int = 3) {
         output.send(OutgoingMessage.notification(method: "window/logMessage", params: ["type": .int(Int64(type)), "message": .string(message)]))
@@ -74,6 +83,7 @@ public final class Connection: Sendable {
             let events = framer.push(chunk)
             if output.framing == nil, let f = framer.framing { output.setFraming(f) }
             for event in events {
+                await waitForCapacity()
                 if let end = handle(event) { return end }
             }
         }
@@ -91,6 +101,29 @@ public final class Connection: Sendable {
             if tasks.isEmpty { return }
             for t in tasks { await t.value }
         }
+    }
+
+    private func waitForCapacity() async {
+        await withCheckedContinuation { c in
+            let full = state.withLock { s -> Bool in
+                guard s.allTasks.count >= Self.maxInflight else { return false }
+                s.capacityWaiters.append(c)
+                return true
+            }
+            if !full { c.resume() }
+        }
+    }
+
+    /// Removes a finished task from the bookkeeping and lets reading go on if it waited.
+    private func taskFinished(key: Int, id: RequestID?) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            if let id { s.inflight.removeValue(forKey: id) }
+            s.allTasks.removeValue(forKey: key)
+            guard s.allTasks.count < Self.maxInflight else { return [] }
+            defer { s.capacityWaiters.removeAll() }
+            return s.capacityWaiters
+        }
+        for w in waiters { w.resume() }
     }
 
     // MARK: - Reading
@@ -249,6 +282,8 @@ public final class Connection: Sendable {
         let slot = batch?.reserve()
         let started = ContinuousClock.now
         let task = state.withLock { s -> Task<Void, Never> in
+            s.nextTaskKey += 1
+            let key = s.nextTaskKey
             let dependency = s.lastWrite
             let t = Task { [weak self] in
                 await dependency?.value
@@ -280,13 +315,14 @@ public final class Connection: Sendable {
                         method: "$/logTrace",
                         params: ["message": .string("Sending response '\(method) - (\(id))'. Processing request took \(ms)ms")]))
                 }
-                self?.state.withLock { _ = $0.inflight.removeValue(forKey: id) }
+                self?.taskFinished(key: key, id: id)
             }
             s.inflight[id] = t
+            s.allTasks[key] = t
             if entry.ordering == .write { s.lastWrite = t }
             return t
         }
-        trackTask(task)
+        _ = task
     }
 
     @discardableResult
@@ -298,7 +334,7 @@ public final class Connection: Sendable {
         }
         Task { [weak self] in
             await task.value
-            self?.state.withLock { _ = $0.allTasks.removeValue(forKey: key) }
+            self?.taskFinished(key: key, id: nil)
         }
         return key
     }
@@ -337,32 +373,81 @@ actor BatchCollector {
     }
 }
 
-/// Serialises writes to the output file descriptor, framing each message. Messages written
-/// before the framing is known (before the first input byte) are held until it is.
+/// Writes framed messages to the output file descriptor from one writer thread. Senders only
+/// append to a buffer, so replies keep their order, a slow client never blocks a handler, and
+/// under load many messages leave in one `write(2)`. Messages sent before the framing is known
+/// (before the first input byte) are held until it is.
 final class OutputChannel: Sendable {
     private let fd: Int32
-    private let state = Mutex<(framing: Framing?, pending: [JSONValue])>((nil, []))
+    private let condition = NSCondition()
+    private nonisolated(unsafe) var buffer: [UInt8] = []
+    /// The buffer being written; swapped with `buffer`, so neither is reallocated per write.
+    private nonisolated(unsafe) var spare: [UInt8] = []
+    private nonisolated(unsafe) var pending: [JSONValue] = []
+    private nonisolated(unsafe) var currentFraming: Framing?
+    private nonisolated(unsafe) var writing = false
+    private nonisolated(unsafe) var closed = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        let t = Thread { [unowned self] in self.writerLoop() }
+        t.stackSize = 1 << 18
+        t.start()
+    }
 
-    var framing: Framing? { state.withLock { $0.framing } }
+    var framing: Framing? {
+        condition.lock()
+        defer { condition.unlock() }
+        return currentFraming
+    }
 
     func setFraming(_ f: Framing) {
-        state.withLock { s in
-            s.framing = f
-            for m in s.pending { writeAll(FrameEncoder.frame(JSONWriter.write(m), as: f)) }
-            s.pending.removeAll()
-        }
+        condition.lock()
+        currentFraming = f
+        for m in pending { buffer.append(contentsOf: FrameEncoder.frame(JSONWriter.write(m), as: f)) }
+        pending.removeAll()
+        condition.signal()
+        condition.unlock()
     }
 
     func send(_ message: JSONValue) {
         let body = JSONWriter.write(message)
-        state.withLock { s in
-            guard let f = s.framing else {
-                s.pending.append(message)
-                return
+        condition.lock()
+        if let f = currentFraming {
+            if f == .newlineDelimited {
+                buffer.append(contentsOf: body)
+                buffer.append(0x0A)
+            } else {
+                buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
             }
-            writeAll(FrameEncoder.frame(body, as: f))
+            condition.signal()
+        } else {
+            pending.append(message)
+        }
+        condition.unlock()
+    }
+
+    /// Returns once everything sent so far has been written.
+    func flush() {
+        condition.lock()
+        while !buffer.isEmpty || writing { condition.wait() }
+        condition.unlock()
+    }
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            while buffer.isEmpty && !closed { condition.wait() }
+            if buffer.isEmpty && closed { condition.unlock(); return }
+            swap(&buffer, &spare)
+            writing = true
+            condition.unlock()
+            writeAll(spare)
+            spare.removeAll(keepingCapacity: true)
+            condition.lock()
+            writing = false
+            condition.broadcast()
+            condition.unlock()
         }
     }
 

@@ -243,7 +243,7 @@ private final class EncodingNode {
     }
 }
 
-private func encodeScalar<T: Encodable>(_ value: T, into node: EncodingNode, path: [CodingKey]) throws {
+private func encodeScalar<T: Encodable>(_ value: T, into node: EncodingNode, path: @autoclosure () -> [CodingKey]) throws {
     switch value {
     case let s as String: node.kind = .scalar(.string(s))
     case let b as Bool: node.kind = .scalar(.bool(b))
@@ -254,7 +254,7 @@ private func encodeScalar<T: Encodable>(_ value: T, into node: EncodingNode, pat
     case let i as UInt64: node.kind = .scalar(.int(Int64(clamping: i)))
     case let d as Double: node.kind = .scalar(.double(d))
     case let v as JSONValue: node.kind = .scalar(v)
-    default: try value.encode(to: ValueEncoder(node: node, codingPath: path))
+    default: try value.encode(to: ValueEncoder(node: node, codingPath: path()))
     }
 }
 

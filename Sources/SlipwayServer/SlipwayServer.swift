@@ -41,6 +41,7 @@ public enum SlipwayServer {
         let end = await connection.run(inputFD: STDIN_FILENO)
         switch end {
         case .exit(let code):
+            connection.flushOutput()
             return code
         case .endOfInput:
             // A shell pipeline gets complete results: builds it started run to the end.
@@ -48,6 +49,7 @@ public enum SlipwayServer {
             await session.flush()
             await context.closeSession(for: connection)
             _ = await forwarder.value
+            connection.flushOutput()
             return 0
         }
     }

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the release build and prints medians and ratios.
+set -euo pipefail
+cd "$(dirname "$0")"
+for b in startup throughput export; do
+  python3 "$b.py"
+done
