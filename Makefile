@@ -21,8 +21,9 @@ test: setup
 demo: build
 	scripts/demo.sh
 
+# Benchmarks run the release build, linked with the Swift runtime statically (as shipped).
 bench: setup
-	swift build -c release
+	swift build -c release --static-swift-stdlib
 	bench/run-all.sh
 
 clean:

@@ -40,6 +40,8 @@ public final class Connection: Sendable {
         var allTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskKey = 0
         var lastWrite: Task<Void, Never>?
+        /// Answers `shutdown` once every earlier request has been answered.
+        var shutdownTask: Task<Void, Never>?
         /// Resumed when the number of running tasks drops below the limit.
         var capacityWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -84,14 +86,20 @@ public final class Connection: Sendable {
             if output.framing == nil, let f = framer.framing { output.setFraming(f) }
             for event in events {
                 await waitForCapacity()
-                if let end = handle(event) { return end }
+                if let end = handle(event) { return await finishing(end) }
             }
         }
         for event in framer.finish() {
-            if let end = handle(event) { return end }
+            if let end = handle(event) { return await finishing(end) }
         }
         await drain()
         return .endOfInput
+    }
+
+    /// On `exit` after `shutdown`, lets the shutdown reply (and so every earlier reply) out first.
+    private func finishing(_ end: ConnectionEnd) async -> ConnectionEnd {
+        if let t = state.withLock({ $0.shutdownTask }) { await t.value }
+        return end
     }
 
     /// Waits until every request read so far has been answered.
@@ -219,8 +227,24 @@ public final class Connection: Sendable {
                 return nil
             }
             if method == "shutdown" {
-                state.withLock { $0.shutdownReceived = true }
-                reply = OutgoingMessage.response(id: id, result: .success(.null))
+                // Answered once every earlier request has been answered; later ones are refused.
+                let earlier = state.withLock { s -> [Task<Void, Never>] in
+                    s.shutdownReceived = true
+                    return Array(s.allTasks.values)
+                }
+                let output = self.output
+                let slot = batch?.reserve()
+                let t = Task {
+                    for task in earlier { await task.value }
+                    let response = OutgoingMessage.response(id: id, result: .success(.null))
+                    if let batch, let slot {
+                        await batch.fill(slot, response)
+                    } else {
+                        output.send(response)
+                    }
+                }
+                state.withLock { $0.shutdownTask = t }
+                trackTask(t)
                 return nil
             }
             guard let entry = registry.entry(method) else {

@@ -214,6 +214,15 @@ final class PipePeer: Sendable {
         #expect(await p2.end.value == .exit(code: 0))
     }
 
+    @Test func pipelinedShutdownAndExitAnswerEverythingBeforeThem() async {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":5}}"# + "\n"
+                  + #"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"# + "\n" + #"{"jsonrpc":"2.0","method":"exit"}"# + "\n")
+        #expect(await peer.end.value == .exit(code: 0))
+        let replies = await peer.next(2)
+        #expect(replies.map { $0["id"] } == [.int(1), .int(2)])
+    }
+
     @Test func endOfInputAnswersEverythingFirst() async {
         let peer = PipePeer()
         peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":1}}"#)  // no trailing newline

@@ -3,7 +3,8 @@ import Foundation
 /// Writes the app image into an OCI layout: the run image's layers, one layer per launch layer,
 /// the app layer, the launcher layer and the config layer, with the CNB labels and
 /// `/cnb/process/<type>` entry points. Every layer is a reproducible tar, so an unchanged layer
-/// has the digest it had last time and is reused (no new blob is written).
+/// has the digest it had last time and is reused (no new blob is stored). Layers live once in the
+/// state's content store and are hard-linked into layouts.
 struct Exporter {
     let images: ImageStore
     let layout: OCILayout
@@ -17,13 +18,16 @@ struct Exporter {
                         gid: Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000)
     }
 
-    /// Writes one layer with `fill` and reports whether it was added or reused.
+    /// Writes one layer with `fill` into the state's content store (where an identical layer is
+    /// found by its digest and kept once), links it into the layout, and reports whether it was
+    /// added or reused.
     private func layer(_ label: String, added: inout Int, reused: inout Int, _ fill: (TarWriter) throws -> Void) throws -> OCIDescriptor {
-        let w = try layout.store.writer()
+        let w = try images.content.writer()
         let tar = TarWriter(out: w)
         try fill(tar)
         try tar.finish()
         let (digest, size) = try w.commit()
+        try layout.store.copy(digest, from: images.content)
         let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
         if wasThere { reused += 1 } else { added += 1 }
         log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
