@@ -166,8 +166,13 @@ extension Engine {
         let previousReady = created ? nil : imageCache?[ImageKey(namespace: ns, name: name)]?.status.ready
         try store.db.transaction { tx in
             if let latest = try store.latestBuild(namespace: ns, image: name, in: tx), latest.status == .QUEUED {
+                // The queued build takes the change; its reasons are worked out again against the
+                // build before it, keeping a manual trigger.
                 var b = latest
-                for r in reasons where !b.reasons.contains(r) { b.reasons.append(r) }
+                let prior = try store.builds(namespace: ns, image: name, in: tx).last { $0.number < b.number }
+                var merged = BuildReasonCalculator.reasons(last: prior?.inputs, lastSucceeded: prior?.status == .SUCCESS, current: inputs)
+                if (b.reasons + reasons).contains(where: { $0.reason == .TRIGGER }) { merged.append(BuildReason(.TRIGGER)) }
+                b.reasons = merged.isEmpty ? b.reasons : merged
                 b.inputs = inputs
                 try store.putBuild(b, in: tx)
                 number = b.number
