@@ -235,5 +235,21 @@ import Testing
         #expect(b["message"] == "canceled")
         #expect(Date().timeIntervalSince(t0) < 20)
         #expect(try await c.request("build/cancel", ["image": "s"])["error"]?["code"] == 1003)
+
+        // A build over its buildTimeout fails, saying so.
+        _ = try await c.call("image/create", ["name": "t", "buildTimeout": 1, "env": ["SLEEP_SECONDS": "60"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        let timedOut = try await c.call("build/wait", ["image": "t", "build": 1])
+        #expect(timedOut["status"] == "FAILURE")
+        #expect(timedOut["message"]?.stringValue?.contains("timed out after 1 seconds") == true)
+
+        // $/cancelRequest on a pending build/wait answers -32800; the build goes on.
+        _ = try await c.call("image/trigger", ["name": "s"])
+        c.send(#"{"jsonrpc":"2.0","id":"waiting","method":"build/wait","params":{"image":"s","build":2}}"#)
+        try await Task.sleep(for: .milliseconds(300))
+        c.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"waiting"}}"#)
+        let cancelled = try await c.waitFor { $0["id"] == "waiting" }
+        #expect(cancelled["error"]?["code"] == -32800)
+        #expect(try await c.call("build/status", ["image": "s", "build": 2])["status"] == "BUILDING")
+        _ = try await c.call("build/cancel", ["image": "s", "build": 2])
     }
 }

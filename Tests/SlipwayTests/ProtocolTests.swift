@@ -100,6 +100,18 @@ import Testing
         #expect(out["exitCode"] == 0)
     }
 
+    @Test func theProjectsPythonClientWorks() async throws {
+        let state = TempDir("state")
+        let script = Repo.fixtures.appendingPathComponent("python_client_check.py").path
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let r = try sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
+        #expect(r.status == 0, "\(r.err)")
+        let out = try JSONParser.parse(Array(r.out.utf8))
+        #expect(out["lines"]?.arrayValue?.contains("generated bin/hello") == true)
+        #expect(out["error"] == ["code": 1001, "reason": "NotFound"])
+        #expect(out["ready"] == "Ready")
+    }
+
     @Test func subscriptionsTurnNotificationKindsOnAndOff() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
