@@ -9,13 +9,13 @@ import Testing
     static var helloApp: String { Repo.examples.appendingPathComponent("hello-app").path }
 
     /// Runs `/cnb/process/<type>` of an OCI layout image under bwrap, as an unprivileged user.
-    static func runImage(layout: String, tag: String = "latest", process: String = "web") throws -> String {
+    static func runImage(layout: String, tag: String = "latest", process: String = "web", args: [String] = []) throws -> String {
         let bundle = TempDir("bundle")
         let unpack = try sh("umoci unpack --image '\(layout):\(tag)' '\(bundle.path)/b'")
         guard unpack.status == 0 else { throw TestFailure("umoci unpack failed: \(unpack.err)") }
         let run = try sh("""
             bwrap --bind '\(bundle.path)/b/rootfs' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
-              --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/\(process)
+              --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/\(process) \(args.map { "'\($0)'" }.joined(separator: " "))
             """)
         guard run.status == 0 else { throw TestFailure("running the image failed (\(run.status)): \(run.err)") }
         return run.out
@@ -73,6 +73,33 @@ import Testing
         // umoci unpacks it, and the default process prints the example's line.
         let output = try Self.runImage(layout: layout)
         #expect(output.contains(Self.expectedLine))
+    }
+
+    @Test func buildLayersLaunchMetadataAndTheLauncher() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: ["provider", "consumer"].map { Repo.fixtures.appendingPathComponent("buildpacks/" + $0).path },
+                                        order: [["group": [["id": "test/provider"], ["id": "test/consumer"]]]])
+        _ = try await c.call("image/create", ["name": "layers", "source": ["local": ["path": .string(Self.helloApp)]]])
+        let b = try await c.call("build/wait", ["image": "layers", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let lines = try await c.call("build/logs", ["image": "layers"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        // The plan: the consumer's requirement (with metadata) went to the provider.
+        #expect(lines.contains("provider plan: 1 entry for tool; version wanted: 1.2"))
+        // A build layer's env.build and bin/ reach the next buildpack.
+        #expect(lines.contains("consumer sees TOOL_HOME=/layers/test_provider/tools"))
+        #expect(lines.contains("tool ran with hello"))
+        // Only launch layers are exported; a folder without .toml is not a layer.
+        #expect(lines.contains("Adding layer 'test/provider:runtime'"))
+        #expect(!lines.contains { $0.contains("test/provider:tools") || $0.contains("scratch") })
+        // launch.toml labels become image labels.
+        let layout = state.path + "/layouts/default/layers"
+        let info = try JSONParser.parse(Array(try sh("skopeo inspect oci:\(layout):latest").out.utf8))
+        #expect(info["Labels"]?["org.example.built-by"] == "test/consumer")
+        // The launcher: exec.d output, env.launch (and per-process env.launch/<type>), default args or the user's.
+        #expect(try Self.runImage(layout: layout).contains("web: EXECD_VAR=set by exec.d ROLE=everyone args=default-arg"))
+        #expect(try Self.runImage(layout: layout, args: ["mine"]).contains("args=mine"))
+        #expect(try Self.runImage(layout: layout, process: "worker").contains("worker: ROLE=worker-only"))
     }
 
     @Test func patchTriggerRetentionFailureAndDelete() async throws {
