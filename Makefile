@@ -15,7 +15,7 @@ build: setup
 # bwrap, git, docker-registry, skopeo and umoci.
 test: setup
 	swift build $(SWIFT_FLAGS)
-	swift test $(SWIFT_FLAGS)
+	swift test --disable-xctest $(SWIFT_FLAGS)
 
 # Builds the example app into an OCI image under a fresh state directory and runs it.
 demo: build
