@@ -198,11 +198,10 @@ public final class Connection: Sendable {
             if let reply { immediate.append(reply) }
         }
         let output = self.output
-        let key = trackTask(Task {
+        trackTask(Task {
             let replies = immediate + (await collector.results())
             if !replies.isEmpty { output.send(.array(replies)) }
         })
-        _ = key
         return nil
     }
 
@@ -305,7 +304,7 @@ public final class Connection: Sendable {
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
-        let task = state.withLock { s -> Task<Void, Never> in
+        state.withLock { s in
             s.nextTaskKey += 1
             let key = s.nextTaskKey
             let dependency = s.lastWrite
@@ -344,13 +343,10 @@ public final class Connection: Sendable {
             s.inflight[id] = t
             s.allTasks[key] = t
             if entry.ordering == .write { s.lastWrite = t }
-            return t
         }
-        _ = task
     }
 
-    @discardableResult
-    private func trackTask(_ task: Task<Void, Never>) -> Int {
+    private func trackTask(_ task: Task<Void, Never>) {
         let key = state.withLock { s -> Int in
             s.nextTaskKey += 1
             s.allTasks[s.nextTaskKey] = task
@@ -360,7 +356,6 @@ public final class Connection: Sendable {
             await task.value
             self?.taskFinished(key: key, id: nil)
         }
-        return key
     }
 }
 

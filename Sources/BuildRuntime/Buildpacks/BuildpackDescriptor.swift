@@ -45,13 +45,6 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
 
     public static func escape(_ id: String) -> String { id.replacingOccurrences(of: "/", with: "_") }
 
-    /// Compares dotted API versions numerically.
-    public func apiAtLeast(_ v: String) -> Bool {
-        let a = api.split(separator: ".").compactMap { Int($0) }
-        let b = v.split(separator: ".").compactMap { Int($0) }
-        return a.lexicographicallyPrecedes(b) == false
-    }
-
     /// Reads `buildpack.toml` from a buildpack folder and checks its executables.
     public static func load(directory: String) throws -> BuildpackDescriptor {
         let path = directory + "/buildpack.toml"

@@ -20,12 +20,6 @@ public struct ContentStore: Sendable {
 
     public func contains(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
 
-    public func size(_ digest: Digest) -> Int64? {
-        var st = stat()
-        guard stat(path(digest), &st) == 0 else { return nil }
-        return Int64(st.st_size)
-    }
-
     public func read(_ digest: Digest) throws -> Data {
         try Data(contentsOf: URL(fileURLWithPath: path(digest)))
     }

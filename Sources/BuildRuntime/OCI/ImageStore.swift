@@ -97,13 +97,4 @@ public struct ImageStore: Sendable {
         }
         return final
     }
-
-    /// Removes unpacked roots that no longer belong to any stack.
-    public func pruneRootfs(keeping digests: Set<Digest>) {
-        let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: rootfsDirectory.path)) ?? [] {
-            if let d = Digest("sha256:" + name), digests.contains(d) { continue }
-            try? fm.removeItem(atPath: rootfsDirectory.appendingPathComponent(name).path)
-        }
-    }
 }

@@ -7,10 +7,8 @@ public enum MediaType {
     public static let config = "application/vnd.oci.image.config.v1+json"
     public static let layer = "application/vnd.oci.image.layer.v1.tar"
     public static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
-    public static let layerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-    public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 }
 
 /// An OCI content descriptor: what a blob is, its digest and size.

@@ -32,20 +32,17 @@ final class BuildLogWriter: Sendable {
     var currentPhase: String { state.withLock { $0.phase } }
 
     func append(phase: String, stream: String, line: String) {
-        let followersAndLine = state.withLock { s -> ([EngineSession], BuildLogLine)? in
-            guard !s.closed else { return nil }
+        state.withLock { s in
+            guard !s.closed else { return }
             let l = BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: s.lines.count + 1,
                                  phase: phase, stream: stream, line: line, time: Timestamp.now())
             s.lines.append(l)
             s.phase = phase
             let record = Array(BuildLogFile.encode(l).utf8)
             _ = record.withUnsafeBytes { write(s.fd, $0.baseAddress, $0.count) }
-            let followers = Array(s.followers.values)
-            for f in followers { f.deliverFollowed(l) }
-            for other in sessions.all where !s.followers.keys.contains(other.id) { other.deliver(.buildLog(l)) }
-            return (followers, l)
+            for f in s.followers.values { f.deliverFollowed(l) }
+            for other in sessions.all where s.followers[other.id] == nil { other.deliver(.buildLog(l)) }
         }
-        _ = followersAndLine
     }
 
     /// Sends `session` the lines from `since` and, unless the log is closed, every later line.

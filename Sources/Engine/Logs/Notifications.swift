@@ -134,8 +134,6 @@ public final class EngineSession: Sendable {
         state.withLock { s in if on { s.followed.insert(key) } else { s.followed.remove(key) } }
     }
 
-    func follows(_ key: BuildKey) -> Bool { state.withLock { $0.followed.contains(key) } }
-
     /// Returns once every message queued before this call has been handled by the forwarder.
     public func flush() async {
         await withCheckedContinuation { c in continuation.yield(.barrier(c)) }

@@ -186,8 +186,4 @@ public final class StateStore: Sendable {
         sql += " ORDER BY id"
         return try db.query(sql, args).compactMap { try $0.first?.text.map { try Self.decode(SystemEvent.self, $0) } }
     }
-
-    public func deleteEvents(namespace: String, kind: String, name: String) throws {
-        try db.query("DELETE FROM events WHERE namespace=? AND kind=? AND name=?", [.text(namespace), .text(kind), .text(name)])
-    }
 }

@@ -68,7 +68,7 @@ extension Engine {
         if b.status.isFinished { return b }
         let waiterID = UUID()
         return try await withTaskCancellationHandler {
-            let result: Build = await withCheckedContinuation { c in
+            let result: Build? = await withCheckedContinuation { c in
                 waiters[key, default: []].append(c)
                 waiterIDs[key, default: []].append(waiterID)
                 if let timeout {
@@ -79,6 +79,9 @@ extension Engine {
                 }
             }
             try Task.checkCancellation()
+            guard let result else {
+                throw EngineError.notFound("build", String(key.number), namespace: key.namespace, hint: "it was deleted with its image")
+            }
             return result
         } onCancel: {
             Task { await self.releaseWaiter(key, waiterID) }
@@ -90,14 +93,7 @@ extension Engine {
         guard let i = waiterIDs[key]?.firstIndex(of: id), let c = waiters[key]?[i] else { return }
         waiters[key]?.remove(at: i)
         waiterIDs[key]?.remove(at: i)
-        let b = (try? store.build(namespace: key.namespace, image: key.image, number: key.number)) ?? nil
-        if let b {
-            c.resume(returning: b)
-        } else {
-            c.resume(returning: Build(namespace: key.namespace, image: key.image, number: key.number, status: .FAILURE, reasons: [], created: "",
-                                      inputs: BuildInputs(builder: .default, sourceType: "", sourceURL: "", sourceRevision: "", env: [:], buildpacks: [:]),
-                                      message: "the build was deleted", buildpacks: []))
-        }
+        c.resume(returning: (try? store.build(namespace: key.namespace, image: key.image, number: key.number)) ?? nil)
     }
 
     public func wait(namespace: String, image: String, number: Int?, timeout: Double?) async throws -> Build {

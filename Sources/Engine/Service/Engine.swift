@@ -35,7 +35,7 @@ public actor Engine {
     /// Queued builds in the order they were queued.
     var queue: [BuildKey] = []
     var running: [BuildKey: RunningBuild] = [:]
-    var waiters: [BuildKey: [CheckedContinuation<Build, Never>]] = [:]
+    var waiters: [BuildKey: [CheckedContinuation<Build?, Never>]] = [:]
     /// Identifies each waiter in `waiters` (same positions), so one can be released early.
     var waiterIDs: [BuildKey: [UUID]] = [:]
     /// Sessions that asked to follow a build before it started, with their `since`.
