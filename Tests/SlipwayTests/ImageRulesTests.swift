@@ -68,6 +68,17 @@ import Testing
         #expect(try await names(["allNamespaces": true, "filter": ["latestReason": "CONFIG"]]) == ["good", "bad"])
         #expect(try await names(["allNamespaces": true, "filter": ["latestReason": "TRIGGER"]]) == [])
 
+        // A builder whose order names a buildpack the store lacks is not ready, and builds with it fail saying why.
+        let notReady = try await c.call("clusterbuilder/create", ["name": "incomplete", "stack": "base", "store": "default",
+                                                                  "order": [["group": [["id": "example/missing", "version": "9.9.9"]]]]])
+        #expect(notReady["status"]?["ready"] == false)
+        #expect(notReady["status"]?["message"]?.stringValue?.contains("example/missing@9.9.9") == true)
+        _ = try await c.call("image/create", ["name": "orphan", "builder": ["kind": "ClusterBuilder", "name": "incomplete"], "source": local])
+        let orphan = try await c.call("build/wait", ["image": "orphan", "build": 1])
+        #expect(orphan["status"] == "FAILURE")
+        #expect(orphan["message"]?.stringValue?.contains("is not ready") == true)
+        _ = try await c.call("image/delete", ["name": "orphan"])
+
         let events = try await c.call("event/list", ["namespace": "team", "object": ["kind": "Image", "name": "bad"]])["events"]?.arrayValue ?? []
         #expect(events.compactMap { $0["reason"]?.stringValue } == ["Created", "Scheduled", "Failed"])
         #expect(events.last?["type"] == "Warning")
@@ -117,8 +128,14 @@ import Testing
         let runDigest = try #require(stack["status"]?["runImageDigest"]?.stringValue)
         let index = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: work.path + "/stack/index.json"))))
         #expect(index["manifests"]?.arrayValue?.contains { $0["digest"]?.stringValue == runDigest } == true)
-        _ = try await c.call("clusterstore/create", ["name": "s", "buildpacks": .array([.string(Repo.buildpacks.appendingPathComponent("build-script").path),
-                                                                                          .string(Repo.buildpacks.appendingPathComponent("procfile").path)])])
+        // A buildpack given as a .tgz archive (with its folder inside), next to one given as a folder.
+        let tgz = work.path + "/procfile.tgz"
+        #expect(try sh("tar -czf '\(tgz)' -C '\(Repo.buildpacks.path)' procfile").status == 0)
+        let store = try await c.call("clusterstore/create", ["name": "s", "buildpacks": .array([.string(Repo.buildpacks.appendingPathComponent("build-script").path),
+                                                                                                  .string(tgz)])])
+        #expect(store["buildpacks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["slipway/build-script", "slipway/procfile"])
+        let status = try await c.call("clusterstore/status", ["name": "s"])
+        #expect(status["buildpacks"]?.arrayValue?.last?["homepage"] == "https://example.invalid/slipway/buildpacks/procfile")
         _ = try await c.call("clusterbuilder/create", ["name": "default", "stack": "oci", "store": "s",
                                                        "order": [["group": [["id": "slipway/build-script"], ["id": "slipway/procfile"]]]]])
         // The app lives in a sub-folder of the source.
