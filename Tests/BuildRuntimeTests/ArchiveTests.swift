@@ -108,6 +108,17 @@ func write(_ path: String, _ text: String, mode: Int = 0o644) throws {
         #expect(!r.ignores("main.swift", isDirectory: false))
     }
 
+    @Test func folderWithASymlinkOutOfItIsRefusedUnlessIgnored() throws {
+        let src = tempDir(), s = tempDir()
+        let store = try ContentStore(root: URL(fileURLWithPath: s))
+        try write(src + "/app.sh", "echo")
+        symlink("app.sh", src + "/inside")
+        symlink("/etc/passwd", src + "/outside")
+        #expect(throws: RuntimeError.self) { try SourceSnapshotter(store: store).snapshot(localPath: src, subPath: nil) }
+        try write(src + "/.slipwayignore", "outside\n")
+        _ = try SourceSnapshotter(store: store).snapshot(localPath: src, subPath: nil)
+    }
+
     @Test func snapshotSkipsGitAndIgnoredFiles() throws {
         let src = tempDir(), s = tempDir()
         let store = try ContentStore(root: URL(fileURLWithPath: s))

@@ -78,10 +78,22 @@ public struct SourceSnapshotter: Sendable {
         let ignore = (try? String(contentsOfFile: root + "/.slipwayignore", encoding: .utf8)).map(IgnoreRules.init)
         let w = try store.writer()
         let tar = TarWriter(out: w)
+        var escaping: (String, String)?
         try tar.addTree(root, prefix: "", owner: .root) { rel, isDir in
             if isDir && (rel == ".git" || rel.hasSuffix("/.git")) { return false }
             if let ignore, ignore.ignores(rel, isDirectory: isDir) { return false }
+            // A symlink pointing out of the source would be refused when the build unpacks it.
+            if !isDir, escaping == nil, let target = try? readLink(root + "/" + rel),
+                (try? ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)) == nil
+            {
+                escaping = (rel, target)
+            }
             return true
+        }
+        if let (rel, target) = escaping {
+            throw RuntimeError.invalid(
+                "source file '\(rel)' is a symlink to '\(target)', outside the source; replace it with what it points to, or list it in .slipwayignore",
+                field: "source.local.path")
         }
         try tar.finish()
         if w.size > limits.maxTotalBytes {
