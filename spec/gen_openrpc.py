@@ -129,8 +129,9 @@ image_params = [
     p("dryRun", BOOL, desc="Validate and report without storing or building."),
 ]
 create_params = [dict(x, required=True) if x["name"] == "source" else x for x in image_params]
+# Git sources resolve when the image is created or patched, and every --git-poll-interval seconds after.
 method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG. Local source is snapshotted now.",
-       create_params, obj({"image": S("Image"), "build": INT}), errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied"))
+       create_params, obj({"image": S("Image"), "build": INT}), errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied", "Unavailable"))
 change = obj({"image": S("Image"), "changed": BOOL, "build": INT},
              desc="changed:false (and no build) when no build input changed; otherwise the build carrying the change.")
 method("image/patch", "Changes an image; starts a build only if a build input changed (a queued build takes the change). The tag cannot change.",
@@ -146,6 +147,18 @@ method("image/delete", "Deletes the image with all its builds and logs; images a
        errors=("InvalidParams", "NotFound"))
 method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
        obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition"))
+
+# Secrets
+method("secret/create", "Stores credentials: registry username/password, a docker config file, or git (username/password or sshKey) for a URL "
+       "prefix. Values are kept in 0600 files and never appear in any response, log line, event or error.",
+       [p("name", S("Name"), True), NS,
+        p("registry", obj({"server": STR, "username": STR, "password": STR}, ["server", "username", "password"])),
+        p("dockerConfig", obj({"path": STR}, ["path"], "Absolute path of a docker config.json; its content is stored.")),
+        p("git", obj({"url": STR, "username": STR, "password": STR, "sshKey": STR}, ["url"],
+                     "Used for git sources whose URL starts with `url` (the longest match wins)."))],
+       S("SecretInfo"), errors=("InvalidParams", "AlreadyExists"))
+method("secret/list", "Secrets in a namespace, without their values.", [NS], obj({"secrets": arr(S("SecretInfo"))}))
+method("secret/delete", "Deletes a secret and its stored values.", [p("name", S("Name"), True), NS], NULL, errors=("InvalidParams", "NotFound"))
 
 # Builds
 build_ref = [p("image", S("Name"), True), NS, p("build", INT, desc="Build number; default the latest build.")]
@@ -179,11 +192,16 @@ schemas = {
                              "maxMessageSize": INT, "buildStrategies": arr(STR), "sourceTypes": arr(STR)})}),
     "BuilderReference": obj({"kind": {"enum": ["ClusterBuilder", "Builder"]}, "name": S("Name")}, ["kind", "name"]),
     "SourceSpec": obj({
-        "git": obj({"url": STR, "revision": STR}, ["url"]),
+        "git": obj({"url": STR, "revision": {"type": "string", "description": "A branch, a tag or a full commit SHA; default the remote's default branch."},
+                    "poll": {"type": "boolean", "description": "Poll the branch or tag for new commits (default true; a commit is never polled)."}}, ["url"],
+                   "https://, http://, ssh://, git://, file:// or user@host:path; no credentials in the URL (use a git secret)."),
         "blob": obj({"url": STR, "stripComponents": INT}, ["url"]),
         "local": obj({"path": STR}, ["path"], "An absolute path to a folder (.git/ skipped, .slipwayignore honoured) or a "
                      ".zip/.jar/.tar/.tar.gz/.tgz file."),
-        "subPath": STR}, desc="Exactly one of git, blob, local. Only local is supported in this version."),
+        "subPath": STR,
+        "resolved": obj({"snapshot": obj({"digest": S("Digest"), "files": INT, "bytes": INT}), "ref": STR, "commit": STR, "pinned": BOOL, "time": S("Timestamp")},
+                        desc="Set by the server: what the source resolved to (ignored in params).")},
+        desc="Exactly one of git, blob, local. Blob sources arrive in a later version."),
     "OrderGroup": obj({"group": arr(obj({"id": STR, "version": STR, "optional": BOOL}, ["id"]))}, ["group"]),
     "ClusterStack": obj({"name": STR, "id": STR, "buildImage": STR, "runImage": STR, "status": obj({
         "ready": BOOL, "buildImageDigest": S("Digest"), "runImageDigest": S("Digest"), "resolvedBuildImage": STR,
@@ -204,7 +222,10 @@ schemas = {
                               "latestImage": {"type": "string", "description": "repo@sha256:… of the latest successful build"},
                               "latestBuild": INT, "latestReason": STR, "lastSuccessfulBuild": S("BuildSummary"),
                               "lastFailedBuild": S("BuildSummary"), "source": S("SourceInfo"), "builder": S("BuilderReference")}),
-    "SourceInfo": obj({"type": {"enum": ["Git", "Blob", "Local Source"]}, "url": STR, "revision": STR, "path": STR, "digest": STR, "subPath": STR}),
+    "SourceInfo": obj({"type": {"enum": ["Git", "Blob", "Local Source"]}, "url": STR, "revision": {"type": "string", "description": "Git: the commit SHA."},
+                       "ref": {"type": "string", "description": "Git: the branch or tag followed."}, "path": STR, "digest": STR, "subPath": STR}),
+    "SecretInfo": obj({"name": STR, "namespace": STR, "type": {"enum": ["registry", "dockerConfig", "git-basic", "git-ssh"]}, "server": STR, "url": STR,
+                       "created": S("Timestamp")}, desc="Never includes the secret's values."),
     "ImageRow": obj({"name": STR, "namespace": STR, "ready": S("ReadyState"), "latestReason": STR, "latestImage": STR, "builder": STR}),
     "BuildReason": obj({"reason": S("ReasonKind"), "field": STR, "old": STR, "new": STR}),
     "BuildRow": obj({"namespace": STR, "imageName": STR, "number": INT, "status": S("BuildState"), "image": STR,

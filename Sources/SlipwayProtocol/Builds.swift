@@ -84,7 +84,7 @@ public struct BuildStatusResult: Codable, Sendable {
         stackID = b.stackID
         let local = b.inputs.sourceType == "Local Source"
         source = SourceInfo(type: b.inputs.sourceType, url: local ? nil : b.inputs.sourceURL, revision: local ? nil : b.inputs.sourceRevision,
-                            path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
+                            ref: b.inputs.sourceRef, path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
         buildpacks = b.buildpacks
         created = b.created
         started = b.started

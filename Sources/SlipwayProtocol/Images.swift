@@ -52,8 +52,8 @@ public struct ImageStatusResult: Codable, Sendable {
         latestReason = i.status.latestReason
         lastSuccessfulBuild = i.status.lastSuccessfulBuild
         lastFailedBuild = i.status.lastFailedBuild
-        source = SourceInfo(type: i.source.type, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.git?.revision,
-                            path: i.source.local?.path, digest: i.source.local?.snapshot?.digest.string, subPath: i.source.subPath)
+        source = SourceInfo(type: i.source.type, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.resolved?.commit,
+                            ref: i.source.resolved?.ref, path: i.source.local?.path, digest: i.source.resolved?.snapshot.digest.string, subPath: i.source.subPath)
         builder = i.builder
     }
 }
@@ -62,15 +62,19 @@ public struct ImageStatusResult: Codable, Sendable {
 public struct SourceInfo: Codable, Sendable {
     public var type: String
     public var url: String?
+    /// Git: the commit SHA built.
     public var revision: String?
+    /// Git: the branch or tag followed (or the pinned commit).
+    public var ref: String?
     public var path: String?
     public var digest: String?
     public var subPath: String?
 
-    public init(type: String, url: String? = nil, revision: String? = nil, path: String? = nil, digest: String? = nil, subPath: String? = nil) {
+    public init(type: String, url: String? = nil, revision: String? = nil, ref: String? = nil, path: String? = nil, digest: String? = nil, subPath: String? = nil) {
         self.type = type
         self.url = url
         self.revision = revision
+        self.ref = ref
         self.path = path
         self.digest = digest
         self.subPath = subPath

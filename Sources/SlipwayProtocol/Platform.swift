@@ -61,3 +61,9 @@ public struct StoreStatus: Codable, Sendable {
         buildpacks = s.buildpacks.map { Row(id: $0.id, version: $0.version, api: $0.api, homepage: $0.homepage, digest: $0.digest.string) }
     }
 }
+
+/// `secret/list` result: secrets without their values.
+public struct SecretList: Codable, Sendable {
+    public var secrets: [SecretInfo]
+    public init(secrets: [SecretInfo]) { self.secrets = secrets }
+}

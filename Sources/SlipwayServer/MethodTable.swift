@@ -63,6 +63,7 @@ public enum MethodTable {
         var r = MethodRegistry()
         registerLifecycle(&r, ctx)
         registerPlatform(&r, ctx)
+        registerSecrets(&r, ctx)
         registerImages(&r, ctx)
         registerBuilds(&r, ctx)
         ctx.setMethods(r.requestMethods + methodsOwnedByConnection)
@@ -79,7 +80,7 @@ public enum MethodTable {
                     methods: s.allMethods, clientNotifications: clientNotifications,
                     notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
                     framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
-                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local"]))
+                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git"]))
         }
         r.registerNotification("initialized") { (_: NoParams, _) in }
         r.register("rpc.discover", ordering: .read) { (_: NoParams, _) -> JSONValue in
@@ -158,6 +159,19 @@ public enum MethodTable {
                 try await s.engine.deleteBuilder(name: p.name, namespace: ns(p.namespace))
                 return VoidResult()
             }
+        }
+    }
+
+    // MARK: Secrets
+
+    private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("secret/create", ordering: .write) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
+        r.register("secret/list", ordering: .read) { (p: NamespaceParams, ctx) in
+            SecretList(secrets: try await s.engine.secrets(namespace: p.namespace ?? "default"))
+        }
+        r.register("secret/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+            try await s.engine.deleteSecret(namespace: p.resolvedNamespace, name: p.name)
+            return VoidResult()
         }
     }
 

@@ -6,9 +6,12 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxConcurrentBuilds = 2
     public var maxMessageSize = 64 << 20
     public var allowedSourceRoots: [String]?
+    /// Seconds between polls of followed git branches and tags; 0 turns polling off.
+    public var gitPollInterval: Double = 60
 
     public static let usage = """
-        usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES] [--allow-source DIR]...
+        usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES]
+                       [--git-poll-interval SECONDS] [--allow-source DIR]...
                slipway --version | --help
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
@@ -41,6 +44,9 @@ public struct ServerOptions: Sendable, Equatable {
             case "--max-message-size":
                 guard let v = value(), let n = Int(v), n >= 1024 else { return .error("--max-message-size needs a number of bytes (at least 1024)") }
                 o.maxMessageSize = n
+            case "--git-poll-interval":
+                guard let v = value(), let n = Double(v), n >= 0 else { return .error("--git-poll-interval needs a number of seconds (0 turns polling off)") }
+                o.gitPollInterval = n
             case "--allow-source":
                 guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
                 o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]

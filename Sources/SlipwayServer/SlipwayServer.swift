@@ -23,7 +23,8 @@ public enum SlipwayServer {
             engine = try Engine(
                 stateDirectory: URL(fileURLWithPath: options.stateDirectory),
                 options: EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
-                                       allowedSourceRoots: options.allowedSourceRoots))
+                                       allowedSourceRoots: options.allowedSourceRoots,
+                                       gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil))
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
             return 1

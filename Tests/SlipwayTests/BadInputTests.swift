@@ -70,7 +70,9 @@ import Testing
         var digests: [String] = []
         for (name, file) in [("from-tgz", "good.tar.gz"), ("from-zip", "good.zip"), ("from-jar", "good.jar")] {
             let r = try await c.call("image/create", ["name": .string(name), "source": ["local": ["path": .string(archives.path + "/" + file)]]])
-            digests.append(r["image"]?["source"]?["local"]?["snapshot"]?["digest"]?.stringValue ?? "")
+            let digest = try #require(r["image"]?["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue)
+            #expect(digest.hasPrefix("sha256:"))
+            digests.append(digest)
             let b = try await c.call("build/wait", ["image": .string(name), "build": 1])
             #expect(b["status"] == "SUCCESS", "\(file): \(JSONWriter.string(b))")
         }

@@ -58,7 +58,7 @@ public struct SourceSnapshotter: Sendable {
         return try snapshotFolder(root)
     }
 
-    static func normalizeSubPath(_ subPath: String?) throws -> String? {
+    public static func normalizeSubPath(_ subPath: String?) throws -> String? {
         guard let subPath, !subPath.isEmpty, subPath != "." && subPath != "/" else { return nil }
         let parts = subPath.split(separator: "/").filter { $0 != "." }
         guard !subPath.hasPrefix("/"), !parts.contains("..") else {

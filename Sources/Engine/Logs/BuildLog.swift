@@ -9,6 +9,7 @@ final class BuildLogWriter: Sendable {
     let key: BuildKey
     let path: String
     private let sessions: SessionRegistry
+    private let redactor: SecretRedactor
     private let state: Mutex<State>
 
     struct State {
@@ -19,10 +20,11 @@ final class BuildLogWriter: Sendable {
         var phase = "prepare"
     }
 
-    init(key: BuildKey, path: String, sessions: SessionRegistry) throws {
+    init(key: BuildKey, path: String, sessions: SessionRegistry, redactor: SecretRedactor) throws {
         self.key = key
         self.path = path
         self.sessions = sessions
+        self.redactor = redactor
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.internal("cannot write build log \(path): \(String(cString: strerror(errno)))") }
@@ -35,7 +37,7 @@ final class BuildLogWriter: Sendable {
         state.withLock { s in
             guard !s.closed else { return }
             let l = BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: s.lines.count + 1,
-                                 phase: phase, stream: stream, line: line, time: Timestamp.now())
+                                 phase: phase, stream: stream, line: redactor.redact(line), time: Timestamp.now())
             s.lines.append(l)
             s.phase = phase
             let record = Array(BuildLogFile.encode(l).utf8)

@@ -4,8 +4,15 @@ import BuildRuntime
 public struct SourceSpec: Codable, Sendable, Equatable {
     public struct Git: Codable, Sendable, Equatable {
         public var url: String
+        /// A branch, a tag or a full commit SHA; default the remote's default branch.
         public var revision: String?
-        public init(url: String, revision: String? = nil) { self.url = url; self.revision = revision }
+        /// Whether a branch or tag is polled for new commits (default true; commits never are).
+        public var poll: Bool?
+        public init(url: String, revision: String? = nil, poll: Bool? = nil) {
+            self.url = url
+            self.revision = revision
+            self.poll = poll
+        }
     }
     public struct Blob: Codable, Sendable, Equatable {
         public var url: String
@@ -14,14 +21,14 @@ public struct SourceSpec: Codable, Sendable, Equatable {
     }
     public struct Local: Codable, Sendable, Equatable {
         public var path: String
-        /// The snapshot taken at create/patch; set by the engine.
-        public var snapshot: SourceSnapshot?
         public init(path: String) { self.path = path }
     }
     public var git: Git?
     public var blob: Blob?
     public var local: Local?
     public var subPath: String?
+    /// What the source resolved to at create, patch or poll; set by the engine (ignored in params).
+    public var resolved: ResolvedSource?
 
     public init(git: Git? = nil, blob: Blob? = nil, local: Local? = nil, subPath: String? = nil) {
         self.git = git
@@ -34,6 +41,25 @@ public struct SourceSpec: Codable, Sendable, Equatable {
         if git != nil { return "Git" }
         if blob != nil { return "Blob" }
         return "Local Source"
+    }
+}
+
+/// A source as the engine fixed it: the snapshot builds unpack, and for git the ref followed
+/// and the commit it pointed at.
+public struct ResolvedSource: Codable, Sendable, Equatable {
+    public var snapshot: SourceSnapshot
+    public var ref: String?
+    public var commit: String?
+    /// A commit SHA was asked for; it is never polled.
+    public var pinned: Bool?
+    public var time: String
+
+    public init(snapshot: SourceSnapshot, ref: String? = nil, commit: String? = nil, pinned: Bool? = nil) {
+        self.snapshot = snapshot
+        self.ref = ref
+        self.commit = commit
+        self.pinned = pinned
+        time = Timestamp.now()
     }
 }
 

@@ -18,7 +18,7 @@ public final class StateStore: Sendable {
 
     public enum Kind: String, Sendable {
         case clusterStack = "ClusterStack", clusterStore = "ClusterStore", clusterBuilder = "ClusterBuilder"
-        case builder = "Builder", image = "Image"
+        case builder = "Builder", image = "Image", secret = "Secret"
     }
 
     public init(path: String) throws {

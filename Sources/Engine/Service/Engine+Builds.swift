@@ -146,7 +146,7 @@ extension Engine {
         let log: BuildLogWriter
         do {
             try? FileManager.default.removeItem(atPath: logPath(key))
-            log = try BuildLogWriter(key: key, path: logPath(key), sessions: sessions)
+            log = try BuildLogWriter(key: key, path: logPath(key), sessions: sessions, redactor: redactor)
         } catch {
             b.status = .FAILURE
             b.message = "cannot open the build log: \(error)"
@@ -208,7 +208,7 @@ extension Engine {
             guard resolved.status.ready, let stack = resolved.stack else {
                 throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
             }
-            guard let digest = image.source.local?.snapshot?.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
+            guard let digest = image.source.resolved?.snapshot.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
             let buildImage = try mapped { try OCIImage.load(stack.status.buildImageDigest, from: images.content) }
             let runImage = try mapped { try OCIImage.load(stack.status.runImageDigest, from: images.content) }
             guard case .layout(let layoutPath, let tag) = try parseTag(image.tag, field: "tag") else {
@@ -259,6 +259,7 @@ extension Engine {
             } else {
                 b.message = "\(error)"
             }
+            b.message = b.message.map(redactor.redact)
             r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()

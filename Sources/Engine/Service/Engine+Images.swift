@@ -70,9 +70,9 @@ extension Engine {
         try requireBuilder(builder, namespace: ns)
         try Self.validateLimits(spec)
         guard var source = spec.source else {
-            throw EngineError.invalid("Missing required param 'source'; give source.local.path (a folder or archive)", field: "source")
+            throw EngineError.invalid("Missing required param 'source'; give source.local.path (a folder or archive) or source.git.url", field: "source")
         }
-        source = try await snapshot(source)
+        source = try await resolveSource(source, namespace: ns)
         // The snapshot took time off the actor; the name may have been taken meanwhile.
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
         let image = Image(
@@ -101,7 +101,7 @@ extension Engine {
         try Self.validateLimits(spec)
         if let b = spec.builder { try requireBuilder(b, namespace: ns) }
         var newSource = image.source
-        if let s = spec.source { newSource = try await snapshot(s) }
+        if let s = spec.source { newSource = try await resolveSource(s, namespace: ns) }
         image = try self.image(ns, spec.name)  // re-read after the suspension
         image.source = newSource
         if let b = spec.builder { image.builder = b }
@@ -286,8 +286,8 @@ extension Engine {
         let s = image.source
         return BuildInputs(
             builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
-            sourceRevision: s.local?.snapshot?.digest.string ?? "", sourceRef: s.git?.revision, subPath: s.subPath, env: image.env,
-            buildpacks: buildpacks, runImageDigest: runDigest)
+            sourceRevision: s.resolved?.commit ?? s.resolved?.snapshot.digest.string ?? "", sourceRef: s.resolved?.ref, subPath: s.subPath,
+            env: image.env, buildpacks: buildpacks, runImageDigest: runDigest)
     }
 
     func builderRecord(_ ref: BuilderReference, namespace: String) throws -> Builder {
@@ -326,32 +326,68 @@ extension Engine {
         return try parseTag(tag, field: "tag").description
     }
 
-    /// Checks the source and snapshots local source (off the actor).
-    nonisolated func snapshot(_ source: SourceSpec) async throws -> SourceSpec {
+    /// Checks the source and fixes what it is now: local source is snapshotted, a git revision
+    /// resolved to a commit whose tree is snapshotted. Runs off the actor.
+    nonisolated func resolveSource(_ source: SourceSpec, namespace: String) async throws -> SourceSpec {
         let given = [source.git != nil, source.blob != nil, source.local != nil].filter { $0 }.count
         guard given == 1 else {
             throw EngineError.invalid("source must have exactly one of git, blob or local (it has \(given))", field: "source")
         }
-        guard var local = source.local else {
-            throw EngineError.invalid(
-                "git and blob sources are not supported by this version yet; give source.local.path (a folder or .zip/.jar/.tar/.tar.gz file)",
-                field: source.git != nil ? "source.git" : "source.blob")
-        }
-        if let roots = options.allowedSourceRoots {
-            let p = URL(fileURLWithPath: local.path).standardizedFileURL.resolvingSymlinksInPath().path
-            guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-                throw EngineError(.permissionDenied, "source.local.path '\(local.path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))",
-                                  field: "source.local.path")
-            }
-        }
-        let snapshotter = self.snapshotter
-        let path = local.path, sub = source.subPath
-        local.snapshot = try await offload {
-            do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
-        }
         var out = source
-        out.local = local
-        return out
+        let snapshotter = self.snapshotter
+        let sub = source.subPath
+        if let local = source.local {
+            if let roots = options.allowedSourceRoots {
+                let p = URL(fileURLWithPath: local.path).standardizedFileURL.resolvingSymlinksInPath().path
+                guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+                    throw EngineError(.permissionDenied, "source.local.path '\(local.path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))",
+                                      field: "source.local.path")
+                }
+            }
+            let path = local.path
+            let snap = try await offload {
+                do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
+            }
+            out.resolved = ResolvedSource(snapshot: snap)
+            return out
+        }
+        if let g = source.git {
+            try mapped {
+                try GitClient.validate(url: g.url, field: "source.git.url")
+                if let r = g.revision { try GitClient.validate(revision: r, field: "source.git.revision") }
+                _ = try SourceSnapshotter.normalizeSubPath(sub)
+            }
+            out.resolved = try await fetchGit(url: g.url, revision: g.revision, namespace: namespace, subPath: sub)
+            return out
+        }
+        throw EngineError.invalid("blob sources are not supported by this version yet; give source.local or source.git", field: "source.blob")
+    }
+
+    /// Resolves a git revision and snapshots the tree of its commit.
+    nonisolated func fetchGit(url: String, revision: String?, namespace: String, subPath: String?, known: ResolvedSource? = nil) async throws -> ResolvedSource {
+        guard let git else {
+            throw EngineError(.unavailable, "git is not installed; install it with 'apt-get install git' (or run scripts/setup.sh)")
+        }
+        let credentials = try await gitCredentials(for: url, namespace: namespace)
+        let redactor = self.redactor
+        func engineError(_ e: RuntimeError) -> EngineError {
+            var e = EngineError(e)
+            e = EngineError(e.reason, redactor.redact(e.message), field: e.field ?? "source.git.url")
+            return e
+        }
+        let resolution: GitResolution
+        do { resolution = try await git.resolve(url: url, revision: revision, credentials: credentials) } catch let e as RuntimeError { throw engineError(e) }
+        if let known, known.commit == resolution.commit { return known }
+        let dir = path("work", "git-" + UUID().uuidString)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            try await git.checkout(url: url, commit: resolution.commit, credentials: credentials, into: dir)
+        } catch let e as RuntimeError { throw engineError(e) }
+        let snapshotter = self.snapshotter
+        let snap = try await offload {
+            do { return try snapshotter.snapshot(localPath: dir, subPath: subPath) } catch let e as RuntimeError { throw EngineError(e) }
+        }
+        return ResolvedSource(snapshot: snap, ref: resolution.ref, commit: resolution.commit, pinned: resolution.pinned)
     }
 
     func saveImage(_ image: Image) throws {

@@ -5,13 +5,16 @@ import Foundation
 public struct EngineOptions: Sendable {
     /// The launcher binary copied into every image.
     public var launcherPath: String
+    /// Seconds between polls of git branches and tags; nil turns polling off.
+    public var gitPollInterval: Double?
     /// How many builds run at once, across all images.
     public var maxConcurrentBuilds: Int
     /// Folders `source.local.path` may name; nil allows any path the server can read.
     public var allowedSourceRoots: [String]?
 
-    public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil) {
+    public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
+        self.gitPollInterval = gitPollInterval
         self.maxConcurrentBuilds = maxConcurrentBuilds
         self.allowedSourceRoots = allowedSourceRoots
     }
@@ -29,6 +32,8 @@ public actor Engine {
     let snapshotter: SourceSnapshotter
     let lifecycle: Lifecycle
     let sessions = SessionRegistry()
+    let redactor = SecretRedactor()
+    let git: GitClient?
 
     /// Images by namespace/name, loaded from the database on first use.
     var imageCache: [ImageKey: Image]?
@@ -38,6 +43,8 @@ public actor Engine {
     var waiters: [BuildKey: [CheckedContinuation<Build?, Never>]] = [:]
     /// Identifies each waiter in `waiters` (same positions), so one can be released early.
     var waiterIDs: [BuildKey: [UUID]] = [:]
+    /// The git poller, while it runs.
+    var pollTask: Task<Void, Never>?
     /// Sessions that asked to follow a build before it started, with their `since`.
     var pendingFollowers: [BuildKey: [(EngineSession, Int)]] = [:]
     /// Builds marked FAILURE at start-up because the process running them died.
@@ -70,6 +77,7 @@ public actor Engine {
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
         snapshotter = SourceSnapshotter(store: images.content)
         lifecycle = Lifecycle(images: images, sources: snapshotter)
+        git = try? GitClient()
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
         try? fm.removeItem(at: stateDirectory.appendingPathComponent("work"))
         try? fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
@@ -102,7 +110,9 @@ public actor Engine {
 
     /// Starts the builds that were queued when the engine last stopped.
     public func resume() {
+        loadRedactions()
         schedule()
+        startGitPolling()
     }
 
     // MARK: Sessions
@@ -150,7 +160,7 @@ public actor Engine {
         do { return try body() } catch let e as RuntimeError { throw EngineError(e) }
     }
 
-    func path(_ components: String...) -> String {
+    nonisolated func path(_ components: String...) -> String {
         components.reduce(stateDirectory.path) { $0 + "/" + $1 }
     }
 }

@@ -1,0 +1,129 @@
+import BuildRuntime
+import Foundation
+import Synchronization
+
+/// Hides secret values in anything the engine writes or says: log lines and error messages.
+final class SecretRedactor: Sendable {
+    private let values = Mutex<Set<String>>([])
+
+    func add(_ v: [String]) { values.withLock { $0.formUnion(v) } }
+    func remove(_ v: [String]) { values.withLock { $0.subtract(v) } }
+
+    func redact(_ text: String) -> String {
+        let vs = values.withLock { $0 }
+        guard !vs.isEmpty else { return text }
+        var out = text
+        for v in vs where out.contains(v) { out = out.replacingOccurrences(of: v, with: "***") }
+        return out
+    }
+}
+
+extension Engine {
+    var secretsDirectory: String { path("secrets") }
+
+    func secretValuesPath(_ ns: String, _ name: String) -> String { path("secrets", ns, name + ".json") }
+
+    public func createSecret(_ spec: SecretSpec) throws -> SecretInfo {
+        let ns = spec.namespace ?? "default"
+        try Validation.namespace(ns)
+        try Validation.name(spec.name, field: "name", kind: "secret")
+        let given = [spec.registry != nil, spec.dockerConfig != nil, spec.git != nil].filter { $0 }.count
+        guard given == 1 else {
+            throw EngineError.invalid("a secret needs exactly one of registry, dockerConfig or git (it has \(given))", field: "registry")
+        }
+        if try store.object(SecretInfo.self, kind: .secret, namespace: ns, name: spec.name) != nil {
+            throw EngineError.alreadyExists("secret", spec.name, namespace: ns)
+        }
+        var info = SecretInfo(name: spec.name, namespace: ns, type: .registry, created: Timestamp.now())
+        var values = SecretValues()
+        if let r = spec.registry {
+            guard !r.server.isEmpty else { throw EngineError.invalid("registry.server is empty", field: "registry.server") }
+            guard !r.username.isEmpty else { throw EngineError.invalid("registry.username is empty", field: "registry.username") }
+            info.server = r.server
+            values.username = r.username
+            values.password = r.password
+        } else if let d = spec.dockerConfig {
+            guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["auths"] != nil || json["credHelpers"] != nil
+            else {
+                throw EngineError.invalid("dockerConfig.path must be an absolute path to a readable docker config.json with 'auths'", field: "dockerConfig.path")
+            }
+            info.type = .dockerConfig
+            values.dockerConfig = String(decoding: data, as: UTF8.self)
+        } else if let g = spec.git {
+            try mapped { try GitClient.validate(url: g.url, field: "git.url") }
+            info.url = g.url
+            if let key = g.sshKey {
+                guard key.contains("PRIVATE KEY") else { throw EngineError.invalid("git.sshKey must be a private key (PEM or OpenSSH)", field: "git.sshKey") }
+                info.type = .gitSSH
+                values.sshKey = key
+            } else {
+                guard let u = g.username, !u.isEmpty, let p = g.password else {
+                    throw EngineError.invalid("a git secret needs username and password, or sshKey", field: "git.username")
+                }
+                info.type = .gitBasic
+                values.username = u
+                values.password = p
+            }
+        }
+        try writeSecretValues(values, ns, spec.name)
+        do {
+            guard try store.insert(info, kind: .secret, namespace: ns, name: spec.name) else { throw EngineError.alreadyExists("secret", spec.name, namespace: ns) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: secretValuesPath(ns, spec.name))
+            throw error
+        }
+        redactor.add(values.all)
+        emitEvent(.Normal, "Created", "Secret \(spec.name) created (\(info.type.rawValue))", object: .init(kind: "Secret", namespace: ns, name: spec.name))
+        return info
+    }
+
+    public func secrets(namespace: String) throws -> [SecretInfo] {
+        try store.objects(SecretInfo.self, kind: .secret, namespace: namespace)
+    }
+
+    public func deleteSecret(namespace: String, name: String) throws {
+        guard try store.object(SecretInfo.self, kind: .secret, namespace: namespace, name: name) != nil else {
+            throw EngineError.notFound("secret", name, namespace: namespace, hint: "list secrets with secret/list")
+        }
+        try store.delete(kind: .secret, namespace: namespace, name: name)
+        try? FileManager.default.removeItem(atPath: secretValuesPath(namespace, name))
+    }
+
+    /// The credentials of the git secret whose URL is the longest prefix of `url`.
+    func gitCredentials(for url: String, namespace: String) throws -> GitCredentials? {
+        let match = try secrets(namespace: namespace)
+            .filter { ($0.type == .gitBasic || $0.type == .gitSSH) && url.hasPrefix($0.url ?? "\u{0}") }
+            .max { ($0.url ?? "").count < ($1.url ?? "").count }
+        guard let match, let v = try readSecretValues(namespace, match.name) else { return nil }
+        if let key = v.sshKey { return .sshKey(key) }
+        return .basic(username: v.username ?? "", password: v.password ?? "")
+    }
+
+    private func writeSecretValues(_ v: SecretValues, _ ns: String, _ name: String) throws {
+        let dir = path("secrets", ns)
+        mkdir(secretsDirectory, 0o700)
+        mkdir(dir, 0o700)
+        let file = secretValuesPath(ns, name)
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw EngineError.internal("cannot store the secret") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let data = try JSONEncoder().encode(v)
+        guard data.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == data.count, fsync(fd) == 0 else {
+            throw EngineError.internal("cannot store the secret")
+        }
+    }
+
+    func readSecretValues(_ ns: String, _ name: String) throws -> SecretValues? {
+        guard let data = FileManager.default.contents(atPath: secretValuesPath(ns, name)) else { return nil }
+        return try JSONDecoder().decode(SecretValues.self, from: data)
+    }
+
+    /// Loads every stored secret value into the redactor (at start-up).
+    func loadRedactions() {
+        for info in (try? store.objects(SecretInfo.self, kind: .secret)) ?? [] {
+            if let v = try? readSecretValues(info.namespace, info.name) { redactor.add(v.all) }
+        }
+    }
+}
