@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev
-  bubblewrap git
+  bubblewrap git zip
   docker-registry skopeo umoci apache2-utils
   python3 python3-pip
 )

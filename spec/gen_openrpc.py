@@ -195,13 +195,15 @@ schemas = {
         "git": obj({"url": STR, "revision": {"type": "string", "description": "A branch, a tag or a full commit SHA; default the remote's default branch."},
                     "poll": {"type": "boolean", "description": "Poll the branch or tag for new commits (default true; a commit is never polled)."}}, ["url"],
                    "https://, http://, ssh://, git://, file:// or user@host:path; no credentials in the URL (use a git secret)."),
-        "blob": obj({"url": STR, "stripComponents": INT}, ["url"]),
+        "blob": obj({"url": STR, "stripComponents": INT}, ["url"],
+                    "An http://, https:// or file:// URL of a .zip/.jar/.tar/.tar.gz archive; the digest of the archive decides whether a patch is a change."),
         "local": obj({"path": STR}, ["path"], "An absolute path to a folder (.git/ skipped, .slipwayignore honoured) or a "
                      ".zip/.jar/.tar/.tar.gz/.tgz file."),
         "subPath": STR,
-        "resolved": obj({"snapshot": obj({"digest": S("Digest"), "files": INT, "bytes": INT}), "ref": STR, "commit": STR, "pinned": BOOL, "time": S("Timestamp")},
+        "resolved": obj({"snapshot": obj({"digest": S("Digest"), "files": INT, "bytes": INT}), "ref": STR, "commit": STR, "pinned": BOOL,
+                         "archiveDigest": S("Digest"), "time": S("Timestamp")},
                         desc="Set by the server: what the source resolved to (ignored in params).")},
-        desc="Exactly one of git, blob, local. Blob sources arrive in a later version."),
+        desc="Exactly one of git, blob, local."),
     "OrderGroup": obj({"group": arr(obj({"id": STR, "version": STR, "optional": BOOL}, ["id"]))}, ["group"]),
     "ClusterStack": obj({"name": STR, "id": STR, "buildImage": STR, "runImage": STR, "status": obj({
         "ready": BOOL, "buildImageDigest": S("Digest"), "runImageDigest": S("Digest"), "resolvedBuildImage": STR,

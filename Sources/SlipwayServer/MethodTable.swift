@@ -80,7 +80,7 @@ public enum MethodTable {
                     methods: s.allMethods, clientNotifications: clientNotifications,
                     notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
                     framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
-                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git"]))
+                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git", "blob"]))
         }
         r.registerNotification("initialized") { (_: NoParams, _) in }
         r.register("rpc.discover", ordering: .read) { (_: NoParams, _) -> JSONValue in

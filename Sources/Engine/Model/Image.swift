@@ -52,13 +52,16 @@ public struct ResolvedSource: Codable, Sendable, Equatable {
     public var commit: String?
     /// A commit SHA was asked for; it is never polled.
     public var pinned: Bool?
+    /// Blob sources: the digest of the archive's bytes.
+    public var archiveDigest: String?
     public var time: String
 
-    public init(snapshot: SourceSnapshot, ref: String? = nil, commit: String? = nil, pinned: Bool? = nil) {
+    public init(snapshot: SourceSnapshot, ref: String? = nil, commit: String? = nil, pinned: Bool? = nil, archiveDigest: String? = nil) {
         self.snapshot = snapshot
         self.ref = ref
         self.commit = commit
         self.pinned = pinned
+        self.archiveDigest = archiveDigest
         time = Timestamp.now()
     }
 }

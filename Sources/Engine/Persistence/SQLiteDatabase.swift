@@ -31,7 +31,7 @@ public final class SQLiteDatabase: Sendable {
     }
 
     deinit {
-        handle.withLock { sqlite3_close($0) }
+        _ = handle.withLock { sqlite3_close($0) }
     }
 
     /// Runs one or more statements that return nothing.

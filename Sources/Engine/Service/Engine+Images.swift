@@ -286,7 +286,8 @@ extension Engine {
         let s = image.source
         return BuildInputs(
             builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
-            sourceRevision: s.resolved?.commit ?? s.resolved?.snapshot.digest.string ?? "", sourceRef: s.resolved?.ref, subPath: s.subPath,
+            sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest.string ?? "", sourceRef: s.resolved?.ref,
+            subPath: s.subPath,
             env: image.env, buildpacks: buildpacks, runImageDigest: runDigest)
     }
 
@@ -337,13 +338,7 @@ extension Engine {
         let snapshotter = self.snapshotter
         let sub = source.subPath
         if let local = source.local {
-            if let roots = options.allowedSourceRoots {
-                let p = URL(fileURLWithPath: local.path).standardizedFileURL.resolvingSymlinksInPath().path
-                guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-                    throw EngineError(.permissionDenied, "source.local.path '\(local.path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))",
-                                      field: "source.local.path")
-                }
-            }
+            try checkAllowed(local.path, field: "source.local.path")
             let path = local.path
             let snap = try await offload {
                 do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
@@ -360,7 +355,35 @@ extension Engine {
             out.resolved = try await fetchGit(url: g.url, revision: g.revision, namespace: namespace, subPath: sub)
             return out
         }
-        throw EngineError.invalid("blob sources are not supported by this version yet; give source.local or source.git", field: "source.blob")
+        if let blob = source.blob {
+            let url = try mapped { try BlobFetcher.validate(url: blob.url, field: "source.blob.url") }
+            if url.isFileURL { try checkAllowed(url.path, field: "source.blob.url") }
+            if let n = blob.stripComponents, n < 0 || n > 32 {
+                throw EngineError.invalid("source.blob.stripComponents must be between 0 and 32", field: "source.blob.stripComponents")
+            }
+            let dir = path("work", "blob-" + UUID().uuidString)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let fetched: FetchedBlob
+            do { fetched = try await BlobFetcher().fetch(url, into: dir) } catch let e as RuntimeError {
+                throw EngineError(e.kind == .unavailable ? .unavailable : .invalidParams, e.message, field: "source.blob.url")
+            }
+            let strip = blob.stripComponents ?? 0
+            let snap = try await offload {
+                do { return try snapshotter.snapshot(archive: fetched.path, stripComponents: strip, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
+            }
+            out.resolved = ResolvedSource(snapshot: snap, archiveDigest: fetched.digest.string)
+            return out
+        }
+        throw EngineError.invalid("source must have one of git, blob or local", field: "source")
+    }
+
+    /// Refuses local paths outside `--allow-source` folders, when those are set.
+    nonisolated func checkAllowed(_ path: String, field: String) throws {
+        guard let roots = options.allowedSourceRoots else { return }
+        let p = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
+            throw EngineError(.permissionDenied, "'\(path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))", field: field)
+        }
     }
 
     /// Resolves a git revision and snapshots the tree of its commit.
