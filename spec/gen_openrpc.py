@@ -114,9 +114,10 @@ for prefix, kind in (("clusterbuilder", "ClusterBuilder"), ("builder", "Builder"
 # Images
 image_params = [
     p("name", S("Name"), True), NS,
-    p("tag", STR, desc="Where builds go: oci:/absolute/dir[:tag] (an OCI image layout). Default: an OCI layout under the state "
-                       "directory (STATE/layouts/NAMESPACE/NAME:latest). Immutable after create."),
-    p("additionalTags", arr(STR)),
+    p("tag", STR, desc="Where builds go: a registry reference host[:port]/repo[:tag] (pushed with the OCI distribution API, also as the "
+                       "BuildNumber tag <tag>-b<N>.<YYYYMMDD>.<HHMMSS>), or oci:/absolute/dir[:tag] (an OCI image layout). Default: an OCI "
+                       "layout under the state directory (STATE/layouts/NAMESPACE/NAME:latest). Immutable after create."),
+    p("additionalTags", arr(STR), desc="More registry references in the same repository to tag each build with."),
     p("builder", S("BuilderReference"), desc='Default {"kind": "ClusterBuilder", "name": "default"}.'),
     p("source", S("SourceSpec")),
     p("env", {"type": "object", "additionalProperties": STR}, desc="Build-time environment; on patch, merged into the image's env."),

@@ -8,6 +8,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         case notFound
         /// A tool or service the runtime needs is missing or unreachable.
         case unavailable
+        /// Credentials were refused.
+        case permissionDenied
         /// A build step failed (a buildpack exited non-zero, detection failed).
         case buildFailed
         /// The file system refused an operation.

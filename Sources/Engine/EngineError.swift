@@ -52,6 +52,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         case .invalidInput: self.init(.invalidParams, error.message, field: error.field)
         case .notFound: self.init(.notFound, error.message, field: error.field)
         case .unavailable: self.init(.unavailable, error.message)
+        case .permissionDenied: self.init(.permissionDenied, error.message)
         case .buildFailed, .io: self.init(.internal, error.message)
         }
     }

@@ -8,10 +8,12 @@ public struct ServerOptions: Sendable, Equatable {
     public var allowedSourceRoots: [String]?
     /// Seconds between polls of followed git branches and tags; 0 turns polling off.
     public var gitPollInterval: Double = 60
+    /// Registries reachable over plain HTTP besides loopback ones.
+    public var insecureRegistries: [String] = []
 
     public static let usage = """
         usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES]
-                       [--git-poll-interval SECONDS] [--allow-source DIR]...
+                       [--git-poll-interval SECONDS] [--insecure-registry HOST[:PORT]]... [--allow-source DIR]...
                slipway --version | --help
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
@@ -47,6 +49,9 @@ public struct ServerOptions: Sendable, Equatable {
             case "--git-poll-interval":
                 guard let v = value(), let n = Double(v), n >= 0 else { return .error("--git-poll-interval needs a number of seconds (0 turns polling off)") }
                 o.gitPollInterval = n
+            case "--insecure-registry":
+                guard let v = value(), !v.isEmpty, !v.contains("/") else { return .error("--insecure-registry needs HOST[:PORT]") }
+                o.insecureRegistries.append(v)
             case "--allow-source":
                 guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
                 o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]

@@ -20,11 +20,11 @@ public enum SlipwayServer {
         }
         let engine: Engine
         do {
-            engine = try Engine(
-                stateDirectory: URL(fileURLWithPath: options.stateDirectory),
-                options: EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
-                                       allowedSourceRoots: options.allowedSourceRoots,
-                                       gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil))
+            var engineOptions = EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
+                                              allowedSourceRoots: options.allowedSourceRoots,
+                                              gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
+            engineOptions.insecureRegistries = options.insecureRegistries
+            engine = try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
             return 1

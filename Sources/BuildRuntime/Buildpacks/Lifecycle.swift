@@ -69,6 +69,8 @@ public struct BuildResult: Sendable, Equatable {
     public var processes: [LaunchProcess]
     public var layersAdded: Int
     public var layersReused: Int
+    /// `host/repo@sha256:…` when the image was pushed to a registry after export.
+    public var pushedReference: String?
 }
 
 /// Runs the Cloud Native Buildpacks lifecycle — prepare, detect, analyze, restore, build,

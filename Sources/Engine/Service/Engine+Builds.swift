@@ -168,13 +168,20 @@ extension Engine {
         let request = makeRequest(b, image: image, resolved: resolved)
         let lifecycle = self.lifecycle
         let timeout = image.buildTimeout
+        let push = try? registryPush(for: image, build: key.number)
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
             do {
                 let req = try request.get()
-                outcome = .success(try await Self.withTimeout(timeout) {
+                var result = try await Self.withTimeout(timeout) {
                     try await lifecycle.run(req) { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
-                })
+                }
+                if let push {
+                    result.pushedReference = try await push.run(layout: req.outputLayout, digest: result.imageDigest) {
+                        log.append(phase: "export", stream: LogStream.system.rawValue, line: $0)
+                    }
+                }
+                outcome = .success(result)
             } catch {
                 outcome = .failure(error)
             }
@@ -211,8 +218,11 @@ extension Engine {
             guard let digest = image.source.resolved?.snapshot.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
             let buildImage = try mapped { try OCIImage.load(stack.status.buildImageDigest, from: images.content) }
             let runImage = try mapped { try OCIImage.load(stack.status.runImageDigest, from: images.content) }
-            guard case .layout(let layoutPath, let tag) = try parseTag(image.tag, field: "tag") else {
-                throw EngineError(.failedPrecondition, "only OCI layout tags are supported")
+            var layoutPath = path("layouts", ".registry", b.namespace, b.image)
+            var tag = "latest"
+            if case .layout(let p, let t) = try parseTag(image.tag, field: "tag") {
+                layoutPath = p
+                tag = t
             }
             return BuildRequest(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
@@ -236,7 +246,9 @@ extension Engine {
         case .success(let result):
             b.status = .SUCCESS
             b.imageDigest = result.imageDigest.string
-            if let image = try? image(key.namespace, key.image), case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {
+            if let pushed = result.pushedReference {
+                b.latestImage = pushed
+            } else if let image = try? image(key.namespace, key.image), case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {
                 b.latestImage = "oci:\(p)@\(result.imageDigest)"
             }
             b.buildpacks = result.buildpacks.map { BuildpackInfo(id: $0.id, version: $0.version, homepage: $0.homepage) }
@@ -308,6 +320,9 @@ extension Engine {
                 emitEvent(.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))", object: object)
             }
             emitEvent(.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")", object: object)
+            if b.latestImage?.hasPrefix("oci:") == false {
+                emitEvent(.Normal, "Pushed", "Build \(b.number) pushed \(b.latestImage ?? "")", object: object)
+            }
             emitEvent(.Normal, "Succeeded", "Build \(b.number) succeeded", object: object)
         } else {
             emitEvent(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)

@@ -315,9 +315,9 @@ extension Engine {
         case .layout: return ref
         case .rootfs:
             throw EngineError.invalid("'\(field)' must be oci:DIR[:TAG]; a root filesystem folder is only for stack images", field: field)
-        case .registry:
-            throw EngineError.invalid(
-                "'\(field)': pushing to a registry is not supported by this version yet; use oci:/absolute/dir[:tag] (an OCI image layout)", field: field)
+        case .registry(_, _, _, let digest):
+            guard digest == nil else { throw EngineError.invalid("'\(field)' must be a tag, not a digest", field: field) }
+            return ref
         }
     }
 

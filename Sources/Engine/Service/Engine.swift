@@ -7,6 +7,8 @@ public struct EngineOptions: Sendable {
     public var launcherPath: String
     /// Seconds between polls of git branches and tags; nil turns polling off.
     public var gitPollInterval: Double?
+    /// Registries (`host[:port]`) that may be reached over plain HTTP besides loopback ones.
+    public var insecureRegistries: [String] = []
     /// How many builds run at once, across all images.
     public var maxConcurrentBuilds: Int
     /// Folders `source.local.path` may name; nil allows any path the server can read.

@@ -1,0 +1,216 @@
+import Foundation
+import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Username and password for a registry (Basic auth, and the Bearer token request).
+public struct RegistryCredentials: Sendable, Equatable {
+    public var username: String
+    public var password: String
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// A client of the OCI distribution API for one registry: pushes blobs (skipping those the
+/// registry has) and manifests, with Basic and Bearer-token auth and bounded retries on
+/// connection errors and 5xx answers. Plain HTTP is used only when `insecure` is set (loopback
+/// hosts and registries named with `--insecure-registry`).
+public final class RegistryClient: Sendable {
+    public let host: String
+    let scheme: String
+    let credentials: RegistryCredentials?
+    private let tokens = Mutex<[String: String]>([:])
+    static let retryDelays: [Double] = [0.2, 0.5, 1.0]
+
+    public init(host: String, insecure: Bool, credentials: RegistryCredentials?) {
+        self.host = host
+        self.scheme = insecure ? "http" : "https"
+        self.credentials = credentials
+    }
+
+    /// Whether plain HTTP may be used for `host` without being told: loopback only.
+    public static func isLoopback(_ host: String) -> Bool {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        return name == "localhost" || name.hasPrefix("127.") || name == "[::1]"
+    }
+
+    func url(_ path: String) -> URL { URL(string: "\(scheme)://\(host)/v2/\(path)")! }
+
+    // MARK: Requests with auth and retries
+
+    struct Response {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+    }
+
+    func send(_ method: String, _ url: URL, scope: String, headers: [String: String] = [:], body: Data? = nil, file: URL? = nil) async throws -> Response {
+        var attempt = 0
+        var authRetried = false
+        while true {
+            var request = URLRequest(url: url)
+            request.httpMethod = method
+            request.timeoutInterval = 120
+            for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+            if let token = tokens.withLock({ $0[scope] }) {
+                request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            } else if let c = credentials, authRetried {
+                request.setValue("Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            }
+            do {
+                let (data, http) = try await Self.perform(request, body: body, file: file)
+                var h: [String: String] = [:]
+                for (k, v) in http.allHeaderFields { h[String(describing: k).lowercased()] = String(describing: v) }
+                if http.statusCode == 401, !authRetried {
+                    authRetried = true
+                    try await authenticate(challenge: h["www-authenticate"] ?? "", scope: scope)
+                    continue
+                }
+                if http.statusCode == 401 || http.statusCode == 403 {
+                    throw RuntimeError(.permissionDenied, "\(http.statusCode) from \(host): the registry refused the credentials; check the registry secret for \(host)")
+                }
+                if http.statusCode >= 500, attempt < Self.retryDelays.count {
+                    try await Task.sleep(for: .seconds(Self.retryDelays[attempt]))
+                    attempt += 1
+                    continue
+                }
+                return Response(status: http.statusCode, headers: h, body: data)
+            } catch let e as RuntimeError {
+                throw e
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if attempt < Self.retryDelays.count {
+                    try await Task.sleep(for: .seconds(Self.retryDelays[attempt]))
+                    attempt += 1
+                    continue
+                }
+                throw RuntimeError.unavailable("registry \(host) cannot be reached (\(error.localizedDescription)) after \(attempt + 1) attempts")
+            }
+        }
+    }
+
+    /// Handles a 401 challenge: Basic needs credentials; Bearer fetches a token from the realm.
+    func authenticate(challenge: String, scope: String) async throws {
+        let lower = challenge.lowercased()
+        if lower.hasPrefix("basic") {
+            guard credentials != nil else {
+                throw RuntimeError(.permissionDenied, "401 from \(host): the registry needs credentials; create a registry secret for \(host)")
+            }
+            return
+        }
+        guard lower.hasPrefix("bearer") else { throw RuntimeError.unavailable("401 from \(host) with an unknown challenge '\(challenge)'") }
+        let params = Self.parseChallenge(String(challenge.dropFirst(6)))
+        guard let realm = params["realm"], var components = URLComponents(string: realm) else {
+            throw RuntimeError.unavailable("401 from \(host): the Bearer challenge has no realm")
+        }
+        var items = components.queryItems ?? []
+        if let service = params["service"] { items.append(URLQueryItem(name: "service", value: service)) }
+        items.append(URLQueryItem(name: "scope", value: params["scope"] ?? scope))
+        components.queryItems = items
+        var request = URLRequest(url: components.url!)
+        if let c = credentials {
+            request.setValue("Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        }
+        let data: Data, response: HTTPURLResponse
+        do {
+            (data, response) = try await Self.perform(request, body: nil, file: nil)
+        } catch {
+            throw RuntimeError.unavailable("the token service of \(host) (\(realm)) cannot be reached: \(error.localizedDescription)")
+        }
+        guard response.statusCode == 200,
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let token = (json["token"] as? String) ?? (json["access_token"] as? String)
+        else {
+            let code = response.statusCode
+            throw RuntimeError(.permissionDenied, "\(code) from the token service of \(host): the registry refused the credentials; check the registry secret for \(host)")
+        }
+        tokens.withLock { $0[scope] = token }
+    }
+
+    /// Sends one request. On Linux, URLSession waits forever on a 401 challenge that no delegate
+    /// answers; each request therefore gets a session whose delegate keeps the 401 response and
+    /// cancels, and that response is returned like any other.
+    static func perform(_ request: URLRequest, body: Data?, file: URL?) async throws -> (Data, HTTPURLResponse) {
+        let catcher = ChallengeCatcher()
+        let session = URLSession(configuration: .ephemeral, delegate: catcher, delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        do {
+            let (data, response): (Data, URLResponse)
+            if let file {
+                (data, response) = try await session.upload(for: request, fromFile: file)
+            } else if let body {
+                (data, response) = try await session.upload(for: request, from: body)
+            } else {
+                (data, response) = try await session.data(for: request)
+            }
+            guard let http = response as? HTTPURLResponse else { throw RuntimeError.unavailable("\(request.url?.host ?? "") did not answer over HTTP") }
+            return (data, http)
+        } catch {
+            if let challenged = catcher.response { return (Data(), challenged) }
+            throw error
+        }
+    }
+
+    /// `realm="…",service="…",scope="…"` → dictionary.
+    static func parseChallenge(_ s: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let pattern = try! NSRegularExpression(pattern: #"(\w+)="([^"]*)""#)
+        for m in pattern.matches(in: s, range: NSRange(s.startIndex..., in: s)) {
+            if let k = Range(m.range(at: 1), in: s), let v = Range(m.range(at: 2), in: s) { out[String(s[k])] = String(s[v]) }
+        }
+        return out
+    }
+
+    // MARK: Push
+
+    /// Pushes `image` (blobs in its store) as `repository:tag` for each tag; returns the pushed
+    /// manifest digest and how many blobs were uploaded (the rest the registry had).
+    public func push(_ image: OCIImage, repository: String, tags: [String], log: (String) -> Void) async throws -> (digest: Digest, uploaded: Int) {
+        let scope = "repository:\(repository):pull,push"
+        var uploaded = 0
+        for d in image.manifest.layers + [image.manifest.config] {
+            let head = try await send("HEAD", url("\(repository)/blobs/\(d.digest)"), scope: scope)
+            if head.status == 200 {
+                log("Layer \(d.digest.short) already exists in \(host)/\(repository)")
+                continue
+            }
+            let start = try await send("POST", url("\(repository)/blobs/uploads/"), scope: scope)
+            guard start.status == 202, let location = start.headers["location"] else {
+                throw RuntimeError.unavailable("\(start.status) from \(host) starting an upload to \(repository)")
+            }
+            var target = URLComponents(url: URL(string: location, relativeTo: url(""))!.absoluteURL, resolvingAgainstBaseURL: true)!
+            target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "digest", value: d.digest.string)]
+            let put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"],
+                                     file: URL(fileURLWithPath: image.store.path(d.digest)))
+            guard put.status == 201 else { throw RuntimeError.unavailable("\(put.status) from \(host) uploading \(d.digest.short) to \(repository)") }
+            uploaded += 1
+            log("Uploaded \(d.digest.short) (\(d.size) bytes) to \(host)/\(repository)")
+        }
+        let manifest = try image.store.read(image.manifestDigest)
+        for tag in tags {
+            let r = try await send("PUT", url("\(repository)/manifests/\(tag)"), scope: scope, headers: ["Content-Type": MediaType.manifest], body: manifest)
+            guard r.status == 201 else { throw RuntimeError.unavailable("\(r.status) from \(host) putting the manifest \(repository):\(tag)") }
+            if let returned = r.headers["docker-content-digest"], returned != image.manifestDigest.string {
+                throw RuntimeError.unavailable("\(host) stored \(repository):\(tag) as \(returned), not \(image.manifestDigest)")
+            }
+        }
+        return (image.manifestDigest, uploaded)
+    }
+}
+
+/// Keeps the 401 response of an authentication challenge and cancels it (see `perform`).
+final class ChallengeCatcher: NSObject, URLSessionTaskDelegate, Sendable {
+    private let failure = Mutex<HTTPURLResponse?>(nil)
+    var response: HTTPURLResponse? { failure.withLock { $0 } }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
+        let r = challenge.failureResponse as? HTTPURLResponse
+        failure.withLock { $0 = r }
+        completionHandler(.cancelAuthenticationChallenge, nil)
+    }
+}

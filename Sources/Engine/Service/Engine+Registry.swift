@@ -1,0 +1,69 @@
+import BuildRuntime
+import Foundation
+
+/// Pushes a built image from its staging layout to the registry an image's tag names.
+struct RegistryPush: Sendable {
+    let client: RegistryClient
+    let repository: String
+    let tags: [String]
+
+    /// Pushes and returns `host/repository@digest`.
+    func run(layout: String, digest: Digest, log: (String) -> Void) async throws -> String {
+        let store = try OCILayout(path: layout, create: false).store
+        let image = try OCIImage.load(digest, from: store)
+        log("Pushing to \(client.host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
+        let (pushed, uploaded) = try await client.push(image, repository: repository, tags: tags, log: log)
+        log("*** Pushed \(client.host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
+        return "\(client.host)/\(repository)@\(pushed)"
+    }
+}
+
+extension Engine {
+    /// The push a build of `image` ends with, or nil when its tag is an OCI layout.
+    func registryPush(for image: Image, build number: Int) throws -> RegistryPush? {
+        guard case .registry(let host, let repository, let tag, _) = try parseTag(image.tag, field: "tag") else { return nil }
+        let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
+        let client = RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: image.namespace))
+        let baseTag = tag ?? ImageReference.defaultTag
+        var tags = [baseTag, Self.buildNumberTag(baseTag, number: number, date: Date())]
+        for t in image.additionalTags {
+            if case .registry(let h, let r, let extra?, _) = try parseTag(t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
+        }
+        return RegistryPush(client: client, repository: repository, tags: tags)
+    }
+
+    /// kpack's BuildNumber tag: `<tag>-b<N>.<YYYYMMDD>.<HHMMSS>` (UTC).
+    static func buildNumberTag(_ tag: String, number: Int, date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return String(format: "%@-b%d.%04d%02d%02d.%02d%02d%02d", tag, number, Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+    }
+
+    /// Credentials for `host`: a registry secret for it, else a docker config secret, else the
+    /// server user's ~/.docker/config.json.
+    func registryCredentials(host: String, namespace: String) throws -> RegistryCredentials? {
+        let secrets = try secrets(namespace: namespace)
+        for s in secrets where s.type == .registry && s.server == host {
+            if let v = try readSecretValues(namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }
+        }
+        var configs = secrets.filter { $0.type == .dockerConfig }.compactMap { try? readSecretValues(namespace, $0.name)?.dockerConfig }
+        if let home = ProcessInfo.processInfo.environment["HOME"], let d = FileManager.default.contents(atPath: home + "/.docker/config.json") {
+            configs.append(String(decoding: d, as: UTF8.self))
+        }
+        for config in configs {
+            guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
+                let auths = json["auths"] as? [String: Any],
+                let entry = (auths[host] ?? auths["https://\(host)"] ?? auths["http://\(host)"]) as? [String: Any]
+            else { continue }
+            if let u = entry["username"] as? String, let p = entry["password"] as? String { return RegistryCredentials(username: u, password: p) }
+            if let auth = entry["auth"] as? String, let decoded = Data(base64Encoded: auth).map({ String(decoding: $0, as: UTF8.self) }),
+                let colon = decoded.firstIndex(of: ":")
+            {
+                return RegistryCredentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// A real `docker-registry` on 127.0.0.1, started by the test, optionally with htpasswd auth.
+final class LoopbackRegistry: Sendable {
+    let process: Process
+    let dir: TempDir
+    let port: Int
+    var host: String { "127.0.0.1:\(port)" }
+    var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
+
+    init(user: String? = nil, password: String? = nil) throws {
+        dir = TempDir("registry")
+        port = Int.random(in: 20000..<40000)
+        var auth = ""
+        if let user, let password {
+            let r = try sh("htpasswd -Bbn '\(user)' '\(password)' > '\(dir.path)/htpasswd'")
+            guard r.status == 0 else { throw TestFailure("htpasswd: \(r.err)") }
+            auth = "auth:\n  htpasswd:\n    realm: slipway-test\n    path: \(dir.path)/htpasswd\n"
+        }
+        let config = """
+            version: 0.1
+            log:
+              level: info
+            storage:
+              filesystem:
+                rootdirectory: \(dir.path)/data
+            http:
+              addr: 127.0.0.1:\(port)
+            \(auth)
+            """
+        try config.write(toFile: dir.path + "/config.yml", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+        p.arguments = ["serve", dir.path + "/config.yml"]
+        FileManager.default.createFile(atPath: dir.path + "/registry.log", contents: nil)
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path + "/registry.log"))
+        p.standardOutput = logHandle
+        p.standardError = logHandle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        process = p
+        for _ in 0..<100 {
+            if try sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw TestFailure("docker-registry did not start: \(log)")
+    }
+
+    /// How many blob uploads the registry accepted (from its access log).
+    var uploads: Int { log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/") && $0.contains("/blobs/uploads/") }.count }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+@Suite struct RegistryTests {
+    static let app = Repo.examples.appendingPathComponent("hello-app").path
+
+    @Test func buildsArePushedWithBuildNumberAndAdditionalTagsAndRepushesUploadNothing() async throws {
+        let registry = try LoopbackRegistry()
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let tag = "\(registry.host)/team/hello:1.0"
+        _ = try await c.call("image/create", ["name": "pushed", "tag": .string(tag), "additionalTags": .array([.string("\(registry.host)/team/hello:stable")]),
+                                              "source": ["local": ["path": .string(Self.app)]]])
+        let b = try await c.call("build/wait", ["image": "pushed", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let latest = try #require(b["image"]?.stringValue)
+        #expect(latest.hasPrefix("\(registry.host)/team/hello@sha256:"))
+        #expect(try await c.call("image/status", ["name": "pushed"])["latestImage"] == .string(latest))
+        #expect(c.notifications("event").contains { $0["reason"] == "Pushed" })
+
+        // Read back from outside with skopeo: tags, the digest, and a copy that works.
+        let tags = try JSONParser.parse(Array(try sh("skopeo list-tags --tls-verify=false docker://\(registry.host)/team/hello").out.utf8))
+        let names = tags["Tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(names.contains("1.0"))
+        #expect(names.contains("stable"))
+        #expect(names.contains { $0.range(of: #"^1\.0-b1\.\d{8}\.\d{6}$"#, options: .regularExpression) != nil })
+        let inspect = try JSONParser.parse(Array(try sh("skopeo inspect --tls-verify=false docker://\(tag)").out.utf8))
+        #expect(inspect["Digest"]?.stringValue.map { latest.hasSuffix($0) } == true)
+        #expect(inspect["Labels"]?["io.buildpacks.lifecycle.metadata"] != nil)
+        let copy = TempDir("copy")
+        #expect(try sh("skopeo copy --src-tls-verify=false docker://\(tag) oci:\(copy.path)/img:x").status == 0)
+        #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+
+        // A rebuild with nothing changed uploads no blob: only manifests travel.
+        let before = registry.uploads
+        #expect(before > 0)
+        _ = try await c.call("image/trigger", ["name": "pushed"])
+        let b2 = try await c.call("build/wait", ["image": "pushed", "build": 2])
+        #expect(b2["status"] == "SUCCESS")
+        #expect(b2["image"] == .string(latest))
+        #expect(registry.uploads == before)
+    }
+
+    @Test func pushesNeedTheRegistrySecretAndFailClearlyWithoutIt() async throws {
+        let password = "registry-\(UUID().uuidString.prefix(10))"
+        let registry = try LoopbackRegistry(user: "pusher", password: password)
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let tag = "\(registry.host)/private/app:latest"
+        _ = try await c.call("image/create", ["name": "nocreds", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
+        let denied = try await c.call("build/wait", ["image": "nocreds", "build": 1])
+        #expect(denied["status"] == "FAILURE")
+        let message = denied["message"]?.stringValue ?? ""
+        #expect(message.contains("401 from \(registry.host)"), "\(message)")
+        #expect(message.contains("registry secret"))
+
+        _ = try await c.call("secret/create", ["name": "reg", "registry": ["server": .string(registry.host), "username": "pusher", "password": .string(password)]])
+        _ = try await c.call("image/create", ["name": "withcreds", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
+        let ok = try await c.call("build/wait", ["image": "withcreds", "build": 1])
+        #expect(ok["status"] == "SUCCESS", "\(JSONWriter.string(ok))")
+        let r = try sh("skopeo inspect --tls-verify=false --creds 'pusher:\(password)' docker://\(tag)")
+        #expect(r.status == 0, "\(r.err)")
+        let everything = c.messages.map { JSONWriter.string($0) }.joined(separator: "\n") + (try sh("cat '\(state.path)'/logs/*/*/*.log").out)
+        #expect(!everything.contains(password))
+
+        // Registry down: the build fails naming it.
+        kill(registry.process.processIdentifier, SIGKILL)
+        registry.process.waitUntilExit()
+        _ = try await c.call("image/trigger", ["name": "withcreds"])
+        let down = try await c.call("build/wait", ["image": "withcreds", "build": 2])
+        #expect(down["status"] == "FAILURE")
+        #expect(down["message"]?.stringValue?.contains("registry \(registry.host) cannot be reached") == true, "\(JSONWriter.string(down))")
+    }
+}
