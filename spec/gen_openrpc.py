@@ -181,8 +181,8 @@ schemas = {
     "Name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63, "description": "A DNS label."},
     "Digest": {"type": "string", "pattern": "^sha256:[0-9a-f]{64}$"},
     "Timestamp": {"type": "string", "format": "date-time"},
-    "StackImageReference": {"type": "string", "description": "oci:/dir[:tag] (OCI image layout), or a root filesystem folder "
-                            "(rootfs:/dir or an absolute path). Registry references arrive in a later version."},
+    "StackImageReference": {"type": "string", "description": "A registry reference host[:port]/repo[:tag|@digest] (pulled with the "
+                            "credentials of namespace default), oci:/dir[:tag] (OCI image layout), or a root filesystem folder (rootfs:/dir or an absolute path)."},
     "NotificationKind": {"enum": ["build/log", "build/statusChanged", "image/statusChanged", "event"]},
     "ReadyState": {"enum": ["Ready", "NotReady", "Building", "Unknown"]},
     "BuildState": {"enum": ["QUEUED", "BUILDING", "SUCCESS", "FAILURE"]},

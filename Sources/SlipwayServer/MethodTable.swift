@@ -167,7 +167,7 @@ public enum MethodTable {
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("secret/create", ordering: .write) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
         r.register("secret/list", ordering: .read) { (p: NamespaceParams, ctx) in
-            SecretList(secrets: try await s.engine.secrets(namespace: p.namespace ?? "default"))
+            SecretList(secrets: try s.engine.secrets(namespace: p.namespace ?? "default"))
         }
         r.register("secret/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteSecret(namespace: p.resolvedNamespace, name: p.name)

@@ -34,7 +34,7 @@ final class LoopbackRegistry: Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
         p.arguments = ["serve", dir.path + "/config.yml"]
-        FileManager.default.createFile(atPath: dir.path + "/registry.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.path + "/registry.log", contents: nil)
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path + "/registry.log"))
         p.standardOutput = logHandle
         p.standardError = logHandle
@@ -128,5 +128,39 @@ final class LoopbackRegistry: Sendable {
         let down = try await c.call("build/wait", ["image": "withcreds", "build": 2])
         #expect(down["status"] == "FAILURE")
         #expect(down["message"]?.stringValue?.contains("registry \(registry.host) cannot be reached") == true, "\(JSONWriter.string(down))")
+    }
+
+    @Test func stackImagesArePulledFromTheRegistryByReference() async throws {
+        let registry = try LoopbackRegistry()
+        let work = TempDir("stack")
+        for (tag, dir) in [("build", HostStack.build), ("run", HostStack.run)] {
+            let r = try sh("""
+                set -e
+                [ -d '\(work.path)/oci' ] || umoci init --layout '\(work.path)/oci'
+                umoci new --image '\(work.path)/oci:\(tag)'
+                umoci insert --image '\(work.path)/oci:\(tag)' '\(dir)' /
+                umoci config --image '\(work.path)/oci:\(tag)' --config.label io.buildpacks.stack.id=io.slipway.pulled \
+                  --config.env CNB_USER_ID=1000 --config.env CNB_GROUP_ID=1000
+                skopeo copy --dest-tls-verify=false --format v2s2 oci:'\(work.path)/oci:\(tag)' docker://\(registry.host)/stacks/\(tag):1
+                """)
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        let stack = try await c.call("clusterstack/create", ["name": "pulled", "buildImage": .string("\(registry.host)/stacks/build:1"),
+                                                             "runImage": .string("\(registry.host)/stacks/run:1")])
+        #expect(stack["id"] == "io.slipway.pulled")
+        #expect(stack["status"]?["resolvedRunImage"]?.stringValue?.hasPrefix("\(registry.host)/stacks/run@sha256:") == true)
+        let missing = try await c.request("clusterstack/create", ["name": "missing", "buildImage": .string("\(registry.host)/stacks/nope:1"),
+                                                                  "runImage": .string("\(registry.host)/stacks/run:1")])
+        #expect(missing["error"]?["code"] == 1001)
+        #expect(missing["error"]?["data"]?["field"] == "buildImage")
+        _ = try await c.call("clusterstore/create", ["name": "s", "buildpacks": .array(["build-script", "procfile"].map { .string(Repo.buildpacks.appendingPathComponent($0).path) })])
+        _ = try await c.call("clusterbuilder/create", ["name": "default", "stack": "pulled", "store": "s",
+                                                       "order": [["group": [["id": "slipway/build-script"], ["id": "slipway/procfile"]]]]])
+        _ = try await c.call("image/create", ["name": "on-pulled", "source": ["local": ["path": .string(Self.app)]]])
+        let b = try await c.call("build/wait", ["image": "on-pulled", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
     }
 }

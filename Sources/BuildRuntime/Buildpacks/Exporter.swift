@@ -43,8 +43,9 @@ struct Exporter {
 
         // Run image layers, as they are.
         let run = request.runImage
-        for l in run.manifest.layers {
+        for var l in run.manifest.layers {
             try layout.store.copy(l.digest, from: images.content)
+            l.mediaType = MediaType.ociLayer(l.mediaType)
             layers.append(l)
         }
         diffIDs.append(contentsOf: run.config.rootfs.diff_ids)

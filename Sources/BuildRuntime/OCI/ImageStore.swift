@@ -24,8 +24,18 @@ public struct ImageStore: Sendable {
         }
     }
 
-    /// Brings the image named by `reference` into the content store and returns it.
-    public func importImage(_ reference: ImageReference, folderSettings: FolderImageSettings) throws -> OCIImage {
+    /// Brings the image named by `reference` into the content store and returns it; registry
+    /// references are pulled with `registry` (a client for the reference's host).
+    public func importImage(_ reference: ImageReference, folderSettings: FolderImageSettings,
+                            registry: (String) -> RegistryClient) async throws -> OCIImage {
+        if case .registry(let host, let repository, let tag, let digest) = reference {
+            return try await registry(host).pull(repository: repository, reference: digest?.string ?? tag ?? ImageReference.defaultTag, into: content)
+        }
+        return try importLocalImage(reference, folderSettings: folderSettings)
+    }
+
+    /// Imports an image from a folder or an OCI layout.
+    public func importLocalImage(_ reference: ImageReference, folderSettings: FolderImageSettings) throws -> OCIImage {
         switch reference {
         case .rootfs(let path):
             return try importFolder(path, settings: folderSettings)
@@ -41,8 +51,7 @@ public struct ImageStore: Sendable {
             try content.copy(image.manifestDigest, from: layout.store)
             return try OCIImage.load(image.manifestDigest, from: content)
         case .registry:
-            throw RuntimeError.unavailable(
-                "pulling '\(reference)' from a registry is not supported yet; give the image as oci:DIR[:TAG] or a root filesystem folder (rootfs:DIR)")
+            preconditionFailure("registry references are pulled by importImage")
         }
     }
 

@@ -9,6 +9,10 @@ public enum MediaType {
     public static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+    /// The OCI media type of a layer (Docker's gzip layer type names the same bytes).
+    public static func ociLayer(_ type: String) -> String { type == dockerLayerGzip ? layerGzip : type }
 }
 
 /// An OCI content descriptor: what a blob is, its digest and size.

@@ -165,6 +165,45 @@ public final class RegistryClient: Sendable {
         return out
     }
 
+    // MARK: Pull
+
+    static let manifestAccept = [MediaType.manifest, MediaType.index, MediaType.dockerManifest, MediaType.dockerManifestList].joined(separator: ", ")
+
+    /// Pulls `repository:reference` (a tag or digest) into `store`, following an index to this
+    /// platform's manifest, and returns the image. Blobs already in the store are not fetched;
+    /// every blob fetched is checked against its digest.
+    public func pull(repository: String, reference: String, into store: ContentStore) async throws -> OCIImage {
+        let scope = "repository:\(repository):pull"
+        let r = try await send("GET", url("\(repository)/manifests/\(reference)"), scope: scope, headers: ["Accept": Self.manifestAccept])
+        guard r.status == 200 else {
+            if r.status == 404 { throw RuntimeError.notFound("\(host)/\(repository):\(reference) does not exist (404 from \(host))") }
+            throw RuntimeError.unavailable("\(r.status) from \(host) getting the manifest of \(repository):\(reference)")
+        }
+        let digest = Digest.of(r.body)
+        if let expected = Digest(reference), expected != digest {
+            throw RuntimeError.unavailable("\(host) answered \(repository)@\(reference) with content whose digest is \(digest)")
+        }
+        try store.put(r.body)
+        let probe = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+        if probe?["manifests"] != nil {
+            let index = try CanonicalJSON.decode(OCIIndex.self, from: r.body, what: "image index of \(repository)")
+            let arch = OCIImageConfig.hostArchitecture
+            guard let pick = index.manifests.first(where: { $0.platform == nil || ($0.platform?.os == "linux" && $0.platform?.architecture == arch) }) else {
+                throw RuntimeError.invalid("\(host)/\(repository):\(reference) has no image for linux/\(arch)")
+            }
+            return try await pull(repository: repository, reference: pick.digest.string, into: store)
+        }
+        let manifest = try CanonicalJSON.decode(OCIManifest.self, from: r.body, what: "manifest of \(repository)")
+        for d in [manifest.config] + manifest.layers where !store.contains(d.digest) {
+            let blob = try await send("GET", url("\(repository)/blobs/\(d.digest)"), scope: scope)
+            guard blob.status == 200 else { throw RuntimeError.unavailable("\(blob.status) from \(host) getting blob \(d.digest.short) of \(repository)") }
+            guard try store.put(blob.body) == d.digest else {
+                throw RuntimeError.unavailable("\(host) answered blob \(d.digest.short) of \(repository) with other content")
+            }
+        }
+        return try OCIImage.load(digest, from: store)
+    }
+
     // MARK: Push
 
     /// Pushes `image` (blobs in its store) as `repository:tag` for each tag; returns the pushed

@@ -77,11 +77,24 @@ extension Engine {
         let runRef = try mapped { try ImageReference.parse(runImage, field: "runImage") }
         let images = self.images
         let settings = ImageStore.FolderImageSettings(stackID: id ?? "io.slipway.stacks.\(name)")
-        let (b, r) = try await offload {
-            do {
-                return (try images.importImage(buildRef, folderSettings: settings), try images.importImage(runRef, folderSettings: settings))
-            } catch let e as RuntimeError { throw EngineError(e) }
+        // Cluster-scoped stacks use the registry credentials of the "default" namespace.
+        let clients = try ["buildImage": buildRef, "runImage": runRef].compactMapValues { ref -> RegistryClient? in
+            guard case .registry(let host, _, _, _) = ref else { return nil }
+            return try registryClient(host: host, namespace: "default")
         }
+        func importing(_ ref: ImageReference, _ field: String) async throws -> OCIImage {
+            do {
+                if case .registry = ref { return try await images.importImage(ref, folderSettings: settings) { _ in clients[field]! } }
+                return try await offload {
+                    do { return try images.importLocalImage(ref, folderSettings: settings) } catch let e as RuntimeError { throw EngineError(e) }
+                }
+            } catch let e as RuntimeError {
+                let mapped = EngineError(e)
+                throw EngineError(mapped.reason, mapped.message, field: field)
+            }
+        }
+        let b = try await importing(buildRef, "buildImage")
+        let r = try await importing(runRef, "runImage")
         guard let stackID = id ?? b.config.config.Labels?["io.buildpacks.stack.id"] else {
             throw EngineError.invalid("the build image has no io.buildpacks.stack.id label; give the stack 'id'", field: "id")
         }

@@ -22,14 +22,19 @@ extension Engine {
     /// The push a build of `image` ends with, or nil when its tag is an OCI layout.
     func registryPush(for image: Image, build number: Int) throws -> RegistryPush? {
         guard case .registry(let host, let repository, let tag, _) = try parseTag(image.tag, field: "tag") else { return nil }
-        let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
-        let client = RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: image.namespace))
+        let client = try registryClient(host: host, namespace: image.namespace)
         let baseTag = tag ?? ImageReference.defaultTag
         var tags = [baseTag, Self.buildNumberTag(baseTag, number: number, date: Date())]
         for t in image.additionalTags {
             if case .registry(let h, let r, let extra?, _) = try parseTag(t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
         }
         return RegistryPush(client: client, repository: repository, tags: tags)
+    }
+
+    /// A client for `host` with the namespace's credentials for it.
+    nonisolated func registryClient(host: String, namespace: String) throws -> RegistryClient {
+        let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
+        return RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: namespace))
     }
 
     /// kpack's BuildNumber tag: `<tag>-b<N>.<YYYYMMDD>.<HHMMSS>` (UTC).
@@ -43,7 +48,7 @@ extension Engine {
 
     /// Credentials for `host`: a registry secret for it, else a docker config secret, else the
     /// server user's ~/.docker/config.json.
-    func registryCredentials(host: String, namespace: String) throws -> RegistryCredentials? {
+    nonisolated func registryCredentials(host: String, namespace: String) throws -> RegistryCredentials? {
         let secrets = try secrets(namespace: namespace)
         for s in secrets where s.type == .registry && s.server == host {
             if let v = try readSecretValues(namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }

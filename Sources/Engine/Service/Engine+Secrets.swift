@@ -21,7 +21,7 @@ final class SecretRedactor: Sendable {
 extension Engine {
     var secretsDirectory: String { path("secrets") }
 
-    func secretValuesPath(_ ns: String, _ name: String) -> String { path("secrets", ns, name + ".json") }
+    nonisolated func secretValuesPath(_ ns: String, _ name: String) -> String { path("secrets", ns, name + ".json") }
 
     public func createSecret(_ spec: SecretSpec) throws -> SecretInfo {
         let ns = spec.namespace ?? "default"
@@ -78,7 +78,7 @@ extension Engine {
         return info
     }
 
-    public func secrets(namespace: String) throws -> [SecretInfo] {
+    public nonisolated func secrets(namespace: String) throws -> [SecretInfo] {
         try store.objects(SecretInfo.self, kind: .secret, namespace: namespace)
     }
 
@@ -115,7 +115,7 @@ extension Engine {
         }
     }
 
-    func readSecretValues(_ ns: String, _ name: String) throws -> SecretValues? {
+    nonisolated func readSecretValues(_ ns: String, _ name: String) throws -> SecretValues? {
         guard let data = FileManager.default.contents(atPath: secretValuesPath(ns, name)) else { return nil }
         return try JSONDecoder().decode(SecretValues.self, from: data)
     }
