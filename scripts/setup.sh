@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config
   libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev
   bubblewrap git zip
-  docker-registry skopeo umoci apache2-utils
+  docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip
 )
 
@@ -21,6 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Bearer-token registry test signs tokens with Python's cryptography package.
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  python3 -m pip install -q cryptography 2>/dev/null || python3 -m pip install -q --break-system-packages cryptography
 fi
 
 # The test suite drives Slipway with a JSON-RPC client that is not ours.

@@ -10,11 +10,13 @@ final class LoopbackRegistry: Sendable {
     var host: String { "127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
 
-    init(user: String? = nil, password: String? = nil) throws {
+    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil) throws {
         dir = TempDir("registry")
         port = Int.random(in: 20000..<40000)
         var auth = ""
-        if let user, let password {
+        if let tokenAuth {
+            auth = "auth:\n  token:\n    realm: \(tokenAuth.realm)\n    service: slipway-registry\n    issuer: slipway-test-issuer\n    rootcertbundle: \(tokenAuth.certificate)\n"
+        } else if let user, let password {
             let r = try sh("htpasswd -Bbn '\(user)' '\(password)' > '\(dir.path)/htpasswd'")
             guard r.status == 0 else { throw TestFailure("htpasswd: \(r.err)") }
             auth = "auth:\n  htpasswd:\n    realm: slipway-test\n    path: \(dir.path)/htpasswd\n"
@@ -162,5 +164,41 @@ final class LoopbackRegistry: Sendable {
         let b = try await c.call("build/wait", ["image": "on-pulled", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
+    }
+
+    @Test func bearerTokenRegistry() async throws {
+        let keys = TempDir("token")
+        #expect(try sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(keys.path)/key.pem' -out '\(keys.path)/cert.pem' -days 1 -subj /CN=slipway-test-issuer").status == 0)
+        let password = "tok-\(UUID().uuidString.prefix(10))"
+        let issuer = Process()
+        issuer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        issuer.arguments = ["python3", Repo.fixtures.appendingPathComponent("token_server.py").path, keys.path + "/key.pem", keys.path + "/cert.pem",
+                            "slipway-test-issuer", "tokenuser", password]
+        let out = Pipe()
+        issuer.standardOutput = out
+        issuer.standardError = FileHandle.nullDevice
+        issuer.standardInput = FileHandle.nullDevice
+        try issuer.run()
+        defer {
+            kill(issuer.processIdentifier, SIGKILL)
+            issuer.waitUntilExit()
+        }
+        let tokenPort = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let registry = try LoopbackRegistry(tokenAuth: ("http://127.0.0.1:\(tokenPort)/token", keys.path + "/cert.pem"))
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let tag = "\(registry.host)/tokens/app:1"
+        _ = try await c.call("image/create", ["name": "anon", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
+        let denied = try await c.call("build/wait", ["image": "anon", "build": 1])
+        #expect(denied["status"] == "FAILURE")
+        #expect(denied["message"]?.stringValue?.contains("token service") == true, "\(JSONWriter.string(denied))")
+        _ = try await c.call("secret/create", ["name": "reg", "registry": ["server": .string(registry.host), "username": "tokenuser", "password": .string(password)]])
+        _ = try await c.call("image/create", ["name": "bearer", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
+        let ok = try await c.call("build/wait", ["image": "bearer", "build": 1])
+        #expect(ok["status"] == "SUCCESS", "\(JSONWriter.string(ok))")
+        let r = try sh("skopeo inspect --tls-verify=false --creds 'tokenuser:\(password)' docker://\(tag)")
+        #expect(r.status == 0, "\(r.err)")
+        #expect(!c.messages.map { JSONWriter.string($0) }.joined().contains(password))
     }
 }
