@@ -164,6 +164,14 @@ final class LoopbackRegistry: Sendable {
         let b = try await c.call("build/wait", ["image": "on-pulled", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
+
+        // Pushed to the registry the run image came from: its layers are mounted, not uploaded.
+        _ = try await c.call("image/create", ["name": "mounted", "tag": .string("\(registry.host)/apps/mounted:1"), "source": ["local": ["path": .string(Self.app)]]])
+        let m = try await c.call("build/wait", ["image": "mounted", "build": 1])
+        #expect(m["status"] == "SUCCESS", "\(JSONWriter.string(m))")
+        let lines = try await c.call("build/logs", ["image": "mounted"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(lines.contains { $0.hasPrefix("Mounted ") && $0.hasSuffix("from \(registry.host)/stacks/run") })
+        #expect(try sh("skopeo inspect --tls-verify=false docker://\(registry.host)/apps/mounted:1").status == 0)
     }
 
     @Test func bearerTokenRegistry() async throws {
@@ -200,5 +208,30 @@ final class LoopbackRegistry: Sendable {
         let r = try sh("skopeo inspect --tls-verify=false --creds 'tokenuser:\(password)' docker://\(tag)")
         #expect(r.status == 0, "\(r.err)")
         #expect(!c.messages.map { JSONWriter.string($0) }.joined().contains(password))
+    }
+
+    @Test func largeLayersGoInChunksAndCredentialHelpersAreAsked() async throws {
+        let password = "helper-\(UUID().uuidString.prefix(10))"
+        let registry = try LoopbackRegistry(user: "helped", password: password)
+        let home = TempDir("home"), bin = TempDir("bin"), app = TempDir("bigapp")
+        try FileManager.default.createDirectory(atPath: home.path + "/.docker", withIntermediateDirectories: true)
+        try #"{"credHelpers":{"\#(registry.host)":"slipwaytest"}}"#.write(toFile: home.path + "/.docker/config.json", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nread host\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"helped\",\"Secret\":\"\(password)\"}' \"$host\"\n"
+            .write(toFile: bin.path + "/docker-credential-slipwaytest", atomically: true, encoding: .utf8)
+        chmod(bin.path + "/docker-credential-slipwaytest", 0o755)
+        #expect(try sh("cp -r '\(Self.app)/.' '\(app.path)/' && head -c 41943040 /dev/urandom > '\(app.path)/big.bin'").status == 0)
+        let state = TempDir("state")
+        let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let c = try SlipwayClient(stateDir: state.path, environment: ["HOME": home.path, "PATH": path])
+        try await c.setUpDefaultBuilder()
+        let tag = "\(registry.host)/big/app:1"
+        _ = try await c.call("image/create", ["name": "big", "tag": .string(tag), "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "big", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let patches = registry.log.components(separatedBy: "\n").filter { $0.contains("\"PATCH /v2/big/app/blobs/uploads/") }.count
+        #expect(patches >= 3)  // a 40 MB app layer in 16 MB chunks
+        let copy = TempDir("copy")
+        #expect(try sh("skopeo copy --src-tls-verify=false --src-creds 'helped:\(password)' docker://\(tag) oci:\(copy.path)/img:x").status == 0)
+        #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
     }
 }

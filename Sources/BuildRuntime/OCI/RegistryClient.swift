@@ -109,7 +109,7 @@ public final class RegistryClient: Sendable {
         }
         var items = components.queryItems ?? []
         if let service = params["service"] { items.append(URLQueryItem(name: "service", value: service)) }
-        items.append(URLQueryItem(name: "scope", value: params["scope"] ?? scope))
+        for s in scope.split(separator: " ") { items.append(URLQueryItem(name: "scope", value: String(s))) }
         components.queryItems = items
         var request = URLRequest(url: components.url!)
         if let c = credentials {
@@ -165,6 +165,39 @@ public final class RegistryClient: Sendable {
         return out
     }
 
+    func resolve(_ location: String) -> URL { URL(string: location, relativeTo: url(""))!.absoluteURL }
+
+    /// Uploads one blob to an upload session: in one PUT, or in chunks for large blobs.
+    func upload(_ d: OCIDescriptor, from store: ContentStore, to start: String, repository: String, scope: String) async throws {
+        let file = URL(fileURLWithPath: store.path(d.digest))
+        var location = start
+        if d.size > Self.chunkThreshold {
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            var offset: Int64 = 0
+            while offset < d.size {
+                guard let chunk = try handle.read(upToCount: Self.chunkSize), !chunk.isEmpty else { break }
+                let end = offset + Int64(chunk.count) - 1
+                let r = try await send("PATCH", resolve(location), scope: scope,
+                                       headers: ["Content-Type": "application/octet-stream", "Content-Range": "\(offset)-\(end)"], body: chunk)
+                guard r.status == 202, let next = r.headers["location"] else {
+                    throw RuntimeError.unavailable("\(r.status) from \(host) uploading a chunk of \(d.digest.short) to \(repository)")
+                }
+                location = next
+                offset = end + 1
+            }
+        }
+        var target = URLComponents(url: resolve(location), resolvingAgainstBaseURL: true)!
+        target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "digest", value: d.digest.string)]
+        let put: Response
+        if d.size > Self.chunkThreshold {
+            put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"], body: Data())
+        } else {
+            put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"], file: file)
+        }
+        guard put.status == 201 else { throw RuntimeError.unavailable("\(put.status) from \(host) uploading \(d.digest.short) to \(repository)") }
+    }
+
     // MARK: Pull
 
     static let manifestAccept = [MediaType.manifest, MediaType.index, MediaType.dockerManifest, MediaType.dockerManifestList].joined(separator: ", ")
@@ -206,26 +239,43 @@ public final class RegistryClient: Sendable {
 
     // MARK: Push
 
+    /// Blobs larger than this are uploaded in chunks of `chunkSize` (PATCH, then PUT).
+    public static let chunkThreshold: Int64 = 32 << 20
+    public static let chunkSize = 16 << 20
+
     /// Pushes `image` (blobs in its store) as `repository:tag` for each tag; returns the pushed
-    /// manifest digest and how many blobs were uploaded (the rest the registry had).
-    public func push(_ image: OCIImage, repository: String, tags: [String], log: (String) -> Void) async throws -> (digest: Digest, uploaded: Int) {
+    /// manifest digest and how many blobs were uploaded. Blobs the repository has are skipped;
+    /// blobs another repository of the registry has (`mountFrom`) are mounted, not uploaded.
+    /// The manifest goes last, so a failed push never leaves a manifest naming a missing blob.
+    public func push(_ image: OCIImage, repository: String, tags: [String], mountFrom: [String] = [],
+                     log: (String) -> Void) async throws -> (digest: Digest, uploaded: Int) {
         let scope = "repository:\(repository):pull,push"
         var uploaded = 0
-        for d in image.manifest.layers + [image.manifest.config] {
+        blobs: for d in image.manifest.layers + [image.manifest.config] {
             let head = try await send("HEAD", url("\(repository)/blobs/\(d.digest)"), scope: scope)
             if head.status == 200 {
                 log("Layer \(d.digest.short) already exists in \(host)/\(repository)")
                 continue
             }
-            let start = try await send("POST", url("\(repository)/blobs/uploads/"), scope: scope)
-            guard start.status == 202, let location = start.headers["location"] else {
-                throw RuntimeError.unavailable("\(start.status) from \(host) starting an upload to \(repository)")
+            var location: String?
+            for source in mountFrom where source != repository {
+                let mountScope = scope + " repository:\(source):pull"
+                var mount = URLComponents(url: url("\(repository)/blobs/uploads/"), resolvingAgainstBaseURL: false)!
+                mount.queryItems = [URLQueryItem(name: "mount", value: d.digest.string), URLQueryItem(name: "from", value: source)]
+                let r = try await send("POST", mount.url!, scope: mountScope)
+                if r.status == 201 {
+                    log("Mounted \(d.digest.short) from \(host)/\(source)")
+                    continue blobs
+                }
+                if r.status == 202 { location = r.headers["location"] }
             }
-            var target = URLComponents(url: URL(string: location, relativeTo: url(""))!.absoluteURL, resolvingAgainstBaseURL: true)!
-            target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "digest", value: d.digest.string)]
-            let put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"],
-                                     file: URL(fileURLWithPath: image.store.path(d.digest)))
-            guard put.status == 201 else { throw RuntimeError.unavailable("\(put.status) from \(host) uploading \(d.digest.short) to \(repository)") }
+            if location == nil {
+                let start = try await send("POST", url("\(repository)/blobs/uploads/"), scope: scope)
+                guard start.status == 202 else { throw RuntimeError.unavailable("\(start.status) from \(host) starting an upload to \(repository)") }
+                location = start.headers["location"]
+            }
+            guard let location else { throw RuntimeError.unavailable("\(host) gave no upload location for \(repository)") }
+            try await upload(d, from: image.store, to: location, repository: repository, scope: scope)
             uploaded += 1
             log("Uploaded \(d.digest.short) (\(d.size) bytes) to \(host)/\(repository)")
         }

@@ -6,13 +6,15 @@ struct RegistryPush: Sendable {
     let client: RegistryClient
     let repository: String
     let tags: [String]
+    /// Repositories of the same registry that may hold blobs to mount (the run image's).
+    let mountFrom: [String]
 
     /// Pushes and returns `host/repository@digest`.
     func run(layout: String, digest: Digest, log: (String) -> Void) async throws -> String {
         let store = try OCILayout(path: layout, create: false).store
         let image = try OCIImage.load(digest, from: store)
         log("Pushing to \(client.host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
-        let (pushed, uploaded) = try await client.push(image, repository: repository, tags: tags, log: log)
+        let (pushed, uploaded) = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, log: log)
         log("*** Pushed \(client.host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
         return "\(client.host)/\(repository)@\(pushed)"
     }
@@ -28,7 +30,39 @@ extension Engine {
         for t in image.additionalTags {
             if case .registry(let h, let r, let extra?, _) = try parseTag(t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
         }
-        return RegistryPush(client: client, repository: repository, tags: tags)
+        var mountFrom: [String] = []
+        if let b = try? builderRecord(image.builder, namespace: image.namespace), let stack = resolveStatus(of: b).stack,
+            case .registry(let runHost, let runRepo, _, _)? = try? ImageReference.parse(stack.runImage, field: "runImage"), runHost == host
+        {
+            mountFrom.append(runRepo)
+        }
+        return RegistryPush(client: client, repository: repository, tags: tags, mountFrom: mountFrom)
+    }
+
+    /// Asks `docker-credential-<name>` for the credentials of `host` (the docker credential
+    /// helper protocol: the server URL on stdin, `{"Username", "Secret"}` on stdout).
+    static func credentialHelper(_ name: String, host: String) throws -> RegistryCredentials {
+        guard name.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil, let exe = findExecutable("docker-credential-" + name) else {
+            throw EngineError(.unavailable, "the docker credential helper docker-credential-\(name) named for \(host) is not installed")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["get"]
+        let input = Pipe(), output = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        input.fileHandleForWriting.write(Data(host.utf8))
+        try? input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let user = json["Username"] as? String, let secret = json["Secret"] as? String
+        else {
+            throw EngineError(.permissionDenied, "docker-credential-\(name) has no credentials for \(host)")
+        }
+        return RegistryCredentials(username: user, password: secret)
     }
 
     /// A client for `host` with the namespace's credentials for it.
@@ -58,8 +92,11 @@ extension Engine {
             configs.append(String(decoding: d, as: UTF8.self))
         }
         for config in configs {
-            guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
-                let auths = json["auths"] as? [String: Any],
+            guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else { continue }
+            if let helpers = json["credHelpers"] as? [String: String], let helper = helpers[host] {
+                return try Self.credentialHelper(helper, host: host)
+            }
+            guard let auths = json["auths"] as? [String: Any],
                 let entry = (auths[host] ?? auths["https://\(host)"] ?? auths["http://\(host)"]) as? [String: Any]
             else { continue }
             if let u = entry["username"] as? String, let p = entry["password"] as? String { return RegistryCredentials(username: u, password: p) }
