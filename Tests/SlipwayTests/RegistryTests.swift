@@ -10,9 +10,9 @@ final class LoopbackRegistry: Sendable {
     var host: String { "127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
 
-    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil) throws {
-        dir = TempDir("registry")
-        port = Int.random(in: 20000..<40000)
+    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, reusing: LoopbackRegistry? = nil) throws {
+        dir = reusing?.dir ?? TempDir("registry")
+        port = reusing?.port ?? Int.random(in: 20000..<40000)
         var auth = ""
         if let tokenAuth {
             auth = "auth:\n  token:\n    realm: \(tokenAuth.realm)\n    service: slipway-registry\n    issuer: slipway-test-issuer\n    rootcertbundle: \(tokenAuth.certificate)\n"
@@ -123,13 +123,24 @@ final class LoopbackRegistry: Sendable {
         let everything = c.messages.map { JSONWriter.string($0) }.joined(separator: "\n") + (try sh("cat '\(state.path)'/logs/*/*/*.log").out)
         #expect(!everything.contains(password))
 
-        // Registry down: the build fails naming it.
+        // The registry stops while a build runs: the build fails naming it, and the registry,
+        // back on the same storage, has no manifest for the tag it never finished.
+        _ = try await c.call("clusterstore/add", ["name": "default", "buildpacks": .array([.string(Repo.fixtures.appendingPathComponent("buildpacks/slow").path)])])
+        _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default",
+                                                       "order": [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]]])
+        let midTag = "\(registry.host)/private/mid:1"
+        _ = try await c.call("image/create", ["name": "mid", "tag": .string(midTag), "builder": ["kind": "ClusterBuilder", "name": "slow"],
+                                              "env": ["SLEEP_SECONDS": "2"], "source": ["local": ["path": .string(Self.app)]]])
+        _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == "mid" && $0["params"]?["status"] == "BUILDING" }
         kill(registry.process.processIdentifier, SIGKILL)
         registry.process.waitUntilExit()
-        _ = try await c.call("image/trigger", ["name": "withcreds"])
-        let down = try await c.call("build/wait", ["image": "withcreds", "build": 2])
+        let down = try await c.call("build/wait", ["image": "mid", "build": 1])
         #expect(down["status"] == "FAILURE")
         #expect(down["message"]?.stringValue?.contains("registry \(registry.host) cannot be reached") == true, "\(JSONWriter.string(down))")
+        #expect(c.notifications("event").contains { $0["reason"] == "Failed" && ($0["message"]?.stringValue?.contains(registry.host) ?? false) })
+        let again = try LoopbackRegistry(user: "pusher", password: password, reusing: registry)
+        let tags = try sh("skopeo list-tags --tls-verify=false --creds 'pusher:\(password)' docker://\(again.host)/private/mid")
+        #expect(!tags.out.contains("\"1\""), "\(tags.out) \(tags.err)")
     }
 
     @Test func stackImagesArePulledFromTheRegistryByReference() async throws {

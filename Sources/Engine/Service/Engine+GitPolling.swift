@@ -34,7 +34,6 @@ extension Engine {
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try lastFinishedBuild(image.namespace, image.name)
                 let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: current))
-                emitEvent(.Normal, "SourceResolved", "\(g.url) \(resolved.ref ?? "") is at \(resolved.commit ?? "")", object: object)
                 if reasons.isEmpty {
                     try saveImage(current)
                 } else {

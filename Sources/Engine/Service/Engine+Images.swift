@@ -201,6 +201,9 @@ extension Engine {
         if isNew { queue.append(key) }
         let object = EventObject(kind: "Image", namespace: ns, name: name)
         if created { emitEvent(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object) }
+        if let resolved = image.source.resolved, reasons.contains(where: { $0.reason == .CONFIG || $0.reason == .COMMIT }) {
+            emitEvent(.Normal, "SourceResolved", Self.describe(image.source, resolved), object: object)
+        }
         if isNew {
             sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
                                                          message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds), time: Timestamp.now())))
@@ -212,6 +215,12 @@ extension Engine {
         }
         schedule()
         return ImageChange(image: image, changed: true, build: number)
+    }
+
+    static func describe(_ source: SourceSpec, _ r: ResolvedSource) -> String {
+        if let g = source.git { return "\(g.url) \(r.ref ?? "") is at \(r.commit ?? "")" }
+        if let b = source.blob { return "\(b.url) is \(r.archiveDigest ?? "") (snapshot \(r.snapshot.digest.short))" }
+        return "\(source.local?.path ?? "") snapshot \(r.snapshot.digest) (\(r.snapshot.files) files)"
     }
 
     // MARK: Reading
