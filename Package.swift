@@ -18,7 +18,8 @@ let package = Package(
         // Layer 1: JSON-RPC 2.0 (framing, messages, connection). No domain knowledge.
         .target(name: "JSONRPC"),
         // Layer 3: build runtime (sources, TOML, OCI, sandbox, buildpacks lifecycle).
-        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto"]),
+        // libcurl is named for builds that link the Swift runtime statically (FoundationNetworking needs it).
+        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto"], linkerSettings: [.linkedLibrary("curl")]),
         // Layer 2: the engine (domain, rules, scheduler, persistence).
         .target(name: "Engine", dependencies: ["BuildRuntime", "CSQLite"]),
         // Protocol types: params and results of every method, every notification.

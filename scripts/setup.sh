@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev
+  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip

@@ -1,0 +1,91 @@
+"""Push of a 200 MB image to a loopback docker-registry, against `skopeo copy` of the same image
+from its OCI layout (target ratio ≤ 1.0), and the re-push of the unchanged image (only manifests
+travel).
+
+Every run, of either tool, pushes to a registry started empty for it (skopeo would otherwise
+mount blobs it knows another repository has, and upload nothing). Slipway's push is timed inside
+real builds, from the log's "Pushing to" line to its "*** Pushed" line.
+"""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median, report, rpc_session, make_stack, setup_builder
+
+RUNS = int(os.environ.get("RUNS", "5"))
+tmp = tempfile.mkdtemp(prefix="slipway-bench-push-")
+
+
+def fresh_registry(n):
+    """Starts an empty registry; returns (process, host)."""
+    port = random.randint(41000, 49000)
+    with open(f"{tmp}/config{n}.yml", "w") as f:
+        f.write(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/registry{n}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    p = subprocess.Popen(["docker-registry", "serve", f"{tmp}/config{n}.yml"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if subprocess.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/v2/"]).returncode == 0:
+            break
+        time.sleep(0.05)
+    return p, f"127.0.0.1:{port}"
+
+
+app = tmp + "/app"
+rng = random.Random(7)
+for i in range(2000):
+    d = f"{app}/data{i % 20:02d}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/blob{i:04d}.bin", "wb") as f:
+        f.write(rng.randbytes(100 * 1024))
+with open(app + "/Procfile", "w") as f:
+    f.write("web: ls\n")
+make_stack(tmp + "/stack")
+state = tmp + "/state"
+setup_builder(state, tmp + "/stack", order=[{"group": [{"id": "slipway/procfile"}]}])
+
+
+def parse(t):
+    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def push_time(msgs, build):
+    logs = [m["params"] for m in msgs if m.get("method") == "build/log" and m["params"]["build"] == build]
+    start = next(l["time"] for l in logs if l["line"].startswith("Pushing to"))
+    end = next(l["time"] for l in logs if l["line"].startswith("*** Pushed"))
+    return parse(end) - parse(start)
+
+
+slipway, repush = [], []
+for i in range(RUNS):
+    registry, host = fresh_registry(f"s{i}")
+    msgs = rpc_session(state, [
+        {"jsonrpc": "2.0", "id": 1, "method": "image/create", "params": {"name": f"app{i}", "tag": f"{host}/bench/slipway{i}:1", "source": {"local": {"path": app}}}},
+        {"jsonrpc": "2.0", "id": 2, "method": "build/logs", "params": {"image": f"app{i}", "follow": True}},
+    ])
+    slipway.append(push_time(msgs, 1))
+    msgs = rpc_session(state, [
+        {"jsonrpc": "2.0", "id": 1, "method": "image/trigger", "params": {"name": f"app{i}"}},
+        {"jsonrpc": "2.0", "id": 2, "method": "build/logs", "params": {"image": f"app{i}", "build": 2, "follow": True}},
+    ])
+    repush.append(push_time(msgs, 2))
+    registry.kill()
+
+layout = f"{state}/layouts/.registry/default/app0"
+skopeo = []
+for i in range(RUNS):
+    registry, host = fresh_registry(f"k{i}")
+    t = time.perf_counter()
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{host}/bench/skopeo{i}:1"], check=True, capture_output=True)
+    skopeo.append(time.perf_counter() - t)
+    registry.kill()
+
+size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(app) for f in fs)
+print(f"push: {size // (1024 * 1024)} MB app, {RUNS} runs each, each into an empty loopback registry")
+report("slipway push (new repository)", median(slipway), "s", "skopeo copy oci: → docker://", median(skopeo), "≤ 1.0×")
+print(f"slipway re-push of the unchanged image (manifests only): median {median(repush) * 1000:.1f} ms")
+shutil.rmtree(tmp)
