@@ -87,3 +87,30 @@ import Testing
         #expect(Array(tokens.prefix(12)) == ["layer", "/layers/x/a", "process", "web", "/workspace/app", "2", "node", "server.js", "2", "--port", "8080", "process"])
     }
 }
+
+@Suite struct RegistryClientTests {
+    @Test func httpsUnlessLoopbackOrInsecure() {
+        #expect(RegistryClient(host: "registry.example.com", insecure: false, credentials: nil).url("x/manifests/1").absoluteString
+                == "https://registry.example.com/v2/x/manifests/1")
+        #expect(RegistryClient(host: "127.0.0.1:5000", insecure: true, credentials: nil).url("").scheme == "http")
+        #expect(RegistryClient.isLoopback("127.0.0.1:5000"))
+        #expect(RegistryClient.isLoopback("localhost"))
+        #expect(!RegistryClient.isLoopback("10.0.0.1:5000"))
+        #expect(!RegistryClient.isLoopback("registry.example.com"))
+    }
+
+    @Test func bearerChallengeParameters() {
+        let p = RegistryClient.parseChallenge(#" realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#)
+        #expect(p == ["realm": "https://auth.example.com/token", "service": "registry.example.com", "scope": "repository:a/b:pull,push"])
+    }
+
+    @Test func imageReferences() throws {
+        #expect(try ImageReference.parse("127.0.0.1:5000/team/app:1.0", field: "t") == .registry(host: "127.0.0.1:5000", repository: "team/app", tag: "1.0", digest: nil))
+        #expect(try ImageReference.parse("ubuntu", field: "t") == .registry(host: "docker.io", repository: "library/ubuntu", tag: "latest", digest: nil))
+        #expect(try ImageReference.parse("oci:/tmp/layout", field: "t") == .layout(path: "/tmp/layout", tag: "latest"))
+        #expect(try ImageReference.parse("oci:/tmp/layout:v2", field: "t") == .layout(path: "/tmp/layout", tag: "v2"))
+        #expect(try ImageReference.parse("/srv/rootfs", field: "t") == .rootfs(path: "/srv/rootfs"))
+        #expect(throws: RuntimeError.self) { try ImageReference.parse("Upper/Case:1", field: "t") }
+        #expect(throws: RuntimeError.self) { try ImageReference.parse("oci:relative", field: "t") }
+    }
+}
