@@ -80,11 +80,11 @@ import Testing
         _ = try await c.call("image/delete", ["name": "orphan"])
 
         let events = try await c.call("event/list", ["namespace": "team", "object": ["kind": "Image", "name": "bad"]])["events"]?.arrayValue ?? []
-        #expect(events.compactMap { $0["reason"]?.stringValue } == ["Created", "Scheduled", "Failed"])
+        #expect(events.compactMap { $0["reason"]?.stringValue } == ["Created", "SourceResolved", "Scheduled", "Failed"])
         #expect(events.last?["type"] == "Warning")
         let since = events.first?["id"]?.int ?? 0
         let later = try await c.call("event/list", ["namespace": "team", "since": .int(Int64(since))])["events"]?.arrayValue ?? []
-        #expect(later.count == 2)
+        #expect(later.count == 3)
     }
 
     @Test func detectionChoosesTheFirstGroupThatPasses() async throws {
