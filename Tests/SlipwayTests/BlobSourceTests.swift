@@ -2,32 +2,6 @@ import Foundation
 import JSONRPC
 import Testing
 
-/// A loopback HTTP server the test starts, serving a folder.
-final class HTTPFileServer: Sendable {
-    let process: Process
-    let port: String
-
-    init(directory: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", Repo.fixtures.appendingPathComponent("http_file_server.py").path, directory]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        process = p
-        port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
 @Suite struct BlobSourceTests {
     @Test func archivesFromFileAndHTTPURLs() async throws {
         let files = TempDir("blobs")
@@ -40,7 +14,7 @@ final class HTTPFileServer: Sendable {
             cd '\(app)' && zip -qr '\(files.path)/app.zip' . && cp '\(files.path)/app.zip' '\(files.path)/app.jar'
             """)
         #expect(r.status == 0, "\(r.err)")
-        let server = try HTTPFileServer(directory: files.path)
+        let server = try FixtureServer("http_file_server.py", [files.path])
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()

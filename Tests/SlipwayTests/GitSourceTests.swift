@@ -123,20 +123,9 @@ extension SlipwayClient {
         #expect(try sh("cp -r '\(repo.bare)' '\(served.path)/private.git'").status == 0)
         let password = "pw-\(UUID().uuidString.prefix(12))-never-shown"
         let registryPassword = "reg-\(UUID().uuidString.prefix(12))-never-shown"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", Repo.fixtures.appendingPathComponent("git_http_server.py").path, served.path, "builder", password]
-        let out = Pipe()
-        server.standardOutput = out
-        server.standardError = FileHandle.nullDevice
-        server.standardInput = FileHandle.nullDevice
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
-        }
-        let port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let url = "http://127.0.0.1:\(port)/private.git"
+        let server = try FixtureServer("git_http_server.py", [served.path, "builder", password])
+        let port = server.port
+        let url = server.url("private.git")
 
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)

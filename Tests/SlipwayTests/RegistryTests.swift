@@ -146,16 +146,9 @@ final class LoopbackRegistry: Sendable {
     @Test func stackImagesArePulledFromTheRegistryByReference() async throws {
         let registry = try LoopbackRegistry()
         let work = TempDir("stack")
-        for (tag, dir) in [("build", HostStack.build), ("run", HostStack.run)] {
-            let r = try sh("""
-                set -e
-                [ -d '\(work.path)/oci' ] || umoci init --layout '\(work.path)/oci'
-                umoci new --image '\(work.path)/oci:\(tag)'
-                umoci insert --image '\(work.path)/oci:\(tag)' '\(dir)' /
-                umoci config --image '\(work.path)/oci:\(tag)' --config.label io.buildpacks.stack.id=io.slipway.pulled \
-                  --config.env CNB_USER_ID=1000 --config.env CNB_GROUP_ID=1000
-                skopeo copy --dest-tls-verify=false --format v2s2 oci:'\(work.path)/oci:\(tag)' docker://\(registry.host)/stacks/\(tag):1
-                """)
+        try HostStack.ociLayout(at: work.path + "/oci", stackID: "io.slipway.pulled")
+        for tag in ["build", "run"] {
+            let r = try sh("skopeo copy --dest-tls-verify=false --format v2s2 oci:'\(work.path)/oci:\(tag)' docker://\(registry.host)/stacks/\(tag):1")
             #expect(r.status == 0, "\(r.err)")
         }
         let state = TempDir("state")
@@ -189,21 +182,8 @@ final class LoopbackRegistry: Sendable {
         let keys = TempDir("token")
         #expect(try sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(keys.path)/key.pem' -out '\(keys.path)/cert.pem' -days 1 -subj /CN=slipway-test-issuer").status == 0)
         let password = "tok-\(UUID().uuidString.prefix(10))"
-        let issuer = Process()
-        issuer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        issuer.arguments = ["python3", Repo.fixtures.appendingPathComponent("token_server.py").path, keys.path + "/key.pem", keys.path + "/cert.pem",
-                            "slipway-test-issuer", "tokenuser", password]
-        let out = Pipe()
-        issuer.standardOutput = out
-        issuer.standardError = FileHandle.nullDevice
-        issuer.standardInput = FileHandle.nullDevice
-        try issuer.run()
-        defer {
-            kill(issuer.processIdentifier, SIGKILL)
-            issuer.waitUntilExit()
-        }
-        let tokenPort = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let registry = try LoopbackRegistry(tokenAuth: ("http://127.0.0.1:\(tokenPort)/token", keys.path + "/cert.pem"))
+        let issuer = try FixtureServer("token_server.py", [keys.path + "/key.pem", keys.path + "/cert.pem", "slipway-test-issuer", "tokenuser", password])
+        let registry = try LoopbackRegistry(tokenAuth: (issuer.url("token"), keys.path + "/cert.pem"))
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()

@@ -54,6 +54,53 @@ enum HostStack {
     static var run: String { directory + "/run" }
 }
 
+extension HostStack {
+    /// Makes an OCI layout at `layout` holding the host stack's build and run images (tags
+    /// `build` and `run`) with umoci, labelled with `stackID`.
+    static func ociLayout(at layout: String, stackID: String) throws {
+        for (tag, dir) in [("build", build), ("run", run)] {
+            let r = try sh("""
+                set -e
+                [ -d '\(layout)' ] || umoci init --layout '\(layout)'
+                umoci new --image '\(layout):\(tag)'
+                umoci insert --image '\(layout):\(tag)' '\(dir)' /
+                umoci config --image '\(layout):\(tag)' --config.label io.buildpacks.stack.id=\(stackID) \\
+                  --config.env CNB_USER_ID=1000 --config.env CNB_GROUP_ID=1000 --config.env PATH=/usr/bin:/bin
+                """)
+            guard r.status == 0 else { throw TestFailure("umoci: \(r.err)") }
+        }
+    }
+}
+
+/// A helper server from Tests/SlipwayTests/Fixtures (a Python script that prints the port it
+/// listens on, on 127.0.0.1), killed when released.
+final class FixtureServer: Sendable {
+    let process: Process
+    let port: String
+
+    init(_ script: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Repo.fixtures.appendingPathComponent(script).path] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        // No inherited descriptors: `swift test` waits for every holder of its pipes to exit.
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        process = p
+        port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !port.isEmpty else { throw TestFailure("\(script) did not start") }
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
 /// A `slipway` process driven over its stdin/stdout, newline-delimited JSON.
 final class SlipwayClient: Sendable {
     let process: Process
