@@ -73,7 +73,8 @@ stack_params = [p("name", S("Name"), True), p("buildImage", S("StackImageReferen
 method("clusterstack/create", "Creates a ClusterStack: imports the build and run images and records their digests.",
        [dict(x, required=True) if x["name"] in ("buildImage", "runImage") else x for x in stack_params], S("ClusterStack"),
        errors=("InvalidParams", "AlreadyExists", "NotFound", "Unavailable"))
-method("clusterstack/patch", "Changes a ClusterStack's images or id (re-imports them).", stack_params, S("ClusterStack"),
+method("clusterstack/patch", "Changes a ClusterStack's images or id (re-imports them). A new run image gives images on it a STACK build, "
+       "which is a rebase when the stack id is unchanged.", stack_params, S("ClusterStack"),
        errors=("InvalidParams", "NotFound", "Unavailable"))
 for verb in ("get", "status"):
     method(f"clusterstack/{verb}", "The stack with its resolved image digests.", [p("name", S("Name"), True)], S("ClusterStack"),
@@ -86,7 +87,8 @@ method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not
 bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one.")
 method("clusterstore/create", "Creates a ClusterStore from buildpack folders and archives.", [p("name", S("Name"), True), bp_paths],
        S("ClusterStore"), errors=("InvalidParams", "AlreadyExists"))
-method("clusterstore/add", "Adds buildpacks (a buildpack with the same id and version is replaced).", [p("name", S("Name"), True), bp_paths],
+method("clusterstore/add", "Adds buildpacks (a buildpack with the same id and version is replaced). Images whose last successful build used "
+       "another version of a buildpack now in the builder get a BUILDER build.", [p("name", S("Name"), True), bp_paths],
        S("ClusterStore"), errors=("InvalidParams", "NotFound"))
 method("clusterstore/remove", "Removes buildpacks named `id` or `id@version`.",
        [p("name", S("Name"), True), p("buildpacks", arr(STR), True)], S("ClusterStore"), errors=("InvalidParams", "NotFound"))
@@ -239,7 +241,7 @@ schemas = {
                         "source": S("SourceInfo"), "buildpacks": arr(S("BuildpackInfo")), "created": S("Timestamp"),
                         "started": S("Timestamp"), "finished": S("Timestamp"), "message": STR}),
     "BuildLogLine": obj({"namespace": STR, "image": STR, "build": INT, "seq": INT,
-                         "phase": {"type": "string", "description": "prepare, detect, analyze, restore, build, export or completion"},
+                         "phase": {"type": "string", "description": "prepare, detect, analyze, restore, build, export or completion; rebase for a rebase"},
                          "stream": {"enum": ["stdout", "stderr", "system"]}, "line": STR, "time": S("Timestamp")}),
     "EventObject": obj({"kind": STR, "namespace": STR, "name": STR}, ["kind", "name"]),
     "SystemEvent": obj({"id": INT, "type": {"enum": ["Normal", "Warning"]}, "reason": STR, "message": STR, "object": S("EventObject"),

@@ -11,6 +11,16 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
     public var clearEnv: Bool
     public var stacks: [String]
 
+    public init(api: String, id: String, version: String, name: String? = nil, homepage: String? = nil, clearEnv: Bool = false, stacks: [String] = []) {
+        self.api = api
+        self.id = id
+        self.version = version
+        self.name = name
+        self.homepage = homepage
+        self.clearEnv = clearEnv
+        self.stacks = stacks
+    }
+
     /// Buildpack APIs this lifecycle implements.
     public static let supportedAPIs = ["0.7", "0.8", "0.9", "0.10", "0.11"]
 

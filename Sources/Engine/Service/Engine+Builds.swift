@@ -169,12 +169,20 @@ extension Engine {
         let lifecycle = self.lifecycle
         let timeout = image.buildTimeout
         let push = try? registryPush(for: image, build: key.number)
+        let rebase = rebasePlan(for: b, stack: resolved?.stack)
+        let rebaser = Rebaser(images: images)
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
             do {
                 let req = try request.get()
-                var result = try await Self.withTimeout(timeout) {
-                    try await lifecycle.run(req) { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                var result: BuildResult
+                if let rebase {
+                    // A STACK-only change on the same stack id: swap the run image, run no buildpack.
+                    result = try rebaser.rebase(previous: rebase.previous, buildpacks: rebase.buildpacks, runImage: req.runImage,
+                                                runImageName: req.runImageName, outputLayout: req.outputLayout, outputTag: req.outputTag, log: logger)
+                } else {
+                    result = try await Self.withTimeout(timeout) { try await lifecycle.run(req, log: logger) }
                 }
                 if let push {
                     result.pushedReference = try await push.run(layout: req.outputLayout, digest: result.imageDigest) {
@@ -208,6 +216,22 @@ extension Engine {
     }
 
     struct BuildTimedOut: Error { let seconds: Int }
+
+    /// What a rebase starts from: the image of the last successful build, and its buildpacks.
+    struct RebasePlan: Sendable {
+        var previous: Digest
+        var buildpacks: [BuildpackDescriptor]
+    }
+
+    /// A build whose only reason is STACK, after a successful build on the same stack id, is a
+    /// rebase; anything else is a full build.
+    func rebasePlan(for b: Build, stack: ClusterStack?) -> RebasePlan? {
+        guard b.reasonKinds == [.STACK], let stack,
+            let last = try? store.builds(namespace: b.namespace, image: b.image).last(where: { $0.status == .SUCCESS && $0.number < b.number }),
+            last.stackID == stack.id, let digest = last.imageDigest.flatMap(Digest.init)
+        else { return nil }
+        return RebasePlan(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
+    }
 
     func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildRequest, Error> {
         Result {

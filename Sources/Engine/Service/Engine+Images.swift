@@ -427,3 +427,20 @@ extension Engine {
         imageCache?[ImageKey(namespace: image.namespace, name: image.name)] = image
     }
 }
+
+extension Engine {
+    /// Rebuilds the images whose builder `matches`, when the builder's buildpacks or stack
+    /// changed since their last successful build (reasons BUILDER and STACK). Builds queue under
+    /// the concurrency limit like any other.
+    func reconcileImages(where matches: (Builder) -> Bool) {
+        for image in ((try? loadImages()) ?? [:]).values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
+            guard let builder = try? builderRecord(image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
+                let last = try? store.latestBuild(namespace: image.namespace, image: image.name)
+            else { continue }
+            let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, current: inputs(for: image))
+                .filter { $0.reason == .BUILDER || $0.reason == .STACK }
+            guard !reasons.isEmpty else { continue }
+            _ = try? commit(image, reasons: reasons, created: false)
+        }
+    }
+}

@@ -54,6 +54,7 @@ extension Engine {
         let stack = try await resolveStack(name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
                                            id: spec.id ?? old.id)
         try store.put(stack, kind: .clusterStack, name: stack.name)
+        reconcileImages { $0.stack == stack.name }
         return stack
     }
 
@@ -129,6 +130,7 @@ extension Engine {
         var s = try clusterStore(name)
         s.buildpacks = Self.merge(s.buildpacks, loaded)
         try store.put(s, kind: .clusterStore, name: name)
+        reconcileImages { $0.store == name }
         return s
     }
 
@@ -144,6 +146,7 @@ extension Engine {
             }
         }
         try store.put(s, kind: .clusterStore, name: name)
+        reconcileImages { $0.store == name }
         return s
     }
 
@@ -264,6 +267,7 @@ extension Engine {
         }
         b.status = resolveStatus(of: b).status
         try store.put(b, kind: kind, namespace: ns, name: spec.name)
+        reconcileImages { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
         return b
     }
 

@@ -1,0 +1,54 @@
+import Foundation
+
+/// A STACK-only rebuild: the previous app image's run-image layers are swapped for the new run
+/// image's, and the new image is written without running any buildpack. The app, launch,
+/// launcher and config layers keep their digests; only a config and a manifest are new.
+public struct Rebaser: Sendable {
+    public let images: ImageStore
+
+    public init(images: ImageStore) { self.images = images }
+
+    /// Rebases the image `previous` (in the output layout) on `newRun`; `buildpacks` are those
+    /// of the build that made `previous`, which the result reports again.
+    public func rebase(previous previousDigest: Digest, buildpacks: [BuildpackDescriptor], runImage newRun: OCIImage, runImageName: String,
+                       outputLayout: String, outputTag: String, log: BuildLogger) throws -> BuildResult {
+        log("rebase", .system, "===> REBASE")
+        let layout = try OCILayout(path: outputLayout, create: true)
+        let previous = try OCIImage.load(previousDigest, from: layout.store)
+        var labels = previous.config.config.Labels ?? [:]
+        guard let metadataText = labels["io.buildpacks.lifecycle.metadata"],
+            var metadata = try JSONSerialization.jsonObject(with: Data(metadataText.utf8)) as? [String: Any],
+            var runInfo = metadata["runImage"] as? [String: Any], let topLayer = runInfo["topLayer"] as? String,
+            let top = previous.config.rootfs.diff_ids.firstIndex(where: { $0.string == topLayer })
+        else {
+            throw RuntimeError.buildFailed("the previous image \(previousDigest.short) has no run-image metadata to rebase on")
+        }
+        let baseCount = top + 1
+        log("rebase", .system, "Rebasing \(previousDigest) on run image \(newRun.manifestDigest)")
+        var layers: [OCIDescriptor] = []
+        for var l in newRun.manifest.layers {
+            try layout.store.copy(l.digest, from: images.content)
+            l.mediaType = MediaType.ociLayer(l.mediaType)
+            layers.append(l)
+        }
+        layers += previous.manifest.layers.dropFirst(baseCount)
+        let diffIDs = newRun.config.rootfs.diff_ids + previous.config.rootfs.diff_ids.dropFirst(baseCount)
+        runInfo["topLayer"] = newRun.config.rootfs.diff_ids.last?.string ?? ""
+        runInfo["reference"] = newRun.manifestDigest.string
+        runInfo["image"] = runImageName
+        metadata["runImage"] = runInfo
+        labels["io.buildpacks.lifecycle.metadata"] = String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        var config = previous.config
+        config.config.Labels = labels
+        config.rootfs = .init(diff_ids: diffIDs)
+        config.history = (newRun.config.history ?? []) + (previous.config.history ?? []).dropFirst(min(baseCount, previous.config.history?.count ?? 0))
+        let image = try images.writeImage(config: config, layers: layers, into: layout.store)
+        try layout.setTag(outputTag, to: image.manifestDescriptor)
+        log("rebase", .system, "*** Images (\(image.manifestDigest)):")
+        log("rebase", .system, "      oci:\(layout.root.path):\(outputTag)")
+        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
+        log(BuildPhase.completion.rawValue, .system, "Rebase successful")
+        return BuildResult(imageDigest: image.manifestDigest, buildpacks: buildpacks, runImageDigest: newRun.manifestDigest, processes: [],
+                           layersAdded: 0, layersReused: previous.manifest.layers.count - baseCount)
+    }
+}

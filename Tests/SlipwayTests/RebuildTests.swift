@@ -1,0 +1,105 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// Images stay up to date by themselves: BUILDER rebuilds when the store gets new buildpack
+/// versions, STACK rebuilds as rebases when the run image changes.
+@Suite struct RebuildTests {
+    static let app = Repo.examples.appendingPathComponent("hello-app").path
+
+    /// The statuses of every build, in notification order, checked for at most `limit` at once.
+    static func maxConcurrent(_ c: SlipwayClient) -> Int {
+        var running = Set<String>(), peak = 0
+        for n in c.notifications("build/statusChanged") {
+            let key = "\(n["image"]!.stringValue!)#\(n["build"]!.int!)"
+            switch n["status"]?.stringValue {
+            case "BUILDING": running.insert(key)
+            case "SUCCESS", "FAILURE": running.remove(key)
+            default: break
+            }
+            peak = max(peak, running.count)
+        }
+        return peak
+    }
+
+    @Test func newBuildpackVersionRebuildsEveryImageThatUsedTheOldOne() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "2"])
+        try await c.setUpDefaultBuilder()
+        let names = (1...6).map { "app\($0)" }
+        for n in names { _ = try await c.call("image/create", ["name": .string(n), "source": ["local": ["path": .string(Self.app)]]]) }
+        let noProcfile = TempDir("np")
+        try "echo built\n".write(toFile: noProcfile.path + "/build.sh", atomically: true, encoding: .utf8)
+        _ = try await c.call("image/create", ["name": "broken", "source": ["local": ["path": .string(noProcfile.path)]]])
+        for n in names { #expect(try await c.call("build/wait", ["image": .string(n), "build": 1])["status"] == "SUCCESS") }
+        #expect(try await c.call("build/wait", ["image": "broken", "build": 1])["status"] == "FAILURE")
+
+        // procfile 0.2.0 joins the store.
+        let v2 = TempDir("v2")
+        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)
+        _ = try await c.call("clusterstore/add", ["name": "default", "buildpacks": .array([.string(v2.path)])])
+        for n in names {
+            try await c.waitForQueued(n, 2)
+            let b = try await c.call("build/wait", ["image": .string(n), "build": 2])
+            #expect(b["status"] == "SUCCESS")
+            #expect(b["reasons"] == [["reason": "BUILDER", "field": "buildpacks", "old": "slipway/procfile 0.1.0", "new": "slipway/procfile 0.2.0"]])
+            #expect(b["buildpacks"]?.arrayValue?.contains { $0["id"] == "slipway/procfile" && $0["version"] == "0.2.0" } == true)
+        }
+        #expect(try await c.call("build/list", ["image": "broken"])["builds"]?.arrayValue?.count == 1)
+        #expect(Self.maxConcurrent(c) <= 2)
+        #expect(Self.maxConcurrent(c) == 2)  // the limit was reached, so it was what held them back
+
+        // Changing an image's builder is a CONFIG change.
+        _ = try await c.call("clusterbuilder/create", ["name": "other", "stack": "base", "store": "default", "order": [["group": [["id": "slipway/procfile"]]]]])
+        let changed = try await c.call("image/patch", ["name": "app1", "builder": ["kind": "ClusterBuilder", "name": "other"]])
+        #expect(changed["changed"] == true)
+        let b3 = try await c.call("build/wait", ["image": "app1", "build": 3])
+        #expect(b3["reasons"]?.arrayValue?.first?["reason"] == "CONFIG")
+        #expect(b3["reasons"]?.arrayValue?.first?["field"] == "builder")
+    }
+
+    @Test func aNewRunImageIsARebaseAndANewStackIDAFullBuild() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "r", "source": ["local": ["path": .string(Self.app)]]])
+        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
+        let layout = state.path + "/layouts/default/r"
+        func manifest() throws -> [String] {
+            try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"]?.stringValue } ?? []
+        }
+        let before = try manifest()
+
+        // A new run image: the host run stack plus one file.
+        let run2 = TempDir("run2")
+        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
+        let stack = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
+        try await c.waitForQueued("r", 2)
+        let b2 = try await c.call("build/wait", ["image": "r", "build": 2])
+        #expect(b2["status"] == "SUCCESS", "\(JSONWriter.string(b2))")
+        #expect(b2["reasonSummary"] == "STACK")
+        let phases = Set(try await c.call("build/logs", ["image": "r", "build": 2])["lines"]?.arrayValue?.compactMap { $0["phase"]?.stringValue } ?? [])
+        #expect(phases == ["rebase", "completion"])  // no detect or build: no buildpack ran
+        let after = try manifest()
+        let runDigest = try #require(stack["status"]?["runImageDigest"]?.stringValue)
+        let runManifest = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: state.path + "/blobs/sha256/" + runDigest.dropFirst(7)))))
+        let runLayers = runManifest["layers"]?.arrayValue?.compactMap { $0["digest"]?.stringValue } ?? []
+        #expect(Array(after.prefix(runLayers.count)) == runLayers)
+        #expect(Array(after.suffix(4)) == Array(before.suffix(4)))  // launch, app, launcher and config layers unchanged
+        #expect(after.first != before.first)
+        let bundle = TempDir("bundle")
+        #expect(try sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b' >/dev/null && cat '\(bundle.path)/b/rootfs/etc/run-image-version'").out == "v2\n")
+        #expect(try BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
+        let status = try await c.call("build/status", ["image": "r", "build": 2])
+        #expect(status["runImage"]?.stringValue?.hasSuffix(runDigest) == true)
+
+        // Another stack id: a full build.
+        _ = try await c.call("clusterstack/patch", ["name": "base", "id": "io.slipway.other"])
+        try await c.waitForQueued("r", 3)
+        let b3 = try await c.call("build/wait", ["image": "r", "build": 3])
+        #expect(b3["status"] == "SUCCESS")
+        let phases3 = Set(try await c.call("build/logs", ["image": "r", "build": 3])["lines"]?.arrayValue?.compactMap { $0["phase"]?.stringValue } ?? [])
+        #expect(phases3.contains("detect"))
+        #expect(phases3.contains("build"))
+    }
+}
