@@ -79,6 +79,8 @@ method("clusterstack/patch", "Changes a ClusterStack's images or id (re-imports 
 for verb in ("get", "status"):
     method(f"clusterstack/{verb}", "The stack with its resolved image digests.", [p("name", S("Name"), True)], S("ClusterStack"),
            errors=("InvalidParams", "NotFound"))
+method("clusterstack/refresh", "Resolves the stack's image references again (a tag or folder may now give another digest); images on it "
+       "get STACK builds (rebases) if the run image changed.", [p("name", S("Name"), True)], S("ClusterStack"), errors=("InvalidParams", "NotFound", "Unavailable"))
 method("clusterstack/list", "All ClusterStacks.", [], obj({"stacks": arr(S("ClusterStack"))}), errors=())
 method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not ready.", [p("name", S("Name"), True)], NULL,
        errors=("InvalidParams", "NotFound"))
@@ -126,10 +128,11 @@ image_params = [
     p("deleteEnv", arr(STR), desc="Patch only: env names to remove."),
     p("strategy", {"enum": ["buildpacks", "dockerfile"]}, desc="Only buildpacks is supported in this version."),
     p("dockerfile", STR),
-    p("buildTimeout", INT, desc="Seconds; a build taking longer ends as FAILURE."),
+    p("buildTimeout", INT, desc="Seconds (default 600); a build taking longer ends as FAILURE."),
     p("successBuildHistoryLimit", INT, desc="Successful builds kept (default 10)."),
     p("failedBuildHistoryLimit", INT, desc="Failed builds kept (default 10)."),
     p("dryRun", BOOL, desc="Validate and report without storing or building."),
+    p("clearCache", BOOL, desc="Patch only: empty the image's build cache; the next build starts cold."),
 ]
 create_params = [dict(x, required=True) if x["name"] == "source" else x for x in image_params]
 # Git sources resolve when the image is created or patched, and every --git-poll-interval seconds after.
@@ -226,7 +229,8 @@ schemas = {
     "ImageStatusResult": obj({"name": STR, "namespace": STR, "tag": STR, "ready": S("ReadyState"), "message": STR,
                               "latestImage": {"type": "string", "description": "repo@sha256:… of the latest successful build"},
                               "latestBuild": INT, "latestReason": STR, "lastSuccessfulBuild": S("BuildSummary"),
-                              "lastFailedBuild": S("BuildSummary"), "source": S("SourceInfo"), "builder": S("BuilderReference")}),
+                              "lastFailedBuild": S("BuildSummary"), "source": S("SourceInfo"), "builder": S("BuilderReference"),
+                              "cacheBytes": {"type": "integer", "description": "Bytes in the image's build cache."}}),
     "SourceInfo": obj({"type": {"enum": ["Git", "Blob", "Local Source"]}, "url": STR, "revision": {"type": "string", "description": "Git: the commit SHA."},
                        "ref": {"type": "string", "description": "Git: the branch or tag followed."}, "path": STR, "digest": STR, "subPath": STR}),
     "SecretInfo": obj({"name": STR, "namespace": STR, "type": {"enum": ["registry", "dockerConfig", "git-basic", "git-ssh"]}, "server": STR, "url": STR,

@@ -40,8 +40,11 @@ public struct ImageStatusResult: Codable, Sendable {
     public var lastFailedBuild: ImageStatus.BuildSummary?
     public var source: SourceInfo
     public var builder: BuilderReference
+    /// Bytes in the image's build cache.
+    public var cacheBytes: Int64?
 
-    public init(_ i: Image) {
+    public init(_ i: Image, cacheBytes: Int64? = nil) {
+        self.cacheBytes = cacheBytes
         name = i.name
         namespace = i.namespace
         tag = i.tag

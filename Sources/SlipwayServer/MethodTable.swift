@@ -108,6 +108,7 @@ public enum MethodTable {
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("clusterstack/create", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.createClusterStack(p) }
         r.register("clusterstack/patch", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
+        r.register("clusterstack/refresh", ordering: .write) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
         r.register("clusterstack/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/status", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/list", ordering: .read) { (_: NoParams, ctx) in StackList(stacks: try await s.engine.clusterStacks()) }
@@ -194,7 +195,7 @@ public enum MethodTable {
             try await s.engine.image(p.resolvedNamespace, p.name)
         }
         r.register("image/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
-            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name))
+            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name), cacheBytes: s.engine.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }
         r.register("image/list", ordering: .read) { (p: ImageListParams, ctx) in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")

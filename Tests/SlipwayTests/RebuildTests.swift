@@ -102,4 +102,48 @@ import Testing
         #expect(phases3.contains("detect"))
         #expect(phases3.contains("build"))
     }
+
+    @Test func refreshNoticesANewRunImageBehindTheSameReference() async throws {
+        let state = TempDir("state")
+        let run = TempDir("run")
+        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run.path)/'").status == 0)
+        let c = try SlipwayClient(stateDir: state.path)
+        _ = try await c.call("clusterstack/create", ["name": "base", "buildImage": .string(HostStack.build), "runImage": .string(run.path), "id": "io.slipway.test"])
+        _ = try await c.call("clusterstore/create", ["name": "default", "buildpacks": .array(["build-script", "procfile"].map { .string(Repo.buildpacks.appendingPathComponent($0).path) })])
+        _ = try await c.call("clusterbuilder/create", ["name": "default", "stack": "base", "store": "default",
+                                                       "order": [["group": [["id": "slipway/build-script"], ["id": "slipway/procfile"]]]]])
+        _ = try await c.call("image/create", ["name": "r", "source": ["local": ["path": .string(Self.app)]]])
+        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
+
+        // Nothing changed: refresh starts nothing.
+        let same = try await c.call("clusterstack/refresh", ["name": "base"])
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await c.call("build/list", ["image": "r"])["builds"]?.arrayValue?.count == 1)
+        // The folder behind the reference changed: refresh sees a new digest and rebases.
+        #expect(try sh("echo patched > '\(run.path)/etc/security-patch'").status == 0)
+        let refreshed = try await c.call("clusterstack/refresh", ["name": "base"])
+        #expect(refreshed["status"]?["runImageDigest"] != same["status"]?["runImageDigest"])
+        try await c.waitForQueued("r", 2)
+        let b2 = try await c.call("build/wait", ["image": "r", "build": 2])
+        #expect(b2["reasonSummary"] == "STACK")
+
+        // The build cache: its size is reported, and patch can clear it.
+        let status = try await c.call("image/status", ["name": "r"])
+        #expect((status["cacheBytes"]?.int ?? 0) > 0)
+        let cleared = try await c.call("image/patch", ["name": "r", "clearCache": true])
+        #expect(cleared["changed"] == false)
+        #expect(try await c.call("image/status", ["name": "r"])["cacheBytes"] == 0)
+        _ = try await c.call("image/trigger", ["name": "r"])
+        let lines = try await c.call("build/logs", ["image": "r", "build": 3, "follow": true])
+        #expect(lines["status"] == "SUCCESS")
+        #expect(c.notifications("build/log").contains { $0["build"] == 3 && $0["line"] == "This cache has seen 1 build(s)" })
+
+        // A buildpack that names other stacks makes its builder not ready, saying why.
+        let other = TempDir("other")
+        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(other.path)/' && sed -i 's/^id = \"\\*\"/id = \"io.other.stack\"/; s/^version = \"0.1.0\"/version = \"0.3.0\"/' '\(other.path)/buildpack.toml'").status == 0)
+        _ = try await c.call("clusterstore/create", ["name": "narrow", "buildpacks": .array([.string(other.path)])])
+        let b = try await c.call("clusterbuilder/create", ["name": "narrow", "stack": "base", "store": "narrow", "order": [["group": [["id": "slipway/procfile"]]]]])
+        #expect(b["status"]?["ready"] == false)
+        #expect(b["status"]?["message"]?.stringValue?.contains("do not support stack 'io.slipway.test'") == true, "\(JSONWriter.string(b))")
+    }
 }

@@ -167,7 +167,7 @@ extension Engine {
                                                      previous: .QUEUED, phase: b.phase, message: nil, time: Timestamp.now())))
         let request = makeRequest(b, image: image, resolved: resolved)
         let lifecycle = self.lifecycle
-        let timeout = image.buildTimeout
+        let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = try? registryPush(for: image, build: key.number)
         let rebase = rebasePlan(for: b, stack: resolved?.stack)
         let rebaser = Rebaser(images: images)
@@ -216,6 +216,9 @@ extension Engine {
     }
 
     struct BuildTimedOut: Error { let seconds: Int }
+
+    /// Seconds a build may run when its image sets no `buildTimeout` (as kpack: 10 minutes).
+    static let defaultBuildTimeout = 600
 
     /// What a rebase starts from: the image of the last successful build, and its buildpacks.
     struct RebasePlan: Sendable {

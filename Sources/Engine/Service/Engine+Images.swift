@@ -18,6 +18,8 @@ public struct ImageSpec: Codable, Sendable {
     public var successBuildHistoryLimit: Int?
     public var failedBuildHistoryLimit: Int?
     public var dryRun: Bool?
+    /// Patch only: empty the image's build cache (the next build starts cold).
+    public var clearCache: Bool?
 
     public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
         self.name = name
@@ -113,6 +115,10 @@ extension Engine {
         if let t = spec.buildTimeout { image.buildTimeout = t }
         if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
+        if spec.clearCache == true, spec.dryRun != true {
+            try? FileManager.default.removeItem(atPath: path("cache", ns, spec.name))
+            emitEvent(.Normal, "CacheCleared", "The build cache of image \(spec.name) was cleared", object: .init(kind: "Image", namespace: ns, name: spec.name))
+        }
         let last = try store.latestBuild(namespace: ns, image: spec.name)
         let lastFinished = try lastFinishedBuild(ns, spec.name)
         let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: image))
@@ -442,5 +448,19 @@ extension Engine {
             guard !reasons.isEmpty else { continue }
             _ = try? commit(image, reasons: reasons, created: false)
         }
+    }
+}
+
+extension Engine {
+    /// Bytes in an image's build cache (the `cache = true` layers kept between builds).
+    public nonisolated func cacheSize(namespace: String, image: String) -> Int64 {
+        let root = path("cache", namespace, image)
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+        var total: Int64 = 0
+        while let rel = walker.nextObject() as? String {
+            var st = stat()
+            if lstat(root + "/" + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { total += Int64(st.st_size) }
+        }
+        return total
     }
 }

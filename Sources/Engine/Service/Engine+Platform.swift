@@ -58,6 +58,12 @@ extension Engine {
         return stack
     }
 
+    /// Resolves the stack's image references again (a tag may point at a new digest) and
+    /// rebuilds or rebases the images on it if anything changed.
+    public func refreshClusterStack(_ name: String) async throws -> ClusterStack {
+        try await patchClusterStack(StackSpec(name: name))
+    }
+
     public func clusterStack(_ name: String) throws -> ClusterStack {
         guard let s = try store.object(ClusterStack.self, kind: .clusterStack, name: name) else {
             throw EngineError.notFound("ClusterStack", name, hint: "list stacks with clusterstack/list, or create it with clusterstack/create")
@@ -348,6 +354,12 @@ extension Engine {
         }
         if !missing.isEmpty {
             status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in ClusterStore '\(b.store)'; add them with clusterstore/add"
+            return ResolvedBuilder(status: status, stack: stack, order: [])
+        }
+        // A buildpack that lists stacks must list this one (or "*").
+        let incompatible = order.joined().filter { !$0.descriptor.stacks.isEmpty && !$0.descriptor.stacks.contains(stack.id) && !$0.descriptor.stacks.contains("*") }
+        if !incompatible.isEmpty {
+            status.message = "buildpack(s) \(incompatible.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", ")) do not support stack '\(stack.id)'"
             return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         status.ready = true
