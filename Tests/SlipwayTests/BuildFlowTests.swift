@@ -241,6 +241,20 @@ import Testing
         #expect(try await second.call("clusterbuilder/get", ["name": "default"])["status"]?["ready"] == true)
     }
 
+    /// Children are spawned from a thread that lives as long as the server, so a step outliving
+    /// the thread pool's idle threads is not killed by bwrap's --die-with-parent.
+    @Test func longBuildpackStepsRunToTheEnd() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
+                                        order: [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]])
+        _ = try await c.call("image/create", ["name": "long", "env": ["SLEEP_SECONDS": "8"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        let b = try await c.call("build/wait", ["image": "long", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let lines = try await c.call("build/logs", ["image": "long"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(lines.contains("done sleeping"))
+    }
+
     @Test func cancelEndsABuildAsCanceledFailure() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)

@@ -64,7 +64,9 @@ public final class Subprocess: Sendable {
             for p in cEnv { free(p) }
         }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, argv[0], &actions, &attr, cArgs, cEnv)
+        // Spawned from one thread that lives as long as the process: bwrap's --die-with-parent
+        // (PR_SET_PDEATHSIG) fires when the spawning *thread* exits, and pool threads come and go.
+        let rc = SpawnThread.shared.perform { posix_spawn(&child, argv[0], &actions, &attr, cArgs, cEnv) }
         close(outPipe[1])
         close(errPipe[1])
         Subprocess.spawnLock.unlock()
@@ -159,4 +161,42 @@ public func findExecutable(_ name: String, path: String? = ProcessInfo.processIn
         if access(candidate, X_OK) == 0 { return candidate }
     }
     return nil
+}
+
+/// A thread that lives as long as the process and runs the spawns handed to it, one at a time.
+final class SpawnThread: @unchecked Sendable {
+    static let shared = SpawnThread()
+    private let condition = NSCondition()
+    private var work: [() -> Void] = []
+
+    private init() {
+        let t = Thread { [unowned self] in
+            while true {
+                condition.lock()
+                while work.isEmpty { condition.wait() }
+                let job = work.removeFirst()
+                condition.unlock()
+                job()
+            }
+        }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+
+    /// Runs `body` on the spawn thread and returns its result.
+    func perform<T>(_ body: () -> T) -> T {
+        withoutActuallyEscaping(body) { escapable in
+            var result: T?
+            let done = DispatchSemaphore(value: 0)
+            let box = UnsafeJob { result = escapable(); done.signal() }
+            condition.lock()
+            work.append(box.run)
+            condition.signal()
+            condition.unlock()
+            done.wait()
+            return result!
+        }
+    }
+
+    private struct UnsafeJob { let run: () -> Void }
 }
