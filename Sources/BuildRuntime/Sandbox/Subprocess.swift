@@ -183,20 +183,22 @@ final class SpawnThread: @unchecked Sendable {
         t.start()
     }
 
-    /// Runs `body` on the spawn thread and returns its result.
-    func perform<T>(_ body: () -> T) -> T {
-        withoutActuallyEscaping(body) { escapable in
-            var result: T?
-            let done = DispatchSemaphore(value: 0)
-            let box = UnsafeJob { result = escapable(); done.signal() }
-            condition.lock()
-            work.append(box.run)
-            condition.signal()
-            condition.unlock()
-            done.wait()
-            return result!
+    /// Runs `body` on the spawn thread and returns its result. The caller waits until `body` has
+    /// run, so what it captures stays valid.
+    func perform(_ body: @escaping () -> Int32) -> Int32 {
+        let slot = ResultSlot()
+        let done = DispatchSemaphore(value: 0)
+        condition.lock()
+        work.append {
+            slot.value = body()
+            done.signal()
         }
+        condition.signal()
+        condition.unlock()
+        done.wait()
+        return slot.value
     }
 
-    private struct UnsafeJob { let run: () -> Void }
+    /// Where the spawn thread leaves a result for the waiting caller.
+    private final class ResultSlot: @unchecked Sendable { var value: Int32 = 0 }
 }
