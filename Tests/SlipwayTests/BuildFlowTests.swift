@@ -275,6 +275,11 @@ import Testing
         #expect(b["status"] == "FAILURE")
         #expect(b["message"] == "canceled")
         #expect(Date().timeIntervalSince(t0) < 20)
+        // The sandboxed processes are gone, and the next build works.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try sh("pgrep -f '\(state.path)/wor[k]' || true").out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        _ = try await c.call("image/patch", ["name": "s", "env": ["SLEEP_SECONDS": "0"]])
+        #expect(try await c.call("build/wait", ["image": "s", "build": 2])["status"] == "SUCCESS")
         #expect(try await c.request("build/cancel", ["image": "s"])["error"]?["code"] == 1003)
 
         // A build over its buildTimeout fails, saying so.
@@ -284,13 +289,13 @@ import Testing
         #expect(timedOut["message"]?.stringValue?.contains("timed out after 1 seconds") == true)
 
         // $/cancelRequest on a pending build/wait answers -32800; the build goes on.
-        _ = try await c.call("image/trigger", ["name": "s"])
-        c.send(#"{"jsonrpc":"2.0","id":"waiting","method":"build/wait","params":{"image":"s","build":2}}"#)
+        _ = try await c.call("image/patch", ["name": "s", "env": ["SLEEP_SECONDS": "60"]])
+        c.send(#"{"jsonrpc":"2.0","id":"waiting","method":"build/wait","params":{"image":"s","build":3}}"#)
         try await Task.sleep(for: .milliseconds(300))
         c.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"waiting"}}"#)
         let cancelled = try await c.waitFor { $0["id"] == "waiting" }
         #expect(cancelled["error"]?["code"] == -32800)
-        #expect(try await c.call("build/status", ["image": "s", "build": 2])["status"] == "BUILDING")
-        _ = try await c.call("build/cancel", ["image": "s", "build": 2])
+        #expect(try await c.call("build/status", ["image": "s", "build": 3])["status"] == "BUILDING")
+        _ = try await c.call("build/cancel", ["image": "s", "build": 3])
     }
 }

@@ -146,4 +146,31 @@ import Testing
         #expect(b["status"]?["ready"] == false)
         #expect(b["status"]?["message"]?.stringValue?.contains("do not support stack 'io.slipway.test'") == true, "\(JSONWriter.string(b))")
     }
+
+    @Test func stackAndConfigTogetherAreOneFullBuild() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "2"])
+        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path])
+        _ = try await c.call("image/create", ["name": "x", "source": ["local": ["path": .string(Self.app)]]])
+        #expect(try await c.call("build/wait", ["image": "x", "build": 1])["status"] == "SUCCESS")
+        // Two slow builds of other images hold both build slots, so x's next build waits QUEUED.
+        _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default",
+                                                       "order": [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]]])
+        for n in ["hold1", "hold2"] {
+            _ = try await c.call("image/create", ["name": .string(n), "builder": ["kind": "ClusterBuilder", "name": "slow"], "env": ["SLEEP_SECONDS": "4"],
+                                                  "source": ["local": ["path": .string(Self.app)]]])
+        }
+        let run2 = TempDir("run2")
+        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
+        _ = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
+        let patched = try await c.call("image/patch", ["name": "x", "env": ["MODE": "prod"]])
+        #expect(patched["build"] == 2)  // joined the queued STACK build
+        let b2 = try await c.call("build/wait", ["image": "x", "build": 2])
+        #expect(b2["status"] == "SUCCESS")
+        #expect(b2["reasonSummary"] == "CONFIG+")
+        #expect(Set(b2["reasons"]?.arrayValue?.compactMap { $0["reason"]?.stringValue } ?? []) == ["CONFIG", "STACK"])
+        let phases = Set(try await c.call("build/logs", ["image": "x", "build": 2])["lines"]?.arrayValue?.compactMap { $0["phase"]?.stringValue } ?? [])
+        #expect(phases.contains("build"))  // a full build, not a rebase
+        #expect(!phases.contains("rebase"))
+    }
 }
