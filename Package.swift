@@ -23,7 +23,7 @@ let package = Package(
         // Layer 2: the engine (domain, rules, scheduler, persistence).
         .target(name: "Engine", dependencies: ["BuildRuntime", "CSQLite"]),
         // Protocol types: params and results of every method, every notification.
-        .target(name: "SlipwayProtocol", dependencies: ["JSONRPC", "Engine"]),
+        .target(name: "SlipwayProtocol", dependencies: ["JSONRPC", "Engine", "BuildRuntime"]),
         // Layer 4: the server (method table, notifications, command line).
         .target(
             name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime"],

@@ -86,7 +86,8 @@ method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not
        errors=("InvalidParams", "NotFound"))
 
 # Stores
-bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one.")
+bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one. A composite "
+             "buildpack ([[order]] in buildpack.toml) expands, in builders, into one group per group of its own.")
 method("clusterstore/create", "Creates a ClusterStore from buildpack folders and archives.", [p("name", S("Name"), True), bp_paths],
        S("ClusterStore"), errors=("InvalidParams", "AlreadyExists"))
 method("clusterstore/add", "Adds buildpacks (a buildpack with the same id and version is replaced). Images whose last successful build used "
@@ -95,8 +96,11 @@ method("clusterstore/add", "Adds buildpacks (a buildpack with the same id and ve
 method("clusterstore/remove", "Removes buildpacks named `id` or `id@version`.",
        [p("name", S("Name"), True), p("buildpacks", arr(STR), True)], S("ClusterStore"), errors=("InvalidParams", "NotFound"))
 method("clusterstore/get", "The store and its buildpacks.", [p("name", S("Name"), True)], S("ClusterStore"), errors=("InvalidParams", "NotFound"))
-method("clusterstore/status", "Every buildpack in the store with id, version, api, homepage and digest.", [p("name", S("Name"), True)],
-       obj({"name": STR, "buildpacks": arr(obj({"id": STR, "version": STR, "api": STR, "homepage": STR, "digest": S("Digest")}))}),
+method("clusterstore/status", "Every buildpack in the store with id, version, api, homepage, digest, its groups if composite, and the "
+       "builders that use it.", [p("name", S("Name"), True)],
+       obj({"name": STR, "buildpacks": arr(obj({"id": STR, "version": STR, "api": STR, "homepage": STR, "digest": S("Digest"),
+                                                  "order": arr(arr(obj({"id": STR, "version": STR, "optional": BOOL}))),
+                                                  "builders": arr(STR)}))}),
        errors=("InvalidParams", "NotFound"))
 method("clusterstore/list", "All ClusterStores.", [], obj({"stores": arr(S("ClusterStore"))}), errors=())
 method("clusterstore/delete", "Deletes a ClusterStore.", [p("name", S("Name"), True)], NULL, errors=("InvalidParams", "NotFound"))

@@ -1,3 +1,4 @@
+import BuildRuntime
 import Engine
 
 /// `{name}`: get, status and delete of cluster-scoped objects.
@@ -52,13 +53,20 @@ public struct StoreStatus: Codable, Sendable {
         public var api: String
         public var homepage: String?
         public var digest: String
+        /// Composite buildpacks only: their groups.
+        public var order: [[BuildpackDescriptor.CompositeEntry]]?
+        /// The builders (`Kind/namespace/name`) whose order uses this buildpack.
+        public var builders: [String]
     }
     public var name: String
     public var buildpacks: [Row]
 
-    public init(_ s: ClusterStore) {
+    public init(_ s: ClusterStore, buildersUsing: [String: [String]]) {
         name = s.name
-        buildpacks = s.buildpacks.map { Row(id: $0.id, version: $0.version, api: $0.api, homepage: $0.homepage, digest: $0.digest.string) }
+        buildpacks = s.buildpacks.map {
+            Row(id: $0.id, version: $0.version, api: $0.api, homepage: $0.homepage, digest: $0.digest.string, order: $0.descriptor.order,
+                builders: (buildersUsing["\($0.id)@\($0.version)"] ?? []).sorted())
+        }
     }
 }
 

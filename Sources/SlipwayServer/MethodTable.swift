@@ -127,7 +127,9 @@ public enum MethodTable {
             try await s.engine.removeFromClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
         }
         r.register("clusterstore/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
-        r.register("clusterstore/status", ordering: .read) { (p: NameParams, ctx) in StoreStatus(try await s.engine.clusterStore(p.name)) }
+        r.register("clusterstore/status", ordering: .read) { (p: NameParams, ctx) in
+            StoreStatus(try await s.engine.clusterStore(p.name), buildersUsing: try await s.engine.buildersUsing(store: p.name))
+        }
         r.register("clusterstore/list", ordering: .read) { (_: NoParams, ctx) in StoreList(stores: try await s.engine.clusterStores()) }
         r.register("clusterstore/delete", ordering: .write) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteClusterStore(p.name)

@@ -173,4 +173,37 @@ import Testing
         #expect(phases.contains("build"))  // a full build, not a rebase
         #expect(!phases.contains("rebase"))
     }
+
+    @Test func compositeBuildpacksExpandIntoTheirGroups() async throws {
+        let state = TempDir("state")
+        let composite = TempDir("composite")
+        try """
+            api = "0.10"
+
+            [buildpack]
+            id = "slipway/all"
+            version = "1.0.0"
+
+            [[order]]
+            [[order.group]]
+            id = "slipway/build-script"
+            optional = true
+
+            [[order.group]]
+            id = "slipway/procfile"
+            """.write(toFile: composite.path + "/buildpack.toml", atomically: true, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [composite.path], order: [["group": [["id": "slipway/all"]]]])
+        let builder = try await c.call("clusterbuilder/get", ["name": "default"])
+        #expect(builder["status"]?["ready"] == true, "\(JSONWriter.string(builder))")
+        #expect(builder["status"]?["order"] == [["group": [["id": "slipway/build-script", "version": "0.1.0", "optional": true],
+                                                          ["id": "slipway/procfile", "version": "0.1.0"]]]])
+        _ = try await c.call("image/create", ["name": "comp", "source": ["local": ["path": .string(Self.app)]]])
+        let b = try await c.call("build/wait", ["image": "comp", "build": 1])
+        #expect(b["buildpacks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["slipway/build-script", "slipway/procfile"])
+        let status = try await c.call("clusterstore/status", ["name": "default"])
+        let rows = status["buildpacks"]?.arrayValue ?? []
+        #expect(rows.first { $0["id"] == "slipway/procfile" }?["builders"] == ["ClusterBuilder/default"])
+        #expect(rows.first { $0["id"] == "slipway/all" }?["order"]?.arrayValue?.count == 1)
+    }
 }

@@ -10,6 +10,15 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
     /// When true, user-provided env vars are not put in the buildpack's environment.
     public var clearEnv: Bool
     public var stacks: [String]
+    /// A composite buildpack's groups (`[[order]]`); nil for a buildpack that runs itself.
+    public var order: [[CompositeEntry]]?
+
+    /// One entry of a composite buildpack's group.
+    public struct CompositeEntry: Sendable, Equatable, Codable {
+        public var id: String
+        public var version: String?
+        public var optional: Bool
+    }
 
     public init(api: String, id: String, version: String, name: String? = nil, homepage: String? = nil, clearEnv: Bool = false, stacks: [String] = []) {
         self.api = api
@@ -41,13 +50,22 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
         guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]*$"#, options: .regularExpression) != nil, id != "app", id != "config", id != "sbom" else {
             throw RuntimeError.invalid("\(source): buildpack id '\(id)' is not valid")
         }
-        if doc["order"] != nil {
-            throw RuntimeError.invalid("\(source): composite buildpacks ([[order]]) are not supported yet; add their component buildpacks instead")
-        }
         let stacks = (doc["stacks"]?.tables ?? []).compactMap { $0["id"]?.string }
-        return BuildpackDescriptor(
+        var d = BuildpackDescriptor(
             api: api, id: id, version: version, name: bp["name"]?.string, homepage: bp["homepage"]?.string,
             clearEnv: bp["clear-env"]?.bool ?? false, stacks: stacks)
+        if let order = doc["order"]?.tables {
+            d.order = try order.map { group in
+                let entries = (group["group"]?.tables ?? []).map { e in
+                    (e["id"]?.string, CompositeEntry(id: e["id"]?.string ?? "", version: e["version"]?.string, optional: e["optional"]?.bool ?? false))
+                }
+                guard !entries.isEmpty, entries.allSatisfy({ $0.0?.isEmpty == false }) else {
+                    throw RuntimeError.invalid("\(source): every [[order]] of a composite buildpack needs [[order.group]] entries with an id")
+                }
+                return entries.map(\.1)
+            }
+        }
+        return d
     }
 
     /// The id as a single path component (`/` becomes `_`), as the lifecycle names folders.
@@ -62,7 +80,7 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
             throw RuntimeError.invalid("\(directory) is not a buildpack: it has no readable buildpack.toml")
         }
         let d = try parse(text, source: directory)
-        for exe in ["bin/detect", "bin/build"] where access(directory + "/" + exe, X_OK) != 0 {
+        for exe in ["bin/detect", "bin/build"] where d.order == nil && access(directory + "/" + exe, X_OK) != 0 {
             throw RuntimeError.invalid("buildpack \(d.id)@\(d.version) in \(directory) has no executable \(exe)")
         }
         return d

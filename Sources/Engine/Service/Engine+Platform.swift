@@ -163,6 +163,17 @@ extension Engine {
         return s
     }
 
+    /// For each `id@version` in the store, the builders (`Kind/namespace/name`) that use it.
+    public func buildersUsing(store name: String) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        let all = try store.objects(Builder.self, kind: .clusterBuilder) + store.objects(Builder.self, kind: .builder)
+        for b in all where b.store == name {
+            let label = [b.kind.rawValue, b.namespace, b.name].compactMap { $0 }.joined(separator: "/")
+            for bp in resolveStatus(of: b).status.buildpacks { out["\(bp.id)@\(bp.version)", default: []].append(label) }
+        }
+        return out
+    }
+
     public func clusterStores() throws -> [ClusterStore] { try store.objects(ClusterStore.self, kind: .clusterStore) }
 
     public func deleteClusterStore(_ name: String) throws {
@@ -335,22 +346,36 @@ extension Engine {
         }
         var order: [[BuildpackRef]] = []
         var missing: [String] = []
-        for group in b.order {
-            var refs: [BuildpackRef] = []
-            var resolvedGroup: [OrderEntry] = []
-            for e in group.group {
+        // Composite buildpacks expand into one group per group of theirs.
+        func expand(_ entries: [(id: String, version: String?, optional: Bool)], depth: Int) -> [[(StoredBuildpack, Bool)]] {
+            var groups: [[(StoredBuildpack, Bool)]] = [[]]
+            for e in entries {
                 let candidates = st.buildpacks.filter { $0.id == e.id && (e.version == nil || $0.version == e.version) }
                 guard let bp = candidates.max(by: { Self.versionLess($0.version, $1.version) }) else {
                     missing.append(e.id + (e.version.map { "@" + $0 } ?? ""))
                     continue
                 }
-                refs.append(BuildpackRef(descriptor: bp.descriptor, directory: path("buildpacks", bp.digest.hex), optional: e.optional ?? false))
-                resolvedGroup.append(OrderEntry(id: bp.id, version: bp.version, optional: e.optional))
-                let info = BuildpackInfo(id: bp.id, version: bp.version, homepage: bp.homepage)
-                if !status.buildpacks.contains(info) { status.buildpacks.append(info) }
+                var alternatives: [[(StoredBuildpack, Bool)]] = [[(bp, e.optional)]]
+                if let composite = bp.descriptor.order, depth < 8 {
+                    alternatives = composite.flatMap { g in
+                        expand(g.map { ($0.id, $0.version, $0.optional || e.optional) }, depth: depth + 1)
+                    }
+                }
+                groups = groups.flatMap { prefix in alternatives.map { prefix + $0 } }
             }
-            order.append(refs)
-            status.order.append(OrderGroup(group: resolvedGroup))
+            return groups
+        }
+        for group in b.order {
+            for expanded in expand(group.group.map { ($0.id, $0.version, $0.optional ?? false) }, depth: 0) {
+                order.append(expanded.map { bp, optional in
+                    BuildpackRef(descriptor: bp.descriptor, directory: path("buildpacks", bp.digest.hex), optional: optional)
+                })
+                status.order.append(OrderGroup(group: expanded.map { OrderEntry(id: $0.0.id, version: $0.0.version, optional: $0.1 ? true : nil) }))
+                for (bp, _) in expanded {
+                    let info = BuildpackInfo(id: bp.id, version: bp.version, homepage: bp.homepage)
+                    if !status.buildpacks.contains(info) { status.buildpacks.append(info) }
+                }
+            }
         }
         if !missing.isEmpty {
             status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in ClusterStore '\(b.store)'; add them with clusterstore/add"
