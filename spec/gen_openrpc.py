@@ -86,7 +86,8 @@ method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not
        errors=("InvalidParams", "NotFound"))
 
 # Stores
-bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one. A composite "
+bp_paths = p("buildpacks", arr(STR), True, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one, or buildpackages "
+             "(OCI images carrying /cnb/buildpacks/<id>/<version>/) as oci:DIR[:TAG], a .cnb file or a registry reference. A composite "
              "buildpack ([[order]] in buildpack.toml) expands, in builders, into one group per group of its own.")
 method("clusterstore/create", "Creates a ClusterStore from buildpack folders and archives.", [p("name", S("Name"), True), bp_paths],
        S("ClusterStore"), errors=("InvalidParams", "AlreadyExists"))

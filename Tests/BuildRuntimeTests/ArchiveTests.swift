@@ -78,6 +78,27 @@ func write(_ path: String, _ text: String, mode: Int = 0o644) throws {
         #expect(try x.resolveInside(root: root, relative: "evil/etc", createMissing: true) == root + "/etc")
     }
 
+    @Test func aLayerMissingOnlyItsFinalPaddingIsReadButCutDataIsNot() throws {
+        let dir = tempDir()
+        // A tar whose last file has 190 bytes of data: cut after the data (no padding, no
+        // end blocks), and cut inside the data.
+        let script = """
+            import io, tarfile
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+                info = tarfile.TarInfo("dir/file"); data = b"x" * 190; info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+            raw = buf.getvalue()
+            open("\(dir)/no-padding.tar", "wb").write(raw[:512 + 190])
+            open("\(dir)/cut-data.tar", "wb").write(raw[:512 + 100])
+            """
+        _ = try Process.run("/usr/bin/env", ["python3", "-c", script])
+        let ok = try ArchiveExtractor(policy: .imageLayer).extract(archiveAt: dir + "/no-padding.tar", into: dir + "/a")
+        #expect(ok.entries == 1)
+        #expect(try String(contentsOfFile: dir + "/a/dir/file", encoding: .utf8).count == 190)
+        #expect(throws: RuntimeError.self) { try ArchiveExtractor(policy: .imageLayer).extract(archiveAt: dir + "/cut-data.tar", into: dir + "/b") }
+    }
+
     @Test func symlinkTargetsAreCheckedLexically() throws {
         let x = ArchiveExtractor(policy: .source)
         try x.checkSymlinkStaysInside(relative: "a/b/link", target: "../c", entryName: "l")

@@ -225,4 +225,37 @@ final class LoopbackRegistry: Sendable {
         #expect(try sh("skopeo copy --src-tls-verify=false --src-creds 'helped:\(password)' docker://\(tag) oci:\(copy.path)/img:x").status == 0)
         #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
     }
+
+    @Test func buildpackagesFromLayoutsCNBFilesAndRegistries() async throws {
+        let work = TempDir("pkg")
+        let r = try sh("""
+            set -e
+            cd '\(work.path)'
+            cp -r '\(Repo.buildpacks.path)/procfile' procfile && sed -i 's/^version = "0.1.0"/version = "0.5.0"/' procfile/buildpack.toml
+            mkdir -p root/cnb/buildpacks/slipway_procfile root/cnb/buildpacks/slipway_build-script
+            cp -r procfile root/cnb/buildpacks/slipway_procfile/0.5.0
+            cp -r '\(Repo.buildpacks.path)/build-script' root/cnb/buildpacks/slipway_build-script/0.1.0
+            umoci init --layout layout && umoci new --image layout:pkg
+            umoci insert --image layout:pkg root /
+            (cd layout && tar -cf ../package.cnb .)
+            """)
+        #expect(r.status == 0, "\(r.err)")
+        let registry = try LoopbackRegistry()
+        #expect(try sh("skopeo copy --dest-tls-verify=false oci:'\(work.path)/layout:pkg' docker://\(registry.host)/buildpacks/pkg:1").status == 0)
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        for (name, ref) in [("from-layout", "oci:\(work.path)/layout:pkg"), ("from-cnb", work.path + "/package.cnb"), ("from-registry", "\(registry.host)/buildpacks/pkg:1")] {
+            let store = try await c.call("clusterstore/create", ["name": .string(name), "buildpacks": .array([.string(ref)])])
+            let ids = store["buildpacks"]?.arrayValue?.compactMap { b -> String? in
+                guard let id = b["id"]?.stringValue, let v = b["version"]?.stringValue else { return nil }
+                return "\(id)@\(v)"
+            }
+            #expect(ids == ["slipway/build-script@0.1.0", "slipway/procfile@0.5.0"], "\(name): \(JSONWriter.string(store))")
+        }
+        let notPackage = try await c.request("clusterstore/create", ["name": "bad", "buildpacks": .array([.string("oci:\(work.path)/layout:missing")])])
+        #expect(notPackage["error"]?["code"] == 1001)
+        #expect(notPackage["error"]?["data"]?["field"] == "buildpacks[0]")
+        let relative = try await c.request("clusterstore/create", ["name": "bad", "buildpacks": ["relative/path"]])
+        #expect(relative["error"]?["code"] == -32602)
+    }
 }

@@ -49,6 +49,10 @@ public struct ArchiveExtractor {
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
+            // Some writers (umoci 0.4) end a layer right after the last file's data, without the
+            // padding and end-of-archive blocks; everything was read, so that is the end.
+            // (Reaching here means the previous entry was read completely: writeData throws otherwise.)
+            if r == ARCHIVE_FATAL, summary.entries > 0, Self.errorString(a).contains("Truncated") { break }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN, let entry else {
                 throw RuntimeError.invalid("archive \(URL(fileURLWithPath: path).lastPathComponent) is damaged: \(Self.errorString(a))")
             }
@@ -106,7 +110,7 @@ public struct ArchiveExtractor {
                     }
                     continue
                 }
-                try writeData(a, to: target, mode: mode_t(perm), entryName: rawName)
+                try writeData(a, to: target, mode: mode_t(perm), size: size, entryName: rawName)
             case S_IFLNK:
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
                 if policy == .source {
@@ -204,16 +208,19 @@ public struct ArchiveExtractor {
         return root + (resolved.isEmpty ? "" : "/" + resolved.joined(separator: "/"))
     }
 
-    private func writeData(_ a: OpaquePointer, to path: String, mode: mode_t, entryName: String) throws {
+    private func writeData(_ a: OpaquePointer, to path: String, mode: mode_t, size expected: Int64, entryName: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode | 0o200)
         guard fd >= 0 else { throw RuntimeError.io("cannot create \(entryName): \(String(cString: strerror(errno)))") }
         defer { close(fd); chmod(path, mode) }
         var buf: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var total: Int64 = 0
         while true {
             let r = archive_read_data_block(a, &buf, &size, &offset)
             if r == ARCHIVE_EOF { break }
+            // All the data is there and only the block padding is missing (see extract).
+            if r == ARCHIVE_FATAL, total == expected, Self.errorString(a).contains("Truncated") { break }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
                 throw RuntimeError.invalid("archive entry '\(entryName)' cannot be read: \(Self.errorString(a))")
             }
@@ -227,6 +234,7 @@ public struct ArchiveExtractor {
                 }
                 written += n
             }
+            total = max(total, Int64(offset) + Int64(size))
         }
     }
 }

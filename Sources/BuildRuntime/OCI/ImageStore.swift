@@ -34,14 +34,15 @@ public struct ImageStore: Sendable {
         return try importLocalImage(reference, folderSettings: folderSettings)
     }
 
-    /// Imports an image from a folder or an OCI layout.
-    public func importLocalImage(_ reference: ImageReference, folderSettings: FolderImageSettings) throws -> OCIImage {
+    /// Imports an image from a folder or an OCI layout; with `onlyImage`, the layout's only
+    /// image whatever its tag.
+    public func importLocalImage(_ reference: ImageReference, folderSettings: FolderImageSettings, onlyImage: Bool = false) throws -> OCIImage {
         switch reference {
         case .rootfs(let path):
             return try importFolder(path, settings: folderSettings)
         case .layout(let path, let tag):
             let layout = try OCILayout(path: path, create: false)
-            let image = try layout.image(tag: tag)
+            let image = try layout.image(tag: onlyImage ? nil : tag)
             for d in image.manifest.layers + [image.manifest.config] {
                 guard layout.store.contains(d.digest) else {
                     throw RuntimeError.invalid("OCI layout \(path) names blob \(d.digest) but does not contain it")

@@ -191,19 +191,50 @@ extension Engine {
     }
 
     /// Loads buildpack folders and archives into the state directory, by content digest.
+    /// Loads buildpack folders and archives, and the buildpacks inside buildpackages (OCI images
+    /// given as `oci:DIR[:TAG]`, a `.cnb` file or a registry reference), by content digest.
     nonisolated func loadBuildpacks(_ paths: [String]) async throws -> [StoredBuildpack] {
         guard !paths.isEmpty else { throw EngineError.invalid("'buildpacks' is empty; give at least one buildpack folder or .tgz", field: "buildpacks") }
         let content = images.content
         let root = stateDirectory.appendingPathComponent("buildpacks").path
-        return try await offload {
-            try paths.enumerated().map { i, path in
-                do {
-                    return try BuildpackLoader(content: content, root: root).load(path, field: "buildpacks[\(i)]")
-                } catch let e as RuntimeError {
-                    throw EngineError(e.kind == .invalidInput ? .invalidParams : .internal, e.message, field: "buildpacks[\(i)]")
+        var out: [StoredBuildpack] = []
+        for (i, path) in paths.enumerated() {
+            let field = "buildpacks[\(i)]"
+            do {
+                if let package = try await buildpackageImage(path, field: field) {
+                    out += try await offload { try BuildpackLoader(content: content, root: root).loadPackage(package, source: path, field: field) }
+                } else {
+                    out.append(try await offload { try BuildpackLoader(content: content, root: root).load(path, field: field) })
                 }
+            } catch let e as RuntimeError {
+                let reason: EngineError.Reason = e.kind == .invalidInput ? .invalidParams : e.kind == .notFound ? .notFound : e.kind == .unavailable ? .unavailable : .internal
+                throw EngineError(reason, e.message, field: field)
             }
         }
+        return out
+    }
+
+    /// The buildpackage image `path` names, imported into the content store, or nil when `path`
+    /// is a buildpack folder or archive.
+    nonisolated func buildpackageImage(_ path: String, field: String) async throws -> OCIImage? {
+        let settings = ImageStore.FolderImageSettings(stackID: "")
+        if path.hasSuffix(".cnb") {
+            // A .cnb file is an OCI image layout in a tar.
+            let dir = self.path("work", "cnb-" + UUID().uuidString)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try ArchiveExtractor(policy: .source).extract(archiveAt: path, into: dir)
+            return try images.importLocalImage(.layout(path: dir, tag: ""), folderSettings: settings, onlyImage: true)
+        }
+        // Registry references must name their registry (host with '.' or ':', or localhost).
+        let first = path.split(separator: "/").first.map(String.init) ?? ""
+        let isRegistry = !path.hasPrefix("/") && path.contains("/") && (first.contains(".") || first.contains(":") || first == "localhost")
+        guard path.hasPrefix("oci:") || isRegistry else { return nil }
+        let ref = try ImageReference.parse(path, field: field)
+        if case .registry(let host, _, _, _) = ref {
+            let client = try registryClient(host: host, namespace: "default")
+            return try await images.importImage(ref, folderSettings: settings) { _ in client }
+        }
+        return try images.importLocalImage(ref, folderSettings: settings)
     }
 }
 
@@ -246,6 +277,27 @@ struct BuildpackLoader {
         let d = try BuildpackDescriptor.load(directory: dir)
         return StoredBuildpack(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: snapshot.digest,
                                source: path, descriptor: d)
+    }
+
+    /// Every buildpack a buildpackage carries under `/cnb/buildpacks/<id>/<version>/`.
+    func loadPackage(_ image: OCIImage, source: String, field: String) throws -> [StoredBuildpack] {
+        let dir = root + "/.package-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let extractor = ArchiveExtractor(policy: .imageLayer)
+        for layer in image.manifest.layers { try extractor.extract(archiveAt: image.store.path(layer.digest), into: dir) }
+        var found: [StoredBuildpack] = []
+        let base = dir + "/cnb/buildpacks"
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: base))?.sorted() ?? [] {
+            for version in (try? FileManager.default.contentsOfDirectory(atPath: base + "/" + id))?.sorted() ?? [] {
+                var bp = try load(base + "/" + id + "/" + version, field: field)
+                bp.source = source
+                found.append(bp)
+            }
+        }
+        guard !found.isEmpty else {
+            throw RuntimeError.invalid("\(source) is an image without buildpacks under /cnb/buildpacks; is it a buildpackage?", field: field)
+        }
+        return found
     }
 }
 
