@@ -206,4 +206,24 @@ import Testing
         #expect(rows.first { $0["id"] == "slipway/procfile" }?["builders"] == ["ClusterBuilder/default"])
         #expect(rows.first { $0["id"] == "slipway/all" }?["order"]?.arrayValue?.count == 1)
     }
+
+    @Test func aLaunchLayerKeptByItsMetadataIsReusedFromThePreviousImage() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/keeper").path],
+                                        order: [["group": [["id": "test/keeper"]]]])
+        _ = try await c.call("image/create", ["name": "k", "source": ["local": ["path": .string(Self.app)]]])
+        #expect(try await c.call("build/wait", ["image": "k", "build": 1])["status"] == "SUCCESS")
+        let layout = state.path + "/layouts/default/k"
+        let first = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
+        _ = try await c.call("image/trigger", ["name": "k"])
+        #expect(try await c.call("build/wait", ["image": "k", "build": 2])["status"] == "SUCCESS")
+        let lines = try await c.call("build/logs", ["image": "k", "build": 2])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(lines.contains("Restoring metadata for layer 'test/keeper:tool' from the previous image"))
+        #expect(lines.contains("keeping layer tool (version 1)"))
+        #expect(lines.contains("Reusing layer 'test/keeper:tool' from the previous image"))
+        let second = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
+        #expect(second == first)
+        #expect(try BuildFlowTests.runImage(layout: layout).contains("kept tool works"))
+    }
 }

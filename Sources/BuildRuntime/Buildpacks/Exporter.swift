@@ -56,6 +56,15 @@ struct Exporter {
             var layerInfo: [String: Any] = [:]
             for name in built.launchLayers[d.id] ?? [] {
                 let sandboxPath = "layers/\(d.escapedID)/\(name)"
+                if let kept = built.reusedLayers[d.id + ":" + name] {
+                    reused += 1
+                    log(BuildPhase.export.rawValue, .system, "Reusing layer '\(d.id):\(name)' from the previous image")
+                    layers.append(kept)
+                    diffIDs.append(kept.digest)
+                    launcherLayers.append("/" + sandboxPath)
+                    layerInfo[name] = ["sha": kept.digest.string, "launch": true, "data": Self.json(built.layerMetadata[d.id]?[name] ?? TOMLTable())]
+                    continue
+                }
                 let desc = try layer("\(d.id):\(name)", added: &added, reused: &reused) { tar in
                     try tar.addDirectory("layers", owner: .root)
                     try tar.addDirectory("layers/" + d.escapedID, owner: owner)

@@ -131,6 +131,20 @@ public struct Lifecycle: Sendable {
             log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"oci:\(request.outputLayout):\(request.outputTag)\" not found")
         }
 
+        // Layer metadata of the previous image: a buildpack that finds its launch layer's .toml
+        // may keep it without rebuilding the layer, and export then reuses the layer as it was.
+        let previousLayers = previous.map(PreviousLayers.init) ?? PreviousLayers()
+        for d in group.map(\.descriptor) {
+            for (name, layer) in previousLayers.layers[d.id] ?? [:] {
+                let dir = ws.layers + "/" + d.escapedID
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                var toml = TOMLTable([("types", .table(TOMLTable([("launch", .boolean(true))])))])
+                toml["metadata"] = .table(layer.metadata)
+                try Data(TOMLWriter.write(toml).utf8).write(to: URL(fileURLWithPath: dir + "/" + name + ".toml"))
+                log(BuildPhase.analyze.rawValue, .system, "Restoring metadata for layer '\(d.id):\(name)' from the previous image")
+            }
+        }
+
         // RESTORE
         log(BuildPhase.restore.rawValue, .system, "===> RESTORE")
         let cache = LayerCache(directory: request.cacheDirectory)
@@ -141,7 +155,7 @@ public struct Lifecycle: Sendable {
 
         // BUILD
         log(BuildPhase.build.rawValue, .system, "===> BUILD")
-        let built = try await runner.build(group: group, plans: plans)
+        let built = try await runner.build(group: group, plans: plans, previous: previousLayers)
 
         // EXPORT
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
@@ -169,6 +183,54 @@ struct BuiltLayers {
     var cachedLayers: Set<String> = []
     var processes: [LaunchProcess] = []
     var labels: [String: String] = [:]
+    /// "id:layer" → the previous image's layer, for launch layers kept without being rebuilt.
+    var reusedLayers: [String: OCIDescriptor] = [:]
+}
+
+/// The launch layers of the previous image, by buildpack id and layer name, from its
+/// `io.buildpacks.lifecycle.metadata` label.
+struct PreviousLayers {
+    struct Layer {
+        var descriptor: OCIDescriptor
+        var metadata: TOMLTable
+    }
+    var layers: [String: [String: Layer]] = [:]
+
+    init() {}
+
+    init(_ image: OCIImage) {
+        guard let text = image.config.config.Labels?["io.buildpacks.lifecycle.metadata"],
+            let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let buildpacks = json["buildpacks"] as? [[String: Any]]
+        else { return }
+        for bp in buildpacks {
+            guard let id = bp["key"] as? String, let ls = bp["layers"] as? [String: Any] else { continue }
+            for (name, value) in ls {
+                guard let info = value as? [String: Any], let sha = info["sha"] as? String,
+                    let descriptor = image.manifest.layers.first(where: { $0.digest.string == sha })
+                else { continue }
+                layers[id, default: [:]][name] = Layer(descriptor: descriptor, metadata: Self.toml(info["data"] as? [String: Any] ?? [:]))
+            }
+        }
+    }
+
+    static func toml(_ object: [String: Any]) -> TOMLTable {
+        var t = TOMLTable()
+        for (k, v) in object.sorted(by: { $0.key < $1.key }) { if let value = toml(v) { t[k] = value } }
+        return t
+    }
+
+    static func toml(_ v: Any) -> TOMLValue? {
+        switch v {
+        case let s as String: return .string(s)
+        case let b as Bool: return .boolean(b)
+        case let i as Int: return .integer(Int64(i))
+        case let d as Double: return .float(d)
+        case let a as [Any]: return .array(a.compactMap(toml))
+        case let o as [String: Any]: return .table(toml(o))
+        default: return nil
+        }
+    }
 }
 
 /// Runs detect and build for each buildpack in the sandbox.
@@ -283,7 +345,7 @@ struct StepRunner {
         throw RuntimeError.buildFailed("No buildpack groups passed detection (\(report.joined(separator: "; "))). Check that the source has what the builder's buildpacks look for.")
     }
 
-    func build(group: [BuildpackRef], plans: [String: [PlanOption.Requirement]]) async throws -> BuiltLayers {
+    func build(group: [BuildpackRef], plans: [String: [PlanOption.Requirement]], previous: PreviousLayers) async throws -> BuiltLayers {
         var built = BuiltLayers()
         // Build layers of earlier buildpacks, in order: (host folder, sandbox path).
         var buildLayers: [(String, String)] = []
@@ -316,14 +378,14 @@ struct StepRunner {
                 throw RuntimeError.buildFailed(
                     "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output:\n" + tail.joined(separator: "\n")))
             }
-            try collectLayers(of: d, in: hostLayers, into: &built, buildLayers: &buildLayers)
+            try collectLayers(of: d, in: hostLayers, into: &built, buildLayers: &buildLayers, previous: previous)
         }
         return built
     }
 
     /// Reads what one buildpack left in its layers folder.
     func collectLayers(of d: BuildpackDescriptor, in hostLayers: String, into built: inout BuiltLayers,
-                       buildLayers: inout [(String, String)]) throws
+                       buildLayers: inout [(String, String)], previous: PreviousLayers) throws
     {
         var launch: [String] = []
         var metadata: [String: TOMLTable] = [:]
@@ -341,7 +403,15 @@ struct StepRunner {
             let isCache = types["cache"]?.bool ?? false
             metadata[layer] = toml["metadata"]?.table ?? TOMLTable()
             let hostLayer = hostLayers + "/" + layer
-            guard access(hostLayer, F_OK) == 0 else { continue }
+            guard access(hostLayer, F_OK) == 0 else {
+                // Kept from the previous image: a launch layer whose .toml stayed and whose folder
+                // the buildpack did not recreate.
+                if isLaunch, let old = previous.layers[d.id]?[layer] {
+                    launch.append(layer)
+                    built.reusedLayers[d.id + ":" + layer] = old.descriptor
+                }
+                continue
+            }
             if isLaunch { launch.append(layer) }
             if isCache { built.cachedLayers.insert(d.id + ":" + layer) }
             if isBuild { buildLayers.append((hostLayer, "/layers/\(d.escapedID)/\(layer)")) }
