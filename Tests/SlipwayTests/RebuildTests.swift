@@ -92,6 +92,11 @@ import Testing
         #expect(try BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
         let status = try await c.call("build/status", ["image": "r", "build": 2])
         #expect(status["runImage"]?.stringValue?.hasSuffix(runDigest) == true)
+        let labels = try JSONParser.parse(Array(try sh("skopeo inspect oci:\(layout):latest").out.utf8))["Labels"]
+        let metadata = try JSONParser.parse(Array((labels?["io.buildpacks.lifecycle.metadata"]?.stringValue ?? "").utf8))
+        #expect(metadata["runImage"]?["reference"] == .string(runDigest))
+        let runConfig = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: state.path + "/blobs/sha256/" + (runManifest["config"]?["digest"]?.stringValue ?? "").dropFirst(7)))))
+        #expect(metadata["runImage"]?["topLayer"] == runConfig["rootfs"]?["diff_ids"]?.arrayValue?.last)
 
         // Another stack id: a full build.
         _ = try await c.call("clusterstack/patch", ["name": "base", "id": "io.slipway.other"])
@@ -145,6 +150,13 @@ import Testing
         let b = try await c.call("clusterbuilder/create", ["name": "narrow", "stack": "base", "store": "narrow", "order": [["group": [["id": "slipway/procfile"]]]]])
         #expect(b["status"]?["ready"] == false)
         #expect(b["status"]?["message"]?.stringValue?.contains("do not support stack 'io.slipway.test'") == true, "\(JSONWriter.string(b))")
+        // Targets (Buildpack API 0.10+): a buildpack only for another architecture.
+        let arm = TempDir("arm")
+        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(arm.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.4.0\"/' '\(arm.path)/buildpack.toml' && printf '\\n[[targets]]\\nos = \"linux\"\\narch = \"s390x\"\\n' >> '\(arm.path)/buildpack.toml'").status == 0)
+        _ = try await c.call("clusterstore/create", ["name": "s390x", "buildpacks": .array([.string(arm.path)])])
+        let t = try await c.call("clusterbuilder/create", ["name": "s390x", "stack": "base", "store": "s390x", "order": [["group": [["id": "slipway/procfile"]]]]])
+        #expect(t["status"]?["ready"] == false)
+        #expect(t["status"]?["message"]?.stringValue?.contains("linux/amd64") == true, "\(JSONWriter.string(t))")
     }
 
     @Test func stackAndConfigTogetherAreOneFullBuild() async throws {

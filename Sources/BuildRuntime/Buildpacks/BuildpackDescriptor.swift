@@ -10,6 +10,8 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
     /// When true, user-provided env vars are not put in the buildpack's environment.
     public var clearEnv: Bool
     public var stacks: [String]
+    /// `[[targets]]` (Buildpack API 0.10+): `os/arch` pairs, either part may be empty for any.
+    public var targets: [String]?
     /// A composite buildpack's groups (`[[order]]`); nil for a buildpack that runs itself.
     public var order: [[CompositeEntry]]?
 
@@ -54,6 +56,9 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
         var d = BuildpackDescriptor(
             api: api, id: id, version: version, name: bp["name"]?.string, homepage: bp["homepage"]?.string,
             clearEnv: bp["clear-env"]?.bool ?? false, stacks: stacks)
+        if let targets = doc["targets"]?.tables, !targets.isEmpty {
+            d.targets = targets.map { "\($0["os"]?.string ?? "")/\($0["arch"]?.string ?? "")" }
+        }
         if let order = doc["order"]?.tables {
             d.order = try order.map { group in
                 let entries = (group["group"]?.tables ?? []).map { e in
@@ -66,6 +71,15 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
             }
         }
         return d
+    }
+
+    /// Whether the buildpack runs on `os`/`arch` (true when it names no targets).
+    public func supports(os: String, arch: String) -> Bool {
+        guard let targets else { return true }
+        return targets.contains { t in
+            let parts = t.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            return (parts[0].isEmpty || parts[0] == os) && (parts.count < 2 || parts[1].isEmpty || parts[1] == arch)
+        }
     }
 
     /// The id as a single path component (`/` becomes `_`), as the lifecycle names folders.

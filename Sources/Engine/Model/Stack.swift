@@ -16,6 +16,9 @@ public struct ClusterStack: Codable, Sendable, Equatable {
         public var resolvedBuildImage: String
         public var resolvedRunImage: String
         public var message: String?
+        /// The build image's platform, for buildpacks' `[[targets]]`.
+        public var os: String?
+        public var architecture: String?
     }
 }
 

@@ -113,7 +113,8 @@ extension Engine {
             name: name, id: stackID, buildImage: buildImage, runImage: runImage,
             status: .init(ready: true, buildImageDigest: b.manifestDigest, runImageDigest: r.manifestDigest,
                           resolvedBuildImage: buildRef.repositoryName + "@" + b.manifestDigest.string,
-                          resolvedRunImage: runRef.repositoryName + "@" + r.manifestDigest.string, message: nil))
+                          resolvedRunImage: runRef.repositoryName + "@" + r.manifestDigest.string, message: nil,
+                          os: b.config.os, architecture: b.config.architecture))
     }
 }
 
@@ -434,9 +435,13 @@ extension Engine {
             return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         // A buildpack that lists stacks must list this one (or "*").
-        let incompatible = order.joined().filter { !$0.descriptor.stacks.isEmpty && !$0.descriptor.stacks.contains(stack.id) && !$0.descriptor.stacks.contains("*") }
+        let os = stack.status.os ?? "linux", arch = stack.status.architecture ?? OCIImageConfig.hostArchitecture
+        let incompatible = order.joined().filter {
+            (!$0.descriptor.stacks.isEmpty && !$0.descriptor.stacks.contains(stack.id) && !$0.descriptor.stacks.contains("*"))
+                || !$0.descriptor.supports(os: os, arch: arch)
+        }
         if !incompatible.isEmpty {
-            status.message = "buildpack(s) \(incompatible.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", ")) do not support stack '\(stack.id)'"
+            status.message = "buildpack(s) \(incompatible.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", ")) do not support stack '\(stack.id)' (\(os)/\(arch))"
             return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         status.ready = true
