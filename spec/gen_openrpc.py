@@ -178,10 +178,11 @@ method("build/list", "Build rows as `kp build list` shows them.", [p("image", S(
 method("build/status", "Everything `kp build status` shows.", build_ref, S("BuildStatus"), errors=("InvalidParams", "NotFound"))
 method("build/logs", "Without follow: the lines. With follow: lines arrive as build/log notifications from `since` until the build ends "
        "(all sent before the reply), then the result has the final status.",
-       build_ref + [p("follow", BOOL), p("since", INT, desc="First line number to send (from 1).")],
+       build_ref + [p("follow", BOOL), p("since", INT, desc="First line number to send (from 1)."),
+                    p("workDoneToken", {"type": ["string", "integer"]}, desc="LSP: with follow, report $/progress begin and end.")],
        obj({"build": INT, "status": S("BuildState"), "lines": arr(S("BuildLogLine"))}), errors=("InvalidParams", "NotFound"))
 method("build/wait", "Waits for the build to finish (or `timeout` seconds) and returns its status. Cancellable with $/cancelRequest.",
-       build_ref + [p("timeout", NUM)], S("BuildStatus"), errors=("InvalidParams", "NotFound", "RequestCancelled"))
+       build_ref + [p("timeout", NUM), p("workDoneToken", {"type": ["string", "integer"]}, desc="LSP: report $/progress begin and end.")], S("BuildStatus"), errors=("InvalidParams", "NotFound", "RequestCancelled"))
 method("build/cancel", "Cancels a queued or running build: it ends as FAILURE with message \"canceled\".", build_ref, S("BuildStatus"),
        errors=("InvalidParams", "NotFound", "FailedPrecondition"))
 method("event/list", "System events, oldest first.", [NS, p("object", S("EventObject")), p("since", INT, desc="Only events with a greater id.")],

@@ -72,6 +72,16 @@ public final class Connection: Sendable {
     /// Blocks until every message sent so far has been written (call before the process exits).
     public func flushOutput() { output.flush() }
 
+    /// Reports work-done progress for a request that carried a `workDoneToken` (LSP
+    /// `$/progress`): `begin`, then any `report`s, then `end`. Does nothing without a token.
+    public func progress(_ context: RequestContext, kind: String, title: String? = nil, message: String? = nil) {
+        guard let token = context.workDoneToken else { return }
+        var value = JSONObject([("kind", .string(kind))])
+        if let title { value["title"] = .string(title) }
+        if let message { value["message"] = .string(message) }
+        output.send(OutgoingMessage.notification(method: "$/progress", params: ["token": token, "value": .object(value)]))
+    }
+
     /// Sends `window/logMessage` (type 1 error, 2 warning, 3 info, 4 log).
     public func logMessage(_ message: String, type: Int = 3) {
         output.send(OutgoingMessage.notification(method: "window/logMessage", params: ["type": .int(Int64(type)), "message": .string(message)]))

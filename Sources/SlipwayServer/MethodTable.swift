@@ -231,13 +231,18 @@ public enum MethodTable {
                 return BuildLogsResult(build: b.number, status: b.status, lines: lines)
             }
             let session = s.session(for: ctx.connection)
+            ctx.connection.progress(ctx, kind: "begin", title: "Following the log of \(p.image)")
             let b = try await e.followLogs(session: session, namespace: ns, image: p.image, number: p.build, since: since)
             await session.flush()  // every line is sent before the reply
+            ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
             return BuildLogsResult(build: b.number, status: b.status, lines: nil)
         }
         r.register("build/wait", ordering: .read) { (p: BuildWaitParams, ctx) in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
-            return BuildStatusResult(try await s.engine.wait(namespace: p.namespace ?? "default", image: p.image, number: p.build, timeout: p.timeout))
+            ctx.connection.progress(ctx, kind: "begin", title: "Waiting for \(p.image)" + (p.build.map { " build \($0)" } ?? ""))
+            let b = try await s.engine.wait(namespace: p.namespace ?? "default", image: p.image, number: p.build, timeout: p.timeout)
+            ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
+            return BuildStatusResult(b)
         }
         r.register("build/cancel", ordering: .write) { (p: BuildParams, ctx) in
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))

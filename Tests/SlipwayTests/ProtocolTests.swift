@@ -112,6 +112,20 @@ import Testing
         #expect(out["ready"] == "Ready")
     }
 
+    @Test func workDoneProgressForLongRequests() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "p", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        let r = try await c.call("build/wait", ["image": "p", "build": 1, "workDoneToken": "wait-1"])
+        #expect(r["status"] == "SUCCESS")
+        let progress = c.notifications("$/progress").filter { $0["token"] == "wait-1" }
+        #expect(progress.compactMap { $0["value"]?["kind"]?.stringValue } == ["begin", "end"])
+        #expect(progress.last?["value"]?["message"] == "build 1: SUCCESS")
+        _ = try await c.call("build/wait", ["image": "p", "build": 1])
+        #expect(c.notifications("$/progress").count == 2)  // no token, no progress
+    }
+
     @Test func subscriptionsTurnNotificationKindsOnAndOff() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
