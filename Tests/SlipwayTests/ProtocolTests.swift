@@ -112,6 +112,20 @@ import Testing
         #expect(out["ready"] == "Ready")
     }
 
+    @Test func aSecondProcessOnTheSameStateDirectoryIsRefused() async throws {
+        let state = TempDir("state")
+        let first = try SlipwayClient(stateDir: state.path)
+        _ = try await first.call("image/list")
+        let second = try SlipwayClient(stateDir: state.path)
+        #expect(try await second.waitForExit() == 1)
+        #expect(second.stderr.contains("another Slipway process (pid \(first.process.processIdentifier)) is using the state directory"))
+        // Once the first is gone, the directory is free again.
+        first.closeInput()
+        #expect(try await first.waitForExit() == 0)
+        let third = try SlipwayClient(stateDir: state.path)
+        #expect(try await third.call("image/list")["images"] == [])
+    }
+
     @Test func workDoneProgressForLongRequests() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)

@@ -75,6 +75,7 @@ public actor Engine {
         } catch {
             throw EngineError.internal("cannot use state directory \(stateDirectory.path): \(error.localizedDescription)")
         }
+        try Self.lockStateDirectory(stateDirectory)
         images.content.removeAbandonedTemporaries()
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
         snapshotter = SourceSnapshotter(store: images.content)
@@ -84,6 +85,23 @@ public actor Engine {
         try? fm.removeItem(at: stateDirectory.appendingPathComponent("work"))
         try? fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
         queue = try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) }
+    }
+
+    /// One engine per state directory: two would each cache images in memory and could hand out
+    /// the same build number. The lock is held until the process exits (or is killed).
+    static func lockStateDirectory(_ dir: URL) throws {
+        let path = dir.appendingPathComponent("engine.lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError.internal("cannot open \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw EngineError(.unavailable, "another Slipway process (pid \(owner)) is using the state directory \(dir.path); use another --state-dir, or wait for it to exit")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        // The descriptor stays open (and locked) for the life of the process.
     }
 
     /// A build that was BUILDING when the previous process died ends as FAILURE, and its image
