@@ -238,4 +238,20 @@ import Testing
         #expect(second == first)
         #expect(try BuildFlowTests.runImage(layout: layout).contains("kept tool works"))
     }
+
+    @Test func aFailedBuildLeavesTheCacheAsItWas() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/maybe-fail").path],
+                                        order: [["group": [["id": "slipway/build-script"], ["id": "test/maybe-fail"], ["id": "slipway/procfile"]]]])
+        _ = try await c.call("image/create", ["name": "m", "source": ["local": ["path": .string(Self.app)]]])
+        #expect(try await c.call("build/wait", ["image": "m", "build": 1])["status"] == "SUCCESS")
+        _ = try await c.call("image/patch", ["name": "m", "env": ["FAIL": "1"]])
+        #expect(try await c.call("build/wait", ["image": "m", "build": 2])["status"] == "FAILURE")
+        _ = try await c.call("image/patch", ["name": "m", "env": ["FAIL": "0"]])
+        #expect(try await c.call("build/wait", ["image": "m", "build": 3])["status"] == "SUCCESS")
+        let lines = try await c.call("build/logs", ["image": "m", "build": 3])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        // Build 2 saw the cache of build 1 but failed; build 3 starts from build 1's cache again.
+        #expect(lines.contains("This cache has seen 2 build(s)"), "\(lines)")
+    }
 }

@@ -187,9 +187,10 @@ struct Exporter {
     }
 }
 
-/// The per-image cache of `cache = true` layers, kept between builds. Restore moves the layers
-/// into the build's layers folder; save moves the cached ones back into a fresh cache that
-/// replaces the old one only once it is complete.
+/// The per-image cache of `cache = true` layers, kept between builds. Restore copies the layers
+/// into the build's layers folder, so a build that fails leaves the cache as it was; save, after
+/// a successful export, moves the cached layers into a fresh cache that replaces the old one
+/// only once it is complete.
 struct LayerCache {
     let directory: String
 
@@ -203,12 +204,17 @@ struct LayerCache {
             for name in names where name.hasSuffix(".toml") {
                 let layer = String(name.dropLast(5))
                 guard access(from + "/" + layer, F_OK) == 0 else { continue }
-                if rename(from + "/" + name, to + "/" + name) == 0, rename(from + "/" + layer, to + "/" + layer) == 0 {
+                try? FileManager.default.removeItem(atPath: to + "/" + name)
+                do {
+                    try FileManager.default.copyItem(atPath: from + "/" + name, toPath: to + "/" + name)
+                    try FileManager.default.copyItem(atPath: from + "/" + layer, toPath: to + "/" + layer)
                     restored.append(d.id + ":" + layer)
+                } catch {
+                    try? FileManager.default.removeItem(atPath: to + "/" + name)
+                    try? FileManager.default.removeItem(atPath: to + "/" + layer)
                 }
             }
         }
-        try? FileManager.default.removeItem(atPath: directory)
         return restored
     }
 
