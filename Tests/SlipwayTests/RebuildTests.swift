@@ -169,14 +169,16 @@ import Testing
         _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default",
                                                        "order": [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]]])
         for n in ["hold1", "hold2"] {
-            _ = try await c.call("image/create", ["name": .string(n), "builder": ["kind": "ClusterBuilder", "name": "slow"], "env": ["SLEEP_SECONDS": "4"],
+            _ = try await c.call("image/create", ["name": .string(n), "builder": ["kind": "ClusterBuilder", "name": "slow"], "env": ["SLEEP_SECONDS": "60"],
                                                   "source": ["local": ["path": .string(Self.app)]]])
+            _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == .string(n) && $0["params"]?["status"] == "BUILDING" }
         }
         let run2 = TempDir("run2")
         #expect(try sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
         _ = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
         let patched = try await c.call("image/patch", ["name": "x", "env": ["MODE": "prod"]])
         #expect(patched["build"] == 2)  // joined the queued STACK build
+        for n in ["hold1", "hold2"] { _ = try await c.call("build/cancel", ["image": .string(n), "build": 1]) }
         let b2 = try await c.call("build/wait", ["image": "x", "build": 2])
         #expect(b2["status"] == "SUCCESS")
         #expect(b2["reasonSummary"] == "CONFIG+")
