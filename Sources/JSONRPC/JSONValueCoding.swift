@@ -198,62 +198,58 @@ private struct SingleContainer: SingleValueDecodingContainer {
 // MARK: - Encoding
 
 /// A mutable tree the encoder's containers write into; nested containers hold references to
-/// their child nodes, so the finished value is read once at the end.
+/// their child nodes, so the finished value is read once at the end. Children live in plain
+/// arrays (not in an enum payload) so appending never copies them.
 private final class EncodingNode {
-    enum Kind {
-        case empty
-        case scalar(JSONValue)
-        case object([(String, EncodingNode)])
-        case array([EncodingNode])
-    }
+    enum Kind { case empty, scalar, object, array }
     var kind: Kind = .empty
+    var scalar: JSONValue = .null
+    var members: [(String, EncodingNode)] = []
+    var elements: [EncodingNode] = []
 
     var value: JSONValue {
         switch kind {
         case .empty: return .object(JSONObject())
-        case .scalar(let v): return v
-        case .object(let members):
+        case .scalar: return scalar
+        case .object:
             var o = JSONObject()
             for (k, n) in members { o[k] = n.value }
             return .object(o)
-        case .array(let items): return .array(items.map(\.value))
+        case .array: return .array(elements.map(\.value))
         }
+    }
+
+    func setScalar(_ v: JSONValue) {
+        kind = .scalar
+        scalar = v
     }
 
     func child(forKey key: String) -> EncodingNode {
         let n = EncodingNode()
-        if case .object(var members) = kind {
-            members.append((key, n))
-            kind = .object(members)
-        } else {
-            kind = .object([(key, n)])
-        }
+        if kind != .object { kind = .object; members = [] }
+        members.append((key, n))
         return n
     }
 
     func appendChild() -> EncodingNode {
         let n = EncodingNode()
-        if case .array(var items) = kind {
-            items.append(n)
-            kind = .array(items)
-        } else {
-            kind = .array([n])
-        }
+        if kind != .array { kind = .array; elements = [] }
+        elements.append(n)
         return n
     }
 }
 
 private func encodeScalar<T: Encodable>(_ value: T, into node: EncodingNode, path: @autoclosure () -> [CodingKey]) throws {
     switch value {
-    case let s as String: node.kind = .scalar(.string(s))
-    case let b as Bool: node.kind = .scalar(.bool(b))
-    case let i as Int: node.kind = .scalar(.int(Int64(i)))
-    case let i as Int64: node.kind = .scalar(.int(i))
-    case let i as Int32: node.kind = .scalar(.int(Int64(i)))
-    case let i as UInt32: node.kind = .scalar(.int(Int64(i)))
-    case let i as UInt64: node.kind = .scalar(.int(Int64(clamping: i)))
-    case let d as Double: node.kind = .scalar(.double(d))
-    case let v as JSONValue: node.kind = .scalar(v)
+    case let s as String: node.setScalar(.string(s))
+    case let b as Bool: node.setScalar(.bool(b))
+    case let i as Int: node.setScalar(.int(Int64(i)))
+    case let i as Int64: node.setScalar(.int(i))
+    case let i as Int32: node.setScalar(.int(Int64(i)))
+    case let i as UInt32: node.setScalar(.int(Int64(i)))
+    case let i as UInt64: node.setScalar(.int(Int64(clamping: i)))
+    case let d as Double: node.setScalar(.double(d))
+    case let v as JSONValue: node.setScalar(v)
     default: try value.encode(to: ValueEncoder(node: node, codingPath: path()))
     }
 }
@@ -264,12 +260,12 @@ private struct ValueEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        if case .object = node.kind {} else { node.kind = .object([]) }
+        if node.kind != .object { node.kind = .object; node.members = [] }
         return KeyedEncodingContainer(KeyedEncoder<Key>(node: node, codingPath: codingPath))
     }
 
     func unkeyedContainer() -> UnkeyedEncodingContainer {
-        if case .array = node.kind {} else { node.kind = .array([]) }
+        if node.kind != .array { node.kind = .array; node.elements = [] }
         return UnkeyedEncoder(node: node, codingPath: codingPath)
     }
 
@@ -280,7 +276,7 @@ private struct KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: EncodingNode
     let codingPath: [CodingKey]
 
-    func encodeNil(forKey key: Key) throws { node.child(forKey: key.stringValue).kind = .scalar(.null) }
+    func encodeNil(forKey key: Key) throws { node.child(forKey: key.stringValue).setScalar(.null) }
 
     func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         try encodeScalar(value, into: node.child(forKey: key.stringValue), path: codingPath + [key])
@@ -303,12 +299,9 @@ private struct KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 private struct UnkeyedEncoder: UnkeyedEncodingContainer {
     let node: EncodingNode
     let codingPath: [CodingKey]
-    var count: Int {
-        if case .array(let items) = node.kind { return items.count }
-        return 0
-    }
+    var count: Int { node.elements.count }
 
-    func encodeNil() throws { node.appendChild().kind = .scalar(.null) }
+    func encodeNil() throws { node.appendChild().setScalar(.null) }
 
     func encode<T: Encodable>(_ value: T) throws {
         try encodeScalar(value, into: node.appendChild(), path: codingPath + [AnyKey(intValue: count)])
@@ -328,7 +321,7 @@ private struct UnkeyedEncoder: UnkeyedEncodingContainer {
 private struct SingleEncoder: SingleValueEncodingContainer {
     let node: EncodingNode
     let codingPath: [CodingKey]
-    func encodeNil() throws { node.kind = .scalar(.null) }
+    func encodeNil() throws { node.setScalar(.null) }
     func encode<T: Encodable>(_ value: T) throws { try encodeScalar(value, into: node, path: codingPath) }
 }
 
