@@ -1,6 +1,7 @@
 /// A failure in the build runtime, classified so the layers above can tell the caller's
 /// mistake (bad input) from a missing dependency or a failed build step.
 public struct RuntimeError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure it is, which decides the error code a caller sees.
     public enum Kind: Sendable {
         /// The input (a path, an archive, a reference, a buildpack) is not acceptable.
         case invalidInput

@@ -3,6 +3,7 @@ import BuildRuntime
 /// A domain error, with the reason code the protocol reports (`error.data.reason`) and a
 /// message that says what was wrong and what to do.
 public struct EngineError: Error, Sendable, CustomStringConvertible {
+    /// The reasons of the protocol's error table.
     public enum Reason: String, Sendable {
         case invalidParams = "InvalidParams"
         case notFound = "NotFound"

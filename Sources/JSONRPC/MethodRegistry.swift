@@ -21,7 +21,9 @@ public struct RequestContext: Sendable {
 /// The table of methods a connection serves, with typed params and results. Built once, then
 /// shared read-only by every connection.
 public struct MethodRegistry: Sendable {
+    /// A request handler on raw JSON (params in, result out).
     public typealias RawHandler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
+    /// A notification handler on raw JSON.
     public typealias RawNotificationHandler = @Sendable (JSONValue?, Connection) async -> Void
 
     struct RequestEntry: Sendable {

@@ -40,6 +40,7 @@ public struct BuildRow: Codable, Sendable {
     }
 }
 
+/// `build/list` result.
 public struct BuildListResult: Codable, Sendable {
     public var builds: [BuildRow]
 
@@ -134,6 +135,7 @@ public struct EventListParams: Codable, Sendable {
     public var since: Int64?
 }
 
+/// `event/list` result.
 public struct EventListResult: Codable, Sendable {
     public var events: [SystemEvent]
 

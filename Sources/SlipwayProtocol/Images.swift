@@ -91,6 +91,7 @@ public struct ImageListParams: Codable, Sendable {
     public var filter: Engine.ImageFilter?
 }
 
+/// `image/list` result.
 public struct ImageListResult: Codable, Sendable {
     public var images: [ImageRow]
 

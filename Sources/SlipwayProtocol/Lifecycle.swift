@@ -2,6 +2,7 @@ import JSONRPC
 
 /// `initialize` params (LSP-style; every field optional).
 public struct InitializeParams: Codable, Sendable {
+    /// Who the client says it is.
     public struct ClientInfo: Codable, Sendable { public var name: String; public var version: String? }
     public var processId: Int?
     public var clientInfo: ClientInfo?
@@ -11,11 +12,13 @@ public struct InitializeParams: Codable, Sendable {
 
 /// `initialize` result: who we are and everything we serve.
 public struct InitializeResult: Codable, Sendable {
+    /// Who the server is.
     public struct ServerInfo: Codable, Sendable {
         public var name: String
         public var version: String
         public init(name: String, version: String) { self.name = name; self.version = version }
     }
+    /// What the server serves, so a client need not guess.
     public struct Capabilities: Codable, Sendable {
         /// Every request method the server answers.
         public var methods: [String]
@@ -57,6 +60,7 @@ public struct SubscribeParams: Codable, Sendable {
     public var namespace: String?
 }
 
+/// `session/subscribe` result: the kinds now on.
 public struct SubscribeResult: Codable, Sendable {
     public var notifications: [String]
     public var namespace: String?

@@ -47,6 +47,7 @@ public struct NamespaceParams: Codable, Sendable {
 
 /// `clusterstore/status`: the store's buildpacks, one row each.
 public struct StoreStatus: Codable, Sendable {
+    /// One buildpack of the store.
     public struct Row: Codable, Sendable {
         public var id: String
         public var version: String

@@ -21,6 +21,7 @@ public struct ServerOptions: Sendable, Equatable {
         $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
         """
 
+    /// What the command line asks for.
     public enum ParseResult: Equatable { case serve(ServerOptions), print(String), error(String) }
 
     public static func parse(_ args: [String], environment: [String: String]) -> ParseResult {
@@ -71,6 +72,7 @@ public struct ServerOptions: Sendable, Equatable {
     }
 }
 
+/// The version reported by `--version` and `initialize`.
 public enum SlipwayVersion {
     public static let current = "0.1.0"
 }

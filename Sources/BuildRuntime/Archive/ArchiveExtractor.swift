@@ -9,8 +9,10 @@ import Foundation
 /// a symlink; `.imageLayer` for OCI layers keeps symlinks as they are (absolute targets are
 /// normal in a root filesystem), resolves every path inside the root, and applies whiteouts.
 public struct ArchiveExtractor {
+    /// How strictly paths are treated: user source, or an image layer.
     public enum Policy: Sendable { case source, imageLayer }
 
+    /// Caps that keep a hostile archive from filling the disk.
     public struct Limits: Sendable {
         public var maxTotalBytes: Int64
         public var maxEntries: Int
@@ -20,6 +22,7 @@ public struct ArchiveExtractor {
         }
     }
 
+    /// What an extraction read.
     public struct Summary: Sendable { public var entries = 0; public var bytes: Int64 = 0 }
 
     public let policy: Policy

@@ -7,6 +7,7 @@ public final class TarWriter {
     /// 1980-01-01T00:00:01Z, the timestamp the CNB lifecycle gives every layer entry.
     public static let normalizedModificationTime: Int = 315_532_801
 
+    /// The numeric owner written for entries (names are never written).
     public struct Owner: Sendable, Equatable {
         public var uid: Int
         public var gid: Int

@@ -3,6 +3,7 @@ public struct PlanOption: Sendable, Equatable {
     public var provides: [String]
     public var requires: [Requirement]
 
+    /// A `[[requires]]` entry with its metadata.
     public struct Requirement: Sendable, Equatable {
         public var name: String
         public var metadata: TOMLTable

@@ -32,11 +32,13 @@ public struct OCIDescriptor: Codable, Sendable, Equatable {
     }
 }
 
+/// The OS and architecture an image is for.
 public struct OCIPlatform: Codable, Sendable, Equatable {
     public var architecture: String
     public var os: String
 }
 
+/// An image manifest: its config and layers.
 public struct OCIManifest: Codable, Sendable, Equatable {
     public var schemaVersion = 2
     public var mediaType: String? = MediaType.manifest
@@ -51,6 +53,7 @@ public struct OCIManifest: Codable, Sendable, Equatable {
     }
 }
 
+/// An image index (`index.json` of a layout, or a multi-platform image).
 public struct OCIIndex: Codable, Sendable, Equatable {
     public var schemaVersion = 2
     public var mediaType: String? = MediaType.index
@@ -62,6 +65,7 @@ public struct OCIIndex: Codable, Sendable, Equatable {
 
 /// The image configuration: what a runtime needs to run the image, and its layers' diff ids.
 public struct OCIImageConfig: Codable, Sendable, Equatable {
+    /// How to run the image.
     public struct Config: Codable, Sendable, Equatable {
         public var User: String?
         public var Env: [String]?
@@ -71,11 +75,13 @@ public struct OCIImageConfig: Codable, Sendable, Equatable {
         public var Labels: [String: String]?
         public init() {}
     }
+    /// The uncompressed digests of the layers, in order.
     public struct RootFS: Codable, Sendable, Equatable {
         public var type = "layers"
         public var diff_ids: [Digest]
         public init(diff_ids: [Digest]) { self.diff_ids = diff_ids }
     }
+    /// One history entry per layer.
     public struct History: Codable, Sendable, Equatable {
         public var created: String?
         public var created_by: String?

@@ -5,6 +5,7 @@ import Foundation
 /// (`/workspace`, `/layers`, `/platform`, `/cnb/…`) on top, all namespaces unshared (no
 /// network), an unprivileged uid, and exactly the environment it is given.
 public struct SandboxRunner: Sendable {
+    /// A host folder made visible inside the sandbox.
     public struct Mount: Sendable, Equatable {
         public var hostPath: String
         public var sandboxPath: String

@@ -13,6 +13,7 @@ public struct BuildLogLine: Codable, Sendable, Equatable {
     public var time: String
 }
 
+/// Params of `build/statusChanged`.
 public struct BuildStatusChange: Codable, Sendable, Equatable {
     public var namespace: String
     public var image: String
@@ -24,6 +25,7 @@ public struct BuildStatusChange: Codable, Sendable, Equatable {
     public var time: String
 }
 
+/// Params of `image/statusChanged`.
 public struct ImageStatusChange: Codable, Sendable, Equatable {
     public var namespace: String
     public var image: String

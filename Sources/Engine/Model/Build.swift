@@ -1,5 +1,6 @@
 import BuildRuntime
 
+/// A build's status: QUEUED → BUILDING → SUCCESS | FAILURE.
 public enum BuildState: String, Codable, Sendable { case QUEUED, BUILDING, SUCCESS, FAILURE
     public var isFinished: Bool { self == .SUCCESS || self == .FAILURE }
 }

@@ -12,6 +12,7 @@ public struct EventObject: Codable, Sendable, Equatable, Hashable {
 
 /// A system event, like a Kubernetes event: what happened to which object, and how often.
 public struct SystemEvent: Codable, Sendable, Equatable {
+    /// Normal, or a Warning worth a look.
     public enum EventType: String, Codable, Sendable { case Normal, Warning }
     public var id: Int64
     public var type: EventType

@@ -2,6 +2,7 @@ import BuildRuntime
 
 /// Where an image's source comes from. Exactly one of `git`, `blob`, `local` is set.
 public struct SourceSpec: Codable, Sendable, Equatable {
+    /// A git repository and the revision to build.
     public struct Git: Codable, Sendable, Equatable {
         public var url: String
         /// A branch, a tag or a full commit SHA; default the remote's default branch.
@@ -14,11 +15,13 @@ public struct SourceSpec: Codable, Sendable, Equatable {
             self.poll = poll
         }
     }
+    /// An archive at a URL.
     public struct Blob: Codable, Sendable, Equatable {
         public var url: String
         public var stripComponents: Int?
         public init(url: String, stripComponents: Int? = nil) { self.url = url; self.stripComponents = stripComponents }
     }
+    /// A folder or archive on this machine.
     public struct Local: Codable, Sendable, Equatable {
         public var path: String
         public init(path: String) { self.path = path }
@@ -89,6 +92,7 @@ public struct Image: Codable, Sendable, Equatable {
     public var status: ImageStatus
 }
 
+/// Whether the image's latest build is usable (`kp image status`).
 public enum ReadyState: String, Codable, Sendable { case Ready, NotReady, Building, Unknown }
 
 /// What `image/status` shows, as `kp image status` does.
@@ -103,6 +107,7 @@ public struct ImageStatus: Codable, Sendable, Equatable {
     /// The next build number to hand out; build numbers are never reused.
     public var nextBuildNumber: Int
 
+    /// A build number and its reason summary.
     public struct BuildSummary: Codable, Sendable, Equatable {
         public var number: Int
         public var reason: String

@@ -8,6 +8,7 @@ public struct ClusterStack: Codable, Sendable, Equatable {
     public var runImage: String
     public var status: Status
 
+    /// What the stack's images resolved to.
     public struct Status: Codable, Sendable, Equatable {
         public var ready: Bool
         public var buildImageDigest: Digest
@@ -44,6 +45,7 @@ public struct ClusterStore: Codable, Sendable, Equatable {
 
 /// Which builder an image uses.
 public struct BuilderReference: Codable, Sendable, Equatable, Hashable {
+    /// A cluster-scoped or a namespaced builder.
     public enum Kind: String, Codable, Sendable { case ClusterBuilder, Builder }
     public var kind: Kind
     public var name: String
@@ -67,6 +69,7 @@ public struct OrderEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// One group of a builder's detection order.
 public struct OrderGroup: Codable, Sendable, Equatable {
     public var group: [OrderEntry]
 
@@ -85,6 +88,7 @@ public struct Builder: Codable, Sendable, Equatable {
     public var order: [OrderGroup]
     public var status: Status
 
+    /// Whether the builder can build (and why not), and what its stack and order resolved to.
     public struct Status: Codable, Sendable, Equatable {
         public var ready: Bool
         public var message: String?

@@ -16,6 +16,7 @@ public final class StateStore: Sendable {
     public let db: SQLiteDatabase
     static let schemaVersion = 1
 
+    /// The kinds of object kept in the objects table.
     public enum Kind: String, Sendable {
         case clusterStack = "ClusterStack", clusterStore = "ClusterStore", clusterBuilder = "ClusterBuilder"
         case builder = "Builder", image = "Image", secret = "Secret"

@@ -248,6 +248,7 @@ extension Engine {
         return i
     }
 
+    /// Filters of `image/list`.
     public struct ImageFilter: Codable, Sendable {
         public var ready: ReadyState?
         public var builder: String?
