@@ -83,13 +83,19 @@ import Testing
         #expect(try await b.waitForExit() == 0)
     }
 
-    @Test func lspFramingWithAClientThatIsNotOurs() async throws {
+    /// Runs a Python client fixture against the real binary on a fresh state directory (args:
+    /// slipway, state, stack, buildpacks, app, repo) and returns the JSON it prints.
+    static func runClientScript(_ name: String) throws -> JSONValue {
         let state = TempDir("state")
-        let script = Repo.fixtures.appendingPathComponent("lsp_client.py").path
+        let script = Repo.fixtures.appendingPathComponent(name).path
         let app = Repo.examples.appendingPathComponent("hello-app").path
-        let r = try sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)'")
-        #expect(r.status == 0, "lsp_client.py failed: \(r.err)")
-        let out = try JSONParser.parse(Array(r.out.utf8))
+        let r = try sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
+        guard r.status == 0 else { throw TestFailure("\(name) failed: \(r.err)") }
+        return try JSONParser.parse(Array(r.out.utf8))
+    }
+
+    @Test func lspFramingWithAClientThatIsNotOurs() async throws {
+        let out = try Self.runClientScript("lsp_client.py")
         #expect(out["serverInfo"]?["name"] == "slipway")
         #expect(out["build"] == 1)
         #expect(out["logsResult"]?["status"] == "SUCCESS")
@@ -101,12 +107,7 @@ import Testing
     }
 
     @Test func theProjectsPythonClientWorks() async throws {
-        let state = TempDir("state")
-        let script = Repo.fixtures.appendingPathComponent("python_client_check.py").path
-        let app = Repo.examples.appendingPathComponent("hello-app").path
-        let r = try sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
-        #expect(r.status == 0, "\(r.err)")
-        let out = try JSONParser.parse(Array(r.out.utf8))
+        let out = try Self.runClientScript("python_client_check.py")
         #expect(out["lines"]?.arrayValue?.contains("generated bin/hello") == true)
         #expect(out["error"] == ["code": 1001, "reason": "NotFound"])
         #expect(out["ready"] == "Ready")
