@@ -45,7 +45,8 @@ import Testing
 
 @Suite struct LayerEnvironmentTests {
     @Test func suffixRules() throws {
-        let d = tempDir()
+        let layer = tempDir()
+        let d = layer + "/env"
         try write(d + "/PLAIN", "p")
         try write(d + "/OVER.override", "o")
         try write(d + "/DEF.default", "ignored")
@@ -55,13 +56,34 @@ import Testing
         try write(d + "/FLAGS.append", "-O2")
         try write(d + "/FLAGS.delim", " ")
         var env = LayerEnvironment(["OVER": "old", "DEF": "kept", "PATH": "/usr/bin", "FLAGS": "-g"])
-        env.applyEnvDirectory(d)
+        try env.applyEnvDirectory(try ConfinedDirectory(path: layer), "env")
         #expect(env.variables["PLAIN"] == "p")
         #expect(env.variables["OVER"] == "o")
         #expect(env.variables["DEF"] == "kept")
         #expect(env.variables["NEWDEF"] == "nd")
         #expect(env.variables["PATH"] == "/layer/bin:/usr/bin")
         #expect(env.variables["FLAGS"] == "-g -O2")
+    }
+
+    /// An env file that is a symlink (to a host file, a secret) or a FIFO is refused, never read.
+    @Test func envFilesThatAreNotRegularFilesAreRefused() throws {
+        let host = tempDir()
+        try write(host + "/secret", "s3cr3t-value")
+        for plant in ["symlink", "fifo", "symlinked-folder"] {
+            let layer = tempDir()
+            try write(layer + "/env/OK", "fine")
+            switch plant {
+            case "symlink": symlink(host + "/secret", layer + "/env/LEAK")
+            case "fifo": mkfifo(layer + "/env/LEAK", 0o644)
+            default:
+                try FileManager.default.removeItem(atPath: layer + "/env")
+                symlink(host, layer + "/env")
+            }
+            var env = LayerEnvironment([:])
+            #expect(throws: ConfinedPathError.self, "\(plant)") { try env.applyEnvDirectory(try ConfinedDirectory(path: layer), "env") }
+            #expect(!env.variables.values.contains("s3cr3t-value"))
+            #expect(throws: ConfinedPathError.self, "\(plant)") { try LayerEnvironment.checkMetadataFiles(in: try ConfinedDirectory(path: layer)) }
+        }
     }
 
     @Test func launchProcessesFromLaunchTOML() throws {

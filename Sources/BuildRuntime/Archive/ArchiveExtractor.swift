@@ -1,19 +1,25 @@
 import CArchive
 import Foundation
 
-/// Extracts tar, tar.gz, zip and jar archives (anything libarchive reads) into a directory,
-/// without ever writing outside it.
+/// Extracts tar, tar.gz, zip and jar archives (anything libarchive reads) into a folder,
+/// without ever writing outside it. Every write goes through a `ConfinedDirectory`: entries are
+/// created fresh relative to an open parent folder, and no symlink already in the tree is
+/// followed by the host.
 ///
 /// Two policies: `.source` for user-supplied source archives refuses any entry that is
 /// absolute, contains `..`, is a symlink pointing out of the root, or would be written through
 /// a symlink; `.imageLayer` for OCI layers keeps symlinks as they are (absolute targets are
-/// normal in a root filesystem), resolves every path inside the root, and applies whiteouts.
+/// normal in a root filesystem), resolves every parent path inside the root the way the
+/// container would (clamped at the root), and applies whiteouts.
+///
+/// The caps count what is actually written, not what headers claim, so a tar or zip bomb
+/// stops at the cap with a message that names it.
 public struct ArchiveExtractor {
     /// How strictly paths are treated: user source, or an image layer.
     public enum Policy: Sendable { case source, imageLayer }
 
     /// Caps that keep a hostile archive from filling the disk.
-    public struct Limits: Sendable {
+    public struct Limits: Sendable, Equatable {
         public var maxTotalBytes: Int64
         public var maxEntries: Int
         public init(maxTotalBytes: Int64 = 8 << 30, maxEntries: Int = 500_000) {
@@ -35,20 +41,35 @@ public struct ArchiveExtractor {
         self.stripComponents = stripComponents
     }
 
+    /// Extracts `path` into the folder `destination` (created if missing). `name` is how
+    /// messages call the archive (what the user gave, never an internal path).
     @discardableResult
-    public func extract(archiveAt path: String, into destination: String) throws -> Summary {
+    public func extract(archiveAt path: String, into destination: String, name: String? = nil) throws -> Summary {
+        let root = try ConfinedDirectory(path: destination, displayPath: "", create: true)
+        return try extract(archiveAt: path, into: root, name: name ?? "the archive")
+    }
+
+    @discardableResult
+    public func extract(archiveAt path: String, into root: ConfinedDirectory, name archiveName: String) throws -> Summary {
+        do {
+            return try extractEntries(archiveAt: path, into: root, name: archiveName)
+        } catch let e as ConfinedPathError {
+            throw RuntimeError.invalid("\(archiveName) cannot be extracted: \(e)")
+        }
+    }
+
+    private func extractEntries(archiveAt path: String, into root: ConfinedDirectory, name archiveName: String) throws -> Summary {
         guard let a = archive_read_new() else { throw RuntimeError.io("libarchive: out of memory") }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)
         archive_read_support_format_all(a)
         guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
-            throw RuntimeError.invalid("cannot read archive \(URL(fileURLWithPath: path).lastPathComponent): \(Self.errorString(a))")
+            throw RuntimeError.invalid("cannot read \(archiveName): \(Self.errorString(a))")
         }
-        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-        let root = URL(fileURLWithPath: destination).standardizedFileURL.path
         var summary = Summary()
         var entry: OpaquePointer?
-        var deferredDirModes: [(String, mode_t)] = []
+        var deferredDirModes: [([String], mode_t)] = []
+        var parents = ParentCache(root: root)
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
@@ -57,187 +78,228 @@ public struct ArchiveExtractor {
             // (Reaching here means the previous entry was read completely: writeData throws otherwise.)
             if r == ARCHIVE_FATAL, summary.entries > 0, Self.errorString(a).contains("Truncated") { break }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN, let entry else {
-                throw RuntimeError.invalid("archive \(URL(fileURLWithPath: path).lastPathComponent) is damaged: \(Self.errorString(a))")
+                throw RuntimeError.invalid("\(archiveName) is damaged: \(Self.errorString(a))")
             }
             summary.entries += 1
             if summary.entries > limits.maxEntries {
-                throw RuntimeError.invalid("archive has more than \(limits.maxEntries) entries; the limit protects the build service")
+                throw RuntimeError.invalid("\(archiveName) has more than \(limits.maxEntries) entries, the limit on archive entries; refusing it")
             }
-            guard let rawName = Self.pathname(entry) else { continue }
-            let size = archive_entry_size(entry)
-            summary.bytes += max(0, size)
-            if summary.bytes > limits.maxTotalBytes {
-                throw RuntimeError.invalid("archive expands to more than \(limits.maxTotalBytes) bytes; the limit protects the build service")
-            }
-            guard let relative = try normalize(rawName) else { continue }
+            let rawName = Self.pathname(entry)
+            let shown = PathSyntax.shortened(rawName, limit: 200)
+            guard var parts = try normalize(rawName) else { continue }
             let type = archive_entry_filetype(entry) & S_IFMT
-            let perm = archive_entry_perm(entry) & 0o1777  // no setuid/setgid
-            let name = (relative as NSString).lastPathComponent
-            let parentRel = (relative as NSString).deletingLastPathComponent
+            let perm = mode_t(archive_entry_perm(entry) & 0o1777)  // no setuid/setgid
+            let name = parts.removeLast()
 
             if policy == .imageLayer, name.hasPrefix(".wh.") {
-                let parent = try resolveInside(root: root, relative: parentRel, createMissing: true)
+                let parent = try parents.open(try resolve(parts, in: root, createMissing: true, entry: shown))
                 if name == ".wh..wh..opq" {
-                    for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] {
-                        try? FileManager.default.removeItem(atPath: parent + "/" + child)
-                    }
+                    try parent.removeContents()
                 } else {
-                    try? FileManager.default.removeItem(atPath: parent + "/" + String(name.dropFirst(4)))
+                    let target = String(name.dropFirst(4))
+                    guard Self.isNormalComponent(target), !target.hasPrefix(".wh.") else {
+                        throw RuntimeError.invalid("layer entry '\(shown)' is a whiteout of '\(PathSyntax.shortened(target, limit: 200))', which is not a file name; refusing the layer")
+                    }
+                    try parent.remove(target)
                 }
                 continue
             }
 
-            let parent = try resolveInside(root: root, relative: parentRel, createMissing: true)
-            let target = parent + "/" + name
-            var existing = stat()
-            let exists = lstat(target, &existing) == 0
-            if exists, !(type == S_IFDIR && (existing.st_mode & S_IFMT) == S_IFDIR) {
+            let parentParts = try resolve(parts, in: root, createMissing: true, entry: shown)
+            let parent = try parents.open(parentParts)
+            let existing = try parent.status(name)
+            if let existing, !(type == S_IFDIR && (existing.st_mode & S_IFMT) == S_IFDIR) {
                 guard policy == .imageLayer else {
-                    throw RuntimeError.invalid("archive entry '\(rawName)' appears twice or would replace another entry; refusing it")
+                    throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) appears twice or would replace another entry; refusing it")
                 }
-                try? FileManager.default.removeItem(atPath: target)
+                try parent.remove(name)
+                parents.forget(parentParts + [name])
             }
             switch type {
             case S_IFDIR:
-                if !exists || (existing.st_mode & S_IFMT) != S_IFDIR {
-                    guard mkdir(target, 0o755) == 0 else { throw RuntimeError.io("cannot create \(relative): \(String(cString: strerror(errno)))") }
+                if existing.map({ ($0.st_mode & S_IFMT) != S_IFDIR }) ?? true {
+                    guard mkdirat(parent.fd, name, 0o755) == 0 else {
+                        throw RuntimeError.io("cannot create folder '\(shown)': \(String(cString: strerror(errno)))")
+                    }
                 }
-                deferredDirModes.append((target, mode_t(perm) | 0o700))
+                deferredDirModes.append((parentParts + [name], perm | 0o700))
             case S_IFREG:
-                let hardlink = archive_entry_hardlink(entry).map { String(cString: $0) }
-                if let hardlink {
-                    guard let linkRel = try normalize(hardlink) else { continue }
-                    let source = try resolveInside(root: root, relative: linkRel, createMissing: false)
-                    guard Foundation.link(source, target) == 0 else {
-                        throw RuntimeError.invalid("archive entry '\(rawName)' is a hard link to '\(hardlink)', which is not in the archive")
+                if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
+                    guard let linkParts = try normalize(hardlink), !linkParts.isEmpty else { continue }
+                    let source = try resolve(linkParts, in: root, createMissing: false, entry: shown)
+                    guard linkat(root.fd, source.joined(separator: "/"), parent.fd, name, 0) == 0 else {
+                        throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) is a hard link to '\(PathSyntax.shortened(hardlink, limit: 200))', which is not in the archive")
                     }
                     continue
                 }
-                try writeData(a, to: target, mode: mode_t(perm), size: size, entryName: rawName)
+                let fd: Int32
+                do {
+                    fd = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: perm | 0o200)
+                } catch {
+                    throw RuntimeError.io("cannot create '\(shown)': \(error)")
+                }
+                defer { close(fd) }
+                try writeData(a, to: fd, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
+                fchmod(fd, perm)
             case S_IFLNK:
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
                 if policy == .source {
-                    try checkSymlinkStaysInside(relative: relative, target: linkTarget, entryName: rawName)
+                    try checkSymlinkStaysInside(relative: (parts + [name]).joined(separator: "/"), target: linkTarget, entryName: shown)
                 }
-                guard symlink(linkTarget, target) == 0 else {
-                    throw RuntimeError.io("cannot create symlink \(relative): \(String(cString: strerror(errno)))")
+                guard symlinkat(linkTarget, parent.fd, name) == 0 else {
+                    throw RuntimeError.io("cannot create symlink '\(shown)': \(String(cString: strerror(errno)))")
                 }
             default:
                 continue  // devices, FIFOs and sockets have no place in a source tree or build root
             }
         }
-        for (dir, mode) in deferredDirModes.reversed() { chmod(dir, mode) }
+        for (parts, mode) in deferredDirModes.reversed() {
+            // A folder a later entry replaced (with a symlink, say) is not followed.
+            guard let dir = try? root.openDirectory(parts.joined(separator: "/")) else { continue }
+            fchmod(dir.fd, mode)
+        }
         return summary
+    }
+
+    /// Open parent folders by their (symlink-free) path; consecutive entries mostly share one.
+    struct ParentCache {
+        let root: ConfinedDirectory
+        var last: (parts: [String], dir: ConfinedDirectory)?
+
+        mutating func open(_ parts: [String]) throws -> ConfinedDirectory {
+            if parts.isEmpty { return root }
+            if let last, last.parts == parts { return last.dir }
+            let dir = try root.openDirectory(parts.joined(separator: "/"))
+            last = (parts, dir)
+            return dir
+        }
+
+        /// Drops a cached folder that was just removed or replaced.
+        mutating func forget(_ parts: [String]) {
+            if let last, last.parts.starts(with: parts) { self.last = nil }
+        }
     }
 
     static func errorString(_ a: OpaquePointer) -> String {
         archive_error_string(a).map { String(cString: $0) } ?? "unknown error"
     }
 
-    static func pathname(_ entry: OpaquePointer) -> String? {
+    static func pathname(_ entry: OpaquePointer) -> String {
         if let p = archive_entry_pathname_utf8(entry) { return String(cString: p) }
         if let p = archive_entry_pathname(entry) { return String(cString: p) }
-        return nil
+        return ""
     }
 
-    /// The entry's path relative to the root after `stripComponents`, or nil to skip it.
-    func normalize(_ raw: String) throws -> String? {
-        var path = raw
-        if policy == .source, path.hasPrefix("/") {
-            throw RuntimeError.invalid("archive entry '\(raw)' has an absolute path; refusing to extract it")
+    /// One name a folder can hold: not empty, not `.` or `..`, no `/` and no NUL.
+    static func isNormalComponent(_ s: String) -> Bool {
+        !s.isEmpty && s != "." && s != ".." && !s.utf8.contains(UInt8(ascii: "/")) && !s.utf8.contains(0)
+    }
+
+    /// The entry's path as components below the root after `stripComponents`, or nil to skip it.
+    func normalize(_ raw: String) throws -> [String]? {
+        let shown = PathSyntax.shortened(raw, limit: 200)
+        if raw.utf8.contains(0) { throw RuntimeError.invalid("archive entry '\(shown)' has a NUL in its name; refusing it") }
+        if policy == .source, raw.hasPrefix("/") {
+            throw RuntimeError.invalid("archive entry '\(shown)' has an absolute path; refusing to extract it")
         }
-        while path.hasPrefix("/") { path.removeFirst() }
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        var parts: [String] = []
+        for part in raw.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
             if part == ".." {
                 if policy == .source {
-                    throw RuntimeError.invalid("archive entry '\(raw)' contains '..' and would escape the source root; refusing to extract it")
+                    throw RuntimeError.invalid("archive entry '\(shown)' contains '..' and would escape the source root; refusing to extract it")
                 }
-                if !parts.isEmpty { parts.removeLast() }
+                _ = parts.popLast()
                 continue
             }
-            parts.append(part)
+            parts.append(String(part))
         }
         guard parts.count > stripComponents else { return nil }
-        return parts.dropFirst(stripComponents).joined(separator: "/")
+        return Array(parts.dropFirst(stripComponents))
     }
 
     func checkSymlinkStaysInside(relative: String, target: String, entryName: String) throws {
         if target.hasPrefix("/") {
-            throw RuntimeError.invalid("archive entry '\(entryName)' is a symlink to the absolute path '\(target)', outside the source root; refusing it")
+            throw RuntimeError.invalid("archive entry '\(entryName)' is a symlink to the absolute path '\(PathSyntax.shortened(target, limit: 200))', outside the source root; refusing it")
         }
         var depth = relative.split(separator: "/").count - 1
         for part in target.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
             depth += part == ".." ? -1 : 1
             if depth < 0 {
-                throw RuntimeError.invalid("archive entry '\(entryName)' is a symlink to '\(target)', which points outside the source root; refusing it")
+                throw RuntimeError.invalid("archive entry '\(entryName)' is a symlink to '\(PathSyntax.shortened(target, limit: 200))', which points outside the source root; refusing it")
             }
         }
     }
 
-    /// The host path of `relative` inside `root`. Source archives may not pass through a
-    /// symlink; image layers resolve symlinks the way the container would see them, clamped
-    /// at the root (so `/lib -> usr/lib` works and nothing can point outside).
-    func resolveInside(root: String, relative: String, createMissing: Bool) throws -> String {
+    /// The symlink-free components of `parts` inside `root`. Source archives may not pass
+    /// through a symlink; image layers resolve symlinks the way the container would see them,
+    /// clamped at the root (so `/lib -> usr/lib` works and nothing can point outside).
+    func resolve(_ parts: [String], in root: ConfinedDirectory, createMissing: Bool, entry: String) throws -> [String] {
         var resolved: [String] = []
-        var pending = relative.split(separator: "/").map(String.init).reversed() as [String]
+        var pending = Array(parts.reversed())
         var hops = 0
         while let part = pending.popLast() {
             if part == "." || part.isEmpty { continue }
             if part == ".." { _ = resolved.popLast(); continue }
-            let current = root + (resolved.isEmpty ? "" : "/" + resolved.joined(separator: "/")) + "/" + part
-            var st = stat()
-            if lstat(current, &st) != 0 {
-                guard createMissing else { throw RuntimeError.invalid("'\(relative)' does not exist in the archive") }
-                guard mkdir(current, 0o755) == 0 else { throw RuntimeError.io("cannot create \(current): \(String(cString: strerror(errno)))") }
+            let here = (resolved + [part]).joined(separator: "/")
+            guard let st = try root.status(here) else {
+                guard createMissing else { throw RuntimeError.invalid("'\(entry)' refers to '\(here)', which does not exist in the archive") }
+                let parent = resolved.isEmpty ? root : try root.openDirectory(resolved.joined(separator: "/"))
+                guard mkdirat(parent.fd, part, 0o755) == 0 || errno == EEXIST else {
+                    throw RuntimeError.io("cannot create folder '\(here)': \(String(cString: strerror(errno)))")
+                }
                 resolved.append(part)
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 guard policy == .imageLayer else {
-                    throw RuntimeError.invalid("archive entry path '\(relative)' passes through a symlink; refusing to write through it")
+                    throw RuntimeError.invalid("archive entry path '\(entry)' passes through a symlink; refusing to write through it")
                 }
                 hops += 1
-                if hops > 40 { throw RuntimeError.invalid("too many levels of symlinks resolving '\(relative)'") }
-                let target = try readLink(current)
+                if hops > 40 { throw RuntimeError.invalid("too many levels of symlinks resolving '\(entry)'") }
+                let target = try root.readLink(here)
                 if target.hasPrefix("/") { resolved.removeAll() }
                 pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
                 continue
             }
             resolved.append(part)
         }
-        return root + (resolved.isEmpty ? "" : "/" + resolved.joined(separator: "/"))
+        return resolved
     }
 
-    private func writeData(_ a: OpaquePointer, to path: String, mode: mode_t, size expected: Int64, entryName: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode | 0o200)
-        guard fd >= 0 else { throw RuntimeError.io("cannot create \(entryName): \(String(cString: strerror(errno)))") }
-        defer { close(fd); chmod(path, mode) }
+    /// Streams one entry's data into `fd`, counting every byte written against the archive's
+    /// cap (headers can lie, and zip entries may give no size at all).
+    private func writeData(_ a: OpaquePointer, to fd: Int32, size expected: Int64, entryName: String, archiveName: String,
+                           total: inout Int64) throws {
         var buf: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
-        var total: Int64 = 0
+        var written: Int64 = 0
         while true {
             let r = archive_read_data_block(a, &buf, &size, &offset)
             if r == ARCHIVE_EOF { break }
             // All the data is there and only the block padding is missing (see extract).
-            if r == ARCHIVE_FATAL, total == expected, Self.errorString(a).contains("Truncated") { break }
+            if r == ARCHIVE_FATAL, written == expected, Self.errorString(a).contains("Truncated") { break }
             guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
-                throw RuntimeError.invalid("archive entry '\(entryName)' cannot be read: \(Self.errorString(a))")
+                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) cannot be read: \(Self.errorString(a))")
             }
             guard let buf, size > 0 else { continue }
-            var written = 0
-            while written < size {
-                let n = pwrite(fd, buf + written, size - written, off_t(offset) + off_t(written))
+            total += Int64(size)
+            if total > limits.maxTotalBytes {
+                throw RuntimeError.invalid(
+                    "\(archiveName) expands to more than \(limits.maxTotalBytes) bytes, the extraction cap; refusing it")
+            }
+            var done = 0
+            while done < size {
+                let n = pwrite(fd, buf + done, size - done, off_t(offset) + off_t(done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw RuntimeError.io("writing \(entryName): \(String(cString: strerror(errno)))")
+                    throw RuntimeError.io("writing '\(entryName)': \(String(cString: strerror(errno)))")
                 }
-                written += n
+                done += n
             }
-            total = max(total, Int64(offset) + Int64(size))
+            written = max(written, Int64(offset) + Int64(size))
         }
     }
 }

@@ -39,12 +39,9 @@ public final class TarWriter {
         try writeHeader(path: path, mode: 0o777, owner: owner, size: 0, type: UInt8(ascii: "2"), linkTarget: target)
     }
 
-    /// Streams a file from disk; `size` is what `lstat` reported. A file that changed size
-    /// while being read is an error rather than a corrupt archive.
-    public func addFile(_ path: String, from sourcePath: String, size: Int64, mode: Int, owner: Owner = .root) throws {
-        let fd = open(sourcePath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RuntimeError.io("cannot read \(sourcePath): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+    /// Streams an open file; `size` is what `fstat` reported. A file that changed size while
+    /// being read is an error rather than a corrupt archive.
+    public func addFile(_ path: String, fd: Int32, size: Int64, mode: Int, owner: Owner = .root) throws {
         try writeHeader(path: path, mode: mode, owner: owner, size: size, type: UInt8(ascii: "0"), linkTarget: "")
         var remaining = size
         while remaining > 0 {
@@ -56,8 +53,8 @@ public final class TarWriter {
                 return r
             }
             if readError == EINTR { continue }
-            if readError != 0 { throw RuntimeError.io("reading \(sourcePath): \(String(cString: strerror(readError)))") }
-            if n == 0 { throw RuntimeError.io("\(sourcePath) shrank while it was being archived") }
+            if readError != 0 { throw RuntimeError.io("reading \(path): \(String(cString: strerror(readError)))") }
+            if n == 0 { throw RuntimeError.io("\(path) shrank while it was being archived") }
             remaining -= Int64(n)
         }
         try pad(size)
@@ -65,38 +62,43 @@ public final class TarWriter {
     }
 
     /// Adds everything below `directory`, depth first in byte order of names, under `prefix`
-    /// (which should end in `/`, or be empty). Sockets, devices and FIFOs are skipped; hard
-    /// links become regular files. `include` gets each path relative to `directory` and whether
-    /// it is a directory, and may leave it (and, for a directory, everything below it) out.
+    /// (which should end in `/`, or be empty). The tree is read through its descriptor: symlinks
+    /// are archived as symlinks and never followed; sockets, devices and FIFOs are skipped;
+    /// hard links become regular files. `include` gets each path relative to `directory` and
+    /// whether it is a folder, and may leave it (and, for a folder, everything below it) out.
     public func addTree(
-        _ directory: String, prefix: String, owner: Owner? = nil,
-        include: ((_ relativePath: String, _ isDirectory: Bool) -> Bool)? = nil
+        _ directory: ConfinedDirectory, prefix: String, owner: Owner? = nil,
+        include: ((_ relativePath: String, _ isDirectory: Bool) throws -> Bool)? = nil
     ) throws {
-        try walk(directory: directory, relative: "", prefix: prefix, owner: owner, include: include)
+        try walk(directory, relative: "", prefix: prefix, owner: owner, include: include)
     }
 
     private func walk(
-        directory: String, relative: String, prefix: String, owner: Owner?,
-        include: ((String, Bool) -> Bool)?
+        _ directory: ConfinedDirectory, relative: String, prefix: String, owner: Owner?,
+        include: ((String, Bool) throws -> Bool)?
     ) throws {
-        for name in try sortedEntries(directory) {
-            let full = directory + "/" + name
+        for name in try directory.entries() {
             let rel = relative.isEmpty ? name : relative + "/" + name
-            var st = stat()
-            guard lstat(full, &st) == 0 else { throw RuntimeError.io("cannot stat \(full): \(String(cString: strerror(errno)))") }
+            guard let st = try directory.status(name) else { continue }  // gone meanwhile
             let kind = st.st_mode & S_IFMT
             let isDir = kind == S_IFDIR
-            if let include, !include(rel, isDir) { continue }
+            if let include, try !include(rel, isDir) { continue }
             let entryOwner = owner ?? Owner(uid: Int(st.st_uid), gid: Int(st.st_gid))
             let mode = Int(st.st_mode & 0o7777)
             switch kind {
             case S_IFDIR:
                 try addDirectory(prefix + rel, mode: mode, owner: entryOwner)
-                try walk(directory: full, relative: rel, prefix: prefix, owner: owner, include: include)
+                try walk(try directory.openDirectory(name), relative: rel, prefix: prefix, owner: owner, include: include)
             case S_IFREG:
-                try addFile(prefix + rel, from: full, size: Int64(st.st_size), mode: mode, owner: entryOwner)
+                let fd = try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+                defer { close(fd) }
+                var opened = stat()
+                guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+                    throw RuntimeError.io("\(directory.display(name)) changed while it was being archived")
+                }
+                try addFile(prefix + rel, fd: fd, size: Int64(opened.st_size), mode: mode, owner: entryOwner)
             case S_IFLNK:
-                try addSymlink(prefix + rel, target: try readLink(full), owner: entryOwner)
+                try addSymlink(prefix + rel, target: try directory.readLink(name), owner: entryOwner)
             default:
                 continue
             }
@@ -192,29 +194,4 @@ public final class TarWriter {
         h[155] = UInt8(ascii: " ")
         return h
     }
-}
-
-/// Names in a directory sorted by their bytes (the order tar entries are written in).
-func sortedEntries(_ directory: String) throws -> [String] {
-    guard let dir = opendir(directory) else {
-        throw RuntimeError.io("cannot list \(directory): \(String(cString: strerror(errno)))")
-    }
-    defer { closedir(dir) }
-    var names: [[UInt8]] = []
-    while let ent = readdir(dir) {
-        let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8] in
-            Array(raw.prefix { $0 != 0 })
-        }
-        if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-        names.append(name)
-    }
-    names.sort { $0.lexicographicallyPrecedes($1) }
-    return names.map { String(decoding: $0, as: UTF8.self) }
-}
-
-func readLink(_ path: String) throws -> String {
-    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let n = readlink(path, &buf, buf.count - 1)
-    guard n >= 0 else { throw RuntimeError.io("cannot read link \(path): \(String(cString: strerror(errno)))") }
-    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -86,17 +86,4 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
     public var escapedID: String { Self.escape(id) }
 
     public static func escape(_ id: String) -> String { id.replacingOccurrences(of: "/", with: "_") }
-
-    /// Reads `buildpack.toml` from a buildpack folder and checks its executables.
-    public static func load(directory: String) throws -> BuildpackDescriptor {
-        let path = directory + "/buildpack.toml"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw RuntimeError.invalid("\(directory) is not a buildpack: it has no readable buildpack.toml")
-        }
-        let d = try parse(text, source: directory)
-        for exe in ["bin/detect", "bin/build"] where d.order == nil && access(directory + "/" + exe, X_OK) != 0 {
-            throw RuntimeError.invalid("buildpack \(d.id)@\(d.version) in \(directory) has no executable \(exe)")
-        }
-        return d
-    }
 }

@@ -65,11 +65,13 @@ struct Exporter {
                     layerInfo[name] = ["sha": kept.digest.string, "launch": true, "data": Self.json(built.layerMetadata[d.id]?[name] ?? TOMLTable())]
                     continue
                 }
+                // Opened by descriptor: a layer folder that is a symlink fails the build.
+                let layerDir = try confined(d) { try workspace.layers.openDirectory(d.escapedID + "/" + name) }
                 let desc = try layer("\(d.id):\(name)", added: &added, reused: &reused) { tar in
                     try tar.addDirectory("layers", owner: .root)
                     try tar.addDirectory("layers/" + d.escapedID, owner: owner)
                     try tar.addDirectory(sandboxPath, owner: owner)
-                    try tar.addTree(workspace.layers + "/\(d.escapedID)/\(name)", prefix: sandboxPath + "/", owner: owner)
+                    try confined(d) { try tar.addTree(layerDir, prefix: sandboxPath + "/", owner: owner) }
                 }
                 layers.append(desc)
                 diffIDs.append(desc.digest)
@@ -158,7 +160,7 @@ struct Exporter {
         let image = try images.writeImage(config: imageConfig, layers: layers, into: layout.store)
         try layout.setTag(request.outputTag, to: image.manifestDescriptor)
         log(BuildPhase.export.rawValue, .system, "*** Images (\(image.manifestDigest)):")
-        log(BuildPhase.export.rawValue, .system, "      oci:\(layout.root.path):\(request.outputTag)")
+        log(BuildPhase.export.rawValue, .system, "      \(request.outputName)")
         return BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
                            processes: built.processes, layersAdded: added, layersReused: reused)
     }
@@ -184,57 +186,5 @@ struct Exporter {
     static func jsonString(_ value: Any) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
-    }
-}
-
-/// The per-image cache of `cache = true` layers, kept between builds. Restore copies the layers
-/// into the build's layers folder, so a build that fails leaves the cache as it was; save, after
-/// a successful export, moves the cached layers into a fresh cache that replaces the old one
-/// only once it is complete.
-struct LayerCache {
-    let directory: String
-
-    func restore(into layers: String, buildpacks: [BuildpackDescriptor]) -> [String] {
-        var restored: [String] = []
-        for d in buildpacks {
-            let from = directory + "/" + d.escapedID
-            guard let names = try? sortedEntries(from) else { continue }
-            let to = layers + "/" + d.escapedID
-            try? FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
-            for name in names where name.hasSuffix(".toml") {
-                let layer = String(name.dropLast(5))
-                guard access(from + "/" + layer, F_OK) == 0 else { continue }
-                try? FileManager.default.removeItem(atPath: to + "/" + name)
-                do {
-                    try FileManager.default.copyItem(atPath: from + "/" + name, toPath: to + "/" + name)
-                    try FileManager.default.copyItem(atPath: from + "/" + layer, toPath: to + "/" + layer)
-                    restored.append(d.id + ":" + layer)
-                } catch {
-                    try? FileManager.default.removeItem(atPath: to + "/" + name)
-                    try? FileManager.default.removeItem(atPath: to + "/" + layer)
-                }
-            }
-        }
-        return restored
-    }
-
-    func save(from layers: String, buildpacks: [BuildpackDescriptor], cached: Set<String>) throws -> [String] {
-        let fresh = directory + ".new"
-        try? FileManager.default.removeItem(atPath: fresh)
-        var saved: [String] = []
-        for d in buildpacks {
-            for key in cached.sorted() where key.hasPrefix(d.id + ":") {
-                let layer = String(key.dropFirst(d.id.count + 1))
-                let src = layers + "/" + d.escapedID
-                let dst = fresh + "/" + d.escapedID
-                try FileManager.default.createDirectory(atPath: dst, withIntermediateDirectories: true)
-                if rename(src + "/" + layer, dst + "/" + layer) == 0, rename(src + "/" + layer + ".toml", dst + "/" + layer + ".toml") == 0 {
-                    saved.append(key)
-                }
-            }
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-        if access(fresh, F_OK) == 0 { rename(fresh, directory) }
-        return saved
     }
 }

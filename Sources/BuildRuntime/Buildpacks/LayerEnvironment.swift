@@ -9,19 +9,20 @@ public struct LayerEnvironment {
 
     public init(_ variables: [String: String]) { self.variables = variables }
 
-    /// Applies the env files in `hostDirectory`, in byte order of their names.
-    public mutating func applyEnvDirectory(_ hostDirectory: String) {
-        guard let names = try? sortedEntries(hostDirectory) else { return }
+    /// Applies the env files in the layer's folder `sub` (`env`, `env.build`), in byte order
+    /// of their names. Each must be a regular file: one that is not (a symlink to a host file,
+    /// a FIFO) is refused, never followed.
+    public mutating func applyEnvDirectory(_ layer: ConfinedDirectory, _ sub: String) throws {
+        guard try layer.status(sub) != nil else { return }
+        let dir = try layer.openDirectory(sub)
+        let names = try dir.entries()
         var delims: [String: String] = [:]
         for name in names where name.hasSuffix(".delim") {
-            delims[String(name.dropLast(6))] = (try? String(contentsOfFile: hostDirectory + "/" + name, encoding: .utf8)) ?? ""
+            delims[String(name.dropLast(6))] = try dir.readText(name, maxBytes: Self.maxValueBytes)
         }
         for name in names where !name.hasSuffix(".delim") {
-            let path = hostDirectory + "/" + name
-            var st = stat()
-            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-                let value = try? String(contentsOfFile: path, encoding: .utf8)
-            else { continue }
+            if try dir.isDirectory(name) { continue }  // env.launch/<process> style folders are not variables
+            let value = try dir.readText(name, maxBytes: Self.maxValueBytes)
             let (variable, action) = Self.split(name)
             guard Self.isValidName(variable) else { continue }
             let delim = delims[variable] ?? ""
@@ -37,12 +38,39 @@ public struct LayerEnvironment {
         }
     }
 
+    /// Largest env file value read from a layer.
+    static let maxValueBytes = 1 << 20
+
     /// Puts `bin/` on PATH and `lib/` on LD_LIBRARY_PATH and LIBRARY_PATH when the layer has them.
-    public mutating func applySearchPaths(hostLayer: String, sandboxLayer: String) {
-        if access(hostLayer + "/bin", F_OK) == 0 { prepend("PATH", sandboxLayer + "/bin") }
-        if access(hostLayer + "/lib", F_OK) == 0 {
+    public mutating func applySearchPaths(_ layer: ConfinedDirectory, sandboxLayer: String) throws {
+        if try layer.status("bin") != nil { prepend("PATH", sandboxLayer + "/bin") }
+        if try layer.status("lib") != nil {
             prepend("LD_LIBRARY_PATH", sandboxLayer + "/lib")
             prepend("LIBRARY_PATH", sandboxLayer + "/lib")
+        }
+    }
+
+    /// Checks a layer's env and exec.d folders: every entry is a regular file, or (in
+    /// `env.launch` and `exec.d`, per process type) a real folder of regular files. Throws
+    /// `ConfinedPathError` naming the first entry that is not.
+    public static func checkMetadataFiles(in layer: ConfinedDirectory) throws {
+        for (sub, perProcess) in [("env", false), ("env.build", false), ("env.launch", true), ("exec.d", true)] {
+            guard let st = try layer.status(sub) else { continue }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw ConfinedPathError(.wrongType(ConfinedDirectory.describe(st.st_mode) + ", not a folder"), layer.display(sub))
+            }
+            try checkFiles(in: try layer.openDirectory(sub), allowFolders: perProcess)
+        }
+    }
+
+    private static func checkFiles(in dir: ConfinedDirectory, allowFolders: Bool) throws {
+        for name in try dir.entries() {
+            guard let st = try dir.status(name) else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: continue
+            case S_IFDIR where allowFolders: try checkFiles(in: try dir.openDirectory(name), allowFolders: false)
+            default: throw ConfinedPathError(.wrongType(ConfinedDirectory.describe(st.st_mode) + ", not a regular file"), dir.display(name))
+            }
         }
     }
 

@@ -40,11 +40,13 @@ public struct BuildRequest: Sendable {
     public var order: [[BuildpackRef]]
     public var outputLayout: String
     public var outputTag: String
+    /// How logs name where the image goes: the image's tag as the user gave it.
+    public var outputName: String
     public var launcherPath: String
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage,
                 runImage: OCIImage, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
-                outputTag: String, launcherPath: String)
+                outputTag: String, outputName: String, launcherPath: String)
     {
         self.workDirectory = workDirectory
         self.cacheDirectory = cacheDirectory
@@ -57,6 +59,7 @@ public struct BuildRequest: Sendable {
         self.order = order
         self.outputLayout = outputLayout
         self.outputTag = outputTag
+        self.outputName = outputName
         self.launcherPath = launcherPath
     }
 }
@@ -76,6 +79,10 @@ public struct BuildResult: Sendable, Equatable {
 /// Runs the Cloud Native Buildpacks lifecycle — prepare, detect, analyze, restore, build,
 /// export, completion — with every buildpack process inside the sandbox, and writes the result
 /// as an OCI image.
+///
+/// Everything a step could write (layers, workspace, plan and I/O folders, the cache) is read
+/// and written by the host only through `ConfinedDirectory`; blocking work runs on threads of
+/// its own (`BlockingWork`).
 public struct Lifecycle: Sendable {
     public let images: ImageStore
     public let sources: SourceSnapshotter
@@ -85,33 +92,57 @@ public struct Lifecycle: Sendable {
         self.sources = sources
     }
 
-    /// Folders of one build's scratch space.
-    struct Workspace {
+    /// One build's scratch space: host paths (for the sandbox's mounts) and the folders the
+    /// host reads and writes, opened by descriptor.
+    struct Workspace: Sendable {
         let root: String
-        var app: String { root + "/workspace" }
-        var layers: String { root + "/layers" }
-        var platform: String { root + "/platform" }
-        var io: String { root + "/io" }
+        let app: ConfinedDirectory
+        let layers: ConfinedDirectory
+        let platform: ConfinedDirectory
+        let io: ConfinedDirectory
+        var appPath: String { root + "/workspace" }
+        var layersPath: String { root + "/layers" }
+        var platformPath: String { root + "/platform" }
+        var ioPath: String { root + "/io" }
+
+        /// Makes the folders afresh (removing what a previous attempt left), unpacks the source
+        /// and writes the platform env files, all before any step runs.
+        static func prepare(root: String, request: BuildRequest, sources: SourceSnapshotter) throws -> Workspace {
+            try ConfinedDirectory.removeTree(atPath: root)
+            let top = try ConfinedDirectory(path: root, create: true)
+            func folder(_ name: String, _ shown: String) throws -> ConfinedDirectory {
+                guard mkdirat(top.fd, name, 0o755) == 0 else { throw RuntimeError.io("cannot create the build's \(name) folder: \(String(cString: strerror(errno)))") }
+                return try top.openDirectory(name).renamed(shown)
+            }
+            let ws = Workspace(root: root, app: try folder("workspace", "/workspace"), layers: try folder("layers", "/layers"),
+                               platform: try folder("platform", "/platform"), io: try folder("io", "/tmp/cnb-io"))
+            try sources.restore(request.source, into: ws.app)
+            let env = try ws.platform.makeDirectories("env")
+            for (k, v) in request.env.sorted(by: { $0.key < $1.key }) {
+                try env.createFile(k, contents: Array(v.utf8))
+            }
+            return ws
+        }
+
+        /// A new, empty I/O folder for one step: its host path (mounted at /tmp/cnb-io) and handle.
+        func freshIO(_ name: String) throws -> (String, ConfinedDirectory) {
+            try io.remove(name)
+            guard mkdirat(io.fd, name, 0o755) == 0 else { throw RuntimeError.io("cannot create the step's I/O folder: \(String(cString: strerror(errno)))") }
+            return (ioPath + "/" + name, try io.openDirectory(name))
+        }
     }
 
     public func run(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        let ws = Workspace(root: request.workDirectory)
         let uid = Int(request.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
         let gid = Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
         let sandbox = try SandboxRunner(uid: uid, gid: gid)
+        let images = self.images, sources = self.sources
 
         // PREPARE
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
-        try? FileManager.default.removeItem(atPath: ws.root)
-        for dir in [ws.app, ws.layers, ws.platform + "/env", ws.io] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        try sources.restore(request.source, into: ws.app)
+        let ws = try await BlockingWork.run { try Workspace.prepare(root: request.workDirectory, request: request, sources: sources) }
         log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) unpacked in \"/workspace\"")
-        for (k, v) in request.env.sorted(by: { $0.key < $1.key }) {
-            try Data(v.utf8).write(to: URL(fileURLWithPath: ws.platform + "/env/" + k))
-        }
-        let rootfs = try images.rootfs(for: request.buildImage)
+        let rootfs = try await BlockingWork.run { try images.rootfs(for: request.buildImage) }
         log(BuildPhase.prepare.rawValue, .system, "Build image \(request.buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
         try Task.checkCancellation()
 
@@ -124,23 +155,23 @@ public struct Lifecycle: Sendable {
         // ANALYZE
         log(BuildPhase.analyze.rawValue, .system, "===> ANALYZE")
         let layout = try OCILayout(path: request.outputLayout, create: true)
+        // No previous image is a normal first build; one that cannot be read is treated the same.
         let previous = try? layout.image(tag: request.outputTag)
         if let previous {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"oci:\(request.outputLayout):\(request.outputTag)\" found: \(previous.manifestDigest)")
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputName)\" found: \(previous.manifestDigest)")
         } else {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"oci:\(request.outputLayout):\(request.outputTag)\" not found")
+            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputName)\" not found")
         }
 
         // Layer metadata of the previous image: a buildpack that finds its launch layer's .toml
         // may keep it without rebuilding the layer, and export then reuses the layer as it was.
         let previousLayers = previous.map(PreviousLayers.init) ?? PreviousLayers()
         for d in group.map(\.descriptor) {
-            for (name, layer) in previousLayers.layers[d.id] ?? [:] {
-                let dir = ws.layers + "/" + d.escapedID
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (name, layer) in (previousLayers.layers[d.id] ?? [:]).sorted(by: { $0.key < $1.key }) where ArchiveExtractor.isNormalComponent(name) {
+                let dir = try ws.layers.makeDirectories(d.escapedID)
                 var toml = TOMLTable([("types", .table(TOMLTable([("launch", .boolean(true))])))])
                 toml["metadata"] = .table(layer.metadata)
-                try Data(TOMLWriter.write(toml).utf8).write(to: URL(fileURLWithPath: dir + "/" + name + ".toml"))
+                try dir.createFile(name + ".toml", contents: Array(TOMLWriter.write(toml).utf8))
                 log(BuildPhase.analyze.rawValue, .system, "Restoring metadata for layer '\(d.id):\(name)' from the previous image")
             }
         }
@@ -148,7 +179,8 @@ public struct Lifecycle: Sendable {
         // RESTORE
         log(BuildPhase.restore.rawValue, .system, "===> RESTORE")
         let cache = LayerCache(directory: request.cacheDirectory)
-        for restored in cache.restore(into: ws.layers, buildpacks: group.map(\.descriptor)) {
+        let descriptors = group.map(\.descriptor)
+        for restored in try await BlockingWork.run({ try cache.restore(into: ws.layers, buildpacks: descriptors) }) {
             log(BuildPhase.restore.rawValue, .system, "Restoring data for layer '\(restored)' from cache")
         }
         try Task.checkCancellation()
@@ -160,16 +192,26 @@ public struct Lifecycle: Sendable {
         // EXPORT
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
         let exporter = Exporter(images: images, layout: layout, workspace: ws, request: request, previous: previous, log: log)
-        let result = try exporter.export(group: group.map(\.descriptor), built: built)
-        for saved in try cache.save(from: ws.layers, buildpacks: group.map(\.descriptor), cached: built.cachedLayers) {
+        let result = try await BlockingWork.run { try exporter.export(group: descriptors, built: built) }
+        for saved in try await BlockingWork.run({ try cache.save(from: ws.layers, buildpacks: descriptors, cached: built.cachedLayers) }) {
             log(BuildPhase.export.rawValue, .system, "Adding cache layer '\(saved)'")
         }
 
         // COMPLETION
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         log(BuildPhase.completion.rawValue, .system, "Build successful")
-        try? FileManager.default.removeItem(atPath: ws.root)
         return result
+    }
+}
+
+/// Turns a refused path in a tree a buildpack wrote into a build failure that names the
+/// buildpack and the path.
+func confined<T>(_ d: BuildpackDescriptor, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ConfinedPathError {
+        throw RuntimeError.buildFailed(
+            "buildpack \(d.id)@\(d.version) left something Slipway will not use: \(e). Layers, layer metadata (*.toml), env and exec.d files must be real files and folders; Slipway never follows a symlink a build step made")
     }
 }
 
@@ -233,7 +275,7 @@ struct PreviousLayers {
     }
 }
 
-/// Runs detect and build for each buildpack in the sandbox.
+/// Runs detect and build for each buildpack in the sandbox, and reads back what each wrote.
 struct StepRunner {
     let sandbox: SandboxRunner
     let rootfs: String
@@ -242,6 +284,8 @@ struct StepRunner {
     let log: BuildLogger
 
     static let ioPath = "/tmp/cnb-io"
+    /// Largest TOML or env file the host reads from a step (plans, layer metadata, launch.toml).
+    static let maxMetadataBytes = 1 << 20
 
     var baseEnvironment: [String: String] {
         var env: [String: String] = [:]
@@ -269,14 +313,13 @@ struct StepRunner {
         return env
     }
 
-    /// Runs one step; returns its exit code and its last lines of output.
-    func run(_ bp: BuildpackRef, phase: BuildPhase, command: [String], env: [String: String], appWritable: Bool) async throws -> (Int32, [String]) {
-        let io = workspace.io + "/" + bp.descriptor.escapedID
-        try FileManager.default.createDirectory(atPath: io, withIntermediateDirectories: true)
+    /// Runs one step with `io` (a fresh host folder) at /tmp/cnb-io; returns its exit code
+    /// and its last lines of output.
+    func run(_ bp: BuildpackRef, phase: BuildPhase, io: String, command: [String], env: [String: String], appWritable: Bool) async throws -> (Int32, [String]) {
         let mounts = [
-            SandboxRunner.Mount(workspace.app, at: "/workspace", writable: appWritable),
-            SandboxRunner.Mount(workspace.layers, at: "/layers", writable: phase == .build),
-            SandboxRunner.Mount(workspace.platform, at: "/platform", writable: false),
+            SandboxRunner.Mount(workspace.appPath, at: "/workspace", writable: appWritable),
+            SandboxRunner.Mount(workspace.layersPath, at: "/layers", writable: phase == .build),
+            SandboxRunner.Mount(workspace.platformPath, at: "/platform", writable: false),
             SandboxRunner.Mount(bp.directory, at: buildpackPath(bp.descriptor), writable: false),
             SandboxRunner.Mount(io, at: Self.ioPath, writable: true),
         ]
@@ -301,17 +344,19 @@ struct StepRunner {
             var detected: [DetectedBuildpack] = []
             var failed = false
             for bp in group {
-                let io = workspace.io + "/" + bp.descriptor.escapedID
-                try? FileManager.default.removeItem(atPath: io)
+                let (ioPath, io) = try workspace.freshIO(bp.descriptor.escapedID + ".detect")
                 let planPath = Self.ioPath + "/plan.toml"
                 let env = environment(for: bp, extra: ["CNB_BUILD_PLAN_PATH": planPath])
-                let (code, _) = try await run(bp, phase: .detect, command: [buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath],
+                let (code, _) = try await run(bp, phase: .detect, io: ioPath, command: [buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath],
                                               env: env, appWritable: false)
                 let name = "\(bp.descriptor.id)@\(bp.descriptor.version)"
                 switch code {
                 case 0:
                     var options = [PlanOption()]
-                    if let text = try? String(contentsOfFile: io + "/plan.toml", encoding: .utf8) {
+                    let text: String? = try confined(bp.descriptor) {
+                        do { return try io.readText("plan.toml", maxBytes: Self.maxMetadataBytes) } catch let e as ConfinedPathError where e.kind == .missing { return nil }
+                    }
+                    if let text {
                         do {
                             options = PlanOption.options(fromPlan: try TOMLParser.parse(text))
                         } catch {
@@ -347,52 +392,52 @@ struct StepRunner {
 
     func build(group: [BuildpackRef], plans: [String: [PlanOption.Requirement]], previous: PreviousLayers) async throws -> BuiltLayers {
         var built = BuiltLayers()
-        // Build layers of earlier buildpacks, in order: (host folder, sandbox path).
-        var buildLayers: [(String, String)] = []
+        // Build layers of earlier buildpacks, in order: (the layer folder, its sandbox path).
+        var buildLayers: [(ConfinedDirectory, String)] = []
         for bp in group {
             let d = bp.descriptor
-            let hostLayers = workspace.layers + "/" + d.escapedID
-            try FileManager.default.createDirectory(atPath: hostLayers, withIntermediateDirectories: true)
-            // The buildpack plan: the entries this buildpack is to provide.
+            let bpLayers = try confined(d) { try workspace.layers.makeDirectories(d.escapedID) }
+            // The buildpack plan: the entries this buildpack is to provide, in a fresh folder.
             var plan = TOMLTable()
             plan["entries"] = .array((plans[d.id] ?? []).map { r in
                 .table(TOMLTable([("name", .string(r.name)), ("metadata", .table(r.metadata))]))
             })
-            let io = workspace.io + "/" + d.escapedID
-            try FileManager.default.createDirectory(atPath: io, withIntermediateDirectories: true)
-            try Data(TOMLWriter.write(plan).utf8).write(to: URL(fileURLWithPath: io + "/plan.toml"))
+            let (ioPath, io) = try workspace.freshIO(d.escapedID + ".build")
+            try io.createFile("plan.toml", contents: Array(TOMLWriter.write(plan).utf8))
             let planPath = Self.ioPath + "/plan.toml"
 
             var layered = LayerEnvironment(environment(for: bp, extra: [
                 "CNB_LAYERS_DIR": "/layers/" + d.escapedID, "CNB_BP_PLAN_PATH": planPath,
             ]))
-            for (host, sandboxPath) in buildLayers {
-                layered.applyEnvDirectory(host + "/env")
-                layered.applyEnvDirectory(host + "/env.build")
-                layered.applySearchPaths(hostLayer: host, sandboxLayer: sandboxPath)
+            for (layer, sandboxPath) in buildLayers {
+                try layered.applyEnvDirectory(layer, "env")
+                try layered.applyEnvDirectory(layer, "env.build")
+                try layered.applySearchPaths(layer, sandboxLayer: sandboxPath)
             }
             let env = layered.variables
-            let (code, tail) = try await run(bp, phase: .build,
+            let (code, tail) = try await run(bp, phase: .build, io: ioPath,
                 command: [buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env, appWritable: true)
             guard code == 0 else {
                 throw RuntimeError.buildFailed(
                     "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output:\n" + tail.joined(separator: "\n")))
             }
-            try collectLayers(of: d, in: hostLayers, into: &built, buildLayers: &buildLayers, previous: previous)
+            try confined(d) { try collectLayers(of: d, in: bpLayers, into: &built, buildLayers: &buildLayers, previous: previous) }
         }
         return built
     }
 
-    /// Reads what one buildpack left in its layers folder.
-    func collectLayers(of d: BuildpackDescriptor, in hostLayers: String, into built: inout BuiltLayers,
-                       buildLayers: inout [(String, String)], previous: PreviousLayers) throws
+    /// Reads what one buildpack left in its layers folder. Anything that is not a real file or
+    /// folder where one belongs fails the build (see `confined`).
+    func collectLayers(of d: BuildpackDescriptor, in bpLayers: ConfinedDirectory, into built: inout BuiltLayers,
+                       buildLayers: inout [(ConfinedDirectory, String)], previous: PreviousLayers) throws
     {
         var launch: [String] = []
         var metadata: [String: TOMLTable] = [:]
-        let names = try sortedEntries(hostLayers)
+        let names = try bpLayers.entries()
         for name in names where name.hasSuffix(".toml") && !["launch.toml", "build.toml", "store.toml"].contains(name) {
             let layer = String(name.dropLast(5))
-            let text = (try? String(contentsOfFile: hostLayers + "/" + name, encoding: .utf8)) ?? ""
+            guard ArchiveExtractor.isNormalComponent(layer) else { continue }
+            let text = try bpLayers.readText(name, maxBytes: Self.maxMetadataBytes)
             let toml: TOMLTable
             do { toml = try TOMLParser.parse(text) } catch {
                 throw RuntimeError.buildFailed("buildpack \(d.id) wrote an invalid \(name): \(error)")
@@ -402,8 +447,7 @@ struct StepRunner {
             let isBuild = types["build"]?.bool ?? false
             let isCache = types["cache"]?.bool ?? false
             metadata[layer] = toml["metadata"]?.table ?? TOMLTable()
-            let hostLayer = hostLayers + "/" + layer
-            guard access(hostLayer, F_OK) == 0 else {
+            guard let st = try bpLayers.status(layer) else {
                 // Kept from the previous image: a launch layer whose .toml stayed and whose folder
                 // the buildpack did not recreate.
                 if isLaunch, let old = previous.layers[d.id]?[layer] {
@@ -412,19 +456,26 @@ struct StepRunner {
                 }
                 continue
             }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw ConfinedPathError(.wrongType(ConfinedDirectory.describe(st.st_mode) + ", not a layer folder"), bpLayers.display(layer))
+            }
+            let layerDir = try bpLayers.openDirectory(layer)
+            try LayerEnvironment.checkMetadataFiles(in: layerDir)
             if isLaunch { launch.append(layer) }
             if isCache { built.cachedLayers.insert(d.id + ":" + layer) }
-            if isBuild { buildLayers.append((hostLayer, "/layers/\(d.escapedID)/\(layer)")) }
+            if isBuild { buildLayers.append((layerDir, "/layers/\(d.escapedID)/\(layer)")) }
         }
         // Layer folders without a .toml are not layers (spec: ignored).
         for name in names where !name.hasSuffix(".toml") && metadata[name] == nil {
-            try? FileManager.default.removeItem(atPath: hostLayers + "/" + name)
+            try bpLayers.remove(name)
         }
         built.launchLayers[d.id] = launch
         built.layerMetadata[d.id] = metadata
-        if let text = try? String(contentsOfFile: hostLayers + "/launch.toml", encoding: .utf8) {
+        let launchText: String?
+        do { launchText = try bpLayers.readText("launch.toml", maxBytes: Self.maxMetadataBytes) } catch let e as ConfinedPathError where e.kind == .missing { launchText = nil }
+        if let launchText {
             let launchTOML: TOMLTable
-            do { launchTOML = try TOMLParser.parse(text) } catch {
+            do { launchTOML = try TOMLParser.parse(launchText) } catch {
                 throw RuntimeError.buildFailed("buildpack \(d.id) wrote an invalid launch.toml: \(error)")
             }
             for p in LaunchProcess.parse(launchTOML, buildpackID: d.id) {

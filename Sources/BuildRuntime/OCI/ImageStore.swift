@@ -65,7 +65,7 @@ public struct ImageStore: Sendable {
         }
         let w = try content.writer()
         let tar = TarWriter(out: w)
-        try tar.addTree(path, prefix: "", owner: .root)
+        try tar.addTree(try ConfinedDirectory(path: SourceSnapshotter.realPath(path) ?? path, displayPath: path), prefix: "", owner: .root)
         try tar.finish()
         let layer = try w.commit()
         var config = OCIImageConfig.Config()
@@ -76,7 +76,7 @@ public struct ImageStore: Sendable {
         config.User = "\(settings.uid):\(settings.gid)"
         config.Labels = ["io.buildpacks.stack.id": settings.stackID]
         var imageConfig = OCIImageConfig(config: config, diffIDs: [layer.digest])
-        imageConfig.history = [.init(created_by: "slipway: imported from folder \(URL(fileURLWithPath: path).lastPathComponent)")]
+        imageConfig.history = [.init(created_by: "slipway: imported from folder \(PathSyntax.lastComponent(path))")]
         return try writeImage(config: imageConfig, layers: [OCIDescriptor(mediaType: MediaType.layer, digest: layer.digest, size: layer.size)], into: content)
     }
 
@@ -96,11 +96,11 @@ public struct ImageStore: Sendable {
         let final = rootfsDirectory.appendingPathComponent(image.manifestDigest.hex).path
         if access(final, F_OK) == 0 { return final }
         let temp = rootfsDirectory.appendingPathComponent(".tmp-" + UUID().uuidString).path
-        defer { try? FileManager.default.removeItem(atPath: temp) }
-        try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // best effort: .tmp-* folders are swept at start-up
+        let root = try ConfinedDirectory(path: temp, displayPath: "", create: true)
         let extractor = ArchiveExtractor(policy: .imageLayer)
-        for layer in image.manifest.layers {
-            try extractor.extract(archiveAt: image.store.path(layer.digest), into: temp)
+        for (i, layer) in image.manifest.layers.enumerated() {
+            try extractor.extract(archiveAt: image.store.path(layer.digest), into: root, name: "layer \(i + 1) (\(layer.digest.short)) of the build image")
         }
         if rename(temp, final) != 0 && access(final, F_OK) != 0 {
             throw RuntimeError.io("cannot place root filesystem \(final): \(String(cString: strerror(errno)))")

@@ -38,12 +38,12 @@ public struct SandboxRunner: Sendable {
                     "--uid", String(uid), "--gid", String(gid), "--clearenv",
                     "--tmpfs", "/"]
         let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
-        for name in try sortedEntries(rootfs) where !reserved.contains(name) {
+        let root = try ConfinedDirectory(path: rootfs)
+        for name in try root.entries() where !reserved.contains(name) {
             let full = rootfs + "/" + name
-            var st = stat()
-            guard lstat(full, &st) == 0 else { continue }
+            guard let st = try root.status(name) else { continue }
             switch st.st_mode & S_IFMT {
-            case S_IFLNK: args += ["--symlink", try readLink(full), "/" + name]
+            case S_IFLNK: args += ["--symlink", try root.readLink(name), "/" + name]
             case S_IFDIR, S_IFREG: args += ["--ro-bind", full, "/" + name]
             default: continue
             }

@@ -22,60 +22,76 @@ public struct SourceSnapshotter: Sendable {
     }
 
     /// Snapshots the folder or archive at `path`, keeping only `subPath` below it if given.
+    /// `path` is the caller's own (a symlink to their folder is followed); nothing below it is:
+    /// a `subPath` through a symlink is refused, and symlinks inside are archived as symlinks.
     public func snapshot(localPath path: String, subPath: String?) throws -> SourceSnapshot {
         guard path.hasPrefix("/") else {
-            throw RuntimeError.invalid("source.local.path '\(path)' must be an absolute path", field: "source.local.path")
+            throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(path))' must be an absolute path", field: "source.local.path")
         }
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw RuntimeError.invalid("source.local.path '\(path)' does not exist or cannot be read", field: "source.local.path")
+            throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(path))' does not exist or cannot be read", field: "source.local.path")
         }
         let sub = try Self.normalizeSubPath(subPath)
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard access(path, R_OK | X_OK) == 0 else {
-                throw RuntimeError.invalid("source.local.path '\(path)' cannot be read by the server", field: "source.local.path")
+            guard access(path, R_OK | X_OK) == 0, let real = Self.realPath(path) else {
+                throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(path))' cannot be read by the server", field: "source.local.path")
             }
-            let root = sub.map { path + "/" + $0 } ?? path
-            try Self.requireDirectory(root, subPath: sub)
-            return try snapshotFolder(root)
+            let top = try ConfinedDirectory(path: real, displayPath: "")
+            return try snapshotFolder(try Self.open(subPath: sub, in: top))
         }
         guard (st.st_mode & S_IFMT) == S_IFREG, Self.archiveExtensions.contains(where: { path.lowercased().hasSuffix($0) }) else {
             throw RuntimeError.invalid(
-                "source.local.path '\(path)' is neither a folder nor a .zip, .jar, .tar, .tar.gz or .tgz file", field: "source.local.path")
+                "source.local.path '\(PathSyntax.shortened(path))' is neither a folder nor a .zip, .jar, .tar, .tar.gz or .tgz file", field: "source.local.path")
         }
-        return try snapshot(archive: path, stripComponents: 0, subPath: sub)
+        return try snapshot(archive: path, name: PathSyntax.lastComponent(path), stripComponents: 0, subPath: sub)
     }
 
-    /// Snapshots an archive file (also used for blob sources).
-    public func snapshot(archive path: String, stripComponents: Int, subPath: String?) throws -> SourceSnapshot {
-        let temp = store.tempDirectory.appendingPathComponent("src-" + UUID().uuidString).path
-        defer { try? FileManager.default.removeItem(atPath: temp) }
+    /// Snapshots an archive file (also used for blob sources); `name` is how messages call it.
+    public func snapshot(archive path: String, name: String, stripComponents: Int, subPath: String?) throws -> SourceSnapshot {
+        let temp = store.tempDirectory.path + "/src-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // best effort: a leftover is swept at the next start
+        let root = try ConfinedDirectory(path: temp, displayPath: "", create: true)
         let extractor = ArchiveExtractor(policy: .source, limits: limits, stripComponents: stripComponents)
-        try extractor.extract(archiveAt: path, into: temp)
-        let sub = try Self.normalizeSubPath(subPath)
-        let root = sub.map { temp + "/" + $0 } ?? temp
-        try Self.requireDirectory(root, subPath: sub)
-        return try snapshotFolder(root)
+        try extractor.extract(archiveAt: path, into: root, name: name)
+        return try snapshotFolder(try Self.open(subPath: try Self.normalizeSubPath(subPath), in: root))
+    }
+
+    /// The canonical path of a host path the caller gave (symlinks in it resolved).
+    public static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     public static func normalizeSubPath(_ subPath: String?) throws -> String? {
         guard let subPath, !subPath.isEmpty, subPath != "." && subPath != "/" else { return nil }
-        let parts = subPath.split(separator: "/").filter { $0 != "." }
+        let parts = PathSyntax.components(subPath)
         guard !subPath.hasPrefix("/"), !parts.contains("..") else {
-            throw RuntimeError.invalid("source.subPath '\(subPath)' must be a relative path inside the source without '..'", field: "source.subPath")
+            throw RuntimeError.invalid("source.subPath '\(PathSyntax.shortened(subPath))' must be a relative path inside the source without '..'", field: "source.subPath")
         }
-        return parts.joined(separator: "/")
+        return parts.isEmpty ? nil : parts.joined(separator: "/")
     }
 
-    static func requireDirectory(_ path: String, subPath: String?) throws {
-        var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw RuntimeError.invalid("source.subPath '\(subPath ?? "")' is not a folder in the source", field: "source.subPath")
+    /// The folder `subPath` names inside `top`, reached without following any symlink.
+    static func open(subPath: String?, in top: ConfinedDirectory) throws -> ConfinedDirectory {
+        guard let subPath else { return top }
+        do {
+            return try top.openDirectory(subPath)
+        } catch let e as ConfinedPathError {
+            let why = e.kind == .symlink ? "passes through a symlink (give the folder it points to instead)" : "is not a folder in the source"
+            throw RuntimeError.invalid("source.subPath '\(PathSyntax.shortened(subPath))' \(why)", field: "source.subPath")
         }
     }
 
-    func snapshotFolder(_ root: String) throws -> SourceSnapshot {
-        let ignore = (try? String(contentsOfFile: root + "/.slipwayignore", encoding: .utf8)).map(IgnoreRules.init)
+    /// Snapshots a folder already opened by descriptor (a buildpack inside an unpacked image).
+    public func snapshot(folder: ConfinedDirectory) throws -> SourceSnapshot { try snapshotFolder(folder) }
+
+    func snapshotFolder(_ root: ConfinedDirectory) throws -> SourceSnapshot {
+        var ignore: IgnoreRules?
+        if let st = try root.status(".slipwayignore"), (st.st_mode & S_IFMT) == S_IFREG {
+            ignore = IgnoreRules(try root.readText(".slipwayignore", maxBytes: 1 << 20))
+        }
         let w = try store.writer()
         let tar = TarWriter(out: w)
         var escaping: (String, String)?
@@ -83,31 +99,37 @@ public struct SourceSnapshotter: Sendable {
             if isDir && (rel == ".git" || rel.hasSuffix("/.git")) { return false }
             if let ignore, ignore.ignores(rel, isDirectory: isDir) { return false }
             // A symlink pointing out of the source would be refused when the build unpacks it.
-            if !isDir, escaping == nil, let target = try? readLink(root + "/" + rel),
-                (try? ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)) == nil
-            {
-                escaping = (rel, target)
+            if !isDir, escaping == nil, let st = try root.status(rel), (st.st_mode & S_IFMT) == S_IFLNK {
+                let target = try root.readLink(rel)
+                do {
+                    try ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
+                } catch {
+                    escaping = (rel, target)
+                }
+            }
+            if w.size > limits.maxTotalBytes {
+                throw RuntimeError.invalid("the source is larger than \(limits.maxTotalBytes) bytes, the source size cap; exclude what the build does not need with .slipwayignore")
             }
             return true
         }
         if let (rel, target) = escaping {
             throw RuntimeError.invalid(
-                "source file '\(rel)' is a symlink to '\(target)', outside the source; replace it with what it points to, or list it in .slipwayignore",
+                "source file '\(PathSyntax.shortened(rel))' is a symlink to '\(PathSyntax.shortened(target))', outside the source; replace it with what it points to, or list it in .slipwayignore",
                 field: "source.local.path")
         }
         try tar.finish()
         if w.size > limits.maxTotalBytes {
-            throw RuntimeError.invalid("the source is larger than \(limits.maxTotalBytes) bytes; exclude what the build does not need with .slipwayignore")
+            throw RuntimeError.invalid("the source is larger than \(limits.maxTotalBytes) bytes, the source size cap; exclude what the build does not need with .slipwayignore")
         }
         let (digest, size) = try w.commit()
         return SourceSnapshot(digest: digest, files: tar.fileCount, bytes: size)
     }
 
     /// Unpacks a snapshot into `directory` (a build's workspace).
-    public func restore(_ digest: Digest, into directory: String) throws {
+    public func restore(_ digest: Digest, into directory: ConfinedDirectory) throws {
         guard store.contains(digest) else {
             throw RuntimeError.notFound("source snapshot \(digest) is missing from the content store; patch the image with its source again")
         }
-        try ArchiveExtractor(policy: .source, limits: limits).extract(archiveAt: store.path(digest), into: directory)
+        try ArchiveExtractor(policy: .source, limits: limits).extract(archiveAt: store.path(digest), into: directory, name: "source snapshot \(digest.short)")
     }
 }

@@ -254,7 +254,7 @@ extension Engine {
             return BuildRequest(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: buildImage, runImage: runImage, runImageName: stack.runImage, stackID: stack.id,
-                order: resolved.order, outputLayout: layoutPath, outputTag: tag, launcherPath: options.launcherPath)
+                order: resolved.order, outputLayout: layoutPath, outputTag: tag, outputName: image.tag, launcherPath: options.launcherPath)
         }
     }
 

@@ -356,7 +356,7 @@ extension Engine {
         if let local = source.local {
             try checkAllowed(local.path, field: "source.local.path")
             let path = local.path
-            let snap = try await offload {
+            let snap = try await BlockingWork.run {
                 do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
             }
             out.resolved = ResolvedSource(snapshot: snap)
@@ -384,8 +384,8 @@ extension Engine {
                 throw EngineError(e.kind == .unavailable ? .unavailable : .invalidParams, e.message, field: "source.blob.url")
             }
             let strip = blob.stripComponents ?? 0
-            let snap = try await offload {
-                do { return try snapshotter.snapshot(archive: fetched.path, stripComponents: strip, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
+            let snap = try await BlockingWork.run {
+                do { return try snapshotter.snapshot(archive: fetched.path, name: PathSyntax.shortened(blob.url), stripComponents: strip, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
             }
             out.resolved = ResolvedSource(snapshot: snap, archiveDigest: fetched.digest.string)
             return out
@@ -423,7 +423,7 @@ extension Engine {
             try await git.checkout(url: url, commit: resolution.commit, credentials: credentials, into: dir)
         } catch let e as RuntimeError { throw engineError(e) }
         let snapshotter = self.snapshotter
-        let snap = try await offload {
+        let snap = try await BlockingWork.run {
             do { return try snapshotter.snapshot(localPath: dir, subPath: subPath) } catch let e as RuntimeError { throw EngineError(e) }
         }
         return ResolvedSource(snapshot: snap, ref: resolution.ref, commit: resolution.commit, pinned: resolution.pinned)

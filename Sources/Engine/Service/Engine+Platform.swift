@@ -92,7 +92,7 @@ extension Engine {
         func importing(_ ref: ImageReference, _ field: String) async throws -> OCIImage {
             do {
                 if case .registry = ref { return try await images.importImage(ref, folderSettings: settings) { _ in clients[field]! } }
-                return try await offload {
+                return try await BlockingWork.run {
                     do { return try images.importLocalImage(ref, folderSettings: settings) } catch let e as RuntimeError { throw EngineError(e) }
                 }
             } catch let e as RuntimeError {
@@ -191,25 +191,31 @@ extension Engine {
         return out.sorted { ($0.id, $0.version) < ($1.id, $1.version) }
     }
 
-    /// Loads buildpack folders and archives into the state directory, by content digest.
     /// Loads buildpack folders and archives, and the buildpacks inside buildpackages (OCI images
     /// given as `oci:DIR[:TAG]`, a `.cnb` file or a registry reference), by content digest.
     nonisolated func loadBuildpacks(_ paths: [String]) async throws -> [StoredBuildpack] {
         guard !paths.isEmpty else { throw EngineError.invalid("'buildpacks' is empty; give at least one buildpack folder or .tgz", field: "buildpacks") }
-        let content = images.content
-        let root = stateDirectory.appendingPathComponent("buildpacks").path
+        let loader = BuildpackLoader(content: images.content, root: stateDirectory.appendingPathComponent("buildpacks").path)
         var out: [StoredBuildpack] = []
         for (i, path) in paths.enumerated() {
             let field = "buildpacks[\(i)]"
             do {
+                let loaded: [LoadedBuildpack]
                 if let package = try await buildpackageImage(path, field: field) {
-                    out += try await offload { try BuildpackLoader(content: content, root: root).loadPackage(package, source: path, field: field) }
+                    loaded = try await BlockingWork.run { try loader.loadPackage(package, source: path, field: field) }
                 } else {
-                    out.append(try await offload { try BuildpackLoader(content: content, root: root).load(path, field: field) })
+                    loaded = [try await BlockingWork.run { try loader.load(path, field: field) }]
+                }
+                out += loaded.map { l in
+                    let d = l.descriptor
+                    return StoredBuildpack(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: l.digest,
+                                           source: path, descriptor: d)
                 }
             } catch let e as RuntimeError {
                 let reason: EngineError.Reason = e.kind == .invalidInput ? .invalidParams : e.kind == .notFound ? .notFound : e.kind == .unavailable ? .unavailable : .internal
                 throw EngineError(reason, e.message, field: field)
+            } catch let e as ConfinedPathError {
+                throw EngineError(.invalidParams, "\(PathSyntax.shortened(path)) cannot be used: \(e)", field: field)
             }
         }
         return out
@@ -219,12 +225,15 @@ extension Engine {
     /// is a buildpack folder or archive.
     nonisolated func buildpackageImage(_ path: String, field: String) async throws -> OCIImage? {
         let settings = ImageStore.FolderImageSettings(stackID: "")
+        let images = self.images
         if path.hasSuffix(".cnb") {
             // A .cnb file is an OCI image layout in a tar.
             let dir = self.path("work", "cnb-" + UUID().uuidString)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            try ArchiveExtractor(policy: .source).extract(archiveAt: path, into: dir)
-            return try images.importLocalImage(.layout(path: dir, tag: ""), folderSettings: settings, onlyImage: true)
+            defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // best effort: work/ is emptied at start-up
+            return try await BlockingWork.run {
+                try ArchiveExtractor(policy: .source).extract(archiveAt: path, into: dir, name: PathSyntax.lastComponent(path))
+                return try images.importLocalImage(.layout(path: dir, tag: ""), folderSettings: settings, onlyImage: true)
+            }
         }
         // Registry references must name their registry (host with '.' or ':', or localhost).
         let first = path.split(separator: "/").first.map(String.init) ?? ""
@@ -235,70 +244,7 @@ extension Engine {
             let client = try registryClient(host: host, namespace: "default")
             return try await images.importImage(ref, folderSettings: settings) { _ in client }
         }
-        return try images.importLocalImage(ref, folderSettings: settings)
-    }
-}
-
-/// Brings a buildpack (folder, or `.tgz`/`.tar.gz`/`.tar` of one) into the state directory:
-/// a normalised tar in the content store, unpacked once under `buildpacks/<digest>`.
-struct BuildpackLoader {
-    let content: ContentStore
-    let root: String
-
-    func load(_ path: String, field: String) throws -> StoredBuildpack {
-        guard path.hasPrefix("/") else { throw RuntimeError.invalid("buildpack path '\(path)' must be absolute", field: field) }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw RuntimeError.invalid("buildpack path '\(path)' does not exist", field: field)
-        }
-        let snapshotter = SourceSnapshotter(store: content)
-        var snapshot: SourceSnapshot
-        if isDir.boolValue {
-            snapshot = try snapshotter.snapshot(localPath: path, subPath: nil)
-        } else {
-            guard [".tgz", ".tar.gz", ".tar"].contains(where: { path.hasSuffix($0) }) else {
-                throw RuntimeError.invalid("buildpack '\(path)' must be a folder or a .tgz/.tar.gz/.tar archive of one", field: field)
-            }
-            snapshot = try snapshotter.snapshot(archive: path, stripComponents: 0, subPath: nil)
-        }
-        let dir = root + "/" + snapshot.digest.hex
-        if access(dir + "/buildpack.toml", F_OK) != 0 {
-            let temp = root + "/.tmp-" + UUID().uuidString
-            defer { try? FileManager.default.removeItem(atPath: temp) }
-            try snapshotter.restore(snapshot.digest, into: temp)
-            // An archive may hold the buildpack in a single top-level folder.
-            var bpRoot = temp
-            if access(temp + "/buildpack.toml", F_OK) != 0, let only = try? FileManager.default.contentsOfDirectory(atPath: temp), only.count == 1 {
-                bpRoot = temp + "/" + only[0]
-            }
-            _ = try BuildpackDescriptor.load(directory: bpRoot)
-            try? FileManager.default.removeItem(atPath: dir)
-            guard rename(bpRoot, dir) == 0 else { throw RuntimeError.io("cannot place buildpack in \(dir)") }
-        }
-        let d = try BuildpackDescriptor.load(directory: dir)
-        return StoredBuildpack(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: snapshot.digest,
-                               source: path, descriptor: d)
-    }
-
-    /// Every buildpack a buildpackage carries under `/cnb/buildpacks/<id>/<version>/`.
-    func loadPackage(_ image: OCIImage, source: String, field: String) throws -> [StoredBuildpack] {
-        let dir = root + "/.package-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let extractor = ArchiveExtractor(policy: .imageLayer)
-        for layer in image.manifest.layers { try extractor.extract(archiveAt: image.store.path(layer.digest), into: dir) }
-        var found: [StoredBuildpack] = []
-        let base = dir + "/cnb/buildpacks"
-        for id in (try? FileManager.default.contentsOfDirectory(atPath: base))?.sorted() ?? [] {
-            for version in (try? FileManager.default.contentsOfDirectory(atPath: base + "/" + id))?.sorted() ?? [] {
-                var bp = try load(base + "/" + id + "/" + version, field: field)
-                bp.source = source
-                found.append(bp)
-            }
-        }
-        guard !found.isEmpty else {
-            throw RuntimeError.invalid("\(source) is an image without buildpacks under /cnb/buildpacks; is it a buildpackage?", field: field)
-        }
-        return found
+        return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }
     }
 }
 

@@ -168,13 +168,6 @@ public actor Engine {
 
     // MARK: Helpers
 
-    /// Runs blocking work on a global queue rather than on Swift's cooperative threads.
-    nonisolated func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
-            DispatchQueue.global().async { c.resume(with: Result { try work() }) }
-        }
-    }
-
     /// Runtime errors become engine errors.
     nonisolated func mapped<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as RuntimeError { throw EngineError(e) }

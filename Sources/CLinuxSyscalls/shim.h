@@ -1,0 +1,27 @@
+// Linux system calls that glibc has no wrapper for, or only a variadic one Swift cannot call.
+#ifndef SLIPWAY_CLINUXSYSCALLS_H
+#define SLIPWAY_CLINUXSYSCALLS_H
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// openat2(2): opens `path` relative to `dirfd` with `resolve` flags (RESOLVE_BENEATH, ...).
+/// Returns the descriptor, or -1 with errno (ENOSYS where the kernel predates Linux 5.6).
+static inline int slipway_openat2(int dirfd, const char *path, unsigned long long flags, unsigned long long mode,
+                                  unsigned long long resolve) {
+    struct open_how how = {0};
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/// gettid(2): the calling thread's id (for per-thread priority).
+static inline int slipway_gettid(void) { return (int)syscall(SYS_gettid); }
+
+static const unsigned long long SLIPWAY_RESOLVE_BENEATH = RESOLVE_BENEATH;
+static const unsigned long long SLIPWAY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
+static const unsigned long long SLIPWAY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+
+#endif
