@@ -15,14 +15,14 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Linux system calls glibc does not wrap (openat2); a header only, nothing to link.
         .systemLibrary(name: "CLinuxSyscalls"),
 
         // Layer 1: JSON-RPC 2.0 (framing, messages, connection). No domain knowledge.
         .target(name: "JSONRPC"),
         // Layer 3: build runtime (sources, TOML, OCI, sandbox, buildpacks lifecycle).
-        // libcurl is named for builds that link the Swift runtime statically (FoundationNetworking needs it).
-        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto", "CSeccomp", "CLinuxSyscalls"], linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto", "CSeccomp", "CLinuxSyscalls", "CCurl"]),
         // Layer 2: the engine (domain, rules, scheduler, persistence).
         .target(name: "Engine", dependencies: ["BuildRuntime", "CSQLite"]),
         // Protocol types: params and results of every method, every notification.

@@ -128,7 +128,7 @@ public struct Lifecycle: Sendable {
         func freshIO(_ name: String) throws -> (String, ConfinedDirectory) {
             try io.remove(name)
             guard mkdirat(io.fd, name, 0o755) == 0 else { throw RuntimeError.io("cannot create the step's I/O folder: \(String(cString: strerror(errno)))") }
-            return (ioPath + "/" + name, try io.openDirectory(name))
+            return (ioPath + "/" + name, try io.openDirectory(name).renamed(StepRunner.ioPath))
         }
     }
 

@@ -14,7 +14,8 @@ public struct ContentStore: Sendable {
     }
 
     var blobsDirectory: URL { root.appendingPathComponent("blobs/sha256", isDirectory: true) }
-    var tempDirectory: URL { root.appendingPathComponent("blobs/.tmp", isDirectory: true) }
+    /// Where blobs are written before they have a name; swept at start-up.
+    public var tempDirectory: URL { root.appendingPathComponent("blobs/.tmp", isDirectory: true) }
 
     public func path(_ digest: Digest) -> String { blobsDirectory.path + "/" + digest.hex }
 
@@ -144,6 +145,40 @@ public final class BlobWriter {
             off += n
         }
         used = 0
+    }
+
+    /// Finishes the bytes as a file at `path` (outside the store's addresses), for content that
+    /// is read once and thrown away (a downloaded archive). Returns its digest and size.
+    public func commit(toFile path: String) throws -> (digest: Digest, size: Int64) {
+        try flush()
+        finished = true
+        close(fd)
+        guard rename(tempPath, path) == 0 else {
+            let err = String(cString: strerror(errno))
+            unlink(tempPath)
+            throw RuntimeError.io("cannot place \(PathSyntax.lastComponent(path)): \(err)")
+        }
+        return (hasher.finish(), size)
+    }
+
+    /// Finishes the blob and stores it only if its digest is `expected`; otherwise it is
+    /// discarded and the result is false.
+    public func commit(expecting expected: Digest) throws -> Bool {
+        try flush()
+        finished = true
+        close(fd)
+        guard hasher.finish() == expected else {
+            unlink(tempPath)
+            return false
+        }
+        if access(store.path(expected), F_OK) == 0 {
+            unlink(tempPath)
+        } else if rename(tempPath, store.path(expected)) != 0 {
+            let err = String(cString: strerror(errno))
+            unlink(tempPath)
+            throw RuntimeError.io("cannot store blob \(expected): \(err)")
+        }
+        return true
     }
 
     /// Finishes the blob and moves it to its content address. Returns its digest and size.

@@ -1,8 +1,5 @@
 import Foundation
 import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Username and password for a registry (Basic auth, and the Bearer token request).
 public struct RegistryCredentials: Sendable, Equatable {
@@ -14,83 +11,113 @@ public struct RegistryCredentials: Sendable, Equatable {
     }
 }
 
-/// A client of the OCI distribution API for one registry: pushes blobs (skipping those the
-/// registry has) and manifests, with Basic and Bearer-token auth and bounded retries on
-/// connection errors and 5xx answers. Plain HTTP is used only when `insecure` is set (loopback
-/// hosts and registries named with `--insecure-registry`).
+/// A client of the OCI distribution API for one registry: pulls manifests (capped at 4 MiB,
+/// as the distribution registry caps them) and blobs (streamed to disk while hashed), and
+/// pushes blobs (skipping those the registry has) and manifests, with Basic and Bearer-token
+/// auth and bounded retries on connection errors and 5xx answers.
+///
+/// Credentials go only where they were given: to the registry's own origin (a redirect to
+/// another host or port, or from https down to http, is followed without them), and to a token
+/// realm only over https unless its host is loopback or an `--insecure-registry`. Plain HTTP is
+/// used for the registry itself only when it is loopback or insecure.
 public final class RegistryClient: Sendable {
     public let host: String
     let scheme: String
     let credentials: RegistryCredentials?
+    /// Hosts (`host[:port]`) reachable over plain HTTP besides loopback ones.
+    let insecureHosts: Set<String>
+    let http = HTTPClient()
     private let tokens = Mutex<[String: String]>([:])
     static let retryDelays: [Double] = [0.2, 0.5, 1.0]
+    /// Largest manifest or index read, as the distribution registry's own limit.
+    public static let maxManifestBytes = 4 << 20
+    static let maxRedirects = 5
 
-    public init(host: String, insecure: Bool, credentials: RegistryCredentials?) {
+    public init(host: String, insecure: Bool, credentials: RegistryCredentials?, insecureHosts: Set<String> = []) {
         self.host = host
         self.scheme = insecure ? "http" : "https"
         self.credentials = credentials
+        self.insecureHosts = insecureHosts.union(insecure ? [host] : [])
     }
 
-    /// Whether plain HTTP may be used for `host` without being told: loopback only.
+    /// Whether plain HTTP may be used for `host[:port]` without being told: loopback only.
     public static func isLoopback(_ host: String) -> Bool {
-        let name = host.split(separator: ":").first.map(String.init) ?? host
-        return name == "localhost" || name.hasPrefix("127.") || name == "[::1]"
+        Origin.isLoopback(host: Origin.splitHostPort(host).host)
     }
 
     func url(_ path: String) -> URL { URL(string: "\(scheme)://\(host)/v2/\(path)")! }
 
-    // MARK: Requests with auth and retries
+    var origin: Origin { Origin(url(""))! }
 
-    struct Response {
-        var status: Int
-        var headers: [String: String]
-        var body: Data
+    /// Whether credentials may travel to `url` over its scheme: https, or plain HTTP to a
+    /// loopback or insecure host.
+    func mayCarryCredentials(_ url: URL) -> Bool {
+        guard let o = Origin(url) else { return false }
+        if o.scheme == "https" { return true }
+        let hostPort = url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? "")
+        return o.scheme == "http" && (Origin.isLoopback(host: o.host) || insecureHosts.contains(hostPort) || insecureHosts.contains(url.host ?? ""))
     }
 
-    func send(_ method: String, _ url: URL, scope: String, headers: [String: String] = [:], body: Data? = nil, file: URL? = nil) async throws -> Response {
+    // MARK: Requests with auth, redirects and retries
+
+    func send(_ method: String, _ url: URL, scope: String, headers: [(String, String)] = [], body: HTTPBody = .none,
+              sink: @escaping () throws -> HTTPResponseSink = { .memory(maxBytes: 1 << 20) }) async throws -> HTTPResponse {
         var attempt = 0
         var authRetried = false
         while true {
-            var request = URLRequest(url: url)
-            request.httpMethod = method
-            request.timeoutInterval = 120
-            for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-            if let token = tokens.withLock({ $0[scope] }) {
-                request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            } else if let c = credentials, authRetried {
-                request.setValue("Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
-            }
             do {
-                let (data, http) = try await Self.perform(request, body: body, file: file)
-                var h: [String: String] = [:]
-                for (k, v) in http.allHeaderFields { h[String(describing: k).lowercased()] = String(describing: v) }
-                if http.statusCode == 401, !authRetried {
+                let r = try await sendFollowingRedirects(method, url, scope: scope, headers: headers, body: body, sink: try sink(), basic: authRetried)
+                if r.status == 401, !authRetried {
                     authRetried = true
-                    try await authenticate(challenge: h["www-authenticate"] ?? "", scope: scope)
+                    try await authenticate(challenge: r.headers["www-authenticate"] ?? "", scope: scope)
                     continue
                 }
-                if http.statusCode == 401 || http.statusCode == 403 {
-                    throw RuntimeError(.permissionDenied, "\(http.statusCode) from \(host): the registry refused the credentials; check the registry secret for \(host)")
+                if r.status == 401 || r.status == 403 {
+                    throw RuntimeError(.permissionDenied, "\(r.status) from \(host): the registry refused the credentials; check the registry secret for \(host)")
                 }
-                if http.statusCode >= 500, attempt < Self.retryDelays.count {
+                if r.status >= 500, attempt < Self.retryDelays.count {
                     try await Task.sleep(for: .seconds(Self.retryDelays[attempt]))
                     attempt += 1
                     continue
                 }
-                return Response(status: http.statusCode, headers: h, body: data)
-            } catch let e as RuntimeError {
-                throw e
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
+                return r
+            } catch let e as HTTPError {
+                if case .tooLarge = e { throw e }
                 if attempt < Self.retryDelays.count {
                     try await Task.sleep(for: .seconds(Self.retryDelays[attempt]))
                     attempt += 1
                     continue
                 }
-                throw RuntimeError.unavailable("registry \(host) cannot be reached (\(error.localizedDescription)) after \(attempt + 1) attempts")
+                throw RuntimeError.unavailable("registry \(host) cannot be reached (\(e)) after \(attempt + 1) attempts")
             }
         }
+    }
+
+    /// One request and the redirects it is answered with. Authorization goes only to the
+    /// registry's own origin; a redirect elsewhere is followed without it.
+    func sendFollowingRedirects(_ method: String, _ start: URL, scope: String, headers: [(String, String)], body: HTTPBody,
+                                sink: HTTPResponseSink, basic: Bool) async throws -> HTTPResponse {
+        var url = start
+        for _ in 0...Self.maxRedirects {
+            var h = headers
+            if Origin(url) == origin, mayCarryCredentials(url) {
+                if let token = tokens.withLock({ $0[scope] }) {
+                    h.append(("Authorization", "Bearer \(token)"))
+                } else if let c = credentials, basic {
+                    h.append(("Authorization", "Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString()))
+                }
+            }
+            let r = try await http.send(HTTPRequest(method: method, url: url, headers: h, body: body), sink: sink)
+            guard [301, 302, 303, 307, 308].contains(r.status), let location = r.headers["location"] else { return r }
+            guard let next = URL(string: location, relativeTo: url)?.absoluteURL, let o = Origin(next), ["http", "https"].contains(o.scheme) else {
+                throw RuntimeError.unavailable("\(host) redirected to '\(PathSyntax.shortened(location))', which is not an http(s) URL")
+            }
+            if url.scheme == "https", o.scheme == "http", !mayCarryCredentials(next) {
+                throw RuntimeError.unavailable("\(host) redirected from https to plain http (\(o)); refusing the downgrade")
+            }
+            url = next
+        }
+        throw RuntimeError.unavailable("\(host) redirected more than \(Self.maxRedirects) times")
     }
 
     /// Handles a 401 challenge: Basic needs credentials; Bearer fetches a token from the realm.
@@ -102,57 +129,38 @@ public final class RegistryClient: Sendable {
             }
             return
         }
-        guard lower.hasPrefix("bearer") else { throw RuntimeError.unavailable("401 from \(host) with an unknown challenge '\(challenge)'") }
+        guard lower.hasPrefix("bearer") else { throw RuntimeError.unavailable("401 from \(host) with an unknown challenge '\(PathSyntax.shortened(challenge))'") }
         let params = Self.parseChallenge(String(challenge.dropFirst(6)))
-        guard let realm = params["realm"], var components = URLComponents(string: realm) else {
-            throw RuntimeError.unavailable("401 from \(host): the Bearer challenge has no realm")
+        guard let realm = params["realm"], var components = URLComponents(string: realm), let realmURL = components.url,
+            let realmScheme = realmURL.scheme?.lowercased(), ["http", "https"].contains(realmScheme)
+        else {
+            throw RuntimeError.unavailable("401 from \(host): the Bearer challenge has no usable realm")
         }
         var items = components.queryItems ?? []
         if let service = params["service"] { items.append(URLQueryItem(name: "service", value: service)) }
         for s in scope.split(separator: " ") { items.append(URLQueryItem(name: "scope", value: String(s))) }
         components.queryItems = items
-        var request = URLRequest(url: components.url!)
+        var headers: [(String, String)] = []
         if let c = credentials {
-            request.setValue("Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            guard mayCarryCredentials(realmURL) else {
+                throw RuntimeError(.permissionDenied,
+                    "the token service of \(host) is plain HTTP (\(PathSyntax.shortened(realm))); Slipway sends credentials over plain HTTP only to loopback and --insecure-registry hosts")
+            }
+            headers.append(("Authorization", "Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString()))
         }
-        let data: Data, response: HTTPURLResponse
+        let response: HTTPResponse
         do {
-            (data, response) = try await Self.perform(request, body: nil, file: nil)
-        } catch {
-            throw RuntimeError.unavailable("the token service of \(host) (\(realm)) cannot be reached: \(error.localizedDescription)")
+            response = try await http.send(HTTPRequest(url: components.url!, headers: headers, timeout: 60), sink: .memory(maxBytes: 1 << 20))
+        } catch let e as HTTPError {
+            throw RuntimeError.unavailable("the token service of \(host) (\(PathSyntax.shortened(realm))) cannot be reached: \(e)")
         }
-        guard response.statusCode == 200,
-            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard response.status == 200,
+            let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
             let token = (json["token"] as? String) ?? (json["access_token"] as? String)
         else {
-            let code = response.statusCode
-            throw RuntimeError(.permissionDenied, "\(code) from the token service of \(host): the registry refused the credentials; check the registry secret for \(host)")
+            throw RuntimeError(.permissionDenied, "\(response.status) from the token service of \(host): the registry refused the credentials; check the registry secret for \(host)")
         }
         tokens.withLock { $0[scope] = token }
-    }
-
-    /// Sends one request. On Linux, URLSession waits forever on a 401 challenge that no delegate
-    /// answers; each request therefore gets a session whose delegate keeps the 401 response and
-    /// cancels, and that response is returned like any other.
-    static func perform(_ request: URLRequest, body: Data?, file: URL?) async throws -> (Data, HTTPURLResponse) {
-        let catcher = ChallengeCatcher()
-        let session = URLSession(configuration: .ephemeral, delegate: catcher, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        do {
-            let (data, response): (Data, URLResponse)
-            if let file {
-                (data, response) = try await session.upload(for: request, fromFile: file)
-            } else if let body {
-                (data, response) = try await session.upload(for: request, from: body)
-            } else {
-                (data, response) = try await session.data(for: request)
-            }
-            guard let http = response as? HTTPURLResponse else { throw RuntimeError.unavailable("\(request.url?.host ?? "") did not answer over HTTP") }
-            return (data, http)
-        } catch {
-            if let challenged = catcher.response { return (Data(), challenged) }
-            throw error
-        }
     }
 
     /// `realm="…",service="…",scope="…"` → dictionary.
@@ -165,21 +173,25 @@ public final class RegistryClient: Sendable {
         return out
     }
 
-    func resolve(_ location: String) -> URL { URL(string: location, relativeTo: url(""))!.absoluteURL }
+    func resolve(_ location: String) throws -> URL {
+        guard let u = URL(string: location, relativeTo: url(""))?.absoluteURL, Origin(u) == origin else {
+            throw RuntimeError.unavailable("\(host) gave an upload location on another host ('\(PathSyntax.shortened(location))'); refusing it")
+        }
+        return u
+    }
 
     /// Uploads one blob to an upload session: in one PUT, or in chunks for large blobs.
     func upload(_ d: OCIDescriptor, from store: ContentStore, to start: String, repository: String, scope: String) async throws {
-        let file = URL(fileURLWithPath: store.path(d.digest))
+        let path = store.path(d.digest)
         var location = start
         if d.size > Self.chunkThreshold {
-            let handle = try FileHandle(forReadingFrom: file)
-            defer { try? handle.close() }
             var offset: Int64 = 0
             while offset < d.size {
-                guard let chunk = try handle.read(upToCount: Self.chunkSize), !chunk.isEmpty else { break }
-                let end = offset + Int64(chunk.count) - 1
-                let r = try await send("PATCH", resolve(location), scope: scope,
-                                       headers: ["Content-Type": "application/octet-stream", "Content-Range": "\(offset)-\(end)"], body: chunk)
+                let length = min(Int64(Self.chunkSize), d.size - offset)
+                let end = offset + length - 1
+                let r = try await send("PATCH", try resolve(location), scope: scope,
+                                       headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(end)")],
+                                       body: .file(path: path, offset: offset, length: length))
                 guard r.status == 202, let next = r.headers["location"] else {
                     throw RuntimeError.unavailable("\(r.status) from \(host) uploading a chunk of \(d.digest.short) to \(repository)")
                 }
@@ -187,14 +199,10 @@ public final class RegistryClient: Sendable {
                 offset = end + 1
             }
         }
-        var target = URLComponents(url: resolve(location), resolvingAgainstBaseURL: true)!
+        var target = URLComponents(url: try resolve(location), resolvingAgainstBaseURL: true)!
         target.queryItems = (target.queryItems ?? []) + [URLQueryItem(name: "digest", value: d.digest.string)]
-        let put: Response
-        if d.size > Self.chunkThreshold {
-            put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"], body: Data())
-        } else {
-            put = try await send("PUT", target.url!, scope: scope, headers: ["Content-Type": "application/octet-stream"], file: file)
-        }
+        let body: HTTPBody = d.size > Self.chunkThreshold ? .none : .file(path: path, offset: 0, length: d.size)
+        let put = try await send("PUT", target.url!, scope: scope, headers: [("Content-Type", "application/octet-stream")], body: body)
         guard put.status == 201 else { throw RuntimeError.unavailable("\(put.status) from \(host) uploading \(d.digest.short) to \(repository)") }
     }
 
@@ -204,13 +212,21 @@ public final class RegistryClient: Sendable {
 
     /// Pulls `repository:reference` (a tag or digest) into `store`, following an index to this
     /// platform's manifest, and returns the image. Blobs already in the store are not fetched;
-    /// every blob fetched is checked against its digest.
+    /// every blob is streamed to disk, capped at the size the manifest gives, and checked
+    /// against its digest before it is stored.
     public func pull(repository: String, reference: String, into store: ContentStore) async throws -> OCIImage {
         let scope = "repository:\(repository):pull"
-        let r = try await send("GET", url("\(repository)/manifests/\(reference)"), scope: scope, headers: ["Accept": Self.manifestAccept])
+        let r: HTTPResponse
+        do {
+            r = try await send("GET", url("\(repository)/manifests/\(reference)"), scope: scope, headers: [("Accept", Self.manifestAccept)],
+                               sink: { .memory(maxBytes: Self.maxManifestBytes) })
+        } catch HTTPError.tooLarge {
+            throw RuntimeError.unavailable(
+                "\(host) answered the manifest of \(repository):\(PathSyntax.shortened(reference, limit: 80)) with more than \(Self.maxManifestBytes) bytes, the manifest size cap; refusing it")
+        }
         guard r.status == 200 else {
-            if r.status == 404 { throw RuntimeError.notFound("\(host)/\(repository):\(reference) does not exist (404 from \(host))") }
-            throw RuntimeError.unavailable("\(r.status) from \(host) getting the manifest of \(repository):\(reference)")
+            if r.status == 404 { throw RuntimeError.notFound("\(host)/\(repository):\(PathSyntax.shortened(reference, limit: 80)) does not exist (404 from \(host))") }
+            throw RuntimeError.unavailable("\(r.status) from \(host) getting the manifest of \(repository):\(PathSyntax.shortened(reference, limit: 80))")
         }
         let digest = Digest.of(r.body)
         if let expected = Digest(reference), expected != digest {
@@ -228,13 +244,35 @@ public final class RegistryClient: Sendable {
         }
         let manifest = try CanonicalJSON.decode(OCIManifest.self, from: r.body, what: "manifest of \(repository)")
         for d in [manifest.config] + manifest.layers where !store.contains(d.digest) {
-            let blob = try await send("GET", url("\(repository)/blobs/\(d.digest)"), scope: scope)
-            guard blob.status == 200 else { throw RuntimeError.unavailable("\(blob.status) from \(host) getting blob \(d.digest.short) of \(repository)") }
-            guard try store.put(blob.body) == d.digest else {
-                throw RuntimeError.unavailable("\(host) answered blob \(d.digest.short) of \(repository) with other content")
-            }
+            try await fetchBlob(d, repository: repository, scope: scope, into: store)
         }
         return try OCIImage.load(digest, from: store)
+    }
+
+    /// Streams one blob into the store, never more than its descriptor's size, and keeps it
+    /// only if its digest is the one asked for.
+    func fetchBlob(_ d: OCIDescriptor, repository: String, scope: String, into store: ContentStore) async throws {
+        guard d.size >= 0 else { throw RuntimeError.unavailable("\(host): blob \(d.digest.short) of \(repository) has a negative size") }
+        var writer: BlobWriter?
+        let blob: HTTPResponse
+        do {
+            blob = try await send("GET", url("\(repository)/blobs/\(d.digest)"), scope: scope, sink: {
+                let w = try store.writer()  // a fresh file for each attempt
+                writer = w
+                return .stream(w, maxBytes: d.size)
+            })
+        } catch HTTPError.tooLarge {
+            throw RuntimeError.unavailable("\(host) sent more than the \(d.size) bytes the manifest gives for blob \(d.digest.short) of \(repository); refusing it")
+        }
+        guard blob.status == 200, let writer else {
+            throw RuntimeError.unavailable("\(blob.status) from \(host) getting blob \(d.digest.short) of \(repository)")
+        }
+        guard blob.bodyBytes == d.size else {
+            throw RuntimeError.unavailable("\(host) sent \(blob.bodyBytes) bytes for blob \(d.digest.short) of \(repository), not the \(d.size) the manifest gives")
+        }
+        guard try writer.commit(expecting: d.digest) else {
+            throw RuntimeError.unavailable("\(host) answered blob \(d.digest.short) of \(repository) with other content")
+        }
     }
 
     // MARK: Push
@@ -281,25 +319,13 @@ public final class RegistryClient: Sendable {
         }
         let manifest = try image.store.read(image.manifestDigest)
         for tag in tags {
-            let r = try await send("PUT", url("\(repository)/manifests/\(tag)"), scope: scope, headers: ["Content-Type": MediaType.manifest], body: manifest)
+            let r = try await send("PUT", url("\(repository)/manifests/\(tag)"), scope: scope, headers: [("Content-Type", MediaType.manifest)],
+                                   body: .bytes(manifest))
             guard r.status == 201 else { throw RuntimeError.unavailable("\(r.status) from \(host) putting the manifest \(repository):\(tag)") }
             if let returned = r.headers["docker-content-digest"], returned != image.manifestDigest.string {
-                throw RuntimeError.unavailable("\(host) stored \(repository):\(tag) as \(returned), not \(image.manifestDigest)")
+                throw RuntimeError.unavailable("\(host) stored \(repository):\(tag) as \(PathSyntax.shortened(returned, limit: 80)), not \(image.manifestDigest)")
             }
         }
         return (image.manifestDigest, uploaded)
-    }
-}
-
-/// Keeps the 401 response of an authentication challenge and cancels it (see `perform`).
-final class ChallengeCatcher: NSObject, URLSessionTaskDelegate, Sendable {
-    private let failure = Mutex<HTTPURLResponse?>(nil)
-    var response: HTTPURLResponse? { failure.withLock { $0 } }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
-                    completionHandler: @escaping (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
-        let r = challenge.failureResponse as? HTTPURLResponse
-        failure.withLock { $0 = r }
-        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 }

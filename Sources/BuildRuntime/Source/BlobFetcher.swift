@@ -1,78 +1,96 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
-/// A downloaded source archive: a local file and the digest of its bytes (what decides
-/// whether a blob changed).
+/// A downloaded source archive: a file and the digest of its bytes (what decides whether a blob
+/// source changed).
 public struct FetchedBlob: Sendable {
     public var path: String
     public var digest: Digest
     public var bytes: Int64
 }
 
-/// Fetches source archives from `file://`, `http://` and `https://` URLs into a folder, with a
-/// size cap. Redirects are followed by the HTTP client (a bounded number).
+/// Fetches source archives from `file://`, `http://` and `https://` URLs into a file, streaming them to disk while they are hashed and stopping at a size cap as the bytes
+/// arrive. Redirects are followed (at most 10) to http(s) URLs only, never from https down to
+/// http.
 public struct BlobFetcher: Sendable {
     public let maxBytes: Int64
+    static let maxRedirects = 10
 
     public init(maxBytes: Int64 = 2 << 30) { self.maxBytes = maxBytes }
 
     /// Refuses URLs of any other scheme.
     public static func validate(url: String, field: String) throws -> URL {
+        let shown = PathSyntax.shortened(url)
         guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), ["http", "https", "file"].contains(scheme) else {
-            throw RuntimeError.invalid("blob URL '\(url)' must be http://, https:// or file://", field: field)
+            throw RuntimeError.invalid("blob URL '\(shown)' must be http://, https:// or file://", field: field)
         }
         if scheme == "file" {
-            guard u.path.hasPrefix("/") else { throw RuntimeError.invalid("blob URL '\(url)' must name an absolute path", field: field) }
+            guard u.path.hasPrefix("/") else { throw RuntimeError.invalid("blob URL '\(shown)' must name an absolute path", field: field) }
         } else {
-            guard let host = u.host, !host.isEmpty else { throw RuntimeError.invalid("blob URL '\(url)' has no host", field: field) }
-            guard u.password == nil else { throw RuntimeError.invalid("blob URL must not contain credentials", field: field) }
+            guard let host = u.host, !host.isEmpty else { throw RuntimeError.invalid("blob URL '\(shown)' has no host", field: field) }
+            guard u.password == nil, u.user == nil else { throw RuntimeError.invalid("blob URL must not contain credentials", field: field) }
         }
         return u
     }
 
-    /// Downloads `url` into `directory` and returns the file with its digest.
-    public func fetch(_ url: URL, into directory: String) async throws -> FetchedBlob {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let target = directory + "/" + (url.lastPathComponent.isEmpty ? "blob" : url.lastPathComponent)
+    /// Downloads `url` to the file `target` (written through `store`'s temporary folder, which
+    /// must be on the same file system) and returns it with its digest.
+    public func fetch(_ url: URL, to target: String, through store: ContentStore) async throws -> FetchedBlob {
+        let shown = PathSyntax.shortened(url.absoluteString)
+        let tooLarge = RuntimeError.invalid("blob \(shown) is larger than \(maxBytes) bytes, the source size cap; refusing it", field: "source.blob.url")
         if url.isFileURL {
-            guard FileManager.default.isReadableFile(atPath: url.path) else {
-                throw RuntimeError.invalid("blob \(url.absoluteString) does not exist or cannot be read", field: "source.blob.url")
+            let maxBytes = self.maxBytes
+            return try await BlockingWork.run {
+                let fd = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                guard fd >= 0 else { throw RuntimeError.invalid("blob \(shown) does not exist or cannot be read", field: "source.blob.url") }
+                defer { close(fd) }
+                var st = stat()
+                guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                    throw RuntimeError.invalid("blob \(shown) is not a regular file", field: "source.blob.url")
+                }
+                let w = try store.writer()
+                var buf = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n >= 0 else { throw RuntimeError.io("reading \(shown): \(String(cString: strerror(errno)))") }
+                    if n == 0 { break }
+                    if w.size + Int64(n) > maxBytes { throw tooLarge }
+                    try buf.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                }
+                let (digest, size) = try w.commit(toFile: target)
+                return FetchedBlob(path: target, digest: digest, bytes: size)
             }
-            try FileManager.default.copyItem(atPath: url.path, toPath: target)
-        } else {
-            let (temp, response): (URL, URLResponse)
+        }
+        var current = url
+        let client = HTTPClient()
+        for _ in 0...Self.maxRedirects {
+            let w = try store.writer()
+            let response: HTTPResponse
             do {
-                (temp, response) = try await URLSession.shared.download(from: url)
-            } catch {
-                throw RuntimeError.unavailable("cannot download \(url.absoluteString): \(error.localizedDescription)")
+                response = try await client.send(HTTPRequest(url: current), sink: .stream(w, maxBytes: maxBytes))
+            } catch HTTPError.tooLarge {
+                throw tooLarge
+            } catch let e as HTTPError {
+                throw RuntimeError.unavailable("cannot download \(shown): \(e)")
             }
-            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                try? FileManager.default.removeItem(at: temp)
-                throw RuntimeError.unavailable("HTTP \(http.statusCode) from \(url.host ?? "") downloading \(url.absoluteString); check the URL")
+            if [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["location"] {
+                guard let next = URL(string: location, relativeTo: current)?.absoluteURL, let scheme = next.scheme?.lowercased(),
+                    ["http", "https"].contains(scheme)
+                else {
+                    throw RuntimeError.unavailable("downloading \(shown) redirected to '\(PathSyntax.shortened(location))', which is not an http(s) URL")
+                }
+                if current.scheme?.lowercased() == "https", scheme == "http" {
+                    throw RuntimeError.unavailable("downloading \(shown) redirected from https to plain http; refusing the downgrade")
+                }
+                current = next
+                continue
             }
-            try FileManager.default.moveItem(atPath: temp.path, toPath: target)
+            guard (200..<300).contains(response.status) else {
+                throw RuntimeError.unavailable("HTTP \(response.status) from \(current.host ?? "") downloading \(shown); check the URL")
+            }
+            let (digest, size) = try w.commit(toFile: target)
+            return FetchedBlob(path: target, digest: digest, bytes: size)
         }
-        let size = Int64((try FileManager.default.attributesOfItem(atPath: target)[.size] as? NSNumber)?.int64Value ?? 0)
-        guard size <= maxBytes else {
-            throw RuntimeError.invalid("blob \(url.absoluteString) is \(size) bytes, over the limit of \(maxBytes)", field: "source.blob.url")
-        }
-        return FetchedBlob(path: target, digest: try Self.digest(ofFile: target), bytes: size)
-    }
-
-    static func digest(ofFile path: String) throws -> Digest {
-        let h = SHA256Hasher()
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RuntimeError.io("cannot read \(path)") }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return h.finish()
+        throw RuntimeError.unavailable("downloading \(shown) redirected more than \(Self.maxRedirects) times")
     }
 }

@@ -377,10 +377,12 @@ extension Engine {
             if let n = blob.stripComponents, n < 0 || n > 32 {
                 throw EngineError.invalid("source.blob.stripComponents must be between 0 and 32", field: "source.blob.stripComponents")
             }
-            let dir = path("work", "blob-" + UUID().uuidString)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = images.content.tempDirectory.path + "/blob-" + UUID().uuidString
+            defer { unlink(file) }  // the archive is read once; its snapshot is what builds use
             let fetched: FetchedBlob
-            do { fetched = try await BlobFetcher().fetch(url, into: dir) } catch let e as RuntimeError {
+            do {
+                fetched = try await BlobFetcher(maxBytes: options.maxSourceBytes).fetch(url, to: file, through: images.content)
+            } catch let e as RuntimeError {
                 throw EngineError(e.kind == .unavailable ? .unavailable : .invalidParams, e.message, field: "source.blob.url")
             }
             let strip = blob.stripComponents ?? 0

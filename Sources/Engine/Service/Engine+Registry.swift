@@ -68,7 +68,8 @@ extension Engine {
     /// A client for `host` with the namespace's credentials for it.
     nonisolated func registryClient(host: String, namespace: String) throws -> RegistryClient {
         let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
-        return RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: namespace))
+        return RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: namespace),
+                              insecureHosts: Set(options.insecureRegistries))
     }
 
     /// kpack's BuildNumber tag: `<tag>-b<N>.<YYYYMMDD>.<HHMMSS>` (UTC).
@@ -84,7 +85,7 @@ extension Engine {
     /// server user's ~/.docker/config.json.
     nonisolated func registryCredentials(host: String, namespace: String) throws -> RegistryCredentials? {
         let secrets = try secrets(namespace: namespace)
-        for s in secrets where s.type == .registry && s.server == host {
+        for s in secrets where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
             if let v = try readSecretValues(namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }
         }
         var configs = secrets.filter { $0.type == .dockerConfig }.compactMap { try? readSecretValues(namespace, $0.name)?.dockerConfig }
@@ -93,11 +94,14 @@ extension Engine {
         }
         for config in configs {
             guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else { continue }
-            if let helpers = json["credHelpers"] as? [String: String], let helper = helpers[host] {
+            if let helpers = json["credHelpers"] as? [String: String],
+                let helper = helpers.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }).flatMap({ helpers[$0] })
+            {
                 return try Self.credentialHelper(helper, host: host)
             }
             guard let auths = json["auths"] as? [String: Any],
-                let entry = (auths[host] ?? auths["https://\(host)"] ?? auths["http://\(host)"]) as? [String: Any]
+                let key = auths.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }),
+                let entry = auths[key] as? [String: Any]
             else { continue }
             if let u = entry["username"] as? String, let p = entry["password"] as? String { return RegistryCredentials(username: u, password: p) }
             if let auth = entry["auth"] as? String, let decoded = Data(base64Encoded: auth).map({ String(decoding: $0, as: UTF8.self) }),

@@ -52,6 +52,10 @@ extension Engine {
             values.dockerConfig = String(decoding: data, as: UTF8.self)
         } else if let g = spec.git {
             try mapped { try GitClient.validate(url: g.url, field: "git.url") }
+            guard CredentialScope(g.url) != nil else {
+                throw EngineError.invalid("git.url '\(PathSyntax.shortened(g.url))' must be an https://, http://, ssh:// or git:// URL, or user@host:path; credentials are sent only to that scheme, host and port",
+                                          field: "git.url")
+            }
             info.url = g.url
             if let key = g.sshKey {
                 guard key.contains("PRIVATE KEY") else { throw EngineError.invalid("git.sshKey must be a private key (PEM or OpenSSH)", field: "git.sshKey") }
@@ -90,11 +94,16 @@ extension Engine {
         try? FileManager.default.removeItem(atPath: secretValuesPath(namespace, name))
     }
 
-    /// The credentials of the git secret whose URL is the longest prefix of `url`.
+    /// The credentials of the git secret whose scope covers `url` (the same scheme, host and
+    /// port, and a path prefix of whole segments), the most specific one when several do.
     func gitCredentials(for url: String, namespace: String) throws -> GitCredentials? {
+        guard let target = CredentialScope(url) else { return nil }  // file:// and other local remotes take no credentials
         let match = try secrets(namespace: namespace)
-            .filter { ($0.type == .gitBasic || $0.type == .gitSSH) && url.hasPrefix($0.url ?? "\u{0}") }
-            .max { ($0.url ?? "").count < ($1.url ?? "").count }
+            .compactMap { s -> (SecretInfo, CredentialScope)? in
+                guard s.type == .gitBasic || s.type == .gitSSH, let scope = s.url.flatMap(CredentialScope.init), scope.covers(target) else { return nil }
+                return (s, scope)
+            }
+            .max { $0.1.path.count < $1.1.path.count }?.0
         guard let match, let v = try readSecretValues(namespace, match.name) else { return nil }
         if let key = v.sshKey { return .sshKey(key) }
         return .basic(username: v.username ?? "", password: v.password ?? "")

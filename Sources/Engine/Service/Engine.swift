@@ -13,6 +13,9 @@ public struct EngineOptions: Sendable {
     public var maxConcurrentBuilds: Int
     /// Folders `source.local.path` may name; nil allows any path the server can read.
     public var allowedSourceRoots: [String]?
+    /// Cap on a source: bytes downloaded for a blob, and bytes a snapshot or an archive
+    /// expands to (`--max-source-bytes`).
+    public var maxSourceBytes: Int64 = 8 << 30
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
@@ -78,7 +81,7 @@ public actor Engine {
         try Self.lockStateDirectory(stateDirectory)
         images.content.removeAbandonedTemporaries()
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
-        snapshotter = SourceSnapshotter(store: images.content)
+        snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         lifecycle = Lifecycle(images: images, sources: snapshotter)
         git = try? GitClient()
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)

@@ -1,0 +1,229 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// What a request sends as its body.
+public enum HTTPBody: Sendable {
+    case none
+    case bytes(Data)
+    /// `length` bytes of the file at `path` from `offset` (a blob, or one chunk of it), read as
+    /// they are sent, never held whole.
+    case file(path: String, offset: Int64, length: Int64)
+}
+
+/// One HTTP request. Redirects are never followed here: the caller decides (see
+/// `RedirectPolicy`), so credentials cannot follow a redirect by accident.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(String, String)]
+    public var body: HTTPBody
+    /// Seconds for the whole transfer; a transfer slower than 1 KiB/s for 30 s also fails.
+    public var timeout: Double
+
+    public init(method: String = "GET", url: URL, headers: [(String, String)] = [], body: HTTPBody = .none, timeout: Double = 300) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// Where a response body goes. Every sink has a cap on the bytes it accepts.
+public enum HTTPResponseSink {
+    /// Kept in memory, at most `maxBytes` (manifests, token answers, error bodies).
+    case memory(maxBytes: Int)
+    /// Streamed into `writer` as it arrives (blobs, archives), at most `maxBytes`.
+    case stream(BlobWriter, maxBytes: Int64)
+}
+
+/// A response: status, headers (names lowercased) and, for a memory sink, the body.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+    /// Bytes the body had (for a stream sink, what was written to it).
+    public var bodyBytes: Int64
+}
+
+/// Why a transfer failed.
+public enum HTTPError: Error, Equatable, CustomStringConvertible {
+    /// The peer could not be reached, or the connection broke (curl's message).
+    case transport(String)
+    /// The body was larger than the sink's cap; the transfer was stopped there.
+    case tooLarge(limit: Int64)
+
+    public var description: String {
+        switch self {
+        case .transport(let m): return m
+        case .tooLarge(let limit): return "the answer is larger than \(limit) bytes"
+        }
+    }
+}
+
+/// An HTTP/1.1 and HTTP/2 client on libcurl's easy interface, one blocking transfer per
+/// thread (`BlockingWork`). It speaks only http and https, follows no redirect, caps what it
+/// reads, streams bodies to disk, and can be cancelled.
+public struct HTTPClient: Sendable {
+    public init() { _ = Self.globalInit }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    /// Sends `request` and returns the response; the body goes to `sink`.
+    public func send(_ request: HTTPRequest, sink: HTTPResponseSink = .memory(maxBytes: 4 << 20)) async throws -> HTTPResponse {
+        let transfer = Transfer(sink: sink)
+        return try await withTaskCancellationHandler {
+            try await BlockingWork.run { try transfer.perform(request) }
+        } onCancel: {
+            transfer.cancelled.store(true, ordering: .relaxed)
+        }
+    }
+}
+
+/// The state of one transfer, reached from libcurl's C callbacks through an unretained pointer
+/// while `perform` runs.
+///
+/// `@unchecked Sendable`: the mutable fields are touched only by the thread running `perform`
+/// (curl calls its callbacks on that thread, inside `curl_easy_perform`); `cancelled` is the
+/// one field other threads write, and it is atomic.
+private final class Transfer: @unchecked Sendable {
+    let sink: HTTPResponseSink
+    let cancelled = Atomic<Bool>(false)
+    var body = Data()
+    var bodyBytes: Int64 = 0
+    var headers: [String: String] = [:]
+    var overLimit: Int64?
+    var sinkError: Error?
+    var upload: FileHandle?
+    var uploadRemaining: Int64 = 0
+    var uploadBytes = Data()
+    var uploadOffset = 0
+
+    init(sink: HTTPResponseSink) { self.sink = sink }
+
+    func perform(_ request: HTTPRequest) throws -> HTTPResponse {
+        guard let h = curl_easy_init() else { throw HTTPError.transport("libcurl could not start a transfer") }
+        defer { curl_easy_cleanup(h) }
+        var list: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(list) }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+
+        slipway_curl_set_string(h, CURLOPT_URL, request.url.absoluteString)
+        slipway_curl_set_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        slipway_curl_set_long(h, CURLOPT_FOLLOWLOCATION, 0)
+        slipway_curl_set_long(h, CURLOPT_NOSIGNAL, 1)
+        slipway_curl_set_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
+        slipway_curl_set_long(h, CURLOPT_CONNECTTIMEOUT, 30)
+        slipway_curl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, 1024)
+        slipway_curl_set_long(h, CURLOPT_LOW_SPEED_TIME, 30)
+        slipway_curl_set_string(h, CURLOPT_USERAGENT, "slipway")
+        // Proxies come only from what Slipway is told, never from the environment of a build.
+        slipway_curl_set_string(h, CURLOPT_PROXY, "")
+        slipway_curl_set_data_callback(h, CURLOPT_WRITEFUNCTION, { data, size, count, ctx in
+            Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().receive(data!, size * count)
+        })
+        slipway_curl_set_pointer(h, CURLOPT_WRITEDATA, context)
+        slipway_curl_set_data_callback(h, CURLOPT_HEADERFUNCTION, { data, size, count, ctx in
+            Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().header(data!, size * count)
+        })
+        slipway_curl_set_pointer(h, CURLOPT_HEADERDATA, context)
+        slipway_curl_set_long(h, CURLOPT_NOPROGRESS, 0)
+        slipway_curl_set_progress_callback(h, { ctx, _, _, _, _ in
+            Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().cancelled.load(ordering: .relaxed) ? 1 : 0
+        })
+        slipway_curl_set_pointer(h, CURLOPT_XFERINFODATA, context)
+
+        var headerLines = request.headers.map { "\($0.0): \($0.1)" }
+        headerLines.append("Expect:")  // no 100-continue round trip before uploads
+        switch request.method {
+        case "GET": break
+        case "HEAD": slipway_curl_set_long(h, CURLOPT_NOBODY, 1)
+        default:
+            // Every other method sends a body (possibly empty) with its Content-Length.
+            slipway_curl_set_string(h, CURLOPT_CUSTOMREQUEST, request.method)
+            slipway_curl_set_long(h, CURLOPT_UPLOAD, 1)
+            let size: Int64
+            switch request.body {
+            case .none: size = 0
+            case .bytes(let d):
+                uploadBytes = d
+                size = Int64(d.count)
+            case .file(let path, let offset, let length):
+                guard let f = FileHandle(forReadingAtPath: path) else { throw HTTPError.transport("cannot read \(path) to send it") }
+                try f.seek(toOffset: UInt64(offset))
+                upload = f
+                size = length
+            }
+            uploadRemaining = size
+            slipway_curl_set_offset(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
+            slipway_curl_set_data_callback(h, CURLOPT_READFUNCTION, { data, size, count, ctx in
+                Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().send(data!, size * count)
+            })
+            slipway_curl_set_pointer(h, CURLOPT_READDATA, context)
+        }
+        defer { try? upload?.close() }  // closing a file opened for reading cannot lose anything
+        for line in headerLines { list = curl_slist_append(list, line) }
+        slipway_curl_set_pointer(h, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+
+        let code = curl_easy_perform(h)
+        if let limit = overLimit { throw HTTPError.tooLarge(limit: limit) }
+        if let e = sinkError { throw e }
+        if code == CURLE_ABORTED_BY_CALLBACK { throw CancellationError() }
+        guard code == CURLE_OK else {
+            throw HTTPError.transport(String(cString: curl_easy_strerror(code)))
+        }
+        return HTTPResponse(status: slipway_curl_response_code(h), headers: headers, body: body, bodyBytes: bodyBytes)
+    }
+
+    /// Body bytes: returning less than `count` stops the transfer.
+    func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        let bytes = UnsafeRawBufferPointer(start: data, count: count)
+        switch sink {
+        case .memory(let max):
+            if body.count + count > max { overLimit = Int64(max); return 0 }
+            body.append(contentsOf: bytes)
+        case .stream(let writer, let max):
+            if bodyBytes + Int64(count) > max { overLimit = max; return 0 }
+            do { try writer.write(bytes) } catch {
+                sinkError = error
+                return 0
+            }
+        }
+        bodyBytes += Int64(count)
+        return count
+    }
+
+    /// One header line; a new status line (an interim 1xx answer) starts the headers afresh.
+    func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: count), as: UTF8.self)
+        if line.hasPrefix("HTTP/") {
+            headers = [:]
+        } else if let colon = line.firstIndex(of: ":") {
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            if headers.count < 200 { headers[name] = value }
+        }
+        return count
+    }
+
+    /// Upload bytes for curl to send; 0 ends the body.
+    func send(_ buffer: UnsafeMutablePointer<CChar>, _ capacity: Int) -> Int {
+        let want = Int(min(Int64(capacity), uploadRemaining))
+        guard want > 0 else { return 0 }
+        var n = 0
+        if let upload {
+            guard let chunk = try? upload.read(upToCount: want), !chunk.isEmpty else { return Int(CURL_READFUNC_ABORT) }
+            chunk.copyBytes(to: UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: chunk.count)
+            n = chunk.count
+        } else {
+            uploadBytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + uploadOffset, byteCount: want)
+            }
+            uploadOffset += want
+            n = want
+        }
+        uploadRemaining -= Int64(n)
+        return n
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// The host side of the build boundary, attacked by a buildpack (Fixtures/buildpacks/hostile)
+/// that plants symlinks to host paths, and FIFOs, wherever the host reads or writes what a
+/// step made: env files, layer folders, layer metadata, launch.toml, exec.d, its plan output,
+/// another buildpack's layers folder. None may be followed: each fails the build with a
+/// message naming the buildpack and the path, and no host content reaches the logs, the
+/// content store or the image; no host file is written.
+@Suite struct BuildBoundaryTests {
+    /// The attacks that must fail the build, and the path the message must name.
+    static let refused: [(attack: String, path: String)] = [
+        ("env-symlink", "/layers/test_hostile/evil/env/LEAK"),
+        ("env-folder-symlink", "/layers/test_hostile/evil/env"),
+        ("launch-layer-symlink", "/layers/test_hostile/evil"),
+        ("cache-layer-symlink", "/layers/test_hostile/evil"),
+        ("toml-symlink", "/layers/test_hostile/evil.toml"),
+        ("toml-fifo", "/layers/test_hostile/evil.toml"),
+        ("launch-toml-symlink", "/layers/test_hostile/launch.toml"),
+        ("execd-symlink", "/layers/test_hostile/evil/exec.d/run"),
+        ("plan-symlink", "/tmp/cnb-io/plan.toml"),
+        ("plan-fifo", "/tmp/cnb-io/plan.toml"),
+        ("layers-folder-symlink", "/layers/test_printer"),
+    ]
+
+    @Test func symlinksAndFIFOsAStepPlantsAreNeverFollowed() async throws {
+        let state = TempDir("state")
+        let host = TempDir("host")
+        let marker = "HOST-MARKER-" + UUID().uuidString
+        let hostFile = host.path + "/secret"
+        try marker.write(toFile: hostFile, atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: host.path + "/folder", withIntermediateDirectories: true)
+        try marker.write(toFile: host.path + "/folder/LEAK", atomically: false, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(
+            extraBuildpacks: ["hostile", "printer"].map { Repo.fixtures.appendingPathComponent("buildpacks/" + $0).path },
+            order: [["group": [["id": "test/hostile"], ["id": "test/printer"]]]])
+        // Slipway's own secret files are the obvious target.
+        _ = try await c.call("secret/create", ["name": "reg", "registry": ["server": "r.example", "username": "u", "password": .string("pw-" + marker)]])
+        let secretFile = state.path + "/secrets/default/reg.json"
+
+        let apps = TempDir("apps")
+        var writeTargets: [String] = []
+        for (i, (attack, _)) in Self.refused.enumerated() {
+            let app = apps.path + "/\(attack)"
+            try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
+            let target: String
+            switch attack {
+            case "env-symlink": target = secretFile
+            case "plan-symlink":
+                target = host.path + "/written-by-the-host"
+                writeTargets.append(target)
+            case "launch-toml-symlink", "toml-symlink", "execd-symlink": target = hostFile
+            default: target = host.path + "/folder"
+            }
+            try attack.write(toFile: app + "/ATTACK", atomically: false, encoding: .utf8)
+            try target.write(toFile: app + "/TARGET", atomically: false, encoding: .utf8)
+            _ = try await c.call("image/create", ["name": .string("attack-\(i)"), "source": ["local": ["path": .string(app)]]])
+        }
+        for (i, (attack, path)) in Self.refused.enumerated() {
+            let b = try await c.call("build/wait", ["image": .string("attack-\(i)"), "build": 1])
+            #expect(b["status"] == "FAILURE", "\(attack) was not refused")
+            let message = b["message"]?.stringValue ?? ""
+            #expect(message.contains("test/hostile@1.0.0") || message.contains("test/printer@1.0.0"), "\(attack): \(message)")
+            #expect(message.contains("'\(path)'"), "\(attack): \(message)")
+            let lines = try await c.call("build/logs", ["image": .string("attack-\(i)"), "build": 1])["lines"]?.arrayValue ?? []
+            #expect(!lines.contains { $0["line"]?.stringValue?.contains(marker) == true }, "\(attack) leaked host content into the log")
+            #expect(!lines.contains { $0["line"]?.stringValue?.contains("\"username\"") == true }, "\(attack) leaked a secret file")
+        }
+        // Nothing was written through a planted link, and no host content is in the content store.
+        for t in writeTargets { #expect(!FileManager.default.fileExists(atPath: t), "the host wrote through a symlink to \(t)") }
+        let grep = try sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(state.path)/layouts' '\(state.path)/cache' 2>/dev/null || true")
+        #expect(grep.out.isEmpty, "host content reached the state directory: \(grep.out)")
+        #expect(try String(contentsOfFile: hostFile, encoding: .utf8) == marker)
+    }
+
+    /// Symlinks inside a launch layer and the app are exported as symlinks, never followed.
+    @Test func symlinksInsideLayersAreExportedAsSymlinks() async throws {
+        let state = TempDir("state")
+        let host = TempDir("host")
+        let marker = "HOST-MARKER-" + UUID().uuidString
+        try marker.write(toFile: host.path + "/secret", atomically: false, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(
+            extraBuildpacks: ["hostile", "printer"].map { Repo.fixtures.appendingPathComponent("buildpacks/" + $0).path },
+            order: [["group": [["id": "test/hostile"], ["id": "test/printer"]]]])
+        let app = TempDir("app")
+        try "inner-symlink".write(toFile: app.path + "/ATTACK", atomically: false, encoding: .utf8)
+        try (host.path + "/secret").write(toFile: app.path + "/TARGET", atomically: false, encoding: .utf8)
+        _ = try await c.call("image/create", ["name": "inner", "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "inner", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let layout = state.path + "/layouts/default/inner"
+        let bundle = TempDir("bundle")
+        let unpack = try sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b'")
+        #expect(unpack.status == 0, "\(unpack.err)")
+        let rootfs = bundle.path + "/b/rootfs"
+        for p in ["/layers/test_hostile/evil/hostfile", "/workspace/hostfile"] {
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs + p) == host.path + "/secret")
+        }
+        let grep = try sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(layout)' 2>/dev/null || true")
+        #expect(grep.out.isEmpty, "host content reached the image: \(grep.out)")
+    }
+}
