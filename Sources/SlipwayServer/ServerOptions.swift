@@ -10,10 +10,13 @@ public struct ServerOptions: Sendable, Equatable {
     public var gitPollInterval: Double = 60
     /// Registries reachable over plain HTTP besides loopback ones.
     public var insecureRegistries: [String] = []
+    /// Cap on a source download and on what a source expands to.
+    public var maxSourceBytes: Int64 = 8 << 30
 
     public static let usage = """
         usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES]
                        [--git-poll-interval SECONDS] [--insecure-registry HOST[:PORT]]... [--allow-source DIR]...
+                       [--max-source-bytes BYTES]
                slipway --version | --help
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
@@ -53,6 +56,9 @@ public struct ServerOptions: Sendable, Equatable {
             case "--insecure-registry":
                 guard let v = value(), !v.isEmpty, !v.contains("/") else { return .error("--insecure-registry needs HOST[:PORT]") }
                 o.insecureRegistries.append(v)
+            case "--max-source-bytes":
+                guard let v = value(), let n = Int64(v), n >= 1024 else { return .error("--max-source-bytes needs a number of bytes (at least 1024)") }
+                o.maxSourceBytes = n
             case "--allow-source":
                 guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
                 o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]

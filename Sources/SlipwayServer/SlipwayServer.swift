@@ -24,6 +24,7 @@ public enum SlipwayServer {
                                               allowedSourceRoots: options.allowedSourceRoots,
                                               gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
             engineOptions.insecureRegistries = options.insecureRegistries
+            engineOptions.maxSourceBytes = options.maxSourceBytes
             engine = try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))

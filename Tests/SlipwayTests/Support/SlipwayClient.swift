@@ -76,7 +76,9 @@ extension HostStack {
 /// listens on, on 127.0.0.1), killed when released.
 final class FixtureServer: Sendable {
     let process: Process
+    /// The first port the script printed; `ports` has all of them.
     let port: String
+    let ports: [String]
 
     init(_ script: String, _ arguments: [String]) throws {
         let p = Process()
@@ -89,7 +91,9 @@ final class FixtureServer: Sendable {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
-        port = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        ports = line.split(separator: " ").map(String.init)
+        port = ports.first ?? ""
         guard !port.isEmpty else { throw TestFailure("\(script) did not start") }
     }
 
@@ -163,6 +167,13 @@ final class SlipwayClient: Sendable {
     func send(_ value: JSONValue) { send(JSONWriter.string(value)) }
 
     func closeInput() { try? stdin.close() }
+
+    /// The peak resident set size of the slipway process so far, in bytes (VmHWM).
+    var peakRSS: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
 
     /// Every message received so far.
     var messages: [JSONValue] { inbox.state.withLock { $0.messages } }
