@@ -17,6 +17,9 @@ static inline int slipway_openat2(int dirfd, const char *path, unsigned long lon
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+/// pipe2(2) with O_CLOEXEC: both ends close on exec, so no concurrently spawned child inherits them.
+static inline int slipway_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
+
 /// gettid(2): the calling thread's id (for per-thread priority).
 static inline int slipway_gettid(void) { return (int)syscall(SYS_gettid); }
 

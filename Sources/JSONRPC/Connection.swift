@@ -13,6 +13,10 @@ public enum ConnectionEnd: Sendable, Equatable {
 /// errors, which the connection maps itself) to the error sent to the client.
 public typealias ErrorMapper = @Sendable (Error) -> ResponseError
 
+/// Turns a request's params into what `$/logTrace` may show (secrets masked). The connection
+/// knows nothing of which params are secret; the layer above does.
+public typealias TraceRedactor = @Sendable (_ method: String, _ params: JSONValue) -> JSONValue
+
 /// One JSON-RPC peer over a pair of byte streams (stdin/stdout, a socket, a pipe).
 ///
 /// It detects the framing from the first non-blank byte, enforces the LSP base-protocol
@@ -25,6 +29,7 @@ public final class Connection: Sendable {
     public let id: Int
     private let registry: MethodRegistry
     private let errorMapper: ErrorMapper
+    private let traceRedactor: TraceRedactor
     private let maxMessageSize: Int
     private let output: OutputChannel
     private let state = Mutex(State())
@@ -51,11 +56,12 @@ public final class Connection: Sendable {
     static let maxInflight = 256
 
     public init(outputFD: Int32, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
-                errorMapper: @escaping ErrorMapper)
+                errorMapper: @escaping ErrorMapper, traceRedactor: @escaping TraceRedactor = { _, params in params })
     {
         self.id = Connection.nextID.add(1, ordering: .relaxed).oldValue
         self.registry = registry
         self.errorMapper = errorMapper
+        self.traceRedactor = traceRedactor
         self.maxMessageSize = maxMessageSize
         self.output = OutputChannel(fd: outputFD)
     }
@@ -307,7 +313,7 @@ public final class Connection: Sendable {
         if trace != "off" {
             var o = JSONObject()
             o["message"] = .string("Received request '\(method) - (\(id))'.")
-            if trace == "verbose", let params { o["verbose"] = .string("Params: " + JSONWriter.string(params)) }
+            if trace == "verbose", let params { o["verbose"] = .string("Params: " + JSONWriter.string(traceRedactor(method, params))) }
             output.send(OutgoingMessage.notification(method: "$/logTrace", params: .object(o)))
         }
         let errorMapper = self.errorMapper

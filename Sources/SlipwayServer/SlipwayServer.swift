@@ -33,7 +33,8 @@ public enum SlipwayServer {
         let context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
         let registry = MethodTable.makeRegistry(context)
         let connection = Connection(outputFD: STDOUT_FILENO, registry: registry, maxMessageSize: options.maxMessageSize,
-                                    errorMapper: ErrorMapping.map)
+                                    errorMapper: ErrorMapping.map,
+                                    traceRedactor: { _, params in TraceRedaction.redact(params, engine: engine) })
         let session = context.session(for: connection)
         let forwarder = Task { await context.forwardNotifications(of: session, to: connection) }
         for b in engine.interruptedBuilds {

@@ -3,7 +3,9 @@ import Foundation
 /// Runs build steps inside `bwrap` over a build image's root filesystem: a fresh tmpfs root,
 /// the image's top-level directories mounted read-only, only the mounts a step is given
 /// (`/workspace`, `/layers`, `/platform`, `/cnb/…`) on top, all namespaces unshared (no
-/// network), an unprivileged uid, and exactly the environment it is given.
+/// network), an unprivileged uid with no capabilities and NoNewPrivs, no further user
+/// namespaces (`--disable-userns`), the `SeccompFilter`, and exactly the environment it is
+/// given.
 public struct SandboxRunner: Sendable {
     /// A host folder made visible inside the sandbox.
     public struct Mount: Sendable, Equatable {
@@ -34,7 +36,8 @@ public struct SandboxRunner: Sendable {
 
     /// The bwrap command line for `command` over `rootfs` with `mounts`.
     public func arguments(rootfs: String, mounts: [Mount], environment: [String: String], workingDirectory: String, command: [String]) throws -> [String] {
-        var args = [bwrapPath, "--unshare-all", "--die-with-parent", "--new-session",
+        var args = [bwrapPath, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+                    "--cap-drop", "ALL", "--seccomp", "3",
                     "--uid", String(uid), "--gid", String(gid), "--clearenv",
                     "--tmpfs", "/"]
         let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
@@ -64,6 +67,8 @@ public struct SandboxRunner: Sendable {
         onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) throws -> Subprocess {
         let args = try arguments(rootfs: rootfs, mounts: mounts, environment: environment, workingDirectory: workingDirectory, command: command)
-        return try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: onLine)
+        let filter = try SeccompFilter.descriptor()
+        defer { close(filter) }
+        return try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter], onLine: onLine)
     }
 }

@@ -20,9 +20,10 @@ public final class Subprocess: Sendable {
     public static let maxLineLength = 64 << 10
 
     /// Spawns `argv[0]` (an absolute path) with exactly `environment`. Each complete output
-    /// line is passed to `onLine` (without its newline), in order per stream.
+    /// line is passed to `onLine` (without its newline), in order per stream. The child gets
+    /// `passing` as descriptors 3, 4, … (nothing else beyond stdin, stdout and stderr).
     public init(
-        _ argv: [String], environment: [String: String],
+        _ argv: [String], environment: [String: String], passing: [Int32] = [],
         onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) throws {
         // Pipes are created and marked close-on-exec under one lock with the spawn, so a child
@@ -42,6 +43,14 @@ public final class Subprocess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // Copies above the targets first, so that no dup2 overwrites a descriptor still to be
+        // passed; dup2 onto the target clears close-on-exec on that copy only.
+        let high = passing.map { fcntl($0, F_DUPFD_CLOEXEC, 64) }
+        defer { for fd in high where fd >= 0 { close(fd) } }
+        for (i, fd) in high.enumerated() {
+            guard fd >= 0 else { throw RuntimeError.io("cannot pass a descriptor to \(argv[0]): \(String(cString: strerror(errno)))") }
+            posix_spawn_file_actions_adddup2(&actions, fd, 3 + Int32(i))
+        }
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)

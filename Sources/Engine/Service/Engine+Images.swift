@@ -354,7 +354,9 @@ extension Engine {
         let snapshotter = self.snapshotter
         let sub = source.subPath
         if let local = source.local {
-            try checkAllowed(local.path, field: "source.local.path")
+            // The policy applies to the folder the build will read: after subPath, symlinks resolved.
+            let sub = try mapped { try SourceSnapshotter.normalizeSubPath(source.subPath) }
+            try checkAllowed(local.path + (sub.map { "/" + $0 } ?? ""), field: "source.local.path")
             let path = local.path
             let snap = try await BlockingWork.run {
                 do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
@@ -368,6 +370,8 @@ extension Engine {
                 if let r = g.revision { try GitClient.validate(revision: r, field: "source.git.revision") }
                 _ = try SourceSnapshotter.normalizeSubPath(sub)
             }
+            // A file:// remote is a folder on this machine: the same policy as a local path.
+            if g.url.lowercased().hasPrefix("file:"), let u = URL(string: g.url) { try checkAllowed(u.path, field: "source.git.url") }
             out.resolved = try await fetchGit(url: g.url, revision: g.revision, namespace: namespace, subPath: sub)
             return out
         }
@@ -395,13 +399,26 @@ extension Engine {
         throw EngineError.invalid("source must have one of git, blob or local", field: "source")
     }
 
-    /// Refuses local paths outside `--allow-source` folders, when those are set.
+    /// Refuses host paths outside `--allow-source` folders, when those are set. Both sides are
+    /// compared fully resolved (symlinks followed, `..` gone), by whole path components.
     nonisolated func checkAllowed(_ path: String, field: String) throws {
-        guard let roots = options.allowedSourceRoots else { return }
-        let p = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-        guard roots.contains(where: { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-            throw EngineError(.permissionDenied, "'\(path)' is outside the folders this server may read (\(roots.joined(separator: ", ")))", field: field)
+        guard let roots = options.allowedSourceRoots, path.hasPrefix("/") else { return }  // relative paths are refused later
+        let shown = PathSyntax.shortened(path)
+        let denied = EngineError(.permissionDenied, "'\(shown)' is outside the folders this server may read (\(roots.joined(separator: ", "))); use a path inside them",
+                                 field: field)
+        func isInside(_ p: String) -> Bool {
+            let parts = PathSyntax.components(p)
+            return roots.contains { root in
+                let r = PathSyntax.components(SourceSnapshotter.realPath(root) ?? PathSyntax.normalizedAbsolute(root))
+                return parts.count >= r.count && Array(parts.prefix(r.count)) == r
+            }
         }
+        guard let real = SourceSnapshotter.realPath(path) else {
+            // Whether a path outside exists is not told: only one inside gets "does not exist".
+            guard isInside(PathSyntax.normalizedAbsolute(path)) else { throw denied }
+            throw EngineError.invalid("'\(shown)' does not exist or cannot be read", field: field)
+        }
+        guard isInside(real) else { throw denied }
     }
 
     /// Resolves a git revision and snapshots the tree of its commit.

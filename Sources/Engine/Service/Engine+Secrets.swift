@@ -21,6 +21,9 @@ final class SecretRedactor: Sendable {
 extension Engine {
     var secretsDirectory: String { path("secrets") }
 
+    /// `text` with every stored secret value replaced by `***` (what logs and errors get).
+    public nonisolated func redact(_ text: String) -> String { redactor.redact(text) }
+
     nonisolated func secretValuesPath(_ ns: String, _ name: String) -> String { path("secrets", ns, name + ".json") }
 
     public func createSecret(_ spec: SecretSpec) throws -> SecretInfo {

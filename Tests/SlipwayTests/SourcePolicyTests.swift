@@ -1,0 +1,46 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// `--allow-source` holds for every way a source can name a host path: a local path, a
+/// `subPath` through a symlink, a symlinked path, a `file://` git remote and a `file://` blob.
+@Suite struct SourcePolicyTests {
+    @Test func allowSourceCoversEveryWayToNameAHostPath() async throws {
+        let allowed = TempDir("allowed")
+        let outside = TempDir("outside")
+        let hello = Repo.examples.appendingPathComponent("hello-app").path
+        #expect(try sh("cp -r '\(hello)' '\(allowed.path)/app' && cp -r '\(hello)' '\(outside.path)/app'").status == 0)
+        symlink(outside.path, allowed.path + "/app/link")
+        try "link\n".write(toFile: allowed.path + "/app/.slipwayignore", atomically: false, encoding: .utf8)
+        symlink(outside.path + "/app", allowed.path + "/app-link")
+        let repo = try GitFixture()  // a bare repository outside the allowed folder
+        #expect(try sh("tar -czf '\(outside.path)/app.tgz' -C '\(hello)' .").status == 0)
+
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--allow-source", allowed.path])
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "inside", "source": ["local": ["path": .string(allowed.path + "/app")]]])
+
+        let refused: [(String, JSONValue)] = [
+            ("outside", ["local": ["path": .string(outside.path + "/app")]]),
+            ("sub-path-through-a-link", ["local": ["path": .string(allowed.path + "/app")], "subPath": "link/app"]),
+            ("symlinked-path", ["local": ["path": .string(allowed.path + "/app-link")]]),
+            ("dot-dot", ["local": ["path": .string(allowed.path + "/app/../../" + PathSyntaxTestHelper.last(outside.path) + "/app")]]),
+            ("git-file-url", ["git": ["url": .string(repo.url)]]),
+            ("blob-file-url", ["blob": ["url": .string("file://" + outside.path + "/app.tgz")]]),
+            ("missing-outside", ["local": ["path": .string(outside.path + "/no-such-folder")]]),
+        ]
+        for (name, source) in refused {
+            let r = try await c.request("image/create", ["name": .string(name), "source": source])
+            #expect(r["error"]?["code"] == 1007, "\(name): \(JSONWriter.string(r))")
+            // Whether a path outside exists is not revealed.
+            #expect(r["error"]?["message"]?.stringValue?.contains("does not exist") == false, "\(name)")
+        }
+        let names = try await c.call("image/list")["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names == ["inside"])
+    }
+}
+
+enum PathSyntaxTestHelper {
+    static func last(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? "" }
+}
