@@ -3,6 +3,7 @@
 #define SLIPWAY_CLINUXSYSCALLS_H
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,6 +20,9 @@ static inline int slipway_openat2(int dirfd, const char *path, unsigned long lon
 
 /// pipe2(2) with O_CLOEXEC: both ends close on exec, so no concurrently spawned child inherits them.
 static inline int slipway_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
+
+/// Makes this process a child subreaper: orphans of its descendants are reparented to it.
+static inline int slipway_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 /// gettid(2): the calling thread's id (for per-thread priority).
 static inline int slipway_gettid(void) { return (int)syscall(SYS_gettid); }

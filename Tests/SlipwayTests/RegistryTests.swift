@@ -226,6 +226,27 @@ final class LoopbackRegistry: Sendable {
         #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
     }
 
+    /// Credentials that cannot be resolved fail the build, naming the cause; nothing is
+    /// reported as pushed.
+    @Test func aFailingCredentialHelperFailsTheBuild() async throws {
+        let registry = try LoopbackRegistry(user: "helped", password: "never-given")
+        let home = TempDir("home"), bin = TempDir("bin")
+        try FileManager.default.createDirectory(atPath: home.path + "/.docker", withIntermediateDirectories: true)
+        try #"{"credHelpers":{"\#(registry.host)":"broken"}}"#.write(toFile: home.path + "/.docker/config.json", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho 'credentials not found in native keychain' >&2\nexit 1\n".write(toFile: bin.path + "/docker-credential-broken", atomically: true, encoding: .utf8)
+        chmod(bin.path + "/docker-credential-broken", 0o755)
+        let state = TempDir("state")
+        let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let c = try SlipwayClient(stateDir: state.path, environment: ["HOME": home.path, "PATH": path])
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "nocreds", "tag": .string("\(registry.host)/team/nocreds:1"), "source": ["local": ["path": .string(Self.app)]]])
+        let b = try await c.call("build/wait", ["image": "nocreds", "build": 1])
+        #expect(b["status"] == "FAILURE", "\(JSONWriter.string(b))")
+        #expect(b["message"]?.stringValue?.contains("docker-credential-broken has no credentials for \(registry.host)") == true, "\(JSONWriter.string(b))")
+        #expect(!c.notifications("event").contains { $0["reason"] == "Pushed" })
+        #expect(try await c.call("image/status", ["name": "nocreds"])["ready"] == "NotReady")
+    }
+
     @Test func buildpackagesFromLayoutsCNBFilesAndRegistries() async throws {
         let work = TempDir("pkg")
         let r = try sh("""

@@ -50,10 +50,12 @@ import Testing
         #expect(results == expected, "\(lines)")
     }
 
-    /// After a timeout the step's processes are gone: no zombie bwrap, nothing still running.
+    /// After a timeout the step's processes are gone: no zombie bwrap, nothing still running —
+    /// even where Slipway is PID 1 (as in a container), so that every orphan comes to it.
     @Test func aTimedOutStepLeavesNoProcessBehind() async throws {
         let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
+        let asRoot = getuid() == 0
+        let c = try SlipwayClient(stateDir: state.path, wrapper: ["unshare", "--pid", "--fork", "--mount-proc"] + (asRoot ? [] : ["--map-root-user"]))
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
                                         order: [["group": [["id": "test/slow"]]]])
         let marker = String(4000 + Int.random(in: 0..<999))  // sleep's argument, to find its process
@@ -62,7 +64,9 @@ import Testing
         let b = try await c.call("build/wait", ["image": "slow", "build": 1])
         #expect(b["status"] == "FAILURE")
         #expect(b["message"]?.stringValue?.contains("timed out") == true)
-        let pid = c.process.processIdentifier
+        // The wrapper forked slipway as PID 1 of a new PID namespace; find its host pid.
+        let pid = try sh("pgrep -P \(c.process.processIdentifier)").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!pid.isEmpty)
         func leftovers() throws -> String {
             // Children of slipway (a zombie bwrap among them) and the sleeping step anywhere.
             let children = try sh("ps -o pid=,stat=,comm= --ppid \(pid) || true").out

@@ -1,3 +1,4 @@
+import CLinuxSyscalls
 import Foundation
 import Synchronization
 
@@ -7,7 +8,8 @@ public enum OutputStream: String, Sendable, Codable {
 }
 
 /// A child process started with `posix_spawn`, its output read line by line on dedicated
-/// threads (never on Swift's cooperative pool), and its exit awaited asynchronously.
+/// threads (never on Swift's cooperative pool), and its exit awaited asynchronously. Every
+/// child is reaped by `ChildReaper`.
 public final class Subprocess: Sendable {
     public let pid: pid_t
     private let exitState = ExitState()
@@ -20,27 +22,29 @@ public final class Subprocess: Sendable {
     public static let maxLineLength = 64 << 10
 
     /// Spawns `argv[0]` (an absolute path) with exactly `environment`. Each complete output
-    /// line is passed to `onLine` (without its newline), in order per stream. The child gets
-    /// `passing` as descriptors 3, 4, … (nothing else beyond stdin, stdout and stderr).
+    /// line is passed to `onLine` (without its newline), in order per stream. The child reads
+    /// `input` on stdin (else /dev/null), and gets `passing` as descriptors 3, 4, … (nothing
+    /// else beyond stdin, stdout and stderr).
     public init(
-        _ argv: [String], environment: [String: String], passing: [Int32] = [],
+        _ argv: [String], environment: [String: String], input: [UInt8]? = nil, passing: [Int32] = [],
         onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) throws {
-        // Pipes are created and marked close-on-exec under one lock with the spawn, so a child
-        // started concurrently never inherits another child's pipe (which would hold it open).
-        Subprocess.spawnLock.lock()
-        var locked = true
-        defer { if locked { Subprocess.spawnLock.unlock() } }
+        // Pipes are created close-on-exec (pipe2), so a child started concurrently never
+        // inherits another child's pipe (which would hold it open).
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
-        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
+        var inPipe: [Int32] = [-1, -1]
+        guard slipway_pipe_cloexec(&outPipe) == 0, slipway_pipe_cloexec(&errPipe) == 0, input == nil || slipway_pipe_cloexec(&inPipe) == 0 else {
             throw RuntimeError.io("cannot create pipes: \(String(cString: strerror(errno)))")
         }
-        for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input != nil {
+            posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         // Copies above the targets first, so that no dup2 overwrites a descriptor still to be
@@ -72,21 +76,42 @@ public final class Subprocess: Sendable {
             for p in cArgs { free(p) }
             for p in cEnv { free(p) }
         }
-        var child: pid_t = 0
+        let exited = DispatchSemaphore(value: 0)
+        let exitCode = Mutex<Int32>(0)
         // Spawned from one thread that lives as long as the process: bwrap's --die-with-parent
         // (PR_SET_PDEATHSIG) fires when the spawning *thread* exits, and pool threads come and go.
-        let rc = SpawnThread.shared.perform { posix_spawn(&child, argv[0], &actions, &attr, cArgs, cEnv) }
+        let (rc, child) = ChildReaper.shared.spawn({
+            var child: pid_t = 0
+            let rc = SpawnThread.shared.perform { posix_spawn(&child, argv[0], &actions, &attr, cArgs, cEnv) }
+            return (rc, child)
+        }, onExit: { code in
+            exitCode.withLock { $0 = code }
+            exited.signal()
+        })
         close(outPipe[1])
         close(errPipe[1])
-        Subprocess.spawnLock.unlock()
-        locked = false
+        if input != nil { close(inPipe[0]) }
         guard rc == 0 else {
             close(outPipe[0])
             close(errPipe[0])
+            if input != nil { close(inPipe[1]) }
             throw RuntimeError.unavailable("cannot start \(argv[0]): \(String(cString: strerror(rc)))")
         }
         pid = child
 
+        if let input {
+            let fd = inPipe[1]
+            Thread {
+                var offset = 0
+                while offset < input.count {
+                    let n = input.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }  // the child stopped reading: it gets EOF, which is all it can get
+                    offset += n
+                }
+                close(fd)
+            }.start()
+        }
         let readers = DispatchGroup()
         for (fd, stream) in [(outPipe[0], OutputStream.stdout), (errPipe[0], .stderr)] {
             readers.enter()
@@ -98,12 +123,10 @@ public final class Subprocess: Sendable {
             t.start()
         }
         let exitState = self.exitState
-        let pidCopy = child
         Thread {
-            var status: Int32 = 0
-            while waitpid(pidCopy, &status, 0) < 0 && errno == EINTR {}
+            exited.wait()
             readers.wait()  // all output delivered before the exit is reported
-            let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            let code = exitCode.withLock { $0 }
             let waiters = exitState.value.withLock { s -> [CheckedContinuation<Int32, Never>] in
                 s.status = code
                 defer { s.waiters.removeAll() }
@@ -113,7 +136,6 @@ public final class Subprocess: Sendable {
         }.start()
     }
 
-    private static let spawnLock = NSLock()
 
     /// The exit code (128 + signal for a signalled process), once every output line was delivered.
     public func wait() async -> Int32 {
@@ -210,4 +232,59 @@ final class SpawnThread: @unchecked Sendable {
 
     /// Where the spawn thread leaves a result for the waiting caller.
     private final class ResultSlot: @unchecked Sendable { var value: Int32 = 0 }
+}
+
+/// Reaps every child of this process: those `Subprocess` started, whose exit it reports, and
+/// orphans reparented here. Slipway makes itself a child subreaper, so a step's processes that
+/// outlive their bwrap come back to it (as they would if it were PID 1 in a container) and are
+/// reaped instead of staying zombies. It is the only caller of `waitpid` in the process.
+///
+/// `@unchecked Sendable`: `watchers` is read and written only under `lock`; a spawn and its
+/// registration happen under `lock` together, so the reaper, which looks a pid up under `lock`
+/// after `waitpid` returns it, always finds the watcher of a child it reaps.
+final class ChildReaper: @unchecked Sendable {
+    static let shared = ChildReaper()
+    private let lock = NSCondition()
+    private var watchers: [pid_t: @Sendable (Int32) -> Void] = [:]
+
+    private init() {
+        // Failure only means orphans go to init, as they did before.
+        _ = slipway_become_child_subreaper()
+        let t = Thread { [unowned self] in self.reapForever() }
+        t.stackSize = 1 << 18
+        t.start()
+    }
+
+    /// Runs `spawn` (which returns posix_spawn's result and the pid) and registers `onExit` for
+    /// the child, atomically with respect to reaping.
+    func spawn(_ spawn: () -> (Int32, pid_t), onExit: @escaping @Sendable (Int32) -> Void) -> (Int32, pid_t) {
+        lock.lock()
+        defer { lock.unlock() }
+        let (rc, pid) = spawn()
+        if rc == 0 {
+            watchers[pid] = onExit
+            lock.signal()
+        }
+        return (rc, pid)
+    }
+
+    private func reapForever() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid < 0 {
+                if errno == EINTR { continue }
+                // No children now: wait for the next spawn (or a second, for late orphans).
+                lock.lock()
+                if watchers.isEmpty { _ = lock.wait(until: Date().addingTimeInterval(1)) }
+                lock.unlock()
+                continue
+            }
+            let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            lock.lock()
+            let watcher = watchers.removeValue(forKey: pid)
+            lock.unlock()
+            watcher?(code)
+        }
+    }
 }

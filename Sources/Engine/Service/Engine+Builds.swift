@@ -168,9 +168,10 @@ extension Engine {
         let request = makeRequest(b, image: image, resolved: resolved)
         let lifecycle = self.lifecycle
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
-        let push = try? registryPush(for: image, build: key.number)
+        let push = Result { try registryPush(for: image, build: key.number) }
         let rebase = rebasePlan(for: b, stack: resolved?.stack)
         let rebaser = Rebaser(images: images)
+        let engine = self
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
             do {
@@ -184,8 +185,8 @@ extension Engine {
                 } else {
                     result = try await Self.withTimeout(timeout) { try await lifecycle.run(req, log: logger) }
                 }
-                if let push {
-                    result.pushedReference = try await push.run(layout: req.outputLayout, digest: result.imageDigest) {
+                if let push = try push.get() {
+                    result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
                         log.append(phase: "export", stream: LogStream.system.rawValue, line: $0)
                     }
                 }

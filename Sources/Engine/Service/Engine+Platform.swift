@@ -85,9 +85,9 @@ extension Engine {
         let images = self.images
         let settings = ImageStore.FolderImageSettings(stackID: id ?? "io.slipway.stacks.\(name)")
         // Cluster-scoped stacks use the registry credentials of the "default" namespace.
-        let clients = try ["buildImage": buildRef, "runImage": runRef].compactMapValues { ref -> RegistryClient? in
-            guard case .registry(let host, _, _, _) = ref else { return nil }
-            return try registryClient(host: host, namespace: "default")
+        var clients: [String: RegistryClient] = [:]
+        for (field, ref) in [("buildImage", buildRef), ("runImage", runRef)] {
+            if case .registry(let host, _, _, _) = ref { clients[field] = try await registryClient(host: host, namespace: "default") }
         }
         func importing(_ ref: ImageReference, _ field: String) async throws -> OCIImage {
             do {
@@ -241,7 +241,7 @@ extension Engine {
         guard path.hasPrefix("oci:") || isRegistry else { return nil }
         let ref = try ImageReference.parse(path, field: field)
         if case .registry(let host, _, _, _) = ref {
-            let client = try registryClient(host: host, namespace: "default")
+            let client = try await registryClient(host: host, namespace: "default")
             return try await images.importImage(ref, folderSettings: settings) { _ in client }
         }
         return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }

@@ -1,22 +1,28 @@
 import BuildRuntime
 import Foundation
+import Synchronization
 
-/// Pushes a built image from its staging layout to the registry an image's tag names.
+/// Pushes a built image from its staging layout to the registry an image's tag names. Made on
+/// the engine actor from the image alone (no I/O); credentials are resolved when it runs, off
+/// the actor, so a credential helper never blocks a request and its failure fails the build.
 struct RegistryPush: Sendable {
-    let client: RegistryClient
+    let host: String
+    let namespace: String
     let repository: String
     let tags: [String]
     /// Repositories of the same registry that may hold blobs to mount (the run image's).
     let mountFrom: [String]
 
     /// Pushes and returns `host/repository@digest`.
-    func run(layout: String, digest: Digest, log: (String) -> Void) async throws -> String {
-        let store = try OCILayout(path: layout, create: false).store
-        let image = try OCIImage.load(digest, from: store)
-        log("Pushing to \(client.host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
+    func run(engine: Engine, layout: String, digest: Digest, log: @escaping @Sendable (String) -> Void) async throws -> String {
+        let client = try await engine.registryClient(host: host, namespace: namespace)
+        let image = try await BlockingWork.run {
+            try OCIImage.load(digest, from: try OCILayout(path: layout, create: false).store)
+        }
+        log("Pushing to \(host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
         let (pushed, uploaded) = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, log: log)
-        log("*** Pushed \(client.host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
-        return "\(client.host)/\(repository)@\(pushed)"
+        log("*** Pushed \(host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
+        return "\(host)/\(repository)@\(pushed)"
     }
 }
 
@@ -24,7 +30,6 @@ extension Engine {
     /// The push a build of `image` ends with, or nil when its tag is an OCI layout.
     func registryPush(for image: Image, build number: Int) throws -> RegistryPush? {
         guard case .registry(let host, let repository, let tag, _) = try parseTag(image.tag, field: "tag") else { return nil }
-        let client = try registryClient(host: host, namespace: image.namespace)
         let baseTag = tag ?? ImageReference.defaultTag
         var tags = [baseTag, Self.buildNumberTag(baseTag, number: number, date: Date())]
         for t in image.additionalTags {
@@ -34,41 +39,35 @@ extension Engine {
         if let b = try? builderRecord(image.builder, namespace: image.namespace), let stack = resolveStatus(of: b).stack,
             case .registry(let runHost, let runRepo, _, _)? = try? ImageReference.parse(stack.runImage, field: "runImage"), runHost == host
         {
-            mountFrom.append(runRepo)
+            mountFrom.append(runRepo)  // an optimisation only: without a run image to mount from, blobs are uploaded
         }
-        return RegistryPush(client: client, repository: repository, tags: tags, mountFrom: mountFrom)
+        return RegistryPush(host: host, namespace: image.namespace, repository: repository, tags: tags, mountFrom: mountFrom)
     }
 
     /// Asks `docker-credential-<name>` for the credentials of `host` (the docker credential
     /// helper protocol: the server URL on stdin, `{"Username", "Secret"}` on stdout).
-    static func credentialHelper(_ name: String, host: String) throws -> RegistryCredentials {
+    static func credentialHelper(_ name: String, host: String) async throws -> RegistryCredentials {
         guard name.range(of: #"^[A-Za-z0-9._-]+$"#, options: .regularExpression) != nil, let exe = findExecutable("docker-credential-" + name) else {
-            throw EngineError(.unavailable, "the docker credential helper docker-credential-\(name) named for \(host) is not installed")
+            throw EngineError(.unavailable, "the docker credential helper docker-credential-\(PathSyntax.shortened(name, limit: 64)) named for \(host) is not installed")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["get"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        input.fileHandleForWriting.write(Data(host.utf8))
-        try? input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let output = HelperOutput()
+        let p = try Subprocess([exe, "get"], environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": ProcessInfo.processInfo.environment["HOME"] ?? "/"],
+                               input: Array(host.utf8)) { stream, line in
+            if stream == .stdout { output.append(line) }
+        }
+        let code = await p.wait()
+        guard code == 0, let json = try? JSONSerialization.jsonObject(with: Data(output.text.utf8)) as? [String: Any],
             let user = json["Username"] as? String, let secret = json["Secret"] as? String
         else {
-            throw EngineError(.permissionDenied, "docker-credential-\(name) has no credentials for \(host)")
+            throw EngineError(.permissionDenied, "docker-credential-\(name) has no credentials for \(host) (exit status \(code)); log in with it, or create a registry secret for \(host)")
         }
         return RegistryCredentials(username: user, password: secret)
     }
 
     /// A client for `host` with the namespace's credentials for it.
-    nonisolated func registryClient(host: String, namespace: String) throws -> RegistryClient {
+    nonisolated func registryClient(host: String, namespace: String) async throws -> RegistryClient {
         let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
-        return RegistryClient(host: host, insecure: insecure, credentials: try registryCredentials(host: host, namespace: namespace),
+        return RegistryClient(host: host, insecure: insecure, credentials: try await registryCredentials(host: host, namespace: namespace),
                               insecureHosts: Set(options.insecureRegistries))
     }
 
@@ -83,12 +82,15 @@ extension Engine {
 
     /// Credentials for `host`: a registry secret for it, else a docker config secret, else the
     /// server user's ~/.docker/config.json.
-    nonisolated func registryCredentials(host: String, namespace: String) throws -> RegistryCredentials? {
+    nonisolated func registryCredentials(host: String, namespace: String) async throws -> RegistryCredentials? {
         let secrets = try secrets(namespace: namespace)
         for s in secrets where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
             if let v = try readSecretValues(namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }
         }
-        var configs = secrets.filter { $0.type == .dockerConfig }.compactMap { try? readSecretValues(namespace, $0.name)?.dockerConfig }
+        var configs: [String] = []
+        for s in secrets where s.type == .dockerConfig {
+            if let config = try readSecretValues(namespace, s.name)?.dockerConfig { configs.append(config) }
+        }
         if let home = ProcessInfo.processInfo.environment["HOME"], let d = FileManager.default.contents(atPath: home + "/.docker/config.json") {
             configs.append(String(decoding: d, as: UTF8.self))
         }
@@ -97,7 +99,7 @@ extension Engine {
             if let helpers = json["credHelpers"] as? [String: String],
                 let helper = helpers.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }).flatMap({ helpers[$0] })
             {
-                return try Self.credentialHelper(helper, host: host)
+                return try await Self.credentialHelper(helper, host: host)
             }
             guard let auths = json["auths"] as? [String: Any],
                 let key = auths.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }),
@@ -112,4 +114,11 @@ extension Engine {
         }
         return nil
     }
+}
+
+/// A credential helper's stdout, collected line by line (at most 64 KiB).
+final class HelperOutput: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { if $0.reduce(0, { $0 + $1.utf8.count }) < 64 << 10 { $0.append(line) } } }
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
 }

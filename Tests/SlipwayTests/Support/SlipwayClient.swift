@@ -117,11 +117,13 @@ final class SlipwayClient: Sendable {
         let state = Mutex<(buffer: [UInt8], messages: [JSONValue], stderr: String)>(([], [], ""))
     }
 
-    init(stateDir: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// `wrapper` runs slipway through another command (`unshare …`), which then execs or forks it.
+    init(stateDir: String, arguments: [String] = [], environment: [String: String] = [:], wrapper: [String] = []) throws {
         self.stateDir = stateDir
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Repo.slipway)
-        p.arguments = ["--state-dir", stateDir] + arguments
+        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir] + arguments
+        p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
+        p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env
