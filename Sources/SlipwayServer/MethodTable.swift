@@ -197,7 +197,7 @@ public enum MethodTable {
             try await s.engine.image(p.resolvedNamespace, p.name)
         }
         r.register("image/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
-            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name), cacheBytes: s.engine.cacheSize(namespace: p.resolvedNamespace, image: p.name))
+            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name), cacheBytes: try await s.engine.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }
         r.register("image/list", ordering: .read) { (p: ImageListParams, ctx) in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")

@@ -40,7 +40,12 @@ public enum SlipwayServer {
         for b in engine.interruptedBuilds {
             connection.logMessage("build \(b.number) of image \(b.namespace)/\(b.image) was interrupted when Slipway last stopped; it is marked FAILURE", type: 2)
         }
-        await engine.resume()
+        do {
+            try await engine.resume()
+        } catch {
+            FileHandle.standardError.write(Data("slipway: cannot start: \(error)\n".utf8))
+            return 1
+        }
         let end = await connection.run(inputFD: STDIN_FILENO)
         switch end {
         case .exit(let code):

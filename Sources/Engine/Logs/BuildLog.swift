@@ -26,7 +26,7 @@ final class BuildLogWriter: Sendable {
         self.sessions = sessions
         self.redactor = redactor
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.internal("cannot write build log \(path): \(String(cString: strerror(errno)))") }
         state = Mutex(State(fd: fd))
     }

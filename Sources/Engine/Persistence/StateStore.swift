@@ -147,33 +147,34 @@ public final class StateStore: Sendable {
 
     // MARK: Events
 
-    /// Records an event. The same reason and message for the same object as the previous event
-    /// of that object increments its count instead of adding a row, as Kubernetes does.
-    public func addEvent(type: SystemEvent.EventType, reason: String, message: String, object: EventObject, time: String) throws -> SystemEvent {
-        try db.transaction { tx in
-            let ns = object.namespace ?? ""
-            let rows = try tx.query("SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? ORDER BY id DESC LIMIT 1",
-                                    [.text(ns), .text(object.kind), .text(object.name)])
-            if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try Self.decode(SystemEvent.self, $0) }),
-                last.reason == reason, last.message == message, last.type == type
-            {
-                last.count += 1
-                last.time = time
-                try tx.query("DELETE FROM events WHERE id=?", [.integer(id)])
-                try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
-                             [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
-                let newID = try tx.query("SELECT last_insert_rowid()")[0][0].integer ?? id
-                last.id = newID
-                try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(last)), .integer(newID)])
-                return last
-            }
+    /// Records an event in the transaction `tx` (the one that makes the change it describes, so
+    /// the two are kept or lost together). The same reason and message for the same object as
+    /// the previous event of that object increments its count instead of adding a row, as
+    /// Kubernetes does.
+    public func addEvent(type: SystemEvent.EventType, reason: String, message: String, object: EventObject, time: String,
+                         in tx: SQLExecutor) throws -> SystemEvent {
+        let ns = object.namespace ?? ""
+        let rows = try tx.query("SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? ORDER BY id DESC LIMIT 1",
+                                [.text(ns), .text(object.kind), .text(object.name)])
+        if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try Self.decode(SystemEvent.self, $0) }),
+            last.reason == reason, last.message == message, last.type == type
+        {
+            last.count += 1
+            last.time = time
+            try tx.query("DELETE FROM events WHERE id=?", [.integer(id)])
             try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
                          [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
-            let id = try tx.query("SELECT last_insert_rowid()")[0][0].integer ?? 0
-            let event = SystemEvent(id: id, type: type, reason: reason, message: message, object: object, time: time, count: 1)
-            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(event)), .integer(id)])
-            return event
+            let newID = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? id
+            last.id = newID
+            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(last)), .integer(newID)])
+            return last
         }
+        try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
+                     [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
+        let id = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? 0
+        let event = SystemEvent(id: id, type: type, reason: reason, message: message, object: object, time: time, count: 1)
+        try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(event)), .integer(id)])
+        return event
     }
 
     public func events(namespace: String?, object: EventObject?, sinceID: Int64?) throws -> [SystemEvent] {

@@ -117,7 +117,7 @@ extension Engine {
         b.status = .FAILURE
         b.message = "canceled"
         b.finished = Timestamp.now()
-        try finish(b, previous: .QUEUED)
+        finish(b, previous: .QUEUED)
         return b
     }
 
@@ -140,17 +140,25 @@ extension Engine {
     func logPath(_ key: BuildKey) -> String { path("logs", key.namespace, key.image, "\(key.number).log") }
 
     func start(_ key: BuildKey) {
-        guard var b = try? store.build(namespace: key.namespace, image: key.image, number: key.number), b.status == .QUEUED,
-            let image = try? image(key.namespace, key.image)
-        else { return }
+        let image: Image
+        var b: Build
+        do {
+            guard let found = try store.build(namespace: key.namespace, image: key.image, number: key.number), found.status == .QUEUED,
+                let i = try imageIfExists(key.namespace, key.image)
+            else { return }  // canceled or deleted meanwhile
+            b = found
+            image = i
+        } catch {
+            report("build \(key.number) of \(key.namespace)/\(key.image) cannot start: \(error); it stays queued until the next start")
+            return
+        }
         let log: BuildLogWriter
         do {
-            try? FileManager.default.removeItem(atPath: logPath(key))
             log = try BuildLogWriter(key: key, path: logPath(key), sessions: sessions, redactor: redactor)
         } catch {
             b.status = .FAILURE
             b.message = "cannot open the build log: \(error)"
-            try? finish(b, previous: .QUEUED)
+            finish(b, previous: .QUEUED)
             return
         }
         for (session, since) in pendingFollowers.removeValue(forKey: key) ?? [] { _ = log.follow(session, since: since) }
@@ -158,15 +166,25 @@ extension Engine {
         b.started = Timestamp.now()
         b.phase = BuildPhase.prepare.rawValue
         b.inputs = inputs(for: image)
+        // A builder that cannot be read is reported by makeRequest as the build's failure.
         let resolved = (try? builderRecord(image.builder, namespace: image.namespace)).map { resolveStatus(of: $0) }
         b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
         b.runImage = resolved?.stack?.status.resolvedRunImage
         b.stackID = resolved?.stack?.id
-        try? store.putBuild(b)
+        do {
+            try store.putBuild(b)
+        } catch {
+            log.close()
+            b.status = .FAILURE
+            b.message = "cannot record the start of the build: \(error)"
+            finish(b, previous: .QUEUED)
+            return
+        }
         sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.image, build: key.number, status: .BUILDING,
                                                      previous: .QUEUED, phase: b.phase, message: nil, time: Timestamp.now())))
-        let request = makeRequest(b, image: image, resolved: resolved)
+        let plan = makeRequest(b, image: image, resolved: resolved)
         let lifecycle = self.lifecycle
+        let images = self.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try registryPush(for: image, build: key.number) }
         let rebase = rebasePlan(for: b, stack: resolved?.stack)
@@ -175,13 +193,16 @@ extension Engine {
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
             do {
-                let req = try request.get()
+                let plan = try plan.get()
+                let req = try await BlockingWork.run { try plan.request(images: images) }
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
                 var result: BuildResult
                 if let rebase {
                     // A STACK-only change on the same stack id: swap the run image, run no buildpack.
-                    result = try rebaser.rebase(previous: rebase.previous, buildpacks: rebase.buildpacks, runImage: req.runImage,
-                                                runImageName: req.runImageName, outputLayout: req.outputLayout, outputTag: req.outputTag, log: logger)
+                    result = try await BlockingWork.run {
+                        try rebaser.rebase(previous: rebase.previous, buildpacks: rebase.buildpacks, runImage: req.runImage,
+                                           runImageName: req.runImageName, outputLayout: req.outputLayout, outputTag: req.outputTag, log: logger)
+                    }
                 } else {
                     result = try await Self.withTimeout(timeout) { try await lifecycle.run(req, log: logger) }
                 }
@@ -197,6 +218,12 @@ extension Engine {
             await self?.completed(key, outcome)
         }
         running[key] = RunningBuild(task: task, log: log, cancelMessage: nil)
+    }
+
+    /// Writes a problem that no client is waiting to hear about (a build that cannot be
+    /// recorded) to stderr; it is also why the affected build ends as it does.
+    nonisolated func report(_ message: String) {
+        FileHandle.standardError.write(Data("slipway: \(redactor.redact(message))\n".utf8))
     }
 
     /// Runs `body`, cancelling it after `seconds`.
@@ -237,25 +264,44 @@ extension Engine {
         return RebasePlan(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
     }
 
-    func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildRequest, Error> {
+    /// What a build needs, worked out on the actor from the database alone; `request` then
+    /// loads the stack images' manifests off the actor.
+    struct BuildPlan: Sendable {
+        var workDirectory, cacheDirectory: String
+        var source: Digest
+        var env: [String: String]
+        var buildImage, runImage: Digest
+        var runImageName, stackID: String
+        var order: [[BuildpackRef]]
+        var outputLayout, outputTag, outputName, launcherPath: String
+
+        func request(images: ImageStore) throws -> BuildRequest {
+            BuildRequest(
+                workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
+                buildImage: try OCIImage.load(buildImage, from: images.content), runImage: try OCIImage.load(runImage, from: images.content),
+                runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
+                outputName: outputName, launcherPath: launcherPath)
+        }
+    }
+
+    func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
         Result {
             guard let resolved else { throw EngineError(.notFound, "builder \(b.builderImage ?? "") not found") }
             guard resolved.status.ready, let stack = resolved.stack else {
                 throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
             }
             guard let digest = image.source.resolved?.snapshot.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
-            let buildImage = try mapped { try OCIImage.load(stack.status.buildImageDigest, from: images.content) }
-            let runImage = try mapped { try OCIImage.load(stack.status.runImageDigest, from: images.content) }
             var layoutPath = path("layouts", ".registry", b.namespace, b.image)
             var tag = "latest"
             if case .layout(let p, let t) = try parseTag(image.tag, field: "tag") {
                 layoutPath = p
                 tag = t
             }
-            return BuildRequest(
+            return BuildPlan(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
-                source: digest, env: image.env, buildImage: buildImage, runImage: runImage, runImageName: stack.runImage, stackID: stack.id,
-                order: resolved.order, outputLayout: layoutPath, outputTag: tag, outputName: image.tag, launcherPath: options.launcherPath)
+                source: digest, env: image.env, buildImage: stack.status.buildImageDigest, runImage: stack.status.runImageDigest,
+                runImageName: stack.runImage, stackID: stack.id, order: resolved.order, outputLayout: layoutPath, outputTag: tag,
+                outputName: image.tag, launcherPath: options.launcherPath)
         }
     }
 
@@ -263,7 +309,14 @@ extension Engine {
     func completed(_ key: BuildKey, _ outcome: Result<BuildResult, Error>) {
         guard let r = running.removeValue(forKey: key) else { return }
         let phase = r.log.currentPhase
-        guard var b = try? store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+        let found: Build?
+        do {
+            found = try store.build(namespace: key.namespace, image: key.image, number: key.number)
+        } catch {
+            report("the end of build \(key.number) of \(key.namespace)/\(key.image) cannot be recorded: \(error); it is marked interrupted at the next start")
+            found = nil
+        }
+        guard var b = found else {  // deleted with its image meanwhile
             r.log.close()
             schedule()
             return
@@ -303,25 +356,38 @@ extension Engine {
             r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()
-        try? FileManager.default.removeItem(atPath: path("work", key.namespace, key.image, String(key.number)))
-        try? finish(b, previous: .BUILDING)
+        let work = path("work", key.namespace, key.image, String(key.number))
+        // Only space is at stake: work/ is emptied at every start.
+        Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }
+        finish(b, previous: .BUILDING)
     }
 
     /// Persists a finished build, updates its image's status, applies retention, tells
-    /// everyone, and schedules the next build.
-    func finish(_ b: Build, previous: BuildState) throws {
+    /// everyone, and schedules the next build. Waiters are released and the queue moves on
+    /// even when the database refuses the write (the failure is reported).
+    func finish(_ b: Build, previous: BuildState) {
+        defer {
+            resumeWaiters(b)
+            schedule()
+        }
+        do {
+            try record(b, previous: previous)
+        } catch {
+            report("build \(b.number) of \(b.namespace)/\(b.image) ended \(b.status.rawValue), but that cannot be recorded: \(error)")
+        }
+    }
+
+    private func record(_ b: Build, previous: BuildState) throws {
         let ns = b.namespace, name = b.image
         let object = EventObject(kind: "Image", namespace: ns, name: name)
         guard var image = try imageIfExists(ns, name) else {
-            try? store.deleteBuilds(namespace: ns, image: name, numbers: [b.number])
-            resumeWaiters(b)
-            schedule()
+            try store.deleteBuilds(namespace: ns, image: name, numbers: [b.number])
             return
         }
         let previousReady = image.status.ready
         let summary = BuildReasonCalculator.summary(b.reasonKinds)
         var deleted: [Int] = []
-        try store.db.transaction { tx in
+        try change { tx, events in
             try store.putBuild(b, in: tx)
             if b.status == .SUCCESS {
                 image.status.lastSuccessfulBuild = .init(number: b.number, reason: summary)
@@ -338,29 +404,31 @@ extension Engine {
                                                      keepSucceeded: image.successBuildHistoryLimit, keepFailed: image.failedBuildHistoryLimit)
             try store.deleteBuilds(namespace: ns, image: name, numbers: deleted, in: tx)
             try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
+            if b.status == .SUCCESS {
+                if !b.buildpacks.isEmpty {
+                    events.add(.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))", object: object)
+                }
+                events.add(.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")", object: object)
+                if b.latestImage?.hasPrefix("oci:") == false {
+                    events.add(.Normal, "Pushed", "Build \(b.number) pushed \(b.latestImage ?? "")", object: object)
+                }
+                events.add(.Normal, "Succeeded", "Build \(b.number) succeeded", object: object)
+            } else {
+                events.add(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)
+            }
         }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
-        for n in deleted { try? FileManager.default.removeItem(atPath: logPath(BuildKey(namespace: ns, image: name, number: n))) }
+        let oldLogs = deleted.map { logPath(BuildKey(namespace: ns, image: name, number: $0)) }
+        if !oldLogs.isEmpty {
+            // Retention already removed these builds; a log file that cannot be removed is only space.
+            Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }
+        }
         sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: b.number, status: b.status, previous: previous,
                                                      phase: b.phase, message: b.message, time: Timestamp.now())))
-        if b.status == .SUCCESS {
-            if !b.buildpacks.isEmpty {
-                emitEvent(.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))", object: object)
-            }
-            emitEvent(.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")", object: object)
-            if b.latestImage?.hasPrefix("oci:") == false {
-                emitEvent(.Normal, "Pushed", "Build \(b.number) pushed \(b.latestImage ?? "")", object: object)
-            }
-            emitEvent(.Normal, "Succeeded", "Build \(b.number) succeeded", object: object)
-        } else {
-            emitEvent(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)
-        }
         if image.status.ready != previousReady {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
                                                          latestImage: image.status.latestImage, time: Timestamp.now())))
         }
-        resumeWaiters(b)
-        schedule()
     }
 
     func resumeWaiters(_ b: Build) {

@@ -41,7 +41,8 @@ extension Engine {
                 }
             } catch {
                 let message = (error as? EngineError)?.message ?? "\(error)"
-                emitEvent(.Warning, "SourceResolutionFailed", redactor.redact("polling \(g.url): \(message)"), object: object)
+                // The failure is told as an event; if even that cannot be stored, the next poll tries again.
+                try? recordEvents { $0.add(.Warning, "SourceResolutionFailed", "polling \(g.url): \(message)", object: object) }
             }
         }
     }

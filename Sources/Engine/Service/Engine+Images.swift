@@ -115,19 +115,26 @@ extension Engine {
         if let t = spec.buildTimeout { image.buildTimeout = t }
         if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
-        if spec.clearCache == true, spec.dryRun != true {
-            try? FileManager.default.removeItem(atPath: path("cache", ns, spec.name))
-            emitEvent(.Normal, "CacheCleared", "The build cache of image \(spec.name) was cleared", object: .init(kind: "Image", namespace: ns, name: spec.name))
-        }
         let last = try store.latestBuild(namespace: ns, image: spec.name)
         let lastFinished = try lastFinishedBuild(ns, spec.name)
         let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: image))
         if spec.dryRun == true { return ImageChange(image: image, changed: !reasons.isEmpty, build: nil) }
+        var events: [EventBatch.Pending] = []
+        if spec.clearCache == true {
+            let cache = path("cache", ns, spec.name)
+            try await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: cache) }
+            events.append(.init(type: .Normal, reason: "CacheCleared", message: "The build cache of image \(spec.name) was cleared",
+                                object: .init(kind: "Image", namespace: ns, name: spec.name)))
+        }
         if reasons.isEmpty {
-            try saveImage(image)
+            try change { tx, batch in
+                try store.put(image, kind: .image, namespace: ns, name: spec.name, in: tx)
+                for e in events { batch.add(e.type, e.reason, e.message, object: e.object) }
+            }
+            imageCache?[ImageKey(namespace: ns, name: spec.name)] = image
             return ImageChange(image: image, changed: false, build: nil)
         }
-        return try commit(image, reasons: reasons, created: false)
+        return try commit(image, reasons: reasons, created: false, events: events)
     }
 
     /// Creates the image if it does not exist, else patches it.
@@ -144,8 +151,9 @@ extension Engine {
         guard try store.latestBuild(namespace: namespace, image: name) != nil else {
             throw EngineError(.failedPrecondition, "image '\(name)' has no build to repeat; patch it or wait for its first build")
         }
-        emitEvent(.Normal, "RebuildTriggered", "Build triggered by image/trigger", object: .init(kind: "Image", namespace: namespace, name: name))
-        return try commit(image, reasons: [BuildReason(.TRIGGER)], created: false).build ?? 0
+        let triggered = EventBatch.Pending(type: .Normal, reason: "RebuildTriggered", message: "Build triggered by image/trigger",
+                                           object: .init(kind: "Image", namespace: namespace, name: name))
+        return try commit(image, reasons: [BuildReason(.TRIGGER)], created: false, events: [triggered]).build ?? 0
     }
 
     static func validateLimits(_ spec: ImageSpec) throws {
@@ -162,15 +170,18 @@ extension Engine {
     }
 
     /// Stores the image and queues a build for `reasons`: a build already queued for the image
-    /// takes the change (changes collapse into one build); otherwise a new one is queued.
-    func commit(_ image: Image, reasons: [BuildReason], created: Bool) throws -> ImageChange {
+    /// takes the change (changes collapse into one build); otherwise a new one is queued. The
+    /// change, its events and `events` are written in one transaction.
+    func commit(_ image: Image, reasons: [BuildReason], created: Bool, events extra: [EventBatch.Pending] = []) throws -> ImageChange {
         var image = image
         let ns = image.namespace, name = image.name
         let inputs = inputs(for: image)
         var number: Int = 0
         var queuedBuild: Build?
+        var isNew = false
         let previousReady = created ? nil : imageCache?[ImageKey(namespace: ns, name: name)]?.status.ready
-        try store.db.transaction { tx in
+        let object = EventObject(kind: "Image", namespace: ns, name: name)
+        try change { tx, events in
             if let latest = try store.latestBuild(namespace: ns, image: name, in: tx), latest.status == .QUEUED {
                 // The queued build takes the change; its reasons are worked out again against the
                 // build before it, keeping a manual trigger.
@@ -190,6 +201,7 @@ extension Engine {
                               buildpacks: [])
                 try store.putBuild(b, in: tx)
                 queuedBuild = b
+                isNew = true
             }
             image.status.latestBuild = number
             image.status.latestReason = BuildReasonCalculator.summary(queuedBuild!.reasonKinds)
@@ -200,20 +212,21 @@ extension Engine {
             } else {
                 try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
             }
+            for e in extra { events.add(e.type, e.reason, e.message, object: e.object) }
+            if created { events.add(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object) }
+            if let resolved = image.source.resolved, reasons.contains(where: { $0.reason == .CONFIG || $0.reason == .COMMIT }) {
+                events.add(.Normal, "SourceResolved", Self.describe(image.source, resolved), object: object)
+            }
+            if isNew {
+                events.add(.Normal, "Scheduled", "Build \(number) queued (\(queuedBuild!.reasonKinds.map(\.rawValue).joined(separator: ", ")))", object: object)
+            }
         }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let key = BuildKey(namespace: ns, image: name, number: number)
-        let isNew = !queue.contains(key)
-        if isNew { queue.append(key) }
-        let object = EventObject(kind: "Image", namespace: ns, name: name)
-        if created { emitEvent(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object) }
-        if let resolved = image.source.resolved, reasons.contains(where: { $0.reason == .CONFIG || $0.reason == .COMMIT }) {
-            emitEvent(.Normal, "SourceResolved", Self.describe(image.source, resolved), object: object)
-        }
+        if !queue.contains(key) { queue.append(key) }
         if isNew {
             sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
                                                          message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds), time: Timestamp.now())))
-            emitEvent(.Normal, "Scheduled", "Build \(number) queued (\(queuedBuild!.reasonKinds.map(\.rawValue).joined(separator: ", ")))", object: object)
         }
         if previousReady != .Building {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: .Building, previous: previousReady,
@@ -279,14 +292,14 @@ extension Engine {
             r.task.cancel()
         }
         queue.removeAll { $0.namespace == namespace && $0.image == name }
-        try store.db.transaction { tx in
+        try change { tx, events in
             try store.deleteBuilds(namespace: namespace, image: name, in: tx)
             try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
+            events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
         }
         imageCache?[ImageKey(namespace: namespace, name: name)] = nil
-        try? FileManager.default.removeItem(atPath: path("logs", namespace, name))
-        try? FileManager.default.removeItem(atPath: path("cache", namespace, name))
-        emitEvent(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
+        let folders = [path("logs", namespace, name), path("cache", namespace, name)]
+        try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }
     }
 
     // MARK: Inputs
@@ -437,7 +450,7 @@ extension Engine {
         do { resolution = try await git.resolve(url: url, revision: revision, credentials: credentials) } catch let e as RuntimeError { throw engineError(e) }
         if let known, known.commit == resolution.commit { return known }
         let dir = path("work", "git-" + UUID().uuidString)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // only space is at stake: work/ is emptied at every start
         do {
             try await git.checkout(url: url, commit: resolution.commit, credentials: credentials, into: dir)
         } catch let e as RuntimeError { throw engineError(e) }
@@ -466,21 +479,35 @@ extension Engine {
             let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, current: inputs(for: image))
                 .filter { $0.reason == .BUILDER || $0.reason == .STACK }
             guard !reasons.isEmpty else { continue }
-            _ = try? commit(image, reasons: reasons, created: false)
+            do {
+                _ = try commit(image, reasons: reasons, created: false)
+            } catch {
+                report("the \(reasons.map(\.reason.rawValue).joined(separator: "+")) rebuild of \(image.namespace)/\(image.name) cannot be queued: \(error)")
+            }
         }
     }
 }
 
 extension Engine {
-    /// Bytes in an image's build cache (the `cache = true` layers kept between builds).
-    public nonisolated func cacheSize(namespace: String, image: String) -> Int64 {
+    /// Bytes in an image's build cache (the `cache = true` layers kept between builds), counted
+    /// off the actor and the cooperative pool, without following a symlink a build step left.
+    public nonisolated func cacheSize(namespace: String, image: String) async throws -> Int64 {
         let root = path("cache", namespace, image)
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
-        var total: Int64 = 0
-        while let rel = walker.nextObject() as? String {
-            var st = stat()
-            if lstat(root + "/" + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { total += Int64(st.st_size) }
+        return try await BlockingWork.run {
+            guard let dir = try? ConfinedDirectory(path: root) else { return 0 }  // no cache yet
+            func total(_ d: ConfinedDirectory) throws -> Int64 {
+                var sum: Int64 = 0
+                for name in try d.entries() {
+                    guard let st = try d.status(name) else { continue }
+                    switch st.st_mode & S_IFMT {
+                    case S_IFREG: sum += Int64(st.st_size)
+                    case S_IFDIR: sum += try total(try d.openDirectory(name))
+                    default: continue
+                    }
+                }
+                return sum
+            }
+            return try total(dir)
         }
-        return total
     }
 }

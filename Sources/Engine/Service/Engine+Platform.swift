@@ -44,8 +44,10 @@ extension Engine {
             throw EngineError.alreadyExists("ClusterStack", spec.name)
         }
         let stack = try await resolveStack(name: spec.name, buildImage: build, runImage: run, id: spec.id)
-        guard try store.insert(stack, kind: .clusterStack, name: stack.name) else { throw EngineError.alreadyExists("ClusterStack", spec.name) }
-        emitEvent(.Normal, "Created", "ClusterStack \(stack.name) created with stack id \(stack.id)", object: .init(kind: "ClusterStack", namespace: nil, name: stack.name))
+        try change { tx, events in
+            guard try store.insert(stack, kind: .clusterStack, name: stack.name, in: tx) else { throw EngineError.alreadyExists("ClusterStack", spec.name) }
+            events.add(.Normal, "Created", "ClusterStack \(stack.name) created with stack id \(stack.id)", object: .init(kind: "ClusterStack", namespace: nil, name: stack.name))
+        }
         return stack
     }
 
@@ -126,8 +128,10 @@ extension Engine {
         if try store.object(ClusterStore.self, kind: .clusterStore, name: name) != nil { throw EngineError.alreadyExists("ClusterStore", name) }
         let loaded = try await loadBuildpacks(buildpacks)
         let s = ClusterStore(name: name, buildpacks: Self.merge([], loaded))
-        guard try store.insert(s, kind: .clusterStore, name: name) else { throw EngineError.alreadyExists("ClusterStore", name) }
-        emitEvent(.Normal, "Created", "ClusterStore \(name) created with \(s.buildpacks.count) buildpack(s)", object: .init(kind: "ClusterStore", namespace: nil, name: name))
+        try change { tx, events in
+            guard try store.insert(s, kind: .clusterStore, name: name, in: tx) else { throw EngineError.alreadyExists("ClusterStore", name) }
+            events.add(.Normal, "Created", "ClusterStore \(name) created with \(s.buildpacks.count) buildpack(s)", object: .init(kind: "ClusterStore", namespace: nil, name: name))
+        }
         return s
     }
 
@@ -266,9 +270,11 @@ extension Engine {
         var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: stack,
                         store: storeName, order: order, status: .init(ready: false, buildpacks: [], order: []))
         b.status = resolveStatus(of: b).status
-        guard try store.insert(b, kind: kind, namespace: ns, name: spec.name) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
-        emitEvent(b.status.ready ? .Normal : .Warning, "Created", "\(kindName) \(spec.name) created; " + (b.status.ready ? "ready" : "not ready: \(b.status.message ?? "")"),
-                  object: .init(kind: kindName, namespace: spec.namespace, name: spec.name))
+        try change { tx, events in
+            guard try store.insert(b, kind: kind, namespace: ns, name: spec.name, in: tx) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
+            events.add(b.status.ready ? .Normal : .Warning, "Created", "\(kindName) \(spec.name) created; " + (b.status.ready ? "ready" : "not ready: \(b.status.message ?? "")"),
+                       object: .init(kind: kindName, namespace: spec.namespace, name: spec.name))
+        }
         return b
     }
 

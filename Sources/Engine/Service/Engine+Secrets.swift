@@ -73,15 +73,19 @@ extension Engine {
                 values.password = p
             }
         }
+        redactor.add(values.all)  // from now on, nothing Slipway says can show them
         try writeSecretValues(values, ns, spec.name)
         do {
-            guard try store.insert(info, kind: .secret, namespace: ns, name: spec.name) else { throw EngineError.alreadyExists("secret", spec.name, namespace: ns) }
+            try change { tx, events in
+                guard try store.insert(info, kind: .secret, namespace: ns, name: spec.name, in: tx) else {
+                    throw EngineError.alreadyExists("secret", spec.name, namespace: ns)
+                }
+                events.add(.Normal, "Created", "Secret \(spec.name) created (\(info.type.rawValue))", object: .init(kind: "Secret", namespace: ns, name: spec.name))
+            }
         } catch {
-            try? FileManager.default.removeItem(atPath: secretValuesPath(ns, spec.name))
+            unlink(secretValuesPath(ns, spec.name))  // the secret was not stored, so neither are its values
             throw error
         }
-        redactor.add(values.all)
-        emitEvent(.Normal, "Created", "Secret \(spec.name) created (\(info.type.rawValue))", object: .init(kind: "Secret", namespace: ns, name: spec.name))
         return info
     }
 
@@ -93,8 +97,13 @@ extension Engine {
         guard try store.object(SecretInfo.self, kind: .secret, namespace: namespace, name: name) != nil else {
             throw EngineError.notFound("secret", name, namespace: namespace, hint: "list secrets with secret/list")
         }
-        try store.delete(kind: .secret, namespace: namespace, name: name)
-        try? FileManager.default.removeItem(atPath: secretValuesPath(namespace, name))
+        try change { tx, events in
+            try store.delete(kind: .secret, namespace: namespace, name: name, in: tx)
+            events.add(.Normal, "Deleted", "Secret \(name) deleted", object: .init(kind: "Secret", namespace: namespace, name: name))
+        }
+        guard unlink(secretValuesPath(namespace, name)) == 0 || errno == ENOENT else {
+            throw EngineError.internal("secret \(name) was deleted, but its values file could not be removed: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// The credentials of the git secret whose scope covers `url` (the same scheme, host and
@@ -133,9 +142,13 @@ extension Engine {
     }
 
     /// Loads every stored secret value into the redactor (at start-up).
-    func loadRedactions() {
-        for info in (try? store.objects(SecretInfo.self, kind: .secret)) ?? [] {
-            if let v = try? readSecretValues(info.namespace, info.name) { redactor.add(v.all) }
+    func loadRedactions() throws {
+        for info in try store.objects(SecretInfo.self, kind: .secret) {
+            guard let v = try readSecretValues(info.namespace, info.name) else {
+                report("the values of secret \(info.namespace)/\(info.name) are missing; recreate the secret")
+                continue
+            }
+            redactor.add(v.all)
         }
     }
 }

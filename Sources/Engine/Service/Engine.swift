@@ -83,10 +83,15 @@ public actor Engine {
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         lifecycle = Lifecycle(images: images, sources: snapshotter)
-        git = try? GitClient()
+        git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
-        try? fm.removeItem(at: stateDirectory.appendingPathComponent("work"))
-        try? fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
+        do {
+            // Scratch space of builds that were running; nothing in it outlives a process.
+            try ConfinedDirectory.removeTree(atPath: stateDirectory.appendingPathComponent("work").path)
+            try fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
+        } catch {
+            throw EngineError.internal("cannot reset \(stateDirectory.path)/work: \(error)")
+        }
         queue = try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) }
     }
 
@@ -132,8 +137,9 @@ public actor Engine {
     }
 
     /// Starts the builds that were queued when the engine last stopped.
-    public func resume() {
-        loadRedactions()
+    public func resume() throws {
+        // Secret values are known before anything can be logged.
+        try loadRedactions()
         schedule()
         startGitPolling()
     }
@@ -158,11 +164,39 @@ public actor Engine {
 
     // MARK: Events
 
-    @discardableResult
-    func emitEvent(_ type: SystemEvent.EventType, _ reason: String, _ message: String, object: EventObject) -> SystemEvent? {
-        guard let e = try? store.addEvent(type: type, reason: reason, message: message, object: object, time: Timestamp.now()) else { return nil }
-        sessions.broadcast(.event(e))
-        return e
+    /// Events a change records; written in the change's transaction, told to sessions after it commits.
+    final class EventBatch {
+        struct Pending {
+            var type: SystemEvent.EventType
+            var reason: String
+            var message: String
+            var object: EventObject
+        }
+        private(set) var pending: [Pending] = []
+        func add(_ type: SystemEvent.EventType, _ reason: String, _ message: String, object: EventObject) {
+            pending.append(Pending(type: type, reason: reason, message: message, object: object))
+        }
+    }
+
+    /// Runs `body` in one transaction together with the events it records, so a change and its
+    /// events survive a crash together or not at all; the events are broadcast after the commit.
+    func change<T>(_ body: (SQLiteDatabase.Transaction, EventBatch) throws -> T) throws -> T {
+        let batch = EventBatch()
+        let (result, recorded) = try store.db.transaction { tx -> (T, [SystemEvent]) in
+            let r = try body(tx, batch)
+            let time = Timestamp.now()
+            let events = try batch.pending.map { e in
+                try store.addEvent(type: e.type, reason: e.reason, message: redactor.redact(e.message), object: e.object, time: time, in: tx)
+            }
+            return (r, events)
+        }
+        for e in recorded { sessions.broadcast(.event(e)) }
+        return result
+    }
+
+    /// Records events that describe no stored change (a failed poll).
+    func recordEvents(_ body: (EventBatch) -> Void) throws {
+        try change { _, batch in body(batch) }
     }
 
     public func events(namespace: String?, object: EventObject?, since: Int64?) throws -> [SystemEvent] {
