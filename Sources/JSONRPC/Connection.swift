@@ -93,17 +93,24 @@ public final class Connection: Sendable {
         output.send(OutgoingMessage.notification(method: "window/logMessage", params: ["type": .int(Int64(type)), "message": .string(message)]))
     }
 
-    /// Reads from `inputFD` until end of input or `exit`, serving every message.
+    /// Blocks the caller while more than `OutputChannel.highWater` bytes wait to be written to
+    /// a client that is not reading (back-pressure: a slow reader slows what it is sent).
+    public func waitForOutputRoom() async { await output.waitForRoom() }
+
+    /// Reads from `inputFD` until end of input or `exit`, serving every message. Input is read
+    /// only while the output has room: a client that does not read its replies stops being read.
     public func run(inputFD: Int32) async -> ConnectionEnd {
-        let chunks = Self.readChunks(fd: inputFD)
+        let (chunks, consumed) = Self.readChunks(fd: inputFD)
         var framer = MessageFramer(maxMessageSize: maxMessageSize)
         for await chunk in chunks {
             let events = framer.push(chunk)
             if output.framing == nil, let f = framer.framing { output.setFraming(f) }
             for event in events {
                 await waitForCapacity()
+                await output.waitForRoom()
                 if let end = handle(event) { return await finishing(end) }
             }
+            consumed.signal()
         }
         for event in framer.finish() {
             if let end = handle(event) { return await finishing(end) }
@@ -152,11 +159,15 @@ public final class Connection: Sendable {
 
     // MARK: - Reading
 
-    private static func readChunks(fd: Int32) -> AsyncStream<[UInt8]> {
-        AsyncStream { continuation in
+    /// Chunks of input, read on a thread of their own; the thread reads a chunk only when fewer
+    /// than four are waiting to be handled (call `signal` on the gate for each chunk handled).
+    private static func readChunks(fd: Int32) -> (AsyncStream<[UInt8]>, ChunkGate) {
+        let room = ChunkGate(limit: 4)
+        return (AsyncStream { continuation in
             let thread = Thread {
                 var buf = [UInt8](repeating: 0, count: 1 << 16)
                 while true {
+                    room.wait()
                     let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 { break }
@@ -166,7 +177,7 @@ public final class Connection: Sendable {
             }
             thread.stackSize = 1 << 20
             thread.start()
-        }
+        }, room)
     }
 
     // MARK: - Dispatch
@@ -375,6 +386,34 @@ public final class Connection: Sendable {
     }
 }
 
+/// Lets the input thread read ahead by at most `limit` chunks. (A counting gate on NSCondition:
+/// a DispatchSemaphore may not be released while its count is below its initial value, which is
+/// how a connection that ends early would leave it.)
+final class ChunkGate: Sendable {
+    private let condition = NSCondition()
+    /// Chunks read and not yet handled; guarded by `condition`.
+    private nonisolated(unsafe) var outstanding = 0
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Blocks until fewer than `limit` chunks are outstanding, then counts one more.
+    func wait() {
+        condition.lock()
+        while outstanding >= limit { condition.wait() }
+        outstanding += 1
+        condition.unlock()
+    }
+
+    /// One chunk was handled.
+    func signal() {
+        condition.lock()
+        outstanding -= 1
+        condition.signal()
+        condition.unlock()
+    }
+}
+
 /// Collects the replies of one batch in request order, and hands them over when all are in.
 actor BatchCollector {
     private var slots: [JSONValue?] = []
@@ -412,6 +451,11 @@ actor BatchCollector {
 /// append to a buffer, so replies keep their order, a slow client never blocks a handler, and
 /// under load many messages leave in one `write(2)`. Messages sent before the framing is known
 /// (before the first input byte) are held until it is.
+///
+/// The rule behind its `nonisolated(unsafe)` fields: each is read and written only while
+/// `condition` is locked, except `spare`, which only the writer thread touches (it swaps
+/// `buffer` and `spare` under the lock, then writes `spare` unlocked while senders append to
+/// `buffer`).
 final class OutputChannel: Sendable {
     private let fd: Int32
     private let condition = NSCondition()
@@ -422,6 +466,13 @@ final class OutputChannel: Sendable {
     private nonisolated(unsafe) var currentFraming: Framing?
     private nonisolated(unsafe) var writing = false
     private nonisolated(unsafe) var closed = false
+    /// Bytes handed over and not yet written (`buffer` plus the `spare` being written).
+    private nonisolated(unsafe) var unwritten = 0
+    /// Callers of `waitForRoom` to resume once `unwritten` is at or below `lowWater`.
+    private nonisolated(unsafe) var roomWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Above this many unwritten bytes, `waitForRoom` blocks; it resumes at `lowWater`.
+    static let highWater = 8 << 20
+    static let lowWater = 4 << 20
 
     init(fd: Int32) {
         self.fd = fd
@@ -439,7 +490,11 @@ final class OutputChannel: Sendable {
     func setFraming(_ f: Framing) {
         condition.lock()
         currentFraming = f
-        for m in pending { buffer.append(contentsOf: FrameEncoder.frame(JSONWriter.write(m), as: f)) }
+        for m in pending {
+            let framed = FrameEncoder.frame(JSONWriter.write(m), as: f)
+            buffer.append(contentsOf: framed)
+            unwritten += framed.count
+        }
         pending.removeAll()
         condition.signal()
         condition.unlock()
@@ -449,17 +504,34 @@ final class OutputChannel: Sendable {
         let body = JSONWriter.write(message)
         condition.lock()
         if let f = currentFraming {
+            let before = buffer.count
             if f == .newlineDelimited {
                 buffer.append(contentsOf: body)
                 buffer.append(0x0A)
             } else {
                 buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
             }
+            unwritten += buffer.count - before
             condition.signal()
         } else {
             pending.append(message)
         }
         condition.unlock()
+    }
+
+    /// Returns at once while at most `highWater` bytes wait to be written; otherwise once the
+    /// writer has brought that down to `lowWater`.
+    func waitForRoom() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if unwritten <= Self.highWater || closed {
+                condition.unlock()
+                c.resume()
+                return
+            }
+            roomWaiters.append(c)
+            condition.unlock()
+        }
     }
 
     /// Returns once everything sent so far has been written.
@@ -478,11 +550,19 @@ final class OutputChannel: Sendable {
             writing = true
             condition.unlock()
             writeAll(spare)
+            let done = spare.count
             spare.removeAll(keepingCapacity: true)
             condition.lock()
             writing = false
+            unwritten -= done
+            var resumed: [CheckedContinuation<Void, Never>] = []
+            if unwritten <= Self.lowWater {
+                resumed = roomWaiters
+                roomWaiters.removeAll()
+            }
             condition.broadcast()
             condition.unlock()
+            for c in resumed { c.resume() }
         }
     }
 

@@ -37,12 +37,20 @@ public final class ServerContext: Sendable {
     }
 
     /// Sends a session's notifications to its connection, in order, until the session closes.
+    /// Log lines are read from the log files when a log has grown, in batches, each sent only
+    /// when the connection's output has room: a slow client slows its own log, nothing else.
     public func forwardNotifications(of session: EngineSession, to connection: Connection) async {
         for await message in session.messages {
             switch message {
+            case .logAvailable(let key):
+                while true {
+                    let lines = session.readLog(key)
+                    if lines.isEmpty { break }
+                    await connection.waitForOutputRoom()
+                    for l in lines { connection.notify("build/log", l) }
+                }
             case .notification(let n):
                 switch n {
-                case .buildLog(let l): connection.notify("build/log", l)
                 case .buildStatusChanged(let s): connection.notify("build/statusChanged", s)
                 case .imageStatusChanged(let s): connection.notify("image/statusChanged", s)
                 case .event(let e): connection.notify("event", e)
@@ -231,11 +239,19 @@ public enum MethodTable {
                 return BuildLogsResult(build: b.number, status: b.status, lines: lines)
             }
             let session = s.session(for: ctx.connection)
+            let number = try await e.build(namespace: ns, image: p.image, number: p.build).number
+            let key = BuildKey(namespace: ns, image: p.image, number: number)
             ctx.connection.progress(ctx, kind: "begin", title: "Following the log of \(p.image)")
-            let b = try await e.followLogs(session: session, namespace: ns, image: p.image, number: p.build, since: since)
-            await session.flush()  // every line is sent before the reply
-            ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
-            return BuildLogsResult(build: b.number, status: b.status, lines: nil)
+            do {
+                let b = try await e.followLogs(session: session, namespace: ns, image: p.image, number: number, since: since)
+                await session.flush()  // every line is sent before the reply
+                session.unfollow(key)
+                ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
+                return BuildLogsResult(build: b.number, status: b.status, lines: nil)
+            } catch {
+                session.unfollow(key)
+                throw error
+            }
         }
         r.register("build/wait", ordering: .read) { (p: BuildWaitParams, ctx) in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }

@@ -12,11 +12,13 @@ public struct ServerOptions: Sendable, Equatable {
     public var insecureRegistries: [String] = []
     /// Cap on a source download and on what a source expands to.
     public var maxSourceBytes: Int64 = 8 << 30
+    /// Cap on one build's log.
+    public var maxLogBytes: Int64 = 1 << 30
 
     public static let usage = """
         usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES]
                        [--git-poll-interval SECONDS] [--insecure-registry HOST[:PORT]]... [--allow-source DIR]...
-                       [--max-source-bytes BYTES]
+                       [--max-source-bytes BYTES] [--max-log-bytes BYTES]
                slipway --version | --help
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
@@ -59,6 +61,9 @@ public struct ServerOptions: Sendable, Equatable {
             case "--max-source-bytes":
                 guard let v = value(), let n = Int64(v), n >= 1024 else { return .error("--max-source-bytes needs a number of bytes (at least 1024)") }
                 o.maxSourceBytes = n
+            case "--max-log-bytes":
+                guard let v = value(), let n = Int64(v), n >= 1024 else { return .error("--max-log-bytes needs a number of bytes (at least 1024)") }
+                o.maxLogBytes = n
             case "--allow-source":
                 guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
                 o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]

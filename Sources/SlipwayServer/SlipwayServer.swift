@@ -25,6 +25,7 @@ public enum SlipwayServer {
                                               gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
             engineOptions.insecureRegistries = options.insecureRegistries
             engineOptions.maxSourceBytes = options.maxSourceBytes
+            engineOptions.maxLogBytes = options.maxLogBytes
             engine = try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))

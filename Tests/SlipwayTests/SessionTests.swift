@@ -5,13 +5,29 @@ import Testing
 
 /// One engine, several sessions: each gets what it subscribed to, in order.
 @Suite struct SessionTests {
+    /// What a session was sent: notifications, and the log lines it read when told a log grew.
+    enum Item: Sendable {
+        case notification(EngineNotification)
+        case line(BuildLogLine)
+        var kind: NotificationKind {
+            switch self {
+            case .notification(let n): return n.kind
+            case .line: return .buildLog
+            }
+        }
+    }
+
     final class Recorder: Sendable {
-        let items = Mutex<[EngineNotification]>([])
+        let items = Mutex<[Item]>([])
         func record(_ session: EngineSession) -> Task<Void, Never> {
             Task {
                 for await m in session.messages {
                     switch m {
-                    case .notification(let n): items.withLock { $0.append(n) }
+                    case .notification(let n): items.withLock { $0.append(.notification(n)) }
+                    case .logAvailable(let key):
+                        while case let lines = session.readLog(key), !lines.isEmpty {
+                            items.withLock { $0 += lines.map(Item.line) }
+                        }
                     case .barrier(let c): c.resume()
                     }
                 }
@@ -43,18 +59,18 @@ import Testing
         let q = rq.items.withLock { $0 }, l = rl.items.withLock { $0 }, o = ro.items.withLock { $0 }
         #expect(q.allSatisfy { $0.kind == .buildStatusChanged })
         #expect(q.count == 3)
-        let lines = l.compactMap { n -> BuildLogLine? in if case .buildLog(let line) = n { return line }; return nil }
+        let lines = l.compactMap { n -> BuildLogLine? in if case .line(let line) = n { return line }; return nil }
         #expect(!lines.isEmpty)
         #expect(lines.map(\.seq) == Array(1...lines.count))
         #expect(l.contains { $0.kind == .event })
         #expect(l.contains { $0.kind == .imageStatusChanged })
         // The log line that says the build succeeded comes before SUCCESS in the same session.
         let lastLog = l.lastIndex { $0.kind == .buildLog }!
-        let success = l.firstIndex { if case .buildStatusChanged(let s) = $0 { return s.status == .SUCCESS }; return false }!
+        let success = l.firstIndex { if case .notification(.buildStatusChanged(let s)) = $0 { return s.status == .SUCCESS }; return false }!
         #expect(lastLog < success)
         // A session limited to another namespace hears nothing about "default" images.
         #expect(o.allSatisfy { n in
-            if case .event(let e) = n { return e.object.namespace == nil }  // cluster-scoped objects
+            if case .notification(.event(let e)) = n { return e.object.namespace == nil }  // cluster-scoped objects
             return false
         })
         for s in [quiet, logs, other] { await engine.closeSession(s) }

@@ -1,31 +1,36 @@
+import BuildRuntime
 import Foundation
 import Synchronization
 
-/// The log of one build: every line numbered (`seq` from 1) and timestamped, appended to a
-/// file, and passed on in order to the sessions that follow the build or subscribed to all
-/// logs. Following is atomic with appending, so a follower gets every line from `since` on,
-/// none twice.
+/// The log of one build: every line numbered (`seq` from 1), timestamped, redacted and
+/// appended to a file — the only copy. Nothing is kept in memory: sessions that follow the
+/// build, or that subscribed to every log, are told that the file grew and read it from
+/// their own cursor (`EngineSession`), so a slow client never makes the server hold lines.
+/// Past `maxBytes` the log says once that lines were dropped; the build goes on.
 final class BuildLogWriter: Sendable {
     let key: BuildKey
     let path: String
+    let maxBytes: Int64
     private let sessions: SessionRegistry
     private let redactor: SecretRedactor
     private let state: Mutex<State>
 
     struct State {
         var fd: Int32
-        var lines: [BuildLogLine] = []
-        var followers: [Int: EngineSession] = [:]
+        var lines = 0
+        var bytes: Int64 = 0
+        var dropping = false
         var closed = false
         var phase = "prepare"
     }
 
-    init(key: BuildKey, path: String, sessions: SessionRegistry, redactor: SecretRedactor) throws {
+    init(key: BuildKey, path: String, maxBytes: Int64, sessions: SessionRegistry, redactor: SecretRedactor) throws {
         self.key = key
         self.path = path
+        self.maxBytes = maxBytes
         self.sessions = sessions
         self.redactor = redactor
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EngineError.internal("cannot write build log \(path): \(String(cString: strerror(errno)))") }
         state = Mutex(State(fd: fd))
@@ -36,50 +41,41 @@ final class BuildLogWriter: Sendable {
     func append(phase: String, stream: String, line: String) {
         state.withLock { s in
             guard !s.closed else { return }
-            let l = BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: s.lines.count + 1,
-                                 phase: phase, stream: stream, line: redactor.redact(line), time: Timestamp.now())
-            s.lines.append(l)
             s.phase = phase
+            var text = redactor.redact(line)
+            var streamName = stream
+            if s.dropping { return }
+            if s.bytes + Int64(text.utf8.count) > maxBytes {
+                s.dropping = true
+                text = "(the log reached \(maxBytes) bytes, the log size cap (--max-log-bytes); later lines of this build are dropped)"
+                streamName = LogStream.system.rawValue
+            }
+            let offset = s.bytes
+            let l = BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: s.lines + 1,
+                                 phase: phase, stream: streamName, line: text, time: Timestamp.now())
             let record = Array(BuildLogFile.encode(l).utf8)
-            _ = record.withUnsafeBytes { write(s.fd, $0.baseAddress, $0.count) }
-            for f in s.followers.values { f.deliverFollowed(l) }
-            for other in sessions.all where s.followers[other.id] == nil { other.deliver(.buildLog(l)) }
+            var written = 0
+            while written < record.count {
+                let n = record.withUnsafeBytes { Foundation.write(s.fd, $0.baseAddress! + written, $0.count - written) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }  // the disk refused; readers never see a line that is not on disk
+                written += n
+            }
+            s.lines += 1
+            s.bytes += Int64(record.count)
+            sessions.logAdvanced(key, path: path, seq: l.seq, offset: offset)
         }
     }
 
-    /// Sends `session` the lines from `since` and, unless the log is closed, every later line.
-    /// Returns false when the log was already closed (nothing more will come).
-    func follow(_ session: EngineSession, since: Int) -> Bool {
-        state.withLock { s in
-            for l in s.lines where l.seq >= since { session.deliverFollowed(l) }
-            if s.closed { return false }
-            s.followers[session.id] = session
-            session.follow(key, true)
-            return true
-        }
-    }
-
-    func unfollow(_ session: EngineSession) {
-        state.withLock { s in
-            s.followers.removeValue(forKey: session.id)
-            session.follow(key, false)
-        }
-    }
-
-    func lines(since: Int) -> [BuildLogLine] { state.withLock { s in s.lines.filter { $0.seq >= since } } }
-
-    /// Ends the log: no more lines, followers released.
+    /// Ends the log: no more lines; sessions drain what is left.
     func close() {
         state.withLock { s in
             guard !s.closed else { return }
             s.closed = true
-            close(s.fd)
-            for f in s.followers.values { f.follow(key, false) }
-            s.followers.removeAll()
+            _ = Foundation.close(s.fd)
+            sessions.logClosed(key)
         }
     }
-
-    private func close(_ fd: Int32) { _ = Foundation.close(fd) }
 }
 
 /// The on-disk form of a build log: one line per log line, tab-separated
@@ -120,15 +116,56 @@ enum BuildLogFile {
         return out
     }
 
+    static func parse(_ row: Substring, key: BuildKey) -> BuildLogLine? {
+        let f = row.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false)
+        guard f.count == 5, let seq = Int(f[0]) else { return nil }
+        return BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: seq, phase: unescape(f[1]),
+                            stream: String(f[2]), line: unescape(f[4]), time: String(f[3]))
+    }
+
+    /// Every line of the log at `path` from `since` (a missing log has none).
     static func read(path: String, key: BuildKey, since: Int) -> [BuildLogLine] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var cursor = LogCursor(path: path, nextSeq: since)
         var out: [BuildLogLine] = []
-        for row in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            let f = row.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false)
-            guard f.count == 5, let seq = Int(f[0]), seq >= since else { continue }
-            out.append(BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: seq, phase: unescape(f[1]),
-                                    stream: String(f[2]), line: unescape(f[4]), time: String(f[3])))
+        while true {
+            let batch = cursor.read(key: key, maxBytes: 1 << 20)
+            if batch.isEmpty { return out }
+            out += batch
         }
+    }
+}
+
+/// A reader's place in a build's log file: the byte offset of the next unread line and the
+/// lowest seq it wants. Reads take complete lines only (a line being written is left for the
+/// next read) and at most `maxBytes` at a time.
+struct LogCursor: Sendable {
+    let path: String
+    var nextSeq: Int
+    var offset: Int64 = 0
+
+    init(path: String, nextSeq: Int, offset: Int64 = 0) {
+        self.path = path
+        self.nextSeq = nextSeq
+        self.offset = offset
+    }
+
+    mutating func read(key: BuildKey, maxBytes: Int) -> [BuildLogLine] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }  // not started yet, or deleted with its image
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: maxBytes)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n > 0, let lastNewline = buf[0..<n].lastIndex(of: 0x0A) else {
+            // A single line longer than the buffer cannot happen: lines are capped far below it.
+            return []
+        }
+        offset += Int64(lastNewline + 1)
+        var out: [BuildLogLine] = []
+        for row in String(decoding: buf[0..<lastNewline], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let l = BuildLogFile.parse(row, key: key), l.seq >= nextSeq else { continue }
+            out.append(l)
+        }
+        if let last = out.last { nextSeq = last.seq + 1 }
         return out
     }
 }

@@ -35,16 +35,15 @@ public struct ImageStatusChange: Codable, Sendable, Equatable {
     public var time: String
 }
 
-/// Something the engine tells the sessions that want to know.
+/// Something the engine tells the sessions that want to know. (Log lines are not among them:
+/// sessions read those from the log files, see `SessionMessage.logAvailable`.)
 public enum EngineNotification: Sendable, Equatable {
-    case buildLog(BuildLogLine)
     case buildStatusChanged(BuildStatusChange)
     case imageStatusChanged(ImageStatusChange)
     case event(SystemEvent)
 
     public var kind: NotificationKind {
         switch self {
-        case .buildLog: return .buildLog
         case .buildStatusChanged: return .buildStatusChanged
         case .imageStatusChanged: return .imageStatusChanged
         case .event: return .event
@@ -53,7 +52,6 @@ public enum EngineNotification: Sendable, Equatable {
 
     var namespace: String? {
         switch self {
-        case .buildLog(let l): return l.namespace
         case .buildStatusChanged(let s): return s.namespace
         case .imageStatusChanged(let s): return s.namespace
         case .event(let e): return e.object.namespace
@@ -77,17 +75,29 @@ public struct BuildKey: Hashable, Sendable {
     public var namespace: String
     public var image: String
     public var number: Int
+    public init(namespace: String, image: String, number: Int) {
+        self.namespace = namespace
+        self.image = image
+        self.number = number
+    }
 }
 
-/// What flows to a session's forwarder, in order: notifications, and barriers that let a
-/// request wait until everything queued before it was sent.
+/// What flows to a session's forwarder, in order: notifications, word that a build's log has
+/// lines the session has not read (it reads them with `readLog` before the next message, so
+/// lines and statuses stay in order), and barriers that let a request wait until everything
+/// queued before it was sent.
 public enum SessionMessage: Sendable {
     case notification(EngineNotification)
+    case logAvailable(BuildKey)
     case barrier(CheckedContinuation<Void, Never>)
 }
 
-/// One client's view of the engine: which notifications it wants, which builds' logs it
-/// follows, and one ordered stream of everything it is sent.
+/// One client's view of the engine: which notifications it wants, where it is in each build
+/// log it reads, and one ordered stream of everything it is sent.
+///
+/// Log lines are never queued here: a session keeps a cursor per log, and the stream carries
+/// at most one `logAvailable` per log at a time. Memory stays bounded however fast a build
+/// prints and however slowly the client reads.
 public final class EngineSession: Sendable {
     public let id: Int
     public let messages: AsyncStream<SessionMessage>
@@ -97,7 +107,19 @@ public final class EngineSession: Sendable {
     struct State {
         var kinds = NotificationKind.defaults
         var namespace: String?
-        var followed: Set<BuildKey> = []
+        /// Cursors of the logs this session reads.
+        var cursors: [BuildKey: Reader] = [:]
+        var nextGeneration = 0
+        /// Logs with a `logAvailable` in the stream not yet handled.
+        var signalled: Set<BuildKey> = []
+    }
+
+    /// One log being read: `explicit` when asked for (a follow); otherwise it comes from a
+    /// subscription to every log and is dropped once caught up (a new line makes a new one).
+    struct Reader {
+        var cursor: LogCursor
+        var explicit: Bool
+        var generation: Int
     }
 
     init(id: Int) {
@@ -112,6 +134,7 @@ public final class EngineSession: Sendable {
             s.kinds.formUnion(enable)
             s.kinds.subtract(disable)
             if let namespace { s.namespace = namespace }
+            if !s.kinds.contains(.buildLog) { s.cursors = s.cursors.filter(\.value.explicit) }
             return NotificationKind.allCases.filter(s.kinds.contains)
         }
     }
@@ -121,19 +144,68 @@ public final class EngineSession: Sendable {
     func deliver(_ n: EngineNotification) {
         let wanted = state.withLock { s -> Bool in
             if let ns = s.namespace, let nns = n.namespace, ns != nns { return false }
-            if case .buildLog(let l) = n, s.followed.contains(BuildKey(namespace: l.namespace, image: l.image, number: l.build)) {
-                return true
-            }
             return s.kinds.contains(n.kind)
         }
         if wanted { continuation.yield(.notification(n)) }
     }
 
-    /// Delivers a log line to a session that follows its build, whatever its subscriptions.
-    func deliverFollowed(_ line: BuildLogLine) { continuation.yield(.notification(.buildLog(line))) }
+    /// Reads the log at `path` from `since`, and keeps reading it as it grows, until `unfollow`.
+    func follow(_ key: BuildKey, path: String, since: Int) {
+        state.withLock { s in
+            s.nextGeneration += 1
+            s.cursors[key] = Reader(cursor: LogCursor(path: path, nextSeq: since), explicit: true, generation: s.nextGeneration)
+            signal(key, &s)
+        }
+    }
 
-    func follow(_ key: BuildKey, _ on: Bool) {
-        state.withLock { s in if on { s.followed.insert(key) } else { s.followed.remove(key) } }
+    public func unfollow(_ key: BuildKey) {
+        state.withLock { s in
+            if s.cursors[key]?.explicit == true { s.cursors[key] = nil }
+        }
+    }
+
+    /// The log of `key` grew by line `seq`, written at byte `offset`.
+    func logAdvanced(_ key: BuildKey, path: String, seq: Int, offset: Int64) {
+        state.withLock { s in
+            if s.cursors[key] == nil {
+                guard s.kinds.contains(.buildLog), s.namespace == nil || s.namespace == key.namespace else { return }
+                s.nextGeneration += 1
+                s.cursors[key] = Reader(cursor: LogCursor(path: path, nextSeq: seq, offset: offset), explicit: false, generation: s.nextGeneration)
+            }
+            signal(key, &s)
+        }
+    }
+
+    /// The log of `key` ended: a subscription's cursor goes once what is left has been read.
+    func logClosed(_ key: BuildKey) {
+        state.withLock { s in
+            guard s.cursors[key] != nil else { return }
+            signal(key, &s)
+        }
+    }
+
+    private func signal(_ key: BuildKey, _ s: inout State) {
+        if s.signalled.insert(key).inserted { continuation.yield(.logAvailable(key)) }
+    }
+
+    /// The next lines of `key`'s log this session has not read (at most about `maxBytes`),
+    /// empty when it has read everything written so far. Call until empty.
+    public func readLog(_ key: BuildKey, maxBytes: Int = 256 << 10) -> [BuildLogLine] {
+        guard var entry = state.withLock({ s -> Reader? in
+            s.signalled.remove(key)  // lines written from now on signal again
+            return s.cursors[key]
+        }) else { return [] }
+        let lines = entry.cursor.read(key: key, maxBytes: maxBytes)
+        state.withLock { s in
+            // Unless the reader was replaced or dropped meanwhile, it moves on.
+            guard s.cursors[key]?.generation == entry.generation else { return }
+            if lines.isEmpty, !entry.explicit, !s.signalled.contains(key) {
+                s.cursors[key] = nil
+            } else {
+                s.cursors[key]?.cursor = entry.cursor
+            }
+        }
+        return lines
     }
 
     /// Returns once every message queued before this call has been handled by the forwarder.
@@ -164,5 +236,13 @@ final class SessionRegistry: Sendable {
 
     func broadcast(_ n: EngineNotification) {
         for s in all { s.deliver(n) }
+    }
+
+    func logAdvanced(_ key: BuildKey, path: String, seq: Int, offset: Int64) {
+        for s in all { s.logAdvanced(key, path: path, seq: seq, offset: offset) }
+    }
+
+    func logClosed(_ key: BuildKey) {
+        for s in all { s.logClosed(key) }
     }
 }

@@ -25,38 +25,24 @@ extension Engine {
         return b
     }
 
-    /// The log lines of a build from `since` (1-based).
-    public func logs(namespace: String, image: String, number: Int?, since: Int) throws -> [BuildLogLine] {
+    /// The log lines of a build from `since` (1-based), read from its log file.
+    public func logs(namespace: String, image: String, number: Int?, since: Int) async throws -> [BuildLogLine] {
         let b = try build(namespace: namespace, image: image, number: number)
         let key = BuildKey(namespace: namespace, image: image, number: b.number)
-        if let r = running[key] { return r.log.lines(since: since) }
-        return BuildLogFile.read(path: logPath(key), key: key, since: since)
+        let path = logPath(key)
+        return try await BlockingWork.run { BuildLogFile.read(path: path, key: key, since: since) }
     }
 
     /// Sends the build's log lines from `since` to `session` as they are written, until the
-    /// build ends; returns the finished build once every line was queued to the session.
+    /// build ends; returns the finished build. The session reads the log file from its own
+    /// cursor (see `EngineSession`); the caller flushes the session and then calls `unfollow`.
     public func followLogs(session: EngineSession, namespace: String, image: String, number: Int?, since: Int) async throws -> Build {
         let b = try build(namespace: namespace, image: image, number: number)
         let key = BuildKey(namespace: namespace, image: image, number: b.number)
-        if b.status == .QUEUED {
-            // Follow from the moment it starts: its log writer does not exist yet.
-            pendingFollowers[key, default: []].append((session, since))
-        } else if let r = running[key] {
-            _ = r.log.follow(session, since: since)
-        } else {
-            for l in BuildLogFile.read(path: logPath(key), key: key, since: since) { session.deliverFollowed(l) }
-            return b
-        }
-        return try await withTaskCancellationHandler {
-            try await wait(for: key, timeout: nil)
-        } onCancel: {
-            Task { await self.unfollow(session, key) }
-        }
-    }
-
-    func unfollow(_ session: EngineSession, _ key: BuildKey) {
-        running[key]?.log.unfollow(session)
-        pendingFollowers[key]?.removeAll { $0.0.id == session.id }
+        // A queued build has no log file yet; the session reads it from the first line once it does.
+        session.follow(key, path: logPath(key), since: since)
+        if b.status.isFinished { return b }
+        return try await wait(for: key, timeout: nil)
     }
 
     /// Waits until the build has finished (or `timeout` seconds pass: Unavailable-free, it
@@ -154,14 +140,13 @@ extension Engine {
         }
         let log: BuildLogWriter
         do {
-            log = try BuildLogWriter(key: key, path: logPath(key), sessions: sessions, redactor: redactor)
+            log = try BuildLogWriter(key: key, path: logPath(key), maxBytes: options.maxLogBytes, sessions: sessions, redactor: redactor)
         } catch {
             b.status = .FAILURE
             b.message = "cannot open the build log: \(error)"
             finish(b, previous: .QUEUED)
             return
         }
-        for (session, since) in pendingFollowers.removeValue(forKey: key) ?? [] { _ = log.follow(session, since: since) }
         b.status = .BUILDING
         b.started = Timestamp.now()
         b.phase = BuildPhase.prepare.rawValue

@@ -16,6 +16,8 @@ public struct EngineOptions: Sendable {
     /// Cap on a source: bytes downloaded for a blob, and bytes a snapshot or an archive
     /// expands to (`--max-source-bytes`).
     public var maxSourceBytes: Int64 = 8 << 30
+    /// Cap on one build's log (`--max-log-bytes`); past it, lines are dropped and the log says so.
+    public var maxLogBytes: Int64 = 1 << 30
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
@@ -50,8 +52,6 @@ public actor Engine {
     var waiterIDs: [BuildKey: [UUID]] = [:]
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
-    /// Sessions that asked to follow a build before it started, with their `since`.
-    var pendingFollowers: [BuildKey: [(EngineSession, Int)]] = [:]
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 
@@ -150,7 +150,6 @@ public actor Engine {
     public nonisolated func openSession() -> EngineSession { sessions.open() }
 
     public func closeSession(_ session: EngineSession) {
-        for (_, r) in running { r.log.unfollow(session) }
         sessions.close(session)
     }
 
