@@ -3,8 +3,9 @@ import Synchronization
 
 /// How a connection's message loop ended.
 public enum ConnectionEnd: Sendable, Equatable {
-    /// Input reached end of file; every request read was answered.
-    case endOfInput
+    /// Input reached end of file; every request read was answered. `cutShort` when the last
+    /// message was incomplete (it was reported with `window/logMessage` or a parse error).
+    case endOfInput(cutShort: Bool)
     /// The client sent `exit`; the process should exit with this code (0 after `shutdown`).
     case exit(code: Int32)
 }
@@ -112,11 +113,23 @@ public final class Connection: Sendable {
             }
             consumed.signal()
         }
+        var cutShort = false
         for event in framer.finish() {
-            if let end = handle(event) { return await finishing(end) }
+            switch event {
+            case .truncated(let why):
+                cutShort = true
+                logMessage("the last message was cut short: \(why); it was not handled", type: 1)
+            case .unterminated(let bytes) where (try? JSONParser.parse(bytes)) == nil:
+                cutShort = true  // answered with a parse error below
+                _ = handle(.message(bytes))
+            case .unterminated(let bytes):
+                if let end = handle(.message(bytes)) { return await finishing(end) }
+            default:
+                if let end = handle(event) { return await finishing(end) }
+            }
         }
         await drain()
-        return .endOfInput
+        return .endOfInput(cutShort: cutShort)
     }
 
     /// On `exit` after `shutdown`, lets the shutdown reply (and so every earlier reply) out first.
@@ -194,6 +207,8 @@ public final class Connection: Sendable {
         case .malformedHeader(let message):
             output.send(OutgoingMessage.response(id: nil, result: .failure(.parseError(message))))
             return nil
+        case .truncated, .unterminated:
+            return nil  // only at end of input, where `run` handles them
         case .message(let bytes):
             let value: JSONValue
             do {

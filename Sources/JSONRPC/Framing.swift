@@ -1,4 +1,7 @@
-/// How messages are delimited on one connection. Detected from the first non-blank byte.
+/// How messages are delimited on one connection, detected from its first bytes (after blanks
+/// and a UTF-8 byte order mark): a header (`Content-Length:`, `Content-Type:`, any case) means
+/// LSP framing; anything else means newline-delimited JSON, so a line of junk is answered
+/// with a parse error instead of waiting for a header that never comes.
 public enum Framing: String, Sendable {
     /// One JSON value per line (`{` or `[` first).
     case newlineDelimited
@@ -12,8 +15,13 @@ public enum FrameEvent: Equatable, Sendable {
     case message([UInt8])
     /// A message larger than the cap was skipped without being held in memory.
     case oversized(size: Int)
-    /// A header block that cannot be used (no Content-Length, unsupported charset, …).
+    /// A header block that cannot be used (no Content-Length, unsupported charset, …); its
+    /// body, when its length was given, was skipped.
     case malformedHeader(String)
+    /// End of input in the middle of a message (a header block or a body cut short).
+    case truncated(String)
+    /// The last newline-delimited message, which had no newline: complete if it parses.
+    case unterminated([UInt8])
 }
 
 /// Splits a byte stream into message bodies. Pure: bytes in, events out, no I/O, so every
@@ -40,33 +48,67 @@ public struct MessageFramer: Sendable {
         self.framing = framing
     }
 
+    /// Bytes seen before the framing could be decided (at most a few).
+    private var undecided: [UInt8] = []
+
     /// Feeds bytes and returns the events they complete.
     public mutating func push<C: Collection<UInt8>>(_ bytes: C) -> [FrameEvent] {
         var events: [FrameEvent] = []
-        var input = bytes[...]
         if framing == nil {
-            guard let first = input.firstIndex(where: { !isBlank($0) }) else { return [] }
-            input = input[first...]
-            framing = (input.first == UInt8(ascii: "{") || input.first == UInt8(ascii: "[")) ? .newlineDelimited : .contentLength
+            undecided.append(contentsOf: bytes)
+            guard let decided = Self.detect(undecided) else { return [] }
+            framing = decided.framing
+            let rest = undecided[decided.start...]
+            undecided = []
+            return push(rest)
         }
         switch framing! {
-        case .newlineDelimited: pushLines(input, into: &events)
-        case .contentLength: pushLSP(input, into: &events)
+        case .newlineDelimited: pushLines(bytes, into: &events)
+        case .contentLength: pushLSP(bytes, into: &events)
         }
         compact()
         return events
     }
 
-    /// Called at end of input: a final newline-delimited message without its newline still counts.
+    /// The framing of a connection whose first bytes are `prefix`, and where its first message
+    /// starts; nil while the bytes so far could still be either.
+    static func detect(_ prefix: [UInt8]) -> (framing: Framing, start: Int)? {
+        var i = 0
+        if prefix.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        else if [0xEF, 0xBB, 0xBF].starts(with: prefix) { return nil }
+        while i < prefix.count, [0x20, 0x09, 0x0A, 0x0D].contains(prefix[i]) { i += 1 }
+        guard i < prefix.count else { return nil }
+        if prefix[i] == UInt8(ascii: "{") || prefix[i] == UInt8(ascii: "[") { return (.newlineDelimited, i) }
+        let header = Array("content-".utf8)
+        let seen = prefix[i...].prefix(header.count).map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+        if seen == Array(header.prefix(seen.count)) {
+            return seen.count == header.count ? (.contentLength, i) : nil
+        }
+        return (.newlineDelimited, i)
+    }
+
+    /// Called at end of input. A final newline-delimited message without its newline is given
+    /// as `.unterminated`; a header or body cut short as `.truncated`.
     public mutating func finish() -> [FrameEvent] {
         defer { buffer.removeAll(); readIndex = 0 }
-        if framing == .newlineDelimited {
+        switch framing {
+        case .newlineDelimited:
             if discardingLine {
                 discardingLine = false
                 return [.oversized(size: discardedLineSize)]
             }
             let rest = trimmed(buffer[readIndex...])
-            if !rest.isEmpty { return [.message(Array(rest))] }
+            if !rest.isEmpty { return [.unterminated(Array(rest))] }
+        case .contentLength:
+            if bodyToSkip > 0 { return [.truncated("the input ended \(bodyToSkip) bytes short of an oversized message's end")] }
+            if let length = pendingBodyLength {
+                return [.truncated("the input ended after \(buffer.count - readIndex) of the \(length) bytes its Content-Length announced")]
+            }
+            if !trimmed(buffer[readIndex...]).isEmpty { return [.truncated("the input ended in the middle of a header block")] }
+        case nil:
+            if !trimmed(undecided[...]).isEmpty, undecided != [0xEF, 0xBB, 0xBF] {
+                return [.truncated("the input ended in the middle of a header block")]
+            }
         }
         return []
     }
@@ -160,8 +202,10 @@ public struct MessageFramer: Sendable {
             let header = String(decoding: buffer[readIndex..<end], as: UTF8.self)
             readIndex = end + 4
             switch Self.parseHeader(header) {
-            case .failure(let message):
+            case .failure(let message, let length):
                 events.append(.malformedHeader(message))
+                // The refused message's body is skipped, so the next message is read whole.
+                if let length { bodyToSkip = length }
             case .success(let length):
                 if length > maxMessageSize {
                     events.append(.oversized(size: length))
@@ -182,34 +226,39 @@ public struct MessageFramer: Sendable {
         return nil
     }
 
-    enum HeaderResult: Equatable { case success(Int), failure(String) }
+    /// A parsed header block: the body length, or why it is refused (with the length when it
+    /// was given, so the body can be skipped).
+    enum HeaderResult: Equatable { case success(Int), failure(String, length: Int?) }
 
     /// Parses an LSP header block (without the final blank line).
     static func parseHeader(_ block: String) -> HeaderResult {
         var length: Int?
+        var problem: String?
         for line in block.split(separator: "\r\n", omittingEmptySubsequences: true) {
             guard let colon = line.firstIndex(of: ":") else {
-                return .failure("header line '\(line.prefix(80))' has no ':'")
+                problem = problem ?? "header line '\(line.prefix(80))' has no ':'"
+                continue
             }
             let name = line[..<colon].trimmingSpaces().lowercased()
             let value = line[line.index(after: colon)...].trimmingSpaces()
             switch name {
             case "content-length":
-                guard let n = Int(value), n >= 0 else { return .failure("Content-Length '\(value.prefix(40))' is not a number") }
+                guard let n = Int(value), n >= 0 else { return .failure("Content-Length '\(value.prefix(40))' is not a number", length: nil) }
                 length = n
             case "content-type":
                 let params = value.split(separator: ";").dropFirst()
                 for p in params {
                     let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces().lowercased() }
                     if kv.count == 2, kv[0] == "charset", kv[1] != "utf-8", kv[1] != "utf8" {
-                        return .failure("unsupported charset '\(kv[1])' in Content-Type; use utf-8")
+                        problem = problem ?? "unsupported charset '\(kv[1].prefix(40))' in Content-Type; use utf-8"
                     }
                 }
             default:
                 continue
             }
         }
-        guard let length else { return .failure("header block has no Content-Length") }
+        guard let length else { return .failure(problem ?? "header block has no Content-Length", length: nil) }
+        if let problem { return .failure(problem, length: length) }
         return .success(length)
     }
 }

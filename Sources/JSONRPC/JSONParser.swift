@@ -133,7 +133,7 @@ public struct JSONParser {
             let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
             if isInteger, let i = Int64(text) { return .int(i) }
             guard let d = Double(text), d.isFinite else { throw error("number out of range") }
-            return .double(d)
+            return .number(text)
         }
 
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }

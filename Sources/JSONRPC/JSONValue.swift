@@ -6,6 +6,10 @@ public enum JSONValue: Sendable {
     case bool(Bool)
     case int(Int64)
     case double(Double)
+    /// A number as it was written, for a parsed number that is not exactly an `Int64`
+    /// (fractions, exponents, integers beyond 64 bits): echoing it (a request id) gives back the
+    /// same text, `123456789012345678901234567890` and not `1.2345678901234568e+29`.
+    case number(String)
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
@@ -13,6 +17,16 @@ public enum JSONValue: Sendable {
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
+    }
+
+    /// The value of a number of any of the three forms.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        case .number(let t): return Double(t)
+        default: return nil
+        }
     }
 
     public var stringValue: String? {
@@ -34,6 +48,7 @@ public enum JSONValue: Sendable {
         switch self {
         case .int(let i): return i
         case .double(let d) where d.rounded() == d && abs(d) < 9.0e15: return Int64(d)
+        case .number(let t): return Double(t).flatMap { $0.rounded() == $0 && abs($0) < 9.0e15 ? Int64($0) : nil }
         default: return nil
         }
     }
@@ -43,7 +58,7 @@ public enum JSONValue: Sendable {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
-        case .int, .double: return "number"
+        case .int, .double, .number: return "number"
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
@@ -60,6 +75,8 @@ extension JSONValue: Equatable {
         case (.int(let x), .int(let y)): return x == y
         case (.double(let x), .double(let y)): return x == y
         case (.int(let x), .double(let y)), (.double(let y), .int(let x)): return Double(x) == y
+        case (.number(let t), _): return b.doubleValue.map { Double(t) == $0 } ?? false
+        case (_, .number(let t)): return a.doubleValue.map { Double(t) == $0 } ?? false
         case (.string(let x), .string(let y)): return x == y
         case (.array(let x), .array(let y)): return x == y
         case (.object(let x), .object(let y)): return x == y

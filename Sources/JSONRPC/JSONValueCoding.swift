@@ -4,8 +4,58 @@ public struct JSONValueDecoder {
     public init() {}
 
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        try T(from: ValueDecoder(value: value, codingPath: []))
+        try T(from: ValueDecoder(value: value, codingPath: [], usage: nil))
     }
+
+    /// Decodes like `decode`, then refuses a field the type never asked for (a typo such as
+    /// `buildTimout` would otherwise be ignored). Objects the type reads as a whole (a
+    /// `JSONValue`, a dictionary) may hold anything; `ignoring` names top-level fields that
+    /// are always allowed.
+    public func decodeStrictly<T: Decodable>(_ type: T.Type, from value: JSONValue, ignoring: Set<String> = []) throws -> T {
+        let usage = KeyUsage()
+        let result = try T(from: ValueDecoder(value: value, codingPath: [], usage: usage))
+        if let unknown = usage.firstUnknown(ignoringAtTop: ignoring) { throw unknown }
+        return result
+    }
+}
+
+/// A field in a decoded object that its type does not have: where it is, and the fields the
+/// type knows there.
+public struct UnknownFieldError: Error, Sendable, Equatable {
+    /// Dotted path of the field (`source.local.pathh`).
+    public let field: String
+    public let known: [String]
+}
+
+/// Which keys of each decoded object the type asked for, by the object's coding path.
+///
+/// Not Sendable: one decode uses it, on one thread, from start to end.
+final class KeyUsage {
+    private var objects: [String: (keys: [String], asked: Set<String>)] = [:]
+    private var order: [String] = []
+
+    func opened(_ path: String, keys: [String]) {
+        if objects[path] == nil { order.append(path) }
+        objects[path] = (keys, objects[path]?.asked ?? [])
+    }
+
+    func asked(_ path: String, _ key: String) { objects[path]?.asked.insert(key) }
+    func askedAll(_ path: String) { if let o = objects[path] { objects[path]?.asked.formUnion(o.keys) } }
+
+    func firstUnknown(ignoringAtTop ignored: Set<String>) -> UnknownFieldError? {
+        for path in order {
+            guard let o = objects[path] else { continue }
+            for key in o.keys where !o.asked.contains(key) && !(path.isEmpty && ignored.contains(key)) {
+                return UnknownFieldError(field: path.isEmpty ? key : path + "." + key, known: o.asked.sorted())
+            }
+        }
+        return nil
+    }
+}
+
+/// The dotted form of a coding path (`order[0].group[1].id`).
+func pathString(_ keys: [CodingKey]) -> String {
+    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
 }
 
 /// Encodes an `Encodable` value into a `JSONValue`, keeping the order in which fields are encoded.
@@ -32,6 +82,7 @@ private struct AnyKey: CodingKey {
 private struct ValueDecoder: Decoder {
     let value: JSONValue
     let codingPath: [CodingKey]
+    let usage: KeyUsage?
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -40,7 +91,9 @@ private struct ValueDecoder: Decoder {
                 [String: JSONValue].self,
                 .init(codingPath: codingPath, debugDescription: "expected an object, got \(value.typeName)"))
         }
-        return KeyedDecodingContainer(KeyedContainer<Key>(object: obj, codingPath: codingPath))
+        let path = pathString(codingPath)
+        usage?.opened(path, keys: obj.keys)
+        return KeyedDecodingContainer(KeyedContainer<Key>(object: obj, codingPath: codingPath, path: path, usage: usage))
     }
 
     func unkeyedContainer() throws -> UnkeyedDecodingContainer {
@@ -48,17 +101,17 @@ private struct ValueDecoder: Decoder {
             throw DecodingError.typeMismatch(
                 [JSONValue].self, .init(codingPath: codingPath, debugDescription: "expected an array, got \(value.typeName)"))
         }
-        return UnkeyedContainer(items: items, codingPath: codingPath)
+        return UnkeyedContainer(items: items, codingPath: codingPath, usage: usage)
     }
 
-    func singleValueContainer() throws -> SingleValueDecodingContainer { SingleContainer(value: value, codingPath: codingPath) }
+    func singleValueContainer() throws -> SingleValueDecodingContainer { SingleContainer(value: value, codingPath: codingPath, usage: usage) }
 }
 
 private func mismatch<T>(_ type: T.Type, _ value: JSONValue, _ path: [CodingKey], _ expected: String) -> DecodingError {
     DecodingError.typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(expected), got \(value.typeName)"))
 }
 
-private func decodeScalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [CodingKey]) throws -> T {
+private func decodeScalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [CodingKey], _ usage: KeyUsage?) throws -> T {
     switch type {
     case is String.Type:
         guard case .string(let s) = value else { throw mismatch(type, value, path, "a string") }
@@ -83,26 +136,34 @@ private func decodeScalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ pa
         return r as! T
     case is Double.Type:
         switch value {
-        case .int(let i): return Double(i) as! T
-        case .double(let d): return d as! T
+        case .int, .double, .number: return value.doubleValue! as! T
         default: throw mismatch(type, value, path, "a number")
         }
     case is JSONValue.Type:
         return value as! T
     default:
-        return try T(from: ValueDecoder(value: value, codingPath: path))
+        return try T(from: ValueDecoder(value: value, codingPath: path, usage: usage))
     }
 }
 
 private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let object: JSONObject
     let codingPath: [CodingKey]
+    let path: String
+    let usage: KeyUsage?
 
-    var allKeys: [Key] { object.keys.compactMap { Key(stringValue: $0) } }
+    var allKeys: [Key] {
+        usage?.askedAll(path)
+        return object.keys.compactMap { Key(stringValue: $0) }
+    }
 
-    func contains(_ key: Key) -> Bool { object[key.stringValue] != nil }
+    func contains(_ key: Key) -> Bool {
+        usage?.asked(path, key.stringValue)
+        return object[key.stringValue] != nil
+    }
 
     private func value(for key: Key) throws -> JSONValue {
+        usage?.asked(path, key.stringValue)
         guard let v = object[key.stringValue] else {
             throw DecodingError.keyNotFound(
                 key, .init(codingPath: codingPath + [key], debugDescription: "missing required field '\(key.stringValue)'"))
@@ -111,43 +172,48 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
+        usage?.asked(path, key.stringValue)
         guard let v = object[key.stringValue] else { return true }
         return v == .null
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try decodeScalar(type, try value(for: key), codingPath + [key])
+        try decodeScalar(type, try value(for: key), codingPath + [key], usage)
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        usage?.asked(path, key.stringValue)
         guard let v = object[key.stringValue], v != .null || type == JSONValue.self else { return nil }
-        return try decodeScalar(type, v, codingPath + [key])
+        return try decodeScalar(type, v, codingPath + [key], usage)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey>
     {
-        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key]).container(keyedBy: type)
+        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key], usage: usage).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> UnkeyedDecodingContainer {
-        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key]).unkeyedContainer()
+        try ValueDecoder(value: try value(for: key), codingPath: codingPath + [key], usage: usage).unkeyedContainer()
     }
 
-    func superDecoder() throws -> Decoder { ValueDecoder(value: .object(object), codingPath: codingPath) }
+    func superDecoder() throws -> Decoder { ValueDecoder(value: .object(object), codingPath: codingPath, usage: usage) }
     func superDecoder(forKey key: Key) throws -> Decoder {
-        ValueDecoder(value: object[key.stringValue] ?? .null, codingPath: codingPath + [key])
+        usage?.asked(path, key.stringValue)
+        return ValueDecoder(value: object[key.stringValue] ?? .null, codingPath: codingPath + [key], usage: usage)
     }
 }
 
 private struct UnkeyedContainer: UnkeyedDecodingContainer {
     let items: [JSONValue]
     let codingPath: [CodingKey]
+    let usage: KeyUsage?
     var currentIndex = 0
 
-    init(items: [JSONValue], codingPath: [CodingKey]) {
+    init(items: [JSONValue], codingPath: [CodingKey], usage: KeyUsage?) {
         self.items = items
         self.codingPath = codingPath
+        self.usage = usage
     }
 
     var count: Int? { items.count }
@@ -169,30 +235,31 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let (v, path) = try next()
-        return try decodeScalar(type, v, path)
+        return try decodeScalar(type, v, path, usage)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
         let (v, path) = try next()
-        return try ValueDecoder(value: v, codingPath: path).container(keyedBy: type)
+        return try ValueDecoder(value: v, codingPath: path, usage: usage).container(keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> UnkeyedDecodingContainer {
         let (v, path) = try next()
-        return try ValueDecoder(value: v, codingPath: path).unkeyedContainer()
+        return try ValueDecoder(value: v, codingPath: path, usage: usage).unkeyedContainer()
     }
 
     mutating func superDecoder() throws -> Decoder {
         let (v, path) = try next()
-        return ValueDecoder(value: v, codingPath: path)
+        return ValueDecoder(value: v, codingPath: path, usage: usage)
     }
 }
 
 private struct SingleContainer: SingleValueDecodingContainer {
     let value: JSONValue
     let codingPath: [CodingKey]
+    let usage: KeyUsage?
     func decodeNil() -> Bool { value == .null }
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decodeScalar(type, value, codingPath) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decodeScalar(type, value, codingPath, usage) }
 }
 
 // MARK: - Encoding
@@ -345,6 +412,7 @@ extension JSONValue: Codable {
         case .bool(let b): try c.encode(b)
         case .int(let i): try c.encode(i)
         case .double(let d): try c.encode(d)
+        case .number: try c.encode(doubleValue ?? 0)
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o):

@@ -24,6 +24,7 @@ public enum JSONWriter {
             } else {
                 out.append(contentsOf: "\(d)".utf8)
             }
+        case .number(let t): out.append(contentsOf: t.utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))

@@ -3,6 +3,8 @@
 public enum RequestID: Hashable, Sendable, CustomStringConvertible {
     case int(Int64)
     case double(Double)
+    /// A number that is not an Int64, kept as the text it was sent as.
+    case number(String)
     case string(String)
     case null
 
@@ -10,6 +12,7 @@ public enum RequestID: Hashable, Sendable, CustomStringConvertible {
         switch value {
         case .int(let i): self = .int(i)
         case .double(let d): self = .double(d)
+        case .number(let t): self = .number(t)
         case .string(let s): self = .string(s)
         case .null: self = .null
         default: return nil
@@ -20,6 +23,7 @@ public enum RequestID: Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .int(let i): return .int(i)
         case .double(let d): return .double(d)
+        case .number(let t): return .number(t)
         case .string(let s): return .string(s)
         case .null: return .null
         }

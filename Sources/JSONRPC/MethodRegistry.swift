@@ -42,13 +42,16 @@ public struct MethodRegistry: Sendable {
     public var notificationMethods: [String] { notifications.keys.sorted() }
 
     /// Registers a request whose params decode into `P` and whose result encodes from `R`.
-    /// Absent params decode as `{}`; params given by position are refused.
+    /// Absent params decode as `{}`; params given by position are refused; a param `P` does
+    /// not have is refused naming it, unless `acceptsUnknownParams` (LSP's `initialize`, whose
+    /// clients send fields of their own). LSP's `workDoneToken` and `partialResultToken` are
+    /// accepted on every method.
     public mutating func register<P: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
-        _ method: String, ordering: MethodOrdering, params: P.Type = P.self,
+        _ method: String, ordering: MethodOrdering, params: P.Type = P.self, acceptsUnknownParams: Bool = false,
         _ body: @escaping @Sendable (P, RequestContext) async throws -> R
     ) {
         requests[method] = RequestEntry(ordering: ordering) { raw, context in
-            let p: P = try decodeParams(P.self, raw)
+            let p: P = try decodeParams(P.self, raw, strict: !acceptsUnknownParams)
             let result = try await body(p, context)
             if result is VoidResult { return .null }
             return try JSONValueEncoder().encode(result)
@@ -78,16 +81,32 @@ public struct VoidResult: Codable, Sendable {
     public init() {}
 }
 
+/// Params every method accepts (LSP's progress tokens).
+let lspTokens: Set<String> = ["workDoneToken", "partialResultToken"]
+
 /// Decodes by-name params, turning decoding failures into InvalidParams that name the field.
-public func decodeParams<P: Decodable>(_ type: P.Type, _ raw: JSONValue?) throws -> P {
-    let value = raw ?? .object(JSONObject())
-    if case .array = value {
-        throw ResponseError.invalidParams("params must be an object with named fields, not an array", field: nil)
+/// An empty array counts as no params: Neovim's client sends `{}` as `[]` (an empty Lua table).
+/// With `strict`, a field the type does not have is refused, with the known ones in
+/// `error.data.known`.
+public func decodeParams<P: Decodable>(_ type: P.Type, _ raw: JSONValue?, strict: Bool = false) throws -> P {
+    var value = raw ?? .object(JSONObject())
+    if case .array(let items) = value {
+        guard items.isEmpty else {
+            throw ResponseError.invalidParams("params must be an object with named fields, not an array", field: nil)
+        }
+        value = .object(JSONObject())
     }
     do {
+        if strict { return try JSONValueDecoder().decodeStrictly(P.self, from: value, ignoring: lspTokens) }
         return try JSONValueDecoder().decode(P.self, from: value)
     } catch let error as DecodingError {
         throw ResponseError(decodingError: error)
+    } catch let unknown as UnknownFieldError {
+        let shown = unknown.field.count > 256 ? String(unknown.field.prefix(256)) + "…" : unknown.field
+        throw ResponseError(
+            code: ResponseError.invalidParamsCode,
+            message: "Unknown param '\(shown)'. Check its spelling; the params known there are: \(unknown.known.joined(separator: ", ")).",
+            data: .object(JSONObject([("reason", "InvalidParams"), ("field", .string(shown)), ("known", .array(unknown.known.map(JSONValue.string)))])))
     }
 }
 

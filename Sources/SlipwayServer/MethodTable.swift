@@ -81,7 +81,7 @@ public enum MethodTable {
     // MARK: Lifecycle
 
     private static func registerLifecycle(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("initialize", ordering: .write) { (_: InitializeParams, ctx) in
+        r.register("initialize", ordering: .write, acceptsUnknownParams: true) { (_: InitializeParams, ctx) in
             return InitializeResult(
                 serverInfo: .init(name: "slipway", version: SlipwayVersion.current),
                 capabilities: .init(

@@ -52,14 +52,15 @@ public enum SlipwayServer {
         case .exit(let code):
             connection.flushOutput()
             return code
-        case .endOfInput:
+        case .endOfInput(let cutShort):
+            if cutShort { FileHandle.standardError.write(Data("slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n".utf8)) }
             // A shell pipeline gets complete results: builds it started run to the end.
             await engine.waitForIdle()
             await session.flush()
             await context.closeSession(for: connection)
             _ = await forwarder.value
             connection.flushOutput()
-            return 0
+            return cutShort ? 1 : 0
         }
     }
 

@@ -227,7 +227,7 @@ final class PipePeer: Sendable {
         let peer = PipePeer()
         peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":1}}"#)  // no trailing newline
         peer.closeInput()
-        #expect(await peer.end.value == .endOfInput)
+        #expect(await peer.end.value == .endOfInput(cutShort: false))
         #expect(await peer.next()?["id"] == .int(1))
     }
 

@@ -10,10 +10,47 @@ import Testing
         #expect(f.push(Array(":2}\n".utf8)) == [.message(Array("{\"b\":2}".utf8))])
     }
 
-    @Test func finalLineWithoutNewlineIsAMessageAtEndOfInput() {
+    @Test func finalLineWithoutNewlineIsGivenAsUnterminatedAtEndOfInput() {
         var f = MessageFramer()
         #expect(f.push(Array("{\"x\":1}".utf8)).isEmpty)
-        #expect(f.finish() == [.message(Array("{\"x\":1}".utf8))])
+        #expect(f.finish() == [.unterminated(Array("{\"x\":1}".utf8))])
+    }
+
+    /// A byte order mark is skipped; a first line that is not a header is newline-delimited
+    /// JSON (and gets a parse error) instead of a header block that never ends.
+    @Test func byteOrderMarkAndJunkBeforeJSON() {
+        var bom = MessageFramer()
+        #expect(bom.push([0xEF, 0xBB]).isEmpty)
+        #expect(bom.push([0xBF] + Array("{\"a\":1}\n".utf8)) == [.message(Array("{\"a\":1}".utf8))])
+        var lsp = MessageFramer()
+        #expect(lsp.push([0xEF, 0xBB, 0xBF] + Array("content-length: 2\r\n\r\n{}".utf8)) == [.message(Array("{}".utf8))])
+        #expect(lsp.framing == .contentLength)
+        var junk = MessageFramer()
+        #expect(junk.push(Array("hello\n{\"a\":1}\n".utf8)) == [.message(Array("hello".utf8)), .message(Array("{\"a\":1}".utf8))])
+        #expect(junk.framing == .newlineDelimited)
+        // "Con" could still become a header: nothing is decided until it can't.
+        var waiting = MessageFramer()
+        #expect(waiting.push(Array("Con".utf8)).isEmpty)
+        #expect(waiting.framing == nil)
+        #expect(waiting.push(Array("tent-Length: 2\r\n\r\n{}".utf8)) == [.message(Array("{}".utf8))])
+    }
+
+    /// A message refused for its charset is skipped by its Content-Length, so the next one is read whole.
+    @Test func aRefusedMessageDoesNotSwallowTheNext() {
+        var f = MessageFramer()
+        let events = f.push(Array("Content-Length: 9\r\nContent-Type: application/json; charset=latin1\r\n\r\n{\"a\":\"x\"}Content-Length: 7\r\n\r\n{\"b\":1}".utf8))
+        #expect(events.count == 2)
+        if case .malformedHeader(let m) = events.first { #expect(m.contains("latin1")) } else { Issue.record("expected malformedHeader") }
+        #expect(events.last == .message(Array("{\"b\":1}".utf8)))
+    }
+
+    @Test func aBodyOrHeaderCutShortAtEndOfInputIsReported() {
+        var body = MessageFramer()
+        #expect(body.push(Array("Content-Length: 10\r\n\r\n{\"a\"".utf8)).isEmpty)
+        #expect(body.finish() == [.truncated("the input ended after 4 of the 10 bytes its Content-Length announced")])
+        var header = MessageFramer()
+        #expect(header.push(Array("Content-Length: 10\r\n".utf8)).isEmpty)
+        #expect(header.finish() == [.truncated("the input ended in the middle of a header block")])
     }
 
     @Test func detectsContentLengthAndReadsBodiesSplitAnywhere() {
@@ -33,7 +70,7 @@ import Testing
         #expect(e1.count == 1)
         if case .malformedHeader(let m) = e1[0] { #expect(m.contains("latin1")) } else { Issue.record("expected malformedHeader") }
         var g = MessageFramer()
-        let e2 = g.push(Array("X-Foo: 1\r\n\r\n".utf8))
+        let e2 = g.push(Array("Content-Type: application/json\r\n\r\n".utf8))
         #expect(e2 == [.malformedHeader("header block has no Content-Length")])
     }
 
