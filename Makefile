@@ -15,7 +15,8 @@ build: setup
 # bwrap, git, docker-registry, skopeo and umoci.
 test: setup
 	swift build $(SWIFT_FLAGS)
-	swift test --disable-xctest $(SWIFT_FLAGS)
+	scripts/make-stack.sh .build/test-stack >/dev/null
+	SLIPWAY_TEST_STACK=$(CURDIR)/.build/test-stack swift test --disable-xctest $(SWIFT_FLAGS)
 
 # Builds the example app into an OCI image under a fresh state directory and runs it.
 demo: build

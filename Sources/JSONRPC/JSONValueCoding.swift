@@ -13,7 +13,16 @@ public struct JSONValueDecoder {
     /// are always allowed.
     public func decodeStrictly<T: Decodable>(_ type: T.Type, from value: JSONValue, ignoring: Set<String> = []) throws -> T {
         let usage = KeyUsage()
-        let result = try T(from: ValueDecoder(value: value, codingPath: [], usage: usage))
+        let result: T
+        do {
+            result = try T(from: ValueDecoder(value: value, codingPath: [], usage: usage))
+        } catch DecodingError.keyNotFound(let key, let context) {
+            // A required field is missing: if a field beside it is a near spelling of it, that
+            // misspelt field is the mistake to name.
+            let object = pathString(Array(context.codingPath.dropLast()))
+            if let typo = usage.unknownNear(key.stringValue, in: object) { throw typo }
+            throw DecodingError.keyNotFound(key, context)
+        }
         if let unknown = usage.firstUnknown(ignoringAtTop: ignoring) { throw unknown }
         return result
     }
@@ -41,6 +50,30 @@ final class KeyUsage {
 
     func asked(_ path: String, _ key: String) { objects[path]?.asked.insert(key) }
     func askedAll(_ path: String) { if let o = objects[path] { objects[path]?.asked.formUnion(o.keys) } }
+
+    /// A key of the object at `path`, not asked for, within two edits of `wanted`.
+    func unknownNear(_ wanted: String, in path: String) -> UnknownFieldError? {
+        guard let o = objects[path] else { return nil }
+        for key in o.keys where !o.asked.contains(key) && editDistance(key, wanted) <= 2 {
+            return UnknownFieldError(field: path.isEmpty ? key : path + "." + key, known: o.asked.sorted())
+        }
+        return nil
+    }
+
+    private func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8.prefix(64)), b = Array(b.utf8.prefix(64))
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var prev = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let old = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1))
+                prev = old
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
 
     func firstUnknown(ignoringAtTop ignored: Set<String>) -> UnknownFieldError? {
         for path in order {

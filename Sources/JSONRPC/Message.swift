@@ -59,7 +59,8 @@ public struct ResponseError: Error, Sendable, Equatable {
         ResponseError(code: invalidRequestCode, message: "Invalid Request: \(message)", data: ["reason": "InvalidRequest"])
     }
     public static func methodNotFound(_ method: String) -> ResponseError {
-        ResponseError(
+        let method = method.utf8.count > 256 ? String(method.prefix(256)) + "…" : method
+        return ResponseError(
             code: methodNotFoundCode,
             message: "Method not found: '\(method)'. Call rpc.discover or see initialize's capabilities.methods for the list.",
             data: ["reason": "MethodNotFound", "method": .string(method)])

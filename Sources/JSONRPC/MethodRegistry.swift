@@ -52,6 +52,7 @@ public struct MethodRegistry: Sendable {
     ) {
         requests[method] = RequestEntry(ordering: ordering) { raw, context in
             let p: P = try decodeParams(P.self, raw, strict: !acceptsUnknownParams)
+            try (p as? ValidatedParams)?.validate()
             let result = try await body(p, context)
             if result is VoidResult { return .null }
             return try JSONValueEncoder().encode(result)
@@ -69,6 +70,12 @@ public struct MethodRegistry: Sendable {
     }
 
     func entry(_ method: String) -> RequestEntry? { requests[method] }
+}
+
+/// Params that check themselves after decoding (names, ranges); the registry calls `validate`
+/// before the handler runs, so a bad value is refused for every method alike.
+public protocol ValidatedParams {
+    func validate() throws
 }
 
 /// Params of a method that takes none; any object is accepted.

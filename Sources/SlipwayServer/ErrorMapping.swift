@@ -20,17 +20,21 @@ public enum ErrorMapping {
         }
     }
 
+    /// Longest message sent; each value in `data` is cut at 256 bytes. Messages quote what the
+    /// client sent, cut where they quote it; this is the net under all of them.
+    static let maxMessageBytes = 2048
+
     public static func map(_ error: Error) -> ResponseError {
         switch error {
         case let e as EngineError:
             var data = JSONObject([("reason", .string(e.reason.rawValue))])
-            if let f = e.field { data["field"] = .string(f) }
-            for (k, v) in e.details.sorted(by: { $0.key < $1.key }) where data[k] == nil { data[k] = .string(v) }
-            return ResponseError(code: code(for: e.reason), message: e.message, data: .object(data))
+            if let f = e.field { data["field"] = .string(PathSyntax.shortened(f)) }
+            for (k, v) in e.details.sorted(by: { $0.key < $1.key }) where data[k] == nil { data[k] = .string(PathSyntax.shortened(v)) }
+            return ResponseError(code: code(for: e.reason), message: PathSyntax.shortened(e.message, limit: maxMessageBytes), data: .object(data))
         case let e as RuntimeError:
             return map(EngineError(e))
         default:
-            return .internalError(String(describing: error))
+            return .internalError(PathSyntax.shortened(String(describing: error), limit: maxMessageBytes))
         }
     }
 }

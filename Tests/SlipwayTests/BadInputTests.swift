@@ -78,7 +78,7 @@ import Testing
         }
         // The same files in three archive formats are the same source.
         #expect(Set(digests).count == 1)
-        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
+        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
     }
 
     @Test func badPlatformObjectsAreRefused() async throws {

@@ -6,7 +6,7 @@ import Testing
     @Test func archivesFromFileAndHTTPURLs() async throws {
         let files = TempDir("blobs")
         let app = Repo.examples.appendingPathComponent("hello-app").path
-        let r = try sh("""
+        let r = try await sh("""
             set -e
             cd '\(files.path)'
             mkdir -p top && cp -r '\(app)' top/hello-1.0
@@ -30,12 +30,12 @@ import Testing
             #expect(b["source"]?["type"] == "Blob")
             #expect(b["source"]?["revision"]?.stringValue?.hasPrefix("sha256:") == true)
         }
-        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-file").contains(BuildFlowTests.expectedLine))
+        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-file").contains(BuildFlowTests.expectedLine))
 
         // The same archive again is no change; a changed archive at the same URL is a CONFIG build.
         let same = try await c.call("image/patch", ["name": "from-http", "source": ["blob": ["url": .string(server.url("app.zip"))]]])
         #expect(same["changed"] == false)
-        #expect(try sh("cd '\(files.path)' && echo extra > NOTES && zip -q app.zip NOTES").status == 0)
+        #expect(try await sh("cd '\(files.path)' && echo extra > NOTES && zip -q app.zip NOTES").status == 0)
         let changed = try await c.call("image/patch", ["name": "from-http", "source": ["blob": ["url": .string(server.url("app.zip"))]]])
         #expect(changed["changed"] == true)
         let b2 = try await c.call("build/wait", ["image": "from-http", "build": 2])

@@ -70,7 +70,7 @@ import Testing
         }
         // Nothing was written through a planted link, and no host content is in the content store.
         for t in writeTargets { #expect(!FileManager.default.fileExists(atPath: t), "the host wrote through a symlink to \(t)") }
-        let grep = try sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(state.path)/layouts' '\(state.path)/cache' 2>/dev/null || true")
+        let grep = try await sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(state.path)/layouts' '\(state.path)/cache' 2>/dev/null || true")
         #expect(grep.out.isEmpty, "host content reached the state directory: \(grep.out)")
         #expect(try String(contentsOfFile: hostFile, encoding: .utf8) == marker)
     }
@@ -93,13 +93,13 @@ import Testing
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         let layout = state.path + "/layouts/default/inner"
         let bundle = TempDir("bundle")
-        let unpack = try sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b'")
+        let unpack = try await sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b'")
         #expect(unpack.status == 0, "\(unpack.err)")
         let rootfs = bundle.path + "/b/rootfs"
         for p in ["/layers/test_hostile/evil/hostfile", "/workspace/hostfile"] {
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs + p) == host.path + "/secret")
         }
-        let grep = try sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(layout)' 2>/dev/null || true")
+        let grep = try await sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(layout)' 2>/dev/null || true")
         #expect(grep.out.isEmpty, "host content reached the image: \(grep.out)")
     }
 }

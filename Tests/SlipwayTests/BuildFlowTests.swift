@@ -9,11 +9,11 @@ import Testing
     static var helloApp: String { Repo.examples.appendingPathComponent("hello-app").path }
 
     /// Runs `/cnb/process/<type>` of an OCI layout image under bwrap, as an unprivileged user.
-    static func runImage(layout: String, tag: String = "latest", process: String = "web", args: [String] = []) throws -> String {
+    static func runImage(layout: String, tag: String = "latest", process: String = "web", args: [String] = []) async throws -> String {
         let bundle = TempDir("bundle")
-        let unpack = try sh("umoci unpack --image '\(layout):\(tag)' '\(bundle.path)/b'")
+        let unpack = try await sh("umoci unpack --image '\(layout):\(tag)' '\(bundle.path)/b'")
         guard unpack.status == 0 else { throw TestFailure("umoci unpack failed: \(unpack.err)") }
-        let run = try sh("""
+        let run = try await sh("""
             bwrap --bind '\(bundle.path)/b/rootfs' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
               --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/\(process) \(args.map { "'\($0)'" }.joined(separator: " "))
             """)
@@ -61,17 +61,17 @@ import Testing
         #expect(bs["runImage"]?.stringValue?.contains("@sha256:") == true)
 
         // Checked from outside: skopeo sees the CNB labels and the digest Slipway reported.
-        let inspect = try sh("skopeo inspect oci:\(layout):latest")
+        let inspect = try await sh("skopeo inspect oci:\(layout):latest")
         #expect(inspect.status == 0, "\(inspect.err)")
         let info = try JSONParser.parse(Array(inspect.out.utf8))
         #expect(info["Labels"]?["io.buildpacks.lifecycle.metadata"] != nil)
         #expect(info["Labels"]?["io.buildpacks.build.metadata"] != nil)
         #expect(info["Digest"]?.stringValue.map { latest.hasSuffix($0) } == true)
-        let config = try JSONParser.parse(Array(try sh("skopeo inspect --config oci:\(layout):latest").out.utf8))
+        let config = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(layout):latest").out.utf8))
         #expect(config["config"]?["Entrypoint"] == ["/cnb/process/web"])
 
         // umoci unpacks it, and the default process prints the example's line.
-        let output = try Self.runImage(layout: layout)
+        let output = try await Self.runImage(layout: layout)
         #expect(output.contains(Self.expectedLine))
     }
 
@@ -94,12 +94,12 @@ import Testing
         #expect(!lines.contains { $0.contains("test/provider:tools") || $0.contains("scratch") })
         // launch.toml labels become image labels.
         let layout = state.path + "/layouts/default/layers"
-        let info = try JSONParser.parse(Array(try sh("skopeo inspect oci:\(layout):latest").out.utf8))
+        let info = try JSONParser.parse(Array(try await sh("skopeo inspect oci:\(layout):latest").out.utf8))
         #expect(info["Labels"]?["org.example.built-by"] == "test/consumer")
         // The launcher: exec.d output, env.launch (and per-process env.launch/<type>), default args or the user's.
-        #expect(try Self.runImage(layout: layout).contains("web: EXECD_VAR=set by exec.d ROLE=everyone args=default-arg"))
-        #expect(try Self.runImage(layout: layout, args: ["mine"]).contains("args=mine"))
-        #expect(try Self.runImage(layout: layout, process: "worker").contains("worker: ROLE=worker-only"))
+        #expect(try await Self.runImage(layout: layout).contains("web: EXECD_VAR=set by exec.d ROLE=everyone args=default-arg"))
+        #expect(try await Self.runImage(layout: layout, args: ["mine"]).contains("args=mine"))
+        #expect(try await Self.runImage(layout: layout, process: "worker").contains("worker: ROLE=worker-only"))
     }
 
     @Test func patchTriggerRetentionFailureAndDelete() async throws {
@@ -277,7 +277,7 @@ import Testing
         #expect(Date().timeIntervalSince(t0) < 20)
         // The sandboxed processes are gone, and the next build works.
         try await Task.sleep(for: .milliseconds(200))
-        #expect(try sh("pgrep -f '\(state.path)/wor[k]' || true").out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        #expect(try await sh("pgrep -f '\(state.path)/wor[k]' || true").out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         _ = try await c.call("image/patch", ["name": "s", "env": ["SLEEP_SECONDS": "0"]])
         #expect(try await c.call("build/wait", ["image": "s", "build": 2])["status"] == "SUCCESS")
         #expect(try await c.request("build/cancel", ["image": "s"])["error"]?["code"] == 1003)

@@ -63,7 +63,7 @@ extension SlipwayClient {
             #expect(b["source"]?["revision"] == .string(first))
         }
         #expect(try await c.call("build/status", ["image": "branch"])["source"]?["ref"] == "main")  // the remote's default branch
-        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
+        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
 
         // A new commit on main: the branch images rebuild with reason COMMIT; tag and pinned do not.
         let second = try repo.pushCommit()
@@ -120,7 +120,7 @@ extension SlipwayClient {
     @Test func privateRemoteNeedsItsSecretAndSecretsNeverShow() async throws {
         let repo = try GitFixture()
         let served = TempDir("served")
-        #expect(try sh("cp -r '\(repo.bare)' '\(served.path)/private.git'").status == 0)
+        #expect(try await sh("cp -r '\(repo.bare)' '\(served.path)/private.git'").status == 0)
         let password = "pw-\(UUID().uuidString.prefix(12))-never-shown"
         let registryPassword = "reg-\(UUID().uuidString.prefix(12))-never-shown"
         let server = try FixtureServer("git_http_server.py", [served.path, "builder", password])
@@ -159,7 +159,7 @@ extension SlipwayClient {
             #expect(keys.isSubset(of: allowed))
         }
         for name in ["git-creds", "registry", "docker"] {
-            let mode = try sh("stat -c %a '\(state.path)/secrets/default/\(name).json'").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let mode = try await sh("stat -c %a '\(state.path)/secrets/default/\(name).json'").out.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(mode == "600")
         }
         _ = try await c.call("secret/delete", ["name": "docker"])
@@ -168,8 +168,8 @@ extension SlipwayClient {
 
         // The values appear nowhere: responses, notifications, logs, events, the database.
         let everything = c.messages.map { JSONWriter.string($0) }.joined(separator: "\n")
-        let logs = try sh("cat '\(state.path)'/logs/*/*/*.log").out
-        let db = try sh("strings '\(state.path)/state.db' '\(state.path)/state.db-wal' 2>/dev/null").out
+        let logs = try await sh("cat '\(state.path)'/logs/*/*/*.log").out
+        let db = try await sh("strings '\(state.path)/state.db' '\(state.path)/state.db-wal' 2>/dev/null").out
         for secret in [password, registryPassword, "docker-config-secret", "dTpkb2NrZXItY29uZmlnLXNlY3JldA=="] {
             #expect(!everything.contains(secret))
             #expect(!logs.contains(secret))

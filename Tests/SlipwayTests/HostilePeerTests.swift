@@ -39,7 +39,7 @@ import Testing
     @Test func registryCredentialsDoNotFollowARedirectToAnotherHost() async throws {
         let layouts = TempDir("layout")
         let layout = layouts.path + "/stack"
-        try HostStack.ociLayout(at: layout, stackID: "io.slipway.test")
+        try await HostStack.ociLayout(at: layout, stackID: "io.slipway.test")
         let records = TempDir("record")
         let record = records.path + "/auth.log"
         let peer = try FixtureServer("hostile_peer.py", ["redirect-blobs", record, layout])
@@ -79,7 +79,7 @@ import Testing
     @Test func manifestsAreCappedAndBlobsMustBeTheSizeTheManifestGives() async throws {
         let layouts = TempDir("layout")
         let layout = layouts.path + "/stack"
-        try HostStack.ociLayout(at: layout, stackID: "io.slipway.test")
+        try await HostStack.ociLayout(at: layout, stackID: "io.slipway.test")
         let records = TempDir("record")
         let record = records.path + "/auth.log"
         let huge = try FixtureServer("hostile_peer.py", ["huge-manifest", record, layout])

@@ -110,7 +110,7 @@ import Testing
         let state = TempDir("state")
         let work = TempDir("oci")
         // An OCI layout made by umoci from the host stack's folders: a stack image given as oci:DIR:TAG.
-        try HostStack.ociLayout(at: work.path + "/stack", stackID: "io.slipway.oci")
+        try await HostStack.ociLayout(at: work.path + "/stack", stackID: "io.slipway.oci")
         let c = try SlipwayClient(stateDir: state.path)
         let stack = try await c.call("clusterstack/create", ["name": "oci", "buildImage": .string("oci:\(work.path)/stack:build"),
                                                              "runImage": .string("oci:\(work.path)/stack:run")])
@@ -120,7 +120,7 @@ import Testing
         #expect(index["manifests"]?.arrayValue?.contains { $0["digest"]?.stringValue == runDigest } == true)
         // A buildpack given as a .tgz archive (with its folder inside), next to one given as a folder.
         let tgz = work.path + "/procfile.tgz"
-        #expect(try sh("tar -czf '\(tgz)' -C '\(Repo.buildpacks.path)' procfile").status == 0)
+        #expect(try await sh("tar -czf '\(tgz)' -C '\(Repo.buildpacks.path)' procfile").status == 0)
         let store = try await c.call("clusterstore/create", ["name": "s", "buildpacks": .array([.string(Repo.buildpacks.appendingPathComponent("build-script").path),
                                                                                                   .string(tgz)])])
         #expect(store["buildpacks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["slipway/build-script", "slipway/procfile"])
@@ -130,18 +130,18 @@ import Testing
                                                        "order": [["group": [["id": "slipway/build-script"], ["id": "slipway/procfile"]]]]])
         // The app lives in a sub-folder of the source.
         let src = TempDir("src")
-        let r = try sh("mkdir -p '\(src.path)/services' && cp -r '\(Self.app)' '\(src.path)/services/hello' && echo noise > '\(src.path)/other.txt'")
+        let r = try await sh("mkdir -p '\(src.path)/services' && cp -r '\(Self.app)' '\(src.path)/services/hello' && echo noise > '\(src.path)/other.txt'")
         #expect(r.status == 0)
         _ = try await c.call("image/create", ["name": "sub", "source": ["local": ["path": .string(src.path)], "subPath": "services/hello"]])
         let b = try await c.call("build/wait", ["image": "sub", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         #expect(b["runImage"]?.stringValue?.hasSuffix(runDigest) == true)
         // The run image's layers are the bottom of the app image.
-        let runManifest = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(work.path)/stack:run").out.utf8))
-        let appManifest = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(state.path)/layouts/default/sub:latest").out.utf8))
+        let runManifest = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(work.path)/stack:run").out.utf8))
+        let appManifest = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(state.path)/layouts/default/sub:latest").out.utf8))
         let runLayers = runManifest["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         #expect(!runLayers.isEmpty)
         #expect(Array(appManifest["layers"]?.arrayValue?.compactMap { $0["digest"] }.prefix(runLayers.count) ?? []) == runLayers)
-        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
+        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
     }
 }

@@ -36,7 +36,7 @@ import Testing
 
         // procfile 0.2.0 joins the store.
         let v2 = TempDir("v2")
-        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)
         _ = try await c.call("clusterstore/add", ["name": "default", "buildpacks": .array([.string(v2.path)])])
         for n in names {
             try await c.waitForQueued(n, 2)
@@ -72,7 +72,7 @@ import Testing
 
         // A new run image: the host run stack plus one file.
         let run2 = TempDir("run2")
-        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
+        #expect(try await sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
         let stack = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
         try await c.waitForQueued("r", 2)
         let b2 = try await c.call("build/wait", ["image": "r", "build": 2])
@@ -88,11 +88,11 @@ import Testing
         #expect(Array(after.suffix(4)) == Array(before.suffix(4)))  // launch, app, launcher and config layers unchanged
         #expect(after.first != before.first)
         let bundle = TempDir("bundle")
-        #expect(try sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b' >/dev/null && cat '\(bundle.path)/b/rootfs/etc/run-image-version'").out == "v2\n")
-        #expect(try BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
+        #expect(try await sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b' >/dev/null && cat '\(bundle.path)/b/rootfs/etc/run-image-version'").out == "v2\n")
+        #expect(try await BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
         let status = try await c.call("build/status", ["image": "r", "build": 2])
         #expect(status["runImage"]?.stringValue?.hasSuffix(runDigest) == true)
-        let labels = try JSONParser.parse(Array(try sh("skopeo inspect oci:\(layout):latest").out.utf8))["Labels"]
+        let labels = try JSONParser.parse(Array(try await sh("skopeo inspect oci:\(layout):latest").out.utf8))["Labels"]
         let metadata = try JSONParser.parse(Array((labels?["io.buildpacks.lifecycle.metadata"]?.stringValue ?? "").utf8))
         #expect(metadata["runImage"]?["reference"] == .string(runDigest))
         let runConfig = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: state.path + "/blobs/sha256/" + (runManifest["config"]?["digest"]?.stringValue ?? "").dropFirst(7)))))
@@ -111,7 +111,7 @@ import Testing
     @Test func refreshNoticesANewRunImageBehindTheSameReference() async throws {
         let state = TempDir("state")
         let run = TempDir("run")
-        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run.path)/'").status == 0)
+        #expect(try await sh("cp -a '\(HostStack.run)/.' '\(run.path)/'").status == 0)
         let c = try SlipwayClient(stateDir: state.path)
         _ = try await c.call("clusterstack/create", ["name": "base", "buildImage": .string(HostStack.build), "runImage": .string(run.path), "id": "io.slipway.test"])
         _ = try await c.call("clusterstore/create", ["name": "default", "buildpacks": .array(["build-script", "procfile"].map { .string(Repo.buildpacks.appendingPathComponent($0).path) })])
@@ -125,7 +125,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await c.call("build/list", ["image": "r"])["builds"]?.arrayValue?.count == 1)
         // The folder behind the reference changed: refresh sees a new digest and rebases.
-        #expect(try sh("echo patched > '\(run.path)/etc/security-patch'").status == 0)
+        #expect(try await sh("echo patched > '\(run.path)/etc/security-patch'").status == 0)
         let refreshed = try await c.call("clusterstack/refresh", ["name": "base"])
         #expect(refreshed["status"]?["runImageDigest"] != same["status"]?["runImageDigest"])
         try await c.waitForQueued("r", 2)
@@ -145,14 +145,14 @@ import Testing
 
         // A buildpack that names other stacks makes its builder not ready, saying why.
         let other = TempDir("other")
-        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(other.path)/' && sed -i 's/^id = \"\\*\"/id = \"io.other.stack\"/; s/^version = \"0.1.0\"/version = \"0.3.0\"/' '\(other.path)/buildpack.toml'").status == 0)
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(other.path)/' && sed -i 's/^id = \"\\*\"/id = \"io.other.stack\"/; s/^version = \"0.1.0\"/version = \"0.3.0\"/' '\(other.path)/buildpack.toml'").status == 0)
         _ = try await c.call("clusterstore/create", ["name": "narrow", "buildpacks": .array([.string(other.path)])])
         let b = try await c.call("clusterbuilder/create", ["name": "narrow", "stack": "base", "store": "narrow", "order": [["group": [["id": "slipway/procfile"]]]]])
         #expect(b["status"]?["ready"] == false)
         #expect(b["status"]?["message"]?.stringValue?.contains("do not support stack 'io.slipway.test'") == true, "\(JSONWriter.string(b))")
         // Targets (Buildpack API 0.10+): a buildpack only for another architecture.
         let arm = TempDir("arm")
-        #expect(try sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(arm.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.4.0\"/' '\(arm.path)/buildpack.toml' && printf '\\n[[targets]]\\nos = \"linux\"\\narch = \"s390x\"\\n' >> '\(arm.path)/buildpack.toml'").status == 0)
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(arm.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.4.0\"/' '\(arm.path)/buildpack.toml' && printf '\\n[[targets]]\\nos = \"linux\"\\narch = \"s390x\"\\n' >> '\(arm.path)/buildpack.toml'").status == 0)
         _ = try await c.call("clusterstore/create", ["name": "s390x", "buildpacks": .array([.string(arm.path)])])
         let t = try await c.call("clusterbuilder/create", ["name": "s390x", "stack": "base", "store": "s390x", "order": [["group": [["id": "slipway/procfile"]]]]])
         #expect(t["status"]?["ready"] == false)
@@ -174,7 +174,7 @@ import Testing
             _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == .string(n) && $0["params"]?["status"] == "BUILDING" }
         }
         let run2 = TempDir("run2")
-        #expect(try sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
+        #expect(try await sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
         _ = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
         let patched = try await c.call("image/patch", ["name": "x", "env": ["MODE": "prod"]])
         #expect(patched["build"] == 2)  // joined the queued STACK build
@@ -229,16 +229,16 @@ import Testing
         _ = try await c.call("image/create", ["name": "k", "source": ["local": ["path": .string(Self.app)]]])
         #expect(try await c.call("build/wait", ["image": "k", "build": 1])["status"] == "SUCCESS")
         let layout = state.path + "/layouts/default/k"
-        let first = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
+        let first = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         _ = try await c.call("image/trigger", ["name": "k"])
         #expect(try await c.call("build/wait", ["image": "k", "build": 2])["status"] == "SUCCESS")
         let lines = try await c.call("build/logs", ["image": "k", "build": 2])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(lines.contains("Restoring metadata for layer 'test/keeper:tool' from the previous image"))
         #expect(lines.contains("keeping layer tool (version 1)"))
         #expect(lines.contains("Reusing layer 'test/keeper:tool' from the previous image"))
-        let second = try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
+        let second = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         #expect(second == first)
-        #expect(try BuildFlowTests.runImage(layout: layout).contains("kept tool works"))
+        #expect(try await BuildFlowTests.runImage(layout: layout).contains("kept tool works"))
     }
 
     @Test func aFailedBuildLeavesTheCacheAsItWas() async throws {

@@ -78,17 +78,17 @@ final class LoopbackRegistry: Sendable {
         #expect(c.notifications("event").contains { $0["reason"] == "Pushed" })
 
         // Read back from outside with skopeo: tags, the digest, and a copy that works.
-        let tags = try JSONParser.parse(Array(try sh("skopeo list-tags --tls-verify=false docker://\(registry.host)/team/hello").out.utf8))
+        let tags = try JSONParser.parse(Array(try await sh("skopeo list-tags --tls-verify=false docker://\(registry.host)/team/hello").out.utf8))
         let names = tags["Tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(names.contains("1.0"))
         #expect(names.contains("stable"))
         #expect(names.contains { $0.range(of: #"^1\.0-b1\.\d{8}\.\d{6}$"#, options: .regularExpression) != nil })
-        let inspect = try JSONParser.parse(Array(try sh("skopeo inspect --tls-verify=false docker://\(tag)").out.utf8))
+        let inspect = try JSONParser.parse(Array(try await sh("skopeo inspect --tls-verify=false docker://\(tag)").out.utf8))
         #expect(inspect["Digest"]?.stringValue.map { latest.hasSuffix($0) } == true)
         #expect(inspect["Labels"]?["io.buildpacks.lifecycle.metadata"] != nil)
         let copy = TempDir("copy")
-        #expect(try sh("skopeo copy --src-tls-verify=false docker://\(tag) oci:\(copy.path)/img:x").status == 0)
-        #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await sh("skopeo copy --src-tls-verify=false docker://\(tag) oci:\(copy.path)/img:x").status == 0)
+        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
 
         // A rebuild with nothing changed uploads no blob: only manifests travel.
         let before = registry.uploads
@@ -118,9 +118,9 @@ final class LoopbackRegistry: Sendable {
         _ = try await c.call("image/create", ["name": "withcreds", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
         let ok = try await c.call("build/wait", ["image": "withcreds", "build": 1])
         #expect(ok["status"] == "SUCCESS", "\(JSONWriter.string(ok))")
-        let r = try sh("skopeo inspect --tls-verify=false --creds 'pusher:\(password)' docker://\(tag)")
+        let r = try await sh("skopeo inspect --tls-verify=false --creds 'pusher:\(password)' docker://\(tag)")
         #expect(r.status == 0, "\(r.err)")
-        let everything = c.messages.map { JSONWriter.string($0) }.joined(separator: "\n") + (try sh("cat '\(state.path)'/logs/*/*/*.log").out)
+        let everything = c.messages.map { JSONWriter.string($0) }.joined(separator: "\n") + (try await sh("cat '\(state.path)'/logs/*/*/*.log").out)
         #expect(!everything.contains(password))
 
         // The registry stops while a build runs: the build fails naming it, and the registry,
@@ -139,16 +139,16 @@ final class LoopbackRegistry: Sendable {
         #expect(down["message"]?.stringValue?.contains("registry \(registry.host) cannot be reached") == true, "\(JSONWriter.string(down))")
         #expect(c.notifications("event").contains { $0["reason"] == "Failed" && ($0["message"]?.stringValue?.contains(registry.host) ?? false) })
         let again = try LoopbackRegistry(user: "pusher", password: password, reusing: registry)
-        let tags = try sh("skopeo list-tags --tls-verify=false --creds 'pusher:\(password)' docker://\(again.host)/private/mid")
+        let tags = try await sh("skopeo list-tags --tls-verify=false --creds 'pusher:\(password)' docker://\(again.host)/private/mid")
         #expect(!tags.out.contains("\"1\""), "\(tags.out) \(tags.err)")
     }
 
     @Test func stackImagesArePulledFromTheRegistryByReference() async throws {
         let registry = try LoopbackRegistry()
         let work = TempDir("stack")
-        try HostStack.ociLayout(at: work.path + "/oci", stackID: "io.slipway.pulled")
+        try await HostStack.ociLayout(at: work.path + "/oci", stackID: "io.slipway.pulled")
         for tag in ["build", "run"] {
-            let r = try sh("skopeo copy --dest-tls-verify=false --format v2s2 oci:'\(work.path)/oci:\(tag)' docker://\(registry.host)/stacks/\(tag):1")
+            let r = try await sh("skopeo copy --dest-tls-verify=false --format v2s2 oci:'\(work.path)/oci:\(tag)' docker://\(registry.host)/stacks/\(tag):1")
             #expect(r.status == 0, "\(r.err)")
         }
         let state = TempDir("state")
@@ -167,7 +167,7 @@ final class LoopbackRegistry: Sendable {
         _ = try await c.call("image/create", ["name": "on-pulled", "source": ["local": ["path": .string(Self.app)]]])
         let b = try await c.call("build/wait", ["image": "on-pulled", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
-        #expect(try BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
+        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
 
         // Pushed to the registry the run image came from: its layers are mounted, not uploaded.
         _ = try await c.call("image/create", ["name": "mounted", "tag": .string("\(registry.host)/apps/mounted:1"), "source": ["local": ["path": .string(Self.app)]]])
@@ -175,12 +175,12 @@ final class LoopbackRegistry: Sendable {
         #expect(m["status"] == "SUCCESS", "\(JSONWriter.string(m))")
         let lines = try await c.call("build/logs", ["image": "mounted"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(lines.contains { $0.hasPrefix("Mounted ") && $0.hasSuffix("from \(registry.host)/stacks/run") })
-        #expect(try sh("skopeo inspect --tls-verify=false docker://\(registry.host)/apps/mounted:1").status == 0)
+        #expect(try await sh("skopeo inspect --tls-verify=false docker://\(registry.host)/apps/mounted:1").status == 0)
     }
 
     @Test func bearerTokenRegistry() async throws {
         let keys = TempDir("token")
-        #expect(try sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(keys.path)/key.pem' -out '\(keys.path)/cert.pem' -days 1 -subj /CN=slipway-test-issuer").status == 0)
+        #expect(try await sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(keys.path)/key.pem' -out '\(keys.path)/cert.pem' -days 1 -subj /CN=slipway-test-issuer").status == 0)
         let password = "tok-\(UUID().uuidString.prefix(10))"
         let issuer = try FixtureServer("token_server.py", [keys.path + "/key.pem", keys.path + "/cert.pem", "slipway-test-issuer", "tokenuser", password])
         let registry = try LoopbackRegistry(tokenAuth: (issuer.url("token"), keys.path + "/cert.pem"))
@@ -196,7 +196,7 @@ final class LoopbackRegistry: Sendable {
         _ = try await c.call("image/create", ["name": "bearer", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
         let ok = try await c.call("build/wait", ["image": "bearer", "build": 1])
         #expect(ok["status"] == "SUCCESS", "\(JSONWriter.string(ok))")
-        let r = try sh("skopeo inspect --tls-verify=false --creds 'tokenuser:\(password)' docker://\(tag)")
+        let r = try await sh("skopeo inspect --tls-verify=false --creds 'tokenuser:\(password)' docker://\(tag)")
         #expect(r.status == 0, "\(r.err)")
         #expect(!c.messages.map { JSONWriter.string($0) }.joined().contains(password))
     }
@@ -210,7 +210,7 @@ final class LoopbackRegistry: Sendable {
         try "#!/bin/sh\nread host\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"helped\",\"Secret\":\"\(password)\"}' \"$host\"\n"
             .write(toFile: bin.path + "/docker-credential-slipwaytest", atomically: true, encoding: .utf8)
         chmod(bin.path + "/docker-credential-slipwaytest", 0o755)
-        #expect(try sh("cp -r '\(Self.app)/.' '\(app.path)/' && head -c 41943040 /dev/urandom > '\(app.path)/big.bin'").status == 0)
+        #expect(try await sh("cp -r '\(Self.app)/.' '\(app.path)/' && head -c 41943040 /dev/urandom > '\(app.path)/big.bin'").status == 0)
         let state = TempDir("state")
         let path = bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         let c = try SlipwayClient(stateDir: state.path, environment: ["HOME": home.path, "PATH": path])
@@ -222,8 +222,8 @@ final class LoopbackRegistry: Sendable {
         let patches = registry.log.components(separatedBy: "\n").filter { $0.contains("\"PATCH /v2/big/app/blobs/uploads/") }.count
         #expect(patches >= 3)  // a 40 MB app layer in 16 MB chunks
         let copy = TempDir("copy")
-        #expect(try sh("skopeo copy --src-tls-verify=false --src-creds 'helped:\(password)' docker://\(tag) oci:\(copy.path)/img:x").status == 0)
-        #expect(try BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await sh("skopeo copy --src-tls-verify=false --src-creds 'helped:\(password)' docker://\(tag) oci:\(copy.path)/img:x").status == 0)
+        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
     }
 
     /// Credentials that cannot be resolved fail the build, naming the cause; nothing is
@@ -249,7 +249,7 @@ final class LoopbackRegistry: Sendable {
 
     @Test func buildpackagesFromLayoutsCNBFilesAndRegistries() async throws {
         let work = TempDir("pkg")
-        let r = try sh("""
+        let r = try await sh("""
             set -e
             cd '\(work.path)'
             cp -r '\(Repo.buildpacks.path)/procfile' procfile && sed -i 's/^version = "0.1.0"/version = "0.5.0"/' procfile/buildpack.toml
@@ -262,7 +262,7 @@ final class LoopbackRegistry: Sendable {
             """)
         #expect(r.status == 0, "\(r.err)")
         let registry = try LoopbackRegistry()
-        #expect(try sh("skopeo copy --dest-tls-verify=false oci:'\(work.path)/layout:pkg' docker://\(registry.host)/buildpacks/pkg:1").status == 0)
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:'\(work.path)/layout:pkg' docker://\(registry.host)/buildpacks/pkg:1").status == 0)
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         for (name, ref) in [("from-layout", "oci:\(work.path)/layout:pkg"), ("from-cnb", work.path + "/package.cnb"), ("from-registry", "\(registry.host)/buildpacks/pkg:1")] {

@@ -65,7 +65,7 @@ import Testing
         #expect(b["status"] == "FAILURE")
         #expect(b["message"]?.stringValue?.contains("timed out") == true)
         // The wrapper forked slipway as PID 1 of a new PID namespace; find its host pid.
-        let pid = try sh("pgrep -P \(c.process.processIdentifier)").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try await sh("pgrep -P \(c.process.processIdentifier)").out.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!pid.isEmpty)
         func leftovers() throws -> String {
             // Children of slipway (a zombie bwrap among them) and the sleeping step anywhere.

@@ -9,12 +9,12 @@ import Testing
         let allowed = TempDir("allowed")
         let outside = TempDir("outside")
         let hello = Repo.examples.appendingPathComponent("hello-app").path
-        #expect(try sh("cp -r '\(hello)' '\(allowed.path)/app' && cp -r '\(hello)' '\(outside.path)/app'").status == 0)
+        #expect(try await sh("cp -r '\(hello)' '\(allowed.path)/app' && cp -r '\(hello)' '\(outside.path)/app'").status == 0)
         symlink(outside.path, allowed.path + "/app/link")
         try "link\n".write(toFile: allowed.path + "/app/.slipwayignore", atomically: false, encoding: .utf8)
         symlink(outside.path + "/app", allowed.path + "/app-link")
         let repo = try GitFixture()  // a bare repository outside the allowed folder
-        #expect(try sh("tar -czf '\(outside.path)/app.tgz' -C '\(hello)' .").status == 0)
+        #expect(try await sh("tar -czf '\(outside.path)/app.tgz' -C '\(hello)' .").status == 0)
 
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--allow-source", allowed.path])

@@ -140,6 +140,9 @@ public final class BlobWriter {
             let n = Foundation.write(fd, chunk.baseAddress! + off, used - off)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == ENOSPC {
+                    throw RuntimeError.unavailable("no space left on device in \(store.root.path); free some space there and try again")
+                }
                 throw RuntimeError.io("writing blob: \(String(cString: strerror(errno)))")
             }
             off += n

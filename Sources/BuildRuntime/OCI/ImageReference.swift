@@ -12,6 +12,9 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a reference; `field` names the param in the error.
     public static func parse(_ text: String, field: String) throws -> ImageReference {
+        guard text.utf8.count <= 4096 else {
+            throw RuntimeError.invalid("'\(field)' is longer than 4096 bytes; give oci:DIR[:TAG] or host/repo:tag", field: field)
+        }
         let t = text.trimmingCharacters(in: .whitespaces)
         guard !t.isEmpty else { throw RuntimeError.invalid("'\(field)' is empty; give oci:DIR[:TAG] or host/repo:tag", field: field) }
         if t.hasPrefix("oci:") {
@@ -23,18 +26,18 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
                 path = String(rest[..<colon])
                 tag = String(rest[rest.index(after: colon)...])
                 guard isValidTag(tag) else {
-                    throw RuntimeError.invalid("'\(field)': tag '\(tag)' is not valid (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')", field: field)
+                    throw RuntimeError.invalid("'\(field)': tag '\(PathSyntax.shortened(tag))' is not valid (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')", field: field)
                 }
             }
             guard path.hasPrefix("/") else {
-                throw RuntimeError.invalid("'\(field)': the OCI layout directory '\(path)' must be an absolute path", field: field)
+                throw RuntimeError.invalid("'\(field)': the OCI layout directory '\(PathSyntax.shortened(path))' must be an absolute path", field: field)
             }
             return .layout(path: URL(fileURLWithPath: path).standardizedFileURL.path, tag: tag)
         }
         if t.hasPrefix("rootfs:") || t.hasPrefix("/") {
             let path = t.hasPrefix("rootfs:") ? String(t.dropFirst(7)) : t
             guard path.hasPrefix("/") else {
-                throw RuntimeError.invalid("'\(field)': the root filesystem folder '\(path)' must be an absolute path", field: field)
+                throw RuntimeError.invalid("'\(field)': the root filesystem folder '\(PathSyntax.shortened(path))' must be an absolute path", field: field)
             }
             return .rootfs(path: URL(fileURLWithPath: path).standardizedFileURL.path)
         }
@@ -46,7 +49,7 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
         var digest: Digest?
         if let at = rest.firstIndex(of: "@") {
             guard let d = Digest(String(rest[rest.index(after: at)...])) else {
-                throw RuntimeError.invalid("'\(field)': '\(rest[rest.index(after: at)...])' is not a sha256 digest", field: field)
+                throw RuntimeError.invalid("'\(field)': '\(PathSyntax.shortened(String(rest[rest.index(after: at)...])))' is not a sha256 digest", field: field)
             }
             digest = d
             rest = rest[..<at]
@@ -55,7 +58,7 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
         if let colon = rest.lastIndex(of: ":"), !rest[rest.index(after: colon)...].contains("/") {
             tag = String(rest[rest.index(after: colon)...])
             rest = rest[..<colon]
-            guard isValidTag(tag!) else { throw RuntimeError.invalid("'\(field)': tag '\(tag!)' is not a valid image tag", field: field) }
+            guard isValidTag(tag!) else { throw RuntimeError.invalid("'\(field)': tag '\(PathSyntax.shortened(tag!))' is not a valid image tag", field: field) }
         }
         var parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var host = "docker.io"
@@ -63,10 +66,13 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
             host = parts.removeFirst()
         }
         let repository = parts.joined(separator: "/")
+        guard (host + "/" + repository).utf8.count <= 255 else {
+            throw RuntimeError.invalid("'\(field)': the repository name '\(PathSyntax.shortened(host + "/" + repository))' is longer than 255 characters", field: field)
+        }
         let component = #"^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*$"#
         guard !repository.isEmpty, parts.allSatisfy({ $0.range(of: component, options: .regularExpression) != nil }) else {
             throw RuntimeError.invalid(
-                "'\(field)': '\(t)' is not an image reference; use oci:/absolute/dir[:tag] or host[:port]/repository[:tag] (lowercase repository)",
+                "'\(field)': '\(PathSyntax.shortened(t))' is not an image reference; use oci:/absolute/dir[:tag] or host[:port]/repository[:tag] (lowercase repository)",
                 field: field)
         }
         if host == "docker.io", !repository.contains("/") {

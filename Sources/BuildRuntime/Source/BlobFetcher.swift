@@ -20,6 +20,7 @@ public struct BlobFetcher: Sendable {
     /// Refuses URLs of any other scheme.
     public static func validate(url: String, field: String) throws -> URL {
         let shown = PathSyntax.shortened(url)
+        guard url.utf8.count <= 4096 else { throw RuntimeError.invalid("blob URL '\(shown)' is longer than 4096 bytes", field: field) }
         guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), ["http", "https", "file"].contains(scheme) else {
             throw RuntimeError.invalid("blob URL '\(shown)' must be http://, https:// or file://", field: field)
         }

@@ -34,11 +34,14 @@ public struct GitClient: Sendable {
     /// Refuses URLs git could misread as options or that use transports that run commands.
     public static func validate(url: String, field: String) throws {
         let lower = url.lowercased()
+        guard url.utf8.count <= 4096 else {
+            throw RuntimeError.invalid("git URL '\(PathSyntax.shortened(url))' is longer than 4096 bytes", field: field)
+        }
         guard !url.isEmpty, !url.hasPrefix("-") else {
-            throw RuntimeError.invalid("git URL '\(url)' is not valid: it must not start with '-'", field: field)
+            throw RuntimeError.invalid("git URL '\(PathSyntax.shortened(url))' is not valid: it must not start with '-'", field: field)
         }
         guard !lower.contains("::"), !lower.hasPrefix("ext:"), !lower.hasPrefix("fd:") else {
-            throw RuntimeError.invalid("git URL '\(url)' uses a transport that runs commands; use https://, http://, ssh://, git@host:path or file://", field: field)
+            throw RuntimeError.invalid("git URL '\(PathSyntax.shortened(url))' uses a transport that runs commands; use https://, http://, ssh://, git@host:path or file://", field: field)
         }
         guard url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
             throw RuntimeError.invalid("git URL must not contain spaces or control characters", field: field)
@@ -46,7 +49,7 @@ public struct GitClient: Sendable {
         let schemes = ["https://", "http://", "ssh://", "git://", "file://"]
         let scpLike = url.range(of: #"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]"#, options: .regularExpression) != nil
         guard schemes.contains(where: { lower.hasPrefix($0) }) || scpLike else {
-            throw RuntimeError.invalid("git URL '\(url)' must be https://, http://, ssh://, git://, file:// or user@host:path", field: field)
+            throw RuntimeError.invalid("git URL '\(PathSyntax.shortened(url))' must be https://, http://, ssh://, git://, file:// or user@host:path", field: field)
         }
         if let u = URL(string: url), u.password != nil {
             throw RuntimeError.invalid("git URL must not contain a password; create a git secret (secret/create) for the remote instead", field: field)
@@ -54,10 +57,10 @@ public struct GitClient: Sendable {
     }
 
     public static func validate(revision: String, field: String) throws {
-        guard !revision.isEmpty, !revision.hasPrefix("-"),
+        guard !revision.isEmpty, revision.utf8.count <= 255, !revision.hasPrefix("-"),
             revision.range(of: #"^[A-Za-z0-9._/+@-]+$"#, options: .regularExpression) != nil, !revision.contains("..")
         else {
-            throw RuntimeError.invalid("git revision '\(revision)' is not a branch, tag or commit name", field: field)
+            throw RuntimeError.invalid("git revision '\(PathSyntax.shortened(revision))' is not a branch, tag or commit name", field: field)
         }
     }
 

@@ -1,3 +1,4 @@
+import BuildRuntime
 import Foundation
 
 /// Checks on names and values that come from clients, so bad input is refused before
@@ -6,11 +7,19 @@ public enum Validation {
     /// DNS-label names (RFC 1123), as Kubernetes objects have: lowercase letters, digits and
     /// '-', starting and ending with a letter or digit, at most 63 characters.
     public static func name(_ value: String, field: String, kind: String) throws {
-        guard value.utf8.count <= 63, value.range(of: #"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"#, options: .regularExpression) != nil else {
+        guard isDNSLabel(value) else {
             throw EngineError.invalid(
-                "\(field) '\(value)' is not a valid \(kind) name: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters",
+                "\(field) '\(PathSyntax.shortened(value))' is not a valid \(kind) name: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters",
                 field: field)
         }
+    }
+
+    /// RFC 1123 label, checked on bytes (it runs on every request that names an object).
+    public static func isDNSLabel(_ value: String) -> Bool {
+        let b = value.utf8
+        guard let first = b.first, let last = b.last, b.count <= 63 else { return false }
+        func alnum(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+        return alnum(first) && alnum(last) && b.allSatisfy { alnum($0) || $0 == 0x2D }
     }
 
     public static func namespace(_ value: String) throws { try name(value, field: "namespace", kind: "namespace") }
@@ -19,16 +28,16 @@ public enum Validation {
     /// the `CNB_` names the lifecycle reserves.
     public static func envName(_ value: String, field: String) throws {
         guard value.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
-            throw EngineError.invalid("env name '\(value)' is not valid: use letters, digits and '_', not starting with a digit", field: field)
+            throw EngineError.invalid("env name '\(PathSyntax.shortened(value))' is not valid: use letters, digits and '_', not starting with a digit", field: field)
         }
         guard !value.hasPrefix("CNB_") else {
-            throw EngineError.invalid("env name '\(value)' is reserved: names starting with CNB_ belong to the buildpacks lifecycle", field: field)
+            throw EngineError.invalid("env name '\(PathSyntax.shortened(value))' is reserved: names starting with CNB_ belong to the buildpacks lifecycle", field: field)
         }
     }
 
     public static func env(_ env: [String: String], field: String = "env") throws {
         for (k, v) in env {
-            try envName(k, field: "\(field).\(k)")
+            try envName(k, field: "\(field).\(PathSyntax.shortened(k, limit: 64))")
             guard !v.contains("\u{0}") else { throw EngineError.invalid("env value of '\(k)' contains a NUL character", field: "\(field).\(k)") }
         }
     }

@@ -5,8 +5,14 @@ import Synchronization
 /// A SQLite database in WAL mode, used from any thread: one connection, serialised by a lock.
 /// With WAL and `synchronous=NORMAL`, a committed transaction survives the process being killed
 /// (`kill -9`); that is the durability Slipway promises for acknowledged writes.
+///
+/// The locking mode is EXCLUSIVE (one engine owns its state directory, see `engine.lock`), so
+/// WAL needs no shared-memory file: on a full disk the database still opens and answers reads,
+/// and a write fails with "no space left on device" (Unavailable) instead of an I/O error.
 public final class SQLiteDatabase: Sendable {
     private let handle: Mutex<OpaquePointer?>
+    /// The folder holding the database, for messages about space.
+    let directory: String
 
     /// A value bound to or read from a statement.
     public enum Value: Sendable, Equatable {
@@ -25,6 +31,8 @@ public final class SQLiteDatabase: Sendable {
         }
         sqlite3_busy_timeout(db, 5000)
         handle = Mutex(db)
+        directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        try execute("PRAGMA locking_mode=EXCLUSIVE")
         try execute("PRAGMA journal_mode=WAL")
         try execute("PRAGMA synchronous=NORMAL")
         try execute("PRAGMA foreign_keys=ON")
@@ -38,10 +46,11 @@ public final class SQLiteDatabase: Sendable {
     public func execute(_ sql: String) throws {
         try handle.withLock { db in
             var err: UnsafeMutablePointer<CChar>?
-            if sqlite3_exec(db, sql, nil, nil, &err) != SQLITE_OK {
+            let rc = sqlite3_exec(db, sql, nil, nil, &err)
+            if rc != SQLITE_OK {
                 let m = err.map { String(cString: $0) } ?? "unknown"
                 sqlite3_free(err)
-                throw EngineError.internal("database: \(m)")
+                throw Self.error(rc, m, directory: directory)
             }
         }
     }
@@ -49,19 +58,20 @@ public final class SQLiteDatabase: Sendable {
     /// Runs `sql` with `args` and returns every row.
     @discardableResult
     public func query(_ sql: String, _ args: [Value] = []) throws -> [[Value]] {
-        try handle.withLock { db in try Self.run(db!, sql, args) }
+        try handle.withLock { db in try Self.run(db!, sql, args, directory: directory) }
     }
 
     /// Runs `body` in one transaction; everything it wrote is committed together or not at all.
     public func transaction<T>(_ body: (Transaction) throws -> T) throws -> T {
         try handle.withLock { db in
-            _ = try Self.run(db!, "BEGIN IMMEDIATE", [])
+            _ = try Self.run(db!, "BEGIN IMMEDIATE", [], directory: directory)
             do {
-                let result = try body(Transaction(db: db!))
-                _ = try Self.run(db!, "COMMIT", [])
+                let result = try body(Transaction(db: db!, directory: directory))
+                _ = try Self.run(db!, "COMMIT", [], directory: directory)
                 return result
             } catch {
-                _ = try? Self.run(db!, "ROLLBACK", [])
+                // A failed rollback leaves SQLite to roll back itself (it does for a failed commit).
+                _ = try? Self.run(db!, "ROLLBACK", [], directory: directory)
                 throw error
             }
         }
@@ -70,14 +80,24 @@ public final class SQLiteDatabase: Sendable {
     /// Statements run inside `transaction`.
     public struct Transaction {
         let db: OpaquePointer
+        let directory: String
         @discardableResult
-        public func query(_ sql: String, _ args: [Value] = []) throws -> [[Value]] { try SQLiteDatabase.run(db, sql, args) }
+        public func query(_ sql: String, _ args: [Value] = []) throws -> [[Value]] { try SQLiteDatabase.run(db, sql, args, directory: directory) }
     }
 
-    static func run(_ db: OpaquePointer, _ sql: String, _ args: [Value]) throws -> [[Value]] {
+    /// The engine's error for a SQLite failure: a full disk is Unavailable and says where.
+    static func error(_ rc: Int32, _ message: String, directory: String) -> EngineError {
+        if rc & 0xFF == SQLITE_FULL || (rc & 0xFF == SQLITE_IOERR && errno == ENOSPC) {
+            return EngineError(.unavailable, "no space left on device in \(directory); free some space there and try again")
+        }
+        return EngineError.internal("database: \(message)")
+    }
+
+    static func run(_ db: OpaquePointer, _ sql: String, _ args: [Value], directory: String) throws -> [[Value]] {
         var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK, let stmt else {
-            throw EngineError.internal("database: \(String(cString: sqlite3_errmsg(db))) in \(sql)")
+        let prepared = sqlite3_prepare_v2(db, sql, -1, &stmt, nil)
+        guard prepared == SQLITE_OK, let stmt else {
+            throw error(prepared, "\(String(cString: sqlite3_errmsg(db))) in \(sql)", directory: directory)
         }
         defer { sqlite3_finalize(stmt) }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -95,7 +115,7 @@ public final class SQLiteDatabase: Sendable {
             let rc = sqlite3_step(stmt)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else {
-                throw EngineError.internal("database: \(String(cString: sqlite3_errmsg(db))) in \(sql)")
+                throw error(rc, "\(String(cString: sqlite3_errmsg(db))) in \(sql)", directory: directory)
             }
             let n = sqlite3_column_count(stmt)
             var row: [Value] = []

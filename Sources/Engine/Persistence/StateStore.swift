@@ -24,6 +24,9 @@ public final class StateStore: Sendable {
 
     public init(path: String) throws {
         db = try SQLiteDatabase(path: path)
+        // An existing schema is not written again: a full disk must not stop the engine from
+        // starting and answering reads.
+        if try !db.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='events'").isEmpty { return }
         try db.execute("""
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS objects(

@@ -68,12 +68,13 @@ extension Engine {
         let tag = try resolveTag(spec.tag, namespace: ns, name: spec.name)
         for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
         try Validation.env(spec.env ?? [:])
-        let builder = spec.builder ?? .default
-        try requireBuilder(builder, namespace: ns)
         try Self.validateLimits(spec)
         guard var source = spec.source else {
             throw EngineError.invalid("Missing required param 'source'; give source.local.path (a folder or archive) or source.git.url", field: "source")
         }
+        try checkSourceSyntax(source)
+        let builder = spec.builder ?? .default
+        try requireBuilder(builder, namespace: ns)
         source = try await resolveSource(source, namespace: ns)
         // The snapshot took time off the actor; the name may have been taken meanwhile.
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
@@ -101,6 +102,7 @@ extension Engine {
         for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
         try Validation.env(spec.env ?? [:])
         try Self.validateLimits(spec)
+        if let s = spec.source { try checkSourceSyntax(s) }
         if let b = spec.builder { try requireBuilder(b, namespace: ns) }
         var newSource = image.source
         if let s = spec.source { newSource = try await resolveSource(s, namespace: ns) }
@@ -356,13 +358,36 @@ extension Engine {
         return try parseTag(tag, field: "tag").description
     }
 
-    /// Checks the source and fixes what it is now: local source is snapshotted, a git revision
-    /// resolved to a commit whose tree is snapshotted. Runs off the actor.
-    nonisolated func resolveSource(_ source: SourceSpec, namespace: String) async throws -> SourceSpec {
+    /// Checks what can be checked of a source without touching it: exactly one kind, URLs and
+    /// revisions that git or the HTTP client may see, absolute paths, a subPath inside.
+    nonisolated func checkSourceSyntax(_ source: SourceSpec) throws {
         let given = [source.git != nil, source.blob != nil, source.local != nil].filter { $0 }.count
         guard given == 1 else {
             throw EngineError.invalid("source must have exactly one of git, blob or local (it has \(given))", field: "source")
         }
+        try mapped {
+            _ = try SourceSnapshotter.normalizeSubPath(source.subPath)
+            if let g = source.git {
+                try GitClient.validate(url: g.url, field: "source.git.url")
+                if let r = g.revision { try GitClient.validate(revision: r, field: "source.git.revision") }
+            }
+            if let b = source.blob { _ = try BlobFetcher.validate(url: b.url, field: "source.blob.url") }
+            if let l = source.local {
+                guard l.path.hasPrefix("/"), l.path.utf8.count <= Int(PATH_MAX) else {
+                    throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(l.path))' must be an absolute path of at most \(PATH_MAX) bytes",
+                                               field: "source.local.path")
+                }
+            }
+        }
+        if let n = source.blob?.stripComponents, n < 0 || n > 32 {
+            throw EngineError.invalid("source.blob.stripComponents must be between 0 and 32", field: "source.blob.stripComponents")
+        }
+    }
+
+    /// Checks the source and fixes what it is now: local source is snapshotted, a git revision
+    /// resolved to a commit whose tree is snapshotted. Runs off the actor.
+    nonisolated func resolveSource(_ source: SourceSpec, namespace: String) async throws -> SourceSpec {
+        try checkSourceSyntax(source)
         var out = source
         let snapshotter = self.snapshotter
         let sub = source.subPath

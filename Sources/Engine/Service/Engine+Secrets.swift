@@ -121,18 +121,25 @@ extension Engine {
         return .basic(username: v.username ?? "", password: v.password ?? "")
     }
 
+    /// Writes a secret's values to a new 0600 file, whole or not at all (a temporary file
+    /// renamed into place).
     private func writeSecretValues(_ v: SecretValues, _ ns: String, _ name: String) throws {
         let dir = path("secrets", ns)
-        mkdir(secretsDirectory, 0o700)
+        mkdir(secretsDirectory, 0o700)  // EEXIST is fine; any other failure shows at open below
         mkdir(dir, 0o700)
         let file = secretValuesPath(ns, name)
-        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw EngineError.internal("cannot store the secret") }
+        let temp = file + ".tmp-" + UUID().uuidString
+        func failure() -> EngineError {
+            errno == ENOSPC ? noSpace() : EngineError.internal("cannot store the secret: \(String(cString: strerror(errno)))")
+        }
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure() }
         defer { close(fd) }
-        fchmod(fd, 0o600)
         let data = try JSONEncoder().encode(v)
-        guard data.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == data.count, fsync(fd) == 0 else {
-            throw EngineError.internal("cannot store the secret")
+        guard data.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == data.count, fsync(fd) == 0, rename(temp, file) == 0 else {
+            let e = failure()
+            unlink(temp)
+            throw e
         }
     }
 

@@ -90,7 +90,8 @@ public actor Engine {
             try ConfinedDirectory.removeTree(atPath: stateDirectory.appendingPathComponent("work").path)
             try fm.createDirectory(at: stateDirectory.appendingPathComponent("work"), withIntermediateDirectories: true)
         } catch {
-            throw EngineError.internal("cannot reset \(stateDirectory.path)/work: \(error)")
+            // The engine still answers reads (a full disk, say); builds fail until work/ can be made.
+            FileHandle.standardError.write(Data("slipway: cannot reset \(stateDirectory.path)/work: \(error)\n".utf8))
         }
         queue = try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) }
     }
@@ -203,6 +204,11 @@ public actor Engine {
     }
 
     // MARK: Helpers
+
+    /// The error of a write refused for want of space, naming where space is missing.
+    nonisolated func noSpace() -> EngineError {
+        EngineError(.unavailable, "no space left on device in \(stateDirectory.path); free some space there and try again")
+    }
 
     /// Runtime errors become engine errors.
     nonisolated func mapped<T>(_ body: () throws -> T) throws -> T {

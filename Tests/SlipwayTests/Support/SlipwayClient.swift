@@ -42,9 +42,23 @@ func sh(_ command: String, cwd: String? = nil) throws -> (status: Int32, out: St
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
-/// The host stack, assembled once per test run by scripts/make-stack.sh.
+/// Runs a command on a thread of its own, so an async test waiting for it does not hold one of
+/// the few threads of Swift's cooperative pool, which every other test in this process (and
+/// the in-process JSON-RPC connections of JSONRPCTests) needs.
+@discardableResult
+func sh(_ command: String, cwd: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+    try await withCheckedThrowingContinuation { c in
+        Thread { c.resume(with: Result { try sh(command, cwd: cwd) }) }.start()
+    }
+}
+
+/// The host stack: the one `make test` assembled (SLIPWAY_TEST_STACK), or one assembled once
+/// per test run by scripts/make-stack.sh.
 enum HostStack {
     static let directory: String = {
+        if let given = ProcessInfo.processInfo.environment["SLIPWAY_TEST_STACK"], FileManager.default.fileExists(atPath: given + "/build/usr/bin/bash") {
+            return given
+        }
         let dir = NSTemporaryDirectory() + "slipway-test-stack-\(getpid())"
         let r = try! sh("'\(Repo.root.path)/scripts/make-stack.sh' '\(dir)'")
         precondition(r.status == 0, "make-stack.sh failed: \(r.err)")
@@ -57,9 +71,9 @@ enum HostStack {
 extension HostStack {
     /// Makes an OCI layout at `layout` holding the host stack's build and run images (tags
     /// `build` and `run`) with umoci, labelled with `stackID`.
-    static func ociLayout(at layout: String, stackID: String) throws {
+    static func ociLayout(at layout: String, stackID: String) async throws {
         for (tag, dir) in [("build", build), ("run", run)] {
-            let r = try sh("""
+            let r = try await sh("""
                 set -e
                 [ -d '\(layout)' ] || umoci init --layout '\(layout)'
                 umoci new --image '\(layout):\(tag)'
