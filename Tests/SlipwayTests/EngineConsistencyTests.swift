@@ -49,4 +49,42 @@ import Testing
             #expect(events.contains { $0["object"]?["kind"] == .string(kind) && $0["object"]?["name"] == "lost" && $0["reason"] == "Created" }, "\(kind)")
         }
     }
+
+    /// A state directory copied elsewhere (`cp -a`) works there: default tags and the images
+    /// builds made are stored relative to it, so builds export to the new place.
+    @Test func aStateDirectoryCanBeMoved() async throws {
+        let parent = TempDir("move")
+        let old = parent.path + "/old", new = parent.path + "/new"
+        let first = try SlipwayClient(stateDir: old)
+        try await first.setUpDefaultBuilder()
+        _ = try await first.call("image/create", ["name": "moved", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        #expect(try await first.call("build/wait", ["image": "moved", "build": 1])["status"] == "SUCCESS")
+        first.closeInput()
+        _ = try await first.waitForExit()
+        #expect(try await sh("cp -a '\(old)' '\(new)' && rm -rf '\(old)'").status == 0)
+
+        let c = try SlipwayClient(stateDir: new)
+        let image = try await c.call("image/get", ["name": "moved"])
+        #expect(image["tag"] == .string("oci:\(new)/layouts/default/moved:latest"), "\(JSONWriter.string(image))")
+        #expect(image["status"]?["latestImage"]?.stringValue?.hasPrefix("oci:\(new)/layouts/default/moved@sha256:") == true)
+        _ = try await c.call("image/trigger", ["name": "moved"])
+        let b = try await c.call("build/wait", ["image": "moved", "build": 2])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        #expect(b["image"]?.stringValue?.hasPrefix("oci:\(new)/") == true)
+        #expect(!FileManager.default.fileExists(atPath: old), "a build wrote to the old state directory")
+        let inspect = try await sh("skopeo inspect oci:\(new)/layouts/default/moved:latest")
+        #expect(inspect.status == 0, "\(inspect.err)")
+        c.closeInput()
+        _ = try await c.waitForExit()
+        // Stored relative: no image or build document names a path inside the state directory.
+        let scripts = TempDir("q")
+        let script = scripts.path + "/count.py"
+        try #"""
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            print(sum(c.execute(f"SELECT count(*) FROM {t} WHERE document LIKE ?", ("%oci:" + sys.argv[2] + "%",)).fetchone()[0] for t in ("objects", "builds")))
+            """#.write(toFile: script, atomically: false, encoding: .utf8)
+        let db = try await sh("python3 '\(script)' '\(new)/state.db' '\(new)'")
+        #expect(db.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(db.err)")
+    }
 }

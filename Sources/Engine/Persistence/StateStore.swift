@@ -12,9 +12,16 @@ extension SQLiteDatabase.Transaction: SQLExecutor {}
 /// The engine's persistent state: objects (stacks, stores, builders, images) as JSON documents
 /// keyed by kind, namespace and name; builds keyed by image and number; system events.
 /// Cluster-scoped objects have the namespace "".
+///
+/// Paths inside the state directory are stored relative to it: a value `oci:<state>/…` (the
+/// default tag of an image, the image a build made) is written as `oci:$STATE/…` and read back
+/// against wherever the state directory is now, so a state directory can be moved (`cp -a`).
 public final class StateStore: Sendable {
     public let db: SQLiteDatabase
     static let schemaVersion = 1
+    /// `"oci:<state>/` as it appears in a JSON document, and what it is stored as.
+    private let absoluteOCIPrefix: String
+    static let relativeOCIPrefix = "\"oci:$STATE/"
 
     /// The kinds of object kept in the objects table.
     public enum Kind: String, Sendable {
@@ -22,7 +29,9 @@ public final class StateStore: Sendable {
         case builder = "Builder", image = "Image", secret = "Secret"
     }
 
-    public init(path: String) throws {
+    public init(path: String, stateDirectory: String) throws {
+        let escaped = String(decoding: try Self.encoder.encode(stateDirectory), as: UTF8.self).dropFirst().dropLast()
+        absoluteOCIPrefix = "\"oci:" + escaped + "/"
         db = try SQLiteDatabase(path: path)
         // An existing schema is not written again: a full disk must not stop the engine from
         // starting and answering reads.
@@ -50,15 +59,35 @@ public final class StateStore: Sendable {
         return e
     }()
 
-    static func encode<T: Encodable>(_ v: T) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
-    static func decode<T: Decodable>(_ t: T.Type, _ s: String) throws -> T { try JSONDecoder().decode(t, from: Data(s.utf8)) }
+    func encode<T: Encodable>(_ v: T) throws -> String {
+        String(decoding: try Self.encoder.encode(v), as: UTF8.self).replacingOccurrences(of: absoluteOCIPrefix, with: Self.relativeOCIPrefix)
+    }
+
+    func decode<T: Decodable>(_ t: T.Type, _ s: String) throws -> T {
+        try JSONDecoder().decode(t, from: Data(s.replacingOccurrences(of: Self.relativeOCIPrefix, with: absoluteOCIPrefix).utf8))
+    }
+
+    /// Rewrites every document once so paths inside the state directory are relative (stores
+    /// from before this form held them absolute). Idempotent; one transaction.
+    func relativizeStoredPaths() throws {
+        try db.transaction { tx in
+            for table in ["objects", "builds"] {
+                let rows = try tx.query("SELECT rowid, document FROM \(table) WHERE document LIKE ?", [.text("%" + absoluteOCIPrefix.dropFirst() + "%")])
+                for r in rows {
+                    guard let id = r[0].integer, let doc = r[1].text else { continue }
+                    try tx.query("UPDATE \(table) SET document=? WHERE rowid=?",
+                                 [.text(doc.replacingOccurrences(of: absoluteOCIPrefix, with: Self.relativeOCIPrefix)), .integer(id)])
+                }
+            }
+        }
+    }
 
     // MARK: Objects
 
     public func object<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> T? {
         let rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? AND namespace=? AND name=?",
                                         [.text(kind.rawValue), .text(namespace), .text(name)])
-        return try rows.first?.first?.text.map { try Self.decode(T.self, $0) }
+        return try rows.first?.first?.text.map { try decode(T.self, $0) }
     }
 
     public func objects<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String? = nil, in ex: SQLExecutor? = nil) throws -> [T] {
@@ -68,7 +97,7 @@ public final class StateStore: Sendable {
         } else {
             rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? ORDER BY namespace, name", [.text(kind.rawValue)])
         }
-        return try rows.compactMap { try $0.first?.text.map { try Self.decode(T.self, $0) } }
+        return try rows.compactMap { try $0.first?.text.map { try decode(T.self, $0) } }
     }
 
     /// Inserts a new object; false if one with the name exists.
@@ -78,13 +107,13 @@ public final class StateStore: Sendable {
             return false
         }
         try ex.query("INSERT INTO objects(kind, namespace, name, document) VALUES(?,?,?,?)",
-                     [.text(kind.rawValue), .text(namespace), .text(name), .text(try Self.encode(value))])
+                     [.text(kind.rawValue), .text(namespace), .text(name), .text(try encode(value))])
         return true
     }
 
     public func put<T: Encodable>(_ value: T, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws {
         try (ex ?? db).query("INSERT OR REPLACE INTO objects(kind, namespace, name, document) VALUES(?,?,?,?)",
-                             [.text(kind.rawValue), .text(namespace), .text(name), .text(try Self.encode(value))])
+                             [.text(kind.rawValue), .text(namespace), .text(name), .text(try encode(value))])
     }
 
     @discardableResult
@@ -99,19 +128,19 @@ public final class StateStore: Sendable {
 
     public func putBuild(_ b: Build, in ex: SQLExecutor? = nil) throws {
         try (ex ?? db).query("INSERT OR REPLACE INTO builds(namespace, image, number, status, document) VALUES(?,?,?,?,?)",
-                             [.text(b.namespace), .text(b.image), .integer(Int64(b.number)), .text(b.status.rawValue), .text(try Self.encode(b))])
+                             [.text(b.namespace), .text(b.image), .integer(Int64(b.number)), .text(b.status.rawValue), .text(try encode(b))])
     }
 
     public func build(namespace: String, image: String, number: Int, in ex: SQLExecutor? = nil) throws -> Build? {
         let rows = try (ex ?? db).query("SELECT document FROM builds WHERE namespace=? AND image=? AND number=?",
                                         [.text(namespace), .text(image), .integer(Int64(number))])
-        return try rows.first?.first?.text.map { try Self.decode(Build.self, $0) }
+        return try rows.first?.first?.text.map { try decode(Build.self, $0) }
     }
 
     public func latestBuild(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> Build? {
         let rows = try (ex ?? db).query("SELECT document FROM builds WHERE namespace=? AND image=? ORDER BY number DESC LIMIT 1",
                                         [.text(namespace), .text(image)])
-        return try rows.first?.first?.text.map { try Self.decode(Build.self, $0) }
+        return try rows.first?.first?.text.map { try decode(Build.self, $0) }
     }
 
     public func builds(namespace: String?, image: String?, in ex: SQLExecutor? = nil) throws -> [Build] {
@@ -122,12 +151,12 @@ public final class StateStore: Sendable {
         if let image { conds.append("image=?"); args.append(.text(image)) }
         if !conds.isEmpty { sql += " WHERE " + conds.joined(separator: " AND ") }
         sql += " ORDER BY namespace, image, number"
-        return try (ex ?? db).query(sql, args).compactMap { try $0.first?.text.map { try Self.decode(Build.self, $0) } }
+        return try (ex ?? db).query(sql, args).compactMap { try $0.first?.text.map { try decode(Build.self, $0) } }
     }
 
     public func builds(withStatus status: BuildState, in ex: SQLExecutor? = nil) throws -> [Build] {
         try (ex ?? db).query("SELECT document FROM builds WHERE status=? ORDER BY namespace, image, number", [.text(status.rawValue)])
-            .compactMap { try $0.first?.text.map { try Self.decode(Build.self, $0) } }
+            .compactMap { try $0.first?.text.map { try decode(Build.self, $0) } }
     }
 
     public func buildStates(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> [(number: Int, status: BuildState)] {
@@ -159,7 +188,7 @@ public final class StateStore: Sendable {
         let ns = object.namespace ?? ""
         let rows = try tx.query("SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? ORDER BY id DESC LIMIT 1",
                                 [.text(ns), .text(object.kind), .text(object.name)])
-        if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try Self.decode(SystemEvent.self, $0) }),
+        if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try decode(SystemEvent.self, $0) }),
             last.reason == reason, last.message == message, last.type == type
         {
             last.count += 1
@@ -169,14 +198,14 @@ public final class StateStore: Sendable {
                          [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
             let newID = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? id
             last.id = newID
-            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(last)), .integer(newID)])
+            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try encode(last)), .integer(newID)])
             return last
         }
         try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
                      [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
         let id = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? 0
         let event = SystemEvent(id: id, type: type, reason: reason, message: message, object: object, time: time, count: 1)
-        try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try Self.encode(event)), .integer(id)])
+        try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try encode(event)), .integer(id)])
         return event
     }
 
@@ -189,6 +218,6 @@ public final class StateStore: Sendable {
             args += [.text(object.kind), .text(object.name)]
         }
         sql += " ORDER BY id"
-        return try db.query(sql, args).compactMap { try $0.first?.text.map { try Self.decode(SystemEvent.self, $0) } }
+        return try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(SystemEvent.self, $0) } }
     }
 }

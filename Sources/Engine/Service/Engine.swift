@@ -63,12 +63,18 @@ public actor Engine {
         var cancelMessage: String?
     }
 
-    public init(stateDirectory: URL, options: EngineOptions) throws {
-        self.stateDirectory = stateDirectory
+    public init(stateDirectory given: URL, options: EngineOptions) throws {
         self.options = options
         let fm = FileManager.default
+        // The canonical path (symlinks resolved): paths under it are stored relative to it.
         do {
-            try fm.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+            try fm.createDirectory(at: given, withIntermediateDirectories: true)
+        } catch {
+            throw EngineError.internal("cannot use state directory \(given.path): \(error.localizedDescription)")
+        }
+        let stateDirectory = URL(fileURLWithPath: SourceSnapshotter.realPath(given.path) ?? given.path)
+        self.stateDirectory = stateDirectory
+        do {
             for sub in ["logs", "work", "cache", "buildpacks", "layouts"] {
                 try fm.createDirectory(at: stateDirectory.appendingPathComponent(sub), withIntermediateDirectories: true)
             }
@@ -80,7 +86,12 @@ public actor Engine {
         }
         try Self.lockStateDirectory(stateDirectory)
         images.content.removeAbandonedTemporaries()
-        store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path)
+        store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path, stateDirectory: stateDirectory.path)
+        do {
+            try store.relativizeStoredPaths()
+        } catch let e as EngineError where e.reason == .unavailable {
+            // A full disk: the paths stay absolute until the next start; reads still work.
+        }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         lifecycle = Lifecycle(images: images, sources: snapshotter)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
