@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything Slipway needs on Debian 12, when missing: C libraries for the build,
-# the sandbox (bubblewrap), and the real components the tests talk to (git, docker-registry,
-# skopeo, umoci) plus the Python JSON-RPC client used as a non-Slipway LSP peer.
+# Installs everything Slipway needs on Debian 12, when missing: C libraries for the build
+# (SQLite, libarchive, libcrypto, libcurl, libseccomp), the sandbox (bubblewrap), and the real
+# components the tests talk to (git, docker-registry, skopeo, umoci) plus the Python packages
+# the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography).
 set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
+  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip
@@ -26,6 +27,11 @@ fi
 # The Bearer-token registry test signs tokens with Python's cryptography package.
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   python3 -m pip install -q cryptography 2>/dev/null || python3 -m pip install -q --break-system-packages cryptography
+fi
+
+# The schema conformance test validates replies against spec/openrpc.json with jsonschema.
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+  python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema
 fi
 
 # The test suite drives Slipway with a JSON-RPC client that is not ours.

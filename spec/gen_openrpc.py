@@ -19,8 +19,12 @@ def arr(x):
     return {"type": "array", "items": x}
 
 
-def obj(props, required=(), desc=None):
+def obj(props, required=(), desc=None, open_=False):
+    """An object schema. Closed (additionalProperties false) unless `open_`: a reply with a field
+    the spec does not declare fails SchemaConformanceTests."""
     o = {"type": "object", "properties": props}
+    if not open_:
+        o["additionalProperties"] = False
     if required:
         o["required"] = list(required)
     if desc:
@@ -219,9 +223,17 @@ schemas = {
     "OrderGroup": obj({"group": arr(obj({"id": STR, "version": STR, "optional": BOOL}, ["id"]))}, ["group"]),
     "ClusterStack": obj({"name": STR, "id": STR, "buildImage": STR, "runImage": STR, "status": obj({
         "ready": BOOL, "buildImageDigest": S("Digest"), "runImageDigest": S("Digest"), "resolvedBuildImage": STR,
-        "resolvedRunImage": STR, "message": STR})}),
+        "resolvedRunImage": STR, "message": STR,
+        "os": {"type": "string", "description": "The build image's OS (linux)."},
+        "architecture": {"type": "string", "description": "The build image's architecture (amd64, arm64, …)."}})}),
     "ClusterStore": obj({"name": STR, "buildpacks": arr(obj({"id": STR, "version": STR, "api": STR, "homepage": STR, "name": STR,
-                                                           "digest": S("Digest"), "source": STR}))}),
+                                                           "digest": S("Digest"), "source": STR,
+                                                           "descriptor": S("BuildpackDescriptor")}))}),
+    "BuildpackDescriptor": obj({"api": STR, "id": STR, "version": STR, "name": STR, "homepage": STR,
+                                "clearEnv": {"type": "boolean", "description": "clear-env: user env is not given to the buildpack."},
+                                "stacks": arr(STR), "targets": {"type": "array", "items": STR, "description": "os/arch pairs ([[targets]])."},
+                                "order": arr(arr(obj({"id": STR, "version": STR, "optional": BOOL})))},
+                               desc="What the buildpack's buildpack.toml says."),
     "Builder": obj({"kind": STR, "namespace": STR, "name": STR, "stack": STR, "store": STR, "order": arr(S("OrderGroup")), "status": obj({
         "ready": BOOL, "message": STR, "stackID": STR, "runImage": STR, "buildImage": STR,
         "buildpacks": arr(S("BuildpackInfo")), "order": arr(S("OrderGroup"))})}),
