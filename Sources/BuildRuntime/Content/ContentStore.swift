@@ -21,8 +21,21 @@ public struct ContentStore: Sendable {
 
     public func contains(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
 
-    public func read(_ digest: Digest) throws -> Data {
-        try Data(contentsOf: URL(fileURLWithPath: path(digest)))
+    /// Largest metadata blob (manifest, index, config) read into memory, as the distribution
+    /// registry caps manifests.
+    public static let maxMetadataBytes = 4 << 20
+
+    /// Reads a metadata blob whole; one over `maxBytes` (or not a regular file) is refused.
+    public func read(_ digest: Digest, maxBytes: Int = ContentStore.maxMetadataBytes) throws -> Data {
+        let fd = open(path(digest), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.notFound("blob \(digest) is not in \(root.path)") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw RuntimeError.invalid("blob \(digest.short) is not a regular file") }
+        guard st.st_size <= maxBytes else {
+            throw RuntimeError.invalid("blob \(digest.short) is \(st.st_size) bytes; metadata (manifests, indexes, configs) is capped at \(maxBytes)")
+        }
+        return try handle.readToEnd() ?? Data()
     }
 
     /// Stores bytes and returns their digest; a blob already present is left untouched.
@@ -39,7 +52,34 @@ public struct ContentStore: Sendable {
     /// Starts a streaming write; the blob is named when `commit` is called.
     public func writer() throws -> BlobWriter { try BlobWriter(store: self) }
 
-    /// Makes a blob of `other` present here, by hard link when both are on one filesystem.
+    /// Brings a blob of a store Slipway did not write (an OCI layout a user named, a `.cnb`
+    /// file) here: it must be a regular file (no symlink is followed) whose content is the
+    /// digest it is named by; it is streamed through the hasher, never trusted.
+    public func importBlob(_ digest: Digest, from other: ContentStore) throws {
+        if contains(digest) { return }
+        let fd = open(other.path(digest), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.invalid("blob \(digest.short) is missing from \(other.root.path), or is a symlink") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw RuntimeError.invalid("blob \(digest.short) in \(other.root.path) is not a regular file")
+        }
+        let w = try writer()
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw RuntimeError.io("reading blob \(digest.short): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            try buf.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        guard try w.commit(expecting: digest) else {
+            throw RuntimeError.invalid("blob \(digest.short) in \(other.root.path) does not have the content its name says; the layout is damaged")
+        }
+    }
+
+    /// Makes a blob of `other` (a store Slipway wrote) present here, by hard link when both
+    /// are on one filesystem.
     public func copy(_ digest: Digest, from other: ContentStore) throws {
         if contains(digest) { return }
         let src = other.path(digest)

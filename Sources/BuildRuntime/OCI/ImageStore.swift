@@ -43,13 +43,12 @@ public struct ImageStore: Sendable {
         case .layout(let path, let tag):
             let layout = try OCILayout(path: path, create: false)
             let image = try layout.image(tag: onlyImage ? nil : tag)
-            for d in image.manifest.layers + [image.manifest.config] {
+            for d in image.manifest.layers + [image.manifest.config] + [image.manifestDescriptor] {
                 guard layout.store.contains(d.digest) else {
-                    throw RuntimeError.invalid("OCI layout \(path) names blob \(d.digest) but does not contain it")
+                    throw RuntimeError.invalid("OCI layout \(PathSyntax.shortened(path)) names blob \(d.digest) but does not contain it")
                 }
-                try content.copy(d.digest, from: layout.store)
+                try content.importBlob(d.digest, from: layout.store)
             }
-            try content.copy(image.manifestDigest, from: layout.store)
             return try OCIImage.load(image.manifestDigest, from: content)
         case .registry:
             preconditionFailure("registry references are pulled by importImage")

@@ -64,8 +64,16 @@ public struct OCILayout: Sendable {
 
     var indexPath: String { root.appendingPathComponent("index.json").path }
 
+    /// The layout's index.json (capped like a manifest; a symlink is not followed).
     public func index() throws -> OCIIndex {
-        try CanonicalJSON.decode(OCIIndex.self, from: Data(contentsOf: URL(fileURLWithPath: indexPath)), what: "\(indexPath)")
+        let fd = open(indexPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.invalid("\(root.path) has no readable index.json") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= ContentStore.maxMetadataBytes else {
+            throw RuntimeError.invalid("\(root.path)/index.json is not a regular file of at most \(ContentStore.maxMetadataBytes) bytes")
+        }
+        return try CanonicalJSON.decode(OCIIndex.self, from: try handle.readToEnd() ?? Data(), what: "\(indexPath)")
     }
 
     private func writeIndex(_ index: OCIIndex) throws {
