@@ -8,25 +8,16 @@ import tempfile
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, median, rpc_session, make_stack
+from common import ROOT, median, rpc_session, make_stack, write_buildpack
 
 RUNS = int(os.environ.get("RUNS", "3"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-cache-")
 bp = tmp + "/cached-work"
-os.makedirs(bp + "/bin")
-with open(bp + "/buildpack.toml", "w") as f:
-    f.write('api = "0.10"\n\n[buildpack]\nid = "bench/cached-work"\nversion = "1.0.0"\n')
-with open(bp + "/bin/detect", "w") as f:
-    f.write("#!/usr/bin/env bash\nexit 0\n")
-with open(bp + "/bin/build", "w") as f:
-    f.write("""#!/usr/bin/env bash
-set -eu
+write_buildpack(bp, "bench/cached-work", """set -eu
 layer="$1/deps"
 if [ -f "$layer/done" ]; then echo "cache hit: skipping the work"; else echo "cache miss: working"; sleep 5; mkdir -p "$layer"; touch "$layer/done"; fi
 printf '[types]\\ncache = true\\n' > "$1/deps.toml"
 """)
-for x in ("detect", "build"):
-    os.chmod(f"{bp}/bin/{x}", 0o755)
 make_stack(tmp + "/stack")
 state = tmp + "/state"
 rpc_session(state, [

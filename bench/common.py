@@ -56,3 +56,30 @@ def timed(fn, runs):
         fn()
         out.append(time.perf_counter() - t)
     return out
+
+
+def make_app(path, files=5000, total=100 * 1024 * 1024, seed=42):
+    """An app of `files` random files totalling `total` bytes (seeded, so runs compare), with a Procfile."""
+    import random
+    rng = random.Random(seed)
+    size = total // files
+    for i in range(files):
+        d = f"{path}/pkg{i % 50:02d}/mod{i % 7}"
+        os.makedirs(d, exist_ok=True)
+        with open(f"{d}/file{i:05d}.bin", "wb") as f:
+            f.write(rng.randbytes(size))
+    with open(path + "/Procfile", "w") as f:
+        f.write("web: ls\n")
+
+
+def write_buildpack(path, bp_id, build_script, api="0.10"):
+    """A buildpack folder whose detect always passes and whose build runs `build_script` (bash)."""
+    os.makedirs(path + "/bin", exist_ok=True)
+    with open(path + "/buildpack.toml", "w") as f:
+        f.write(f'api = "{api}"\n[buildpack]\nid = "{bp_id}"\nversion = "1.0.0"\n')
+    with open(path + "/bin/detect", "w") as f:
+        f.write("#!/usr/bin/env bash\nexit 0\n")
+    with open(path + "/bin/build", "w") as f:
+        f.write("#!/usr/bin/env bash\n" + build_script)
+    for x in ("detect", "build"):
+        os.chmod(f"{path}/bin/{x}", 0o755)

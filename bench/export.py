@@ -6,7 +6,6 @@ Peers on the same tree, same run: `tar -cf - DIR | sha256sum` (target ≤ 1.5×)
 """
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -15,22 +14,14 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, make_stack, setup_builder, ROOT
+from common import SLIPWAY, median, report, rpc_session, make_app, make_stack, setup_builder, ROOT
 
 RUNS = int(os.environ.get("RUNS", "5"))
 FILES = 5000
 TOTAL = 100 * 1024 * 1024
 tmp = tempfile.mkdtemp(prefix="slipway-bench-export-")
 app = tmp + "/app"
-rng = random.Random(42)
-size = TOTAL // FILES
-for i in range(FILES):
-    d = f"{app}/pkg{i % 50:02d}/mod{i % 7}"
-    os.makedirs(d, exist_ok=True)
-    with open(f"{d}/file{i:05d}.bin", "wb") as f:
-        f.write(rng.randbytes(size))
-with open(app + "/Procfile", "w") as f:
-    f.write("web: ls\n")
+make_app(app, FILES, TOTAL)
 make_stack(tmp + "/stack")
 
 

@@ -8,7 +8,6 @@ running. Target: p99 ≤ 20 ms during the exports.
 """
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, make_stack, setup_builder
+from common import SLIPWAY, median, make_app, make_stack, setup_builder
 
 RUNS = int(os.environ.get("RUNS", "3"))
 FILES = 5000
@@ -27,21 +26,9 @@ tmp = tempfile.mkdtemp(prefix="slipway-bench-latency-")
 make_stack(tmp + "/stack")
 
 
-def make_app(path, seed):
-    rng = random.Random(seed)
-    size = TOTAL // FILES
-    for i in range(FILES):
-        d = f"{path}/pkg{i % 50:02d}/mod{i % 7}"
-        os.makedirs(d, exist_ok=True)
-        with open(f"{d}/file{i:05d}.bin", "wb") as f:
-            f.write(rng.randbytes(size))
-    with open(path + "/Procfile", "w") as f:
-        f.write("web: ls\n")
-
-
 apps = [tmp + "/app-a", tmp + "/app-b"]
 for i, a in enumerate(apps):
-    make_app(a, i)
+    make_app(a, FILES, TOTAL, seed=i)
 
 
 def percentile(xs, p):

@@ -15,24 +15,16 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, make_stack, setup_builder, ROOT
+from common import SLIPWAY, median, make_stack, setup_builder, write_buildpack
 
 RUNS = int(os.environ.get("RUNS", "3"))
 LINES = int(os.environ.get("LINES", "1000000"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-logs-")
 make_stack(tmp + "/stack")
 bp = tmp + "/chatty"
-os.makedirs(bp + "/bin")
-with open(bp + "/buildpack.toml", "w") as f:
-    f.write('api = "0.10"\n[buildpack]\nid = "bench/chatty"\nversion = "1.0.0"\n')
-with open(bp + "/bin/detect", "w") as f:
-    f.write("#!/usr/bin/env bash\nexit 0\n")
 # 100 bytes per line including the newline: "line NNNNNNN " (13) + 86 x + "\n".
 PRINT = f"seq -f 'line %07.0f {'x' * 86}' 1 {LINES}"
-with open(bp + "/bin/build", "w") as f:
-    f.write(f"#!/usr/bin/env bash\n{PRINT}\n")
-for exe in ("detect", "build"):
-    os.chmod(f"{bp}/bin/{exe}", 0o755)
+write_buildpack(bp, "bench/chatty", PRINT + "\n")
 app = tmp + "/app"
 os.makedirs(app)
 with open(app + "/README", "w") as f:

@@ -26,33 +26,23 @@ extension StoreParams: ValidatedParams {
     public func validate() throws { try checkName(name, "name", "ClusterStore") }
 }
 
-extension BuildParams: ValidatedParams {
+/// Params that name an image (and its namespace): every build method.
+protocol NamesAnImage: ValidatedParams {
+    var imageName: String? { get }
+    var namespace: String? { get }
+}
+
+extension NamesAnImage {
     public func validate() throws {
-        try checkName(image, "image", "image")
+        try checkName(imageName, "image", "image")
         try checkName(namespace, "namespace", "namespace")
     }
 }
 
-extension BuildListParams: ValidatedParams {
-    public func validate() throws {
-        try checkName(image, "image", "image")
-        try checkName(namespace, "namespace", "namespace")
-    }
-}
-
-extension BuildLogsParams: ValidatedParams {
-    public func validate() throws {
-        try checkName(image, "image", "image")
-        try checkName(namespace, "namespace", "namespace")
-    }
-}
-
-extension BuildWaitParams: ValidatedParams {
-    public func validate() throws {
-        try checkName(image, "image", "image")
-        try checkName(namespace, "namespace", "namespace")
-    }
-}
+extension BuildParams: NamesAnImage { var imageName: String? { image } }
+extension BuildListParams: NamesAnImage { var imageName: String? { image } }
+extension BuildLogsParams: NamesAnImage { var imageName: String? { image } }
+extension BuildWaitParams: NamesAnImage { var imageName: String? { image } }
 
 extension EventListParams: ValidatedParams {
     public func validate() throws {

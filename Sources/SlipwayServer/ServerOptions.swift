@@ -37,6 +37,8 @@ public struct ServerOptions: Sendable, Equatable {
             i += 1
             return i < args.count ? args[i] : nil
         }
+        /// The next argument as a byte count of at least 1 KiB.
+        func bytes() -> Int64? { value().flatMap { Int64($0) }.flatMap { $0 >= 1024 ? $0 : nil } }
         while i < args.count {
             let a = args[i]
             switch a {
@@ -50,20 +52,17 @@ public struct ServerOptions: Sendable, Equatable {
                 guard let v = value(), let n = Int(v), n > 0 else { return .error("--max-concurrent-builds needs a positive number") }
                 o.maxConcurrentBuilds = n
             case "--max-message-size":
-                guard let v = value(), let n = Int(v), n >= 1024 else { return .error("--max-message-size needs a number of bytes (at least 1024)") }
-                o.maxMessageSize = n
+                guard let n = bytes() else { return .error("--max-message-size needs a number of bytes (at least 1024)") }
+                o.maxMessageSize = Int(n)
             case "--git-poll-interval":
                 guard let v = value(), let n = Double(v), n >= 0 else { return .error("--git-poll-interval needs a number of seconds (0 turns polling off)") }
                 o.gitPollInterval = n
             case "--insecure-registry":
                 guard let v = value(), !v.isEmpty, !v.contains("/") else { return .error("--insecure-registry needs HOST[:PORT]") }
                 o.insecureRegistries.append(v)
-            case "--max-source-bytes":
-                guard let v = value(), let n = Int64(v), n >= 1024 else { return .error("--max-source-bytes needs a number of bytes (at least 1024)") }
-                o.maxSourceBytes = n
-            case "--max-log-bytes":
-                guard let v = value(), let n = Int64(v), n >= 1024 else { return .error("--max-log-bytes needs a number of bytes (at least 1024)") }
-                o.maxLogBytes = n
+            case "--max-source-bytes", "--max-log-bytes":
+                guard let n = bytes() else { return .error("\(a) needs a number of bytes (at least 1024)") }
+                if a == "--max-source-bytes" { o.maxSourceBytes = n } else { o.maxLogBytes = n }
             case "--allow-source":
                 guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
                 o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]
