@@ -68,8 +68,9 @@ public final class StateStore: Sendable {
     }
 
     /// Rewrites every document once so paths inside the state directory are relative (stores
-    /// from before this form held them absolute). Idempotent; one transaction.
+    /// from before this form held them absolute). Done once (`meta.paths`); one transaction.
     func relativizeStoredPaths() throws {
+        if try !db.query("SELECT 1 FROM meta WHERE key='paths' AND value='relative'").isEmpty { return }
         try db.transaction { tx in
             for table in ["objects", "builds"] {
                 let rows = try tx.query("SELECT rowid, document FROM \(table) WHERE document LIKE ?", [.text("%" + absoluteOCIPrefix.dropFirst() + "%")])
@@ -79,6 +80,7 @@ public final class StateStore: Sendable {
                                  [.text(doc.replacingOccurrences(of: absoluteOCIPrefix, with: Self.relativeOCIPrefix)), .integer(id)])
                 }
             }
+            try tx.query("INSERT OR REPLACE INTO meta(key, value) VALUES('paths', 'relative')", [])
         }
     }
 
