@@ -1,3 +1,4 @@
+import BuildRuntime
 import Engine
 import Foundation
 import JSONRPC
@@ -7,6 +8,8 @@ import JSONRPC
 public enum SlipwayServer {
     public static func main(arguments: [String], environment: [String: String]) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
+        ChildReaper.adoptOrphans()
         let options: ServerOptions
         switch ServerOptions.parse(arguments, environment: environment) {
         case .print(let text):

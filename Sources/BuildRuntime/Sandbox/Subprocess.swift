@@ -234,38 +234,61 @@ final class SpawnThread: @unchecked Sendable {
     private final class ResultSlot: @unchecked Sendable { var value: Int32 = 0 }
 }
 
-/// Reaps every child of this process: those `Subprocess` started, whose exit it reports, and
-/// orphans reparented here. Slipway makes itself a child subreaper, so a step's processes that
-/// outlive their bwrap come back to it (as they would if it were PID 1 in a container) and are
-/// reaped instead of staying zombies. It is the only caller of `waitpid` in the process.
+/// Reaps the children `Subprocess` starts and reports their exit. In a process that called
+/// `adoptOrphans()` (the server) it reaps every child: Slipway is then a child subreaper, so a
+/// step's processes that outlive their bwrap come back to it (as they would if it were PID 1 in
+/// a container) and are reaped instead of staying zombies; it is then the only caller of
+/// `waitpid` in the process. Elsewhere (tests that run an engine in process, beside Foundation's
+/// `Process`) each child is waited for by pid, so no other child's status is taken.
 ///
-/// `@unchecked Sendable`: `watchers` is read and written only under `lock`; a spawn and its
-/// registration happen under `lock` together, so the reaper, which looks a pid up under `lock`
-/// after `waitpid` returns it, always finds the watcher of a child it reaps.
-final class ChildReaper: @unchecked Sendable {
+/// `@unchecked Sendable`: `watchers` and `reapsAll` are read and written only under `lock`; a
+/// spawn and its registration happen under `lock` together, so the reaper, which looks a pid
+/// up under `lock` after `waitpid` returns it, always finds the watcher of a child it reaps.
+public final class ChildReaper: @unchecked Sendable {
     static let shared = ChildReaper()
     private let lock = NSCondition()
     private var watchers: [pid_t: @Sendable (Int32) -> Void] = [:]
+    private var reapsAll = false
 
-    private init() {
-        // Failure only means orphans go to init, as they did before.
+    private init() {}
+
+    /// Makes this process a child subreaper that reaps every child (call once, at start,
+    /// before any child is spawned). Failure to become a subreaper only means orphans go to
+    /// init, as they would otherwise.
+    public static func adoptOrphans() {
+        let r = shared
+        r.lock.lock()
+        defer { r.lock.unlock() }
+        guard !r.reapsAll else { return }
+        r.reapsAll = true
         _ = slipway_become_child_subreaper()
-        let t = Thread { [unowned self] in self.reapForever() }
+        let t = Thread { r.reapForever() }
         t.stackSize = 1 << 18
         t.start()
     }
 
-    /// Runs `spawn` (which returns posix_spawn's result and the pid) and registers `onExit` for
-    /// the child, atomically with respect to reaping.
+    /// Runs `spawn` (which returns posix_spawn's result and the pid) and arranges for
+    /// `onExit` to get the child's exit code, atomically with respect to reaping.
     func spawn(_ spawn: () -> (Int32, pid_t), onExit: @escaping @Sendable (Int32) -> Void) -> (Int32, pid_t) {
         lock.lock()
         defer { lock.unlock() }
         let (rc, pid) = spawn()
-        if rc == 0 {
+        guard rc == 0 else { return (rc, pid) }
+        if reapsAll {
             watchers[pid] = onExit
             lock.signal()
+        } else {
+            Thread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                onExit(Self.exitCode(status))
+            }.start()
         }
         return (rc, pid)
+    }
+
+    static func exitCode(_ status: Int32) -> Int32 {
+        (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
     private func reapForever() {
@@ -280,11 +303,10 @@ final class ChildReaper: @unchecked Sendable {
                 lock.unlock()
                 continue
             }
-            let code: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
             lock.lock()
             let watcher = watchers.removeValue(forKey: pid)
             lock.unlock()
-            watcher?(code)
+            watcher?(Self.exitCode(status))
         }
     }
 }
