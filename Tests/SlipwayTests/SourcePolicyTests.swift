@@ -17,7 +17,8 @@ import Testing
         #expect(try await sh("tar -czf '\(outside.path)/app.tgz' -C '\(hello)' .").status == 0)
 
         let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--allow-source", allowed.path])
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--allow-source", allowed.path, "--allow-source", HostStack.directory,
+                                                                   "--allow-source", Repo.buildpacks.path])
         try await c.setUpDefaultBuilder()
         _ = try await c.call("image/create", ["name": "inside", "source": ["local": ["path": .string(allowed.path + "/app")]]])
 
@@ -38,6 +39,18 @@ import Testing
         }
         let names = try await c.call("image/list")["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
         #expect(names == ["inside"])
+
+        // Every other host path a client names is held to the same folders.
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile' '\(outside.path)/bp' && echo '{\"auths\":{}}' > '\(outside.path)/config.json'").status == 0)
+        let others: [(String, JSONValue)] = [
+            ("clusterstore/create", ["name": "out", "buildpacks": [.string(outside.path + "/bp")]]),
+            ("clusterstack/create", ["name": "out", "buildImage": .string(outside.path), "runImage": .string(HostStack.run)]),
+            ("secret/create", ["name": "out", "dockerConfig": ["path": .string(outside.path + "/config.json")]]),
+        ]
+        for (method, params) in others {
+            let r = try await c.request(method, params)
+            #expect(r["error"]?["code"] == 1007, "\(method): \(JSONWriter.string(r))")
+        }
     }
 }
 

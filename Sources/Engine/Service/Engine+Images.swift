@@ -437,8 +437,10 @@ extension Engine {
         throw EngineError.invalid("source must have one of git, blob or local", field: "source")
     }
 
-    /// Refuses host paths outside `--allow-source` folders, when those are set. Both sides are
-    /// compared fully resolved (symlinks followed, `..` gone), by whole path components.
+    /// Refuses host paths outside `--allow-source` folders, when those are set: every host path
+    /// a client names (sources, buildpacks, stack folders and layouts, docker config files).
+    /// Both sides are compared fully resolved (symlinks followed, `..` gone), by whole path
+    /// components.
     nonisolated func checkAllowed(_ path: String, field: String) throws {
         guard let roots = options.allowedSourceRoots, path.hasPrefix("/") else { return }  // relative paths are refused later
         let shown = PathSyntax.shortened(path)

@@ -84,6 +84,12 @@ extension Engine {
     nonisolated func resolveStack(name: String, buildImage: String, runImage: String, id: String?) async throws -> ClusterStack {
         let buildRef = try mapped { try ImageReference.parse(buildImage, field: "buildImage") }
         let runRef = try mapped { try ImageReference.parse(runImage, field: "runImage") }
+        for (field, ref) in [("buildImage", buildRef), ("runImage", runRef)] {
+            switch ref {
+            case .rootfs(let p), .layout(let p, _): try checkAllowed(p, field: field)
+            case .registry: break
+            }
+        }
         let images = self.images
         let settings = ImageStore.FolderImageSettings(stackID: id ?? "io.slipway.stacks.\(name)")
         // Cluster-scoped stacks use the registry credentials of the "default" namespace.
@@ -203,6 +209,9 @@ extension Engine {
         var out: [StoredBuildpack] = []
         for (i, path) in paths.enumerated() {
             let field = "buildpacks[\(i)]"
+            // A folder, an archive, a .cnb file or an oci: layout is a host path the client names.
+            if path.hasPrefix("/") { try checkAllowed(path, field: field) }
+            if path.hasPrefix("oci:"), case .layout(let p, _) = try mapped({ try ImageReference.parse(path, field: field) }) { try checkAllowed(p, field: field) }
             do {
                 let loaded: [LoadedBuildpack]
                 if let package = try await buildpackageImage(path, field: field) {

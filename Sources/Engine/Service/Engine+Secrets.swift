@@ -46,6 +46,7 @@ extension Engine {
             values.username = r.username
             values.password = r.password
         } else if let d = spec.dockerConfig {
+            try checkAllowed(d.path, field: "dockerConfig.path")
             guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),
                 let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["auths"] != nil || json["credHelpers"] != nil
             else {

@@ -11,7 +11,8 @@ public struct EngineOptions: Sendable {
     public var insecureRegistries: [String] = []
     /// How many builds run at once, across all images.
     public var maxConcurrentBuilds: Int
-    /// Folders `source.local.path` may name; nil allows any path the server can read.
+    /// Folders the host paths a client names (sources, buildpacks, stack folders and layouts,
+    /// docker config files) must be in; nil allows any path the server can read.
     public var allowedSourceRoots: [String]?
     /// Cap on a source: bytes downloaded for a blob, and bytes a snapshot or an archive
     /// expands to (`--max-source-bytes`).
