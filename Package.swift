@@ -6,7 +6,10 @@ import PackageDescription
 let package = Package(
     name: "Slipway",
     products: [
-        .executable(name: "slipway", targets: ["slipway"]),
+        // What editors, tools and pipelines run: a small static C forwarder to the shared engine.
+        .executable(name: "slipway", targets: ["SlipwayForwarder"]),
+        // The engine (`engine`, `--embedded`), started by the forwarder.
+        .executable(name: "slipway-engine", targets: ["SlipwayEngineMain"]),
         .executable(name: "slipway-launcher", targets: ["SlipwayLauncher"]),
     ],
     targets: [
@@ -19,6 +22,9 @@ let package = Package(
         // Linux system calls glibc does not wrap (openat2); a header only, nothing to link.
         .systemLibrary(name: "CLinuxSyscalls"),
 
+        // The version, written once for the C forwarder and the Swift engine.
+        .target(name: "CSlipwayVersion"),
+
         // Layer 1: JSON-RPC 2.0 (framing, messages, connection). No domain knowledge.
         .target(name: "JSONRPC"),
         // Layer 3: build runtime (sources, TOML, OCI, sandbox, buildpacks lifecycle).
@@ -29,10 +35,16 @@ let package = Package(
         .target(name: "SlipwayProtocol", dependencies: ["JSONRPC", "Engine", "BuildRuntime"]),
         // Layer 4: the server (method table, notifications, command line).
         .target(
-            name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime"],
+            name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime", "CSlipwayVersion", "CLinuxSyscalls"],
             resources: [.copy("Resources/openrpc.json")]
         ),
-        .executableTarget(name: "slipway", dependencies: ["SlipwayServer"]),
+        .executableTarget(name: "SlipwayEngineMain", dependencies: ["SlipwayServer"]),
+        // `slipway`: relays stdio to the engine's socket; C and static so it starts as fast as /bin/true.
+        .executableTarget(
+            name: "SlipwayForwarder", dependencies: ["CSlipwayVersion"],
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]
+        ),
         // The CNB launcher placed in every exported image; C so it needs no Swift runtime.
         .executableTarget(
             name: "SlipwayLauncher",
@@ -45,7 +57,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "BuildRuntime"]),
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["slipway", "SlipwayLauncher", "SlipwayServer", "JSONRPC"],
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayServer", "JSONRPC"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -56,7 +56,14 @@ public final class Connection: Sendable {
     /// client that pipelines a million requests does not make a million tasks.
     static let maxInflight = 256
 
-    public init(outputFD: Int32, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
+    public convenience init(outputFD: Int32, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
+                            errorMapper: @escaping ErrorMapper, traceRedactor: @escaping TraceRedactor = { _, params in params })
+    {
+        self.init(output: FileDescriptorSink(fd: outputFD), registry: registry, maxMessageSize: maxMessageSize,
+                  errorMapper: errorMapper, traceRedactor: traceRedactor)
+    }
+
+    public init(output sink: any ByteSink, registry: MethodRegistry, maxMessageSize: Int = MessageFramer.defaultMaxMessageSize,
                 errorMapper: @escaping ErrorMapper, traceRedactor: @escaping TraceRedactor = { _, params in params })
     {
         self.id = Connection.nextID.add(1, ordering: .relaxed).oldValue
@@ -64,7 +71,7 @@ public final class Connection: Sendable {
         self.errorMapper = errorMapper
         self.traceRedactor = traceRedactor
         self.maxMessageSize = maxMessageSize
-        self.output = OutputChannel(fd: outputFD)
+        self.output = OutputChannel(sink: sink)
     }
 
     /// The framing detected on input (replies use the same), or nil before the first byte.
@@ -78,6 +85,9 @@ public final class Connection: Sendable {
 
     /// Blocks until every message sent so far has been written (call before the process exits).
     public func flushOutput() { output.flush() }
+
+    /// The connection's output thread ends with the connection.
+    deinit { output.close() }
 
     /// Reports work-done progress for a request that carried a `workDoneToken` (LSP
     /// `$/progress`): `begin`, then any `report`s, then `end`. Does nothing without a token.
@@ -101,7 +111,12 @@ public final class Connection: Sendable {
     /// Reads from `inputFD` until end of input or `exit`, serving every message. Input is read
     /// only while the output has room: a client that does not read its replies stops being read.
     public func run(inputFD: Int32) async -> ConnectionEnd {
-        let (chunks, consumed) = Self.readChunks(fd: inputFD)
+        await run(input: FileDescriptorSource(fd: inputFD))
+    }
+
+    /// Reads `input` until its end or `exit`, serving every message (see `run(inputFD:)`).
+    public func run(input: any ByteSource) async -> ConnectionEnd {
+        let (chunks, consumed) = Self.readChunks(input)
         var framer = MessageFramer(maxMessageSize: maxMessageSize)
         for await chunk in chunks {
             let events = framer.push(chunk)
@@ -174,17 +189,14 @@ public final class Connection: Sendable {
 
     /// Chunks of input, read on a thread of their own; the thread reads a chunk only when fewer
     /// than four are waiting to be handled (call `signal` on the gate for each chunk handled).
-    private static func readChunks(fd: Int32) -> (AsyncStream<[UInt8]>, ChunkGate) {
+    private static func readChunks(_ source: any ByteSource) -> (AsyncStream<[UInt8]>, ChunkGate) {
         let room = ChunkGate(limit: 4)
         return (AsyncStream { continuation in
             let thread = Thread {
-                var buf = [UInt8](repeating: 0, count: 1 << 16)
                 while true {
                     room.wait()
-                    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    continuation.yield(Array(buf[0..<n]))
+                    guard let chunk = source.next() else { break }
+                    continuation.yield(chunk)
                 }
                 continuation.finish()
             }
@@ -343,6 +355,7 @@ public final class Connection: Sendable {
             output.send(OutgoingMessage.notification(method: "$/logTrace", params: .object(o)))
         }
         let errorMapper = self.errorMapper
+        let around = registry.around
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
@@ -357,7 +370,11 @@ public final class Connection: Sendable {
                     result = .failure(.cancelled)
                 } else {
                     do {
-                        result = .success(try await entry.handler(params, context))
+                        if let around {
+                            result = .success(try await around(context) { try await entry.handler(params, context) })
+                        } else {
+                            result = .success(try await entry.handler(params, context))
+                        }
                     } catch let e as ResponseError {
                         result = .failure(e)
                     } catch is CancellationError {
@@ -472,7 +489,7 @@ actor BatchCollector {
 /// `buffer` and `spare` under the lock, then writes `spare` unlocked while senders append to
 /// `buffer`).
 final class OutputChannel: Sendable {
-    private let fd: Int32
+    private let sink: any ByteSink
     private let condition = NSCondition()
     private nonisolated(unsafe) var buffer: [UInt8] = []
     /// The buffer being written; swapped with `buffer`, so neither is reallocated per write.
@@ -489,9 +506,10 @@ final class OutputChannel: Sendable {
     static let highWater = 8 << 20
     static let lowWater = 4 << 20
 
-    init(fd: Int32) {
-        self.fd = fd
-        let t = Thread { [unowned self] in self.writerLoop() }
+    init(sink: any ByteSink) {
+        self.sink = sink
+        // The thread holds the channel until `close`, then writes what is left and ends.
+        let t = Thread { self.writerLoop() }
         t.stackSize = 1 << 18
         t.start()
     }
@@ -518,6 +536,10 @@ final class OutputChannel: Sendable {
     func send(_ message: JSONValue) {
         let body = JSONWriter.write(message)
         condition.lock()
+        if closed {
+            condition.unlock()
+            return
+        }
         if let f = currentFraming {
             let before = buffer.count
             if f == .newlineDelimited {
@@ -547,6 +569,17 @@ final class OutputChannel: Sendable {
             roomWaiters.append(c)
             condition.unlock()
         }
+    }
+
+    /// Lets the writer thread end once what was sent has been written; later sends are dropped.
+    func close() {
+        condition.lock()
+        closed = true
+        let waiters = roomWaiters
+        roomWaiters.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        for c in waiters { c.resume() }
     }
 
     /// Returns once everything sent so far has been written.
@@ -582,16 +615,7 @@ final class OutputChannel: Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return  // the client is gone; nothing more can be said to it
-                }
-                offset += n
-            }
-        }
+        // A peer that is gone gets nothing more; what was sent to it is dropped.
+        _ = bytes.withUnsafeBytes { sink.write($0) }
     }
 }

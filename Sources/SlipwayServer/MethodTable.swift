@@ -67,6 +67,14 @@ public enum MethodTable {
     static let methodsOwnedByConnection = ["shutdown"]
     static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
 
+    /// Runs each request as work for its connection's session, so the builds it queues (and
+    /// the rebuilds it causes) are that session's: its end of input waits for them.
+    static func attribution(_ s: ServerContext) -> MethodRegistry.Around {
+        { ctx, body in
+            try await RequestAttribution.$session.withValue(s.session(for: ctx.connection)) { try await body() }
+        }
+    }
+
     public static func makeRegistry(_ ctx: ServerContext) -> MethodRegistry {
         var r = MethodRegistry()
         registerLifecycle(&r, ctx)

@@ -1,6 +1,9 @@
+import CSlipwayVersion
 import Foundation
 
-/// The `slipway` command line.
+/// The settings of a Slipway process, from its command line. Every flag is one row of
+/// `ServerOptions.flags`, which also says whether it is the engine's (one value per shared
+/// engine, compared with what each client asks for) or the client's own.
 public struct ServerOptions: Sendable, Equatable {
     public var stateDirectory: String
     public var maxConcurrentBuilds = 2
@@ -14,65 +17,133 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxSourceBytes: Int64 = 8 << 30
     /// Cap on one build's log.
     public var maxLogBytes: Int64 = 1 << 30
+    /// Seconds an idle shared engine waits before it stops; 0 is forever.
+    public var idleTimeout: Double = 600
+    /// The flags the command line named, so that a client is compared with the running engine
+    /// only on what it asked for.
+    public var given: Set<String> = []
 
     public static let usage = """
-        usage: slipway [serve --stdio] [--state-dir DIR] [--max-concurrent-builds N] [--max-message-size BYTES]
-                       [--git-poll-interval SECONDS] [--insecure-registry HOST[:PORT]]... [--allow-source DIR]...
-                       [--max-source-bytes BYTES] [--max-log-bytes BYTES]
+        usage: slipway [--state-dir DIR] [engine flags]        JSON-RPC on stdio, through the shared engine
+               slipway --embedded [--state-dir DIR] [engine flags]   the engine in this process
+               slipway engine [--state-dir DIR] [engine flags]       run the shared engine
+               slipway engine status [--state-dir DIR]
+               slipway engine stop [--now] [--state-dir DIR]
                slipway --version | --help
 
+        engine flags: --max-concurrent-builds N  --max-message-size BYTES  --git-poll-interval SECONDS
+                      --insecure-registry HOST[:PORT]...  --allow-source DIR...  --max-source-bytes BYTES
+                      --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
+
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
-        detected from the first byte). State lives in --state-dir, else $SLIPWAY_HOME, else
-        $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
+        detected from the first bytes). One engine serves a state directory: --state-dir, else
+        $SLIPWAY_HOME, else $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
         """
 
+    /// What a flag belongs to: one value for the shared engine, or each client's own.
+    public enum Scope: Sendable { case engine, client }
+
+    /// One command-line flag: its name, its scope, how it reads its value, and how its value
+    /// is shown (to compare a client's with the engine's).
+    public struct Flag: Sendable {
+        public let name: String
+        public let scope: Scope
+        let hint: String
+        let apply: @Sendable (inout ServerOptions, String) -> Bool
+        let shown: @Sendable (ServerOptions) -> String
+    }
+
+    /// Every flag, in one table: a flag that is not here is not accepted.
+    public static let flags: [Flag] = [
+        Flag(name: "--state-dir", scope: .client, hint: "a directory", apply: { o, v in o.stateDirectory = v; return !v.isEmpty }, shown: { $0.stateDirectory }),
+        Flag(name: "--max-concurrent-builds", scope: .engine, hint: "a positive number",
+             apply: { o, v in guard let n = Int(v), n > 0 else { return false }; o.maxConcurrentBuilds = n; return true },
+             shown: { String($0.maxConcurrentBuilds) }),
+        Flag(name: "--max-message-size", scope: .engine, hint: "a number of bytes (at least 1024)",
+             apply: { o, v in guard let n = Int(v), n >= 1024 else { return false }; o.maxMessageSize = n; return true },
+             shown: { String($0.maxMessageSize) }),
+        Flag(name: "--git-poll-interval", scope: .engine, hint: "a number of seconds (0 turns polling off)",
+             apply: { o, v in guard let n = Double(v), n >= 0 else { return false }; o.gitPollInterval = n; return true },
+             shown: { String($0.gitPollInterval) }),
+        Flag(name: "--insecure-registry", scope: .engine, hint: "HOST[:PORT]",
+             apply: { o, v in guard !v.isEmpty, !v.contains("/") else { return false }; o.insecureRegistries.append(v); return true },
+             shown: { $0.insecureRegistries.joined(separator: ",") }),
+        Flag(name: "--allow-source", scope: .engine, hint: "an absolute directory",
+             apply: { o, v in guard v.hasPrefix("/") else { return false }; o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]; return true },
+             shown: { $0.allowedSourceRoots?.joined(separator: ",") ?? "" }),
+        Flag(name: "--max-source-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
+             apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxSourceBytes = n; return true },
+             shown: { String($0.maxSourceBytes) }),
+        Flag(name: "--max-log-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
+             apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxLogBytes = n; return true },
+             shown: { String($0.maxLogBytes) }),
+        Flag(name: "--idle-timeout", scope: .engine, hint: "a duration such as 600, 30s, 10m or 1h (0 is forever)",
+             apply: { o, v in guard let d = parseDuration(v) else { return false }; o.idleTimeout = d; return true },
+             shown: { String($0.idleTimeout) }),
+    ]
+
     /// What the command line asks for.
-    public enum ParseResult: Equatable { case serve(ServerOptions), print(String), error(String) }
+    public enum Mode: Equatable, Sendable {
+        /// The engine in this process, serving stdin/stdout (`--embedded`, or no subcommand).
+        case embedded
+        /// The shared engine, serving its socket (`engine`).
+        case engine
+        /// Print the running engine's state (`engine status`).
+        case status
+        /// Stop the running engine (`engine stop`), now or after its builds.
+        case stop(now: Bool)
+    }
+
+    public enum ParseResult: Equatable { case run(Mode, ServerOptions), print(String), error(String) }
 
     public static func parse(_ args: [String], environment: [String: String]) -> ParseResult {
-        var stateDir: String?
         var o = ServerOptions(stateDirectory: "")
-        var i = 0
-        func value() -> String? {
-            i += 1
-            return i < args.count ? args[i] : nil
+        var mode = Mode.embedded
+        var rest = args[...]
+        if rest.first == "engine" {
+            rest = rest.dropFirst()
+            mode = .engine
+            if rest.first == "status" { rest = rest.dropFirst(); mode = .status }
+            else if rest.first == "stop" { rest = rest.dropFirst(); mode = .stop(now: false) }
         }
-        /// The next argument as a byte count of at least 1 KiB.
-        func bytes() -> Int64? { value().flatMap { Int64($0) }.flatMap { $0 >= 1024 ? $0 : nil } }
-        while i < args.count {
-            let a = args[i]
+        let remaining = Array(rest)
+        var i = 0
+        while i < remaining.count {
+            let a = remaining[i]
             switch a {
-            case "serve", "--stdio": break
             case "--help", "-h": return .print(usage)
             case "--version": return .print("slipway \(SlipwayVersion.current)")
-            case "--state-dir":
-                guard let v = value() else { return .error("--state-dir needs a directory") }
-                stateDir = v
-            case "--max-concurrent-builds":
-                guard let v = value(), let n = Int(v), n > 0 else { return .error("--max-concurrent-builds needs a positive number") }
-                o.maxConcurrentBuilds = n
-            case "--max-message-size":
-                guard let n = bytes() else { return .error("--max-message-size needs a number of bytes (at least 1024)") }
-                o.maxMessageSize = Int(n)
-            case "--git-poll-interval":
-                guard let v = value(), let n = Double(v), n >= 0 else { return .error("--git-poll-interval needs a number of seconds (0 turns polling off)") }
-                o.gitPollInterval = n
-            case "--insecure-registry":
-                guard let v = value(), !v.isEmpty, !v.contains("/") else { return .error("--insecure-registry needs HOST[:PORT]") }
-                o.insecureRegistries.append(v)
-            case "--max-source-bytes", "--max-log-bytes":
-                guard let n = bytes() else { return .error("\(a) needs a number of bytes (at least 1024)") }
-                if a == "--max-source-bytes" { o.maxSourceBytes = n } else { o.maxLogBytes = n }
-            case "--allow-source":
-                guard let v = value(), v.hasPrefix("/") else { return .error("--allow-source needs an absolute directory") }
-                o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]
+            case "--embedded", "serve", "--stdio": break
+            case "--now":
+                guard case .stop = mode else { return .error("--now belongs to 'slipway engine stop'\n\n\(usage)") }
+                mode = .stop(now: true)
             default:
-                return .error("unknown argument '\(a)'\n\n\(usage)")
+                guard let flag = flags.first(where: { $0.name == a }) else { return .error("unknown argument '\(a)'\n\n\(usage)") }
+                i += 1
+                guard i < remaining.count, flag.apply(&o, remaining[i]) else { return .error("\(a) needs \(flag.hint)") }
+                o.given.insert(a)
             }
             i += 1
         }
-        o.stateDirectory = stateDir ?? defaultStateDirectory(environment)
-        return .serve(o)
+        if !o.given.contains("--state-dir") { o.stateDirectory = defaultStateDirectory(environment) }
+        return .run(mode, o)
+    }
+
+    /// Each engine flag this command line gave whose value differs from the running `engine`'s,
+    /// as a warning for the client.
+    public func differences(from engine: ServerOptions) -> [String] {
+        Self.flags.filter { $0.scope == .engine && given.contains($0.name) }.compactMap { f in
+            let mine = f.shown(self), theirs = f.shown(engine)
+            return mine == theirs ? nil : "\(f.name) is \(theirs.isEmpty ? "unset" : theirs) in the running engine, not \(mine) as asked; stop it (slipway engine stop) to change it"
+        }
+    }
+
+    /// Seconds from `600`, `30s`, `10m`, `1h` or `1d`.
+    static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let last = text.last, let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
+        if let n = Double(text), n >= 0 { return n }
+        return nil
     }
 
     static func defaultStateDirectory(_ env: [String: String]) -> String {
@@ -82,7 +153,8 @@ public struct ServerOptions: Sendable, Equatable {
     }
 }
 
-/// The version reported by `--version` and `initialize`.
+/// The version reported by `--version` and `initialize`, and compared at every handshake: the
+/// one in CSlipwayVersion, which the forwarder is built with too.
 public enum SlipwayVersion {
-    public static let current = "0.1.0"
+    public static let current = String(cString: slipway_version())
 }

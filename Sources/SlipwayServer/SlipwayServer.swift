@@ -3,14 +3,12 @@ import Engine
 import Foundation
 import JSONRPC
 
-/// Runs `slipway` in embedded mode: one engine on the state directory, one client on
-/// stdin/stdout. Returns the process exit code.
+/// The `slipway-engine` executable: the engine in this process serving stdin/stdout
+/// (`--embedded`), the shared engine serving its socket (`engine`), or a client of the running
+/// engine (`engine status|stop`). Returns the process exit code.
 public enum SlipwayServer {
     public static func main(arguments: [String], environment: [String: String]) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
-        // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
-        ChildReaper.adoptOrphans()
-        let options: ServerOptions
         switch ServerOptions.parse(arguments, environment: environment) {
         case .print(let text):
             print(text)
@@ -18,31 +16,62 @@ public enum SlipwayServer {
         case .error(let message):
             FileHandle.standardError.write(Data("slipway: \(message)\n".utf8))
             return 2
-        case .serve(let o):
-            options = o
+        case .run(.status, let o):
+            return EngineControl.run("status", now: false, options: o, environment: environment)
+        case .run(.stop(let now), let o):
+            return EngineControl.run("stop", now: now, options: o, environment: environment)
+        case .run(.embedded, let o):
+            // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
+            ChildReaper.adoptOrphans()
+            guard let engine = makeEngine(o, environment) else { return 1 }
+            return await serveStdio(engine, o)
+        case .run(.engine, let o):
+            ChildReaper.adoptOrphans()
+            guard let engine = makeEngine(o, environment) else { return 1 }
+            let real = engine.stateDirectory.path
+            var options = o
+            options.stateDirectory = real
+            let server = EngineServer(engine: engine, options: options,
+                                      socketPath: EngineAddress.socketPath(stateDirectory: real, environment: environment))
+            do {
+                try await engine.resume()
+            } catch {
+                EngineLog.write("cannot start: \(error)")
+                return 1
+            }
+            return await server.run()
         }
-        let engine: Engine
+    }
+
+    /// The engine of the state directory, holding its lock; nil (the reason on stderr) when
+    /// another process has it or it cannot be opened.
+    static func makeEngine(_ options: ServerOptions, _ environment: [String: String]) -> Engine? {
+        var engineOptions = EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
+                                          allowedSourceRoots: options.allowedSourceRoots,
+                                          gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
+        engineOptions.insecureRegistries = options.insecureRegistries
+        engineOptions.maxSourceBytes = options.maxSourceBytes
+        engineOptions.maxLogBytes = options.maxLogBytes
         do {
-            var engineOptions = EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
-                                              allowedSourceRoots: options.allowedSourceRoots,
-                                              gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
-            engineOptions.insecureRegistries = options.insecureRegistries
-            engineOptions.maxSourceBytes = options.maxSourceBytes
-            engineOptions.maxLogBytes = options.maxLogBytes
-            engine = try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
+            return try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
-            return 1
+            return nil
         }
+    }
+
+    /// `--embedded`: one client on stdin/stdout, the engine in this process.
+    static func serveStdio(_ engine: Engine, _ options: ServerOptions) async -> Int32 {
         let context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
-        let registry = MethodTable.makeRegistry(context)
+        var registry = MethodTable.makeRegistry(context)
+        registry.around = MethodTable.attribution(context)
         let connection = Connection(outputFD: STDOUT_FILENO, registry: registry, maxMessageSize: options.maxMessageSize,
                                     errorMapper: ErrorMapping.map,
                                     traceRedactor: { _, params in TraceRedaction.redact(params, engine: engine) })
         let session = context.session(for: connection)
         let forwarder = Task { await context.forwardNotifications(of: session, to: connection) }
-        for b in engine.interruptedBuilds {
-            connection.logMessage("build \(b.number) of image \(b.namespace)/\(b.image) was interrupted when Slipway last stopped; it is marked FAILURE", type: 2)
+        for notice in interruptedNotices(engine) {
+            connection.logMessage(notice, type: 2)
         }
         do {
             try await engine.resume()
@@ -57,7 +86,7 @@ public enum SlipwayServer {
             return code
         case .endOfInput(let cutShort):
             if cutShort { FileHandle.standardError.write(Data("slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n".utf8)) }
-            // A shell pipeline gets complete results: builds it started run to the end.
+            // The process is about to end: every build runs to the end first, or it would be abandoned.
             await engine.waitForIdle()
             await session.flush()
             await context.closeSession(for: connection)
@@ -65,6 +94,11 @@ public enum SlipwayServer {
             connection.flushOutput()
             return cutShort ? 1 : 0
         }
+    }
+
+    /// What the first client of an engine is told about builds its start found interrupted.
+    static func interruptedNotices(_ engine: Engine) -> [String] {
+        engine.interruptedBuilds.map { "build \($0.number) of image \($0.namespace)/\($0.image) was interrupted when Slipway last stopped; it is marked FAILURE" }
     }
 
     /// The launcher put into images: $SLIPWAY_LAUNCHER, else `slipway-launcher` beside this binary.

@@ -210,9 +210,11 @@ import Testing
                 "unexpected entries in the sandbox root: \(entries)")
     }
 
-    @Test func killedServerLeavesStateAndMarksTheRunningBuildInterrupted() async throws {
+    /// In one process (`--embedded`), the engine dies with its client; SharedEngineTests kills a
+    /// shared engine the same way.
+    @Test func killedEmbeddedServerLeavesStateAndMarksTheRunningBuildInterrupted() async throws {
         let state = TempDir("state")
-        let first = try SlipwayClient(stateDir: state.path)
+        let first = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"])
         try await first.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path])
         _ = try await first.call("image/create", ["name": "keep", "source": ["local": ["path": .string(Self.helloApp)]]])
         let kept = try await first.call("build/wait", ["image": "keep", "build": 1])
@@ -227,7 +229,7 @@ import Testing
         kill(first.process.processIdentifier, SIGKILL)
         _ = try await first.waitForExit()
 
-        let second = try SlipwayClient(stateDir: state.path)
+        let second = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"])
         let list = try await second.call("image/list")
         #expect(list["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted() == ["keep", "slow"])
         let slow = try await second.call("build/status", ["image": "slow", "build": 1])

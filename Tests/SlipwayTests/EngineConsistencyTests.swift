@@ -6,7 +6,10 @@ import Testing
 /// cannot be stored, the change is not stored either (and the client is told), so a crash
 /// between the two can never keep one without the other.
 @Suite struct EngineConsistencyTests {
+    /// Runs `sql` on the state database, with the state directory's engine stopped first.
     static func sqlite(_ db: String, _ sql: String) throws {
+        let stop = try sh("'\(Repo.slipway)' engine stop --state-dir '\(URL(fileURLWithPath: db).deletingLastPathComponent().path)'")
+        guard stop.status == 0 else { throw TestFailure("engine stop: \(stop.err)") }
         let r = try sh("python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' '\(db)' \"\(sql)\"")
         guard r.status == 0 else { throw TestFailure("sqlite: \(r.err)") }
     }
@@ -61,7 +64,8 @@ import Testing
         #expect(try await first.call("build/wait", ["image": "moved", "build": 1])["status"] == "SUCCESS")
         first.closeInput()
         _ = try await first.waitForExit()
-        #expect(try await sh("cp -a '\(old)' '\(new)' && rm -rf '\(old)'").status == 0)
+        // The engine is stopped first, as a user moving the folder would.
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(old)' && cp -a '\(old)' '\(new)' && rm -rf '\(old)'").status == 0)
 
         let c = try SlipwayClient(stateDir: new)
         let image = try await c.call("image/get", ["name": "moved"])
@@ -76,6 +80,7 @@ import Testing
         #expect(inspect.status == 0, "\(inspect.err)")
         c.closeInput()
         _ = try await c.waitForExit()
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(new)'").status == 0)
         // Stored relative: no image or build document names a path inside the state directory.
         let scripts = TempDir("q")
         let script = scripts.path + "/count.py"

@@ -113,14 +113,19 @@ import Testing
         #expect(out["ready"] == "Ready")
     }
 
-    @Test func aSecondProcessOnTheSameStateDirectoryIsRefused() async throws {
+    /// `--embedded` holds the state directory alone: a second process, embedded or shared
+    /// engine, is refused and names the holder; once it is gone the directory is free again.
+    @Test func anEmbeddedProcessHoldsTheStateDirectoryAlone() async throws {
         let state = TempDir("state")
-        let first = try SlipwayClient(stateDir: state.path)
+        let first = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"])
         _ = try await first.call("image/list")
-        let second = try SlipwayClient(stateDir: state.path)
+        let second = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"])
         #expect(try await second.waitForExit() == 1)
         #expect(second.stderr.contains("another Slipway process (pid \(first.process.processIdentifier)) is using the state directory"))
-        // Once the first is gone, the directory is free again.
+        let shared = try SlipwayClient(stateDir: state.path)
+        #expect(try await shared.waitForExit() == 1)
+        #expect(shared.stderr.contains("the engine could not start") && shared.stderr.contains("another Slipway process (pid \(first.process.processIdentifier))"),
+                "\(shared.stderr)")
         first.closeInput()
         #expect(try await first.waitForExit() == 0)
         let third = try SlipwayClient(stateDir: state.path)

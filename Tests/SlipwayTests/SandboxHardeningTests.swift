@@ -55,7 +55,9 @@ import Testing
     @Test func aTimedOutStepLeavesNoProcessBehind() async throws {
         let state = TempDir("state")
         let asRoot = getuid() == 0
-        let c = try SlipwayClient(stateDir: state.path, wrapper: ["unshare", "--pid", "--fork", "--mount-proc"] + (asRoot ? [] : ["--map-root-user"]))
+        // --embedded: the engine itself is PID 1 of the namespace and must reap what it adopts.
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"],
+                                  wrapper: ["unshare", "--pid", "--fork", "--mount-proc"] + (asRoot ? [] : ["--map-root-user"]))
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
                                         order: [["group": [["id": "test/slow"]]]])
         let marker = String(4000 + Int.random(in: 0..<999))  // sleep's argument, to find its process

@@ -5,16 +5,16 @@ import Testing
     @Test func flagsAndStateDirectoryDefaults() {
         let parsed = ServerOptions.parse(["serve", "--stdio", "--state-dir", "/s", "--git-poll-interval", "5", "--insecure-registry", "reg.local:5000",
                                           "--insecure-registry", "other:80", "--max-concurrent-builds", "3"], environment: [:])
-        guard case .serve(let o) = parsed else { Issue.record("expected serve, got \(parsed)"); return }
+        guard case .run(.embedded, let o) = parsed else { Issue.record("expected embedded, got \(parsed)"); return }
         #expect(o.stateDirectory == "/s")
         #expect(o.gitPollInterval == 5)
         #expect(o.insecureRegistries == ["reg.local:5000", "other:80"])
         #expect(o.maxConcurrentBuilds == 3)
-        guard case .serve(let d) = ServerOptions.parse([], environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) else { return }
+        guard case .run(_, let d) = ServerOptions.parse([], environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) else { return }
         #expect(d.stateDirectory == "/x/slipway")
-        guard case .serve(let h) = ServerOptions.parse([], environment: ["SLIPWAY_HOME": "/home-override", "XDG_STATE_HOME": "/x"]) else { return }
+        guard case .run(_, let h) = ServerOptions.parse([], environment: ["SLIPWAY_HOME": "/home-override", "XDG_STATE_HOME": "/x"]) else { return }
         #expect(h.stateDirectory == "/home-override")
-        guard case .serve(let f) = ServerOptions.parse([], environment: ["HOME": "/h"]) else { return }
+        guard case .run(_, let f) = ServerOptions.parse([], environment: ["HOME": "/h"]) else { return }
         #expect(f.stateDirectory == "/h/.local/state/slipway")
     }
 
@@ -24,5 +24,49 @@ import Testing
             Issue.record("\(args) should be refused")
             return
         }
+    }
+
+    @Test func modesAndDurations() {
+        #expect(ServerOptions.parse(["engine", "--state-dir", "/s"], environment: [:]) == .run(.engine, parsedOptions(["--state-dir", "/s"])))
+        #expect(ServerOptions.parse(["engine", "status", "--state-dir", "/s"], environment: [:]) == .run(.status, parsedOptions(["--state-dir", "/s"])))
+        #expect(ServerOptions.parse(["engine", "stop", "--now", "--state-dir", "/s"], environment: [:]) == .run(.stop(now: true), parsedOptions(["--state-dir", "/s"])))
+        guard case .run(.stop(now: false), let home) = ServerOptions.parse(["engine", "stop"], environment: ["SLIPWAY_HOME": "/s"]) else {
+            Issue.record("engine stop should parse"); return
+        }
+        #expect(home.stateDirectory == "/s" && home.given.isEmpty)
+        guard case .error = ServerOptions.parse(["--now"], environment: [:]) else { Issue.record("--now outside 'engine stop' should be refused"); return }
+        for (text, seconds) in [("600", 600.0), ("30s", 30), ("10m", 600), ("1h", 3600), ("0", 0), ("1.5s", 1.5)] {
+            #expect(parsedOptions(["--idle-timeout", text]).idleTimeout == seconds, "\(text)")
+        }
+        for bad in ["-1", "ten", "5x", ""] {
+            guard case .error = ServerOptions.parse(["--idle-timeout", bad], environment: [:]) else { Issue.record("--idle-timeout \(bad) should be refused"); continue }
+        }
+    }
+
+    /// A client is compared with the running engine only on the engine flags it named: one
+    /// warning for each that differs, none for the flags it left out or for its own flags.
+    @Test func differencesNameOnlyTheEngineFlagsAClientGave() {
+        let engine = parsedOptions(["--state-dir", "/a", "--max-concurrent-builds", "4", "--git-poll-interval", "5"])
+        #expect(parsedOptions(["--state-dir", "/b"]).differences(from: engine).isEmpty)
+        #expect(parsedOptions(["--max-concurrent-builds", "4"]).differences(from: engine).isEmpty)
+        let warnings = parsedOptions(["--max-concurrent-builds", "2", "--insecure-registry", "r:5000", "--git-poll-interval", "5"]).differences(from: engine)
+        #expect(warnings.count == 2)
+        #expect(warnings.contains { $0.hasPrefix("--max-concurrent-builds is 4 in the running engine, not 2") && $0.contains("slipway engine stop") })
+        #expect(warnings.contains { $0.hasPrefix("--insecure-registry is unset in the running engine, not r:5000") })
+    }
+
+    /// Every flag of the engine is in the one table with the engine's scope; the state directory
+    /// is the only client flag.
+    @Test func theFlagTableSaysWhoseEachFlagIs() {
+        let engineFlags = Set(ServerOptions.flags.filter { $0.scope == .engine }.map(\.name))
+        #expect(engineFlags == ["--max-concurrent-builds", "--max-message-size", "--git-poll-interval", "--insecure-registry", "--allow-source",
+                                "--max-source-bytes", "--max-log-bytes", "--idle-timeout"])
+        #expect(ServerOptions.flags.filter { $0.scope == .client }.map(\.name) == ["--state-dir"])
+        for flag in ServerOptions.flags { #expect(ServerOptions.usage.contains(flag.name), "\(flag.name) is missing from the usage text") }
+    }
+
+    private func parsedOptions(_ args: [String]) -> ServerOptions {
+        guard case .run(_, let o) = ServerOptions.parse(args, environment: [:]) else { return ServerOptions(stateDirectory: "?") }
+        return o
     }
 }

@@ -107,6 +107,8 @@ public final class EngineSession: Sendable {
     struct State {
         var kinds = NotificationKind.defaults
         var namespace: String?
+        /// Builds this session's requests queued (what its end of input waits for).
+        var started: Set<BuildKey> = []
         /// Cursors of the logs this session reads.
         var cursors: [BuildKey: Reader] = [:]
         var nextGeneration = 0
@@ -148,6 +150,12 @@ public final class EngineSession: Sendable {
         }
         if wanted { continuation.yield(.notification(n)) }
     }
+
+    /// Notes a build this session's request queued (see `RequestAttribution`).
+    func noteStarted(_ key: BuildKey) { state.withLock { _ = $0.started.insert(key) } }
+
+    /// The builds this session's requests queued.
+    public var startedBuilds: Set<BuildKey> { state.withLock { $0.started } }
 
     /// Reads the log at `path` from `since`, and keeps reading it as it grows, until `unfollow`.
     func follow(_ key: BuildKey, path: String, since: Int) {
@@ -214,6 +222,13 @@ public final class EngineSession: Sendable {
     }
 
     func close() { continuation.finish() }
+}
+
+/// Which session a piece of engine work is done for: the server sets it around each request, so
+/// the builds a request queues (directly, or as rebuilds it causes) are known to its session,
+/// whose end of input waits for them and for no others.
+public enum RequestAttribution {
+    @TaskLocal public static var session: EngineSession?
 }
 
 /// All open sessions, for fan-out from any thread.

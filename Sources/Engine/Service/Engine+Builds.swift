@@ -111,6 +111,7 @@ extension Engine {
 
     /// Starts queued builds while fewer than the limit run, one build per image at a time.
     func schedule() {
+        guard !schedulingStopped else { return }
         var i = 0
         while i < queue.count && running.count < options.maxConcurrentBuilds {
             let key = queue[i]

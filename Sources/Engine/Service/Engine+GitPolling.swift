@@ -7,9 +7,10 @@ extension Engine {
     func startGitPolling() {
         guard let interval = options.gitPollInterval, interval > 0, pollTask == nil else { return }
         pollTask = Task { [weak self] in
+            // At start, catch up on what came due while no engine ran; then every interval.
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(interval))
                 await self?.pollGitSources()
+                try? await Task.sleep(for: .seconds(interval))  // cancellation ends the loop above
             }
         }
     }

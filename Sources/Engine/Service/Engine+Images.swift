@@ -226,6 +226,7 @@ extension Engine {
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let key = BuildKey(namespace: ns, image: name, number: number)
         if !queue.contains(key) { queue.append(key) }
+        RequestAttribution.session?.noteStarted(key)
         if isNew {
             sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
                                                          message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds), time: Timestamp.now())))

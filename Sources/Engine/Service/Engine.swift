@@ -33,7 +33,7 @@ public struct EngineOptions: Sendable {
 /// about JSON-RPC. Heavy work (importing images, snapshotting sources, running builds) runs
 /// off the actor, so it never delays a query.
 public actor Engine {
-    public let stateDirectory: URL
+    public nonisolated let stateDirectory: URL
     let options: EngineOptions
     let store: StateStore
     let images: ImageStore
@@ -53,6 +53,8 @@ public actor Engine {
     var waiterIDs: [BuildKey: [UUID]] = [:]
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
+    /// Set when the engine is stopping: queued builds wait for the next start.
+    var schedulingStopped = false
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 
@@ -166,11 +168,54 @@ public actor Engine {
         sessions.close(session)
     }
 
-    /// Waits until no build is running or queued (used on end of input).
+    /// Waits until no build is running or queued (the embedded engine's end of input: the
+    /// process is about to go, and builds would be abandoned).
     public func waitForIdle() async {
         while let key = running.keys.first ?? queue.first {
-            _ = try? await wait(for: key, timeout: nil)
+            _ = try? await wait(for: key, timeout: nil)  // a build deleted meanwhile is done too
             if running[key] == nil, queue.first == key { queue.removeFirst() }
+        }
+    }
+
+    /// Waits until every build in `keys` has finished (or is gone with its image).
+    public func waitForBuilds(_ keys: Set<BuildKey>) async {
+        for key in keys.sorted(by: { ($0.namespace, $0.image, $0.number) < ($1.namespace, $1.image, $1.number) }) {
+            _ = try? await wait(for: key, timeout: nil)  // NotFound: deleted with its image, which ends it too
+        }
+    }
+
+    /// What the engine is doing: for `engine status`, and to know when it may stop.
+    public struct Activity: Sendable {
+        public var running: [(key: BuildKey, phase: String)]
+        public var queued: Int
+        /// Work that needs the engine to stay up with no client: git sources it polls.
+        public var standingWork: Bool
+        public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
+    }
+
+    public func activity() -> Activity {
+        let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {
+            $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
+        }
+        return Activity(running: running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
+                        queued: queue.count, standingWork: polled)
+    }
+
+    /// Starts no more queued builds (they run at the next start); cancels the running ones too
+    /// when `cancelRunning`. Used when the engine is told to stop.
+    public func stopScheduling(cancelRunning: Bool) {
+        schedulingStopped = true
+        guard cancelRunning else { return }
+        for key in running.keys {
+            running[key]?.cancelMessage = "canceled: the engine was stopped with --now; trigger the image to build again"
+            running[key]?.task.cancel()
+        }
+    }
+
+    /// Returns once no build is running.
+    public func waitForRunningBuilds() async {
+        while let key = running.keys.first {
+            _ = try? await wait(for: key, timeout: nil)  // deleted meanwhile: finished too
         }
     }
 

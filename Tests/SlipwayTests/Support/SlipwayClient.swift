@@ -119,23 +119,32 @@ final class FixtureServer: Sendable {
     }
 }
 
-/// A `slipway` process driven over its stdin/stdout, newline-delimited JSON.
+/// A `slipway` process driven over its stdin/stdout, newline-delimited JSON: a forwarder to the
+/// shared engine of `stateDir` (started by the first client, stopped 5 s after the last one
+/// leaves, or at once when the state directory is removed), or with `--embedded` the engine
+/// itself.
 final class SlipwayClient: Sendable {
     let process: Process
     let stdin: FileHandle
     let stateDir: String
+    let framing: Framing
     private let inbox = Inbox()
     private let nextID = Atomic<Int>(1)
+
+    /// How messages are framed: one JSON text a line, or LSP's Content-Length headers (as an
+    /// editor frames them).
+    enum Framing: Sendable { case ndjson, lsp }
 
     final class Inbox: Sendable {
         let state = Mutex<(buffer: [UInt8], messages: [JSONValue], stderr: String)>(([], [], ""))
     }
 
     /// `wrapper` runs slipway through another command (`unshare …`), which then execs or forks it.
-    init(stateDir: String, arguments: [String] = [], environment: [String: String] = [:], wrapper: [String] = []) throws {
+    init(stateDir: String, arguments: [String] = [], environment: [String: String] = [:], wrapper: [String] = [], framing: Framing = .ndjson) throws {
         self.stateDir = stateDir
+        self.framing = framing
         let p = Process()
-        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir] + arguments
+        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir, "--idle-timeout", "5s"] + arguments
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
         p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
         var env = ProcessInfo.processInfo.environment
@@ -156,10 +165,8 @@ final class SlipwayClient: Sendable {
                 if d.isEmpty { break }
                 inbox.state.withLock { s in
                     s.buffer.append(contentsOf: d)
-                    while let nl = s.buffer.firstIndex(of: 0x0A) {
-                        let line = Array(s.buffer[..<nl])
-                        s.buffer.removeSubrange(...nl)
-                        if let v = try? JSONParser.parse(line) { s.messages.append(v) }
+                    while let message = Self.takeMessage(&s.buffer, framing) {
+                        if let v = try? JSONParser.parse(message) { s.messages.append(v) }
                     }
                 }
             }
@@ -178,15 +185,46 @@ final class SlipwayClient: Sendable {
         if process.isRunning { process.terminate() }
     }
 
-    func send(_ text: String) { stdin.write(Data((text + "\n").utf8)) }
+    /// The next whole message at the front of `buffer`, removed from it.
+    static func takeMessage(_ buffer: inout [UInt8], _ framing: Framing) -> [UInt8]? {
+        switch framing {
+        case .ndjson:
+            guard let nl = buffer.firstIndex(of: 0x0A) else { return nil }
+            defer { buffer.removeSubrange(...nl) }
+            return Array(buffer[..<nl])
+        case .lsp:
+            let separator: [UInt8] = [13, 10, 13, 10]
+            guard let end = (0...max(0, buffer.count - 4)).first(where: { buffer.count >= 4 && Array(buffer[$0..<($0 + 4)]) == separator }) else { return nil }
+            let header = String(decoding: buffer[..<end], as: UTF8.self)
+            guard let lengthLine = header.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                  let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
+                  buffer.count >= end + 4 + length else { return nil }
+            defer { buffer.removeSubrange(..<(end + 4 + length)) }
+            return Array(buffer[(end + 4)..<(end + 4 + length)])
+        }
+    }
+
+    func send(_ text: String) {
+        switch framing {
+        case .ndjson: stdin.write(Data((text + "\n").utf8))
+        case .lsp: stdin.write(Data("Content-Length: \(text.utf8.count)\r\n\r\n\(text)".utf8))
+        }
+    }
 
     func send(_ value: JSONValue) { send(JSONWriter.string(value)) }
 
     func closeInput() { try? stdin.close() }
 
-    /// The peak resident set size of the slipway process so far, in bytes (VmHWM).
+    /// The process of the engine serving this client: the shared engine (its pid is in
+    /// engine.lock), or with `--embedded` this client's own.
+    var enginePID: pid_t {
+        let recorded = (try? String(contentsOfFile: stateDir + "/engine.lock", encoding: .utf8)) ?? ""
+        return pid_t(recorded.trimmingCharacters(in: .whitespacesAndNewlines)) ?? process.processIdentifier
+    }
+
+    /// The peak resident set size of the engine so far, in bytes (VmHWM).
     var peakRSS: Int {
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status = (try? String(contentsOfFile: "/proc/\(enginePID)/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }

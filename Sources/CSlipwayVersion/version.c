@@ -1,0 +1,3 @@
+#include "slipway_version.h"
+
+const char *slipway_version(void) { return SLIPWAY_VERSION; }

@@ -1,0 +1,464 @@
+// slipway: what editors, tools and shell pipelines run.
+//
+// It speaks JSON-RPC on stdin/stdout exactly as the engine does, by relaying the client's bytes
+// unchanged to the shared engine of its state directory over a Unix socket, and the engine's
+// bytes back, starting the engine (`slipway-engine engine`, detached) when none runs. It is C,
+// linked statically, and loads nothing else, so a short-lived client costs about what starting
+// /bin/true does; everything else (`engine …`, `--embedded`, `--help`, `--version`) is handed
+// to the Swift binary `slipway-engine` beside it.
+//
+// On the socket, bytes travel in frames: one type byte, a 32-bit big-endian length, the
+// payload. Client to engine: 'H' hello (JSON: version, args), 'D' data, 'E' end of input.
+// Engine to client: 'W' welcome ("ok", "retry <text>" or "fail <code> <text>"), 'D' data,
+// 'C' close ("<exit status>\n<text for stderr>"). spec/protocol.md describes them.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "slipway_version.h"
+
+#define FRAME_HEADER 5
+#define MAX_FRAME (1 << 20)
+#define CHUNK (64 << 10)
+#define START_TIMEOUT_MS 30000
+
+static char state_dir[PATH_MAX];
+static char socket_path[PATH_MAX];
+
+static void fail(int code, const char *fmt, const char *arg) {
+    fprintf(stderr, "slipway: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+// MARK: Where things are
+
+/// The Swift binary beside this one (or $SLIPWAY_ENGINE).
+static const char *engine_binary(void) {
+    static char path[PATH_MAX];
+    const char *given = getenv("SLIPWAY_ENGINE");
+    if (given && *given) return given;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
+    if (n <= 0) fail(1, "%s", "cannot find its own executable");
+    path[n] = 0;
+    char *slash = strrchr(path, '/');
+    strcpy(slash ? slash + 1 : path, "slipway-engine");
+    return path;
+}
+
+/// mkdir -p with `mode` for the folders it makes.
+static int make_dirs(const char *path, mode_t mode) {
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf) return -1;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
+/// --state-dir DIR, else $SLIPWAY_HOME, else $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
+static void resolve_state_dir(int argc, char **argv) {
+    const char *given = NULL;
+    char buf[PATH_MAX];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--state-dir") == 0 && i + 1 < argc) given = argv[++i];
+    }
+    if (!given) given = getenv("SLIPWAY_HOME");
+    if (!given || !*given) {
+        const char *xdg = getenv("XDG_STATE_HOME");
+        const char *home = getenv("HOME");
+        if (xdg && *xdg) snprintf(buf, sizeof buf, "%s/slipway", xdg);
+        else snprintf(buf, sizeof buf, "%s/.local/state/slipway", home && *home ? home : "/");
+        given = buf;
+    }
+    if (make_dirs(given, 0700) != 0) fail(1, "cannot create the state directory %s", given);
+    if (!realpath(given, state_dir)) fail(1, "cannot use the state directory %s", given);
+}
+
+/// FNV-1a, 64 bits: names a state directory's socket outside it (EngineAddress has the same).
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ULL; }
+    return h;
+}
+
+/// <state>/run/engine.sock; where that is longer than sun_path allows, a socket named by the
+/// hash of the state directory in $XDG_RUNTIME_DIR/slipway or /tmp/slipway-<uid> (0700).
+static void resolve_socket_path(void) {
+    struct sockaddr_un a;
+    snprintf(socket_path, sizeof socket_path, "%s/run/engine.sock", state_dir);
+    if (strlen(socket_path) < sizeof a.sun_path) return;
+    char dir[PATH_MAX];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg && xdg[0] == '/') snprintf(dir, sizeof dir, "%s/slipway", xdg);
+    else snprintf(dir, sizeof dir, "/tmp/slipway-%u", (unsigned)getuid());
+    snprintf(socket_path, sizeof socket_path, "%s/%016llx.sock", dir, (unsigned long long)fnv1a(state_dir));
+    if (strlen(socket_path) >= sizeof a.sun_path) fail(1, "%s", "no socket path fits; set XDG_RUNTIME_DIR to a short folder");
+}
+
+static int connect_engine(void) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strncpy(a.sun_path, socket_path, sizeof a.sun_path - 1);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    // The client's requests (secrets among them) go only to an engine of its own user: a
+    // socket another user planted (in /tmp, say) is not talked to.
+    struct ucred peer;
+    socklen_t peer_len = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0 || peer.uid != geteuid()) {
+        fprintf(stderr, "slipway: %s is served by uid %u, not this user (uid %u); refusing to talk to it\n", socket_path, (unsigned)peer.uid,
+                (unsigned)geteuid());
+        exit(1);
+    }
+    return fd;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/// The last line of engine.log, for a failed start.
+static void print_log_tail(void) {
+    char path[PATH_MAX], buf[4096];
+    snprintf(path, sizeof path, "%s/engine.log", state_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = pread(fd, buf, sizeof buf - 1, from);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    while (n > 0 && buf[n - 1] == '\n') buf[--n] = 0;
+    char *last = strrchr(buf, '\n');
+    fprintf(stderr, "%s\n", last ? last + 1 : buf);
+}
+
+/// Starts the engine (one at a time: a lock file serialises starters, and the engine holds
+/// engine.lock), waits until its socket answers, and connects.
+static int start_engine(int argc, char **argv) {
+    char lock_path[PATH_MAX], log_path[PATH_MAX];
+    snprintf(lock_path, sizeof lock_path, "%s/engine.start.lock", state_dir);
+    snprintf(log_path, sizeof log_path, "%s/engine.log", state_dir);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) fail(1, "cannot open %s", lock_path);
+    while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {}
+    int fd = connect_engine();  // started by another client meanwhile
+    if (fd >= 0) {
+        close(lock);
+        return fd;
+    }
+    const char *engine = engine_binary();
+    char **args = calloc((size_t)argc + 6, sizeof *args);
+    int n = 0;
+    args[n++] = (char *)"slipway-engine";
+    args[n++] = (char *)"engine";
+    args[n++] = (char *)"--state-dir";
+    args[n++] = state_dir;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--state-dir") == 0) { i++; continue; }
+        args[n++] = argv[i];
+    }
+    args[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) fail(1, "%s", "cannot start the engine (fork)");
+    if (pid == 0) {
+        setsid();
+        // The engine outlives this client: it must hold none of the client's descriptors (a
+        // caller waiting for the end of a pipe it gave this client would wait for the engine).
+        close_range(3, ~0U, 0);
+        int in = open("/dev/null", O_RDONLY);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || log < 0) _exit(127);
+        dup2(in, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        execv(engine, args);
+        dprintf(2, "slipway: cannot run %s: %s\n", engine, strerror(errno));
+        _exit(127);
+    }
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 2) {
+        fd = connect_engine();
+        if (fd >= 0) break;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            // The engine stopped before listening: a bad flag, or another engine holds the lock.
+            fd = connect_engine();
+            if (fd >= 0) break;
+            fprintf(stderr, "slipway: the engine could not start: ");
+            print_log_tail();
+            exit(WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1);
+        }
+        sleep_ms(2);
+    }
+    close(lock);
+    if (fd < 0) fail(1, "the engine did not answer on %s; see engine.log in the state directory", socket_path);
+    // The engine is detached; if it stops while this client runs, the kernel reaps it.
+    signal(SIGCHLD, SIG_IGN);
+    free(args);
+    return fd;
+}
+
+// MARK: Frames
+
+static int write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                struct pollfd pf = {fd, POLLOUT, 0};
+                poll(&pf, 1, -1);
+                continue;
+            }
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void put_header(unsigned char *h, char type, uint32_t len) {
+    h[0] = (unsigned char)type;
+    h[1] = (unsigned char)(len >> 24);
+    h[2] = (unsigned char)(len >> 16);
+    h[3] = (unsigned char)(len >> 8);
+    h[4] = (unsigned char)len;
+}
+
+/// A buffer of bytes to send to the engine, written as the socket takes them.
+static unsigned char *out_buf;
+static size_t out_len, out_cap;
+
+static void queue_frame(char type, const void *payload, uint32_t len) {
+    if (out_len + FRAME_HEADER + len > out_cap) {
+        out_cap = (out_len + FRAME_HEADER + len) * 2;
+        out_buf = realloc(out_buf, out_cap);
+        if (!out_buf) fail(1, "%s", "out of memory");
+    }
+    put_header(out_buf + out_len, type, len);
+    memcpy(out_buf + out_len + FRAME_HEADER, payload, len);
+    out_len += FRAME_HEADER + len;
+}
+
+/// Appends `s` to `buf` as a JSON string.
+static size_t json_string(char *buf, size_t at, size_t cap, const char *s) {
+    if (at + 2 >= cap) return at;
+    buf[at++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p && at + 8 < cap; p++) {
+        if (*p == '"' || *p == '\\') { buf[at++] = '\\'; buf[at++] = (char)*p; }
+        else if (*p < 0x20) at += (size_t)snprintf(buf + at, cap - at, "\\u%04x", *p);
+        else buf[at++] = (char)*p;
+    }
+    buf[at++] = '"';
+    return at;
+}
+
+static void send_hello(int argc, char **argv) {
+    static char hello[256 << 10];
+    size_t n = (size_t)snprintf(hello, sizeof hello, "{\"version\":\"%s\",\"pid\":%d,\"args\":[", SLIPWAY_VERSION, (int)getpid());
+    for (int i = 1; i < argc; i++) {
+        if (i > 1) hello[n++] = ',';
+        n = json_string(hello, n, sizeof hello - 4, argv[i]);
+    }
+    n += (size_t)snprintf(hello + n, sizeof hello - n, "]}");
+    queue_frame('H', hello, (uint32_t)n);
+}
+
+/// Reads one whole frame (blocking); returns its type, or 0 at end of stream.
+static unsigned char *in_buf;
+static size_t in_len, in_cap;
+
+static int fill(int fd) {
+    if (in_cap - in_len < CHUNK) {
+        in_cap = in_cap ? in_cap * 2 : 2 * CHUNK;
+        in_buf = realloc(in_buf, in_cap);
+        if (!in_buf) fail(1, "%s", "out of memory");
+    }
+    ssize_t r = read(fd, in_buf + in_len, in_cap - in_len);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+    if (r <= 0) return 0;
+    in_len += (size_t)r;
+    return 1;
+}
+
+/// A complete frame at the front of in_buf: its type, payload and length; 0 if none yet.
+static int take_frame(char *type, unsigned char **payload, uint32_t *len) {
+    if (in_len < FRAME_HEADER) return 0;
+    uint32_t l = ((uint32_t)in_buf[1] << 24) | ((uint32_t)in_buf[2] << 16) | ((uint32_t)in_buf[3] << 8) | in_buf[4];
+    if (l > MAX_FRAME) fail(1, "%s", "the engine sent a frame larger than the protocol allows");
+    if (in_len < FRAME_HEADER + l) return 0;
+    *type = (char)in_buf[0];
+    *payload = in_buf + FRAME_HEADER;
+    *len = l;
+    return 1;
+}
+
+static void drop_frame(uint32_t len) {
+    memmove(in_buf, in_buf + FRAME_HEADER + len, in_len - FRAME_HEADER - len);
+    in_len -= FRAME_HEADER + len;
+}
+
+static void engine_gone(void) {
+    fprintf(stderr, "slipway: the engine stopped unexpectedly; see %s/engine.log. The next slipway starts a new one.\n", state_dir);
+    exit(1);
+}
+
+/// Sends the hello and reads the welcome. Returns 1 when the engine takes the client, 0 when
+/// the engine is going away (it is of another version, or stopping, or it closed the
+/// connection before answering: it stopped just as this client came), so start a new one.
+static int handshake(int fd, int argc, char **argv) {
+    send_hello(argc, argv);
+    int sent = write_all(fd, out_buf, out_len);
+    out_len = 0;
+    if (sent != 0) return 0;
+    char type;
+    unsigned char *p;
+    uint32_t len;
+    while (!take_frame(&type, &p, &len)) {
+        if (!fill(fd)) return 0;
+    }
+    char text[4096];
+    size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
+    memcpy(text, p, n);
+    text[n] = 0;
+    drop_frame(len);
+    if (type == 'W' && strncmp(text, "ok", 2) == 0) return 1;
+    if (type == 'W' && strncmp(text, "retry", 5) == 0) return 0;
+    if (type == 'W' && strncmp(text, "fail ", 5) == 0) {
+        char *msg = strchr(text + 5, ' ');
+        fprintf(stderr, "slipway: %s\n", msg ? msg + 1 : text);
+        exit(atoi(text + 5));
+    }
+    fail(1, "the engine answered the handshake with '%s'", text);
+    return 0;
+}
+
+/// Waits until the engine that said "retry" has let go of the state directory.
+static void wait_for_engine_exit(void) {
+    char lock_path[PATH_MAX];
+    snprintf(lock_path, sizeof lock_path, "%s/engine.lock", state_dir);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) return;
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 5) {
+        if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
+            flock(lock, LOCK_UN);
+            break;
+        }
+        sleep_ms(5);
+    }
+    close(lock);
+}
+
+// MARK: Relay
+
+/// The engine's closing frame: "<status>\n<text for stderr>". Writes the text and exits.
+static void closing(const unsigned char *p, uint32_t len) {
+    char status[16] = {0};
+    const unsigned char *nl = memchr(p, '\n', len);
+    size_t digits = nl ? (size_t)(nl - p) : len;
+    memcpy(status, p, digits < sizeof status - 1 ? digits : sizeof status - 1);
+    if (nl && (size_t)(nl - p) + 1 < len) write_all(2, nl + 1, len - (size_t)(nl - p) - 1);
+    exit(atoi(status));
+}
+
+static void relay(int sock) {
+    int flags = fcntl(sock, F_GETFL);
+    fcntl(sock, F_SETFL, flags | O_NONBLOCK);
+    int stdin_open = 1, eof = 0;
+    static unsigned char chunk[CHUNK];
+    for (;;) {
+        struct pollfd pf[2];
+        int n = 0;
+        // stdin is read only while little waits to go out, so a busy engine slows its client.
+        int read_stdin = stdin_open && out_len < 4 * CHUNK;
+        pf[n++] = (struct pollfd){sock, (short)(POLLIN | (out_len ? POLLOUT : 0)), 0};
+        if (read_stdin) pf[n++] = (struct pollfd){0, POLLIN, 0};
+        if (poll(pf, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR) continue;
+            fail(1, "%s", "poll failed");
+        }
+        if (read_stdin && pf[1].revents) {
+            ssize_t r = read(0, chunk, sizeof chunk);
+            if (r > 0) {
+                queue_frame('D', chunk, (uint32_t)r);
+            } else if (r == 0 || errno != EINTR) {
+                queue_frame('E', "", 0);
+                stdin_open = 0;
+            }
+        }
+        if (out_len && (pf[0].revents & POLLOUT)) {
+            ssize_t w = write(sock, out_buf, out_len);
+            if (w > 0) {
+                memmove(out_buf, out_buf + w, out_len - (size_t)w);
+                out_len -= (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                eof = 1;
+            }
+        }
+        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (!fill(sock)) eof = 1;
+        }
+        char type;
+        unsigned char *p;
+        uint32_t len;
+        while (take_frame(&type, &p, &len)) {
+            if (type == 'C') closing(p, len);
+            // The client stopped reading stdout: nothing more can be said to it.
+            if (type == 'D' && write_all(1, p, len) != 0) exit(0);
+            drop_frame(len);
+        }
+        if (eof) engine_gone();
+    }
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((i == 1 && strcmp(a, "engine") == 0) || strcmp(a, "--embedded") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 ||
+            strcmp(a, "--version") == 0) {
+            execv(engine_binary(), argv);
+            fail(1, "cannot run %s", engine_binary());
+        }
+    }
+    resolve_state_dir(argc, argv);
+    resolve_socket_path();
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int sock = connect_engine();
+        if (sock < 0) sock = start_engine(argc, argv);
+        if (handshake(sock, argc, argv)) relay(sock);
+        close(sock);
+        in_len = 0;
+        wait_for_engine_exit();
+    }
+    fail(1, "%s", "the engine of this state directory kept going away; see engine.log there");
+    return 1;
+}

@@ -1,0 +1,369 @@
+import CLinuxSyscalls
+import Engine
+import Foundation
+import JSONRPC
+import Synchronization
+
+/// The shared engine of one state directory (`slipway engine`): it listens on the state
+/// directory's Unix socket, serves each client that connects as a JSON-RPC session of one
+/// `Engine`, answers `engine status` and `engine stop`, and stops by itself once it has been
+/// idle for `--idle-timeout` — no client, no build queued or running, no git source to poll.
+final class EngineServer: Sendable {
+    let engine: Engine
+    let options: ServerOptions
+    let context: ServerContext
+    let registry: MethodRegistry
+    let socketPath: String
+    let started = Date()
+    private let state = Mutex(State())
+    /// Resumed once, when the engine is to exit.
+    private let stopped = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    struct State {
+        var clients: [Int: Client] = [:]
+        var nextClient = 1
+        var stopping = false
+        var idleSince = Date()
+        var listenFD: Int32 = -1
+        /// Builds this engine found interrupted when it started: the first client is told.
+        var interruptedNotice: [String] = []
+    }
+
+    /// A connected client: for `engine status`, and to tell it when the engine stops.
+    struct Client {
+        var pid: Int?
+        var since: Date
+        var channel: FrameChannel
+    }
+
+    init(engine: Engine, options: ServerOptions, socketPath: String) {
+        self.engine = engine
+        self.options = options
+        self.socketPath = socketPath
+        state.withLock { $0.interruptedNotice = SlipwayServer.interruptedNotices(engine) }
+        context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
+        var r = MethodTable.makeRegistry(context)
+        r.around = MethodTable.attribution(context)
+        registry = r
+    }
+
+    // MARK: Running
+
+    /// Listens until stopped; returns the exit status.
+    func run() async -> Int32 {
+        let fd: Int32
+        do {
+            fd = try Self.listen(at: socketPath)
+        } catch {
+            EngineLog.write("cannot listen on \(socketPath): \(error)")
+            return 1
+        }
+        state.withLock { $0.listenFD = fd }
+        EngineLog.write("engine \(SlipwayVersion.current) pid \(getpid()) serving \(options.stateDirectory) on \(socketPath)")
+        let acceptor = Thread { [self] in acceptLoop(fd) }
+        acceptor.stackSize = 1 << 18
+        acceptor.start()
+        let monitor = Task { await monitorIdleness() }
+        await withCheckedContinuation { c in
+            let already = stopped.withLock { s -> Bool in
+                if s != nil { return true }
+                s = c
+                return false
+            }
+            if already { c.resume() }
+        }
+        monitor.cancel()
+        unlink(socketPath)
+        EngineLog.write("engine pid \(getpid()) stopped")
+        return 0
+    }
+
+    static func listen(at path: String) throws -> Int32 {
+        let dir = String(path[..<path.lastIndex(of: "/")!])
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var st = stat()
+        guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else {
+            throw EngineError.internal("\(dir) is not a folder of this user's")
+        }
+        chmod(dir, 0o700)
+        unlink(path)  // a socket left by an engine that was killed; engine.lock says none runs now
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw EngineError.internal("socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(raw.count - 1))) }
+        }
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard bound == 0, chmod(path, 0o600) == 0, Glibc.listen(fd, 128) == 0 else {
+            let e = String(cString: strerror(errno))
+            close(fd)
+            throw EngineError.internal("bind/listen: \(e)")
+        }
+        return fd
+    }
+
+    private func acceptLoop(_ listenFD: Int32) {
+        while true {
+            let fd = slipway_accept_cloexec(listenFD)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return  // the listener was closed: the engine is stopping
+            }
+            let channel = FrameChannel(fd: fd)
+            let peer = slipway_peer_uid(fd)
+            Thread { [self] in handshake(channel, peerUID: peer) }.start()
+        }
+    }
+
+    // MARK: Handshake
+
+    /// What a client says first.
+    struct Hello {
+        var version: String
+        var args: [String]
+        var pid: Int?
+        var command: String?
+        var now: Bool
+    }
+
+    static func parseHello(_ payload: [UInt8]) -> Hello? {
+        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }
+        return Hello(version: version, args: v["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], pid: v["pid"]?.int64Value.map { Int($0) },
+                     command: v["command"]?.stringValue, now: v["now"] == .bool(true))
+    }
+
+    private func handshake(_ channel: FrameChannel, peerUID: Int64) {
+        // A client has ten seconds to say who it is.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard let frame = channel.read(), frame.type == EngineFrame.hello, let hello = Self.parseHello(frame.payload) else { return }
+        // Only the engine's own user may use it (SO_PEERCRED). The refusal follows the hello,
+        // so that closing with nothing unread leaves the answer readable.
+        guard peerUID == Int64(geteuid()) else {
+            EngineLog.write("refused a client of uid \(peerUID): only uid \(geteuid()) may use this engine")
+            channel.send(EngineFrame.welcome, "fail 1 the engine of \(options.stateDirectory) serves uid \(geteuid()) only, not uid \(peerUID); use a state directory of your own (--state-dir)")
+            return
+        }
+        timeout = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Task {
+            switch hello.command {
+            case "status": channel.send(EngineFrame.close, "0\n" + (await statusText()))
+            case "stop": await stop(now: hello.now, replyingOn: channel)
+            default: await serveClient(channel, hello)
+            }
+        }
+    }
+
+    private func serveClient(_ channel: FrameChannel, _ hello: Hello) async {
+        guard hello.version == SlipwayVersion.current else {
+            await replaceOrRefuse(channel, clientVersion: hello.version)
+            return
+        }
+        let asked: ServerOptions
+        switch ServerOptions.parse(hello.args, environment: [:]) {
+        case .run(_, let o): asked = o
+        case .print(let text):
+            channel.send(EngineFrame.welcome, "fail 0 \(text)")
+            return
+        case .error(let message):
+            channel.send(EngineFrame.welcome, "fail 2 \(message)")
+            return
+        }
+        // Admitted only while not stopping, checked and recorded at once, so that an idle stop
+        // never takes a client with it; a client that comes too late starts the next engine.
+        let admitted = state.withLock { s -> Int? in
+            guard !s.stopping else { return nil }
+            defer { s.nextClient += 1 }
+            s.clients[s.nextClient] = Client(pid: hello.pid, since: Date(), channel: channel)
+            return s.nextClient
+        }
+        guard let id = admitted else {
+            channel.send(EngineFrame.welcome, "retry the engine of \(options.stateDirectory) is stopping")
+            return
+        }
+        defer {
+            state.withLock { s in
+                s.clients[id] = nil
+                if s.clients.isEmpty { s.idleSince = Date() }
+            }
+        }
+        guard channel.send(EngineFrame.welcome, "ok") else { return }
+        let connection = Connection(output: FrameSink(channel: channel), registry: registry, maxMessageSize: options.maxMessageSize,
+                                    errorMapper: ErrorMapping.map, traceRedactor: { _, params in TraceRedaction.redact(params, engine: self.engine) })
+        let session = context.session(for: connection)
+        let forwarder = Task { await context.forwardNotifications(of: session, to: connection) }
+        let notices = state.withLock { s in
+            defer { s.interruptedNotice = [] }
+            return s.interruptedNotice
+        }
+        for text in notices + asked.differences(from: options) {
+            connection.logMessage(text, type: 2)
+        }
+        let source = FrameSource(channel: channel)
+        let end = await connection.run(input: source)
+        switch end {
+        case .exit(let code):
+            // Builds this client started go on in the engine.
+            connection.flushOutput()
+            await context.closeSession(for: connection)
+            channel.send(EngineFrame.close, "\(code)\n")
+        case .endOfInput(let cutShort):
+            guard source.endedCleanly == true else {
+                // The client went away: its session ends; its builds go on.
+                await context.closeSession(for: connection)
+                return
+            }
+            // A pipeline gets complete results: the builds its own requests queued end first.
+            await engine.waitForBuilds(session.startedBuilds)
+            await session.flush()
+            await context.closeSession(for: connection)
+            _ = await forwarder.value
+            connection.flushOutput()
+            let note = cutShort ? "slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n" : ""
+            channel.send(EngineFrame.close, "\(cutShort ? 1 : 0)\n\(note)")
+        }
+    }
+
+    /// A client of another version: an idle engine steps aside for an engine of the client's
+    /// version; a busy one refuses it, saying how to stop it.
+    private func replaceOrRefuse(_ channel: FrameChannel, clientVersion: String) async {
+        let activity = await engine.activity()
+        let clients = state.withLock { $0.clients.count }
+        if activity.running.isEmpty && activity.queued == 0 && beginStopping(onlyIfNoClients: true) {
+            EngineLog.write("a client of version \(clientVersion) connected; stopping so that an engine of its version can start")
+            channel.send(EngineFrame.welcome, "retry the engine of version \(SlipwayVersion.current) is making way for \(clientVersion)")
+            await finishStopping(now: false, replyingOn: nil)
+            return
+        }
+        channel.send(EngineFrame.welcome, """
+            fail 1 the engine of \(options.stateDirectory) runs Slipway \(SlipwayVersion.current) and is busy (\(activity.running.count) running \
+            and \(activity.queued) queued builds, \(clients) clients); this slipway is \(clientVersion). Stop it with \
+            'slipway engine stop --state-dir \(options.stateDirectory)' (it waits for its builds) and run again.
+            """)
+    }
+
+    // MARK: Status and stop
+
+    func statusText() async -> String {
+        let activity = await engine.activity()
+        let clients = state.withLock { $0.clients.sorted { $0.key < $1.key } }
+        var lines = [
+            "pid: \(getpid())",
+            "version: \(SlipwayVersion.current)",
+            "uptime: \(Int(Date().timeIntervalSince(started)))s",
+            "state directory: \(options.stateDirectory)",
+            "socket: \(socketPath)",
+            "idle timeout: \(options.idleTimeout == 0 ? "never" : "\(Int(options.idleTimeout))s")",
+            "sessions: \(clients.count)",
+        ]
+        for (id, c) in clients {
+            lines.append("  session \(id): client pid \(c.pid.map(String.init) ?? "?"), connected \(Int(Date().timeIntervalSince(c.since)))s")
+        }
+        lines.append("running builds: \(activity.running.count)")
+        for r in activity.running { lines.append("  \(r.key.namespace)/\(r.key.image) build \(r.key.number) (\(r.phase))") }
+        lines.append("queued builds: \(activity.queued)")
+        lines.append("polls git sources: \(activity.standingWork ? "yes" : "no")")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Stops taking clients and queued builds; waits for running builds (or cancels them, with
+    /// `now`); tells the asking client; then ends `run`.
+    func stop(now: Bool, replyingOn channel: FrameChannel?) async {
+        _ = beginStopping(onlyIfNoClients: false)
+        await finishStopping(now: now, replyingOn: channel)
+    }
+
+    /// Marks the engine stopping and closes its socket, unless it already is, or (with
+    /// `onlyIfNoClients`) a client is connected. The check and the mark are one step, so no
+    /// client is admitted in between.
+    private func beginStopping(onlyIfNoClients: Bool) -> Bool {
+        let listenFD = state.withLock { s -> Int32? in
+            guard !s.stopping, !onlyIfNoClients || s.clients.isEmpty else { return nil }
+            s.stopping = true
+            defer { s.listenFD = -1 }
+            return s.listenFD
+        }
+        guard let listenFD else { return false }
+        if listenFD >= 0 {
+            shutdown(listenFD, Int32(SHUT_RDWR))
+            close(listenFD)
+            unlink(socketPath)
+        }
+        return true
+    }
+
+    private func finishStopping(now: Bool, replyingOn channel: FrameChannel?) async {
+        await engine.stopScheduling(cancelRunning: now)
+        await engine.waitForRunningBuilds()
+        // Clients still connected are told, so that none waits on an engine that is gone.
+        for client in state.withLock({ Array($0.clients.values) }) {
+            client.channel.send(EngineFrame.close, "1\nslipway: the engine of \(options.stateDirectory) was stopped (slipway engine stop, or it was replaced)\n")
+            shutdown(client.channel.fd, Int32(SHUT_RDWR))
+        }
+        channel?.send(EngineFrame.close, "0\nthe engine of \(options.stateDirectory) (pid \(getpid())) stopped\n")
+        stopped.withLock { c in
+            c?.resume()
+            c = nil
+        }
+    }
+
+    /// Stops the engine once it has been idle for `--idle-timeout`, or at once when its state
+    /// directory is removed; keeps engine.log small.
+    private func monitorIdleness() async {
+        let home = Self.identity(of: options.stateDirectory)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
+            EngineLog.rotateIfLarge(path: options.stateDirectory + "/engine.log")
+            if Self.identity(of: options.stateDirectory) != home {
+                EngineLog.write("the state directory \(options.stateDirectory) was removed or replaced; stopping")
+                await stop(now: true, replyingOn: nil)
+                return
+            }
+            guard options.idleTimeout > 0 else { continue }
+            let busy = await engine.activity().busy
+            let idleFor = state.withLock { s -> Double in
+                if !s.clients.isEmpty || busy { s.idleSince = Date() }
+                return Date().timeIntervalSince(s.idleSince)
+            }
+            if idleFor >= options.idleTimeout && beginStopping(onlyIfNoClients: true) {
+                EngineLog.write("idle for \(Int(options.idleTimeout))s; stopping")
+                await finishStopping(now: false, replyingOn: nil)
+                return
+            }
+        }
+    }
+
+    /// Device and inode of a folder; nil when it is gone.
+    private static func identity(of path: String) -> [UInt64]? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return [UInt64(st.st_dev), UInt64(st.st_ino)]
+    }
+}
+
+/// The engine's own log: its stdout and stderr, which the forwarder points at
+/// `<state>/engine.log` when it starts the engine. Rotated at 10 MiB, one old file
+/// (`engine.log.1`) kept.
+enum EngineLog {
+    static let maxBytes: off_t = 10 << 20
+
+    static func write(_ line: String) {
+        FileHandle.standardError.write(Data("\(Timestamp.now()) \(line)\n".utf8))
+    }
+
+    /// When the file `descriptors` write to is `path` and has grown past `limit`, it becomes
+    /// `path.1` (replacing the older one) and the descriptors write to a new `path`. Nothing
+    /// happens when they write elsewhere (a terminal, a journal).
+    static func rotateIfLarge(path: String, limit: off_t = maxBytes, descriptors: [Int32] = [STDOUT_FILENO, STDERR_FILENO]) {
+        var open_ = stat(), named = stat()
+        guard let first = descriptors.first, fstat(first, &open_) == 0, (open_.st_mode & S_IFMT) == S_IFREG, open_.st_size > limit,
+              stat(path, &named) == 0, named.st_ino == open_.st_ino, named.st_dev == open_.st_dev else { return }
+        rename(path, path + ".1")
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }  // the old file stays in use; rotation is tried again later
+        for d in descriptors { dup2(fd, d) }
+        close(fd)
+    }
+}
