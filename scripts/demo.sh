@@ -22,8 +22,10 @@ requests=$(cat <<JSON
 JSON
 )
 printf '%s\n' "$requests" | "$slipway" --state-dir "$state" > "$work/replies.jsonl"
-# A second process on the same state directory: state lives in files, not in the process.
+# A second client: the first started the state directory's shared engine, which serves it.
 echo '{"jsonrpc":"2.0","id":6,"method":"image/status","params":{"name":"hello"}}' | "$slipway" --state-dir "$state" >> "$work/replies.jsonl"
+echo "==> slipway engine status"
+"$slipway" engine status --state-dir "$state" | sed 's/^/  /'
 
 python3 - "$work/replies.jsonl" <<'PY'
 import json, sys
@@ -48,4 +50,6 @@ echo "==> umoci unpack, then run /cnb/process/web under bwrap"
 umoci unpack --image "$layout:latest" "$work/bundle" >/dev/null
 bwrap --bind "$work/bundle/rootfs" / --proc /proc --dev /dev --unshare-all --uid 1000 --gid 1000 --clearenv \
   --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/web
+echo "==> slipway engine stop"
+"$slipway" engine stop --state-dir "$state" | sed 's/^/  /'
 echo "==> done (everything is in $work)"
