@@ -34,6 +34,16 @@ import Testing
 
     static func engineLog(_ state: String) -> String { (try? String(contentsOfFile: state + "/engine.log", encoding: .utf8)) ?? "" }
 
+    /// Whether engine.log comes to contain `text` within 30 seconds.
+    static func waitForEngineLog(_ state: String, _ text: String) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(30)
+        while !engineLog(state).contains(text) {
+            if Date() > deadline { return false }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
     static func enginesServing(_ state: String) -> Int {
         engineLog(state).split(separator: "\n").filter { $0.contains("serving") }.count
     }

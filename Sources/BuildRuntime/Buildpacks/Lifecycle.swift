@@ -43,11 +43,14 @@ public struct BuildRequest: Sendable {
     /// How logs name where the image goes: the image's tag as the user gave it.
     public var outputName: String
     public var launcherPath: String
+    /// Set for a rebase: the image it starts from (then no buildpack runs).
+    public var rebase: RebaseBase?
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage,
                 runImage: OCIImage, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
-                outputTag: String, outputName: String, launcherPath: String)
+                outputTag: String, outputName: String, launcherPath: String, rebase: RebaseBase? = nil)
     {
+        self.rebase = rebase
         self.workDirectory = workDirectory
         self.cacheDirectory = cacheDirectory
         self.source = source
@@ -74,6 +77,17 @@ public struct BuildResult: Sendable, Equatable {
     public var layersReused: Int
     /// `host/repo@sha256:…` when the image was pushed to a registry after export.
     public var pushedReference: String?
+
+    public init(imageDigest: Digest, buildpacks: [BuildpackDescriptor], runImageDigest: Digest, processes: [LaunchProcess], layersAdded: Int,
+                layersReused: Int, pushedReference: String? = nil) {
+        self.imageDigest = imageDigest
+        self.buildpacks = buildpacks
+        self.runImageDigest = runImageDigest
+        self.processes = processes
+        self.layersAdded = layersAdded
+        self.layersReused = layersReused
+        self.pushedReference = pushedReference
+    }
 }
 
 /// Runs the Cloud Native Buildpacks lifecycle — prepare, detect, analyze, restore, build,

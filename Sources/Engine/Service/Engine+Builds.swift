@@ -14,9 +14,9 @@ extension Engine {
         _ = try self.image(namespace, image)
         let b: Build?
         if let number {
-            b = try store.build(namespace: namespace, image: image, number: number)
+            b = try storedBuild(BuildKey(namespace: namespace, image: image, number: number))
         } else {
-            b = try store.latestBuild(namespace: namespace, image: image)
+            b = try store.latestBuild(namespace: namespace, image: image).map { scheduler.unrecorded[BuildKey(namespace: namespace, image: image, number: $0.number)] ?? $0 }
         }
         guard let b else {
             throw EngineError.notFound("build", number.map(String.init) ?? "latest", namespace: namespace,
@@ -45,18 +45,25 @@ extension Engine {
         return try await wait(for: key, timeout: nil)
     }
 
+    /// A build as stored, or as it ended when its end could not be stored.
+    func storedBuild(_ key: BuildKey) throws -> Build? {
+        if let b = scheduler.unrecorded[key] { return b }
+        return try store.build(namespace: key.namespace, image: key.image, number: key.number)
+    }
+
     /// Waits until the build has finished (or `timeout` seconds pass: Unavailable-free, it
     /// answers with the build as it is then).
     public func wait(for key: BuildKey, timeout: Double?) async throws -> Build {
-        guard let b = try store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+        let stored = try storedBuild(key)
+        if let b = stored, b.status.isFinished { return b }
+        // A build deleted with its image still ends (and says so) once its task stops.
+        guard stored != nil || scheduler.running[key] != nil else {
             throw EngineError.notFound("build", String(key.number), namespace: key.namespace, hint: "list builds with build/list")
         }
-        if b.status.isFinished { return b }
         let waiterID = UUID()
         return try await withTaskCancellationHandler {
             let result: Build? = await withCheckedContinuation { c in
-                waiters[key, default: []].append(c)
-                waiterIDs[key, default: []].append(waiterID)
+                scheduler.addWaiter(key, id: waiterID, c)
                 if let timeout {
                     Task {
                         try? await Task.sleep(for: .seconds(timeout))
@@ -76,9 +83,8 @@ extension Engine {
 
     /// Resumes one waiter early (timeout or cancellation) with the build as it is now.
     func releaseWaiter(_ key: BuildKey, _ id: UUID) {
-        guard let i = waiterIDs[key]?.firstIndex(of: id), let c = waiters[key]?[i] else { return }
-        waiters[key]?.remove(at: i)
-        waiterIDs[key]?.remove(at: i)
+        guard let c = scheduler.removeWaiter(key, id: id) else { return }
+        // A build that cannot be read now is answered as gone; its status is readable again later.
         c.resume(returning: (try? store.build(namespace: key.namespace, image: key.image, number: key.number)) ?? nil)
     }
 
@@ -94,12 +100,8 @@ extension Engine {
         guard !b.status.isFinished else {
             throw EngineError(.failedPrecondition, "build \(b.number) of image '\(image)' has already finished (\(b.status.rawValue)); nothing to cancel")
         }
-        if running[key] != nil {
-            running[key]?.cancelMessage = "canceled"
-            running[key]?.task.cancel()
-            return b
-        }
-        queue.removeAll { $0 == key }
+        if scheduler.cancelRunning(key, message: "canceled") { return b }
+        scheduler.unqueue(key)
         b.status = .FAILURE
         b.message = "canceled"
         b.finished = Timestamp.now()
@@ -109,19 +111,9 @@ extension Engine {
 
     // MARK: Scheduling
 
-    /// Starts queued builds while fewer than the limit run, one build per image at a time.
+    /// Starts queued builds while the scheduler has slots for them.
     func schedule() {
-        guard !schedulingStopped else { return }
-        var i = 0
-        while i < queue.count && running.count < options.maxConcurrentBuilds {
-            let key = queue[i]
-            if running.keys.contains(where: { $0.namespace == key.namespace && $0.image == key.image }) {
-                i += 1
-                continue
-            }
-            queue.remove(at: i)
-            start(key)
-        }
+        while let key = scheduler.nextToStart() { start(key) }
     }
 
     func logPath(_ key: BuildKey) -> String { path("logs", key.namespace, key.image, "\(key.number).log") }
@@ -168,30 +160,29 @@ extension Engine {
         }
         sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.image, build: key.number, status: .BUILDING,
                                                      previous: .QUEUED, phase: b.phase, message: nil, time: Timestamp.now())))
+        scheduler.occupy(key, .init(task: nil, log: log, build: b))
         let plan = makeRequest(b, image: image, resolved: resolved)
-        let lifecycle = self.lifecycle
+        let executors = self.executors
         let images = self.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try registryPush(for: image, build: key.number) }
-        let rebase = rebasePlan(for: b, stack: resolved?.stack)
-        let rebaser = Rebaser(images: images)
+        // A STACK-only change on the same stack id is a rebase: the run image swapped, no buildpack run.
+        let rebase = rebaseBase(for: b, stack: resolved?.stack)
         let engine = self
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
             do {
                 let plan = try plan.get()
-                let req = try await BlockingWork.run { try plan.request(images: images) }
-                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
-                var result: BuildResult
-                if let rebase {
-                    // A STACK-only change on the same stack id: swap the run image, run no buildpack.
-                    result = try await BlockingWork.run {
-                        try rebaser.rebase(previous: rebase.previous, buildpacks: rebase.buildpacks, runImage: req.runImage,
-                                           runImageName: req.runImageName, outputLayout: req.outputLayout, outputTag: req.outputTag, log: logger)
-                    }
-                } else {
-                    result = try await Self.withTimeout(timeout) { try await lifecycle.run(req, log: logger) }
+                let req = try await BlockingWork.run {
+                    var r = try plan.request(images: images)
+                    r.rebase = rebase
+                    return r
                 }
+                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                guard let executor = executors.first(where: { $0.accepts(req) }) else {
+                    throw EngineError.internal("no build executor takes build \(key.number) of \(key.namespace)/\(key.image)")
+                }
+                var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
                         log.append(phase: "export", stream: LogStream.system.rawValue, line: $0)
@@ -203,7 +194,7 @@ extension Engine {
             }
             await self?.completed(key, outcome)
         }
-        running[key] = RunningBuild(task: task, log: log, cancelMessage: nil)
+        scheduler.attach(task, to: key)
     }
 
     /// Writes a problem that no client is waiting to hear about (a build that cannot be
@@ -234,20 +225,14 @@ extension Engine {
     /// Seconds a build may run when its image sets no `buildTimeout` (as kpack: 10 minutes).
     static let defaultBuildTimeout = 600
 
-    /// What a rebase starts from: the image of the last successful build, and its buildpacks.
-    struct RebasePlan: Sendable {
-        var previous: Digest
-        var buildpacks: [BuildpackDescriptor]
-    }
-
     /// A build whose only reason is STACK, after a successful build on the same stack id, is a
-    /// rebase; anything else is a full build.
-    func rebasePlan(for b: Build, stack: ClusterStack?) -> RebasePlan? {
+    /// rebase of that build's image; anything else is a full build.
+    func rebaseBase(for b: Build, stack: ClusterStack?) -> RebaseBase? {
         guard b.reasonKinds == [.STACK], let stack,
             let last = try? store.builds(namespace: b.namespace, image: b.image).last(where: { $0.status == .SUCCESS && $0.number < b.number }),
             last.stackID == stack.id, let digest = last.imageDigest.flatMap(Digest.init)
         else { return nil }
-        return RebasePlan(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
+        return RebaseBase(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
     }
 
     /// What a build needs, worked out on the actor from the database alone; `request` then
@@ -293,19 +278,21 @@ extension Engine {
 
     /// Records how a build ended and starts what is queued next.
     func completed(_ key: BuildKey, _ outcome: Result<BuildResult, Error>) {
-        guard let r = running.removeValue(forKey: key) else { return }
+        guard let r = scheduler.vacate(key) else { return }
         let phase = r.log.currentPhase
-        let found: Build?
+        var b: Build
         do {
-            found = try store.build(namespace: key.namespace, image: key.image, number: key.number)
+            guard let found = try store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+                // Deleted with its image meanwhile: it ends here, and whoever waits is told so.
+                r.log.close()
+                ended(r.build, message: r.cancelMessage ?? Self.imageDeleted, previous: .BUILDING)
+                return
+            }
+            b = found
         } catch {
-            report("the end of build \(key.number) of \(key.namespace)/\(key.image) cannot be recorded: \(error); it is marked interrupted at the next start")
-            found = nil
-        }
-        guard var b = found else {  // deleted with its image meanwhile
-            r.log.close()
-            schedule()
-            return
+            // Unreadable: it ends as it started, and finish reports whether that can be recorded.
+            report("the end of build \(key.number) of \(key.namespace)/\(key.image) cannot be read back: \(error)")
+            b = r.build
         }
         b.finished = Timestamp.now()
         b.phase = phase
@@ -353,13 +340,18 @@ extension Engine {
     /// even when the database refuses the write (the failure is reported).
     func finish(_ b: Build, previous: BuildState) {
         defer {
-            resumeWaiters(b)
+            scheduler.answer(BuildKey(namespace: b.namespace, image: b.image, number: b.number), with: b)
             schedule()
         }
         do {
             try record(b, previous: previous)
         } catch {
             report("build \(b.number) of \(b.namespace)/\(b.image) ended \(b.status.rawValue), but that cannot be recorded: \(error)")
+            // Followers still hear how it ended, and this engine answers for it as it ended; the
+            // next start marks it interrupted.
+            scheduler.noteUnrecorded(b)
+            sessions.broadcast(.buildStatusChanged(.init(namespace: b.namespace, image: b.image, build: b.number, status: b.status, previous: previous,
+                                                         phase: b.phase, message: b.message, time: Timestamp.now())))
         }
     }
 
@@ -417,9 +409,19 @@ extension Engine {
         }
     }
 
-    func resumeWaiters(_ b: Build) {
-        let key = BuildKey(namespace: b.namespace, image: b.image, number: b.number)
-        for c in waiters.removeValue(forKey: key) ?? [] { c.resume(returning: b) }
-        waiterIDs.removeValue(forKey: key)
+    /// The message of a build whose image was deleted before it finished.
+    static let imageDeleted = "image deleted"
+
+    /// Ends a build that is no longer stored (its image was deleted): everyone following it gets
+    /// its final status, everyone waiting for it gets it as FAILURE, and the queue moves on.
+    func ended(_ build: Build, message: String, previous: BuildState) {
+        var b = build
+        b.status = .FAILURE
+        b.message = message
+        b.finished = Timestamp.now()
+        sessions.broadcast(.buildStatusChanged(.init(namespace: b.namespace, image: b.image, build: b.number, status: .FAILURE, previous: previous,
+                                                     phase: b.phase, message: message, time: Timestamp.now())))
+        scheduler.answer(BuildKey(namespace: b.namespace, image: b.image, number: b.number), with: b)
+        schedule()
     }
 }

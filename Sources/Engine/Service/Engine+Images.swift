@@ -225,7 +225,7 @@ extension Engine {
         }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let key = BuildKey(namespace: ns, image: name, number: number)
-        if !queue.contains(key) { queue.append(key) }
+        scheduler.enqueue(key)
         RequestAttribution.session?.noteStarted(key)
         if isNew {
             sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
@@ -290,17 +290,20 @@ extension Engine {
     /// Deletes the image, its builds, logs and cache. Images already written stay where they are.
     public func deleteImage(namespace: String, name: String) async throws {
         _ = try image(namespace, name)
-        for (key, r) in running where key.namespace == namespace && key.image == name {
-            running[key]?.cancelMessage = "canceled: the image was deleted"
-            r.task.cancel()
-        }
-        queue.removeAll { $0.namespace == namespace && $0.image == name }
+        let (queued, running) = scheduler.builds(ofImage: namespace, name)
+        let queuedBuilds = try queued.compactMap { try store.build(namespace: namespace, image: name, number: $0.number) }
         try change { tx, events in
             try store.deleteBuilds(namespace: namespace, image: name, in: tx)
             try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
             events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
         }
         imageCache?[ImageKey(namespace: namespace, name: name)] = nil
+        // Its builds end: running ones when their task stops (see `completed`), queued ones now.
+        for key in running { scheduler.cancelRunning(key, message: Self.imageDeleted) }
+        for b in queuedBuilds {
+            scheduler.unqueue(BuildKey(namespace: namespace, image: name, number: b.number))
+            ended(b, message: Self.imageDeleted, previous: .QUEUED)
+        }
         let folders = [path("logs", namespace, name), path("cache", namespace, name)]
         try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }
     }

@@ -38,35 +38,32 @@ public actor Engine {
     let store: StateStore
     let images: ImageStore
     let snapshotter: SourceSnapshotter
-    let lifecycle: Lifecycle
     let sessions = SessionRegistry()
     let redactor = SecretRedactor()
     let git: GitClient?
 
     /// Images by namespace/name, loaded from the database on first use.
     var imageCache: [ImageKey: Image]?
-    /// Queued builds in the order they were queued.
-    var queue: [BuildKey] = []
-    var running: [BuildKey: RunningBuild] = [:]
-    var waiters: [BuildKey: [CheckedContinuation<Build?, Never>]] = [:]
-    /// Identifies each waiter in `waiters` (same positions), so one can be released early.
-    var waiterIDs: [BuildKey: [UUID]] = [:]
+    /// The queue, the build slots and who waits for which build.
+    let scheduler: BuildScheduler
+    /// What runs builds: the first that accepts a build's request runs it.
+    let executors: [any BuildExecutor]
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
-    /// Set when the engine is stopping: queued builds wait for the next start.
-    var schedulingStopped = false
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 
     struct ImageKey: Hashable { var namespace: String; var name: String }
 
-    struct RunningBuild {
-        var task: Task<Void, Never>
-        var log: BuildLogWriter
-        var cancelMessage: String?
+    /// Makes the executors of an engine from its image store and source snapshotter.
+    public typealias ExecutorFactory = @Sendable (ImageStore, SourceSnapshotter) -> [any BuildExecutor]
+
+    /// Cloud Native Buildpacks: the rebaser for rebases, the lifecycle for everything else.
+    public static let buildpackExecutors: ExecutorFactory = { images, sources in
+        [Rebaser(images: images), Lifecycle(images: images, sources: sources)]
     }
 
-    public init(stateDirectory given: URL, options: EngineOptions) throws {
+    public init(stateDirectory given: URL, options: EngineOptions, executors: ExecutorFactory = Engine.buildpackExecutors) throws {
         self.options = options
         let fm = FileManager.default
         // The canonical path (symlinks resolved): paths under it are stored relative to it.
@@ -96,7 +93,7 @@ public actor Engine {
             // A full disk: the paths stay absolute until the next start; reads still work.
         }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
-        lifecycle = Lifecycle(images: images, sources: snapshotter)
+        self.executors = executors(images, snapshotter)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
         do {
@@ -107,7 +104,8 @@ public actor Engine {
             // The engine still answers reads (a full disk, say); builds fail until work/ can be made.
             FileHandle.standardError.write(Data("slipway: cannot reset \(stateDirectory.path)/work: \(error)\n".utf8))
         }
-        queue = try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) }
+        scheduler = BuildScheduler(limit: options.maxConcurrentBuilds,
+                                   queued: try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) })
     }
 
     /// One engine per state directory: two would each cache images in memory and could hand out
@@ -171,9 +169,9 @@ public actor Engine {
     /// Waits until no build is running or queued (the embedded engine's end of input: the
     /// process is about to go, and builds would be abandoned).
     public func waitForIdle() async {
-        while let key = running.keys.first ?? queue.first {
+        while let key = scheduler.running.keys.first ?? scheduler.queue.first {
             _ = try? await wait(for: key, timeout: nil)  // a build deleted meanwhile is done too
-            if running[key] == nil, queue.first == key { queue.removeFirst() }
+            if scheduler.running[key] == nil { scheduler.unqueue(key) }  // still queued: scheduling stopped
         }
     }
 
@@ -197,24 +195,19 @@ public actor Engine {
         let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {
             $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
-        return Activity(running: running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
-                        queued: queue.count, standingWork: polled)
+        return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
+                        queued: scheduler.queue.count, standingWork: polled)
     }
 
     /// Starts no more queued builds (they run at the next start); cancels the running ones too
     /// when `cancelRunning`. Used when the engine is told to stop.
     public func stopScheduling(cancelRunning: Bool) {
-        schedulingStopped = true
-        guard cancelRunning else { return }
-        for key in running.keys {
-            running[key]?.cancelMessage = "canceled: the engine was stopped with --now; trigger the image to build again"
-            running[key]?.task.cancel()
-        }
+        scheduler.stop(cancelMessage: cancelRunning ? "canceled: the engine was stopped with --now; trigger the image to build again" : nil)
     }
 
     /// Returns once no build is running.
     public func waitForRunningBuilds() async {
-        while let key = running.keys.first {
+        while let key = scheduler.running.keys.first {
             _ = try? await wait(for: key, timeout: nil)  // deleted meanwhile: finished too
         }
     }

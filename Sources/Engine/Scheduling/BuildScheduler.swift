@@ -1,0 +1,122 @@
+import Foundation
+
+/// The build queue and its slots. Builds wait in the order they were queued; at most `limit`
+/// run at once, one per image; and whoever waits for a build's end (`build/wait`, a followed
+/// `build/logs`, a pipeline's end of input) is answered exactly once, however the build ends:
+/// finished, canceled, deleted with its image, or finished but not recordable.
+///
+/// It decides nothing about images or builds: the engine queues what its rules say to build,
+/// starts what `nextToStart` hands it, and reports each end with `vacate` and `answer`. It is
+/// owned by the `Engine` actor and used only on it, so it needs no lock; it is not `Sendable`.
+final class BuildScheduler {
+    /// A build that holds a slot: the task running it, where its log goes, and how it was
+    /// started (what is recorded if its end cannot be read back).
+    struct Slot {
+        var task: Task<Void, Never>?
+        var log: BuildLogWriter
+        var build: Build
+        /// Why it was canceled, when it was: the message it ends with.
+        var cancelMessage: String?
+    }
+
+    /// How many builds run at once, across all images.
+    let limit: Int
+    /// Queued builds, first queued first.
+    private(set) var queue: [BuildKey] = []
+    private(set) var running: [BuildKey: Slot] = [:]
+    /// Set when the engine stops: queued builds wait for the next start.
+    private(set) var stopped = false
+    private var waiters: [BuildKey: [(id: UUID, continuation: CheckedContinuation<Build?, Never>)]] = [:]
+    /// Builds that ended while the database refused to record it, as they ended: what this
+    /// engine answers for them until the next start marks them interrupted.
+    private(set) var unrecorded: [BuildKey: Build] = [:]
+
+    init(limit: Int, queued: [BuildKey] = []) {
+        self.limit = limit
+        queue = queued
+    }
+
+    var isIdle: Bool { queue.isEmpty && running.isEmpty }
+
+    // MARK: Queue
+
+    /// Queues a build unless it is queued already (changes to an image collapse into the build
+    /// that waits for it).
+    func enqueue(_ key: BuildKey) {
+        if !queue.contains(key) { queue.append(key) }
+    }
+
+    /// Takes a build out of the queue; false when it was not queued.
+    @discardableResult
+    func unqueue(_ key: BuildKey) -> Bool {
+        guard let i = queue.firstIndex(of: key) else { return false }
+        queue.remove(at: i)
+        return true
+    }
+
+    /// The next queued build that may start now, taken out of the queue: none while stopped,
+    /// while every slot is taken, or while each queued build's image already has one running.
+    func nextToStart() -> BuildKey? {
+        guard !stopped, running.count < limit else { return nil }
+        guard let i = queue.firstIndex(where: { key in !running.keys.contains { $0.namespace == key.namespace && $0.image == key.image } }) else {
+            return nil
+        }
+        return queue.remove(at: i)
+    }
+
+    /// The queued and running builds of one image.
+    func builds(ofImage namespace: String, _ name: String) -> (queued: [BuildKey], running: [BuildKey]) {
+        (queue.filter { $0.namespace == namespace && $0.image == name },
+         running.keys.filter { $0.namespace == namespace && $0.image == name }.sorted { $0.number < $1.number })
+    }
+
+    // MARK: Slots
+
+    func occupy(_ key: BuildKey, _ slot: Slot) { running[key] = slot }
+
+    func attach(_ task: Task<Void, Never>, to key: BuildKey) { running[key]?.task = task }
+
+    /// Frees the build's slot; nil when it held none (it ended another way already).
+    func vacate(_ key: BuildKey) -> Slot? { running.removeValue(forKey: key) }
+
+    /// Cancels a running build, which then ends with `message`; false when it is not running.
+    @discardableResult
+    func cancelRunning(_ key: BuildKey, message: String) -> Bool {
+        guard running[key] != nil else { return false }
+        running[key]?.cancelMessage = message
+        running[key]?.task?.cancel()
+        return true
+    }
+
+    /// Starts nothing more; with `cancelMessage`, cancels what runs.
+    func stop(cancelMessage: String?) {
+        stopped = true
+        guard let cancelMessage else { return }
+        for key in running.keys { cancelRunning(key, message: cancelMessage) }
+    }
+
+    // MARK: Waiters
+
+    func addWaiter(_ key: BuildKey, id: UUID, _ continuation: CheckedContinuation<Build?, Never>) {
+        waiters[key, default: []].append((id, continuation))
+    }
+
+    /// Takes one waiter out (its deadline passed, or its request was canceled), to be
+    /// answered by the caller.
+    func removeWaiter(_ key: BuildKey, id: UUID) -> CheckedContinuation<Build?, Never>? {
+        guard let i = waiters[key]?.firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters[key]?.remove(at: i).continuation
+    }
+
+    /// Answers everyone waiting for `key`: with the build as it ended, or nil when it is gone.
+    func answer(_ key: BuildKey, with build: Build?) {
+        for w in waiters.removeValue(forKey: key) ?? [] { w.continuation.resume(returning: build) }
+    }
+
+    func noteUnrecorded(_ build: Build) {
+        unrecorded[BuildKey(namespace: build.namespace, image: build.image, number: build.number)] = build
+    }
+
+    /// How many wait for `key` (for tests and status).
+    func waiterCount(_ key: BuildKey) -> Int { waiters[key]?.count ?? 0 }
+}
