@@ -45,7 +45,8 @@ public final class Connection: Sendable {
         var inflight: [RequestID: Task<Void, Never>] = [:]
         var allTasks: [Int: Task<Void, Never>] = [:]
         var nextTaskKey = 0
-        var lastWrite: Task<Void, Never>?
+        /// Writes not yet finished, by task key, with what they touch.
+        var pendingWrites: [Int: (keys: OrderingKeys, task: Task<Void, Never>)] = [:]
         /// Answers `shutdown` once every earlier request has been answered.
         var shutdownTask: Task<Void, Never>?
         /// Resumed when the number of running tasks drops below the limit.
@@ -178,6 +179,7 @@ public final class Connection: Sendable {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             if let id { s.inflight.removeValue(forKey: id) }
             s.allTasks.removeValue(forKey: key)
+            s.pendingWrites.removeValue(forKey: key)
             guard s.allTasks.count < Self.maxInflight else { return [] }
             defer { s.capacityWaiters.removeAll() }
             return s.capacityWaiters
@@ -359,12 +361,13 @@ public final class Connection: Sendable {
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
+        let keys = entry.keys(params)
         state.withLock { s in
             s.nextTaskKey += 1
             let key = s.nextTaskKey
-            let dependency = s.lastWrite
+            let dependencies = s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
             let t = Task { [weak self] in
-                await dependency?.value
+                for d in dependencies { await d.value }
                 let result: Result<JSONValue, ResponseError>
                 if Task.isCancelled {
                     result = .failure(.cancelled)
@@ -401,7 +404,7 @@ public final class Connection: Sendable {
             }
             s.inflight[id] = t
             s.allTasks[key] = t
-            if entry.ordering == .write { s.lastWrite = t }
+            if entry.ordering == .write { s.pendingWrites[key] = (keys, t) }
         }
     }
 

@@ -1,12 +1,38 @@
 /// How a request is ordered against the other requests of its connection.
 ///
-/// Requests run concurrently, but a pipeline must see its own writes: a `.write` request starts
-/// after every earlier `.write` has finished, and every later request waits for it. A `.read`
-/// request waits only for earlier writes, so a long read (waiting for a build) never holds up
-/// anything else.
+/// Requests run concurrently, but a pipeline must see its own writes: a request starts only
+/// after every earlier `.write` of its connection that shares an ordering key with it has
+/// finished. A `.read` is never waited for, so a long read (waiting for a build) holds up
+/// nothing; a write on one object holds up nothing that touches other objects.
 public enum MethodOrdering: Sendable {
     case read
     case write
+}
+
+/// The objects a request touches, for ordering: opaque keys the layer above derives from the
+/// params (an object's kind, namespace and name, and those of the objects it refers to). Two
+/// key sets overlap when they share a key, or when a key ending in `*` is a prefix of a key of
+/// the other (`image/default/*` covers `image/default/app`); `*` alone overlaps everything.
+public struct OrderingKeys: Sendable, Equatable, ExpressibleByArrayLiteral {
+    public let keys: [String]
+
+    public init(_ keys: [String]) { self.keys = keys }
+    public init(arrayLiteral keys: String...) { self.keys = keys }
+
+    /// Overlaps every request: the safe default for a method that names no keys.
+    public static let all: OrderingKeys = ["*"]
+    /// Overlaps nothing.
+    public static let none: OrderingKeys = []
+
+    public func overlaps(_ other: OrderingKeys) -> Bool {
+        keys.contains { mine in other.keys.contains { Self.covers(mine, $0) || Self.covers($0, mine) } }
+    }
+
+    /// Whether `pattern` (a key, or a prefix ending in `*`) covers `key`.
+    static func covers(_ pattern: String, _ key: String) -> Bool {
+        guard pattern.hasSuffix("*") else { return pattern == key }
+        return key.hasPrefix(pattern.dropLast())
+    }
 }
 
 /// What a request handler knows about the request it is serving.
@@ -26,8 +52,12 @@ public struct MethodRegistry: Sendable {
     /// A notification handler on raw JSON.
     public typealias RawNotificationHandler = @Sendable (JSONValue?, Connection) async -> Void
 
+    /// Derives a request's ordering keys from its raw params.
+    public typealias KeysOf = @Sendable (JSONValue?) -> OrderingKeys
+
     struct RequestEntry: Sendable {
         let ordering: MethodOrdering
+        let keys: KeysOf
         let handler: RawHandler
     }
 
@@ -51,11 +81,13 @@ public struct MethodRegistry: Sendable {
     /// not have is refused naming it, unless `acceptsUnknownParams` (LSP's `initialize`, whose
     /// clients send fields of their own). LSP's `workDoneToken` and `partialResultToken` are
     /// accepted on every method.
+    /// `keys` names what the request touches (see `MethodOrdering`); without it a request
+    /// overlaps every other.
     public mutating func register<P: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
-        _ method: String, ordering: MethodOrdering, params: P.Type = P.self, acceptsUnknownParams: Bool = false,
-        _ body: @escaping @Sendable (P, RequestContext) async throws -> R
+        _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
+        acceptsUnknownParams: Bool = false, _ body: @escaping @Sendable (P, RequestContext) async throws -> R
     ) {
-        requests[method] = RequestEntry(ordering: ordering) { raw, context in
+        requests[method] = RequestEntry(ordering: ordering, keys: keys) { raw, context in
             let p: P = try decodeParams(P.self, raw, strict: !acceptsUnknownParams)
             try (p as? ValidatedParams)?.validate()
             let result = try await body(p, context)

@@ -99,7 +99,7 @@ public enum MethodTable {
                     maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git", "blob"]))
         }
         r.registerNotification("initialized") { (_: NoParams, _) in }
-        r.register("rpc.discover", ordering: .read) { (_: NoParams, _) -> JSONValue in
+        r.register("rpc.discover", ordering: .read, keys: { _ in .none }) { (_: NoParams, _) -> JSONValue in
             try OpenRPCDocument.load()
         }
         r.register("session/subscribe", ordering: .write) { (p: SubscribeParams, ctx) in
@@ -122,32 +122,32 @@ public enum MethodTable {
     // MARK: Stacks, stores, builders
 
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("clusterstack/create", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.createClusterStack(p) }
-        r.register("clusterstack/patch", ordering: .write) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
-        r.register("clusterstack/refresh", ordering: .write) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
-        r.register("clusterstack/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
-        r.register("clusterstack/status", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
-        r.register("clusterstack/list", ordering: .read) { (_: NoParams, ctx) in StackList(stacks: try await s.engine.clusterStacks()) }
-        r.register("clusterstack/delete", ordering: .write) { (p: NameParams, ctx) -> VoidResult in
+        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite) { (p: StackSpec, ctx) in try await s.engine.createClusterStack(p) }
+        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
+        r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
+        r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
+        r.register("clusterstack/status", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
+        r.register("clusterstack/list", ordering: .read, keys: RequestKeys.stackList) { (_: NoParams, ctx) in StackList(stacks: try await s.engine.clusterStacks()) }
+        r.register("clusterstack/delete", ordering: .write, keys: RequestKeys.stackRead) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteClusterStack(p.name)
             return VoidResult()
         }
 
-        r.register("clusterstore/create", ordering: .write) { (p: StoreParams, ctx) in
+        r.register("clusterstore/create", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
             try await s.engine.createClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
         }
-        r.register("clusterstore/add", ordering: .write) { (p: StoreParams, ctx) in
+        r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
             try await s.engine.addToClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
         }
-        r.register("clusterstore/remove", ordering: .write) { (p: StoreParams, ctx) in
+        r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
             try await s.engine.removeFromClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
         }
-        r.register("clusterstore/get", ordering: .read) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
-        r.register("clusterstore/status", ordering: .read) { (p: NameParams, ctx) in
+        r.register("clusterstore/get", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
+        r.register("clusterstore/status", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in
             StoreStatus(try await s.engine.clusterStore(p.name), buildersUsing: try await s.engine.buildersUsing(store: p.name))
         }
-        r.register("clusterstore/list", ordering: .read) { (_: NoParams, ctx) in StoreList(stores: try await s.engine.clusterStores()) }
-        r.register("clusterstore/delete", ordering: .write) { (p: NameParams, ctx) -> VoidResult in
+        r.register("clusterstore/list", ordering: .read, keys: RequestKeys.storeList) { (_: NoParams, ctx) in StoreList(stores: try await s.engine.clusterStores()) }
+        r.register("clusterstore/delete", ordering: .write, keys: RequestKeys.storeRead) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteClusterStore(p.name)
             return VoidResult()
         }
@@ -155,26 +155,26 @@ public enum MethodTable {
         // ClusterBuilders (no namespace) and Builders (namespace, default "default").
         for (prefix, namespaced) in [("clusterbuilder", false), ("builder", true)] {
             @Sendable func ns(_ given: String?) -> String? { namespaced ? (given ?? "default") : nil }
-            r.register("\(prefix)/create", ordering: .write) { (p: BuilderSpec, ctx) in
+            r.register("\(prefix)/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: namespaced)) { (p: BuilderSpec, ctx) in
                 var spec = p
                 spec.namespace = ns(p.namespace)
                 return try await s.engine.createBuilder(spec)
             }
-            r.register("\(prefix)/patch", ordering: .write) { (p: BuilderSpec, ctx) in
+            r.register("\(prefix)/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: namespaced)) { (p: BuilderSpec, ctx) in
                 var spec = p
                 spec.namespace = ns(p.namespace)
                 return try await s.engine.patchBuilder(spec)
             }
-            r.register("\(prefix)/get", ordering: .read) { (p: NamespacedNameParams, ctx) in
+            r.register("\(prefix)/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) in
                 try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
             }
-            r.register("\(prefix)/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
+            r.register("\(prefix)/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) in
                 try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
             }
-            r.register("\(prefix)/list", ordering: .read) { (p: NamespaceParams, ctx) in
+            r.register("\(prefix)/list", ordering: .read, keys: RequestKeys.builderList(namespaced: namespaced)) { (p: NamespaceParams, ctx) in
                 BuilderList(builders: try await s.engine.builders(namespace: ns(p.namespace)))
             }
-            r.register("\(prefix)/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+            r.register("\(prefix)/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) -> VoidResult in
                 try await s.engine.deleteBuilder(name: p.name, namespace: ns(p.namespace))
                 return VoidResult()
             }
@@ -184,11 +184,11 @@ public enum MethodTable {
     // MARK: Secrets
 
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("secret/create", ordering: .write) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
-        r.register("secret/list", ordering: .read) { (p: NamespaceParams, ctx) in
+        r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
+        r.register("secret/list", ordering: .read, keys: RequestKeys.secretList) { (p: NamespaceParams, ctx) in
             SecretList(secrets: try s.engine.secrets(namespace: p.namespace ?? "default"))
         }
-        r.register("secret/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+        r.register("secret/delete", ordering: .write, keys: RequestKeys.secretWrite) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteSecret(namespace: p.resolvedNamespace, name: p.name)
             return VoidResult()
         }
@@ -197,33 +197,33 @@ public enum MethodTable {
     // MARK: Images
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("image/create", ordering: .write) { (p: ImageSpec, ctx) in
+        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
             let c = try await s.engine.createImage(p)
             return CreateImageResult(image: c.image, build: c.build)
         }
-        r.register("image/patch", ordering: .write) { (p: ImageSpec, ctx) in
+        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
             let c = try await s.engine.patchImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
-        r.register("image/save", ordering: .write) { (p: ImageSpec, ctx) in
+        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
             let c = try await s.engine.saveImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
-        r.register("image/get", ordering: .read) { (p: NamespacedNameParams, ctx) in
+        r.register("image/get", ordering: .read, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
             try await s.engine.image(p.resolvedNamespace, p.name)
         }
-        r.register("image/status", ordering: .read) { (p: NamespacedNameParams, ctx) in
+        r.register("image/status", ordering: .read, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
             ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name), cacheBytes: try await s.engine.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }
-        r.register("image/list", ordering: .read) { (p: ImageListParams, ctx) in
+        r.register("image/list", ordering: .read, keys: RequestKeys.imageList) { (p: ImageListParams, ctx) in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")
             return ImageListResult(images: try await s.engine.listImages(namespace: ns, filter: p.filter))
         }
-        r.register("image/delete", ordering: .write) { (p: NamespacedNameParams, ctx) -> VoidResult in
+        r.register("image/delete", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteImage(namespace: p.resolvedNamespace, name: p.name)
             return VoidResult()
         }
-        r.register("image/trigger", ordering: .write) { (p: NamespacedNameParams, ctx) in
+        r.register("image/trigger", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
             TriggerResult(build: try await s.engine.triggerImage(namespace: p.resolvedNamespace, name: p.name))
         }
     }
@@ -231,13 +231,13 @@ public enum MethodTable {
     // MARK: Builds and events
 
     private static func registerBuilds(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("build/list", ordering: .read) { (p: BuildListParams, ctx) in
+        r.register("build/list", ordering: .read, keys: RequestKeys.buildList) { (p: BuildListParams, ctx) in
             BuildListResult(builds: try await s.engine.builds(namespace: p.namespace ?? "default", image: p.image).map(BuildRow.init))
         }
-        r.register("build/status", ordering: .read) { (p: BuildParams, ctx) in
+        r.register("build/status", ordering: .read, keys: RequestKeys.build) { (p: BuildParams, ctx) in
             BuildStatusResult(try await s.engine.build(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
-        r.register("build/logs", ordering: .read) { (p: BuildLogsParams, ctx) in
+        r.register("build/logs", ordering: .read, keys: RequestKeys.build) { (p: BuildLogsParams, ctx) in
             let e = s.engine
             let ns = p.namespace ?? "default"
             let since = max(1, p.since ?? 1)
@@ -261,14 +261,14 @@ public enum MethodTable {
                 throw error
             }
         }
-        r.register("build/wait", ordering: .read) { (p: BuildWaitParams, ctx) in
+        r.register("build/wait", ordering: .read, keys: RequestKeys.build) { (p: BuildWaitParams, ctx) in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
             ctx.connection.progress(ctx, kind: "begin", title: "Waiting for \(p.image)" + (p.build.map { " build \($0)" } ?? ""))
             let b = try await s.engine.wait(namespace: p.namespace ?? "default", image: p.image, number: p.build, timeout: p.timeout)
             ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
             return BuildStatusResult(b)
         }
-        r.register("build/cancel", ordering: .write) { (p: BuildParams, ctx) in
+        r.register("build/cancel", ordering: .write, keys: RequestKeys.build) { (p: BuildParams, ctx) in
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
         r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in

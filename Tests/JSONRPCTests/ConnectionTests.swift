@@ -19,7 +19,10 @@ final class PipePeer: Sendable {
 
     struct Boom: Error {}
 
-    final class Counter: Sendable { let value = Mutex(0) }
+    final class Counter: Sendable {
+        let value = Mutex(0)
+        let keyed = Mutex<[String: Int]>([:])
+    }
 
     static func testRegistry(counter: Counter) -> MethodRegistry {
         var r = MethodRegistry()
@@ -35,6 +38,15 @@ final class PipePeer: Sendable {
             return VoidResult()
         }
         r.register("get", ordering: .read) { (_: NoParams, _) in counter.value.withLock { $0 } }
+        // Keyed objects: a slow write of one key, reads of a key or of a prefix ("obj/*").
+        r.register("setKey", ordering: .write, keys: { [$0?["key"]?.stringValue ?? ""] }) { (p: JSONValue, _) -> VoidResult in
+            try await Task.sleep(for: .milliseconds(400))
+            counter.keyed.withLock { $0[p["key"]?.stringValue ?? ""] = Int(p["value"]?.int64Value ?? 0) }
+            return VoidResult()
+        }
+        r.register("getKey", ordering: .read, keys: { [$0?["key"]?.stringValue ?? ""] }) { (p: JSONValue, _) in
+            counter.keyed.withLock { $0[p["key"]?.stringValue ?? ""] ?? 0 }
+        }
         r.register("fail", ordering: .read) { (_: NoParams, _) -> VoidResult in throw Boom() }
         struct Typed: Codable { var name: String; var n: Int }
         r.register("typed", ordering: .read) { (p: Typed, _) in p.name }
@@ -171,6 +183,36 @@ final class PipePeer: Sendable {
         peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":42}}"# + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"get"}"# + "\n")
         let replies = await peer.next(2)
         #expect(replies.first { $0["id"] == .int(2) }?["result"] == .int(42))
+    }
+
+    /// A request waits only for earlier writes that share a key with it: a slow write of one
+    /// object holds back reads of that object (and of a prefix covering it), not of others.
+    @Test func requestsWaitOnlyForWritesOfTheSameObjects() async {
+        let peer = PipePeer()
+        peer.send([#"{"jsonrpc":"2.0","id":1,"method":"setKey","params":{"key":"obj/a","value":7}}"#,
+                   #"{"jsonrpc":"2.0","id":2,"method":"getKey","params":{"key":"obj/b"}}"#,
+                   #"{"jsonrpc":"2.0","id":3,"method":"getKey","params":{"key":"obj/a"}}"#,
+                   #"{"jsonrpc":"2.0","id":4,"method":"getKey","params":{"key":"obj/*"}}"#,
+                   #"{"jsonrpc":"2.0","id":5,"method":"echo","params":{"any":1}}"#].joined(separator: "\n") + "\n")
+        let replies = await peer.next(5)
+        let order = replies.compactMap { $0["id"]?.int64Value }
+        #expect(order.firstIndex(of: 2)! < order.firstIndex(of: 1)!, "a read of another object waited for the write: \(order)")
+        #expect(order.firstIndex(of: 3)! > order.firstIndex(of: 1)!)
+        #expect(replies.first { $0["id"] == .int(3) }?["result"] == .int(7))
+        #expect(replies.first { $0["id"] == .int(4) }?["result"] == .int(0))  // answered after the write
+        #expect(order.firstIndex(of: 4)! > order.firstIndex(of: 1)!)
+        // A method that names no keys overlaps everything, as every method did before keys.
+        #expect(order.firstIndex(of: 5)! > order.firstIndex(of: 1)!)
+    }
+
+    @Test func orderingKeysOverlapByKeyOrPrefix() {
+        #expect(OrderingKeys(["image/default/a"]).overlaps(["image/default/a", "x"]))
+        #expect(!OrderingKeys(["image/default/a"]).overlaps(["image/default/b"]))
+        #expect(OrderingKeys(["image/default/*"]).overlaps(["image/default/b"]))
+        #expect(OrderingKeys(["image/default/b"]).overlaps(["image/*"]))
+        #expect(!OrderingKeys(["image/other/b"]).overlaps(["image/default/*"]))
+        #expect(OrderingKeys.all.overlaps(["anything"]))
+        #expect(!OrderingKeys.none.overlaps(.all))
     }
 
     @Test func lspFramingIsAnsweredInLSPFraming() async {

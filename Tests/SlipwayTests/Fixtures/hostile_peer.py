@@ -15,6 +15,8 @@ Modes:
   huge-manifest      a registry that answers a manifest with an endless stream of bytes.
   long-blob          a registry serving LAYOUT whose blobs come with 16 MiB of extra bytes.
   flood              answers any GET with an endless body (a source archive that never ends).
+  slow               holds every request until the file RECORD.go exists, then answers 404
+                     (a registry that takes as long as the test wants).
 """
 import base64
 import http.server
@@ -23,6 +25,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 mode, record = sys.argv[1], sys.argv[2]
 layout = sys.argv[3] if len(sys.argv) > 3 else None
@@ -103,6 +106,10 @@ class Main(Base):
 
     def do_GET(self):
         note(self.name, self)
+        if mode == "slow":
+            while not os.path.exists(record + ".go"):
+                time.sleep(0.02)
+            return self.reply(404)
         if mode == "flood":
             return self.endless()
         if mode == "recorder":
