@@ -58,6 +58,8 @@ public struct MethodRegistry: Sendable {
     struct RequestEntry: Sendable {
         let ordering: MethodOrdering
         let keys: KeysOf
+        /// Decodes params as the handler does, without running it.
+        let decode: @Sendable (JSONValue?) throws -> Void
         let handler: RawHandler
     }
 
@@ -87,8 +89,8 @@ public struct MethodRegistry: Sendable {
         _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
         acceptsUnknownParams: Bool = false, _ body: @escaping @Sendable (P, RequestContext) async throws -> R
     ) {
-        requests[method] = RequestEntry(ordering: ordering, keys: keys) { raw, context in
-            let p: P = try decodeParams(P.self, raw, strict: !acceptsUnknownParams)
+        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try JSONRPC.decodeParams(P.self, $0, strict: !acceptsUnknownParams) }) { raw, context in
+            let p: P = try JSONRPC.decodeParams(P.self, raw, strict: !acceptsUnknownParams)
             try (p as? ValidatedParams)?.validate()
             let result = try await body(p, context)
             if result is VoidResult { return .null }
@@ -101,12 +103,19 @@ public struct MethodRegistry: Sendable {
         _ method: String, params: P.Type = P.self, _ body: @escaping @Sendable (P, Connection) async -> Void
     ) {
         notifications[method] = { raw, connection in
-            guard let p = try? decodeParams(P.self, raw) else { return }
+            guard let p = try? JSONRPC.decodeParams(P.self, raw) else { return }
             await body(p, connection)
         }
     }
 
     func entry(_ method: String) -> RequestEntry? { requests[method] }
+
+    /// Decodes `params` as `method` would (the same errors), without running it: how a test
+    /// compares a method's params type with its published schema.
+    public func decodeParams(of method: String, _ params: JSONValue?) throws {
+        guard let entry = requests[method] else { throw ResponseError.methodNotFound(method) }
+        try entry.decode(params)
+    }
 }
 
 /// Params that check themselves after decoding (names, ranges); the registry calls `validate`
