@@ -24,11 +24,25 @@ def report(name, value, unit, peer_name=None, peer_value=None, target=None):
     print(line, flush=True)
 
 
-def rpc_session(state, requests, extra_args=()):
-    """Pipes newline-delimited requests into slipway; returns the parsed replies and notifications."""
+def rpc_session(state, requests, extra_args=(), shared=False):
+    """Pipes newline-delimited requests into slipway; returns the parsed replies and notifications.
+    In one process (--embedded) unless `shared`: then through the state directory's engine."""
     data = "".join(json.dumps(r) + "\n" for r in requests)
-    out = subprocess.run([SLIPWAY, "--state-dir", state, *extra_args], input=data.encode(), capture_output=True, check=True)
+    mode = [] if shared else ["--embedded"]
+    out = subprocess.run([SLIPWAY, *mode, "--state-dir", state, *extra_args], input=data.encode(), capture_output=True, check=True)
     return [json.loads(l) for l in out.stdout.decode().splitlines() if l.strip()]
+
+
+def stop_engine(state, now=True):
+    """Stops the shared engine of `state` (a benchmark leaves none running)."""
+    args = [SLIPWAY, "engine", "stop", "--state-dir", state] + (["--now"] if now else [])
+    subprocess.run(args, capture_output=True)
+
+
+def stop_engines_at_exit(*states):
+    import atexit
+    for s in states:
+        atexit.register(stop_engine, s)
 
 
 def make_stack(directory):

@@ -38,7 +38,7 @@ def percentile(xs, p):
 
 class Client:
     def __init__(self, state):
-        self.p = subprocess.Popen([SLIPWAY, "--state-dir", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.p = subprocess.Popen([SLIPWAY, "--embedded", "--state-dir", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.cond = threading.Condition()
         self.replies = {}
         self.notes = []

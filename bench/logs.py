@@ -43,7 +43,7 @@ def one_run(k):
     state = f"{tmp}/state{k}"
     setup_builder(state, tmp + "/stack", order=[{"group": [{"id": "bench/chatty"}]}])
     # add the buildpack to the store
-    p = subprocess.Popen([SLIPWAY, "--state-dir", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    p = subprocess.Popen([SLIPWAY, "--embedded", "--state-dir", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def send(m):
         p.stdin.write((json.dumps(m) + "\n").encode())

@@ -1,29 +1,47 @@
-"""Pipelined image/get over one stdio connection.
+"""Pipelined image/get.
 
-Target: ≥ 50,000 requests/s. Peer: a Python program that parses each request line and writes
-a JSON reply (what a minimal JSON-lines server costs in Python on this machine).
+1. One client, one connection, the engine in the process (--embedded): requests/s.
+2. 50 clients at once through the shared engine, each sending 1,000 pipelined image/get:
+   requests/s in total, and the ratio to (1) in the same run. Targets: ≥ 1.0× (the engine
+   serves many clients at least as fast as one process serves one); ≥ 100,000 req/s stretch.
+Peer for (1): a Python program that parses each request line and writes a JSON reply (what a
+minimal JSON-lines server costs in Python on this machine). Process start and exit count in
+every figure.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, make_stack, setup_builder, ROOT
+from common import SLIPWAY, median, report, rpc_session, make_stack, setup_builder, stop_engines_at_exit, ROOT
 
-N = int(os.environ.get("REQUESTS", "200000"))
+CLIENTS = int(os.environ.get("CLIENTS", "50"))
+PER_CLIENT = int(os.environ.get("PER_CLIENT", "1000"))
+N = CLIENTS * PER_CLIENT
 RUNS = int(os.environ.get("RUNS", "5"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-rps-")
-state = tmp + "/state"
+state, shared_state = tmp + "/state", tmp + "/shared-state"
+stop_engines_at_exit(shared_state)
 make_stack(tmp + "/stack")
 setup_builder(state, tmp + "/stack")
 rpc_session(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/create",
                      "params": {"name": "app", "source": {"local": {"path": ROOT + "/examples/hello-app"}}}}])
-payload = "".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "image/get", "params": {"name": "app"}}) + "\n" for i in range(N)).encode()
-with open(tmp + "/requests.jsonl", "wb") as f:
-    f.write(payload)
+shutil.copytree(state, shared_state, symlinks=True)
+
+
+def requests(count):
+    return "".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "image/get", "params": {"name": "app"}}) + "\n" for i in range(count)).encode()
+
+
+with open(tmp + "/all.jsonl", "wb") as f:
+    f.write(requests(N))
+with open(tmp + "/one-client.jsonl", "wb") as f:
+    f.write(requests(PER_CLIENT))
 
 PEER = r'''
 import json, sys
@@ -34,17 +52,42 @@ for line in sys.stdin:
 '''
 
 
-def run(cmd):
-    t = time.perf_counter()
-    with open(tmp + "/requests.jsonl", "rb") as f:
+def run(cmd, path, count):
+    with open(path, "rb") as f:
         p = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, check=True)
-    dt = time.perf_counter() - t
     replies = p.stdout.count(b'"result"')
-    assert replies == N, (replies, N)
+    assert replies == count, (replies, count)
+
+
+def one(cmd):
+    t = time.perf_counter()
+    run(cmd, tmp + "/all.jsonl", N)
+    return N / (time.perf_counter() - t)
+
+
+def many():
+    errors = []
+
+    def client():
+        try:
+            run([SLIPWAY, "--state-dir", shared_state], tmp + "/one-client.jsonl", PER_CLIENT)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    dt = time.perf_counter() - t
+    assert not errors, errors[:3]
     return N / dt
 
 
-s = [run([SLIPWAY, "--state-dir", state]) for _ in range(RUNS)]
-py = [run([sys.executable, "-c", PEER]) for _ in range(RUNS)]
-print(f"throughput: {N} pipelined image/get requests per run, {RUNS} runs (includes process start and exit)")
-report("image/get requests/s (slipway)", median(s), "req/s", "python json-lines echo", median(py), "≥ 50,000 req/s")
+rpc_session(shared_state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list"}], shared=True)  # the engine runs
+embedded = [one([SLIPWAY, "--embedded", "--state-dir", state]) for _ in range(RUNS)]
+shared = [many() for _ in range(RUNS)]
+py = [one([sys.executable, "-c", PEER]) for _ in range(RUNS)]
+print(f"throughput: {N} image/get per run ({CLIENTS} clients × {PER_CLIENT} through the engine, or one client with all of them), {RUNS} runs")
+report("one client, --embedded", median(embedded), "req/s", "python json-lines echo", median(py))
+report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", "one client --embedded", median(embedded), "≥ 1.0×; ≥ 100,000 req/s stretch")

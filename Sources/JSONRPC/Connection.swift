@@ -80,8 +80,14 @@ public final class Connection: Sendable {
 
     /// Sends a notification to the client. Safe from any thread; messages keep their order.
     public func notify(_ method: String, _ params: some Encodable) {
+        // Params are the server's own value types, which always encode; null stands in if not.
         let value = (try? JSONValueEncoder().encode(params)) ?? .null
         output.send(OutgoingMessage.notification(method: method, params: value))
+    }
+
+    /// Sends a notification whose params are already JSON (the fast path for many small ones).
+    public func notify(_ method: String, json params: JSONValue) {
+        output.send(OutgoingMessage.notification(method: method, params: params))
     }
 
     /// Blocks until every message sent so far has been written (call before the process exits).
@@ -501,12 +507,16 @@ final class OutputChannel: Sendable {
     private nonisolated(unsafe) var currentFraming: Framing?
     private nonisolated(unsafe) var writing = false
     private nonisolated(unsafe) var closed = false
+    /// The writer thread waits on `condition` (only then do senders signal it).
+    private nonisolated(unsafe) var sleeping = false
     /// Bytes handed over and not yet written (`buffer` plus the `spare` being written).
     private nonisolated(unsafe) var unwritten = 0
     /// Callers of `waitForRoom` to resume once `unwritten` is at or below `lowWater`.
     private nonisolated(unsafe) var roomWaiters: [CheckedContinuation<Void, Never>] = []
     /// Above this many unwritten bytes, `waitForRoom` blocks; it resumes at `lowWater`.
     static let highWater = 8 << 20
+    /// How often the idle writer looks for more to write before it sleeps.
+    static let checksBeforeSleeping = 2
     static let lowWater = 4 << 20
 
     init(sink: any ByteSink) {
@@ -552,7 +562,7 @@ final class OutputChannel: Sendable {
                 buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
             }
             unwritten += buffer.count - before
-            condition.signal()
+            if sleeping { condition.signal() }
         } else {
             pending.append(message)
         }
@@ -595,7 +605,21 @@ final class OutputChannel: Sendable {
     private func writerLoop() {
         while true {
             condition.lock()
-            while buffer.isEmpty && !closed { condition.wait() }
+            var idleChecks = 0
+            while buffer.isEmpty && !closed {
+                // Under load the next reply is usually a moment away: look again (yielding the
+                // CPU) before sleeping, which spares a sleep and a wake-up per reply.
+                if idleChecks < Self.checksBeforeSleeping {
+                    idleChecks += 1
+                    condition.unlock()
+                    sched_yield()
+                    condition.lock()
+                    continue
+                }
+                sleeping = true
+                condition.wait()
+                sleeping = false
+            }
             if buffer.isEmpty && closed { condition.unlock(); return }
             swap(&buffer, &spare)
             writing = true
