@@ -29,10 +29,11 @@ let package = Package(
         .target(name: "JSONRPC"),
         // Layer 3: build runtime (sources, TOML, OCI, sandbox, buildpacks lifecycle).
         .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto", "CSeccomp", "CLinuxSyscalls", "CCurl"]),
+        // The protocol's vocabulary: params of every method, notification payloads, the value
+        // types both name. Foundation only, so the engine, the server and clients share it.
+        .target(name: "SlipwayProtocol"),
         // Layer 2: the engine (domain, rules, scheduler, persistence).
-        .target(name: "Engine", dependencies: ["BuildRuntime", "CSQLite"]),
-        // Protocol types: params and results of every method, every notification.
-        .target(name: "SlipwayProtocol", dependencies: ["JSONRPC", "Engine", "BuildRuntime"]),
+        .target(name: "Engine", dependencies: ["SlipwayProtocol", "BuildRuntime", "CSQLite"]),
         // Layer 4: the server (method table, notifications, command line).
         .target(
             name: "SlipwayServer", dependencies: ["JSONRPC", "SlipwayProtocol", "Engine", "BuildRuntime", "CSlipwayVersion", "CLinuxSyscalls"],
@@ -54,10 +55,10 @@ let package = Package(
 
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "BuildRuntime"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime"]),
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayServer", "JSONRPC"],
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import BuildRuntime
 
 /// A domain error, with the reason code the protocol reports (`error.data.reason`) and a

@@ -131,7 +131,7 @@ public enum MethodTable {
     // MARK: Stacks, stores, builders
 
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite) { (p: StackSpec, ctx) in try await s.engine.createClusterStack(p) }
+        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite) { (p: Creating<StackSpec>, ctx) in try await s.engine.createClusterStack(p.spec) }
         r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
         r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
         r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
@@ -143,13 +143,13 @@ public enum MethodTable {
         }
 
         r.register("clusterstore/create", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
-            try await s.engine.createClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+            try await s.engine.createClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
         r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
-            try await s.engine.addToClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+            try await s.engine.addToClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
         r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
-            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: try required(p.buildpacks, "buildpacks"))
+            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
         r.register("clusterstore/get", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
         r.register("clusterstore/status", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in
@@ -161,32 +161,50 @@ public enum MethodTable {
             return VoidResult()
         }
 
-        // ClusterBuilders (no namespace) and Builders (namespace, default "default").
-        for (prefix, namespaced) in [("clusterbuilder", false), ("builder", true)] {
-            @Sendable func ns(_ given: String?) -> String? { namespaced ? (given ?? "default") : nil }
-            r.register("\(prefix)/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: namespaced)) { (p: BuilderSpec, ctx) in
-                var spec = p
-                spec.namespace = ns(p.namespace)
-                return try await s.engine.createBuilder(spec)
-            }
-            r.register("\(prefix)/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: namespaced)) { (p: BuilderSpec, ctx) in
-                var spec = p
-                spec.namespace = ns(p.namespace)
-                return try await s.engine.patchBuilder(spec)
-            }
-            r.register("\(prefix)/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) in
-                try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
-            }
-            r.register("\(prefix)/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) in
-                try await s.engine.builder(name: p.name, namespace: ns(p.namespace))
-            }
-            r.register("\(prefix)/list", ordering: .read, keys: RequestKeys.builderList(namespaced: namespaced)) { (p: NamespaceParams, ctx) in
-                BuilderList(builders: try await s.engine.builders(namespace: ns(p.namespace)))
-            }
-            r.register("\(prefix)/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: namespaced)) { (p: NamespacedNameParams, ctx) -> VoidResult in
-                try await s.engine.deleteBuilder(name: p.name, namespace: ns(p.namespace))
-                return VoidResult()
-            }
+        // ClusterBuilders: no namespace in any param.
+        r.register("clusterbuilder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false)) { (p: Creating<ClusterBuilderSpec>, ctx) in
+            try await s.engine.createBuilder(p.spec.builderSpec)
+        }
+        r.register("clusterbuilder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false)) { (p: ClusterBuilderSpec, ctx) in
+            try await s.engine.patchBuilder(p.builderSpec)
+        }
+        r.register("clusterbuilder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
+            try await s.engine.builder(name: p.name, namespace: nil)
+        }
+        r.register("clusterbuilder/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
+            try await s.engine.builder(name: p.name, namespace: nil)
+        }
+        r.register("clusterbuilder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: false)) { (_: NoParams, ctx) in
+            BuilderList(builders: try await s.engine.builders(namespace: nil))
+        }
+        r.register("clusterbuilder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) -> VoidResult in
+            try await s.engine.deleteBuilder(name: p.name, namespace: nil)
+            return VoidResult()
+        }
+
+        // Builders: in a namespace, "default" when none is given.
+        r.register("builder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true)) { (p: Creating<BuilderSpec>, ctx) in
+            var spec = p.spec
+            spec.namespace = spec.namespace ?? "default"
+            return try await s.engine.createBuilder(spec)
+        }
+        r.register("builder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true)) { (p: BuilderSpec, ctx) in
+            var spec = p
+            spec.namespace = p.namespace ?? "default"
+            return try await s.engine.patchBuilder(spec)
+        }
+        r.register("builder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) in
+            try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
+        }
+        r.register("builder/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) in
+            try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
+        }
+        r.register("builder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: true)) { (p: NamespaceParams, ctx) in
+            BuilderList(builders: try await s.engine.builders(namespace: p.namespace ?? "default"))
+        }
+        r.register("builder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) -> VoidResult in
+            try await s.engine.deleteBuilder(name: p.name, namespace: p.resolvedNamespace)
+            return VoidResult()
         }
     }
 
@@ -206,8 +224,8 @@ public enum MethodTable {
     // MARK: Images
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
-            let c = try await s.engine.createImage(p)
+        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite) { (p: Creating<ImageSpec>, ctx) in
+            let c = try await s.engine.createImage(p.spec)
             return CreateImageResult(image: c.image, build: c.build)
         }
         r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
@@ -285,10 +303,6 @@ public enum MethodTable {
         }
     }
 
-    private static func required<T>(_ value: T?, _ field: String) throws -> T {
-        guard let value else { throw EngineError.invalid("Missing required param '\(field)'", field: field) }
-        return value
-    }
 }
 
 /// The OpenRPC document served by `rpc.discover`: `spec/openrpc.json`, shipped as a resource.

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import JSONRPC
 
 /// The ordering keys of Slipway's requests (see `OrderingKeys`). A request names the objects it

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import CSlipwayVersion
 import Foundation
 

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Testing
 @testable import Engine
 

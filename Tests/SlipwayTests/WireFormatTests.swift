@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Engine
 import JSONRPC
 import Testing

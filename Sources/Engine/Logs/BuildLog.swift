@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
 import Synchronization
@@ -170,25 +171,3 @@ struct LogCursor: Sendable {
     }
 }
 
-/// RFC 3339 timestamps with milliseconds, in UTC.
-public enum Timestamp {
-    public static func now() -> String { format(Date()) }
-
-    public static func format(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), ms)
-    }
-
-    /// Parses what `format` writes (and RFC 3339 without fractions).
-    public static func parse(_ s: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return d }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s)
-    }
-}

@@ -1,39 +1,9 @@
+import SlipwayProtocol
 import Foundation
 import Synchronization
 
-/// One line of a build's log.
-public struct BuildLogLine: Codable, Sendable, Equatable {
-    public var namespace: String
-    public var image: String
-    public var build: Int
-    public var seq: Int
-    public var phase: String
-    public var stream: String
-    public var line: String
-    public var time: String
-}
 
-/// Params of `build/statusChanged`.
-public struct BuildStatusChange: Codable, Sendable, Equatable {
-    public var namespace: String
-    public var image: String
-    public var build: Int
-    public var status: BuildState
-    public var previous: BuildState?
-    public var phase: String?
-    public var message: String?
-    public var time: String
-}
 
-/// Params of `image/statusChanged`.
-public struct ImageStatusChange: Codable, Sendable, Equatable {
-    public var namespace: String
-    public var image: String
-    public var ready: ReadyState
-    public var previous: ReadyState?
-    public var latestImage: String?
-    public var time: String
-}
 
 /// Something the engine tells the sessions that want to know. (Log lines are not among them:
 /// sessions read those from the log files, see `SessionMessage.logAvailable`.)
@@ -59,16 +29,6 @@ public enum EngineNotification: Sendable, Equatable {
     }
 }
 
-/// The kinds of notification a session can turn on and off; named by their method.
-public enum NotificationKind: String, Codable, Sendable, CaseIterable {
-    case buildLog = "build/log"
-    case buildStatusChanged = "build/statusChanged"
-    case imageStatusChanged = "image/statusChanged"
-    case event = "event"
-
-    /// What a new session gets: status and events; log lines only for builds it follows.
-    public static let defaults: Set<NotificationKind> = [.buildStatusChanged, .imageStatusChanged, .event]
-}
 
 /// Identifies one build.
 public struct BuildKey: Hashable, Sendable {

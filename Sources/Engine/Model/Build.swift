@@ -1,9 +1,6 @@
+import SlipwayProtocol
 import BuildRuntime
 
-/// A build's status: QUEUED → BUILDING → SUCCESS | FAILURE.
-public enum BuildState: String, Codable, Sendable { case QUEUED, BUILDING, SUCCESS, FAILURE
-    public var isFinished: Bool { self == .SUCCESS || self == .FAILURE }
-}
 
 /// Why a build exists.
 public enum BuildReasonKind: String, Codable, Sendable, CaseIterable { case CONFIG, COMMIT, BUILDER, STACK, TRIGGER }

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import BuildRuntime
 
 /// A ClusterStack: the build and run images every builder on it uses, and the stack id.
@@ -43,40 +44,8 @@ public struct ClusterStore: Codable, Sendable, Equatable {
     public var buildpacks: [StoredBuildpack]
 }
 
-/// Which builder an image uses.
-public struct BuilderReference: Codable, Sendable, Equatable, Hashable {
-    /// A cluster-scoped or a namespaced builder.
-    public enum Kind: String, Codable, Sendable { case ClusterBuilder, Builder }
-    public var kind: Kind
-    public var name: String
-    public init(kind: Kind, name: String) {
-        self.kind = kind
-        self.name = name
-    }
-    public static let `default` = BuilderReference(kind: .ClusterBuilder, name: "default")
-}
 
-/// One entry of a builder's detection order.
-public struct OrderEntry: Codable, Sendable, Equatable {
-    public var id: String
-    public var version: String?
-    public var optional: Bool?
 
-    public init(id: String, version: String? = nil, optional: Bool? = nil) {
-        self.id = id
-        self.version = version
-        self.optional = optional
-    }
-}
-
-/// One group of a builder's detection order.
-public struct OrderGroup: Codable, Sendable, Equatable {
-    public var group: [OrderEntry]
-
-    public init(group: [OrderEntry]) {
-        self.group = group
-    }
-}
 
 /// A Builder (namespaced) or ClusterBuilder: a stack, a store, and the detection order.
 public struct Builder: Codable, Sendable, Equatable {

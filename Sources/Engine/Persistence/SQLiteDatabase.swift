@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import CSQLite
 import Foundation
 import Synchronization

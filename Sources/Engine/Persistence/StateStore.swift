@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Foundation
 
 /// Runs SQL; both the database and a transaction do.

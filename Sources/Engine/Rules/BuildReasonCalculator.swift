@@ -1,3 +1,4 @@
+import SlipwayProtocol
 /// Decides whether an image needs a build, and why: one pure function from the inputs of the
 /// last build (and whether it succeeded) to the current inputs, in the manner of kpack.
 ///

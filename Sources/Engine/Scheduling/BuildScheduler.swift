@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Foundation
 
 /// The build queue and its slots. Builds wait in the order they were queued; at most `limit`

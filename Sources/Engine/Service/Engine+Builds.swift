@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
@@ -261,7 +262,7 @@ extension Engine {
             guard resolved.status.ready, let stack = resolved.stack else {
                 throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
             }
-            guard let digest = image.source.resolved?.snapshot.digest else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
+            guard let digest = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
             var layoutPath = path("layouts", ".registry", b.namespace, b.image)
             var tag = "latest"
             if case .layout(let p, let t) = try parseTag(image.tag, field: "tag") {

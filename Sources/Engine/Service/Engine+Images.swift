@@ -1,53 +1,8 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Params of `image/create`, `image/patch` and `image/save`. On patch every field is optional.
-public struct ImageSpec: Codable, Sendable {
-    public var name: String
-    public var namespace: String?
-    public var tag: String?
-    public var additionalTags: [String]?
-    public var builder: BuilderReference?
-    public var source: SourceSpec?
-    public var env: [String: String]?
-    /// Patch only: env names to remove.
-    public var deleteEnv: [String]?
-    public var strategy: BuildStrategy?
-    public var dockerfile: String?
-    public var buildTimeout: Int?
-    public var successBuildHistoryLimit: Int?
-    public var failedBuildHistoryLimit: Int?
-    public var dryRun: Bool?
-    /// Patch only: empty the image's build cache (the next build starts cold).
-    public var clearCache: Bool?
 
-    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
-        self.name = name
-        self.namespace = namespace
-        self.tag = tag
-        self.additionalTags = additionalTags
-        self.builder = builder
-        self.source = source
-        self.env = env
-        self.deleteEnv = deleteEnv
-        self.strategy = strategy
-        self.dockerfile = dockerfile
-        self.buildTimeout = buildTimeout
-        self.successBuildHistoryLimit = successBuildHistoryLimit
-        self.failedBuildHistoryLimit = failedBuildHistoryLimit
-        self.dryRun = dryRun
-    }
-}
-
-/// A row of `image/list`.
-public struct ImageRow: Codable, Sendable, Equatable {
-    public var name: String
-    public var namespace: String
-    public var ready: ReadyState
-    public var latestReason: String?
-    public var latestImage: String?
-    public var builder: String
-}
 
 /// What create/patch/save did.
 public struct ImageChange: Sendable {
@@ -241,7 +196,7 @@ extension Engine {
 
     static func describe(_ source: SourceSpec, _ r: ResolvedSource) -> String {
         if let g = source.git { return "\(g.url) \(r.ref ?? "") is at \(r.commit ?? "")" }
-        if let b = source.blob { return "\(b.url) is \(r.archiveDigest ?? "") (snapshot \(r.snapshot.digest.short))" }
+        if let b = source.blob { return "\(b.url) is \(r.archiveDigest ?? "") (snapshot \(Digest(r.snapshot.digest)?.short ?? r.snapshot.digest))" }
         return "\(source.local?.path ?? "") snapshot \(r.snapshot.digest) (\(r.snapshot.files) files)"
     }
 
@@ -265,11 +220,6 @@ extension Engine {
     }
 
     /// Filters of `image/list`.
-    public struct ImageFilter: Codable, Sendable {
-        public var ready: ReadyState?
-        public var builder: String?
-        public var latestReason: String?
-    }
 
     public func listImages(namespace: String?, filter: ImageFilter?) throws -> [ImageRow] {
         let all = try loadImages().values
@@ -321,7 +271,7 @@ extension Engine {
         let s = image.source
         return BuildInputs(
             builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
-            sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest.string ?? "", sourceRef: s.resolved?.ref,
+            sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
             env: image.env, buildpacks: buildpacks, runImageDigest: runDigest)
     }
@@ -403,7 +353,7 @@ extension Engine {
             let snap = try await BlockingWork.run {
                 do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
             }
-            out.resolved = ResolvedSource(snapshot: snap)
+            out.resolved = ResolvedSource(snapshot: SnapshotSummary(snap))
             return out
         }
         if let g = source.git {
@@ -435,7 +385,7 @@ extension Engine {
             let snap = try await BlockingWork.run {
                 do { return try snapshotter.snapshot(archive: fetched.path, name: PathSyntax.shortened(blob.url), stripComponents: strip, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
             }
-            out.resolved = ResolvedSource(snapshot: snap, archiveDigest: fetched.digest.string)
+            out.resolved = ResolvedSource(snapshot: SnapshotSummary(snap), archiveDigest: fetched.digest.string)
             return out
         }
         throw EngineError.invalid("source must have one of git, blob or local", field: "source")
@@ -489,7 +439,7 @@ extension Engine {
         let snap = try await BlockingWork.run {
             do { return try snapshotter.snapshot(localPath: dir, subPath: subPath) } catch let e as RuntimeError { throw EngineError(e) }
         }
-        return ResolvedSource(snapshot: snap, ref: resolution.ref, commit: resolution.commit, pinned: resolution.pinned)
+        return ResolvedSource(snapshot: SnapshotSummary(snap), ref: resolution.ref, commit: resolution.commit, pinned: resolution.pinned)
     }
 
     func saveImage(_ image: Image) throws {

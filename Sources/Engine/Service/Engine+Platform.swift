@@ -1,37 +1,8 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Params of `clusterstack/create` and `/patch`.
-public struct StackSpec: Codable, Sendable {
-    public var name: String
-    public var buildImage: String?
-    public var runImage: String?
-    public var id: String?
 
-    public init(name: String, buildImage: String? = nil, runImage: String? = nil, id: String? = nil) {
-        self.name = name
-        self.buildImage = buildImage
-        self.runImage = runImage
-        self.id = id
-    }
-}
-
-/// Params of `clusterbuilder/*` and `builder/*` create and patch.
-public struct BuilderSpec: Codable, Sendable {
-    public var name: String
-    public var namespace: String?
-    public var stack: String?
-    public var store: String?
-    public var order: [OrderGroup]?
-
-    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil) {
-        self.name = name
-        self.namespace = namespace
-        self.stack = stack
-        self.store = store
-        self.order = order
-    }
-}
 
 // MARK: - Stacks
 

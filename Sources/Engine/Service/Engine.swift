@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
 

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Foundation
 import JSONRPC
 import Synchronization

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import CLinuxSyscalls
 import Engine
 import Foundation

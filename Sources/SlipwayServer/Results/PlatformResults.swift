@@ -1,24 +1,9 @@
+import SlipwayProtocol
 import BuildRuntime
 import Engine
 
-/// `{name}`: get, status and delete of cluster-scoped objects.
-public struct NameParams: Codable, Sendable {
-    public var name: String
-}
 
-/// `{name, namespace?}`: objects in a namespace.
-public struct NamespacedNameParams: Codable, Sendable {
-    public var name: String
-    public var namespace: String?
-    public var resolvedNamespace: String { namespace ?? "default" }
-}
 
-/// `clusterstore/create`, `/add`, `/remove`.
-public struct StoreParams: Codable, Sendable {
-    public var name: String
-    /// Create/add: absolute paths of buildpack folders or `.tgz` archives. Remove: `id` or `id@version`.
-    public var buildpacks: [String]?
-}
 
 /// `clusterstack/list`.
 public struct StackList: Codable, Sendable {
@@ -36,14 +21,6 @@ public struct BuilderList: Codable, Sendable {
     public init(builders: [Builder]) { self.builders = builders }
 }
 
-/// `builder/list` params.
-public struct NamespaceParams: Codable, Sendable {
-    public var namespace: String?
-
-    public init(namespace: String? = nil) {
-        self.namespace = namespace
-    }
-}
 
 /// `clusterstore/status`: the store's buildpacks, one row each.
 public struct StoreStatus: Codable, Sendable {

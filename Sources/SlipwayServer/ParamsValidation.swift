@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Engine
 import JSONRPC
 
@@ -80,6 +81,14 @@ extension BuilderSpec: ValidatedParams {
         try checkName(stack, "stack", "ClusterStack")
         try checkName(store, "store", "ClusterStore")
     }
+}
+
+extension ClusterBuilderSpec: ValidatedParams {
+    public func validate() throws { try builderSpec.validate() }
+}
+
+extension Creating: ValidatedParams where Spec: ValidatedParams {
+    public func validate() throws { try spec.validate() }
 }
 
 extension SecretSpec: ValidatedParams {

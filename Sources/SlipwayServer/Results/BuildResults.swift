@@ -1,18 +1,7 @@
+import SlipwayProtocol
 import Engine
 
-/// Names one build: the image, and the build number (default: the latest).
-public struct BuildParams: Codable, Sendable {
-    public var image: String
-    public var namespace: String?
-    public var build: Int?
-    public var resolvedNamespace: String { namespace ?? "default" }
-}
 
-/// `build/list` params.
-public struct BuildListParams: Codable, Sendable {
-    public var image: String?
-    public var namespace: String?
-}
 
 /// A row of `build/list`, as `kp build list` shows it.
 public struct BuildRow: Codable, Sendable {
@@ -94,16 +83,6 @@ public struct BuildStatusResult: Codable, Sendable {
     }
 }
 
-/// `build/logs` params.
-public struct BuildLogsParams: Codable, Sendable {
-    public var image: String
-    public var namespace: String?
-    public var build: Int?
-    /// Stream lines as `build/log` notifications until the build ends.
-    public var follow: Bool?
-    /// First line to send (line numbers start at 1).
-    public var since: Int?
-}
 
 /// `build/logs` result: the lines (without follow), or the final status (with follow).
 public struct BuildLogsResult: Codable, Sendable {
@@ -118,22 +97,7 @@ public struct BuildLogsResult: Codable, Sendable {
     }
 }
 
-/// `build/wait` params.
-public struct BuildWaitParams: Codable, Sendable {
-    public var image: String
-    public var namespace: String?
-    public var build: Int?
-    /// Seconds; on timeout the build is returned as it is then.
-    public var timeout: Double?
-}
 
-/// `event/list` params.
-public struct EventListParams: Codable, Sendable {
-    public var namespace: String?
-    public var object: EventObject?
-    /// Only events with an id greater than this.
-    public var since: Int64?
-}
 
 /// `event/list` result.
 public struct EventListResult: Codable, Sendable {

@@ -1,3 +1,4 @@
+import SlipwayProtocol
 import Engine
 
 /// `image/create` result.
@@ -56,7 +57,7 @@ public struct ImageStatusResult: Codable, Sendable {
         lastSuccessfulBuild = i.status.lastSuccessfulBuild
         lastFailedBuild = i.status.lastFailedBuild
         source = SourceInfo(type: i.source.type, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.resolved?.commit,
-                            ref: i.source.resolved?.ref, path: i.source.local?.path, digest: i.source.resolved?.snapshot.digest.string, subPath: i.source.subPath)
+                            ref: i.source.resolved?.ref, path: i.source.local?.path, digest: i.source.resolved?.snapshot.digest, subPath: i.source.subPath)
         builder = i.builder
     }
 }
@@ -84,12 +85,6 @@ public struct SourceInfo: Codable, Sendable {
     }
 }
 
-/// `image/list` params.
-public struct ImageListParams: Codable, Sendable {
-    public var namespace: String?
-    public var allNamespaces: Bool?
-    public var filter: Engine.ImageFilter?
-}
 
 /// `image/list` result.
 public struct ImageListResult: Codable, Sendable {

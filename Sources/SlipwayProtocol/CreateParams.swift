@@ -1,0 +1,55 @@
+import Foundation
+
+/// A spec shared by a `create` and a `patch` method, where `create` needs params that `patch`
+/// leaves out: a stack's images, a builder's stack, store and order, an image's source.
+public protocol CreatableSpec: Codable, Sendable {
+    /// The params `create` needs besides those the spec itself requires.
+    static var requiredOnCreate: [String] { get }
+}
+
+/// Params of a `create` method: its spec, refused as a missing param when something `create`
+/// needs is absent (or null). So the type says what the schema says, and the error comes at
+/// decoding, before anything runs.
+public struct Creating<Spec: CreatableSpec>: Codable, Sendable {
+    public var spec: Spec
+
+    public init(_ spec: Spec) { self.spec = spec }
+
+    public init(from decoder: any Decoder) throws {
+        spec = try Spec(from: decoder)
+        let fields = try decoder.container(keyedBy: FieldName.self)
+        for name in Spec.requiredOnCreate {
+            let key = FieldName(name)
+            if try !fields.contains(key) || fields.decodeNil(forKey: key) {
+                throw DecodingError.keyNotFound(key, .init(codingPath: decoder.codingPath, debugDescription: "create needs '\(name)'"))
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws { try spec.encode(to: encoder) }
+
+    /// A param named at run time.
+    struct FieldName: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+}
+
+extension StackSpec: CreatableSpec {
+    public static let requiredOnCreate = ["buildImage", "runImage"]
+}
+
+extension BuilderSpec: CreatableSpec {
+    public static let requiredOnCreate = ["stack", "store", "order"]
+}
+
+extension ClusterBuilderSpec: CreatableSpec {
+    public static let requiredOnCreate = ["stack", "store", "order"]
+}
+
+extension ImageSpec: CreatableSpec {
+    public static let requiredOnCreate = ["source"]
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// One line of a build's log.
+public struct BuildLogLine: Codable, Sendable, Equatable {
+    public var namespace: String
+    public var image: String
+    public var build: Int
+    public var seq: Int
+    public var phase: String
+    public var stream: String
+    public var line: String
+    public var time: String
+
+    public init(namespace: String, image: String, build: Int, seq: Int, phase: String, stream: String, line: String, time: String) {
+        self.namespace = namespace
+        self.image = image
+        self.build = build
+        self.seq = seq
+        self.phase = phase
+        self.stream = stream
+        self.line = line
+        self.time = time
+    }
+}
+
+/// Params of `build/statusChanged`.
+public struct BuildStatusChange: Codable, Sendable, Equatable {
+    public var namespace: String
+    public var image: String
+    public var build: Int
+    public var status: BuildState
+    public var previous: BuildState?
+    public var phase: String?
+    public var message: String?
+    public var time: String
+
+    public init(namespace: String, image: String, build: Int, status: BuildState, previous: BuildState? = nil, phase: String? = nil, message: String? = nil, time: String) {
+        self.namespace = namespace
+        self.image = image
+        self.build = build
+        self.status = status
+        self.previous = previous
+        self.phase = phase
+        self.message = message
+        self.time = time
+    }
+}
+
+/// Params of `image/statusChanged`.
+public struct ImageStatusChange: Codable, Sendable, Equatable {
+    public var namespace: String
+    public var image: String
+    public var ready: ReadyState
+    public var previous: ReadyState?
+    public var latestImage: String?
+    public var time: String
+
+    public init(namespace: String, image: String, ready: ReadyState, previous: ReadyState? = nil, latestImage: String? = nil, time: String) {
+        self.namespace = namespace
+        self.image = image
+        self.ready = ready
+        self.previous = previous
+        self.latestImage = latestImage
+        self.time = time
+    }
+}
+
+/// The kinds of notification a session can turn on and off; named by their method.
+public enum NotificationKind: String, Codable, Sendable, CaseIterable {
+    case buildLog = "build/log"
+    case buildStatusChanged = "build/statusChanged"
+    case imageStatusChanged = "image/statusChanged"
+    case event = "event"
+
+    /// What a new session gets: status and events; log lines only for builds it follows.
+    public static let defaults: Set<NotificationKind> = [.buildStatusChanged, .imageStatusChanged, .event]
+}
+
+/// The object an event is about.
+public struct EventObject: Codable, Sendable, Equatable, Hashable {
+    public var kind: String
+    public var namespace: String?
+    public var name: String
+    public init(kind: String, namespace: String?, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+}
+
+/// A system event, like a Kubernetes event: what happened to which object, and how often.
+public struct SystemEvent: Codable, Sendable, Equatable {
+    /// Normal, or a Warning worth a look.
+    public enum EventType: String, Codable, Sendable { case Normal, Warning }
+    public var id: Int64
+    public var type: EventType
+    public var reason: String
+    public var message: String
+    public var object: EventObject
+    public var time: String
+    public var count: Int
+
+    public init(id: Int64, type: EventType, reason: String, message: String, object: EventObject, time: String, count: Int) {
+        self.id = id
+        self.type = type
+        self.reason = reason
+        self.message = message
+        self.object = object
+        self.time = time
+        self.count = count
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+
+/// `{name}`: get, status and delete of cluster-scoped objects.
+public struct NameParams: Codable, Sendable {
+    public var name: String
+
+    public init(name: String) {
+        self.name = name
+    }
+}
+
+/// `{name, namespace?}`: objects in a namespace.
+public struct NamespacedNameParams: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    public var resolvedNamespace: String { namespace ?? "default" }
+
+    public init(name: String, namespace: String? = nil) {
+        self.name = name
+        self.namespace = namespace
+    }
+}
+
+/// `builder/list` params.
+public struct NamespaceParams: Codable, Sendable {
+    public var namespace: String?
+
+    public init(namespace: String? = nil) {
+        self.namespace = namespace
+    }
+}
+
+/// Params of `clusterstack/create` and `/patch`.
+public struct StackSpec: Codable, Sendable {
+    public var name: String
+    public var buildImage: String?
+    public var runImage: String?
+    public var id: String?
+
+    public init(name: String, buildImage: String? = nil, runImage: String? = nil, id: String? = nil) {
+        self.name = name
+        self.buildImage = buildImage
+        self.runImage = runImage
+        self.id = id
+    }
+}
+
+/// `clusterstore/create`, `/add`, `/remove`.
+public struct StoreParams: Codable, Sendable {
+    public var name: String
+    /// Create/add: absolute paths of buildpack folders or `.tgz` archives. Remove: `id` or `id@version`.
+    public var buildpacks: [String]
+
+    public init(name: String, buildpacks: [String]) {
+        self.name = name
+        self.buildpacks = buildpacks
+    }
+}
+
+/// Params of `clusterbuilder/*` and `builder/*` create and patch.
+public struct BuilderSpec: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    public var stack: String?
+    public var store: String?
+    public var order: [OrderGroup]?
+
+    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.stack = stack
+        self.store = store
+        self.order = order
+    }
+}
+
+/// Params of `clusterbuilder/create` and `/patch`: a builder without a namespace.
+public struct ClusterBuilderSpec: Codable, Sendable {
+    public var name: String
+    public var stack: String?
+    public var store: String?
+    public var order: [OrderGroup]?
+
+    public init(name: String, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil) {
+        self.name = name
+        self.stack = stack
+        self.store = store
+        self.order = order
+    }
+
+    /// The same builder, cluster-scoped (no namespace), as the engine takes it.
+    public var builderSpec: BuilderSpec { BuilderSpec(name: name, namespace: nil, stack: stack, store: store, order: order) }
+}
+
+/// Params of `secret/create`: exactly one of `registry`, `dockerConfig`, `git`.
+public struct SecretSpec: Codable, Sendable {
+    /// Username and password for a registry server.
+    public struct Registry: Codable, Sendable {
+        public var server: String
+        public var username: String
+        public var password: String
+
+        public init(server: String, username: String, password: String) {
+            self.server = server
+            self.username = username
+            self.password = password
+        }
+    }
+    /// A docker config.json whose content is stored.
+    public struct DockerConfig: Codable, Sendable {
+        public var path: String
+        public init(path: String) { self.path = path }
+    }
+    /// Credentials for git remotes whose URL starts with `url`.
+    public struct Git: Codable, Sendable {
+        public var url: String
+        public var username: String?
+        public var password: String?
+        public var sshKey: String?
+
+        public init(url: String, username: String? = nil, password: String? = nil, sshKey: String? = nil) {
+            self.url = url
+            self.username = username
+            self.password = password
+            self.sshKey = sshKey
+        }
+    }
+    public var name: String
+    public var namespace: String?
+    public var registry: Registry?
+    public var dockerConfig: DockerConfig?
+    public var git: Git?
+
+    public init(name: String, namespace: String? = nil, registry: Registry? = nil, dockerConfig: DockerConfig? = nil, git: Git? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.registry = registry
+        self.dockerConfig = dockerConfig
+        self.git = git
+    }
+}
+
+/// A secret as it is listed: what it is for, never its values.
+public struct SecretInfo: Codable, Sendable, Equatable {
+    /// What a secret is for.
+    public enum SecretType: String, Codable, Sendable { case registry, dockerConfig, gitBasic = "git-basic", gitSSH = "git-ssh" }
+    public var name: String
+    public var namespace: String
+    public var type: SecretType
+    /// Registry server, or the git URL prefix the secret is for.
+    public var server: String?
+    public var url: String?
+    public var created: String
+
+    public init(name: String, namespace: String, type: SecretType, server: String? = nil, url: String? = nil, created: String) {
+        self.name = name
+        self.namespace = namespace
+        self.type = type
+        self.server = server
+        self.url = url
+        self.created = created
+    }
+}

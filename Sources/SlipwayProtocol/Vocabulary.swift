@@ -1,0 +1,153 @@
+import Foundation
+
+/// A build's status: QUEUED → BUILDING → SUCCESS | FAILURE.
+public enum BuildState: String, Codable, Sendable { case QUEUED, BUILDING, SUCCESS, FAILURE
+    public var isFinished: Bool { self == .SUCCESS || self == .FAILURE }
+}
+
+/// Whether the image's latest build is usable (`kp image status`).
+public enum ReadyState: String, Codable, Sendable { case Ready, NotReady, Building, Unknown }
+
+/// The build strategy of an image.
+public enum BuildStrategy: String, Codable, Sendable { case buildpacks, dockerfile }
+
+/// Which builder an image uses.
+public struct BuilderReference: Codable, Sendable, Equatable, Hashable {
+    /// A cluster-scoped or a namespaced builder.
+    public enum Kind: String, Codable, Sendable { case ClusterBuilder, Builder }
+    public var kind: Kind
+    public var name: String
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+    public static let `default` = BuilderReference(kind: .ClusterBuilder, name: "default")
+}
+
+/// One entry of a builder's detection order.
+public struct OrderEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var version: String?
+    public var optional: Bool?
+
+    public init(id: String, version: String? = nil, optional: Bool? = nil) {
+        self.id = id
+        self.version = version
+        self.optional = optional
+    }
+}
+
+/// One group of a builder's detection order.
+public struct OrderGroup: Codable, Sendable, Equatable {
+    public var group: [OrderEntry]
+
+    public init(group: [OrderEntry]) {
+        self.group = group
+    }
+}
+
+/// Where an image's source comes from. Exactly one of `git`, `blob`, `local` is set.
+public struct SourceSpec: Codable, Sendable, Equatable {
+    /// A git repository and the revision to build.
+    public struct Git: Codable, Sendable, Equatable {
+        public var url: String
+        /// A branch, a tag or a full commit SHA; default the remote's default branch.
+        public var revision: String?
+        /// Whether a branch or tag is polled for new commits (default true; commits never are).
+        public var poll: Bool?
+        public init(url: String, revision: String? = nil, poll: Bool? = nil) {
+            self.url = url
+            self.revision = revision
+            self.poll = poll
+        }
+    }
+    /// An archive at a URL.
+    public struct Blob: Codable, Sendable, Equatable {
+        public var url: String
+        public var stripComponents: Int?
+        public init(url: String, stripComponents: Int? = nil) { self.url = url; self.stripComponents = stripComponents }
+    }
+    /// A folder or archive on this machine.
+    public struct Local: Codable, Sendable, Equatable {
+        public var path: String
+        public init(path: String) { self.path = path }
+    }
+    public var git: Git?
+    public var blob: Blob?
+    public var local: Local?
+    public var subPath: String?
+    /// What the source resolved to at create, patch or poll; set by the engine (ignored in params).
+    public var resolved: ResolvedSource?
+
+    public init(git: Git? = nil, blob: Blob? = nil, local: Local? = nil, subPath: String? = nil) {
+        self.git = git
+        self.blob = blob
+        self.local = local
+        self.subPath = subPath
+    }
+
+    public var type: String {
+        if git != nil { return "Git" }
+        if blob != nil { return "Blob" }
+        return "Local Source"
+    }
+}
+
+/// A source as the engine fixed it: the snapshot builds unpack, and for git the ref followed
+/// and the commit it pointed at.
+public struct ResolvedSource: Codable, Sendable, Equatable {
+    public var snapshot: SnapshotSummary
+    public var ref: String?
+    public var commit: String?
+    /// A commit SHA was asked for; it is never polled.
+    public var pinned: Bool?
+    /// Blob sources: the digest of the archive's bytes.
+    public var archiveDigest: String?
+    public var time: String
+
+    public init(snapshot: SnapshotSummary, ref: String? = nil, commit: String? = nil, pinned: Bool? = nil, archiveDigest: String? = nil,
+                time: String = Timestamp.now()) {
+        self.snapshot = snapshot
+        self.ref = ref
+        self.commit = commit
+        self.pinned = pinned
+        self.archiveDigest = archiveDigest
+        self.time = time
+    }
+}
+
+/// A source snapshot as the protocol shows it: its content digest (`sha256:…`), files and bytes.
+public struct SnapshotSummary: Codable, Sendable, Equatable {
+    public var digest: String
+    public var files: Int
+    public var bytes: Int64
+
+    public init(digest: String, files: Int, bytes: Int64) {
+        self.digest = digest
+        self.files = files
+        self.bytes = bytes
+    }
+}
+
+/// RFC 3339 timestamps with milliseconds, in UTC.
+public enum Timestamp {
+    public static func now() -> String { format(Date()) }
+
+    public static func format(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), ms)
+    }
+
+    /// Parses what `format` writes (and RFC 3339 without fractions).
+    public static func parse(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: s)
+    }
+}
