@@ -542,7 +542,7 @@ final class OutputChannel: Sendable {
             unwritten += framed.count
         }
         pending.removeAll()
-        condition.signal()
+        condition.broadcast()  // the writer, not a `flush` caller, must wake
         condition.unlock()
     }
 
@@ -562,7 +562,9 @@ final class OutputChannel: Sendable {
                 buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
             }
             unwritten += buffer.count - before
-            if sleeping { condition.signal() }
+            // Broadcast: `flush` callers wait on the same condition, and a signal could wake
+            // one of them instead of the writer.
+            if sleeping { condition.broadcast() }
         } else {
             pending.append(message)
         }

@@ -75,7 +75,7 @@ final class PipePeer: Sendable {
     func closeInput() { try? toServer.fileHandleForWriting.close() }
 
     /// Next framed message from the server, or nil after `timeout`.
-    func next(timeout: Double = 10) async -> JSONValue? {
+    func next(timeout: Double = 30) async -> JSONValue? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let bytes = inbox.bytes.withLock { r -> [UInt8] in defer { r.removeAll() }; return r }

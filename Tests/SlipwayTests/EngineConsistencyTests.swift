@@ -7,10 +7,10 @@ import Testing
 /// between the two can never keep one without the other.
 @Suite struct EngineConsistencyTests {
     /// Runs `sql` on the state database, with the state directory's engine stopped first.
-    static func sqlite(_ db: String, _ sql: String) throws {
-        let stop = try sh("'\(Repo.slipway)' engine stop --state-dir '\(URL(fileURLWithPath: db).deletingLastPathComponent().path)'")
+    static func sqlite(_ db: String, _ sql: String) async throws {
+        let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(URL(fileURLWithPath: db).deletingLastPathComponent().path)'")
         guard stop.status == 0 else { throw TestFailure("engine stop: \(stop.err)") }
-        let r = try sh("python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' '\(db)' \"\(sql)\"")
+        let r = try await sh("python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' '\(db)' \"\(sql)\"")
         guard r.status == 0 else { throw TestFailure("sqlite: \(r.err)") }
     }
 
@@ -21,7 +21,7 @@ import Testing
         first.closeInput()
         #expect(try await first.waitForExit() == 0)
         // Every event write now fails, as a crash right after the change would lose it.
-        try Self.sqlite(state.path + "/state.db",
+        try await Self.sqlite(state.path + "/state.db",
                         "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'injected: events cannot be written'); END;")
         let c = try SlipwayClient(stateDir: state.path)
         let app = Repo.examples.appendingPathComponent("hello-app").path
@@ -44,7 +44,7 @@ import Testing
         _ = try await c.waitForExit()
 
         // With events writable again, each change comes with its event.
-        try Self.sqlite(state.path + "/state.db", "DROP TRIGGER no_events;")
+        try await Self.sqlite(state.path + "/state.db", "DROP TRIGGER no_events;")
         let again = try SlipwayClient(stateDir: state.path)
         for (method, params) in attempts { _ = try await again.call(method, params) }
         let events = try await again.call("event/list")["events"]?.arrayValue ?? []

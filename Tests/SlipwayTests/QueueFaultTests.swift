@@ -67,7 +67,7 @@ import Testing
         try await c.setUpDefaultBuilder()
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
-        try EngineConsistencyTests.sqlite(state.path + "/state.db", """
+        try await EngineConsistencyTests.sqlite(state.path + "/state.db", """
             CREATE TRIGGER no_finish BEFORE INSERT ON builds WHEN NEW.status = 'SUCCESS' BEGIN SELECT RAISE(ABORT, 'injected: the disk failed'); END;
             """)
         let d = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "1"])

@@ -479,3 +479,33 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["engine.log", "engine.log.1"])
     }
 }
+
+/// The frames of the engine socket, split from bytes as they arrive.
+@Suite struct EngineFrameTests {
+    static func frame(_ type: Character, _ payload: [UInt8]) -> [UInt8] {
+        let n = UInt32(payload.count)
+        return [type.asciiValue!, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + payload
+    }
+
+    @Test func framesAreSplitWhereverTheBytesBreak() throws {
+        let stream = Self.frame("H", Array("{\"version\":\"1\"}".utf8)) + Self.frame("D", Array(repeating: 7, count: 70_000)) + Self.frame("E", [])
+        for chunk in [1, 3, 5, 4096, stream.count] {
+            var reader = FrameReader()
+            var frames: [(UInt8, Int)] = []
+            var offset = 0
+            while offset < stream.count {
+                reader.push(stream[offset..<min(offset + chunk, stream.count)])
+                offset += chunk
+                while let f = try reader.next() { frames.append((f.type, f.payload.count)) }
+            }
+            #expect(frames.map(\.0) == [UInt8(ascii: "H"), UInt8(ascii: "D"), UInt8(ascii: "E")], "chunks of \(chunk)")
+            #expect(frames.map(\.1) == [15, 70_000, 0], "chunks of \(chunk)")
+        }
+    }
+
+    @Test func aFrameOverTheLimitIsRefused() {
+        var reader = FrameReader()
+        reader.push([UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF])
+        #expect(throws: FrameReader.Malformed.self) { try reader.next() }
+    }
+}

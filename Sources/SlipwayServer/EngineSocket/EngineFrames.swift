@@ -23,30 +23,39 @@ enum EngineFrame {
     static let headerSize = 5
     /// Largest payload either side accepts.
     static let maxPayload = 1 << 20
-
-    static func encode(_ type: UInt8, _ payload: some Collection<UInt8>) -> [UInt8] {
-        let n = UInt32(payload.count)
-        return [type, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + payload
-    }
 }
 
 /// Splits a byte stream into frames. Pure: bytes in, frames out.
 struct FrameReader {
     private var buffer: [UInt8] = []
+    /// Where the unread bytes of `buffer` start (read bytes are dropped when it is emptied or
+    /// when they are the larger part, so a stream of frames costs no copy per frame).
+    private var start = 0
 
     /// Why a stream cannot be read as frames.
     struct Malformed: Error {}
 
-    mutating func push(_ bytes: some Collection<UInt8>) { buffer.append(contentsOf: bytes) }
+    mutating func push(_ bytes: some Collection<UInt8>) {
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        } else if start > buffer.count / 2 {
+            buffer.removeSubrange(..<start)
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
 
     /// The next complete frame, if one is buffered.
     mutating func next() throws -> (type: UInt8, payload: [UInt8])? {
-        guard buffer.count >= EngineFrame.headerSize else { return nil }
-        let n = Int(buffer[1]) << 24 | Int(buffer[2]) << 16 | Int(buffer[3]) << 8 | Int(buffer[4])
+        let available = buffer.count - start
+        guard available >= EngineFrame.headerSize else { return nil }
+        let n = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
         guard n <= EngineFrame.maxPayload else { throw Malformed() }
-        guard buffer.count >= EngineFrame.headerSize + n else { return nil }
-        let frame = (buffer[0], Array(buffer[EngineFrame.headerSize..<(EngineFrame.headerSize + n)]))
-        buffer.removeFirst(EngineFrame.headerSize + n)
+        guard available >= EngineFrame.headerSize + n else { return nil }
+        let body = start + EngineFrame.headerSize
+        let frame = (buffer[start], Array(buffer[body..<(body + n)]))
+        start = body + n
         return frame
     }
 }
@@ -58,6 +67,8 @@ final class FrameChannel: Sendable {
     let fd: Int32
     private let reader = Mutex(FrameReader())
     private let writeLock = Mutex(())
+    /// What `read` reads into; one reader at a time (see above), the lock only satisfies Sendable.
+    private let readBuffer = Mutex([UInt8](repeating: 0, count: 64 << 10))
 
     init(fd: Int32) { self.fd = fd }
 
@@ -71,25 +82,52 @@ final class FrameChannel: Sendable {
             } catch {
                 return nil
             }
-            var buf = [UInt8](repeating: 0, count: 64 << 10)
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return nil }
-            reader.withLock { $0.push(buf[0..<n]) }
+            let got = readBuffer.withLock { buf -> Bool? in
+                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n < 0 && errno == EINTR { return false }
+                if n <= 0 { return nil }
+                reader.withLock { $0.push(buf[0..<n]) }
+                return true
+            }
+            guard let got else { return nil }
+            if !got { continue }
         }
     }
 
-    /// Sends one frame whole; false once the peer is gone.
+    /// Sends one frame whole (header and payload in one `writev`, the payload not copied);
+    /// false once the peer is gone.
     @discardableResult
-    func send(_ type: UInt8, _ payload: some Collection<UInt8>) -> Bool {
-        let frame = EngineFrame.encode(type, payload)
+    func send(_ type: UInt8, _ payload: UnsafeRawBufferPointer) -> Bool {
+        let n = UInt32(payload.count)
+        var header: [UInt8] = [type, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
         return writeLock.withLock { _ in
-            frame.withUnsafeBytes { FileDescriptorSink(fd: fd).write($0) }
+            header.withUnsafeMutableBytes { head in
+                var parts = [iovec(iov_base: head.baseAddress, iov_len: head.count),
+                             iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)]
+                var index = 0
+                while index < parts.count {
+                    let written = parts.withUnsafeMutableBufferPointer { writev(fd, $0.baseAddress! + index, Int32($0.count - index)) }
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        return false
+                    }
+                    var left = written
+                    while index < parts.count && left >= parts[index].iov_len {
+                        left -= parts[index].iov_len
+                        index += 1
+                    }
+                    if index < parts.count {
+                        parts[index].iov_base = parts[index].iov_base.map { $0 + left }
+                        parts[index].iov_len -= left
+                    }
+                }
+                return true
+            }
         }
     }
 
     @discardableResult
-    func send(_ type: UInt8, _ text: String) -> Bool { send(type, Array(text.utf8)) }
+    func send(_ type: UInt8, _ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { send(type, $0) } }
 }
 
 /// A connection's input from a socket: the payloads of data frames, until an end frame (the
