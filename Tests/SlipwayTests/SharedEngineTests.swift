@@ -152,7 +152,7 @@ import Testing
         let out = TempDir("out")
         let r = try await sh("""
             for i in $(seq 20); do
-              ( printf '%s\\n' '\(Self.request(1, "image/list"))' | '\(Repo.slipway)' --state-dir '\(state.path)' --idle-timeout 5s > '\(out.path)'/out.$i 2>&1
+              ( printf '%s\\n' '\(Self.request(1, "image/list"))' | '\(Repo.slipway)' --state-dir '\(state.path)' --idle-timeout 60s > '\(out.path)'/out.$i 2>&1
                 echo $? > '\(out.path)'/rc.$i ) &
             done
             wait
@@ -282,15 +282,18 @@ import Testing
         #expect(none.status == 1 && none.out.contains("no engine runs"), "\(none)")
 
         let c = try await Self.clientWithSlowBuilder(state.path)
-        try await Self.createSlowImage(c, "a", seconds: 3)
+        try await Self.createSlowImage(c, "long", seconds: 600)
         let status = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'")
         #expect(status.status == 0, "\(status.err)")
         let pid = try #require(Self.enginePID(state.path))
         for expected in ["pid: \(pid)", "version: \(SlipwayVersion.current)", "sessions: 1", "client pid \(c.process.processIdentifier)",
-                         "running builds: 1", "default/a build 1 ("] {
+                         "running builds: 1", "default/long build 1 ("] {
             #expect(status.out.contains(expected), "missing \(expected) in \(status.out)")
         }
+        _ = try await c.call("build/cancel", ["image": "long", "build": 1])
 
+        // A stop waits for the build that runs (if the machine is slow, it may have ended first).
+        try await Self.createSlowImage(c, "a", seconds: 3)
         let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
         #expect(stop.status == 0 && stop.out.contains("stopped"), "\(stop)")
         #expect(!Self.engineRuns(state.path))

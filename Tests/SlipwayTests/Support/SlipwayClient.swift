@@ -22,7 +22,13 @@ final class TempDir: Sendable {
         url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("slipway-\(label)-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
-    deinit { try? FileManager.default.removeItem(at: url) }
+    deinit {
+        // An engine still writing in a state directory can make one removal fail (a file
+        // appears in a folder being removed); once the folder is gone the engine stops.
+        for _ in 0..<5 where FileManager.default.fileExists(atPath: url.path) {
+            try? FileManager.default.removeItem(at: url)
+        }
+    }
 }
 
 /// Runs a command and returns its exit status and output.
@@ -120,7 +126,7 @@ final class FixtureServer: Sendable {
 }
 
 /// A `slipway` process driven over its stdin/stdout, newline-delimited JSON: a forwarder to the
-/// shared engine of `stateDir` (started by the first client, stopped 5 s after the last one
+/// shared engine of `stateDir` (started by the first client, stopped 60 s after the last one
 /// leaves, or at once when the state directory is removed), or with `--embedded` the engine
 /// itself.
 final class SlipwayClient: Sendable {
@@ -144,7 +150,7 @@ final class SlipwayClient: Sendable {
         self.stateDir = stateDir
         self.framing = framing
         let p = Process()
-        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir, "--idle-timeout", "5s"] + arguments
+        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir, "--idle-timeout", "60s"] + arguments
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
         p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
         var env = ProcessInfo.processInfo.environment
