@@ -4,6 +4,7 @@
 2. 50 clients at once through the shared engine, each sending 1,000 pipelined image/get:
    requests/s in total, and the ratio to (1) in the same run. Targets: ≥ 1.0× (the engine
    serves many clients at least as fast as one process serves one); ≥ 100,000 req/s stretch.
+3. The same 50 clients without a shared engine: an --embedded process each, one after another.
 Peer for (1): a Python program that parses each request line and writes a JSON reply (what a
 minimal JSON-lines server costs in Python on this machine). Process start and exit count in
 every figure.
@@ -84,10 +85,21 @@ def many():
     return N / dt
 
 
+def one_after_another():
+    """What 50 clients cost without a shared engine: an --embedded process each, one at a time
+    (two cannot hold the state directory at once)."""
+    t = time.perf_counter()
+    for _ in range(CLIENTS):
+        run([SLIPWAY, "--embedded", "--state-dir", state], tmp + "/one-client.jsonl", PER_CLIENT)
+    return N / (time.perf_counter() - t)
+
+
 rpc_session(shared_state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list"}], shared=True)  # the engine runs
 embedded = [one([SLIPWAY, "--embedded", "--state-dir", state]) for _ in range(RUNS)]
+sequential = [one_after_another() for _ in range(RUNS)]
 shared = [many() for _ in range(RUNS)]
 py = [one([sys.executable, "-c", PEER]) for _ in range(RUNS)]
 print(f"throughput: {N} image/get per run ({CLIENTS} clients × {PER_CLIENT} through the engine, or one client with all of them), {RUNS} runs")
 report("one client, --embedded", median(embedded), "req/s", "python json-lines echo", median(py))
 report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", "one client --embedded", median(embedded), "≥ 1.0×; ≥ 100,000 req/s stretch")
+report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", f"{CLIENTS} clients, an --embedded process each, one after another", median(sequential))
