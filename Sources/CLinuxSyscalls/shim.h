@@ -1,11 +1,10 @@
 // Linux system calls that glibc has no wrapper for, or only a variadic one Swift cannot call.
 #ifndef SLIPWAY_CLINUXSYSCALLS_H
 #define SLIPWAY_CLINUXSYSCALLS_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+// No _GNU_SOURCE and no <sys/socket.h> here: a module that sees glibc's headers with other
+// feature macros than the other C modules do (fd_set's members differ) breaks a clean build.
+#include <asm/socket.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -28,14 +27,16 @@ static inline int slipway_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pip
 /// Makes this process a child subreaper: orphans of its descendants are reparented to it.
 static inline int slipway_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
-/// accept4(2) with SOCK_CLOEXEC.
-static inline int slipway_accept_cloexec(int fd) { return accept4(fd, 0, 0, SOCK_CLOEXEC); }
+/// accept4(2) with SOCK_CLOEXEC (which Linux defines as O_CLOEXEC), so no child spawned at the
+/// same moment inherits the connection.
+static inline int slipway_accept_cloexec(int fd) { return (int)syscall(SYS_accept4, fd, 0, 0, O_CLOEXEC); }
 
-/// The uid of a Unix socket's peer (SO_PEERCRED); -1 when it cannot be read.
+/// The uid of a Unix socket's peer (SO_PEERCRED, the kernel's `struct ucred`); -1 when it
+/// cannot be read.
 static inline long long slipway_peer_uid(int fd) {
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    struct { int pid; unsigned int uid; unsigned int gid; } cred;
+    unsigned int len = sizeof cred;
+    if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
     return (long long)cred.uid;
 }
 
