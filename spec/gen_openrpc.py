@@ -189,8 +189,17 @@ method("build/wait", "Waits for the build to finish (or `timeout` seconds) and r
        build_ref + [p("timeout", NUM), p("workDoneToken", {"type": ["string", "integer"]}, desc="LSP: report $/progress begin and end.")], S("BuildStatus"), errors=("InvalidParams", "NotFound", "RequestCancelled"))
 method("build/cancel", "Cancels a queued or running build: it ends as FAILURE with message \"canceled\".", build_ref, S("BuildStatus"),
        errors=("InvalidParams", "NotFound", "FailedPrecondition"))
-method("event/list", "System events, oldest first.", [NS, p("object", S("EventObject")), p("since", INT, desc="Only events with a greater id.")],
-       obj({"events": arr(S("SystemEvent"))}))
+LIMIT = p("limit", {"type": "integer", "minimum": 1}, desc="At most this many items (default 500).")
+CONTINUE = p("continue", STR, desc="The `continue` of the previous page: the page after it. Opaque; stays valid while objects are added.")
+NEXT = {"type": "string", "description": "Set while more remain: pass it as `continue` for the next page."}
+
+method("event/list", "System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at a time. "
+       "The same object, reason and message again bump count and lastTime (as kubectl aggregates).",
+       [NS, p("object", S("EventObject"), desc="Only the events of this object (kind and name)."),
+        p("type", {"enum": ["Normal", "Warning"]}), p("reason", STR),
+        p("since", S("Timestamp"), desc="Only events whose lastTime is at or after this time, so a bumped event shows up again."),
+        LIMIT, CONTINUE],
+       obj({"events": arr(S("SystemEvent")), "continue": NEXT}))
 
 schemas = {
     "Name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63, "description": "A DNS label."},
@@ -267,7 +276,8 @@ schemas = {
                          "stream": {"enum": ["stdout", "stderr", "system"]}, "line": STR, "time": S("Timestamp")}),
     "EventObject": obj({"kind": STR, "namespace": STR, "name": STR}, ["kind", "name"]),
     "SystemEvent": obj({"id": INT, "type": {"enum": ["Normal", "Warning"]}, "reason": STR, "message": STR, "object": S("EventObject"),
-                        "time": S("Timestamp"), "count": INT}),
+                        "time": {"$ref": "#/components/schemas/Timestamp", "description": "The same as lastTime."}, "count": INT,
+                        "firstTime": S("Timestamp"), "lastTime": S("Timestamp")}),
 }
 
 

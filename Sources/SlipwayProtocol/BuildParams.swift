@@ -63,13 +63,26 @@ public struct BuildWaitParams: Codable, Sendable {
 /// `event/list` params.
 public struct EventListParams: Codable, Sendable {
     public var namespace: String?
+    /// Only the events of this object (kind and name; namespace defaults to `namespace`).
     public var object: EventObject?
-    /// Only events with an id greater than this.
-    public var since: Int64?
+    public var type: SystemEvent.EventType?
+    public var reason: String?
+    /// Only events whose `lastTime` is at or after this time (RFC 3339), so a bumped event shows
+    /// up again.
+    public var since: String?
+    /// At most this many events (default 500).
+    public var limit: Int?
+    /// Where the previous page ended (its `continue`).
+    public var `continue`: String?
 
-    public init(namespace: String? = nil, object: EventObject? = nil, since: Int64? = nil) {
+    public init(namespace: String? = nil, object: EventObject? = nil, type: SystemEvent.EventType? = nil, reason: String? = nil,
+                since: String? = nil, limit: Int? = nil, continue token: String? = nil) {
         self.namespace = namespace
         self.object = object
+        self.type = type
+        self.reason = reason
         self.since = since
+        self.limit = limit
+        self.continue = token
     }
 }

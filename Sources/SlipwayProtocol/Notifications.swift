@@ -88,10 +88,12 @@ public struct EventObject: Codable, Sendable, Equatable, Hashable {
     }
 }
 
-/// A system event, like a Kubernetes event: what happened to which object, and how often.
+/// A system event, like a Kubernetes event: what happened to which object, and how often. The
+/// same object, reason and message again bumps `count` and `lastTime` (as kubectl aggregates);
+/// `time` is `lastTime`, for clients from before the two times.
 public struct SystemEvent: Codable, Sendable, Equatable {
     /// Normal, or a Warning worth a look.
-    public enum EventType: String, Codable, Sendable { case Normal, Warning }
+    public enum EventType: String, Codable, Sendable, CaseIterable { case Normal, Warning }
     public var id: Int64
     public var type: EventType
     public var reason: String
@@ -99,14 +101,36 @@ public struct SystemEvent: Codable, Sendable, Equatable {
     public var object: EventObject
     public var time: String
     public var count: Int
+    /// When it first happened.
+    public var firstTime: String
+    /// When it last happened (the same as `time`).
+    public var lastTime: String
 
-    public init(id: Int64, type: EventType, reason: String, message: String, object: EventObject, time: String, count: Int) {
+    public init(id: Int64, type: EventType, reason: String, message: String, object: EventObject, firstTime: String, lastTime: String, count: Int) {
         self.id = id
         self.type = type
         self.reason = reason
         self.message = message
         self.object = object
-        self.time = time
+        self.time = lastTime
         self.count = count
+        self.firstTime = firstTime
+        self.lastTime = lastTime
+    }
+
+    enum CodingKeys: String, CodingKey { case id, type, reason, message, object, time, count, firstTime, lastTime }
+
+    /// Events stored before `firstTime` and `lastTime` existed have `time` only.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        type = try c.decode(EventType.self, forKey: .type)
+        reason = try c.decode(String.self, forKey: .reason)
+        message = try c.decode(String.self, forKey: .message)
+        object = try c.decode(EventObject.self, forKey: .object)
+        time = try c.decode(String.self, forKey: .time)
+        count = try c.decode(Int.self, forKey: .count)
+        firstTime = try c.decodeIfPresent(String.self, forKey: .firstTime) ?? time
+        lastTime = try c.decodeIfPresent(String.self, forKey: .lastTime) ?? time
     }
 }

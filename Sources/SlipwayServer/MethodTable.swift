@@ -299,7 +299,15 @@ public enum MethodTable {
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
         r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
-            EventListResult(events: try await s.engine.events(namespace: p.namespace, object: p.object, since: p.since))
+            let after = try Paging.key(p.continue).map { key -> Int64 in
+                guard let id = Int64(key) else { throw EngineError.invalid("continue is not a token of event/list; start again without it", field: "continue") }
+                return id
+            }
+            let limit = try Paging.limit(p.limit)
+            let page = try await s.engine.events(StateStore.EventQuery(
+                namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.normalized($0) },
+                afterID: after ?? 0, limit: limit))
+            return EventListResult(events: page.events, continue: page.more ? page.events.last.map { Paging.token(after: String($0.id)) } : nil)
         }
     }
 

@@ -20,6 +20,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxLogBytes: Int64 = 1 << 30
     /// Seconds an idle shared engine waits before it stops; 0 is forever.
     public var idleTimeout: Double = 600
+    /// Seconds a system event is kept after it last happened.
+    public var eventTTL: Double = 3600
     /// The flags the command line named, so that a client is compared with the running engine
     /// only on what it asked for.
     public var given: Set<String> = []
@@ -35,6 +37,7 @@ public struct ServerOptions: Sendable, Equatable {
         engine flags: --max-concurrent-builds N  --max-message-size BYTES  --git-poll-interval SECONDS
                       --insecure-registry HOST[:PORT]...  --allow-source DIR...  --max-source-bytes BYTES
                       --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
+                      --event-ttl DURATION (60m: how long a system event is kept)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -81,6 +84,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--idle-timeout", scope: .engine, hint: "a duration such as 600, 30s, 10m or 1h (0 is forever)",
              apply: { o, v in guard let d = parseDuration(v) else { return false }; o.idleTimeout = d; return true },
              shown: { String($0.idleTimeout) }),
+        Flag(name: "--event-ttl", scope: .engine, hint: "a positive duration such as 60m or 90s",
+             apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.eventTTL = d; return true },
+             shown: { String($0.eventTTL) }),
     ]
 
     /// What the command line asks for.

@@ -53,6 +53,7 @@ public enum SlipwayServer {
         engineOptions.insecureRegistries = options.insecureRegistries
         engineOptions.maxSourceBytes = options.maxSourceBytes
         engineOptions.maxLogBytes = options.maxLogBytes
+        engineOptions.eventTTL = options.eventTTL
         do {
             return try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {

@@ -82,9 +82,10 @@ import Testing
         let events = try await c.call("event/list", ["namespace": "team", "object": ["kind": "Image", "name": "bad"]])["events"]?.arrayValue ?? []
         #expect(events.compactMap { $0["reason"]?.stringValue } == ["Created", "SourceResolved", "Scheduled", "Failed"])
         #expect(events.last?["type"] == "Warning")
-        let since = events.first?["id"]?.int ?? 0
-        let later = try await c.call("event/list", ["namespace": "team", "since": .int(Int64(since))])["events"]?.arrayValue ?? []
-        #expect(later.count == 3)
+        // Since a time: the events that last happened at or after the image's "Scheduled".
+        let since = try #require(events.first { $0["reason"] == "Scheduled" }?["lastTime"])
+        let later = try await c.call("event/list", ["namespace": "team", "object": ["kind": "Image", "name": "bad"], "since": since])["events"]?.arrayValue ?? []
+        #expect(later.compactMap { $0["reason"]?.stringValue }.suffix(2) == ["Scheduled", "Failed"])
     }
 
     @Test func detectionChoosesTheFirstGroupThatPasses() async throws {

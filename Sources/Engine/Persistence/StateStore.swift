@@ -54,6 +54,27 @@ public final class StateStore: Sendable {
             """)
     }
 
+    /// Gives the events table what aggregation, filters and expiry look up (type, message, the
+    /// last time), filled in from each stored event. Done once (`meta.events`), in one
+    /// transaction; an engine on a full disk goes on without it until the next start.
+    func upgradeEvents() throws {
+        if try !db.query("SELECT 1 FROM meta WHERE key='events' AND value='2'").isEmpty { return }
+        try db.transaction { tx in
+            try tx.query("ALTER TABLE events ADD COLUMN type TEXT NOT NULL DEFAULT 'Normal'", [])
+            try tx.query("ALTER TABLE events ADD COLUMN message TEXT NOT NULL DEFAULT ''", [])
+            try tx.query("ALTER TABLE events ADD COLUMN last_time TEXT NOT NULL DEFAULT ''", [])
+            for row in try tx.query("SELECT id, document FROM events", []) {
+                guard let id = row[0].integer, let doc = row[1].text else { continue }
+                let e = try decode(SystemEvent.self, doc)
+                try tx.query("UPDATE events SET type=?, message=?, last_time=?, document=? WHERE id=?",
+                             [.text(e.type.rawValue), .text(e.message), .text(e.lastTime), .text(try encode(e)), .integer(id)])
+            }
+            try tx.query("CREATE INDEX events_same ON events(namespace, kind, name, reason)", [])
+            try tx.query("CREATE INDEX events_last_time ON events(last_time)", [])
+            try tx.query("INSERT OR REPLACE INTO meta(key, value) VALUES('events', '2')", [])
+        }
+    }
+
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -183,44 +204,80 @@ public final class StateStore: Sendable {
     // MARK: Events
 
     /// Records an event in the transaction `tx` (the one that makes the change it describes, so
-    /// the two are kept or lost together). The same reason and message for the same object as
-    /// the previous event of that object increments its count instead of adding a row, as
-    /// Kubernetes does.
+    /// the two are kept or lost together). The same object, type, reason and message as a kept
+    /// event bumps that event instead of adding one (as kubectl aggregates): its count and last
+    /// time, and it moves to the end (a new id), so lists in id order are in last-time order.
     public func addEvent(type: SystemEvent.EventType, reason: String, message: String, object: EventObject, time: String,
                          in tx: SQLExecutor) throws -> SystemEvent {
         let ns = object.namespace ?? ""
-        let rows = try tx.query("SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? ORDER BY id DESC LIMIT 1",
-                                [.text(ns), .text(object.kind), .text(object.name)])
-        if let row = rows.first, let id = row[0].integer, var last = try row[1].text.map({ try decode(SystemEvent.self, $0) }),
-            last.reason == reason, last.message == message, last.type == type
-        {
-            last.count += 1
-            last.time = time
+        let same = try tx.query("""
+            SELECT id, document FROM events WHERE namespace=? AND kind=? AND name=? AND reason=? AND type=? AND message=?
+            ORDER BY id DESC LIMIT 1
+            """, [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text(type.rawValue), .text(message)])
+        var event = SystemEvent(id: 0, type: type, reason: reason, message: message, object: object, firstTime: time, lastTime: time, count: 1)
+        if let row = same.first, let id = row[0].integer, let last = try row[1].text.map({ try decode(SystemEvent.self, $0) }) {
+            event.count = last.count + 1
+            event.firstTime = last.firstTime
             try tx.query("DELETE FROM events WHERE id=?", [.integer(id)])
-            try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
-                         [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
-            let newID = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? id
-            last.id = newID
-            try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try encode(last)), .integer(newID)])
-            return last
         }
-        try tx.query("INSERT INTO events(namespace, kind, name, reason, document) VALUES(?,?,?,?,?)",
-                     [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text("{}")])
-        let id = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? 0
-        let event = SystemEvent(id: id, type: type, reason: reason, message: message, object: object, time: time, count: 1)
-        try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try encode(event)), .integer(id)])
+        try tx.query("INSERT INTO events(namespace, kind, name, reason, type, message, last_time, document) VALUES(?,?,?,?,?,?,?,?)",
+                     [.text(ns), .text(object.kind), .text(object.name), .text(reason), .text(type.rawValue), .text(message), .text(time), .text("{}")])
+        event.id = try tx.query("SELECT last_insert_rowid()", [])[0][0].integer ?? 0
+        try tx.query("UPDATE events SET document=? WHERE id=?", [.text(try encode(event)), .integer(event.id)])
         return event
     }
 
-    public func events(namespace: String?, object: EventObject?, sinceID: Int64?) throws -> [SystemEvent] {
-        var sql = "SELECT document FROM events WHERE id > ?"
-        var args: [SQLiteDatabase.Value] = [.integer(sinceID ?? 0)]
-        if let namespace { sql += " AND namespace=?"; args.append(.text(namespace)) }
-        if let object {
-            sql += " AND kind=? AND name=?"
-            args += [.text(object.kind), .text(object.name)]
+    /// Which events a list wants.
+    public struct EventQuery: Sendable {
+        public var namespace: String?
+        public var object: EventObject?
+        public var type: SystemEvent.EventType?
+        public var reason: String?
+        /// Events whose last time is at or after this.
+        public var since: String?
+        /// Events after this id (where the previous page ended).
+        public var afterID: Int64 = 0
+        public var limit: Int = 500
+
+        public init(namespace: String? = nil, object: EventObject? = nil, type: SystemEvent.EventType? = nil, reason: String? = nil,
+                    since: String? = nil, afterID: Int64 = 0, limit: Int = 500) {
+            self.namespace = namespace
+            self.object = object
+            self.type = type
+            self.reason = reason
+            self.since = since
+            self.afterID = afterID
+            self.limit = limit
         }
-        sql += " ORDER BY id"
-        return try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(SystemEvent.self, $0) } }
     }
+
+    /// One page of events in id order (last-time order), and whether more follow.
+    public func events(_ q: EventQuery) throws -> (events: [SystemEvent], more: Bool) {
+        var sql = "SELECT document FROM events WHERE id > ?"
+        var args: [SQLiteDatabase.Value] = [.integer(q.afterID)]
+        if let ns = q.namespace { sql += " AND namespace=?"; args.append(.text(ns)) }
+        if let o = q.object {
+            sql += " AND kind=? AND name=?"
+            args += [.text(o.kind), .text(o.name)]
+        }
+        if let t = q.type { sql += " AND type=?"; args.append(.text(t.rawValue)) }
+        if let r = q.reason { sql += " AND reason=?"; args.append(.text(r)) }
+        if let since = q.since { sql += " AND last_time >= ?"; args.append(.text(since)) }
+        sql += " ORDER BY id LIMIT ?"
+        args.append(.integer(Int64(q.limit) + 1))
+        var page = try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(SystemEvent.self, $0) } }
+        let more = page.count > q.limit
+        if more { page.removeLast() }
+        return (page, more)
+    }
+
+    /// Deletes the events last seen before `time`; returns how many.
+    @discardableResult
+    public func deleteEvents(lastSeenBefore time: String) throws -> Int {
+        try db.transaction { tx in
+            try tx.query("DELETE FROM events WHERE last_time < ?", [.text(time)])
+            return Int(try tx.query("SELECT changes()", [])[0][0].integer ?? 0)
+        }
+    }
+
 }

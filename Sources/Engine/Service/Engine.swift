@@ -20,6 +20,9 @@ public struct EngineOptions: Sendable {
     public var maxSourceBytes: Int64 = 8 << 30
     /// Cap on one build's log (`--max-log-bytes`); past it, lines are dropped and the log says so.
     public var maxLogBytes: Int64 = 1 << 30
+    /// Seconds a system event is kept after it last happened (`--event-ttl`; the code engine
+    /// keeps them 60 minutes).
+    public var eventTTL: Double = 3600
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
@@ -51,6 +54,8 @@ public actor Engine {
     let executors: [any BuildExecutor]
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
+    /// Deletes expired events, while the engine runs.
+    var expiryTask: Task<Void, Never>?
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 
@@ -90,8 +95,10 @@ public actor Engine {
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path, stateDirectory: stateDirectory.path)
         do {
             try store.relativizeStoredPaths()
+            try store.upgradeEvents()
         } catch let e as EngineError where e.reason == .unavailable {
-            // A full disk: the paths stay absolute until the next start; reads still work.
+            // A full disk: stored paths stay absolute, and the events table as it was, until the
+            // next start; reads still work.
         }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         self.executors = executors(images, snapshotter)
@@ -156,6 +163,7 @@ public actor Engine {
         try loadRedactions()
         schedule()
         startGitPolling()
+        startEventExpiry()
     }
 
     // MARK: Sessions
@@ -250,8 +258,32 @@ public actor Engine {
         try change { _, batch in body(batch) }
     }
 
-    public func events(namespace: String?, object: EventObject?, since: Int64?) throws -> [SystemEvent] {
-        try store.events(namespace: namespace, object: object, sinceID: since)
+    /// A page of events; those past `--event-ttl` are never listed, whether or not they have
+    /// been deleted yet.
+    public func events(_ query: StateStore.EventQuery) throws -> (events: [SystemEvent], more: Bool) {
+        var q = query
+        let oldest = Timestamp.format(Date().addingTimeInterval(-options.eventTTL))
+        q.since = max(q.since ?? oldest, oldest)
+        return try store.events(q)
+    }
+
+    /// Deletes expired events now (catching up at start, before any client is served), then
+    /// as they expire.
+    func startEventExpiry() {
+        let ttl = options.eventTTL
+        let store = self.store
+        // A failed delete (a full disk) is tried again by the loop; listing hides expired events anyway.
+        _ = try? store.deleteEvents(lastSeenBefore: Timestamp.format(Date().addingTimeInterval(-ttl)))
+        expiryTask = Task.detached(priority: .background) {
+            // Often enough that an event is gone soon after its time; at most once a minute.
+            let every = min(max(ttl / 4, 0.1), 60)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(every))  // cancellation ends the loop
+                let cutoff = Timestamp.format(Date().addingTimeInterval(-ttl))
+                // A failed delete (a full disk) is tried again next time; listing hides expired events anyway.
+                _ = try? await BlockingWork.run { try store.deleteEvents(lastSeenBefore: cutoff) }
+            }
+        }
     }
 
     // MARK: Helpers

@@ -102,8 +102,22 @@ public struct BuildLogsResult: Codable, Sendable {
 /// `event/list` result.
 public struct EventListResult: Codable, Sendable {
     public var events: [SystemEvent]
+    /// Set while more events remain: pass it as `continue` for the next page.
+    public var `continue`: String?
 
-    public init(events: [SystemEvent]) {
+    public init(events: [SystemEvent], continue next: String? = nil) {
         self.events = events
+        self.continue = next
+    }
+}
+
+/// Times in event params.
+enum EventTimes {
+    /// `since` in the one form stored times have (so they compare as text), or InvalidParams.
+    static func normalized(_ text: String) throws -> String {
+        guard let date = Timestamp.parse(text) else {
+            throw EngineError.invalid("since must be an RFC 3339 time such as 2026-11-29T10:00:00Z", field: "since")
+        }
+        return Timestamp.format(date)
     }
 }

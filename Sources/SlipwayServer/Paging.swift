@@ -1,0 +1,41 @@
+import Engine
+import Foundation
+import SlipwayProtocol
+
+/// Kubernetes-style paging of list methods: `limit` (default 500) and `continue`, an opaque
+/// token naming where the previous page ended. A list is in a fixed order (names, or event
+/// ids), and the token holds the last key it gave, so it stays valid while objects are added.
+enum Paging {
+    static let defaultLimit = 500
+
+    /// The page size asked for: at least 1.
+    static func limit(_ given: Int?) throws -> Int {
+        guard let given else { return defaultLimit }
+        guard given >= 1 else { throw EngineError.invalid("limit must be at least 1 (default \(defaultLimit))", field: "limit") }
+        return given
+    }
+
+    /// The token of a page that ended at `key`.
+    static func token(after key: String) -> String {
+        Data(("v1\n" + key).utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    /// The key a `continue` token names; nil without a token.
+    static func key(_ token: String?) throws -> String? {
+        guard let token else { return nil }
+        let base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        guard token.utf8.count <= 4096, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8), text.hasPrefix("v1\n") else {
+            throw EngineError.invalid("continue is not a token this server gave; start the list again without it", field: "continue")
+        }
+        return String(text.dropFirst(3))
+    }
+
+    /// One page of `items` (sorted by `key`): those after `after`, at most `limit`, and the token
+    /// of the next page when more remain.
+    static func page<T>(_ items: [T], key: (T) -> String, limit: Int, after: String?) -> (items: [T], next: String?) {
+        let rest = after.map { a in items.filter { key($0) > a } } ?? items
+        guard rest.count > limit else { return (rest, nil) }
+        let page = Array(rest.prefix(limit))
+        return (page, page.last.map { token(after: key($0)) })
+    }
+}
