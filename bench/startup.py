@@ -29,7 +29,7 @@ requests = [{"jsonrpc": "2.0", "id": i, "method": "image/create",
              "params": {"name": f"app-{i}", "source": {"local": {"path": ROOT + "/examples/hello-app"}}}} for i in range(1000)]
 replies = rpc_session(state, requests, extra_args=["--max-concurrent-builds", "2"])
 assert all("error" not in r for r in replies if "id" in r), [r for r in replies if "error" in r][:3]
-listed = rpc_session(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list"}])
+listed = rpc_session(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list", "params": {"limit": 100000}}])
 count = len(listed[-1]["result"]["images"])
 assert count == 1000, count
 shutil.copytree(state, embedded_state, symlinks=True)

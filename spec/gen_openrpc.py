@@ -41,6 +41,9 @@ def p(name, schema, required=False, desc=None):
 
 E = lambda name: {"$ref": f"#/components/errors/{name}"}
 NS = p("namespace", S("Name"), desc='Defaults to "default".')
+LIMIT = p("limit", {"type": "integer", "minimum": 1}, desc="At most this many items (default 500).")
+CONTINUE = p("continue", STR, desc="The `continue` of the previous page: the page after it. Opaque; stays valid while objects are added.")
+NEXT = {"type": "string", "description": "Set while more remain: pass it as `continue` for the next page."}
 methods = []
 
 
@@ -85,7 +88,7 @@ for verb in ("get", "status"):
            errors=("InvalidParams", "NotFound"))
 method("clusterstack/refresh", "Resolves the stack's image references again (a tag or folder may now give another digest); images on it "
        "get STACK builds (rebases) if the run image changed.", [p("name", S("Name"), True)], S("ClusterStack"), errors=("InvalidParams", "NotFound", "Unavailable"))
-method("clusterstack/list", "All ClusterStacks.", [], obj({"stacks": arr(S("ClusterStack"))}), errors=())
+method("clusterstack/list", "ClusterStacks by name, a page at a time.", [LIMIT, CONTINUE], obj({"stacks": arr(S("ClusterStack")), "continue": NEXT}))
 method("clusterstack/delete", "Deletes a ClusterStack; builders on it become not ready.", [p("name", S("Name"), True)], NULL,
        errors=("InvalidParams", "NotFound"))
 
@@ -107,7 +110,7 @@ method("clusterstore/status", "Every buildpack in the store with id, version, ap
                                                   "order": arr(arr(obj({"id": STR, "version": STR, "optional": BOOL}))),
                                                   "builders": arr(STR)}))}),
        errors=("InvalidParams", "NotFound"))
-method("clusterstore/list", "All ClusterStores.", [], obj({"stores": arr(S("ClusterStore"))}), errors=())
+method("clusterstore/list", "ClusterStores by name, a page at a time.", [LIMIT, CONTINUE], obj({"stores": arr(S("ClusterStore")), "continue": NEXT}))
 method("clusterstore/delete", "Deletes a ClusterStore.", [p("name", S("Name"), True)], NULL, errors=("InvalidParams", "NotFound"))
 
 # Builders
@@ -121,7 +124,8 @@ for prefix, kind in (("clusterbuilder", "ClusterBuilder"), ("builder", "Builder"
     for verb in ("get", "status"):
         method(f"{prefix}/{verb}", f"The {kind} with `ready`, its resolved buildpacks and detection order.",
                [p("name", S("Name"), True)] + scope, S("Builder"), errors=("InvalidParams", "NotFound"))
-    method(f"{prefix}/list", f"All {kind}s" + (" in a namespace." if scope else "."), scope, obj({"builders": arr(S("Builder"))}), errors=("InvalidParams",))
+    method(f"{prefix}/list", f"{kind}s by name" + (" in a namespace" if scope else "") + ", a page at a time.", scope + [LIMIT, CONTINUE],
+           obj({"builders": arr(S("Builder")), "continue": NEXT}), errors=("InvalidParams",))
     method(f"{prefix}/delete", f"Deletes a {kind}.", [p("name", S("Name"), True)] + scope, NULL, errors=("InvalidParams", "NotFound"))
 
 # Images
@@ -155,9 +159,9 @@ method("image/save", "Creates the image if it does not exist, else patches it.",
        errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied"))
 method("image/get", "The image: its configuration and status.", [p("name", S("Name"), True), NS], S("Image"), errors=("InvalidParams", "NotFound"))
 method("image/status", "What `kp image status` shows.", [p("name", S("Name"), True), NS], S("ImageStatusResult"), errors=("InvalidParams", "NotFound"))
-method("image/list", "Image rows, in one namespace or all.",
-       [NS, p("allNamespaces", BOOL), p("filter", obj({"ready": S("ReadyState"), "builder": STR, "latestReason": STR}))],
-       obj({"images": arr(S("ImageRow"))}))
+method("image/list", "Image rows, in one namespace or all, by namespace and name, a page at a time.",
+       [NS, p("allNamespaces", BOOL), p("filter", obj({"ready": S("ReadyState"), "builder": STR, "latestReason": STR})), LIMIT, CONTINUE],
+       obj({"images": arr(S("ImageRow")), "continue": NEXT}))
 method("image/delete", "Deletes the image with all its builds and logs; images already written stay.", [p("name", S("Name"), True), NS], NULL,
        errors=("InvalidParams", "NotFound"))
 method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
@@ -172,12 +176,14 @@ method("secret/create", "Stores credentials: registry username/password, a docke
         p("git", obj({"url": STR, "username": STR, "password": STR, "sshKey": STR}, ["url"],
                      "Used for git sources whose URL starts with `url` (the longest match wins)."))],
        S("SecretInfo"), errors=("InvalidParams", "AlreadyExists"))
-method("secret/list", "Secrets in a namespace, without their values.", [NS], obj({"secrets": arr(S("SecretInfo"))}))
+method("secret/list", "Secrets in a namespace by name, without their values, a page at a time.", [NS, LIMIT, CONTINUE],
+       obj({"secrets": arr(S("SecretInfo")), "continue": NEXT}))
 method("secret/delete", "Deletes a secret and its stored values.", [p("name", S("Name"), True), NS], NULL, errors=("InvalidParams", "NotFound"))
 
 # Builds
 build_ref = [p("image", S("Name"), True), NS, p("build", INT, desc="Build number; default the latest build.")]
-method("build/list", "Build rows as `kp build list` shows them.", [p("image", S("Name")), NS], obj({"builds": arr(S("BuildRow"))}),
+method("build/list", "Build rows as `kp build list` shows them, by image and number, a page at a time.", [p("image", S("Name")), NS, LIMIT, CONTINUE],
+       obj({"builds": arr(S("BuildRow")), "continue": NEXT}),
        errors=("InvalidParams", "NotFound"))
 method("build/status", "Everything `kp build status` shows.", build_ref, S("BuildStatus"), errors=("InvalidParams", "NotFound"))
 method("build/logs", "Without follow: the lines. With follow: lines arrive as build/log notifications from `since` until the build ends "
@@ -189,10 +195,6 @@ method("build/wait", "Waits for the build to finish (or `timeout` seconds) and r
        build_ref + [p("timeout", NUM), p("workDoneToken", {"type": ["string", "integer"]}, desc="LSP: report $/progress begin and end.")], S("BuildStatus"), errors=("InvalidParams", "NotFound", "RequestCancelled"))
 method("build/cancel", "Cancels a queued or running build: it ends as FAILURE with message \"canceled\".", build_ref, S("BuildStatus"),
        errors=("InvalidParams", "NotFound", "FailedPrecondition"))
-LIMIT = p("limit", {"type": "integer", "minimum": 1}, desc="At most this many items (default 500).")
-CONTINUE = p("continue", STR, desc="The `continue` of the previous page: the page after it. Opaque; stays valid while objects are added.")
-NEXT = {"type": "string", "description": "Set while more remain: pass it as `continue` for the next page."}
-
 method("event/list", "System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at a time. "
        "The same object, reason and message again bump count and lastTime (as kubectl aggregates).",
        [NS, p("object", S("EventObject"), desc="Only the events of this object (kind and name)."),

@@ -15,13 +15,19 @@ public struct BuildParams: Codable, Sendable {
 }
 
 /// `build/list` params.
-public struct BuildListParams: Codable, Sendable {
+public struct BuildListParams: Codable, Sendable, PagedParams {
     public var image: String?
     public var namespace: String?
+    /// At most this many items (default 500).
+    public var limit: Int?
+    /// Where the previous page ended (its `continue`).
+    public var `continue`: String?
 
-    public init(image: String? = nil, namespace: String? = nil) {
+    public init(image: String? = nil, namespace: String? = nil, limit: Int? = nil, continue token: String? = nil) {
         self.image = image
         self.namespace = namespace
+        self.limit = limit
+        self.continue = token
     }
 }
 
@@ -61,7 +67,7 @@ public struct BuildWaitParams: Codable, Sendable {
 }
 
 /// `event/list` params.
-public struct EventListParams: Codable, Sendable {
+public struct EventListParams: Codable, Sendable, PagedParams {
     public var namespace: String?
     /// Only the events of this object (kind and name; namespace defaults to `namespace`).
     public var object: EventObject?

@@ -51,15 +51,21 @@ public struct ImageFilter: Codable, Sendable {
 }
 
 /// `image/list` params.
-public struct ImageListParams: Codable, Sendable {
+public struct ImageListParams: Codable, Sendable, PagedParams {
     public var namespace: String?
     public var allNamespaces: Bool?
     public var filter: ImageFilter?
+    /// At most this many items (default 500).
+    public var limit: Int?
+    /// Where the previous page ended (its `continue`).
+    public var `continue`: String?
 
-    public init(namespace: String? = nil, allNamespaces: Bool? = nil, filter: ImageFilter? = nil) {
+    public init(namespace: String? = nil, allNamespaces: Bool? = nil, filter: ImageFilter? = nil, limit: Int? = nil, continue token: String? = nil) {
         self.namespace = namespace
         self.allNamespaces = allNamespaces
         self.filter = filter
+        self.limit = limit
+        self.continue = token
     }
 }
 

@@ -21,13 +21,38 @@ public struct NamespacedNameParams: Codable, Sendable {
     }
 }
 
-/// `builder/list` params.
-public struct NamespaceParams: Codable, Sendable {
+/// Params of `builder/list` and `secret/list`: a namespace and a page.
+public struct NamespaceParams: Codable, Sendable, PagedParams {
     public var namespace: String?
+    /// At most this many items (default 500).
+    public var limit: Int?
+    /// Where the previous page ended (its `continue`).
+    public var `continue`: String?
 
-    public init(namespace: String? = nil) {
+    public init(namespace: String? = nil, limit: Int? = nil, continue token: String? = nil) {
         self.namespace = namespace
+        self.limit = limit
+        self.continue = token
     }
+}
+
+/// Params of a list of cluster-scoped objects: a page.
+public struct PageParams: Codable, Sendable, PagedParams {
+    /// At most this many items (default 500).
+    public var limit: Int?
+    /// Where the previous page ended (its `continue`).
+    public var `continue`: String?
+
+    public init(limit: Int? = nil, continue token: String? = nil) {
+        self.limit = limit
+        self.continue = token
+    }
+}
+
+/// Params of a list method, Kubernetes style: `limit` and `continue`.
+public protocol PagedParams {
+    var limit: Int? { get }
+    var `continue`: String? { get }
 }
 
 /// Params of `clusterstack/create` and `/patch`.

@@ -136,7 +136,10 @@ public enum MethodTable {
         r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
         r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/status", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
-        r.register("clusterstack/list", ordering: .read, keys: RequestKeys.stackList) { (_: NoParams, ctx) in StackList(stacks: try await s.engine.clusterStacks()) }
+        r.register("clusterstack/list", ordering: .read, keys: RequestKeys.stackList) { (p: PageParams, ctx) in
+            let page = try Paging.page(try await s.engine.clusterStacks(), key: \.name, p)
+            return StackList(stacks: page.items, continue: page.next)
+        }
         r.register("clusterstack/delete", ordering: .write, keys: RequestKeys.stackRead) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteClusterStack(p.name)
             return VoidResult()
@@ -155,7 +158,10 @@ public enum MethodTable {
         r.register("clusterstore/status", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in
             StoreStatus(try await s.engine.clusterStore(p.name), buildersUsing: try await s.engine.buildersUsing(store: p.name))
         }
-        r.register("clusterstore/list", ordering: .read, keys: RequestKeys.storeList) { (_: NoParams, ctx) in StoreList(stores: try await s.engine.clusterStores()) }
+        r.register("clusterstore/list", ordering: .read, keys: RequestKeys.storeList) { (p: PageParams, ctx) in
+            let page = try Paging.page(try await s.engine.clusterStores(), key: \.name, p)
+            return StoreList(stores: page.items, continue: page.next)
+        }
         r.register("clusterstore/delete", ordering: .write, keys: RequestKeys.storeRead) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteClusterStore(p.name)
             return VoidResult()
@@ -174,8 +180,9 @@ public enum MethodTable {
         r.register("clusterbuilder/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
             try await s.engine.builder(name: p.name, namespace: nil)
         }
-        r.register("clusterbuilder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: false)) { (_: NoParams, ctx) in
-            BuilderList(builders: try await s.engine.builders(namespace: nil))
+        r.register("clusterbuilder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: false)) { (p: PageParams, ctx) in
+            let page = try Paging.page(try await s.engine.builders(namespace: nil), key: \.name, p)
+            return BuilderList(builders: page.items, continue: page.next)
         }
         r.register("clusterbuilder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) -> VoidResult in
             try await s.engine.deleteBuilder(name: p.name, namespace: nil)
@@ -200,7 +207,8 @@ public enum MethodTable {
             try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
         }
         r.register("builder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: true)) { (p: NamespaceParams, ctx) in
-            BuilderList(builders: try await s.engine.builders(namespace: p.namespace ?? "default"))
+            let page = try Paging.page(try await s.engine.builders(namespace: p.namespace ?? "default"), key: \.name, p)
+            return BuilderList(builders: page.items, continue: page.next)
         }
         r.register("builder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteBuilder(name: p.name, namespace: p.resolvedNamespace)
@@ -213,7 +221,8 @@ public enum MethodTable {
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
         r.register("secret/list", ordering: .read, keys: RequestKeys.secretList) { (p: NamespaceParams, ctx) in
-            SecretList(secrets: try s.engine.secrets(namespace: p.namespace ?? "default"))
+            let page = try Paging.page(try s.engine.secrets(namespace: p.namespace ?? "default"), key: \.name, p)
+            return SecretList(secrets: page.items, continue: page.next)
         }
         r.register("secret/delete", ordering: .write, keys: RequestKeys.secretWrite) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteSecret(namespace: p.resolvedNamespace, name: p.name)
@@ -244,7 +253,9 @@ public enum MethodTable {
         }
         r.register("image/list", ordering: .read, keys: RequestKeys.imageList) { (p: ImageListParams, ctx) in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")
-            return ImageListResult(images: try await s.engine.listImages(namespace: ns, filter: p.filter))
+            // Namespace, then name: "/" sorts before every character a name may have.
+            let page = try Paging.page(try await s.engine.listImages(namespace: ns, filter: p.filter), key: { $0.namespace + "/" + $0.name }, p)
+            return ImageListResult(images: page.items, continue: page.next)
         }
         r.register("image/delete", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteImage(namespace: p.resolvedNamespace, name: p.name)
@@ -259,7 +270,14 @@ public enum MethodTable {
 
     private static func registerBuilds(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("build/list", ordering: .read, keys: RequestKeys.buildList) { (p: BuildListParams, ctx) in
-            BuildListResult(builds: try await s.engine.builds(namespace: p.namespace ?? "default", image: p.image).map(BuildRow.init))
+            let after = try Paging.key(p.continue).map { key -> (image: String, number: Int) in
+                let parts = key.split(separator: "/")
+                guard parts.count == 2, let n = Int(parts[1]) else { throw EngineError.invalid("continue is not a token of build/list; start again without it", field: "continue") }
+                return (String(parts[0]), n)
+            }
+            let page = try await s.engine.builds(namespace: p.namespace ?? "default", image: p.image, after: after, limit: try Paging.limit(p.limit))
+            let next = page.more ? page.builds.last.map { Paging.token(after: "\($0.image)/\($0.number)") } : nil
+            return BuildListResult(builds: page.builds.map(BuildRow.init), continue: next)
         }
         r.register("build/status", ordering: .read, keys: RequestKeys.build) { (p: BuildParams, ctx) in
             BuildStatusResult(try await s.engine.build(namespace: p.resolvedNamespace, image: p.image, number: p.build))

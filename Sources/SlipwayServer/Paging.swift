@@ -30,12 +30,19 @@ enum Paging {
         return String(text.dropFirst(3))
     }
 
-    /// One page of `items` (sorted by `key`): those after `after`, at most `limit`, and the token
-    /// of the next page when more remain.
+    /// One page of `items` as `params` ask.
+    static func page<T>(_ items: [T], key: (T) -> String, _ params: some PagedParams) throws -> (items: [T], next: String?) {
+        page(items, key: key, limit: try limit(params.limit), after: try Paging.key(params.continue))
+    }
+
+    /// One page of `items` in the order of `key`: those after `after`, at most `limit`, and the
+    /// token of the next page when more remain.
     static func page<T>(_ items: [T], key: (T) -> String, limit: Int, after: String?) -> (items: [T], next: String?) {
-        let rest = after.map { a in items.filter { key($0) > a } } ?? items
-        guard rest.count > limit else { return (rest, nil) }
-        let page = Array(rest.prefix(limit))
-        return (page, page.last.map { token(after: key($0)) })
+        var keyed = items.map { (key: key($0), item: $0) }
+        if let after { keyed.removeAll { $0.key <= after } }
+        keyed.sort { $0.key < $1.key }
+        guard keyed.count > limit else { return (keyed.map(\.item), nil) }
+        let page = keyed.prefix(limit)
+        return (page.map(\.item), page.last.map { token(after: $0.key) })
     }
 }

@@ -167,6 +167,21 @@ public final class StateStore: Sendable {
         return try rows.first?.first?.text.map { try decode(Build.self, $0) }
     }
 
+    /// One page of a namespace's builds, by image and number: those after `after`, at most
+    /// `limit`, and whether more follow.
+    public func builds(namespace: String, image: String?, after: (image: String, number: Int)?, limit: Int) throws -> (builds: [Build], more: Bool) {
+        var sql = "SELECT document FROM builds WHERE namespace=?"
+        var args: [SQLiteDatabase.Value] = [.text(namespace)]
+        if let image { sql += " AND image=?"; args.append(.text(image)) }
+        if let after { sql += " AND (image, number) > (?, ?)"; args += [.text(after.image), .integer(Int64(after.number))] }
+        sql += " ORDER BY image, number LIMIT ?"
+        args.append(.integer(Int64(limit) + 1))
+        var page = try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(Build.self, $0) } }
+        let more = page.count > limit
+        if more { page.removeLast() }
+        return (page, more)
+    }
+
     public func builds(namespace: String?, image: String?, in ex: SQLExecutor? = nil) throws -> [Build] {
         var sql = "SELECT document FROM builds"
         var args: [SQLiteDatabase.Value] = []

@@ -10,6 +10,12 @@ extension Engine {
         return try store.builds(namespace: namespace, image: image)
     }
 
+    /// One page of builds (see `StateStore.builds(namespace:image:after:limit:)`).
+    public func builds(namespace: String, image: String?, after: (image: String, number: Int)?, limit: Int) throws -> (builds: [Build], more: Bool) {
+        if let image { _ = try self.image(namespace, image) }
+        return try store.builds(namespace: namespace, image: image, after: after, limit: limit)
+    }
+
     /// A build by number, or the latest build of the image.
     public func build(namespace: String, image: String, number: Int?) throws -> Build {
         _ = try self.image(namespace, image)

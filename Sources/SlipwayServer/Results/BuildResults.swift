@@ -32,9 +32,12 @@ public struct BuildRow: Codable, Sendable {
 /// `build/list` result.
 public struct BuildListResult: Codable, Sendable {
     public var builds: [BuildRow]
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
 
-    public init(builds: [BuildRow]) {
+    public init(builds: [BuildRow], continue next: String? = nil) {
         self.builds = builds
+        self.continue = next
     }
 }
 

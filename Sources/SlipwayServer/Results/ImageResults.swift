@@ -89,9 +89,12 @@ public struct SourceInfo: Codable, Sendable {
 /// `image/list` result.
 public struct ImageListResult: Codable, Sendable {
     public var images: [ImageRow]
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
 
-    public init(images: [ImageRow]) {
+    public init(images: [ImageRow], continue next: String? = nil) {
         self.images = images
+        self.continue = next
     }
 }
 

@@ -8,17 +8,23 @@ import Engine
 /// `clusterstack/list`.
 public struct StackList: Codable, Sendable {
     public var stacks: [ClusterStack]
-    public init(stacks: [ClusterStack]) { self.stacks = stacks }
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
+    public init(stacks: [ClusterStack], continue next: String? = nil) { self.stacks = stacks; self.continue = next }
 }
 /// `clusterstore/list`.
 public struct StoreList: Codable, Sendable {
     public var stores: [ClusterStore]
-    public init(stores: [ClusterStore]) { self.stores = stores }
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
+    public init(stores: [ClusterStore], continue next: String? = nil) { self.stores = stores; self.continue = next }
 }
 /// `clusterbuilder/list` and `builder/list`.
 public struct BuilderList: Codable, Sendable {
     public var builders: [Builder]
-    public init(builders: [Builder]) { self.builders = builders }
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
+    public init(builders: [Builder], continue next: String? = nil) { self.builders = builders; self.continue = next }
 }
 
 
@@ -51,5 +57,7 @@ public struct StoreStatus: Codable, Sendable {
 /// `secret/list` result: secrets without their values.
 public struct SecretList: Codable, Sendable {
     public var secrets: [SecretInfo]
-    public init(secrets: [SecretInfo]) { self.secrets = secrets }
+    /// Set while more remain: pass it as `continue` for the next page.
+    public var `continue`: String?
+    public init(secrets: [SecretInfo], continue next: String? = nil) { self.secrets = secrets; self.continue = next }
 }
