@@ -149,14 +149,16 @@ image_params = [
 ]
 create_params = [dict(x, required=True) if x["name"] == "source" else x for x in image_params]
 # Git sources resolve when the image is created or patched, and every --git-poll-interval seconds after.
-method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG. Local source is snapshotted now.",
-       create_params, obj({"image": S("Image"), "build": INT}), errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied", "Unavailable"))
+method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG. Local source is snapshotted now. "
+       "At most the namespace's image quota (--quota images=, default 100); params at most 1 MiB, env at most 1,000 entries of at most 32 KiB each.",
+       create_params, obj({"image": S("Image"), "build": INT}),
+       errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied", "Unavailable", "QuotaExceeded"))
 change = obj({"image": S("Image"), "changed": BOOL, "build": INT},
              desc="changed:false (and no build) when no build input changed; otherwise the build carrying the change.")
 method("image/patch", "Changes an image; starts a build only if a build input changed (a queued build takes the change). The tag cannot change.",
-       image_params, change, errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied"))
+       image_params, change, errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied", "QuotaExceeded"))
 method("image/save", "Creates the image if it does not exist, else patches it.", image_params, change,
-       errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied"))
+       errors=("InvalidParams", "NotFound", "FailedPrecondition", "PermissionDenied", "QuotaExceeded"))
 method("image/get", "The image: its configuration and status.", [p("name", S("Name"), True), NS], S("Image"), errors=("InvalidParams", "NotFound"))
 method("image/status", "What `kp image status` shows.", [p("name", S("Name"), True), NS], S("ImageStatusResult"), errors=("InvalidParams", "NotFound"))
 method("image/list", "Image rows, in one namespace or all, by namespace and name, a page at a time.",
@@ -165,7 +167,14 @@ method("image/list", "Image rows, in one namespace or all, by namespace and name
 method("image/delete", "Deletes the image with all its builds and logs; images already written stay.", [p("name", S("Name"), True), NS], NULL,
        errors=("InvalidParams", "NotFound"))
 method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
-       obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition"))
+       obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition", "QuotaExceeded"))
+
+# Quotas
+amounts = obj({"images": INT, "buildruns": INT, "storage": {"type": "integer", "description": "Bytes."}},
+              desc="Per resource; a limit that is absent is unlimited.")
+method("quota/get", "A namespace's quota (--quota) and what it holds now: images, stand-alone build runs, and bytes of stored data "
+       "(its image layouts, build caches, logs and source snapshots; a file counts in full for every namespace that refers to it).",
+       [NS], obj({"namespace": STR, "limits": amounts, "used": amounts}, ["namespace", "limits", "used"]))
 
 # Secrets
 method("secret/create", "Stores credentials: registry username/password, a docker config file, or git (username/password or sshKey) for a URL "
@@ -295,7 +304,7 @@ errors = {
     "AlreadyExists": err(1002, "AlreadyExists", "An object with that name exists."),
     "FailedPrecondition": err(1003, "FailedPrecondition", "The object is not in a state that allows this."),
     "Conflict": err(1004, "Conflict", "Concurrent modification."),
-    "QuotaExceeded": err(1005, "QuotaExceeded", "A limit was reached."),
+    "QuotaExceeded": err(1005, "QuotaExceeded", "A namespace's quota was reached; data.resource (images, buildruns, storage), data.limit and data.used say which; nothing was changed."),
     "Unavailable": err(1006, "Unavailable", "A dependency (registry, git remote, sandbox tool) cannot be reached or is missing."),
     "PermissionDenied": err(1007, "PermissionDenied", "Credentials refused, or a path outside what the server may read."),
 }

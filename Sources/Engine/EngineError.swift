@@ -23,12 +23,21 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
     public let field: String?
     /// Further details for `error.data` (for example the kind and name of a missing object).
     public let details: [String: String]
+    /// Numbers for `error.data` (a quota's limit and usage).
+    public let counts: [String: Int64]
 
-    public init(_ reason: Reason, _ message: String, field: String? = nil, details: [String: String] = [:]) {
+    public init(_ reason: Reason, _ message: String, field: String? = nil, details: [String: String] = [:], counts: [String: Int64] = [:]) {
         self.reason = reason
         self.message = message
         self.field = field
         self.details = details
+        self.counts = counts
+    }
+
+    /// Over a namespace's quota of `resource`: nothing was changed.
+    public static func quotaExceeded(_ resource: Quota.Resource, namespace: String, limit: Int64, used: Int64, toFree: String) -> EngineError {
+        EngineError(.quotaExceeded, "namespace '\(namespace)' is at its quota of \(resource.rawValue) (\(used) used of \(limit)); \(toFree), or raise the quota (--quota \(resource.rawValue)=N)",
+                    details: ["resource": resource.rawValue, "namespace": namespace], counts: ["limit": limit, "used": used])
     }
 
     public var description: String { message }

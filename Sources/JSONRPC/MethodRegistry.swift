@@ -84,13 +84,22 @@ public struct MethodRegistry: Sendable {
     /// clients send fields of their own). LSP's `workDoneToken` and `partialResultToken` are
     /// accepted on every method.
     /// `keys` names what the request touches (see `MethodOrdering`); without it a request
-    /// overlaps every other.
+    /// overlaps every other. `maxParamsBytes` caps the params (as JSON) below the message cap.
     public mutating func register<P: Decodable & SendableMetatype, R: Encodable & SendableMetatype>(
         _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
-        acceptsUnknownParams: Bool = false, _ body: @escaping @Sendable (P, RequestContext) async throws -> R
+        acceptsUnknownParams: Bool = false, maxParamsBytes: Int? = nil, _ body: @escaping @Sendable (P, RequestContext) async throws -> R
     ) {
-        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try JSONRPC.decodeParams(P.self, $0, strict: !acceptsUnknownParams) }) { raw, context in
-            let p: P = try JSONRPC.decodeParams(P.self, raw, strict: !acceptsUnknownParams)
+        let decode: @Sendable (JSONValue?) throws -> P = { raw in
+            if let cap = maxParamsBytes, let raw {
+                let size = JSONWriter.write(raw).count
+                guard size <= cap else {
+                    throw ResponseError.invalidParams("the params of \(method) are \(size) bytes; at most \(cap) are allowed", field: "params")
+                }
+            }
+            return try JSONRPC.decodeParams(P.self, raw, strict: !acceptsUnknownParams)
+        }
+        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
+            let p: P = try decode(raw)
             try (p as? ValidatedParams)?.validate()
             let result = try await body(p, context)
             if result is VoidResult { return .null }

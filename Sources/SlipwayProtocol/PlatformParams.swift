@@ -36,6 +36,13 @@ public struct NamespaceParams: Codable, Sendable, PagedParams {
     }
 }
 
+/// Params of `quota/get`.
+public struct QuotaParams: Codable, Sendable {
+    public var namespace: String?
+
+    public init(namespace: String? = nil) { self.namespace = namespace }
+}
+
 /// Params of a list of cluster-scoped objects: a page.
 public struct PageParams: Codable, Sendable, PagedParams {
     /// At most this many items (default 500).

@@ -31,6 +31,7 @@ public enum ErrorMapping {
             var data = JSONObject([("reason", .string(e.reason.rawValue))])
             if let f = e.field { data["field"] = .string(PathSyntax.shortened(f)) }
             for (k, v) in e.details.sorted(by: { $0.key < $1.key }) where data[k] == nil { data[k] = .string(PathSyntax.shortened(v)) }
+            for (k, v) in e.counts.sorted(by: { $0.key < $1.key }) where data[k] == nil { data[k] = .int(v) }
             return ResponseError(code: code(for: e.reason), message: PathSyntax.shortened(e.message, limit: maxMessageBytes), data: .object(data))
         case let e as RuntimeError:
             return map(EngineError(e))

@@ -74,6 +74,8 @@ extension BuildLogLine {
 /// Maps every JSON-RPC method to an engine call.
 public enum MethodTable {
     static let methodsOwnedByConnection = ["shutdown"]
+    /// The params of a create, patch, save or submit: at most 1 MiB (the message cap stays).
+    static let maxWriteParamsBytes = 1 << 20
     static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
 
     /// Runs each request as work for its connection's session, so the builds it queues (and
@@ -220,6 +222,10 @@ public enum MethodTable {
 
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
+        r.register("quota/get", ordering: .read, keys: { p in [RequestKeys.image(RequestKeys.namespace(p), "*")] }) { (p: QuotaParams, ctx) in
+            let ns = p.namespace ?? "default"
+            return QuotaResult(namespace: ns, quota: await s.engine.quota, usage: try await s.engine.quotaUsage(namespace: ns))
+        }
         r.register("secret/list", ordering: .read, keys: RequestKeys.secretList) { (p: NamespaceParams, ctx) in
             let page = try Paging.page(try s.engine.secrets(namespace: p.namespace ?? "default"), key: \.name, p)
             return SecretList(secrets: page.items, continue: page.next)
@@ -233,15 +239,15 @@ public enum MethodTable {
     // MARK: Images
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite) { (p: Creating<ImageSpec>, ctx) in
+        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: Creating<ImageSpec>, ctx) in
             let c = try await s.engine.createImage(p.spec)
             return CreateImageResult(image: c.image, build: c.build)
         }
-        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
+        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: ImageSpec, ctx) in
             let c = try await s.engine.patchImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
-        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite) { (p: ImageSpec, ctx) in
+        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: ImageSpec, ctx) in
             let c = try await s.engine.saveImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }

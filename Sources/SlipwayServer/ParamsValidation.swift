@@ -19,6 +19,10 @@ extension NamespacedNameParams: ValidatedParams {
     }
 }
 
+extension QuotaParams: ValidatedParams {
+    public func validate() throws { try checkName(namespace, "namespace", "namespace") }
+}
+
 extension NamespaceParams: ValidatedParams {
     public func validate() throws { try checkName(namespace, "namespace", "namespace") }
 }

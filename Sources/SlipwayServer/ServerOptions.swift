@@ -1,5 +1,6 @@
 import SlipwayProtocol
 import CSlipwayVersion
+import Engine
 import Foundation
 
 /// The settings of a Slipway process, from its command line. Every flag is one row of
@@ -22,6 +23,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var idleTimeout: Double = 600
     /// Seconds a system event is kept after it last happened.
     public var eventTTL: Double = 3600
+    /// What each namespace may hold.
+    public var quota = Quota()
     /// The flags the command line named, so that a client is compared with the running engine
     /// only on what it asked for.
     public var given: Set<String> = []
@@ -38,6 +41,7 @@ public struct ServerOptions: Sendable, Equatable {
                       --insecure-registry HOST[:PORT]...  --allow-source DIR...  --max-source-bytes BYTES
                       --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
                       --event-ttl DURATION (60m: how long a system event is kept)
+                      --quota images=N,buildruns=N,storage=BYTES (per namespace; 100, 100, unlimited)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -84,6 +88,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--idle-timeout", scope: .engine, hint: "a duration such as 600, 30s, 10m or 1h (0 is forever)",
              apply: { o, v in guard let d = parseDuration(v) else { return false }; o.idleTimeout = d; return true },
              shown: { String($0.idleTimeout) }),
+        Flag(name: "--quota", scope: .engine, hint: "RESOURCE=VALUE,… with images, buildruns or storage, and a number or 'unlimited'",
+             apply: { o, v in guard case .success(let q) = Quota.parse(v, over: o.quota) else { return false }; o.quota = q; return true },
+             shown: { $0.quota.text }),
         Flag(name: "--event-ttl", scope: .engine, hint: "a positive duration such as 60m or 90s",
              apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.eventTTL = d; return true },
              shown: { String($0.eventTTL) }),

@@ -54,6 +54,7 @@ public enum SlipwayServer {
         engineOptions.maxSourceBytes = options.maxSourceBytes
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL
+        engineOptions.quota = options.quota
         do {
             return try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {

@@ -144,6 +144,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         let huge = String(repeating: "a", count: 10 << 20)
+        let large = String(repeating: "a", count: 100 << 10)
         let cases: [(String, JSONValue, String)] = [
             ("image/get", ["name": .string(huge)], "name"),
             ("image/status", ["name": "ok", "namespace": .string(huge)], "namespace"),
@@ -152,10 +153,12 @@ import Testing
             ("clusterstack/get", ["name": .string(huge)], "name"),
             ("builder/get", ["name": .string(huge)], "name"),
             ("event/list", ["object": ["kind": "Image", "name": .string(huge)]], "object.name"),
-            ("image/create", ["name": "ok", "tag": .string(huge), "source": ["local": ["path": "/tmp"]]], "tag"),
-            ("image/create", ["name": "ok", "source": ["git": ["url": .string("https://" + huge)]]], "source.git.url"),
-            ("image/create", ["name": "ok", "source": ["blob": ["url": .string("https://x/" + huge)]]], "source.blob.url"),
-            ("image/create", ["name": "ok", "source": ["local": ["path": .string("/" + huge)]]], "source.local.path"),
+            // Under the 1 MiB cap on a write's params, each field is checked; over it, the params are.
+            ("image/create", ["name": "ok", "tag": .string(large), "source": ["local": ["path": "/tmp"]]], "tag"),
+            ("image/create", ["name": "ok", "source": ["git": ["url": .string("https://" + large)]]], "source.git.url"),
+            ("image/create", ["name": "ok", "source": ["blob": ["url": .string("https://x/" + large)]]], "source.blob.url"),
+            ("image/create", ["name": "ok", "source": ["local": ["path": .string("/" + large)]]], "source.local.path"),
+            ("image/create", ["name": "ok", "source": ["local": ["path": .string("/" + huge)]]], "params"),
             (String(repeating: "m", count: 1 << 20), [:], ""),
         ]
         for (method, params, field) in cases {

@@ -36,10 +36,22 @@ public enum Validation {
         }
     }
 
+    /// Most env entries an image may have.
+    public static let maxEnvEntries = 1000
+    /// Largest env value, in bytes.
+    public static let maxEnvValueBytes = 32 << 10
+
     public static func env(_ env: [String: String], field: String = "env") throws {
-        for (k, v) in env {
-            try envName(k, field: "\(field).\(PathSyntax.shortened(k, limit: 64))")
-            guard !v.contains("\u{0}") else { throw EngineError.invalid("env value of '\(k)' contains a NUL character", field: "\(field).\(k)") }
+        guard env.count <= maxEnvEntries else {
+            throw EngineError.invalid("env has \(env.count) entries; at most \(maxEnvEntries) are allowed", field: field)
+        }
+        for (k, v) in env.sorted(by: { $0.key < $1.key }) {
+            let name = "\(field).\(PathSyntax.shortened(k, limit: 64))"
+            try envName(k, field: name)
+            guard !v.contains("\u{0}") else { throw EngineError.invalid("env value of '\(PathSyntax.shortened(k, limit: 64))' contains a NUL character", field: name) }
+            guard v.utf8.count <= maxEnvValueBytes else {
+                throw EngineError.invalid("env value of '\(PathSyntax.shortened(k, limit: 64))' has \(v.utf8.count) bytes; at most \(maxEnvValueBytes) (32 KiB) are allowed", field: name)
+            }
         }
     }
 }

@@ -30,9 +30,12 @@ extension Engine {
         try checkSourceSyntax(source)
         let builder = spec.builder ?? .default
         try requireBuilder(builder, namespace: ns)
+        try await checkQuota(namespace: ns, adding: .images)
         source = try await resolveSource(source, namespace: ns)
-        // The snapshot took time off the actor; the name may have been taken meanwhile.
+        // The snapshot took time off the actor; the name (or the last image of the quota) may
+        // have been taken meanwhile.
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
+        try await checkQuota(namespace: ns, adding: .images)
         let image = Image(
             namespace: ns, name: spec.name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
             env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildTimeout: spec.buildTimeout,
@@ -46,6 +49,7 @@ extension Engine {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         var image = try image(ns, spec.name)
+        try await checkQuota(namespace: ns, adding: .storage)
         if let t = spec.tag {
             let resolved = try resolveTag(t, namespace: ns, name: spec.name)
             guard resolved == image.tag else {
@@ -103,8 +107,9 @@ extension Engine {
         return try await patchImage(spec)
     }
 
-    public func triggerImage(namespace: String, name: String) throws -> Int {
+    public func triggerImage(namespace: String, name: String) async throws -> Int {
         let image = try image(namespace, name)
+        try await checkQuota(namespace: namespace, adding: .storage)
         guard try store.latestBuild(namespace: namespace, image: name) != nil else {
             throw EngineError(.failedPrecondition, "image '\(name)' has no build to repeat; patch it or wait for its first build")
         }

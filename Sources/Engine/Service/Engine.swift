@@ -23,6 +23,8 @@ public struct EngineOptions: Sendable {
     /// Seconds a system event is kept after it last happened (`--event-ttl`; the code engine
     /// keeps them 60 minutes).
     public var eventTTL: Double = 3600
+    /// What each namespace may hold (`--quota`).
+    public var quota = Quota()
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath

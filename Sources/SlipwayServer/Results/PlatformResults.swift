@@ -54,6 +54,26 @@ public struct StoreStatus: Codable, Sendable {
     }
 }
 
+/// `quota/get` result: a namespace's limits (absent: unlimited) and what it holds now.
+public struct QuotaResult: Codable, Sendable {
+    /// Numbers per resource.
+    public struct Amounts: Codable, Sendable {
+        public var images: Int64?
+        public var buildruns: Int64?
+        /// Bytes.
+        public var storage: Int64?
+    }
+    public var namespace: String
+    public var limits: Amounts
+    public var used: Amounts
+
+    init(namespace: String, quota: Quota, usage: Engine.QuotaUsage) {
+        self.namespace = namespace
+        limits = Amounts(images: quota.images, buildruns: quota.buildruns, storage: quota.storage)
+        used = Amounts(images: usage.images, buildruns: usage.buildruns, storage: usage.storage)
+    }
+}
+
 /// `secret/list` result: secrets without their values.
 public struct SecretList: Codable, Sendable {
     public var secrets: [SecretInfo]

@@ -1,0 +1,66 @@
+import BuildRuntime
+import Foundation
+import SlipwayProtocol
+
+extension Engine {
+    /// What a namespace holds, against its quota: images, stand-alone build runs, and bytes of
+    /// stored data (its image layouts, build caches and logs, and its images' source
+    /// snapshots; a file counts in full for every namespace that refers to it).
+    public struct QuotaUsage: Sendable, Equatable {
+        public var images: Int64
+        public var buildruns: Int64
+        public var storage: Int64
+
+        public func used(_ r: Quota.Resource) -> Int64 {
+            switch r {
+            case .images: return images
+            case .buildruns: return buildruns
+            case .storage: return storage
+            }
+        }
+    }
+
+    public var quota: Quota { options.quota }
+
+    public func quotaUsage(namespace: String) async throws -> QuotaUsage {
+        let images = try loadImages().values.filter { $0.namespace == namespace }
+        let snapshots = Set(images.compactMap { $0.source.resolved.flatMap { Digest($0.snapshot.digest) } }).map { self.images.content.path($0) }
+        let folders = [path("layouts", namespace), path("layouts", ".registry", namespace), path("cache", namespace), path("logs", namespace)]
+        let bytes = try await BlockingWork.run { folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshots.reduce(Int64(0)) { $0 + Self.fileBytes($1) } }
+        // Stand-alone build runs arrive with buildrun/*; until then a namespace has none.
+        return QuotaUsage(images: Int64(images.count), buildruns: 0, storage: bytes)
+    }
+
+    /// Refuses, changing nothing, what would take the namespace past its quota of `resource`:
+    /// one more image, one more build run, or more data once the storage quota is reached.
+    func checkQuota(namespace: String, adding resource: Quota.Resource) async throws {
+        guard let limit = options.quota.limit(resource) else { return }
+        let used: Int64
+        switch resource {
+        case .images: used = Int64(try loadImages().values.filter { $0.namespace == namespace }.count)
+        case .buildruns, .storage: used = try await quotaUsage(namespace: namespace).used(resource)
+        }
+        guard used >= limit else { return }
+        let toFree: String
+        switch resource {
+        case .images: toFree = "delete images you no longer need (image/delete)"
+        case .buildruns: toFree = "delete build runs you no longer need (buildrun/delete)"
+        case .storage: toFree = "delete images or builds you no longer need (image/delete), or lower their history limits"
+        }
+        throw EngineError.quotaExceeded(resource, namespace: namespace, limit: limit, used: used, toFree: toFree)
+    }
+
+    /// Bytes of the regular files under `path`, following no symlink; 0 when it is missing.
+    nonisolated static func bytes(under path: String) -> Int64 {
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total: Int64 = 0
+        while let sub = walker.nextObject() as? String { total += fileBytes(path + "/" + sub) }
+        return total
+    }
+
+    nonisolated static func fileBytes(_ path: String) -> Int64 {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return 0 }
+        return Int64(st.st_size)
+    }
+}
