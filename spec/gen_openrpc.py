@@ -189,6 +189,35 @@ method("secret/list", "Secrets in a namespace by name, without their values, a p
        obj({"secrets": arr(S("SecretInfo")), "continue": NEXT}))
 method("secret/delete", "Deletes a secret and its stored values.", [p("name", S("Name"), True), NS], NULL, errors=("InvalidParams", "NotFound"))
 
+# Build runs
+run_ref = [p("name", S("Name"), True), NS]
+method("buildrun/submit", "Submits a build run, as a code engine does: with `image`, one more build of that image (build N+1, reason TRIGGER, as "
+       "image/trigger); otherwise a stand-alone build from `source` with no configuration behind it, deleted --buildrun-ttl-succeeded (1 h) after "
+       "it succeeds and --buildrun-ttl-failed (24 h) after it fails. Stand-alone runs count against the namespace's buildruns quota. "
+       "A run logs, reports status and emits events as builds do; notifications of a stand-alone run carry `buildrun` instead of image and build.",
+       [p("name", S("Name"), desc="Generated when absent: <image or buildrun>-run-<6 characters>."), NS,
+        p("image", S("Name"), desc="A run of this image's configuration."),
+        p("source", S("SourceSpec"), desc="Stand-alone: where the source comes from (local, git or blob; subPath)."),
+        p("strategy", {"enum": ["buildpacks", "dockerfile"]}, desc="Stand-alone: buildpacks (default); dockerfile is not supported yet."),
+        p("builder", S("BuilderReference"), desc="Stand-alone: default ClusterBuilder/default."),
+        p("tag", STR, desc="Stand-alone: where the image goes; without it an OCI layout that goes away with the run."),
+        p("env", {"type": "object", "additionalProperties": STR}), p("timeout", INT, desc="Stand-alone: seconds (default 600).")],
+       S("BuildRun"), errors=("InvalidParams", "NotFound", "AlreadyExists", "FailedPrecondition", "PermissionDenied", "Unavailable", "QuotaExceeded"))
+method("buildrun/get", "A build run and its status. For a day after a stand-alone run expired, NotFound says so and when (data.expired).",
+       run_ref, S("BuildRun"), errors=("InvalidParams", "NotFound"))
+method("buildrun/list", "Build runs of a namespace by name, a page at a time.", [NS, LIMIT, CONTINUE],
+       obj({"buildruns": arr(S("BuildRun")), "continue": NEXT}))
+method("buildrun/logs", "As build/logs, for a run.", run_ref + [p("follow", BOOL), p("since", INT, desc="First line number to send (from 1).")],
+       obj({"name": STR, "status": S("BuildState"), "lines": arr(S("BuildLogLine"))}, ["name", "status"]), errors=("InvalidParams", "NotFound"))
+method("buildrun/wait", "Waits until the run ends (or timeout seconds pass).", run_ref + [p("timeout", NUM)], S("BuildRun"),
+       errors=("InvalidParams", "NotFound", "RequestCancelled"))
+method("buildrun/cancel", "Cancels a queued or running run: it ends as FAILURE with message \"canceled\".", run_ref, S("BuildRun"),
+       errors=("InvalidParams", "NotFound", "FailedPrecondition"))
+method("buildrun/delete", "Deletes a run. A stand-alone run goes with its build, log, cache and (without a tag) its image; a run of an image "
+       "stops being a run, and its build stays in the image's history.", run_ref, NULL, errors=("InvalidParams", "NotFound"))
+method("buildrun/events", "The events of a run (object kind BuildRun), a page at a time; also for a run that is gone, until they expire.",
+       run_ref + [LIMIT, CONTINUE], obj({"events": arr(S("SystemEvent")), "continue": NEXT}))
+
 # Builds
 build_ref = [p("image", S("Name"), True), NS, p("build", INT, desc="Build number; default the latest build.")]
 method("build/list", "Build rows as `kp build list` shows them, by image and number, a page at a time.", [p("image", S("Name")), NS, LIMIT, CONTINUE],
@@ -282,10 +311,23 @@ schemas = {
                         "phase": STR, "reasons": arr(S("BuildReason")), "reasonSummary": STR, "builder": STR, "runImage": STR, "stackID": STR,
                         "source": S("SourceInfo"), "buildpacks": arr(S("BuildpackInfo")), "created": S("Timestamp"),
                         "started": S("Timestamp"), "finished": S("Timestamp"), "message": STR}),
-    "BuildLogLine": obj({"namespace": STR, "image": STR, "build": INT, "seq": INT,
+    "BuildLogLine": obj({"namespace": STR, "image": STR, "build": INT,
+                         "buildrun": {"type": "string", "description": "A stand-alone build run's lines carry its name instead of image and build."},
+                         "seq": INT,
                          "phase": {"type": "string", "description": "prepare, detect, analyze, restore, build, export or completion; rebase for a rebase"},
                          "stream": {"enum": ["stdout", "stderr", "system"]}, "line": STR, "time": S("Timestamp")}),
-    "EventObject": obj({"kind": STR, "namespace": STR, "name": STR}, ["kind", "name"]),
+    "EventObject": obj({"kind": {"type": "string", "description": "Image, BuildRun, Secret, ClusterStack, ClusterStore, ClusterBuilder, Builder"},
+                        "namespace": STR, "name": STR}, ["kind", "name"]),
+    "BuildRun": obj({"namespace": STR, "name": STR, "image": {"type": "string", "description": "A run of an image: the image."},
+                     "build": {"type": "integer", "description": "A run of an image: the build of it this run is."},
+                     "standalone": {"type": "boolean", "description": "No build configuration behind it: deleted --buildrun-ttl-* after it ends."},
+                     "status": S("BuildState"), "phase": STR, "message": STR, "reasons": arr(S("ReasonKind")), "builder": STR,
+                     "source": S("SourceInfo"), "buildpacks": arr(S("BuildpackInfo")),
+                     "output": {"type": "string", "description": "The image made: oci:<layout>@sha256:… (a stand-alone run without a tag keeps it in a "
+                                "layout that goes with the run), or the pushed repo@sha256:…"},
+                     "created": S("Timestamp"), "started": S("Timestamp"), "finished": S("Timestamp"),
+                     "deleteAt": {"$ref": "#/components/schemas/Timestamp", "description": "A stand-alone run that ended: when it is deleted."}},
+                    ["namespace", "name", "standalone", "status", "created"]),
     "SystemEvent": obj({"id": INT, "type": {"enum": ["Normal", "Warning"]}, "reason": STR, "message": STR, "object": S("EventObject"),
                         "time": {"$ref": "#/components/schemas/Timestamp", "description": "The same as lastTime."}, "count": INT,
                         "firstTime": S("Timestamp"), "lastTime": S("Timestamp")}),

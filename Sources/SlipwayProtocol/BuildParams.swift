@@ -92,3 +92,95 @@ public struct EventListParams: Codable, Sendable, PagedParams {
         self.continue = token
     }
 }
+
+/// `buildrun/submit` params: one more build of an image (`image`), or a stand-alone build
+/// with no build configuration behind it (`source` and the rest), as a code engine submits
+/// build runs.
+public struct BuildRunSpec: Codable, Sendable, Equatable {
+    /// The run's name; generated when absent (a DNS label of at most 63 characters).
+    public var name: String?
+    public var namespace: String?
+    /// A run of this image's configuration: build N+1 of it, reason TRIGGER.
+    public var image: String?
+    /// Stand-alone: where the source comes from (with `subPath`).
+    public var source: SourceSpec?
+    /// Stand-alone: `buildpacks` (the default).
+    public var strategy: BuildStrategy?
+    /// Stand-alone, buildpacks: the builder (default the ClusterBuilder `default`).
+    public var builder: BuilderReference?
+    /// Stand-alone: where the image goes; without it, an OCI layout that goes away with the run.
+    public var tag: String?
+    public var env: [String: String]?
+    /// Stand-alone: seconds the build may take (default 10 minutes).
+    public var timeout: Int?
+
+    public init(name: String? = nil, namespace: String? = nil, image: String? = nil, source: SourceSpec? = nil, strategy: BuildStrategy? = nil,
+                builder: BuilderReference? = nil, tag: String? = nil, env: [String: String]? = nil, timeout: Int? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.image = image
+        self.source = source
+        self.strategy = strategy
+        self.builder = builder
+        self.tag = tag
+        self.env = env
+        self.timeout = timeout
+    }
+}
+
+/// Names one build run: `buildrun/get`, `cancel`, `delete`.
+public struct BuildRunRef: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+
+    public init(name: String, namespace: String? = nil) {
+        self.name = name
+        self.namespace = namespace
+    }
+}
+
+/// `buildrun/logs` params.
+public struct BuildRunLogsParams: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    /// Stream lines as `build/log` notifications until the run ends.
+    public var follow: Bool?
+    /// The first line to send (from 1).
+    public var since: Int?
+
+    public init(name: String, namespace: String? = nil, follow: Bool? = nil, since: Int? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.follow = follow
+        self.since = since
+    }
+}
+
+/// `buildrun/wait` params.
+public struct BuildRunWaitParams: Codable, Sendable {
+    public var name: String
+    public var namespace: String?
+    /// Seconds to wait at most; then the run as it is.
+    public var timeout: Double?
+
+    public init(name: String, namespace: String? = nil, timeout: Double? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.timeout = timeout
+    }
+}
+
+/// `buildrun/events` params.
+public struct BuildRunEventsParams: Codable, Sendable, PagedParams {
+    public var name: String
+    public var namespace: String?
+    public var limit: Int?
+    public var `continue`: String?
+
+    public init(name: String, namespace: String? = nil, limit: Int? = nil, continue token: String? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.limit = limit
+        self.continue = token
+    }
+}

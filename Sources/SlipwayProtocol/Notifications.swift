@@ -1,20 +1,24 @@
 import Foundation
 
-/// One line of a build's log.
+/// One line of a build's log: of build `build` of `image`, or of the stand-alone build run
+/// `buildrun`.
 public struct BuildLogLine: Codable, Sendable, Equatable {
     public var namespace: String
-    public var image: String
-    public var build: Int
+    public var image: String?
+    public var build: Int?
+    public var buildrun: String?
     public var seq: Int
     public var phase: String
     public var stream: String
     public var line: String
     public var time: String
 
-    public init(namespace: String, image: String, build: Int, seq: Int, phase: String, stream: String, line: String, time: String) {
+    public init(namespace: String, image: String?, build: Int?, buildrun: String? = nil, seq: Int, phase: String, stream: String, line: String,
+                time: String) {
         self.namespace = namespace
         self.image = image
         self.build = build
+        self.buildrun = buildrun
         self.seq = seq
         self.phase = phase
         self.stream = stream
@@ -23,21 +27,25 @@ public struct BuildLogLine: Codable, Sendable, Equatable {
     }
 }
 
-/// Params of `build/statusChanged`.
+/// Params of `build/statusChanged`: of build `build` of `image`, or of the stand-alone build run
+/// `buildrun` (a run of an image has all three).
 public struct BuildStatusChange: Codable, Sendable, Equatable {
     public var namespace: String
-    public var image: String
-    public var build: Int
+    public var image: String?
+    public var build: Int?
+    public var buildrun: String?
     public var status: BuildState
     public var previous: BuildState?
     public var phase: String?
     public var message: String?
     public var time: String
 
-    public init(namespace: String, image: String, build: Int, status: BuildState, previous: BuildState? = nil, phase: String? = nil, message: String? = nil, time: String) {
+    public init(namespace: String, image: String?, build: Int?, buildrun: String? = nil, status: BuildState, previous: BuildState? = nil,
+                phase: String? = nil, message: String? = nil, time: String) {
         self.namespace = namespace
         self.image = image
         self.build = build
+        self.buildrun = buildrun
         self.status = status
         self.previous = previous
         self.phase = phase

@@ -66,8 +66,14 @@ extension BuildLogLine {
     /// The params of `build/log`, built directly (the encoder's way costs several times more,
     /// and a followed build can send a million of them); the same members as the Codable form.
     var json: JSONValue {
-        .object(JSONObject([("namespace", .string(namespace)), ("image", .string(image)), ("build", .int(Int64(build))), ("seq", .int(Int64(seq))),
-                            ("phase", .string(phase)), ("stream", .string(stream)), ("line", .string(line)), ("time", .string(time))]))
+        var o = JSONObject([("namespace", .string(namespace))])
+        if let image { o["image"] = .string(image) }
+        if let build { o["build"] = .int(Int64(build)) }
+        if let buildrun { o["buildrun"] = .string(buildrun) }
+        for (k, v) in [("seq", JSONValue.int(Int64(seq))), ("phase", .string(phase)), ("stream", .string(stream)), ("line", .string(line)), ("time", .string(time))] {
+            o[k] = v
+        }
+        return .object(o)
     }
 }
 
@@ -93,6 +99,7 @@ public enum MethodTable {
         registerSecrets(&r, ctx)
         registerImages(&r, ctx)
         registerBuilds(&r, ctx)
+        registerBuildRuns(&r, ctx)
         ctx.setMethods(r.requestMethods + methodsOwnedByConnection)
         return r
     }
@@ -272,6 +279,73 @@ public enum MethodTable {
         }
     }
 
+    /// Sends a build's log lines from `since` as `build/log` notifications until it ends (with
+    /// LSP progress when asked), every line before the reply; returns the ended build.
+    static func follow(_ s: ServerContext, _ ctx: RequestContext, _ key: BuildKey, since: Int, title: String) async throws -> Build {
+        let session = s.session(for: ctx.connection)
+        ctx.connection.progress(ctx, kind: "begin", title: title)
+        do {
+            let b = try await s.engine.followLogs(session: session, namespace: key.namespace, image: key.image, number: key.number, since: since)
+            await session.flush()  // every line is sent before the reply
+            session.unfollow(key)
+            ctx.connection.progress(ctx, kind: "end", message: "\(key.standaloneRun.map { "build run \($0)" } ?? "build \(b.number)"): \(b.status.rawValue)")
+            return b
+        } catch {
+            session.unfollow(key)
+            throw error
+        }
+    }
+
+    // MARK: Build runs
+
+    private static func registerBuildRuns(_ r: inout MethodRegistry, _ s: ServerContext) {
+        r.register("buildrun/submit", ordering: .write, keys: RequestKeys.buildRunSubmit, maxParamsBytes: maxWriteParamsBytes) { (p: BuildRunSpec, ctx) in
+            BuildRunResult(try await s.engine.submitBuildRun(p))
+        }
+        r.register("buildrun/get", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) in
+            BuildRunResult(try await s.engine.buildRun(namespace: p.namespace ?? "default", name: p.name))
+        }
+        r.register("buildrun/list", ordering: .read, keys: { p in [RequestKeys.buildRunKey(RequestKeys.namespace(p), "*")] }) { (p: NamespaceParams, ctx) in
+            let page = try await s.engine.buildRuns(namespace: p.namespace ?? "default", after: try Paging.key(p.continue), limit: try Paging.limit(p.limit))
+            return BuildRunListResult(buildruns: page.runs.map(BuildRunResult.init), continue: page.more ? page.runs.last.map { Paging.token(after: $0.run.name) } : nil)
+        }
+        r.register("buildrun/logs", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunLogsParams, ctx) in
+            let ns = p.namespace ?? "default"
+            let key = try await s.engine.buildRunKey(namespace: ns, name: p.name)
+            let since = max(1, p.since ?? 1)
+            guard p.follow == true else {
+                let lines = try await s.engine.logs(namespace: ns, image: key.image, number: key.number, since: since)
+                return BuildRunLogsResult(name: p.name, status: try await s.engine.buildRun(namespace: ns, name: p.name).build.status, lines: lines)
+            }
+            let b = try await follow(s, ctx, key, since: since, title: "Following the log of build run \(p.name)")
+            return BuildRunLogsResult(name: p.name, status: b.status, lines: nil)
+        }
+        r.register("buildrun/wait", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunWaitParams, ctx) in
+            if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
+            let ns = p.namespace ?? "default"
+            let key = try await s.engine.buildRunKey(namespace: ns, name: p.name)
+            ctx.connection.progress(ctx, kind: "begin", title: "Waiting for build run \(p.name)")
+            _ = try await s.engine.wait(for: key, timeout: p.timeout)
+            let v = try await s.engine.buildRun(namespace: ns, name: p.name)
+            ctx.connection.progress(ctx, kind: "end", message: "build run \(p.name): \(v.build.status.rawValue)")
+            return BuildRunResult(v)
+        }
+        r.register("buildrun/cancel", ordering: .write, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) in
+            BuildRunResult(try await s.engine.cancelBuildRun(namespace: p.namespace ?? "default", name: p.name))
+        }
+        r.register("buildrun/delete", ordering: .write, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) -> VoidResult in
+            try await s.engine.deleteBuildRun(namespace: p.namespace ?? "default", name: p.name)
+            return VoidResult()
+        }
+        r.register("buildrun/events", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunEventsParams, ctx) in
+            // Also the events of a run that is gone, until they expire.
+            let ns = p.namespace ?? "default"
+            let page = try await s.engine.events(StateStore.EventQuery(namespace: ns, object: EventObject(kind: "BuildRun", namespace: ns, name: p.name),
+                                                                      afterID: try Paging.eventID(p.continue), limit: try Paging.limit(p.limit)))
+            return EventListResult(events: page.events, continue: page.more ? page.events.last.map { Paging.token(after: String($0.id)) } : nil)
+        }
+    }
+
     // MARK: Builds and events
 
     private static func registerBuilds(_ r: inout MethodRegistry, _ s: ServerContext) {
@@ -297,20 +371,9 @@ public enum MethodTable {
                 let lines = try await e.logs(namespace: ns, image: p.image, number: b.number, since: since)
                 return BuildLogsResult(build: b.number, status: b.status, lines: lines)
             }
-            let session = s.session(for: ctx.connection)
             let number = try await e.build(namespace: ns, image: p.image, number: p.build).number
-            let key = BuildKey(namespace: ns, image: p.image, number: number)
-            ctx.connection.progress(ctx, kind: "begin", title: "Following the log of \(p.image)")
-            do {
-                let b = try await e.followLogs(session: session, namespace: ns, image: p.image, number: number, since: since)
-                await session.flush()  // every line is sent before the reply
-                session.unfollow(key)
-                ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
-                return BuildLogsResult(build: b.number, status: b.status, lines: nil)
-            } catch {
-                session.unfollow(key)
-                throw error
-            }
+            let b = try await follow(s, ctx, BuildKey(namespace: ns, image: p.image, number: number), since: since, title: "Following the log of \(p.image)")
+            return BuildLogsResult(build: b.number, status: b.status, lines: nil)
         }
         r.register("build/wait", ordering: .read, keys: RequestKeys.build) { (p: BuildWaitParams, ctx) in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
@@ -323,14 +386,9 @@ public enum MethodTable {
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
         r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
-            let after = try Paging.key(p.continue).map { key -> Int64 in
-                guard let id = Int64(key) else { throw EngineError.invalid("continue is not a token of event/list; start again without it", field: "continue") }
-                return id
-            }
-            let limit = try Paging.limit(p.limit)
             let page = try await s.engine.events(StateStore.EventQuery(
                 namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.normalized($0) },
-                afterID: after ?? 0, limit: limit))
+                afterID: try Paging.eventID(p.continue), limit: try Paging.limit(p.limit)))
             return EventListResult(events: page.events, continue: page.more ? page.events.last.map { Paging.token(after: String($0.id)) } : nil)
         }
     }

@@ -30,6 +30,13 @@ enum Paging {
         return String(text.dropFirst(3))
     }
 
+    /// The event id a token of an events list names (0 without one).
+    static func eventID(_ token: String?) throws -> Int64 {
+        guard let key = try key(token) else { return 0 }
+        guard let id = Int64(key) else { throw EngineError.invalid("continue is not a token of an events list; start again without it", field: "continue") }
+        return id
+    }
+
     /// One page of `items` as `params` ask.
     static func page<T>(_ items: [T], key: (T) -> String, _ params: some PagedParams) throws -> (items: [T], next: String?) {
         page(items, key: key, limit: try limit(params.limit), after: try Paging.key(params.continue))

@@ -19,6 +19,32 @@ extension NamespacedNameParams: ValidatedParams {
     }
 }
 
+extension BuildRunSpec: ValidatedParams {
+    public func validate() throws {
+        try checkName(name, "name", "build run")
+        try checkName(namespace, "namespace", "namespace")
+        try checkName(image, "image", "image")
+    }
+}
+
+/// Params that name a build run.
+protocol NamesABuildRun: ValidatedParams {
+    var name: String { get }
+    var namespace: String? { get }
+}
+
+extension NamesABuildRun {
+    public func validate() throws {
+        try checkName(name, "name", "build run")
+        try checkName(namespace, "namespace", "namespace")
+    }
+}
+
+extension BuildRunRef: NamesABuildRun {}
+extension BuildRunLogsParams: NamesABuildRun {}
+extension BuildRunWaitParams: NamesABuildRun {}
+extension BuildRunEventsParams: NamesABuildRun {}
+
 extension QuotaParams: ValidatedParams {
     public func validate() throws { try checkName(namespace, "namespace", "namespace") }
 }

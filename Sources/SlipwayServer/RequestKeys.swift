@@ -61,4 +61,20 @@ enum RequestKeys {
     /// A build belongs to its image.
     static let build: KeysOf = { p in [image(namespace(p), name(p, "image"))] }
     static let buildList: KeysOf = { p in [image(namespace(p), p?["image"]?.stringValue ?? "*")] }
+
+    static func buildRunKey(_ namespace: String, _ name: String) -> String { "buildrun/\(namespace)/\(name)" }
+    static let buildRun: KeysOf = { p in [buildRunKey(namespace(p), name(p))] }
+    /// A run, and what it builds: the image (a run of an image), or its builder and the
+    /// namespace's secrets (a stand-alone run).
+    static let buildRunSubmit: KeysOf = { p in
+        var keys = [buildRunKey(namespace(p), p?["name"]?.stringValue ?? "*"), secrets(namespace(p))]
+        if let i = p?["image"]?.stringValue {
+            keys.append(image(namespace(p), i))
+        } else if let b = p?["builder"], let n = b["name"]?.stringValue {
+            keys.append(builder(b["kind"]?.stringValue == "Builder" ? namespace(p) : nil, n))
+        } else {
+            keys.append(builder(nil, "default"))
+        }
+        return OrderingKeys(keys)
+    }
 }

@@ -25,6 +25,9 @@ public struct ServerOptions: Sendable, Equatable {
     public var eventTTL: Double = 3600
     /// What each namespace may hold.
     public var quota = Quota()
+    /// Seconds a stand-alone build run is kept after it succeeded, and after it failed.
+    public var buildRunTTLSucceeded: Double = 3600
+    public var buildRunTTLFailed: Double = 86400
     /// The flags the command line named, so that a client is compared with the running engine
     /// only on what it asked for.
     public var given: Set<String> = []
@@ -42,6 +45,7 @@ public struct ServerOptions: Sendable, Equatable {
                       --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
                       --event-ttl DURATION (60m: how long a system event is kept)
                       --quota images=N,buildruns=N,storage=BYTES (per namespace; 100, 100, unlimited)
+                      --buildrun-ttl-succeeded DURATION (1h)  --buildrun-ttl-failed DURATION (24h)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -91,6 +95,12 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--quota", scope: .engine, hint: "RESOURCE=VALUE,… with images, buildruns or storage, and a number or 'unlimited'",
              apply: { o, v in guard case .success(let q) = Quota.parse(v, over: o.quota) else { return false }; o.quota = q; return true },
              shown: { $0.quota.text }),
+        Flag(name: "--buildrun-ttl-succeeded", scope: .engine, hint: "a positive duration such as 1h or 90s",
+             apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.buildRunTTLSucceeded = d; return true },
+             shown: { String($0.buildRunTTLSucceeded) }),
+        Flag(name: "--buildrun-ttl-failed", scope: .engine, hint: "a positive duration such as 24h or 90s",
+             apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.buildRunTTLFailed = d; return true },
+             shown: { String($0.buildRunTTLFailed) }),
         Flag(name: "--event-ttl", scope: .engine, hint: "a positive duration such as 60m or 90s",
              apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.eventTTL = d; return true },
              shown: { String($0.eventTTL) }),

@@ -55,6 +55,8 @@ public enum SlipwayServer {
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL
         engineOptions.quota = options.quota
+        engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
+        engineOptions.buildRunTTLFailed = options.buildRunTTLFailed
         do {
             return try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
         } catch {

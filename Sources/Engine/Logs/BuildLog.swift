@@ -52,7 +52,7 @@ final class BuildLogWriter: Sendable {
                 streamName = LogStream.system.rawValue
             }
             let offset = s.bytes
-            let l = BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: s.lines + 1,
+            let l = BuildLogLine(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: key.standaloneRun, seq: s.lines + 1,
                                  phase: phase, stream: streamName, line: text, time: Timestamp.now())
             let record = Array(BuildLogFile.encode(l).utf8)
             var written = 0
@@ -120,7 +120,7 @@ enum BuildLogFile {
     static func parse(_ row: Substring, key: BuildKey) -> BuildLogLine? {
         let f = row.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false)
         guard f.count == 5, let seq = Int(f[0]) else { return nil }
-        return BuildLogLine(namespace: key.namespace, image: key.image, build: key.number, seq: seq, phase: unescape(f[1]),
+        return BuildLogLine(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: key.standaloneRun, seq: seq, phase: unescape(f[1]),
                             stream: String(f[2]), line: unescape(f[4]), time: String(f[3]))
     }
 

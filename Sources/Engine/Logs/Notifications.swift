@@ -40,6 +40,12 @@ public struct BuildKey: Hashable, Sendable {
         self.image = image
         self.number = number
     }
+
+    /// The stand-alone build run this build is, when its image is a run's carrier.
+    public var standaloneRun: String? { image.hasPrefix("run.") ? String(image.dropFirst(4)) : nil }
+    /// How clients name the build: image and number, except for a stand-alone run (its name).
+    public var publicImage: String? { standaloneRun == nil ? image : nil }
+    public var publicBuild: Int? { standaloneRun == nil ? number : nil }
 }
 
 /// What flows to a session's forwarder, in order: notifications, word that a build's log has

@@ -22,6 +22,16 @@ public struct Image: Codable, Sendable, Equatable {
     public var failedBuildHistoryLimit: Int
     public var created: String
     public var status: ImageStatus
+    /// Set on the image that carries a stand-alone build run: the run's name. Such an image is
+    /// no build configuration: it is not listed, polled, rebuilt or counted as an image, and it
+    /// goes away with its run. Its name (`run.<name>`) cannot collide with an image's.
+    public var buildRun: String?
+
+    /// The name of the image that carries the stand-alone run `name` (see `BuildKey.standaloneRun`).
+    public static func carrier(ofRun name: String) -> String { "run." + name }
+
+    /// A build configuration (not the carrier of a stand-alone run).
+    public var isConfiguration: Bool { buildRun == nil }
 }
 
 

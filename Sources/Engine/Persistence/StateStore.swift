@@ -54,6 +54,112 @@ public final class StateStore: Sendable {
             """)
     }
 
+    /// The tables of build runs: the runs (with the image and build each is, and when a
+    /// stand-alone run goes), and the runs that expired (kept a day, to say so). Made once.
+    func upgradeBuildRuns() throws {
+        if try !db.query("SELECT 1 FROM meta WHERE key='buildruns' AND value='1'").isEmpty { return }
+        try db.transaction { tx in
+            try tx.query("""
+                CREATE TABLE IF NOT EXISTS buildruns(namespace TEXT NOT NULL, name TEXT NOT NULL, image TEXT NOT NULL, build INTEGER NOT NULL,
+                    standalone INTEGER NOT NULL, delete_at TEXT, document TEXT NOT NULL, PRIMARY KEY(namespace, name))
+                """, [])
+            try tx.query("CREATE INDEX IF NOT EXISTS buildruns_build ON buildruns(namespace, image, build)", [])
+            try tx.query("""
+                CREATE TABLE IF NOT EXISTS expired_buildruns(namespace TEXT NOT NULL, name TEXT NOT NULL, expired TEXT NOT NULL,
+                    ended TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY(namespace, name))
+                """, [])
+            try tx.query("INSERT OR REPLACE INTO meta(key, value) VALUES('buildruns', '1')", [])
+        }
+    }
+
+    // MARK: Build runs
+
+    public func insertBuildRun(_ r: BuildRun, in ex: SQLExecutor? = nil) throws -> Bool {
+        let exists = try (ex ?? db).query("SELECT 1 FROM buildruns WHERE namespace=? AND name=?", [.text(r.namespace), .text(r.name)])
+        guard exists.isEmpty else { return false }
+        try putBuildRun(r, in: ex)
+        return true
+    }
+
+    public func putBuildRun(_ r: BuildRun, in ex: SQLExecutor? = nil) throws {
+        try (ex ?? db).query("INSERT OR REPLACE INTO buildruns(namespace, name, image, build, standalone, delete_at, document) VALUES(?,?,?,?,?,?,?)",
+                             [.text(r.namespace), .text(r.name), .text(r.image), .integer(Int64(r.build)), .integer(r.standalone ? 1 : 0),
+                              r.deleteAt.map { .text($0) } ?? .null, .text(try encode(r))])
+    }
+
+    public func buildRun(namespace: String, name: String, in ex: SQLExecutor? = nil) throws -> BuildRun? {
+        try (ex ?? db).query("SELECT document FROM buildruns WHERE namespace=? AND name=?", [.text(namespace), .text(name)])
+            .first?.first?.text.map { try decode(BuildRun.self, $0) }
+    }
+
+    /// The runs of a namespace by name (all namespaces when nil): those after `after`, at most `limit`.
+    public func buildRuns(namespace: String?, after: String?, limit: Int) throws -> (runs: [BuildRun], more: Bool) {
+        var sql = "SELECT document FROM buildruns WHERE 1=1"
+        var args: [SQLiteDatabase.Value] = []
+        if let namespace { sql += " AND namespace=?"; args.append(.text(namespace)) }
+        if let after { sql += " AND name > ?"; args.append(.text(after)) }
+        sql += " ORDER BY name LIMIT ?"
+        args.append(.integer(Int64(limit) + 1))
+        var page = try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(BuildRun.self, $0) } }
+        let more = page.count > limit
+        if more { page.removeLast() }
+        return (page, more)
+    }
+
+    /// Stand-alone runs of a namespace that exist (for the quota).
+    public func standaloneRunCount(namespace: String) throws -> Int64 {
+        try db.query("SELECT count(*) FROM buildruns WHERE namespace=? AND standalone=1", [.text(namespace)]).first?.first?.integer ?? 0
+    }
+
+    /// The run of a build, if it is one.
+    public func buildRun(namespace: String, image: String, build: Int) throws -> BuildRun? {
+        try db.query("SELECT document FROM buildruns WHERE namespace=? AND image=? AND build=? LIMIT 1",
+                     [.text(namespace), .text(image), .integer(Int64(build))]).first?.first?.text.map { try decode(BuildRun.self, $0) }
+    }
+
+    /// Stand-alone runs with no deletion time yet (still running, or just ended).
+    public func standaloneRunsWithoutDeadline() throws -> [BuildRun] {
+        try db.query("SELECT document FROM buildruns WHERE standalone=1 AND delete_at IS NULL", []).compactMap { try $0.first?.text.map { try decode(BuildRun.self, $0) } }
+    }
+
+    /// Stand-alone runs whose deletion time has come.
+    public func buildRunsDue(at time: String) throws -> [BuildRun] {
+        try db.query("SELECT document FROM buildruns WHERE delete_at IS NOT NULL AND delete_at <= ?", [.text(time)])
+            .compactMap { try $0.first?.text.map { try decode(BuildRun.self, $0) } }
+    }
+
+    public func deleteBuildRun(namespace: String, name: String, in ex: SQLExecutor? = nil) throws {
+        try (ex ?? db).query("DELETE FROM buildruns WHERE namespace=? AND name=?", [.text(namespace), .text(name)])
+    }
+
+    /// The runs of an image's builds that are gone: `numbers` (retention), or all of them (the
+    /// image was deleted).
+    public func deleteBuildRuns(namespace: String, image: String, numbers: [Int]? = nil, in ex: SQLExecutor? = nil) throws {
+        if let numbers {
+            for n in numbers {
+                try (ex ?? db).query("DELETE FROM buildruns WHERE namespace=? AND image=? AND build=?", [.text(namespace), .text(image), .integer(Int64(n))])
+            }
+        } else {
+            try (ex ?? db).query("DELETE FROM buildruns WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
+        }
+    }
+
+    /// Remembers, for a day, that a run expired: when, and how it had ended.
+    public func noteExpired(_ r: BuildRun, at time: String, ended: String, status: String, in ex: SQLExecutor? = nil) throws {
+        try (ex ?? db).query("INSERT OR REPLACE INTO expired_buildruns(namespace, name, expired, ended, status) VALUES(?,?,?,?,?)",
+                             [.text(r.namespace), .text(r.name), .text(time), .text(ended), .text(status)])
+    }
+
+    public func expiredBuildRun(namespace: String, name: String) throws -> (expired: String, ended: String, status: String)? {
+        guard let row = try db.query("SELECT expired, ended, status FROM expired_buildruns WHERE namespace=? AND name=?", [.text(namespace), .text(name)]).first,
+              let expired = row[0].text, let ended = row[1].text, let status = row[2].text else { return nil }
+        return (expired, ended, status)
+    }
+
+    public func forgetExpiredBuildRuns(before time: String) throws {
+        try db.query("DELETE FROM expired_buildruns WHERE expired < ?", [.text(time)])
+    }
+
     /// Gives the events table what aggregation, filters and expiry look up (type, message, the
     /// last time), filled in from each stored event. Done once (`meta.events`), in one
     /// transaction; an engine on a full disk goes on without it until the next start.
@@ -170,7 +276,8 @@ public final class StateStore: Sendable {
     /// One page of a namespace's builds, by image and number: those after `after`, at most
     /// `limit`, and whether more follow.
     public func builds(namespace: String, image: String?, after: (image: String, number: Int)?, limit: Int) throws -> (builds: [Build], more: Bool) {
-        var sql = "SELECT document FROM builds WHERE namespace=?"
+        // Not the builds of stand-alone runs' carriers (`run.<name>`): those are listed as runs.
+        var sql = "SELECT document FROM builds WHERE namespace=? AND image NOT LIKE 'run.%'"
         var args: [SQLiteDatabase.Value] = [.text(namespace)]
         if let image { sql += " AND image=?"; args.append(.text(image)) }
         if let after { sql += " AND (image, number) > (?, ?)"; args += [.text(after.image), .integer(Int64(after.number))] }

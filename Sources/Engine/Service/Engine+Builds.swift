@@ -165,8 +165,7 @@ extension Engine {
             finish(b, previous: .QUEUED)
             return
         }
-        sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.image, build: key.number, status: .BUILDING,
-                                                     previous: .QUEUED, phase: b.phase, message: nil, time: Timestamp.now())))
+        broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
         scheduler.occupy(key, .init(task: nil, log: log, build: b))
         let plan = makeRequest(b, image: image, resolved: resolved)
         let executors = self.executors
@@ -357,14 +356,13 @@ extension Engine {
             // Followers still hear how it ended, and this engine answers for it as it ended; the
             // next start marks it interrupted.
             scheduler.noteUnrecorded(b)
-            sessions.broadcast(.buildStatusChanged(.init(namespace: b.namespace, image: b.image, build: b.number, status: b.status, previous: previous,
-                                                         phase: b.phase, message: b.message, time: Timestamp.now())))
+            broadcastBuildStatus(b.key, status: b.status, previous: previous, phase: b.phase, message: b.message)
         }
     }
 
     private func record(_ b: Build, previous: BuildState) throws {
         let ns = b.namespace, name = b.image
-        let object = EventObject(kind: "Image", namespace: ns, name: name)
+        let object = eventObject(namespace: ns, image: name)
         guard var image = try imageIfExists(ns, name) else {
             try store.deleteBuilds(namespace: ns, image: name, numbers: [b.number])
             return
@@ -388,6 +386,8 @@ extension Engine {
             deleted = RetentionPolicy.buildsToDelete(try store.buildStates(namespace: ns, image: name, in: tx),
                                                      keepSucceeded: image.successBuildHistoryLimit, keepFailed: image.failedBuildHistoryLimit)
             try store.deleteBuilds(namespace: ns, image: name, numbers: deleted, in: tx)
+            // Runs of an image follow its history limits.
+            try store.deleteBuildRuns(namespace: ns, image: name, numbers: deleted, in: tx)
             try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
             if b.status == .SUCCESS {
                 if !b.buildpacks.isEmpty {
@@ -408,9 +408,8 @@ extension Engine {
             // Retention already removed these builds; a log file that cannot be removed is only space.
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }
         }
-        sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: b.number, status: b.status, previous: previous,
-                                                     phase: b.phase, message: b.message, time: Timestamp.now())))
-        if image.status.ready != previousReady {
+        broadcastBuildStatus(b.key, status: b.status, previous: previous, phase: b.phase, message: b.message)
+        if image.status.ready != previousReady && image.isConfiguration {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
                                                          latestImage: image.status.latestImage, time: Timestamp.now())))
         }
@@ -426,9 +425,8 @@ extension Engine {
         b.status = .FAILURE
         b.message = message
         b.finished = Timestamp.now()
-        sessions.broadcast(.buildStatusChanged(.init(namespace: b.namespace, image: b.image, build: b.number, status: .FAILURE, previous: previous,
-                                                     phase: b.phase, message: message, time: Timestamp.now())))
-        scheduler.answer(BuildKey(namespace: b.namespace, image: b.image, number: b.number), with: b)
+        broadcastBuildStatus(b.key, status: .FAILURE, previous: previous, phase: b.phase, message: message)
+        scheduler.answer(b.key, with: b)
         schedule()
     }
 }

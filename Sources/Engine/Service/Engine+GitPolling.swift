@@ -20,7 +20,7 @@ extension Engine {
     /// reason COMMIT. A pinned commit is never polled, nor an image with `poll: false`.
     public func pollGitSources() async {
         let candidates = ((try? loadImages()) ?? [:]).values.filter { i in
-            guard let g = i.source.git, g.poll != false, i.source.resolved?.pinned != true else { return false }
+            guard i.isConfiguration, let g = i.source.git, g.poll != false, i.source.resolved?.pinned != true else { return false }
             return true
         }
         for image in candidates {

@@ -20,7 +20,22 @@ extension Engine {
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "image")
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
-        let tag = try resolveTag(spec.tag, namespace: ns, name: spec.name)
+        let image = try await newImage(spec, namespace: ns, name: spec.name) {
+            try await self.checkQuota(namespace: ns, adding: .images)
+        }
+        // The snapshot took time off the actor; the name (or the last image of the quota) may
+        // have been taken meanwhile.
+        if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
+        try await checkQuota(namespace: ns, adding: .images)
+        if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
+        return try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+    }
+
+    /// An image as `spec` describes it, checked, with its source resolved (snapshotted, or the
+    /// commit or archive fixed); `beforeSource` runs once everything cheap is checked.
+    func newImage(_ spec: ImageSpec, namespace ns: String, name: String, buildRun: String? = nil,
+                  beforeSource: () async throws -> Void = {}) async throws -> Image {
+        let tag = try resolveTag(spec.tag, namespace: ns, name: name)
         for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
         try Validation.env(spec.env ?? [:])
         try Self.validateLimits(spec)
@@ -30,19 +45,13 @@ extension Engine {
         try checkSourceSyntax(source)
         let builder = spec.builder ?? .default
         try requireBuilder(builder, namespace: ns)
-        try await checkQuota(namespace: ns, adding: .images)
+        try await beforeSource()
         source = try await resolveSource(source, namespace: ns)
-        // The snapshot took time off the actor; the name (or the last image of the quota) may
-        // have been taken meanwhile.
-        if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
-        try await checkQuota(namespace: ns, adding: .images)
-        let image = Image(
-            namespace: ns, name: spec.name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
+        return Image(
+            namespace: ns, name: name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
             env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildTimeout: spec.buildTimeout,
             successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
-            created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1))
-        if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
-        return try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+            created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun)
     }
 
     public func patchImage(_ spec: ImageSpec) async throws -> ImageChange {
@@ -142,7 +151,7 @@ extension Engine {
         var queuedBuild: Build?
         var isNew = false
         let previousReady = created ? nil : imageCache?[ImageKey(namespace: ns, name: name)]?.status.ready
-        let object = EventObject(kind: "Image", namespace: ns, name: name)
+        let object = eventObject(namespace: ns, image: name)
         try change { tx, events in
             if let latest = try store.latestBuild(namespace: ns, image: name, in: tx), latest.status == .QUEUED {
                 // The queued build takes the change; its reasons are worked out again against the
@@ -175,7 +184,13 @@ extension Engine {
                 try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
             }
             for e in extra { events.add(e.type, e.reason, e.message, object: e.object) }
-            if created { events.add(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object) }
+            if created {
+                if let run = image.buildRun {
+                    events.add(.Normal, "Submitted", "Build run \(run) submitted; its image goes to \(image.tag)", object: object)
+                } else {
+                    events.add(.Normal, "Created", "Image \(name) created; builds go to \(image.tag)", object: object)
+                }
+            }
             if let resolved = image.source.resolved, reasons.contains(where: { $0.reason == .CONFIG || $0.reason == .COMMIT }) {
                 events.add(.Normal, "SourceResolved", Self.describe(image.source, resolved), object: object)
             }
@@ -188,10 +203,9 @@ extension Engine {
         scheduler.enqueue(key)
         RequestAttribution.session?.noteStarted(key)
         if isNew {
-            sessions.broadcast(.buildStatusChanged(.init(namespace: ns, image: name, build: number, status: .QUEUED, previous: nil, phase: nil,
-                                                         message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds), time: Timestamp.now())))
+            broadcastBuildStatus(key, status: .QUEUED, previous: nil, phase: nil, message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds))
         }
-        if previousReady != .Building {
+        if previousReady != .Building && image.isConfiguration {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: .Building, previous: previousReady,
                                                          latestImage: image.status.latestImage, time: Timestamp.now())))
         }
@@ -224,11 +238,10 @@ extension Engine {
         return i
     }
 
-    /// Filters of `image/list`.
-
     public func listImages(namespace: String?, filter: ImageFilter?) throws -> [ImageRow] {
         let all = try loadImages().values
         return all.filter { i in
+            guard i.isConfiguration else { return false }
             if let ns = namespace, i.namespace != ns { return false }
             if let r = filter?.ready, i.status.ready != r { return false }
             if let b = filter?.builder, i.builder.name != b { return false }
@@ -245,19 +258,29 @@ extension Engine {
     /// Deletes the image, its builds, logs and cache. Images already written stay where they are.
     public func deleteImage(namespace: String, name: String) async throws {
         _ = try image(namespace, name)
+        try await removeImage(namespace: namespace, name: name) { tx, events in
+            events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
+        }
+    }
+
+    /// Removes an image (a configuration, or a run's carrier) with its builds, their runs, logs
+    /// and cache; `also` adds to the same transaction. Its queued and running builds end.
+    func removeImage(namespace: String, name: String, endMessage: String = Engine.imageDeleted,
+                     also: (SQLiteDatabase.Transaction, EventBatch) throws -> Void) async throws {
         let (queued, running) = scheduler.builds(ofImage: namespace, name)
         let queuedBuilds = try queued.compactMap { try store.build(namespace: namespace, image: name, number: $0.number) }
         try change { tx, events in
             try store.deleteBuilds(namespace: namespace, image: name, in: tx)
+            try store.deleteBuildRuns(namespace: namespace, image: name, in: tx)
             try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
-            events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
+            try also(tx, events)
         }
         imageCache?[ImageKey(namespace: namespace, name: name)] = nil
         // Its builds end: running ones when their task stops (see `completed`), queued ones now.
-        for key in running { scheduler.cancelRunning(key, message: Self.imageDeleted) }
+        for key in running { scheduler.cancelRunning(key, message: endMessage) }
         for b in queuedBuilds {
             scheduler.unqueue(BuildKey(namespace: namespace, image: name, number: b.number))
-            ended(b, message: Self.imageDeleted, previous: .QUEUED)
+            ended(b, message: endMessage, previous: .QUEUED)
         }
         let folders = [path("logs", namespace, name), path("cache", namespace, name)]
         try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }
@@ -458,7 +481,7 @@ extension Engine {
     /// changed since their last successful build (reasons BUILDER and STACK). Builds queue under
     /// the concurrency limit like any other.
     func reconcileImages(where matches: (Builder) -> Bool) {
-        for image in ((try? loadImages()) ?? [:]).values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
+        for image in ((try? loadImages()) ?? [:]).values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) where image.isConfiguration {
             guard let builder = try? builderRecord(image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
                 let last = try? store.latestBuild(namespace: image.namespace, image: image.name)
             else { continue }

@@ -23,12 +23,12 @@ extension Engine {
     public var quota: Quota { options.quota }
 
     public func quotaUsage(namespace: String) async throws -> QuotaUsage {
-        let images = try loadImages().values.filter { $0.namespace == namespace }
-        let snapshots = Set(images.compactMap { $0.source.resolved.flatMap { Digest($0.snapshot.digest) } }).map { self.images.content.path($0) }
+        let all = try loadImages().values.filter { $0.namespace == namespace }
+        let images = all.filter(\.isConfiguration)
+        let snapshots = Set(all.compactMap { $0.source.resolved.flatMap { Digest($0.snapshot.digest) } }).map { self.images.content.path($0) }
         let folders = [path("layouts", namespace), path("layouts", ".registry", namespace), path("cache", namespace), path("logs", namespace)]
         let bytes = try await BlockingWork.run { folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshots.reduce(Int64(0)) { $0 + Self.fileBytes($1) } }
-        // Stand-alone build runs arrive with buildrun/*; until then a namespace has none.
-        return QuotaUsage(images: Int64(images.count), buildruns: 0, storage: bytes)
+        return QuotaUsage(images: Int64(images.count), buildruns: try store.standaloneRunCount(namespace: namespace), storage: bytes)
     }
 
     /// Refuses, changing nothing, what would take the namespace past its quota of `resource`:
@@ -37,8 +37,9 @@ extension Engine {
         guard let limit = options.quota.limit(resource) else { return }
         let used: Int64
         switch resource {
-        case .images: used = Int64(try loadImages().values.filter { $0.namespace == namespace }.count)
-        case .buildruns, .storage: used = try await quotaUsage(namespace: namespace).used(resource)
+        case .images: used = Int64(try loadImages().values.filter { $0.namespace == namespace && $0.isConfiguration }.count)
+        case .buildruns: used = try store.standaloneRunCount(namespace: namespace)
+        case .storage: used = try await quotaUsage(namespace: namespace).used(resource)
         }
         guard used >= limit else { return }
         let toFree: String

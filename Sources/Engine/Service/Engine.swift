@@ -23,6 +23,10 @@ public struct EngineOptions: Sendable {
     /// Seconds a system event is kept after it last happened (`--event-ttl`; the code engine
     /// keeps them 60 minutes).
     public var eventTTL: Double = 3600
+    /// Seconds a stand-alone build run is kept after it succeeded, and after it failed (the
+    /// code engine's 1 hour and 24 hours).
+    public var buildRunTTLSucceeded: Double = 3600
+    public var buildRunTTLFailed: Double = 86400
     /// What each namespace may hold (`--quota`).
     public var quota = Quota()
 
@@ -58,6 +62,8 @@ public actor Engine {
     var pollTask: Task<Void, Never>?
     /// Deletes expired events, while the engine runs.
     var expiryTask: Task<Void, Never>?
+    /// Deletes stand-alone build runs whose time has come, while the engine runs.
+    var runExpiryTask: Task<Void, Never>?
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 
@@ -98,6 +104,7 @@ public actor Engine {
         do {
             try store.relativizeStoredPaths()
             try store.upgradeEvents()
+            try store.upgradeBuildRuns()
         } catch let e as EngineError where e.reason == .unavailable {
             // A full disk: stored paths stay absolute, and the events table as it was, until the
             // next start; reads still work.
@@ -166,6 +173,7 @@ public actor Engine {
         schedule()
         startGitPolling()
         startEventExpiry()
+        startBuildRunExpiry()
     }
 
     // MARK: Sessions
@@ -204,7 +212,7 @@ public actor Engine {
 
     public func activity() -> Activity {
         let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {
-            $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
+            $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
         return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
                         queued: scheduler.queue.count, standingWork: polled)
