@@ -164,7 +164,8 @@ method("image/status", "What `kp image status` shows.", [p("name", S("Name"), Tr
 method("image/list", "Image rows, in one namespace or all, by namespace and name, a page at a time.",
        [NS, p("allNamespaces", BOOL), p("filter", obj({"ready": S("ReadyState"), "builder": STR, "latestReason": STR})), LIMIT, CONTINUE],
        obj({"images": arr(S("ImageRow")), "continue": NEXT}))
-method("image/delete", "Deletes the image with all its builds and logs; images already written stay.", [p("name", S("Name"), True), NS], NULL,
+method("image/delete", "Deletes the image with all its builds, runs, logs and cache, and its default OCI layout under the state directory "
+       "(garbage collection removes what only it used); images written to a tag of your own (a registry, or an oci: layout elsewhere) stay.", [p("name", S("Name"), True), NS], NULL,
        errors=("InvalidParams", "NotFound"))
 method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
        obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition", "QuotaExceeded"))
@@ -175,6 +176,20 @@ amounts = obj({"images": INT, "buildruns": INT, "storage": {"type": "integer", "
 method("quota/get", "A namespace's quota (--quota) and what it holds now: images, stand-alone build runs, and bytes of stored data "
        "(its image layouts, build caches, logs and source snapshots; a file counts in full for every namespace that refers to it).",
        [NS], obj({"namespace": STR, "limits": amounts, "used": amounts}, ["namespace", "limits", "used"]))
+
+# The state directory
+method("system/gc", "Mark and sweep: removes what no image, retained build, stack, store or running build reaches (images' layouts and "
+       "layers, source snapshots, unpacked stacks, buildpacks, caches and logs of deleted images). It also runs by itself after deletions and "
+       "retention. A file written or reused since the collection began is kept, so builds may run meanwhile.",
+       [p("dryRun", BOOL, desc="Count what would be freed; remove nothing.")],
+       obj({"dryRun": BOOL, "freed": arr(obj({"kind": {"enum": ["blobs", "buildpacks", "caches", "images", "logs", "stacks"]}, "count": INT,
+                                               "bytes": INT}, ["kind", "count", "bytes"])),
+            "totalBytes": INT}, ["dryRun", "freed", "totalBytes"]))
+method("system/df", "What the state directory holds, by kind, as docker system df shows it (a file with several links counted once), "
+       "with the bytes system/gc would give back.", [],
+       obj({"kinds": arr(obj({"kind": {"enum": ["images", "layers", "sources", "stacks", "buildpacks", "caches", "logs", "unreferenced", "events"]},
+                              "count": INT, "bytes": INT, "reclaimable": INT}, ["kind", "count", "bytes", "reclaimable"])),
+            "totalBytes": INT}, ["kinds", "totalBytes"]), errors=())
 
 # Secrets
 method("secret/create", "Stores credentials: registry username/password, a docker config file, or git (username/password or sshKey) for a URL "

@@ -193,3 +193,11 @@ public struct SecretInfo: Codable, Sendable, Equatable {
         self.created = created
     }
 }
+
+/// `system/gc` params.
+public struct CollectParams: Codable, Sendable {
+    /// Count what would be freed; remove nothing.
+    public var dryRun: Bool?
+
+    public init(dryRun: Bool? = nil) { self.dryRun = dryRun }
+}

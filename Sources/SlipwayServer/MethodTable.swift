@@ -229,6 +229,12 @@ public enum MethodTable {
 
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
+        r.register("system/gc", ordering: .write) { (p: CollectParams, ctx) in
+            CollectResult(try await s.engine.collectGarbage(dryRun: p.dryRun == true), dryRun: p.dryRun == true)
+        }
+        r.register("system/df", ordering: .read) { (_: NoParams, ctx) in
+            DiskUsageResult(try await s.engine.diskUsage())
+        }
         r.register("quota/get", ordering: .read, keys: { p in [RequestKeys.image(RequestKeys.namespace(p), "*")] }) { (p: QuotaParams, ctx) in
             let ns = p.namespace ?? "default"
             return QuotaResult(namespace: ns, quota: await s.engine.quota, usage: try await s.engine.quotaUsage(namespace: ns))

@@ -13,13 +13,18 @@ public struct ContentStore: Sendable {
         try FileManager.default.createDirectory(at: tempDirectory, withIntermediateDirectories: true)
     }
 
-    var blobsDirectory: URL { root.appendingPathComponent("blobs/sha256", isDirectory: true) }
+    public var blobsDirectory: URL { root.appendingPathComponent("blobs/sha256", isDirectory: true) }
     /// Where blobs are written before they have a name; swept at start-up.
     public var tempDirectory: URL { root.appendingPathComponent("blobs/.tmp", isDirectory: true) }
 
     public func path(_ digest: Digest) -> String { blobsDirectory.path + "/" + digest.hex }
 
     public func contains(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
+
+    /// Marks a blob that is being reused as new: a garbage collection that began earlier keeps
+    /// it (see `GarbageCollector`). True when the blob is there.
+    @discardableResult
+    public func reuse(_ digest: Digest) -> Bool { utimensat(AT_FDCWD, path(digest), nil, 0) == 0 }
 
     /// Largest metadata blob (manifest, index, config) read into memory, as the distribution
     /// registry caps manifests.
@@ -42,7 +47,7 @@ public struct ContentStore: Sendable {
     @discardableResult
     public func put(_ data: Data) throws -> Digest {
         let digest = Digest.of(data)
-        if contains(digest) { return digest }
+        if reuse(digest) { return digest }
         let w = try writer()
         try w.write(data)
         _ = try w.commit()
@@ -56,7 +61,7 @@ public struct ContentStore: Sendable {
     /// file) here: it must be a regular file (no symlink is followed) whose content is the
     /// digest it is named by; it is streamed through the hasher, never trusted.
     public func importBlob(_ digest: Digest, from other: ContentStore) throws {
-        if contains(digest) { return }
+        if reuse(digest) { return }
         let fd = open(other.path(digest), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.invalid("blob \(digest.short) is missing from \(other.root.path), or is a symlink") }
         defer { close(fd) }
@@ -81,7 +86,7 @@ public struct ContentStore: Sendable {
     /// Makes a blob of `other` (a store Slipway wrote) present here, by hard link when both
     /// are on one filesystem.
     public func copy(_ digest: Digest, from other: ContentStore) throws {
-        if contains(digest) { return }
+        if reuse(digest) { return }
         let src = other.path(digest)
         let tmp = tempDirectory.path + "/link-" + UUID().uuidString
         if link(src, tmp) != 0 {
@@ -214,7 +219,7 @@ public final class BlobWriter {
             unlink(tempPath)
             return false
         }
-        if access(store.path(expected), F_OK) == 0 {
+        if store.reuse(expected) {
             unlink(tempPath)
         } else if rename(tempPath, store.path(expected)) != 0 {
             let err = String(cString: strerror(errno))
@@ -231,7 +236,7 @@ public final class BlobWriter {
         close(fd)
         let digest = hasher.finish()
         let final = store.path(digest)
-        if access(final, F_OK) == 0 {
+        if store.reuse(digest) {
             unlink(tempPath)
         } else if rename(tempPath, final) != 0 {
             let err = String(cString: strerror(errno))

@@ -393,6 +393,12 @@ public final class StateStore: Sendable {
         return (page, more)
     }
 
+    /// How many events are kept, and the bytes of their documents.
+    public func eventUsage() throws -> (count: Int, bytes: Int64) {
+        let row = try db.query("SELECT count(*), coalesce(sum(length(document)), 0) FROM events", []).first
+        return (Int(row?[0].integer ?? 0), row?[1].integer ?? 0)
+    }
+
     /// Deletes the events last seen before `time`; returns how many.
     @discardableResult
     public func deleteEvents(lastSeenBefore time: String) throws -> Int {

@@ -1,4 +1,5 @@
 import SlipwayProtocol
+import BuildRuntime
 import Foundation
 
 /// The build queue and its slots. Builds wait in the order they were queued; at most `limit`
@@ -18,6 +19,9 @@ final class BuildScheduler {
         var build: Build
         /// Why it was canceled, when it was: the message it ends with.
         var cancelMessage: String?
+        /// Blobs the build reads (its source, stack images, the image a rebase starts from):
+        /// kept by garbage collection while it runs, whatever else changes.
+        var leases: [Digest] = []
     }
 
     /// How many builds run at once, across all images.

@@ -166,14 +166,16 @@ extension Engine {
             return
         }
         broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
-        scheduler.occupy(key, .init(task: nil, log: log, build: b))
         let plan = makeRequest(b, image: image, resolved: resolved)
+        let rebase = rebaseBase(for: b, stack: resolved?.stack)
+        let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage] } ?? []) + (rebase.map { [$0.previous] } ?? [])
+        scheduler.occupy(key, .init(task: nil, log: log, build: b, leases: leases))
         let executors = self.executors
         let images = self.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try registryPush(for: image, build: key.number) }
-        // A STACK-only change on the same stack id is a rebase: the run image swapped, no buildpack run.
-        let rebase = rebaseBase(for: b, stack: resolved?.stack)
+        // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
+        // swapped, no buildpack run.
         let engine = self
         let task = Task.detached { [weak self] in
             let outcome: Result<BuildResult, Error>
@@ -407,6 +409,7 @@ extension Engine {
         if !oldLogs.isEmpty {
             // Retention already removed these builds; a log file that cannot be removed is only space.
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }
+            scheduleCollection()
         }
         broadcastBuildStatus(b.key, status: b.status, previous: previous, phase: b.phase, message: b.message)
         if image.status.ready != previousReady && image.isConfiguration {

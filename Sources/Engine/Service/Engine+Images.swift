@@ -284,6 +284,8 @@ extension Engine {
         }
         let folders = [path("logs", namespace, name), path("cache", namespace, name)]
         try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }
+        // What only this image used (its default layout, layers, source snapshot) goes next.
+        scheduleCollection()
     }
 
     // MARK: Inputs

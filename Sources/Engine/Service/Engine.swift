@@ -64,6 +64,11 @@ public actor Engine {
     var expiryTask: Task<Void, Never>?
     /// Deletes stand-alone build runs whose time has come, while the engine runs.
     var runExpiryTask: Task<Void, Never>?
+    /// A garbage collection runs; those asked for meanwhile wait in `collectionQueue`.
+    var collecting = false
+    var collectionQueue: [CheckedContinuation<Void, Never>] = []
+    /// The collection that deletions asked for, until it has run.
+    var pendingCollection: Task<Void, Never>?
     /// Builds marked FAILURE at start-up because the process running them died.
     public nonisolated let interruptedBuilds: [Build]
 

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Mark and sweep over what Slipway keeps on disk by content: blobs in a content store (the
+/// state's, or an image layout's), and folders named by a digest (unpacked build images,
+/// buildpacks). The caller names the roots; this type finds what they reach and removes the
+/// rest. A file changed after the collection began is never removed: whatever is written or
+/// reused meanwhile (`ContentStore` touches a blob it reuses) survives, which is the lease
+/// that makes collecting safe while builds run. Removing only unlinks files, so a process
+/// killed in the middle loses nothing that was reachable.
+public struct GarbageCollector: Sendable {
+    /// When the collection began: files changed since are kept.
+    public let started: Date
+    /// Report only: nothing is removed.
+    public let dryRun: Bool
+
+    public init(started: Date = Date(), dryRun: Bool) {
+        self.started = started
+        self.dryRun = dryRun
+    }
+
+    /// What a sweep removed (or would remove).
+    public struct Freed: Sendable, Equatable {
+        public var count = 0
+        /// Bytes given back: files whose last link was removed.
+        public var bytes: Int64 = 0
+        public init() {}
+        public static func + (a: Freed, b: Freed) -> Freed {
+            var r = a
+            r.count += b.count
+            r.bytes += b.bytes
+            return r
+        }
+    }
+
+    /// Every blob `roots` reach in `store`: an index reaches its manifests, a manifest its
+    /// config and layers. A root or manifest the store lacks reaches nothing more.
+    public static func reachable(from roots: [Digest], in store: ContentStore) -> Set<Digest> {
+        var seen = Set<Digest>()
+        var pending = roots
+        while let d = pending.popLast() {
+            guard seen.insert(d).inserted, store.contains(d) else { continue }
+            // Metadata is small; a blob that is not a readable index or manifest (a layer, a
+            // config, a damaged file) reaches nothing further.
+            guard let data = try? store.read(d), let probe = try? JSONDecoder().decode(Probe.self, from: data) else { continue }
+            pending += (probe.manifests ?? []).map(\.digest)
+            if let config = probe.config { pending.append(config.digest) }
+            pending += (probe.layers ?? []).map(\.digest)
+        }
+        return seen
+    }
+
+    /// The manifests an image layout's `index.json` names; none when it has none or cannot be read.
+    public static func taggedManifests(inLayoutAt path: String) -> [Digest] {
+        guard let layout = try? OCILayout(path: path, create: false), let index = try? layout.index() else { return [] }
+        return index.manifests.map(\.digest)
+    }
+
+    /// Removes the blobs of `store` that are not in `keep` and older than the collection.
+    public func sweepBlobs(of store: ContentStore, keep: Set<Digest>) -> Freed {
+        var freed = Freed()
+        let dir = store.blobsDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let digest = Digest("sha256:" + name), !keep.contains(digest) else { continue }
+            freed = freed + remove(dir + "/" + name)
+        }
+        return freed
+    }
+
+    /// Removes the folders in `dir` whose names are not in `keep` and that are older than the
+    /// collection (names starting with "." are another process's temporaries: left alone).
+    public func sweepFolders(in dir: String, keep: Set<String>) -> Freed {
+        var freed = Freed()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {
+            freed = freed + remove(dir + "/" + name)
+        }
+        return freed
+    }
+
+    /// Removes a file, or a folder with everything in it, unless it changed since the
+    /// collection began.
+    public func remove(_ path: String) -> Freed {
+        var st = stat()
+        guard lstat(path, &st) == 0, Self.modified(st) < started else { return Freed() }
+        let freed = Self.measure(path)
+        guard !dryRun else { return freed }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            // A folder that cannot be removed whole is left for the next collection.
+            guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }
+        } else if unlink(path) != 0 {
+            return Freed()
+        }
+        return freed
+    }
+
+    /// The files under `path` (or `path` itself) and the bytes given back were they removed:
+    /// a file counts when this is its last link.
+    public static func measure(_ path: String) -> Freed {
+        var freed = Freed()
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return freed }
+        if (st.st_mode & S_IFMT) != S_IFDIR {
+            freed.count = 1
+            if st.st_nlink <= 1 { freed.bytes = Int64(st.st_size) }
+            return freed
+        }
+        freed.count = 1
+        let walker = FileManager.default.enumerator(atPath: path)
+        while let sub = walker?.nextObject() as? String {
+            var s = stat()
+            guard lstat(path + "/" + sub, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { continue }
+            if s.st_nlink <= 1 { freed.bytes += Int64(s.st_size) }
+        }
+        return freed
+    }
+
+    static func modified(_ st: stat) -> Date {
+        Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// What an index or manifest names.
+    private struct Probe: Decodable {
+        var manifests: [OCIDescriptor]?
+        var config: OCIDescriptor?
+        var layers: [OCIDescriptor]?
+    }
+}

@@ -1,0 +1,227 @@
+import BuildRuntime
+import Foundation
+import SlipwayProtocol
+
+/// The roots of a garbage collection, read from the engine's state at one moment: what every
+/// image, stack, store and running build still needs.
+struct CollectionRoots: Sendable {
+    /// Blobs of the state's content store that are roots (stack images, buildpacks, source
+    /// snapshots, what running builds lease).
+    var content: [Digest] = []
+    /// Image layouts and the manifests to keep in each (those of retained builds, besides
+    /// what the layout's index tags).
+    var layouts: [String: [Digest]] = [:]
+    /// Layouts under the state directory: their unreachable blobs are swept.
+    var ownLayouts: Set<String> = []
+    /// Folders to keep, by kind: `rootfs/<hex>`, `buildpacks/<hex>`, and `ns/name` of every
+    /// image for layouts, caches and logs.
+    var rootfs: Set<String> = []
+    var buildpacks: Set<String> = []
+    var images: [String: Set<String>] = [:]
+    /// Snapshot blobs of images (for reporting usage).
+    var sources: Set<Digest> = []
+    /// Stack image blobs' roots (for reporting usage).
+    var stacks: [Digest] = []
+}
+
+extension Engine {
+    /// What a collection freed (or would free), by kind: `images` (layouts of deleted images,
+    /// and blobs no retained build's image uses), `blobs` (layers, configs, manifests and
+    /// source snapshots in the content store), `stacks` (unpacked build images), `buildpacks`,
+    /// `caches`, `logs`.
+    public struct CollectionReport: Sendable, Equatable {
+        public var freed: [String: GarbageCollector.Freed]
+        public var total: GarbageCollector.Freed { freed.values.reduce(GarbageCollector.Freed(), +) }
+    }
+
+    /// Mark and sweep: removes (or, with `dryRun`, counts) what no image, retained build,
+    /// stack, store or running build reaches. One collection at a time.
+    public func collectGarbage(dryRun: Bool) async throws -> CollectionReport {
+        await acquireCollection()
+        defer { releaseCollection() }
+        let gc = GarbageCollector(dryRun: dryRun)
+        let roots = try collectionRoots()
+        let content = images.content
+        let state = stateDirectory.path
+        return try await BlockingWork.run {
+            var freed: [String: GarbageCollector.Freed] = [:]
+            var keep = GarbageCollector.reachable(from: roots.content, in: content)
+            var layoutFreed = GarbageCollector.Freed()
+            for (path, manifests) in roots.layouts.sorted(by: { $0.key < $1.key }) {
+                guard let layout = try? OCILayout(path: path, create: false) else { continue }
+                let reached = GarbageCollector.reachable(from: manifests + GarbageCollector.taggedManifests(inLayoutAt: path), in: layout.store)
+                keep.formUnion(reached)
+                if roots.ownLayouts.contains(path) { layoutFreed = layoutFreed + gc.sweepBlobs(of: layout.store, keep: reached) }
+            }
+            for (kind, folder) in [("images", "layouts"), ("caches", "cache"), ("logs", "logs")] {
+                var f = GarbageCollector.Freed()
+                for ns in Self.folders(in: state + "/" + folder) {
+                    f = f + gc.sweepFolders(in: state + "/" + folder + "/" + ns, keep: roots.images[ns] ?? [])
+                }
+                if folder == "layouts" {
+                    for ns in Self.folders(in: state + "/layouts/.registry") {
+                        f = f + gc.sweepFolders(in: state + "/layouts/.registry/" + ns, keep: roots.images[ns] ?? [])
+                    }
+                    f = f + layoutFreed
+                }
+                freed[kind] = f
+            }
+            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep)
+            freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
+            freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
+            return CollectionReport(freed: freed)
+        }
+    }
+
+    /// Collects soon (once, however many deletions ask), after deletions and retention.
+    func scheduleCollection() {
+        guard pendingCollection == nil else { return }
+        pendingCollection = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(200))  // deletions that come together are collected together
+            guard let self else { return }
+            do {
+                _ = try await self.collectGarbage(dryRun: false)
+            } catch {
+                self.report("garbage collection failed: \(error); it runs again after the next deletion")
+            }
+            await self.collectionDone()
+        }
+    }
+
+    private func collectionDone() { pendingCollection = nil }
+
+    /// One collection at a time: a second waits for the first.
+    private func acquireCollection() async {
+        guard collecting else {
+            collecting = true
+            return
+        }
+        await withCheckedContinuation { collectionQueue.append($0) }
+    }
+
+    private func releaseCollection() {
+        if collectionQueue.isEmpty { collecting = false } else { collectionQueue.removeFirst().resume() }
+    }
+
+    /// The roots, from the database and the scheduler, on the actor (one consistent view).
+    func collectionRoots() throws -> CollectionRoots {
+        var r = CollectionRoots()
+        for stack in try clusterStacks() {
+            r.content += [stack.status.buildImageDigest, stack.status.runImageDigest]
+            r.stacks += [stack.status.buildImageDigest, stack.status.runImageDigest]
+            r.rootfs.insert(stack.status.buildImageDigest.hex)
+        }
+        for store in try clusterStores() {
+            for bp in store.buildpacks {
+                r.content.append(bp.digest)
+                r.buildpacks.insert(bp.digest.hex)
+            }
+        }
+        for image in try loadImages().values {
+            r.images[image.namespace, default: []].insert(image.name)
+            if let snapshot = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) {
+                r.content.append(snapshot)
+                r.sources.insert(snapshot)
+            }
+            let retained = try store.builds(namespace: image.namespace, image: image.name).compactMap { $0.imageDigest.flatMap(Digest.init) }
+            var layoutPaths = [path("layouts", ".registry", image.namespace, image.name)]
+            if case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") { layoutPaths.append(p) }
+            for p in layoutPaths {
+                r.layouts[p, default: []] += retained
+                if p.hasPrefix(stateDirectory.path + "/") { r.ownLayouts.insert(p) }
+            }
+        }
+        for slot in scheduler.running.values { r.content += slot.leases }
+        return r
+    }
+
+    nonisolated static func folders(in path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }
+    }
+
+    // MARK: Usage
+
+    /// What the state directory holds, by kind, as `docker system df` shows it: how many, how
+    /// many bytes (a file with several links counted once), and how many of those bytes a
+    /// collection would give back.
+    public struct UsageRow: Sendable, Equatable {
+        public var kind: String
+        public var count: Int
+        public var bytes: Int64
+        public var reclaimable: Int64
+    }
+
+    public func diskUsage() async throws -> [UsageRow] {
+        let roots = try collectionRoots()
+        let wouldFree = try await collectGarbage(dryRun: true).freed
+        let (events, eventBytes) = try store.eventUsage()
+        let content = images.content
+        let state = stateDirectory.path
+        var rows = try await BlockingWork.run { () -> [UsageRow] in
+            let stackBlobs = GarbageCollector.reachable(from: roots.stacks, in: content)
+            var layoutBlobs = Set<Digest>()
+            for (path, manifests) in roots.layouts {
+                guard let layout = try? OCILayout(path: path, create: false) else { continue }
+                layoutBlobs.formUnion(GarbageCollector.reachable(from: manifests + GarbageCollector.taggedManifests(inLayoutAt: path), in: layout.store))
+            }
+            var seen = Set<[UInt64]>()  // device and inode: a hard link counts once
+            func size(_ p: String) -> Int64 {
+                var st = stat()
+                guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return 0 }
+                return Int64(st.st_size)
+            }
+            func tree(_ p: String) -> Int64 {
+                var total = size(p)
+                let walker = FileManager.default.enumerator(atPath: p)
+                while let sub = walker?.nextObject() as? String { total += size(p + "/" + sub) }
+                return total
+            }
+            var blobs: [String: (count: Int, bytes: Int64)] = [:]
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: content.blobsDirectory.path)) ?? [] {
+                guard let d = Digest("sha256:" + name) else { continue }
+                let kind = roots.sources.contains(d) ? "sources" : stackBlobs.contains(d) ? "stacks" : layoutBlobs.contains(d) ? "layers"
+                    : roots.buildpacks.contains(d.hex) ? "buildpacks" : "unreferenced"
+                let b = size(content.path(d))
+                blobs[kind, default: (0, 0)].count += 1
+                blobs[kind, default: (0, 0)].bytes += b
+            }
+            func folderRow(_ kind: String, _ folder: String, perNamespace: Bool) -> (count: Int, bytes: Int64) {
+                let base = state + "/" + folder
+                var count = 0
+                var bytes: Int64 = 0
+                for entry in Self.folders(in: base) {
+                    let items = perNamespace ? Self.folders(in: base + "/" + entry).map { entry + "/" + $0 } : [entry]
+                    count += items.count
+                    for item in items { bytes += tree(base + "/" + item) }
+                }
+                if folder == "layouts" { bytes += tree(base + "/.registry") }
+                return (count, bytes)
+            }
+            let images = folderRow("images", "layouts", perNamespace: true)
+            let caches = folderRow("caches", "cache", perNamespace: true)
+            let logs = folderRow("logs", "logs", perNamespace: true)
+            let rootfs = folderRow("stacks", "rootfs", perNamespace: false)
+            let buildpacks = folderRow("buildpacks", "buildpacks", perNamespace: false)
+            func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> UsageRow { UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
+            return [
+                row("images", images), row("layers", blobs["layers"]), row("sources", blobs["sources"]),
+                UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
+                UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
+                row("caches", caches), row("logs", logs), row("unreferenced", blobs["unreferenced"]),
+            ]
+        }
+        for i in rows.indices {
+            switch rows[i].kind {
+            case "images": rows[i].reclaimable = wouldFree["images"]?.bytes ?? 0
+            case "stacks": rows[i].reclaimable = wouldFree["stacks"]?.bytes ?? 0
+            case "buildpacks": rows[i].reclaimable = wouldFree["buildpacks"]?.bytes ?? 0
+            case "caches": rows[i].reclaimable = wouldFree["caches"]?.bytes ?? 0
+            case "logs": rows[i].reclaimable = wouldFree["logs"]?.bytes ?? 0
+            case "unreferenced": rows[i].reclaimable = wouldFree["blobs"]?.bytes ?? 0
+            default: break
+            }
+        }
+        rows.append(UsageRow(kind: "events", count: events, bytes: eventBytes, reclaimable: 0))
+        return rows
+    }
+}
