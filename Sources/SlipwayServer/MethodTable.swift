@@ -43,11 +43,15 @@ public final class ServerContext: Sendable {
         for await message in session.messages {
             switch message {
             case .logAvailable(let key):
+                let run = engine.runName(of: key)  // the lines of a run of an image carry its name too
                 while true {
                     let lines = session.readLog(key)
                     if lines.isEmpty { break }
                     await connection.waitForOutputRoom()
-                    for l in lines { connection.notify("build/log", json: l.json) }
+                    for var l in lines {
+                        if let run { l.buildrun = run }
+                        connection.notify("build/log", json: l.json)
+                    }
                 }
             case .notification(let n):
                 switch n {
@@ -80,7 +84,8 @@ extension BuildLogLine {
 /// Maps every JSON-RPC method to an engine call.
 public enum MethodTable {
     static let methodsOwnedByConnection = ["shutdown"]
-    /// The params of a create, patch, save or submit: at most 1 MiB (the message cap stays).
+    /// The params of a create, patch, save, add, remove or submit: at most 1 MiB (the message
+    /// cap stays for everything else).
     static let maxWriteParamsBytes = 1 << 20
     static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
 
@@ -140,8 +145,8 @@ public enum MethodTable {
     // MARK: Stacks, stores, builders
 
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite) { (p: Creating<StackSpec>, ctx) in try await s.engine.createClusterStack(p.spec) }
-        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
+        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<StackSpec>, ctx) in try await s.engine.createClusterStack(p.spec) }
+        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
         r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
         r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/status", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
@@ -154,13 +159,13 @@ public enum MethodTable {
             return VoidResult()
         }
 
-        r.register("clusterstore/create", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
+        r.register("clusterstore/create", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
             try await s.engine.createClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
-        r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
+        r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
             try await s.engine.addToClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
-        r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite) { (p: StoreParams, ctx) in
+        r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
             try await s.engine.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
         r.register("clusterstore/get", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
@@ -177,10 +182,10 @@ public enum MethodTable {
         }
 
         // ClusterBuilders: no namespace in any param.
-        r.register("clusterbuilder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false)) { (p: Creating<ClusterBuilderSpec>, ctx) in
+        r.register("clusterbuilder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false), maxParamsBytes: maxWriteParamsBytes) { (p: Creating<ClusterBuilderSpec>, ctx) in
             try await s.engine.createBuilder(p.spec.builderSpec)
         }
-        r.register("clusterbuilder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false)) { (p: ClusterBuilderSpec, ctx) in
+        r.register("clusterbuilder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false), maxParamsBytes: maxWriteParamsBytes) { (p: ClusterBuilderSpec, ctx) in
             try await s.engine.patchBuilder(p.builderSpec)
         }
         r.register("clusterbuilder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
@@ -199,12 +204,12 @@ public enum MethodTable {
         }
 
         // Builders: in a namespace, "default" when none is given.
-        r.register("builder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true)) { (p: Creating<BuilderSpec>, ctx) in
+        r.register("builder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true), maxParamsBytes: maxWriteParamsBytes) { (p: Creating<BuilderSpec>, ctx) in
             var spec = p.spec
             spec.namespace = spec.namespace ?? "default"
             return try await s.engine.createBuilder(spec)
         }
-        r.register("builder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true)) { (p: BuilderSpec, ctx) in
+        r.register("builder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true), maxParamsBytes: maxWriteParamsBytes) { (p: BuilderSpec, ctx) in
             var spec = p
             spec.namespace = p.namespace ?? "default"
             return try await s.engine.patchBuilder(spec)
@@ -228,7 +233,7 @@ public enum MethodTable {
     // MARK: Secrets
 
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
+        r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite, maxParamsBytes: maxWriteParamsBytes) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
         r.register("system/gc", ordering: .write) { (p: CollectParams, ctx) in
             CollectResult(try await s.engine.collectGarbage(dryRun: p.dryRun == true), dryRun: p.dryRun == true)
         }
@@ -252,15 +257,15 @@ public enum MethodTable {
     // MARK: Images
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: Creating<ImageSpec>, ctx) in
+        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<ImageSpec>, ctx) in
             let c = try await s.engine.createImage(p.spec)
             return CreateImageResult(image: c.image, build: c.build)
         }
-        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: ImageSpec, ctx) in
+        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
             let c = try await s.engine.patchImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
-        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: MethodTable.maxWriteParamsBytes) { (p: ImageSpec, ctx) in
+        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
             let c = try await s.engine.saveImage(p)
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }

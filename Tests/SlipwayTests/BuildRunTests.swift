@@ -64,6 +64,12 @@ import Testing
         #expect(try await c.call("buildrun/wait", ["name": "second"])["status"] == "SUCCESS")
         #expect(try await c.call("build/status", ["image": "app", "build": 2])["reasons"]?.arrayValue?.first?["reason"] == "TRIGGER")
         #expect(c.notifications("build/statusChanged").contains { $0["image"] == "app" && $0["build"] == 2 && $0["buildrun"] == "second" && $0["status"] == "SUCCESS" })
+        // Its log lines carry the image, the build and the run: read, and followed.
+        let read = try await c.call("buildrun/logs", ["name": "second"])["lines"]?.arrayValue ?? []
+        #expect(!read.isEmpty && read.allSatisfy { $0["image"] == "app" && $0["build"] == 2 && $0["buildrun"] == "second" })
+        _ = try await c.call("buildrun/logs", ["name": "second", "follow": true])
+        let followed = c.notifications("build/log").filter { $0["build"] == 2 }
+        #expect(!followed.isEmpty && followed.allSatisfy { $0["buildrun"] == "second" })
         let generated = try await c.call("buildrun/submit", ["image": "app"])
         #expect(generated["name"]?.stringValue?.hasPrefix("app-run-") == true)
         _ = try await c.call("buildrun/wait", ["name": generated["name"]!])

@@ -76,6 +76,13 @@ import Testing
             #expect(r["error"]?["code"] == -32602 && r["error"]?["data"]?["field"] == .string(field), "\(field): \(JSONWriter.string(r).prefix(300))")
         }
         #expect(try await c.call("image/list")["images"] == [])
+        let big = String(repeating: "x", count: 1 << 20)
+        for (method, params) in [("secret/create", ["name": "s", "registry": ["server": "r", "username": "u", "password": .string(big)]] as JSONValue),
+                                 ("clusterstore/add", ["name": "default", "buildpacks": [.string("/" + big)]]),
+                                 ("buildrun/submit", ["source": ["local": ["path": .string("/" + big)]]])] {
+            let r = try await c.request(method, params)
+            #expect(r["error"]?["code"] == -32602 && r["error"]?["data"]?["field"] == "params", "\(method): \(JSONWriter.string(r).prefix(300))")
+        }
         let env = ["PAYLOAD": String(repeating: "z", count: 10_000)]
         var accepted = 0, refused = 0
         for i in 0..<120 {

@@ -14,6 +14,13 @@ extension Engine {
                                                      status: status, previous: previous, phase: phase, message: message, time: Timestamp.now())))
     }
 
+    /// The name of the build run a build of an image is, if it is one (its log lines carry it).
+    public nonisolated func runName(of key: BuildKey) -> String? {
+        guard key.standaloneRun == nil else { return nil }  // those lines carry it already
+        // A run's name is only an extra on the lines; they are sent without it if it cannot be read.
+        return (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name
+    }
+
     /// What the events of an image's builds are about: the image, or the stand-alone run it carries.
     nonisolated func eventObject(namespace: String, image: String) -> EventObject {
         if let run = BuildKey(namespace: namespace, image: image, number: 0).standaloneRun {

@@ -37,7 +37,14 @@ extension Engine {
         let b = try build(namespace: namespace, image: image, number: number)
         let key = BuildKey(namespace: namespace, image: image, number: b.number)
         let path = logPath(key)
-        return try await BlockingWork.run { BuildLogFile.read(path: path, key: key, since: since) }
+        let run = runName(of: key)
+        return try await BlockingWork.run {
+            BuildLogFile.read(path: path, key: key, since: since).map { line in
+                var l = line
+                if let run { l.buildrun = run }
+                return l
+            }
+        }
     }
 
     /// Sends the build's log lines from `since` to `session` as they are written, until the
