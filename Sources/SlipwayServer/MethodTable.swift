@@ -277,9 +277,8 @@ public enum MethodTable {
         }
         r.register("image/list", ordering: .read, keys: RequestKeys.imageList) { (p: ImageListParams, ctx) in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")
-            // Namespace, then name: "/" sorts before every character a name may have.
-            let page = try Paging.page(try await s.engine.listImages(namespace: ns, filter: p.filter), key: { $0.namespace + "/" + $0.name }, p)
-            return ImageListResult(images: page.items, continue: page.next)
+            let page = try await s.engine.listImages(namespace: ns, filter: p.filter, after: try Paging.key(p.continue), limit: try Paging.limit(p.limit))
+            return ImageListResult(images: page.rows, continue: page.next.map(Paging.token(after:)))
         }
         r.register("image/delete", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) -> VoidResult in
             try await s.engine.deleteImage(namespace: p.resolvedNamespace, name: p.name)

@@ -238,19 +238,28 @@ extension Engine {
         return i
     }
 
-    public func listImages(namespace: String?, filter: ImageFilter?) throws -> [ImageRow] {
-        let all = try loadImages().values
-        return all.filter { i in
-            guard i.isConfiguration else { return false }
-            if let ns = namespace, i.namespace != ns { return false }
-            if let r = filter?.ready, i.status.ready != r { return false }
-            if let b = filter?.builder, i.builder.name != b { return false }
-            if let lr = filter?.latestReason, !(i.status.latestReason ?? "").hasPrefix(lr) { return false }
-            return true
+    /// A page of image rows in namespace and name order: those after the key `after`
+    /// (`namespace/name`), at most `limit`, and the key of the last when more follow. Rows are
+    /// made for the page only.
+    public func listImages(namespace: String?, filter: ImageFilter?, after: String?, limit: Int) throws -> (rows: [ImageRow], next: String?) {
+        // "/" sorts before every character a name may have, so keys sort as (namespace, name).
+        var keyed: [(key: String, image: Image)] = []
+        for i in try loadImages().values {
+            guard i.isConfiguration else { continue }
+            if let ns = namespace, i.namespace != ns { continue }
+            if let r = filter?.ready, i.status.ready != r { continue }
+            if let b = filter?.builder, i.builder.name != b { continue }
+            if let lr = filter?.latestReason, !(i.status.latestReason ?? "").hasPrefix(lr) { continue }
+            let key = i.namespace + "/" + i.name
+            if let after, key <= after { continue }
+            keyed.append((key, i))
         }
-        .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
-        .map { ImageRow(name: $0.name, namespace: $0.namespace, ready: $0.status.ready, latestReason: $0.status.latestReason,
-                        latestImage: $0.status.latestImage, builder: "\($0.builder.kind.rawValue)/\($0.builder.name)") }
+        keyed.sort { $0.key < $1.key }
+        let page = keyed.prefix(limit).map { k in
+            ImageRow(name: k.image.name, namespace: k.image.namespace, ready: k.image.status.ready, latestReason: k.image.status.latestReason,
+                     latestImage: k.image.status.latestImage, builder: "\(k.image.builder.kind.rawValue)/\(k.image.builder.name)")
+        }
+        return (page, keyed.count > limit ? keyed[limit - 1].key : nil)
     }
 
     // MARK: Delete
