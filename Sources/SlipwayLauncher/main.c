@@ -1,12 +1,17 @@
-// The Slipway CNB launcher: the entry point of every image Slipway exports.
+// The Slipway CNB launcher: the entry point of every image Slipway exports, following the
+// platform spec's `launcher`:
 //
-// Invoked as /cnb/process/<type> (a symlink to /cnb/lifecycle/launcher) it runs that process
-// type; invoked as the launcher itself it runs the default process, or CNB_PROCESS_TYPE. It
-// reads /layers/config/launcher.conf (written at export: launch layers in order, processes),
+//   /cnb/process/<type> [<arg>...]               that buildpack process, with the user's args
+//   /cnb/lifecycle/launcher [--] [<cmd> <arg>...]  the default process; or a user's command,
+//                                                 direct after `--`, else through a shell
+//
+// It reads /layers/config/launcher.conf (written at export: launch layers in order, processes),
 // applies each launch layer's env/, env.launch/ and env.launch/<type>/ files with the buildpack
-// spec's suffix rules, puts bin/ and lib/ on the search paths, runs exec.d programs, then
-// replaces itself with the process. Written in C and linked statically so that it runs in any
-// run image, with no Swift runtime.
+// spec's suffix rules, puts bin/ and lib/ on the search paths, runs exec.d programs (their
+// output sets env), drops CNB_APP_DIR, CNB_LAYERS_DIR and CNB_PROCESS_TYPE and /cnb/process
+// from the front of PATH, then replaces itself with the process: directly, or through bash with
+// each layer's profile.d scripts and the app's .profile sourced. Its own failures exit with
+// 80-89. Written in C and linked statically so that it runs in any run image.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -23,12 +28,17 @@
 static char *tokens[MAX_TOKENS];
 static int ntokens;
 
-static void die(const char *fmt, const char *arg) {
+// Exit codes of the launcher's own failures (platform spec: 80-89 are launch errors).
+enum { EXIT_BAD_IMAGE = 80, EXIT_NO_PROCESS = 81, EXIT_CANNOT_RUN = 82, EXIT_EXEC_D = 83 };
+
+static void die_with(int code, const char *fmt, const char *arg) {
     fprintf(stderr, "launcher: ");
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
-    exit(1);
+    exit(code);
 }
+
+static void die(const char *fmt, const char *arg) { die_with(EXIT_BAD_IMAGE, fmt, arg); }
 
 static char *read_file(const char *path, size_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -197,7 +207,7 @@ static void run_exec_d(const char *dir) {
         close(p[0]);
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("exec.d program %s failed", path);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die_with(EXIT_EXEC_D, "exec.d program %s failed", path);
         apply_exec_output(out);
         free(out);
     }
@@ -205,39 +215,125 @@ static void run_exec_d(const char *dir) {
     free(list);
 }
 
+/// The scripts a shell process sources, in order: each launch layer's profile.d/*, then its
+/// profile.d/<type>/*, then <app>/.profile.
+static char *profile_script(const char *type, const char *app) {
+    size_t cap = 4096, len = 0;
+    char *script = malloc(cap);
+    script[0] = 0;
+#define ADD(...) do { \
+        int need = snprintf(NULL, 0, __VA_ARGS__); \
+        while (len + (size_t)need + 1 > cap) { cap *= 2; script = realloc(script, cap); } \
+        len += (size_t)sprintf(script + len, __VA_ARGS__); \
+    } while (0)
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i + 1 < ntokens; i++) {
+            if (strcmp(tokens[i], "layer") != 0) continue;
+            if (pass == 1 && !type) continue;
+            char dir[4096];
+            if (pass == 0) snprintf(dir, sizeof dir, "%s/profile.d", tokens[i + 1]);
+            else snprintf(dir, sizeof dir, "%s/profile.d/%s", tokens[i + 1], type);
+            struct dirent **list;
+            int n = scandir(dir, &list, only_files, alphasort);
+            if (n < 0) continue;
+            for (int j = 0; j < n; j++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", dir, list[j]->d_name);
+                struct stat st;
+                // Quoted for the shell: paths come from layers Slipway named, with no single quotes.
+                if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !strchr(path, '\'')) ADD(". '%s'\n", path);
+                free(list[j]);
+            }
+            free(list);
+        }
+    }
+    char dot[4096];
+    snprintf(dot, sizeof dot, "%s/.profile", app);
+    struct stat st;
+    if (stat(dot, &st) == 0 && S_ISREG(st.st_mode) && !strchr(dot, '\'')) ADD(". '%s'\n", dot);
+#undef ADD
+    return script;
+}
+
+/// Replaces the launcher with `cmd` (argv-style, NULL-terminated): directly, or through bash
+/// with the profile scripts sourced first (the words joined by spaces, as the spec's shell
+/// processes are, so `$X` in them is expanded).
+static void run(char **cmd, int direct, const char *type, const char *app) {
+    // The process does not see the launcher's own settings.
+    unsetenv("CNB_APP_DIR");
+    unsetenv("CNB_LAYERS_DIR");
+    unsetenv("CNB_PROCESS_TYPE");
+    const char *path = getenv("PATH");
+    if (path && strncmp(path, "/cnb/process", 12) == 0 && (path[12] == ':' || path[12] == 0)) setenv("PATH", path[12] ? path + 13 : "", 1);
+    if (direct) {
+        execvp(cmd[0], cmd);
+        die_with(EXIT_CANNOT_RUN, "cannot run %s", cmd[0]);
+    }
+    char *profiles = profile_script(type, app);
+    size_t len = strlen(profiles) + 1;
+    for (char **w = cmd; *w; w++) len += strlen(*w) + 1;
+    char *script = malloc(len + 1);
+    strcpy(script, profiles);
+    for (char **w = cmd; *w; w++) {
+        strcat(script, *w);
+        strcat(script, w[1] ? " " : "");
+    }
+    const char *shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+    char *args[] = {(char *)shell, (char *)"-c", script, NULL};
+    execv(shell, args);
+    die_with(EXIT_CANNOT_RUN, "cannot run a shell (%s) for this process", shell);
+}
+
 int main(int argc, char **argv) {
     const char *layers_dir = getenv("CNB_LAYERS_DIR");
     if (!layers_dir || !*layers_dir) layers_dir = "/layers";
+    const char *app = getenv("CNB_APP_DIR");
+    if (!app || !*app) app = "/workspace";
     char conf[4096];
     snprintf(conf, sizeof conf, "%s/config/launcher.conf", layers_dir);
     load_config(conf);
 
+    // Which process: the type named by $0 (/cnb/process/<type>), else a user's command, else
+    // CNB_PROCESS_TYPE, else the default process.
     const char *type = NULL;
     const char *slash = strrchr(argv[0], '/');
     const char *base = slash ? slash + 1 : argv[0];
-    if (strncmp(argv[0], "/cnb/process/", 13) == 0 || (strcmp(base, "launcher") != 0 && strcmp(base, "slipway-launcher") != 0)) type = base;
-    if (!type) type = getenv("CNB_PROCESS_TYPE");
+    int named_by_path = strncmp(argv[0], "/cnb/process/", 13) == 0 || (strcmp(base, "launcher") != 0 && strcmp(base, "slipway-launcher") != 0);
+    if (named_by_path) type = base;
+    int user_direct = argc > 1 && strcmp(argv[1], "--") == 0;
+    char **user_cmd = NULL;
+    if (!named_by_path && argc > 1) {
+        user_cmd = argv + (user_direct ? 2 : 1);
+        if (!*user_cmd) die_with(EXIT_NO_PROCESS, "%s", "'--' must be followed by a command");
+    }
+    if (!type && !user_cmd) type = getenv("CNB_PROCESS_TYPE");
     const char *def = NULL;
     for (int i = 0; i + 1 < ntokens; i++)
         if (strcmp(tokens[i], "default") == 0) def = tokens[i + 1];
-    if (!type) type = def;
+    if (!type && !user_cmd) type = def;
 
-    // Find the process: process, type, workdir, ncmd, cmd..., nargs, args...
+    // Find the process: process, type, workdir, direct|shell, replace|append, ncmd, cmd..., nargs, args...
     char **cmd = NULL, **dargs = NULL;
-    int ncmd = 0, nargs = 0;
+    int ncmd = 0, nargs = 0, direct = 1, replace = 1;
     const char *workdir = NULL;
     for (int i = 0; i < ntokens;) {
         if (strcmp(tokens[i], "layer") == 0 || strcmp(tokens[i], "default") == 0) { i += 2; continue; }
-        if (strcmp(tokens[i], "process") != 0 || i + 4 >= ntokens) break;
+        if (strcmp(tokens[i], "process") != 0 || i + 6 >= ntokens) break;
         const char *t = tokens[i + 1];
         const char *wd = tokens[i + 2];
-        int nc = atoi(tokens[i + 3]);
-        char **c = &tokens[i + 4];
-        int na = atoi(tokens[i + 4 + nc]);
-        char **a = &tokens[i + 5 + nc];
-        if (type && strcmp(t, type) == 0) { cmd = c; ncmd = nc; dargs = a; nargs = na; workdir = wd; }
-        i += 5 + nc + na;
+        int d = strcmp(tokens[i + 3], "direct") == 0;
+        int r = strcmp(tokens[i + 4], "replace") == 0;
+        int nc = atoi(tokens[i + 5]);
+        if (nc < 0 || i + 6 + nc >= ntokens) die("%s", "launcher.conf is damaged");
+        char **c = &tokens[i + 6];
+        int na = atoi(tokens[i + 6 + nc]);
+        if (na < 0 || i + 7 + nc + na > ntokens) die("%s", "launcher.conf is damaged");
+        char **a = &tokens[i + 7 + nc];
+        if (type && strcmp(t, type) == 0) { cmd = c; ncmd = nc; dargs = a; nargs = na; workdir = wd; direct = d; replace = r; }
+        i += 7 + nc + na;
     }
+    if (type && !cmd && !user_cmd) die_with(EXIT_NO_PROCESS, "this image has no process type '%s' (see /cnb/process)", type);
+    if (!type && !user_cmd) die_with(EXIT_NO_PROCESS, "%s", "this image has no default process; run /cnb/process/<type> or pass a command");
 
     // Apply the environment of every launch layer, in order.
     for (int i = 0; i + 1 < ntokens; i++) {
@@ -257,28 +353,26 @@ int main(int argc, char **argv) {
         if (type) { snprintf(p, sizeof p, "%s/exec.d/%s", tokens[i + 1], type); run_exec_d(p); }
     }
 
-    if (!cmd) {
-        if (type) die("this image has no process type '%s' (see /cnb/process)", type);
-        // The launcher itself with a command and no default process: run that command in the
-        // launch environment.
-        if (argc > 1) { execvp(argv[1], argv + 1); die("cannot run %s", argv[1]); }
-        die("%s", "this image has no default process; run /cnb/process/<type> or pass a command");
+    if (user_cmd) {
+        // A user's command, not a buildpack process: in the app folder, in the launch environment.
+        if (chdir(app) != 0) die_with(EXIT_CANNOT_RUN, "cannot change to the app folder %s", app);
+        run(user_cmd, user_direct, NULL, app);
     }
 
-    const char *app = getenv("CNB_APP_DIR");
-    const char *dir = workdir && *workdir ? workdir : (app && *app ? app : "/workspace");
-    if (chdir(dir) != 0) die("cannot change to working directory %s", dir);
+    const char *dir = workdir && *workdir ? workdir : app;
+    if (chdir(dir) != 0) die_with(EXIT_CANNOT_RUN, "cannot change to working directory %s", dir);
 
-    // Command, then user arguments if any were given, else the process's default arguments.
+    // The command, then the arguments: for Buildpack API 0.9 and later the user's replace the
+    // process's defaults; before, they follow them.
     int user = argc - 1;
-    int total = ncmd + (user > 0 ? user : nargs);
+    int keep_defaults = !(replace && user > 0);
+    int total = ncmd + (keep_defaults ? nargs : 0) + user;
     char **out = calloc((size_t)total + 1, sizeof(char *));
     int k = 0;
     for (int i = 0; i < ncmd; i++) out[k++] = cmd[i];
-    if (user > 0) for (int i = 1; i < argc; i++) out[k++] = argv[i];
-    else for (int i = 0; i < nargs; i++) out[k++] = dargs[i];
+    if (keep_defaults) for (int i = 0; i < nargs; i++) out[k++] = dargs[i];
+    for (int i = 1; i < argc; i++) out[k++] = argv[i];
     out[k] = NULL;
-    execvp(out[0], out);
-    die("cannot run %s", out[0]);
-    return 1;
+    run(out, direct, type, app);
+    return EXIT_CANNOT_RUN;
 }

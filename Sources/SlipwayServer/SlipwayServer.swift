@@ -55,6 +55,7 @@ public enum SlipwayServer {
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL
         engineOptions.quota = options.quota
+        engineOptions.launcherVersion = SlipwayVersion.current
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed
         do {

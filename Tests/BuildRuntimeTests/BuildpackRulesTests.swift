@@ -99,14 +99,25 @@ import Testing
             type = "legacy"
             command = "echo hi"
             """)
-        let p = LaunchProcess.parse(t, buildpackID: "x/node")
+        // Buildpack API 0.9 and later: a list runs directly and its args are defaults.
+        let p = LaunchProcess.parse(t, buildpackID: "x/node", api: "0.10")
         #expect(p.count == 2)
         #expect(p[0] == LaunchProcess(type: "web", command: ["node", "server.js"], args: ["--port", "8080"], isDefault: true,
-                                      workingDirectory: "/workspace/app", buildpackID: "x/node"))
-        #expect(p[1].command == ["/bin/sh", "-c", "echo hi"])
+                                      workingDirectory: "/workspace/app", buildpackID: "x/node", direct: true, argsAreDefaults: true))
+        #expect(p[1].command == ["echo hi"] && !p[1].direct)
+        // Before 0.9: a string command runs through a shell unless direct, and args are appended to.
+        let old = LaunchProcess.parse(try TOMLParser.parse("""
+            [[processes]]
+            type = "web"
+            command = "node"
+            args = ["server.js"]
+            direct = true
+            """), buildpackID: "x/old", api: "0.8")
+        #expect(old.first?.direct == true && old.first?.argsAreDefaults == false && old.first?.command == ["node"])
         let conf = LauncherConfiguration(layers: ["/layers/x/a"], processes: p, defaultProcess: "web").encoded()
         let tokens = conf.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        #expect(Array(tokens.prefix(12)) == ["layer", "/layers/x/a", "process", "web", "/workspace/app", "2", "node", "server.js", "2", "--port", "8080", "process"])
+        #expect(Array(tokens.prefix(14)) == ["layer", "/layers/x/a", "process", "web", "/workspace/app", "direct", "replace", "2", "node", "server.js",
+                                             "2", "--port", "8080", "process"])
     }
 }
 

@@ -22,6 +22,13 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
         public var optional: Bool
     }
 
+    /// Whether Buildpack API `api` (`major.minor`) is `minimum` or later.
+    public static func apiAtLeast(_ api: String, _ minimum: String) -> Bool {
+        func parts(_ v: String) -> [Int] { v.split(separator: ".").map { Int($0) ?? 0 } + [0, 0] }
+        let a = parts(api), m = parts(minimum)
+        return (a[0], a[1]) >= (m[0], m[1])
+    }
+
     public init(api: String, id: String, version: String, name: String? = nil, homepage: String? = nil, clearEnv: Bool = false, stacks: [String] = []) {
         self.api = api
         self.id = id

@@ -50,10 +50,10 @@ struct Exporter {
         }
         diffIDs.append(contentsOf: run.config.rootfs.diff_ids)
 
-        var lifecycleBuildpacks: [[String: Any]] = []
+        var lifecycleBuildpacks: [LifecycleMetadata.BuildpackLayers] = []
         var launcherLayers: [String] = []
         for d in group {
-            var layerInfo: [String: Any] = [:]
+            var layerInfo: [String: LifecycleMetadata.LayerInfo] = [:]
             for name in built.launchLayers[d.id] ?? [] {
                 let sandboxPath = "layers/\(d.escapedID)/\(name)"
                 if let kept = built.reusedLayers[d.id + ":" + name] {
@@ -62,7 +62,7 @@ struct Exporter {
                     layers.append(kept)
                     diffIDs.append(kept.digest)
                     launcherLayers.append("/" + sandboxPath)
-                    layerInfo[name] = ["sha": kept.digest.string, "launch": true, "data": Self.json(built.layerMetadata[d.id]?[name] ?? TOMLTable())]
+                    layerInfo[name] = .init(sha: kept.digest.string, data: MetadataValue.table(built.layerMetadata[d.id]?[name] ?? TOMLTable()), launch: true)
                     continue
                 }
                 // Opened by descriptor: a layer folder that is a symlink fails the build.
@@ -76,16 +76,18 @@ struct Exporter {
                 layers.append(desc)
                 diffIDs.append(desc.digest)
                 launcherLayers.append("/" + sandboxPath)
-                layerInfo[name] = ["sha": desc.digest.string, "launch": true, "data": Self.json(built.layerMetadata[d.id]?[name] ?? TOMLTable())]
+                layerInfo[name] = .init(sha: desc.digest.string, data: MetadataValue.table(built.layerMetadata[d.id]?[name] ?? TOMLTable()), launch: true)
             }
-            lifecycleBuildpacks.append(["key": d.id, "version": d.version, "layers": layerInfo])
+            lifecycleBuildpacks.append(.init(key: d.id, version: d.version, layers: layerInfo))
         }
 
         let app = try layer("app", added: &added, reused: &reused) { tar in
             try tar.addDirectory("workspace", owner: owner)
             try tar.addTree(workspace.app, prefix: "workspace/", owner: owner)
         }
-        log(BuildPhase.export.rawValue, .system, "Adding 1/1 app layer(s)")
+        if !(previous?.manifest.layers.contains { $0.digest == app.digest } ?? false) {
+            log(BuildPhase.export.rawValue, .system, "Adding 1/1 app layer(s)")
+        }
         layers.append(app)
         diffIDs.append(app.digest)
 
@@ -134,25 +136,18 @@ struct Exporter {
         }
         var labels = c.Labels ?? [:]
         for (k, v) in built.labels { labels[k] = v }
-        let runTop = run.config.rootfs.diff_ids.last?.string ?? ""
-        let lifecycleMetadata: [String: Any] = [
-            "app": [["sha": app.digest.string]],
-            "config": ["sha": config.digest.string],
-            "launcher": ["sha": launcher.digest.string],
-            "buildpacks": lifecycleBuildpacks,
-            "runImage": ["topLayer": runTop, "reference": run.manifestDigest.string, "image": request.runImageName],
-            "stack": ["runImage": ["image": request.runImageName]],
-        ]
-        let buildMetadata: [String: Any] = [
-            "buildpacks": group.map { ["id": $0.id, "version": $0.version, "homepage": $0.homepage ?? ""] },
-            "processes": built.processes.map {
-                ["type": $0.type, "command": $0.command, "args": $0.args, "direct": true, "buildpackID": $0.buildpackID] as [String: Any]
-            },
-            "launcher": ["version": "slipway", "source": ["git": ["repository": "slipway", "commit": ""]]],
-        ]
-        labels["io.buildpacks.lifecycle.metadata"] = try Self.jsonString(lifecycleMetadata)
-        labels["io.buildpacks.build.metadata"] = try Self.jsonString(buildMetadata)
-        labels["io.buildpacks.stack.id"] = request.stackID
+        let lifecycleMetadata = LifecycleMetadata(
+            app: [.init(sha: app.digest.string)], config: .init(sha: config.digest.string), launcher: .init(sha: launcher.digest.string),
+            buildpacks: lifecycleBuildpacks,
+            runImage: .init(topLayer: run.config.rootfs.diff_ids.last?.string ?? "", reference: LifecycleMetadata.reference(of: run, named: request.runImageName),
+                            image: request.runImageName),
+            stack: .init(runImage: request.runImageName))
+        labels[ImageLabels.lifecycleMetadata] = try ImageLabels.encode(lifecycleMetadata)
+        labels[ImageLabels.buildMetadata] = try ImageLabels.encode(BuildMetadata(buildpacks: group, processes: built.processes, launcherVersion: request.launcherVersion))
+        labels[ImageLabels.projectMetadata] = try ImageLabels.encode(request.projectMetadata)
+        // Rebasable unless the run image says it is not.
+        labels[ImageLabels.rebasable] = run.config.config.Labels?[ImageLabels.rebasable] == "false" ? "false" : "true"
+        labels[ImageLabels.stackID] = request.stackID
         c.Labels = labels
 
         var imageConfig = OCIImageConfig(architecture: run.config.architecture, os: run.config.os, config: c, diffIDs: diffIDs)
@@ -165,26 +160,4 @@ struct Exporter {
                            processes: built.processes, layersAdded: added, layersReused: reused)
     }
 
-    static func json(_ t: TOMLTable) -> [String: Any] {
-        var out: [String: Any] = [:]
-        for (k, v) in t.entries { out[k] = json(v) }
-        return out
-    }
-
-    static func json(_ v: TOMLValue) -> Any {
-        switch v {
-        case .string(let s): return s
-        case .integer(let i): return i
-        case .float(let d): return d.isFinite ? d : String(describing: d)
-        case .boolean(let b): return b
-        case .datetime(let d): return d
-        case .array(let a): return a.map(json)
-        case .table(let t): return json(t)
-        }
-    }
-
-    static func jsonString(_ value: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
-    }
 }

@@ -8,27 +8,38 @@ public struct LaunchProcess: Sendable, Equatable, Codable {
     public var isDefault: Bool
     public var workingDirectory: String?
     public var buildpackID: String
+    /// Run as given (true), or through a shell with the layers' `profile.d` scripts and the
+    /// app's `.profile` sourced (false: Buildpack API < 0.9 with `direct = false`).
+    public var direct: Bool
+    /// `args` are defaults that a user's arguments replace (Buildpack API 0.9 and later); before,
+    /// a user's arguments are appended to them.
+    public var argsAreDefaults: Bool
 
-    /// Reads `[[processes]]` from a `launch.toml`. A string command (Buildpack API < 0.9) is
-    /// run through `/bin/sh -c`, as it was then.
-    public static func parse(_ launch: TOMLTable, buildpackID: String) -> [LaunchProcess] {
-        (launch["processes"]?.tables ?? []).compactMap { p in
+    /// Reads `[[processes]]` from a `launch.toml` of a buildpack of Buildpack API `api`. A string
+    /// command (API < 0.9) runs directly only with `direct = true`; a list (0.9 and later) always
+    /// runs directly, and its `args` are defaults.
+    public static func parse(_ launch: TOMLTable, buildpackID: String, api: String) -> [LaunchProcess] {
+        let modern = BuildpackDescriptor.apiAtLeast(api, "0.9")
+        return (launch["processes"]?.tables ?? []).compactMap { p in
             guard let type = p["type"]?.string, type.range(of: #"^[A-Za-z0-9_.-]+$"#, options: .regularExpression) != nil else {
                 return nil
             }
             var command: [String]
+            var direct: Bool
             if let arr = p["command"]?.array {
                 command = arr.compactMap(\.string)
+                direct = modern || (p["direct"]?.bool ?? false)
             } else if let s = p["command"]?.string {
-                command = ["/bin/sh", "-c", s]
+                command = [s]
+                direct = p["direct"]?.bool ?? false
             } else {
                 return nil
             }
             guard !command.isEmpty else { return nil }
-            if p["direct"]?.bool == false, command.count == 1 { command = ["/bin/sh", "-c", command[0]] }
             return LaunchProcess(
                 type: type, command: command, args: (p["args"]?.array ?? []).compactMap(\.string),
-                isDefault: p["default"]?.bool ?? false, workingDirectory: p["working-dir"]?.string, buildpackID: buildpackID)
+                isDefault: p["default"]?.bool ?? false, workingDirectory: p["working-dir"]?.string, buildpackID: buildpackID,
+                direct: direct, argsAreDefaults: modern)
         }
     }
 }
@@ -49,7 +60,7 @@ public struct LauncherConfiguration: Sendable, Equatable {
         }
         for l in layers { put("layer"); put(l) }
         for p in processes {
-            put("process"); put(p.type); put(p.workingDirectory ?? "")
+            put("process"); put(p.type); put(p.workingDirectory ?? ""); put(p.direct ? "direct" : "shell"); put(p.argsAreDefaults ? "replace" : "append")
             put(String(p.command.count)); p.command.forEach(put)
             put(String(p.args.count)); p.args.forEach(put)
         }
@@ -60,10 +71,11 @@ public struct LauncherConfiguration: Sendable, Equatable {
     /// `metadata.toml` in the form of the platform spec, for tools that inspect images.
     public func metadataTOML(buildpacks: [BuildpackDescriptor]) -> String {
         var t = TOMLTable()
+        if let d = defaultProcess { t["buildpack-default-process-type"] = .string(d) }
         t["buildpacks"] = .array(buildpacks.map { .table(TOMLTable([("id", .string($0.id)), ("version", .string($0.version)), ("api", .string($0.api))])) })
         t["processes"] = .array(processes.map { p in
             var pt = TOMLTable([("type", .string(p.type)), ("command", .array(p.command.map(TOMLValue.string))),
-                                ("args", .array(p.args.map(TOMLValue.string))), ("direct", .boolean(true)),
+                                ("args", .array(p.args.map(TOMLValue.string))), ("direct", .boolean(p.direct)),
                                 ("buildpack-id", .string(p.buildpackID))])
             if let wd = p.workingDirectory { pt["working-dir"] = .string(wd) }
             return .table(pt)

@@ -23,10 +23,15 @@ struct LayerCache: Sendable {
                 guard ArchiveExtractor.isNormalComponent(layer), try from.isDirectory(layer),
                     let st = try from.status(name), (st.st_mode & S_IFMT) == S_IFREG
                 else { continue }
+                // The layer comes back with its metadata but no [types]: a buildpack that wants it
+                // cached, launched or built with again says so again (Buildpack API 0.6 and later).
+                let text = try confined(d) { try from.readText(name, maxBytes: StepRunner.maxMetadataBytes) }
+                guard var toml = try? TOMLParser.parse(text) else { continue }  // a damaged entry is not restored
+                toml["types"] = nil
                 try confined(d) {
                     try to.remove(name)
                     try to.remove(layer)
-                    try from.copy(name, to: to, as: name)
+                    try to.createFile(name, contents: Array(TOMLWriter.write(toml).utf8))
                     try from.copy(layer, to: to, as: layer)
                 }
                 restored.append(d.id + ":" + layer)

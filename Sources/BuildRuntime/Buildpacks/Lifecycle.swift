@@ -43,13 +43,20 @@ public struct BuildRequest: Sendable {
     /// How logs name where the image goes: the image's tag as the user gave it.
     public var outputName: String
     public var launcherPath: String
+    /// The launcher's version, for the `io.buildpacks.build.metadata` label.
+    public var launcherVersion: String = "unknown"
+    /// Where the source came from: `<layers>/project-metadata.toml` and its label.
+    public var projectMetadata = ProjectMetadata(source: nil)
     /// Set for a rebase: the image it starts from (then no buildpack runs).
     public var rebase: RebaseBase?
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage,
                 runImage: OCIImage, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
-                outputTag: String, outputName: String, launcherPath: String, rebase: RebaseBase? = nil)
+                outputTag: String, outputName: String, launcherPath: String, launcherVersion: String = "unknown",
+                projectMetadata: ProjectMetadata = ProjectMetadata(source: nil), rebase: RebaseBase? = nil)
     {
+        self.launcherVersion = launcherVersion
+        self.projectMetadata = projectMetadata
         self.rebase = rebase
         self.workDirectory = workDirectory
         self.cacheDirectory = cacheDirectory
@@ -135,6 +142,8 @@ public struct Lifecycle: Sendable {
             for (k, v) in request.env.sorted(by: { $0.key < $1.key }) {
                 try env.createFile(k, contents: Array(v.utf8))
             }
+            // Where the source came from, for buildpacks (platform spec: project-metadata.toml).
+            try ws.layers.createFile("project-metadata.toml", contents: Array(request.projectMetadata.toml.utf8))
             return ws
         }
 
@@ -183,8 +192,9 @@ public struct Lifecycle: Sendable {
         for d in group.map(\.descriptor) {
             for (name, layer) in (previousLayers.layers[d.id] ?? [:]).sorted(by: { $0.key < $1.key }) where ArchiveExtractor.isNormalComponent(name) {
                 let dir = try ws.layers.makeDirectories(d.escapedID)
-                var toml = TOMLTable([("types", .table(TOMLTable([("launch", .boolean(true))])))])
-                toml["metadata"] = .table(layer.metadata)
+                // Metadata only, no [types] (Buildpack API 0.6 and later): a layer the buildpack
+                // does not flag again is neither exported nor cached.
+                let toml = TOMLTable([("metadata", .table(layer.metadata))])
                 try dir.createFile(name + ".toml", contents: Array(TOMLWriter.write(toml).utf8))
                 log(BuildPhase.analyze.rawValue, .system, "Restoring metadata for layer '\(d.id):\(name)' from the previous image")
             }
@@ -255,36 +265,13 @@ struct PreviousLayers {
     init() {}
 
     init(_ image: OCIImage) {
-        guard let text = image.config.config.Labels?["io.buildpacks.lifecycle.metadata"],
-            let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-            let buildpacks = json["buildpacks"] as? [[String: Any]]
-        else { return }
-        for bp in buildpacks {
-            guard let id = bp["key"] as? String, let ls = bp["layers"] as? [String: Any] else { continue }
-            for (name, value) in ls {
-                guard let info = value as? [String: Any], let sha = info["sha"] as? String,
-                    let descriptor = image.manifest.layers.first(where: { $0.digest.string == sha })
-                else { continue }
-                layers[id, default: [:]][name] = Layer(descriptor: descriptor, metadata: Self.toml(info["data"] as? [String: Any] ?? [:]))
+        guard let metadata = ImageLabels.decode(LifecycleMetadata.self, image.config.config.Labels?[ImageLabels.lifecycleMetadata]) else { return }
+        for bp in metadata.buildpacks {
+            for (name, info) in bp.layers {
+                guard let descriptor = image.manifest.layers.first(where: { $0.digest.string == info.sha }) else { continue }
+                let data = TOMLTable((info.data ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value.toml) })
+                layers[bp.key, default: [:]][name] = Layer(descriptor: descriptor, metadata: data)
             }
-        }
-    }
-
-    static func toml(_ object: [String: Any]) -> TOMLTable {
-        var t = TOMLTable()
-        for (k, v) in object.sorted(by: { $0.key < $1.key }) { if let value = toml(v) { t[k] = value } }
-        return t
-    }
-
-    static func toml(_ v: Any) -> TOMLValue? {
-        switch v {
-        case let s as String: return .string(s)
-        case let b as Bool: return .boolean(b)
-        case let i as Int: return .integer(Int64(i))
-        case let d as Double: return .float(d)
-        case let a as [Any]: return .array(a.compactMap(toml))
-        case let o as [String: Any]: return .table(toml(o))
-        default: return nil
         }
     }
 }
@@ -297,6 +284,9 @@ struct StepRunner {
     let request: BuildRequest
     let log: BuildLogger
 
+    /// HOME of every step: the stack user's home from the build image's /etc/passwd, else /tmp.
+    var home: String { SandboxRunner.home(ofUser: sandbox.uid, inRootfs: rootfs) ?? "/tmp" }
+
     static let ioPath = "/tmp/cnb-io"
     /// Largest TOML or env file the host reads from a step (plans, layer metadata, launch.toml).
     static let maxMetadataBytes = 1 << 20
@@ -307,7 +297,7 @@ struct StepRunner {
             if let eq = e.firstIndex(of: "=") { env[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
         }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
-        env["HOME"] = "/tmp"
+        env["HOME"] = home
         env["CNB_PLATFORM_DIR"] = "/platform"
         env["CNB_STACK_ID"] = request.stackID
         env["CNB_TARGET_OS"] = request.buildImage.config.os
@@ -339,7 +329,10 @@ struct StepRunner {
         ]
         let tail = OutputTail()
         let log = self.log
-        let process = try sandbox.start(rootfs: rootfs, mounts: mounts, environment: env, workingDirectory: "/workspace", command: command) { stream, line in
+        // The home folder of the stack's user: fresh, empty and writable in the read-only root.
+        let scratch = home.hasPrefix("/tmp") ? [] : [home]
+        let process = try sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
+                                        command: command) { stream, line in
             log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
             tail.append(line)
         }
@@ -492,7 +485,7 @@ struct StepRunner {
             do { launchTOML = try TOMLParser.parse(launchText) } catch {
                 throw RuntimeError.buildFailed("buildpack \(d.id) wrote an invalid launch.toml: \(error)")
             }
-            for p in LaunchProcess.parse(launchTOML, buildpackID: d.id) {
+            for p in LaunchProcess.parse(launchTOML, buildpackID: d.id, api: d.api) {
                 built.processes.removeAll { $0.type == p.type }
                 if p.isDefault { for i in built.processes.indices { built.processes[i].isDefault = false } }
                 built.processes.append(p)

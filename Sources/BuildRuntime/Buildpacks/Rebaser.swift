@@ -8,6 +8,22 @@ public struct Rebaser: Sendable {
 
     public init(images: ImageStore) { self.images = images }
 
+    /// Why `request`'s rebase cannot be done, so that the image is built in full instead: the
+    /// previous image or the new run image says `io.buildpacks.rebasable` is false. Nil when
+    /// it can (or is no rebase).
+    public func whyNotRebasable(_ request: BuildRequest) -> String? {
+        guard let base = request.rebase else { return nil }
+        if request.runImage.config.config.Labels?[ImageLabels.rebasable] == "false" {
+            return "the run image is not rebasable (io.buildpacks.rebasable=false): building in full"
+        }
+        // A previous image that cannot be read is reported by the rebase itself.
+        let previous = (try? OCILayout(path: request.outputLayout, create: false)).flatMap { try? OCIImage.load(base.previous, from: $0.store) }
+        if previous?.config.config.Labels?[ImageLabels.rebasable] == "false" {
+            return "the previous image \(base.previous.short) is not rebasable (io.buildpacks.rebasable=false): building in full"
+        }
+        return nil
+    }
+
     /// Rebases the image `previous` (in the output layout) on `newRun`; `buildpacks` are those
     /// of the build that made `previous`, which the result reports again.
     public func rebase(previous previousDigest: Digest, buildpacks: [BuildpackDescriptor], runImage newRun: OCIImage, runImageName: String,
@@ -16,10 +32,8 @@ public struct Rebaser: Sendable {
         let layout = try OCILayout(path: outputLayout, create: true)
         let previous = try OCIImage.load(previousDigest, from: layout.store)
         var labels = previous.config.config.Labels ?? [:]
-        guard let metadataText = labels["io.buildpacks.lifecycle.metadata"],
-            var metadata = try JSONSerialization.jsonObject(with: Data(metadataText.utf8)) as? [String: Any],
-            var runInfo = metadata["runImage"] as? [String: Any], let topLayer = runInfo["topLayer"] as? String,
-            let top = previous.config.rootfs.diff_ids.firstIndex(where: { $0.string == topLayer })
+        guard var metadata = ImageLabels.decode(LifecycleMetadata.self, labels[ImageLabels.lifecycleMetadata]),
+            let top = previous.config.rootfs.diff_ids.firstIndex(where: { $0.string == metadata.runImage.topLayer })
         else {
             throw RuntimeError.buildFailed("the previous image \(previousDigest.short) has no run-image metadata to rebase on")
         }
@@ -33,11 +47,10 @@ public struct Rebaser: Sendable {
         }
         layers += previous.manifest.layers.dropFirst(baseCount)
         let diffIDs = newRun.config.rootfs.diff_ids + previous.config.rootfs.diff_ids.dropFirst(baseCount)
-        runInfo["topLayer"] = newRun.config.rootfs.diff_ids.last?.string ?? ""
-        runInfo["reference"] = newRun.manifestDigest.string
-        runInfo["image"] = runImageName
-        metadata["runImage"] = runInfo
-        labels["io.buildpacks.lifecycle.metadata"] = String(decoding: try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        metadata.runImage = .init(topLayer: newRun.config.rootfs.diff_ids.last?.string ?? "", reference: LifecycleMetadata.reference(of: newRun, named: runImageName),
+                                  image: runImageName)
+        metadata.stack = .init(runImage: runImageName)
+        labels[ImageLabels.lifecycleMetadata] = try ImageLabels.encode(metadata)
         var config = previous.config
         config.config.Labels = labels
         config.rootfs = .init(diff_ids: diffIDs)

@@ -21,8 +21,8 @@ public struct RebaseBase: Sendable, Equatable {
 }
 
 extension Lifecycle: BuildExecutor {
-    /// Every full build: anything that is not a rebase.
-    public func accepts(_ request: BuildRequest) -> Bool { request.rebase == nil }
+    /// Every build, a rebase included (it is then built in full).
+    public func accepts(_ request: BuildRequest) -> Bool { true }
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         try await run(request, log: log)

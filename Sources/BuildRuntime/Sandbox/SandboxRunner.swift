@@ -34,8 +34,28 @@ public struct SandboxRunner: Sendable {
         self.gid = gid
     }
 
-    /// The bwrap command line for `command` over `rootfs` with `mounts`.
-    public func arguments(rootfs: String, mounts: [Mount], environment: [String: String], workingDirectory: String, command: [String]) throws -> [String] {
+    /// The home folder of `uid` in a root filesystem, from its `/etc/passwd` (read without
+    /// following a symlink, capped): an existing folder other than `/`; nil when there is none.
+    public static func home(ofUser uid: Int, inRootfs rootfs: String) -> String? {
+        // A root filesystem without a readable passwd, or a user without an entry, has no home.
+        guard let etc = try? ConfinedDirectory(path: rootfs).openDirectory("etc"), let passwd = try? etc.readText("passwd", maxBytes: 1 << 20) else {
+            return nil
+        }
+        for line in passwd.split(separator: "\n") {
+            let f = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard f.count >= 7, Int(f[2]) == uid else { continue }
+            let home = String(f[5])
+            guard home.hasPrefix("/"), home != "/", PathSyntax.components(home).allSatisfy(ArchiveExtractor.isNormalComponent),
+                  (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }
+            return home
+        }
+        return nil
+    }
+
+    /// The bwrap command line for `command` over `rootfs` with `mounts`, and a fresh, empty,
+    /// writable tmpfs at each of `scratch` (the user's home, say, in a read-only root).
+    public func arguments(rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
+                          command: [String]) throws -> [String] {
         var args = [bwrapPath, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                     "--cap-drop", "ALL", "--seccomp", "3",
                     "--uid", String(uid), "--gid", String(gid), "--clearenv",
@@ -52,6 +72,7 @@ public struct SandboxRunner: Sendable {
             }
         }
         args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for path in scratch { args += ["--tmpfs", path] }
         for m in mounts {
             args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
         }
@@ -63,10 +84,11 @@ public struct SandboxRunner: Sendable {
 
     /// Starts `command` in the sandbox; the caller awaits `wait()` on the result.
     public func start(
-        rootfs: String, mounts: [Mount], environment: [String: String], workingDirectory: String, command: [String],
+        rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String, command: [String],
         onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) throws -> Subprocess {
-        let args = try arguments(rootfs: rootfs, mounts: mounts, environment: environment, workingDirectory: workingDirectory, command: command)
+        let args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
+                                 command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
         return try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter], onLine: onLine)

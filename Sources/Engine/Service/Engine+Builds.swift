@@ -188,12 +188,17 @@ extension Engine {
             let outcome: Result<BuildResult, Error>
             do {
                 let plan = try plan.get()
+                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
                 let req = try await BlockingWork.run {
                     var r = try plan.request(images: images)
                     r.rebase = rebase
+                    // An image that is not rebasable is built in full, and the log says why.
+                    if let why = Rebaser(images: images).whyNotRebasable(r) {
+                        logger(BuildPhase.prepare.rawValue, .system, "Not rebasing: " + why)
+                        r.rebase = nil
+                    }
                     return r
                 }
-                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
                 guard let executor = executors.first(where: { $0.accepts(req) }) else {
                     throw EngineError.internal("no build executor takes build \(key.number) of \(key.namespace)/\(key.image)")
                 }
@@ -260,14 +265,32 @@ extension Engine {
         var runImageName, stackID: String
         var order: [[BuildpackRef]]
         var outputLayout, outputTag, outputName, launcherPath: String
+        var launcherVersion: String
+        var project: ProjectMetadata
 
         func request(images: ImageStore) throws -> BuildRequest {
             BuildRequest(
                 workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
                 buildImage: try OCIImage.load(buildImage, from: images.content), runImage: try OCIImage.load(runImage, from: images.content),
                 runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
-                outputName: outputName, launcherPath: launcherPath)
+                outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
         }
+    }
+
+    /// What a platform says of an image's source (`project-metadata.toml`): git with the commit,
+    /// repository and revision; blob with the archive's digest and URL; local with the
+    /// snapshot's digest and path.
+    static func projectMetadata(_ source: SourceSpec) -> ProjectMetadata {
+        let r = source.resolved
+        if let g = source.git {
+            return ProjectMetadata(source: .init(type: "git", version: ["commit": .string(r?.commit ?? "")],
+                                                 metadata: ["repository": .string(g.url), "revision": .string(r?.ref ?? g.revision ?? "")]))
+        }
+        if let b = source.blob {
+            return ProjectMetadata(source: .init(type: "blob", version: ["digest": .string(r?.archiveDigest ?? "")], metadata: ["url": .string(b.url)]))
+        }
+        return ProjectMetadata(source: .init(type: "local", version: ["digest": .string(r?.snapshot.digest ?? "")],
+                                             metadata: ["path": .string(source.local?.path ?? "")]))
     }
 
     func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
@@ -287,7 +310,8 @@ extension Engine {
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack.status.buildImageDigest, runImage: stack.status.runImageDigest,
                 runImageName: stack.runImage, stackID: stack.id, order: resolved.order, outputLayout: layoutPath, outputTag: tag,
-                outputName: image.tag, launcherPath: options.launcherPath)
+                outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
+                project: Self.projectMetadata(image.source))
         }
     }
 

@@ -6,6 +6,8 @@ import Foundation
 public struct EngineOptions: Sendable {
     /// The launcher binary copied into every image.
     public var launcherPath: String
+    /// Its version, named in every image's `io.buildpacks.build.metadata`.
+    public var launcherVersion = "unknown"
     /// Seconds between polls of git branches and tags; nil turns polling off.
     public var gitPollInterval: Double?
     /// Registries (`host[:port]`) that may be reached over plain HTTP besides loopback ones.
