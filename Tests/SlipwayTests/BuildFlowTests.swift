@@ -91,6 +91,7 @@ import Testing
         #expect(lines.contains("tool ran with hello"))
         // Only launch layers are exported; a folder without .toml is not a layer.
         #expect(lines.contains("Adding layer 'test/provider:runtime'"))
+        #expect(lines.contains("Adding layer 'app'") && lines.contains("Adding 1/1 app layer(s)"))
         #expect(!lines.contains { $0.contains("test/provider:tools") || $0.contains("scratch") })
         // launch.toml labels become image labels.
         let layout = state.path + "/layouts/default/layers"
@@ -138,6 +139,7 @@ import Testing
         let texts = log3["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(texts.filter { $0.hasPrefix("Reusing layer") }.count == 4)
         #expect(!texts.contains { $0.hasPrefix("Adding layer") })
+        #expect(texts.contains("Reusing layer 'app'") && !texts.contains("Adding 1/1 app layer(s)"), "\(texts)")
         #expect(texts.contains("This cache has seen 3 build(s)"))  // cache layer restored each time
         let blobsAfter = try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256").sorted()
         #expect(blobsAfter == blobsBefore)
@@ -156,6 +158,7 @@ import Testing
         #expect(message.contains("test/fail@1.0.0"))
         #expect(message.contains("exit status 3"))
         #expect(message.contains("fatal: missing ingredient 'flux capacitor'"))
+        #expect(!message.contains("\n") && !message.contains("\r"), "a FAILURE message is one line: \(message)")
         let brokenStatus = try await c.call("image/status", ["name": "broken"])
         #expect(brokenStatus["ready"] == "NotReady")
         #expect(brokenStatus["lastFailedBuild"]?["number"] == 1)

@@ -426,7 +426,7 @@ struct StepRunner {
                 command: [buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env, appWritable: true)
             guard code == 0 else {
                 throw RuntimeError.buildFailed(
-                    "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output:\n" + tail.joined(separator: "\n")))
+                    "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output: " + tail.joined(separator: " | ")))
             }
             try confined(d) { try collectLayers(of: d, in: bpLayers, into: &built, buildLayers: &buildLayers, previous: previous) }
         }
@@ -497,10 +497,10 @@ struct StepRunner {
     }
 }
 
-/// The last lines a step printed, for the failure message.
+/// The last lines a step printed, for the failure message (the whole output is in the log).
 final class OutputTail: Sendable {
     private let state = Mutex<[String]>([])
-    static let keep = 15
+    static let keep = 3
     func append(_ line: String) {
         state.withLock {
             $0.append(line)

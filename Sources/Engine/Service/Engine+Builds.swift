@@ -364,7 +364,7 @@ extension Engine {
             } else {
                 b.message = "\(error)"
             }
-            b.message = b.message.map(redactor.redact)
+            b.message = b.message.map { Self.oneLine(redactor.redact($0)) }
             r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()
@@ -447,6 +447,12 @@ extension Engine {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
                                                          latestImage: image.status.latestImage, time: Timestamp.now())))
         }
+    }
+
+    /// A failure message as one line: the lines of a multi-line error joined with " | ", so
+    /// that it fits a status column and a log line.
+    static func oneLine(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " | ")
     }
 
     /// The message of a build whose image was deleted before it finished.
