@@ -47,7 +47,7 @@ layout="$state/layouts/default/hello"
 echo "==> skopeo inspect oci:$layout:latest"
 skopeo inspect "oci:$layout:latest" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  digest:", d["Digest"]); print("  layers:", len(d["Layers"])); print("  labels:", ", ".join(sorted(d["Labels"])))'
 echo "==> umoci unpack, then run /cnb/process/web under bwrap"
-umoci unpack --image "$layout:latest" "$work/bundle" >/dev/null
+umoci unpack --rootless --image "$layout:latest" "$work/bundle" >/dev/null
 bwrap --bind "$work/bundle/rootfs" / --proc /proc --dev /dev --unshare-all --uid 1000 --gid 1000 --clearenv \
   --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/web
 echo "==> slipway engine stop"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Slipway needs on Debian 12, when missing: C libraries for the build
-# (SQLite, libarchive, libcrypto, libcurl, libseccomp), the sandbox (bubblewrap), and the real
+# (SQLite, libarchive, libcrypto, libcurl, libseccomp, zlib, libzstd), the sandbox (bubblewrap), and the real
 # components the tests talk to (git, docker-registry, skopeo, umoci) plus the Python packages
 # the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography).
 set -euo pipefail
@@ -10,7 +10,8 @@ packages=(
   libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
-  python3 python3-pip
+  python3 python3-pip python3-cryptography python3-jsonschema python3-pylsp-jsonrpc
+  libzstd-dev passwd
 )
 
 missing=()
@@ -24,6 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The Debian packages above serve /usr/bin/python3 for every user; a python3 of its own
+# (pyenv, say) first on PATH gets them from PyPI.
 # The Bearer-token registry test signs tokens with Python's cryptography package.
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   python3 -m pip install -q cryptography 2>/dev/null || python3 -m pip install -q --break-system-packages cryptography

@@ -92,10 +92,8 @@ import Testing
         let b = try await c.call("build/wait", ["image": "inner", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         let layout = state.path + "/layouts/default/inner"
-        let bundle = TempDir("bundle")
-        let unpack = try await sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b'")
-        #expect(unpack.status == 0, "\(unpack.err)")
-        let rootfs = bundle.path + "/b/rootfs"
+        let bundle = try await UnpackedImage(layout: layout)
+        let rootfs = bundle.rootfs
         for p in ["/layers/test_hostile/evil/hostfile", "/workspace/hostfile"] {
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: rootfs + p) == host.path + "/secret")
         }

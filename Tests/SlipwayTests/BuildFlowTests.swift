@@ -10,11 +10,9 @@ import Testing
 
     /// Runs `/cnb/process/<type>` of an OCI layout image under bwrap, as an unprivileged user.
     static func runImage(layout: String, tag: String = "latest", process: String = "web", args: [String] = []) async throws -> String {
-        let bundle = TempDir("bundle")
-        let unpack = try await sh("umoci unpack --image '\(layout):\(tag)' '\(bundle.path)/b'")
-        guard unpack.status == 0 else { throw TestFailure("umoci unpack failed: \(unpack.err)") }
+        let bundle = try await UnpackedImage(layout: layout, tag: tag)
         let run = try await sh("""
-            bwrap --bind '\(bundle.path)/b/rootfs' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
+            bwrap --bind '\(bundle.rootfs)' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
               --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/\(process) \(args.map { "'\($0)'" }.joined(separator: " "))
             """)
         guard run.status == 0 else { throw TestFailure("running the image failed (\(run.status)): \(run.err)") }

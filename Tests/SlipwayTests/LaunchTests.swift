@@ -11,19 +11,12 @@ import Testing
 
     /// Runs `argv` in the unpacked image as a runtime would: the image's environment (PATH with
     /// /cnb/process first, CNB_LAYERS_DIR, CNB_APP_DIR), an unprivileged user.
-    static func run(_ bundle: String, _ argv: [String]) async throws -> (status: Int32, out: String, err: String) {
+    static func run(_ image: UnpackedImage, _ argv: [String]) async throws -> (status: Int32, out: String, err: String) {
         try await sh("""
-            bwrap --bind '\(bundle)/rootfs' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
+            bwrap --bind '\(image.rootfs)' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
               --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers --setenv CNB_APP_DIR /workspace \
               \(argv.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " "))
             """)
-    }
-
-    static func unpack(_ layout: String) async throws -> TempDir {
-        let bundle = TempDir("bundle")
-        let r = try await sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b'")
-        guard r.status == 0 else { throw TestFailure("umoci unpack: \(r.err)") }
-        return bundle
     }
 
     static func lines(_ out: String) -> [String: String] {
@@ -43,8 +36,7 @@ import Testing
         // During the build, HOME is the stack user's home from /etc/passwd, a writable tmpfs.
         let log = try await c.call("build/logs", ["image": "l"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(log.contains("HOME=/home/cnb") && log.contains("home is writable"), "\(log)")
-        let bundle = try await Self.unpack(state.path + "/layouts/default/l")
-        let b = bundle.path + "/b"
+        let b = try await UnpackedImage(layout: state.path + "/layouts/default/l")
 
         // The default process, with its default args, in the launch environment; the
         // launcher's own variables and /cnb/process are gone.
@@ -78,7 +70,7 @@ import Testing
         #expect(try await Self.run(b, ["/cnb/lifecycle/launcher", "--"]).status == 81)
 
         // metadata.toml names the default process.
-        let metadata = try String(contentsOfFile: b + "/rootfs/layers/config/metadata.toml", encoding: .utf8)
+        let metadata = try String(contentsOfFile: b.rootfs + "/layers/config/metadata.toml", encoding: .utf8)
         #expect(metadata.contains("buildpack-default-process-type = \"web\""), "\(metadata)")
     }
 
@@ -109,8 +101,8 @@ import Testing
         let runImage = try #require(lifecycle["runImage"])
         #expect(runImage["image"] == .string(HostStack.run) && runImage["reference"]?.stringValue?.hasPrefix("sha256:") == true && runImage["topLayer"] != nil)
 
-        let bundle = try await Self.unpack(state.path + "/layouts/default/lab")
-        #expect(!FileManager.default.fileExists(atPath: bundle.path + "/b/rootfs/layers/project-metadata.toml"))  // a build-time file only
+        let bundle = try await UnpackedImage(layout: state.path + "/layouts/default/lab")
+        #expect(!FileManager.default.fileExists(atPath: bundle.rootfs + "/layers/project-metadata.toml"))  // a build-time file only
     }
 
     /// A layer the buildpack does not flag again (its metadata comes back without [types]) is
@@ -123,8 +115,8 @@ import Testing
         _ = try await c.call("image/create", ["name": "d", "source": ["local": ["path": .string(Self.helloApp)]]])
         #expect(try await c.call("build/wait", ["image": "d", "build": 1])["status"] == "SUCCESS")
         let layout = state.path + "/layouts/default/d"
-        let first = try await Self.unpack(layout)
-        #expect(FileManager.default.fileExists(atPath: first.path + "/b/rootfs/layers/test_dropper/once/file"))
+        let first = try await UnpackedImage(layout: layout)
+        #expect(FileManager.default.fileExists(atPath: first.rootfs + "/layers/test_dropper/once/file"))
         for n in [2, 3] {
             _ = try await c.call("image/trigger", ["name": "d"])
             let b = try await c.call("build/wait", ["image": "d", "build": .int(Int64(n))])
@@ -134,9 +126,9 @@ import Testing
             // neither: it was not exported or cached by build 2.
             #expect(lines.contains(n == 2 ? "not flagging once again" : "creating once"), "build \(n): \(lines)")
             if n == 2 {
-                let second = try await Self.unpack(layout)
-                #expect(FileManager.default.fileExists(atPath: second.path + "/b/rootfs/layers"))
-                #expect(!FileManager.default.fileExists(atPath: second.path + "/b/rootfs/layers/test_dropper/once"))
+                let second = try await UnpackedImage(layout: layout)
+                #expect(FileManager.default.fileExists(atPath: second.rootfs + "/layers"))
+                #expect(!FileManager.default.fileExists(atPath: second.rootfs + "/layers/test_dropper/once"))
             }
         }
     }

@@ -211,7 +211,7 @@ import Testing
 
     /// On a full disk Slipway starts, reads work, and writes get Unavailable saying so.
     @Test func aFullDiskAnswersReadsAndRefusesWrites() async throws {
-        let mount = TempDir("full")
+        let mount = TempDir("full"), rootfs = TempDir("rootfs")
         let state = mount.path + "/state"
         let script = """
             set -e
@@ -223,7 +223,7 @@ import Testing
         let wrapper = ["unshare", "--mount"] + (getuid() == 0 ? [] : ["--map-root-user"]) + ["bash", "-c", script]
         let input = [Self.request("1", "secret/list"), Self.request("2", "event/list"),
                      Self.request("3", "secret/create", #"{"name":"after","registry":{"server":"x","username":"u","password":"p"}}"#),
-                     Self.request("4", "clusterstack/create", #"{"name":"s","buildImage":"/tmp","runImage":"/tmp"}"#)].joined(separator: "\n") + "\n"
+                     Self.request("4", "clusterstack/create", #"{"name":"s","buildImage":"\#(rootfs.path)","runImage":"\#(rootfs.path)"}"#)].joined(separator: "\n") + "\n"
         // In one process, so that it is Slipway starting on the full disk that is tested.
         let r = try await Self.run(Array(input.utf8), state: state, arguments: ["--embedded"], wrapper: wrapper)
         #expect(r.code == 0, "\(r.err)")

@@ -87,8 +87,8 @@ import Testing
         #expect(Array(after.prefix(runLayers.count)) == runLayers)
         #expect(Array(after.suffix(4)) == Array(before.suffix(4)))  // launch, app, launcher and config layers unchanged
         #expect(after.first != before.first)
-        let bundle = TempDir("bundle")
-        #expect(try await sh("umoci unpack --image '\(layout):latest' '\(bundle.path)/b' >/dev/null && cat '\(bundle.path)/b/rootfs/etc/run-image-version'").out == "v2\n")
+        let bundle = try await UnpackedImage(layout: layout)
+        #expect(try String(contentsOfFile: bundle.rootfs + "/etc/run-image-version", encoding: .utf8) == "v2\n")
         #expect(try await BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
         let status = try await c.call("build/status", ["image": "r", "build": 2])
         #expect(status["runImage"]?.stringValue?.hasSuffix(runDigest) == true)

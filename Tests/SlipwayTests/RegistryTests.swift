@@ -257,7 +257,7 @@ final class LoopbackRegistry: Sendable {
             cp -r procfile root/cnb/buildpacks/slipway_procfile/0.5.0
             cp -r '\(Repo.buildpacks.path)/build-script' root/cnb/buildpacks/slipway_build-script/0.1.0
             umoci init --layout layout && umoci new --image layout:pkg
-            umoci insert --image layout:pkg root /
+            umoci insert --rootless --image layout:pkg root /
             (cd layout && tar -cf ../package.cnb .)
             """)
         #expect(r.status == 0, "\(r.err)")

@@ -64,7 +64,11 @@ public struct ImageStore: Sendable {
         }
         let w = try content.writer()
         let tar = TarWriter(out: w)
-        try tar.addTree(try ConfinedDirectory(path: SourceSnapshotter.realPath(path) ?? path, displayPath: path), prefix: "", owner: .root)
+        do {
+            try tar.addTree(try ConfinedDirectory(path: SourceSnapshotter.realPath(path) ?? path, displayPath: path), prefix: "", owner: .root)
+        } catch let e as ConfinedPathError {
+            throw RuntimeError.invalid("cannot import the root filesystem folder \(path): \(e); every file in it must be readable by the user Slipway runs as")
+        }
         try tar.finish()
         let layer = try w.commit()
         var config = OCIImageConfig.Config()

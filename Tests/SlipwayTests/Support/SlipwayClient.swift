@@ -83,7 +83,7 @@ extension HostStack {
                 set -e
                 [ -d '\(layout)' ] || umoci init --layout '\(layout)'
                 umoci new --image '\(layout):\(tag)'
-                umoci insert --image '\(layout):\(tag)' '\(dir)' /
+                umoci insert --rootless --image '\(layout):\(tag)' '\(dir)' /
                 umoci config --image '\(layout):\(tag)' --config.label io.buildpacks.stack.id=\(stackID) \\
                   --config.env CNB_USER_ID=1000 --config.env CNB_GROUP_ID=1000 --config.env PATH=/usr/bin:/bin
                 """)
