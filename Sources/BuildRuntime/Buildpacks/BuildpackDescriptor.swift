@@ -56,7 +56,7 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
         guard let bp = doc["buildpack"]?.table, let id = bp["id"]?.string, let version = bp["version"]?.string else {
             throw RuntimeError.invalid("\(source)/buildpack.toml needs [buildpack] with 'id' and 'version'")
         }
-        guard id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]*$"#, options: .regularExpression) != nil, id != "app", id != "config", id != "sbom" else {
+        guard isValidID(id) else {
             throw RuntimeError.invalid("\(source): buildpack id '\(id)' is not valid")
         }
         let stacks = (doc["stacks"]?.tables ?? []).compactMap { $0["id"]?.string }
@@ -78,6 +78,12 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
             }
         }
         return d
+    }
+
+    /// Buildpack ids: letters, digits, `.`, `_`, `-` and `/`, and not a name the lifecycle uses
+    /// for its own layer folders.
+    public static func isValidID(_ id: String) -> Bool {
+        id.range(of: #"^[A-Za-z0-9][A-Za-z0-9._/-]*$"#, options: .regularExpression) != nil && !["app", "config", "sbom"].contains(id) && !id.contains("..")
     }
 
     /// Whether the buildpack runs on `os`/`arch` (true when it names no targets).

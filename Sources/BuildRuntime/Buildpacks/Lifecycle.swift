@@ -126,8 +126,8 @@ public struct Lifecycle: Sendable {
         var platformPath: String { root + "/platform" }
         var ioPath: String { root + "/io" }
 
-        /// Makes the folders afresh (removing what a previous attempt left), unpacks the source
-        /// and writes the platform env files, all before any step runs.
+        /// Makes the folders afresh (removing what a previous attempt left) and unpacks the
+        /// source, before any step runs.
         static func prepare(root: String, request: BuildRequest, sources: SourceSnapshotter) throws -> Workspace {
             try ConfinedDirectory.removeTree(atPath: root)
             let top = try ConfinedDirectory(path: root, create: true)
@@ -138,13 +138,49 @@ public struct Lifecycle: Sendable {
             let ws = Workspace(root: root, app: try folder("workspace", "/workspace"), layers: try folder("layers", "/layers"),
                                platform: try folder("platform", "/platform"), io: try folder("io", "/tmp/cnb-io"))
             try sources.restore(request.source, into: ws.app)
-            let env = try ws.platform.makeDirectories("env")
+            return ws
+        }
+
+        /// Writes what the platform gives buildpacks: the env files and project-metadata.toml.
+        func writePlatformFiles(_ request: BuildRequest) throws {
+            let env = try platform.makeDirectories("env")
             for (k, v) in request.env.sorted(by: { $0.key < $1.key }) {
                 try env.createFile(k, contents: Array(v.utf8))
             }
             // Where the source came from, for buildpacks (platform spec: project-metadata.toml).
-            try ws.layers.createFile("project-metadata.toml", contents: Array(request.projectMetadata.toml.utf8))
-            return ws
+            try layers.createFile("project-metadata.toml", contents: Array(request.projectMetadata.toml.utf8))
+        }
+
+        /// Writes an inline buildpack of project.toml into a folder of its own; returns its path.
+        func writeInline(_ bp: ProjectDescriptor.InlineBuildpack) throws -> String {
+            let relative = "inline-buildpacks/" + BuildpackDescriptor.escape(bp.id)
+            let dir = try ConfinedDirectory(path: root).makeDirectories(relative)
+            _ = try dir.makeDirectories("bin")
+            for file in bp.files { try dir.createFile(file.path, contents: Array(file.contents.utf8), mode: file.mode) }
+            return root + "/" + relative
+        }
+
+        /// Reads the app's project.toml and applies it: include or exclude on the workspace,
+        /// build env (the image's own env wins), and its group in place of the builder's order.
+        func applyProjectDescriptor(to request: inout BuildRequest, log: BuildLogger) throws {
+            guard let project = try ProjectDescriptor.load(from: app) else { return }
+            let shown = [project.info.name ?? project.info.id, project.info.version].compactMap { $0 }.joined(separator: " ")
+            log(BuildPhase.prepare.rawValue, .system, "Reading project.toml (schema \(project.schemaVersion))" + (shown.isEmpty ? "" : ": " + shown))
+            if let builder = project.builder {
+                log(BuildPhase.prepare.rawValue, .system, "project.toml names builder \(builder); the image's builder is used")
+            }
+            let removed = try project.filter(app)
+            if removed > 0 {
+                log(BuildPhase.prepare.rawValue, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include"): \(removed) path(s) left out of /workspace")
+            }
+            for e in project.buildEnv where request.env[e.name] == nil {
+                request.env[e.name] = e.value
+                log(BuildPhase.prepare.rawValue, .system, "project.toml build env: \(e.name)")
+            }
+            if let group = try project.resolveGroup(against: request.order, inlineFolder: writeInline) {
+                request.order = [group]
+                log(BuildPhase.prepare.rawValue, .system, "project.toml group replaces the builder's order: " + group.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", "))
+            }
         }
 
         /// A new, empty I/O folder for one step: its host path (mounted at /tmp/cnb-io) and handle.
@@ -155,16 +191,23 @@ public struct Lifecycle: Sendable {
         }
     }
 
-    public func run(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        let uid = Int(request.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
-        let gid = Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
+    public func run(_ given: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
+        let uid = Int(given.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
+        let gid = Int(given.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
         let sandbox = try SandboxRunner(uid: uid, gid: gid)
         let images = self.images, sources = self.sources
 
         // PREPARE
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
-        let ws = try await BlockingWork.run { try Workspace.prepare(root: request.workDirectory, request: request, sources: sources) }
-        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) unpacked in \"/workspace\"")
+        let ws = try await BlockingWork.run { try Workspace.prepare(root: given.workDirectory, request: given, sources: sources) }
+        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
+        // The request as the app's project.toml changes it.
+        let request = try await BlockingWork.run {
+            var r = given
+            try ws.applyProjectDescriptor(to: &r, log: log)
+            try ws.writePlatformFiles(r)
+            return r
+        }
         let rootfs = try await BlockingWork.run { try images.rootfs(for: request.buildImage) }
         log(BuildPhase.prepare.rawValue, .system, "Build image \(request.buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
         try Task.checkCancellation()

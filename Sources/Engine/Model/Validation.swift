@@ -28,7 +28,7 @@ public enum Validation {
     /// Environment variable names: letters, digits and '_', not starting with a digit, and not
     /// the `CNB_` names the lifecycle reserves.
     public static func envName(_ value: String, field: String) throws {
-        guard value.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
+        guard LayerEnvironment.isValidName(value) else {
             throw EngineError.invalid("env name '\(PathSyntax.shortened(value))' is not valid: use letters, digits and '_', not starting with a digit", field: field)
         }
         guard !value.hasPrefix("CNB_") else {
