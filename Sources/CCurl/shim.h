@@ -15,6 +15,10 @@ static inline CURLcode slipway_curl_set_data_callback(CURL *h, CURLoption o, sli
 static inline CURLcode slipway_curl_set_progress_callback(CURL *h, slipway_curl_progress_cb cb) {
     return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cb);
 }
+static inline CURLcode slipway_curl_set_blob(CURL *h, CURLoption o, const void *data, size_t length) {
+    struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
+    return curl_easy_setopt(h, o, &blob);
+}
 static inline long slipway_curl_response_code(CURL *h) {
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);

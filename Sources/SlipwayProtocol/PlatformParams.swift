@@ -131,8 +131,12 @@ public struct SecretSpec: Codable, Sendable {
         public var server: String
         public var username: String
         public var password: String
+        /// PEM CA certificates to trust for this server besides the system's (a registry
+        /// whose certificate a private CA signed).
+        public var caCert: String?
 
-        public init(server: String, username: String, password: String) {
+        public init(server: String, username: String, password: String, caCert: String? = nil) {
+            self.caCert = caCert
             self.server = server
             self.username = username
             self.password = password

@@ -1,6 +1,7 @@
 import SlipwayProtocol
 import CSlipwayVersion
 import Engine
+import BuildRuntime
 import Foundation
 
 /// The settings of a Slipway process, from its command line. Every flag is one row of
@@ -28,6 +29,11 @@ public struct ServerOptions: Sendable, Equatable {
     /// Seconds a stand-alone build run is kept after it succeeded, and after it failed.
     public var buildRunTTLSucceeded: Double = 3600
     public var buildRunTTLFailed: Double = 86400
+    /// How layers are compressed on push, and at what level (nil: the algorithm's default).
+    public var layerCompression = LayerCompression.gzip
+    public var layerCompressionLevel: Int?
+    /// A PEM file of CA certificates trusted for every registry, besides the system's.
+    public var registryCAFile: String?
     /// The flags the command line named, so that a client is compared with the running engine
     /// only on what it asked for.
     public var given: Set<String> = []
@@ -46,6 +52,8 @@ public struct ServerOptions: Sendable, Equatable {
                       --event-ttl DURATION (60m: how long a system event is kept)
                       --quota images=N,buildruns=N,storage=BYTES (per namespace; 100, 100, unlimited)
                       --buildrun-ttl-succeeded DURATION (1h)  --buildrun-ttl-failed DURATION (24h)
+                      --layer-compression gzip|zstd|none[:LEVEL] (gzip:6; how layers are pushed)
+                      --registry-ca FILE (PEM CA certificates trusted for registries, besides the system's)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -101,6 +109,24 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--buildrun-ttl-failed", scope: .engine, hint: "a positive duration such as 24h or 90s",
              apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.buildRunTTLFailed = d; return true },
              shown: { String($0.buildRunTTLFailed) }),
+        Flag(name: "--layer-compression", scope: .engine, hint: "gzip, zstd or none, optionally with :LEVEL (gzip 1-9, zstd 1-19)",
+             apply: { o, v in
+                 let parts = v.split(separator: ":", maxSplits: 1).map(String.init)
+                 guard let algorithm = LayerCompression(rawValue: parts.first ?? "") else { return false }
+                 let level = parts.count == 2 ? Int(parts[1]) : nil
+                 if parts.count == 2 { guard let level, algorithm.levels.contains(level) else { return false } }
+                 o.layerCompression = algorithm
+                 o.layerCompressionLevel = level
+                 return true
+             },
+             shown: { $0.layerCompression.rawValue + ($0.layerCompressionLevel.map { ":\($0)" } ?? "") }),
+        Flag(name: "--registry-ca", scope: .engine, hint: "an absolute path to a readable PEM file of CA certificates",
+             apply: { o, v in
+                 guard v.hasPrefix("/"), let text = try? String(contentsOfFile: v, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else { return false }
+                 o.registryCAFile = v
+                 return true
+             },
+             shown: { $0.registryCAFile ?? "" }),
         Flag(name: "--event-ttl", scope: .engine, hint: "a positive duration such as 60m or 90s",
              apply: { o, v in guard let d = parseDuration(v), d > 0 else { return false }; o.eventTTL = d; return true },
              shown: { String($0.eventTTL) }),

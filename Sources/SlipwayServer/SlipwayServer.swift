@@ -55,6 +55,9 @@ public enum SlipwayServer {
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL
         engineOptions.quota = options.quota
+        engineOptions.layerCompression = options.layerCompression
+        engineOptions.layerCompressionLevel = options.layerCompressionLevel
+        engineOptions.registryCAFile = options.registryCAFile
         engineOptions.launcherVersion = SlipwayVersion.current
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed

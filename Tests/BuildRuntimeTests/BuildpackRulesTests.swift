@@ -161,6 +161,10 @@ import Testing
         #expect(RegistryClient(host: "registry.example.com", insecure: false, credentials: nil).url("x/manifests/1").absoluteString
                 == "https://registry.example.com/v2/x/manifests/1")
         #expect(RegistryClient(host: "127.0.0.1:5000", insecure: true, credentials: nil).url("").scheme == "http")
+        // Loopback: https first (a local TLS registry), plain HTTP when the handshake fails.
+        let local = RegistryClient(host: "127.0.0.1:5000", insecure: false, credentials: nil)
+        #expect(local.url("").scheme == "https" && local.fallsBackToHTTP)
+        #expect(!RegistryClient(host: "registry.example.com", insecure: false, credentials: nil).fallsBackToHTTP)
         #expect(RegistryClient.isLoopback("127.0.0.1:5000"))
         #expect(RegistryClient.isLoopback("localhost"))
         #expect(!RegistryClient.isLoopback("10.0.0.1:5000"))

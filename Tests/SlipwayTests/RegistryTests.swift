@@ -10,7 +10,8 @@ final class LoopbackRegistry: Sendable {
     var host: String { "127.0.0.1:\(port)" }
     var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
 
-    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, reusing: LoopbackRegistry? = nil) throws {
+    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, tls: (certificate: String, key: String)? = nil,
+         reusing: LoopbackRegistry? = nil) throws {
         dir = reusing?.dir ?? TempDir("registry")
         port = reusing?.port ?? Int.random(in: 20000..<40000)
         var auth = ""
@@ -30,6 +31,7 @@ final class LoopbackRegistry: Sendable {
                 rootdirectory: \(dir.path)/data
             http:
               addr: 127.0.0.1:\(port)
+            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)" } ?? "")
             \(auth)
             """
         try config.write(toFile: dir.path + "/config.yml", atomically: true, encoding: .utf8)

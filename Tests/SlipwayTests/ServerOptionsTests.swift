@@ -10,6 +10,9 @@ import Testing
         #expect(o.gitPollInterval == 5)
         #expect(o.insecureRegistries == ["reg.local:5000", "other:80"])
         #expect(o.maxConcurrentBuilds == 3)
+        #expect(o.layerCompression == .gzip && o.layerCompressionLevel == nil)
+        guard case .run(_, let z) = ServerOptions.parse(["--layer-compression", "zstd:9"], environment: ["HOME": "/h"]) else { return }
+        #expect(z.layerCompression == .zstd && z.layerCompressionLevel == 9)
         guard case .run(_, let d) = ServerOptions.parse([], environment: ["XDG_STATE_HOME": "/x", "HOME": "/h"]) else { return }
         #expect(d.stateDirectory == "/x/slipway")
         guard case .run(_, let h) = ServerOptions.parse([], environment: ["SLIPWAY_HOME": "/home-override", "XDG_STATE_HOME": "/x"]) else { return }
@@ -18,7 +21,9 @@ import Testing
         #expect(f.stateDirectory == "/h/.local/state/slipway")
     }
 
-    @Test(arguments: [["--state-dir"], ["--git-poll-interval", "-1"], ["--insecure-registry", "http://x/y"], ["--bogus"], ["--max-concurrent-builds", "0"]])
+    @Test(arguments: [["--state-dir"], ["--git-poll-interval", "-1"], ["--insecure-registry", "http://x/y"], ["--bogus"], ["--max-concurrent-builds", "0"],
+                      ["--layer-compression", "lz4"], ["--layer-compression", "gzip:10"], ["--layer-compression", "zstd:x"],
+                      ["--registry-ca", "relative.pem"], ["--registry-ca", "/no/such/ca.pem"], ["--registry-ca", "/etc/hostname"]])
     func badFlagsAreErrors(_ args: [String]) {
         guard case .error = ServerOptions.parse(args, environment: [:]) else {
             Issue.record("\(args) should be refused")
@@ -61,7 +66,7 @@ import Testing
         let engineFlags = Set(ServerOptions.flags.filter { $0.scope == .engine }.map(\.name))
         #expect(engineFlags == ["--max-concurrent-builds", "--max-message-size", "--git-poll-interval", "--insecure-registry", "--allow-source",
                                 "--max-source-bytes", "--max-log-bytes", "--idle-timeout", "--event-ttl", "--quota",
-                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed"])
+                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca"])
         #expect(ServerOptions.flags.filter { $0.scope == .client }.map(\.name) == ["--state-dir"])
         for flag in ServerOptions.flags { #expect(ServerOptions.usage.contains(flag.name), "\(flag.name) is missing from the usage text") }
     }

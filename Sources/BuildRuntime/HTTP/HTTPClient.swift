@@ -20,8 +20,12 @@ public struct HTTPRequest: Sendable {
     public var body: HTTPBody
     /// Seconds for the whole transfer; a transfer slower than 1 KiB/s for 30 s also fails.
     public var timeout: Double
+    /// PEM CA certificates trusted for https besides the system's (a registry's own CA).
+    public var trustedCertificates: Data?
 
-    public init(method: String = "GET", url: URL, headers: [(String, String)] = [], body: HTTPBody = .none, timeout: Double = 300) {
+    public init(method: String = "GET", url: URL, headers: [(String, String)] = [], body: HTTPBody = .none, timeout: Double = 300,
+                trustedCertificates: Data? = nil) {
+        self.trustedCertificates = trustedCertificates
         self.method = method
         self.url = url
         self.headers = headers
@@ -51,12 +55,16 @@ public struct HTTPResponse: Sendable {
 public enum HTTPError: Error, Equatable, CustomStringConvertible {
     /// The peer could not be reached, or the connection broke (curl's message).
     case transport(String)
+    /// The TLS handshake failed: often a peer that speaks plain HTTP.
+    case tlsHandshake(String)
+    /// The peer's certificate is not signed by a trusted CA, or names another host.
+    case untrustedCertificate(String)
     /// The body was larger than the sink's cap; the transfer was stopped there.
     case tooLarge(limit: Int64)
 
     public var description: String {
         switch self {
-        case .transport(let m): return m
+        case .transport(let m), .tlsHandshake(let m), .untrustedCertificate(let m): return m
         case .tooLarge(let limit): return "the answer is larger than \(limit) bytes"
         }
     }
@@ -69,6 +77,9 @@ public struct HTTPClient: Sendable {
     public init() { _ = Self.globalInit }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    /// The system's CA bundle (Debian's path), read once; empty where there is none.
+    static let systemCertificates: Data = FileManager.default.contents(atPath: "/etc/ssl/certs/ca-certificates.crt") ?? Data()
 
     /// Sends `request` and returns the response; the body goes to `sink`.
     public func send(_ request: HTTPRequest, sink: HTTPResponseSink = .memory(maxBytes: 4 << 20)) async throws -> HTTPResponse {
@@ -120,6 +131,11 @@ private final class Transfer: @unchecked Sendable {
         slipway_curl_set_string(h, CURLOPT_USERAGENT, "slipway")
         // Proxies come only from what Slipway is told, never from the environment of a build.
         slipway_curl_set_string(h, CURLOPT_PROXY, "")
+        if let extra = request.trustedCertificates {
+            // A CA bundle given as a blob replaces the default file, so the system's go with it.
+            let bundle = HTTPClient.systemCertificates + Data("\n".utf8) + extra
+            bundle.withUnsafeBytes { _ = slipway_curl_set_blob(h, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
+        }
         slipway_curl_set_data_callback(h, CURLOPT_WRITEFUNCTION, { data, size, count, ctx in
             Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().receive(data!, size * count)
         })
@@ -166,12 +182,22 @@ private final class Transfer: @unchecked Sendable {
         for line in headerLines { list = curl_slist_append(list, line) }
         slipway_curl_set_pointer(h, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
 
-        let code = curl_easy_perform(h)
+        var errorText = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code = errorText.withUnsafeMutableBufferPointer { buffer -> CURLcode in
+            slipway_curl_set_pointer(h, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress!))
+            return curl_easy_perform(h)
+        }
         if let limit = overLimit { throw HTTPError.tooLarge(limit: limit) }
         if let e = sinkError { throw e }
         if code == CURLE_ABORTED_BY_CALLBACK { throw CancellationError() }
         guard code == CURLE_OK else {
-            throw HTTPError.transport(String(cString: curl_easy_strerror(code)))
+            let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            switch code {
+            case CURLE_SSL_CONNECT_ERROR: throw HTTPError.tlsHandshake(message)
+            case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE: throw HTTPError.untrustedCertificate(message)
+            default: throw HTTPError.transport(message)
+            }
         }
         return HTTPResponse(status: slipway_curl_response_code(h), headers: headers, body: body, bodyBytes: bodyBytes)
     }

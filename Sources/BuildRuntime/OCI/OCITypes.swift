@@ -7,12 +7,23 @@ public enum MediaType {
     public static let config = "application/vnd.oci.image.config.v1+json"
     public static let layer = "application/vnd.oci.image.layer.v1.tar"
     public static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    public static let layerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
     static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    static let dockerLayer = "application/vnd.docker.image.rootfs.diff.tar"
 
-    /// The OCI media type of a layer (Docker's gzip layer type names the same bytes).
-    public static func ociLayer(_ type: String) -> String { type == dockerLayerGzip ? layerGzip : type }
+    /// The OCI media type of a layer (Docker's layer types name the same bytes).
+    public static func ociLayer(_ type: String) -> String {
+        switch type {
+        case dockerLayerGzip: return layerGzip
+        case dockerLayer: return layer
+        default: return type
+        }
+    }
+
+    /// Whether a layer of this type is a plain tar, which a push compresses.
+    public static func isUncompressedLayer(_ type: String) -> Bool { type == layer || type == dockerLayer }
 }
 
 /// An OCI content descriptor: what a blob is, its digest and size.

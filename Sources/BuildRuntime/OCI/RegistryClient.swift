@@ -19,23 +19,33 @@ public struct RegistryCredentials: Sendable, Equatable {
 /// Credentials go only where they were given: to the registry's own origin (a redirect to
 /// another host or port, or from https down to http, is followed without them), and to a token
 /// realm only over https unless its host is loopback or an `--insecure-registry`. Plain HTTP is
-/// used for the registry itself only when it is loopback or insecure.
+/// used for the registry itself only when it is insecure, or loopback and not speaking TLS (a
+/// loopback registry is tried over https first, as docker does, so a local TLS registry works).
+/// A certificate is checked against the system's CAs and `trustedCertificates`.
 public final class RegistryClient: Sendable {
     public let host: String
-    let scheme: String
+    /// "https", or "http" for an insecure registry or a loopback one found to speak plain HTTP.
+    private let currentScheme: Mutex<String>
+    var scheme: String { currentScheme.withLock { $0 } }
+    /// Whether a failed TLS handshake means "try plain HTTP" (loopback hosts only).
+    let fallsBackToHTTP: Bool
     let credentials: RegistryCredentials?
     /// Hosts (`host[:port]`) reachable over plain HTTP besides loopback ones.
     let insecureHosts: Set<String>
     let http = HTTPClient()
+    /// PEM CA certificates trusted for this registry besides the system's.
+    let trustedCertificates: Data?
     private let tokens = Mutex<[String: String]>([:])
     static let retryDelays: [Double] = [0.2, 0.5, 1.0]
     /// Largest manifest or index read, as the distribution registry's own limit.
     public static let maxManifestBytes = 4 << 20
     static let maxRedirects = 5
 
-    public init(host: String, insecure: Bool, credentials: RegistryCredentials?, insecureHosts: Set<String> = []) {
+    public init(host: String, insecure: Bool, credentials: RegistryCredentials?, insecureHosts: Set<String> = [], trustedCertificates: Data? = nil) {
+        self.trustedCertificates = trustedCertificates
         self.host = host
-        self.scheme = insecure ? "http" : "https"
+        self.currentScheme = Mutex(insecure ? "http" : "https")
+        self.fallsBackToHTTP = !insecure && Self.isLoopback(host)
         self.credentials = credentials
         self.insecureHosts = insecureHosts.union(insecure ? [host] : [])
     }
@@ -64,6 +74,7 @@ public final class RegistryClient: Sendable {
               sink: @escaping () throws -> HTTPResponseSink = { .memory(maxBytes: 1 << 20) }) async throws -> HTTPResponse {
         var attempt = 0
         var authRetried = false
+        var url = url
         while true {
             do {
                 let r = try await sendFollowingRedirects(method, url, scope: scope, headers: headers, body: body, sink: try sink(), basic: authRetried)
@@ -81,6 +92,16 @@ public final class RegistryClient: Sendable {
                     continue
                 }
                 return r
+            } catch HTTPError.tlsHandshake where fallsBackToHTTP && url.scheme == "https" && Origin(url) == origin {
+                // A loopback registry that answers TLS with plain HTTP: use HTTP from now on.
+                currentScheme.withLock { $0 = "http" }
+                var c = URLComponents(url: url, resolvingAgainstBaseURL: false)!
+                c.scheme = "http"
+                url = c.url ?? url
+                continue
+            } catch HTTPError.untrustedCertificate(let m) {
+                throw RuntimeError.unavailable(
+                    "the TLS certificate of \(host) is not trusted (\(m)); give the CA that signed it with the engine's --registry-ca FILE or the caCert of a registry secret for \(host)")
             } catch let e as HTTPError {
                 if case .tooLarge = e { throw e }
                 if attempt < Self.retryDelays.count {
@@ -107,7 +128,7 @@ public final class RegistryClient: Sendable {
                     h.append(("Authorization", "Basic " + Data("\(c.username):\(c.password)".utf8).base64EncodedString()))
                 }
             }
-            let r = try await http.send(HTTPRequest(method: method, url: url, headers: h, body: body), sink: sink)
+            let r = try await http.send(HTTPRequest(method: method, url: url, headers: h, body: body, trustedCertificates: trustedCertificates), sink: sink)
             guard [301, 302, 303, 307, 308].contains(r.status), let location = r.headers["location"] else { return r }
             guard let next = URL(string: location, relativeTo: url)?.absoluteURL, let o = Origin(next), ["http", "https"].contains(o.scheme) else {
                 throw RuntimeError.unavailable("\(host) redirected to '\(PathSyntax.shortened(location))', which is not an http(s) URL")
@@ -150,7 +171,8 @@ public final class RegistryClient: Sendable {
         }
         let response: HTTPResponse
         do {
-            response = try await http.send(HTTPRequest(url: components.url!, headers: headers, timeout: 60), sink: .memory(maxBytes: 1 << 20))
+            response = try await http.send(HTTPRequest(url: components.url!, headers: headers, timeout: 60, trustedCertificates: trustedCertificates),
+                                           sink: .memory(maxBytes: 1 << 20))
         } catch let e as HTTPError {
             throw RuntimeError.unavailable("the token service of \(host) (\(PathSyntax.shortened(realm))) cannot be reached: \(e)")
         }
@@ -295,6 +317,7 @@ public final class RegistryClient: Sendable {
                 log("Layer \(d.digest.short) already exists in \(host)/\(repository)")
                 continue
             }
+            guard head.status == 404 else { throw RuntimeError.unavailable("\(head.status) from \(host) checking for blob \(d.digest.short) in \(repository)") }
             var location: String?
             for source in mountFrom where source != repository {
                 let mountScope = scope + " repository:\(source):pull"

@@ -7,6 +7,8 @@ struct SecretValues: Codable, Sendable {
     var password: String?
     var sshKey: String?
     var dockerConfig: String?
+    /// A registry secret's CA certificates (PEM); not a secret, so not redacted.
+    var caCert: String?
 
     /// Every value a redactor must hide.
     var all: [String] { [password, sshKey, dockerConfig].compactMap { $0 }.filter { $0.count >= 3 } }

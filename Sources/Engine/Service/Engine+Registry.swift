@@ -21,7 +21,14 @@ struct RegistryPush: Sendable {
             try OCIImage.load(digest, from: try OCILayout(path: layout, create: false).store)
         }
         log("Pushing to \(host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
-        let (pushed, uploaded) = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, log: log)
+        // Layers travel compressed; one compressed for an earlier push is looked up, not made again.
+        let compressor = LayerCompressor(store: engine.images.content, algorithm: engine.options.layerCompression,
+                                         level: engine.options.layerCompressionLevel)
+        let (toPush, compressed) = try await compressor.prepare(image)
+        if compressor.algorithm != .none {
+            log("Layers compressed with \(compressor.algorithm.rawValue) (level \(compressor.level)): \(compressed) now, the others found from earlier pushes or already compressed")
+        }
+        let (pushed, uploaded) = try await client.push(toPush, repository: repository, tags: tags, mountFrom: mountFrom, log: log)
         log("*** Pushed \(host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
         return "\(host)/\(repository)@\(pushed)"
     }
@@ -67,9 +74,25 @@ extension Engine {
 
     /// A client for `host` with the namespace's credentials for it.
     nonisolated func registryClient(host: String, namespace: String) async throws -> RegistryClient {
-        let insecure = RegistryClient.isLoopback(host) || options.insecureRegistries.contains(host)
+        let insecure = options.insecureRegistries.contains(host)
         return RegistryClient(host: host, insecure: insecure, credentials: try await registryCredentials(host: host, namespace: namespace),
-                              insecureHosts: Set(options.insecureRegistries))
+                              insecureHosts: Set(options.insecureRegistries), trustedCertificates: try registryTrust(host: host, namespace: namespace))
+    }
+
+    /// CA certificates trusted for `host` besides the system's: `--registry-ca`, and the
+    /// `caCert` of the namespace's registry secrets for it. Nil when there are none.
+    nonisolated func registryTrust(host: String, namespace: String) throws -> Data? {
+        var pem = Data()
+        if let file = options.registryCAFile {
+            guard let d = FileManager.default.contents(atPath: file) else {
+                throw EngineError(.unavailable, "the --registry-ca file \(file) cannot be read; restore it or restart the engine without it")
+            }
+            pem += d + Data("\n".utf8)
+        }
+        for s in try secrets(namespace: namespace) where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
+            if let ca = try readSecretValues(namespace, s.name)?.caCert { pem += Data(ca.utf8) + Data("\n".utf8) }
+        }
+        return pem.isEmpty ? nil : pem
     }
 
     /// kpack's BuildNumber tag: `<tag>-b<N>.<YYYYMMDD>.<HHMMSS>` (UTC).

@@ -43,9 +43,15 @@ extension Engine {
         if let r = spec.registry {
             guard !r.server.isEmpty else { throw EngineError.invalid("registry.server is empty", field: "registry.server") }
             guard !r.username.isEmpty else { throw EngineError.invalid("registry.username is empty", field: "registry.username") }
+            if let ca = r.caCert {
+                guard ca.utf8.count <= 1 << 20, ca.contains("-----BEGIN CERTIFICATE-----") else {
+                    throw EngineError.invalid("registry.caCert must be PEM CA certificates (-----BEGIN CERTIFICATE-----), at most 1 MiB", field: "registry.caCert")
+                }
+            }
             info.server = r.server
             values.username = r.username
             values.password = r.password
+            values.caCert = r.caCert
         } else if let d = spec.dockerConfig {
             try checkAllowed(d.path, field: "dockerConfig.path")
             guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),

@@ -31,6 +31,12 @@ public struct EngineOptions: Sendable {
     public var buildRunTTLFailed: Double = 86400
     /// What each namespace may hold (`--quota`).
     public var quota = Quota()
+    /// How layers are compressed on push (`--layer-compression`), and at what level (nil:
+    /// the algorithm's default).
+    public var layerCompression = LayerCompression.gzip
+    public var layerCompressionLevel: Int?
+    /// PEM certificates trusted for every registry besides the system's (`--registry-ca`).
+    public var registryCAFile: String?
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
