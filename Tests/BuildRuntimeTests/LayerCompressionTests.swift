@@ -25,7 +25,7 @@ import Testing
 
     static func compressed(_ input: [UInt8], _ algorithm: LayerCompression, workers: Int = 2, level: Int? = nil) throws -> (Digest, String) {
         let store = try ContentStore(root: URL(fileURLWithPath: tempDir()))
-        let w = try store.writer()
+        let w = CompressedOutput(blob: try store.writer(), tee: nil)
         try input.withUnsafeBytes { raw in
             switch algorithm {
             case .gzip: try ParallelGzip.compress(raw, level: level ?? 6, workers: workers, into: w)
@@ -33,7 +33,7 @@ import Testing
             case .none: try w.write(raw)
             }
         }
-        let (digest, _) = try w.commit()
+        let (digest, _) = try w.blob.commit()
         return (digest, store.path(digest))
     }
 
@@ -85,50 +85,80 @@ import Testing
         #expect(try Self.decompress(path, with: "zstd") == input)
     }
 
-    static func image(layers: [(bytes: [UInt8], mediaType: String)], in store: ContentStore) throws -> OCIImage {
-        var descriptors: [OCIDescriptor] = []
-        for l in layers {
-            let d = try store.put(Data(l.bytes))
-            descriptors.append(OCIDescriptor(mediaType: l.mediaType, digest: d, size: Int64(l.bytes.count)))
-        }
-        let config = OCIImageConfig(config: .init(), diffIDs: descriptors.map(\.digest))
-        let configData = try CanonicalJSON.encode(config)
-        let configDigest = try store.put(configData)
-        let manifest = OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: configDigest, size: Int64(configData.count)), layers: descriptors)
-        let data = try CanonicalJSON.encode(manifest)
-        return OCIImage(store: store, manifestDigest: try store.put(data), manifestSize: Int64(data.count), manifest: manifest, config: config)
+    static func layer(_ bytes: [UInt8], in store: ContentStore) throws -> OCIDescriptor {
+        OCIDescriptor(mediaType: MediaType.layer, digest: try store.put(Data(bytes)), size: Int64(bytes.count))
     }
 
-    @Test func aLayerIsCompressedOnceAndLookedUpAfterwards() async throws {
+    @Test func aLayerIsCompressedOnceAndLookedUpAfterwards() throws {
         let layout = try ContentStore(root: URL(fileURLWithPath: tempDir()))
         let content = try ContentStore(root: URL(fileURLWithPath: tempDir()))
-        let alreadyGzip = try Self.compressed(Self.sample(5000, seed: 3), .gzip)
-        let gz = Array(try Data(contentsOf: URL(fileURLWithPath: alreadyGzip.1)))
-        let image = try Self.image(layers: [(gz, MediaType.layerGzip), (Self.sample(300_000), MediaType.layer), (Self.sample(2_500_000, seed: 2), MediaType.layer)],
-                                   in: layout)
+        let input = Self.sample(2_500_000, seed: 2)
+        let l = try Self.layer(input, in: layout)
         let compressor = LayerCompressor(store: content, algorithm: .gzip)
-        let (first, made) = try await compressor.prepare(image)
-        #expect(made == 2)
-        #expect(first.manifest.layers.map(\.mediaType) == [MediaType.layerGzip, MediaType.layerGzip, MediaType.layerGzip])
-        #expect(first.manifest.layers[0] == image.manifest.layers[0])  // already compressed: as it was
-        #expect(first.config.rootfs.diff_ids == image.config.rootfs.diff_ids)
-        for d in [first.manifest.config] + first.manifest.layers { #expect(content.contains(d.digest)) }
-        for (i, d) in first.manifest.layers.enumerated().dropFirst() {
-            #expect(try Self.decompress(content.path(d.digest), with: "gzip") == Array(try layout.read(image.manifest.layers[i].digest, maxBytes: 1 << 24)))
-        }
+        #expect(compressor.compresses(l))
+        #expect(!compressor.compresses(OCIDescriptor(mediaType: MediaType.layerGzip, digest: l.digest, size: 1)))  // already compressed
+        #expect(!LayerCompressor(store: content, algorithm: .none).compresses(l))
+        #expect(compressor.cached(l.digest) == nil)
 
-        // The next push finds both by their diffIDs and compresses nothing.
-        let (second, madeAgain) = try await compressor.prepare(image)
-        #expect(madeAgain == 0)
-        #expect(second.manifestDigest == first.manifestDigest)
-
-        // A record whose blob is gone (collected) is not trusted: the layer is made again.
-        try FileManager.default.removeItem(atPath: content.path(first.manifest.layers[1].digest))
-        #expect(try await compressor.prepare(image).compressed == 1)
-
-        // zstd keeps records of its own.
-        let zstd = try await LayerCompressor(store: content, algorithm: .zstd).prepare(image)
-        #expect(zstd.compressed == 2 && zstd.image.manifest.layers[1].mediaType == MediaType.layerZstd)
-        #expect(try await LayerCompressor(store: content, algorithm: .none).prepare(image).image.manifestDigest == image.manifestDigest)
+        let made = try compressor.compress(l, from: layout)
+        #expect(made.mediaType == MediaType.layerGzip && made.size < l.size)
+        #expect(try Self.decompress(content.path(made.digest), with: "gzip") == input)
+        // The next push finds it by the diffID.
+        #expect(compressor.cached(l.digest) == made)
+        // Another algorithm keeps records of its own.
+        #expect(LayerCompressor(store: content, algorithm: .zstd).cached(l.digest) == nil)
+        // A record whose blob is gone (collected) is not trusted.
+        try FileManager.default.removeItem(atPath: content.path(made.digest))
+        #expect(compressor.cached(l.digest) == nil)
     }
+
+    /// While it compresses, the compressor also feeds a socket (what a push streams); a reader
+    /// that goes away does not fail it, and the blob is complete either way.
+    @Test func theStreamGetsTheSameBytesAndMayBeDropped() throws {
+        let layout = try ContentStore(root: URL(fileURLWithPath: tempDir()))
+        let content = try ContentStore(root: URL(fileURLWithPath: tempDir()))
+        let input = Self.sample(3 * ParallelGzip.blockSize + 5, seed: 4)
+        let l = try Self.layer(input, in: layout)
+        let compressor = LayerCompressor(store: content, algorithm: .gzip)
+        for dropEarly in [false, true] {
+            var fds: [Int32] = [-1, -1]
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+            let readEnd = fds[0]
+            let received = ReceivedBytes()
+            let reader = Thread {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                    if n <= 0 { break }
+                    received.append(buffer[0..<n])
+                    if dropEarly { break }
+                }
+                close(readEnd)
+                received.finish()
+            }
+            reader.start()
+            let made = try compressor.compress(l, from: layout, tee: fds[1])
+            received.wait()
+            let blob = Array(try Data(contentsOf: URL(fileURLWithPath: content.path(made.digest))))
+            #expect(try Self.decompress(content.path(made.digest), with: "gzip") == input)
+            if dropEarly {
+                #expect(received.bytes.count < blob.count)
+            } else {
+                #expect(received.bytes == blob)
+            }
+        }
+    }
+}
+
+/// Bytes a reader thread collected, and a way to wait for it to finish.
+///
+/// `@unchecked Sendable`: every field is read and written under `lock`.
+final class ReceivedBytes: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var data: [UInt8] = []
+    private var done = false
+    func append(_ b: ArraySlice<UInt8>) { lock.lock(); data += b; lock.unlock() }
+    func finish() { lock.lock(); done = true; lock.broadcast(); lock.unlock() }
+    func wait() { lock.lock(); while !done { lock.wait() }; lock.unlock() }
+    var bytes: [UInt8] { lock.lock(); defer { lock.unlock() }; return data }
 }

@@ -38,7 +38,10 @@ import Testing
         func total(_ m: JSONValue) -> Int { m["layers"]?.arrayValue?.compactMap { $0["size"]?.int }.reduce(0, +) ?? 0 }
         #expect(Self.layerTypes(local).allSatisfy { $0 == "application/vnd.oci.image.layer.v1.tar" })
         #expect(total(manifest) < total(local) / 2, "pushed \(total(manifest)) bytes, local \(total(local))")
-        #expect(try await Self.logLines(c, "gz").contains { $0.hasPrefix("Layers compressed with gzip (level 6): \(types.count) now") })
+        let pushLog = try await Self.logLines(c, "gz")
+        #expect(pushLog.contains { $0.hasPrefix("Layers compressed with gzip (level 6): \(types.count) now") })
+        // Streamed to the registry as they were compressed, each in one go.
+        #expect(pushLog.filter { $0.hasPrefix("Compressed and uploaded ") }.count == types.count, "\(pushLog)")
 
         // The rebuild reuses every layer: nothing is compressed again.
         _ = try await c.call("image/trigger", ["name": "gz"])
@@ -180,7 +183,8 @@ import Testing
         let failed = try await c.call("build/wait", ["image": "down", "build": 1])
         #expect(failed["status"] == "FAILURE")
         #expect(failed["message"]?.stringValue?.contains("503 from 127.0.0.1:\(down.port)") == true, "\(JSONWriter.string(failed))")
+        // Each request is tried four times (three retries); layers go three at a time.
         let attempts = try String(contentsOfFile: record.path + "/down", encoding: .utf8).split(separator: "\n").count
-        #expect(attempts == 4, "one request and three retries: \(attempts)")
+        #expect(attempts >= 4, "one request and three retries: \(attempts)")
     }
 }

@@ -9,6 +9,9 @@ public enum HTTPBody: Sendable {
     /// `length` bytes of the file at `path` from `offset` (a blob, or one chunk of it), read as
     /// they are sent, never held whole.
     case file(path: String, offset: Int64, length: Int64)
+    /// What can be read from `fd` (a pipe a producer writes) until its end, sent as it comes
+    /// (chunked transfer encoding). The caller owns `fd`. Such a body cannot be sent twice.
+    case stream(fd: Int32)
 }
 
 /// One HTTP request. Redirects are never followed here: the caller decides (see
@@ -62,6 +65,16 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
     /// The body was larger than the sink's cap; the transfer was stopped there.
     case tooLarge(limit: Int64)
 
+    /// Whether an https attempt failing this way may mean a peer that speaks plain HTTP: the
+    /// handshake failed or the connection broke. Never for a certificate that is not trusted
+    /// (the peer speaks TLS).
+    public var mayMeanPlainHTTP: Bool {
+        switch self {
+        case .tlsHandshake, .transport: return true
+        case .untrustedCertificate, .tooLarge: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .transport(let m), .tlsHandshake(let m), .untrustedCertificate(let m): return m
@@ -107,6 +120,7 @@ private final class Transfer: @unchecked Sendable {
     var overLimit: Int64?
     var sinkError: Error?
     var upload: FileHandle?
+    var uploadStream: Int32?
     var uploadRemaining: Int64 = 0
     var uploadBytes = Data()
     var uploadOffset = 0
@@ -170,9 +184,14 @@ private final class Transfer: @unchecked Sendable {
                 try f.seek(toOffset: UInt64(offset))
                 upload = f
                 size = length
+            case .stream(let fd):
+                uploadStream = fd
+                size = -1  // unknown: chunked
+                headerLines.append("Transfer-Encoding: chunked")
             }
-            uploadRemaining = size
+            uploadRemaining = size < 0 ? Int64.max : size
             slipway_curl_set_offset(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(size))
+            slipway_curl_set_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 1 << 20)  // fewer, larger reads and sends
             slipway_curl_set_data_callback(h, CURLOPT_READFUNCTION, { data, size, count, ctx in
                 Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().send(data!, size * count)
             })
@@ -238,10 +257,16 @@ private final class Transfer: @unchecked Sendable {
         let want = Int(min(Int64(capacity), uploadRemaining))
         guard want > 0 else { return 0 }
         var n = 0
-        if let upload {
-            guard let chunk = try? upload.read(upToCount: want), !chunk.isEmpty else { return Int(CURL_READFUNC_ABORT) }
-            chunk.copyBytes(to: UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: chunk.count)
-            n = chunk.count
+        if let fd = uploadStream {
+            var got = -1
+            repeat { got = read(fd, buffer, want) } while got < 0 && errno == EINTR
+            return got < 0 ? Int(CURL_READFUNC_ABORT) : got  // 0: the producer is done
+        } else if let upload {
+            // Straight into curl's buffer: no copy, no allocation per call.
+            var got = -1
+            repeat { got = read(upload.fileDescriptor, buffer, want) } while got < 0 && errno == EINTR
+            guard got > 0 else { return Int(CURL_READFUNC_ABORT) }
+            n = got
         } else {
             uploadBytes.withUnsafeBytes { raw in
                 UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + uploadOffset, byteCount: want)

@@ -46,33 +46,48 @@ public enum ParallelGzip {
     static let window = 32 << 10
 
     /// Compresses `input` into `out`.
-    public static func compress(_ input: UnsafeRawBufferPointer, level: Int, workers: Int, into out: BlobWriter) throws {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int, workers: Int, into out: CompressedOutput) throws {
         try out.write([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF] as [UInt8])  // no name, no mtime, OS unknown
         let blocks = max(1, (input.count + blockSize - 1) / blockSize)
         let batch = max(1, workers) * 4
+        let shared = ReadOnlyBytes(input)
         var crc = crc32(0, nil, 0)
-        var first = 0
-        while first < blocks {
-            let count = min(batch, blocks - first)
-            let results = BlockResults(count: count)
-            let shared = ReadOnlyBytes(input), batchStart = first
-            DispatchQueue.concurrentPerform(iterations: count) { i in
-                let input = shared.bytes
-                let n = batchStart + i
-                let start = n * blockSize
-                let end = min(input.count, start + blockSize)
-                let dictionary = n == 0 ? nil : UnsafeRawBufferPointer(rebasing: input[max(0, start - window)..<start])
-                results.set(i, Result {
-                    try deflateBlock(UnsafeRawBufferPointer(rebasing: input[start..<end]), dictionary: dictionary, level: level, last: n == blocks - 1)
-                })
-            }
+        // Batch k+1 is compressed (by a worker pool) while batch k is written and hashed here.
+        var written: (BlockResults, Int)?
+        func write(_ results: BlockResults, _ count: Int) throws {
             for i in 0..<count {
                 let block = try results.get(i)
                 try out.write(block.bytes)
                 crc = crc32_combine(crc, block.crc, off_t(block.length))
             }
+        }
+        var first = 0
+        while first < blocks {
+            let count = min(batch, blocks - first)
+            let results = BlockResults(count: count)
+            let batchStart = first
+            let compressing = DispatchGroup()
+            DispatchQueue.global().async(group: compressing) {
+                DispatchQueue.concurrentPerform(iterations: count) { i in
+                    let input = shared.bytes
+                    let n = batchStart + i
+                    let start = n * blockSize
+                    let end = min(input.count, start + blockSize)
+                    let dictionary = n == 0 ? nil : UnsafeRawBufferPointer(rebasing: input[max(0, start - window)..<start])
+                    results.set(i, Result {
+                        try deflateBlock(UnsafeRawBufferPointer(rebasing: input[start..<end]), dictionary: dictionary, level: level, last: n == blocks - 1)
+                    })
+                }
+            }
+            let previous = written
+            written = nil
+            let writing = Result { if let (r, c) = previous { try write(r, c) } }
+            compressing.wait()  // the workers read `input`: never leave before they are done
+            try writing.get()
+            written = (results, count)
             first += count
         }
+        if let (r, c) = written { try write(r, c) }
         var trailer = [UInt8]()
         for v in [UInt32(truncatingIfNeeded: crc), UInt32(truncatingIfNeeded: input.count)] {
             trailer += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
@@ -82,8 +97,8 @@ public enum ParallelGzip {
 
     /// The input, shared by the workers of one batch.
     ///
-    /// `@unchecked Sendable`: the memory is only read, and it outlives `concurrentPerform`,
-    /// which returns only when every worker is done with it.
+    /// `@unchecked Sendable`: the memory is only read, and it outlives the workers: `compress`
+    /// waits for each batch's dispatch group before it returns or throws.
     struct ReadOnlyBytes: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
         init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
@@ -98,7 +113,7 @@ public enum ParallelGzip {
     /// The compressed blocks of one batch, each written by one `concurrentPerform` iteration.
     ///
     /// `@unchecked Sendable`: iteration `i` writes slot `i` only, and the slots are read after
-    /// `concurrentPerform` returns, which orders those writes before the reads.
+    /// the batch's dispatch group is waited for, which orders those writes before the reads.
     final class BlockResults: @unchecked Sendable {
         private var slots: [Result<Block, Error>?]
         init(count: Int) { slots = Array(repeating: nil, count: count) }
@@ -106,14 +121,41 @@ public enum ParallelGzip {
         func get(_ i: Int) throws -> Block { try slots[i]!.get() }
     }
 
+    /// Whether a block is not worth compressing (already compressed data: archives, images,
+    /// random bytes): four 16 KiB samples across it each shrink by less than 3% at level 1.
+    /// Such a block is stored, as fast compressors do, instead of searched for matches that
+    /// are not there. The decision depends only on the bytes, so output stays deterministic.
+    static func looksIncompressible(_ input: UnsafeRawBufferPointer) -> Bool {
+        let sample = 16 << 10
+        guard input.count >= 4 * sample else { return false }
+        var out = [UInt8](repeating: 0, count: sample + 1024)
+        for k in 0..<4 {
+            let start = input.count / 4 * k
+            var s = z_stream()
+            guard deflateInit2_(&s, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return false }
+            defer { deflateEnd(&s) }
+            s.next_in = UnsafeMutablePointer(mutating: (input.baseAddress! + start).assumingMemoryBound(to: Bytef.self))
+            s.avail_in = uInt(sample)
+            let produced = out.withUnsafeMutableBytes { raw -> Int in
+                s.next_out = raw.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                s.avail_out = uInt(raw.count)
+                _ = deflate(&s, Z_FINISH)
+                return raw.count - Int(s.avail_out)
+            }
+            if produced < sample * 97 / 100 { return false }
+        }
+        return true
+    }
+
     /// Raw deflate of one block, ended with a sync flush (or, for the last, the final block).
     static func deflateBlock(_ input: UnsafeRawBufferPointer, dictionary: UnsafeRawBufferPointer?, level: Int, last: Bool) throws -> Block {
         var s = z_stream()
-        guard deflateInit2_(&s, Int32(level), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        let stored = looksIncompressible(input)
+        guard deflateInit2_(&s, stored ? 0 : Int32(level), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw RuntimeError.io("zlib could not start a deflate stream")
         }
         defer { deflateEnd(&s) }
-        if let dictionary, dictionary.count > 0 {
+        if !stored, let dictionary, dictionary.count > 0 {
             _ = deflateSetDictionary(&s, dictionary.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(dictionary.count))
         }
         var out = [UInt8](repeating: 0, count: Int(deflateBound(&s, uLong(input.count))) + 64)
@@ -140,7 +182,7 @@ public enum ParallelGzip {
 
 /// zstd through libzstd's streaming API, with its own worker threads.
 public enum ZstdStream {
-    public static func compress(_ input: UnsafeRawBufferPointer, level: Int, workers: Int, into out: BlobWriter) throws {
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int, workers: Int, into out: CompressedOutput) throws {
         guard let cctx = ZSTD_createCCtx() else { throw RuntimeError.io("libzstd could not start a stream") }
         defer { ZSTD_freeCCtx(cctx) }
         _ = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(level))
@@ -162,10 +204,45 @@ public enum ZstdStream {
     }
 }
 
+/// Where compressed bytes go: the content store, and, while a push streams them to a registry,
+/// a stream socket as well. A socket whose reader went away (a failed upload) is let go; the
+/// blob is still written whole, so the push can send it from the store.
+public final class CompressedOutput {
+    let blob: BlobWriter
+    private var tee: Int32?
+
+    init(blob: BlobWriter, tee: Int32?) {
+        self.blob = blob
+        self.tee = tee
+    }
+
+    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try blob.write(bytes)
+        guard let fd = tee else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return closeTee() }  // EPIPE: the upload stopped reading
+            offset += n
+        }
+    }
+
+    /// Ends the stream: the reader sees end of file.
+    func closeTee() {
+        if let fd = tee { close(fd) }
+        tee = nil
+    }
+
+    deinit { closeTee() }
+}
+
 /// Compresses an image's uncompressed layers for a push, once: a diffID → compressed blob
 /// record (per algorithm and level) means a layer compressed for one push is looked up, not
-/// compressed again, by the next. Layers already compressed (a pulled run image's) stay as
-/// they are. Layers are compressed concurrently, each with every core.
+/// compressed again, by the next. Each layer is compressed with every core (gzip by blocks,
+/// zstd by its workers), and a push compresses several layers at once.
 public struct LayerCompressor: Sendable {
     public let store: ContentStore
     public let algorithm: LayerCompression
@@ -189,67 +266,49 @@ public struct LayerCompressor: Sendable {
 
     func recordPath(_ diffID: Digest) -> String { recordDirectory + "/" + diffID.hex + ".json" }
 
-    /// The image as it will be pushed (in `store`), and how many layers were compressed now.
-    public func prepare(_ image: OCIImage) async throws -> (image: OCIImage, compressed: Int) {
-        guard algorithm != .none else { return (image, 0) }
-        let layers = image.manifest.layers
-        let source = image.store
-        var out = layers
-        var compressedNow = 0
-        try await withThrowingTaskGroup(of: (Int, OCIDescriptor, Bool).self) { group in
-            for (i, l) in layers.enumerated() where MediaType.isUncompressedLayer(l.mediaType) {
-                group.addTask { [self] in
-                    let (d, fresh) = try await BlockingWork.run { try self.compressed(l, from: source) }
-                    return (i, d, fresh)
-                }
-            }
-            for try await (i, d, fresh) in group {
-                out[i] = d
-                if fresh { compressedNow += 1 }
-            }
-        }
-        if out == layers { return (image, 0) }
-        // The config and the layers pushed as they are, beside the compressed ones.
-        for d in [image.manifest.config] + out { try store.copy(d.digest, from: source) }
-        var manifest = image.manifest
-        manifest.layers = out
-        let data = try CanonicalJSON.encode(manifest)
-        let digest = try store.put(data)
-        return (OCIImage(store: store, manifestDigest: digest, manifestSize: Int64(data.count), manifest: manifest, config: image.config), compressedNow)
+    /// Whether a push compresses a layer of this media type.
+    public func compresses(_ layer: OCIDescriptor) -> Bool { algorithm != .none && MediaType.isUncompressedLayer(layer.mediaType) }
+
+    /// The compressed form of the layer with this diffID, made for an earlier push and still in
+    /// the store; nil when there is none.
+    public func cached(_ diffID: Digest) -> OCIDescriptor? {
+        guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),
+            store.reuse(r.digest)
+        else { return nil }
+        return OCIDescriptor(mediaType: algorithm.mediaType, digest: r.digest, size: r.size)
     }
 
-    /// The compressed form of layer `l`: found by its diffID, or made now (then true).
-    func compressed(_ l: OCIDescriptor, from source: ContentStore) throws -> (OCIDescriptor, Bool) {
-        let path = recordPath(l.digest)
-        if let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data), store.reuse(r.digest) {
-            return (OCIDescriptor(mediaType: algorithm.mediaType, digest: r.digest, size: r.size), false)
-        }
+    /// Compresses layer `l` of `source` into the store (and, as it goes, into `tee`, a stream
+    /// socket, which it closes when done), records it by diffID, and returns its descriptor.
+    public func compress(_ l: OCIDescriptor, from source: ContentStore, tee: Int32? = nil) throws -> OCIDescriptor {
+        let out = CompressedOutput(blob: try store.writer(), tee: tee)
+        defer { out.closeTee() }
         let fd = open(source.path(l.digest), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw RuntimeError.io("cannot read layer \(l.digest.short): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         let size = Int(l.size)
-        let w = try store.writer()
         if size == 0 {
-            try compress(UnsafeRawBufferPointer(start: nil, count: 0), into: w)
+            try compress(UnsafeRawBufferPointer(start: nil, count: 0), into: out)
         } else {
             guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
                 throw RuntimeError.io("cannot map layer \(l.digest.short): \(String(cString: strerror(errno)))")
             }
             defer { munmap(map, size) }
             _ = madvise(map, size, MADV_SEQUENTIAL)  // a hint only
-            try compress(UnsafeRawBufferPointer(start: map, count: size), into: w)
+            try compress(UnsafeRawBufferPointer(start: map, count: size), into: out)
         }
-        let (digest, compressedSize) = try w.commit()
+        out.closeTee()
+        let (digest, compressedSize) = try out.blob.commit()
         try FileManager.default.createDirectory(atPath: recordDirectory, withIntermediateDirectories: true)
-        try JSONEncoder().encode(Record(digest: digest, size: compressedSize)).write(to: URL(fileURLWithPath: path), options: .atomic)
-        return (OCIDescriptor(mediaType: algorithm.mediaType, digest: digest, size: compressedSize), true)
+        try JSONEncoder().encode(Record(digest: digest, size: compressedSize)).write(to: URL(fileURLWithPath: recordPath(l.digest)), options: .atomic)
+        return OCIDescriptor(mediaType: algorithm.mediaType, digest: digest, size: compressedSize)
     }
 
-    func compress(_ input: UnsafeRawBufferPointer, into w: BlobWriter) throws {
+    func compress(_ input: UnsafeRawBufferPointer, into out: CompressedOutput) throws {
         switch algorithm {
-        case .gzip: try ParallelGzip.compress(input, level: level, workers: workers, into: w)
-        case .zstd: try ZstdStream.compress(input, level: level, workers: workers, into: w)
-        case .none: try w.write(input)
+        case .gzip: try ParallelGzip.compress(input, level: level, workers: workers, into: out)
+        case .zstd: try ZstdStream.compress(input, level: level, workers: workers, into: out)
+        case .none: try out.write(input)
         }
     }
 }

@@ -36,6 +36,9 @@ public final class RegistryClient: Sendable {
     /// PEM CA certificates trusted for this registry besides the system's.
     let trustedCertificates: Data?
     private let tokens = Mutex<[String: String]>([:])
+    /// Set once the registry asked for Basic auth: later requests carry it from the start
+    /// (one round trip fewer, and a streamed body is never answered 401 for want of it).
+    let preemptiveBasic = Mutex(false)
     static let retryDelays: [Double] = [0.2, 0.5, 1.0]
     /// Largest manifest or index read, as the distribution registry's own limit.
     public static let maxManifestBytes = 4 << 20
@@ -58,6 +61,17 @@ public final class RegistryClient: Sendable {
     func url(_ path: String) -> URL { URL(string: "\(scheme)://\(host)/v2/\(path)")! }
 
     var origin: Origin { Origin(url(""))! }
+    var httpsOrigin: Origin { Origin(URL(string: "https://\(host)/")!)! }
+
+    /// `url` on the scheme the registry is spoken to now: an https URL of a loopback registry
+    /// found (by another request, perhaps) to speak plain HTTP becomes http.
+    func onCurrentScheme(_ url: URL) -> URL {
+        guard fallsBackToHTTP, scheme == "http", url.scheme == "https", Origin(url) == httpsOrigin,
+            var c = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else { return url }
+        c.scheme = "http"
+        return c.url ?? url
+    }
 
     /// Whether credentials may travel to `url` over its scheme: https, or plain HTTP to a
     /// loopback or insecure host.
@@ -74,10 +88,10 @@ public final class RegistryClient: Sendable {
               sink: @escaping () throws -> HTTPResponseSink = { .memory(maxBytes: 1 << 20) }) async throws -> HTTPResponse {
         var attempt = 0
         var authRetried = false
-        var url = url
+        var url = onCurrentScheme(url)
         while true {
             do {
-                let r = try await sendFollowingRedirects(method, url, scope: scope, headers: headers, body: body, sink: try sink(), basic: authRetried)
+                let r = try await sendFollowingRedirects(method, url, scope: scope, headers: headers, body: body, sink: try sink(), basic: authRetried || preemptiveBasic.withLock { $0 })
                 if r.status == 401, !authRetried {
                     authRetried = true
                     try await authenticate(challenge: r.headers["www-authenticate"] ?? "", scope: scope)
@@ -92,12 +106,11 @@ public final class RegistryClient: Sendable {
                     continue
                 }
                 return r
-            } catch HTTPError.tlsHandshake where fallsBackToHTTP && url.scheme == "https" && Origin(url) == origin {
-                // A loopback registry that answers TLS with plain HTTP: use HTTP from now on.
+            } catch let e as HTTPError where e.mayMeanPlainHTTP && fallsBackToHTTP && url.scheme == "https" && Origin(url) == httpsOrigin {
+                // A loopback registry that does not speak TLS (it answers the handshake with
+                // plain HTTP, or drops it): use HTTP from now on, as docker does.
                 currentScheme.withLock { $0 = "http" }
-                var c = URLComponents(url: url, resolvingAgainstBaseURL: false)!
-                c.scheme = "http"
-                url = c.url ?? url
+                url = onCurrentScheme(url)
                 continue
             } catch HTTPError.untrustedCertificate(let m) {
                 throw RuntimeError.unavailable(
@@ -148,6 +161,7 @@ public final class RegistryClient: Sendable {
             guard credentials != nil else {
                 throw RuntimeError(.permissionDenied, "401 from \(host): the registry needs credentials; create a registry secret for \(host)")
             }
+            preemptiveBasic.withLock { $0 = true }
             return
         }
         guard lower.hasPrefix("bearer") else { throw RuntimeError.unavailable("401 from \(host) with an unknown challenge '\(PathSyntax.shortened(challenge))'") }
@@ -303,52 +317,143 @@ public final class RegistryClient: Sendable {
     public static let chunkThreshold: Int64 = 32 << 20
     public static let chunkSize = 16 << 20
 
-    /// Pushes `image` (blobs in its store) as `repository:tag` for each tag; returns the pushed
-    /// manifest digest and how many blobs were uploaded. Blobs the repository has are skipped;
-    /// blobs another repository of the registry has (`mountFrom`) are mounted, not uploaded.
-    /// The manifest goes last, so a failed push never leaves a manifest naming a missing blob.
-    public func push(_ image: OCIImage, repository: String, tags: [String], mountFrom: [String] = [],
-                     log: (String) -> Void) async throws -> (digest: Digest, uploaded: Int) {
+    /// What a push did.
+    public struct PushResult: Sendable {
+        /// The digest of the manifest pushed (with compressed layers, it is not the local one).
+        public var digest: Digest
+        /// Blobs uploaded (not found in the repository nor mounted).
+        public var uploaded: Int
+        /// Layers compressed by this push (the others were found compressed from earlier ones).
+        public var compressed: Int
+    }
+
+    /// Layers uploaded at once.
+    static let parallelLayers = 3
+
+    /// Pushes `image` (blobs in its store) as `repository:tag` for each tag. Uncompressed layers
+    /// are compressed by `compressor` (or found compressed by an earlier push); a layer
+    /// compressed now streams to the registry as it is compressed. Blobs the repository has are
+    /// skipped; blobs another repository of the registry has (`mountFrom`) are mounted, not
+    /// uploaded. Up to three layers go at once. The manifest goes last, so a failed push never
+    /// leaves a manifest naming a missing blob.
+    public func push(_ image: OCIImage, repository: String, tags: [String], mountFrom: [String] = [], compressor: LayerCompressor? = nil,
+                     log: @escaping @Sendable (String) -> Void) async throws -> PushResult {
         let scope = "repository:\(repository):pull,push"
-        var uploaded = 0
-        blobs: for d in image.manifest.layers + [image.manifest.config] {
-            let head = try await send("HEAD", url("\(repository)/blobs/\(d.digest)"), scope: scope)
-            if head.status == 200 {
-                log("Layer \(d.digest.short) already exists in \(host)/\(repository)")
-                continue
-            }
-            guard head.status == 404 else { throw RuntimeError.unavailable("\(head.status) from \(host) checking for blob \(d.digest.short) in \(repository)") }
-            var location: String?
-            for source in mountFrom where source != repository {
-                let mountScope = scope + " repository:\(source):pull"
-                var mount = URLComponents(url: url("\(repository)/blobs/uploads/"), resolvingAgainstBaseURL: false)!
-                mount.queryItems = [URLQueryItem(name: "mount", value: d.digest.string), URLQueryItem(name: "from", value: source)]
-                let r = try await send("POST", mount.url!, scope: mountScope)
-                if r.status == 201 {
-                    log("Mounted \(d.digest.short) from \(host)/\(source)")
-                    continue blobs
+        let source = image.store
+        var layers = image.manifest.layers
+        var uploaded = 0, compressed = 0
+        try await withThrowingTaskGroup(of: (Int, OCIDescriptor, uploaded: Bool, compressed: Bool).self) { group in
+            var next = 0
+            func start() {
+                let i = next, layer = layers[i]
+                next += 1
+                group.addTask {
+                    if let c = compressor, c.compresses(layer) {
+                        if let found = c.cached(layer.digest) {
+                            return (i, found, try await self.pushBlob(found, from: c.store, repository: repository, scope: scope, mountFrom: mountFrom, log: log), false)
+                        }
+                        let (made, sent) = try await self.compressAndUpload(layer, from: source, compressor: c, repository: repository, scope: scope, log: log)
+                        return (i, made, sent, true)
+                    }
+                    return (i, layer, try await self.pushBlob(layer, from: source, repository: repository, scope: scope, mountFrom: mountFrom, log: log), false)
                 }
-                if r.status == 202 { location = r.headers["location"] }
             }
-            if location == nil {
-                let start = try await send("POST", url("\(repository)/blobs/uploads/"), scope: scope)
-                guard start.status == 202 else { throw RuntimeError.unavailable("\(start.status) from \(host) starting an upload to \(repository)") }
-                location = start.headers["location"]
+            while next < min(Self.parallelLayers, layers.count) { start() }
+            for try await (i, d, sent, made) in group {
+                layers[i] = d
+                if sent { uploaded += 1 }
+                if made { compressed += 1 }
+                if next < layers.count { start() }
             }
-            guard let location else { throw RuntimeError.unavailable("\(host) gave no upload location for \(repository)") }
-            try await upload(d, from: image.store, to: location, repository: repository, scope: scope)
-            uploaded += 1
-            log("Uploaded \(d.digest.short) (\(d.size) bytes) to \(host)/\(repository)")
         }
-        let manifest = try image.store.read(image.manifestDigest)
+        if try await pushBlob(image.manifest.config, from: source, repository: repository, scope: scope, mountFrom: mountFrom, log: log) { uploaded += 1 }
+
+        var manifestDigest = image.manifestDigest
+        var manifestData = try source.read(image.manifestDigest)
+        if layers != image.manifest.layers, let store = compressor?.store {
+            var manifest = image.manifest
+            manifest.layers = layers
+            manifestData = try CanonicalJSON.encode(manifest)
+            manifestDigest = try store.put(manifestData)
+        }
         for tag in tags {
             let r = try await send("PUT", url("\(repository)/manifests/\(tag)"), scope: scope, headers: [("Content-Type", MediaType.manifest)],
-                                   body: .bytes(manifest))
+                                   body: .bytes(manifestData))
             guard r.status == 201 else { throw RuntimeError.unavailable("\(r.status) from \(host) putting the manifest \(repository):\(tag)") }
-            if let returned = r.headers["docker-content-digest"], returned != image.manifestDigest.string {
-                throw RuntimeError.unavailable("\(host) stored \(repository):\(tag) as \(PathSyntax.shortened(returned, limit: 80)), not \(image.manifestDigest)")
+            if let returned = r.headers["docker-content-digest"], returned != manifestDigest.string {
+                throw RuntimeError.unavailable("\(host) stored \(repository):\(tag) as \(PathSyntax.shortened(returned, limit: 80)), not \(manifestDigest)")
             }
         }
-        return (image.manifestDigest, uploaded)
+        return PushResult(digest: manifestDigest, uploaded: uploaded, compressed: compressed)
+    }
+
+    /// Makes blob `d` (in `store`) present in the repository: found there, mounted from another
+    /// repository, or uploaded (then true).
+    func pushBlob(_ d: OCIDescriptor, from store: ContentStore, repository: String, scope: String, mountFrom: [String],
+                  log: @Sendable (String) -> Void) async throws -> Bool {
+        let head = try await send("HEAD", url("\(repository)/blobs/\(d.digest)"), scope: scope)
+        if head.status == 200 {
+            log("Layer \(d.digest.short) already exists in \(host)/\(repository)")
+            return false
+        }
+        guard head.status == 404 else { throw RuntimeError.unavailable("\(head.status) from \(host) checking for blob \(d.digest.short) in \(repository)") }
+        var location: String?
+        for source in mountFrom where source != repository {
+            let mountScope = scope + " repository:\(source):pull"
+            var mount = URLComponents(url: url("\(repository)/blobs/uploads/"), resolvingAgainstBaseURL: false)!
+            mount.queryItems = [URLQueryItem(name: "mount", value: d.digest.string), URLQueryItem(name: "from", value: source)]
+            let r = try await send("POST", mount.url!, scope: mountScope)
+            if r.status == 201 {
+                log("Mounted \(d.digest.short) from \(host)/\(source)")
+                return false
+            }
+            if r.status == 202 { location = r.headers["location"] }
+        }
+        if location == nil { location = try await startUpload(repository: repository, scope: scope) }
+        try await upload(d, from: store, to: location!, repository: repository, scope: scope)
+        log("Uploaded \(d.digest.short) (\(d.size) bytes) to \(host)/\(repository)")
+        return true
+    }
+
+    /// Opens an upload session; returns its location.
+    func startUpload(repository: String, scope: String) async throws -> String {
+        let start = try await send("POST", url("\(repository)/blobs/uploads/"), scope: scope)
+        guard start.status == 202, let location = start.headers["location"] else {
+            throw RuntimeError.unavailable("\(start.status) from \(host) starting an upload to \(repository)")
+        }
+        return location
+    }
+
+    /// Compresses `layer` while it uploads: the compressor writes the store's blob and a socket
+    /// that one PATCH streams, then a PUT names the digest. If the stream fails (it cannot be
+    /// sent twice), the blob, complete in the store, is pushed the ordinary way, with retries.
+    func compressAndUpload(_ layer: OCIDescriptor, from source: ContentStore, compressor: LayerCompressor, repository: String, scope: String,
+                           log: @Sendable (String) -> Void) async throws -> (OCIDescriptor, Bool) {
+        let location = try await startUpload(repository: repository, scope: scope)
+        var fds: [Int32] = [-1, -1]
+        // A socket pair, not a pipe: the compressor writes with MSG_NOSIGNAL, so a reader that
+        // went away is an EPIPE error, never a SIGPIPE, whatever the process does with signals.
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw RuntimeError.io("cannot make a socket pair: \(String(cString: strerror(errno)))")
+        }
+        let (reader, writer) = (fds[0], fds[1])
+        let compressing = Task { try await BlockingWork.run { try compressor.compress(layer, from: source, tee: writer) } }
+        var streamed: HTTPResponse?
+        if let target = try? resolve(location) {
+            // One attempt, not retried: a stream cannot be sent twice.
+            streamed = try? await sendFollowingRedirects("PATCH", target, scope: scope, headers: [("Content-Type", "application/octet-stream")],
+                                                          body: .stream(fd: reader), sink: .memory(maxBytes: 1 << 20), basic: preemptiveBasic.withLock { $0 })
+        }
+        close(reader)  // a compressor still writing gets EPIPE, stops the stream and finishes the blob
+        let made = try await compressing.value
+        if let r = streamed, r.status == 202, let next = r.headers["location"], var done = try? URLComponents(url: resolve(next), resolvingAgainstBaseURL: true) {
+            done.queryItems = (done.queryItems ?? []) + [URLQueryItem(name: "digest", value: made.digest.string)]
+            let put = try await send("PUT", done.url!, scope: scope, headers: [("Content-Type", "application/octet-stream")], body: .none)
+            if put.status == 201 {
+                log("Compressed and uploaded \(made.digest.short) (\(made.size) bytes) to \(host)/\(repository)")
+                return (made, true)
+            }
+        }
+        return (made, try await pushBlob(made, from: compressor.store, repository: repository, scope: scope, mountFrom: [], log: log))
     }
 }

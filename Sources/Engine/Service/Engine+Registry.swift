@@ -24,12 +24,12 @@ struct RegistryPush: Sendable {
         // Layers travel compressed; one compressed for an earlier push is looked up, not made again.
         let compressor = LayerCompressor(store: engine.images.content, algorithm: engine.options.layerCompression,
                                          level: engine.options.layerCompressionLevel)
-        let (toPush, compressed) = try await compressor.prepare(image)
+        let result = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, compressor: compressor, log: log)
         if compressor.algorithm != .none {
-            log("Layers compressed with \(compressor.algorithm.rawValue) (level \(compressor.level)): \(compressed) now, the others found from earlier pushes or already compressed")
+            log("Layers compressed with \(compressor.algorithm.rawValue) (level \(compressor.level)): \(result.compressed) now, the others found from earlier pushes or already compressed")
         }
-        let (pushed, uploaded) = try await client.push(toPush, repository: repository, tags: tags, mountFrom: mountFrom, log: log)
-        log("*** Pushed \(host)/\(repository)@\(pushed): \(uploaded) blob(s) uploaded")
+        log("*** Pushed \(host)/\(repository)@\(result.digest): \(result.uploaded) blob(s) uploaded")
+        let pushed = result.digest
         return "\(host)/\(repository)@\(pushed)"
     }
 }

@@ -1,6 +1,6 @@
 """A fault-injecting HTTP proxy in front of a real registry on 127.0.0.1: the first FAILURES
 requests are answered 503 Service Unavailable, every later one is passed through to
-127.0.0.1:UPSTREAM (method, path, headers and body; the Host header is kept, so the
+127.0.0.1:UPSTREAM (method, path, headers and body, a chunked body de-chunked; the Host header is kept, so the
 registry's upload locations name the proxy). Each 503 it serves appends a line to RECORD.
 Prints its port, then serves until killed.
 
@@ -24,8 +24,11 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self):
         global served
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self.read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         with lock:
             fail = served < failures
             served += 1
@@ -37,7 +40,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length", "transfer-encoding")}
         headers["Content-Length"] = str(len(body))
         conn.request(self.command, self.path, body=body, headers=headers)
         r = conn.getresponse()
@@ -51,6 +54,18 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         conn.close()
+
+    def read_chunked(self):
+        """A chunked request body (a streamed upload), forwarded with a Content-Length."""
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
