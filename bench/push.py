@@ -45,13 +45,23 @@ def fresh_registry(n):
     sys.exit("docker-registry did not start")
 
 
+# DATA=random (the default): incompressible bytes, as in compressed assets and archives;
+# DATA=text: log- and source-like text that gzip shrinks several times.
+DATA = os.environ.get("DATA", "random")
+# LEVEL: the gzip level both tools use (6, the default of each).
+LEVEL = int(os.environ.get("LEVEL", "6"))
 app = tmp + "/app"
 rng = random.Random(7)
+words = [b"image", b"layer", b"registry", b"build", b"source", b"stack", b"slipway", b"return", b"func", b"let", b"{", b"}", b"\n"]
 for i in range(2000):
     d = f"{app}/data{i % 20:02d}"
     os.makedirs(d, exist_ok=True)
     with open(f"{d}/blob{i:04d}.bin", "wb") as f:
-        f.write(rng.randbytes(100 * 1024))
+        if DATA == "text":
+            chunk = b" ".join(rng.choice(words) + str(rng.randrange(10000)).encode() for _ in range(12000))
+            f.write(chunk[:100 * 1024].ljust(100 * 1024, b" "))
+        else:
+            f.write(rng.randbytes(100 * 1024))
 with open(app + "/Procfile", "w") as f:
     f.write("web: ls\n")
 make_stack(tmp + "/stack")
@@ -85,12 +95,12 @@ for i in range(RUNS):
     msgs = rpc_session(state, [
         {"jsonrpc": "2.0", "id": 1, "method": "image/create", "params": {"name": f"app{i}", "tag": f"{host}/bench/slipway{i}:1", "source": {"local": {"path": app}}}},
         {"jsonrpc": "2.0", "id": 2, "method": "build/logs", "params": {"image": f"app{i}", "follow": True}},
-    ])
+    ], extra_args=["--layer-compression", f"gzip:{LEVEL}"])
     slipway.append(push_time(msgs, 1))
     msgs = rpc_session(state, [
         {"jsonrpc": "2.0", "id": 1, "method": "image/trigger", "params": {"name": f"app{i}"}},
         {"jsonrpc": "2.0", "id": 2, "method": "build/logs", "params": {"image": f"app{i}", "build": 2, "follow": True}},
-    ])
+    ], extra_args=["--layer-compression", f"gzip:{LEVEL}"])
     repush.append(push_time(msgs, 2))
     slipway_sizes.append(pushed_size(host, f"bench/slipway{i}:1"))
     registry.kill()
@@ -100,16 +110,16 @@ skopeo, skopeo_sizes = [], []
 for i in range(RUNS):
     registry, host = fresh_registry(f"k{i}")
     t = time.perf_counter()
-    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-compress", "--dest-compress-format", "gzip", "--dest-compress-level", "6",
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-compress", "--dest-compress-format", "gzip", "--dest-compress-level", str(LEVEL),
                     f"oci:{layout}:latest", f"docker://{host}/bench/skopeo{i}:1"], check=True, capture_output=True)
     skopeo.append(time.perf_counter() - t)
     skopeo_sizes.append(pushed_size(host, f"bench/skopeo{i}:1"))
     registry.kill()
 
 size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(app) for f in fs)
-print(f"push: {size // (1024 * 1024)} MB app, {RUNS} runs each, each into an empty loopback registry")
-report("slipway push, gzip level 6, cold (new repository)", median(slipway), "s",
-       "skopeo copy --dest-compress-format gzip --dest-compress-level 6", median(skopeo), "≤ 1.0×")
+print(f"push: {size // (1024 * 1024)} MB app ({DATA} data), {RUNS} runs each, each into an empty loopback registry")
+report(f"slipway push, gzip level {LEVEL}, cold (new repository)", median(slipway), "s",
+       f"skopeo copy --dest-compress-format gzip --dest-compress-level {LEVEL}", median(skopeo), "≤ 1.0×")
 report("slipway re-push of the unchanged image", median(repush), "s", "slipway cold push", median(slipway), "≤ 0.2×")
 print(f"compressed layers: slipway {median(slipway_sizes) / 2**20:.1f} MiB, skopeo {median(skopeo_sizes) / 2**20:.1f} MiB, "
       f"ratio {median(slipway_sizes) / median(skopeo_sizes):.3f}")
