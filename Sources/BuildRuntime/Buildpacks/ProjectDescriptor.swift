@@ -143,30 +143,32 @@ public struct ProjectDescriptor: Sendable, Equatable {
 
     static func describe(_ key: String, at path: String) -> String { path.isEmpty ? key : path + "." + key }
 
-    static func table(_ t: TOMLTable, _ key: String, at path: String) throws -> TOMLTable? {
+    /// The value at `key`, nil when absent; a value `extract` does not take is an error that
+    /// says what it should be.
+    static func typed<T>(_ t: TOMLTable, _ key: String, at path: String, _ what: String, _ extract: (TOMLValue) -> T?) throws -> T? {
         guard let v = t[key] else { return nil }
-        guard let table = v.table else { throw invalid("has \(describe(key, at: path)) that is not a table") }
-        return table
+        guard let value = extract(v) else { throw invalid("has \(describe(key, at: path)) that is not \(what)") }
+        return value
+    }
+
+    static func table(_ t: TOMLTable, _ key: String, at path: String) throws -> TOMLTable? {
+        try typed(t, key, at: path, "a table") { $0.table }
     }
 
     static func tables(_ t: TOMLTable, _ key: String, at path: String) throws -> [TOMLTable] {
-        guard let v = t[key] else { return [] }
-        guard let a = v.array, let tables = v.tables, tables.count == a.count else {
-            throw invalid("has \(describe(key, at: path)) that is not an array of tables ([[\(describe(key, at: path))]])")
-        }
-        return tables
+        try typed(t, key, at: path, "an array of tables ([[\(describe(key, at: path))]])") { v in
+            v.tables.flatMap { $0.count == v.array?.count ? $0 : nil }
+        } ?? []
     }
 
     static func string(_ t: TOMLTable, _ key: String, at path: String) throws -> String? {
-        guard let v = t[key] else { return nil }
-        guard let s = v.string else { throw invalid("has \(describe(key, at: path)) that is not a string") }
-        return s
+        try typed(t, key, at: path, "a string") { $0.string }
     }
 
     static func strings(_ t: TOMLTable, _ key: String, at path: String) throws -> [String] {
-        guard let v = t[key] else { return [] }
-        guard let a = v.array, a.allSatisfy({ $0.string != nil }) else { throw invalid("has \(describe(key, at: path)) that is not an array of strings") }
-        return a.compactMap(\.string)
+        try typed(t, key, at: path, "an array of strings") { v in
+            v.array.flatMap { a in a.allSatisfy { $0.string != nil } ? a.compactMap(\.string) : nil }
+        } ?? []
     }
 
     static func metadataTable(_ t: TOMLTable) -> [String: MetadataValue] {

@@ -272,6 +272,7 @@ public struct LayerCompressor: Sendable {
     /// The compressed form of the layer with this diffID, made for an earlier push and still in
     /// the store; nil when there is none.
     public func cached(_ diffID: Digest) -> OCIDescriptor? {
+        // A record that cannot be read is a miss (`try?`): the layer is compressed again.
         guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),
             store.reuse(r.digest)
         else { return nil }

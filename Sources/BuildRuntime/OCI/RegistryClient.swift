@@ -438,6 +438,8 @@ public final class RegistryClient: Sendable {
         }
         let (reader, writer) = (fds[0], fds[1])
         let compressing = Task { try await BlockingWork.run { try compressor.compress(layer, from: source, tee: writer) } }
+        // Every failure of the stream (a refused location, a broken connection, an answer that
+        // is not 202) only means the blob goes the ordinary way below: hence `try?`.
         var streamed: HTTPResponse?
         if let target = try? resolve(location) {
             // One attempt, not retried: a stream cannot be sent twice.
