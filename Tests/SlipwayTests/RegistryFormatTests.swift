@@ -48,6 +48,25 @@ import Testing
         #expect(try await c.call("build/wait", ["image": "gz", "build": 2])["status"] == "SUCCESS")
         #expect(try await Self.logLines(c, "gz", 2).contains { $0.hasPrefix("Layers compressed with gzip (level 6): 0 now") })
 
+        // A collection keeps the compressed layers while their image is kept, and takes them
+        // (and their records) with it.
+        let records = state.path + "/compressed/gzip-6"
+        func compressedBlobs() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: records).compactMap {
+                try JSONParser.parse(Array(Data(contentsOf: URL(fileURLWithPath: records + "/" + $0))))["digest"]?.stringValue
+            }
+        }
+        _ = try await c.call("system/gc")
+        let kept = try compressedBlobs()
+        #expect(kept.count == types.count)
+        #expect(kept.allSatisfy { FileManager.default.fileExists(atPath: state.path + "/blobs/sha256/" + $0.dropFirst(7)) })
+        _ = try await c.call("image/delete", ["name": "gz"])
+        _ = try await c.call("system/gc")
+        // What stays is the run image's one layer: the stack keeps it.
+        let left = try compressedBlobs()
+        #expect(left.count == 1 && kept.contains(left[0]), "\(left)")
+        #expect(kept.filter { !left.contains($0) }.allSatisfy { !FileManager.default.fileExists(atPath: state.path + "/blobs/sha256/" + $0.dropFirst(7)) })
+
         // zstd, when the engine is asked for it; skopeo turns it back into gzip for umoci.
         let zstate = TempDir("state")
         let z = try SlipwayClient(stateDir: zstate.path, arguments: ["--layer-compression", "zstd"])

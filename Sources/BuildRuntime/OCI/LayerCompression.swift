@@ -305,6 +305,28 @@ public struct LayerCompressor: Sendable {
         return OCIDescriptor(mediaType: algorithm.mediaType, digest: digest, size: compressedSize)
     }
 
+    /// For a garbage collection of `store`: the compressed blobs to keep (those recorded for a
+    /// layer in `layers`, the uncompressed layers kept), and what removing the records of the
+    /// others freed. Such a record would only lead to a blob the sweep removes.
+    public static func collect(in store: ContentStore, keepingLayers layers: Set<Digest>, with gc: GarbageCollector) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
+        var keep = Set<Digest>()
+        var freed = GarbageCollector.Freed()
+        let top = store.root.path + "/compressed"
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] where !folder.hasPrefix(".") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: top + "/" + folder)) ?? [] where name.hasSuffix(".json") {
+                let path = top + "/" + folder + "/" + name
+                if let diffID = Digest("sha256:" + name.dropLast(5)), layers.contains(diffID),
+                    let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data)
+                {
+                    keep.insert(r.digest)
+                } else {
+                    freed = freed + gc.remove(path)
+                }
+            }
+        }
+        return (keep, freed)
+    }
+
     func compress(_ input: UnsafeRawBufferPointer, into out: CompressedOutput) throws {
         switch algorithm {
         case .gzip: try ParallelGzip.compress(input, level: level, workers: workers, into: out)

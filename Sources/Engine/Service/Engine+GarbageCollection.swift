@@ -66,7 +66,10 @@ extension Engine {
                 }
                 freed[kind] = f
             }
-            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep)
+            // Layers compressed for pushes stay as long as the layers they were made from.
+            let compressed = LayerCompressor.collect(in: content, keepingLayers: keep, with: gc)
+            keep.formUnion(compressed.keep)
+            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep) + compressed.freed
             freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
             freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
             return CollectionReport(freed: freed)
