@@ -53,15 +53,16 @@ import Testing
         #expect(try await Self.run(b, ["/cnb/process/web", "mine"]).out.contains("args: mine\n"))
         #expect(try await Self.run(b, ["/cnb/process/echoargs", "c"]).out == "c\n")
         // Before 0.9: a string command runs through a shell; args of a direct one are appended to.
-        #expect(try await Self.run(b, ["/cnb/process/legacy"]).out == "legacy x-value\n")
+        // A shell process sources every layer's profile.d, then profile.d/<its type>.
+        #expect(try await Self.run(b, ["/cnb/process/legacy"]).out == "legacy x-value profile only-legacy\n")
         #expect(try await Self.run(b, ["/cnb/process/appendy", "extra"]).out == "first extra\n")
 
         // A user's command: direct after `--` (not the default process), else through a shell
         // with profile.d and the app's .profile sourced.
         let direct = try await Self.run(b, ["/cnb/lifecycle/launcher", "--", "show-env", "direct"])
         #expect(direct.out.contains("args: direct\n") && Self.lines(direct.out)["FROM_PROFILE"] == "unset", "\(direct)")
-        let shell = try await Self.run(b, ["/cnb/lifecycle/launcher", "echo $X $FROM_PROFILE $FROM_DOTPROFILE $FROM_EXEC_D"])
-        #expect(shell.out == "x-value profile dot yes\n", "\(shell)")
+        let shell = try await Self.run(b, ["/cnb/lifecycle/launcher", "echo $X $FROM_PROFILE $FROM_DOTPROFILE $FROM_EXEC_D ${FOR_LEGACY-none}"])
+        #expect(shell.out == "x-value profile dot yes none\n", "\(shell)")
         #expect(try await Self.run(b, ["/cnb/lifecycle/launcher", "show-env", "one"]).out.contains("args: one\n"))
 
         // The launcher's own failures exit with 80-89.
