@@ -142,7 +142,7 @@ final class SlipwayClient: Sendable {
     enum Framing: Sendable { case ndjson, lsp }
 
     final class Inbox: Sendable {
-        let state = Mutex<(buffer: [UInt8], messages: [JSONValue], stderr: String)>(([], [], ""))
+        let state = Mutex<(buffer: [UInt8], messages: [JSONValue], stderr: String, stderrEnded: Bool)>(([], [], "", false))
     }
 
     /// `wrapper` runs slipway through another command (`unshare …`), which then execs or forks it.
@@ -181,7 +181,10 @@ final class SlipwayClient: Sendable {
         Thread {
             while true {
                 let d = err.availableData
-                if d.isEmpty { break }
+                if d.isEmpty {
+                    inbox.state.withLock { $0.stderrEnded = true }
+                    break
+                }
                 inbox.state.withLock { $0.stderr += String(decoding: d, as: UTF8.self) }
             }
         }.start()
@@ -274,6 +277,12 @@ final class SlipwayClient: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline { throw TestFailure("slipway did not exit") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // What it wrote last may still be on its way from the pipe: wait for its end (bounded,
+        // in case a child it left holds the pipe open).
+        let readDeadline = Date().addingTimeInterval(5)
+        while !inbox.state.withLock({ $0.stderrEnded }) && Date() < readDeadline {
             try await Task.sleep(for: .milliseconds(10))
         }
         return process.terminationStatus
