@@ -11,6 +11,7 @@ let package = Package(
         // The engine (`engine`, `--embedded`), started by the forwarder.
         .executable(name: "slipway-engine", targets: ["SlipwayEngineMain"]),
         .executable(name: "slipway-launcher", targets: ["SlipwayLauncher"]),
+        .executable(name: "slipway-userns", targets: ["SlipwayUserNS"]),
     ],
     targets: [
         // C system libraries, installed by scripts/setup.sh.
@@ -55,12 +56,20 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]
         ),
 
+        // Runs a command as root of a user namespace with a whole id range, over an overlay of
+        // layers (Dockerfile RUN steps); C and static, like the launcher.
+        .executableTarget(
+            name: "SlipwayUserNS",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]
+        ),
+
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime"]),
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The ids a Dockerfile step's user namespace maps: 65,536 of them (0–65535 inside), because a
+/// step may `chown 1000`, `useradd`, or run apt (user `_apt`); bwrap 0.8 maps one.
+///
+/// - Slipway run as root maps 0–65535 onto host ids `rootBase`…`rootBase+65535`
+///   (2147418112–2147483647, just under 2^31), which no account or subordinate range uses.
+/// - Anyone else maps 0 onto themselves and 1–65535 onto a subordinate range of theirs from
+///   `/etc/subuid` and `/etc/subgid`, written by the setuid `newuidmap`/`newgidmap` (Debian's
+///   `uidmap`); without such a range a Dockerfile build fails, saying how to add one.
+public struct IDMapping: Sendable, Equatable {
+    /// `count` ids from `inner` (in the namespace) onto `outer` (on the host).
+    public struct Range: Sendable, Equatable {
+        public var inner: UInt32
+        public var outer: UInt32
+        public var count: UInt32
+    }
+
+    public var users: [Range]
+    public var groups: [Range]
+    /// Whether `newuidmap`/`newgidmap` write the maps (not root).
+    public var viaNewuidmap: Bool
+
+    public static let size: UInt32 = 65536
+    public static let rootBase: UInt32 = 2_147_418_112
+
+    /// The mapping for root.
+    public static let root = IDMapping(users: [Range(inner: 0, outer: rootBase, count: size)],
+                                       groups: [Range(inner: 0, outer: rootBase, count: size)], viaNewuidmap: false)
+
+    /// The mapping for the user running Slipway.
+    public static func forCurrentUser() throws -> IDMapping {
+        let uid = getuid(), gid = getgid()
+        if uid == 0 { return root }
+        let name = getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+        let groupName = getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? String(gid)
+        return try forUser(uid: uid, name: name, gid: gid, groupName: groupName,
+                           subuid: (try? String(contentsOfFile: "/etc/subuid", encoding: .utf8)) ?? "",
+                           subgid: (try? String(contentsOfFile: "/etc/subgid", encoding: .utf8)) ?? "")
+    }
+
+    /// The mapping for a user that is not root, from the text of /etc/subuid and /etc/subgid.
+    public static func forUser(uid: UInt32, name: String, gid: UInt32, groupName: String, subuid: String, subgid: String) throws -> IDMapping {
+        func range(_ text: String, _ file: String, owner: [String]) throws -> UInt32 {
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: ":").map(String.init)
+                guard f.count == 3, owner.contains(f[0]), let start = UInt32(f[1]), let count = UInt32(f[2]), count >= size - 1 else { continue }
+                return start
+            }
+            throw RuntimeError.unavailable(
+                "Dockerfile builds run steps in a user namespace of \(size) ids, and \(name) has no range of at least \(size - 1) in \(file); " +
+                "add one: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(name)")
+        }
+        let u = try range(subuid, "/etc/subuid", owner: [name, String(uid)])
+        let g = try range(subgid, "/etc/subgid", owner: [name, groupName, String(uid), String(gid)])
+        return IDMapping(users: [Range(inner: 0, outer: uid, count: 1), Range(inner: 1, outer: u, count: size - 1)],
+                         groups: [Range(inner: 0, outer: gid, count: 1), Range(inner: 1, outer: g, count: size - 1)], viaNewuidmap: true)
+    }
+
+    /// The id inside the namespace of host id `outer` (users or groups); nil when unmapped.
+    public static func inner(_ outer: UInt32, in ranges: [Range]) -> UInt32? {
+        for r in ranges where outer >= r.outer && outer - r.outer < r.count { return r.inner + (outer - r.outer) }
+        return nil
+    }
+
+    /// The host id of id `inner` inside the namespace; nil when unmapped.
+    public static func outer(_ inner: UInt32, in ranges: [Range]) -> UInt32? {
+        for r in ranges where inner >= r.inner && inner - r.inner < r.count { return r.outer + (inner - r.inner) }
+        return nil
+    }
+}
+
+/// Runs a command as root of a user namespace with an `IDMapping`, in a mount namespace of its
+/// own where an overlay of layers may be mounted first: the `slipway-userns` helper (C, beside
+/// the engine), which then usually runs `bwrap` for the rest of the sandbox.
+public struct UserNamespaceRunner: Sendable {
+    /// An overlay: lower folders topmost first, relative to `base` (so that many layers fit the
+    /// kernel's one-page limit on mount options); `upper` receives what the command changes.
+    public struct Overlay: Sendable {
+        public var base: String
+        public var lowers: [String]
+        public var upper: String
+        public var work: String
+        public var merged: String
+
+        public init(base: String, lowers: [String], upper: String, work: String, merged: String) {
+            self.base = base
+            self.lowers = lowers
+            self.upper = upper
+            self.work = work
+            self.merged = merged
+        }
+    }
+
+    public let helper: String
+    public let mapping: IDMapping
+
+    public init(helper: String, mapping: IDMapping) {
+        self.helper = helper
+        self.mapping = mapping
+    }
+
+    /// The helper's command line around `command`.
+    public func arguments(overlay: Overlay?, command: [String]) -> [String] {
+        var args = [helper]
+        if mapping.viaNewuidmap { args.append("--newuidmap") }
+        for r in mapping.users { args += ["--uid-map", "\(r.inner):\(r.outer):\(r.count)"] }
+        for r in mapping.groups { args += ["--gid-map", "\(r.inner):\(r.outer):\(r.count)"] }
+        if let o = overlay {
+            args += ["--chdir", o.base]
+            for l in o.lowers { args += ["--lower", l] }
+            args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
+        }
+        return args + ["--"] + command
+    }
+}

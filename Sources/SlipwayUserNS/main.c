@@ -1,0 +1,217 @@
+// slipway-userns: runs a command as root of a new user namespace that maps a whole range of
+// ids (bwrap 0.8 maps one), in a new mount namespace where, optionally, an overlay of image
+// layers is mounted first (bwrap 0.8 has no --overlay). Dockerfile RUN steps need both: a step
+// that runs `chown 1000`, `useradd` or apt (user _apt) needs more than one id, and the step's
+// changes are the overlay's upper folder, which becomes the new layer.
+//
+//   slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap]
+//                  [--chdir DIR] [--lower DIR]… --upper DIR --work DIR --merged DIR
+//                  -- COMMAND [ARG…]
+//
+// Each map maps COUNT ids from INNER (in the namespace) to OUTER (on the host). As root the maps are written to /proc/PID/{uid,gid}_map; with --newuidmap (a
+// user that is not root) the setuid `newuidmap`/`newgidmap` write them, within the user's
+// /etc/subuid and /etc/subgid ranges. Lower folders are given topmost first; with --chdir they
+// may be relative to DIR, which keeps the mount options under the kernel's one-page limit. The
+// overlay is mounted with `userxattr` (the only way it mounts in a user namespace): whiteouts
+// are 0:0 character devices and opaque folders carry user.overlay.opaque=y.
+//
+// The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
+// first process and exits with its status (128+signal when it was killed). Its own failures
+// exit 125 with a message on stderr. C, linked statically, like the launcher.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_MAPS 8
+#define MAX_LOWERS 512
+#define HELPER_FAILED 125
+
+struct map { unsigned long inner, outer, count; };
+
+// [0] users, [1] groups.
+static struct map maps[2][MAX_MAPS];
+static int nmaps[2];
+static const char *lowers[MAX_LOWERS];
+static int nlowers;
+static const char *upper, *work, *merged, *chdir_to;
+static int use_newuidmap;
+static pid_t child = -1;
+
+static void die(const char *what) {
+    fprintf(stderr, "slipway-userns: %s: %s\n", what, strerror(errno));
+    _exit(HELPER_FAILED);
+}
+
+static void usage(const char *why) {
+    fprintf(stderr, "slipway-userns: %s\nusage: slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap] [--chdir DIR] "
+                    "[--lower DIR… --upper DIR --work DIR --merged DIR] -- COMMAND [ARG…]\n", why);
+    exit(HELPER_FAILED);
+}
+
+// A path that goes into overlay's comma- and colon-separated options as it is.
+static int plain_path(const char *p) { return *p && !strpbrk(p, ",:\\\n"); }
+
+static void forward(int sig) {
+    if (child > 0) kill(child, sig);
+}
+
+// Writes the maps of kind k (0 users, 1 groups) to /proc/PID/<file> (as root), or runs
+// `tool PID inner outer count …`.
+static void write_maps(pid_t pid, int k, const char *file, const char *tool) {
+    int count = nmaps[k];
+    if (use_newuidmap) {
+        char *argv[3 + 3 * MAX_MAPS];
+        char numbers[1 + 3 * MAX_MAPS][24];
+        int n = 0;
+        argv[n++] = (char *)tool;
+        snprintf(numbers[0], sizeof numbers[0], "%d", (int)pid);
+        argv[n++] = numbers[0];
+        for (int i = 0; i < count; i++) {
+            snprintf(numbers[1 + 3 * i], 24, "%lu", maps[k][i].inner);
+            snprintf(numbers[2 + 3 * i], 24, "%lu", maps[k][i].outer);
+            snprintf(numbers[3 + 3 * i], 24, "%lu", maps[k][i].count);
+            argv[n++] = numbers[1 + 3 * i];
+            argv[n++] = numbers[2 + 3 * i];
+            argv[n++] = numbers[3 + 3 * i];
+        }
+        argv[n] = NULL;
+        pid_t p = fork();
+        if (p < 0) die("fork");
+        if (p == 0) {
+            execvp(tool, argv);
+            fprintf(stderr, "slipway-userns: cannot run %s (install the uidmap package): %s\n", tool, strerror(errno));
+            _exit(HELPER_FAILED);
+        }
+        int status;
+        while (waitpid(p, &status, 0) < 0)
+            if (errno != EINTR) die("waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "slipway-userns: %s refused the id map; the user needs a range of at least the mapped size in /etc/sub%cid "
+                            "(for example: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)\n",
+                    tool, file[0]);
+            exit(HELPER_FAILED);
+        }
+        return;
+    }
+    char path[64], text[MAX_MAPS * 72] = "";
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    for (int i = 0; i < count; i++) {
+        char line[72];
+        snprintf(line, sizeof line, "%lu %lu %lu\n", maps[k][i].inner, maps[k][i].outer, maps[k][i].count);
+        strcat(text, line);
+    }
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) die(path);
+    close(fd);
+}
+
+static void mount_overlay(void) {
+    size_t size = 64 + strlen(upper) + strlen(work);
+    for (int i = 0; i < nlowers; i++) size += strlen(lowers[i]) + 1;
+    char *options = malloc(size);
+    if (!options) die("malloc");
+    strcpy(options, "lowerdir=");
+    for (int i = 0; i < nlowers; i++) {
+        if (i) strcat(options, ":");
+        strcat(options, lowers[i]);
+    }
+    strcat(options, ",upperdir=");
+    strcat(options, upper);
+    strcat(options, ",workdir=");
+    strcat(options, work);
+    strcat(options, ",userxattr");
+    if ((long)strlen(options) >= sysconf(_SC_PAGESIZE) - 1) {
+        fprintf(stderr, "slipway-userns: the overlay options are longer than a page (%zu bytes); use --chdir and relative lower folders\n", strlen(options));
+        _exit(HELPER_FAILED);
+    }
+    if (mount("overlay", merged, "overlay", 0, options) != 0) die("mounting the overlay");
+    free(options);
+}
+
+int main(int argc, char **argv) {
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) { i++; break; }
+        if (!strcmp(a, "--newuidmap")) { use_newuidmap = 1; continue; }
+        if (i + 1 >= argc) usage("a flag needs a value");
+        const char *v = argv[++i];
+        if (!strcmp(a, "--uid-map") || !strcmp(a, "--gid-map")) {
+            int k = a[2] == 'g';
+            if (nmaps[k] == MAX_MAPS) usage("too many maps");
+            struct map *m = &maps[k][nmaps[k]++];
+            if (sscanf(v, "%lu:%lu:%lu", &m->inner, &m->outer, &m->count) != 3 || m->count == 0) usage("a map is INNER:OUTER:COUNT");
+        } else if (!strcmp(a, "--lower")) {
+            if (nlowers == MAX_LOWERS) usage("too many --lower");
+            if (!plain_path(v)) usage("a --lower folder may not hold ',', ':' or '\\'");
+            lowers[nlowers++] = v;
+        } else if (!strcmp(a, "--upper") || !strcmp(a, "--work") || !strcmp(a, "--merged")) {
+            if (!plain_path(v)) usage("an overlay folder may not hold ',', ':' or '\\'");
+            if (a[2] == 'u') upper = v;
+            else if (a[2] == 'w') work = v;
+            else merged = v;
+        } else if (!strcmp(a, "--chdir")) {
+            chdir_to = v;
+        } else {
+            usage("unknown flag");
+        }
+    }
+    if (i >= argc) usage("no command");
+    if (nmaps[0] == 0 || nmaps[1] == 0) usage("give --uid-map and --gid-map");
+    int overlay = nlowers || upper || work || merged;
+    if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
+
+    int ready[2], go[2];
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
+    child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        close(ready[0]);
+        close(go[1]);
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) die("creating the user and mount namespaces");
+        char c = 1;
+        if (write(ready[1], &c, 1) != 1) die("telling the parent");
+        if (read(go[0], &c, 1) != 1) _exit(HELPER_FAILED);  // the parent failed and said why
+        if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("becoming root of the namespace (is id 0 mapped?)");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making mounts private");
+        if (chdir_to && chdir(chdir_to) != 0) die(chdir_to);
+        if (overlay) mount_overlay();
+        if (chdir_to && chdir("/") != 0) die("/");
+        execvp(argv[i], &argv[i]);
+        fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[i], strerror(errno));
+        _exit(127);
+    }
+    close(ready[1]);
+    close(go[0]);
+    signal(SIGTERM, forward);
+    signal(SIGINT, forward);
+    signal(SIGHUP, forward);
+    char c;
+    if (read(ready[0], &c, 1) != 1) {
+        int status;
+        waitpid(child, &status, 0);
+        exit(WIFEXITED(status) ? WEXITSTATUS(status) : HELPER_FAILED);
+    }
+    // setgroups must be denied before an unprivileged gid_map; newgidmap does it itself.
+    if (!use_newuidmap && getuid() != 0) {
+        fprintf(stderr, "slipway-userns: only root may write id maps itself; pass --newuidmap\n");
+        exit(HELPER_FAILED);
+    }
+    write_maps(child, 0, "uid_map", "newuidmap");
+    write_maps(child, 1, "gid_map", "newgidmap");
+    if (write(go[1], &c, 1) != 1) die("starting the child");
+    int status;
+    while (waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) die("waitpid");
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
