@@ -24,6 +24,12 @@ static inline int slipway_openat2(int dirfd, const char *path, unsigned long lon
 /// pipe2(2) with O_CLOEXEC: both ends close on exec, so no concurrently spawned child inherits them.
 static inline int slipway_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
 
+/// fgetxattr(2) through syscall(2), so no xattr header need be seen here: the value of
+/// extended attribute `name` of `fd` into `value`; its length, or -1 with errno.
+static inline long slipway_fgetxattr(int fd, const char *name, void *value, unsigned long size) {
+    return syscall(SYS_fgetxattr, fd, name, value, size);
+}
+
 /// Makes this process a child subreaper: orphans of its descendants are reparented to it.
 static inline int slipway_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 

@@ -19,7 +19,7 @@ import BuildRuntime
             cd '\(dir.path)'
             mkdir upper work merged
             cp -a '\(HostStack.build)' lower
-            mkdir -p lower/srv/keep lower/srv/replace && echo a > lower/srv/replace/old && echo k > lower/srv/keep/k
+            mkdir -p lower/srv/keep lower/srv/replace lower/proc lower/dev && echo a > lower/srv/replace/old && echo k > lower/srv/keep/k
             \(getuid() == 0 ? "chown -R \(owner):\(group) ." : "true")
             """)
         guard r.status == 0 else { throw TestFailure("preparing the overlay: \(r.err)") }
@@ -45,6 +45,7 @@ import BuildRuntime
             echo new > /srv/new
             rm /etc/passwd
             rm -r /srv/replace && mkdir /srv/replace && echo b > /srv/replace/fresh
+            ln -s /etc/shadow /srv/link
             cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'
             """)
         #expect(r.status == 0, "\(r.err)")
@@ -66,6 +67,26 @@ import BuildRuntime
         #expect(FileManager.default.fileExists(atPath: upper + "/srv/new") && !FileManager.default.fileExists(atPath: upper + "/srv/keep"))
         // The lower layer is untouched.
         #expect(FileManager.default.fileExists(atPath: dir.path + "/lower/etc/passwd") && FileManager.default.fileExists(atPath: dir.path + "/lower/srv/replace/old"))
+        // The upper folder as an OCI layer: owners mapped back, whiteouts, opaque folders,
+        // symlinks as symlinks (never followed).
+        let store = try ContentStore(root: URL(fileURLWithPath: dir.path + "/store"))
+        let w = try store.writer()
+        let tar = TarWriter(out: w)
+        let summary = try OverlayDiff.write(upper: try ConfinedDirectory(path: upper), mapping: mapping, into: tar)
+        try tar.finish()
+        let (digest, _) = try w.commit()
+        #expect(summary.whiteouts == 1 && summary.opaqueFolders == 1)
+        let listing = try await sh("tar -tvf '\(store.path(digest))' --numeric-owner | awk '{print $1, $2, $6, $7, $8}'").out
+        let entries = listing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(entries.contains("drwxr-xr-x 1000/1001 home/app/"), "\(listing)")
+        #expect(entries.contains("-rw-r--r-- 0/0 etc/.wh.passwd"), "\(listing)")
+        #expect(entries.contains("-rw-r--r-- 0/0 srv/replace/.wh..wh..opq"), "\(listing)")
+        #expect(entries.contains("-rw-r--r-- 0/0 srv/replace/fresh") && entries.contains("-rw-r--r-- 0/0 srv/new"), "\(listing)")
+        #expect(entries.contains("lrwxrwxrwx 0/0 srv/link -> /etc/shadow"), "\(listing)")
+        #expect(!entries.contains { $0.hasSuffix(" etc/passwd") || $0.contains("srv/keep") })
+        // The sandbox's mount points were in the lower layer, so they are not in the diff.
+        #expect(!entries.contains { $0.hasSuffix(" proc/") || $0.hasSuffix(" dev/") }, "\(listing)")
+
         // Files of ids other than one's own can be removed only inside the namespace (for a
         // user that is not root).
         let runner = UserNamespaceRunner(helper: Self.helper, mapping: mapping)
