@@ -37,6 +37,10 @@ import BuildRuntime
     }
 
     @Test func aStepGetsAWholeIDRangeAndItsChangesLandInTheUpperFolder() async throws {
+        guard (try? IDMapping.forCurrentUser()) != nil else {
+            print("UserNamespaceStepTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
+            return
+        }
         let (dir, mapping) = try await Self.overlayFolders()
         let r = try await Self.step(dir, mapping, """
             set -e
@@ -99,7 +103,11 @@ import BuildRuntime
         #expect(bad.status == 125 && bad.err.contains("may not hold ','"), "\(bad)")
         let noMap = try await sh("'\(Self.helper)' -- true")
         #expect(noMap.status == 125 && noMap.err.contains("--uid-map"), "\(noMap)")
-        let runner = UserNamespaceRunner(helper: Self.helper, mapping: try IDMapping.forCurrentUser())
+        guard let mapping = try? IDMapping.forCurrentUser() else {
+            print("UserNamespaceStepTests: skipping the exit-status check: uid \(getuid()) has no subordinate id range")
+            return
+        }
+        let runner = UserNamespaceRunner(helper: Self.helper, mapping: mapping)
         let exit = try await sh(runner.arguments(overlay: nil, command: ["sh", "-c", "exit 7"]).map { "'\($0)'" }.joined(separator: " "))
         #expect(exit.status == 7, "the command's status is the helper's: \(exit)")
     }

@@ -28,17 +28,33 @@ public struct ArchiveExtractor {
         }
     }
 
-    /// What an extraction read.
-    public struct Summary: Sendable { public var entries = 0; public var bytes: Int64 = 0 }
+    /// What an extraction read. `unowned` counts entries whose owner could not be set (ids a
+    /// user that is not root cannot give away): they stay the extracting user's.
+    public struct Summary: Sendable { public var entries = 0; public var bytes: Int64 = 0; public var unowned = 0 }
 
     public let policy: Policy
     public let limits: Limits
     public let stripComponents: Int
+    /// When set, entries keep their owners, mapped onto the host ids of a Dockerfile step's user
+    /// namespace (an id it does not map becomes its nobody, 65534), and their setuid and setgid
+    /// bits, which mean something only inside that namespace. Otherwise entries belong to the
+    /// extracting user and lose those bits.
+    public let owners: IDMapping?
 
-    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0) {
+    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0, owners: IDMapping? = nil) {
         self.policy = policy
         self.limits = limits
         self.stripComponents = stripComponents
+        self.owners = owners
+    }
+
+    /// Gives the entry `name` of `parent` its mapped owner; false when that is not allowed.
+    func own(_ name: String, in parent: ConfinedDirectory, _ entry: OpaquePointer) -> Bool {
+        guard let m = owners else { return true }
+        let nobody: UInt32 = 65534
+        let uid = IDMapping.outer(UInt32(clamping: archive_entry_uid(entry)), in: m.users) ?? IDMapping.outer(nobody, in: m.users) ?? getuid()
+        let gid = IDMapping.outer(UInt32(clamping: archive_entry_gid(entry)), in: m.groups) ?? IDMapping.outer(nobody, in: m.groups) ?? getgid()
+        return fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0
     }
 
     /// Extracts `path` into the folder `destination` (created if missing). `name` is how
@@ -88,7 +104,7 @@ public struct ArchiveExtractor {
             let shown = PathSyntax.shortened(rawName, limit: 200)
             guard var parts = try normalize(rawName) else { continue }
             let type = archive_entry_filetype(entry) & S_IFMT
-            let perm = mode_t(archive_entry_perm(entry) & 0o1777)  // no setuid/setgid
+            let perm = mode_t(archive_entry_perm(entry) & (owners == nil ? 0o1777 : 0o7777))  // setuid/setgid only in a namespace
             let name = parts.removeLast()
 
             if policy == .imageLayer, name.hasPrefix(".wh.") {
@@ -122,7 +138,8 @@ public struct ArchiveExtractor {
                         throw RuntimeError.io("cannot create folder '\(shown)': \(String(cString: strerror(errno)))")
                     }
                 }
-                deferredDirModes.append((parentParts + [name], perm | 0o700))
+                if !own(name, in: parent, entry) { summary.unowned += 1 }
+                deferredDirModes.append((parentParts + [name], owners == nil ? perm | 0o700 : perm))
             case S_IFREG:
                 if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
                     guard let linkParts = try normalize(hardlink), !linkParts.isEmpty else { continue }
@@ -140,7 +157,8 @@ public struct ArchiveExtractor {
                 }
                 defer { close(fd) }
                 try writeData(a, to: fd, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
-                fchmod(fd, perm)
+                if !own(name, in: parent, entry) { summary.unowned += 1 }
+                fchmod(fd, perm)  // after the owner: chown clears setuid
             case S_IFLNK:
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
                 if policy == .source {
@@ -149,6 +167,7 @@ public struct ArchiveExtractor {
                 guard symlinkat(linkTarget, parent.fd, name) == 0 else {
                     throw RuntimeError.io("cannot create symlink '\(shown)': \(String(cString: strerror(errno)))")
                 }
+                if !own(name, in: parent, entry) { summary.unowned += 1 }
             default:
                 continue  // devices, FIFOs and sockets have no place in a source tree or build root
             }
