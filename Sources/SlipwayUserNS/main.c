@@ -15,6 +15,12 @@
 // overlay is mounted with `userxattr` (the only way it mounts in a user namespace): whiteouts
 // are 0:0 character devices and opaque folders carry user.overlay.opaque=y.
 //
+//   slipway-userns --exec-as UID:GID -- COMMAND [ARG…]
+//
+// runs COMMAND as UID:GID (no supplementary groups), from a root that may change ids: inside a
+// step's sandbox, for a Dockerfile `USER` other than root (bwrap's --uid needs a user namespace
+// of its own, which would map one id).
+//
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
 // exit 125 with a message on stderr. C, linked statically, like the launcher.
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -137,7 +144,17 @@ static void mount_overlay(void) {
     free(options);
 }
 
+static int exec_as(int argc, char **argv) {
+    unsigned long uid, gid;
+    if (argc < 5 || sscanf(argv[2], "%lu:%lu", &uid, &gid) != 2 || strcmp(argv[3], "--")) usage("--exec-as takes UID:GID -- COMMAND");
+    if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) die("changing to the step's user");
+    execvp(argv[4], &argv[4]);
+    fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[4], strerror(errno));
+    return 127;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];

@@ -82,6 +82,38 @@ public struct SandboxRunner: Sendable {
         return args
     }
 
+    /// Linux capabilities a Dockerfile step keeps as root of its namespace: Docker's default
+    /// set, so `chown`, `useradd` and package managers work; they reach nothing outside it.
+    static let stepCapabilities = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP",
+                                   "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+
+    /// The bwrap command line for a Dockerfile step, run inside a user namespace of its own
+    /// (`UserNamespaceRunner`) over `root`, the merged overlay, writable: every other
+    /// namespace unshared (no network), the `SeccompFilter`, Docker's default capabilities for
+    /// a root step and none for another user, and exactly `environment`.
+    ///
+    /// bwrap itself stays root of the namespace (its `--uid` would need a namespace of its own,
+    /// mapping one id): for another user, `changeUser` (the static `slipway-userns`, mounted in
+    /// the sandbox's `/dev`, so in no layer) switches to it and runs the command, with no
+    /// capabilities left.
+    public func stepArguments(root: String, user: (uid: Int, gid: Int), changeUser: String, mounts: [Mount], environment: [String: String],
+                              workingDirectory: String, command: [String]) -> [String] {
+        var args = [bwrapPath, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
+                    "--new-session", "--seccomp", "3", "--cap-drop", "ALL"]
+        for c in Self.stepCapabilities { args += ["--cap-add", c] }
+        args += ["--clearenv", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev"]
+        var argv = command
+        if user.uid != 0 || user.gid != 0 {
+            let inside = "/dev/.slipway-exec-as"
+            args += ["--ro-bind", changeUser, inside]
+            argv = [inside, "--exec-as", "\(user.uid):\(user.gid)", "--"] + command
+        }
+        for m in mounts { args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath] }
+        args += ["--chdir", workingDirectory]
+        for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
+        return args + ["--"] + argv
+    }
+
     /// Starts `command` in the sandbox; the caller awaits `wait()` on the result.
     public func start(
         rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String, command: [String],

@@ -83,7 +83,12 @@ extension HostStack {
                 set -e
                 [ -d '\(layout)' ] || umoci init --layout '\(layout)'
                 umoci new --image '\(layout):\(tag)'
-                umoci insert --rootless --image '\(layout):\(tag)' '\(dir)' /
+                # umoci --rootless changes folder modes while it reads them: give it a copy, so
+                # that tests reading the shared stack at the same time never see that.
+                copy="$(mktemp -d)"
+                cp -a '\(dir)/.' "$copy/"
+                umoci insert --rootless --image '\(layout):\(tag)' "$copy" /
+                rm -rf "$copy"
                 umoci config --image '\(layout):\(tag)' --config.label io.buildpacks.stack.id=\(stackID) \\
                   --config.env CNB_USER_ID=1000 --config.env CNB_GROUP_ID=1000 --config.env PATH=/usr/bin:/bin
                 """)

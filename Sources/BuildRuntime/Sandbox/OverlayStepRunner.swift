@@ -1,0 +1,87 @@
+import Foundation
+
+/// Runs one Dockerfile RUN step: its command, as the stage's user, in a user namespace of
+/// 65,536 ids (`UserNamespaceRunner`), over an overlay whose lower folders are the stage's
+/// layers (the base image's root filesystem, then each step's layer folder) and whose upper
+/// folder collects what the step changes: the new layer (`OverlayDiff` turns it into a tar).
+///
+/// Layer folders live under one `layersRoot` and are named relative to it in the mount
+/// options, so a long chain fits the kernel's one-page limit and a state path with `:` or `,`
+/// still works. A scaffold folder at the bottom holds the sandbox's mount points (`/proc`,
+/// `/dev`), so they never appear in a layer.
+public struct OverlayStepRunner: Sendable {
+    public let sandbox: SandboxRunner
+    public let namespace: UserNamespaceRunner
+    public let layersRoot: String
+
+    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String) {
+        self.sandbox = sandbox
+        self.namespace = namespace
+        self.layersRoot = layersRoot
+    }
+
+    static let scaffold = ".scaffold"
+    static let steps = ".steps"
+
+    /// A step's folders, under `layersRoot/.steps/<id>`.
+    public struct StepFolders: Sendable {
+        public let id: String
+        public let root: String
+        public var upper: String { root + "/upper" }
+        public var merged: String { root + "/merged" }
+        var relative: String { OverlayStepRunner.steps + "/" + id }
+    }
+
+    /// Makes `path` (a folder Slipway made for the namespace) belong to the namespace's root.
+    func giveToNamespaceRoot(_ path: String) throws {
+        guard getuid() == 0, let uid = IDMapping.outer(0, in: namespace.mapping.users), let gid = IDMapping.outer(0, in: namespace.mapping.groups) else { return }
+        guard chown(path, uid, gid) == 0 else { throw RuntimeError.io("cannot give \(path) to the step's namespace: \(String(cString: strerror(errno)))") }
+    }
+
+    func makeFolder(_ path: String) throws {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw RuntimeError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        try giveToNamespaceRoot(path)
+    }
+
+    /// Runs `command` over `lowers` (names of folders under `layersRoot`, topmost first);
+    /// returns its exit code and the step's folders, whose `upper` is the new layer.
+    public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String, command: [String],
+                    onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
+        try makeFolder(layersRoot)
+        let scaffold = layersRoot + "/" + Self.scaffold
+        try makeFolder(scaffold)
+        for name in ["proc", "dev"] { try makeFolder(scaffold + "/" + name) }
+        try makeFolder(layersRoot + "/" + Self.steps)
+        let id = UUID().uuidString.lowercased()
+        let step = StepFolders(id: id, root: layersRoot + "/" + Self.steps + "/" + id)
+        try makeFolder(step.root)
+        for name in ["upper", "work", "merged"] { try makeFolder(step.root + "/" + name) }
+        let overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
+                                                  work: step.relative + "/work", merged: step.relative + "/merged")
+        let bwrap = sandbox.stepArguments(root: step.merged, user: user, changeUser: namespace.helper, mounts: [], environment: environment,
+                                          workingDirectory: workingDirectory, command: command)
+        let filter = try SeccompFilter.descriptor()
+        defer { close(filter) }
+        let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap), environment: ["PATH": "/usr/bin:/bin"],
+                                     passing: [filter], onLine: onLine)
+        let code = await withTaskCancellationHandler {
+            await process.wait()
+        } onCancel: {
+            process.signal(SIGKILL)
+        }
+        return (code, step)
+    }
+
+    /// Removes a step's folders. Inside the namespace for a user that is not root: what the
+    /// step made belongs to ids of their subordinate range, which only the namespace's root
+    /// may remove.
+    public func remove(_ step: StepFolders) async throws {
+        if getuid() == 0 {
+            try ConfinedDirectory.removeTree(atPath: step.root)
+            return
+        }
+        let p = try Subprocess(namespace.arguments(overlay: nil, command: ["/bin/rm", "-rf", "--", step.root]), environment: ["PATH": "/usr/bin:/bin"]) { _, _ in }
+        let code = await p.wait()
+        guard code == 0 else { throw RuntimeError.io("cannot remove the step folder \(step.root) (rm exited \(code))") }
+    }
+}
