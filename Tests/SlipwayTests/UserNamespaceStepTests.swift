@@ -179,5 +179,6 @@ import Synchronization
 final class LineCollector: Sendable {
     private let lines = Mutex<[String]>([])
     func add(_ l: String) { lines.withLock { $0.append(l) } }
+    func clear() { lines.withLock { $0.removeAll() } }
     var all: [String] { lines.withLock { $0 } }
 }

@@ -84,7 +84,33 @@ public struct OCIImageConfig: Codable, Sendable, Equatable {
         public var Cmd: [String]?
         public var WorkingDir: String?
         public var Labels: [String: String]?
+        /// `{"80/tcp": {}}`, as OCI writes sets.
+        public var ExposedPorts: [String: EmptyObject]?
+        public var Volumes: [String: EmptyObject]?
+        public var StopSignal: String?
+        /// Not in the OCI spec: Docker's names, which Docker's builder writes (Dockerfile
+        /// HEALTHCHECK, ONBUILD and SHELL).
+        public var Healthcheck: Healthcheck?
+        public var OnBuild: [String]?
+        public var Shell: [String]?
         public init() {}
+    }
+
+    /// An empty JSON object, the value of the sets above.
+    public struct EmptyObject: Codable, Sendable, Equatable {
+        public init() {}
+    }
+
+    /// Docker's health check: `Test` is `["NONE"]`, `["CMD", …]` or `["CMD-SHELL", command]`;
+    /// durations in nanoseconds.
+    public struct Healthcheck: Codable, Sendable, Equatable {
+        public var Test: [String]
+        public var Interval: Int64?
+        public var Timeout: Int64?
+        public var StartPeriod: Int64?
+        public var StartInterval: Int64?
+        public var Retries: Int?
+        public init(Test: [String]) { self.Test = Test }
     }
     /// The uncompressed digests of the layers, in order.
     public struct RootFS: Codable, Sendable, Equatable {
@@ -101,6 +127,8 @@ public struct OCIImageConfig: Codable, Sendable, Equatable {
     }
 
     public var created: String?
+    /// Dockerfile MAINTAINER.
+    public var author: String?
     public var architecture: String
     public var os: String
     public var config: Config

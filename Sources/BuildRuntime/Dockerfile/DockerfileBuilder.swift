@@ -1,0 +1,678 @@
+import Foundation
+
+/// Builds a Dockerfile into an OCI image, with no daemon and no buildah: stages are built in
+/// order (only those the target needs), RUN steps run in `OverlayStepRunner`'s sandbox over
+/// the stage's layers, COPY and ADD write layers straight from the context (or another stage)
+/// with `TarWriter`, and every other instruction changes the image config.
+///
+/// Each step that makes a layer has a cache key: the key before it, the instruction after
+/// substitution, the ARG and ENV values it sees, and, for COPY and ADD, the digest of the layer
+/// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
+/// and writes no layer, and the log says for every step whether it was cached and, if not, why.
+///
+/// Not yet (each refused with a message): `RUN --mount`, `ADD` of URLs and archives,
+/// `ONBUILD` triggers of a base image, and stages built in parallel.
+public struct DockerfileBuilder: Sendable {
+    /// What one Dockerfile build needs.
+    public struct Request: Sendable {
+        /// The build context: a host folder (the source snapshot, restored).
+        public var context: String
+        /// The Dockerfile's path in the context.
+        public var dockerfile: String
+        public var buildArgs: [String: String]
+        /// The stage to build (default: the last).
+        public var target: String?
+        public var outputLayout: String
+        public var outputTag: String
+        /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
+        public var resolveBase: @Sendable (String) async throws -> OCIImage
+
+        public init(context: String, dockerfile: String = "Dockerfile", buildArgs: [String: String] = [:], target: String? = nil,
+                    outputLayout: String, outputTag: String, resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+            self.context = context
+            self.dockerfile = dockerfile
+            self.buildArgs = buildArgs
+            self.target = target
+            self.outputLayout = outputLayout
+            self.outputTag = outputTag
+            self.resolveBase = resolveBase
+        }
+    }
+
+    /// What a build made.
+    public struct Result: Sendable, Equatable {
+        public var imageDigest: Digest
+        public var layersAdded: Int
+        public var layersReused: Int
+        /// Every FROM image: its name and resolved manifest digest.
+        public var bases: [String: Digest]
+    }
+
+    public let images: ImageStore
+    /// Where layer folders (the stages' overlay lowers) live: `<state>/dockerfile/layers`.
+    public let layersRoot: String
+    /// Step cache records: `<state>/dockerfile/cache/<key>.json`.
+    public let cacheDirectory: String
+    public let runner: OverlayStepRunner
+
+    public init(images: ImageStore, layersRoot: String, cacheDirectory: String, runner: OverlayStepRunner) {
+        self.images = images
+        self.layersRoot = layersRoot
+        self.cacheDirectory = cacheDirectory
+        self.runner = runner
+    }
+
+    var mapping: IDMapping { runner.namespace.mapping }
+
+    /// A layer of a stage: its blob (in `store`) and, once a RUN needs it, its folder.
+    struct Layer: Sendable {
+        var descriptor: OCIDescriptor
+        var diffID: Digest
+        var store: ContentStore
+        /// A folder under `layersRoot` holding it (as an overlay lower); nil for base layers,
+        /// which live flattened in the stage's `baseFolder`.
+        var folder: String?
+    }
+
+    /// A stage as it is built.
+    struct Stage: Sendable {
+        var config: OCIImageConfig
+        var baseLayers: [Layer] = []
+        var layers: [Layer] = []
+        var baseFolder: String?
+        var key: Digest
+        var args: [String: String] = [:]
+        var shell = ["/bin/sh", "-c"]
+        var added = 0, reused = 0
+
+        /// Lower folders for a step, topmost first.
+        var lowers: [String] { layers.reversed().compactMap(\.folder) + (baseFolder.map { [$0] } ?? []) }
+
+        var env: [(String, String)] {
+            (config.config.Env ?? []).compactMap { e in e.firstIndex(of: "=").map { (String(e[..<$0]), String(e[e.index(after: $0)...])) } }
+        }
+
+        func lookup(_ name: String) -> String? {
+            env.last { $0.0 == name }?.1 ?? args[name]
+        }
+
+        mutating func setEnv(_ name: String, _ value: String) {
+            var e = (config.config.Env ?? []).filter { !$0.hasPrefix(name + "=") }
+            e.append(name + "=" + value)
+            config.config.Env = e
+        }
+    }
+
+    func fail(_ file: String, _ line: Int, _ message: String) -> RuntimeError {
+        RuntimeError.buildFailed(DockerfileError(file: file, line: line, message: message).description)
+    }
+
+    // MARK: Building
+
+    public func build(_ request: Request, log: @escaping BuildLogger) async throws -> Result {
+        let phase = BuildPhase.build.rawValue
+        let context = try ConfinedDirectory(path: request.context, displayPath: "the build context")
+        let text: String
+        do {
+            text = try context.readText(request.dockerfile, maxBytes: DockerfileParser.maxBytes)
+        } catch let e as ConfinedPathError {
+            throw RuntimeError.buildFailed("\(request.dockerfile) cannot be read from the build context: \(e)")
+        }
+        let file = request.dockerfile
+        let dockerfile: Dockerfile
+        do {
+            dockerfile = try DockerfileParser(file: file).parse(text)
+        } catch let e as DockerfileError {
+            throw RuntimeError.buildFailed(e.description)
+        }
+        let words = ShellWords(escape: dockerfile.escape)
+        let platform = ["TARGETPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "TARGETOS": "linux", "TARGETARCH": OCIImageConfig.hostArchitecture,
+                        "BUILDPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "BUILDOS": "linux", "BUILDARCH": OCIImageConfig.hostArchitecture]
+        // Global ARGs: usable in FROM lines, and (declared again) in stages.
+        var globals = platform
+        for a in dockerfile.globalArgs {
+            for (k, v) in try argValues(a, words: words, request: request, lookup: { globals[$0] }, file: file) { globals[k] = v }
+        }
+        let targetIndex: Int
+        if let t = request.target {
+            guard let i = dockerfile.stage(named: t) else { throw RuntimeError.buildFailed("target stage \"\(t)\" is not in \(file)") }
+            targetIndex = i
+        } else {
+            targetIndex = dockerfile.stages.count - 1
+        }
+        let needed = try neededStages(dockerfile, target: targetIndex, words: words, globals: globals, file: file)
+        log(phase, .system, "Building stage \(dockerfile.stages[targetIndex].name ?? String(targetIndex)) of \(file) (\(needed.count) of \(dockerfile.stages.count) stage(s) needed)")
+
+        var built: [Int: Stage] = [:]
+        var bases: [String: Digest] = [:]
+        for index in needed.sorted() {
+            built[index] = try await buildStage(dockerfile, index, built: built, globals: globals, platform: platform, request: request,
+                                                context: context, bases: &bases, log: log)
+        }
+        let final = built[targetIndex]!
+        log(BuildPhase.export.rawValue, .system, "===> EXPORT")
+        let digest = try await BlockingWork.run { try export(final, request: request) }
+        log(BuildPhase.export.rawValue, .system, "*** Image \(digest) written as \(request.outputTag)")
+        return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases)
+    }
+
+    /// The stages the target needs: itself, its FROM stage and the stages its COPY --from name.
+    func neededStages(_ d: Dockerfile, target: Int, words: ShellWords, globals: [String: String], file: String) throws -> Set<Int> {
+        var needed = Set<Int>()
+        var pending = [target]
+        while let i = pending.popLast() {
+            guard needed.insert(i).inserted else { continue }
+            let s = d.stages[i]
+            let fromName = try fromImageName(s.from, words: words, globals: globals, file: file)
+            if let j = d.stage(named: fromName), j < i, d.stages[j].name == fromName.lowercased() { pending.append(j) }
+            for ins in s.instructions where ins.keyword == .copy {
+                if case .some(.some(let from)) = ins.flag("from") {
+                    if let j = d.stage(named: from), j != i { pending.append(j) }
+                }
+            }
+        }
+        return needed
+    }
+
+    func fromImageName(_ from: DockerfileInstruction, words: ShellWords, globals: [String: String], file: String) throws -> String {
+        let raw = words.rawWords(from.shellText)[0]
+        do {
+            return try words.word(raw) { globals[$0] }
+        } catch let e as ShellWords.Failure {
+            throw fail(file, from.line, e.message)
+        }
+    }
+
+    /// The values an ARG sets: a build arg wins over the default; an ARG without either is unset
+    /// (a stage ARG without default takes the global value of the same name).
+    func argValues(_ i: DockerfileInstruction, words: ShellWords, request: Request, lookup: @escaping ShellWords.Lookup, file: String) throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        for w in words.rawWords(i.shellText) {
+            let parts = w.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let name = parts[0]
+            if let given = request.buildArgs[name] {
+                out.append((name, given))
+            } else if parts.count == 2 {
+                do {
+                    out.append((name, try words.word(parts[1], lookup)))
+                } catch let e as ShellWords.Failure {
+                    throw fail(file, i.line, e.message)
+                }
+            } else if let inherited = lookup(name) {
+                out.append((name, inherited))
+            }
+        }
+        return out
+    }
+
+    func buildStage(_ d: Dockerfile, _ index: Int, built: [Int: Stage], globals: [String: String], platform: [String: String], request: Request,
+                    context: ConfinedDirectory, bases: inout [String: Digest], log: @escaping BuildLogger) async throws -> Stage {
+        let phase = BuildPhase.build.rawValue
+        let words = ShellWords(escape: d.escape)
+        let file = request.dockerfile
+        let source = d.stages[index]
+        let fromName = try fromImageName(source.from, words: words, globals: globals, file: file)
+        if case .some(.some(let p)) = source.from.flag("platform") {
+            let platformValue = (try? words.word(p) { globals[$0] }) ?? p  // an unknown variable leaves the flag as written
+            guard platformValue == platform["TARGETPLATFORM"] || platformValue == "linux" else {
+                throw fail(file, source.from.line, "FROM --platform=\(platformValue): only this machine's platform, \(platform["TARGETPLATFORM"]!), is built")
+            }
+        }
+        var stage: Stage
+        let stageLabel = "[\(source.name ?? String(index))]"
+        if fromName == "scratch" {
+            stage = Stage(config: OCIImageConfig(config: .init(), diffIDs: []), key: Digest.of(Data("scratch".utf8)))
+            log(phase, .system, "\(stageLabel) FROM scratch")
+        } else if let j = d.stage(named: fromName), j < index, let previous = built[j], d.stages[j].name == fromName.lowercased() {
+            stage = previous
+            stage.args = [:]
+            stage.added = 0
+            stage.reused = 0
+            log(phase, .system, "\(stageLabel) FROM stage \(fromName)")
+        } else {
+            let image = try await request.resolveBase(fromName)
+            bases[fromName] = image.manifestDigest
+            log(phase, .system, "\(stageLabel) FROM \(fromName) (\(image.manifestDigest))")
+            if let triggers = image.config.config.OnBuild, !triggers.isEmpty {
+                throw fail(file, source.from.line, "\(fromName) has ONBUILD triggers, which Slipway does not run yet")
+            }
+            let folder = try await BlockingWork.run { try baseFolder(image) }
+            stage = Stage(config: image.config, key: Digest.of(Data(("from " + image.manifestDigest.string).utf8)))
+            stage.config.history = image.config.history
+            stage.baseLayers = zip(image.manifest.layers, image.config.rootfs.diff_ids).map { Layer(descriptor: $0, diffID: $1, store: image.store) }
+            stage.baseFolder = folder
+            if let shell = image.config.config.Shell { stage.shell = shell }
+        }
+        stage.config.architecture = OCIImageConfig.hostArchitecture
+        stage.config.os = "linux"
+
+        for ins in source.instructions {
+            let lookup: ShellWords.Lookup = { [stage] in stage.lookup($0) }
+            func word(_ s: String) throws -> String {
+                do { return try words.word(s, lookup) } catch let e as ShellWords.Failure { throw fail(file, ins.line, e.message) }
+            }
+            func list(_ s: String) throws -> [String] {
+                do { return try words.words(s, lookup) } catch let e as ShellWords.Failure { throw fail(file, ins.line, e.message) }
+            }
+            func execOrShell(_ a: DockerfileInstruction.Arguments) -> [String] {
+                switch a {
+                case .exec(let argv): return argv
+                case .shell(let s): return stage.shell + [s]
+                }
+            }
+            stage.key = Digest.of(Data((stage.key.string + "\n" + ins.text).utf8))
+            switch ins.keyword {
+            case .arg:
+                let inScope: ShellWords.Lookup = { [stage] name in stage.lookup(name) ?? globals[name] ?? platform[name] }
+                for (k, v) in try argValues(ins, words: words, request: request, lookup: inScope, file: file) { stage.args[k] = v }
+                for w in words.rawWords(ins.shellText) {
+                    let name = String(w.split(separator: "=", maxSplits: 1)[0])
+                    if stage.args[name] == nil, let g = globals[name] ?? platform[name] { stage.args[name] = g }
+                }
+            case .env:
+                let raw = words.rawWords(ins.shellText)
+                if raw.first?.contains("=") == false {
+                    // ENV key value (the legacy form): the rest of the line is the value.
+                    let rest = ins.shellText.dropFirst(raw[0].count).trimmingCharacters(in: .whitespaces)
+                    stage.setEnv(raw[0], try word(rest))
+                } else {
+                    for w in raw {
+                        let parts = w.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                        stage.setEnv(try word(parts[0]), try word(parts[1]))
+                    }
+                }
+            case .label:
+                var labels = stage.config.config.Labels ?? [:]
+                for w in words.rawWords(ins.shellText) {
+                    let parts = w.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    labels[try word(parts[0])] = try word(parts[1])
+                }
+                stage.config.config.Labels = labels
+            case .maintainer:
+                stage.config.author = ins.shellText
+            case .expose:
+                var ports = stage.config.config.ExposedPorts ?? [:]
+                for p in try list(ins.shellText) { ports[p.contains("/") ? p : p + "/tcp"] = .init() }
+                stage.config.config.ExposedPorts = ports
+            case .volume:
+                var volumes = stage.config.config.Volumes ?? [:]
+                let paths: [String]
+                if case .exec(let a) = ins.arguments { paths = try a.map(word) } else { paths = try list(ins.shellText) }
+                for v in paths { volumes[v] = .init() }
+                stage.config.config.Volumes = volumes
+            case .stopsignal:
+                stage.config.config.StopSignal = try word(ins.shellText)
+            case .user:
+                stage.config.config.User = try word(ins.shellText)
+            case .workdir:
+                let dir = try word(ins.shellText)
+                let absolute = dir.hasPrefix("/") ? dir : (stage.config.config.WorkingDir ?? "/") + "/" + dir
+                stage.config.config.WorkingDir = "/" + PathSyntax.components(absolute).joined(separator: "/")
+            case .cmd:
+                stage.config.config.Cmd = execOrShell(ins.arguments)
+            case .entrypoint:
+                stage.config.config.Entrypoint = execOrShell(ins.arguments)
+                if case .shell = ins.arguments { stage.config.config.Cmd = nil }
+            case .shell:
+                if case .exec(let a) = ins.arguments { stage.shell = a; stage.config.config.Shell = a }
+            case .healthcheck:
+                stage.config.config.Healthcheck = try healthcheck(ins, file: file)
+            case .onbuild:
+                stage.config.config.OnBuild = (stage.config.config.OnBuild ?? []) + [ins.shellText]
+            case .copy, .add:
+                try await copy(ins, into: &stage, dockerfile: d, built: built, context: context, words: words, file: file, log: log)
+            case .run:
+                try await run(ins, in: &stage, file: file, log: log, label: stageLabel)
+            case .from:
+                break  // a FROM starts a stage; it is never among a stage's instructions
+            }
+        }
+        return stage
+    }
+
+    func healthcheck(_ ins: DockerfileInstruction, file: String) throws -> OCIImageConfig.Healthcheck {
+        let rest = ins.shellText.trimmingCharacters(in: .whitespaces)
+        if rest.uppercased() == "NONE" { return .init(Test: ["NONE"]) }
+        let command = String(rest.dropFirst(3)).trimmingCharacters(in: .whitespaces)
+        var h: OCIImageConfig.Healthcheck
+        if command.hasPrefix("["), let data = command.data(using: .utf8), let a = try? JSONSerialization.jsonObject(with: data) as? [String] {
+            h = .init(Test: ["CMD"] + a)
+        } else {
+            h = .init(Test: ["CMD-SHELL", command])
+        }
+        func duration(_ name: String) throws -> Int64? {
+            guard case .some(.some(let v)) = ins.flag(name) else { return nil }
+            guard let seconds = parseGoDuration(v) else { throw fail(file, ins.line, "--\(name)=\(v) is not a duration (30s, 1m30s, 500ms)") }
+            return Int64(seconds * 1e9)
+        }
+        h.Interval = try duration("interval")
+        h.Timeout = try duration("timeout")
+        h.StartPeriod = try duration("start-period")
+        h.StartInterval = try duration("start-interval")
+        if case .some(.some(let r)) = ins.flag("retries") {
+            guard let n = Int(r), n >= 0 else { throw fail(file, ins.line, "--retries=\(r) is not a number") }
+            h.Retries = n
+        }
+        return h
+    }
+
+    /// Go's duration syntax as Docker reads HEALTHCHECK options: `1h2m3.5s`, `500ms`.
+    func parseGoDuration(_ s: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("us", 1e-6), ("ns", 1e-9), ("h", 3600), ("m", 60), ("s", 1)]
+        var rest = Substring(s)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard let n = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += n * factor
+        }
+        return total
+    }
+
+    // MARK: Layers
+
+    /// The base image's layers, flattened with their owners mapped into the step namespace:
+    /// one lower folder, made once per image.
+    func baseFolder(_ image: OCIImage) throws -> String {
+        let name = "base-" + image.manifestDigest.hex
+        let final = layersRoot + "/" + name
+        if access(final, F_OK) == 0 { return name }
+        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+        let temp = layersRoot + "/.tmp-" + UUID().uuidString
+        let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping)
+        for (i, layer) in image.manifest.layers.enumerated() {
+            try extractor.extract(archiveAt: image.store.path(layer.digest), into: temp, name: "layer \(i + 1) (\(layer.digest.short)) of the base image")
+        }
+        try runner.giveToNamespaceRoot(temp)
+        if rename(temp, final) != 0 && access(final, F_OK) != 0 {
+            throw RuntimeError.io("cannot place the base image's folder \(final): \(String(cString: strerror(errno)))")
+        }
+        return name
+    }
+
+    /// A cache record: the key's layer.
+    struct CacheRecord: Codable {
+        var diffID: Digest
+        var size: Int64
+    }
+
+    func cachedLayer(_ key: Digest) -> Layer? {
+        // A record that cannot be read is a miss (`try?`): the step runs again.
+        guard let data = FileManager.default.contents(atPath: cacheDirectory + "/" + key.hex + ".json"),
+            let r = try? JSONDecoder().decode(CacheRecord.self, from: data), images.content.reuse(r.diffID),
+            access(layersRoot + "/" + r.diffID.hex, F_OK) == 0
+        else { return nil }
+        return Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: r.diffID, size: r.size), diffID: r.diffID, store: images.content,
+                     folder: r.diffID.hex)
+    }
+
+    func record(_ key: Digest, _ layer: Layer) throws {
+        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        try JSONEncoder().encode(CacheRecord(diffID: layer.diffID, size: layer.descriptor.size))
+            .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
+    }
+
+    /// The environment a RUN sees: the image's ENV, the ARGs in scope, and a PATH.
+    func runEnvironment(_ stage: Stage) -> [String: String] {
+        var env = stage.args
+        for (k, v) in stage.env { env[k] = v }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        return env
+    }
+
+    func run(_ ins: DockerfileInstruction, in stage: inout Stage, file: String, log: @escaping BuildLogger, label: String) async throws {
+        let phase = BuildPhase.build.rawValue
+        guard ins.flags.isEmpty else {
+            throw fail(file, ins.line, "RUN \(ins.flags.map { "--" + $0.name }.joined(separator: " ")) is not supported by Slipway yet")
+        }
+        let env = runEnvironment(stage)
+        stage.key = Digest.of(Data((stage.key.string + "\n" + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")).utf8))
+        log(phase, .system, "\(label) RUN \(ins.shellText.isEmpty ? "\(ins.arguments)" : ins.shellText)")
+        if let cached = cachedLayer(stage.key) {
+            log(phase, .system, "  CACHED (layer \(cached.diffID.short))")
+            stage.layers.append(cached)
+            stage.reused += 1
+            return
+        }
+        log(phase, .system, "  not cached: no layer for this step after the steps before it (key \(stage.key.short))")
+        var command: [String]
+        switch ins.arguments {
+        case .exec(let argv): command = argv
+        case .shell(let s):
+            if let doc = ins.heredocs.first, ins.heredocs.count == 1, s.trimmingCharacters(in: .whitespaces).hasPrefix("<<") {
+                command = stage.shell + [doc.content]
+            } else {
+                command = stage.shell + [([s] + ins.heredocs.map { $0.content + $0.name }).joined(separator: "\n")]
+            }
+        }
+        let view = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
+        let user = try stage.config.config.User.map { try view.user($0) } ?? (0, 0)
+        let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env,
+                                                workingDirectory: stage.config.config.WorkingDir ?? "/", command: command) { stream, line in
+            log(phase, stream == .stdout ? .stdout : .stderr, line)
+        }
+        guard code == 0 else {
+            try await runner.remove(step)
+            throw fail(file, ins.line, "RUN exited with status \(code)")
+        }
+        let layer = try await BlockingWork.run { [images, mapping, layersRoot] () throws -> Layer in
+            let w = try images.content.writer()
+            let tar = TarWriter(out: w)
+            try OverlayDiff.write(upper: try ConfinedDirectory(path: step.upper), mapping: mapping, into: tar)
+            try tar.finish()
+            let (digest, size) = try w.commit()
+            let folder = layersRoot + "/" + digest.hex
+            if access(folder, F_OK) != 0 && rename(step.upper, folder) != 0 {
+                throw RuntimeError.io("cannot keep the step's layer folder: \(String(cString: strerror(errno)))")
+            }
+            return Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content,
+                         folder: digest.hex)
+        }
+        try await runner.remove(step)
+        try record(stage.key, layer)
+        stage.layers.append(layer)
+        stage.added += 1
+        log(phase, .system, "  layer \(layer.diffID.short) (\(layer.descriptor.size) bytes)")
+    }
+
+    // MARK: COPY and ADD
+
+    func copy(_ ins: DockerfileInstruction, into stage: inout Stage, dockerfile d: Dockerfile, built: [Int: Stage], context: ConfinedDirectory,
+              words: ShellWords, file: String, log: @escaping BuildLogger) async throws {
+        let phase = BuildPhase.build.rawValue
+        let name = ins.keyword.rawValue.uppercased()
+        for f in ins.flags where !["from", "chown", "chmod"].contains(f.name) || (ins.keyword == .add && f.name == "from") {
+            throw fail(file, ins.line, "\(name) --\(f.name) is not supported by Slipway yet")
+        }
+        let lookup: ShellWords.Lookup = { [stage] in stage.lookup($0) }
+        var args: [String]
+        do {
+            switch ins.arguments {
+            case .exec(let a): args = try a.map { try words.word($0, lookup) }
+            case .shell(let s): args = try words.rawWords(s).map { $0.hasPrefix("<<") ? $0 : try words.word($0, lookup) }
+            }
+        } catch let e as ShellWords.Failure {
+            throw fail(file, ins.line, e.message)
+        }
+        let destination = args.removeLast()
+        let sources = args
+        // Where files come from: the context (ignore rules applied) or another stage.
+        var view = LayerChainView(folders: [context])
+        var ignore: IgnoreRules?
+        if case .some(.some(let from)) = ins.flag("from") {
+            guard let j = d.stage(named: from), let other = built[j] else {
+                throw fail(file, ins.line, "\(name) --from=\(from): no such stage before this one (images in --from are not supported yet)")
+            }
+            view = LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
+        } else {
+            let ignoreFile = (try? context.readText(".dockerignore", maxBytes: 1 << 20)) ?? ""  // no .dockerignore: nothing ignored
+            ignore = IgnoreRules(ignoreFile)
+        }
+        if ins.keyword == .add, sources.contains(where: { $0.contains("://") }) {
+            throw fail(file, ins.line, "ADD of a URL is not supported by Slipway yet; download it in a RUN step")
+        }
+        let stageView = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
+        var owner = TarWriter.Owner.root
+        if case .some(.some(let chown)) = ins.flag("chown") {
+            let ids = try stageView.user(try words.word(chown, lookup))
+            owner = TarWriter.Owner(uid: ids.uid, gid: ids.gid)
+        }
+        var mode: Int?
+        if case .some(.some(let chmod)) = ins.flag("chmod") {
+            guard let m = Int(chmod, radix: 8), (0...0o7777).contains(m) else { throw fail(file, ins.line, "--chmod=\(chmod) is not an octal mode") }
+            mode = m
+        }
+        let workdir = stage.config.config.WorkingDir ?? "/"
+        let destAbsolute = destination.hasPrefix("/") ? destination : workdir + "/" + destination
+        let destParts = PathSyntax.components(destAbsolute)
+        guard destParts.allSatisfy(ArchiveExtractor.isNormalComponent) else { throw fail(file, ins.line, "\(name) destination \(destination) is not a path") }
+        let heredocs = Dictionary(ins.heredocs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let destIsDirectory = destination.hasSuffix("/") || sources.count > 1
+
+        let w = try images.content.writer()
+        let tar = TarWriter(out: w)
+        var written = Set<String>()
+        func parents(of parts: [String]) throws {
+            for i in 1..<max(1, parts.count) {
+                let p = parts[0..<i].joined(separator: "/")
+                if written.insert(p).inserted { try tar.addDirectory(p, mode: 0o755, owner: .root) }
+            }
+        }
+        func ignored(_ source: [String], _ node: LayerChainView.Node) -> Bool {
+            guard let ignore else { return false }
+            if case .directory = node { return ignore.ignores(source.joined(separator: "/"), isDirectory: true) }
+            return ignore.ignores(source.joined(separator: "/"), isDirectory: false)
+        }
+        // `source` is the node's path in the context or stage (for ignore rules).
+        func addNode(_ node: LayerChainView.Node, at parts: [String], source: [String]) throws {
+            try parents(of: parts)
+            let path = parts.joined(separator: "/")
+            guard written.insert(path).inserted else { return }
+            switch node {
+            case .file(let dir, let n, let st):
+                let fd = try dir.openFile(n, flags: O_RDONLY | O_NONBLOCK)
+                defer { close(fd) }
+                try tar.addFile(path, fd: fd, size: Int64(st.st_size), mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
+            case .symlink(let target, _):
+                try tar.addSymlink(path, target: target, owner: owner)
+            case .directory(let layers, let st):
+                try tar.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
+                let here = LayerChainView(folders: layers)
+                for child in try LayerChainView.entries(of: layers) {
+                    guard let childNode = try here.node(child), !ignored(source + [child], childNode) else { continue }
+                    try addNode(childNode, at: parts + [child], source: source + [child])
+                }
+            }
+        }
+        var matched = 0
+        for src in sources {
+            if let doc = heredocs[String(src.drop { $0 == "<" || $0 == "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))], src.hasPrefix("<<") {
+                let content = doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content
+                let target = destIsDirectory ? destParts + [doc.name] : destParts
+                try parents(of: target)
+                if written.insert(target.joined(separator: "/")).inserted {
+                    try tar.addFile(target.joined(separator: "/"), contents: Array(content.utf8), mode: mode ?? 0o644, owner: owner)
+                }
+                matched += 1
+                continue
+            }
+            let srcParts = PathSyntax.components(src)
+            guard srcParts.allSatisfy({ ArchiveExtractor.isNormalComponent($0) }) else {
+                throw fail(file, ins.line, "\(name) source \(src) leaves the build context")
+            }
+            for (relative, node) in try glob(srcParts, in: view, ignore: ignore) {
+                matched += 1
+                switch node {
+                case .directory(let layers, _):
+                    // A folder's contents go into the destination.
+                    let here = LayerChainView(folders: layers)
+                    for child in try LayerChainView.entries(of: layers) {
+                        guard let n = try here.node(child), !ignored(relative + [child], n) else { continue }
+                        try addNode(n, at: destParts + [child], source: relative + [child])
+                    }
+                default:
+                    var intoFolder = destIsDirectory
+                    if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
+                    try addNode(node, at: intoFolder ? destParts + [relative.last!] : destParts, source: relative)
+                }
+            }
+        }
+        guard matched > 0 else { throw fail(file, ins.line, "\(name) sources \(sources.joined(separator: " ")) match nothing in the build context") }
+        try tar.finish()
+        let (digest, size) = try w.commit()
+        stage.key = Digest.of(Data((stage.key.string + "\n" + digest.string).utf8))
+        log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
+        let layer: Layer
+        if let cached = cachedLayer(stage.key) {
+            layer = cached
+            stage.reused += 1
+            log(phase, .system, "  CACHED (layer \(cached.diffID.short): the same files as before)")
+        } else {
+            let folder = layersRoot + "/" + digest.hex
+            if access(folder, F_OK) != 0 {
+                let temp = layersRoot + "/.tmp-" + UUID().uuidString
+                try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: images.content.path(digest), into: temp, name: "the layer of \(name)")
+                try runner.giveToNamespaceRoot(temp)
+                if rename(temp, folder) != 0 && access(folder, F_OK) != 0 {
+                    throw RuntimeError.io("cannot keep the layer folder \(folder): \(String(cString: strerror(errno)))")
+                }
+            }
+            layer = Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: digest.hex)
+            try record(stage.key, layer)
+            stage.added += 1
+            log(phase, .system, "  not cached: its files make a new layer \(digest.short)")
+        }
+        stage.layers.append(layer)
+    }
+
+    /// The paths (with their nodes) a source pattern matches: each component may hold `*`, `?`
+    /// and `[…]`; ignored paths of the context never match.
+    func glob(_ parts: [String], in view: LayerChainView, ignore: IgnoreRules?) throws -> [([String], LayerChainView.Node)] {
+        guard let root = try view.node("") else { return [] }  // a stage with no files
+        var found: [([String], LayerChainView.Node)] = [([], root)]
+        for part in parts {
+            var next: [([String], LayerChainView.Node)] = []
+            for (path, node) in found {
+                guard case .directory(let layers, _) = node else { continue }
+                let names = part.contains(where: { "*?[".contains($0) }) ? try LayerChainView.entries(of: layers).filter { fnmatch(part, $0, 0) == 0 } : [part]
+                for n in names {
+                    let p = path + [n]
+                    guard let child = try view.node(p.joined(separator: "/")) else { continue }
+                    if let ignore {
+                        let isDir: Bool
+                        if case .directory = child { isDir = true } else { isDir = false }
+                        if ignore.ignores(p.joined(separator: "/"), isDirectory: isDir) { continue }
+                    }
+                    next.append((p, child))
+                }
+            }
+            found = next
+        }
+        return found
+    }
+
+    // MARK: Export
+
+    func export(_ stage: Stage, request: Request) throws -> Digest {
+        let layout = try OCILayout(path: request.outputLayout, create: true)
+        var config = stage.config
+        let all = stage.baseLayers + stage.layers
+        config.rootfs = .init(diff_ids: all.map(\.diffID))
+        config.created = "1980-01-01T00:00:01Z"
+        var history = stage.config.history ?? []
+        for _ in stage.layers { history.append(.init(created_by: "slipway: Dockerfile")) }
+        config.history = history
+        for l in all { try layout.store.copy(l.descriptor.digest, from: l.store) }
+        let image = try images.writeImage(config: config, layers: all.map { l in
+            var d = l.descriptor
+            d.mediaType = MediaType.ociLayer(d.mediaType)
+            return d
+        }, into: layout.store)
+        try layout.setTag(request.outputTag, to: image.manifestDescriptor)
+        return image.manifestDigest
+    }
+}

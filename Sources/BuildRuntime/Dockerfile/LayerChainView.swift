@@ -1,0 +1,115 @@
+import Foundation
+
+/// A read-only merged view of a stage's layer folders, as overlayfs would show them, without
+/// mounting anything: a path is looked up in the folders topmost first; a 0:0 character device
+/// (a whiteout) hides what is below it, and an opaque folder hides the folders below it. COPY
+/// --from reads a stage through it, and USER looks names up in its /etc/passwd. Every folder
+/// was written by a build step, so it is read through descriptors that never follow a symlink;
+/// a symlink in the middle of a path is not resolved (Docker resolves it inside the stage; that
+/// is not done here, and such a source is reported missing).
+public struct LayerChainView {
+    /// Folders, topmost first.
+    let folders: [ConfinedDirectory]
+
+    public init(folders: [ConfinedDirectory]) { self.folders = folders }
+
+    /// What a path is in the merged view.
+    public enum Node {
+        case file(ConfinedDirectory, String, stat)
+        case symlink(target: String, stat)
+        case directory([ConfinedDirectory], stat)
+    }
+
+    /// The folder's own status, from its descriptor.
+    static func status(of dir: ConfinedDirectory) -> stat? {
+        var st = stat()
+        return fstat(dir.fd, &st) == 0 ? st : nil
+    }
+
+    static func isWhiteout(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0 }
+
+    /// The node at `path` (relative, `/`-separated, no `..`); nil when it is not there.
+    public func node(_ path: String) throws -> Node? {
+        let parts = PathSyntax.components(path)
+        guard parts.allSatisfy(ArchiveExtractor.isNormalComponent) else { return nil }
+        if parts.isEmpty {
+            guard let st = folders.first.flatMap(Self.status) else { return nil }
+            return .directory(folders, st)
+        }
+        var dirs = folders
+        for (i, name) in parts.enumerated() {
+            let last = i == parts.count - 1
+            var next: [ConfinedDirectory] = []
+            search: for d in dirs {
+                guard let st = try d.status(name) else { continue }
+                if Self.isWhiteout(st) { break search }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR:
+                    let sub = try d.openDirectory(name)
+                    next.append(sub)
+                    if OverlayDiff.isOpaque(sub.fd) { break search }
+                case S_IFREG where last && next.isEmpty:
+                    return .file(d, name, st)
+                case S_IFLNK where last && next.isEmpty:
+                    return .symlink(target: try d.readLink(name), st)
+                default:
+                    break search  // a file above hides folders below, a folder above hides files
+                }
+            }
+            guard !next.isEmpty else { return nil }
+            if last, let st = Self.status(of: next[0]) { return .directory(next, st) }
+            dirs = next
+        }
+        return nil
+    }
+
+    /// The merged names of a folder (its layers' folders, topmost first), whiteouts applied.
+    public static func entries(of layers: [ConfinedDirectory]) throws -> [String] {
+        var seen = Set<String>()
+        var hidden = Set<String>()
+        for d in layers {
+            for name in try d.entries() where !seen.contains(name) && !hidden.contains(name) {
+                guard let st = try d.status(name) else { continue }
+                if isWhiteout(st) { hidden.insert(name) } else { seen.insert(name) }
+            }
+            if OverlayDiff.isOpaque(d.fd) { break }
+        }
+        return seen.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// The uid and gid of a `USER` value (`name`, `uid`, `name:group`, `uid:gid`) from the
+    /// view's /etc/passwd and /etc/group; a name that is not there is an error.
+    public func user(_ spec: String) throws -> (uid: Int, gid: Int) {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        func table(_ file: String) throws -> [[String]] {
+            guard case .file(let d, let name, _)? = try node("etc/" + file) else { return [] }
+            return try d.readText(name, maxBytes: 4 << 20).split(separator: "\n").map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+        }
+        let passwd = try table("passwd")
+        var uid: Int, gid: Int
+        if let n = Int(parts[0]) {
+            uid = n
+            gid = passwd.first { $0.count >= 4 && Int($0[2]) == n }.flatMap { Int($0[3]) } ?? n
+        } else {
+            guard let row = passwd.first(where: { $0.count >= 4 && $0[0] == parts[0] }), let u = Int(row[2]), let g = Int(row[3]) else {
+                throw RuntimeError.buildFailed("user \"\(parts[0])\" is not in the image's /etc/passwd")
+            }
+            uid = u
+            gid = g
+        }
+        if parts.count == 2 {
+            if let n = Int(parts[1]) {
+                gid = n
+            } else {
+                guard let row = try table("group").first(where: { $0.count >= 3 && $0[0] == parts[1] }), let g = Int(row[2]) else {
+                    throw RuntimeError.buildFailed("group \"\(parts[1])\" is not in the image's /etc/group")
+                }
+                gid = g
+            }
+        }
+        guard (0..<Int(IDMapping.size)).contains(uid), (0..<Int(IDMapping.size)).contains(gid) else {
+            throw RuntimeError.buildFailed("user \(spec) is \(uid):\(gid), outside the 0–\(IDMapping.size - 1) ids a build step has")
+        }
+        return (uid, gid)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import JSONRPC
+import Testing
+@testable import BuildRuntime
+
+/// Dockerfile builds in BuildRuntime, with the real kernel, overlayfs, bwrap and a base image
+/// from an OCI layout: stages, ARG/ENV, COPY (context, ignore rules, --from, --chown, --chmod),
+/// RUN as root and as another user, config instructions, and the step cache.
+@Suite struct DockerfileBuilderTests {
+    static let dockerfile = #"""
+        ARG GREETING=hello
+        FROM base AS build
+        ARG GREETING
+        ENV APP_HOME=/app
+        WORKDIR $APP_HOME
+        COPY app/ ./
+        COPY --chown=1000:1000 --chmod=0750 data/x.txt /data/
+        RUN echo "$GREETING from RUN in $PWD" > made.txt && rm -f /etc/group
+        USER 1000
+        RUN id -u > /tmp/uid
+
+        FROM base
+        COPY --from=build /app /app
+        COPY --from=build /tmp/uid /uid
+        LABEL org.example.k="a value"
+        EXPOSE 8080 53/udp
+        STOPSIGNAL SIGTERM
+        HEALTHCHECK --interval=5s --retries=2 CMD ["/app/hello.sh"]
+        CMD ["/app/hello.sh"]
+        """#
+
+    struct Fixture {
+        let state: TempDir
+        let context: TempDir
+        let baseLayout: String
+        let builder: DockerfileBuilder
+
+        func request(_ layout: String, args: [String: String] = [:]) -> DockerfileBuilder.Request {
+            let base = baseLayout
+            return DockerfileBuilder.Request(context: context.path, buildArgs: args, outputLayout: layout, outputTag: "latest") { name in
+                guard name == "base" else { throw RuntimeError.notFound("no image \(name)") }
+                return try OCILayout(path: base, create: false).image(tag: "run")
+            }
+        }
+    }
+
+    static func fixture() async throws -> Fixture? {
+        guard let mapping = try? IDMapping.forCurrentUser() else {
+            print("DockerfileBuilderTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
+            return nil
+        }
+        let state = TempDir("dstate"), context = TempDir("context")
+        try await HostStack.ociLayout(at: state.path + "/base", stackID: "io.slipway.test")
+        let files = [
+            "Dockerfile": dockerfile, ".dockerignore": "README.md\n", "README.md": "not in the image\n",
+            "app/hello.sh": "#!/bin/sh\necho \"hello from the Dockerfile image\"\n", "data/x.txt": "one\n",
+        ]
+        for (p, t) in files {
+            let url = context.url.appendingPathComponent(p)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try t.write(to: url, atomically: true, encoding: .utf8)
+        }
+        chmod(context.path + "/app/hello.sh", 0o755)
+        let images = try ImageStore(stateDirectory: state.url)
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
+                                       layersRoot: state.path + "/dockerfile/layers")
+        let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: state.path + "/dockerfile/cache", runner: runner)
+        return Fixture(state: state, context: context, baseLayout: state.path + "/base", builder: builder)
+    }
+
+    @Test func buildsRunsAndCaches() async throws {
+        guard let f = try await Self.fixture() else { return }
+        let lines = LineCollector()
+        let log: BuildLogger = { _, _, line in lines.add(line) }
+        let out = f.state.path + "/out"
+        let first = try await f.builder.build(f.request(out), log: log)
+        #expect(first.layersAdded == 2 && first.bases["base"] != nil, "\(lines.all)")
+
+        let inspect = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(out):latest").out.utf8))
+        let config = try #require(inspect["config"])
+        #expect(config["Labels"]?["org.example.k"] == "a value")
+        #expect(config["ExposedPorts"]?["8080/tcp"] != nil && config["ExposedPorts"]?["53/udp"] != nil)
+        #expect(config["Cmd"] == ["/app/hello.sh"] && config["StopSignal"] == "SIGTERM")
+        // Healthcheck is Docker's, not OCI's: skopeo's view leaves it out; the config blob has it.
+        let manifest = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(out):latest").out.utf8))
+        let configBlob = out + "/blobs/sha256/" + (manifest["config"]?["digest"]?.stringValue ?? "").dropFirst(7)
+        let raw = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: configBlob))))["config"]
+        #expect(raw?["Healthcheck"]?["Test"] == ["CMD", "/app/hello.sh"] && raw?["Healthcheck"]?["Interval"] == 5_000_000_000 && raw?["Healthcheck"]?["Retries"] == 2)
+        let image = try await UnpackedImage(layout: out)
+        let root = image.rootfs
+        #expect(try String(contentsOfFile: root + "/app/made.txt", encoding: .utf8) == "hello from RUN in /app\n")
+        #expect(try String(contentsOfFile: root + "/uid", encoding: .utf8) == "1000\n")
+        #expect(FileManager.default.fileExists(atPath: root + "/app/hello.sh") && !FileManager.default.fileExists(atPath: root + "/app/README.md"))
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/group"), "the final stage is from base, not the build stage")
+        let run = try await sh("bwrap --bind '\(root)' / --proc /proc --dev /dev --unshare-all --clearenv --setenv PATH /usr/bin:/bin /app/hello.sh")
+        #expect(run.out == "hello from the Dockerfile image\n", "\(run)")
+
+        // Nothing changed: every step is cached, no RUN runs, no layer is written.
+        lines.clear()
+        let second = try await f.builder.build(f.request(out), log: log)
+        #expect(second.layersAdded == 0 && second.imageDigest == first.imageDigest, "\(lines.all)")
+        #expect(!lines.all.contains { $0.contains("not cached") } && lines.all.filter { $0.contains("CACHED") }.count == 6, "\(lines.all)")
+
+        // One copied file changed: that COPY and the steps after it, not the ones before.
+        try "two\n".write(toFile: f.context.path + "/data/x.txt", atomically: true, encoding: .utf8)
+        lines.clear()
+        let third = try await f.builder.build(f.request(out), log: log)
+        let notCached = lines.all.filter { $0.contains("not cached") }
+        #expect(notCached.count == 3, "\(lines.all)")  // COPY data, both RUNs of the build stage
+        #expect(third.imageDigest == first.imageDigest, "the final stage copies nothing that changed")
+
+        // A build arg reaches RUN.
+        lines.clear()
+        let other = f.state.path + "/other"
+        _ = try await f.builder.build(f.request(other, args: ["GREETING": "hi"]), log: log)
+        let again = try await UnpackedImage(layout: other)
+        #expect(try String(contentsOfFile: again.rootfs + "/app/made.txt", encoding: .utf8) == "hi from RUN in /app\n")
+    }
+
+    @Test func mistakesFailTheBuildNamingTheLine() async throws {
+        guard let f = try await Self.fixture() else { return }
+        let cases: [(String, String)] = [
+            ("FROM base\nRUNN x\n", #"Dockerfile:2: unknown instruction "RUNN""#),
+            ("FROM base\nRUN exit 3\n", "Dockerfile:2: RUN exited with status 3"),
+            ("FROM base\nCOPY nothing-here /x\n", "Dockerfile:2: COPY sources nothing-here match nothing"),
+            ("FROM base\nCOPY ../outside /x\n", "Dockerfile:2: COPY source ../outside leaves the build context"),
+            ("FROM base\nUSER nobody-here\nRUN true\n", #"user "nobody-here" is not in the image's /etc/passwd"#),
+            ("FROM missing\n", "no image missing"),
+        ]
+        for (text, expected) in cases {
+            try text.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+            do {
+                _ = try await f.builder.build(f.request(f.state.path + "/bad")) { _, _, _ in }
+                Issue.record("\(text) built")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+}
