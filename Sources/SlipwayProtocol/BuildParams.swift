@@ -104,8 +104,13 @@ public struct BuildRunSpec: Codable, Sendable, Equatable {
     public var image: String?
     /// Stand-alone: where the source comes from (with `subPath`).
     public var source: SourceSpec?
-    /// Stand-alone: `buildpacks` (the default).
+    /// Stand-alone: `buildpacks` (the default) or `dockerfile`.
     public var strategy: BuildStrategy?
+    /// Stand-alone, dockerfile: as on an image.
+    public var dockerfile: String?
+    public var buildArgs: [String: String]?
+    public var target: String?
+    public var contextDir: String?
     /// Stand-alone, buildpacks: the builder (default the ClusterBuilder `default`).
     public var builder: BuilderReference?
     /// Stand-alone: where the image goes; without it, an OCI layout that goes away with the run.

@@ -12,7 +12,14 @@ public struct ImageSpec: Codable, Sendable {
     /// Patch only: env names to remove.
     public var deleteEnv: [String]?
     public var strategy: BuildStrategy?
+    /// Dockerfile strategy: the Dockerfile's path in the context (default `Dockerfile`).
     public var dockerfile: String?
+    /// Dockerfile strategy: build args (ARG values).
+    public var buildArgs: [String: String]?
+    /// Dockerfile strategy: the stage to build (default the last).
+    public var target: String?
+    /// Dockerfile strategy: the context's folder in the source (default its root).
+    public var contextDir: String?
     public var buildTimeout: Int?
     public var successBuildHistoryLimit: Int?
     public var failedBuildHistoryLimit: Int?
@@ -20,7 +27,10 @@ public struct ImageSpec: Codable, Sendable {
     /// Patch only: empty the image's build cache (the next build starts cold).
     public var clearCache: Bool?
 
-    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
+    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildArgs: [String: String]? = nil, target: String? = nil, contextDir: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
+        self.buildArgs = buildArgs
+        self.target = target
+        self.contextDir = contextDir
         self.name = name
         self.namespace = namespace
         self.tag = tag

@@ -21,6 +21,12 @@
 // step's sandbox, for a Dockerfile `USER` other than root (bwrap's --uid needs a user namespace
 // of its own, which would map one id).
 //
+// With an overlay, COMMAND finds the merged folder at /tmp/slipway-root and this helper at
+// /tmp/slipway-exec-as, on a tmpfs over /tmp in its own mount namespace (the host's /tmp is
+// untouched): the namespace's root is another host id than the caller, and may not be allowed
+// to walk the paths that lead to them (a 0700 state directory). Both are bind-mounted from
+// descriptors opened before the ids changed, which needs no walk.
+//
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
 // exit 125 with a message on stderr. C, linked statically, like the launcher.
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,13 +202,38 @@ int main(int argc, char **argv) {
         close(ready[0]);
         close(go[1]);
         if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) die("creating the user and mount namespaces");
+        // Opened in the new mount namespace (so that mounts relative to them work) but still
+        // with the caller's host ids, before it becomes the namespace's root (another host id).
+        int base_fd = chdir_to ? open(chdir_to, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (chdir_to && base_fd < 0) die(chdir_to);
+        // By its path: /proc/self/exe itself belongs to the mount namespace left behind.
+        char self_path[4096];
+        ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+        if (n <= 0) die("/proc/self/exe");
+        self_path[n] = 0;
+        int self_fd = open(self_path, O_PATH | O_CLOEXEC);
+        if (self_fd < 0) die(self_path);
         char c = 1;
         if (write(ready[1], &c, 1) != 1) die("telling the parent");
         if (read(go[0], &c, 1) != 1) _exit(HELPER_FAILED);  // the parent failed and said why
         if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("becoming root of the namespace (is id 0 mapped?)");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making mounts private");
-        if (chdir_to && chdir(chdir_to) != 0) die(chdir_to);
-        if (overlay) mount_overlay();
+        if (base_fd >= 0 && fchdir(base_fd) != 0) die(chdir_to);
+        if (overlay) {
+            mount_overlay();
+            int m = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (m < 0) die("opening the merged folder");
+            char source[64];
+            if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) die("mounting a tmpfs over /tmp");
+            if (mkdir("/tmp/slipway-root", 0755) != 0) die("/tmp/slipway-root");
+            snprintf(source, sizeof source, "/proc/self/fd/%d", m);
+            if (mount(source, "/tmp/slipway-root", NULL, MS_BIND | MS_REC, NULL) != 0) die("binding the merged folder");
+            int f = open("/tmp/slipway-exec-as", O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+            if (f < 0) die("/tmp/slipway-exec-as");
+            close(f);
+            snprintf(source, sizeof source, "/proc/self/fd/%d", self_fd);
+            if (mount(source, "/tmp/slipway-exec-as", NULL, MS_BIND, NULL) != 0) die("binding the helper");
+        }
         if (chdir_to && chdir("/") != 0) die("/");
         execvp(argv[i], &argv[i]);
         fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[i], strerror(errno));

@@ -91,7 +91,7 @@ final class SchedulingFixture: Sendable {
         let executor = self.executor
         engine = try Engine(stateDirectory: stateDirectory ?? root.appendingPathComponent("state"),
                             options: EngineOptions(launcherPath: "/bin/true", maxConcurrentBuilds: limit, gitPollInterval: nil),
-                            executors: { _, _ in [executor] })
+                            executors: { _, _, _ in [executor] })
         if stateDirectory == nil {
             _ = try await engine.createClusterStack(StackSpec(name: "base", buildImage: stack, runImage: stack, id: "io.test"))
             let procfile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

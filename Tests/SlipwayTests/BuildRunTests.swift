@@ -81,7 +81,7 @@ import Testing
         #expect(names.sorted() == [generated["name"]!.stringValue!, "fourth"].sorted())
         #expect(try await c.call("quota/get")["used"]?["buildruns"] == 0)  // runs of images do not count
 
-        for (params, field) in [(["image": "app", "source": Self.source] as JSONValue, "source"), (["source": Self.source, "strategy": "dockerfile"], "strategy"),
+        for (params, field) in [(["image": "app", "source": Self.source] as JSONValue, "source"), (["source": Self.source, "strategy": "dockerfile", "dockerfile": "/etc/Dockerfile"], "dockerfile"),
                                 (["name": "Bad_Name", "source": Self.source], "name"), (["image": "app", "name": "fourth"], "")] {
             let r = try await c.request("buildrun/submit", params)
             if field.isEmpty {

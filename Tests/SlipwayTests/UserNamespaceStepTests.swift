@@ -27,9 +27,10 @@ import Synchronization
         return (dir, mapping)
     }
 
+    /// bwrap over the merged folder, where the helper mounts it for the command (/tmp/slipway-root).
     static func step(_ dir: TempDir, _ mapping: IDMapping, _ script: String) async throws -> (status: Int32, out: String, err: String) {
         let runner = UserNamespaceRunner(helper: helper, mapping: mapping)
-        let bwrap = ["bwrap", "--bind", dir.path + "/merged", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        let bwrap = ["bwrap", "--bind", "/tmp/slipway-root", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                      "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                      "--", "sh", "-c", script]
         let args = runner.arguments(overlay: .init(base: dir.path, lowers: ["lower"], upper: "upper", work: "work", merged: dir.path + "/merged"),

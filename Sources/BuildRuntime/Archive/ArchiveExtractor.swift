@@ -210,7 +210,7 @@ public struct ArchiveExtractor {
     }
 
     /// One name a folder can hold: not empty, not `.` or `..`, no `/` and no NUL.
-    static func isNormalComponent(_ s: String) -> Bool {
+    public static func isNormalComponent(_ s: String) -> Bool {
         !s.isEmpty && s != "." && s != ".." && !s.utf8.contains(UInt8(ascii: "/")) && !s.utf8.contains(0)
     }
 

@@ -10,12 +10,14 @@ struct Exporter {
     let layout: OCILayout
     let workspace: Lifecycle.Workspace
     let request: BuildRequest
+    let buildImage: OCIImage
+    let runImage: OCIImage
     let previous: OCIImage?
     let log: BuildLogger
 
     private var cnbOwner: TarWriter.Owner {
-        TarWriter.Owner(uid: Int(request.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000,
-                        gid: Int(request.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000)
+        TarWriter.Owner(uid: Int(buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000,
+                        gid: Int(buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000)
     }
 
     /// Writes one layer with `fill` into the state's content store (where an identical layer is
@@ -42,7 +44,7 @@ struct Exporter {
         var diffIDs: [Digest] = []
 
         // Run image layers, as they are.
-        let run = request.runImage
+        let run = runImage
         for var l in run.manifest.layers {
             try layout.store.copy(l.digest, from: images.content)
             l.mediaType = MediaType.ociLayer(l.mediaType)

@@ -33,8 +33,9 @@ public struct BuildRequest: Sendable {
     public var cacheDirectory: String
     public var source: Digest
     public var env: [String: String]
-    public var buildImage: OCIImage
-    public var runImage: OCIImage
+    /// The stack's images: a buildpacks build has both; a Dockerfile build has none.
+    public var buildImage: OCIImage?
+    public var runImage: OCIImage?
     public var runImageName: String
     public var stackID: String
     public var order: [[BuildpackRef]]
@@ -49,9 +50,11 @@ public struct BuildRequest: Sendable {
     public var projectMetadata = ProjectMetadata(source: nil)
     /// Set for a rebase: the image it starts from (then no buildpack runs).
     public var rebase: RebaseBase?
+    /// Set for a Dockerfile build (then there is no stack and no buildpack).
+    public var dockerfile: DockerfileInputs?
 
-    public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage,
-                runImage: OCIImage, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
+    public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage?,
+                runImage: OCIImage?, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
                 outputTag: String, outputName: String, launcherPath: String, launcherVersion: String = "unknown",
                 projectMetadata: ProjectMetadata = ProjectMetadata(source: nil), rebase: RebaseBase? = nil)
     {
@@ -192,8 +195,11 @@ public struct Lifecycle: Sendable {
     }
 
     public func run(_ given: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        let uid = Int(given.buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
-        let gid = Int(given.buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
+        guard let buildImage = given.buildImage, let runImage = given.runImage else {
+            throw RuntimeError.invalid("a buildpacks build needs its stack's build and run images")
+        }
+        let uid = Int(buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
+        let gid = Int(buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
         let sandbox = try SandboxRunner(uid: uid, gid: gid)
         let images = self.images, sources = self.sources
 
@@ -208,11 +214,11 @@ public struct Lifecycle: Sendable {
             try ws.writePlatformFiles(r)
             return r
         }
-        let rootfs = try await BlockingWork.run { try images.rootfs(for: request.buildImage) }
-        log(BuildPhase.prepare.rawValue, .system, "Build image \(request.buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
+        let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
+        log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
         try Task.checkCancellation()
 
-        let runner = StepRunner(sandbox: sandbox, rootfs: rootfs, workspace: ws, request: request, log: log)
+        let runner = StepRunner(sandbox: sandbox, rootfs: rootfs, workspace: ws, request: request, buildImage: buildImage, log: log)
 
         // DETECT
         log(BuildPhase.detect.rawValue, .system, "===> DETECT")
@@ -258,7 +264,8 @@ public struct Lifecycle: Sendable {
 
         // EXPORT
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
-        let exporter = Exporter(images: images, layout: layout, workspace: ws, request: request, previous: previous, log: log)
+        let exporter = Exporter(images: images, layout: layout, workspace: ws, request: request, buildImage: buildImage, runImage: runImage,
+                                previous: previous, log: log)
         let result = try await BlockingWork.run { try exporter.export(group: descriptors, built: built) }
         for saved in try await BlockingWork.run({ try cache.save(from: ws.layers, buildpacks: descriptors, cached: built.cachedLayers) }) {
             log(BuildPhase.export.rawValue, .system, "Adding cache layer '\(saved)'")
@@ -325,6 +332,7 @@ struct StepRunner {
     let rootfs: String
     let workspace: Lifecycle.Workspace
     let request: BuildRequest
+    let buildImage: OCIImage
     let log: BuildLogger
 
     /// HOME of every step: the stack user's home from the build image's /etc/passwd, else /tmp.
@@ -336,15 +344,15 @@ struct StepRunner {
 
     var baseEnvironment: [String: String] {
         var env: [String: String] = [:]
-        for e in request.buildImage.config.config.Env ?? [] {
+        for e in buildImage.config.config.Env ?? [] {
             if let eq = e.firstIndex(of: "=") { env[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
         }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
         env["HOME"] = home
         env["CNB_PLATFORM_DIR"] = "/platform"
         env["CNB_STACK_ID"] = request.stackID
-        env["CNB_TARGET_OS"] = request.buildImage.config.os
-        env["CNB_TARGET_ARCH"] = request.buildImage.config.architecture
+        env["CNB_TARGET_OS"] = buildImage.config.os
+        env["CNB_TARGET_ARCH"] = buildImage.config.architecture
         return env
     }
 

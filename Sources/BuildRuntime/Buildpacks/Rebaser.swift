@@ -13,7 +13,7 @@ public struct Rebaser: Sendable {
     /// it can (or is no rebase).
     public func whyNotRebasable(_ request: BuildRequest) -> String? {
         guard let base = request.rebase else { return nil }
-        if request.runImage.config.config.Labels?[ImageLabels.rebasable] == "false" {
+        if request.runImage?.config.config.Labels?[ImageLabels.rebasable] == "false" {
             return "the run image is not rebasable (io.buildpacks.rebasable=false): building in full"
         }
         // A previous image that cannot be read is reported by the rebase itself.

@@ -46,6 +46,8 @@ public struct DockerfileBuilder: Sendable {
         public var layersReused: Int
         /// Every FROM image: its name and resolved manifest digest.
         public var bases: [String: Digest]
+        /// The image the built stage starts from (nil for scratch).
+        public var finalBase: Digest?
     }
 
     public let images: ImageStore
@@ -80,6 +82,8 @@ public struct DockerfileBuilder: Sendable {
         var baseLayers: [Layer] = []
         var layers: [Layer] = []
         var baseFolder: String?
+        /// The image the stage starts from (through stages it starts from).
+        var base: Digest?
         var key: Digest
         var args: [String: String] = [:]
         var shell = ["/bin/sh", "-c"]
@@ -153,7 +157,7 @@ public struct DockerfileBuilder: Sendable {
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
         let digest = try await BlockingWork.run { try export(final, request: request) }
         log(BuildPhase.export.rawValue, .system, "*** Image \(digest) written as \(request.outputTag)")
-        return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases)
+        return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases, finalBase: final.base)
     }
 
     /// The stages the target needs: itself, its FROM stage and the stages its COPY --from name.
@@ -241,6 +245,7 @@ public struct DockerfileBuilder: Sendable {
             stage.config.history = image.config.history
             stage.baseLayers = zip(image.manifest.layers, image.config.rootfs.diff_ids).map { Layer(descriptor: $0, diffID: $1, store: image.store) }
             stage.baseFolder = folder
+            stage.base = image.manifestDigest
             if let shell = image.config.config.Shell { stage.shell = shell }
         }
         stage.config.architecture = OCIImageConfig.hostArchitecture

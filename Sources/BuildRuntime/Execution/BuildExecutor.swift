@@ -21,8 +21,8 @@ public struct RebaseBase: Sendable, Equatable {
 }
 
 extension Lifecycle: BuildExecutor {
-    /// Every build, a rebase included (it is then built in full).
-    public func accepts(_ request: BuildRequest) -> Bool { true }
+    /// Every buildpacks build, a rebase included (it is then built in full).
+    public func accepts(_ request: BuildRequest) -> Bool { request.dockerfile == nil }
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         try await run(request, log: log)
@@ -34,9 +34,9 @@ extension Rebaser: BuildExecutor {
     public func accepts(_ request: BuildRequest) -> Bool { request.rebase != nil }
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        guard let base = request.rebase else { throw RuntimeError.invalid("a rebase needs the image it starts from") }
+        guard let base = request.rebase, let runImage = request.runImage else { throw RuntimeError.invalid("a rebase needs the image it starts from and a run image") }
         return try await BlockingWork.run {
-            try rebase(previous: base.previous, buildpacks: base.buildpacks, runImage: request.runImage, runImageName: request.runImageName,
+            try rebase(previous: base.previous, buildpacks: base.buildpacks, runImage: runImage, runImageName: request.runImageName,
                        outputLayout: request.outputLayout, outputTag: request.outputTag, log: log)
         }
     }

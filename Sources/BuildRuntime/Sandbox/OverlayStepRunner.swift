@@ -58,7 +58,7 @@ public struct OverlayStepRunner: Sendable {
         for name in ["upper", "work", "merged"] { try makeFolder(step.root + "/" + name) }
         let overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
-        let bwrap = sandbox.stepArguments(root: step.merged, user: user, changeUser: namespace.helper, mounts: [], environment: environment,
+        let bwrap = sandbox.stepArguments(user: user, mounts: [], environment: environment,
                                           workingDirectory: workingDirectory, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }

@@ -92,20 +92,22 @@ public struct SandboxRunner: Sendable {
     /// namespace unshared (no network), the `SeccompFilter`, Docker's default capabilities for
     /// a root step and none for another user, and exactly `environment`.
     ///
-    /// bwrap itself stays root of the namespace (its `--uid` would need a namespace of its own,
-    /// mapping one id): for another user, `changeUser` (the static `slipway-userns`, mounted in
-    /// the sandbox's `/dev`, so in no layer) switches to it and runs the command, with no
-    /// capabilities left.
-    public func stepArguments(root: String, user: (uid: Int, gid: Int), changeUser: String, mounts: [Mount], environment: [String: String],
+    /// The root is `/tmp/slipway-root` and `slipway-userns` is `/tmp/slipway-exec-as`, where
+    /// that helper mounts them in the step's mount namespace (the namespace's root may not walk
+    /// the host paths to them). bwrap itself stays root of the
+    /// namespace (its `--uid` would need a namespace of its own, mapping one id): for another
+    /// user, the helper (mounted in the sandbox's `/dev`, so in no layer) switches to it and runs
+    /// the command, with no capabilities left.
+    public func stepArguments(user: (uid: Int, gid: Int), mounts: [Mount], environment: [String: String],
                               workingDirectory: String, command: [String]) -> [String] {
         var args = [bwrapPath, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
                     "--new-session", "--seccomp", "3", "--cap-drop", "ALL"]
         for c in Self.stepCapabilities { args += ["--cap-add", c] }
-        args += ["--clearenv", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--clearenv", "--bind", "/tmp/slipway-root", "/", "--proc", "/proc", "--dev", "/dev"]
         var argv = command
         if user.uid != 0 || user.gid != 0 {
             let inside = "/dev/.slipway-exec-as"
-            args += ["--ro-bind", changeUser, inside]
+            args += ["--ro-bind", "/tmp/slipway-exec-as", inside]
             argv = [inside, "--exec-as", "\(user.uid):\(user.gid)", "--"] + command
         }
         for m in mounts { args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath] }

@@ -36,6 +36,23 @@ public struct BuildInputs: Codable, Sendable, Equatable {
     public var buildpacks: [String: String]
     /// The stack's run image digest; compared only for STACK.
     public var runImageDigest: String?
+    /// Dockerfile strategy (nil for buildpacks, and in builds recorded before it existed).
+    public var dockerfile: DockerfileSettings? = nil
+}
+
+/// What a Dockerfile build was asked for; any change is a CONFIG reason.
+public struct DockerfileSettings: Codable, Sendable, Equatable {
+    public var path: String
+    public var buildArgs: [String: String]
+    public var target: String?
+    public var contextDir: String?
+
+    public init(path: String, buildArgs: [String: String], target: String?, contextDir: String?) {
+        self.path = path
+        self.buildArgs = buildArgs
+        self.target = target
+        self.contextDir = contextDir
+    }
 }
 
 /// A build of an image, as `kp build status` shows it.

@@ -16,6 +16,10 @@ public struct Image: Codable, Sendable, Equatable {
     public var env: [String: String]
     public var strategy: BuildStrategy
     public var dockerfile: String?
+    /// Dockerfile strategy: build args, the target stage, the context's folder in the source.
+    public var buildArgs: [String: String]?
+    public var target: String?
+    public var contextDir: String?
     /// Seconds; nil for no limit.
     public var buildTimeout: Int?
     public var successBuildHistoryLimit: Int

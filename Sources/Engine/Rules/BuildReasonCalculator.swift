@@ -2,7 +2,8 @@ import SlipwayProtocol
 /// Decides whether an image needs a build, and why: one pure function from the inputs of the
 /// last build (and whether it succeeded) to the current inputs, in the manner of kpack.
 ///
-/// - CONFIG: env, source (other than the git commit), subPath, or the builder set on the image.
+/// - CONFIG: env, source (other than the git commit), subPath, the builder set on the image, the
+///   strategy, or (Dockerfile strategy) the Dockerfile, build args, target or context folder.
 /// - COMMIT: a new commit for the same git URL and ref.
 /// - BUILDER: a buildpack the last build used now has another version in the builder.
 /// - STACK: the stack's run image changed.
@@ -27,6 +28,17 @@ public enum BuildReasonCalculator {
         }
         if last.env != current.env {
             config.append(BuildReason(.CONFIG, field: "env", old: describeEnv(last.env), new: describeEnv(current.env)))
+        }
+        if last.dockerfile != current.dockerfile {
+            let (o, n) = (last.dockerfile, current.dockerfile)
+            if o == nil || n == nil {
+                config.append(BuildReason(.CONFIG, field: "strategy", old: o == nil ? "buildpacks" : "dockerfile", new: n == nil ? "buildpacks" : "dockerfile"))
+            } else if let o, let n {
+                if o.path != n.path { config.append(BuildReason(.CONFIG, field: "dockerfile", old: o.path, new: n.path)) }
+                if o.buildArgs != n.buildArgs { config.append(BuildReason(.CONFIG, field: "buildArgs", old: describeEnv(o.buildArgs), new: describeEnv(n.buildArgs))) }
+                if o.target != n.target { config.append(BuildReason(.CONFIG, field: "target", old: o.target ?? "", new: n.target ?? "")) }
+                if o.contextDir != n.contextDir { config.append(BuildReason(.CONFIG, field: "contextDir", old: o.contextDir ?? "", new: n.contextDir ?? "")) }
+            }
         }
         out += config
         if current.sourceType == "Git", last.sourceType == "Git", last.sourceURL == current.sourceURL, last.sourceRef == current.sourceRef,

@@ -52,7 +52,9 @@ extension Engine {
     private func submitRun(of imageName: String, _ spec: BuildRunSpec, namespace ns: String) async throws -> BuildRunView {
         try Validation.name(imageName, field: "image", kind: "image")
         for (field, given) in [("source", spec.source != nil), ("strategy", spec.strategy != nil), ("builder", spec.builder != nil),
-                               ("tag", spec.tag != nil), ("env", spec.env != nil), ("timeout", spec.timeout != nil)] where given {
+                               ("tag", spec.tag != nil), ("env", spec.env != nil), ("timeout", spec.timeout != nil),
+                               ("dockerfile", spec.dockerfile != nil), ("buildArgs", spec.buildArgs != nil), ("target", spec.target != nil),
+                               ("contextDir", spec.contextDir != nil)] where given {
             throw EngineError.invalid("\(field) belongs to a stand-alone run; a run of image '\(imageName)' builds the image's configuration (patch the image to change it)",
                                       field: field)
         }
@@ -69,9 +71,6 @@ extension Engine {
     }
 
     private func submitStandaloneRun(_ spec: BuildRunSpec, namespace ns: String) async throws -> BuildRunView {
-        if spec.strategy == .dockerfile {
-            throw EngineError.invalid("strategy 'dockerfile' is not supported yet; use 'buildpacks' (the default)", field: "strategy")
-        }
         guard spec.source != nil else {
             throw EngineError.invalid("Missing required param 'source' (or 'image', for a run of an image's configuration)", field: "source")
         }
@@ -80,7 +79,9 @@ extension Engine {
         if try store.buildRun(namespace: ns, name: name) != nil { throw EngineError.alreadyExists("build run", name, namespace: ns) }
         let carrier = Image.carrier(ofRun: name)
         let imageSpec = ImageSpec(name: carrier, namespace: ns, tag: spec.tag, builder: spec.builder, source: spec.source, env: spec.env,
-                                  strategy: spec.strategy, buildTimeout: spec.timeout, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
+                                  strategy: spec.strategy, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
+                                  contextDir: spec.contextDir, buildTimeout: spec.timeout, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
+        try Self.validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
         let image = try await newImage(imageSpec, namespace: ns, name: carrier, buildRun: name) {
             try await self.checkQuota(namespace: ns, adding: .buildruns)
         }

@@ -160,9 +160,11 @@ extension Engine {
         b.inputs = inputs(for: image)
         // A builder that cannot be read is reported by makeRequest as the build's failure.
         let resolved = (try? builderRecord(image.builder, namespace: image.namespace)).map { resolveStatus(of: $0) }
-        b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
-        b.runImage = resolved?.stack?.status.resolvedRunImage
-        b.stackID = resolved?.stack?.id
+        if image.strategy == .buildpacks {
+            b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
+            b.runImage = resolved?.stack?.status.resolvedRunImage
+            b.stackID = resolved?.stack?.id
+        }
         do {
             try store.putBuild(b)
         } catch {
@@ -175,7 +177,7 @@ extension Engine {
         broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
         let plan = makeRequest(b, image: image, resolved: resolved)
         let rebase = rebaseBase(for: b, stack: resolved?.stack)
-        let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage] } ?? []) + (rebase.map { [$0.previous] } ?? [])
+        let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage].compactMap { $0 } } ?? []) + (rebase.map { [$0.previous] } ?? [])
         scheduler.occupy(key, .init(task: nil, log: log, build: b, leases: leases))
         let executors = self.executors
         let images = self.images
@@ -192,6 +194,12 @@ extension Engine {
                 let req = try await BlockingWork.run {
                     var r = try plan.request(images: images)
                     r.rebase = rebase
+                    if let d = plan.dockerfile {
+                        let namespace = plan.namespace
+                        r.dockerfile = DockerfileInputs(dockerfile: d.path, contextDir: d.contextDir ?? "", buildArgs: d.buildArgs, target: d.target) { name in
+                            try await engine.importBaseImage(name, namespace: namespace)
+                        }
+                    }
                     // An image that is not rebasable is built in full, and the log says why.
                     if let why = Rebaser(images: images).whyNotRebasable(r) {
                         logger(BuildPhase.prepare.rawValue, .system, "Not rebasing: " + why)
@@ -261,8 +269,11 @@ extension Engine {
         var workDirectory, cacheDirectory: String
         var source: Digest
         var env: [String: String]
-        var buildImage, runImage: Digest
+        /// The stack's images; nil for a Dockerfile build.
+        var buildImage, runImage: Digest?
         var runImageName, stackID: String
+        var dockerfile: DockerfileSettings?
+        var namespace: String
         var order: [[BuildpackRef]]
         var outputLayout, outputTag, outputName, launcherPath: String
         var launcherVersion: String
@@ -271,7 +282,8 @@ extension Engine {
         func request(images: ImageStore) throws -> BuildRequest {
             BuildRequest(
                 workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
-                buildImage: try OCIImage.load(buildImage, from: images.content), runImage: try OCIImage.load(runImage, from: images.content),
+                buildImage: try buildImage.map { try OCIImage.load($0, from: images.content) },
+                runImage: try runImage.map { try OCIImage.load($0, from: images.content) },
                 runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
                 outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
         }
@@ -295,6 +307,21 @@ extension Engine {
 
     func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
         Result {
+            if image.strategy == .dockerfile {
+                guard let digest = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
+                var layoutPath = path("layouts", ".registry", b.namespace, b.image)
+                var tag = "latest"
+                if case .layout(let p, let t) = try parseTag(image.tag, field: "tag") {
+                    layoutPath = p
+                    tag = t
+                }
+                return BuildPlan(
+                    workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
+                    source: digest, env: image.env, buildImage: nil, runImage: nil, runImageName: "", stackID: "",
+                    dockerfile: b.inputs.dockerfile, namespace: b.namespace, order: [], outputLayout: layoutPath, outputTag: tag,
+                    outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
+                    project: Self.projectMetadata(image.source))
+            }
             guard let resolved else { throw EngineError(.notFound, "builder \(b.builderImage ?? "") not found") }
             guard resolved.status.ready, let stack = resolved.stack else {
                 throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
@@ -309,7 +336,8 @@ extension Engine {
             return BuildPlan(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack.status.buildImageDigest, runImage: stack.status.runImageDigest,
-                runImageName: stack.runImage, stackID: stack.id, order: resolved.order, outputLayout: layoutPath, outputTag: tag,
+                runImageName: stack.runImage, stackID: stack.id, dockerfile: nil, namespace: b.namespace, order: resolved.order,
+                outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
                 project: Self.projectMetadata(image.source))
         }

@@ -44,12 +44,13 @@ extension Engine {
         }
         try checkSourceSyntax(source)
         let builder = spec.builder ?? .default
-        try requireBuilder(builder, namespace: ns)
+        if (spec.strategy ?? .buildpacks) == .buildpacks { try requireBuilder(builder, namespace: ns) }
         try await beforeSource()
         source = try await resolveSource(source, namespace: ns)
         return Image(
             namespace: ns, name: name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
-            env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildTimeout: spec.buildTimeout,
+            env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
+            contextDir: spec.contextDir, buildTimeout: spec.buildTimeout,
             successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
             created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun)
     }
@@ -82,6 +83,9 @@ extension Engine {
         if let t = spec.additionalTags { image.additionalTags = t }
         if let s = spec.strategy { image.strategy = s }
         if let d = spec.dockerfile { image.dockerfile = d }
+        if let a = spec.buildArgs { image.buildArgs = a }
+        if let t = spec.target { image.target = t.isEmpty ? nil : t }
+        if let c = spec.contextDir { image.contextDir = c.isEmpty ? nil : c }
         if let t = spec.buildTimeout { image.buildTimeout = t }
         if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
@@ -135,8 +139,26 @@ extension Engine {
         if let l = spec.failedBuildHistoryLimit, l < 1 {
             throw EngineError.invalid("failedBuildHistoryLimit must be at least 1", field: "failedBuildHistoryLimit")
         }
-        if spec.strategy == .dockerfile {
-            throw EngineError.invalid("the dockerfile strategy is not supported yet; use strategy 'buildpacks'", field: "strategy")
+        try validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
+    }
+
+    /// The Dockerfile strategy's settings: paths inside the source, ARG names, a stage name.
+    static func validateDockerfileSettings(dockerfile: String?, buildArgs: [String: String]?, target: String?, contextDir: String?) throws {
+        for (field, value) in [("dockerfile", dockerfile), ("contextDir", contextDir)] {
+            guard let value, !value.isEmpty else { continue }
+            guard !value.hasPrefix("/"), PathSyntax.components(value).allSatisfy(ArchiveExtractor.isNormalComponent), value.utf8.count <= 1024 else {
+                throw EngineError.invalid("\(field) '\(PathSyntax.shortened(value))' must be a relative path inside the source, without '..'", field: field)
+            }
+        }
+        for (k, v) in buildArgs ?? [:] {
+            guard LayerEnvironment.isValidName(k) else {
+                throw EngineError.invalid("buildArgs name '\(PathSyntax.shortened(k))' is not an ARG name: letters, digits and '_', not starting with a digit", field: "buildArgs")
+            }
+            guard v.utf8.count <= 32 << 10 else { throw EngineError.invalid("buildArgs value of \(k) is longer than 32 KiB", field: "buildArgs") }
+        }
+        if (buildArgs?.count ?? 0) > 1000 { throw EngineError.invalid("at most 1,000 buildArgs", field: "buildArgs") }
+        if let t = target, !t.isEmpty, t.range(of: #"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"#, options: .regularExpression) == nil {
+            throw EngineError.invalid("target '\(PathSyntax.shortened(t))' is not a stage name or index", field: "target")
         }
     }
 
@@ -308,11 +330,15 @@ extension Engine {
             runDigest = r.stack?.status.runImageDigest.string
         }
         let s = image.source
+        let dockerfile = image.strategy == .dockerfile
+            ? DockerfileSettings(path: image.dockerfile ?? "Dockerfile", buildArgs: image.buildArgs ?? [:], target: image.target, contextDir: image.contextDir)
+            : nil
         return BuildInputs(
             builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
-            env: image.env, buildpacks: buildpacks, runImageDigest: runDigest)
+            env: image.env, buildpacks: image.strategy == .dockerfile ? [:] : buildpacks, runImageDigest: image.strategy == .dockerfile ? nil : runDigest,
+            dockerfile: dockerfile)
     }
 
     func builderRecord(_ ref: BuilderReference, namespace: String) throws -> Builder {

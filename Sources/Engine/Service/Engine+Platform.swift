@@ -97,6 +97,34 @@ extension Engine {
     }
 }
 
+// MARK: - Dockerfile base images
+
+extension Engine {
+    /// A Dockerfile FROM image, in the content store: a registry reference (pulled with the
+    /// namespace's credentials, blobs already here not fetched again), an `oci:` layout, or a
+    /// root filesystem folder, each checked against `--allow-source` as a stack image is.
+    nonisolated func importBaseImage(_ name: String, namespace: String) async throws -> OCIImage {
+        let ref: ImageReference
+        do {
+            ref = try ImageReference.parse(name, field: "FROM")
+        } catch let e as RuntimeError {
+            throw RuntimeError.buildFailed("FROM \(name): \(e.message); name a registry image (host/repository:tag) or an oci:DIR:TAG layout")
+        }
+        switch ref {
+        case .rootfs(let p), .layout(let p, _):
+            do { try checkAllowed(p, field: "FROM") } catch let e as EngineError { throw RuntimeError.buildFailed("FROM \(name): \(e.message)") }
+        case .registry: break
+        }
+        let images = self.images
+        let settings = ImageStore.FolderImageSettings(stackID: "io.slipway.dockerfile")
+        if case .registry(let host, _, _, _) = ref {
+            let client = try await registryClient(host: host, namespace: namespace)
+            return try await images.importImage(ref, folderSettings: settings) { _ in client }
+        }
+        return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }
+    }
+}
+
 // MARK: - Stores
 
 extension Engine {

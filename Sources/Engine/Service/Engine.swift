@@ -37,6 +37,12 @@ public struct EngineOptions: Sendable {
     public var layerCompressionLevel: Int?
     /// PEM certificates trusted for every registry besides the system's (`--registry-ca`).
     public var registryCAFile: String?
+    /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher unless set.
+    public var userNamespaceHelper: String {
+        get { helperOverride ?? URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path }
+        set { helperOverride = newValue }
+    }
+    private var helperOverride: String?
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
@@ -82,15 +88,17 @@ public actor Engine {
 
     struct ImageKey: Hashable { var namespace: String; var name: String }
 
-    /// Makes the executors of an engine from its image store and source snapshotter.
-    public typealias ExecutorFactory = @Sendable (ImageStore, SourceSnapshotter) -> [any BuildExecutor]
+    /// Makes the executors of an engine from its image store, source snapshotter and options.
+    public typealias ExecutorFactory = @Sendable (ImageStore, SourceSnapshotter, EngineOptions) -> [any BuildExecutor]
 
-    /// Cloud Native Buildpacks: the rebaser for rebases, the lifecycle for everything else.
-    public static let buildpackExecutors: ExecutorFactory = { images, sources in
-        [Rebaser(images: images), Lifecycle(images: images, sources: sources)]
+    /// The rebaser for rebases, the Dockerfile builder for Dockerfile images, the CNB lifecycle
+    /// for everything else.
+    public static let defaultExecutors: ExecutorFactory = { images, sources, options in
+        [Rebaser(images: images), DockerfileExecutor(images: images, sources: sources, helper: options.userNamespaceHelper),
+         Lifecycle(images: images, sources: sources)]
     }
 
-    public init(stateDirectory given: URL, options: EngineOptions, executors: ExecutorFactory = Engine.buildpackExecutors) throws {
+    public init(stateDirectory given: URL, options: EngineOptions, executors: ExecutorFactory = Engine.defaultExecutors) throws {
         self.options = options
         let fm = FileManager.default
         // The canonical path (symlinks resolved): paths under it are stored relative to it.
@@ -123,7 +131,7 @@ public actor Engine {
             // next start; reads still work.
         }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
-        self.executors = executors(images, snapshotter)
+        self.executors = executors(images, snapshotter, options)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
         do {

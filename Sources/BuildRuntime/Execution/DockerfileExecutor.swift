@@ -1,0 +1,81 @@
+import Foundation
+
+/// What a Dockerfile build adds to a build request: where the Dockerfile and the context are
+/// in the source, build args, the target stage, and how FROM names are found.
+public struct DockerfileInputs: Sendable {
+    /// The Dockerfile's path, relative to the context.
+    public var dockerfile: String
+    /// The context's folder in the source ("" for its root).
+    public var contextDir: String
+    public var buildArgs: [String: String]
+    public var target: String?
+    /// Finds a FROM image (a registry reference or an `oci:` layout) in the content store.
+    public var resolveBase: @Sendable (String) async throws -> OCIImage
+
+    public init(dockerfile: String, contextDir: String, buildArgs: [String: String], target: String?,
+                resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+        self.dockerfile = dockerfile
+        self.contextDir = contextDir
+        self.buildArgs = buildArgs
+        self.target = target
+        self.resolveBase = resolveBase
+    }
+}
+
+/// The Dockerfile strategy as a `BuildExecutor`: unpacks the source snapshot as the build
+/// context and builds it with `DockerfileBuilder`, under the same scheduler, logs, timeouts,
+/// cancellation, export and push as a buildpacks build.
+public struct DockerfileExecutor: BuildExecutor {
+    public let images: ImageStore
+    public let sources: SourceSnapshotter
+    /// `slipway-userns`, which RUN steps run under.
+    public let helper: String
+
+    /// Layer folders and step cache records live under `<state>/dockerfile`.
+    public init(images: ImageStore, sources: SourceSnapshotter, helper: String) {
+        self.images = images
+        self.sources = sources
+        self.helper = helper
+    }
+
+    /// The builder, made per build: a missing bwrap or id range fails that build, saying what
+    /// to install or add, not the engine's start.
+    func builder() throws -> DockerfileBuilder {
+        let root = images.content.root.path + "/dockerfile"
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser()),
+                                       layersRoot: root + "/layers")
+        return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache", runner: runner)
+    }
+
+    public func accepts(_ request: BuildRequest) -> Bool { request.dockerfile != nil }
+
+    public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
+        guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
+        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
+        let contextRoot = request.workDirectory + "/context"
+        try await BlockingWork.run {
+            try ConfinedDirectory.removeTree(atPath: request.workDirectory)
+            let root = try ConfinedDirectory(path: contextRoot, displayPath: "the build context", create: true)
+            try sources.restore(request.source, into: root)
+        }
+        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) unpacked as the build context")
+        var context = contextRoot
+        if !inputs.contextDir.isEmpty {
+            let parts = PathSyntax.components(inputs.contextDir)
+            guard parts.allSatisfy(ArchiveExtractor.isNormalComponent),
+                (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true
+            else {
+                throw RuntimeError.buildFailed("contextDir \(inputs.contextDir) is not a folder of the source")
+            }
+            context += "/" + parts.joined(separator: "/")
+        }
+        log(BuildPhase.build.rawValue, .system, "===> BUILD")
+        let result = try await builder().build(
+            DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
+                                      outputLayout: request.outputLayout, outputTag: request.outputTag, resolveBase: inputs.resolveBase),
+            log: log)
+        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
+        return BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
+                           processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
+    }
+}

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello from a Dockerfile, built by Slipway for @WHO@!"
