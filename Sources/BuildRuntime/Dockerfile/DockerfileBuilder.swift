@@ -456,8 +456,11 @@ public struct DockerfileBuilder: Sendable {
         }
         let view = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         let user = try stage.config.config.User.map { try view.user($0) } ?? (0, 0)
-        let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env,
-                                                workingDirectory: stage.config.config.WorkingDir ?? "/", command: command) { stream, line in
+        let workdir = stage.config.config.WorkingDir ?? "/"
+        var missing = true
+        if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
+        let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
+                                                makeWorkingDirectory: missing, command: command) { stream, line in
             log(phase, stream == .stdout ? .stdout : .stderr, line)
         }
         guard code == 0 else {
@@ -541,10 +544,20 @@ public struct DockerfileBuilder: Sendable {
         let w = try images.content.writer()
         let tar = TarWriter(out: w)
         var written = Set<String>()
+        // Folders on the way to a copied file: one the stage has keeps its mode and owner; a new
+        // one gets 0755 and the --chown owner (root without it), as Docker makes them.
+        let mapping = self.mapping
         func parents(of parts: [String]) throws {
             for i in 1..<max(1, parts.count) {
                 let p = parts[0..<i].joined(separator: "/")
-                if written.insert(p).inserted { try tar.addDirectory(p, mode: 0o755, owner: .root) }
+                guard written.insert(p).inserted else { continue }
+                if case .directory(_, let st)? = try stageView.node(p) {
+                    let kept = TarWriter.Owner(uid: IDMapping.inner(st.st_uid, in: mapping.users).map(Int.init) ?? 0,
+                                               gid: IDMapping.inner(st.st_gid, in: mapping.groups).map(Int.init) ?? 0)
+                    try tar.addDirectory(p, mode: Int(st.st_mode & 0o7777), owner: kept)
+                } else {
+                    try tar.addDirectory(p, mode: 0o755, owner: owner)
+                }
             }
         }
         func ignored(_ source: [String], _ node: LayerChainView.Node) -> Bool {

@@ -44,8 +44,11 @@ public struct OverlayStepRunner: Sendable {
     }
 
     /// Runs `command` over `lowers` (names of folders under `layersRoot`, topmost first);
-    /// returns its exit code and the step's folders, whose `upper` is the new layer.
-    public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String, command: [String],
+    /// returns its exit code and the step's folders, whose `upper` is the new layer. With
+    /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
+    /// the upper folder, as Docker makes a WORKDIR that does not exist.
+    public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
+                    makeWorkingDirectory: Bool = false, command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -56,6 +59,13 @@ public struct OverlayStepRunner: Sendable {
         let step = StepFolders(id: id, root: layersRoot + "/" + Self.steps + "/" + id)
         try makeFolder(step.root)
         for name in ["upper", "work", "merged"] { try makeFolder(step.root + "/" + name) }
+        if makeWorkingDirectory {
+            var path = step.upper
+            for part in PathSyntax.components(workingDirectory) where ArchiveExtractor.isNormalComponent(part) {
+                path += "/" + part
+                try makeFolder(path)
+            }
+        }
         let overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
         let bwrap = sandbox.stepArguments(user: user, mounts: [], environment: environment,

@@ -1,0 +1,107 @@
+import Foundation
+import JSONRPC
+import Testing
+@testable import BuildRuntime
+
+/// The Dockerfile corpus in Fixtures/dockerfiles, each built by Slipway and by `buildah bud
+/// --isolation chroot --storage-driver vfs` (the yardstick, used only here) on the same base
+/// image, compared: the final file tree (type, path, link target, size, mode, owner, content
+/// digest; no times) and the image config (Env, Entrypoint, Cmd, WorkingDir, User,
+/// ExposedPorts, Volumes, Labels, StopSignal, and Docker's Healthcheck, OnBuild and Shell).
+/// buildah needs root here; as another user the test says so and stops.
+@Suite(.serialized) struct DockerfileConformanceTests {
+    static let corpus = Repo.fixtures.appendingPathComponent("dockerfiles").path
+
+    /// What buildah adds that a Dockerfile does not ask for: its own label, and the files its
+    /// chroot isolation mounts for RUN (left as empty mount points).
+    static let buildahLabel = "io.buildah.version"
+
+    static var cases: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: corpus)) ?? []).sorted()
+    }
+
+    static func listing(_ root: String) async throws -> [String] {
+        let r = try await sh("python3 '\(Repo.fixtures.path)/tree_listing.py' '\(root)'")
+        guard r.status == 0 else { throw TestFailure("listing \(root): \(r.err)") }
+        return r.out.split(separator: "\n").map(String.init)
+    }
+
+    /// The compared fields of a config (Docker's names), as JSON text per field.
+    static func fields(_ config: JSONValue?) -> [String: String] {
+        var out: [String: String] = [:]
+        for k in ["Env", "Entrypoint", "Cmd", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels", "StopSignal", "Healthcheck", "OnBuild", "Shell"] {
+            var v = config?[k] ?? .null
+            if k == "Labels", case .object(let labels) = v {
+                let kept = labels.members.filter { $0.key != buildahLabel }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                v = kept.isEmpty ? .null : .object(JSONObject(kept))
+            }
+            if case .object(let o) = v, !o.isEmpty {  // key order is not compared
+                v = .object(JSONObject(o.members.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            }
+            if case .array(let a) = v, a.isEmpty { v = .null }
+            if case .object(let o) = v, o.isEmpty { v = .null }
+            if case .string(let s) = v, s.isEmpty { v = .null }
+            out[k] = JSONWriter.string(v)
+        }
+        return out
+    }
+
+    @Test(arguments: cases)
+    func slipwayBuildsWhatBuildahBuilds(_ name: String) async throws {
+        guard getuid() == 0 else {
+            print("DockerfileConformanceTests: skipping \(name): buildah (the yardstick) runs as root here (uid \(getuid()))")
+            return
+        }
+        guard let mapping = try? IDMapping.forCurrentUser() else { return }
+        // buildah names an image after its layout's path, and wants it lowercase.
+        let work = TempDir("conf")
+        let lower = "/tmp/slipway-conformance-" + UUID().uuidString.lowercased()
+        defer { try? FileManager.default.removeItem(atPath: lower) }  // best effort: a leftover in /tmp harms nothing
+        try FileManager.default.createDirectory(atPath: lower, withIntermediateDirectories: true)
+        let context = Self.corpus + "/" + name
+        try await HostStack.ociLayout(at: lower + "/base", stackID: "io.slipway.test")
+        let base = "oci:\(lower)/base:build"
+
+        // Slipway.
+        let images = try ImageStore(stateDirectory: URL(fileURLWithPath: work.path + "/state"))
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
+                                       layersRoot: work.path + "/state/dockerfile/layers")
+        let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: work.path + "/state/dockerfile/cache", runner: runner)
+        let baseLayout = lower + "/base"
+        let request = DockerfileBuilder.Request(context: context, buildArgs: ["BASE": base], outputLayout: work.path + "/slipway", outputTag: "latest") { ref in
+            guard ref == base else { throw RuntimeError.notFound("no image \(ref)") }
+            return try OCILayout(path: baseLayout, create: false).image(tag: "build")
+        }
+        let lines = LineCollector()
+        _ = try await builder.build(request) { _, _, l in lines.add(l) }
+        let ours = work.path + "/ours"
+        let unpacked = try await sh("umoci unpack --image '\(work.path)/slipway:latest' '\(ours)'")
+        #expect(unpacked.status == 0, "\(unpacked.err)")
+        let manifest = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(work.path)/slipway:latest").out.utf8))
+        let ourConfig = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: work.path + "/slipway/blobs/sha256/" + (manifest["config"]?["digest"]?.stringValue ?? "").dropFirst(7)))))
+
+        // buildah.
+        let b = "buildah --root '\(work.path)/bh-root' --runroot '\(work.path)/bh-run' --storage-driver vfs"
+        let built = try await sh("\(b) bud --isolation chroot --format docker --build-arg BASE=\(base) -t conf '\(context)' && \(b) from --name c conf >/dev/null && \(b) mount c")
+        #expect(built.status == 0, "buildah: \(built.err.split(separator: "\n").suffix(5).joined(separator: " / "))")
+        let theirRoot = built.out.split(separator: "\n").last.map(String.init) ?? ""
+        let inspected = try await sh("\(b) inspect --type image conf | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[\"Docker\"][\"config\"]))'")
+        let theirConfig = try JSONParser.parse(Array(inspected.out.utf8))
+        defer { _ = try? sh("\(b) umount c; \(b) rm -a; \(b) rmi -a -f") }
+
+        // The trees. Out of buildah's side: what its chroot isolation leaves behind after RUN (empty
+        // mount points: /dev, /proc, /sys, /run, /etc/hostname, /etc/hosts, /etc/resolv.conf), and the folders of
+        // VOLUME, which Docker's classic builder and buildah make and BuildKit and Slipway do not
+        // (documented in protocol.md).
+        let mine = try await Self.listing(ours + "/rootfs")
+        let volumes = Set((theirConfig["Volumes"]?.objectValue?.keys ?? []).map { "d \($0.dropFirst())  755 0:0" })
+        let artifacts: Set<String> = ["d dev  755 0:0", "d proc  755 0:0", "d sys  755 0:0", "d run  755 0:0", "f etc/hostname e3b0c44298fc1c14 0 755 0:0", "f etc/hosts e3b0c44298fc1c14 0 755 0:0",
+                                      "f etc/resolv.conf e3b0c44298fc1c14 0 755 0:0"]
+        let theirs = try await Self.listing(theirRoot).filter { !(artifacts.contains($0) || volumes.contains($0)) || mine.contains($0) }
+        let onlyOurs = Set(mine).subtracting(theirs).sorted(), onlyTheirs = Set(theirs).subtracting(mine).sorted()
+        #expect(onlyOurs.isEmpty && onlyTheirs.isEmpty, "\(name): only in Slipway's: \(onlyOurs)\nonly in buildah's: \(onlyTheirs)\nlog: \(lines.all)")
+        // The config.
+        let (o, t) = (Self.fields(ourConfig["config"]), Self.fields(theirConfig))
+        for k in o.keys.sorted() { #expect(o[k] == t[k], "\(name): \(k): Slipway \(o[k] ?? "") buildah \(t[k] ?? "")") }
+    }
+}
