@@ -10,8 +10,8 @@ import Foundation
 /// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
 /// and writes no layer, and the log says for every step whether it was cached and, if not, why.
 ///
-/// Not yet (each refused with a message): `RUN --mount`, `ADD` of URLs and archives,
-/// `ONBUILD` triggers of a base image, and stages built in parallel.
+/// Not yet (each refused with a message): `RUN --mount`, `ADD` of URLs and archives, and stages
+/// built in parallel.
 public struct DockerfileBuilder: Sendable {
     /// What one Dockerfile build needs.
     public struct Request: Sendable {
@@ -223,6 +223,7 @@ public struct DockerfileBuilder: Sendable {
             }
         }
         var stage: Stage
+        var triggers: [DockerfileInstruction] = []
         let stageLabel = "[\(source.name ?? String(index))]"
         if fromName == "scratch" {
             stage = Stage(config: OCIImageConfig(config: .init(), diffIDs: []), key: Digest.of(Data("scratch".utf8)))
@@ -237,21 +238,29 @@ public struct DockerfileBuilder: Sendable {
             let image = try await request.resolveBase(fromName)
             bases[fromName] = image.manifestDigest
             log(phase, .system, "\(stageLabel) FROM \(fromName) (\(image.manifestDigest))")
-            if let triggers = image.config.config.OnBuild, !triggers.isEmpty {
-                throw fail(file, source.from.line, "\(fromName) has ONBUILD triggers, which Slipway does not run yet")
-            }
             let folder = try await BlockingWork.run { try baseFolder(image) }
             stage = Stage(config: image.config, key: Digest.of(Data(("from " + image.manifestDigest.string).utf8)))
             stage.config.history = image.config.history
             stage.baseLayers = zip(image.manifest.layers, image.config.rootfs.diff_ids).map { Layer(descriptor: $0, diffID: $1, store: image.store) }
             stage.baseFolder = folder
             stage.base = image.manifestDigest
+            // The base image's ONBUILD triggers run first, as if written after this FROM, and are
+            // not passed on to this image.
+            for t in image.config.config.OnBuild ?? [] {
+                do {
+                    triggers.append(try DockerfileParser(file: file).parseInstruction(t, line: source.from.line, escape: d.escape, allowOnbuild: false))
+                } catch let e as DockerfileError {
+                    throw fail(file, source.from.line, "the ONBUILD trigger \"\(t)\" of \(fromName): \(e.message)")
+                }
+                log(phase, .system, "\(stageLabel) ONBUILD trigger of \(fromName): \(t)")
+            }
+            stage.config.config.OnBuild = nil
             if let shell = image.config.config.Shell { stage.shell = shell }
         }
         stage.config.architecture = OCIImageConfig.hostArchitecture
         stage.config.os = "linux"
 
-        for ins in source.instructions {
+        for ins in triggers + source.instructions {
             let lookup: ShellWords.Lookup = { [stage] in stage.lookup($0) }
             func word(_ s: String) throws -> String {
                 do { return try words.word(s, lookup) } catch let e as ShellWords.Failure { throw fail(file, ins.line, e.message) }
@@ -517,8 +526,7 @@ public struct DockerfileBuilder: Sendable {
             }
             view = LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         } else {
-            let ignoreFile = (try? context.readText(".dockerignore", maxBytes: 1 << 20)) ?? ""  // no .dockerignore: nothing ignored
-            ignore = IgnoreRules(ignoreFile)
+            ignore = IgnoreRules(Self.ignoreFile(context: context, dockerfile: file))
         }
         if ins.keyword == .add, sources.contains(where: { $0.contains("://") }) {
             throw fail(file, ins.line, "ADD of a URL is not supported by Slipway yet; download it in a RUN step")
@@ -586,6 +594,12 @@ public struct DockerfileBuilder: Sendable {
                 }
             }
         }
+        /// A file or symlink goes to the destination, or into it when it is a folder.
+        func copyOne(_ node: LayerChainView.Node, _ relative: [String]) throws {
+            var intoFolder = destIsDirectory
+            if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
+            try addNode(node, at: intoFolder ? destParts + [relative.last!] : destParts, source: relative)
+        }
         var matched = 0
         for src in sources {
             if let doc = heredocs[String(src.drop { $0 == "<" || $0 == "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))], src.hasPrefix("<<") {
@@ -612,10 +626,17 @@ public struct DockerfileBuilder: Sendable {
                         guard let n = try here.node(child), !ignored(relative + [child], n) else { continue }
                         try addNode(n, at: destParts + [child], source: relative + [child])
                     }
+                case .file(let dir, let n, _) where ins.keyword == .add && ins.flag("from") == nil:
+                    // ADD of a local tar archive (plain, gzip, bzip2 or xz): unpacked into the
+                    // destination folder, never written outside it. Another file is copied.
+                    if try Self.isArchive(dir, n) {
+                        try parents(of: destParts + ["x"])
+                        try addArchive(dir, n, at: destParts, written: &written, into: tar, source: src)
+                        continue
+                    }
+                    try copyOne(node, relative)
                 default:
-                    var intoFolder = destIsDirectory
-                    if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
-                    try addNode(node, at: intoFolder ? destParts + [relative.last!] : destParts, source: relative)
+                    try copyOne(node, relative)
                 }
             }
         }
@@ -645,6 +666,54 @@ public struct DockerfileBuilder: Sendable {
             log(phase, .system, "  not cached: its files make a new layer \(digest.short)")
         }
         stage.layers.append(layer)
+    }
+
+    /// Whether a context file is a tar archive, plain or compressed, by its first bytes.
+    static func isArchive(_ dir: ConfinedDirectory, _ name: String) throws -> Bool {
+        let fd = try dir.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 512)
+        let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return false }
+        let b = Array(head[0..<n])
+        if b.starts(with: [0x1F, 0x8B]) || b.starts(with: Array("BZh".utf8)) || b.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return true }
+        return n >= 262 && Array(b[257..<262]) == Array("ustar".utf8)
+    }
+
+    /// Unpacks a context archive (the `.source` rules: no absolute paths, `..` or symlinks out)
+    /// and adds its files under `dest`, with their owners from the archive when Slipway runs as
+    /// root (else root's). `--chown` does not apply to them, as buildah and Docker's classic
+    /// builder do it.
+    func addArchive(_ dir: ConfinedDirectory, _ name: String, at dest: [String], written: inout Set<String>, into tar: TarWriter,
+                    source: String) throws {
+        let temp = layersRoot + "/.tmp-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // scratch: what is left is swept with the other .tmp folders
+        let fd = try dir.openFile(name, flags: O_RDONLY)
+        defer { close(fd) }
+        let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
+                                 viaNewuidmap: false)
+        try ArchiveExtractor(policy: .source, owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
+        let root = try ConfinedDirectory(path: temp)
+        let prefix = dest.joined(separator: "/")
+        for entry in try root.entries() where written.insert(prefix + "/" + entry).inserted {
+            let sub = try ConfinedDirectory(path: temp)
+            if try sub.isDirectory(entry) {
+                guard let st = try sub.status(entry) else { continue }
+                try tar.addDirectory(prefix + "/" + entry, mode: Int(st.st_mode & 0o7777),
+                                     owner: getuid() == 0 ? .init(uid: Int(st.st_uid), gid: Int(st.st_gid)) : .root)
+                try tar.addTree(try sub.openDirectory(entry), prefix: prefix + "/" + entry + "/", owner: getuid() == 0 ? nil : .root)
+            } else {
+                try tar.addTree(sub, prefix: prefix + "/", owner: getuid() == 0 ? nil : .root) { rel, _ in rel == entry }
+            }
+        }
+    }
+
+    /// The ignore rules of the context: `<Dockerfile>.dockerignore` beside the Dockerfile wins
+    /// (as in BuildKit), else `.dockerignore` at the context's root; none when neither exists.
+    static func ignoreFile(context: ConfinedDirectory, dockerfile: String) -> String {
+        // A missing (or unreadable) ignore file ignores nothing: hence `try?`.
+        if let beside = try? context.readText(dockerfile + ".dockerignore", maxBytes: 1 << 20) { return beside }
+        return (try? context.readText(".dockerignore", maxBytes: 1 << 20)) ?? ""
     }
 
     /// The paths (with their nodes) a source pattern matches: each component may hold `*`, `?`
