@@ -87,7 +87,7 @@ import Testing
         let theirRoot = built.out.split(separator: "\n").last.map(String.init) ?? ""
         let inspected = try await sh("\(b) inspect --type image conf | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[\"Docker\"][\"config\"]))'")
         let theirConfig = try JSONParser.parse(Array(inspected.out.utf8))
-        defer { _ = try? sh("\(b) umount c; \(b) rm -a; \(b) rmi -a -f") }
+
 
         // The trees. Out of buildah's side: what its chroot isolation leaves behind after RUN (empty
         // mount points: /dev, /proc, /sys, /run, /etc/hostname, /etc/hosts, /etc/resolv.conf), and the folders of
@@ -103,5 +103,6 @@ import Testing
         // The config.
         let (o, t) = (Self.fields(ourConfig["config"]), Self.fields(theirConfig))
         for k in o.keys.sorted() { #expect(o[k] == t[k], "\(name): \(k): Slipway \(o[k] ?? "") buildah \(t[k] ?? "")") }
+        _ = try await sh("\(b) umount c; \(b) rm -a; \(b) rmi -a -f")
     }
 }

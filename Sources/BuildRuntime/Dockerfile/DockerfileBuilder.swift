@@ -546,9 +546,16 @@ public struct DockerfileBuilder: Sendable {
         let destAbsolute = destination.hasPrefix("/") ? destination : workdir + "/" + destination
         let destParts = PathSyntax.components(destAbsolute)
         guard destParts.allSatisfy(ArchiveExtractor.isNormalComponent) else { throw fail(file, ins.line, "\(name) destination \(destination) is not a path") }
-        let heredocs = Dictionary(ins.heredocs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Heredoc contents, expanded here (variables of the stage) unless their marker is quoted.
+        let heredocs = Dictionary(ins.heredocs.map { doc in
+            (doc.name, (name: doc.name, content: doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content))
+        }, uniquingKeysWith: { a, _ in a })
         let destIsDirectory = destination.hasSuffix("/") || sources.count > 1
+        let (view0, ignore0, owner0, mode0) = (view, ignore, owner, mode)
 
+        // The files are read and the layer written on a thread of its own, off the pool.
+        let (digest, size) = try await BlockingWork.run { [self] () throws -> (Digest, Int64) in
+        let (view, ignore, owner, mode) = (view0, ignore0, owner0, mode0)
         let w = try images.content.writer()
         let tar = TarWriter(out: w)
         var written = Set<String>()
@@ -603,7 +610,7 @@ public struct DockerfileBuilder: Sendable {
         var matched = 0
         for src in sources {
             if let doc = heredocs[String(src.drop { $0 == "<" || $0 == "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))], src.hasPrefix("<<") {
-                let content = doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content
+                let content = doc.content
                 let target = destIsDirectory ? destParts + [doc.name] : destParts
                 try parents(of: target)
                 if written.insert(target.joined(separator: "/")).inserted {
@@ -642,7 +649,8 @@ public struct DockerfileBuilder: Sendable {
         }
         guard matched > 0 else { throw fail(file, ins.line, "\(name) sources \(sources.joined(separator: " ")) match nothing in the build context") }
         try tar.finish()
-        let (digest, size) = try w.commit()
+        return try w.commit()
+        }
         stage.key = Digest.of(Data((stage.key.string + "\n" + digest.string).utf8))
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
         let layer: Layer

@@ -7,14 +7,17 @@ import Foundation
 /// was written by a build step, so it is read through descriptors that never follow a symlink;
 /// a symlink in the middle of a path is not resolved (Docker resolves it inside the stage; that
 /// is not done here, and such a source is reported missing).
-public struct LayerChainView {
+public struct LayerChainView: Sendable {
     /// Folders, topmost first.
     let folders: [ConfinedDirectory]
 
     public init(folders: [ConfinedDirectory]) { self.folders = folders }
 
     /// What a path is in the merged view.
-    public enum Node {
+    ///
+    /// `@unchecked Sendable`: `stat` is a C struct of plain numbers (Glibc does not mark it),
+    /// and `ConfinedDirectory` is Sendable.
+    public enum Node: @unchecked Sendable {
         case file(ConfinedDirectory, String, stat)
         case symlink(target: String, stat)
         case directory([ConfinedDirectory], stat)
