@@ -44,6 +44,22 @@ import Testing
         let again = try await UnpackedImage(layout: layout)
         #expect(try String(contentsOfFile: again.rootfs + "/usr/local/bin/hello", encoding: .utf8).contains("for you!"))
 
+        // A collection keeps the step cache: the next build runs no RUN. Records unused for
+        // longer than their lifetime go, and with them the layers only they kept.
+        let gc = try await c.call("system/gc")
+        #expect(gc["freed"]?.arrayValue?.contains { $0["kind"] == "dockerfile" } == true, "\(gc)")
+        _ = try await c.call("image/trigger", ["name": "df"])
+        #expect(try await c.call("build/wait", ["image": "df", "build": 3])["status"] == "SUCCESS")
+        let cachedLog = try await c.call("build/logs", ["image": "df", "build": 3])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(!cachedLog.contains { $0.contains("not cached") }, "\(cachedLog)")
+        #expect(try await sh("touch -d '8 days ago' '\(state.path)'/dockerfile/cache/*.json").status == 0)
+        _ = try await c.call("system/gc")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state.path + "/dockerfile/cache").isEmpty)
+        _ = try await c.call("image/trigger", ["name": "df"])
+        #expect(try await c.call("build/wait", ["image": "df", "build": 4])["status"] == "SUCCESS")
+        let coldLog = try await c.call("build/logs", ["image": "df", "build": 4])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(coldLog.contains { $0.contains("not cached") }, "\(coldLog)")
+
         // A stand-alone build run with the Dockerfile strategy.
         _ = try await c.call("buildrun/submit", ["name": "once", "strategy": "dockerfile", "buildArgs": args,
                                                  "source": ["local": ["path": .string(Self.app)]]])

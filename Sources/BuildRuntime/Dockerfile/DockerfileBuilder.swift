@@ -394,7 +394,9 @@ public struct DockerfileBuilder: Sendable {
     func baseFolder(_ image: OCIImage) throws -> String {
         let name = "base-" + image.manifestDigest.hex
         let final = layersRoot + "/" + name
-        if access(final, F_OK) == 0 { return name }
+        // In use again: a garbage collection keeps it another `cacheLifetime` (a failed touch
+        // only shortens that).
+        if access(final, F_OK) == 0 { _ = utimensat(AT_FDCWD, final, nil, AT_SYMLINK_NOFOLLOW); return name }
         try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
         let temp = layersRoot + "/.tmp-" + UUID().uuidString
         let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping)
@@ -420,6 +422,8 @@ public struct DockerfileBuilder: Sendable {
             let r = try? JSONDecoder().decode(CacheRecord.self, from: data), images.content.reuse(r.diffID),
             access(layersRoot + "/" + r.diffID.hex, F_OK) == 0
         else { return nil }
+        // A hit keeps the record another `cacheLifetime` (a failed touch only shortens that).
+        _ = utimensat(AT_FDCWD, cacheDirectory + "/" + key.hex + ".json", nil, 0)
         return Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: r.diffID, size: r.size), diffID: r.diffID, store: images.content,
                      folder: r.diffID.hex)
     }
@@ -748,6 +752,56 @@ public struct DockerfileBuilder: Sendable {
             found = next
         }
         return found
+    }
+
+    // MARK: Garbage collection
+
+    /// How long a step's cache record, and a base image's unpacked folder, outlive their last use.
+    public static let cacheLifetime: TimeInterval = 7 * 86400
+
+    /// For a garbage collection of the state directory: the layer blobs Dockerfile step records
+    /// still name (kept, with their folders, for `cacheLifetime` after their last use), and
+    /// what removing the rest freed: stale records, layer folders no record or kept image
+    /// names, base folders unused for `cacheLifetime`, and the step folders of builds that
+    /// died. `keep` holds the blobs the collection keeps anyway.
+    public static func collect(root: String, keep: Set<Digest>, with gc: GarbageCollector) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
+        var kept = Set<Digest>()
+        var freed = GarbageCollector.Freed()
+        let fm = FileManager.default
+        let cache = root + "/cache", layers = root + "/layers"
+        let expired = gc.started.addingTimeInterval(-cacheLifetime)
+        func modified(_ path: String) -> Date {
+            var st = stat()
+            return lstat(path, &st) == 0 ? GarbageCollector.modified(st) : .distantPast
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: cache)) ?? [] where name.hasSuffix(".json") {
+            let path = cache + "/" + name
+            // A record that cannot be read names nothing, and goes.
+            if modified(path) > expired, let data = fm.contents(atPath: path), let r = try? JSONDecoder().decode(CacheRecord.self, from: data) {
+                kept.insert(r.diffID)
+            } else {
+                freed = freed + gc.remove(path)
+            }
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: layers)) ?? [] {
+            let path = layers + "/" + name
+            if name == OverlayStepRunner.scaffold { continue }
+            if name == OverlayStepRunner.steps || name.hasPrefix(".tmp-") {
+                // Scratch of builds: only what is older than the collection (a dead build's).
+                for step in (try? fm.contentsOfDirectory(atPath: path)) ?? [] where name == OverlayStepRunner.steps { freed = freed + gc.remove(path + "/" + step) }
+                if name.hasPrefix(".tmp-") { freed = freed + gc.remove(path) }
+                continue
+            }
+            if name.hasPrefix("base-") {
+                if modified(path) <= expired { freed = freed + gc.remove(path) }
+                continue
+            }
+            guard let d = Digest("sha256:" + name), kept.contains(d) || keep.contains(d) else {
+                freed = freed + gc.remove(path)
+                continue
+            }
+        }
+        return (kept, freed)
     }
 
     // MARK: Export

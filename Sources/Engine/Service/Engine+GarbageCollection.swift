@@ -66,6 +66,10 @@ extension Engine {
                 }
                 freed[kind] = f
             }
+            // Dockerfile step layers stay while a step record names them.
+            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, with: gc)
+            keep.formUnion(dockerfile.keep)
+            freed["dockerfile"] = dockerfile.freed
             // Layers compressed for pushes stay as long as the layers they were made from.
             let compressed = LayerCompressor.collect(in: content, keepingLayers: keep, with: gc)
             keep.formUnion(compressed.keep)
