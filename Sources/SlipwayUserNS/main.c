@@ -6,7 +6,7 @@
 //
 //   slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap]
 //                  [--chdir DIR] [--lower DIR]… --upper DIR --work DIR --merged DIR
-//                  -- COMMAND [ARG…]
+//                  [--bind-dir DIR]… -- COMMAND [ARG…]
 //
 // Each map maps COUNT ids from INNER (in the namespace) to OUTER (on the host). As root the maps are written to /proc/PID/{uid,gid}_map; with --newuidmap (a
 // user that is not root) the setuid `newuidmap`/`newgidmap` write them, within the user's
@@ -25,7 +25,8 @@
 // /tmp/slipway-exec-as, on a tmpfs over /tmp in its own mount namespace (the host's /tmp is
 // untouched): the namespace's root is another host id than the caller, and may not be allowed
 // to walk the paths that lead to them (a 0700 state directory). Both are bind-mounted from
-// descriptors opened before the ids changed, which needs no walk.
+// descriptors opened before the ids changed, which needs no walk. Each --bind-dir folder (a
+// RUN --mount=type=cache folder) is at /tmp/slipway-mounts/N, N counting from 0.
 //
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
@@ -47,6 +48,7 @@
 
 #define MAX_MAPS 8
 #define MAX_LOWERS 512
+#define MAX_BINDS 16
 #define HELPER_FAILED 125
 
 struct map { unsigned long inner, outer, count; };
@@ -57,6 +59,8 @@ static int nmaps[2];
 static const char *lowers[MAX_LOWERS];
 static int nlowers;
 static const char *upper, *work, *merged, *chdir_to;
+static const char *binds[MAX_BINDS];
+static int nbinds;
 static int use_newuidmap;
 static pid_t child = -1;
 
@@ -185,6 +189,9 @@ int main(int argc, char **argv) {
             else merged = v;
         } else if (!strcmp(a, "--chdir")) {
             chdir_to = v;
+        } else if (!strcmp(a, "--bind-dir")) {
+            if (nbinds == MAX_BINDS) usage("too many --bind-dir");
+            binds[nbinds++] = v;
         } else {
             usage("unknown flag");
         }
@@ -193,6 +200,7 @@ int main(int argc, char **argv) {
     if (nmaps[0] == 0 || nmaps[1] == 0) usage("give --uid-map and --gid-map");
     int overlay = nlowers || upper || work || merged;
     if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
+    if (nbinds && !overlay) usage("--bind-dir needs an overlay");
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -213,6 +221,11 @@ int main(int argc, char **argv) {
         self_path[n] = 0;
         int self_fd = open(self_path, O_PATH | O_CLOEXEC);
         if (self_fd < 0) die(self_path);
+        int bind_fds[MAX_BINDS];
+        for (int b = 0; b < nbinds; b++) {
+            bind_fds[b] = open(binds[b], O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (bind_fds[b] < 0) die(binds[b]);
+        }
         char c = 1;
         if (write(ready[1], &c, 1) != 1) die("telling the parent");
         if (read(go[0], &c, 1) != 1) _exit(HELPER_FAILED);  // the parent failed and said why
@@ -233,6 +246,14 @@ int main(int argc, char **argv) {
             close(f);
             snprintf(source, sizeof source, "/proc/self/fd/%d", self_fd);
             if (mount(source, "/tmp/slipway-exec-as", NULL, MS_BIND, NULL) != 0) die("binding the helper");
+            if (nbinds && mkdir("/tmp/slipway-mounts", 0755) != 0) die("/tmp/slipway-mounts");
+            for (int b = 0; b < nbinds; b++) {
+                char target[64];
+                snprintf(target, sizeof target, "/tmp/slipway-mounts/%d", b);
+                if (mkdir(target, 0755) != 0) die(target);
+                snprintf(source, sizeof source, "/proc/self/fd/%d", bind_fds[b]);
+                if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) != 0) die("binding a --bind-dir folder");
+            }
         }
         if (chdir_to && chdir("/") != 0) die("/");
         execvp(argv[i], &argv[i]);

@@ -45,8 +45,11 @@ final class LoopbackRegistry: Sendable {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
-        for _ in 0..<100 {
+        // A loaded machine (the whole suite at once) can take seconds to start it: poll with a deadline.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
             if try sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return }
+            if !p.isRunning { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw TestFailure("docker-registry did not start: \(log)")

@@ -10,8 +10,8 @@ import Foundation
 /// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
 /// and writes no layer, and the log says for every step whether it was cached and, if not, why.
 ///
-/// Not yet (each refused with a message): `RUN --mount`, `ADD` of URLs and archives, and stages
-/// built in parallel.
+/// Not yet (each refused with a message): `RUN --mount` other than `type=cache`, `RUN
+/// --network`, `ADD` of URLs, and stages built in parallel.
 public struct DockerfileBuilder: Sendable {
     /// What one Dockerfile build needs.
     public struct Request: Sendable {
@@ -24,11 +24,16 @@ public struct DockerfileBuilder: Sendable {
         public var target: String?
         public var outputLayout: String
         public var outputTag: String
+        /// Where RUN --mount=type=cache folders are kept between builds (the image's own);
+        /// nil refuses cache mounts.
+        public var mountCacheDirectory: String?
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
         public var resolveBase: @Sendable (String) async throws -> OCIImage
 
         public init(context: String, dockerfile: String = "Dockerfile", buildArgs: [String: String] = [:], target: String? = nil,
-                    outputLayout: String, outputTag: String, resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+                    outputLayout: String, outputTag: String, mountCacheDirectory: String? = nil,
+                    resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+            self.mountCacheDirectory = mountCacheDirectory
             self.context = context
             self.dockerfile = dockerfile
             self.buildArgs = buildArgs
@@ -336,7 +341,7 @@ public struct DockerfileBuilder: Sendable {
             case .copy, .add:
                 try await copy(ins, into: &stage, dockerfile: d, built: built, context: context, words: words, file: file, log: log)
             case .run:
-                try await run(ins, in: &stage, file: file, log: log, label: stageLabel)
+                try await run(ins, in: &stage, file: file, mountCache: request.mountCacheDirectory, log: log, label: stageLabel)
             case .from:
                 break  // a FROM starts a stage; it is never among a stage's instructions
             }
@@ -442,11 +447,48 @@ public struct DockerfileBuilder: Sendable {
         return env
     }
 
-    func run(_ ins: DockerfileInstruction, in stage: inout Stage, file: String, log: @escaping BuildLogger, label: String) async throws {
-        let phase = BuildPhase.build.rawValue
-        guard ins.flags.isEmpty else {
-            throw fail(file, ins.line, "RUN \(ins.flags.map { "--" + $0.name }.joined(separator: " ")) is not supported by Slipway yet")
+    /// A `RUN --mount=type=cache,target=…[,id=…][,uid=…][,gid=…][,mode=…]`: a folder of the
+    /// image's that outlives builds, made (owned as asked, inside the step's namespace) on
+    /// first use. Other mount types are refused.
+    func cacheMount(_ spec: String, stage: Stage, mountCache: String?, file: String, line: Int) throws -> OverlayStepRunner.CacheMount {
+        var options: [String: String] = [:]
+        for part in spec.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            options[kv[0].lowercased()] = kv.count == 2 ? kv[1] : "true"
         }
+        let type = options["type"] ?? "bind"
+        guard type == "cache" else { throw fail(file, line, "RUN --mount=type=\(type) is not supported by Slipway yet (type=cache is)") }
+        guard let target = options["target"] ?? options["dst"] ?? options["destination"], target.hasPrefix("/"),
+            PathSyntax.components(target).allSatisfy(ArchiveExtractor.isNormalComponent)
+        else { throw fail(file, line, "RUN --mount=type=cache needs an absolute target=PATH") }
+        guard let mountCache else { throw fail(file, line, "RUN --mount=type=cache needs a build of an image (its cache keeps the folder)") }
+        func number(_ key: String, radix: Int, below limit: UInt32, default value: UInt32) throws -> UInt32 {
+            guard let text = options[key] else { return value }
+            guard let n = UInt32(text, radix: radix), n < limit else { throw fail(file, line, "--mount \(key)=\(text) is out of range") }
+            return n
+        }
+        let uid = try number("uid", radix: 10, below: IDMapping.size, default: 0)
+        let gid = try number("gid", radix: 10, below: IDMapping.size, default: 0)
+        let mode = mode_t(try number("mode", radix: 8, below: 0o10000, default: 0o755))
+        let host = mountCache + "/" + Digest.of(Data((options["id"] ?? target).utf8)).hex
+        try FileManager.default.createDirectory(atPath: mountCache, withIntermediateDirectories: true)
+        if mkdir(host, mode) == 0 {
+            // A user that is not root cannot give ids of their range away: the folder stays
+            // theirs (root inside the step).
+            if getuid() == 0, let u = IDMapping.outer(uid, in: mapping.users), let g = IDMapping.outer(gid, in: mapping.groups) { _ = chown(host, u, g) }
+            _ = chmod(host, mode)
+        } else if errno != EEXIST {
+            throw RuntimeError.io("cannot make the cache mount folder \(host): \(String(cString: strerror(errno)))")
+        }
+        return .init(host: host, target: target)
+    }
+
+    func run(_ ins: DockerfileInstruction, in stage: inout Stage, file: String, mountCache: String?, log: @escaping BuildLogger, label: String) async throws {
+        let phase = BuildPhase.build.rawValue
+        for f in ins.flags where f.name != "mount" {
+            throw fail(file, ins.line, "RUN --\(f.name) is not supported by Slipway yet")
+        }
+        let mounts = try ins.flagValues("mount").map { try cacheMount($0, stage: stage, mountCache: mountCache, file: file, line: ins.line) }
         let env = runEnvironment(stage)
         stage.key = Digest.of(Data((stage.key.string + "\n" + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")).utf8))
         log(phase, .system, "\(label) RUN \(ins.shellText.isEmpty ? "\(ins.arguments)" : ins.shellText)")
@@ -473,7 +515,7 @@ public struct DockerfileBuilder: Sendable {
         var missing = true
         if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
         let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
-                                                makeWorkingDirectory: missing, command: command) { stream, line in
+                                                makeWorkingDirectory: missing, cacheMounts: mounts, command: command) { stream, line in
             log(phase, stream == .stdout ? .stdout : .stderr, line)
         }
         guard code == 0 else {

@@ -72,7 +72,8 @@ public struct DockerfileExecutor: BuildExecutor {
         log(BuildPhase.build.rawValue, .system, "===> BUILD")
         let result = try await builder().build(
             DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
-                                      outputLayout: request.outputLayout, outputTag: request.outputTag, resolveBase: inputs.resolveBase),
+                                      outputLayout: request.outputLayout, outputTag: request.outputTag,
+                                      mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase),
             log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         return BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,

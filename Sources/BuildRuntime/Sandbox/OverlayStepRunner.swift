@@ -47,8 +47,18 @@ public struct OverlayStepRunner: Sendable {
     /// returns its exit code and the step's folders, whose `upper` is the new layer. With
     /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
     /// the upper folder, as Docker makes a WORKDIR that does not exist.
+    /// A host folder a step sees at `target` (a RUN --mount=type=cache folder), writable.
+    public struct CacheMount: Sendable {
+        public var host: String
+        public var target: String
+        public init(host: String, target: String) {
+            self.host = host
+            self.target = target
+        }
+    }
+
     public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
-                    makeWorkingDirectory: Bool = false, command: [String],
+                    makeWorkingDirectory: Bool = false, cacheMounts: [CacheMount] = [], command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -66,9 +76,11 @@ public struct OverlayStepRunner: Sendable {
                 try makeFolder(path)
             }
         }
-        let overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
+        var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
-        let bwrap = sandbox.stepArguments(user: user, mounts: [], environment: environment,
+        overlay.bindDirectories = cacheMounts.map(\.host)
+        let mounts = cacheMounts.enumerated().map { SandboxRunner.Mount("/tmp/slipway-mounts/\($0.offset)", at: $0.element.target, writable: true) }
+        let bwrap = sandbox.stepArguments(user: user, mounts: mounts, environment: environment,
                                           workingDirectory: workingDirectory, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }

@@ -82,6 +82,8 @@ public struct UserNamespaceRunner: Sendable {
         public var upper: String
         public var work: String
         public var merged: String
+        /// Host folders the command sees at `/tmp/slipway-mounts/<index>` (cache mounts).
+        public var bindDirectories: [String] = []
 
         public init(base: String, lowers: [String], upper: String, work: String, merged: String) {
             self.base = base
@@ -110,6 +112,7 @@ public struct UserNamespaceRunner: Sendable {
             args += ["--chdir", o.base]
             for l in o.lowers { args += ["--lower", l] }
             args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
+            for d in o.bindDirectories { args += ["--bind-dir", d] }
         }
         return args + ["--"] + command
     }
