@@ -6,16 +6,16 @@ import Testing
 @Suite struct BadInputTests {
     static let app = Repo.examples.appendingPathComponent("hello-app").path
 
-    static func archives() throws -> TempDir {
+    static func archives() async throws -> TempDir {
         let dir = TempDir("archives")
-        let r = try sh("python3 '\(Repo.fixtures.appendingPathComponent("make_archives.py").path)' '\(dir.path)'")
+        let r = try await sh("python3 '\(Repo.fixtures.appendingPathComponent("make_archives.py").path)' '\(dir.path)'")
         guard r.status == 0 else { throw TestFailure(r.err) }
         return dir
     }
 
     @Test func invalidImagesAreRefusedAndNothingIsStored() async throws {
         let state = TempDir("state")
-        let archives = try Self.archives()
+        let archives = try await Self.archives()
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         let local: JSONValue = ["local": ["path": .string(Self.app)]]
@@ -64,7 +64,7 @@ import Testing
 
     @Test func archiveSourcesBuild() async throws {
         let state = TempDir("state")
-        let archives = try Self.archives()
+        let archives = try await Self.archives()
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         var digests: [String] = []

@@ -85,17 +85,17 @@ import Testing
 
     /// Runs a Python client fixture against the real binary on a fresh state directory (args:
     /// slipway, state, stack, buildpacks, app, repo) and returns the JSON it prints.
-    static func runClientScript(_ name: String) throws -> JSONValue {
+    static func runClientScript(_ name: String) async throws -> JSONValue {
         let state = TempDir("state")
         let script = Repo.fixtures.appendingPathComponent(name).path
         let app = Repo.examples.appendingPathComponent("hello-app").path
-        let r = try sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
+        let r = try await sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
         guard r.status == 0 else { throw TestFailure("\(name) failed: \(r.err)") }
         return try JSONParser.parse(Array(r.out.utf8))
     }
 
     @Test func lspFramingWithAClientThatIsNotOurs() async throws {
-        let out = try Self.runClientScript("lsp_client.py")
+        let out = try await Self.runClientScript("lsp_client.py")
         #expect(out["serverInfo"]?["name"] == "slipway")
         #expect(out["build"] == 1)
         #expect(out["logsResult"]?["status"] == "SUCCESS")
@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func theProjectsPythonClientWorks() async throws {
-        let out = try Self.runClientScript("python_client_check.py")
+        let out = try await Self.runClientScript("python_client_check.py")
         #expect(out["lines"]?.arrayValue?.contains("generated bin/hello") == true)
         #expect(out["error"] == ["code": 1001, "reason": "NotFound"])
         #expect(out["ready"] == "Ready")

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func pushesCompressLayersOnceWithGzipOrZstd() async throws {
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
@@ -94,7 +94,7 @@ import Testing
     /// Stack images in Docker schema 2 with gzip layers, OCI with zstd layers, and OCI with
     /// uncompressed layers (pushed by Slipway with --layer-compression none) all build and run.
     @Test func stacksArePulledWhateverTheirLayersAndManifestFormat() async throws {
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         let work = TempDir("stack")
         try await HostStack.ociLayout(at: work.path + "/oci", stackID: "io.slipway.pulled")
         for (tag, flags) in [("build", "--format v2s2"), ("run", "--format oci --dest-compress-format zstd")] {
@@ -145,7 +145,7 @@ import Testing
             mkdir certs && cp ca.pem certs/ca.crt
             """)
         #expect(made.status == 0, "\(made.err)")
-        let registry = try LoopbackRegistry(tls: (pki.path + "/server.pem", pki.path + "/server.key"))
+        let registry = try await LoopbackRegistry(tls: (pki.path + "/server.pem", pki.path + "/server.key"))
         #expect(try await sh("curl -s -o /dev/null -w '%{http_code}' --cacert '\(pki.path)/ca.pem' https://\(registry.host)/v2/").out == "200")
 
         // No CA: the push fails, saying how to trust the registry.
@@ -183,7 +183,7 @@ import Testing
     /// A registry behind a proxy that answers 503 twice: the push retries and succeeds. One
     /// that never recovers fails the build, naming the answer.
     @Test func fiveHundredsAreRetried() async throws {
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         let record = TempDir("proxy")
         let flaky = try FixtureServer("fault_proxy.py", [String(registry.port), "2", record.path + "/flaky"])
         let state = TempDir("state")

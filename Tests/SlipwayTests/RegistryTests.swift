@@ -11,14 +11,14 @@ final class LoopbackRegistry: Sendable {
     var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
 
     init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, tls: (certificate: String, key: String)? = nil,
-         reusing: LoopbackRegistry? = nil) throws {
+         reusing: LoopbackRegistry? = nil) async throws {
         dir = reusing?.dir ?? TempDir("registry")
         port = reusing?.port ?? Int.random(in: 20000..<40000)
         var auth = ""
         if let tokenAuth {
             auth = "auth:\n  token:\n    realm: \(tokenAuth.realm)\n    service: slipway-registry\n    issuer: slipway-test-issuer\n    rootcertbundle: \(tokenAuth.certificate)\n"
         } else if let user, let password {
-            let r = try sh("htpasswd -Bbn '\(user)' '\(password)' > '\(dir.path)/htpasswd'")
+            let r = try await sh("htpasswd -Bbn '\(user)' '\(password)' > '\(dir.path)/htpasswd'")
             guard r.status == 0 else { throw TestFailure("htpasswd: \(r.err)") }
             auth = "auth:\n  htpasswd:\n    realm: slipway-test\n    path: \(dir.path)/htpasswd\n"
         }
@@ -45,12 +45,13 @@ final class LoopbackRegistry: Sendable {
         p.standardInput = FileHandle.nullDevice
         try p.run()
         process = p
-        // A loaded machine (the whole suite at once) can take seconds to start it: poll with a deadline.
+        // A loaded machine (the whole suite at once) can take seconds to start it: poll with a
+        // deadline, off the cooperative pool (async sh, Task.sleep).
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if try sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return }
+            if try await sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return }
             if !p.isRunning { break }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("docker-registry did not start: \(log)")
     }
@@ -68,7 +69,7 @@ final class LoopbackRegistry: Sendable {
     static let app = Repo.examples.appendingPathComponent("hello-app").path
 
     @Test func buildsArePushedWithBuildNumberAndAdditionalTagsAndRepushesUploadNothing() async throws {
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
@@ -107,7 +108,7 @@ final class LoopbackRegistry: Sendable {
 
     @Test func pushesNeedTheRegistrySecretAndFailClearlyWithoutIt() async throws {
         let password = "registry-\(UUID().uuidString.prefix(10))"
-        let registry = try LoopbackRegistry(user: "pusher", password: password)
+        let registry = try await LoopbackRegistry(user: "pusher", password: password)
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
@@ -143,13 +144,13 @@ final class LoopbackRegistry: Sendable {
         #expect(down["status"] == "FAILURE")
         #expect(down["message"]?.stringValue?.contains("registry \(registry.host) cannot be reached") == true, "\(JSONWriter.string(down))")
         #expect(c.notifications("event").contains { $0["reason"] == "Failed" && ($0["message"]?.stringValue?.contains(registry.host) ?? false) })
-        let again = try LoopbackRegistry(user: "pusher", password: password, reusing: registry)
+        let again = try await LoopbackRegistry(user: "pusher", password: password, reusing: registry)
         let tags = try await sh("skopeo list-tags --tls-verify=false --creds 'pusher:\(password)' docker://\(again.host)/private/mid")
         #expect(!tags.out.contains("\"1\""), "\(tags.out) \(tags.err)")
     }
 
     @Test func stackImagesArePulledFromTheRegistryByReference() async throws {
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         let work = TempDir("stack")
         try await HostStack.ociLayout(at: work.path + "/oci", stackID: "io.slipway.pulled")
         for tag in ["build", "run"] {
@@ -188,7 +189,7 @@ final class LoopbackRegistry: Sendable {
         #expect(try await sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(keys.path)/key.pem' -out '\(keys.path)/cert.pem' -days 1 -subj /CN=slipway-test-issuer").status == 0)
         let password = "tok-\(UUID().uuidString.prefix(10))"
         let issuer = try FixtureServer("token_server.py", [keys.path + "/key.pem", keys.path + "/cert.pem", "slipway-test-issuer", "tokenuser", password])
-        let registry = try LoopbackRegistry(tokenAuth: (issuer.url("token"), keys.path + "/cert.pem"))
+        let registry = try await LoopbackRegistry(tokenAuth: (issuer.url("token"), keys.path + "/cert.pem"))
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
@@ -208,7 +209,7 @@ final class LoopbackRegistry: Sendable {
 
     @Test func largeLayersGoInChunksAndCredentialHelpersAreAsked() async throws {
         let password = "helper-\(UUID().uuidString.prefix(10))"
-        let registry = try LoopbackRegistry(user: "helped", password: password)
+        let registry = try await LoopbackRegistry(user: "helped", password: password)
         let home = TempDir("home"), bin = TempDir("bin"), app = TempDir("bigapp")
         try FileManager.default.createDirectory(atPath: home.path + "/.docker", withIntermediateDirectories: true)
         try #"{"credHelpers":{"\#(registry.host)":"slipwaytest"}}"#.write(toFile: home.path + "/.docker/config.json", atomically: true, encoding: .utf8)
@@ -234,7 +235,7 @@ final class LoopbackRegistry: Sendable {
     /// Credentials that cannot be resolved fail the build, naming the cause; nothing is
     /// reported as pushed.
     @Test func aFailingCredentialHelperFailsTheBuild() async throws {
-        let registry = try LoopbackRegistry(user: "helped", password: "never-given")
+        let registry = try await LoopbackRegistry(user: "helped", password: "never-given")
         let home = TempDir("home"), bin = TempDir("bin")
         try FileManager.default.createDirectory(atPath: home.path + "/.docker", withIntermediateDirectories: true)
         try #"{"credHelpers":{"\#(registry.host)":"broken"}}"#.write(toFile: home.path + "/.docker/config.json", atomically: true, encoding: .utf8)
@@ -266,7 +267,7 @@ final class LoopbackRegistry: Sendable {
             (cd layout && tar -cf ../package.cnb .)
             """)
         #expect(r.status == 0, "\(r.err)")
-        let registry = try LoopbackRegistry()
+        let registry = try await LoopbackRegistry()
         #expect(try await sh("skopeo copy --dest-tls-verify=false oci:'\(work.path)/layout:pkg' docker://\(registry.host)/buildpacks/pkg:1").status == 0)
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)

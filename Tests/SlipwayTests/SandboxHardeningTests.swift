@@ -6,7 +6,7 @@ import Testing
 /// refuses what Docker's default profile refuses. A timed-out step leaves no process behind.
 @Suite struct SandboxHardeningTests {
     /// A buildpack whose build runs Fixtures/syscall-probe (compiled static here) in the sandbox.
-    static func probeBuildpack(in dir: String) throws -> String {
+    static func probeBuildpack(in dir: String) async throws -> String {
         let bp = dir + "/syscall-probe"
         try FileManager.default.createDirectory(atPath: bp + "/bin", withIntermediateDirectories: true)
         try """
@@ -17,7 +17,7 @@ import Testing
             """.write(toFile: bp + "/buildpack.toml", atomically: false, encoding: .utf8)
         try "#!/usr/bin/env bash\nexit 0\n".write(toFile: bp + "/bin/detect", atomically: false, encoding: .utf8)
         try "#!/usr/bin/env bash\n\"$CNB_BUILDPACK_DIR/bin/probe\"\n".write(toFile: bp + "/bin/build", atomically: false, encoding: .utf8)
-        let cc = try sh("gcc -static -O1 -o '\(bp)/bin/probe' '\(Repo.fixtures.path)/syscall-probe/probe.c'")
+        let cc = try await sh("gcc -static -O1 -o '\(bp)/bin/probe' '\(Repo.fixtures.path)/syscall-probe/probe.c'")
         guard cc.status == 0 else { throw TestFailure("cannot compile the probe: \(cc.err)") }
         chmod(bp + "/bin/detect", 0o755)
         chmod(bp + "/bin/build", 0o755)
@@ -26,7 +26,7 @@ import Testing
 
     @Test func stepsCannotMakeNamespacesMountOrUseDeniedSystemCalls() async throws {
         let work = TempDir("probe")
-        let bp = try Self.probeBuildpack(in: work.path)
+        let bp = try await Self.probeBuildpack(in: work.path)
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [bp], order: [["group": [["id": "test/syscall-probe"]]]])
