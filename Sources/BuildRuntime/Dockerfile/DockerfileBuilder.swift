@@ -295,10 +295,13 @@ public struct DockerfileBuilder: Sendable {
                     let rest = ins.shellText.dropFirst(raw[0].count).trimmingCharacters(in: .whitespaces)
                     stage.setEnv(raw[0], try word(rest))
                 } else {
-                    for w in raw {
+                    // Every value is read with the variables as they were before this ENV
+                    // (`ENV a=1 b=$a` gives b the old a), as Docker does.
+                    let pairs = try raw.map { w -> (String, String) in
                         let parts = w.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                        stage.setEnv(try word(parts[0]), try word(parts[1]))
+                        return (try word(parts[0]), try word(parts[1]))
                     }
+                    for (k, v) in pairs { stage.setEnv(k, v) }
                 }
             case .label:
                 var labels = stage.config.config.Labels ?? [:]
@@ -326,7 +329,8 @@ public struct DockerfileBuilder: Sendable {
             case .workdir:
                 let dir = try word(ins.shellText)
                 let absolute = dir.hasPrefix("/") ? dir : (stage.config.config.WorkingDir ?? "/") + "/" + dir
-                stage.config.config.WorkingDir = "/" + PathSyntax.components(absolute).joined(separator: "/")
+                stage.config.config.WorkingDir = PathSyntax.normalizedAbsolute(absolute)
+                if stage.config.config.WorkingDir != "/" { try await makeWorkingDirectory(stage.config.config.WorkingDir!, in: &stage, log: log) }
             case .cmd:
                 stage.config.config.Cmd = execOrShell(ins.arguments)
             case .entrypoint:
@@ -669,7 +673,10 @@ public struct DockerfileBuilder: Sendable {
             guard srcParts.allSatisfy({ ArchiveExtractor.isNormalComponent($0) }) else {
                 throw fail(file, ins.line, "\(name) source \(src) leaves the build context")
             }
-            for (relative, node) in try glob(srcParts, in: view, ignore: ignore) {
+            for (relative, found) in try glob(srcParts, in: view, ignore: ignore) {
+                // A source that is itself a symlink is copied as what it points to (inside the
+                // context or stage), as Docker does; symlinks inside a copied folder stay links.
+                let node = try Self.followSymlinks(found, at: relative, in: view)
                 matched += 1
                 switch node {
                 case .directory(let layers, _):
@@ -697,18 +704,27 @@ public struct DockerfileBuilder: Sendable {
         try tar.finish()
         return try w.commit()
         }
-        stage.key = Digest.of(Data((stage.key.string + "\n" + digest.string).utf8))
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
+        try await addLayer(digest, size: size, what: "its files", into: &stage, log: log)
+    }
+
+    /// Adds a layer the builder wrote itself (COPY, ADD, WORKDIR) to the stage: its digest goes
+    /// into the cache key, and a key seen before reuses the layer recorded for it; a new layer
+    /// is unpacked (owners mapped) into a folder, for the RUN steps after it.
+    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout Stage, log: @escaping BuildLogger) async throws {
+        let phase = BuildPhase.build.rawValue
+        stage.key = Digest.of(Data((stage.key.string + "\n" + digest.string).utf8))
         let layer: Layer
         if let cached = cachedLayer(stage.key) {
             layer = cached
             stage.reused += 1
-            log(phase, .system, "  CACHED (layer \(cached.diffID.short): the same files as before)")
+            log(phase, .system, "  CACHED (layer \(cached.diffID.short): \(what) as before)")
         } else {
             let folder = layersRoot + "/" + digest.hex
-            if access(folder, F_OK) != 0 {
+            try await BlockingWork.run { [images, mapping, layersRoot, runner] in
+                guard access(folder, F_OK) != 0 else { return }
                 let temp = layersRoot + "/.tmp-" + UUID().uuidString
-                try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: images.content.path(digest), into: temp, name: "the layer of \(name)")
+                try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: images.content.path(digest), into: temp, name: "layer \(digest.short)")
                 try runner.giveToNamespaceRoot(temp)
                 if rename(temp, folder) != 0 && access(folder, F_OK) != 0 {
                     throw RuntimeError.io("cannot keep the layer folder \(folder): \(String(cString: strerror(errno)))")
@@ -717,9 +733,50 @@ public struct DockerfileBuilder: Sendable {
             layer = Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: digest.hex)
             try record(stage.key, layer)
             stage.added += 1
-            log(phase, .system, "  not cached: its files make a new layer \(digest.short)")
+            log(phase, .system, "  not cached: \(what) make a new layer \(digest.short)")
         }
         stage.layers.append(layer)
+    }
+
+    /// WORKDIR makes its folder (and missing parents: 0755, root's) when the stage lacks it, in
+    /// a layer of its own, as Docker does.
+    func makeWorkingDirectory(_ path: String, in stage: inout Stage, log: @escaping BuildLogger) async throws {
+        let parts = PathSyntax.components(path)
+        let view = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
+        if case .directory? = try view.node(parts.joined(separator: "/")) { return }
+        let mapping = self.mapping
+        let (digest, size) = try await BlockingWork.run { [images] () throws -> (Digest, Int64) in
+            let w = try images.content.writer()
+            let tar = TarWriter(out: w)
+            for i in 1...parts.count {
+                let p = parts[0..<i].joined(separator: "/")
+                if case .directory(_, let st)? = try view.node(p) {
+                    try tar.addDirectory(p, mode: Int(st.st_mode & 0o7777),
+                                         owner: .init(uid: IDMapping.inner(st.st_uid, in: mapping.users).map(Int.init) ?? 0,
+                                                      gid: IDMapping.inner(st.st_gid, in: mapping.groups).map(Int.init) ?? 0))
+                } else {
+                    try tar.addDirectory(p, mode: 0o755, owner: .root)
+                }
+            }
+            try tar.finish()
+            return try w.commit()
+        }
+        try await addLayer(digest, size: size, what: "the WORKDIR folder", into: &stage, log: log)
+    }
+
+    /// The node a symlink leads to, resolved inside `view` (absolute targets from its root, `..`
+    /// clamped there), at most 40 links deep; a link to nothing stays a link.
+    static func followSymlinks(_ node: LayerChainView.Node, at path: [String], in view: LayerChainView) throws -> LayerChainView.Node {
+        var current = node, at = path
+        for _ in 0..<40 {
+            guard case .symlink(let target, _) = current else { return current }
+            let base = target.hasPrefix("/") ? "" : at.dropLast().joined(separator: "/")
+            let resolved = PathSyntax.components(String(PathSyntax.normalizedAbsolute("/" + base + "/" + target).dropFirst()))
+            guard let next = try view.node(resolved.joined(separator: "/")) else { return current }
+            current = next
+            at = resolved
+        }
+        return current
     }
 
     /// Whether a context file is a tar archive, plain or compressed, by its first bytes.
