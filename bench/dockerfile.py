@@ -1,0 +1,103 @@
+"""Dockerfile builds against buildah in the same run: FROM a small base (the stack's build image,
+as an OCI layout), COPY 50 MB in 2,000 files, 3 RUNs, CMD. Three cases, each the median of RUNS:
+a cold build (fresh state / fresh buildah storage each run), a rebuild with nothing changed, and
+a rebuild after one copied file changed. Targets (against the faster peer): cold ≤ 0.5×,
+no change ≤ 0.3×, one file changed ≤ 0.3×. Also the bytes each writes to its storage per build.
+
+The peer is `buildah bud --layers --isolation chroot --storage-driver overlay` (root only).
+`docker build` (Debian's docker.io, legacy builder) is the issue's second peer; it is skipped
+when dockerd is not installed, and the script says so. Slipway's times are its builds'
+`started`→`finished` (build/status), through the engine in this process (--embedded).
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import median, report, rpc_session, make_stack
+
+RUNS = int(os.environ.get("RUNS", "3"))
+if os.getuid() != 0:
+    print("dockerfile: skipped: buildah, the peer, runs as root here (run make bench as root)")
+    sys.exit(0)
+tmp = tempfile.mkdtemp(prefix="slipway-bench-dockerfile-")
+make_stack(tmp + "/stack")
+subprocess.run(f"set -e; cd {tmp}; umoci init --layout base; umoci new --image base:b; umoci insert --image base:b stack/build / >/dev/null",
+               shell=True, check=True)
+BASE = f"oci:{tmp}/base:b"
+
+ctx = tmp + "/ctx"
+rng = random.Random(11)
+for i in range(2000):
+    d = f"{ctx}/data/d{i % 40:02d}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i:04d}", "wb") as f:
+        f.write(rng.randbytes(25 * 1024))
+with open(ctx + "/Dockerfile", "w") as f:
+    f.write("ARG BASE\nFROM $BASE\nCOPY data /data\nRUN find /data -type f | wc -l > /count\n"
+            "RUN echo one > /one\nRUN cat /count /one > /summary\nCMD [\"cat\", \"/summary\"]\n")
+
+
+def du(path):
+    out = subprocess.run(["du", "-sb", path], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else 0
+
+
+def parse(t):
+    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def slipway_build(state, requests, build):
+    msgs = rpc_session(state, requests + [{"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": build}}])
+    b = next(m["result"] for m in msgs if m.get("id") == 99)
+    assert b["status"] == "SUCCESS", b
+    return parse(b["finished"]) - parse(b["started"])
+
+
+def change_one_file():
+    with open(f"{ctx}/data/d00/f0000", "ab") as f:
+        f.write(os.urandom(16))
+
+
+results = {"slipway": {"cold": [], "same": [], "changed": [], "bytes": []}, "buildah": {"cold": [], "same": [], "changed": [], "bytes": []}}
+source = {"local": {"path": ctx}}
+for i in range(RUNS):
+    state = f"{tmp}/state{i}"
+    create = {"jsonrpc": "2.0", "id": 1, "method": "image/create",
+              "params": {"name": "bench", "strategy": "dockerfile", "buildArgs": {"BASE": BASE}, "source": source}}
+    results["slipway"]["cold"].append(slipway_build(state, [create], 1))
+    results["slipway"]["bytes"].append(du(state))
+    results["slipway"]["same"].append(slipway_build(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/trigger", "params": {"name": "bench"}}], 2))
+    change_one_file()
+    patch = {"jsonrpc": "2.0", "id": 1, "method": "image/patch", "params": {"name": "bench", "source": source}}
+    results["slipway"]["changed"].append(slipway_build(state, [patch], 3))
+
+    root = f"{tmp}/buildah{i}"
+    cmd = ["buildah", "--root", root + "/root", "--runroot", root + "/run", "--storage-driver", "overlay", "bud", "--layers",
+           "--isolation", "chroot", "--build-arg", f"BASE={BASE}", "-t", "bench", ctx]
+    for case in ("cold", "same", "changed"):
+        if case == "changed":
+            change_one_file()
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        results["buildah"][case].append(time.perf_counter() - t)
+        if case == "cold":
+            results["buildah"]["bytes"].append(du(root))
+    subprocess.run(["buildah", "--root", root + "/root", "--runroot", root + "/run", "--storage-driver", "overlay", "rmi", "-a", "-f"],
+                   capture_output=True)
+
+print(f"dockerfile: 50 MB in 2,000 files, 3 RUNs; {RUNS} runs each; peer buildah {subprocess.run(['buildah', '--version'], capture_output=True, text=True).stdout.split()[2]} (overlay, chroot)")
+if shutil.which("dockerd") is None:
+    print("docker build: skipped (dockerd is not installed on this machine)")
+s, b = results["slipway"], results["buildah"]
+report("cold build", median(s["cold"]), "s", "buildah bud --layers", median(b["cold"]), "≤ 0.5×")
+report("rebuild, nothing changed", median(s["same"]), "s", "buildah bud --layers", median(b["same"]), "≤ 0.3×")
+report("rebuild, one copied file changed", median(s["changed"]), "s", "buildah bud --layers", median(b["changed"]), "≤ 0.3×")
+print(f"storage after the cold build: slipway state {median(s['bytes']) / 2**20:.1f} MiB, buildah storage {median(b['bytes']) / 2**20:.1f} MiB")
+shutil.rmtree(tmp, ignore_errors=True)
