@@ -867,11 +867,19 @@ public struct DockerfileBuilder: Sendable {
         var kept = Set<Digest>()
         var freed = GarbageCollector.Freed()
         let fm = FileManager.default
-        let cache = root + "/cache", layers = root + "/layers"
+        let cache = root + "/cache", layers = root + "/layers", contexts = root + "/contexts"
         let expired = gc.started.addingTimeInterval(-cacheLifetime)
         func modified(_ path: String) -> Date {
             var st = stat()
             return lstat(path, &st) == 0 ? GarbageCollector.modified(st) : .distantPast
+        }
+        // Build contexts: kept while their source snapshot is (an image's current source), and
+        // for `cacheLifetime` after last use otherwise.
+        for name in (try? fm.contentsOfDirectory(atPath: contexts)) ?? [] {
+            let path = contexts + "/" + name
+            if name.hasPrefix(".tmp-") { freed = freed + gc.remove(path); continue }
+            if let d = Digest("sha256:" + name), keep.contains(d) || modified(path) > expired { continue }
+            freed = freed + gc.remove(path)
         }
         for name in (try? fm.contentsOfDirectory(atPath: cache)) ?? [] where name.hasSuffix(".json") {
             let path = cache + "/" + name

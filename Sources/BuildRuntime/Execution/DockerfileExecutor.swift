@@ -52,13 +52,26 @@ public struct DockerfileExecutor: BuildExecutor {
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
-        let contextRoot = request.workDirectory + "/context"
-        try await BlockingWork.run {
-            try ConfinedDirectory.removeTree(atPath: request.workDirectory)
-            let root = try ConfinedDirectory(path: contextRoot, displayPath: "the build context", create: true)
+        // The context is unpacked once per source snapshot and only read (no step sees it), so
+        // a rebuild of the same source reuses it.
+        let contexts = images.content.root.path + "/dockerfile/contexts"
+        let contextRoot = contexts + "/" + request.source.hex
+        let reused = try await BlockingWork.run { () throws -> Bool in
+            if access(contextRoot, F_OK) == 0 {
+                _ = utimensat(AT_FDCWD, contextRoot, nil, AT_SYMLINK_NOFOLLOW)  // in use: a failed touch only shortens its life
+                return true
+            }
+            try FileManager.default.createDirectory(atPath: contexts, withIntermediateDirectories: true)
+            let temp = contexts + "/.tmp-" + UUID().uuidString
+            let root = try ConfinedDirectory(path: temp, displayPath: "the build context", create: true)
             try sources.restore(request.source, into: root)
+            if rename(temp, contextRoot) != 0 {
+                try? ConfinedDirectory.removeTree(atPath: temp)  // another build placed the same context first: use that one
+                guard access(contextRoot, F_OK) == 0 else { throw RuntimeError.io("cannot place the build context: \(String(cString: strerror(errno)))") }
+            }
+            return false
         }
-        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) unpacked as the build context")
+        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(reused ? "already unpacked" : "unpacked") as the build context")
         var context = contextRoot
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)
