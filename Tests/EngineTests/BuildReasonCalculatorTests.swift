@@ -13,6 +13,22 @@ import Testing
         return BuildReasonCalculator.reasons(last: last, lastSucceeded: succeeded, current: current).map(\.reason)
     }
 
+    /// Dockerfile strategy: its settings are configuration; a moved FROM tag is STACK, and only
+    /// after a successful build.
+    @Test func dockerfileSettingsAndBases() {
+        var last = Self.base
+        last.dockerfile = DockerfileSettings(path: "Dockerfile", buildArgs: ["V": "1"], target: nil, contextDir: nil, bases: ["debian:12": "sha256:d1"])
+        #expect(reasons(last) { $0.dockerfile = last.dockerfile }.isEmpty)
+        #expect(reasons(last) { $0.dockerfile = last.dockerfile; $0.dockerfile?.buildArgs["V"] = "2" } == [.CONFIG])
+        #expect(reasons(last) { $0.dockerfile = last.dockerfile; $0.dockerfile?.target = "final" } == [.CONFIG])
+        #expect(reasons(last) { $0.dockerfile = nil } == [.CONFIG])  // back to buildpacks
+        let moved: (inout BuildInputs) -> Void = { $0.dockerfile = last.dockerfile; $0.dockerfile?.bases = ["debian:12": "sha256:d2"] }
+        #expect(reasons(last, moved) == [.STACK])
+        #expect(reasons(last, succeeded: false, moved).isEmpty)
+        let r = BuildReasonCalculator.reasons(last: last, lastSucceeded: true, current: { var c = Self.base; moved(&c); return c }())
+        #expect(r.first?.field == "FROM debian:12" && r.first?.old == "sha256:d1" && r.first?.new == "sha256:d2")
+    }
+
     @Test func firstBuildIsConfig() {
         #expect(reasons(nil) { _ in } == [.CONFIG])
     }

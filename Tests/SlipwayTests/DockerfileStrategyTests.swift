@@ -78,3 +78,34 @@ import Testing
         #expect(failed["status"] == "FAILURE" && failed["message"]?.stringValue?.contains(#"Dockerfile:2: unknown instruction "RUNN""#) == true, "\(failed)")
     }
 }
+
+/// A FROM tag that moves to another image is a STACK build, found by polling; the build status
+/// lists every FROM with its digest.
+@Suite struct DockerfileBaseTests {
+    @Test func aMovedFromTagIsAStackBuild() async throws {
+        guard getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map({ String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") }) == true else {
+            print("DockerfileBaseTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
+            return
+        }
+        let base = try await DockerfileStrategyTests.baseLayout()
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"])
+        let run = "oci:\(base.path)/oci:run", build = "oci:\(base.path)/oci:build"
+        _ = try await c.call("image/create", ["name": "moving", "strategy": "dockerfile", "buildArgs": ["BUILD_IMAGE": .string(build), "RUN_IMAGE": .string(run)],
+                                              "source": ["local": ["path": .string(DockerfileStrategyTests.app)]]])
+        let first = try await c.call("build/wait", ["image": "moving", "build": 1])
+        #expect(first["status"] == "SUCCESS", "\(JSONWriter.string(first))")
+        let bases = first["bases"]?.arrayValue ?? []
+        #expect(Set(bases.compactMap { $0["name"]?.stringValue }) == [run, build], "\(bases)")
+        #expect(bases.allSatisfy { $0["digest"]?.stringValue?.hasPrefix("sha256:") == true })
+
+        // The run tag moves: a new config (a label) makes a new manifest under the same tag.
+        #expect(try await sh("umoci config --image '\(base.path)/oci:run' --config.label moved=yes").status == 0)
+        try await c.waitForQueued("moving", 2)
+        let second = try await c.call("build/wait", ["image": "moving", "build": 2])
+        #expect(second["status"] == "SUCCESS" && second["reasonSummary"] == "STACK", "\(JSONWriter.string(second))")
+        #expect(second["reasons"]?.arrayValue?.first?["field"] == .string("FROM " + run), "\(JSONWriter.string(second))")
+        let newRun = second["bases"]?.arrayValue?.first { $0["name"] == .string(run) }?["digest"]
+        #expect(newRun != bases.first { $0["name"] == .string(run) }?["digest"])
+    }
+}

@@ -87,6 +87,8 @@ public struct BuildResult: Sendable, Equatable {
     public var layersReused: Int
     /// `host/repo@sha256:…` when the image was pushed to a registry after export.
     public var pushedReference: String?
+    /// A Dockerfile build's FROM images: each name and the manifest digest it resolved to.
+    public var bases: [String: String] = [:]
 
     public init(imageDigest: Digest, buildpacks: [BuildpackDescriptor], runImageDigest: Digest, processes: [LaunchProcess], layersAdded: Int,
                 layersReused: Int, pushedReference: String? = nil) {

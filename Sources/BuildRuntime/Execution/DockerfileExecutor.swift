@@ -89,7 +89,9 @@ public struct DockerfileExecutor: BuildExecutor {
                                       mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase),
             log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
-        return BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
-                           processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
+        var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
+                                processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
+        built.bases = result.bases.mapValues(\.string)
+        return built
     }
 }

@@ -285,6 +285,20 @@ public final class RegistryClient: Sendable {
         return try OCIImage.load(digest, from: store)
     }
 
+    /// The digest `repository:reference` names now (its manifest or index), without fetching
+    /// any blob: what a moved tag is noticed by.
+    public func manifestDigest(repository: String, reference: String) async throws -> Digest {
+        let r: HTTPResponse
+        do {
+            r = try await send("GET", url("\(repository)/manifests/\(reference)"), scope: "repository:\(repository):pull",
+                               headers: [("Accept", Self.manifestAccept)], sink: { .memory(maxBytes: Self.maxManifestBytes) })
+        } catch HTTPError.tooLarge {
+            throw RuntimeError.unavailable("\(host) answered the manifest of \(repository) with more than \(Self.maxManifestBytes) bytes; refusing it")
+        }
+        guard r.status == 200 else { throw RuntimeError.unavailable("\(r.status) from \(host) getting the manifest of \(repository):\(PathSyntax.shortened(reference, limit: 80))") }
+        return Digest.of(r.body)
+    }
+
     /// Streams one blob into the store, never more than its descriptor's size, and keeps it
     /// only if its digest is the one asked for.
     func fetchBlob(_ d: OCIDescriptor, repository: String, scope: String, into store: ContentStore) async throws {

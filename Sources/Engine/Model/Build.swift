@@ -46,8 +46,12 @@ public struct DockerfileSettings: Codable, Sendable, Equatable {
     public var buildArgs: [String: String]
     public var target: String?
     public var contextDir: String?
+    /// The FROM images and the digests they resolved to: what the build used (recorded when it
+    /// succeeds), or what they resolve to now (from polling). Compared only for STACK.
+    public var bases: [String: String]?
 
-    public init(path: String, buildArgs: [String: String], target: String?, contextDir: String?) {
+    public init(path: String, buildArgs: [String: String], target: String?, contextDir: String?, bases: [String: String]? = nil) {
+        self.bases = bases
         self.path = path
         self.buildArgs = buildArgs
         self.target = target

@@ -48,6 +48,9 @@ public struct ImageStatus: Codable, Sendable, Equatable {
     public var latestReason: String?
     public var lastSuccessfulBuild: BuildSummary?
     public var lastFailedBuild: BuildSummary?
+    /// Dockerfile strategy: what the FROM images of the last successful build resolve to now,
+    /// as polling last found them.
+    public var dockerfileBases: [String: String]?
     /// The next build number to hand out; build numbers are never reused.
     public var nextBuildNumber: Int
 

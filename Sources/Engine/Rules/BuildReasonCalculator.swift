@@ -6,7 +6,7 @@ import SlipwayProtocol
 ///   strategy, or (Dockerfile strategy) the Dockerfile, build args, target or context folder.
 /// - COMMIT: a new commit for the same git URL and ref.
 /// - BUILDER: a buildpack the last build used now has another version in the builder.
-/// - STACK: the stack's run image changed.
+/// - STACK: the stack's run image changed, or (Dockerfile strategy) a FROM tag moved.
 /// BUILDER and STACK are only reasons after a successful last build; without a last build,
 /// the reason is CONFIG.
 public enum BuildReasonCalculator {
@@ -29,11 +29,12 @@ public enum BuildReasonCalculator {
         if last.env != current.env {
             config.append(BuildReason(.CONFIG, field: "env", old: describeEnv(last.env), new: describeEnv(current.env)))
         }
-        if last.dockerfile != current.dockerfile {
+        if last.dockerfile.map({ var d = $0; d.bases = nil; return d }) != current.dockerfile.map({ var d = $0; d.bases = nil; return d }) {
             let (o, n) = (last.dockerfile, current.dockerfile)
             if o == nil || n == nil {
                 config.append(BuildReason(.CONFIG, field: "strategy", old: o == nil ? "buildpacks" : "dockerfile", new: n == nil ? "buildpacks" : "dockerfile"))
             } else if let o, let n {
+                // The bases are compared for STACK below, not as configuration.
                 if o.path != n.path { config.append(BuildReason(.CONFIG, field: "dockerfile", old: o.path, new: n.path)) }
                 if o.buildArgs != n.buildArgs { config.append(BuildReason(.CONFIG, field: "buildArgs", old: describeEnv(o.buildArgs), new: describeEnv(n.buildArgs))) }
                 if o.target != n.target { config.append(BuildReason(.CONFIG, field: "target", old: o.target ?? "", new: n.target ?? "")) }
@@ -54,6 +55,12 @@ public enum BuildReasonCalculator {
             }
             if let old = last.runImageDigest, let new = current.runImageDigest, old != new {
                 out.append(BuildReason(.STACK, field: "runImage", old: old, new: new))
+            }
+            // Dockerfile strategy: a FROM image whose tag now names another image.
+            if let old = last.dockerfile?.bases, let new = current.dockerfile?.bases {
+                for (name, digest) in old.sorted(by: { $0.key < $1.key }) {
+                    if let now = new[name], now != digest { out.append(BuildReason(.STACK, field: "FROM " + name, old: digest, new: now)) }
+                }
             }
         }
         return out

@@ -374,6 +374,7 @@ extension Engine {
             }
             b.buildpacks = result.buildpacks.map { BuildpackInfo(id: $0.id, version: $0.version, homepage: $0.homepage) }
             b.inputs.buildpacks = Dictionary(uniqueKeysWithValues: b.buildpacks.map { ($0.id, $0.version) })
+            if !result.bases.isEmpty { b.inputs.dockerfile?.bases = result.bases }
             b.message = nil
             r.log.append(phase: BuildPhase.completion.rawValue, stream: LogStream.system.rawValue,
                          line: "Build \(key.number) succeeded: \(result.layersAdded) layer(s) added, \(result.layersReused) reused")
@@ -436,6 +437,7 @@ extension Engine {
             if b.status == .SUCCESS {
                 image.status.lastSuccessfulBuild = .init(number: b.number, reason: summary)
                 image.status.latestImage = b.latestImage
+                if let bases = b.inputs.dockerfile?.bases { image.status.dockerfileBases = bases }
             } else {
                 image.status.lastFailedBuild = .init(number: b.number, reason: summary)
             }

@@ -11,8 +11,48 @@ extension Engine {
             // At start, catch up on what came due while no engine ran; then every interval.
             while !Task.isCancelled {
                 await self?.pollGitSources()
+                await self?.pollDockerfileBases()
                 try? await Task.sleep(for: .seconds(interval))  // cancellation ends the loop above
             }
+        }
+    }
+
+    /// Looks at what the FROM images of every Dockerfile image's last successful build resolve
+    /// to now: a tag that moved to another image starts a build with reason STACK (the
+    /// Dockerfile meaning of "the base changed"; a full build, as there is no rebase here).
+    public func pollDockerfileBases() async {
+        let candidates = ((try? loadImages()) ?? [:]).values.filter { $0.isConfiguration && $0.strategy == .dockerfile && $0.status.dockerfileBases != nil }
+        for image in candidates {
+            guard let known = image.status.dockerfileBases else { continue }
+            var now = known
+            for (name, _) in known {
+                // An image that cannot be reached now keeps what it was; the next poll tries again.
+                if let d = try? await currentBaseDigest(name, namespace: image.namespace) { now[name] = d.string }
+            }
+            guard now != known, var current = try? imageIfExists(image.namespace, image.name), current.status.dockerfileBases == known else { continue }
+            current.status.dockerfileBases = now
+            do {
+                let last = try store.latestBuild(namespace: image.namespace, image: image.name)
+                let lastFinished = try lastFinishedBuild(image.namespace, image.name)
+                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: current))
+                if reasons.isEmpty { try saveImage(current) } else { _ = try commit(current, reasons: reasons, created: false) }
+            } catch {
+                report("polling the FROM images of \(image.namespace)/\(image.name) failed: \(error); the next poll tries again")
+            }
+        }
+    }
+
+    /// What a FROM name resolves to now: a registry tag's manifest digest, or an `oci:` layout
+    /// tag's. A folder has no tag to move: nil.
+    nonisolated func currentBaseDigest(_ name: String, namespace: String) async throws -> Digest? {
+        switch try ImageReference.parse(name, field: "FROM") {
+        case .registry(let host, let repository, let tag, let digest):
+            if let digest { return digest }
+            return try await registryClient(host: host, namespace: namespace).manifestDigest(repository: repository, reference: tag ?? ImageReference.defaultTag)
+        case .layout(let path, let tag):
+            return try await BlockingWork.run { try OCILayout(path: path, create: false).image(tag: tag).manifestDigest }
+        case .rootfs:
+            return nil
         }
     }
 

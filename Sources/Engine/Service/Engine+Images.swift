@@ -331,7 +331,8 @@ extension Engine {
         }
         let s = image.source
         let dockerfile = image.strategy == .dockerfile
-            ? DockerfileSettings(path: image.dockerfile ?? "Dockerfile", buildArgs: image.buildArgs ?? [:], target: image.target, contextDir: image.contextDir)
+            ? DockerfileSettings(path: image.dockerfile ?? "Dockerfile", buildArgs: image.buildArgs ?? [:], target: image.target, contextDir: image.contextDir,
+                                 bases: image.status.dockerfileBases)
             : nil
         return BuildInputs(
             builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",

@@ -41,6 +41,12 @@ public struct BuildListResult: Codable, Sendable {
     }
 }
 
+/// A FROM image of a Dockerfile build, in its build status.
+public struct BaseImage: Codable, Sendable, Equatable {
+    public var name: String
+    public var digest: String
+}
+
 /// `build/status`: everything `kp build status` shows.
 public struct BuildStatusResult: Codable, Sendable {
     public var namespace: String
@@ -57,6 +63,8 @@ public struct BuildStatusResult: Codable, Sendable {
     public var stackID: String?
     public var source: SourceInfo
     public var buildpacks: [BuildpackInfo]
+    /// Dockerfile strategy: every FROM image and the manifest digest it resolved to.
+    public var bases: [BaseImage]?
     public var created: String
     public var started: String?
     public var finished: String?
@@ -79,6 +87,7 @@ public struct BuildStatusResult: Codable, Sendable {
         source = SourceInfo(type: b.inputs.sourceType, url: local ? nil : b.inputs.sourceURL, revision: local ? nil : b.inputs.sourceRevision,
                             ref: b.inputs.sourceRef, path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
         buildpacks = b.buildpacks
+        bases = b.inputs.dockerfile?.bases.map { $0.sorted { $0.key < $1.key }.map { BaseImage(name: $0.key, digest: $0.value) } }
         created = b.created
         started = b.started
         finished = b.finished
