@@ -13,7 +13,6 @@ final class LoopbackRegistry: Sendable {
     init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, tls: (certificate: String, key: String)? = nil,
          reusing: LoopbackRegistry? = nil) async throws {
         dir = reusing?.dir ?? TempDir("registry")
-        port = reusing?.port ?? Int.random(in: 20000..<40000)
         var auth = ""
         if let tokenAuth {
             auth = "auth:\n  token:\n    realm: \(tokenAuth.realm)\n    service: slipway-registry\n    issuer: slipway-test-issuer\n    rootcertbundle: \(tokenAuth.certificate)\n"
@@ -22,6 +21,29 @@ final class LoopbackRegistry: Sendable {
             guard r.status == 0 else { throw TestFailure("htpasswd: \(r.err)") }
             auth = "auth:\n  htpasswd:\n    realm: slipway-test\n    path: \(dir.path)/htpasswd\n"
         }
+        // A port the OS gives (free when asked); if another process takes it before the
+        // registry binds it, the registry exits and another port is tried.
+        for _ in 0..<5 {
+            let port: Int
+            if let reusing {
+                port = reusing.port
+            } else {
+                let given = try await sh("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
+                guard let p = Int(given.out.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestFailure("no free port: \(given.err)") }
+                port = p
+            }
+            if let p = try await Self.start(dir: dir, port: port, tls: tls, auth: auth) {
+                self.port = port
+                self.process = p
+                return
+            }
+            if reusing != nil { break }
+        }
+        throw TestFailure("docker-registry did not start: \((try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "")")
+    }
+
+    /// Starts docker-registry on `port`; nil when it exits before it answers.
+    static func start(dir: TempDir, port: Int, tls: (certificate: String, key: String)?, auth: String) async throws -> Process? {
         let config = """
             version: 0.1
             log:
@@ -44,16 +66,16 @@ final class LoopbackRegistry: Sendable {
         p.standardError = logHandle
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        process = p
         // A loaded machine (the whole suite at once) can take seconds to start it: poll with a
         // deadline, off the cooperative pool (async sh, Task.sleep).
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if try await sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return }
-            if !p.isRunning { break }
+            if try await sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return p }
+            if !p.isRunning { return nil }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw TestFailure("docker-registry did not start: \(log)")
+        p.terminate()
+        return nil
     }
 
     /// How many blob uploads the registry accepted (from its access log).

@@ -307,24 +307,16 @@ extension Engine {
 
     func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
         Result {
-            if image.strategy == .dockerfile {
-                guard let digest = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
-                var layoutPath = path("layouts", ".registry", b.namespace, b.image)
-                var tag = "latest"
-                if case .layout(let p, let t) = try parseTag(image.tag, field: "tag") {
-                    layoutPath = p
-                    tag = t
+            // The stack (a buildpacks build's): a Dockerfile build has none and needs no builder.
+            var stack: ClusterStack?
+            var order: [[BuildpackRef]] = []
+            if image.strategy == .buildpacks {
+                guard let resolved else { throw EngineError(.notFound, "builder \(b.builderImage ?? "") not found") }
+                guard resolved.status.ready, let s = resolved.stack else {
+                    throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
                 }
-                return BuildPlan(
-                    workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
-                    source: digest, env: image.env, buildImage: nil, runImage: nil, runImageName: "", stackID: "",
-                    dockerfile: b.inputs.dockerfile, namespace: b.namespace, order: [], outputLayout: layoutPath, outputTag: tag,
-                    outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
-                    project: Self.projectMetadata(image.source))
-            }
-            guard let resolved else { throw EngineError(.notFound, "builder \(b.builderImage ?? "") not found") }
-            guard resolved.status.ready, let stack = resolved.stack else {
-                throw EngineError(.failedPrecondition, "builder \(b.builderImage ?? "") is not ready: \(resolved.status.message ?? "")")
+                stack = s
+                order = resolved.order
             }
             guard let digest = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) else { throw EngineError(.failedPrecondition, "the image has no source snapshot") }
             var layoutPath = path("layouts", ".registry", b.namespace, b.image)
@@ -335,9 +327,9 @@ extension Engine {
             }
             return BuildPlan(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
-                source: digest, env: image.env, buildImage: stack.status.buildImageDigest, runImage: stack.status.runImageDigest,
-                runImageName: stack.runImage, stackID: stack.id, dockerfile: nil, namespace: b.namespace, order: resolved.order,
-                outputLayout: layoutPath, outputTag: tag,
+                source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
+                runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
+                namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
                 project: Self.projectMetadata(image.source))
         }
