@@ -612,8 +612,10 @@ public struct DockerfileBuilder: Sendable {
         // Folders on the way to a copied file: one the stage has keeps its mode and owner; a new
         // one gets 0755 and the --chown owner (root without it), as Docker makes them.
         let mapping = self.mapping
-        func parents(of parts: [String]) throws {
-            for i in 1..<max(1, parts.count) {
+        func parents(of parts: [String]) throws { try folders(Array(parts.dropLast())) }
+        // `parts` and every folder above it.
+        func folders(_ parts: [String]) throws {
+            for i in stride(from: 1, through: parts.count, by: 1) {
                 let p = parts[0..<i].joined(separator: "/")
                 guard written.insert(p).inserted else { continue }
                 if case .directory(_, let st)? = try stageView.node(p) {
@@ -690,7 +692,7 @@ public struct DockerfileBuilder: Sendable {
                     // ADD of a local tar archive (plain, gzip, bzip2 or xz): unpacked into the
                     // destination folder, never written outside it. Another file is copied.
                     if try Self.isArchive(dir, n) {
-                        try parents(of: destParts + ["x"])
+                        try folders(destParts)
                         try addArchive(dir, n, at: destParts, written: &written, into: tar, source: src)
                         continue
                     }

@@ -28,7 +28,6 @@ public struct OverlayStepRunner: Sendable {
         public let id: String
         public let root: String
         public var upper: String { root + "/upper" }
-        public var merged: String { root + "/merged" }
         var relative: String { OverlayStepRunner.steps + "/" + id }
     }
 

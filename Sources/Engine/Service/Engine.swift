@@ -37,12 +37,10 @@ public struct EngineOptions: Sendable {
     public var layerCompressionLevel: Int?
     /// PEM certificates trusted for every registry besides the system's (`--registry-ca`).
     public var registryCAFile: String?
-    /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher unless set.
+    /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher.
     public var userNamespaceHelper: String {
-        get { helperOverride ?? URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path }
-        set { helperOverride = newValue }
+        URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path
     }
-    private var helperOverride: String?
 
     public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
         self.launcherPath = launcherPath
