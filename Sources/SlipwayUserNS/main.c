@@ -6,7 +6,7 @@
 //
 //   slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap]
 //                  [--chdir DIR] [--lower DIR]… --upper DIR --work DIR --merged DIR
-//                  [--bind-dir DIR]… -- COMMAND [ARG…]
+//                  [--bind-dir DIR]… [--overlay-mount UPPER,WORK,LOWER[,LOWER…]]… -- COMMAND [ARG…]
 //
 // Each map maps COUNT ids from INNER (in the namespace) to OUTER (on the host). As root the maps are written to /proc/PID/{uid,gid}_map; with --newuidmap (a
 // user that is not root) the setuid `newuidmap`/`newgidmap` write them, within the user's
@@ -26,7 +26,11 @@
 // untouched): the namespace's root is another host id than the caller, and may not be allowed
 // to walk the paths that lead to them (a 0700 state directory). Both are bind-mounted from
 // descriptors opened before the ids changed, which needs no walk. Each --bind-dir folder (a
-// RUN --mount=type=cache folder) is at /tmp/slipway-mounts/N, N counting from 0.
+// RUN --mount=type=cache folder) is at /tmp/slipway-mounts/N, N counting from 0; then each
+// --overlay-mount (a RUN --mount=type=bind: a stage's layers or a context folder as lowers,
+// topmost first, with an upper folder that catches, and so discards, what the step writes) at
+// the next N. Its folders are opened before the ids change and named by descriptor in the
+// mount options, so the namespace's root never walks the host paths to them.
 //
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
@@ -49,6 +53,8 @@
 #define MAX_MAPS 8
 #define MAX_LOWERS 512
 #define MAX_BINDS 16
+#define MAX_OVERLAY_MOUNTS 8
+#define MAX_OVERLAY_MOUNT_DIRS 64
 #define HELPER_FAILED 125
 
 struct map { unsigned long inner, outer, count; };
@@ -61,6 +67,9 @@ static int nlowers;
 static const char *upper, *work, *merged, *chdir_to;
 static const char *binds[MAX_BINDS];
 static int nbinds;
+// Each --overlay-mount: its folders (upper, work, lowers…), then their descriptors.
+static struct extra { const char *dirs[MAX_OVERLAY_MOUNT_DIRS]; int ndirs; int fds[MAX_OVERLAY_MOUNT_DIRS]; } extras[MAX_OVERLAY_MOUNTS];
+static int nextras;
 static int use_newuidmap;
 static pid_t child = -1;
 
@@ -155,6 +164,37 @@ static void mount_overlay(void) {
     free(options);
 }
 
+// Splits an --overlay-mount value at its commas into upper, work and at least one lower.
+static void parse_overlay_mount(char *v) {
+    if (nextras == MAX_OVERLAY_MOUNTS) usage("too many --overlay-mount");
+    struct extra *e = &extras[nextras++];
+    for (char *save = NULL, *p = strtok_r(v, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (e->ndirs == MAX_OVERLAY_MOUNT_DIRS) usage("too many folders in an --overlay-mount");
+        if (!plain_path(p)) usage("an --overlay-mount folder may not hold ':' or '\\'");
+        e->dirs[e->ndirs++] = p;
+    }
+    if (e->ndirs < 3) usage("--overlay-mount is UPPER,WORK,LOWER[,LOWER…]");
+}
+
+// Mounts --overlay-mount e at target, its folders named by the descriptors opened earlier.
+static void mount_extra(struct extra *e, const char *target) {
+    size_t size = 64 + 32 * (size_t)e->ndirs;
+    char *options = malloc(size), part[48];
+    if (!options) die("malloc");
+    strcpy(options, "lowerdir=");
+    for (int d = 2; d < e->ndirs; d++) {
+        snprintf(part, sizeof part, "%s/proc/self/fd/%d", d > 2 ? ":" : "", e->fds[d]);
+        strcat(options, part);
+    }
+    snprintf(part, sizeof part, ",upperdir=/proc/self/fd/%d", e->fds[0]);
+    strcat(options, part);
+    snprintf(part, sizeof part, ",workdir=/proc/self/fd/%d", e->fds[1]);
+    strcat(options, part);
+    strcat(options, ",userxattr");
+    if (mount("overlay", target, "overlay", 0, options) != 0) die("mounting an --overlay-mount");
+    free(options);
+}
+
 static int exec_as(int argc, char **argv) {
     unsigned long uid, gid;
     if (argc < 5 || sscanf(argv[2], "%lu:%lu", &uid, &gid) != 2 || strcmp(argv[3], "--")) usage("--exec-as takes UID:GID -- COMMAND");
@@ -192,6 +232,8 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--bind-dir")) {
             if (nbinds == MAX_BINDS) usage("too many --bind-dir");
             binds[nbinds++] = v;
+        } else if (!strcmp(a, "--overlay-mount")) {
+            parse_overlay_mount(argv[i]);
         } else {
             usage("unknown flag");
         }
@@ -200,7 +242,7 @@ int main(int argc, char **argv) {
     if (nmaps[0] == 0 || nmaps[1] == 0) usage("give --uid-map and --gid-map");
     int overlay = nlowers || upper || work || merged;
     if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
-    if (nbinds && !overlay) usage("--bind-dir needs an overlay");
+    if ((nbinds || nextras) && !overlay) usage("--bind-dir and --overlay-mount need an overlay");
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -226,6 +268,11 @@ int main(int argc, char **argv) {
             bind_fds[b] = open(binds[b], O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (bind_fds[b] < 0) die(binds[b]);
         }
+        for (int x = 0; x < nextras; x++)
+            for (int d = 0; d < extras[x].ndirs; d++) {
+                extras[x].fds[d] = openat(base_fd >= 0 ? base_fd : AT_FDCWD, extras[x].dirs[d], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (extras[x].fds[d] < 0) die(extras[x].dirs[d]);
+            }
         char c = 1;
         if (write(ready[1], &c, 1) != 1) die("telling the parent");
         if (read(go[0], &c, 1) != 1) _exit(HELPER_FAILED);  // the parent failed and said why
@@ -246,13 +293,19 @@ int main(int argc, char **argv) {
             close(f);
             snprintf(source, sizeof source, "/proc/self/fd/%d", self_fd);
             if (mount(source, "/tmp/slipway-exec-as", NULL, MS_BIND, NULL) != 0) die("binding the helper");
-            if (nbinds && mkdir("/tmp/slipway-mounts", 0755) != 0) die("/tmp/slipway-mounts");
+            if ((nbinds || nextras) && mkdir("/tmp/slipway-mounts", 0755) != 0) die("/tmp/slipway-mounts");
             for (int b = 0; b < nbinds; b++) {
                 char target[64];
                 snprintf(target, sizeof target, "/tmp/slipway-mounts/%d", b);
                 if (mkdir(target, 0755) != 0) die(target);
                 snprintf(source, sizeof source, "/proc/self/fd/%d", bind_fds[b]);
                 if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) != 0) die("binding a --bind-dir folder");
+            }
+            for (int x = 0; x < nextras; x++) {
+                char target[64];
+                snprintf(target, sizeof target, "/tmp/slipway-mounts/%d", nbinds + x);
+                if (mkdir(target, 0755) != 0) die(target);
+                mount_extra(&extras[x], target);
             }
         }
         if (chdir_to && chdir("/") != 0) die("/");

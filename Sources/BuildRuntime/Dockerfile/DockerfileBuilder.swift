@@ -10,8 +10,8 @@ import Foundation
 /// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
 /// and writes no layer, and the log says for every step whether it was cached and, if not, why.
 ///
-/// Not yet (each refused with a message): `RUN --mount` other than `type=cache`, `RUN
-/// --network`, `ADD` of URLs, and stages built in parallel.
+/// Not yet (each refused with a message): `RUN --mount=type=secret|ssh`, `RUN --network`,
+/// `ADD` of URLs, and stages built in parallel.
 public struct DockerfileBuilder: Sendable {
     /// What one Dockerfile build needs.
     public struct Request: Sendable {
@@ -165,7 +165,8 @@ public struct DockerfileBuilder: Sendable {
         return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases, finalBase: final.base)
     }
 
-    /// The stages the target needs: itself, its FROM stage and the stages its COPY --from name.
+    /// The stages the target needs: itself, its FROM stage, and the stages its COPY --from and
+    /// RUN --mount from= name.
     func neededStages(_ d: Dockerfile, target: Int, words: ShellWords, globals: [String: String], file: String) throws -> Set<Int> {
         var needed = Set<Int>()
         var pending = [target]
@@ -174,10 +175,15 @@ public struct DockerfileBuilder: Sendable {
             let s = d.stages[i]
             let fromName = try fromImageName(s.from, words: words, globals: globals, file: file)
             if let j = d.stage(named: fromName), j < i, d.stages[j].name == fromName.lowercased() { pending.append(j) }
-            for ins in s.instructions where ins.keyword == .copy {
-                if case .some(.some(let from)) = ins.flag("from") {
-                    if let j = d.stage(named: from), j != i { pending.append(j) }
+            for ins in s.instructions {
+                var froms: [String] = []
+                if ins.keyword == .copy, case .some(.some(let from)) = ins.flag("from") { froms.append(from) }
+                if ins.keyword == .run {
+                    for spec in ins.flagValues("mount") {
+                        for part in spec.split(separator: ",") where part.lowercased().hasPrefix("from=") { froms.append(String(part.dropFirst(5))) }
+                    }
                 }
+                for from in froms { if let j = d.stage(named: from), j != i { pending.append(j) } }
             }
         }
         return needed
@@ -343,9 +349,11 @@ public struct DockerfileBuilder: Sendable {
             case .onbuild:
                 stage.config.config.OnBuild = (stage.config.config.OnBuild ?? []) + [ins.shellText]
             case .copy, .add:
-                try await copy(ins, into: &stage, dockerfile: d, built: built, context: context, words: words, file: file, log: log)
+                try await copy(ins, into: &stage, sources: StepSources(dockerfile: d, built: built, context: context, request: request),
+                               words: words, file: file, log: log)
             case .run:
-                try await run(ins, in: &stage, file: file, mountCache: request.mountCacheDirectory, log: log, label: stageLabel)
+                try await run(ins, in: &stage, file: file, sources: StepSources(dockerfile: d, built: built, context: context, request: request),
+                              log: log, label: stageLabel)
             case .from:
                 break  // a FROM starts a stage; it is never among a stage's instructions
             }
@@ -451,50 +459,188 @@ public struct DockerfileBuilder: Sendable {
         return env
     }
 
-    /// A `RUN --mount=type=cache,target=…[,id=…][,uid=…][,gid=…][,mode=…]`: a folder of the
-    /// image's that outlives builds, made (owned as asked, inside the step's namespace) on
-    /// first use. Other mount types are refused.
-    func cacheMount(_ spec: String, stage: Stage, mountCache: String?, file: String, line: Int) throws -> OverlayStepRunner.CacheMount {
+    /// What a step may read besides its own stage (COPY --from, RUN --mount): the stages built
+    /// so far, the context, and images by name.
+    struct StepSources {
+        var dockerfile: Dockerfile
+        var built: [Int: Stage]
+        var context: ConfinedDirectory
+        var request: Request
+    }
+
+    /// A `RUN --mount`: what the step sees there, and what of it goes into the step's cache key.
+    /// - `type=cache,target=…[,id=…][,uid=…][,gid=…][,mode=…]`: a folder of the image's that
+    ///   outlives builds, made (owned as asked, inside the step's namespace) on first use;
+    /// - `type=bind,target=…[,from=STAGE|IMAGE][,source=…][,rw]`: a path of another stage, of an
+    ///   image, or of the context (ignore rules applied), read-only unless `rw`, whose writes
+    ///   are dropped after the step;
+    /// - `type=tmpfs,target=…`: an empty tmpfs.
+    /// `secret` and `ssh` are refused.
+    func stepMount(_ spec: String, sources: StepSources, file: String, line: Int) async throws -> (OverlayStepRunner.StepMount, key: String, scratch: String?) {
         var options: [String: String] = [:]
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
             options[kv[0].lowercased()] = kv.count == 2 ? kv[1] : "true"
         }
         let type = options["type"] ?? "bind"
-        guard type == "cache" else { throw fail(file, line, "RUN --mount=type=\(type) is not supported by Slipway yet (type=cache is)") }
+        guard ["cache", "bind", "tmpfs"].contains(type) else {
+            throw fail(file, line, "RUN --mount=type=\(type) is not supported by Slipway yet (bind, cache and tmpfs are)")
+        }
         guard let target = options["target"] ?? options["dst"] ?? options["destination"], target.hasPrefix("/"),
-            PathSyntax.components(target).allSatisfy(ArchiveExtractor.isNormalComponent)
-        else { throw fail(file, line, "RUN --mount=type=cache needs an absolute target=PATH") }
-        guard let mountCache else { throw fail(file, line, "RUN --mount=type=cache needs a build of an image (its cache keeps the folder)") }
-        func number(_ key: String, radix: Int, below limit: UInt32, default value: UInt32) throws -> UInt32 {
-            guard let text = options[key] else { return value }
-            guard let n = UInt32(text, radix: radix), n < limit else { throw fail(file, line, "--mount \(key)=\(text) is out of range") }
-            return n
+            PathSyntax.components(target).allSatisfy(ArchiveExtractor.isNormalComponent), PathSyntax.components(target).count > 0
+        else { throw fail(file, line, "RUN --mount=type=\(type) needs an absolute target=PATH below /") }
+        switch type {
+        case "tmpfs":
+            return (.init(.tmpfs, at: target, writable: true), "tmpfs " + target, nil)
+        case "bind":
+            let source = options["source"] ?? options["src"] ?? "/"
+            let path = PathSyntax.components(source)
+            guard path.allSatisfy(ArchiveExtractor.isNormalComponent) else {
+                throw fail(file, line, "RUN --mount=type=bind,source=\(source) leaves what it mounts")
+            }
+            let writable = options["rw"] == "true" || options["readwrite"] == "true"
+            let sub = path.joined(separator: "/")
+            func exists(_ view: LayerChainView) throws {
+                guard try view.node(sub) != nil else { throw fail(file, line, "RUN --mount=type=bind,source=\(source): no such file or folder in what it mounts") }
+            }
+            let what = "bind \(target) rw=\(writable) source=\(sub)"
+            if let from = options["from"] {
+                if let j = sources.dockerfile.stage(named: from), let other = sources.built[j] {
+                    try exists(LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) }))
+                    return (.init(.layers(other.lowers, path: sub), at: target, writable: writable), what + " stage " + other.key.string, nil)
+                }
+                let image = try await sources.request.resolveBase(from)
+                let folder = try await BlockingWork.run { try baseFolder(image) }
+                try exists(LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)]))
+                return (.init(.layers([folder], path: sub), at: target, writable: writable), what + " image " + image.manifestDigest.string, nil)
+            }
+            // The context: its files below `source`, ignore rules applied, copied into a folder
+            // of the step's, whose digest goes into the key.
+            try exists(LayerChainView(folders: [sources.context]))
+            let (folder, digest) = try await BlockingWork.run { [self] in
+                try copyContext(sources.context, path: path, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file)))
+            }
+            return (.init(.layers([folder], path: ""), at: target, writable: writable), what + " context " + digest.string, folder)
+        default:
+            guard let mountCache = sources.request.mountCacheDirectory else {
+                throw fail(file, line, "RUN --mount=type=cache needs a build of an image (its cache keeps the folder)")
+            }
+            func number(_ key: String, radix: Int, below limit: UInt32, default value: UInt32) throws -> UInt32 {
+                guard let text = options[key] else { return value }
+                guard let n = UInt32(text, radix: radix), n < limit else { throw fail(file, line, "--mount \(key)=\(text) is out of range") }
+                return n
+            }
+            let uid = try number("uid", radix: 10, below: IDMapping.size, default: 0)
+            let gid = try number("gid", radix: 10, below: IDMapping.size, default: 0)
+            let mode = mode_t(try number("mode", radix: 8, below: 0o10000, default: 0o755))
+            let host = mountCache + "/" + Digest.of(Data((options["id"] ?? target).utf8)).hex
+            try FileManager.default.createDirectory(atPath: mountCache, withIntermediateDirectories: true)
+            if mkdir(host, mode) == 0 {
+                // A user that is not root cannot give ids of their range away: the folder stays
+                // theirs (root inside the step).
+                if getuid() == 0, let u = IDMapping.outer(uid, in: mapping.users), let g = IDMapping.outer(gid, in: mapping.groups) { _ = chown(host, u, g) }
+                _ = chmod(host, mode)
+            } else if errno != EEXIST {
+                throw RuntimeError.io("cannot make the cache mount folder \(host): \(String(cString: strerror(errno)))")
+            }
+            // A cache folder's contents are not part of the key: it is a cache.
+            return (.init(.folder(host), at: target, writable: true), "cache " + target, nil)
         }
-        let uid = try number("uid", radix: 10, below: IDMapping.size, default: 0)
-        let gid = try number("gid", radix: 10, below: IDMapping.size, default: 0)
-        let mode = mode_t(try number("mode", radix: 8, below: 0o10000, default: 0o755))
-        let host = mountCache + "/" + Digest.of(Data((options["id"] ?? target).utf8)).hex
-        try FileManager.default.createDirectory(atPath: mountCache, withIntermediateDirectories: true)
-        if mkdir(host, mode) == 0 {
-            // A user that is not root cannot give ids of their range away: the folder stays
-            // theirs (root inside the step).
-            if getuid() == 0, let u = IDMapping.outer(uid, in: mapping.users), let g = IDMapping.outer(gid, in: mapping.groups) { _ = chown(host, u, g) }
-            _ = chmod(host, mode)
-        } else if errno != EEXIST {
-            throw RuntimeError.io("cannot make the cache mount folder \(host): \(String(cString: strerror(errno)))")
-        }
-        return .init(host: host, target: target)
     }
 
-    func run(_ ins: DockerfileInstruction, in stage: inout Stage, file: String, mountCache: String?, log: @escaping BuildLogger, label: String) async throws {
+    /// Copies the context's `path` (a folder's contents, or one file under its name), without
+    /// what `ignore` leaves out, into a scratch folder under `layersRoot` owned by the step's
+    /// root, hashing what it copies (paths, types, modes, link targets, contents) on the way.
+    /// Returns the folder's path and that digest.
+    func copyContext(_ context: ConfinedDirectory, path: [String], ignore: IgnoreRules) throws -> (String, Digest) {
+        let folder = layersRoot + "/.tmp-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+        let out = try ConfinedDirectory(path: folder, create: true)
+        let hasher = SHA256Hasher()
+        let (uid, gid) = getuid() == 0 ? (IDMapping.outer(0, in: mapping.users) ?? 0, IDMapping.outer(0, in: mapping.groups) ?? 0) : (getuid(), getgid())
+        func give(_ dir: ConfinedDirectory, _ name: String?) {
+            // Ownership only makes the copy look like root's inside the step; reading it works
+            // either way (hence no check).
+            if getuid() == 0 { if let name { _ = fchownat(dir.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) } else { _ = fchown(dir.fd, uid, gid) } }
+        }
+        give(out, nil)
+        func note(_ parts: String...) { hasher.update(Array((parts.joined(separator: " ") + "\n").utf8)) }
+        func copy(_ node: LayerChainView.Node, name: String, into dir: ConfinedDirectory, source: [String]) throws {
+            switch node {
+            case .file(let from, let n, let st):
+                let mode = Int(st.st_mode & 0o7777)
+                note("f", source.joined(separator: "/"), String(mode, radix: 8), String(st.st_size))
+                let input = try from.openFile(n, flags: O_RDONLY | O_NONBLOCK)
+                defer { close(input) }
+                let output = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: mode_t(mode))
+                defer { close(output) }
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let r = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                    if r < 0 && errno == EINTR { continue }
+                    guard r >= 0 else { throw RuntimeError.io("reading \(source.joined(separator: "/")) of the context: \(String(cString: strerror(errno)))") }
+                    if r == 0 { break }
+                    buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
+                    var done = 0
+                    while done < r {
+                        let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, r - done) }
+                        guard w > 0 else { throw RuntimeError.io("copying the context for a bind mount: \(String(cString: strerror(errno)))") }
+                        done += w
+                    }
+                }
+                _ = fchmod(output, mode_t(mode))  // the umask may have cut it; a failure only narrows it
+                give(dir, name)
+            case .symlink(let target, _):
+                note("l", source.joined(separator: "/"), target)
+                guard symlinkat(target, dir.fd, name) == 0 else { throw RuntimeError.io("copying a symlink of the context: \(String(cString: strerror(errno)))") }
+                give(dir, name)
+            case .directory(let layers, let st):
+                note("d", source.joined(separator: "/"), String(Int(st.st_mode & 0o7777), radix: 8))
+                let sub = try dir.makeDirectories(name)
+                _ = fchmod(sub.fd, st.st_mode & 0o7777)  // as above
+                give(sub, nil)
+                try children(of: layers, into: sub, source: source)
+            }
+        }
+        func children(of layers: [ConfinedDirectory], into dir: ConfinedDirectory, source: [String]) throws {
+            let here = LayerChainView(folders: layers)
+            for child in try LayerChainView.entries(of: layers) {
+                guard let n = try here.node(child) else { continue }
+                var isDirectory = false
+                if case .directory = n { isDirectory = true }
+                guard !ignore.ignores((source + [child]).joined(separator: "/"), isDirectory: isDirectory) else { continue }
+                try copy(n, name: child, into: dir, source: source + [child])
+            }
+        }
+        switch try LayerChainView(folders: [context]).node(path.joined(separator: "/")) {
+        case .directory(let layers, _)?: try children(of: layers, into: out, source: path)
+        case let node?: try copy(node, name: path.last!, into: out, source: path)
+        case nil: break
+        }
+        return (folder, hasher.finish())
+    }
+
+    func run(_ ins: DockerfileInstruction, in stage: inout Stage, file: String, sources: StepSources, log: @escaping BuildLogger, label: String) async throws {
         let phase = BuildPhase.build.rawValue
         for f in ins.flags where f.name != "mount" {
             throw fail(file, ins.line, "RUN --\(f.name) is not supported by Slipway yet")
         }
-        let mounts = try ins.flagValues("mount").map { try cacheMount($0, stage: stage, mountCache: mountCache, file: file, line: ins.line) }
+        var mounts: [OverlayStepRunner.StepMount] = [], mountKeys: [String] = [], scratch: [String] = []
+        defer {
+            // Copies of the context for bind mounts: removed here, or swept with the other .tmp
+            // folders by the next garbage collection.
+            for folder in scratch { try? ConfinedDirectory.removeTree(atPath: folder) }
+        }
+        for spec in ins.flagValues("mount") {
+            let (mount, key, folder) = try await stepMount(spec, sources: sources, file: file, line: ins.line)
+            mounts.append(mount)
+            mountKeys.append(key)
+            if let folder { scratch.append(folder) }
+        }
+        // A bind mount is an input of the step: what it shows is in the key.
         let env = runEnvironment(stage)
-        stage.key = Digest.of(Data((stage.key.string + "\n" + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")).utf8))
+        stage.key = Digest.of(Data((stage.key.string + "\n" + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+                                    + mountKeys.map { "\nmount " + $0 }.joined()).utf8))
         log(phase, .system, "\(label) RUN \(ins.shellText.isEmpty ? "\(ins.arguments)" : ins.shellText)")
         if let cached = cachedLayer(stage.key) {
             log(phase, .system, "  CACHED (layer \(cached.diffID.short))")
@@ -519,12 +665,28 @@ public struct DockerfileBuilder: Sendable {
         var missing = true
         if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
         let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
-                                                makeWorkingDirectory: missing, cacheMounts: mounts, command: command) { stream, line in
+                                                makeWorkingDirectory: missing, mounts: mounts, command: command) { stream, line in
             log(phase, stream == .stdout ? .stdout : .stderr, line)
         }
         guard code == 0 else {
             try await runner.remove(step)
             throw fail(file, ins.line, "RUN exited with status \(code)")
+        }
+        // The folders made only to mount on (missing from the stage) leave with the mounts, as
+        // BuildKit removes its mount stubs, when nothing else was written in them.
+        let stubs = try mounts.map { m -> (target: [String], missingFrom: Int) in
+            let parts = PathSyntax.components(m.target)
+            let first = try (1...parts.count).first { try view.node(parts[0..<$0].joined(separator: "/")) == nil } ?? parts.count + 1
+            return (parts, first)
+        }
+        try await BlockingWork.run {
+            let upper = try ConfinedDirectory(path: step.upper)
+            for (target, first) in stubs where first <= target.count {
+                for end in stride(from: target.count, through: first, by: -1) {
+                    let parent = end == 1 ? upper : try upper.openDirectory(target[0..<(end - 1)].joined(separator: "/"))
+                    guard unlinkat(parent.fd, target[end - 1], AT_REMOVEDIR) == 0 else { break }  // not empty: the step wrote there
+                }
+            }
         }
         let layer = try await BlockingWork.run { [images, mapping, layersRoot] () throws -> Layer in
             let w = try images.content.writer()
@@ -548,7 +710,7 @@ public struct DockerfileBuilder: Sendable {
 
     // MARK: COPY and ADD
 
-    func copy(_ ins: DockerfileInstruction, into stage: inout Stage, dockerfile d: Dockerfile, built: [Int: Stage], context: ConfinedDirectory,
+    func copy(_ ins: DockerfileInstruction, into stage: inout Stage, sources stepSources: StepSources,
               words: ShellWords, file: String, log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build.rawValue
         let name = ins.keyword.rawValue.uppercased()
@@ -568,13 +730,19 @@ public struct DockerfileBuilder: Sendable {
         let destination = args.removeLast()
         let sources = args
         // Where files come from: the context (ignore rules applied) or another stage.
+        let context = stepSources.context
         var view = LayerChainView(folders: [context])
         var ignore: IgnoreRules?
         if case .some(.some(let from)) = ins.flag("from") {
-            guard let j = d.stage(named: from), let other = built[j] else {
-                throw fail(file, ins.line, "\(name) --from=\(from): no such stage before this one (images in --from are not supported yet)")
+            if let j = stepSources.dockerfile.stage(named: from), let other = stepSources.built[j] {
+                view = LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
+            } else {
+                // Not a stage: an image, by name.
+                let image = try await stepSources.request.resolveBase(from)
+                log(phase, .system, "\(name) --from=\(from) (\(image.manifestDigest))")
+                let folder = try await BlockingWork.run { try baseFolder(image) }
+                view = LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)])
             }
-            view = LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         } else {
             ignore = IgnoreRules(Self.ignoreFile(context: context, dockerfile: file))
         }

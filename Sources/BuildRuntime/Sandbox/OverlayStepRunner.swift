@@ -42,22 +42,34 @@ public struct OverlayStepRunner: Sendable {
         try giveToNamespaceRoot(path)
     }
 
+    /// What a step sees at `target` besides its root (a `RUN --mount`).
+    public struct StepMount: Sendable {
+        public enum Source: Sendable {
+            /// A host folder, shared and writable: a `type=cache` folder that outlives builds.
+            case folder(String)
+            /// `path` inside a stack of folders (names under `layersRoot` or absolute paths,
+            /// topmost first): another stage's layers or the context, for `type=bind`. The
+            /// step's writes land in a folder of its own, and are dropped with it.
+            case layers([String], path: String)
+            /// An empty tmpfs (`type=tmpfs`).
+            case tmpfs
+        }
+        public var source: Source
+        public var target: String
+        public var writable: Bool
+        public init(_ source: Source, at target: String, writable: Bool) {
+            self.source = source
+            self.target = target
+            self.writable = writable
+        }
+    }
+
     /// Runs `command` over `lowers` (names of folders under `layersRoot`, topmost first);
     /// returns its exit code and the step's folders, whose `upper` is the new layer. With
     /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
     /// the upper folder, as Docker makes a WORKDIR that does not exist.
-    /// A host folder a step sees at `target` (a RUN --mount=type=cache folder), writable.
-    public struct CacheMount: Sendable {
-        public var host: String
-        public var target: String
-        public init(host: String, target: String) {
-            self.host = host
-            self.target = target
-        }
-    }
-
     public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
-                    makeWorkingDirectory: Bool = false, cacheMounts: [CacheMount] = [], command: [String],
+                    makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -77,9 +89,30 @@ public struct OverlayStepRunner: Sendable {
         }
         var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
-        overlay.bindDirectories = cacheMounts.map(\.host)
-        let mounts = cacheMounts.enumerated().map { SandboxRunner.Mount("/tmp/slipway-mounts/\($0.offset)", at: $0.element.target, writable: true) }
-        let bwrap = sandbox.stepArguments(user: user, mounts: mounts, environment: environment,
+        // Host folders come first in the helper's numbering, then layer stacks.
+        var mounts: [SandboxRunner.Mount] = [], scratch: [String] = []
+        for m in stepMounts {
+            if case .folder(let host) = m.source {
+                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)", at: m.target, writable: true))
+                overlay.bindDirectories.append(host)
+            }
+        }
+        for m in stepMounts {
+            switch m.source {
+            case .folder: continue
+            case .tmpfs: scratch.append(m.target)
+            case .layers(let stack, let path):
+                let n = overlay.overlayMounts.count
+                let folder = step.root + "/mount-\(n)"
+                for name in ["", "/upper", "/work", "/empty"] { try makeFolder(folder + name) }
+                let relative = step.relative + "/mount-\(n)"
+                let lowers = stack.isEmpty ? [relative + "/empty"] : stack
+                overlay.overlayMounts.append([relative + "/upper", relative + "/work"] + lowers)
+                let index = overlay.bindDirectories.count + n
+                mounts.append(.init("/tmp/slipway-mounts/\(index)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
+            }
+        }
+        let bwrap = sandbox.stepArguments(user: user, mounts: mounts, scratch: scratch, environment: environment,
                                           workingDirectory: workingDirectory, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }

@@ -90,7 +90,8 @@ public struct SandboxRunner: Sendable {
     /// The bwrap command line for a Dockerfile step, run inside a user namespace of its own
     /// (`UserNamespaceRunner`) over `root`, the merged overlay, writable: every other
     /// namespace unshared (no network), the `SeccompFilter`, Docker's default capabilities for
-    /// a root step and none for another user, and exactly `environment`.
+    /// a root step and none for another user, and exactly `environment`; `mounts` and a fresh
+    /// tmpfs at each of `scratch` on top.
     ///
     /// The root is `/tmp/slipway-root` and `slipway-userns` is `/tmp/slipway-exec-as`, where
     /// that helper mounts them in the step's mount namespace (the namespace's root may not walk
@@ -98,7 +99,7 @@ public struct SandboxRunner: Sendable {
     /// namespace (its `--uid` would need a namespace of its own, mapping one id): for another
     /// user, the helper (mounted in the sandbox's `/dev`, so in no layer) switches to it and runs
     /// the command, with no capabilities left.
-    public func stepArguments(user: (uid: Int, gid: Int), mounts: [Mount], environment: [String: String],
+    public func stepArguments(user: (uid: Int, gid: Int), mounts: [Mount], scratch: [String] = [], environment: [String: String],
                               workingDirectory: String, command: [String]) -> [String] {
         var args = [bwrapPath, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
                     "--new-session", "--seccomp", "3", "--cap-drop", "ALL"]
@@ -111,6 +112,7 @@ public struct SandboxRunner: Sendable {
             argv = [inside, "--exec-as", "\(user.uid):\(user.gid)", "--"] + command
         }
         for m in mounts { args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath] }
+        for path in scratch { args += ["--tmpfs", path] }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
         return args + ["--"] + argv

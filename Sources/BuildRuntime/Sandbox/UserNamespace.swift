@@ -84,6 +84,10 @@ public struct UserNamespaceRunner: Sendable {
         public var merged: String
         /// Host folders the command sees at `/tmp/slipway-mounts/<index>` (cache mounts).
         public var bindDirectories: [String] = []
+        /// Overlays the command sees at `/tmp/slipway-mounts/<index>`, numbered after
+        /// `bindDirectories`: each is its upper and work folders, then its lowers, topmost first
+        /// (names under `base`, or absolute paths).
+        public var overlayMounts: [[String]] = []
 
         public init(base: String, lowers: [String], upper: String, work: String, merged: String) {
             self.base = base
@@ -113,6 +117,7 @@ public struct UserNamespaceRunner: Sendable {
             for l in o.lowers { args += ["--lower", l] }
             args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
             for d in o.bindDirectories { args += ["--bind-dir", d] }
+            for m in o.overlayMounts { args += ["--overlay-mount", m.joined(separator: ",")] }
         }
         return args + ["--"] + command
     }
