@@ -60,6 +60,20 @@ public struct ArchiveExtractor {
     /// Extracts `path` into the folder `destination` (created if missing). `name` is how
     /// messages call the archive (what the user gave, never an internal path).
     @discardableResult
+    /// Whether the file at `path` is a tar archive, plain or compressed (gzip, bzip2, xz, zstd):
+    /// its first entry's header reads as tar once decompressed. A compressed file of anything
+    /// else is not (Docker's ADD copies it as it is).
+    public static func isTarArchive(at path: String) -> Bool {
+        guard let a = archive_read_new() else { return false }
+        defer { archive_read_free(a) }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_tar(a)
+        archive_read_support_format_gnutar(a)
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else { return false }
+        var entry: OpaquePointer?
+        return archive_read_next_header(a, &entry) == ARCHIVE_OK
+    }
+
     public func extract(archiveAt path: String, into destination: String, name: String? = nil) throws -> Summary {
         let root = try ConfinedDirectory(path: destination, displayPath: "", create: true)
         return try extract(archiveAt: path, into: root, name: name ?? "the archive")

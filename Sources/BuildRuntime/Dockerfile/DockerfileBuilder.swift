@@ -27,6 +27,9 @@ public struct DockerfileBuilder: Sendable {
         /// Where RUN --mount=type=cache folders are kept between builds (the image's own);
         /// nil refuses cache mounts.
         public var mountCacheDirectory: String?
+        /// The most bytes an ADD may bring in (a download, or what an archive expands to): the
+        /// source size cap.
+        public var maxAddBytes: Int64 = 8 << 30
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
         public var resolveBase: @Sendable (String) async throws -> OCIImage
 
@@ -177,7 +180,7 @@ public struct DockerfileBuilder: Sendable {
             if let j = d.stage(named: fromName), j < i, d.stages[j].name == fromName.lowercased() { pending.append(j) }
             for ins in s.instructions {
                 var froms: [String] = []
-                if ins.keyword == .copy, case .some(.some(let from)) = ins.flag("from") { froms.append(from) }
+                if ins.keyword == .copy, case .some(.some(let from)) = ins.flag("from") { froms.append((try? words.word(from) { globals[$0] }) ?? from) }
                 if ins.keyword == .run {
                     for spec in ins.flagValues("mount") {
                         for part in spec.split(separator: ",") where part.lowercased().hasPrefix("from=") { froms.append(String(part.dropFirst(5))) }
@@ -238,6 +241,8 @@ public struct DockerfileBuilder: Sendable {
         let stageLabel = "[\(source.name ?? String(index))]"
         if fromName == "scratch" {
             stage = Stage(config: OCIImageConfig(config: .init(), diffIDs: []), key: Digest.of(Data("scratch".utf8)))
+            // Docker gives an image from scratch the default PATH.
+            stage.config.config.Env = ["PATH=" + Self.defaultPath]
             log(phase, .system, "\(stageLabel) FROM scratch")
         } else if let j = d.stage(named: fromName), j < index, let previous = built[j], d.stages[j].name == fromName.lowercased() {
             stage = previous
@@ -271,6 +276,7 @@ public struct DockerfileBuilder: Sendable {
         stage.config.architecture = OCIImageConfig.hostArchitecture
         stage.config.os = "linux"
 
+        var cmdSet = false
         for ins in triggers + source.instructions {
             let lookup: ShellWords.Lookup = { [stage] in stage.lookup($0) }
             func word(_ s: String) throws -> String {
@@ -339,9 +345,11 @@ public struct DockerfileBuilder: Sendable {
                 if stage.config.config.WorkingDir != "/" { try await makeWorkingDirectory(stage.config.config.WorkingDir!, in: &stage, log: log) }
             case .cmd:
                 stage.config.config.Cmd = execOrShell(ins.arguments)
+                cmdSet = true
             case .entrypoint:
                 stage.config.config.Entrypoint = execOrShell(ins.arguments)
-                if case .shell = ins.arguments { stage.config.config.Cmd = nil }
+                // An ENTRYPOINT drops the CMD it inherited (not one set earlier in this stage).
+                if !cmdSet { stage.config.config.Cmd = nil }
             case .shell:
                 if case .exec(let a) = ins.arguments { stage.shell = a; stage.config.config.Shell = a }
             case .healthcheck:
@@ -349,10 +357,10 @@ public struct DockerfileBuilder: Sendable {
             case .onbuild:
                 stage.config.config.OnBuild = (stage.config.config.OnBuild ?? []) + [ins.shellText]
             case .copy, .add:
-                try await copy(ins, into: &stage, sources: StepSources(dockerfile: d, built: built, context: context, request: request),
+                try await copy(ins, into: &stage, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }),
                                words: words, file: file, log: log)
             case .run:
-                try await run(ins, in: &stage, file: file, sources: StepSources(dockerfile: d, built: built, context: context, request: request),
+                try await run(ins, in: &stage, file: file, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }),
                               log: log, label: stageLabel)
             case .from:
                 break  // a FROM starts a stage; it is never among a stage's instructions
@@ -451,11 +459,13 @@ public struct DockerfileBuilder: Sendable {
             .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
     }
 
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
     /// The environment a RUN sees: the image's ENV, the ARGs in scope, and a PATH.
     func runEnvironment(_ stage: Stage) -> [String: String] {
         var env = stage.args
         for (k, v) in stage.env { env[k] = v }
-        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        if env["PATH"] == nil { env["PATH"] = Self.defaultPath }
         return env
     }
 
@@ -466,6 +476,8 @@ public struct DockerfileBuilder: Sendable {
         var built: [Int: Stage]
         var context: ConfinedDirectory
         var request: Request
+        /// The global ARGs (and the platform's), for `--from` values.
+        var globals: [String: String]
     }
 
     /// A `RUN --mount`: what the step sees there, and what of it goes into the step's cache key.
@@ -518,9 +530,12 @@ public struct DockerfileBuilder: Sendable {
             // of the step's, whose digest goes into the key.
             try exists(LayerChainView(folders: [sources.context]))
             let (folder, digest) = try await BlockingWork.run { [self] in
-                try copyContext(sources.context, path: path, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file)))
+                try copyContext(sources.context, path: path, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file), syntax: .dockerignore))
             }
-            return (.init(.layers([folder], path: ""), at: target, writable: writable), what + " context " + digest.string, folder)
+            // A file is copied under its name; a folder's contents are the copy.
+            var isFolder = path.isEmpty
+            if case .directory? = try LayerChainView(folders: [sources.context]).node(sub) { isFolder = true }
+            return (.init(.layers([folder], path: isFolder ? "" : path.last!), at: target, writable: writable), what + " context " + digest.string, folder)
         default:
             guard let mountCache = sources.request.mountCacheDirectory else {
                 throw fail(file, line, "RUN --mount=type=cache needs a build of an image (its cache keeps the folder)")
@@ -684,7 +699,13 @@ public struct DockerfileBuilder: Sendable {
             for (target, first) in stubs where first <= target.count {
                 for end in stride(from: target.count, through: first, by: -1) {
                     let parent = end == 1 ? upper : try upper.openDirectory(target[0..<(end - 1)].joined(separator: "/"))
-                    guard unlinkat(parent.fd, target[end - 1], AT_REMOVEDIR) == 0 else { break }  // not empty: the step wrote there
+                    let name = target[end - 1]
+                    // A file's mount point is an empty file.
+                    if end == target.count, let st = try parent.status(name), (st.st_mode & S_IFMT) == S_IFREG {
+                        guard st.st_size == 0, unlinkat(parent.fd, name, 0) == 0 else { break }
+                        continue
+                    }
+                    guard unlinkat(parent.fd, name, AT_REMOVEDIR) == 0 else { break }  // not empty: the step wrote there
                 }
             }
         }
@@ -714,8 +735,20 @@ public struct DockerfileBuilder: Sendable {
               words: ShellWords, file: String, log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build.rawValue
         let name = ins.keyword.rawValue.uppercased()
-        for f in ins.flags where !["from", "chown", "chmod"].contains(f.name) || (ins.keyword == .add && f.name == "from") {
+        // --link changes how BuildKit stores the layer, not the files: accepted, and the same.
+        for f in ins.flags where !["from", "chown", "chmod", "link", "exclude", "parents", "checksum"].contains(f.name)
+            || (ins.keyword == .add && ["from", "parents"].contains(f.name)) || (ins.keyword == .copy && f.name == "checksum") {
             throw fail(file, ins.line, "\(name) --\(f.name) is not supported by Slipway yet")
+        }
+        // --exclude patterns (.dockerignore syntax) match paths relative to each matched source:
+        // a file's name, or a path inside a matched folder.
+        let excludes = ins.flagValues("exclude")
+        let exclude = excludes.isEmpty ? nil : IgnoreRules(excludes.joined(separator: "\n"), syntax: .dockerignore)
+        let keepParents: Bool
+        switch ins.flag("parents") {
+        case nil, .some("false"): keepParents = false
+        case .some(nil), .some("true"): keepParents = true
+        case .some(.some(let v)): throw fail(file, ins.line, "--parents=\(v) is not true or false")
         }
         let lookup: ShellWords.Lookup = { [stage] in stage.lookup($0) }
         var args: [String]
@@ -733,7 +766,8 @@ public struct DockerfileBuilder: Sendable {
         let context = stepSources.context
         var view = LayerChainView(folders: [context])
         var ignore: IgnoreRules?
-        if case .some(.some(let from)) = ins.flag("from") {
+        if case .some(.some(let fromFlag)) = ins.flag("from") {
+            let from = try words.word(fromFlag) { [stage] in stage.lookup($0) ?? stepSources.globals[$0] }
             if let j = stepSources.dockerfile.stage(named: from), let other = stepSources.built[j] {
                 view = LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
             } else {
@@ -744,16 +778,31 @@ public struct DockerfileBuilder: Sendable {
                 view = LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)])
             }
         } else {
-            ignore = IgnoreRules(Self.ignoreFile(context: context, dockerfile: file))
+            ignore = IgnoreRules(Self.ignoreFile(context: context, dockerfile: file), syntax: .dockerignore)
         }
-        if ins.keyword == .add, sources.contains(where: { $0.contains("://") }) {
-            throw fail(file, ins.line, "ADD of a URL is not supported by Slipway yet; download it in a RUN step")
+        // ADD of URLs: downloaded first (by the builder, not in a step), checked against
+        // --checksum, and added as files of mode 0600 named after the URL's path.
+        var downloads: [String: String] = [:]
+        let downloadFolder = layersRoot + "/.tmp-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: downloadFolder) }  // scratch; a leftover is swept by the next collection
+        if ins.keyword == .add {
+            let urls = sources.filter { $0.contains("://") }
+            if case .some(.some) = ins.flag("checksum"), urls.count != 1 || sources.count != 1 {
+                throw fail(file, ins.line, "ADD --checksum needs exactly one source, a URL")
+            }
+            if !urls.isEmpty { try FileManager.default.createDirectory(atPath: downloadFolder, withIntermediateDirectories: true) }
+            for (i, url) in urls.enumerated() {
+                downloads[url] = try await download(url, to: downloadFolder + "/\(i)", checksum: ins.flag("checksum") ?? nil, maxBytes: stepSources.request.maxAddBytes,
+                                                    file: file, line: ins.line, log: log)
+            }
         }
         let stageView = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         var owner = TarWriter.Owner.root
         if case .some(.some(let chown)) = ins.flag("chown") {
-            let ids = try stageView.user(try words.word(chown, lookup))
-            owner = TarWriter.Owner(uid: ids.uid, gid: ids.gid)
+            let spec = try words.word(chown, lookup)
+            let ids = try stageView.user(spec)
+            // A user without a group takes the uid's number as gid too, as Docker does.
+            owner = TarWriter.Owner(uid: ids.uid, gid: spec.contains(":") ? ids.gid : ids.uid)
         }
         var mode: Int?
         if case .some(.some(let chmod)) = ins.flag("chmod") {
@@ -768,12 +817,12 @@ public struct DockerfileBuilder: Sendable {
         let heredocs = Dictionary(ins.heredocs.map { doc in
             (doc.name, (name: doc.name, content: doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content))
         }, uniquingKeysWith: { a, _ in a })
-        let destIsDirectory = destination.hasSuffix("/") || sources.count > 1
-        let (view0, ignore0, owner0, mode0) = (view, ignore, owner, mode)
+        let destIsDirectory = destination.hasSuffix("/") || sources.count > 1 || keepParents
+        let (view0, ignore0, owner0, mode0, downloads0) = (view, ignore, owner, mode, downloads)
 
         // The files are read and the layer written on a thread of its own, off the pool.
         let (digest, size) = try await BlockingWork.run { [self] () throws -> (Digest, Int64) in
-        let (view, ignore, owner, mode) = (view0, ignore0, owner0, mode0)
+        let (view, ignore, owner, mode, downloads) = (view0, ignore0, owner0, mode0, downloads0)
         let w = try images.content.writer()
         let tar = TarWriter(out: w)
         var written = Set<String>()
@@ -795,13 +844,17 @@ public struct DockerfileBuilder: Sendable {
                 }
             }
         }
-        func ignored(_ source: [String], _ node: LayerChainView.Node) -> Bool {
-            guard let ignore else { return false }
-            if case .directory = node { return ignore.ignores(source.joined(separator: "/"), isDirectory: true) }
-            return ignore.ignores(source.joined(separator: "/"), isDirectory: false)
+        // Whether the context's ignore rules, or --exclude (on the path from component
+        // `excludeFrom` on), leave `source` out.
+        func ignored(_ source: [String], _ node: LayerChainView.Node, excludeFrom: Int) -> Bool {
+            var isDirectory = false
+            if case .directory = node { isDirectory = true }
+            if let ignore, ignore.ignores(source.joined(separator: "/"), isDirectory: isDirectory) { return true }
+            guard let exclude else { return false }
+            return exclude.ignores(source.dropFirst(excludeFrom).joined(separator: "/"), isDirectory: isDirectory)
         }
         // `source` is the node's path in the context or stage (for ignore rules).
-        func addNode(_ node: LayerChainView.Node, at parts: [String], source: [String]) throws {
+        func addNode(_ node: LayerChainView.Node, at parts: [String], source: [String], excludeFrom: Int) throws {
             try parents(of: parts)
             let path = parts.joined(separator: "/")
             guard written.insert(path).inserted else { return }
@@ -814,21 +867,36 @@ public struct DockerfileBuilder: Sendable {
                 try tar.addSymlink(path, target: target, owner: owner)
             case .directory(let layers, let st):
                 try tar.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
-                let here = LayerChainView(folders: layers)
-                for child in try LayerChainView.entries(of: layers) {
-                    guard let childNode = try here.node(child), !ignored(source + [child], childNode) else { continue }
-                    try addNode(childNode, at: parts + [child], source: source + [child])
+                try addChildren(layers, at: parts, source: source, excludeFrom: excludeFrom)
+            }
+        }
+        // A folder's contents, without what is ignored or excluded. An ignored folder may still
+        // hold paths a `!` rule takes back: those go, with the folders above them.
+        func addChildren(_ layers: [ConfinedDirectory], at parts: [String], source: [String], excludeFrom: Int) throws {
+            let here = LayerChainView(folders: layers)
+            for child in try LayerChainView.entries(of: layers) {
+                guard let n = try here.node(child) else { continue }
+                guard ignored(source + [child], n, excludeFrom: excludeFrom) else {
+                    try addNode(n, at: parts + [child], source: source + [child], excludeFrom: excludeFrom)
+                    continue
+                }
+                if case .directory(let inner, _) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
+                    try addChildren(inner, at: parts + [child], source: source + [child], excludeFrom: excludeFrom)
                 }
             }
         }
         /// A file or symlink goes to the destination, or into it when it is a folder.
-        func copyOne(_ node: LayerChainView.Node, _ relative: [String]) throws {
+        /// With --parents, its path (from the `/./` pivot on, if any) goes along.
+        func copyOne(_ node: LayerChainView.Node, _ relative: [String], kept: [String]) throws {
             var intoFolder = destIsDirectory
             if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
-            try addNode(node, at: intoFolder ? destParts + [relative.last!] : destParts, source: relative)
+            try addNode(node, at: intoFolder ? destParts + (keepParents ? kept : [relative.last!]) : destParts, source: relative,
+                        excludeFrom: relative.count - 1)
         }
         var matched = 0
-        for src in sources {
+        // The last source wins where two give the same path, as in Docker: sources are written
+        // last first, and a path written once is not written again.
+        for src in sources.reversed() {
             if let doc = heredocs[String(src.drop { $0 == "<" || $0 == "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))], src.hasPrefix("<<") {
                 let content = doc.content
                 let target = destIsDirectory ? destParts + [doc.name] : destParts
@@ -839,34 +907,57 @@ public struct DockerfileBuilder: Sendable {
                 matched += 1
                 continue
             }
+            if let path = downloads[src] {
+                let name = PathSyntax.components(URL(string: src)?.path ?? "").last ?? ""
+                let target = destIsDirectory ? destParts + [name] : destParts
+                guard !destIsDirectory || ArchiveExtractor.isNormalComponent(name) else {
+                    throw fail(file, ins.line, "ADD \(src): the URL names no file; give a destination file name")
+                }
+                var intoFolder = false
+                if !destIsDirectory, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = ArchiveExtractor.isNormalComponent(name) }
+                let at = intoFolder ? destParts + [name] : target
+                try parents(of: at)
+                if written.insert(at.joined(separator: "/")).inserted {
+                    let fd = open(path, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else { throw RuntimeError.io("reading the download of \(src): \(String(cString: strerror(errno)))") }
+                    defer { close(fd) }
+                    var st = stat()
+                    guard fstat(fd, &st) == 0 else { throw RuntimeError.io("reading the download of \(src): \(String(cString: strerror(errno)))") }
+                    try tar.addFile(at.joined(separator: "/"), fd: fd, size: Int64(st.st_size), mode: mode ?? 0o600, owner: owner)
+                }
+                matched += 1
+                continue
+            }
             let srcParts = PathSyntax.components(src)
             guard srcParts.allSatisfy({ ArchiveExtractor.isNormalComponent($0) }) else {
                 throw fail(file, ins.line, "\(name) source \(src) leaves the build context")
             }
+            // --parents keeps the source's path below the context (or below a `/./` in it).
+            let pivot = src.range(of: "/./").map { PathSyntax.components(String(src[..<$0.lowerBound])).count } ?? 0
             for (relative, found) in try glob(srcParts, in: view, ignore: ignore) {
+                if let exclude, exclude.ignores(relative.last!, isDirectory: { if case .directory = found { return true } else { return false } }()) { continue }
                 // A source that is itself a symlink is copied as what it points to (inside the
                 // context or stage), as Docker does; symlinks inside a copied folder stay links.
                 let node = try Self.followSymlinks(found, at: relative, in: view)
+                let kept = Array(relative.dropFirst(pivot))
                 matched += 1
                 switch node {
                 case .directory(let layers, _):
-                    // A folder's contents go into the destination.
-                    let here = LayerChainView(folders: layers)
-                    for child in try LayerChainView.entries(of: layers) {
-                        guard let n = try here.node(child), !ignored(relative + [child], n) else { continue }
-                        try addNode(n, at: destParts + [child], source: relative + [child])
-                    }
+                    // A folder's contents go into the destination (with --parents, into its path there).
+                    let into = destParts + (keepParents ? kept : [])
+                    if keepParents { try folders(into) }
+                    try addChildren(layers, at: into, source: relative, excludeFrom: relative.count)
                 case .file(let dir, let n, _) where ins.keyword == .add && ins.flag("from") == nil:
                     // ADD of a local tar archive (plain, gzip, bzip2 or xz): unpacked into the
                     // destination folder, never written outside it. Another file is copied.
                     if try Self.isArchive(dir, n) {
                         try folders(destParts)
-                        try addArchive(dir, n, at: destParts, written: &written, into: tar, source: src)
+                        try addArchive(dir, n, at: destParts, written: &written, into: tar, source: src, maxBytes: stepSources.request.maxAddBytes)
                         continue
                     }
-                    try copyOne(node, relative)
+                    try copyOne(node, relative, kept: kept)
                 default:
-                    try copyOne(node, relative)
+                    try copyOne(node, relative, kept: kept)
                 }
             }
         }
@@ -876,6 +967,31 @@ public struct DockerfileBuilder: Sendable {
         }
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
         try await addLayer(digest, size: size, what: "its files", into: &stage, log: log)
+    }
+
+    /// Downloads an ADD URL (http or https only; redirects as for blob sources, never down to
+    /// http; at most `maxBytes`) to `path`, and checks it against `checksum` (`sha256:HEX`).
+    func download(_ url: String, to path: String, checksum: String?, maxBytes: Int64, file: String, line: Int, log: @escaping BuildLogger) async throws -> String {
+        guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), ["http", "https"].contains(scheme), let host = u.host, !host.isEmpty,
+            u.user == nil, u.password == nil
+        else { throw fail(file, line, "ADD \(PathSyntax.shortened(url)): only http:// and https:// URLs without credentials are fetched") }
+        var expected: Digest?
+        if let checksum {
+            guard let d = Digest(checksum) else { throw fail(file, line, "ADD --checksum=\(checksum) is not sha256:<64 hex digits>") }
+            expected = d
+        }
+        let store = images.content
+        let fetched: FetchedBlob
+        do {
+            fetched = try await BlobFetcher(maxBytes: maxBytes).fetch(u, to: path, through: store)
+        } catch let e as RuntimeError {
+            throw fail(file, line, "ADD: \(e.message.replacingOccurrences(of: "blob ", with: ""))")
+        }
+        if let expected, fetched.digest != expected {
+            throw fail(file, line, "ADD \(PathSyntax.shortened(url)): the download's checksum is \(fetched.digest), not \(expected) as --checksum says")
+        }
+        log(BuildPhase.build.rawValue, .system, "  fetched \(PathSyntax.shortened(url)) (\(fetched.bytes) bytes, \(fetched.digest))")
+        return fetched.path
     }
 
     /// Adds a layer the builder wrote itself (COPY, ADD, WORKDIR) to the stage: its digest goes
@@ -949,16 +1065,11 @@ public struct DockerfileBuilder: Sendable {
         return current
     }
 
-    /// Whether a context file is a tar archive, plain or compressed, by its first bytes.
+    /// Whether a context file is a tar archive, plain or compressed.
     static func isArchive(_ dir: ConfinedDirectory, _ name: String) throws -> Bool {
         let fd = try dir.openFile(name, flags: O_RDONLY | O_NONBLOCK)
         defer { close(fd) }
-        var head = [UInt8](repeating: 0, count: 512)
-        let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return false }
-        let b = Array(head[0..<n])
-        if b.starts(with: [0x1F, 0x8B]) || b.starts(with: Array("BZh".utf8)) || b.starts(with: [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return true }
-        return n >= 262 && Array(b[257..<262]) == Array("ustar".utf8)
+        return ArchiveExtractor.isTarArchive(at: "/proc/self/fd/\(fd)")
     }
 
     /// Unpacks a context archive (the `.source` rules: no absolute paths, `..` or symlinks out)
@@ -966,14 +1077,14 @@ public struct DockerfileBuilder: Sendable {
     /// root (else root's). `--chown` does not apply to them, as buildah and Docker's classic
     /// builder do it.
     func addArchive(_ dir: ConfinedDirectory, _ name: String, at dest: [String], written: inout Set<String>, into tar: TarWriter,
-                    source: String) throws {
+                    source: String, maxBytes: Int64) throws {
         let temp = layersRoot + "/.tmp-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // scratch: what is left is swept with the other .tmp folders
         let fd = try dir.openFile(name, flags: O_RDONLY)
         defer { close(fd) }
         let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
                                  viaNewuidmap: false)
-        try ArchiveExtractor(policy: .source, owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
+        try ArchiveExtractor(policy: .source, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
         let root = try ConfinedDirectory(path: temp)
         let prefix = dest.joined(separator: "/")
         for entry in try root.entries() where written.insert(prefix + "/" + entry).inserted {
@@ -998,7 +1109,8 @@ public struct DockerfileBuilder: Sendable {
     }
 
     /// The paths (with their nodes) a source pattern matches: each component may hold `*`, `?`
-    /// and `[…]`; ignored paths of the context never match.
+    /// and `[…]`; ignored paths of the context never match (a folder below which a `!` rule
+    /// takes paths back does).
     func glob(_ parts: [String], in view: LayerChainView, ignore: IgnoreRules?) throws -> [([String], LayerChainView.Node)] {
         guard let root = try view.node("") else { return [] }  // a stage with no files
         var found: [([String], LayerChainView.Node)] = [([], root)]
@@ -1013,7 +1125,7 @@ public struct DockerfileBuilder: Sendable {
                     if let ignore {
                         let isDir: Bool
                         if case .directory = child { isDir = true } else { isDir = false }
-                        if ignore.ignores(p.joined(separator: "/"), isDirectory: isDir) { continue }
+                        if ignore.ignores(p.joined(separator: "/"), isDirectory: isDir) && !(isDir && ignore.hasExceptions) { continue }
                     }
                     next.append((p, child))
                 }

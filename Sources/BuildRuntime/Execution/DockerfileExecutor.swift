@@ -83,11 +83,12 @@ public struct DockerfileExecutor: BuildExecutor {
             context += "/" + parts.joined(separator: "/")
         }
         log(BuildPhase.build.rawValue, .system, "===> BUILD")
-        let result = try await builder().build(
-            DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
-                                      outputLayout: request.outputLayout, outputTag: request.outputTag,
-                                      mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase),
-            log: log)
+        var buildRequest = DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
+                                                     outputLayout: request.outputLayout, outputTag: request.outputTag,
+                                                     mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase)
+        // The context is within the source size cap already; what ADD brings in is held to it too.
+        buildRequest.maxAddBytes = sources.limits.maxTotalBytes
+        let result = try await builder().build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)

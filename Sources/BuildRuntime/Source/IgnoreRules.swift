@@ -3,7 +3,14 @@ import Foundation
 /// The rules of a `.slipwayignore` file, in gitignore syntax: `#` comments, `!` negation,
 /// a trailing `/` for folders only, a leading or inner `/` anchoring to the root, and the
 /// wildcards `*`, `?`, `[…]` and `**`. The last rule that matches a path decides.
+///
+/// Or of a `.dockerignore` file (and `COPY --exclude`), in Docker's syntax: every pattern is
+/// anchored at the root (`*.log` is only the root's), a trailing `/` changes nothing, and a
+/// pattern that matches a folder matches everything below it, unless a later `!` rule takes a
+/// path back.
 public struct IgnoreRules: Sendable {
+    public enum Syntax: Sendable { case gitignore, dockerignore }
+
     struct Rule: Sendable {
         let regex: NSRegularExpression
         let negated: Bool
@@ -11,8 +18,10 @@ public struct IgnoreRules: Sendable {
     }
 
     private let rules: [Rule]
+    let syntax: Syntax
 
-    public init(_ text: String) {
+    public init(_ text: String, syntax: Syntax = .gitignore) {
+        self.syntax = syntax
         var rules: [Rule] = []
         for raw in text.split(whereSeparator: \.isNewline) {
             var line = String(raw)
@@ -22,8 +31,14 @@ public struct IgnoreRules: Sendable {
             if line.hasPrefix("!") { negated = true; line.removeFirst() }
             if line.hasPrefix("\\") { line.removeFirst() }
             var directoryOnly = false
-            if line.hasSuffix("/") { directoryOnly = true; line.removeLast() }
-            let anchored = line.contains("/")
+            if syntax == .dockerignore {
+                // Docker cleans the pattern as a path: no leading `/` or `./`, no trailing `/`.
+                line = PathSyntax.components(line).joined(separator: "/")
+            } else if line.hasSuffix("/") {
+                directoryOnly = true
+                line.removeLast()
+            }
+            let anchored = line.contains("/") || syntax == .dockerignore
             if line.hasPrefix("/") { line.removeFirst() }
             guard !line.isEmpty else { continue }
             let body = Self.translate(line)
@@ -37,13 +52,22 @@ public struct IgnoreRules: Sendable {
 
     public var isEmpty: Bool { rules.isEmpty }
 
+    /// Whether a `!` rule may take back a path below an ignored folder, so that a walk must
+    /// look inside it.
+    public var hasExceptions: Bool { rules.contains(where: \.negated) }
+
     /// Whether `path` (relative to the root, `/`-separated) is ignored.
     public func ignores(_ path: String, isDirectory: Bool) -> Bool {
         var ignored = false
-        let range = NSRange(path.startIndex..., in: path)
+        // Docker's rules match a path or any folder above it.
+        var candidates = [path]
+        if syntax == .dockerignore {
+            var parts = PathSyntax.components(path)
+            while parts.count > 1 { parts.removeLast(); candidates.append(parts.joined(separator: "/")) }
+        }
         for rule in rules {
             if rule.directoryOnly && !isDirectory { continue }
-            if rule.regex.firstMatch(in: path, range: range) != nil { ignored = !rule.negated }
+            if candidates.contains(where: { rule.regex.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }) { ignored = !rule.negated }
         }
         return ignored
     }
