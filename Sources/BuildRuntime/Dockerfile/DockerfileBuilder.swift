@@ -10,8 +10,8 @@ import Foundation
 /// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
 /// and writes no layer, and the log says for every step whether it was cached and, if not, why.
 ///
-/// Not yet (each refused with a message): `RUN --mount=type=secret|ssh`, `RUN --network`,
-/// `ADD` of URLs, and stages built in parallel.
+/// Not yet (each refused with a message): `RUN --mount=type=secret|ssh`, `RUN --network`;
+/// stages are built one after another.
 public struct DockerfileBuilder: Sendable {
     /// What one Dockerfile build needs.
     public struct Request: Sendable {
@@ -737,7 +737,7 @@ public struct DockerfileBuilder: Sendable {
         let name = ins.keyword.rawValue.uppercased()
         // --link changes how BuildKit stores the layer, not the files: accepted, and the same.
         for f in ins.flags where !["from", "chown", "chmod", "link", "exclude", "parents", "checksum"].contains(f.name)
-            || (ins.keyword == .add && ["from", "parents"].contains(f.name)) || (ins.keyword == .copy && f.name == "checksum") {
+            || (ins.keyword == .add && ["from", "parents"].contains(f.name)) {
             throw fail(file, ins.line, "\(name) --\(f.name) is not supported by Slipway yet")
         }
         // --exclude patterns (.dockerignore syntax) match paths relative to each matched source:

@@ -1,4 +1,5 @@
-"""Serves a folder over HTTP on 127.0.0.1; /redirect/NAME answers 302 to /NAME.
+"""Serves a folder over HTTP on 127.0.0.1; /redirect/NAME answers 302 to /NAME, and
+/to-file/PATH answers 302 to file:///PATH (a redirect off http, for attack tests).
 Prints the port, then serves until killed.
 
 usage: http_file_server.py DIR
@@ -16,6 +17,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if self.path.startswith("/redirect/"):
             self.send_response(302)
             self.send_header("Location", "/" + self.path[len("/redirect/"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/to-file/"):
+            self.send_response(302)
+            self.send_header("Location", "file:///" + self.path[len("/to-file/"):])
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
