@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` flags (RESOLVE_BENEATH, ...).
@@ -52,5 +53,13 @@ static inline int slipway_gettid(void) { return (int)syscall(SYS_gettid); }
 static const unsigned long long SLIPWAY_RESOLVE_BENEATH = RESOLVE_BENEATH;
 static const unsigned long long SLIPWAY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
 static const unsigned long long SLIPWAY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+
+// The user namespace that owns the namespace open at `fd` (NS_GET_USERNS), as a new
+// close-on-exec descriptor; -1 with errno on failure.
+static inline int slipway_owning_userns(int fd) {
+    int u = ioctl(fd, 0xb701 /* NS_GET_USERNS */);
+    if (u >= 0) fcntl(u, F_SETFD, FD_CLOEXEC);
+    return u;
+}
 
 #endif

@@ -118,6 +118,8 @@ public struct BuildRunSpec: Codable, Sendable, Equatable {
     public var env: [String: String]?
     /// Stand-alone: seconds the build may take (default 10 minutes).
     public var timeout: Int?
+    /// Stand-alone: the network build steps get (as on an image).
+    public var network: BuildNetwork?
 
     public init(name: String? = nil, namespace: String? = nil, image: String? = nil, source: SourceSpec? = nil, strategy: BuildStrategy? = nil,
                 builder: BuilderReference? = nil, tag: String? = nil, env: [String: String]? = nil, timeout: Int? = nil) {

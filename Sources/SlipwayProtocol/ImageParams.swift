@@ -21,13 +21,16 @@ public struct ImageSpec: Codable, Sendable {
     /// Dockerfile strategy: the context's folder in the source (default its root).
     public var contextDir: String?
     public var buildTimeout: Int?
+    /// The network build steps get (default, and at most: the engine's `--build-network`).
+    public var network: BuildNetwork?
     public var successBuildHistoryLimit: Int?
     public var failedBuildHistoryLimit: Int?
     public var dryRun: Bool?
     /// Patch only: empty the image's build cache (the next build starts cold).
     public var clearCache: Bool?
 
-    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildArgs: [String: String]? = nil, target: String? = nil, contextDir: String? = nil, buildTimeout: Int? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
+    public init(name: String, namespace: String? = nil, tag: String? = nil, additionalTags: [String]? = nil, builder: BuilderReference? = nil, source: SourceSpec? = nil, env: [String: String]? = nil, deleteEnv: [String]? = nil, strategy: BuildStrategy? = nil, dockerfile: String? = nil, buildArgs: [String: String]? = nil, target: String? = nil, contextDir: String? = nil, buildTimeout: Int? = nil, network: BuildNetwork? = nil, successBuildHistoryLimit: Int? = nil, failedBuildHistoryLimit: Int? = nil, dryRun: Bool? = nil) {
+        self.network = network
         self.buildArgs = buildArgs
         self.target = target
         self.contextDir = contextDir

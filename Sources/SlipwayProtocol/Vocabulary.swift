@@ -11,6 +11,16 @@ public enum ReadyState: String, Codable, Sendable { case Ready, NotReady, Buildi
 /// The build strategy of an image.
 public enum BuildStrategy: String, Codable, Sendable { case buildpacks, dockerfile }
 
+/// The network a build's steps get: `none` (a network namespace with only its own loopback)
+/// or `public` (outbound access through slirp4netns, the host's loopback unreachable). The
+/// engine's `--build-network` is the most an image or build run may ask for, and the default.
+public enum BuildNetwork: String, Codable, Sendable, CaseIterable, Comparable {
+    case none
+    case `public`
+
+    public static func < (a: BuildNetwork, b: BuildNetwork) -> Bool { a == .none && b == .public }
+}
+
 /// Which builder an image uses.
 public struct BuilderReference: Codable, Sendable, Equatable, Hashable {
     /// A cluster-scoped or a namespaced builder.

@@ -20,6 +20,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxSourceBytes: Int64 = 8 << 30
     /// Cap on one build's log.
     public var maxLogBytes: Int64 = 1 << 30
+    /// The most network a build may ask for, and the default.
+    public var buildNetwork = BuildNetwork.public
     /// Seconds an idle shared engine waits before it stops; 0 is forever.
     public var idleTimeout: Double = 600
     /// Seconds a system event is kept after it last happened.
@@ -54,6 +56,7 @@ public struct ServerOptions: Sendable, Equatable {
                       --buildrun-ttl-succeeded DURATION (1h)  --buildrun-ttl-failed DURATION (24h)
                       --layer-compression gzip|zstd|none[:LEVEL] (gzip:6; how layers are pushed)
                       --registry-ca FILE (PEM CA certificates trusted for registries, besides the system's)
+                      --build-network none|public (public: the most network a build may ask for, and the default)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -94,6 +97,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--max-source-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
              apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxSourceBytes = n; return true },
              shown: { String($0.maxSourceBytes) }),
+        Flag(name: "--build-network", scope: .engine, hint: "none or public",
+             apply: { o, v in guard let n = BuildNetwork(rawValue: v) else { return false }; o.buildNetwork = n; return true },
+             shown: { $0.buildNetwork.rawValue }),
         Flag(name: "--max-log-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
              apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxLogBytes = n; return true },
              shown: { String($0.maxLogBytes) }),

@@ -58,6 +58,7 @@ public enum SlipwayServer {
         engineOptions.layerCompression = options.layerCompression
         engineOptions.layerCompressionLevel = options.layerCompressionLevel
         engineOptions.registryCAFile = options.registryCAFile
+        engineOptions.buildNetwork = options.buildNetwork
         engineOptions.launcherVersion = SlipwayVersion.current
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed

@@ -21,6 +21,13 @@
 // step's sandbox, for a Dockerfile `USER` other than root (bwrap's --uid needs a user namespace
 // of its own, which would map one id).
 //
+//   slipway-userns --configure-tap USERNS_FD NETNS_FD
+//
+// joins a step's user namespace and network namespace (open descriptors) and configures tap0,
+// which slirp4netns made there: MTU 65520, 10.0.2.100/24, up, default route via 10.0.2.2. It
+// leaves the loopback alone: bwrap sets that up in the same namespace at the same time, and
+// slirp4netns's own --configure (which brings lo up too) races it.
+//
 // With an overlay, COMMAND finds the merged folder at /tmp/slipway-root and this helper at
 // /tmp/slipway-exec-as, on a tmpfs over /tmp in its own mount namespace (the host's /tmp is
 // untouched): the namespace's root is another host id than the caller, and may not be allowed
@@ -44,6 +51,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -195,6 +208,41 @@ static void mount_extra(struct extra *e, const char *target) {
     free(options);
 }
 
+static void set_ipv4(struct sockaddr *sa, const char *address) {
+    struct sockaddr_in *in = (struct sockaddr_in *)sa;
+    in->sin_family = AF_INET;
+    inet_pton(AF_INET, address, &in->sin_addr);
+}
+
+static int configure_tap(int argc, char **argv) {
+    if (argc != 4) usage("--configure-tap takes USERNS_FD NETNS_FD");
+    if (setns(atoi(argv[2]), CLONE_NEWUSER) != 0) die("joining the step's user namespace");
+    if (setns(atoi(argv[3]), CLONE_NEWNET) != 0) die("joining the step's network namespace");
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "tap0");
+    ifr.ifr_mtu = 65520;
+    if (ioctl(s, SIOCSIFMTU, &ifr) != 0) die("setting tap0's MTU");
+    set_ipv4(&ifr.ifr_addr, "10.0.2.100");
+    if (ioctl(s, SIOCSIFADDR, &ifr) != 0) die("setting tap0's address");
+    set_ipv4(&ifr.ifr_netmask, "255.255.255.0");
+    if (ioctl(s, SIOCSIFNETMASK, &ifr) != 0) die("setting tap0's netmask");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) die("reading tap0's flags");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("bringing tap0 up");
+    struct rtentry route;
+    memset(&route, 0, sizeof route);
+    set_ipv4(&route.rt_dst, "0.0.0.0");
+    set_ipv4(&route.rt_gateway, "10.0.2.2");
+    set_ipv4(&route.rt_genmask, "0.0.0.0");
+    route.rt_flags = RTF_UP | RTF_GATEWAY;
+    route.rt_dev = "tap0";
+    if (ioctl(s, SIOCADDRT, &route) != 0) die("adding the default route");
+    return 0;
+}
+
 static int exec_as(int argc, char **argv) {
     unsigned long uid, gid;
     if (argc < 5 || sscanf(argv[2], "%lu:%lu", &uid, &gid) != 2 || strcmp(argv[3], "--")) usage("--exec-as takes UID:GID -- COMMAND");
@@ -206,6 +254,7 @@ static int exec_as(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--configure-tap")) return configure_tap(argc, argv);
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];

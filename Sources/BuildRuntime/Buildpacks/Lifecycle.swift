@@ -52,6 +52,11 @@ public struct BuildRequest: Sendable {
     public var rebase: RebaseBase?
     /// Set for a Dockerfile build (then there is no stack and no buildpack).
     public var dockerfile: DockerfileInputs?
+    /// Whether buildpacks (detect, build) and RUN steps get outbound network access
+    /// (`StepNetwork`); else a network namespace with only its own loopback.
+    public var publicNetwork = false
+    /// `slipway-userns` (beside the launcher), which configures a step's public network.
+    public var userNamespaceHelper = ""
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage?,
                 runImage: OCIImage?, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
@@ -384,8 +389,12 @@ struct StepRunner {
         let log = self.log
         // The home folder of the stack's user: fresh, empty and writable in the read-only root.
         let scratch = home.hasPrefix("/tmp") ? [] : [home]
-        let process = try sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
-                                        command: command) { stream, line in
+        var network: (StepNetwork, resolvConf: String)?
+        if request.publicNetwork {
+            network = (try StepNetwork(firstDescriptor: 4, helper: request.userNamespaceHelper), try StepNetwork.resolvConfFile(in: request.workDirectory + "/network"))
+        }
+        let process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
+                                              network: network, command: command) { stream, line in
             log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
             tail.append(line)
         }
@@ -394,6 +403,7 @@ struct StepRunner {
         } onCancel: {
             process.signal(SIGKILL)
         }
+        await network?.0.detach()
         try Task.checkCancellation()
         return (code, tail.lines)
     }
@@ -553,11 +563,12 @@ struct StepRunner {
 /// The last lines a step printed, for the failure message (the whole output is in the log).
 final class OutputTail: Sendable {
     private let state = Mutex<[String]>([])
-    static let keep = 3
+    let keep: Int
+    init(keep: Int = 3) { self.keep = keep }
     func append(_ line: String) {
         state.withLock {
             $0.append(line)
-            if $0.count > Self.keep { $0.removeFirst($0.count - Self.keep) }
+            if $0.count > keep { $0.removeFirst($0.count - keep) }
         }
     }
     var lines: [String] { state.withLock { $0 } }

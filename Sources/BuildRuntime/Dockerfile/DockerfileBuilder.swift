@@ -30,6 +30,8 @@ public struct DockerfileBuilder: Sendable {
         /// The most bytes an ADD may bring in (a download, or what an archive expands to): the
         /// source size cap.
         public var maxAddBytes: Int64 = 8 << 30
+        /// Whether RUN steps get outbound network access (`StepNetwork`).
+        public var publicNetwork = false
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
         public var resolveBase: @Sendable (String) async throws -> OCIImage
 
@@ -459,6 +461,9 @@ public struct DockerfileBuilder: Sendable {
             .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
     }
 
+    /// The folder under `layersRoot` holding the resolv.conf of steps with the public network.
+    static let networkFolder = ".network"
+
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// The environment a RUN sees: the image's ENV, the ARGs in scope, and a PATH.
@@ -652,10 +657,17 @@ public struct DockerfileBuilder: Sendable {
             mountKeys.append(key)
             if let folder { scratch.append(folder) }
         }
-        // A bind mount is an input of the step: what it shows is in the key.
+        // With the public network, the step's /etc/resolv.conf names slirp4netns's DNS server.
+        let publicNetwork = sources.request.publicNetwork
+        if publicNetwork {
+            _ = try StepNetwork.resolvConfFile(in: layersRoot + "/" + Self.networkFolder)
+            mounts.append(.init(.folder(layersRoot + "/" + Self.networkFolder, path: "resolv.conf"), at: "/etc/resolv.conf", writable: false))
+        }
+        // A bind mount is an input of the step: what it shows is in the key; and so is the
+        // network (a step with none may make something else than one with public).
         let env = runEnvironment(stage)
         stage.key = Digest.of(Data((stage.key.string + "\n" + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
-                                    + mountKeys.map { "\nmount " + $0 }.joined()).utf8))
+                                    + mountKeys.map { "\nmount " + $0 }.joined() + (sources.request.publicNetwork ? "\nnetwork public" : "")).utf8))
         log(phase, .system, "\(label) RUN \(ins.shellText.isEmpty ? "\(ins.arguments)" : ins.shellText)")
         if let cached = cachedLayer(stage.key) {
             log(phase, .system, "  CACHED (layer \(cached.diffID.short))")
@@ -680,7 +692,7 @@ public struct DockerfileBuilder: Sendable {
         var missing = true
         if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
         let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
-                                                makeWorkingDirectory: missing, mounts: mounts, command: command) { stream, line in
+                                                makeWorkingDirectory: missing, mounts: mounts, publicNetwork: publicNetwork, command: command) { stream, line in
             log(phase, stream == .stdout ? .stdout : .stderr, line)
         }
         guard code == 0 else {
@@ -1174,7 +1186,7 @@ public struct DockerfileBuilder: Sendable {
         }
         for name in (try? fm.contentsOfDirectory(atPath: layers)) ?? [] {
             let path = layers + "/" + name
-            if name == OverlayStepRunner.scaffold { continue }
+            if name == OverlayStepRunner.scaffold || name == networkFolder { continue }
             if name == OverlayStepRunner.steps || name.hasPrefix(".tmp-") {
                 // Scratch of builds: only what is older than the collection (a dead build's).
                 for step in (try? fm.contentsOfDirectory(atPath: path)) ?? [] where name == OverlayStepRunner.steps { freed = freed + gc.remove(path + "/" + step) }

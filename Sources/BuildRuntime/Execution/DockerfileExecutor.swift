@@ -88,6 +88,7 @@ public struct DockerfileExecutor: BuildExecutor {
                                                      mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase)
         // The context is within the source size cap already; what ADD brings in is held to it too.
         buildRequest.maxAddBytes = sources.limits.maxTotalBytes
+        buildRequest.publicNetwork = request.publicNetwork
         let result = try await builder().build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,

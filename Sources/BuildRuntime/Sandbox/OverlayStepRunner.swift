@@ -45,8 +45,9 @@ public struct OverlayStepRunner: Sendable {
     /// What a step sees at `target` besides its root (a `RUN --mount`).
     public struct StepMount: Sendable {
         public enum Source: Sendable {
-            /// A host folder, shared and writable: a `type=cache` folder that outlives builds.
-            case folder(String)
+            /// `path` in a host folder, shared: a `type=cache` folder that outlives builds, or the
+            /// step's resolv.conf.
+            case folder(String, path: String = "")
             /// `path` inside a stack of folders (names under `layersRoot` or absolute paths,
             /// topmost first): another stage's layers or the context, for `type=bind`. The
             /// step's writes land in a folder of its own, and are dropped with it.
@@ -67,9 +68,10 @@ public struct OverlayStepRunner: Sendable {
     /// Runs `command` over `lowers` (names of folders under `layersRoot`, topmost first);
     /// returns its exit code and the step's folders, whose `upper` is the new layer. With
     /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
-    /// the upper folder, as Docker makes a WORKDIR that does not exist.
+    /// the upper folder, as Docker makes a WORKDIR that does not exist. With `publicNetwork`,
+    /// the step gets outbound access (`StepNetwork`).
     public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
-                    makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], command: [String],
+                    makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], publicNetwork: Bool = false, command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -92,8 +94,8 @@ public struct OverlayStepRunner: Sendable {
         // Host folders come first in the helper's numbering, then layer stacks.
         var mounts: [SandboxRunner.Mount] = [], scratch: [String] = []
         for m in stepMounts {
-            if case .folder(let host) = m.source {
-                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)", at: m.target, writable: true))
+            if case .folder(let host, let path) = m.source {
+                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
                 overlay.bindDirectories.append(host)
             }
         }
@@ -112,17 +114,22 @@ public struct OverlayStepRunner: Sendable {
                 mounts.append(.init("/tmp/slipway-mounts/\(index)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
             }
         }
+        // The public network: bwrap (run by the helper, which passes descriptors on) gets its
+        // pipes as descriptors 4 and 5, after the seccomp filter's 3.
+        let net = publicNetwork ? try StepNetwork(firstDescriptor: 4, helper: namespace.helper) : nil
         let bwrap = sandbox.stepArguments(user: user, mounts: mounts, scratch: scratch, environment: environment,
-                                          workingDirectory: workingDirectory, command: command)
+                                          workingDirectory: workingDirectory, network: net, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
         let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap), environment: ["PATH": "/usr/bin:/bin"],
-                                     passing: [filter], onLine: onLine)
+                                     passing: [filter] + (net?.descriptors ?? []), onLine: onLine)
+        if let net { try await net.attach(to: process, log: onLine) }
         let code = await withTaskCancellationHandler {
             await process.wait()
         } onCancel: {
             process.signal(SIGKILL)
         }
+        await net?.detach()
         return (code, step)
     }
 

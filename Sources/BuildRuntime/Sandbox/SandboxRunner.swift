@@ -53,9 +53,11 @@ public struct SandboxRunner: Sendable {
     }
 
     /// The bwrap command line for `command` over `rootfs` with `mounts`, and a fresh, empty,
-    /// writable tmpfs at each of `scratch` (the user's home, say, in a read-only root).
+    /// writable tmpfs at each of `scratch` (the user's home, say, in a read-only root). With
+    /// `network` (the public network: its pipes are descriptors 4 and 5), the step waits for
+    /// it, and sees `resolvConf` at /etc/resolv.conf where the image has that file.
     public func arguments(rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
-                          command: [String]) throws -> [String] {
+                          network: (StepNetwork, resolvConf: String)? = nil, command: [String]) throws -> [String] {
         var args = [bwrapPath, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                     "--cap-drop", "ALL", "--seccomp", "3",
                     "--uid", String(uid), "--gid", String(gid), "--clearenv",
@@ -75,6 +77,13 @@ public struct SandboxRunner: Sendable {
         for path in scratch { args += ["--tmpfs", path] }
         for m in mounts {
             args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
+        }
+        if let (net, resolvConf) = network {
+            args += net.bwrapArguments
+            // Over the image's own file only: nothing can be made in its read-only /etc.
+            if let etc = try? root.openDirectory("etc"), let st = try etc.status("resolv.conf"), (st.st_mode & S_IFMT) == S_IFREG {
+                args += ["--ro-bind", resolvConf, "/etc/resolv.conf"]
+            }
         }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
@@ -100,7 +109,7 @@ public struct SandboxRunner: Sendable {
     /// user, the helper (mounted in the sandbox's `/dev`, so in no layer) switches to it and runs
     /// the command, with no capabilities left.
     public func stepArguments(user: (uid: Int, gid: Int), mounts: [Mount], scratch: [String] = [], environment: [String: String],
-                              workingDirectory: String, command: [String]) -> [String] {
+                              workingDirectory: String, network: StepNetwork? = nil, command: [String]) -> [String] {
         var args = [bwrapPath, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
                     "--new-session", "--seccomp", "3", "--cap-drop", "ALL"]
         for c in Self.stepCapabilities { args += ["--cap-add", c] }
@@ -113,20 +122,25 @@ public struct SandboxRunner: Sendable {
         }
         for m in mounts { args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath] }
         for path in scratch { args += ["--tmpfs", path] }
+        if let network { args += network.bwrapArguments }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
         return args + ["--"] + argv
     }
 
-    /// Starts `command` in the sandbox; the caller awaits `wait()` on the result.
+    /// Starts `command` in the sandbox; the caller awaits `wait()` on the result. With
+    /// `network`, the step starts once it is attached (a failure to attach kills it).
     public func start(
-        rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String, command: [String],
+        rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
+        network: (StepNetwork, resolvConf: String)? = nil, command: [String],
         onLine: @escaping @Sendable (OutputStream, String) -> Void
-    ) throws -> Subprocess {
+    ) async throws -> Subprocess {
         let args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
-                                 command: command)
+                                 network: network, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
-        return try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter], onLine: onLine)
+        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? []), onLine: onLine)
+        if let (net, _) = network { try await net.attach(to: process, log: onLine) }
+        return process
     }
 }

@@ -38,6 +38,9 @@ public struct BuildInputs: Codable, Sendable, Equatable {
     public var runImageDigest: String?
     /// Dockerfile strategy (nil for buildpacks, and in builds recorded before it existed).
     public var dockerfile: DockerfileSettings? = nil
+    /// The network the image asks for; nil for the engine's default (and in builds recorded
+    /// before it existed).
+    public var network: BuildNetwork? = nil
 }
 
 /// What a Dockerfile build was asked for; any change is a CONFIG reason.

@@ -22,6 +22,8 @@ public struct Image: Codable, Sendable, Equatable {
     public var contextDir: String?
     /// Seconds; nil for no limit.
     public var buildTimeout: Int?
+    /// The network build steps get; nil for the engine's `--build-network`.
+    public var network: BuildNetwork? = nil
     public var successBuildHistoryLimit: Int
     public var failedBuildHistoryLimit: Int
     public var created: String

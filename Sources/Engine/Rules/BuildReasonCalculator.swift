@@ -41,6 +41,9 @@ public enum BuildReasonCalculator {
                 if o.contextDir != n.contextDir { config.append(BuildReason(.CONFIG, field: "contextDir", old: o.contextDir ?? "", new: n.contextDir ?? "")) }
             }
         }
+        if last.network != current.network {
+            config.append(BuildReason(.CONFIG, field: "network", old: last.network?.rawValue ?? "default", new: current.network?.rawValue ?? "default"))
+        }
         out += config
         if current.sourceType == "Git", last.sourceType == "Git", last.sourceURL == current.sourceURL, last.sourceRef == current.sourceRef,
             last.sourceRevision != current.sourceRevision

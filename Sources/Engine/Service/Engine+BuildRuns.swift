@@ -54,7 +54,7 @@ extension Engine {
         for (field, given) in [("source", spec.source != nil), ("strategy", spec.strategy != nil), ("builder", spec.builder != nil),
                                ("tag", spec.tag != nil), ("env", spec.env != nil), ("timeout", spec.timeout != nil),
                                ("dockerfile", spec.dockerfile != nil), ("buildArgs", spec.buildArgs != nil), ("target", spec.target != nil),
-                               ("contextDir", spec.contextDir != nil)] where given {
+                               ("contextDir", spec.contextDir != nil), ("network", spec.network != nil)] where given {
             throw EngineError.invalid("\(field) belongs to a stand-alone run; a run of image '\(imageName)' builds the image's configuration (patch the image to change it)",
                                       field: field)
         }
@@ -80,7 +80,7 @@ extension Engine {
         let carrier = Image.carrier(ofRun: name)
         let imageSpec = ImageSpec(name: carrier, namespace: ns, tag: spec.tag, builder: spec.builder, source: spec.source, env: spec.env,
                                   strategy: spec.strategy, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
-                                  contextDir: spec.contextDir, buildTimeout: spec.timeout, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
+                                  contextDir: spec.contextDir, buildTimeout: spec.timeout, network: spec.network, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
         try Self.validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
         let image = try await newImage(imageSpec, namespace: ns, name: carrier, buildRun: name) {
             try await self.checkQuota(namespace: ns, adding: .buildruns)

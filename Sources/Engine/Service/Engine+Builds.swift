@@ -183,6 +183,7 @@ extension Engine {
         let images = self.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try registryPush(for: image, build: key.number) }
+        let networkNote = buildNetwork(for: image).note
         // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
         // swapped, no buildpack run.
         let engine = self
@@ -191,6 +192,7 @@ extension Engine {
             do {
                 let plan = try plan.get()
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                if let networkNote { logger(BuildPhase.prepare.rawValue, .system, networkNote) }
                 let req = try await BlockingWork.run {
                     var r = try plan.request(images: images)
                     r.rebase = rebase
@@ -263,6 +265,22 @@ extension Engine {
         return RebaseBase(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
     }
 
+    /// The network a build of `image` gets, and what its log should say about it: what the
+    /// image asks for (default: the engine's `--build-network`), at most what the engine allows.
+    /// The default falls back to `none` where this machine cannot give the public network; an
+    /// image that asks for `public` itself then fails, saying why.
+    func buildNetwork(for image: Image) -> (network: BuildNetwork, note: String?) {
+        if let asked = image.network, asked > options.buildNetwork {
+            return (options.buildNetwork,
+                    "The image asks for network \"\(asked.rawValue)\"; this engine allows \"\(options.buildNetwork.rawValue)\" (--build-network), which the build gets")
+        }
+        let network = image.network ?? options.buildNetwork
+        if network == .public, image.network == nil, let why = StepNetwork.unavailableReason() {
+            return (.none, "The public network is not available here (\(why)): this build gets network \"none\" (set network on the image to make this an error)")
+        }
+        return (network, nil)
+    }
+
     /// What a build needs, worked out on the actor from the database alone; `request` then
     /// loads the stack images' manifests off the actor.
     struct BuildPlan: Sendable {
@@ -273,6 +291,8 @@ extension Engine {
         var buildImage, runImage: Digest?
         var runImageName, stackID: String
         var dockerfile: DockerfileSettings?
+        var publicNetwork: Bool
+        var userNamespaceHelper: String
         var namespace: String
         var order: [[BuildpackRef]]
         var outputLayout, outputTag, outputName, launcherPath: String
@@ -280,12 +300,15 @@ extension Engine {
         var project: ProjectMetadata
 
         func request(images: ImageStore) throws -> BuildRequest {
-            BuildRequest(
+            var r = BuildRequest(
                 workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
                 buildImage: try buildImage.map { try OCIImage.load($0, from: images.content) },
                 runImage: try runImage.map { try OCIImage.load($0, from: images.content) },
                 runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
                 outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
+            r.publicNetwork = publicNetwork
+            r.userNamespaceHelper = userNamespaceHelper
+            return r
         }
     }
 
@@ -329,7 +352,7 @@ extension Engine {
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
-                namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
+                publicNetwork: buildNetwork(for: image).network == .public, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
                 project: Self.projectMetadata(image.source))
         }

@@ -39,6 +39,7 @@ extension Engine {
         for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
         try Validation.env(spec.env ?? [:])
         try Self.validateLimits(spec)
+        try checkNetwork(spec.network)
         guard var source = spec.source else {
             throw EngineError.invalid("Missing required param 'source'; give source.local.path (a folder or archive) or source.git.url", field: "source")
         }
@@ -50,7 +51,7 @@ extension Engine {
         return Image(
             namespace: ns, name: name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
             env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
-            contextDir: spec.contextDir, buildTimeout: spec.buildTimeout,
+            contextDir: spec.contextDir, buildTimeout: spec.buildTimeout, network: spec.network,
             successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
             created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun)
     }
@@ -71,6 +72,7 @@ extension Engine {
         for (i, t) in (spec.additionalTags ?? []).enumerated() { _ = try parseTag(t, field: "additionalTags[\(i)]") }
         try Validation.env(spec.env ?? [:])
         try Self.validateLimits(spec)
+        try checkNetwork(spec.network)
         if let s = spec.source { try checkSourceSyntax(s) }
         if let b = spec.builder { try requireBuilder(b, namespace: ns) }
         var newSource = image.source
@@ -87,6 +89,7 @@ extension Engine {
         if let t = spec.target { image.target = t.isEmpty ? nil : t }
         if let c = spec.contextDir { image.contextDir = c.isEmpty ? nil : c }
         if let t = spec.buildTimeout { image.buildTimeout = t }
+        if let n = spec.network { image.network = n }
         if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
         let last = try store.latestBuild(namespace: ns, image: spec.name)
@@ -129,6 +132,14 @@ extension Engine {
         let triggered = EventBatch.Pending(type: .Normal, reason: "RebuildTriggered", message: "Build triggered by image/trigger",
                                            object: .init(kind: "Image", namespace: namespace, name: name))
         return try commit(image, reasons: [BuildReason(.TRIGGER)], created: false, events: [triggered]).build ?? 0
+    }
+
+    /// A network an image or build run may ask for: at most the engine's `--build-network`.
+    func checkNetwork(_ network: BuildNetwork?) throws {
+        guard let network, network > options.buildNetwork else { return }
+        throw EngineError.invalid(
+            "network \"\(network.rawValue)\" is more than this engine allows (--build-network \(options.buildNetwork.rawValue)); ask for \"\(options.buildNetwork.rawValue)\", or start the engine with --build-network \(network.rawValue)",
+            field: "network")
     }
 
     static func validateLimits(_ spec: ImageSpec) throws {
@@ -339,7 +350,7 @@ extension Engine {
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
             env: image.env, buildpacks: image.strategy == .dockerfile ? [:] : buildpacks, runImageDigest: image.strategy == .dockerfile ? nil : runDigest,
-            dockerfile: dockerfile)
+            dockerfile: dockerfile, network: image.network)
     }
 
     func builderRecord(_ ref: BuilderReference, namespace: String) throws -> Builder {

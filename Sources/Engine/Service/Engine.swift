@@ -37,6 +37,9 @@ public struct EngineOptions: Sendable {
     public var layerCompressionLevel: Int?
     /// PEM certificates trusted for every registry besides the system's (`--registry-ca`).
     public var registryCAFile: String?
+    /// The most network an image or build run may ask for, and what they get by default
+    /// (`--build-network`).
+    public var buildNetwork = BuildNetwork.public
     /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher.
     public var userNamespaceHelper: String {
         URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path

@@ -155,7 +155,9 @@ final class SlipwayClient: Sendable {
         self.stateDir = stateDir
         self.framing = framing
         let p = Process()
-        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir, "--idle-timeout", "60s"] + arguments
+        // No test sends traffic off the machine: builds get no network unless a test asks.
+        let network = arguments.contains("--build-network") ? [] : ["--build-network", "none"]
+        let argv = wrapper + [Repo.slipway, "--state-dir", stateDir, "--idle-timeout", "60s"] + network + arguments
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
         p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
         var env = ProcessInfo.processInfo.environment
