@@ -1,7 +1,7 @@
 import Foundation
 
-/// Builds a Dockerfile into an OCI image, with no daemon and no buildah: stages are built in
-/// order (only those the target needs), RUN steps run in `OverlayStepRunner`'s sandbox over
+/// Builds a Dockerfile into an OCI image, with no daemon and no buildah: the stages the target
+/// needs are built, each as soon as the stages it reads are (independent ones together), RUN steps run in `OverlayStepRunner`'s sandbox over
 /// the stage's layers, COPY and ADD write layers straight from the context (or another stage)
 /// with `TarWriter`, and every other instruction changes the image config.
 ///
@@ -10,8 +10,7 @@ import Foundation
 /// its files make. A key found in the cache reuses that layer: an unchanged rebuild runs no RUN
 /// and writes no layer, and the log says for every step whether it was cached and, if not, why.
 ///
-/// Not yet (each refused with a message): `RUN --mount=type=secret|ssh`, `RUN --network`;
-/// stages are built one after another.
+/// Not yet (each refused with a message): `RUN --mount=type=secret|ssh`, `RUN --network`.
 public struct DockerfileBuilder: Sendable {
     /// What one Dockerfile build needs.
     public struct Request: Sendable {
@@ -157,11 +156,35 @@ public struct DockerfileBuilder: Sendable {
         let needed = try neededStages(dockerfile, target: targetIndex, words: words, globals: globals, file: file)
         log(phase, .system, "Building stage \(dockerfile.stages[targetIndex].name ?? String(targetIndex)) of \(file) (\(needed.count) of \(dockerfile.stages.count) stage(s) needed)")
 
+        // Each stage starts as soon as the stages it reads are built: independent stages build
+        // at the same time (a failure cancels the others). With more than one stage, every
+        // line says which stage it comes from.
         var built: [Int: Stage] = [:]
         var bases: [String: Digest] = [:]
-        for index in needed.sorted() {
-            built[index] = try await buildStage(dockerfile, index, built: built, globals: globals, platform: platform, request: request,
-                                                context: context, bases: &bases, log: log)
+        let dependencies = try Dictionary(uniqueKeysWithValues: needed.map { ($0, try stageDependencies(dockerfile, $0, words: words, globals: globals, file: file)) })
+        try await withThrowingTaskGroup(of: (Int, Stage, [String: Digest]).self) { group in
+            var started = Set<Int>()
+            func startReady() {
+                for i in needed.sorted() where !started.contains(i) && dependencies[i]!.isSubset(of: built.keys) {
+                    started.insert(i)
+                    let ready = built
+                    let label = "[" + (dockerfile.stages[i].name ?? String(i)) + "]"
+                    let labelled: BuildLogger = { phase, stream, line in log(phase, stream, line.hasPrefix(label) ? line : label + " " + line) }
+                    let stageLog = needed.count == 1 ? log : labelled
+                    group.addTask { [globals] in
+                        var found: [String: Digest] = [:]
+                        let stage = try await buildStage(dockerfile, i, built: ready, globals: globals, platform: platform, request: request,
+                                                         context: context, bases: &found, log: stageLog)
+                        return (i, stage, found)
+                    }
+                }
+            }
+            startReady()
+            while let (i, stage, found) = try await group.next() {
+                built[i] = stage
+                bases.merge(found) { a, _ in a }
+                startReady()
+            }
         }
         let final = built[targetIndex]!
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
@@ -170,26 +193,35 @@ public struct DockerfileBuilder: Sendable {
         return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases, finalBase: final.base)
     }
 
-    /// The stages the target needs: itself, its FROM stage, and the stages its COPY --from and
+    /// The earlier stages stage `i` reads: its FROM stage, and the stages its COPY --from and
     /// RUN --mount from= name.
+    func stageDependencies(_ d: Dockerfile, _ i: Int, words: ShellWords, globals: [String: String], file: String) throws -> Set<Int> {
+        var out = Set<Int>()
+        let s = d.stages[i]
+        let fromName = try fromImageName(s.from, words: words, globals: globals, file: file)
+        if let j = d.stage(named: fromName), j < i, d.stages[j].name == fromName.lowercased() { out.insert(j) }
+        for ins in s.instructions {
+            var froms: [String] = []
+            // A variable the globals do not know leaves the name as written (`try?`): then it
+            // names no stage, and the instruction says so when it runs.
+            if ins.keyword == .copy, case .some(.some(let from)) = ins.flag("from") { froms.append((try? words.word(from) { globals[$0] }) ?? from) }
+            if ins.keyword == .run {
+                for spec in ins.flagValues("mount") {
+                    for part in spec.split(separator: ",") where part.lowercased().hasPrefix("from=") { froms.append(String(part.dropFirst(5))) }
+                }
+            }
+            for from in froms { if let j = d.stage(named: from), j < i { out.insert(j) } }
+        }
+        return out
+    }
+
+    /// The stages the target needs: itself and, transitively, the stages it reads.
     func neededStages(_ d: Dockerfile, target: Int, words: ShellWords, globals: [String: String], file: String) throws -> Set<Int> {
         var needed = Set<Int>()
         var pending = [target]
         while let i = pending.popLast() {
             guard needed.insert(i).inserted else { continue }
-            let s = d.stages[i]
-            let fromName = try fromImageName(s.from, words: words, globals: globals, file: file)
-            if let j = d.stage(named: fromName), j < i, d.stages[j].name == fromName.lowercased() { pending.append(j) }
-            for ins in s.instructions {
-                var froms: [String] = []
-                if ins.keyword == .copy, case .some(.some(let from)) = ins.flag("from") { froms.append((try? words.word(from) { globals[$0] }) ?? from) }
-                if ins.keyword == .run {
-                    for spec in ins.flagValues("mount") {
-                        for part in spec.split(separator: ",") where part.lowercased().hasPrefix("from=") { froms.append(String(part.dropFirst(5))) }
-                    }
-                }
-                for from in froms { if let j = d.stage(named: from), j != i { pending.append(j) } }
-            }
+            pending += try stageDependencies(d, i, words: words, globals: globals, file: file)
         }
         return needed
     }
@@ -428,7 +460,7 @@ public struct DockerfileBuilder: Sendable {
         let temp = layersRoot + "/.tmp-" + UUID().uuidString
         let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping)
         for (i, layer) in image.manifest.layers.enumerated() {
-            try extractor.extract(archiveAt: image.store.path(layer.digest), into: temp, name: "layer \(i + 1) (\(layer.digest.short)) of the base image")
+            _ = try extractor.extract(archiveAt: image.store.path(layer.digest), into: temp, name: "layer \(i + 1) (\(layer.digest.short)) of the base image")
         }
         try runner.giveToNamespaceRoot(temp)
         if rename(temp, final) != 0 && access(final, F_OK) != 0 {
