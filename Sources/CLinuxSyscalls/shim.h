@@ -31,6 +31,11 @@ static inline long slipway_fgetxattr(int fd, const char *name, void *value, unsi
     return syscall(SYS_fgetxattr, fd, name, value, size);
 }
 
+// fsetxattr(2), through the system call (its glibc prototype needs <sys/xattr.h>).
+static inline int slipway_fsetxattr(int fd, const char *name, const void *value, unsigned long size) {
+    return (int)syscall(SYS_fsetxattr, fd, name, value, size, 0);
+}
+
 /// Makes this process a child subreaper: orphans of its descendants are reparented to it.
 static inline int slipway_become_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 

@@ -7,6 +7,7 @@
 //   slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap]
 //                  [--chdir DIR] [--lower DIR]… --upper DIR --work DIR --merged DIR
 //                  [--bind-dir DIR]… [--overlay-mount UPPER,WORK,LOWER[,LOWER…]]… -- COMMAND [ARG…]
+//   slipway-userns … --root DIR [--bind-dir DIR]… [--overlay-mount …]… -- COMMAND [ARG…]
 //
 // Each map maps COUNT ids from INNER (in the namespace) to OUTER (on the host). As root the maps are written to /proc/PID/{uid,gid}_map; with --newuidmap (a
 // user that is not root) the setuid `newuidmap`/`newgidmap` write them, within the user's
@@ -27,6 +28,9 @@
 // which slirp4netns made there: MTU 65520, 10.0.2.100/24, up, default route via 10.0.2.2. It
 // leaves the loopback alone: bwrap sets that up in the same namespace at the same time, and
 // slirp4netns's own --configure (which brings lo up too) races it.
+//
+// --root gives COMMAND the folder DIR itself instead of an overlay (where overlayfs cannot be
+// mounted, Slipway copies the layers into a folder and compares it afterwards).
 //
 // With an overlay, COMMAND finds the merged folder at /tmp/slipway-root and this helper at
 // /tmp/slipway-exec-as, on a tmpfs over /tmp in its own mount namespace (the host's /tmp is
@@ -77,7 +81,7 @@ static struct map maps[2][MAX_MAPS];
 static int nmaps[2];
 static const char *lowers[MAX_LOWERS];
 static int nlowers;
-static const char *upper, *work, *merged, *chdir_to;
+static const char *upper, *work, *merged, *chdir_to, *root_dir;
 static const char *binds[MAX_BINDS];
 static int nbinds;
 // Each --overlay-mount: its folders (upper, work, lowers…), then their descriptors.
@@ -278,6 +282,8 @@ int main(int argc, char **argv) {
             else merged = v;
         } else if (!strcmp(a, "--chdir")) {
             chdir_to = v;
+        } else if (!strcmp(a, "--root")) {
+            root_dir = v;
         } else if (!strcmp(a, "--bind-dir")) {
             if (nbinds == MAX_BINDS) usage("too many --bind-dir");
             binds[nbinds++] = v;
@@ -291,7 +297,8 @@ int main(int argc, char **argv) {
     if (nmaps[0] == 0 || nmaps[1] == 0) usage("give --uid-map and --gid-map");
     int overlay = nlowers || upper || work || merged;
     if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
-    if ((nbinds || nextras) && !overlay) usage("--bind-dir and --overlay-mount need an overlay");
+    if (overlay && root_dir) usage("--root and an overlay exclude each other");
+    if ((nbinds || nextras) && !overlay && !root_dir) usage("--bind-dir and --overlay-mount need an overlay or --root");
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -312,6 +319,11 @@ int main(int argc, char **argv) {
         self_path[n] = 0;
         int self_fd = open(self_path, O_PATH | O_CLOEXEC);
         if (self_fd < 0) die(self_path);
+        int root_fd = -1;
+        if (root_dir) {
+            root_fd = openat(base_fd >= 0 ? base_fd : AT_FDCWD, root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (root_fd < 0) die(root_dir);
+        }
         int bind_fds[MAX_BINDS];
         for (int b = 0; b < nbinds; b++) {
             bind_fds[b] = open(binds[b], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -328,10 +340,13 @@ int main(int argc, char **argv) {
         if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("becoming root of the namespace (is id 0 mapped?)");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making mounts private");
         if (base_fd >= 0 && fchdir(base_fd) != 0) die(chdir_to);
-        if (overlay) {
-            mount_overlay();
-            int m = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (m < 0) die("opening the merged folder");
+        if (overlay || root_dir) {
+            int m = root_fd;
+            if (overlay) {
+                mount_overlay();
+                m = open(merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (m < 0) die("opening the merged folder");
+            }
             char source[64];
             if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) die("mounting a tmpfs over /tmp");
             if (mkdir("/tmp/slipway-root", 0755) != 0) die("/tmp/slipway-root");

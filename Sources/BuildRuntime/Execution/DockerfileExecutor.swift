@@ -39,11 +39,17 @@ public struct DockerfileExecutor: BuildExecutor {
     }
 
     /// The builder, made per build: a missing bwrap or id range fails that build, saying what
-    /// to install or add, not the engine's start.
-    func builder() throws -> DockerfileBuilder {
+    /// to install or add, not the engine's start. Where overlayfs cannot be mounted, steps copy
+    /// their layers instead, and the log says so.
+    func builder(log: @escaping BuildLogger) async throws -> DockerfileBuilder {
         let root = images.content.root.path + "/dockerfile"
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser()),
-                                       layersRoot: root + "/layers")
+        let namespace = UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser())
+        var runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: namespace, layersRoot: root + "/layers")
+        if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
+            log(BuildPhase.build.rawValue, .system,
+                "overlayfs cannot be mounted here (\(why)): each RUN step works on a copy of its layers, compared afterwards, which is slower")
+            runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy)
+        }
         return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache", runner: runner)
     }
 
@@ -89,7 +95,7 @@ public struct DockerfileExecutor: BuildExecutor {
         // The context is within the source size cap already; what ADD brings in is held to it too.
         buildRequest.maxAddBytes = sources.limits.maxTotalBytes
         buildRequest.publicNetwork = request.publicNetwork
-        let result = try await builder().build(buildRequest, log: log)
+        let result = try await builder(log: log).build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)

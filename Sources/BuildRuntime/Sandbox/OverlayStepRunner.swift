@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs one Dockerfile RUN step: its command, as the stage's user, in a user namespace of
 /// 65,536 ids (`UserNamespaceRunner`), over an overlay whose lower folders are the stage's
@@ -10,15 +11,43 @@ import Foundation
 /// still works. A scaffold folder at the bottom holds the sandbox's mount points (`/proc`,
 /// `/dev`), so they never appear in a layer.
 public struct OverlayStepRunner: Sendable {
+    /// How a step's root is made: an overlay of the layers, or (where overlayfs cannot be
+    /// mounted) a copy of them compared afterwards (`CopySnapshot`), which keeps owners only as root.
+    public enum Snapshots: Sendable { case overlay, copy }
+
     public let sandbox: SandboxRunner
     public let namespace: UserNamespaceRunner
     public let layersRoot: String
+    public let snapshots: Snapshots
 
-    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String) {
+    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String, snapshots: Snapshots = .overlay) {
         self.sandbox = sandbox
         self.namespace = namespace
         self.layersRoot = layersRoot
+        self.snapshots = snapshots
     }
+
+    /// Why overlayfs cannot be mounted in a step's user namespace here (the helper tried, over
+    /// empty folders under `scratch`); nil when it can. Asked once per process.
+    public func overlayUnavailableReason(scratch: String) async -> String? {
+        if let known = Self.probed.withLock({ $0 }) { return known.reason }
+        let dir = scratch + "/.overlay-probe-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch: a leftover is swept with the other .tmp folders
+        var reason: String? = "the probe folders could not be made"
+        if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil {
+            for name in ["lower", "upper", "work", "merged"] { try? makeFolder(dir + "/" + name) }  // a missing one fails the probe, which says why
+            let said = OutputTail(keep: 3)
+            let args = namespace.arguments(overlay: .init(base: dir, lowers: ["lower"], upper: "upper", work: "work", merged: "merged"), command: ["/bin/true"])
+            if let p = try? Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
+                reason = await p.wait() == 0 ? nil : said.lines.joined(separator: " | ")
+            }
+        }
+        Self.probed.withLock { $0 = .init(reason: reason) }
+        return reason
+    }
+
+    private struct Probe: Sendable { var reason: String? }
+    private static let probed = Mutex<Probe?>(nil)
 
     static let scaffold = ".scaffold"
     static let steps = ".steps"
@@ -82,8 +111,18 @@ public struct OverlayStepRunner: Sendable {
         let step = StepFolders(id: id, root: layersRoot + "/" + Self.steps + "/" + id)
         try makeFolder(step.root)
         for name in ["upper", "work", "merged"] { try makeFolder(step.root + "/" + name) }
+        // Without overlayfs: the layers copied into the step's own root, compared afterwards.
+        var snapshot: CopySnapshot?
+        let copiedRoot = step.root + "/rootfs"
+        if snapshots == .copy {
+            guard getuid() == 0 else {
+                throw RuntimeError.unavailable(
+                    "overlayfs cannot be mounted here, and a copy of a step's layers keeps their owners only when Slipway runs as root: run Slipway on Linux 5.11 or later, or as root")
+            }
+            snapshot = try await copy(lowers + [Self.scaffold], into: copiedRoot)
+        }
         if makeWorkingDirectory {
-            var path = step.upper
+            var path = snapshot == nil ? step.upper : copiedRoot
             for part in PathSyntax.components(workingDirectory) where ArchiveExtractor.isNormalComponent(part) {
                 path += "/" + part
                 try makeFolder(path)
@@ -91,6 +130,7 @@ public struct OverlayStepRunner: Sendable {
         }
         var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
+        if snapshot != nil { overlay.copiedRoot = step.relative + "/rootfs" }
         // Host folders come first in the helper's numbering, then layer stacks.
         var mounts: [SandboxRunner.Mount] = [], scratch: [String] = []
         for m in stepMounts {
@@ -103,6 +143,12 @@ public struct OverlayStepRunner: Sendable {
             switch m.source {
             case .folder: continue
             case .tmpfs: scratch.append(m.target)
+            case .layers(let stack, let path) where snapshots == .copy:
+                // A copy of the layers, whose writes are dropped with the step's folders.
+                let folder = step.root + "/mount-copy-\(overlay.bindDirectories.count)"
+                _ = try await copy(stack, into: folder)
+                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
+                overlay.bindDirectories.append(folder)
             case .layers(let stack, let path):
                 let n = overlay.overlayMounts.count
                 let folder = step.root + "/mount-\(n)"
@@ -130,7 +176,23 @@ public struct OverlayStepRunner: Sendable {
             process.signal(SIGKILL)
         }
         await net?.detach()
+        if let snapshot, code == 0 {
+            try await BlockingWork.run {
+                try snapshot.moveChanges(from: try ConfinedDirectory(path: copiedRoot), into: try ConfinedDirectory(path: step.upper))
+            }
+        }
         return (code, step)
+    }
+
+    /// Copies the merged `stack` (names under `layersRoot`, or absolute paths; topmost first)
+    /// into the new folder `folder`.
+    func copy(_ stack: [String], into folder: String) async throws -> CopySnapshot {
+        let layersRoot = self.layersRoot
+        return try await BlockingWork.run {
+            let view = try LayerChainView(folders: stack.map { try ConfinedDirectory(path: $0.hasPrefix("/") ? $0 : layersRoot + "/" + $0) })
+            let root = try ConfinedDirectory(path: folder, create: true)
+            return try CopySnapshot.copy(view, into: root)
+        }
     }
 
     /// Removes a step's folders. Inside the namespace for a user that is not root: what the

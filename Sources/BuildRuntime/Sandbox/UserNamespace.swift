@@ -84,6 +84,9 @@ public struct UserNamespaceRunner: Sendable {
         public var merged: String
         /// Host folders the command sees at `/tmp/slipway-mounts/<index>` (cache mounts).
         public var bindDirectories: [String] = []
+        /// A folder (under `base`) the command gets as its root instead of the overlay of
+        /// `lowers` (`CopySnapshot`, where overlayfs cannot be mounted).
+        public var copiedRoot: String?
         /// Overlays the command sees at `/tmp/slipway-mounts/<index>`, numbered after
         /// `bindDirectories`: each is its upper and work folders, then its lowers, topmost first
         /// (names under `base`, or absolute paths).
@@ -114,8 +117,12 @@ public struct UserNamespaceRunner: Sendable {
         for r in mapping.groups { args += ["--gid-map", "\(r.inner):\(r.outer):\(r.count)"] }
         if let o = overlay {
             args += ["--chdir", o.base]
-            for l in o.lowers { args += ["--lower", l] }
-            args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
+            if let root = o.copiedRoot {
+                args += ["--root", root]
+            } else {
+                for l in o.lowers { args += ["--lower", l] }
+                args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
+            }
             for d in o.bindDirectories { args += ["--bind-dir", d] }
             for m in o.overlayMounts { args += ["--overlay-mount", m.joined(separator: ",")] }
         }

@@ -1,0 +1,162 @@
+import CLinuxSyscalls
+import Foundation
+
+/// A step's root where overlayfs cannot be mounted: the merged layers copied into a folder
+/// (owners kept, so only as root), the step run over it, and the folder then compared with
+/// what was copied. What changed is moved into an upper folder shaped as overlayfs makes one —
+/// new and changed paths as they are, a deleted path as a 0:0 character device, a folder the
+/// step replaced marked `user.overlay.opaque=y` — so that `OverlayDiff` and everything after it
+/// work as with an overlay.
+///
+/// A change is seen in a path's type, inode, size, mode, owner, mtime or ctime (a step cannot
+/// set a ctime back). The folder was written by the step: it is walked through descriptors that
+/// never follow a symlink.
+public struct CopySnapshot: Sendable {
+    /// What a path was when it was copied.
+    struct Entry: Equatable, Sendable {
+        var type: mode_t, inode: UInt, size: Int64, mode: mode_t, uid: uid_t, gid: gid_t
+        var mtime: Int, mtimeNanos: Int, ctime: Int, ctimeNanos: Int
+
+        init(_ st: stat) {
+            type = st.st_mode & S_IFMT
+            inode = UInt(st.st_ino)
+            size = Int64(st.st_size)
+            mode = st.st_mode & 0o7777
+            uid = st.st_uid
+            gid = st.st_gid
+            (mtime, mtimeNanos) = (st.st_mtim.tv_sec, st.st_mtim.tv_nsec)
+            (ctime, ctimeNanos) = (st.st_ctim.tv_sec, st.st_ctim.tv_nsec)
+        }
+    }
+
+    /// Every path of the copy (relative, `/`-separated; "" is the root) and what it was.
+    let entries: [String: Entry]
+
+    /// Copies the merged `view` into the empty folder `root` (owners, modes and symlinks kept).
+    public static func copy(_ view: LayerChainView, into root: ConfinedDirectory) throws -> CopySnapshot {
+        var entries: [String: Entry] = [:]
+        guard case .directory(let layers, let top)? = try view.node("") else { return CopySnapshot(entries: [:]) }
+        try copyChildren(of: layers, into: root, relative: "", entries: &entries)
+        guard fchown(root.fd, top.st_uid, top.st_gid) == 0, fchmod(root.fd, top.st_mode & 0o7777) == 0 else {
+            throw RuntimeError.io("copying the root folder for the step: \(String(cString: strerror(errno)))")
+        }
+        if let st = LayerChainView.status(of: root) { entries[""] = Entry(st) }
+        return CopySnapshot(entries: entries)
+    }
+
+    static func copyChildren(of layers: [ConfinedDirectory], into dir: ConfinedDirectory, relative: String, entries: inout [String: Entry]) throws {
+        let here = LayerChainView(folders: layers)
+        for name in try LayerChainView.entries(of: layers) {
+            guard let node = try here.node(name) else { continue }
+            let path = relative.isEmpty ? name : relative + "/" + name
+            switch node {
+            case .file(let from, let n, let st):
+                let input = try from.openFile(n, flags: O_RDONLY | O_NONBLOCK)
+                defer { close(input) }
+                let output = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+                defer { close(output) }
+                var left = Int(st.st_size)
+                while left > 0 {
+                    let n = sendfile(output, input, nil, left)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))") }
+                    left -= n
+                }
+                guard fchown(output, st.st_uid, st.st_gid) == 0, fchmod(output, st.st_mode & 0o7777) == 0 else {
+                    throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))")
+                }
+            case .symlink(let target, let st):
+                guard symlinkat(target, dir.fd, name) == 0, fchownat(dir.fd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) == 0 else {
+                    throw RuntimeError.io("copying the symlink \(path) for the step: \(String(cString: strerror(errno)))")
+                }
+            case .directory(let inner, let st):
+                let sub = try dir.makeDirectories(name, mode: 0o700)
+                try copyChildren(of: inner, into: sub, relative: path, entries: &entries)
+                guard fchown(sub.fd, st.st_uid, st.st_gid) == 0, fchmod(sub.fd, st.st_mode & 0o7777) == 0 else {
+                    throw RuntimeError.io("copying the folder \(path) for the step: \(String(cString: strerror(errno)))")
+                }
+            }
+            // What the copy is now (a folder after its children, which change its times).
+            if let st = try dir.status(name) { entries[path] = Entry(st) }
+        }
+    }
+
+    /// What a comparison has found so far.
+    private struct Comparison {
+        var seen = Set<String>()
+        /// Paths the step deleted and made again (what was below them is gone with them).
+        var replaced = Set<String>()
+    }
+
+    /// Moves what changed in `root` since the copy into the empty folder `upper`, shaped as an
+    /// overlay's upper folder.
+    public func moveChanges(from root: ConfinedDirectory, into upper: ConfinedDirectory) throws {
+        var found = Comparison()
+        try compare(root, relative: "", root: root, upper: upper, found: &found)
+        // Deleted paths: a whiteout for the topmost of each, none below a replaced folder.
+        for path in entries.keys.sorted() where !path.isEmpty && !found.seen.contains(path) {
+            let parts = path.split(separator: "/").map(String.init)
+            let parent = parts.dropLast().joined(separator: "/")
+            guard parent.isEmpty || found.seen.contains(parent), !found.replaced.contains(parent) else { continue }
+            let dir = try upperFolder(parent, root: root, upper: upper)
+            guard mknodat(dir.fd, parts.last!, S_IFCHR, 0) == 0 else {
+                throw RuntimeError.io("cannot record the deletion of \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private func compare(_ dir: ConfinedDirectory, relative: String, root: ConfinedDirectory, upper: ConfinedDirectory, found: inout Comparison) throws {
+        for name in try dir.entries() {
+            let path = relative.isEmpty ? name : relative + "/" + name
+            guard let st = try dir.status(name) else { continue }
+            let now = Entry(st)
+            guard let was = entries[path] else {
+                try move(name, from: dir, parent: relative, root: root, upper: upper)
+                continue
+            }
+            found.seen.insert(path)
+            if was.type != now.type || was.inode != now.inode {
+                // Replaced: the new one goes up whole, and a folder hides what was below it.
+                try move(name, from: dir, parent: relative, root: root, upper: upper)
+                found.replaced.insert(path)
+                if now.type == S_IFDIR {
+                    let moved = try upper.openDirectory(path)
+                    guard slipway_fsetxattr(moved.fd, "user.overlay.opaque", "y", 1) == 0 else {
+                        throw RuntimeError.io("cannot mark \(path) as replaced: \(String(cString: strerror(errno)))")
+                    }
+                }
+            } else if now.type == S_IFDIR {
+                if was != now { _ = try upperFolder(path, root: root, upper: upper) }
+                try compare(try dir.openDirectory(name), relative: path, root: root, upper: upper, found: &found)
+            } else if was != now {
+                try move(name, from: dir, parent: relative, root: root, upper: upper)
+            }
+        }
+    }
+
+    /// Moves `name` (in `dir`, the folder `parent` of the root) to the same place in `upper`.
+    private func move(_ name: String, from dir: ConfinedDirectory, parent: String, root: ConfinedDirectory, upper: ConfinedDirectory) throws {
+        let target = try upperFolder(parent, root: root, upper: upper)
+        guard renameat(dir.fd, name, target.fd, name) == 0 else {
+            throw RuntimeError.io("cannot keep \(parent.isEmpty ? name : parent + "/" + name) of the step: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The folder `path` in `upper`, made (with each folder's mode and owner in `root`) when
+    /// missing.
+    private func upperFolder(_ path: String, root: ConfinedDirectory, upper: ConfinedDirectory) throws -> ConfinedDirectory {
+        var dir = upper
+        var prefix = ""
+        for part in path.split(separator: "/").map(String.init) {
+            prefix = prefix.isEmpty ? part : prefix + "/" + part
+            if try dir.status(part) == nil {
+                guard let st = try root.status(prefix) else { throw RuntimeError.io("\(prefix) went away while the step's changes were kept") }
+                guard mkdirat(dir.fd, part, 0o700) == 0, fchownat(dir.fd, part, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) == 0,
+                    fchmodat(dir.fd, part, st.st_mode & 0o7777, 0) == 0
+                else { throw RuntimeError.io("cannot make \(prefix) in the step's layer: \(String(cString: strerror(errno)))") }
+            }
+            dir = try dir.openDirectory(part)
+        }
+        return dir
+    }
+}
