@@ -22,6 +22,14 @@
 // step's sandbox, for a Dockerfile `USER` other than root (bwrap's --uid needs a user namespace
 // of its own, which would map one id).
 //
+//   slipway-userns --apply-owners LIST ROOT
+//
+// run as the command of a namespace (as its root), gives paths under ROOT the owners and modes
+// LIST says: records "UID GID MODE PATH", each ended by a NUL, MODE octal or "-" (a symlink),
+// PATH relative to ROOT. What a user that is not root extracted keeps that user's ids; only
+// the namespace's root may give it the ids of the subordinate range. Symlinks are never
+// followed; a path that is gone is skipped.
+//
 //   slipway-userns --configure-tap USERNS_FD NETNS_FD
 //
 // joins a step's user namespace and network namespace (open descriptors) and configures tap0,
@@ -247,6 +255,44 @@ static int configure_tap(int argc, char **argv) {
     return 0;
 }
 
+static int apply_owners(int argc, char **argv) {
+    if (argc != 4) usage("--apply-owners takes LIST ROOT");
+    int root = open(argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) die(argv[3]);
+    FILE *list = fopen(argv[2], "re");
+    if (!list) die(argv[2]);
+    char *record = NULL;
+    size_t size = 0;
+    while (getdelim(&record, &size, '\0', list) > 0) {
+        unsigned long uid, gid;
+        char mode_text[16];
+        int offset = 0;
+        if (sscanf(record, "%lu %lu %15s %n", &uid, &gid, mode_text, &offset) != 3 || offset == 0) usage("a bad --apply-owners record");
+        char *save = NULL, *part = strtok_r(record + offset, "/", &save), *next;
+        int dir = fcntl(root, F_DUPFD_CLOEXEC, 0);
+        while (dir >= 0 && part && (next = strtok_r(NULL, "/", &save))) {
+            int inner = openat(dir, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            close(dir);
+            dir = inner;
+            part = next;
+        }
+        if (dir < 0 || !part) {  // a folder on the way is gone (or is no folder now)
+            if (dir >= 0) close(dir);
+            continue;
+        }
+        struct stat st;
+        if (fstatat(dir, part, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (fchownat(dir, part, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) != 0) die("setting an owner");
+            // chown clears setuid and setgid: the mode goes back on, never through a symlink.
+            if (strcmp(mode_text, "-") && !S_ISLNK(st.st_mode) && fchmodat(dir, part, (mode_t)strtoul(mode_text, NULL, 8), 0) != 0) die("setting a mode");
+        }
+        close(dir);
+    }
+    free(record);
+    fclose(list);
+    return 0;
+}
+
 static int exec_as(int argc, char **argv) {
     unsigned long uid, gid;
     if (argc < 5 || sscanf(argv[2], "%lu:%lu", &uid, &gid) != 2 || strcmp(argv[3], "--")) usage("--exec-as takes UID:GID -- COMMAND");
@@ -259,6 +305,7 @@ static int exec_as(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--configure-tap")) return configure_tap(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--apply-owners")) return apply_owners(argc, argv);
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];

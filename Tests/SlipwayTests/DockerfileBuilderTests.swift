@@ -17,11 +17,12 @@ import Testing
         COPY --chown=1000:1000 --chmod=0750 data/x.txt /data/
         RUN echo "$GREETING from RUN in $PWD" > made.txt && rm -f /etc/group
         USER 1000
-        RUN id -u > /tmp/uid
+        RUN id -u > /tmp/uid && (test -r /data/x.txt && echo readable || echo unreadable) > /tmp/read-by-1000
 
         FROM base
         COPY --from=build /app /app
         COPY --from=build /tmp/uid /uid
+        COPY --from=build /tmp/read-by-1000 /read-by-1000
         LABEL org.example.k="a value"
         EXPOSE 8080 53/udp
         STOPSIGNAL SIGTERM
@@ -74,7 +75,7 @@ import Testing
         let log: BuildLogger = { _, _, line in lines.add(line) }
         let out = f.state.path + "/out"
         let first = try await f.builder.build(f.request(out), log: log)
-        #expect(first.layersAdded == 2 && first.bases["base"] != nil, "\(lines.all)")
+        #expect(first.layersAdded == 3 && first.bases["base"] != nil, "\(lines.all)")
 
         let inspect = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(out):latest").out.utf8))
         let config = try #require(inspect["config"])
@@ -90,6 +91,9 @@ import Testing
         let root = image.rootfs
         #expect(try String(contentsOfFile: root + "/app/made.txt", encoding: .utf8) == "hello from RUN in /app\n")
         #expect(try String(contentsOfFile: root + "/uid", encoding: .utf8) == "1000\n")
+        // The file COPY --chown gave uid 1000 (mode 0750) is theirs in later steps, also when
+        // Slipway is not root (the owners are set from inside the namespace then).
+        #expect(try String(contentsOfFile: root + "/read-by-1000", encoding: .utf8) == "readable\n")
         #expect(FileManager.default.fileExists(atPath: root + "/app/hello.sh") && !FileManager.default.fileExists(atPath: root + "/app/README.md"))
         #expect(FileManager.default.fileExists(atPath: root + "/etc/group"), "the final stage is from base, not the build stage")
         let run = try await sh("bwrap --bind '\(root)' / --proc /proc --dev /dev --unshare-all --clearenv --setenv PATH /usr/bin:/bin /app/hello.sh")
@@ -99,7 +103,7 @@ import Testing
         lines.clear()
         let second = try await f.builder.build(f.request(out), log: log)
         #expect(second.layersAdded == 0 && second.imageDigest == first.imageDigest, "\(lines.all)")
-        #expect(!lines.all.contains { $0.contains("not cached") } && lines.all.filter { $0.contains("CACHED") }.count == 7, "\(lines.all)")  // WORKDIR, 2 COPY, 2 RUN; 2 COPY
+        #expect(!lines.all.contains { $0.contains("not cached") } && lines.all.filter { $0.contains("CACHED") }.count == 8, "\(lines.all)")  // WORKDIR, 2 COPY, 2 RUN; 3 COPY
 
         // One copied file changed: that COPY and the steps after it, not the ones before.
         try "two\n".write(toFile: f.context.path + "/data/x.txt", atomically: true, encoding: .utf8)

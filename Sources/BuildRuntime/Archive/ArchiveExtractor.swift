@@ -32,6 +32,58 @@ public struct ArchiveExtractor {
     /// user that is not root cannot give away): they stay the extracting user's.
     public struct Summary: Sendable { public var entries = 0; public var bytes: Int64 = 0; public var unowned = 0 }
 
+    /// The paths of a folder whose owners could not be set (ids a user that is not root cannot
+    /// give away), with the owner (ids inside the namespace) and mode each should have, as the
+    /// layers extracted into the folder leave it: a later entry, whiteout or replacement of a
+    /// path drops what was noted for it. `slipway-userns --apply-owners` then sets them from
+    /// inside the namespace.
+    ///
+    /// `@unchecked Sendable`: one extraction at a time uses it, on the thread that runs it; it
+    /// is read when they are all done.
+    public final class OwnerLedger: @unchecked Sendable {
+        public struct Owner: Sendable, Equatable {
+            public var uid: UInt32
+            public var gid: UInt32
+            /// nil for a symlink (its mode means nothing).
+            public var mode: mode_t?
+        }
+        public private(set) var owners: [String: Owner] = [:]
+        public init() {}
+
+        func note(_ parts: [String], _ owner: Owner?) {
+            let path = parts.joined(separator: "/")
+            owners[path] = owner
+        }
+
+        /// Forgets `parts` and everything below it (`keepSelf`: only what is below).
+        func forget(_ parts: [String], keepSelf: Bool = false) {
+            let path = parts.joined(separator: "/")
+            let prefix = path.isEmpty ? "" : path + "/"
+            owners = owners.filter { key, _ in !(key.hasPrefix(prefix) || (!keepSelf && key == path)) }
+        }
+
+        /// The records `slipway-userns --apply-owners` reads: "UID GID MODE PATH", NUL-ended.
+        public var records: [UInt8] {
+            var out: [UInt8] = []
+            for (path, o) in owners.sorted(by: { $0.key < $1.key }) {
+                out += Array("\(o.uid) \(o.gid) \(o.mode.map { String($0, radix: 8) } ?? "-") \(path)".utf8) + [0]
+            }
+            return out
+        }
+    }
+
+    /// Notes what an entry's owner should be when it could not be set, or that it is right.
+    func noteOwner(_ owned: Bool, _ summary: inout Summary, _ parts: [String], _ entry: OpaquePointer, mode: mode_t?) {
+        if owned {
+            ledger?.note(parts, nil)
+            return
+        }
+        summary.unowned += 1
+        let nobody: UInt32 = 65534
+        let (uid, gid) = (UInt32(clamping: archive_entry_uid(entry)), UInt32(clamping: archive_entry_gid(entry)))
+        ledger?.note(parts, .init(uid: uid < IDMapping.size ? uid : nobody, gid: gid < IDMapping.size ? gid : nobody, mode: mode))
+    }
+
     public let policy: Policy
     public let limits: Limits
     public let stripComponents: Int
@@ -40,8 +92,11 @@ public struct ArchiveExtractor {
     /// bits, which mean something only inside that namespace. Otherwise entries belong to the
     /// extracting user and lose those bits.
     public let owners: IDMapping?
+    /// Where owners that could not be set are noted (with `owners`).
+    public let ledger: OwnerLedger?
 
-    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0, owners: IDMapping? = nil) {
+    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0, owners: IDMapping? = nil, ledger: OwnerLedger? = nil) {
+        self.ledger = ledger
         self.policy = policy
         self.limits = limits
         self.stripComponents = stripComponents
@@ -125,12 +180,14 @@ public struct ArchiveExtractor {
                 let parent = try parents.open(try resolve(parts, in: root, createMissing: true, entry: shown))
                 if name == ".wh..wh..opq" {
                     try parent.removeContents()
+                    ledger?.forget(parts, keepSelf: true)
                 } else {
                     let target = String(name.dropFirst(4))
                     guard Self.isNormalComponent(target), !target.hasPrefix(".wh.") else {
                         throw RuntimeError.invalid("layer entry '\(shown)' is a whiteout of '\(PathSyntax.shortened(target, limit: 200))', which is not a file name; refusing the layer")
                     }
                     try parent.remove(target)
+                    ledger?.forget(parts + [target])
                 }
                 continue
             }
@@ -143,6 +200,7 @@ public struct ArchiveExtractor {
                     throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) appears twice or would replace another entry; refusing it")
                 }
                 try parent.remove(name)
+                ledger?.forget(parentParts + [name])
                 parents.forget(parentParts + [name])
             }
             switch type {
@@ -152,7 +210,7 @@ public struct ArchiveExtractor {
                         throw RuntimeError.io("cannot create folder '\(shown)': \(String(cString: strerror(errno)))")
                     }
                 }
-                if !own(name, in: parent, entry) { summary.unowned += 1 }
+                noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: perm)
                 deferredDirModes.append((parentParts + [name], owners == nil ? perm | 0o700 : perm))
             case S_IFREG:
                 if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
@@ -171,7 +229,7 @@ public struct ArchiveExtractor {
                 }
                 defer { close(fd) }
                 try writeData(a, to: fd, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
-                if !own(name, in: parent, entry) { summary.unowned += 1 }
+                noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: perm)
                 fchmod(fd, perm)  // after the owner: chown clears setuid
             case S_IFLNK:
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
@@ -181,7 +239,7 @@ public struct ArchiveExtractor {
                 guard symlinkat(linkTarget, parent.fd, name) == 0 else {
                     throw RuntimeError.io("cannot create symlink '\(shown)': \(String(cString: strerror(errno)))")
                 }
-                if !own(name, in: parent, entry) { summary.unowned += 1 }
+                noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: nil)
             default:
                 continue  // devices, FIFOs and sockets have no place in a source tree or build root
             }

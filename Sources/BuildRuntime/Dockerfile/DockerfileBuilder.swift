@@ -288,7 +288,7 @@ public struct DockerfileBuilder: Sendable {
             let image = try await request.resolveBase(fromName)
             bases[fromName] = image.manifestDigest
             log(phase, .system, "\(stageLabel) FROM \(fromName) (\(image.manifestDigest))")
-            let folder = try await BlockingWork.run { try baseFolder(image) }
+            let folder = try await baseFolder(image)
             stage = Stage(config: image.config, key: Digest.of(Data(("from " + image.manifestDigest.string).utf8)))
             stage.config.history = image.config.history
             stage.baseLayers = zip(image.manifest.layers, image.config.rootfs.diff_ids).map { Layer(descriptor: $0, diffID: $1, store: image.store) }
@@ -450,23 +450,33 @@ public struct DockerfileBuilder: Sendable {
 
     /// The base image's layers, flattened with their owners mapped into the step namespace:
     /// one lower folder, made once per image.
-    func baseFolder(_ image: OCIImage) throws -> String {
+    func baseFolder(_ image: OCIImage) async throws -> String {
         let name = "base-" + image.manifestDigest.hex
-        let final = layersRoot + "/" + name
         // In use again: a garbage collection keeps it another `cacheLifetime` (a failed touch
         // only shortens that).
-        if access(final, F_OK) == 0 { _ = utimensat(AT_FDCWD, final, nil, AT_SYMLINK_NOFOLLOW); return name }
-        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+        if access(layersRoot + "/" + name, F_OK) == 0 { _ = utimensat(AT_FDCWD, layersRoot + "/" + name, nil, AT_SYMLINK_NOFOLLOW); return name }
+        try await unpack(image.manifest.layers.enumerated().map { (image.store.path($1.digest), "layer \($0 + 1) (\($1.digest.short)) of the base image") }, as: name)
+        return name
+    }
+
+    /// Unpacks `layers` (blob paths and how messages name them), in order, into the folder
+    /// `name` under `layersRoot`, with owners mapped into the step namespace: as root directly;
+    /// as another user, what it may not give away is set afterwards from inside the namespace.
+    func unpack(_ layers: [(path: String, name: String)], as name: String) async throws {
+        let final = layersRoot + "/" + name
+        guard access(final, F_OK) != 0 else { return }
         let temp = layersRoot + "/.tmp-" + UUID().uuidString
-        let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping)
-        for (i, layer) in image.manifest.layers.enumerated() {
-            _ = try extractor.extract(archiveAt: image.store.path(layer.digest), into: temp, name: "layer \(i + 1) (\(layer.digest.short)) of the base image")
+        let ledger = ArchiveExtractor.OwnerLedger()
+        try await BlockingWork.run { [layersRoot, mapping] in
+            try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+            let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping, ledger: ledger)
+            for layer in layers { _ = try extractor.extract(archiveAt: layer.path, into: temp, name: layer.name) }
         }
+        if !ledger.owners.isEmpty { try await runner.namespace.applyOwners(ledger.records, under: temp) }
         try runner.giveToNamespaceRoot(temp)
         if rename(temp, final) != 0 && access(final, F_OK) != 0 {
-            throw RuntimeError.io("cannot place the base image's folder \(final): \(String(cString: strerror(errno)))")
+            throw RuntimeError.io("cannot place the layer folder \(final): \(String(cString: strerror(errno)))")
         }
-        return name
     }
 
     /// A cache record: the key's layer.
@@ -559,7 +569,7 @@ public struct DockerfileBuilder: Sendable {
                     return (.init(.layers(other.lowers, path: sub), at: target, writable: writable), what + " stage " + other.key.string, nil)
                 }
                 let image = try await sources.request.resolveBase(from)
-                let folder = try await BlockingWork.run { try baseFolder(image) }
+                let folder = try await baseFolder(image)
                 try exists(LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)]))
                 return (.init(.layers([folder], path: sub), at: target, writable: writable), what + " image " + image.manifestDigest.string, nil)
             }
@@ -818,7 +828,7 @@ public struct DockerfileBuilder: Sendable {
                 // Not a stage: an image, by name.
                 let image = try await stepSources.request.resolveBase(from)
                 log(phase, .system, "\(name) --from=\(from) (\(image.manifestDigest))")
-                let folder = try await BlockingWork.run { try baseFolder(image) }
+                let folder = try await baseFolder(image)
                 view = LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)])
             }
         } else {
@@ -1051,15 +1061,7 @@ public struct DockerfileBuilder: Sendable {
             log(phase, .system, "  CACHED (layer \(cached.diffID.short): \(what) as before)")
         } else {
             let folder = layersRoot + "/" + digest.hex
-            try await BlockingWork.run { [images, mapping, layersRoot, runner] in
-                guard access(folder, F_OK) != 0 else { return }
-                let temp = layersRoot + "/.tmp-" + UUID().uuidString
-                try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: images.content.path(digest), into: temp, name: "layer \(digest.short)")
-                try runner.giveToNamespaceRoot(temp)
-                if rename(temp, folder) != 0 && access(folder, F_OK) != 0 {
-                    throw RuntimeError.io("cannot keep the layer folder \(folder): \(String(cString: strerror(errno)))")
-                }
-            }
+            try await unpack([(images.content.path(digest), "layer \(digest.short)")], as: digest.hex)
             layer = Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: digest.hex)
             try record(stage.key, layer)
             stage.added += 1
@@ -1189,12 +1191,30 @@ public struct DockerfileBuilder: Sendable {
     /// what removing the rest freed: stale records, layer folders no record or kept image
     /// names, base folders unused for `cacheLifetime`, and the step folders of builds that
     /// died. `keep` holds the blobs the collection keeps anyway.
-    public static func collect(root: String, keep: Set<Digest>, with gc: GarbageCollector) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
+    /// A user that is not root cannot remove what steps made (ids of their range): `namespace`
+    /// removes that from inside the step namespace.
+    public static func collect(root: String, keep: Set<Digest>, with collector: GarbageCollector,
+                               namespace: UserNamespaceRunner? = nil) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
         var kept = Set<Digest>()
         var freed = GarbageCollector.Freed()
+        // `gc.remove`, then, for a folder it could not remove (and may), the namespace's root.
+        struct Remover {
+            let collector: GarbageCollector
+            let namespace: UserNamespaceRunner?
+            func remove(_ path: String) -> GarbageCollector.Freed {
+                let freed = collector.remove(path)
+                var st = stat()
+                guard let namespace, getuid() != 0, !collector.dryRun, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR,
+                    GarbageCollector.modified(st) < collector.started
+                else { return freed }
+                let measured = GarbageCollector.measure(path)
+                return namespace.removeTreeBlocking(path) ? measured : freed
+            }
+        }
+        let gc = Remover(collector: collector, namespace: namespace)
         let fm = FileManager.default
         let cache = root + "/cache", layers = root + "/layers", contexts = root + "/contexts"
-        let expired = gc.started.addingTimeInterval(-cacheLifetime)
+        let expired = collector.started.addingTimeInterval(-cacheLifetime)
         func modified(_ path: String) -> Date {
             var st = stat()
             return lstat(path, &st) == 0 ? GarbageCollector.modified(st) : .distantPast

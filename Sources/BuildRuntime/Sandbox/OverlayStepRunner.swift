@@ -203,8 +203,6 @@ public struct OverlayStepRunner: Sendable {
             try ConfinedDirectory.removeTree(atPath: step.root)
             return
         }
-        let p = try Subprocess(namespace.arguments(overlay: nil, command: ["/bin/rm", "-rf", "--", step.root]), environment: ["PATH": "/usr/bin:/bin"]) { _, _ in }
-        let code = await p.wait()
-        guard code == 0 else { throw RuntimeError.io("cannot remove the step folder \(step.root) (rm exited \(code))") }
+        try await namespace.removeTree(step.root)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The ids a Dockerfile step's user namespace maps: 65,536 of them (0–65535 inside), because a
 /// step may `chown 1000`, `useradd`, or run apt (user `_apt`); bwrap 0.8 maps one.
@@ -107,6 +108,45 @@ public struct UserNamespaceRunner: Sendable {
     public init(helper: String, mapping: IDMapping) {
         self.helper = helper
         self.mapping = mapping
+    }
+
+    /// Gives paths under the folder `root` the owners and modes `records` say (an
+    /// `ArchiveExtractor.OwnerLedger`'s), from inside the namespace, where its root may give
+    /// away the ids of the range.
+    public func applyOwners(_ records: [UInt8], under root: String) async throws {
+        let list = root + ".owners"
+        try Data(records).write(to: URL(fileURLWithPath: list))
+        defer { try? FileManager.default.removeItem(atPath: list) }  // scratch beside a scratch folder: swept with it
+        let said = OutputTail(keep: 5)
+        let p = try Subprocess(arguments(overlay: nil, command: [helper, "--apply-owners", list, root]), environment: ["PATH": "/usr/bin:/bin"]) { _, line in
+            said.append(line)
+        }
+        let code = await p.wait()
+        guard code == 0 else {
+            throw RuntimeError.io("cannot give the layer's files their owners in the step namespace (exit \(code)): \(said.lines.joined(separator: " | "))")
+        }
+    }
+
+    /// Removes the folder `path` from inside the namespace: what steps made belongs to ids of a
+    /// user's range, which only the namespace's root may remove when that user is not root.
+    public func removeTree(_ path: String) async throws {
+        let p = try Subprocess(arguments(overlay: nil, command: ["/bin/rm", "-rf", "--", path]), environment: ["PATH": "/usr/bin:/bin"]) { _, _ in }
+        let code = await p.wait()
+        guard code == 0 else { throw RuntimeError.io("cannot remove \(path) (rm exited \(code))") }
+    }
+
+    /// `removeTree`, waited for on this thread (a garbage collection's, never the pool's).
+    public func removeTreeBlocking(_ path: String) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        let removed = Mutex(false)
+        Task {
+            // A failure is reported as `false`: the collection leaves the folder for the next one.
+            let ok = (try? await removeTree(path)) != nil
+            removed.withLock { $0 = ok }
+            done.signal()
+        }
+        done.wait()
+        return removed.withLock { $0 }
     }
 
     /// The helper's command line around `command`.

@@ -43,6 +43,9 @@ extension Engine {
         let roots = try collectionRoots()
         let content = images.content
         let state = stateDirectory.path
+        // What Dockerfile steps made is removed from inside their namespace when Slipway is not
+        // root; a user without an id range has no such namespace, and nothing made in one (`try?`).
+        let namespace = (try? IDMapping.forCurrentUser()).map { UserNamespaceRunner(helper: options.userNamespaceHelper, mapping: $0) }
         return try await BlockingWork.run {
             var freed: [String: GarbageCollector.Freed] = [:]
             var keep = GarbageCollector.reachable(from: roots.content, in: content)
@@ -67,7 +70,7 @@ extension Engine {
                 freed[kind] = f
             }
             // Dockerfile step layers stay while a step record names them.
-            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, with: gc)
+            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, with: gc, namespace: namespace)
             keep.formUnion(dockerfile.keep)
             freed["dockerfile"] = dockerfile.freed
             // Layers compressed for pushes stay as long as the layers they were made from.
