@@ -72,6 +72,54 @@ public struct ArchiveExtractor {
         }
     }
 
+    /// Files an extraction may take from an earlier one instead of writing them: the folder the
+    /// earlier one made (never written since) and what it noted of each regular file (content
+    /// digest, mode). A file of the same path, content and mode is hard-linked from there: no
+    /// new inode and no write, which is most of what unpacking costs. Every extraction given a
+    /// `FileReuse` notes its own files in `files`, for the next one.
+    ///
+    /// `@unchecked Sendable`: one extraction uses it, on the thread that runs it; `files` is read
+    /// when it is done.
+    public final class FileReuse: @unchecked Sendable {
+        public struct FileRecord: Codable, Equatable, Sendable {
+            public var digest: String
+            public var mode: UInt32
+        }
+        /// Files larger than this are written as they stream (and not noted).
+        static let maxBuffered = 8 << 20
+        let previous: ConfinedDirectory?
+        let previousFiles: [String: FileRecord]
+        public private(set) var files: [String: FileRecord] = [:]
+        public private(set) var linked = 0
+        private var lastParent: (path: String, dir: ConfinedDirectory)?
+
+        public init(previous: ConfinedDirectory?, files: [String: FileRecord]) {
+            self.previous = previous
+            self.previousFiles = files
+        }
+
+        /// Links the earlier extraction's `path` as `name` in `parent` when it had `record`.
+        func link(_ path: String, record: FileRecord, as name: String, in parent: ConfinedDirectory) -> Bool {
+            files[path] = record
+            guard let previous, previousFiles[path] == record else { return false }
+            let slash = path.lastIndex(of: "/")
+            let folder = slash.map { String(path[..<$0]) } ?? ""
+            let file = slash.map { String(path[path.index(after: $0)...]) } ?? path
+            // Walked without following a symlink, and kept for the next file of the folder.
+            if lastParent?.path != folder {
+                // A folder the earlier extraction lacks (or holds otherwise) links nothing.
+                guard let dir = folder.isEmpty ? previous : try? previous.openDirectory(folder) else { return false }
+                lastParent = (folder, dir)
+            }
+            guard let dir = lastParent?.dir, let st = try? dir.status(file), (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            if linkat(dir.fd, file, parent.fd, name, 0) == 0 {
+                linked += 1
+                return true
+            }
+            return false
+        }
+    }
+
     /// Notes what an entry's owner should be when it could not be set, or that it is right.
     func noteOwner(_ owned: Bool, _ summary: inout Summary, _ parts: [String], _ entry: OpaquePointer, mode: mode_t?) {
         if owned {
@@ -94,8 +142,13 @@ public struct ArchiveExtractor {
     public let owners: IDMapping?
     /// Where owners that could not be set are noted (with `owners`).
     public let ledger: OwnerLedger?
+    /// Files to take from an earlier extraction (without `owners`: a linked file keeps the
+    /// owner it has).
+    public let reuse: FileReuse?
 
-    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0, owners: IDMapping? = nil, ledger: OwnerLedger? = nil) {
+    public init(policy: Policy, limits: Limits = Limits(), stripComponents: Int = 0, owners: IDMapping? = nil, ledger: OwnerLedger? = nil,
+                reuse: FileReuse? = nil) {
+        self.reuse = owners == nil ? reuse : nil
         self.ledger = ledger
         self.policy = policy
         self.limits = limits
@@ -219,6 +272,23 @@ public struct ArchiveExtractor {
                     guard linkat(root.fd, source.joined(separator: "/"), parent.fd, name, 0) == 0 else {
                         throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) is a hard link to '\(PathSyntax.shortened(hardlink, limit: 200))', which is not in the archive")
                     }
+                    continue
+                }
+                if let reuse, archive_entry_size(entry) <= FileReuse.maxBuffered {
+                    // Read whole and hashed first: the same file before is linked, not written.
+                    let data = try readData(a, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
+                    let record = FileReuse.FileRecord(digest: Digest.of(data).hex, mode: UInt32(perm))
+                    if reuse.link((parentParts + [name]).joined(separator: "/"), record: record, as: name, in: parent) { continue }
+                    let fd = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: perm | 0o200)
+                    defer { close(fd) }
+                    var done = 0
+                    while done < data.count {
+                        let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else { throw RuntimeError.io("writing '\(shown)': \(String(cString: strerror(errno)))") }
+                        done += n
+                    }
+                    fchmod(fd, perm)
                     continue
                 }
                 let fd: Int32
@@ -361,6 +431,34 @@ public struct ArchiveExtractor {
 
     /// Streams one entry's data into `fd`, counting every byte written against the archive's
     /// cap (headers can lie, and zip entries may give no size at all).
+    /// An entry's data, read whole (at most `FileReuse.maxBuffered` bytes), counted against the cap.
+    private func readData(_ a: OpaquePointer, size expected: Int64, entryName: String, archiveName: String, total: inout Int64) throws -> [UInt8] {
+        var data = [UInt8](repeating: 0, count: Int(expected))
+        var buf: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        var written: Int64 = 0
+        while true {
+            let r = archive_read_data_block(a, &buf, &size, &offset)
+            if r == ARCHIVE_EOF { break }
+            if r == ARCHIVE_FATAL, written == expected, Self.errorString(a).contains("Truncated") { break }
+            guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
+                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) cannot be read: \(Self.errorString(a))")
+            }
+            guard let buf, size > 0 else { continue }
+            total += Int64(size)
+            if total > limits.maxTotalBytes {
+                throw RuntimeError.invalid("\(archiveName) expands to more than \(limits.maxTotalBytes) bytes, the extraction cap; refusing it")
+            }
+            guard offset >= 0, Int64(offset) + Int64(size) <= expected else {
+                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) holds more data than its header says")
+            }
+            data.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + Int(offset), buf, size) }
+            written = max(written, Int64(offset) + Int64(size))
+        }
+        return data
+    }
+
     private func writeData(_ a: OpaquePointer, to fd: Int32, size expected: Int64, entryName: String, archiveName: String,
                            total: inout Int64) throws {
         var buf: UnsafeRawPointer?

@@ -472,6 +472,14 @@ public struct DockerfileBuilder: Sendable {
             let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping, ledger: ledger)
             for layer in layers { _ = try extractor.extract(archiveAt: layer.path, into: temp, name: layer.name) }
         }
+        try await place(temp, ledger: ledger, as: name)
+    }
+
+    /// Puts a layer folder written under a scratch name in place as `name` under `layersRoot`:
+    /// the owners in `ledger` set from inside the namespace, the folder itself the namespace
+    /// root's. Another build that placed the same layer first wins.
+    func place(_ temp: String, ledger: ArchiveExtractor.OwnerLedger, as name: String) async throws {
+        let final = layersRoot + "/" + name
         if !ledger.owners.isEmpty { try await runner.namespace.applyOwners(ledger.records, under: temp) }
         try runner.giveToNamespaceRoot(temp)
         if rename(temp, final) != 0 && access(final, F_OK) != 0 {
@@ -875,10 +883,12 @@ public struct DockerfileBuilder: Sendable {
         let (view0, ignore0, owner0, mode0, downloads0) = (view, ignore, owner, mode, downloads)
 
         // The files are read and the layer written on a thread of its own, off the pool.
-        let (digest, size) = try await BlockingWork.run { [self] () throws -> (Digest, Int64) in
+        let fromContext = ins.flag("from") == nil
+        let treeFolder = layersRoot + "/.tmp-" + UUID().uuidString
+        let (digest, size, folder, ledger) = try await BlockingWork.run { [self] () throws -> (Digest, Int64, String?, ArchiveExtractor.OwnerLedger) in
         let (view, ignore, owner, mode, downloads) = (view0, ignore0, owner0, mode0, downloads0)
         let w = try images.content.writer()
-        let tar = TarWriter(out: w)
+        let tree = try LayerTreeWriter(tar: TarWriter(out: w), folder: treeFolder, mapping: mapping)
         var written = Set<String>()
         // Folders on the way to a copied file: one the stage has keeps its mode and owner; a new
         // one gets 0755 and the --chown owner (root without it), as Docker makes them.
@@ -892,9 +902,9 @@ public struct DockerfileBuilder: Sendable {
                 if case .directory(_, let st)? = try stageView.node(p) {
                     let kept = TarWriter.Owner(uid: IDMapping.inner(st.st_uid, in: mapping.users).map(Int.init) ?? 0,
                                                gid: IDMapping.inner(st.st_gid, in: mapping.groups).map(Int.init) ?? 0)
-                    try tar.addDirectory(p, mode: Int(st.st_mode & 0o7777), owner: kept)
+                    try tree.addDirectory(p, mode: Int(st.st_mode & 0o7777), owner: kept)
                 } else {
-                    try tar.addDirectory(p, mode: 0o755, owner: owner)
+                    try tree.addDirectory(p, mode: 0o755, owner: owner)
                 }
             }
         }
@@ -914,13 +924,11 @@ public struct DockerfileBuilder: Sendable {
             guard written.insert(path).inserted else { return }
             switch node {
             case .file(let dir, let n, let st):
-                let fd = try dir.openFile(n, flags: O_RDONLY | O_NONBLOCK)
-                defer { close(fd) }
-                try tar.addFile(path, fd: fd, size: Int64(st.st_size), mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
+                try tree.addFile(path, from: dir, name: n, status: st, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner, adopt: fromContext)
             case .symlink(let target, _):
-                try tar.addSymlink(path, target: target, owner: owner)
+                try tree.addSymlink(path, target: target, owner: owner)
             case .directory(let layers, let st):
-                try tar.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
+                try tree.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
                 try addChildren(layers, at: parts, source: source, excludeFrom: excludeFrom)
             }
         }
@@ -956,7 +964,7 @@ public struct DockerfileBuilder: Sendable {
                 let target = destIsDirectory ? destParts + [doc.name] : destParts
                 try parents(of: target)
                 if written.insert(target.joined(separator: "/")).inserted {
-                    try tar.addFile(target.joined(separator: "/"), contents: Array(content.utf8), mode: mode ?? 0o644, owner: owner)
+                    try tree.addFile(target.joined(separator: "/"), contents: Array(content.utf8), mode: mode ?? 0o644, owner: owner)
                 }
                 matched += 1
                 continue
@@ -972,12 +980,10 @@ public struct DockerfileBuilder: Sendable {
                 let at = intoFolder ? destParts + [name] : target
                 try parents(of: at)
                 if written.insert(at.joined(separator: "/")).inserted {
-                    let fd = open(path, O_RDONLY | O_CLOEXEC)
-                    guard fd >= 0 else { throw RuntimeError.io("reading the download of \(src): \(String(cString: strerror(errno)))") }
-                    defer { close(fd) }
-                    var st = stat()
-                    guard fstat(fd, &st) == 0 else { throw RuntimeError.io("reading the download of \(src): \(String(cString: strerror(errno)))") }
-                    try tar.addFile(at.joined(separator: "/"), fd: fd, size: Int64(st.st_size), mode: mode ?? 0o600, owner: owner)
+                    let folder = try ConfinedDirectory(path: (path as NSString).deletingLastPathComponent)
+                    let fileName = (path as NSString).lastPathComponent
+                    guard let st = try folder.status(fileName) else { throw RuntimeError.io("the download of \(src) is gone") }
+                    try tree.addFile(at.joined(separator: "/"), from: folder, name: fileName, status: st, mode: mode ?? 0o600, owner: owner, adopt: false)
                 }
                 matched += 1
                 continue
@@ -1006,7 +1012,8 @@ public struct DockerfileBuilder: Sendable {
                     // destination folder, never written outside it. Another file is copied.
                     if try Self.isArchive(dir, n) {
                         try folders(destParts)
-                        try addArchive(dir, n, at: destParts, written: &written, into: tar, source: src, maxBytes: stepSources.request.maxAddBytes)
+                        tree.drop()  // what an archive holds is unpacked from the layer's tar
+                        try addArchive(dir, n, at: destParts, written: &written, into: tree.tar, source: src, maxBytes: stepSources.request.maxAddBytes)
                         continue
                     }
                     try copyOne(node, relative, kept: kept)
@@ -1016,11 +1023,15 @@ public struct DockerfileBuilder: Sendable {
             }
         }
         guard matched > 0 else { throw fail(file, ins.line, "\(name) sources \(sources.joined(separator: " ")) match nothing in the build context") }
-        try tar.finish()
-        return try w.commit()
+        try tree.tar.finish()
+        let (digest, size) = try w.commit()
+        return (digest, size, tree.folder, tree.ledger)
         }
+        // The folder written beside the tar, when the layer needs one; else it goes (a leftover
+        // is swept with the other .tmp folders).
+        defer { try? ConfinedDirectory.removeTree(atPath: treeFolder) }
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
-        try await addLayer(digest, size: size, what: "its files", into: &stage, log: log)
+        try await addLayer(digest, size: size, what: "its files", into: &stage, written: folder.map { ($0, ledger) }, log: log)
     }
 
     /// Downloads an ADD URL (http or https only; redirects as for blob sources, never down to
@@ -1051,7 +1062,10 @@ public struct DockerfileBuilder: Sendable {
     /// Adds a layer the builder wrote itself (COPY, ADD, WORKDIR) to the stage: its digest goes
     /// into the cache key, and a key seen before reuses the layer recorded for it; a new layer
     /// is unpacked (owners mapped) into a folder, for the RUN steps after it.
-    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout Stage, log: @escaping BuildLogger) async throws {
+    /// `written` is the layer's folder when it was written with its tar (`LayerTreeWriter`), and
+    /// the owners still to set in it.
+    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout Stage, written: (String, ArchiveExtractor.OwnerLedger)? = nil,
+                  log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build.rawValue
         stage.key = Digest.of(Data((stage.key.string + "\n" + digest.string).utf8))
         let layer: Layer
@@ -1060,8 +1074,11 @@ public struct DockerfileBuilder: Sendable {
             stage.reused += 1
             log(phase, .system, "  CACHED (layer \(cached.diffID.short): \(what) as before)")
         } else {
-            let folder = layersRoot + "/" + digest.hex
-            try await unpack([(images.content.path(digest), "layer \(digest.short)")], as: digest.hex)
+            if let (folder, ledger) = written, access(layersRoot + "/" + digest.hex, F_OK) != 0 {
+                try await place(folder, ledger: ledger, as: digest.hex)
+            } else {
+                try await unpack([(images.content.path(digest), "layer \(digest.short)")], as: digest.hex)
+            }
             layer = Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: digest.hex)
             try record(stage.key, layer)
             stage.added += 1
@@ -1221,11 +1238,17 @@ public struct DockerfileBuilder: Sendable {
         }
         // Build contexts: kept while their source snapshot is (an image's current source), and
         // for `cacheLifetime` after last use otherwise.
-        for name in (try? fm.contentsOfDirectory(atPath: contexts)) ?? [] {
+        let contextNames = (try? fm.contentsOfDirectory(atPath: contexts)) ?? []
+        for name in contextNames where !name.hasSuffix(DockerfileExecutor.manifestSuffix) {
             let path = contexts + "/" + name
             if name.hasPrefix(".tmp-") { freed = freed + gc.remove(path); continue }
             if let d = Digest("sha256:" + name), keep.contains(d) || modified(path) > expired { continue }
             freed = freed + gc.remove(path)
+        }
+        // A context's list of files goes with it.
+        for name in contextNames where name.hasSuffix(DockerfileExecutor.manifestSuffix) {
+            let folder = contexts + "/" + String(name.dropLast(DockerfileExecutor.manifestSuffix.count))
+            if access(folder, F_OK) != 0 { freed = freed + gc.remove(contexts + "/" + name) }
         }
         for name in (try? fm.contentsOfDirectory(atPath: cache)) ?? [] where name.hasSuffix(".json") {
             let path = cache + "/" + name

@@ -55,6 +55,27 @@ public struct DockerfileExecutor: BuildExecutor {
 
     public func accepts(_ request: BuildRequest) -> Bool { request.dockerfile != nil }
 
+    /// Beside each context folder: what its files are (`FileReuse.files`, JSON).
+    public static let manifestSuffix = ".files.json"
+
+    /// The files of the context unpacked last (the newest manifest whose folder is still
+    /// there), to link from; none when there is no such context.
+    static func lastContextFiles(in contexts: String) -> ArchiveExtractor.FileReuse {
+        let fm = FileManager.default
+        // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
+        let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }
+        let newest = manifests.max { a, b in
+            let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,
+                          (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)
+            return x < y
+        }
+        guard let newest, let data = fm.contents(atPath: contexts + "/" + newest),
+            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),
+            let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))
+        else { return ArchiveExtractor.FileReuse(previous: nil, files: [:]) }
+        return ArchiveExtractor.FileReuse(previous: folder, files: files)
+    }
+
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
@@ -62,22 +83,27 @@ public struct DockerfileExecutor: BuildExecutor {
         // a rebuild of the same source reuses it.
         let contexts = images.content.root.path + "/dockerfile/contexts"
         let contextRoot = contexts + "/" + request.source.hex
-        let reused = try await BlockingWork.run { () throws -> Bool in
+        let outcome = try await BlockingWork.run { () throws -> String in
             if access(contextRoot, F_OK) == 0 {
                 _ = utimensat(AT_FDCWD, contextRoot, nil, AT_SYMLINK_NOFOLLOW)  // in use: a failed touch only shortens its life
-                return true
+                return "already unpacked"
             }
             try FileManager.default.createDirectory(atPath: contexts, withIntermediateDirectories: true)
             let temp = contexts + "/.tmp-" + UUID().uuidString
             let root = try ConfinedDirectory(path: temp, displayPath: "the build context", create: true)
-            try sources.restore(request.source, into: root)
+            // The files the last context unpacked the same are linked from it.
+            let reuse = Self.lastContextFiles(in: contexts)
+            try sources.restore(request.source, into: root, reuse: reuse)
             if rename(temp, contextRoot) != 0 {
                 try? ConfinedDirectory.removeTree(atPath: temp)  // another build placed the same context first: use that one
                 guard access(contextRoot, F_OK) == 0 else { throw RuntimeError.io("cannot place the build context: \(String(cString: strerror(errno)))") }
+                return "already unpacked"
             }
-            return false
+            // What it holds, for the next one (without it, the next one writes every file).
+            try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)
+            return reuse.linked > 0 ? "unpacked (\(reuse.linked) unchanged file(s) linked from the last context)" : "unpacked"
         }
-        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(reused ? "already unpacked" : "unpacked") as the build context")
+        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(outcome) as the build context")
         var context = contextRoot
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)

@@ -126,10 +126,12 @@ public struct SourceSnapshotter: Sendable {
     }
 
     /// Unpacks a snapshot into `directory` (a build's workspace).
-    public func restore(_ digest: Digest, into directory: ConfinedDirectory) throws {
+    /// With `reuse`, files an earlier restore made the same are linked from it (`FileReuse`).
+    public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveExtractor.FileReuse? = nil) throws {
         guard store.contains(digest) else {
             throw RuntimeError.notFound("source snapshot \(digest) is missing from the content store; patch the image with its source again")
         }
-        try ArchiveExtractor(policy: .source, limits: limits).extract(archiveAt: store.path(digest), into: directory, name: "source snapshot \(digest.short)")
+        try ArchiveExtractor(policy: .source, limits: limits, reuse: reuse).extract(archiveAt: store.path(digest), into: directory,
+                                                                                   name: "source snapshot \(digest.short)")
     }
 }

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Writes a layer two ways at once: its tar (the blob, through `TarWriter`) and the folder RUN
+/// steps see it as (an overlay lower, owners mapped into the step namespace), so that a COPY
+/// never unpacks what it has just written. A file the layer takes unchanged from a folder
+/// Slipway keeps (the build context, another layer's folder) is hard-linked rather than copied:
+/// no such folder is ever written again (steps see them only as overlay lowers). Where the
+/// folder cannot follow (an archive ADD unpacks), it is dropped, and the layer is unpacked from
+/// its tar as before.
+///
+/// Owners a user that is not root may not give away go into `ledger`, set later from inside the
+/// namespace (`UserNamespaceRunner.applyOwners`).
+final class LayerTreeWriter {
+    let tar: TarWriter
+    let mapping: IDMapping
+    let ledger = ArchiveExtractor.OwnerLedger()
+    /// The folder being written (a scratch folder); nil once dropped.
+    private(set) var folder: String?
+    private var directories: [String: ConfinedDirectory] = [:]
+
+    init(tar: TarWriter, folder: String, mapping: IDMapping) throws {
+        self.tar = tar
+        self.mapping = mapping
+        self.folder = folder
+        directories[""] = try ConfinedDirectory(path: folder, create: true)
+    }
+
+    /// Stops writing the folder (it is removed by the caller, or by the next collection).
+    func drop() {
+        folder = nil
+        directories = [:]
+    }
+
+    private func split(_ path: String) -> (parent: ConfinedDirectory?, name: String, parts: [String]) {
+        let parts = path.split(separator: "/").map(String.init)
+        guard folder != nil, let name = parts.last else { return (nil, "", parts) }
+        return (directories[parts.dropLast().joined(separator: "/")], name, parts)
+    }
+
+    /// Gives `name` in `parent` the step namespace's ids of `owner`, or notes them.
+    private func own(_ parent: ConfinedDirectory, _ name: String, _ parts: [String], _ owner: TarWriter.Owner, mode: mode_t?) {
+        let uid = IDMapping.outer(UInt32(owner.uid), in: mapping.users) ?? getuid()
+        let gid = IDMapping.outer(UInt32(owner.gid), in: mapping.groups) ?? getgid()
+        if fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 {
+            ledger.note(parts, .init(uid: UInt32(owner.uid), gid: UInt32(owner.gid), mode: mode))
+        }
+    }
+
+    func addDirectory(_ path: String, mode: Int, owner: TarWriter.Owner) throws {
+        try tar.addDirectory(path, mode: mode, owner: owner)
+        let (parent, name, parts) = split(path)
+        guard let parent else { return drop() }
+        let dir = try parent.makeDirectories(name, mode: 0o700)
+        own(parent, name, parts, owner, mode: mode_t(mode))
+        _ = fchmod(dir.fd, mode_t(mode))  // after the owner (chown clears setgid); a failure only narrows it
+        directories[parts.joined(separator: "/")] = dir
+    }
+
+    func addSymlink(_ path: String, target: String, owner: TarWriter.Owner) throws {
+        try tar.addSymlink(path, target: target, owner: owner)
+        let (parent, name, parts) = split(path)
+        guard let parent else { return drop() }
+        guard symlinkat(target, parent.fd, name) == 0 else { throw RuntimeError.io("cannot write \(path) in the layer folder: \(String(cString: strerror(errno)))") }
+        own(parent, name, parts, owner, mode: nil)
+    }
+
+    func addFile(_ path: String, contents: [UInt8], mode: Int, owner: TarWriter.Owner) throws {
+        try tar.addFile(path, contents: contents, mode: mode, owner: owner)
+        let (parent, name, parts) = split(path)
+        guard let parent else { return drop() }
+        let fd = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        defer { close(fd) }
+        let n = contents.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == contents.count else { throw RuntimeError.io("cannot write \(path) in the layer folder: \(String(cString: strerror(errno)))") }
+        own(parent, name, parts, owner, mode: mode_t(mode))
+        _ = fchmod(fd, mode_t(mode))  // as above
+    }
+
+    /// The file `name` of `source` (a folder Slipway keeps, never written: the context or a
+    /// layer's) at `path`: linked when its inode already has the owner and mode asked for (with
+    /// `adopt`, a context file is given the owner first: only the builder reads the context);
+    /// else copied.
+    func addFile(_ path: String, from source: ConfinedDirectory, name sourceName: String, status st: stat, mode: Int, owner: TarWriter.Owner,
+                 adopt: Bool) throws {
+        let fd = try source.openFile(sourceName, flags: O_RDONLY | O_NONBLOCK)
+        defer { close(fd) }
+        try tar.addFile(path, fd: fd, size: Int64(st.st_size), mode: mode, owner: owner)
+        let (parent, name, parts) = split(path)
+        guard let parent else { return drop() }
+        let uid = IDMapping.outer(UInt32(owner.uid), in: mapping.users) ?? getuid()
+        let gid = IDMapping.outer(UInt32(owner.gid), in: mapping.groups) ?? getgid()
+        if Int(st.st_mode & 0o7777) == mode {
+            var owned = st.st_uid == uid && st.st_gid == gid
+            // Taking a context file over only changes who owns it (setuid bits go with chown).
+            if !owned, adopt, st.st_mode & (S_ISUID | S_ISGID) == 0, fchown(fd, uid, gid) == 0 { owned = true }
+            // A link can still be refused (protected_hardlinks): then the bytes are copied.
+            if owned, linkat(source.fd, sourceName, parent.fd, name, 0) == 0 { return }
+        }
+        let out = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        defer { close(out) }
+        var offset: off_t = 0
+        while offset < st.st_size {
+            let n = sendfile(out, fd, &offset, Int(st.st_size - offset))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RuntimeError.io("cannot write \(path) in the layer folder: \(String(cString: strerror(errno)))") }
+        }
+        own(parent, name, parts, owner, mode: mode_t(mode))
+        _ = fchmod(out, mode_t(mode))  // as above
+    }
+}
