@@ -4,10 +4,12 @@ a cold build (fresh state / fresh buildah storage each run), a rebuild with noth
 a rebuild after one copied file changed. Targets (against the faster peer): cold ≤ 0.5×,
 no change ≤ 0.3×, one file changed ≤ 0.3×. Also the bytes each writes to its storage per build.
 
-The peer is `buildah bud --layers --isolation chroot --storage-driver overlay` (root only).
-`docker build` (Debian's docker.io, legacy builder) is the issue's second peer; it is skipped
-when dockerd is not installed, and the script says so. Slipway's times are its builds'
-`started`→`finished` (build/status), through the engine in this process (--embedded).
+The peers (root only): `buildah bud --layers --isolation chroot --storage-driver overlay`, and
+`docker build` with Debian's docker.io (legacy builder, overlay2), its dockerd started here per
+run with a fresh data root and socket (`--iptables=false --bridge=none`), the base image loaded
+before the cold build; skipped, saying so, where dockerd does not start. Ratios are against the
+faster peer of each case. Slipway's times are its builds' `started`→`finished`
+(build/status), through the engine in this process (--embedded), with its default network.
 """
 import json
 import os
@@ -65,7 +67,41 @@ def change_one_file():
         f.write(os.urandom(16))
 
 
-results = {"slipway": {"cold": [], "same": [], "changed": [], "bytes": []}, "buildah": {"cold": [], "same": [], "changed": [], "bytes": []}}
+def start_dockerd(root):
+    """A dockerd of its own under `root`; its socket, or None where it does not start."""
+    if shutil.which("dockerd") is None or not os.path.exists("/usr/bin/docker"):
+        return None
+    os.makedirs(root, exist_ok=True)
+    sock = root + "/docker.sock"
+    log = open(root + "/dockerd.log", "w")
+    subprocess.Popen(["dockerd", "--iptables=false", "--bridge=none", "--data-root", root + "/data", "--exec-root", root + "/exec",
+                      "--host", "unix://" + sock, "--pidfile", root + "/pid", "--storage-driver", "overlay2"], stdout=log, stderr=log)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if subprocess.run(["/usr/bin/docker", "-H", "unix://" + sock, "version"], capture_output=True).returncode == 0:
+            return sock
+        time.sleep(0.2)
+    stop_dockerd(root)
+    return None
+
+
+def stop_dockerd(root):
+    try:
+        pid = int(open(root + "/pid").read())
+        os.kill(pid, 15)
+        deadline = time.time() + 30
+        while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.1)
+    except (OSError, ValueError):
+        pass
+
+
+base_archive = tmp + "/base.tar"
+subprocess.run(["skopeo", "copy", BASE, f"docker-archive:{base_archive}:slipway-bench-base:latest"], check=True, capture_output=True)
+docker_note = None
+
+results = {"slipway": {"cold": [], "same": [], "changed": [], "bytes": []}, "buildah": {"cold": [], "same": [], "changed": [], "bytes": []},
+           "docker": {"cold": [], "same": [], "changed": [], "bytes": []}}
 source = {"local": {"path": ctx}}
 for i in range(RUNS):
     state = f"{tmp}/state{i}"
@@ -92,12 +128,40 @@ for i in range(RUNS):
     subprocess.run(["buildah", "--root", root + "/root", "--runroot", root + "/run", "--storage-driver", "overlay", "rmi", "-a", "-f"],
                    capture_output=True)
 
+    droot = f"{tmp}/docker{i}"
+    sock = start_dockerd(droot)
+    if sock is None:
+        docker_note = "docker build: skipped (dockerd is not installed)" if shutil.which("dockerd") is None else \
+            f"docker build: skipped (dockerd did not start; see {droot}/dockerd.log)"
+        continue
+    docker = ["/usr/bin/docker", "-H", "unix://" + sock]
+    subprocess.run(docker + ["load", "-i", base_archive], check=True, capture_output=True)
+    loaded = du(droot + "/data")
+    build = docker + ["build", "--network", "none", "--build-arg", "BASE=slipway-bench-base:latest", "-t", "bench", ctx]
+    for case in ("cold", "same", "changed"):
+        if case == "changed":
+            change_one_file()
+        t = time.perf_counter()
+        subprocess.run(build, check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        results["docker"][case].append(time.perf_counter() - t)
+        if case == "cold":
+            results["docker"]["bytes"].append(du(droot + "/data") - loaded)
+    stop_dockerd(droot)
+    shutil.rmtree(droot, ignore_errors=True)
+
 print(f"dockerfile: 50 MB in 2,000 files, 3 RUNs; {RUNS} runs each; peer buildah {subprocess.run(['buildah', '--version'], capture_output=True, text=True).stdout.split()[2]} (overlay, chroot)")
-if shutil.which("dockerd") is None:
-    print("docker build: skipped (dockerd is not installed on this machine)")
-s, b = results["slipway"], results["buildah"]
-report("cold build", median(s["cold"]), "s", "buildah bud --layers", median(b["cold"]), "≤ 0.5×")
-report("rebuild, nothing changed", median(s["same"]), "s", "buildah bud --layers", median(b["same"]), "≤ 0.3×")
-report("rebuild, one copied file changed", median(s["changed"]), "s", "buildah bud --layers", median(b["changed"]), "≤ 0.3×")
-print(f"storage after the cold build: slipway state {median(s['bytes']) / 2**20:.1f} MiB, buildah storage {median(b['bytes']) / 2**20:.1f} MiB")
+if docker_note:
+    print(docker_note)
+s, b, d = results["slipway"], results["buildah"], results["docker"]
+for case, title, target in (("cold", "cold build", "≤ 0.5×"), ("same", "rebuild, nothing changed", "≤ 0.3×"),
+                            ("changed", "rebuild, one copied file changed", "≤ 0.3×")):
+    peers = [("buildah bud --layers", median(b[case]))] + ([("docker build", median(d[case]))] if d[case] else [])
+    if d[case]:
+        print(f"  {title}: buildah {peers[0][1]:.3f} s, docker {peers[1][1]:.3f} s")
+    name, value = min(peers, key=lambda p: p[1])
+    report(title, median(s[case]), "s", name + " (the faster peer)", value, target)
+storage = f"storage written by the cold build: slipway state {median(s['bytes']) / 2**20:.1f} MiB, buildah storage {median(b['bytes']) / 2**20:.1f} MiB"
+if d["bytes"]:
+    storage += f", docker data root {median(d['bytes']) / 2**20:.1f} MiB (after the base image was loaded)"
+print(storage)
 shutil.rmtree(tmp, ignore_errors=True)
