@@ -10,6 +10,8 @@ import JSONRPC
 public enum SlipwayServer {
     public static func main(arguments: [String], environment: [String: String]) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // Run by a Dockerfile build inside its step namespace (never by a client).
+        if arguments.first == CopySnapshot.workerFlag { return CopySnapshot.worker(Array(arguments.dropFirst())) }
         switch ServerOptions.parse(arguments, environment: environment) {
         case .print(let text):
             print(text)

@@ -5,14 +5,15 @@ import Testing
 /// Where overlayfs cannot be mounted, RUN steps work on a copy of their layers that is compared
 /// afterwards (`CopySnapshot`). Built that way, Dockerfiles of the conformance corpus that
 /// delete, replace, chown, chmod, hard-link and bind-mount give the same file tree as with an
-/// overlay. As root only: a copy keeps owners only then (as another user the build says so).
+/// overlay. As root Slipway copies and compares itself; as another user its worker does, inside
+/// the step namespace (`scripts/test-as-user.sh` runs this so).
 @Suite(.serialized) struct CopySnapshotTests {
     static let cases = ["run-basic", "whiteout-opaque", "whiteout-recreate", "user-steps", "special-modes", "hardlinks-run", "run-mount-bind", "workdir-chain"]
 
     @Test(arguments: cases)
     func aCopiedRootGivesWhatAnOverlayGives(_ name: String) async throws {
-        guard getuid() == 0, let mapping = try? IDMapping.forCurrentUser() else {
-            print("CopySnapshotTests: skipping \(name): copies keep owners only as root (uid \(getuid()))")
+        guard let mapping = try? IDMapping.forCurrentUser() else {
+            print("CopySnapshotTests: skipping \(name): uid \(getuid()) has no subordinate id range")
             return
         }
         let work = TempDir("copysnap")

@@ -44,7 +44,11 @@ public struct LayerChainView: Sendable {
             let last = i == parts.count - 1
             var next: [ConfinedDirectory] = []
             search: for d in dirs {
-                guard let st = try d.status(name) else { continue }
+                guard let st = try d.status(name) else {
+                    // An OCI whiteout file (a folder a copied step wrote, `CopySnapshot`) hides it too.
+                    if try d.status(OverlayDiff.whiteoutPrefix + name).map({ ($0.st_mode & S_IFMT) == S_IFREG }) == true { break search }
+                    continue
+                }
                 if Self.isWhiteout(st) { break search }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR:
@@ -73,7 +77,13 @@ public struct LayerChainView: Sendable {
         for d in layers {
             for name in try d.entries() where !seen.contains(name) && !hidden.contains(name) {
                 guard let st = try d.status(name) else { continue }
-                if isWhiteout(st) { hidden.insert(name) } else { seen.insert(name) }
+                if name.hasPrefix(OverlayDiff.whiteoutPrefix), (st.st_mode & S_IFMT) == S_IFREG {
+                    hidden.insert(String(name.dropFirst(OverlayDiff.whiteoutPrefix.count)))
+                } else if isWhiteout(st) {
+                    hidden.insert(name)
+                } else {
+                    seen.insert(name)
+                }
             }
             if OverlayDiff.isOpaque(d.fd) { break }
         }

@@ -11,9 +11,13 @@ import Foundation
 /// A change is seen in a path's type, inode, size, mode, owner, mtime or ctime (a step cannot
 /// set a ctime back). The folder was written by the step: it is walked through descriptors that
 /// never follow a symlink.
+///
+/// Slipway run as root does this itself. Another user may not give away the ids of their range
+/// nor touch what a step made with them: `worker` then does it from inside the step namespace
+/// (`slipway-engine --copy-snapshot-worker`, run under `slipway-userns`).
 public struct CopySnapshot: Sendable {
     /// What a path was when it was copied.
-    struct Entry: Equatable, Sendable {
+    struct Entry: Equatable, Sendable, Codable {
         var type: mode_t, inode: UInt, size: Int64, mode: mode_t, uid: uid_t, gid: gid_t
         var mtime: Int, mtimeNanos: Int, ctime: Int, ctimeNanos: Int
 
@@ -99,8 +103,12 @@ public struct CopySnapshot: Sendable {
             let parent = parts.dropLast().joined(separator: "/")
             guard parent.isEmpty || found.seen.contains(parent), !found.replaced.contains(parent) else { continue }
             let dir = try upperFolder(parent, root: root, upper: upper)
-            guard mknodat(dir.fd, parts.last!, S_IFCHR, 0) == 0 else {
-                throw RuntimeError.io("cannot record the deletion of \(path): \(String(cString: strerror(errno)))")
+            // A 0:0 character device, as overlayfs makes; where this kernel allows none to a user
+            // namespace (before Linux 5.8), an OCI whiteout file, which `LayerChainView` and the
+            // layer's tar read the same.
+            if mknodat(dir.fd, parts.last!, S_IFCHR, 0) != 0 {
+                guard errno == EPERM else { throw RuntimeError.io("cannot record the deletion of \(path): \(String(cString: strerror(errno)))") }
+                try dir.createFile(OverlayDiff.whiteoutPrefix + parts.last!, contents: [])
             }
         }
     }
@@ -158,5 +166,36 @@ public struct CopySnapshot: Sendable {
             dir = try dir.openDirectory(part)
         }
         return dir
+    }
+
+    // MARK: The worker
+
+    /// The flag `slipway-engine` takes to be the worker.
+    public static let workerFlag = "--copy-snapshot-worker"
+
+    /// What the worker is asked (`copy STACK DEST SNAPSHOT` or `diff SNAPSHOT ROOT UPPER`): copy
+    /// the merged folders listed in the file STACK (JSON, topmost first) into the new folder
+    /// DEST, writing what it copied to the file SNAPSHOT; or move what changed in ROOT since
+    /// SNAPSHOT into UPPER. Exits 0, or 1 saying why on stderr.
+    public static func worker(_ arguments: [String]) -> Int32 {
+        do {
+            switch arguments.first {
+            case "copy" where arguments.count == 4:
+                let stack = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+                let snapshot = try copy(LayerChainView(folders: stack.map { try ConfinedDirectory(path: $0) }),
+                                        into: try ConfinedDirectory(path: arguments[2], create: true))
+                try JSONEncoder().encode(snapshot.entries).write(to: URL(fileURLWithPath: arguments[3]))
+            case "diff" where arguments.count == 4:
+                let entries = try JSONDecoder().decode([String: Entry].self, from: Data(contentsOf: URL(fileURLWithPath: arguments[1])))
+                try CopySnapshot(entries: entries).moveChanges(from: try ConfinedDirectory(path: arguments[2]), into: try ConfinedDirectory(path: arguments[3]))
+            default:
+                FileHandle.standardError.write(Data("usage: \(workerFlag) copy STACK DEST SNAPSHOT | diff SNAPSHOT ROOT UPPER\n".utf8))
+                return 2
+            }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("\(workerFlag): \(error)\n".utf8))
+            return 1
+        }
     }
 }

@@ -115,10 +115,6 @@ public struct OverlayStepRunner: Sendable {
         var snapshot: CopySnapshot?
         let copiedRoot = step.root + "/rootfs"
         if snapshots == .copy {
-            guard getuid() == 0 else {
-                throw RuntimeError.unavailable(
-                    "overlayfs cannot be mounted here, and a copy of a step's layers keeps their owners only when Slipway runs as root: run Slipway on Linux 5.11 or later, or as root")
-            }
             snapshot = try await copy(lowers + [Self.scaffold], into: copiedRoot)
         }
         if makeWorkingDirectory {
@@ -177,22 +173,43 @@ public struct OverlayStepRunner: Sendable {
         }
         await net?.detach()
         if let snapshot, code == 0 {
-            try await BlockingWork.run {
-                try snapshot.moveChanges(from: try ConfinedDirectory(path: copiedRoot), into: try ConfinedDirectory(path: step.upper))
+            if getuid() == 0 {
+                try await BlockingWork.run {
+                    try snapshot.moveChanges(from: try ConfinedDirectory(path: copiedRoot), into: try ConfinedDirectory(path: step.upper))
+                }
+            } else {
+                let file = step.root + "/snapshot.json"
+                try JSONEncoder().encode(snapshot.entries).write(to: URL(fileURLWithPath: file))
+                try await runWorker(["diff", file, copiedRoot, step.upper])
             }
         }
         return (code, step)
     }
 
     /// Copies the merged `stack` (names under `layersRoot`, or absolute paths; topmost first)
-    /// into the new folder `folder`.
+    /// into the new folder `folder`: here as root, else by the worker inside the namespace.
     func copy(_ stack: [String], into folder: String) async throws -> CopySnapshot {
-        let layersRoot = self.layersRoot
-        return try await BlockingWork.run {
-            let view = try LayerChainView(folders: stack.map { try ConfinedDirectory(path: $0.hasPrefix("/") ? $0 : layersRoot + "/" + $0) })
-            let root = try ConfinedDirectory(path: folder, create: true)
-            return try CopySnapshot.copy(view, into: root)
+        let paths = stack.map { $0.hasPrefix("/") ? $0 : layersRoot + "/" + $0 }
+        if getuid() == 0 {
+            return try await BlockingWork.run {
+                try CopySnapshot.copy(LayerChainView(folders: paths.map { try ConfinedDirectory(path: $0) }), into: try ConfinedDirectory(path: folder, create: true))
+            }
         }
+        let stackFile = folder + ".stack.json", snapshotFile = folder + ".snapshot.json"
+        try JSONEncoder().encode(paths).write(to: URL(fileURLWithPath: stackFile))
+        try await runWorker(["copy", stackFile, folder, snapshotFile])
+        return CopySnapshot(entries: try JSONDecoder().decode([String: CopySnapshot.Entry].self, from: Data(contentsOf: URL(fileURLWithPath: snapshotFile))))
+    }
+
+    /// Runs `CopySnapshot.worker` (`slipway-engine`, beside the helper) as root of the step
+    /// namespace, where the ids of the user's range may be given and what they own touched.
+    func runWorker(_ arguments: [String]) async throws {
+        let engine = URL(fileURLWithPath: namespace.helper).deletingLastPathComponent().appendingPathComponent("slipway-engine").path
+        let said = OutputTail(keep: 5)
+        let p = try Subprocess(namespace.arguments(overlay: nil, command: [engine, CopySnapshot.workerFlag] + arguments),
+                               environment: ["PATH": "/usr/bin:/bin"]) { _, line in said.append(line) }
+        let code = await p.wait()
+        guard code == 0 else { throw RuntimeError.io("copying the step's layers failed (exit \(code)): \(said.lines.joined(separator: " | "))") }
     }
 
     /// Removes a step's folders. Inside the namespace for a user that is not root: what the
