@@ -36,6 +36,19 @@ import Testing
         let baseLayout: String
         let builder: DockerfileBuilder
 
+        /// Builds each Dockerfile text, expecting it to fail with a message containing the other.
+        func expectFailures(_ cases: [(String, String)], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            for (text, expected) in cases {
+                try text.write(toFile: context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+                do {
+                    _ = try await builder.build(request(state.path + "/bad")) { _, _, _ in }
+                    Issue.record("\(text) built", sourceLocation: sourceLocation)
+                } catch {
+                    #expect("\(error)".contains(expected), "\(error)", sourceLocation: sourceLocation)
+                }
+            }
+        }
+
         func request(_ layout: String, args: [String: String] = [:]) -> DockerfileBuilder.Request {
             let base = baseLayout
             return DockerfileBuilder.Request(context: context.path, buildArgs: args, outputLayout: layout, outputTag: "latest") { name in
@@ -131,15 +144,7 @@ import Testing
             ("FROM base\nUSER nobody-here\nRUN true\n", #"user "nobody-here" is not in the image's /etc/passwd"#),
             ("FROM missing\n", "no image missing"),
         ]
-        for (text, expected) in cases {
-            try text.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
-            do {
-                _ = try await f.builder.build(f.request(f.state.path + "/bad")) { _, _, _ in }
-                Issue.record("\(text) built")
-            } catch {
-                #expect("\(error)".contains(expected), "\(error)")
-            }
-        }
+        try await f.expectFailures(cases)
     }
 }
 
@@ -301,15 +306,7 @@ import Testing
             ("FROM base\nRUN --mount=type=bind,source=app true\n", "Dockerfile:2: RUN --mount=type=bind needs an absolute target=PATH"),
             ("FROM base\nRUN --mount=type=ssh,target=/x true\n", "Dockerfile:2: RUN --mount=type=ssh is not supported"),
         ]
-        for (text, expected) in cases {
-            try text.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
-            do {
-                _ = try await f.builder.build(f.request(f.state.path + "/bad")) { _, _, _ in }
-                Issue.record("\(text) built")
-            } catch {
-                #expect("\(error)".contains(expected), "\(error)")
-            }
-        }
+        try await f.expectFailures(cases)
     }
 }
 

@@ -429,38 +429,11 @@ public struct ArchiveExtractor {
         return resolved
     }
 
-    /// Streams one entry's data into `fd`, counting every byte written against the archive's
-    /// cap (headers can lie, and zip entries may give no size at all).
-    /// An entry's data, read whole (at most `FileReuse.maxBuffered` bytes), counted against the cap.
-    private func readData(_ a: OpaquePointer, size expected: Int64, entryName: String, archiveName: String, total: inout Int64) throws -> [UInt8] {
-        var data = [UInt8](repeating: 0, count: Int(expected))
-        var buf: UnsafeRawPointer?
-        var size = 0
-        var offset: la_int64_t = 0
-        var written: Int64 = 0
-        while true {
-            let r = archive_read_data_block(a, &buf, &size, &offset)
-            if r == ARCHIVE_EOF { break }
-            if r == ARCHIVE_FATAL, written == expected, Self.errorString(a).contains("Truncated") { break }
-            guard r == ARCHIVE_OK || r == ARCHIVE_WARN else {
-                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) cannot be read: \(Self.errorString(a))")
-            }
-            guard let buf, size > 0 else { continue }
-            total += Int64(size)
-            if total > limits.maxTotalBytes {
-                throw RuntimeError.invalid("\(archiveName) expands to more than \(limits.maxTotalBytes) bytes, the extraction cap; refusing it")
-            }
-            guard offset >= 0, Int64(offset) + Int64(size) <= expected else {
-                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) holds more data than its header says")
-            }
-            data.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + Int(offset), buf, size) }
-            written = max(written, Int64(offset) + Int64(size))
-        }
-        return data
-    }
-
-    private func writeData(_ a: OpaquePointer, to fd: Int32, size expected: Int64, entryName: String, archiveName: String,
-                           total: inout Int64) throws {
+    /// Hands each block of one entry's data to `body` (bytes, their offset in the entry),
+    /// counting every byte against the archive's cap (headers can lie, and zip entries may give
+    /// no size at all).
+    private func readBlocks(_ a: OpaquePointer, size expected: Int64, entryName: String, archiveName: String, total: inout Int64,
+                            _ body: (UnsafeRawPointer, Int, Int64) throws -> Void) throws {
         var buf: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
@@ -479,6 +452,27 @@ public struct ArchiveExtractor {
                 throw RuntimeError.invalid(
                     "\(archiveName) expands to more than \(limits.maxTotalBytes) bytes, the extraction cap; refusing it")
             }
+            try body(buf, size, Int64(offset))
+            written = max(written, Int64(offset) + Int64(size))
+        }
+    }
+
+    /// An entry's data, read whole (at most `FileReuse.maxBuffered` bytes).
+    private func readData(_ a: OpaquePointer, size expected: Int64, entryName: String, archiveName: String, total: inout Int64) throws -> [UInt8] {
+        var data = [UInt8](repeating: 0, count: Int(expected))
+        try readBlocks(a, size: expected, entryName: entryName, archiveName: archiveName, total: &total) { buf, size, offset in
+            guard offset >= 0, offset + Int64(size) <= expected else {
+                throw RuntimeError.invalid("entry '\(entryName)' of \(archiveName) holds more data than its header says")
+            }
+            data.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + Int(offset), buf, size) }
+        }
+        return data
+    }
+
+    /// Streams one entry's data into `fd`.
+    private func writeData(_ a: OpaquePointer, to fd: Int32, size expected: Int64, entryName: String, archiveName: String,
+                           total: inout Int64) throws {
+        try readBlocks(a, size: expected, entryName: entryName, archiveName: archiveName, total: &total) { buf, size, offset in
             var done = 0
             while done < size {
                 let n = pwrite(fd, buf + done, size - done, off_t(offset) + off_t(done))
@@ -488,7 +482,6 @@ public struct ArchiveExtractor {
                 }
                 done += n
             }
-            written = max(written, Int64(offset) + Int64(size))
         }
     }
 }

@@ -1147,7 +1147,7 @@ public struct DockerfileBuilder: Sendable {
         defer { close(fd) }
         let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
                                  viaNewuidmap: false)
-        try ArchiveExtractor(policy: .source, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
+        _ = try ArchiveExtractor(policy: .source, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
         let root = try ConfinedDirectory(path: temp)
         let prefix = dest.joined(separator: "/")
         for entry in try root.entries() where written.insert(prefix + "/" + entry).inserted {
