@@ -73,7 +73,16 @@ import Testing
                                        layersRoot: work.path + "/state/dockerfile/layers")
         let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: work.path + "/state/dockerfile/cache", runner: runner)
         let baseLayout = lower + "/base"
-        let request = DockerfileBuilder.Request(context: context, buildArgs: ["BASE": base], outputLayout: work.path + "/slipway", outputTag: "latest",
+        // A case with a `serve` folder has it served on 127.0.0.1, its URL the build arg URL
+        // (for ADD of URLs).
+        var args = ["BASE": base]
+        var server: FixtureServer?
+        if FileManager.default.fileExists(atPath: context + "/serve") {
+            server = try FixtureServer("http_file_server.py", [context + "/serve"])
+            args["URL"] = "http://127.0.0.1:\(server!.port)"
+        }
+        defer { _ = server }  // served until the case is done
+        let request = DockerfileBuilder.Request(context: context, buildArgs: args, outputLayout: work.path + "/slipway", outputTag: "latest",
                                                 mountCacheDirectory: work.path + "/mounts") { ref in
             guard ref == base else { throw RuntimeError.notFound("no image \(ref)") }
             return try OCILayout(path: baseLayout, create: false).image(tag: "build")
@@ -96,9 +105,11 @@ import Testing
         let b = "buildah --root '\(work.path)/bh-root' --runroot '\(work.path)/bh-run' --storage-driver vfs"
         // buildah 1.28's chroot isolation now and then fails to seal its memfd copy ("Device or
         // resource busy") when the machine is busy: the yardstick's own trouble, tried again.
-        var built = try await sh("\(b) bud --isolation chroot --format docker --build-arg BASE=\(base) -t conf '\(context)' && \(b) from --name c conf >/dev/null && \(b) mount c")
+        let buildArgs = args.sorted { $0.key < $1.key }.map { "--build-arg \($0.key)=\($0.value)" }.joined(separator: " ")
+        let bud = "\(b) bud --isolation chroot --format docker \(buildArgs) -t conf '\(context)' && \(b) from --name c conf >/dev/null && \(b) mount c"
+        var built = try await sh(bud)
         for _ in 0..<2 where built.status != 0 && built.err.contains("sealing memfd copy") {
-            built = try await sh("\(b) rm -a >/dev/null 2>&1; \(b) bud --isolation chroot --format docker --build-arg BASE=\(base) -t conf '\(context)' && \(b) from --name c conf >/dev/null && \(b) mount c")
+            built = try await sh("\(b) rm -a >/dev/null 2>&1; " + bud)
         }
         #expect(built.status == 0, "buildah: \(built.err.split(separator: "\n").suffix(5).joined(separator: " / "))")
         let theirRoot = built.out.split(separator: "\n").last.map(String.init) ?? ""

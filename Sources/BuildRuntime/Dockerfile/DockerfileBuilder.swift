@@ -797,7 +797,14 @@ public struct DockerfileBuilder: Sendable {
               words: ShellWords, file: String, log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build.rawValue
         let name = ins.keyword.rawValue.uppercased()
-        // --link changes how BuildKit stores the layer, not the files: accepted, and the same.
+        // --link: the files are copied into an empty folder made a layer of its own, so the
+        // folders on the way are that layer's (0755, the --chown owner), not the stage's.
+        let linked: Bool
+        switch ins.flag("link") {
+        case nil, .some("false"): linked = false
+        case .some(nil), .some("true"): linked = true
+        case .some(.some(let v)): throw fail(file, ins.line, "--link=\(v) is not true or false")
+        }
         for f in ins.flags where !["from", "chown", "chmod", "link", "exclude", "parents", "checksum"].contains(f.name)
             || (ins.keyword == .add && ["from", "parents"].contains(f.name)) {
             throw fail(file, ins.line, "\(name) --\(f.name) is not supported by Slipway yet")
@@ -899,7 +906,7 @@ public struct DockerfileBuilder: Sendable {
             for i in stride(from: 1, through: parts.count, by: 1) {
                 let p = parts[0..<i].joined(separator: "/")
                 guard written.insert(p).inserted else { continue }
-                if case .directory(_, let st)? = try stageView.node(p) {
+                if !linked, case .directory(_, let st)? = try stageView.node(p) {
                     let kept = TarWriter.Owner(uid: IDMapping.inner(st.st_uid, in: mapping.users).map(Int.init) ?? 0,
                                                gid: IDMapping.inner(st.st_gid, in: mapping.groups).map(Int.init) ?? 0)
                     try tree.addDirectory(p, mode: Int(st.st_mode & 0o7777), owner: kept)
