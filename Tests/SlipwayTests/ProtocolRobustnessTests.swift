@@ -11,7 +11,7 @@ import Testing
     static func run(_ input: [UInt8], state: String, arguments: [String] = [], wrapper: [String] = []) async throws -> (lines: [String], err: String, code: Int32) {
         let dir = TempDir("io")
         try Data(input).write(to: URL(fileURLWithPath: dir.path + "/in"))
-        let argv = (wrapper + [Repo.slipway, "--state-dir", state, "--idle-timeout", "60s"] + arguments)
+        let argv = (wrapper + [Repo.slipway, "--state-dir", state, "--idle-timeout", "60s", "--build-network", "none"] + arguments)
             .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let r = try await sh("\(argv) < '\(dir.path)/in'")
         return (r.out.split(separator: "\n").map(String.init), r.err, r.status)

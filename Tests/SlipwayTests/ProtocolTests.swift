@@ -89,7 +89,7 @@ import Testing
         let state = TempDir("state")
         let script = Repo.fixtures.appendingPathComponent(name).path
         let app = Repo.examples.appendingPathComponent("hello-app").path
-        let r = try await sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)' '\(Repo.root.path)'")
+        let r = try await sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)'")
         guard r.status == 0 else { throw TestFailure("\(name) failed: \(r.err)") }
         return try JSONParser.parse(Array(r.out.utf8))
     }
@@ -106,11 +106,27 @@ import Testing
         #expect(out["exitCode"] == 0)
     }
 
-    @Test func theProjectsPythonClientWorks() async throws {
-        let out = try await Self.runClientScript("python_client_check.py")
-        #expect(out["lines"]?.arrayValue?.contains("generated bin/hello") == true)
+    /// The Python package (clients/python), installed with pip (Debian's, offline) into a
+    /// folder of its own, builds the example with its sync client and again with its asyncio
+    /// client, following the logs of each, and reports errors with code, reason and field.
+    @Test func thePythonPackageInstallsAndWorks() async throws {
+        let work = TempDir("pypkg")
+        let installed = work.path + "/site"
+        let pip = try await sh("cp -r '\(Repo.root.path)/clients/python' '\(work.path)/src' && /usr/bin/python3 -m pip install -q --no-build-isolation --no-deps --no-index --target '\(installed)' '\(work.path)/src'")
+        #expect(pip.status == 0, "\(pip.err)")
+        let state = TempDir("state")
+        let script = Repo.fixtures.appendingPathComponent("python_client_check.py").path
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let r = try await sh("PYTHONPATH='\(installed)' /usr/bin/python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)'")
+        #expect(r.status == 0, "\(r.err)")
+        let out = try JSONParser.parse(Array(r.out.utf8))
+        #expect(out["lines"]?.arrayValue?.contains("generated bin/hello") == true, "\(r.out)")
         #expect(out["error"] == ["code": 1001, "reason": "NotFound"])
+        #expect(out["badField"] == "buildTimeout")
         #expect(out["ready"] == "Ready")
+        #expect(out["async"]?["build"] == 2 && out["async"]?["status"] == "SUCCESS", "\(r.out)")
+        #expect(out["async"]?["lines"]?.arrayValue?.contains("generated bin/hello") == true)
+        #expect(out["async"]?["reason"] == "NotFound")
     }
 
     /// `--embedded` holds the state directory alone: a second process, embedded or shared

@@ -13,7 +13,7 @@ from pylsp_jsonrpc.endpoint import Endpoint
 from pylsp_jsonrpc.streams import JsonRpcStreamReader, JsonRpcStreamWriter
 
 slipway, state, stack, buildpacks, app = sys.argv[1:6]
-proc = subprocess.Popen([slipway, "--state-dir", state], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+proc = subprocess.Popen([slipway, "--state-dir", state, "--build-network", "none"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 notifications = []
 
 
