@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "slipway-engine", targets: ["SlipwayEngineMain"]),
         .executable(name: "slipway-launcher", targets: ["SlipwayLauncher"]),
         .executable(name: "slipway-userns", targets: ["SlipwayUserNS"]),
+        // kp's command line on Slipway (clients/slipctl).
+        .executable(name: "slipctl", targets: ["slipctl"]),
     ],
     targets: [
         // C system libraries, installed by scripts/setup.sh.
@@ -64,12 +66,15 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "--gc-sections", "-Xlinker", "-s"])]
         ),
 
+        // Clients: kp's command line, speaking JSON-RPC to `slipway` like any other client.
+        .executableTarget(name: "slipctl", dependencies: ["JSONRPC"], path: "clients/slipctl"),
+
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime"]),
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,0 +1,130 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// slipctl, kp's command line on Slipway: every `kp` command line of the seed (kp "Managing
+/// Images and Builds", extracted into Fixtures/kp-seed-commands.txt) runs verbatim against a
+/// real engine, with a real git repository, a blob served over HTTP, a local folder, a
+/// namespaced Builder and the ClusterBuilder `default`; the tables and blocks have the seed's
+/// columns and lines; bad flags get kp's errors.
+@Suite struct KpSeedTests {
+    static var slipctl: String { Repo.binDir.appendingPathComponent("slipctl").path }
+
+    /// Runs slipctl with `words` against the engine of `state`.
+    static func kp(_ words: [String], state: String, cwd: String? = nil) async throws -> (status: Int32, out: String, err: String) {
+        let quoted = words.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        return try await sh("SLIPWAY_HOME='\(state)' '\(slipctl)' \(quoted)", cwd: cwd)
+    }
+
+    /// Collapses runs of spaces: the seed prints its tables with single spaces.
+    static func words(_ line: Substring) -> String { line.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+
+    @Test func everyCommandOfTheSeedRuns() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)  // starts the engine (no network for builds), as slipctl finds it
+        try await engine.setUpDefaultBuilder()
+        _ = try await engine.call("builder/create", ["name": "project-builder", "namespace": "default", "stack": "base", "store": "default",
+                                                     "order": [["group": [["id": "slipway/build-script", "optional": true], ["id": "slipway/procfile"]]]]])
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        // A git repository and a blob of the same app.
+        let work = TempDir("kpseed")
+        let repo = work.path + "/repo"
+        #expect(try await sh("cp -r '\(app)' '\(repo)' && cd '\(repo)' && git init -q -b main && git -c user.email=t@example.invalid -c user.name=t add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm app").status == 0)
+        try FileManager.default.createDirectory(atPath: work.path + "/served", withIntermediateDirectories: true)
+        #expect(try await sh("tar -czf '\(work.path)/served/app.tar.gz' -C '\(app)' .").status == 0)
+        let server = try FixtureServer("http_file_server.py", [work.path + "/served"])
+
+        let lines = try String(contentsOf: Repo.fixtures.appendingPathComponent("kp-seed-commands.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasPrefix("kp ") }.map(String.init)
+        #expect(lines.count == 17)
+        var created = 0
+        var outputs: [String: (status: Int32, out: String, err: String)] = [:]
+        for line in lines {
+            var words = line.split(separator: " ").dropFirst().map(String.init)
+            let verb = words.prefix(2).joined(separator: " ")
+            if verb == "image create" { created += 1 }
+            let name: String
+            switch verb {
+            case "image create": name = "seed-\(created)"
+            case "image patch": name = ["--git": "seed-1", "--local-path": "seed-3", "--blob": "seed-5"].first { line.contains($0.key) }!.value
+            default: name = "seed-3"
+            }
+            let values = ["<name>": name, "<image-name>": name, "<image>": name, "<tag>": "oci:\(work.path)/layouts/\(name):latest",
+                          "<custom-builder>": "project-builder", "<custom-cluster-builder>": "default", "<namespace>": "default",
+                          "<env>": "GREETING=hello", "<git-repo>": "file://\(repo)", "<git-revision>": "main", "<source-path>": app,
+                          "<blob-url>": "http://127.0.0.1:\(server.port)/app.tar.gz", "<build-number>": "1"]
+            words = words.map { values[$0] ?? $0 }
+            let r = try await Self.kp(words, state: state.path)
+            outputs[line] = r
+            if line == "kp image patch --local-path <source-path>" {
+                // As in kp: the name is missing (the seed's prose shortens the command).
+                #expect(r.status == 1 && r.err == "Error: accepts 1 arg(s), received 0\n", "\(line): \(r)")
+            } else {
+                #expect(r.status == 0, "\(line) → \(words): \(r.err)")
+            }
+            if verb == "image create" {
+                #expect(r.out == "Image Resource \"\(name)\" created\n", "\(r)")
+                // Its first build, before the next command (as a user waits for one).
+                let b = try await engine.call("build/wait", ["image": .string(name), "build": 1])
+                #expect(b["status"] == "SUCCESS", "\(name): \(JSONWriter.string(b))")
+            }
+        }
+        // image list: NAME READY LATEST IMAGE, one row per image.
+        let list = outputs["kp image list --namespace <namespace>"]!.out.split(separator: "\n")
+        #expect(Self.words(list[0]) == "NAME READY LATEST IMAGE", "\(list)")
+        #expect(list.count == 7 && list.dropFirst().allSatisfy { Self.words($0).split(separator: " ").count == 3 }, "\(list)")
+        #expect(list.dropFirst().allSatisfy { Self.words($0).split(separator: " ")[1] == "True" }, "\(list)")
+        // image trigger: kp's message.
+        #expect(outputs["kp image trigger <image-name>"]!.out == "Triggered build for Image Resource \"seed-3\" with Build Number 2\n",
+                "\(outputs["kp image trigger <image-name>"]!)")
+        // image status: the seed's lines, in order.
+        let status = outputs["kp image status <image-name>"]!.out.split(separator: "\n").map { String($0.split(separator: ":").first ?? "") }
+        #expect(status == ["Status", "Message", "LatestImage", "Last Successful Build", "Id", "Reason", "Last Failed Build", "Id", "Reason"], "\(status)")
+        // build list: the seed's columns.
+        let builds = outputs["kp build list <image-name>"]!.out.split(separator: "\n")
+        #expect(Self.words(builds[0]) == "BUILD STATUS IMAGE STARTED FINISHED REASON", "\(builds)")
+        #expect(Self.words(builds[1]).hasPrefix("1 SUCCESS oci:") && Self.words(builds[1]).hasSuffix(" CONFIG"), "\(builds)")
+        // build status: the seed's lines, then the buildpacks table.
+        let bs = outputs["kp build status <image> -b <build-number>"]!.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(bs.prefix(8).map { String($0.split(separator: ":").first ?? "") } == ["Image", "Status", "Reasons", "Builder", "Run Image", "Source", "Url", "Revision"], "\(bs)")
+        #expect(bs[1] == "Status: SUCCESS" && bs[2] == "Reasons: CONFIG" && bs[5] == "Source: Local Source")
+        #expect(Self.words(bs[9][...]) == "BUILDPACK ID BUILDPACK VERSION" && bs.contains { Self.words($0[...]) == "slipway/procfile 0.1.0" }, "\(bs)")
+        // build logs: the build's lines, as the seed's example.
+        let logs = outputs["kp build logs <image> --build <build-number>"]!.out
+        #expect(logs.hasPrefix("===> PREPARE\n") && logs.contains("===> DETECT\n") && logs.hasSuffix("Build successful\nBuild 1 succeeded: 4 layer(s) added, 0 reused\n"), "\(logs)")
+        // image delete: kp's message.
+        #expect(outputs["kp image delete <image>"]!.out == "\"seed-3\" deleted\n")
+    }
+
+    @Test func badFlagsAndArgumentsGetKpsErrors() async throws {
+        let state = TempDir("state")
+        let cases: [([String], String)] = [
+            (["image", "create", "x", "--nope"], "Error: unknown flag: --nope\n"),
+            (["image", "status"], "Error: accepts 1 arg(s), received 0\n"),
+            (["image", "create", "x", "--git", "a", "--blob", "b"], "Error: image source must be one of git, blob, or local-path\n"),
+            (["image", "list", "--output", "xml"], "Error: invalid output format \"xml\": use json or yaml\n"),
+            (["image", "frobnicate"], "Error: unknown command \"frobnicate\" for \"slipctl image\"\n"),
+            (["build", "status", "x", "-b", "one"], "Error: invalid argument \"one\" for \"-b, --build\" flag: not a number\n"),
+            (["image", "status", "missing"], "Error: image 'missing' not found in namespace 'default'"),
+        ]
+        for (words, expected) in cases {
+            let r = try await Self.kp(words, state: state.path)
+            #expect(r.status == 1 && r.err.hasPrefix(expected) && r.out.isEmpty, "\(words): \(r)")
+        }
+        _ = try? await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")  // it would stop when idle anyway
+    }
+
+    /// `--output` sends only the resource to stdout, and the message to stderr.
+    @Test func outputSendsOnlyTheResource() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        try await engine.setUpDefaultBuilder()
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let r = try await Self.kp(["image", "create", "out", "--local-path", app, "--output", "json", "--dry-run"], state: state.path)
+        #expect(r.status == 0 && r.err == "Image Resource \"out\" created (dry run)\n", "\(r)")
+        let resource = try JSONParser.parse(Array(r.out.utf8))
+        #expect(resource["name"] == "out" && resource["source"]?["local"]?["path"]?.stringValue == app)
+        let y = try await Self.kp(["image", "list", "--output", "yaml"], state: state.path)
+        #expect(y.status == 0 && y.out == "[]\n", "\(y)")
+    }
+}
