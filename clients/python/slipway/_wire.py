@@ -3,6 +3,8 @@ notifications belong to which log being followed."""
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
+from .errors import SlipwayError
+
 
 def command(executable: str, state_dir: Optional[str], args: Sequence[str]) -> List[str]:
     return [executable] + (["--state-dir", state_dir] if state_dir else []) + list(args)
@@ -17,6 +19,16 @@ def logs_params(image: str, build: Optional[int], namespace: str) -> Dict[str, A
     if build is not None:
         params["build"] = build
     return params
+
+
+def log_line(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A followed build's next line, or None at its end (the `build/logs` answer, which comes
+    after every line); an error answer raises."""
+    if "method" in message:
+        return message["params"]
+    if "error" in message:
+        raise SlipwayError(message["error"])
+    return None
 
 
 def is_log_of(message: Dict[str, Any], image: str, namespace: str, build: Optional[int]) -> bool:

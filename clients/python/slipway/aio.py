@@ -88,12 +88,10 @@ class AsyncClient:
             # The answer shares the lines' queue, after every line sent before it.
             await self._send("build/logs", _wire.logs_params(image, build, namespace), slot=lines)
             while True:
-                message = await asyncio.wait_for(lines.get(), self.timeout)
-                if "method" not in message:
-                    if "error" in message:
-                        raise SlipwayError(message["error"])
+                line = _wire.log_line(await asyncio.wait_for(lines.get(), self.timeout))
+                if line is None:
                     return
-                yield message["params"]
+                yield line
         finally:
             self._followers.remove(follower)
 

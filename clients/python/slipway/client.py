@@ -92,12 +92,10 @@ class Client:
             # engine sent before it, as both arrive in order on one stream.
             self._send("build/logs", _wire.logs_params(image, build, namespace), slot=lines)
             while True:
-                message = lines.get(timeout=self.timeout)
-                if "method" not in message:
-                    if "error" in message:
-                        raise SlipwayError(message["error"])
+                line = _wire.log_line(lines.get(timeout=self.timeout))
+                if line is None:
                     return
-                yield message["params"]
+                yield line
         finally:
             with self._lock:
                 self._followers.remove(follower)
