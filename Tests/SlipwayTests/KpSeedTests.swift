@@ -127,4 +127,57 @@ import Testing
         let y = try await Self.kp(["image", "list", "--output", "yaml"], state: state.path)
         #expect(y.status == 0 && y.out == "[]\n", "\(y)")
     }
+
+    /// The cluster resources, builders and secrets through slipctl, as kp makes them: a stack
+    /// from folders, a store from buildpack folders, a ClusterBuilder from a kpack order file,
+    /// a namespaced Builder, a registry secret whose password comes from REGISTRY_PASSWORD and
+    /// is never printed, and an image built on them with --wait.
+    @Test func clusterResourcesBuildersAndSecrets() async throws {
+        let state = TempDir("state")
+        _ = try SlipwayClient(stateDir: state.path)  // the engine, without network for builds
+        let work = TempDir("kpres")
+        try """
+            - group:
+              - id: slipway/build-script
+                optional: true
+              - id: slipway/procfile
+            """.write(toFile: work.path + "/order.yaml", atomically: true, encoding: .utf8)
+        let s = state.path
+        func ok(_ words: [String], _ expected: String? = nil, env: String = "") async throws -> String {
+            let r = env.isEmpty ? try await Self.kp(words, state: s)
+                : try await sh("\(env) SLIPWAY_HOME='\(s)' '\(Self.slipctl)' " + words.map { "'\($0)'" }.joined(separator: " "))
+            #expect(r.status == 0, "\(words): \(r.err)")
+            if let expected { #expect(r.out == expected, "\(words): \(r.out)") }
+            return r.out
+        }
+        _ = try await ok(["clusterstack", "create", "base", "--build-image", HostStack.build, "--run-image", HostStack.run], "ClusterStack \"base\" created\n")
+        _ = try await ok(["clusterstore", "create", "default", "-b", Repo.buildpacks.path + "/build-script", "-b", Repo.buildpacks.path + "/procfile"],
+                         "ClusterStore \"default\" created\n")
+        _ = try await ok(["clusterbuilder", "create", "default", "--stack", "base", "--store", "default", "--order", work.path + "/order.yaml"],
+                         "ClusterBuilder \"default\" created\n")
+        _ = try await ok(["builder", "create", "mine", "-n", "team", "--stack", "base", "--store", "default", "-b", "slipway/procfile"], "Builder \"mine\" created\n")
+        let stacks = try await ok(["clusterstack", "list"]).split(separator: "\n")
+        #expect(Self.words(stacks[0]) == "NAME READY ID" && Self.words(stacks[1]) == "base True io.slipway.stacks.base", "\(stacks)")
+        let builders = try await ok(["clusterbuilder", "list"]).split(separator: "\n")
+        #expect(Self.words(builders[0]) == "NAME READY STACK IMAGE" && Self.words(builders[1]) == "default True io.slipway.stacks.base --", "\(builders)")
+        let status = try await ok(["clusterbuilder", "status", "default"])
+        #expect(status.contains("Status:       Ready") && status.contains("slipway/build-script"), "\(status)")
+        let store = try await ok(["clusterstore", "status", "default"])
+        #expect(store.contains("slipway/procfile") && store.contains("BUILDPACKAGE ID"), "\(store)")
+        _ = try await ok(["secret", "create", "reg", "--registry", "registry.example.invalid", "--registry-user", "me"], "Secret \"reg\" created\n",
+                         env: "REGISTRY_PASSWORD='s3cret-value'")
+        let secrets = try await ok(["secret", "list"])
+        #expect(Self.words(secrets.split(separator: "\n")[0]) == "NAME TARGET" && secrets.contains("reg") && !secrets.contains("s3cret-value"), "\(secrets)")
+        // Without the variable and without a terminal, no password is taken from anywhere.
+        let noPassword = try await Self.kp(["secret", "create", "x", "--registry", "r.example.invalid", "--registry-user", "me"], state: s)
+        #expect(noPassword.status == 1 && noPassword.err.contains("set REGISTRY_PASSWORD"), "\(noPassword)")
+        // An image on the namespaced builder, followed to its end.
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let built = try await ok(["image", "create", "app", "--tag", "oci:\(work.path)/app:latest", "--local-path", app, "--builder", "mine", "-n", "team", "--wait"])
+        #expect(built.hasPrefix("Image Resource \"app\" created\n===> PREPARE\n") && built.contains("Build successful"), "\(built)")
+        _ = try await ok(["secret", "delete", "reg"], "Secret \"reg\" deleted\n")
+        _ = try await ok(["image", "delete", "app", "-n", "team"], "\"app\" deleted\n")
+        _ = try await ok(["builder", "delete", "mine", "-n", "team"], "Builder \"mine\" deleted\n")
+        _ = try await ok(["clusterbuilder", "delete", "default"], "ClusterBuilder \"default\" deleted\n")
+    }
 }

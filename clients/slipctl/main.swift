@@ -221,6 +221,9 @@ let usage = """
     Usage:
       slipctl image create|patch|save|list|status|delete|trigger …
       slipctl build list|status|logs IMAGE [-b N]
+      slipctl clusterstack|clusterbuilder|builder create|patch|save|list|status|delete …
+      slipctl clusterstore create|add|remove|save|list|status|delete …
+      slipctl secret create|list|delete …
 
     The engine is the one of $SLIPWAY_HOME (else slipway's default state directory).
     """
@@ -249,6 +252,8 @@ do {
     switch argv[0] {
     case "image": status = try runImage(argv[1], Array(argv.dropFirst(2)), handle.get)
     case "build": status = try runBuild(argv[1], Array(argv.dropFirst(2)), handle.get)
+    case "clusterstack", "clusterstore", "clusterbuilder", "builder": status = try runResource(argv[0], argv[1], Array(argv.dropFirst(2)), handle.get)
+    case "secret": status = try runSecret(argv[1], Array(argv.dropFirst(2)), handle.get)
     default: throw Arguments.Failure(message: "unknown command \"\(argv[0])\" for \"slipctl\"")
     }
 } catch let f as Arguments.Failure {
