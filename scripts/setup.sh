@@ -12,7 +12,7 @@ packages=(
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip python3-cryptography python3-jsonschema python3-pylsp-jsonrpc
-  libzstd-dev passwd uidmap buildah slirp4netns iproute2 neovim
+  libzstd-dev passwd uidmap buildah slirp4netns iproute2 neovim python3-yaml
 )
 
 missing=()

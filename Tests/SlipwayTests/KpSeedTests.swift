@@ -180,4 +180,41 @@ import Testing
         _ = try await ok(["builder", "delete", "mine", "-n", "team"], "Builder \"mine\" deleted\n")
         _ = try await ok(["clusterbuilder", "delete", "default"], "ClusterBuilder \"default\" deleted\n")
     }
+
+    /// `slipctl export --kpack`: a namespace with a stack from folders, a store of local
+    /// buildpacks, a ClusterBuilder, a namespaced Builder, a secret, a git image, a local image
+    /// and a Dockerfile image becomes kpack v1alpha2 YAML that PyYAML parses, each resource
+    /// with only the fields kpack's types define (Fixtures/kpack-v1alpha2-fields.json); what a
+    /// cluster cannot take is a comment saying how, and no secret value is written.
+    @Test func exportWritesKpackResources() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        try await engine.setUpDefaultBuilder()
+        _ = try await engine.call("builder/create", ["name": "team-builder", "namespace": "default", "stack": "base", "store": "default",
+                                                     "order": [["group": [["id": "slipway/procfile", "version": "0.1.0"]]]]])
+        _ = try await engine.call("secret/create", ["name": "reg", "registry": ["server": "registry.example.invalid", "username": "me", "password": "s3cret-value"]])
+        let work = TempDir("export")
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let repo = work.path + "/repo"
+        #expect(try await sh("cp -r '\(app)' '\(repo)' && cd '\(repo)' && git init -q -b main && git -c user.email=t@example.invalid -c user.name=t add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm app").status == 0)
+        _ = try await engine.call("image/create", ["name": "from-git", "tag": "registry.example.invalid/team/app", "source": ["git": ["url": .string("file://\(repo)"), "revision": "main"]],
+                                                   "env": ["GREETING": "hello"], "successBuildHistoryLimit": 5])
+        _ = try await engine.call("image/create", ["name": "from-folder", "source": ["local": ["path": .string(app)]]])
+        _ = try await engine.call("image/create", ["name": "from-dockerfile", "strategy": "dockerfile", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("dockerfile-app").path)]]])
+        let exported = try await Self.kp(["export", "--kpack"], state: state.path)
+        #expect(exported.status == 0, "\(exported.err)")
+        #expect(!exported.out.contains("s3cret-value"), "a secret's value was exported")
+        try exported.out.write(toFile: work.path + "/export.yaml", atomically: true, encoding: .utf8)
+        let checked = try await sh("/usr/bin/python3 '\(Repo.fixtures.path)/kpack_export_check.py' '\(Repo.fixtures.path)/kpack-v1alpha2-fields.json' < '\(work.path)/export.yaml'")
+        #expect(checked.status == 0, "\(checked.out)\n\(exported.out)")
+        let result = try JSONParser.parse(Array(checked.out.utf8))
+        let kinds = result["kinds"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(kinds.sorted() == ["Builder", "ClusterBuilder", "ClusterStore", "Image"], "\(kinds)\n\(exported.out)")
+        let comments = result["comments"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for expected in ["ClusterStack \"base\"", "publish it as a buildpackage", "Image \"from-folder\" is built from a local folder", "Image \"from-dockerfile\" is built from a Dockerfile",
+                         "Secret \"reg\" (registry.example.invalid): its values are not exported"] {
+            #expect(comments.contains { $0.contains(expected) }, "\(expected) in \(comments)")
+        }
+        #expect(exported.out.contains("url: \"file://\(repo)\"") && exported.out.contains("name: \"GREETING\""), "\(exported.out)")
+    }
 }

@@ -224,6 +224,7 @@ let usage = """
       slipctl clusterstack|clusterbuilder|builder create|patch|save|list|status|delete …
       slipctl clusterstore create|add|remove|save|list|status|delete …
       slipctl secret create|list|delete …
+      slipctl export --kpack [-n NS]   the namespace as kpack v1alpha2 YAML (kubectl apply -f)
 
     The engine is the one of $SLIPWAY_HOME (else slipway's default state directory).
     """
@@ -245,6 +246,14 @@ let argv = Array(CommandLine.arguments.dropFirst())
 let handle = EngineHandle()
 var status: Int32 = 0
 do {
+    if argv.first == "export" {
+        let a = try Arguments(Array(argv.dropFirst()), spec: .init(values: ["namespace"], booleans: ["kpack"]))
+        try a.expect(0...0)
+        guard a.bool("kpack") else { throw Arguments.Failure(message: "export needs --kpack (the only format so far)") }
+        emit(exportYAML(try exportKpack(try handle.get(), namespace: a.value("namespace") ?? "default")), terminator: "")
+        handle.session?.close()
+        exit(0)
+    }
     guard argv.count >= 2 else {
         if argv.first == "--help" || argv.first == "-h" || argv.isEmpty { emit(usage); exit(argv.isEmpty ? 1 : 0) }
         throw Arguments.Failure(message: "unknown command \"\(argv[0])\" for \"slipctl\"")
