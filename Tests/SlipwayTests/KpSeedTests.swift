@@ -217,4 +217,28 @@ import Testing
         }
         #expect(exported.out.contains("url: \"file://\(repo)\"") && exported.out.contains("name: \"GREETING\""), "\(exported.out)")
     }
+
+    /// `slipctl buildrun` in a code engine's grammar, and `slipctl completion bash`.
+    @Test func buildRunsAndCompletion() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        try await engine.setUpDefaultBuilder()
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let submitted = try await Self.kp(["buildrun", "submit", "--name", "once", "--source", app, "--wait"], state: state.path)
+        #expect(submitted.status == 0 && submitted.out == "Submitting build run 'once' in namespace 'default'...\nBuild run 'once' succeeded\n", "\(submitted)")
+        let list = try await Self.kp(["buildrun", "list"], state: state.path)
+        #expect(Self.words(list.out.split(separator: "\n")[0]) == "Name Status Image Build Age" && list.out.contains("once") && list.out.contains("SUCCESS"), "\(list)")
+        let get = try await Self.kp(["buildrun", "get", "-n", "once"], state: state.path)
+        #expect(get.out.contains("Status:     SUCCESS"), "\(get)")
+        let logs = try await Self.kp(["buildrun", "logs", "-n", "once"], state: state.path)
+        #expect(logs.out.contains("generated bin/hello") && logs.out.hasPrefix("===> PREPARE"), "\(logs)")
+        let events = try await Self.kp(["buildrun", "events", "-n", "once"], state: state.path)
+        #expect(events.status == 0 && Self.words(events.out.split(separator: "\n")[0]) == "Type Reason Age Message", "\(events)")
+        let deleted = try await Self.kp(["buildrun", "delete", "-n", "once"], state: state.path)
+        #expect(deleted.out == "Deleted build run 'once'\n")
+        #expect(try await Self.kp(["buildrun", "get", "-n", "once"], state: state.path).status == 1)
+        // Completion: a bash script that completes commands and verbs.
+        let completed = try await sh("source <('\(Self.slipctl)' completion bash); COMP_WORDS=(slipctl image st); COMP_CWORD=2; _slipctl; echo ${COMPREPLY[@]}; COMP_WORDS=(kp clusters); COMP_CWORD=1; _slipctl; echo ${COMPREPLY[@]}")
+        #expect(completed.out == "status\nclusterstack clusterstore\n", "\(completed)")
+    }
 }

@@ -225,6 +225,8 @@ let usage = """
       slipctl clusterstore create|add|remove|save|list|status|delete …
       slipctl secret create|list|delete …
       slipctl export --kpack [-n NS]   the namespace as kpack v1alpha2 YAML (kubectl apply -f)
+      slipctl buildrun submit|list|get|logs|events|delete …   a code engine's build runs
+      slipctl completion bash|zsh
 
     The engine is the one of $SLIPWAY_HOME (else slipway's default state directory).
     """
@@ -263,6 +265,8 @@ do {
     case "build": status = try runBuild(argv[1], Array(argv.dropFirst(2)), handle.get)
     case "clusterstack", "clusterstore", "clusterbuilder", "builder": status = try runResource(argv[0], argv[1], Array(argv.dropFirst(2)), handle.get)
     case "secret": status = try runSecret(argv[1], Array(argv.dropFirst(2)), handle.get)
+    case "buildrun": status = try runBuildRun(argv[1], Array(argv.dropFirst(2)), handle.get)
+    case "completion": emit(try completionScript(argv[1]), terminator: "")
     default: throw Arguments.Failure(message: "unknown command \"\(argv[0])\" for \"slipctl\"")
     }
 } catch let f as Arguments.Failure {
