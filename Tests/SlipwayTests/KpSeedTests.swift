@@ -241,4 +241,41 @@ import Testing
         let completed = try await sh("source <('\(Self.slipctl)' completion bash); COMP_WORDS=(slipctl image st); COMP_CWORD=2; _slipctl; echo ${COMPREPLY[@]}; COMP_WORDS=(kp clusters); COMP_CWORD=1; _slipctl; echo ${COMPREPLY[@]}")
         #expect(completed.out == "status\nclusterstack clusterstore\n", "\(completed)")
     }
+
+    /// On a terminal (a pty from `script`), `build logs` draws a progress line (spinner, phase,
+    /// time) under the lines and ends with the status in color; through a pipe, plain lines.
+    @Test func aTerminalGetsAProgressLineAndColor() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        try await engine.setUpDefaultBuilder()
+        _ = try await engine.call("image/create", ["name": "tty", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        #expect(try await engine.call("build/wait", ["image": "tty", "build": 1])["status"] == "SUCCESS")
+        let onTerminal = try await sh("SLIPWAY_HOME='\(state.path)' script -qec \"'\(Self.slipctl)' build logs tty\" /dev/null")
+        #expect(onTerminal.status == 0, "\(onTerminal)")
+        #expect(onTerminal.out.contains("\u{1B}[32m✔ SUCCESS\u{1B}[0m") && onTerminal.out.contains("\u{1B}[2K") && onTerminal.out.contains(" completion · "),
+                "\(onTerminal.out.debugDescription)")
+        #expect(onTerminal.out.contains("generated bin/hello"))
+        let piped = try await Self.kp(["build", "logs", "tty"], state: state.path)
+        #expect(!piped.out.contains("\u{1B}") && piped.out.hasSuffix("Build 1 succeeded: 4 layer(s) added, 0 reused\n"), "\(piped.out.debugDescription)")
+    }
+
+    /// `image save` creates, then patches; `image list -A` and `--filter`.
+    @Test func saveListAllNamespacesAndFilters() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        try await engine.setUpDefaultBuilder()
+        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let first = try await Self.kp(["image", "save", "one", "--local-path", app], state: state.path)
+        #expect(first.out == "Image Resource \"one\" created\n", "\(first)")
+        #expect(try await engine.call("build/wait", ["image": "one", "build": 1])["status"] == "SUCCESS")
+        let again = try await Self.kp(["image", "save", "one", "--local-path", app], state: state.path)
+        #expect(again.out == "Image Resource \"one\" patched (no change)\n", "\(again)")
+        _ = try await Self.kp(["image", "create", "two", "-n", "team", "--local-path", app, "--wait"], state: state.path)
+        let all = try await Self.kp(["image", "list", "-A"], state: state.path).out.split(separator: "\n").map { Self.words($0) }
+        #expect(all.first == "NAMESPACE NAME READY LATEST IMAGE" && all.count == 3 && all.contains { $0.hasPrefix("team two True") }, "\(all)")
+        let ready = try await Self.kp(["image", "list", "--filter", "ready=True"], state: state.path).out
+        #expect(ready.contains("one") && !ready.contains("two"), "\(ready)")
+        let none = try await Self.kp(["image", "list", "--filter", "latest-reason=COMMIT"], state: state.path).out
+        #expect(none == "no images found\n", "\(none)")
+    }
 }

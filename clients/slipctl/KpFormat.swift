@@ -30,10 +30,13 @@ enum KpFormat {
     }
 
     /// `image list` (rows of image/list): NAME READY LATEST IMAGE.
-    static func imageList(_ images: [JSONValue]) -> String {
-        table(["NAME", "READY", "LATEST IMAGE"], images.map { i in
+    /// With `allNamespaces` (`-A`), a NAMESPACE column first, as kp prints it.
+    static func imageList(_ images: [JSONValue], allNamespaces: Bool = false) -> String {
+        let rows = images.map { i in
             [i["name"]?.stringValue ?? "", ready(i["ready"]?.stringValue), i["latestImage"]?.stringValue ?? "--"]
-        })
+        }
+        guard allNamespaces else { return table(["NAME", "READY", "LATEST IMAGE"], rows) }
+        return table(["NAMESPACE", "NAME", "READY", "LATEST IMAGE"], zip(images, rows).map { [$0["namespace"]?.stringValue ?? ""] + $1 })
     }
 
     /// `image status`: the seed's block.

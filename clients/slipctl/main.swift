@@ -84,16 +84,21 @@ func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> JSONObjec
 }
 
 /// Prints a build's log lines until it ends; false when it failed.
+/// On a terminal (and without --output), a progress line follows the lines (`ProgressLine`).
 func followLogs(_ engine: EngineSession, image: String, namespace: String, build: Int64?, out: Output) throws -> Bool {
+    let progress = out.structured == nil ? ProgressLine.onTerminal() : nil
     engine.onNotification = { method, params in
         guard method == "build/log", params["image"]?.stringValue == image else { return }
-        out.say(params["line"]?.stringValue ?? "")
+        let text = params["line"]?.stringValue ?? ""
+        if let progress { progress.line(text, phase: params["phase"]?.stringValue) } else { out.say(text) }
     }
     var params = JSONObject([("image", .string(image)), ("namespace", .string(namespace)), ("follow", true)])
     if let build { params["build"] = .int(build) }
     let result = try engine.call("build/logs", .object(params))
     engine.onNotification = nil
-    return result["status"]?.stringValue != "FAILURE"
+    let status = result["status"]?.stringValue ?? ""
+    progress?.finish(status: status)
+    return status != "FAILURE"
 }
 
 func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
@@ -141,7 +146,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         let images = try engine().call("image/list", .object(params))["images"]?.arrayValue ?? []
         let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(.array(images)); return 0 }
-        emit(images.isEmpty ? "no images found" : KpFormat.imageList(images), terminator: images.isEmpty ? "\n" : "")
+        emit(images.isEmpty ? "no images found" : KpFormat.imageList(images, allNamespaces: a.bool("all-namespaces")), terminator: images.isEmpty ? "\n" : "")
         return 0
     case "status":
         let a = try Arguments(words, spec: .init(values: ["namespace", "output"]))
