@@ -257,6 +257,13 @@ import Testing
         #expect(onTerminal.out.contains("generated bin/hello"))
         let piped = try await Self.kp(["build", "logs", "tty"], state: state.path)
         #expect(!piped.out.contains("\u{1B}") && piped.out.hasSuffix("Build 1 succeeded: 4 layer(s) added, 0 reused\n"), "\(piped.out.debugDescription)")
+        let stamped = try await Self.kp(["build", "logs", "tty", "-t"], state: state.path)
+        #expect(stamped.out.split(separator: "\n").allSatisfy { $0.hasPrefix("20") && $0.contains("Z ") }, "\(stamped.out)")
+        // A patched env is a CONFIG reason whose change build status shows.
+        _ = try await engine.call("image/patch", ["name": "tty", "env": ["GREETING": "hi"]])
+        #expect(try await engine.call("build/wait", ["image": "tty", "build": 2])["status"] == "SUCCESS")
+        let status = try await Self.kp(["build", "status", "tty"], state: state.path).out
+        #expect(status.contains("Reasons: CONFIG\n    CONFIG env: ") && status.contains(" -> GREETING=hi"), "\(status)")
     }
 
     /// `image save` creates, then patches; `image list -A` and `--filter`.

@@ -69,6 +69,11 @@ enum KpFormat {
         let source = b["source"]
         var out = "Image: \(b["image"]?.stringValue ?? "--")\nStatus: \(b["status"]?.stringValue ?? "")\n"
         out += "Reasons: \(b["reasonSummary"]?.stringValue ?? "")\n"
+        // Each reason that says what changed, as today's kp does: `field: old -> new`.
+        for r in b["reasons"]?.arrayValue ?? [] {
+            guard let field = r["field"]?.stringValue, let old = r["old"]?.stringValue, let new = r["new"]?.stringValue else { continue }
+            out += "    \(r["reason"]?.stringValue ?? "") \(field): \(old) -> \(new)\n"
+        }
         out += "Builder: \(b["builder"]?.stringValue ?? "--")\nRun Image: \(b["runImage"]?.stringValue ?? "--")\n"
         out += "Source: \(source?["type"]?.stringValue ?? "--")\n"
         out += "Url: \(source?["url"]?.stringValue ?? "--")\n"
