@@ -41,14 +41,7 @@ func runBuildRun(_ verb: String, _ words: [String], _ engine: () throws -> Engin
             guard let n = Int64(t) else { throw Arguments.Failure(message: "invalid argument \"\(t)\" for \"--timeout\" flag: not a number of seconds") }
             params["timeout"] = .int(n)
         }
-        if a.has("env") {
-            var env = JSONObject()
-            for e in a.values("env") {
-                guard let eq = e.firstIndex(of: "=") else { throw Arguments.Failure(message: "env var \"\(e)\" is not KEY=VALUE") }
-                env[String(e[..<eq])] = .string(String(e[e.index(after: eq)...]))
-            }
-            params["env"] = .object(env)
-        }
+        if a.has("env") { params["env"] = .object(try envObject(a.values("env"))) }
         let e = try engine()
         let run = try e.call("buildrun/submit", .object(params))
         let name = run["name"]?.stringValue ?? ""

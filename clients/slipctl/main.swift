@@ -34,6 +34,16 @@ let imageFlags = Arguments.Spec(
              "custom-builder", "custom-cluster-builder", "env", "delete-env", "success-build-history-limit", "failed-build-history-limit", "output"],
     booleans: ["wait", "dry-run"])
 
+/// `--env KEY=VALUE` flags as an env object.
+func envObject(_ values: [String]) throws -> JSONObject {
+    var env = JSONObject()
+    for e in values {
+        guard let eq = e.firstIndex(of: "=") else { throw Arguments.Failure(message: "env var \"\(e)\" is not KEY=VALUE") }
+        env[String(e[..<eq])] = .string(String(e[e.index(after: eq)...]))
+    }
+    return env
+}
+
 /// The params of image/create, patch or save from kp's flags.
 func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> JSONObject {
     var spec = JSONObject([("name", .string(name)), ("namespace", .string(a.value("namespace") ?? "default"))])
@@ -64,14 +74,7 @@ func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> JSONObjec
         let kind = b.contains("cluster") ? "ClusterBuilder" : "Builder"
         spec["builder"] = .object(JSONObject([("kind", .string(kind)), ("name", .string(a.value(b)!))]))
     }
-    if a.has("env") {
-        var env = JSONObject()
-        for e in a.values("env") {
-            guard let eq = e.firstIndex(of: "=") else { throw Arguments.Failure(message: "env var \"\(e)\" is not KEY=VALUE") }
-            env[String(e[..<eq])] = .string(String(e[e.index(after: eq)...]))
-        }
-        spec["env"] = .object(env)
-    }
+    if a.has("env") { spec["env"] = .object(try envObject(a.values("env"))) }
     if a.has("delete-env") { spec["deleteEnv"] = .array(a.values("delete-env").map { .string($0) }) }
     for (flag, key) in [("success-build-history-limit", "successBuildHistoryLimit"), ("failed-build-history-limit", "failedBuildHistoryLimit")] {
         if let v = a.value(flag) {
