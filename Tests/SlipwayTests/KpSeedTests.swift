@@ -168,6 +168,12 @@ import Testing
                          env: "REGISTRY_PASSWORD='s3cret-value'")
         let secrets = try await ok(["secret", "list"])
         #expect(Self.words(secrets.split(separator: "\n")[0]) == "NAME TARGET" && secrets.contains("reg") && !secrets.contains("s3cret-value"), "\(secrets)")
+        // On a terminal, without the variable, the password is asked for, and not echoed after
+        // the prompt (what the pty echoed of input typed ahead comes before it).
+        let prompted = try await sh("printf 'typed-secret\\n' | SLIPWAY_HOME='\(s)' script -qec \"'\(Self.slipctl)' secret create typed --registry r2.example.invalid --registry-user me\" /dev/null")
+        #expect(prompted.status == 0 && prompted.out.contains("registry password: ") && prompted.out.contains("Secret \"typed\" created")
+                && !(prompted.out.components(separatedBy: "registry password: ").last ?? "").contains("typed-secret"),
+                "\(prompted.out.debugDescription)")
         // Without the variable and without a terminal, no password is taken from anywhere.
         let noPassword = try await Self.kp(["secret", "create", "x", "--registry", "r.example.invalid", "--registry-user", "me"], state: s)
         #expect(noPassword.status == 1 && noPassword.err.contains("set REGISTRY_PASSWORD"), "\(noPassword)")
