@@ -123,15 +123,28 @@ extension Engine {
         return try await patchImage(spec)
     }
 
+    /// A build of the image as it is configured. A local source is snapshotted again first, so a
+    /// trigger builds what is on disk now (an editor's "rebuild"); the snapshot's change is a
+    /// CONFIG reason beside TRIGGER, and nothing changes when the folder did not.
     public func triggerImage(namespace: String, name: String) async throws -> Int {
-        let image = try image(namespace, name)
+        var image = try image(namespace, name)
         try await checkQuota(namespace: namespace, adding: .storage)
         guard try store.latestBuild(namespace: namespace, image: name) != nil else {
             throw EngineError(.failedPrecondition, "image '\(name)' has no build to repeat; patch it or wait for its first build")
         }
+        var reasons = [BuildReason(.TRIGGER)]
+        if image.source.local != nil {
+            let fresh = try await resolveSource(image.source, namespace: namespace)
+            image = try self.image(namespace, name)  // re-read after the suspension
+            let (old, new) = (image.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
+            if image.source.local == fresh.local, old != new {
+                image.source = fresh
+                reasons.append(BuildReason(.CONFIG, field: "source", old: old, new: new))
+            }
+        }
         let triggered = EventBatch.Pending(type: .Normal, reason: "RebuildTriggered", message: "Build triggered by image/trigger",
                                            object: .init(kind: "Image", namespace: namespace, name: name))
-        return try commit(image, reasons: [BuildReason(.TRIGGER)], created: false, events: [triggered]).build ?? 0
+        return try commit(image, reasons: reasons, created: false, events: [triggered]).build ?? 0
     }
 
     /// A network an image or build run may ask for: at most the engine's `--build-network`.

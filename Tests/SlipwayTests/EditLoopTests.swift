@@ -1,0 +1,38 @@
+import Foundation
+import JSONRPC
+import Testing
+
+/// The edit loop (issue 21), as far as it goes: `image/trigger` on a local source builds what
+/// is on disk now. The folder is snapshotted again; a change is a CONFIG reason beside TRIGGER
+/// (old → new snapshot digest), and an unchanged folder keeps its snapshot.
+@Suite struct EditLoopTests {
+    @Test func aTriggerBuildsWhatIsOnDiskNow() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let app = TempDir("editapp")
+        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/'").status == 0)
+        _ = try await c.call("image/create", ["name": "edit", "source": ["local": ["path": .string(app.path)]]])
+        #expect(try await c.call("build/wait", ["image": "edit", "build": 1])["status"] == "SUCCESS")
+        let before = try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue
+
+        // An edit, then a trigger: the new build has the edit, and says why.
+        try "edited while the image existed\n".write(toFile: app.path + "/EDITED", atomically: true, encoding: .utf8)
+        #expect(try await c.call("image/trigger", ["name": "edit"])["build"] == 2)
+        let second = try await c.call("build/wait", ["image": "edit", "build": 2])
+        #expect(second["status"] == "SUCCESS", "\(JSONWriter.string(second))")
+        let reasons = second["reasons"]?.arrayValue ?? []
+        #expect(reasons.first?["reason"] == "TRIGGER" && reasons.contains { $0["reason"] == "CONFIG" && $0["field"] == "source" }, "\(reasons)")
+        let after = try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue
+        #expect(after != nil && after != before)
+        #expect(reasons.contains { $0["old"]?.stringValue == before && $0["new"]?.stringValue == after }, "\(reasons)")
+        let image = try await UnpackedImage(layout: state.path + "/layouts/default/edit")
+        #expect(FileManager.default.fileExists(atPath: image.rootfs + "/workspace/EDITED"))
+
+        // Nothing changed: a plain TRIGGER on the same snapshot.
+        #expect(try await c.call("image/trigger", ["name": "edit"])["build"] == 3)
+        let third = try await c.call("build/wait", ["image": "edit", "build": 3])
+        #expect(third["reasons"]?.arrayValue?.map { $0["reason"]?.stringValue ?? "" } == ["TRIGGER"], "\(JSONWriter.string(third))")
+        #expect(try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue == after)
+    }
+}
