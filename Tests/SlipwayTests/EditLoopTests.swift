@@ -3,8 +3,10 @@ import JSONRPC
 import Testing
 
 /// The edit loop (issue 21), as far as it goes: `image/trigger` on a local source builds what
-/// is on disk now. The folder is snapshotted again; a change is a CONFIG reason beside TRIGGER
-/// (old → new snapshot digest), and an unchanged folder keeps its snapshot.
+/// is on disk now (the folder is snapshotted again; a change is a CONFIG reason beside TRIGGER,
+/// old → new snapshot digest, and an unchanged folder keeps its snapshot); what a buildpack
+/// writes into /workspace is in the image and a deleted source file leaves it; a failed build
+/// leaves the previous image as it was.
 @Suite struct EditLoopTests {
     @Test func aTriggerBuildsWhatIsOnDiskNow() async throws {
         let state = TempDir("state")
@@ -34,5 +36,36 @@ import Testing
         let third = try await c.call("build/wait", ["image": "edit", "build": 3])
         #expect(third["reasons"]?.arrayValue?.map { $0["reason"]?.stringValue ?? "" } == ["TRIGGER"], "\(JSONWriter.string(third))")
         #expect(try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue == after)
+    }
+
+    @Test func workspaceWritesDeletionsAndAFailedBuild() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let app = TempDir("editapp")
+        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && echo gone-soon > '\(app.path)/OLD'").status == 0)
+        _ = try await c.call("image/create", ["name": "ws", "source": ["local": ["path": .string(app.path)]]])
+        #expect(try await c.call("build/wait", ["image": "ws", "build": 1])["status"] == "SUCCESS")
+        let first = try await UnpackedImage(layout: state.path + "/layouts/default/ws")
+        #expect(FileManager.default.fileExists(atPath: first.rootfs + "/workspace/bin/hello"), "what build.sh wrote into /workspace")
+        #expect(FileManager.default.fileExists(atPath: first.rootfs + "/workspace/OLD"))
+
+        // A deleted source file leaves the next image.
+        try FileManager.default.removeItem(atPath: app.path + "/OLD")
+        _ = try await c.call("image/trigger", ["name": "ws"])
+        #expect(try await c.call("build/wait", ["image": "ws", "build": 2])["status"] == "SUCCESS")
+        let second = try await UnpackedImage(layout: state.path + "/layouts/default/ws")
+        #expect(!FileManager.default.fileExists(atPath: second.rootfs + "/workspace/OLD") && FileManager.default.fileExists(atPath: second.rootfs + "/workspace/bin/hello"))
+        let good = try await c.call("image/status", ["name": "ws"])["latestImage"]?.stringValue
+
+        // A build that fails leaves the image (and the layout's tag) as they were.
+        try "#!/usr/bin/env bash\necho 'broken on purpose' >&2\nexit 1\n".write(toFile: app.path + "/build.sh", atomically: true, encoding: .utf8)
+        chmod(app.path + "/build.sh", 0o755)
+        _ = try await c.call("image/trigger", ["name": "ws"])
+        let failed = try await c.call("build/wait", ["image": "ws", "build": 3])
+        #expect(failed["status"] == "FAILURE", "\(JSONWriter.string(failed))")
+        #expect(try await c.call("image/status", ["name": "ws"])["latestImage"]?.stringValue == good)
+        let still = try await UnpackedImage(layout: state.path + "/layouts/default/ws")
+        #expect(FileManager.default.fileExists(atPath: still.rootfs + "/workspace/bin/hello"), "the last good image is still the layout's")
     }
 }
