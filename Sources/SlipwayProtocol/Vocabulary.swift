@@ -80,7 +80,15 @@ public struct SourceSpec: Codable, Sendable, Equatable {
     /// A folder or archive on this machine.
     public struct Local: Codable, Sendable, Equatable {
         public var path: String
-        public init(path: String) { self.path = path }
+        /// Rebuild when the folder changes (inotify, in the shared engine).
+        public var watch: Bool?
+        /// Quiet time after the last change before the rebuild (default 200 ms).
+        public var watchDebounceMs: Int?
+        public init(path: String, watch: Bool? = nil, watchDebounceMs: Int? = nil) {
+            self.path = path
+            self.watch = watch
+            self.watchDebounceMs = watchDebounceMs
+        }
     }
     public var git: Git?
     public var blob: Blob?

@@ -6,7 +6,8 @@ import Testing
 /// is on disk now (the folder is snapshotted again; a change is a CONFIG reason beside TRIGGER,
 /// old → new snapshot digest, and an unchanged folder keeps its snapshot); what a buildpack
 /// writes into /workspace is in the image and a deleted source file leaves it; a failed build
-/// leaves the previous image as it was.
+/// leaves the previous image as it was; a watched folder rebuilds after a save (not after a
+/// change to an ignored file), also for a save made while no engine ran.
 @Suite struct EditLoopTests {
     @Test func aTriggerBuildsWhatIsOnDiskNow() async throws {
         let state = TempDir("state")
@@ -67,5 +68,50 @@ import Testing
         #expect(try await c.call("image/status", ["name": "ws"])["latestImage"]?.stringValue == good)
         let still = try await UnpackedImage(layout: state.path + "/layouts/default/ws")
         #expect(FileManager.default.fileExists(atPath: still.rootfs + "/workspace/bin/hello"), "the last good image is still the layout's")
+    }
+
+    /// Waits (with a deadline) until the image has `count` builds; returns them.
+    static func builds(_ c: SlipwayClient, _ image: String, count: Int) async throws -> [JSONValue] {
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let builds = try await c.call("build/list", ["image": .string(image)])["builds"]?.arrayValue ?? []
+            if builds.count >= count || Date() > deadline { return builds }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func aWatchedFolderRebuildsAfterASave() async throws {
+        let state = TempDir("state")
+        var c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let app = TempDir("watched")
+        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && printf 'ignored.log\\n' > '\(app.path)/.slipwayignore'").status == 0)
+        _ = try await c.call("image/create", ["name": "w", "source": ["local": ["path": .string(app.path), "watch": true, "watchDebounceMs": 100]]])
+        #expect(try await c.call("build/wait", ["image": "w", "build": 1])["status"] == "SUCCESS")
+
+        // A change to an ignored file, then, once its quiet time is long over, a save.
+        try "noise\n".write(toFile: app.path + "/ignored.log", atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(600))  // apart from the save, so that the two are never one change
+        try "saved\n".write(toFile: app.path + "/SAVED", atomically: true, encoding: .utf8)
+        let builds = try await Self.builds(c, "w", count: 2)
+        #expect(builds.count == 2, "\(builds)")
+        let second = try await c.call("build/wait", ["image": "w", "build": 2])
+        #expect(second["status"] == "SUCCESS" && second["reasons"]?.arrayValue?.first?["field"] == "source", "\(JSONWriter.string(second))")
+        // The ignored change made no build of its own: the save's build is the second.
+        #expect(try await c.call("build/list", ["image": "w"])["builds"]?.arrayValue?.count == 2)
+        let image = try await UnpackedImage(layout: state.path + "/layouts/default/w")
+        #expect(FileManager.default.fileExists(atPath: image.rootfs + "/workspace/SAVED"))
+
+        // A save while no engine runs: the next engine builds it when it starts.
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
+        try "while down\n".write(toFile: app.path + "/DOWN", atomically: true, encoding: .utf8)
+        c = try SlipwayClient(stateDir: state.path)
+        let after = try await Self.builds(c, "w", count: 3)
+        #expect(after.count == 3, "\(after)")
+        #expect(try await c.call("build/wait", ["image": "w", "build": 3])["status"] == "SUCCESS")
+
+        // No more watching once it is turned off: a patch that turns it off builds nothing.
+        _ = try await c.call("image/patch", ["name": "w", "source": ["local": ["path": .string(app.path), "watch": false]]])
+        _ = try await c.call("image/delete", ["name": "w"])
     }
 }

@@ -28,7 +28,9 @@ extension Engine {
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
         try await checkQuota(namespace: ns, adding: .images)
         if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
-        return try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+        let change = try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+        syncWatch(namespace: ns, name: spec.name)
+        return change
     }
 
     /// An image as `spec` describes it, checked, with its source resolved (snapshotted, or the
@@ -109,9 +111,12 @@ extension Engine {
                 for e in events { batch.add(e.type, e.reason, e.message, object: e.object) }
             }
             imageCache?[ImageKey(namespace: ns, name: spec.name)] = image
+            syncWatch(namespace: ns, name: spec.name)
             return ImageChange(image: image, changed: false, build: nil)
         }
-        return try commit(image, reasons: reasons, created: false, events: events)
+        let change = try commit(image, reasons: reasons, created: false, events: events)
+        syncWatch(namespace: ns, name: spec.name)
+        return change
     }
 
     /// Creates the image if it does not exist, else patches it.
@@ -316,6 +321,7 @@ extension Engine {
         try await removeImage(namespace: namespace, name: name) { tx, events in
             events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
         }
+        syncWatch(namespace: namespace, name: name)
     }
 
     /// Removes an image (a configuration, or a run's carrier) with its builds, their runs, logs
@@ -422,6 +428,9 @@ extension Engine {
                                                field: "source.local.path")
                 }
             }
+        }
+        if let d = source.local?.watchDebounceMs, d < 10 || d > 60000 {
+            throw EngineError.invalid("source.local.watchDebounceMs must be between 10 and 60000", field: "source.local.watchDebounceMs")
         }
         if let n = source.blob?.stripComponents, n < 0 || n > 32 {
             throw EngineError.invalid("source.blob.stripComponents must be between 0 and 32", field: "source.blob.stripComponents")

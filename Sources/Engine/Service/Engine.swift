@@ -75,6 +75,8 @@ public actor Engine {
     let executors: [any BuildExecutor]
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
+    /// The folders of watched images (`Engine+Watching`).
+    var watchers: [ImageKey: FolderWatch] = [:]
     /// Deletes expired events, while the engine runs.
     var expiryTask: Task<Void, Never>?
     /// Deletes stand-alone build runs whose time has come, while the engine runs.
@@ -196,6 +198,7 @@ public actor Engine {
         startGitPolling()
         startEventExpiry()
         startBuildRunExpiry()
+        Task { await resumeWatches() }
     }
 
     // MARK: Sessions
@@ -227,7 +230,8 @@ public actor Engine {
     public struct Activity: Sendable {
         public var running: [(key: BuildKey, phase: String)]
         public var queued: Int
-        /// Work that needs the engine to stay up with no client: git sources it polls.
+        /// Work that needs the engine to stay up with no client: git sources it polls, folders
+        /// it watches.
         public var standingWork: Bool
         public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
     }
@@ -237,7 +241,7 @@ public actor Engine {
             $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
         return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
-                        queued: scheduler.queue.count, standingWork: polled)
+                        queued: scheduler.queue.count, standingWork: polled || !watchers.isEmpty)
     }
 
     /// Starts no more queued builds (they run at the next start); cancels the running ones too

@@ -1,0 +1,76 @@
+import BuildRuntime
+import Foundation
+import SlipwayProtocol
+
+/// Watched local sources (`source.local.watch`): the engine keeps a `FolderWatcher` per
+/// watched image; a change, once quiet for the image's debounce, snapshots the folder again and
+/// builds with reason CONFIG when the snapshot changed (an editor's save → a new image).
+extension Engine {
+    /// The default quiet time after the last change before a rebuild.
+    static let defaultWatchDebounceMs = 200
+
+    /// A running watch, and what it was started for.
+    struct FolderWatch {
+        var root: String
+        var debounceMs: Int
+        var watcher: FolderWatcher
+    }
+
+    /// Starts, restarts or stops the watch of an image's folder to match its configuration (a
+    /// deleted image, or one not watched, has none).
+    func syncWatch(namespace: String, name: String) {
+        let key = ImageKey(namespace: namespace, name: name)
+        // An image that cannot be read now is treated as gone: its watch stops, and the next
+        // patch (or engine start) sets it up again.
+        let image = (try? imageIfExists(namespace, name)) ?? nil
+        guard let image, image.isConfiguration, let local = image.source.local, local.watch == true else {
+            watchers[key]?.watcher.stop()
+            watchers[key] = nil
+            return
+        }
+        let root = local.path + (image.source.subPath.map { "/" + $0 } ?? "")
+        let debounceMs = local.watchDebounceMs ?? Self.defaultWatchDebounceMs
+        if let w = watchers[key], w.root == root, w.debounceMs == debounceMs { return }
+        watchers[key]?.watcher.stop()
+        watchers[key] = nil
+        do {
+            let watcher = try FolderWatcher(root: root, debounce: Double(debounceMs) / 1000) { [weak self] in
+                Task { await self?.folderChanged(namespace: namespace, name: name) }
+            }
+            watchers[key] = FolderWatch(root: root, debounceMs: debounceMs, watcher: watcher)
+        } catch {
+            report("cannot watch the folder of image \(namespace)/\(name): \(error)")
+        }
+    }
+
+    /// The watched folder of an image changed: snapshot it again, and build if it differs.
+    func folderChanged(namespace: String, name: String) async {
+        guard let image = (try? imageIfExists(namespace, name)) ?? nil, image.source.local?.watch == true else { return }  // gone or unwatched: nothing to do
+        let fresh: SourceSpec
+        do {
+            fresh = try await resolveSource(image.source, namespace: namespace)
+        } catch {
+            report("image \(namespace)/\(name): its watched folder cannot be snapshotted: \(error)")
+            return
+        }
+        guard var current = (try? imageIfExists(namespace, name)) ?? nil, current.source.local == fresh.local else { return }  // changed meanwhile
+        let (old, new) = (current.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
+        guard old != new else { return }
+        current.source = fresh
+        do {
+            _ = try commit(current, reasons: [BuildReason(.CONFIG, field: "source", old: old, new: new)], created: false)
+        } catch {
+            report("image \(namespace)/\(name): the build for its changed folder cannot be recorded: \(error)")
+        }
+    }
+
+    /// At engine start: the watches again, and a build for every folder that changed while no
+    /// engine ran.
+    func resumeWatches() async {
+        // No readable images means nothing to watch (the error shows on the next request).
+        for image in ((try? loadImages()) ?? [:]).values where image.isConfiguration && image.source.local?.watch == true {
+            syncWatch(namespace: image.namespace, name: image.name)
+            await folderChanged(namespace: image.namespace, name: image.name)
+        }
+    }
+}
