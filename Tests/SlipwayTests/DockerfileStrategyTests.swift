@@ -7,6 +7,14 @@ import Testing
 @Suite struct DockerfileStrategyTests {
     static let app = Repo.examples.appendingPathComponent("dockerfile-app").path
 
+    /// Whether Dockerfile builds can run here (root, or a user with a subordinate id range);
+    /// else `suite` says it skips.
+    static func canBuild(_ suite: String) -> Bool {
+        let ok = getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map { String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") } == true
+        if !ok { print("\(suite): skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)") }
+        return ok
+    }
+
     static func baseLayout() async throws -> TempDir {
         let dir = TempDir("base")
         try await HostStack.ociLayout(at: dir.path + "/oci", stackID: "io.slipway.test")
@@ -14,10 +22,7 @@ import Testing
     }
 
     @Test func anImageAndABuildRunFromADockerfile() async throws {
-        guard getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map({ String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") }) == true else {
-            print("DockerfileStrategyTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return
-        }
+        guard DockerfileStrategyTests.canBuild("DockerfileStrategyTests") else { return }
         let base = try await Self.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
@@ -99,10 +104,7 @@ import Testing
 /// (path, content, mode), and writes the rest: the image holds exactly the new source.
 @Suite struct DockerfileContextReuseTests {
     @Test func aChangedSourceLinksWhatDidNotChange() async throws {
-        guard getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map({ String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") }) == true else {
-            print("DockerfileContextReuseTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return
-        }
+        guard DockerfileStrategyTests.canBuild("DockerfileContextReuseTests") else { return }
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         let app = TempDir("reuseapp")
@@ -140,10 +142,7 @@ import Testing
 /// lists every FROM with its digest.
 @Suite struct DockerfileBaseTests {
     @Test func aMovedFromTagIsAStackBuild() async throws {
-        guard getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map({ String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") }) == true else {
-            print("DockerfileBaseTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return
-        }
+        guard DockerfileStrategyTests.canBuild("DockerfileBaseTests") else { return }
         let base = try await DockerfileStrategyTests.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"])

@@ -9,14 +9,25 @@ import Testing
 /// leaves the previous image as it was; a watched folder rebuilds after a save (not after a
 /// change to an ignored file), also for a save made while no engine ran.
 @Suite struct EditLoopTests {
-    @Test func aTriggerBuildsWhatIsOnDiskNow() async throws {
+    /// An engine with the default builder, and image `name` on a copy of hello-app (where
+    /// `files` are written first; `local` adds to its `source.local`), built once.
+    static func builtCopy(_ name: String, files: [String: String] = [:], local: [(String, JSONValue)] = []) async throws
+        -> (state: TempDir, c: SlipwayClient, app: TempDir)
+    {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         let app = TempDir("editapp")
         #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/'").status == 0)
-        _ = try await c.call("image/create", ["name": "edit", "source": ["local": ["path": .string(app.path)]]])
-        #expect(try await c.call("build/wait", ["image": "edit", "build": 1])["status"] == "SUCCESS")
+        for (file, text) in files { try text.write(toFile: app.path + "/" + file, atomically: true, encoding: .utf8) }
+        let source = JSONValue.object(JSONObject([("path", .string(app.path))] + local))
+        _ = try await c.call("image/create", ["name": .string(name), "source": ["local": source]])
+        #expect(try await c.call("build/wait", ["image": .string(name), "build": 1])["status"] == "SUCCESS")
+        return (state, c, app)
+    }
+
+    @Test func aTriggerBuildsWhatIsOnDiskNow() async throws {
+        let (state, c, app) = try await Self.builtCopy("edit")
         let before = try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue
 
         // An edit, then a trigger: the new build has the edit, and says why.
@@ -40,13 +51,7 @@ import Testing
     }
 
     @Test func workspaceWritesDeletionsAndAFailedBuild() async throws {
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
-        try await c.setUpDefaultBuilder()
-        let app = TempDir("editapp")
-        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && echo gone-soon > '\(app.path)/OLD'").status == 0)
-        _ = try await c.call("image/create", ["name": "ws", "source": ["local": ["path": .string(app.path)]]])
-        #expect(try await c.call("build/wait", ["image": "ws", "build": 1])["status"] == "SUCCESS")
+        let (state, c, app) = try await Self.builtCopy("ws", files: ["OLD": "gone-soon\n"])
         let first = try await UnpackedImage(layout: state.path + "/layouts/default/ws")
         #expect(FileManager.default.fileExists(atPath: first.rootfs + "/workspace/bin/hello"), "what build.sh wrote into /workspace")
         #expect(FileManager.default.fileExists(atPath: first.rootfs + "/workspace/OLD"))
@@ -81,13 +86,7 @@ import Testing
     }
 
     @Test func aWatchedFolderRebuildsAfterASave() async throws {
-        let state = TempDir("state")
-        var c = try SlipwayClient(stateDir: state.path)
-        try await c.setUpDefaultBuilder()
-        let app = TempDir("watched")
-        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && printf 'ignored.log\\n' > '\(app.path)/.slipwayignore'").status == 0)
-        _ = try await c.call("image/create", ["name": "w", "source": ["local": ["path": .string(app.path), "watch": true, "watchDebounceMs": 100]]])
-        #expect(try await c.call("build/wait", ["image": "w", "build": 1])["status"] == "SUCCESS")
+        var (state, c, app) = try await Self.builtCopy("w", files: [".slipwayignore": "ignored.log\n"], local: [("watch", true), ("watchDebounceMs", 100)])
 
         // A change to an ignored file, then, once its quiet time is long over, a save.
         try "noise\n".write(toFile: app.path + "/ignored.log", atomically: true, encoding: .utf8)

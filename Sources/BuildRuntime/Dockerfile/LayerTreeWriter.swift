@@ -98,12 +98,7 @@ final class LayerTreeWriter {
         }
         let out = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
         defer { close(out) }
-        var offset: off_t = 0
-        while offset < st.st_size {
-            let n = sendfile(out, fd, &offset, Int(st.st_size - offset))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RuntimeError.io("cannot write \(path) in the layer folder: \(String(cString: strerror(errno)))") }
-        }
+        try ConfinedDirectory.copyBytes(from: fd, to: out, count: Int64(st.st_size), what: "\(path) into the layer folder")
         own(parent, name, parts, owner, mode: mode_t(mode))
         _ = fchmod(out, mode_t(mode))  // as above
     }

@@ -406,6 +406,17 @@ public final class ConfinedDirectory: Sendable {
 }
 
 extension ConfinedDirectory {
+    /// Copies the first `count` bytes of the file open at `input` (from its start, whatever its
+    /// position) into `output`, in the kernel (`sendfile`); `what` names it in errors.
+    public static func copyBytes(from input: Int32, to output: Int32, count: Int64, what: String) throws {
+        var offset: off_t = 0
+        while Int64(offset) < count {
+            let n = sendfile(output, input, &offset, Int(count - Int64(offset)))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw RuntimeError.io("copying \(what): \(n < 0 ? String(cString: strerror(errno)) : "the file shrank")") }
+        }
+    }
+
     /// Removes the host path `path` (a folder tree or a file) without following any symlink
     /// inside it. The folders above `path` are the host's own; `path` itself is not followed.
     public static func removeTree(atPath path: String) throws {

@@ -59,13 +59,7 @@ public struct CopySnapshot: Sendable {
                 defer { close(input) }
                 let output = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
                 defer { close(output) }
-                var left = Int(st.st_size)
-                while left > 0 {
-                    let n = sendfile(output, input, nil, left)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))") }
-                    left -= n
-                }
+                try ConfinedDirectory.copyBytes(from: input, to: output, count: Int64(st.st_size), what: "\(path) for the step")
                 guard fchown(output, st.st_uid, st.st_gid) == 0, fchmod(output, st.st_mode & 0o7777) == 0 else {
                     throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))")
                 }

@@ -205,11 +205,7 @@ public struct OverlayStepRunner: Sendable {
     /// namespace, where the ids of the user's range may be given and what they own touched.
     func runWorker(_ arguments: [String]) async throws {
         let engine = URL(fileURLWithPath: namespace.helper).deletingLastPathComponent().appendingPathComponent("slipway-engine").path
-        let said = OutputTail(keep: 5)
-        let p = try Subprocess(namespace.arguments(overlay: nil, command: [engine, CopySnapshot.workerFlag] + arguments),
-                               environment: ["PATH": "/usr/bin:/bin"]) { _, line in said.append(line) }
-        let code = await p.wait()
-        guard code == 0 else { throw RuntimeError.io("copying the step's layers failed (exit \(code)): \(said.lines.joined(separator: " | "))") }
+        try await namespace.run([engine, CopySnapshot.workerFlag] + arguments, what: "copying the step's layers")
     }
 
     /// Removes a step's folders. Inside the namespace for a user that is not root: what the

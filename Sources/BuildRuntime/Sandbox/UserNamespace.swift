@@ -110,6 +110,15 @@ public struct UserNamespaceRunner: Sendable {
         self.mapping = mapping
     }
 
+    /// Runs `command` as root of the namespace, with no overlay; a failure says `what` failed,
+    /// with the exit status and the last lines the command wrote.
+    public func run(_ command: [String], what: String) async throws {
+        let said = OutputTail(keep: 5)
+        let p = try Subprocess(arguments(overlay: nil, command: command), environment: ["PATH": "/usr/bin:/bin"]) { _, line in said.append(line) }
+        let code = await p.wait()
+        guard code == 0 else { throw RuntimeError.io("\(what) failed (exit \(code)): \(said.lines.joined(separator: " | "))") }
+    }
+
     /// Gives paths under the folder `root` the owners and modes `records` say (an
     /// `ArchiveExtractor.OwnerLedger`'s), from inside the namespace, where its root may give
     /// away the ids of the range.
@@ -117,22 +126,13 @@ public struct UserNamespaceRunner: Sendable {
         let list = root + ".owners"
         try Data(records).write(to: URL(fileURLWithPath: list))
         defer { try? FileManager.default.removeItem(atPath: list) }  // scratch beside a scratch folder: swept with it
-        let said = OutputTail(keep: 5)
-        let p = try Subprocess(arguments(overlay: nil, command: [helper, "--apply-owners", list, root]), environment: ["PATH": "/usr/bin:/bin"]) { _, line in
-            said.append(line)
-        }
-        let code = await p.wait()
-        guard code == 0 else {
-            throw RuntimeError.io("cannot give the layer's files their owners in the step namespace (exit \(code)): \(said.lines.joined(separator: " | "))")
-        }
+        try await run([helper, "--apply-owners", list, root], what: "giving the layer's files their owners in the step namespace")
     }
 
     /// Removes the folder `path` from inside the namespace: what steps made belongs to ids of a
     /// user's range, which only the namespace's root may remove when that user is not root.
     public func removeTree(_ path: String) async throws {
-        let p = try Subprocess(arguments(overlay: nil, command: ["/bin/rm", "-rf", "--", path]), environment: ["PATH": "/usr/bin:/bin"]) { _, _ in }
-        let code = await p.wait()
-        guard code == 0 else { throw RuntimeError.io("cannot remove \(path) (rm exited \(code))") }
+        try await run(["/bin/rm", "-rf", "--", path], what: "removing \(path)")
     }
 
     /// `removeTree`, waited for on this thread (a garbage collection's, never the pool's).

@@ -104,6 +104,8 @@ public final class FolderWatcher: @unchecked Sendable {
             let nameBytes = buffer[(offset + header)..<min(count, offset + header + Int(event.len))].prefix { $0 != 0 }
             let name = String(decoding: nameBytes, as: UTF8.self)
             offset += header + Int(event.len)
+            // Events were lost: something changed, and the snapshot will tell what.
+            if event.mask & UInt32(IN_Q_OVERFLOW) != 0 { any = true; continue }
             guard let folder = directories[event.wd] else { continue }
             if event.mask & UInt32(IN_IGNORED) != 0 { directories[event.wd] = nil; continue }
             let relative = name.isEmpty ? folder : (folder.isEmpty ? name : folder + "/" + name)

@@ -183,7 +183,6 @@ extension Engine {
         let images = self.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try registryPush(for: image, build: key.number) }
-        let networkNote = buildNetwork(for: image).note
         // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
         // swapped, no buildpack run.
         let engine = self
@@ -192,7 +191,7 @@ extension Engine {
             do {
                 let plan = try plan.get()
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
-                if let networkNote { logger(BuildPhase.prepare.rawValue, .system, networkNote) }
+                if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
                 let req = try await BlockingWork.run {
                     var r = try plan.request(images: images)
                     r.rebase = rebase
@@ -292,6 +291,8 @@ extension Engine {
         var runImageName, stackID: String
         var dockerfile: DockerfileSettings?
         var publicNetwork: Bool
+        /// What the build's log says about its network, when it differs from what was asked.
+        var networkNote: String?
         var userNamespaceHelper: String
         var namespace: String
         var order: [[BuildpackRef]]
@@ -348,11 +349,12 @@ extension Engine {
                 layoutPath = p
                 tag = t
             }
+            let network = buildNetwork(for: image)
             return BuildPlan(
                 workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
-                publicNetwork: buildNetwork(for: image).network == .public, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
+                publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
                 project: Self.projectMetadata(image.source))
         }
