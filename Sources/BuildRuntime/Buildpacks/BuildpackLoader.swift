@@ -37,12 +37,12 @@ public struct BuildpackLoader: Sendable {
             }
             let top = try ConfinedDirectory(path: real, displayPath: path)
             try Self.requireBuildpack(top, describedAs: path, field: field)
-            snapshot = try snapshotter.snapshot(folder: top)
+            snapshot = try snapshotter.snapshot(folder: top, form: .tar)
         } else {
             guard [".tgz", ".tar.gz", ".tar"].contains(where: { path.hasSuffix($0) }) else {
                 throw RuntimeError.invalid("buildpack '\(PathSyntax.shortened(path))' must be a folder or a .tgz/.tar.gz/.tar archive of one", field: field)
             }
-            snapshot = try snapshotter.snapshot(archive: path, name: PathSyntax.lastComponent(path), stripComponents: 0, subPath: nil)
+            snapshot = try snapshotter.snapshot(archive: path, name: PathSyntax.lastComponent(path), stripComponents: 0, subPath: nil, form: .tar)
         }
         return try unpack(snapshot, describedAs: path, field: field)
     }
@@ -67,7 +67,7 @@ public struct BuildpackLoader: Sendable {
                     let folder = try versions.openDirectory(version)
                     let shown = "\(source) (/cnb/buildpacks/\(id)/\(version))"
                     try Self.requireBuildpack(folder, describedAs: shown, field: field)
-                    found.append(try unpack(try snapshotter.snapshot(folder: folder), describedAs: shown, field: field))
+                    found.append(try unpack(try snapshotter.snapshot(folder: folder, form: .tar), describedAs: shown, field: field))
                 }
             }
         }

@@ -1,30 +1,49 @@
 import Foundation
 
-/// A source tree frozen at create/patch time: a normalised tar in the content store. Same
-/// content, same digest — so a patch with unchanged source is recognised as no change, and a
-/// trigger rebuilds exactly what was snapshotted.
+/// A source tree frozen at create/patch time. Same content, same digest — so a patch with
+/// unchanged source is recognised as no change, and a trigger rebuilds exactly what was
+/// snapshotted. Sources are `SnapshotManifest`s with their trees (`SnapshotStore`); buildpack
+/// folders, and sources snapshotted before manifests existed, are normalised tars.
 public struct SourceSnapshot: Sendable, Equatable, Codable {
     public var digest: Digest
     public var files: Int
+    /// Bytes of the files (a manifest), or of the tar.
     public var bytes: Int64
+    /// Files read and hashed to make it (the rest were known from the folder's stat index);
+    /// nil for a tar.
+    public var hashedFiles: Int?
+
+    public init(digest: Digest, files: Int, bytes: Int64, hashedFiles: Int? = nil) {
+        self.digest = digest
+        self.files = files
+        self.bytes = bytes
+        self.hashedFiles = hashedFiles
+    }
+
+    /// What a snapshot is stored as.
+    public enum Form: Sendable { case manifest, tar }
 }
 
 /// Turns local source (a folder, or a `.zip`/`.jar`/`.tar`/`.tar.gz`/`.tgz` file) into a
 /// `SourceSnapshot`, and unpacks snapshots into a build's workspace.
 public struct SourceSnapshotter: Sendable {
     public let store: ContentStore
+    public let snapshots: SnapshotStore
     public let limits: ArchiveExtractor.Limits
     public static let archiveExtensions = [".zip", ".jar", ".tar", ".tar.gz", ".tgz"]
 
     public init(store: ContentStore, limits: ArchiveExtractor.Limits = .init()) {
         self.store = store
+        self.snapshots = SnapshotStore(content: store)
         self.limits = limits
     }
 
     /// Snapshots the folder or archive at `path`, keeping only `subPath` below it if given.
     /// `path` is the caller's own (a symlink to their folder is followed); nothing below it is:
     /// a `subPath` through a symlink is refused, and symlinks inside are archived as symlinks.
-    public func snapshot(localPath path: String, subPath: String?) throws -> SourceSnapshot {
+    /// With `indexed`, a folder keeps a stat index, so the next snapshot of it reads only the
+    /// files that changed (not for folders that are made afresh each time, like a git checkout).
+    public func snapshot(localPath path: String, subPath: String?, indexed: Bool = true) throws -> SourceSnapshot {
         guard path.hasPrefix("/") else {
             throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(path))' must be an absolute path", field: "source.local.path")
         }
@@ -38,7 +57,7 @@ public struct SourceSnapshotter: Sendable {
                 throw RuntimeError.invalid("source.local.path '\(PathSyntax.shortened(path))' cannot be read by the server", field: "source.local.path")
             }
             let top = try ConfinedDirectory(path: real, displayPath: "")
-            return try snapshotFolder(try Self.open(subPath: sub, in: top))
+            return try snapshotFolder(try Self.open(subPath: sub, in: top), form: .manifest, indexKey: indexed ? real + "\u{0}" + (sub ?? "") : nil)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG, Self.archiveExtensions.contains(where: { path.lowercased().hasSuffix($0) }) else {
             throw RuntimeError.invalid(
@@ -48,13 +67,13 @@ public struct SourceSnapshotter: Sendable {
     }
 
     /// Snapshots an archive file (also used for blob sources); `name` is how messages call it.
-    public func snapshot(archive path: String, name: String, stripComponents: Int, subPath: String?) throws -> SourceSnapshot {
+    public func snapshot(archive path: String, name: String, stripComponents: Int, subPath: String?, form: SourceSnapshot.Form = .manifest) throws -> SourceSnapshot {
         let temp = store.tempDirectory.path + "/src-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // best effort: a leftover is swept at the next start
         let root = try ConfinedDirectory(path: temp, displayPath: "", create: true)
         let extractor = ArchiveExtractor(policy: .source, limits: limits, stripComponents: stripComponents)
         try extractor.extract(archiveAt: path, into: root, name: name)
-        return try snapshotFolder(try Self.open(subPath: try Self.normalizeSubPath(subPath), in: root))
+        return try snapshotFolder(try Self.open(subPath: try Self.normalizeSubPath(subPath), in: root), form: form, indexKey: nil)
     }
 
     /// The canonical path of a host path the caller gave (symlinks in it resolved).
@@ -85,19 +104,45 @@ public struct SourceSnapshotter: Sendable {
     }
 
     /// Snapshots a folder already opened by descriptor (a buildpack inside an unpacked image).
-    public func snapshot(folder: ConfinedDirectory) throws -> SourceSnapshot { try snapshotFolder(folder) }
+    public func snapshot(folder: ConfinedDirectory, form: SourceSnapshot.Form) throws -> SourceSnapshot {
+        try snapshotFolder(folder, form: form, indexKey: nil)
+    }
 
-    func snapshotFolder(_ root: ConfinedDirectory) throws -> SourceSnapshot {
+    /// What a snapshot leaves out: `.git` folders and what `.slipwayignore` lists.
+    static func exclusions(of root: ConfinedDirectory) throws -> (String, Bool) -> Bool {
         var ignore: IgnoreRules?
         if let st = try root.status(".slipwayignore"), (st.st_mode & S_IFMT) == S_IFREG {
             ignore = IgnoreRules(try root.readText(".slipwayignore", maxBytes: 1 << 20))
+        }
+        return { rel, isDir in
+            if isDir && (rel == ".git" || rel.hasSuffix("/.git")) { return false }
+            return !(ignore?.ignores(rel, isDirectory: isDir) ?? false)
+        }
+    }
+
+    func snapshotFolder(_ root: ConfinedDirectory, form: SourceSnapshot.Form, indexKey: String?) throws -> SourceSnapshot {
+        let include = try Self.exclusions(of: root)
+        guard form == .tar else {
+            var escaping: (String, String)?
+            let outcome = try snapshots.snapshot(folder: root, indexKey: indexKey, maxBytes: limits.maxTotalBytes, include: include) { rel, _, target in
+                // A symlink pointing out of the source would be refused when the build unpacks it.
+                guard let target, escaping == nil else { return }
+                do {
+                    try ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
+                } catch {
+                    escaping = (rel, target)
+                }
+            }
+            if let (rel, target) = escaping { throw Self.escapingSymlink(rel, target) }
+            var snapshot = outcome.snapshot
+            snapshot.hashedFiles = outcome.hashedFiles
+            return snapshot
         }
         let w = try store.writer()
         let tar = TarWriter(out: w)
         var escaping: (String, String)?
         try tar.addTree(root, prefix: "", owner: .root) { rel, isDir in
-            if isDir && (rel == ".git" || rel.hasSuffix("/.git")) { return false }
-            if let ignore, ignore.ignores(rel, isDirectory: isDir) { return false }
+            if !include(rel, isDir) { return false }
             // A symlink pointing out of the source would be refused when the build unpacks it.
             if !isDir, escaping == nil, let st = try root.status(rel), (st.st_mode & S_IFMT) == S_IFLNK {
                 let target = try root.readLink(rel)
@@ -112,11 +157,7 @@ public struct SourceSnapshotter: Sendable {
             }
             return true
         }
-        if let (rel, target) = escaping {
-            throw RuntimeError.invalid(
-                "source file '\(PathSyntax.shortened(rel))' is a symlink to '\(PathSyntax.shortened(target))', outside the source; replace it with what it points to, or list it in .slipwayignore",
-                field: "source.local.path")
-        }
+        if let (rel, target) = escaping { throw Self.escapingSymlink(rel, target) }
         try tar.finish()
         if w.size > limits.maxTotalBytes {
             throw RuntimeError.invalid("the source is larger than \(limits.maxTotalBytes) bytes, the source size cap; exclude what the build does not need with .slipwayignore")
@@ -125,9 +166,17 @@ public struct SourceSnapshotter: Sendable {
         return SourceSnapshot(digest: digest, files: tar.fileCount, bytes: size)
     }
 
-    /// Unpacks a snapshot into `directory` (a build's workspace).
-    /// With `reuse`, files an earlier restore made the same are linked from it (`FileReuse`).
+    static func escapingSymlink(_ rel: String, _ target: String) -> RuntimeError {
+        RuntimeError.invalid(
+            "source file '\(PathSyntax.shortened(rel))' is a symlink to '\(PathSyntax.shortened(target))', outside the source; replace it with what it points to, or list it in .slipwayignore",
+            field: "source.local.path")
+    }
+
+    /// Unpacks a snapshot into `directory` (a build's workspace): a manifest from its trees, a
+    /// tar by extracting it. With `reuse`, files an earlier restore made the same are linked
+    /// from it (`FileReuse`).
     public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveExtractor.FileReuse? = nil) throws {
+        if snapshots.chain(digest) != nil { return try snapshots.materialize(digest, into: directory, reuse: reuse) }
         guard store.contains(digest) else {
             throw RuntimeError.notFound("source snapshot \(digest) is missing from the content store; patch the image with its source again")
         }

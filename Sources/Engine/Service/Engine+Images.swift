@@ -536,7 +536,7 @@ extension Engine {
         } catch let e as RuntimeError { throw engineError(e) }
         let snapshotter = self.snapshotter
         let snap = try await BlockingWork.run {
-            do { return try snapshotter.snapshot(localPath: dir, subPath: subPath) } catch let e as RuntimeError { throw EngineError(e) }
+            do { return try snapshotter.snapshot(localPath: dir, subPath: subPath, indexed: false) } catch let e as RuntimeError { throw EngineError(e) }
         }
         return ResolvedSource(snapshot: SnapshotSummary(snap), ref: resolution.ref, commit: resolution.commit, pinned: resolution.pinned)
     }
