@@ -1,3 +1,4 @@
+import BuildRuntime
 import Foundation
 import JSONRPC
 import Testing
@@ -48,6 +49,34 @@ import Testing
         let third = try await c.call("build/wait", ["image": "edit", "build": 3])
         #expect(third["reasons"]?.arrayValue?.map { $0["reason"]?.stringValue ?? "" } == ["TRIGGER"], "\(JSONWriter.string(third))")
         #expect(try await c.call("image/get", ["name": "edit"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue == after)
+    }
+
+    @Test func aTarSnapshotFromBeforeManifestsIsConvertedOnceAndRebuildsNothing() async throws {
+        let (state, c, app) = try await Self.builtCopy("legacy")
+        let digest = try #require(try await c.call("image/get", ["name": "legacy"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue)
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
+
+        // The state as an engine from before manifests left it: the folder's tar is the image's
+        // snapshot and build 1's source revision, and no chain of trees exists.
+        let tar = try SourceSnapshotter(store: try ContentStore(root: URL(fileURLWithPath: state.path)))
+            .snapshot(folder: try ConfinedDirectory(path: app.path), form: .tar)
+        let rewrite = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            for table in ("objects", "builds"):
+                db.execute(f"UPDATE {table} SET document = replace(document, ?, ?)", (sys.argv[2], sys.argv[3]))
+            db.commit()
+            """
+        #expect(try await sh("python3 -c '\(rewrite)' '\(state.path)/state.db' '\(digest)' '\(tar.digest)'").status == 0)
+        try FileManager.default.removeItem(atPath: state.path + "/snapshots/chains/" + (Digest(digest)?.hex ?? ""))
+
+        // The next engine converts it to the digest a snapshot of the folder gives now: a
+        // trigger finds nothing changed.
+        let again = try SlipwayClient(stateDir: state.path)
+        #expect(try await again.call("image/get", ["name": "legacy"])["source"]?["resolved"]?["snapshot"]?["digest"]?.stringValue == digest)
+        #expect(try await again.call("image/trigger", ["name": "legacy"])["build"] == 2)
+        let second = try await again.call("build/wait", ["image": "legacy", "build": 2])
+        #expect(second["status"] == "SUCCESS" && second["reasons"]?.arrayValue?.map { $0["reason"]?.stringValue ?? "" } == ["TRIGGER"], "\(JSONWriter.string(second))")
     }
 
     @Test func workspaceWritesDeletionsAndAFailedBuild() async throws {

@@ -29,7 +29,7 @@ public struct SnapshotStore: Sendable {
         root = content.root.path + "/snapshots"
     }
 
-    var treesPath: String { root + "/trees" }
+    public var treesPath: String { root + "/trees" }
     var chainsPath: String { root + "/chains" }
     var indexPath: String { root + "/index" }
     var scratchPath: String { root + "/.tmp" }

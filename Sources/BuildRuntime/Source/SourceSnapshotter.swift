@@ -166,6 +166,12 @@ public struct SourceSnapshotter: Sendable {
         return SourceSnapshot(digest: digest, files: tar.fileCount, bytes: size)
     }
 
+    /// The manifest form of a tar snapshot (from before manifests): the tar is unpacked as a
+    /// build would unpack it, and that folder snapshotted.
+    public func convertTarSnapshot(_ digest: Digest) throws -> SourceSnapshot {
+        try snapshot(archive: store.path(digest), name: "source snapshot \(digest.short)", stripComponents: 0, subPath: nil)
+    }
+
     static func escapingSymlink(_ rel: String, _ target: String) -> RuntimeError {
         RuntimeError.invalid(
             "source file '\(PathSyntax.shortened(rel))' is a symlink to '\(PathSyntax.shortened(target))', outside the source; replace it with what it points to, or list it in .slipwayignore",

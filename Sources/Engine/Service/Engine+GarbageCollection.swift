@@ -76,7 +76,9 @@ extension Engine {
             // Layers compressed for pushes stay as long as the layers they were made from.
             let compressed = LayerCompressor.collect(in: content, keepingLayers: keep, with: gc)
             keep.formUnion(compressed.keep)
-            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep) + compressed.freed
+            // Snapshot trees stay while a kept snapshot's chain uses them.
+            let trees = SnapshotStore(content: content).collect(keep: keep, with: gc)
+            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep) + compressed.freed + trees
             freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
             freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
             return CollectionReport(freed: freed)
@@ -214,7 +216,10 @@ extension Engine {
             let buildpacks = folderRow("buildpacks", "buildpacks", perNamespace: false)
             func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> UsageRow { UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
             return [
-                row("images", images), row("layers", blobs["layers"]), row("sources", blobs["sources"]),
+                row("images", images), row("layers", blobs["layers"]),
+                // A source snapshot is its manifest and the trees of its chain.
+                UsageRow(kind: "sources", count: blobs["sources"]?.count ?? 0,
+                         bytes: (blobs["sources"]?.bytes ?? 0) + tree(SnapshotStore(content: content).treesPath), reclaimable: 0),
                 UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
                 UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
                 row("caches", caches), row("logs", logs), row("unreferenced", blobs["unreferenced"]),

@@ -134,6 +134,8 @@ public actor Engine {
             // next start; reads still work.
         }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
+        snapshotter.snapshots.removeAbandonedScratch()
+        _ = try Self.upgradeSourceSnapshots(store, snapshotter)
         self.executors = executors(images, snapshotter, options)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
