@@ -22,6 +22,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var maxLogBytes: Int64 = 1 << 30
     /// The most network a build may ask for, and the default.
     public var buildNetwork = BuildNetwork.public
+    /// How a buildpacks build gets its /workspace.
+    public var workspace = WorkspaceMode.overlay
     /// Seconds an idle shared engine waits before it stops; 0 is forever.
     public var idleTimeout: Double = 600
     /// Seconds a system event is kept after it last happened.
@@ -100,6 +102,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--build-network", scope: .engine, hint: "none or public",
              apply: { o, v in guard let n = BuildNetwork(rawValue: v) else { return false }; o.buildNetwork = n; return true },
              shown: { $0.buildNetwork.rawValue }),
+        Flag(name: "--workspace", scope: .engine, hint: "overlay or unpack",
+             apply: { o, v in guard let m = WorkspaceMode(rawValue: v) else { return false }; o.workspace = m; return true },
+             shown: { $0.workspace.rawValue }),
         Flag(name: "--max-log-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
              apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxLogBytes = n; return true },
              shown: { String($0.maxLogBytes) }),

@@ -61,6 +61,7 @@ public enum SlipwayServer {
         engineOptions.layerCompressionLevel = options.layerCompressionLevel
         engineOptions.registryCAFile = options.registryCAFile
         engineOptions.buildNetwork = options.buildNetwork
+        engineOptions.workspace = options.workspace
         engineOptions.launcherVersion = SlipwayVersion.current
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed

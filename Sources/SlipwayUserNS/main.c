@@ -37,6 +37,15 @@
 // leaves the loopback alone: bwrap sets that up in the same namespace at the same time, and
 // slirp4netns's own --configure (which brings lo up too) races it.
 //
+//   slipway-userns --uid-map 0:UID:1 --gid-map 0:GID:1 [--chdir DIR] --lower DIR… --upper DIR --work DIR
+//                  --merged DIR --in-place -- COMMAND [ARG…]
+//
+// mounts the overlay on the folder --merged names, where it is, in the new mount namespace
+// only, and runs COMMAND there with no other change: a buildpacks build's /workspace, which
+// bwrap then binds. The namespace maps one id onto the caller (a user that is not root may
+// write that map itself, after denying setgroups), so what the build writes belongs to the
+// caller, as without the overlay.
+//
 // --root gives COMMAND the folder DIR itself instead of an overlay (where overlayfs cannot be
 // mounted, Slipway copies the layers into a folder and compares it afterwards).
 //
@@ -95,7 +104,7 @@ static int nbinds;
 // Each --overlay-mount: its folders (upper, work, lowers…), then their descriptors.
 static struct extra { const char *dirs[MAX_OVERLAY_MOUNT_DIRS]; int ndirs; int fds[MAX_OVERLAY_MOUNT_DIRS]; } extras[MAX_OVERLAY_MOUNTS];
 static int nextras;
-static int use_newuidmap;
+static int use_newuidmap, in_place;
 static pid_t child = -1;
 
 static void die(const char *what) {
@@ -311,6 +320,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--newuidmap")) { use_newuidmap = 1; continue; }
+        if (!strcmp(a, "--in-place")) { in_place = 1; continue; }
         if (i + 1 >= argc) usage("a flag needs a value");
         const char *v = argv[++i];
         if (!strcmp(a, "--uid-map") || !strcmp(a, "--gid-map")) {
@@ -346,6 +356,7 @@ int main(int argc, char **argv) {
     if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
     if (overlay && root_dir) usage("--root and an overlay exclude each other");
     if ((nbinds || nextras) && !overlay && !root_dir) usage("--bind-dir and --overlay-mount need an overlay or --root");
+    if (in_place && (!overlay || nbinds || nextras)) usage("--in-place takes an overlay and nothing else");
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -387,7 +398,9 @@ int main(int argc, char **argv) {
         if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("becoming root of the namespace (is id 0 mapped?)");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making mounts private");
         if (base_fd >= 0 && fchdir(base_fd) != 0) die(chdir_to);
-        if (overlay || root_dir) {
+        if (in_place) {
+            mount_overlay();
+        } else if (overlay || root_dir) {
             int m = root_fd;
             if (overlay) {
                 mount_overlay();
@@ -419,7 +432,7 @@ int main(int argc, char **argv) {
                 mount_extra(&extras[x], target);
             }
         }
-        if (chdir_to && chdir("/") != 0) die("/");
+        if ((chdir_to || in_place) && chdir("/") != 0) die("/");
         execvp(argv[i], &argv[i]);
         fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[i], strerror(errno));
         _exit(127);
@@ -437,8 +450,17 @@ int main(int argc, char **argv) {
     }
     // setgroups must be denied before an unprivileged gid_map; newgidmap does it itself.
     if (!use_newuidmap && getuid() != 0) {
-        fprintf(stderr, "slipway-userns: only root may write id maps itself; pass --newuidmap\n");
-        exit(HELPER_FAILED);
+        int self_only = nmaps[0] == 1 && nmaps[1] == 1 && maps[0][0].count == 1 && maps[1][0].count == 1 &&
+                        maps[0][0].outer == getuid() && maps[1][0].outer == getgid();
+        if (!self_only) {
+            fprintf(stderr, "slipway-userns: only root may write id maps itself (other than one id onto the caller's own); pass --newuidmap\n");
+            exit(HELPER_FAILED);
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/setgroups", (int)child);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "deny", 4) != 4) die(path);
+        close(fd);
     }
     write_maps(child, 0, "uid_map", "newuidmap");
     write_maps(child, 1, "gid_map", "newgidmap");

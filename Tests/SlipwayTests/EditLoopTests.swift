@@ -79,6 +79,77 @@ import Testing
         #expect(second["status"] == "SUCCESS" && second["reasons"]?.arrayValue?.map { $0["reason"]?.stringValue ?? "" } == ["TRIGGER"], "\(JSONWriter.string(second))")
     }
 
+    /// A build.sh that changes /workspace in every way overlayfs records: a new file, an edit
+    /// and a chmod of source files (copied up), deletions (whiteouts), a folder replaced by a
+    /// new one (opaque), a hard link; and plants what the host must never follow: a symlink
+    /// to a host file, a FIFO.
+    static let workspaceChanges = """
+        #!/usr/bin/env bash
+        set -euo pipefail
+        echo new > made.txt
+        echo edited >> keep/edited.txt
+        chmod 0700 keep/run.sh
+        rm gone.txt
+        rm -r gone-folder
+        rm -r replaced && mkdir replaced && echo fresh > replaced/fresh.txt
+        ln made.txt made-link.txt
+        ln -s "$(cat HOSTFILE)" host-link
+        mkfifo pipe
+        """
+
+    /// An app for `workspaceChanges`, with `hostFile` named in HOSTFILE.
+    static func changingApp(hostFile: String) throws -> TempDir {
+        let app = TempDir("wsapp")
+        let files = ["build.sh": workspaceChanges, "Procfile": "web: cat made.txt\n", "HOSTFILE": hostFile, "gone.txt": "x\n",
+                     "gone-folder/a.txt": "a\n", "keep/edited.txt": "original\n", "keep/run.sh": "#!/bin/sh\n",
+                     "replaced/old.txt": "old\n", "replaced/sub/deep.txt": "deep\n"]
+        for (path, text) in files {
+            try FileManager.default.createDirectory(atPath: (app.path + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: app.path + "/" + path, atomically: false, encoding: .utf8)
+        }
+        chmod(app.path + "/build.sh", 0o755)
+        return app
+    }
+
+    @Test func anOverlayWorkspaceExportsWhatAnUnpackedOneDoesAndFollowsNothingAStepMade() async throws {
+        let host = TempDir("host")
+        let marker = "HOST-MARKER-" + UUID().uuidString
+        try marker.write(toFile: host.path + "/secret", atomically: false, encoding: .utf8)
+        let app = try Self.changingApp(hostFile: host.path + "/secret")
+        var appLayers: [String] = []
+        for mode in ["overlay", "unpack"] {
+            let state = TempDir("state-" + mode)
+            let c = try SlipwayClient(stateDir: state.path, arguments: ["--workspace", mode])
+            try await c.setUpDefaultBuilder()
+            _ = try await c.call("image/create", ["name": "ws", "source": ["local": ["path": .string(app.path)]]])
+            let built = try await c.call("build/wait", ["image": "ws", "build": 1])
+            #expect(built["status"] == "SUCCESS", "\(JSONWriter.string(built))")
+            let lines = try await c.call("build/logs", ["image": "ws", "build": 1])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+            #expect(lines.contains { $0.contains(mode == "overlay" ? "mounted at \"/workspace\"" : "unpacked in \"/workspace\"") }, "\(lines)")
+            let layout = state.path + "/layouts/default/ws"
+            let image = try await UnpackedImage(layout: layout)
+            let ws = image.rootfs + "/workspace"
+            let fm = FileManager.default
+            #expect(try String(contentsOfFile: ws + "/made.txt", encoding: .utf8) == "new\n")
+            #expect(try String(contentsOfFile: ws + "/keep/edited.txt", encoding: .utf8) == "original\nedited\n")
+            #expect((try fm.attributesOfItem(atPath: ws + "/keep/run.sh")[.posixPermissions] as? Int) == 0o700)
+            #expect(!fm.fileExists(atPath: ws + "/gone.txt") && !fm.fileExists(atPath: ws + "/gone-folder"))
+            #expect(try fm.contentsOfDirectory(atPath: ws + "/replaced") == ["fresh.txt"])
+            #expect(try fm.destinationOfSymbolicLink(atPath: ws + "/host-link") == host.path + "/secret")
+            #expect(!fm.fileExists(atPath: ws + "/pipe"))
+            #expect(try String(contentsOfFile: ws + "/made-link.txt", encoding: .utf8) == "new\n")
+            // No host content in the image: the symlink was archived as a symlink.
+            #expect(try await sh("grep -rl '\(marker)' '\(layout)/blobs'").out.isEmpty)
+            let config = try await sh("skopeo inspect --config oci:'\(layout)':latest").out
+            let decoded = try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any]
+            let metadata = (decoded?["config"] as? [String: Any])?["Labels"] as? [String: String]
+            let lifecycle = try JSONSerialization.jsonObject(with: Data((metadata?["io.buildpacks.lifecycle.metadata"] ?? "{}").utf8)) as? [String: Any]
+            appLayers.append(((lifecycle?["app"] as? [[String: Any]])?.first?["sha"] as? String) ?? "none")
+        }
+        // Both ways give the same app layer, byte for byte.
+        #expect(appLayers.count == 2 && appLayers[0] == appLayers[1] && appLayers[0] != "none", "\(appLayers)")
+    }
+
     @Test func workspaceWritesDeletionsAndAFailedBuild() async throws {
         let (state, c, app) = try await Self.builtCopy("ws", files: ["OLD": "gone-soon\n"])
         let first = try await UnpackedImage(layout: state.path + "/layouts/default/ws")

@@ -7,6 +7,7 @@ import Foundation
 /// state's content store and are hard-linked into layouts.
 struct Exporter {
     let images: ImageStore
+    let sources: SourceSnapshotter
     let layout: OCILayout
     let workspace: Lifecycle.Workspace
     let request: BuildRequest
@@ -85,7 +86,14 @@ struct Exporter {
 
         let app = try layer("app", added: &added, reused: &reused) { tar in
             try tar.addDirectory("workspace", owner: owner)
-            try tar.addTree(workspace.app, prefix: "workspace/", owner: owner)
+            if let overlay = workspace.overlay {
+                // The snapshot's files and the upper folder, merged as the build saw them.
+                let trees = try SnapshotStore.ChainReader(store: sources.snapshots, layers: overlay.lowers.reversed())
+                try AppLayerWriter.write(manifest: try sources.snapshots.manifest(overlay.snapshot), trees: trees, upper: workspace.app,
+                                         prefix: "workspace/", owner: owner, into: tar)
+            } else {
+                try tar.addTree(workspace.app, prefix: "workspace/", owner: owner)
+            }
         }
         if !(previous?.manifest.layers.contains { $0.digest == app.digest } ?? false) {
             log(BuildPhase.export.rawValue, .system, "Adding 1/1 app layer(s)")

@@ -117,17 +117,23 @@ public struct BuildResult: Sendable, Equatable {
 public struct Lifecycle: Sendable {
     public let images: ImageStore
     public let sources: SourceSnapshotter
+    public let workspace: WorkspaceMode
 
-    public init(images: ImageStore, sources: SourceSnapshotter) {
+    public init(images: ImageStore, sources: SourceSnapshotter, workspace: WorkspaceMode = .overlay) {
         self.images = images
         self.sources = sources
+        self.workspace = workspace
     }
 
     /// One build's scratch space: host paths (for the sandbox's mounts) and the folders the
     /// host reads and writes, opened by descriptor.
     struct Workspace: Sendable {
         let root: String
-        let app: ConfinedDirectory
+        /// What the host sees of /workspace: the unpacked source, or with `overlay`, the
+        /// overlay's upper folder (what the build wrote there).
+        private(set) var app: ConfinedDirectory
+        /// Set when /workspace is an overlay of the snapshot's trees.
+        private(set) var overlay: WorkspaceOverlay?
         let layers: ConfinedDirectory
         let platform: ConfinedDirectory
         let io: ConfinedDirectory
@@ -136,21 +142,46 @@ public struct Lifecycle: Sendable {
         var platformPath: String { root + "/platform" }
         var ioPath: String { root + "/io" }
 
-        /// Makes the folders afresh (removing what a previous attempt left) and unpacks the
-        /// source, before any step runs.
-        static func prepare(root: String, request: BuildRequest, sources: SourceSnapshotter) throws -> Workspace {
+        /// Makes the folders afresh (removing what a previous attempt left), before any step
+        /// runs, and gives the source to /workspace: as `overlay` when one is given, else
+        /// unpacked.
+        static func prepare(root: String, request: BuildRequest, sources: SourceSnapshotter, overlay: WorkspaceOverlay?) throws -> Workspace {
             try ConfinedDirectory.removeTree(atPath: root)
             let top = try ConfinedDirectory(path: root, create: true)
             func folder(_ name: String, _ shown: String) throws -> ConfinedDirectory {
                 guard mkdirat(top.fd, name, 0o755) == 0 else { throw RuntimeError.io("cannot create the build's \(name) folder: \(String(cString: strerror(errno)))") }
                 return try top.openDirectory(name).renamed(shown)
             }
-            let ws = Workspace(root: root, app: try folder("workspace", "/workspace"), layers: try folder("layers", "/layers"),
+            let workspace = try folder("workspace", "/workspace")
+            var ws = Workspace(root: root, app: workspace, overlay: nil, layers: try folder("layers", "/layers"),
                                platform: try folder("platform", "/platform"), io: try folder("io", "/tmp/cnb-io"))
-            try sources.restore(request.source, into: ws.app)
+            if let overlay {
+                ws.app = try folder("workspace.upper", "/workspace")
+                _ = try folder("workspace.work", "the workspace overlay's work folder")
+                ws.overlay = overlay
+            } else {
+                try sources.restore(request.source, into: workspace)
+            }
             return ws
         }
 
+        /// Unpacks the source after all (project.toml include or exclude removes paths, which
+        /// the host does in an unpacked folder).
+        mutating func unpack(_ request: BuildRequest, sources: SourceSnapshotter) throws {
+            guard overlay != nil else { return }
+            let workspace = try ConfinedDirectory(path: appPath, displayPath: "/workspace")
+            try sources.restore(request.source, into: workspace)
+            app = workspace
+            overlay = nil
+        }
+
+        /// The folder to read the app's project.toml from: the workspace, or the topmost tree
+        /// of the snapshot that has it.
+        func projectFolder(_ sources: SourceSnapshotter) throws -> ConfinedDirectory? {
+            guard let overlay else { return app }
+            let trees = try SnapshotStore.ChainReader(store: sources.snapshots, layers: overlay.lowers.reversed())
+            return trees.locate(ProjectDescriptor.fileName).map { $0.0 }
+        }
         /// Writes what the platform gives buildpacks: the env files and project-metadata.toml.
         func writePlatformFiles(_ request: BuildRequest) throws {
             let env = try platform.makeDirectories("env")
@@ -170,14 +201,19 @@ public struct Lifecycle: Sendable {
             return root + "/" + relative
         }
 
-        /// Reads the app's project.toml and applies it: include or exclude on the workspace,
-        /// build env (the image's own env wins), and its group in place of the builder's order.
-        func applyProjectDescriptor(to request: inout BuildRequest, log: BuildLogger) throws {
-            guard let project = try ProjectDescriptor.load(from: app) else { return }
+        /// Reads the app's project.toml and applies it: include or exclude on the workspace
+        /// (unpacked for it), build env (the image's own env wins), and its group in place of
+        /// the builder's order.
+        mutating func applyProjectDescriptor(to request: inout BuildRequest, sources: SourceSnapshotter, log: BuildLogger) throws {
+            guard let folder = try projectFolder(sources), let project = try ProjectDescriptor.load(from: folder) else { return }
             let shown = [project.info.name ?? project.info.id, project.info.version].compactMap { $0 }.joined(separator: " ")
             log(BuildPhase.prepare.rawValue, .system, "Reading project.toml (schema \(project.schemaVersion))" + (shown.isEmpty ? "" : ": " + shown))
             if let builder = project.builder {
                 log(BuildPhase.prepare.rawValue, .system, "project.toml names builder \(builder); the image's builder is used")
+            }
+            if overlay != nil && !(project.include.isEmpty && project.exclude.isEmpty) {
+                try unpack(request, sources: sources)
+                log(BuildPhase.prepare.rawValue, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it")
             }
             let removed = try project.filter(app)
             if removed > 0 {
@@ -212,14 +248,19 @@ public struct Lifecycle: Sendable {
 
         // PREPARE
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
-        let ws = try await BlockingWork.run { try Workspace.prepare(root: given.workDirectory, request: given, sources: sources) }
-        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
+        let overlay = try await workspaceOverlay(for: given, log: log)
+        let prepared = try await BlockingWork.run { try Workspace.prepare(root: given.workDirectory, request: given, sources: sources, overlay: overlay) }
+        if let o = prepared.overlay {
+            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) mounted at \"/workspace\" (an overlay of \(o.lowers.count) shared tree(s); nothing unpacked)")
+        } else {
+            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
+        }
         // The request as the app's project.toml changes it.
-        let request = try await BlockingWork.run {
-            var r = given
-            try ws.applyProjectDescriptor(to: &r, log: log)
+        let (request, ws) = try await BlockingWork.run {
+            var r = given, ws = prepared
+            try ws.applyProjectDescriptor(to: &r, sources: sources, log: log)
             try ws.writePlatformFiles(r)
-            return r
+            return (r, ws)
         }
         let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
         log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
@@ -271,8 +312,8 @@ public struct Lifecycle: Sendable {
 
         // EXPORT
         log(BuildPhase.export.rawValue, .system, "===> EXPORT")
-        let exporter = Exporter(images: images, layout: layout, workspace: ws, request: request, buildImage: buildImage, runImage: runImage,
-                                previous: previous, log: log)
+        let exporter = Exporter(images: images, sources: sources, layout: layout, workspace: ws, request: request, buildImage: buildImage,
+                                runImage: runImage, previous: previous, log: log)
         let result = try await BlockingWork.run { try exporter.export(group: descriptors, built: built) }
         for saved in try await BlockingWork.run({ try cache.save(from: ws.layers, buildpacks: descriptors, cached: built.cachedLayers) }) {
             log(BuildPhase.export.rawValue, .system, "Adding cache layer '\(saved)'")
@@ -282,6 +323,21 @@ public struct Lifecycle: Sendable {
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         log(BuildPhase.completion.rawValue, .system, "Build successful")
         return result
+    }
+}
+
+extension Lifecycle {
+    /// The overlay /workspace of `request` gets; nil (unpacked) with `--workspace unpack`, for a
+    /// snapshot without trees, or where overlayfs cannot be mounted (the log says why, once per
+    /// build).
+    func workspaceOverlay(for request: BuildRequest, log: BuildLogger) async throws -> WorkspaceOverlay? {
+        guard workspace == .overlay, !request.userNamespaceHelper.isEmpty else { return nil }
+        if let why = await WorkspaceOverlay.unavailableReason(helper: request.userNamespaceHelper,
+                                                              scratch: URL(fileURLWithPath: request.workDirectory).deletingLastPathComponent().path) {
+            log(BuildPhase.prepare.rawValue, .system, "overlayfs cannot be mounted here (\(why)): the source is unpacked into /workspace, which is slower")
+            return nil
+        }
+        return WorkspaceOverlay(snapshot: request.source, store: sources.snapshots, root: request.workDirectory, helper: request.userNamespaceHelper)
     }
 }
 
@@ -393,8 +449,9 @@ struct StepRunner {
         if request.publicNetwork {
             network = (try StepNetwork(firstDescriptor: 4, helper: request.userNamespaceHelper), try StepNetwork.resolvConfFile(in: request.workDirectory + "/network"))
         }
+        let overlay = workspace.overlay
         let process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
-                                              network: network, command: command) { stream, line in
+                                              network: network, enclosing: overlay.map { o in { o.enclosing($0) } }, command: command) { stream, line in
             log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
             tail.append(line)
         }

@@ -129,14 +129,17 @@ public struct SandboxRunner: Sendable {
     }
 
     /// Starts `command` in the sandbox; the caller awaits `wait()` on the result. With
-    /// `network`, the step starts once it is attached (a failure to attach kills it).
+    /// `network`, the step starts once it is attached (a failure to attach kills it). With
+    /// `enclosing`, bwrap's command line is run as `enclosing` makes it (inside the
+    /// `slipway-userns` helper that mounts an overlay workspace, say).
     public func start(
         rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
-        network: (StepNetwork, resolvConf: String)? = nil, command: [String],
+        network: (StepNetwork, resolvConf: String)? = nil, enclosing: (([String]) -> [String])? = nil, command: [String],
         onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) async throws -> Subprocess {
-        let args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
+        var args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
                                  network: network, command: command)
+        if let enclosing { args = enclosing(args) }
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
         let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? []), onLine: onLine)

@@ -29,6 +29,12 @@ public struct IDMapping: Sendable, Equatable {
     public static let root = IDMapping(users: [Range(inner: 0, outer: rootBase, count: size)],
                                        groups: [Range(inner: 0, outer: rootBase, count: size)], viaNewuidmap: false)
 
+    /// One id, 0 inside, onto the user running Slipway: what a buildpacks build's workspace
+    /// overlay needs (bwrap then maps the stack's user onto it), written without `newuidmap`.
+    public static func callerOnly() -> IDMapping {
+        IDMapping(users: [Range(inner: 0, outer: getuid(), count: 1)], groups: [Range(inner: 0, outer: getgid(), count: 1)], viaNewuidmap: false)
+    }
+
     /// The mapping for the user running Slipway.
     public static func forCurrentUser() throws -> IDMapping {
         let uid = getuid(), gid = getgid()
@@ -92,6 +98,9 @@ public struct UserNamespaceRunner: Sendable {
         /// `bindDirectories`: each is its upper and work folders, then its lowers, topmost first
         /// (names under `base`, or absolute paths).
         public var overlayMounts: [[String]] = []
+        /// Mounted on `merged` where it is (a host path), with nothing else changed: the
+        /// command is not a step over a root but bwrap, which binds `merged`.
+        public var inPlace = false
 
         public init(base: String, lowers: [String], upper: String, work: String, merged: String) {
             self.base = base
@@ -162,6 +171,7 @@ public struct UserNamespaceRunner: Sendable {
             } else {
                 for l in o.lowers { args += ["--lower", l] }
                 args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
+                if o.inPlace { args.append("--in-place") }
             }
             for d in o.bindDirectories { args += ["--bind-dir", d] }
             for m in o.overlayMounts { args += ["--overlay-mount", m.joined(separator: ",")] }

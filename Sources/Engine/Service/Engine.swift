@@ -40,6 +40,9 @@ public struct EngineOptions: Sendable {
     /// The most network an image or build run may ask for, and what they get by default
     /// (`--build-network`).
     public var buildNetwork = BuildNetwork.public
+    /// How a buildpacks build gets its /workspace (`--workspace`): an overlay of the source
+    /// snapshot's trees where overlayfs can be mounted, or always unpacked.
+    public var workspace = WorkspaceMode.overlay
     /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher.
     public var userNamespaceHelper: String {
         URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path
@@ -98,7 +101,7 @@ public actor Engine {
     /// for everything else.
     public static let defaultExecutors: ExecutorFactory = { images, sources, options in
         [Rebaser(images: images), DockerfileExecutor(images: images, sources: sources, helper: options.userNamespaceHelper),
-         Lifecycle(images: images, sources: sources)]
+         Lifecycle(images: images, sources: sources, workspace: options.workspace)]
     }
 
     public init(stateDirectory given: URL, options: EngineOptions, executors: ExecutorFactory = Engine.defaultExecutors) throws {

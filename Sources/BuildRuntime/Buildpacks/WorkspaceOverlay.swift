@@ -1,0 +1,171 @@
+import Foundation
+import Synchronization
+
+/// How a buildpacks build gets its `/workspace`: an overlay of the snapshot's trees (where
+/// overlayfs can be mounted in a user namespace; else unpacked, and the log says why), or
+/// always unpacked (`--workspace unpack`).
+public enum WorkspaceMode: String, Sendable, CaseIterable { case overlay, unpack }
+
+/// A buildpacks build's `/workspace` without unpacking: an overlay whose lower folders are the
+/// source snapshot's trees (`SnapshotStore`, shared read-only by every build of the snapshot)
+/// and whose upper folder, the build's own, catches what buildpacks add, change or delete.
+///
+/// Each step's bwrap runs inside the `slipway-userns` helper, which mounts the overlay on the
+/// workspace folder in a mount namespace of the step's own (nothing is mounted on the host, so
+/// nothing outlives a step), in a user namespace mapping one id onto Slipway's user: what the
+/// build writes belongs to that user, as in an unpacked workspace.
+public struct WorkspaceOverlay: Sendable {
+    public let snapshot: Digest
+    /// `SnapshotStore.treesPath`: lower folders are named relative to it.
+    public let treesPath: String
+    /// Tree names, topmost first.
+    public let lowers: [String]
+    public let upper: String
+    public let work: String
+    public let merged: String
+    public let helper: String
+
+    /// The overlay of `snapshot`'s trees for a workspace under `root`; nil when the snapshot has
+    /// no trees (a tar from before manifests) or a path cannot go into overlay's options.
+    public init?(snapshot: Digest, store: SnapshotStore, root: String, helper: String) {
+        guard let chain = store.chain(snapshot) else { return nil }
+        self.snapshot = snapshot
+        treesPath = store.treesPath
+        lowers = chain.reversed()
+        upper = root + "/workspace.upper"
+        work = root + "/workspace.work"
+        merged = root + "/workspace"
+        self.helper = helper
+        guard ([treesPath, upper, work, merged] + lowers).allSatisfy(Self.fitsOptions) else { return nil }
+    }
+
+    /// Overlay options are split at commas and colons (and take backslashes as escapes).
+    static func fitsOptions(_ path: String) -> Bool { !path.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" || $0 == "\n" }) }
+
+    /// A step's bwrap command line, run inside the helper that mounts the overlay first.
+    public func enclosing(_ bwrap: [String]) -> [String] {
+        var o = UserNamespaceRunner.Overlay(base: treesPath, lowers: lowers, upper: upper, work: work, merged: merged)
+        o.inPlace = true
+        return UserNamespaceRunner(helper: helper, mapping: .callerOnly()).arguments(overlay: o, command: bwrap)
+    }
+
+    /// Why such an overlay cannot be mounted here (nil when it can), found once per process by
+    /// mounting one over folders under `scratch`.
+    public static func unavailableReason(helper: String, scratch: String) async -> String? {
+        if let known = probed.withLock({ $0 }) { return known.reason }
+        let dir = scratch + "/.workspace-probe-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch under work/, emptied at every start
+        var reason: String? = "the probe folders could not be made"
+        if (try? FileManager.default.createDirectory(atPath: dir + "/lower", withIntermediateDirectories: true)) != nil {
+            for name in ["upper", "work", "merged"] { mkdir(dir + "/" + name, 0o755) }  // a missing one fails the probe, which says why
+            var o = UserNamespaceRunner.Overlay(base: dir, lowers: ["lower"], upper: dir + "/upper", work: dir + "/work", merged: dir + "/merged")
+            o.inPlace = true
+            let said = OutputTail(keep: 3)
+            let args = UserNamespaceRunner(helper: helper, mapping: .callerOnly()).arguments(overlay: o, command: ["/bin/true"])
+            if let p = try? Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
+                let code = await p.wait()
+                reason = code == 0 ? nil : said.lines.isEmpty ? "the helper exited with \(code)" : said.lines.joined(separator: " | ")
+            } else {
+                reason = "the helper \(helper) cannot be run"
+            }
+        }
+        probed.withLock { $0 = .init(reason: reason) }
+        return reason
+    }
+
+    private struct Probe: Sendable { var reason: String? }
+    private static let probed = Mutex<Probe?>(nil)
+}
+
+/// Writes the app layer of an overlay workspace in one pass, with no copy of the workspace:
+/// the snapshot's manifest merged with the upper folder (a path there replaces the snapshot's;
+/// a 0:0 character device deletes it; an opaque folder hides what was below), each file read
+/// once into the tar stream, which the content store hashes as it is written. The bytes are
+/// those of a tar of the merged folder (`TarWriter.addTree`).
+///
+/// The upper folder is what build steps wrote: it is read through descriptors that never follow
+/// a symlink, and sockets, FIFOs and devices other than whiteouts are left out, as `addTree`
+/// leaves them out.
+enum AppLayerWriter {
+    static func write(manifest: SnapshotManifest, trees: SnapshotStore.ChainReader, upper: ConfinedDirectory, prefix: String,
+                      owner: TarWriter.Owner, into tar: TarWriter) throws {
+        // Each folder's entries, by the folder's path ("" for the top).
+        var children: [String: [Int]] = [:]
+        for (i, e) in manifest.entries.enumerated() {
+            let folder = e.path.lastIndex(of: "/").map { String(e.path[..<$0]) } ?? ""
+            children[folder, default: []].append(i)
+        }
+        func name(_ e: SnapshotManifest.Entry) -> String { e.path.lastIndex(of: "/").map { String(e.path[e.path.index(after: $0)...]) } ?? e.path }
+
+        func walk(_ folder: String, upper: ConfinedDirectory?, lowerVisible: Bool) throws {
+            let lower = lowerVisible ? (children[folder] ?? []).map { (name(manifest.entries[$0]), $0) } : []
+            let upperNames = try upper?.entries() ?? []
+            var i = 0, j = 0
+            while i < lower.count || j < upperNames.count {
+                let name: String
+                var fromLower: Int?
+                var inUpper = false
+                if j >= upperNames.count || (i < lower.count && Array(lower[i].0.utf8).lexicographicallyPrecedes(Array(upperNames[j].utf8))) {
+                    (name, fromLower) = (lower[i].0, lower[i].1)
+                    i += 1
+                } else {
+                    name = upperNames[j]
+                    inUpper = true
+                    if i < lower.count && lower[i].0 == name {
+                        fromLower = lower[i].1
+                        i += 1
+                    }
+                    j += 1
+                }
+                let path = folder.isEmpty ? name : folder + "/" + name
+                if inUpper, let upper {
+                    try writeUpper(name, path: path, in: upper, lowerIsFolder: fromLower.map { manifest.entries[$0].kind == .directory } ?? false)
+                } else if let index = fromLower {
+                    try writeLower(manifest.entries[index])
+                }
+            }
+        }
+
+        func writeUpper(_ name: String, path: String, in upper: ConfinedDirectory, lowerIsFolder: Bool) throws {
+            var st = stat()
+            guard fstatat(upper.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }  // gone meanwhile
+            let mode = Int(st.st_mode & 0o7777)
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                try tar.addDirectory(prefix + path, mode: mode, owner: owner)
+                let sub = try upper.openDirectory(name)
+                try walk(path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
+            case S_IFREG:
+                let fd = try upper.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+                defer { close(fd) }
+                var opened = stat()
+                guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+                    throw RuntimeError.io("\(upper.display(name)) changed while it was being archived")
+                }
+                try tar.addFile(prefix + path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner)
+            case S_IFLNK:
+                try tar.addSymlink(prefix + path, target: try upper.readLink(name), owner: owner)
+            default:
+                return  // a whiteout (0:0 device) deletes the path; sockets, FIFOs and devices are never in a layer
+            }
+        }
+
+        func writeLower(_ e: SnapshotManifest.Entry) throws {
+            switch e.kind {
+            case .directory:
+                try tar.addDirectory(prefix + e.path, mode: Int(e.mode), owner: owner)
+                try walk(e.path, upper: nil, lowerVisible: true)
+            case .symlink:
+                try tar.addSymlink(prefix + e.path, target: e.target, owner: owner)
+            case .file:
+                guard let fd = trees.open(e.path) else { throw RuntimeError.notFound("source snapshot tree lacks \(e.path); patch the image with its source again") }
+                defer { close(fd) }
+                var st = stat()
+                guard fstat(fd, &st) == 0, Int64(st.st_size) == e.size else { throw RuntimeError.io("source snapshot tree holds \(e.path) with another size than its manifest") }
+                try tar.addFile(prefix + e.path, fd: fd, size: e.size, mode: Int(e.mode), owner: owner)
+            }
+        }
+
+        try walk("", upper: upper, lowerVisible: true)
+    }
+}
