@@ -6,6 +6,8 @@ workspace; detect; build; export; the rest), the cold first build, and, as root,
 --layers` of a `COPY . /workspace` Dockerfile after the same one-file change.
 
 Targets: edit → SUCCESS ≤ 400 ms (250 ms stretch); watched, write → SUCCESS ≤ 600 ms.
+Each is measured with the overlay workspace, with `--workspace unpack` (the fallback), and, with
+BASELINE_BIN_DIR set to an earlier commit's release binaries, with those.
 Through the shared engine (watching lives there), with the slipway Python package.
 """
 import os
@@ -61,53 +63,66 @@ def phases(s, build):
     return out, parse(b["started"]), parse(b["finished"])
 
 
-state = tmp + "/state"
-s = Client(SLIPWAY, state_dir=state, args=["--build-network", "none"])
-s.call("clusterstack/create", name="base", buildImage=tmp + "/stack/build", runImage=tmp + "/stack/run", id="io.slipway.bench")
-s.call("clusterstore/create", name="default", buildpacks=[ROOT + "/buildpacks/procfile"])
-s.call("clusterbuilder/create", name="default", stack="base", store="default", order=[{"group": [{"id": "slipway/procfile"}]}])
-t = time.perf_counter()
-s.call("image/create", name="bench", source={"local": {"path": app}})
-s.call("build/wait", image="bench", build=1)
-cold = time.perf_counter() - t
-
-results = {"patch": [], "trigger": [], "watch": []}
-phase_runs = []
-build = 1
-for mode in ("patch", "trigger"):
-    for n in range(RUNS):
-        edit(f"{mode}{n}")
-        t = time.perf_counter()
-        r = s.call("image/patch", name="bench", source={"local": {"path": app}}) if mode == "patch" else s.call("image/trigger", name="bench")
-        build = r["build"]
-        b = s.call("build/wait", image="bench", build=build)
-        assert b["status"] == "SUCCESS", b
-        total = time.perf_counter() - t
-        results[mode].append(total)
-        p, started, finished = phases(s, build)
-        p["before the build (snapshot, bookkeeping)"] = total - (finished - started)
-        phase_runs.append(p)
-
-# Watched: from the write to build/statusChanged SUCCESS, with the default 200 ms debounce.
-s.call("image/patch", name="bench", source={"local": {"path": app, "watch": True}})
-while not s.notifications.empty():
-    s.notifications.get_nowait()
-for n in range(RUNS):
-    edit(f"watch{n}")
+def loop(label, args, slipway=SLIPWAY):
+    """Cold build, then RUNS edits each through patch, trigger and watching, with engine `args`."""
+    state = f"{tmp}/state-{label}"
+    s = Client(slipway, state_dir=state, args=["--build-network", "none"] + args)
+    s.call("clusterstack/create", name="base", buildImage=tmp + "/stack/build", runImage=tmp + "/stack/run", id="io.slipway.bench")
+    s.call("clusterstore/create", name="default", buildpacks=[ROOT + "/buildpacks/procfile"])
+    s.call("clusterbuilder/create", name="default", stack="base", store="default", order=[{"group": [{"id": "slipway/procfile"}]}])
     t = time.perf_counter()
-    while True:
-        m = s.notifications.get(timeout=60)
-        if m.get("method") == "build/statusChanged" and m["params"].get("image") == "bench" and m["params"].get("status") == "SUCCESS":
-            break
-    results["watch"].append(time.perf_counter() - t)
-s.call("image/patch", name="bench", source={"local": {"path": app, "watch": False}})
-s.close()
-subprocess.run([SLIPWAY, "engine", "stop", "--state-dir", state], capture_output=True)
+    s.call("image/create", name="bench", source={"local": {"path": app}})
+    s.call("build/wait", image="bench", build=1)
+    cold = time.perf_counter() - t
 
+    results = {"patch": [], "trigger": [], "watch": []}
+    phase_runs = []
+    for mode in ("patch", "trigger"):
+        for n in range(RUNS):
+            edit(f"{label}{mode}{n}")
+            t = time.perf_counter()
+            r = s.call("image/patch", name="bench", source={"local": {"path": app}}) if mode == "patch" else s.call("image/trigger", name="bench")
+            called = time.perf_counter() - t
+            build = r["build"]
+            b = s.call("build/wait", image="bench", build=build)
+            assert b["status"] == "SUCCESS", b
+            total = time.perf_counter() - t
+            results[mode].append(total)
+            p, started, finished = phases(s, build)
+            p["snapshot (the patch or trigger call)"] = called
+            p["bookkeeping (queue, status, answers)"] = total - called - (finished - started)
+            phase_runs.append(p)
+
+    # Watched: from the write to build/statusChanged SUCCESS, with the default 200 ms debounce.
+    s.call("image/patch", name="bench", source={"local": {"path": app, "watch": True}})
+    while not s.notifications.empty():
+        s.notifications.get_nowait()
+    for n in range(RUNS):
+        edit(f"{label}watch{n}")
+        t = time.perf_counter()
+        while True:
+            m = s.notifications.get(timeout=60)
+            if m.get("method") == "build/statusChanged" and m["params"].get("image") == "bench" and m["params"].get("status") == "SUCCESS":
+                break
+        results["watch"].append(time.perf_counter() - t)
+    s.call("image/patch", name="bench", source={"local": {"path": app, "watch": False}})
+    s.close()
+    subprocess.run([slipway, "engine", "stop", "--state-dir", state], capture_output=True)
+    return cold, results, phase_runs
+
+
+runs = {label: loop(label, args) for label, args in (("overlay", []), ("unpack", ["--workspace", "unpack"]))}
+# BASELINE_BIN_DIR: the binaries of an earlier commit (before incremental snapshots and the
+# overlay workspace), measured the same way in the same run.
+baseline = os.environ.get("BASELINE_BIN_DIR")
+if baseline:
+    runs["baseline"] = loop("baseline", [], os.path.join(baseline, "slipway"))
+cold, results, phase_runs = runs["overlay"]
 print(f"edit loop: 5,000 files, {sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(app) for f in fs) / 1e6:.0f} MB; {RUNS} edits each")
-print(f"cold first build (create → SUCCESS): {cold:.3f} s")
-names = sorted({k for p in phase_runs for k in p})
-print("phases, median over the patch and trigger runs: " + ", ".join(f"{k} {median([p.get(k, 0) for p in phase_runs]) * 1000:.0f} ms" for k in names))
+for label, (c, _, pr) in runs.items():
+    names = sorted({k for p in pr for k in p})
+    print(f"{'the baseline binary' if label == 'baseline' else '--workspace ' + label}: cold first build (create → SUCCESS) {c:.3f} s; phases, median over the patch and trigger runs: "
+          + ", ".join(f"{k} {median([p.get(k, 0) for p in pr]) * 1000:.0f} ms" for k in names))
 peer = None
 if os.getuid() == 0 and shutil.which("buildah"):
     subprocess.run(f"set -e; cd {tmp}; umoci init --layout base; umoci new --image base:b; umoci insert --image base:b stack/build / >/dev/null",
@@ -125,6 +140,14 @@ if os.getuid() == 0 and shutil.which("buildah"):
         times.append(time.perf_counter() - t)
     peer = median(times)
     os.remove(app + "/Dockerfile")
+unpacked = runs["unpack"][1]
+for mode, title in (("patch", "edit → image/patch → SUCCESS"), ("trigger", "edit → image/trigger → SUCCESS"), ("watch", "watched: write → SUCCESS")):
+    report(title + ", overlay workspace", median(results[mode]), "s", "the same with --workspace unpack (today's path before this change)", median(unpacked[mode]))
+report("cold first build", cold, "s", "the same with --workspace unpack", runs["unpack"][0], "not slower")
+if baseline:
+    for mode, title in (("patch", "edit → image/patch → SUCCESS"), ("trigger", "edit → image/trigger → SUCCESS"), ("watch", "watched: write → SUCCESS")):
+        report(title + ", overlay workspace", median(results[mode]), "s", "the baseline binary", median(runs["baseline"][1][mode]))
+    report("cold first build", cold, "s", "the baseline binary", runs["baseline"][0], "not slower")
 for mode, title, target in (("patch", "edit → image/patch → SUCCESS", "≤ 0.400 s"), ("trigger", "edit → image/trigger → SUCCESS", "≤ 0.400 s"),
                             ("watch", "watched: write → build/statusChanged SUCCESS", "≤ 0.600 s")):
     if peer is not None and mode != "watch":

@@ -59,6 +59,8 @@ public struct ServerOptions: Sendable, Equatable {
                       --layer-compression gzip|zstd|none[:LEVEL] (gzip:6; how layers are pushed)
                       --registry-ca FILE (PEM CA certificates trusted for registries, besides the system's)
                       --build-network none|public (public: the most network a build may ask for, and the default)
+                      --workspace overlay|unpack (overlay: a buildpacks build's /workspace is an overlay of the
+                        source snapshot's shared trees where overlayfs can be mounted; unpack: always unpacked)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else

@@ -66,7 +66,7 @@ import Testing
         let engineFlags = Set(ServerOptions.flags.filter { $0.scope == .engine }.map(\.name))
         #expect(engineFlags == ["--max-concurrent-builds", "--max-message-size", "--git-poll-interval", "--insecure-registry", "--allow-source",
                                 "--max-source-bytes", "--max-log-bytes", "--idle-timeout", "--event-ttl", "--quota",
-                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca", "--build-network"])
+                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca", "--build-network", "--workspace"])
         #expect(ServerOptions.flags.filter { $0.scope == .client }.map(\.name) == ["--state-dir"])
         for flag in ServerOptions.flags { #expect(ServerOptions.usage.contains(flag.name), "\(flag.name) is missing from the usage text") }
     }

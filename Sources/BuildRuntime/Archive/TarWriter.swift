@@ -61,6 +61,18 @@ public final class TarWriter {
         fileCount += 1
     }
 
+    /// Adds the regular file `name` of `directory`, opened without following a symlink; one
+    /// that is something else by the time it is opened (a FIFO, say) is an error.
+    public func addFile(_ path: String, named name: String, in directory: ConfinedDirectory, mode: Int, owner: Owner) throws {
+        let fd = try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        defer { close(fd) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+            throw RuntimeError.io("\(directory.display(name)) changed while it was being archived")
+        }
+        try addFile(path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner)
+    }
+
     /// Adds everything below `directory`, depth first in byte order of names, under `prefix`
     /// (which should end in `/`, or be empty). The tree is read through its descriptor: symlinks
     /// are archived as symlinks and never followed; sockets, devices and FIFOs are skipped;
@@ -90,13 +102,7 @@ public final class TarWriter {
                 try addDirectory(prefix + rel, mode: mode, owner: entryOwner)
                 try walk(try directory.openDirectory(name), relative: rel, prefix: prefix, owner: owner, include: include)
             case S_IFREG:
-                let fd = try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
-                defer { close(fd) }
-                var opened = stat()
-                guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
-                    throw RuntimeError.io("\(directory.display(name)) changed while it was being archived")
-                }
-                try addFile(prefix + rel, fd: fd, size: Int64(opened.st_size), mode: mode, owner: entryOwner)
+                try addFile(prefix + rel, named: name, in: directory, mode: mode, owner: entryOwner)
             case S_IFLNK:
                 try addSymlink(prefix + rel, target: try directory.readLink(name), owner: entryOwner)
             default:

@@ -136,13 +136,7 @@ enum AppLayerWriter {
                 let sub = try upper.openDirectory(name)
                 try walk(path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
             case S_IFREG:
-                let fd = try upper.openFile(name, flags: O_RDONLY | O_NONBLOCK)
-                defer { close(fd) }
-                var opened = stat()
-                guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
-                    throw RuntimeError.io("\(upper.display(name)) changed while it was being archived")
-                }
-                try tar.addFile(prefix + path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner)
+                try tar.addFile(prefix + path, named: name, in: upper, mode: mode, owner: owner)
             case S_IFLNK:
                 try tar.addSymlink(prefix + path, target: try upper.readLink(name), owner: owner)
             default:

@@ -62,13 +62,7 @@ public enum OverlayDiff {
                 }
                 try walk(sub, relative: path, mapping: mapping, tar: tar, summary: &summary)
             case S_IFREG:
-                let fd = try dir.openFile(name, flags: O_RDONLY | O_NONBLOCK)
-                defer { close(fd) }
-                var opened = stat()
-                guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
-                    throw RuntimeError.io("\(dir.display(name)) changed while it was being archived")
-                }
-                try tar.addFile(path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner(st, mapping))
+                try tar.addFile(path, named: name, in: dir, mode: mode, owner: owner(st, mapping))
             case S_IFLNK:
                 try tar.addSymlink(path, target: try dir.readLink(name), owner: owner(st, mapping))
             default:
