@@ -39,6 +39,23 @@ import Testing
         }
     }
 
+    /// overlayfs leaves a work folder of mode 000; as a user who is not root it must still go,
+    /// and a symlink where such a folder was is removed, never followed.
+    @Test func aFolderOfOursWithoutPermissionsIsRemovedAndASymlinkNeverFollowed() throws {
+        let root = tempDir(), outside = tempDir()
+        try write(root + "/w/work/inner/file", "x")
+        try write(outside + "/kept", "x")
+        chmod(root + "/w/work/inner", 0)
+        chmod(root + "/w/work", 0)
+        chmod(outside, 0o750)
+        symlink(outside, root + "/w/link")
+        try ConfinedDirectory.removeTree(atPath: root + "/w")
+        #expect(!FileManager.default.fileExists(atPath: root + "/w"))
+        #expect(FileManager.default.fileExists(atPath: outside + "/kept"))
+        var st = stat()
+        #expect(stat(outside, &st) == 0 && st.st_mode & 0o777 == 0o750, "the folder a symlink pointed to kept its mode")
+    }
+
     @Test func readsAreTypedAndCapped() throws {
         let (tree, _) = try hostileTree()
         let dir = try ConfinedDirectory(path: tree, displayPath: "/layers")

@@ -165,6 +165,14 @@ public struct Lifecycle: Sendable {
             return ws
         }
 
+        /// Removes the overlay's work folder once no step runs: overlayfs leaves a folder of
+        /// mode 000 in it, which would stop a user who is not root from copying or removing the
+        /// state directory with plain tools.
+        func removeOverlayWork() {
+            guard let overlay else { return }
+            try? ConfinedDirectory.removeTree(atPath: overlay.work)  // scratch of a finished build: work/ is emptied at every start anyway
+        }
+
         /// Unpacks the source after all (project.toml include or exclude removes paths, which
         /// the host does in an unpacked folder).
         mutating func unpack(_ request: BuildRequest, sources: SourceSnapshotter) throws {
@@ -262,6 +270,7 @@ public struct Lifecycle: Sendable {
             try ws.writePlatformFiles(r)
             return (r, ws)
         }
+        defer { ws.removeOverlayWork() }
         let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
         log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
         try Task.checkCancellation()

@@ -306,6 +306,7 @@ public final class ConfinedDirectory: Sendable {
             throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
+            if st.st_uid == geteuid() && (st.st_mode & 0o700) != 0o700 { makeOwnFolderUsable(name) }
             let sub = try openDirectory(name)
             // A folder the step left without write or search permission is made removable.
             fchmod(sub.fd, 0o700)
@@ -318,6 +319,17 @@ public final class ConfinedDirectory: Sendable {
                 throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
             }
         }
+    }
+
+    /// Gives our own folder `name` (mode 000, say, as overlayfs leaves its work folder) read,
+    /// write and search permission, so that it can be opened: through an `O_PATH` descriptor
+    /// that did not follow a symlink, never through the name again.
+    private func makeOwnFolderUsable(_ name: String) {
+        let oPath: Int32 = 0o10000000  // O_PATH (Linux), which Glibc's Swift overlay does not export
+        let path = openat(fd, name, oPath | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
+        guard path >= 0 else { return }  // gone, or no folder now: the removal that follows says so
+        defer { close(path) }
+        chmod("/proc/self/fd/\(path)", 0o700)
     }
 
     /// Moves `relative` to `destination`'s `newName` (same file system).
