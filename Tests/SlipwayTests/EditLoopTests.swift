@@ -150,6 +150,56 @@ import Testing
         #expect(appLayers.count == 2 && appLayers[0] == appLayers[1] && appLayers[0] != "none", "\(appLayers)")
     }
 
+    /// The app layer's slices (launch.toml `[[slices]]`, Fixtures/buildpacks/slicer): a layer
+    /// per slice and one for the rest; an edit to the app's own code leaves the slices' digests
+    /// as they were, so they are reused (and never pushed again).
+    @Test func appSlicesAreLayersOfTheirOwnAndKeepTheirDigests() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slicer").path],
+                                        order: [["group": [["id": "test/slicer"]]]])
+        let app = TempDir("sliced")
+        for (path, text) in ["static/site.css": "body{}\n", "static/app.js": "go()\n", "static/img/logo.txt": "logo\n",
+                             "vendor/dep/a.txt": "dep\n", "lib/util.txt": "util\n", "main.txt": "v1\n"] {
+            try FileManager.default.createDirectory(atPath: (app.path + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try text.write(toFile: app.path + "/" + path, atomically: false, encoding: .utf8)
+        }
+        _ = try await c.call("image/create", ["name": "sliced", "source": ["local": ["path": .string(app.path)]]])
+        #expect(try await c.call("build/wait", ["image": "sliced", "build": 1])["status"] == "SUCCESS")
+        let layout = state.path + "/layouts/default/sliced"
+
+        /// The app layers the lifecycle metadata names, and the paths in each.
+        func appLayers() async throws -> [(digest: String, paths: [String])] {
+            let config = try await sh("skopeo inspect --config oci:'\(layout)':latest").out
+            let labels = ((try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])?["config"] as? [String: Any])?["Labels"] as? [String: String]
+            let metadata = try JSONSerialization.jsonObject(with: Data((labels?["io.buildpacks.lifecycle.metadata"] ?? "{}").utf8)) as? [String: Any]
+            var out: [(String, [String])] = []
+            for sha in ((metadata?["app"] as? [[String: Any]]) ?? []).compactMap({ $0["sha"] as? String }) {
+                let listing = try await sh("tar -tf '\(layout)/blobs/sha256/\(sha.dropFirst(7))'").out
+                out.append((sha, listing.split(separator: "\n").map { String($0) }.sorted()))
+            }
+            return out
+        }
+        let first = try await appLayers()
+        #expect(first.map(\.paths) == [
+            ["workspace/", "workspace/static/", "workspace/static/site.css", "workspace/vendor/", "workspace/vendor/dep/", "workspace/vendor/dep/a.txt"],
+            ["workspace/", "workspace/lib/", "workspace/lib/util.txt", "workspace/static/", "workspace/static/app.js", "workspace/static/img/",
+             "workspace/static/img/logo.txt"],
+            ["workspace/", "workspace/main.txt"],
+        ], "\(first)")
+        let image = try await UnpackedImage(layout: layout)
+        #expect(try String(contentsOfFile: image.rootfs + "/workspace/static/site.css", encoding: .utf8) == "body{}\n")
+
+        // The app's own code changes: only the last app layer is new.
+        try "v2\n".write(toFile: app.path + "/main.txt", atomically: false, encoding: .utf8)
+        _ = try await c.call("image/trigger", ["name": "sliced"])
+        #expect(try await c.call("build/wait", ["image": "sliced", "build": 2])["status"] == "SUCCESS")
+        let second = try await appLayers()
+        #expect(second.count == 3 && second[0].digest == first[0].digest && second[1].digest == first[1].digest && second[2].digest != first[2].digest)
+        let lines = try await c.call("build/logs", ["image": "sliced", "build": 2])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(lines.contains("Reusing layer 'app slice 1'") && lines.contains("Reusing layer 'app slice 2'") && lines.contains("Adding 1/3 app layer(s)"), "\(lines)")
+    }
+
     @Test func workspaceWritesDeletionsAndAFailedBuild() async throws {
         let (state, c, app) = try await Self.builtCopy("ws", files: ["OLD": "gone-soon\n"])
         let first = try await UnpackedImage(layout: state.path + "/layouts/default/ws")

@@ -1,9 +1,32 @@
 import Foundation
 
+/// Where a tree walk puts the entries of a layer: one tar stream (`TarWriter`), or several
+/// (`AppSliceLayers` routes each entry to its app-layer slice).
+public protocol TarEntrySink: AnyObject {
+    func addDirectory(_ path: String, mode: Int, owner: TarWriter.Owner) throws
+    func addSymlink(_ path: String, target: String, owner: TarWriter.Owner) throws
+    /// Streams an open file of `size` bytes (what `fstat` reported).
+    func addFile(_ path: String, fd: Int32, size: Int64, mode: Int, owner: TarWriter.Owner) throws
+}
+
+extension TarEntrySink {
+    /// Adds the regular file `name` of `directory`, opened without following a symlink; one
+    /// that is something else by the time it is opened (a FIFO, say) is an error.
+    public func addFile(_ path: String, named name: String, in directory: ConfinedDirectory, mode: Int, owner: TarWriter.Owner) throws {
+        let fd = try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
+        defer { close(fd) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
+            throw RuntimeError.io("\(directory.display(name)) changed while it was being archived")
+        }
+        try addFile(path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner)
+    }
+}
+
 /// Writes reproducible tar streams: entries in sorted order, one fixed modification time,
 /// normalised owners and no user/group names, so the same files always give the same bytes
 /// and therefore the same layer digest. Long names use PAX headers.
-public final class TarWriter {
+public final class TarWriter: TarEntrySink {
     /// 1980-01-01T00:00:01Z, the timestamp the CNB lifecycle gives every layer entry.
     public static let normalizedModificationTime: Int = 315_532_801
 
@@ -59,18 +82,6 @@ public final class TarWriter {
         }
         try pad(size)
         fileCount += 1
-    }
-
-    /// Adds the regular file `name` of `directory`, opened without following a symlink; one
-    /// that is something else by the time it is opened (a FIFO, say) is an error.
-    public func addFile(_ path: String, named name: String, in directory: ConfinedDirectory, mode: Int, owner: Owner) throws {
-        let fd = try directory.openFile(name, flags: O_RDONLY | O_NONBLOCK)
-        defer { close(fd) }
-        var opened = stat()
-        guard fstat(fd, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
-            throw RuntimeError.io("\(directory.display(name)) changed while it was being archived")
-        }
-        try addFile(path, fd: fd, size: Int64(opened.st_size), mode: mode, owner: owner)
     }
 
     /// Adds everything below `directory`, depth first in byte order of names, under `prefix`

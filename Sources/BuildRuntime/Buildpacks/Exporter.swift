@@ -25,10 +25,23 @@ struct Exporter {
     /// found by its digest and kept once), links it into the layout, and reports whether it was
     /// added or reused.
     private func layer(_ label: String, added: inout Int, reused: inout Int, _ fill: (TarWriter) throws -> Void) throws -> OCIDescriptor {
-        let w = try images.content.writer()
-        let tar = TarWriter(out: w)
-        try fill(tar)
-        try tar.finish()
+        try layers([label], added: &added, reused: &reused) { try fill($0[0]) }[0]
+    }
+
+    /// `layer` for several layers filled at once (app-layer slices).
+    private func layers(_ labels: [String], added: inout Int, reused: inout Int, _ fill: ([TarWriter]) throws -> Void) throws -> [OCIDescriptor] {
+        let writers = try labels.map { _ in try images.content.writer() }
+        let tars = writers.map(TarWriter.init)
+        try fill(tars)
+        var out: [OCIDescriptor] = []
+        for (label, (w, tar)) in zip(labels, zip(writers, tars)) {
+            try tar.finish()
+            out.append(try stored(w, label: label, added: &added, reused: &reused))
+        }
+        return out
+    }
+
+    private func stored(_ w: BlobWriter, label: String, added: inout Int, reused: inout Int) throws -> OCIDescriptor {
         let (digest, size) = try w.commit()
         try layout.store.copy(digest, from: images.content)
         let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
@@ -84,22 +97,23 @@ struct Exporter {
             lifecycleBuildpacks.append(.init(key: d.id, version: d.version, layers: layerInfo))
         }
 
-        let app = try layer("app", added: &added, reused: &reused) { tar in
-            try tar.addDirectory("workspace", owner: owner)
-            if let overlay = workspace.overlay {
-                // The snapshot's files and the upper folder, merged as the build saw them.
-                let trees = try SnapshotStore.ChainReader(store: sources.snapshots, layers: overlay.lowers.reversed())
-                try AppLayerWriter.write(manifest: try sources.snapshots.manifest(overlay.snapshot), trees: trees, upper: workspace.app,
-                                         prefix: "workspace/", owner: owner, into: tar)
-            } else {
-                try tar.addTree(workspace.app, prefix: "workspace/", owner: owner)
-            }
+        // The app: the snapshot's files and the upper folder merged as the build saw them (an
+        // overlay workspace), or the unpacked workspace; a layer per slice, then the rest.
+        let slices = built.slices
+        let appLabels = (0..<slices.count).map { "app slice \($0 + 1)" } + ["app"]
+        let manifest = try workspace.overlay.map { try sources.snapshots.manifest($0.snapshot) } ?? SnapshotManifest(entries: [])
+        let trees = try workspace.overlay.map { try SnapshotStore.ChainReader(store: sources.snapshots, layers: $0.lowers.reversed()) }
+        let apps = try self.layers(appLabels, added: &added, reused: &reused) { tars in
+            for tar in tars { try tar.addDirectory("workspace", owner: owner) }
+            let sink: any TarEntrySink = slices.isEmpty ? tars[0] : AppSliceLayers(prefix: "workspace/", slices: slices, tars: tars)
+            try AppLayerWriter.write(manifest: manifest, trees: trees, upper: workspace.app, prefix: "workspace/", owner: owner, into: sink)
         }
-        if !(previous?.manifest.layers.contains { $0.digest == app.digest } ?? false) {
-            log(BuildPhase.export.rawValue, .system, "Adding 1/1 app layer(s)")
+        let newApps = apps.filter { a in !(previous?.manifest.layers.contains { $0.digest == a.digest } ?? false) }.count
+        if newApps > 0 {
+            log(BuildPhase.export.rawValue, .system, "Adding \(newApps)/\(apps.count) app layer(s)")
         }
-        layers.append(app)
-        diffIDs.append(app.digest)
+        layers.append(contentsOf: apps)
+        diffIDs.append(contentsOf: apps.map(\.digest))
 
         let launcherBytes: [UInt8]
         do {
@@ -147,7 +161,7 @@ struct Exporter {
         var labels = c.Labels ?? [:]
         for (k, v) in built.labels { labels[k] = v }
         let lifecycleMetadata = LifecycleMetadata(
-            app: [.init(sha: app.digest.string)], config: .init(sha: config.digest.string), launcher: .init(sha: launcher.digest.string),
+            app: apps.map { .init(sha: $0.digest.string) }, config: .init(sha: config.digest.string), launcher: .init(sha: launcher.digest.string),
             buildpacks: lifecycleBuildpacks,
             runImage: .init(topLayer: run.config.rootfs.diff_ids.last?.string ?? "", reference: LifecycleMetadata.reference(of: run, named: request.runImageName),
                             image: request.runImageName),

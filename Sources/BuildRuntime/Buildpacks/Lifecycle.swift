@@ -373,6 +373,8 @@ struct BuiltLayers {
     var labels: [String: String] = [:]
     /// "id:layer" → the previous image's layer, for launch layers kept without being rebuilt.
     var reusedLayers: [String: OCIDescriptor] = [:]
+    /// App-layer slices the buildpacks declared, in their order.
+    var slices = AppSlices()
 }
 
 /// The launch layers of the previous image, by buildpack id and layer name, from its
@@ -622,6 +624,7 @@ struct StepRunner {
             for l in launchTOML["labels"]?.tables ?? [] {
                 if let k = l["key"]?.string, let v = l["value"]?.string { built.labels[k] = v }
             }
+            try built.slices.add(from: launchTOML, buildpack: d)
         }
     }
 }

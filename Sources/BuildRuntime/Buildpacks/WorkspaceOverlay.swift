@@ -77,7 +77,8 @@ public struct WorkspaceOverlay: Sendable {
     private static let probed = Mutex<Probe?>(nil)
 }
 
-/// Writes the app layer of an overlay workspace in one pass, with no copy of the workspace:
+/// Writes the app layer(s) of a workspace in one pass, with no copy of it: for an unpacked
+/// workspace, its folder (with an empty manifest); for an overlay workspace,
 /// the snapshot's manifest merged with the upper folder (a path there replaces the snapshot's;
 /// a 0:0 character device deletes it; an opaque folder hides what was below), each file read
 /// once into the tar stream, which the content store hashes as it is written. The bytes are
@@ -87,8 +88,8 @@ public struct WorkspaceOverlay: Sendable {
 /// a symlink, and sockets, FIFOs and devices other than whiteouts are left out, as `addTree`
 /// leaves them out.
 enum AppLayerWriter {
-    static func write(manifest: SnapshotManifest, trees: SnapshotStore.ChainReader, upper: ConfinedDirectory, prefix: String,
-                      owner: TarWriter.Owner, into tar: TarWriter) throws {
+    static func write(manifest: SnapshotManifest, trees: SnapshotStore.ChainReader?, upper: ConfinedDirectory, prefix: String,
+                      owner: TarWriter.Owner, into tar: any TarEntrySink) throws {
         // Each folder's entries, by the folder's path ("" for the top).
         var children: [String: [Int]] = [:]
         for (i, e) in manifest.entries.enumerated() {
@@ -152,7 +153,7 @@ enum AppLayerWriter {
             case .symlink:
                 try tar.addSymlink(prefix + e.path, target: e.target, owner: owner)
             case .file:
-                guard let fd = trees.open(e.path) else { throw RuntimeError.notFound("source snapshot tree lacks \(e.path); patch the image with its source again") }
+                guard let fd = trees?.open(e.path) else { throw RuntimeError.notFound("source snapshot tree lacks \(e.path); patch the image with its source again") }
                 defer { close(fd) }
                 var st = stat()
                 guard fstat(fd, &st) == 0, Int64(st.st_size) == e.size else { throw RuntimeError.io("source snapshot tree holds \(e.path) with another size than its manifest") }
