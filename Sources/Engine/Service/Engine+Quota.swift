@@ -25,9 +25,13 @@ extension Engine {
     public func quotaUsage(namespace: String) async throws -> QuotaUsage {
         let all = try loadImages().values.filter { $0.namespace == namespace }
         let images = all.filter(\.isConfiguration)
-        let snapshots = Set(all.compactMap { $0.source.resolved.flatMap { Digest($0.snapshot.digest) } }).map { self.images.content.path($0) }
+        // A snapshot counts for the bytes of its files (kept in its trees, which other snapshots
+        // may share), as its summary says; once per snapshot.
+        var snapshots: [String: Int64] = [:]
+        for image in all { if let s = image.source.resolved?.snapshot { snapshots[s.digest] = s.bytes } }
+        let snapshotBytes = snapshots.values.reduce(0, +)
         let folders = [path("layouts", namespace), path("layouts", ".registry", namespace), path("cache", namespace), path("logs", namespace)]
-        let bytes = try await BlockingWork.run { folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshots.reduce(Int64(0)) { $0 + Self.fileBytes($1) } }
+        let bytes = try await BlockingWork.run { folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes }
         return QuotaUsage(images: Int64(images.count), buildruns: try store.standaloneRunCount(namespace: namespace), storage: bytes)
     }
 
