@@ -152,13 +152,14 @@ final class LoopbackRegistry: Sendable {
         #expect(!everything.contains(password))
 
         // The registry stops while a build runs: the build fails naming it, and the registry,
-        // back on the same storage, has no manifest for the tag it never finished.
+        // back on the same storage, has no manifest for the tag it never finished. The build
+        // sleeps 5 s, so that the kill comes before its push even when the machine is loaded.
         _ = try await c.call("clusterstore/add", ["name": "default", "buildpacks": .array([.string(Repo.fixtures.appendingPathComponent("buildpacks/slow").path)])])
         _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default",
                                                        "order": [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]]])
         let midTag = "\(registry.host)/private/mid:1"
         _ = try await c.call("image/create", ["name": "mid", "tag": .string(midTag), "builder": ["kind": "ClusterBuilder", "name": "slow"],
-                                              "env": ["SLEEP_SECONDS": "2"], "source": ["local": ["path": .string(Self.app)]]])
+                                              "env": ["SLEEP_SECONDS": "5"], "source": ["local": ["path": .string(Self.app)]]])
         _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == "mid" && $0["params"]?["status"] == "BUILDING" }
         kill(registry.process.processIdentifier, SIGKILL)
         registry.process.waitUntilExit()
