@@ -131,3 +131,18 @@ import Testing
         #expect(SnapshotManifest.precedes("a/b", "a-b") && SnapshotManifest.precedes("a", "a/b") && !SnapshotManifest.precedes("b", "a/z"))
     }
 }
+
+/// Whether a workspace overlay can be mounted, found by mounting one: here it can (the suite
+/// runs where overlayfs mounts in a user namespace); with no helper it cannot, and says why.
+@Suite struct WorkspaceOverlayProbeTests {
+    static let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/slipway-userns").path
+
+    @Test func theProbeMountsAnOverlayOrSaysWhyNot() async throws {
+        let scratch = tempDir()
+        #expect(await WorkspaceOverlay.unavailableReason(helper: Self.helper, scratch: scratch) == nil)
+        let why = await WorkspaceOverlay.unavailableReason(helper: scratch + "/no-such-helper", scratch: scratch)
+        #expect(why?.isEmpty == false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "the probe's folders are removed")
+    }
+}

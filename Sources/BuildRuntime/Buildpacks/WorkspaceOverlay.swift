@@ -49,10 +49,10 @@ public struct WorkspaceOverlay: Sendable {
         return UserNamespaceRunner(helper: helper, mapping: .callerOnly()).arguments(overlay: o, command: bwrap)
     }
 
-    /// Why such an overlay cannot be mounted here (nil when it can), found once per process by
-    /// mounting one over folders under `scratch`.
+    /// Why such an overlay cannot be mounted here (nil when it can), found once per process and
+    /// helper by mounting one over folders under `scratch`.
     public static func unavailableReason(helper: String, scratch: String) async -> String? {
-        if let known = probed.withLock({ $0 }) { return known.reason }
+        if let known = probed.withLock({ $0[helper] }) { return known.reason }
         let dir = scratch + "/.workspace-probe-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch under work/, emptied at every start
         var reason: String? = "the probe folders could not be made"
@@ -69,12 +69,12 @@ public struct WorkspaceOverlay: Sendable {
                 reason = "the helper \(helper) cannot be run"
             }
         }
-        probed.withLock { $0 = .init(reason: reason) }
+        probed.withLock { $0[helper] = .init(reason: reason) }
         return reason
     }
 
     private struct Probe: Sendable { var reason: String? }
-    private static let probed = Mutex<Probe?>(nil)
+    private static let probed = Mutex<[String: Probe]>([:])
 }
 
 /// Writes the app layer(s) of a workspace in one pass, with no copy of it: for an unpacked
