@@ -3,12 +3,15 @@ import Foundation
 import JSONRPC
 import Testing
 
-/// The edit loop (issue 21), as far as it goes: `image/trigger` on a local source builds what
-/// is on disk now (the folder is snapshotted again; a change is a CONFIG reason beside TRIGGER,
-/// old → new snapshot digest, and an unchanged folder keeps its snapshot); what a buildpack
-/// writes into /workspace is in the image and a deleted source file leaves it; a failed build
-/// leaves the previous image as it was; a watched folder rebuilds after a save (not after a
-/// change to an ignored file), also for a save made while no engine ran.
+/// The edit loop (issue 21): `image/trigger` on a local source builds what is on disk now (the
+/// folder is snapshotted again; a change is a CONFIG reason beside TRIGGER, old → new snapshot
+/// digest, and an unchanged folder keeps its snapshot); a tar snapshot from before manifests is
+/// converted once and rebuilds nothing; the overlay workspace exports what an unpacked one does
+/// and follows nothing a step made; app slices are layers of their own; what a buildpack writes
+/// into /workspace is in the image and a deleted source file leaves it; a failed build leaves
+/// the previous image as it was; a watched folder rebuilds after a save (not after a change to
+/// an ignored file), also for a save made while no engine ran. Snapshot internals (what a
+/// re-snapshot hashes, deltas, compaction) are in BuildRuntimeTests' SnapshotStoreTests.
 @Suite struct EditLoopTests {
     /// An engine with the default builder, and image `name` on a copy of hello-app (where
     /// `files` are written first; `local` adds to its `source.local`), built once.
