@@ -240,6 +240,8 @@ import Testing
 
     @Test func aWatchedFolderRebuildsAfterASave() async throws {
         var (state, c, app) = try await Self.builtCopy("w", files: [".slipwayignore": "ignored.log\n"], local: [("watch", true), ("watchDebounceMs", 100)])
+        let status = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'").out
+        #expect(status.contains("watches folders: 1") && status.contains("polls git sources: no"), "\(status)")
 
         // A change to an ignored file, then, once its quiet time is long over, a save.
         try "noise\n".write(toFile: app.path + "/ignored.log", atomically: true, encoding: .utf8)

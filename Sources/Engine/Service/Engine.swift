@@ -235,9 +235,13 @@ public actor Engine {
     public struct Activity: Sendable {
         public var running: [(key: BuildKey, phase: String)]
         public var queued: Int
+        /// Whether it polls git sources (branches and tags).
+        public var pollsGit: Bool
+        /// Local folders it watches.
+        public var watchedFolders: Int
         /// Work that needs the engine to stay up with no client: git sources it polls, folders
         /// it watches.
-        public var standingWork: Bool
+        public var standingWork: Bool { pollsGit || watchedFolders > 0 }
         public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
     }
 
@@ -246,7 +250,7 @@ public actor Engine {
             $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
         return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
-                        queued: scheduler.queue.count, standingWork: polled || !watchers.isEmpty)
+                        queued: scheduler.queue.count, pollsGit: polled, watchedFolders: watchers.count)
     }
 
     /// Starts no more queued builds (they run at the next start); cancels the running ones too

@@ -265,7 +265,8 @@ final class EngineServer: Sendable {
         lines.append("running builds: \(activity.running.count)")
         for r in activity.running { lines.append("  \(r.key.namespace)/\(r.key.image) build \(r.key.number) (\(r.phase))") }
         lines.append("queued builds: \(activity.queued)")
-        lines.append("polls git sources: \(activity.standingWork ? "yes" : "no")")
+        lines.append("polls git sources: \(activity.pollsGit ? "yes" : "no")")
+        lines.append("watches folders: \(activity.watchedFolders)")
         return lines.joined(separator: "\n") + "\n"
     }
 
