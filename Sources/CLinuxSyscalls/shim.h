@@ -6,10 +6,22 @@
 #include <asm/socket.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+/// glibc's posix_spawn_file_actions_addclosefrom_np (2.34 and later), declared here because
+/// <spawn.h> declares it only with _GNU_SOURCE.
+int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/// Makes a spawned child close every descriptor from `from` up, after the other file actions:
+/// it inherits only what it is given, never a descriptor some other part of the process left
+/// without close-on-exec.
+static inline int slipway_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` flags (RESOLVE_BENEATH, ...).
 /// Returns the descriptor, or -1 with errno (ENOSYS where the kernel predates Linux 5.6).

@@ -55,6 +55,9 @@ public final class Subprocess: Sendable {
             guard fd >= 0 else { throw RuntimeError.io("cannot pass a descriptor to \(argv[0]): \(String(cString: strerror(errno)))") }
             posix_spawn_file_actions_adddup2(&actions, fd, 3 + Int32(i))
         }
+        // Nothing else: a descriptor the process holds without close-on-exec (a library's, a
+        // client's) never reaches a child, and through bwrap a build step.
+        slipway_spawn_close_from(&actions, 3 + Int32(high.count))
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)

@@ -50,6 +50,7 @@ func sh(_ command: String, cwd: String? = nil) throws -> (status: Int32, out: St
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+    slipway_spawn_close_from(&actions, 3)  // nor may it hold another test's pipes
     let script = (cwd.map { "cd '\($0.replacingOccurrences(of: "'", with: "'\\''"))' || exit 127\n" } ?? "") + command
     let words: [String] = ["/bin/bash", "-c", script]
     let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
