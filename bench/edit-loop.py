@@ -20,7 +20,7 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, SLIPWAY, make_stack, median, report
+from common import ROOT, SLIPWAY, make_app, make_stack, median, report
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 from slipway import Client  # noqa: E402
@@ -29,14 +29,9 @@ RUNS = int(os.environ.get("RUNS", "5"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-edit-")
 make_stack(tmp + "/stack")
 app = tmp + "/app"
+make_app(app)
+EDITED = app + "/pkg00/mod0/file00000.bin"
 rng = random.Random(21)
-for i in range(5000):
-    d = f"{app}/src/d{i % 50:02d}"
-    os.makedirs(d, exist_ok=True)
-    with open(f"{d}/f{i:04d}.dat", "wb") as f:
-        f.write(rng.randbytes(20 * 1024))
-with open(app + "/Procfile", "w") as f:
-    f.write("web: ls /workspace\n")
 
 
 def parse(t):
@@ -44,7 +39,7 @@ def parse(t):
 
 
 def edit(n):
-    with open(f"{app}/src/d00/f0000.dat", "wb") as f:
+    with open(EDITED, "wb") as f:
         f.write(rng.randbytes(20 * 1024) + str(n).encode())
 
 

@@ -68,6 +68,7 @@ import Testing
             db = sqlite3.connect(sys.argv[1])
             for table in ("objects", "builds"):
                 db.execute(f"UPDATE {table} SET document = replace(document, ?, ?)", (sys.argv[2], sys.argv[3]))
+            db.execute("DELETE FROM meta WHERE key = ?", ("snapshots",))
             db.commit()
             """
         #expect(try await sh("python3 -c '\(rewrite)' '\(state.path)/state.db' '\(digest)' '\(tar.digest)'").status == 0)

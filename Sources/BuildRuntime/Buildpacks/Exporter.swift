@@ -36,18 +36,14 @@ struct Exporter {
         var out: [OCIDescriptor] = []
         for (label, (w, tar)) in zip(labels, zip(writers, tars)) {
             try tar.finish()
-            out.append(try stored(w, label: label, added: &added, reused: &reused))
+            let (digest, size) = try w.commit()
+            try layout.store.copy(digest, from: images.content)
+            let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
+            if wasThere { reused += 1 } else { added += 1 }
+            log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
+            out.append(OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size))
         }
         return out
-    }
-
-    private func stored(_ w: BlobWriter, label: String, added: inout Int, reused: inout Int) throws -> OCIDescriptor {
-        let (digest, size) = try w.commit()
-        try layout.store.copy(digest, from: images.content)
-        let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
-        if wasThere { reused += 1 } else { added += 1 }
-        log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
-        return OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size)
     }
 
     func export(group: [BuildpackDescriptor], built: BuiltLayers) throws -> BuildResult {

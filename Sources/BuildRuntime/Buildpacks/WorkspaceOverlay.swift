@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// How a buildpacks build gets its `/workspace`: an overlay of the snapshot's trees (where
 /// overlayfs can be mounted in a user namespace; else unpacked, and the log says why), or
@@ -52,29 +51,10 @@ public struct WorkspaceOverlay: Sendable {
     /// Why such an overlay cannot be mounted here (nil when it can), found once per process and
     /// helper by mounting one over folders under `scratch`.
     public static func unavailableReason(helper: String, scratch: String) async -> String? {
-        if let known = probed.withLock({ $0[helper] }) { return known.reason }
-        let dir = scratch + "/.workspace-probe-" + UUID().uuidString
-        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch under work/, emptied at every start
-        var reason: String? = "the probe folders could not be made"
-        if (try? FileManager.default.createDirectory(atPath: dir + "/lower", withIntermediateDirectories: true)) != nil {
-            for name in ["upper", "work", "merged"] { mkdir(dir + "/" + name, 0o755) }  // a missing one fails the probe, which says why
-            var o = UserNamespaceRunner.Overlay(base: dir, lowers: ["lower"], upper: dir + "/upper", work: dir + "/work", merged: dir + "/merged")
-            o.inPlace = true
-            let said = OutputTail(keep: 3)
-            let args = UserNamespaceRunner(helper: helper, mapping: .callerOnly()).arguments(overlay: o, command: ["/bin/true"])
-            if let p = try? Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
-                let code = await p.wait()
-                reason = code == 0 ? nil : said.lines.isEmpty ? "the helper exited with \(code)" : said.lines.joined(separator: " | ")
-            } else {
-                reason = "the helper \(helper) cannot be run"
-            }
+        await UserNamespaceRunner(helper: helper, mapping: .callerOnly()).overlayUnavailableReason(scratch: scratch, inPlace: true) {
+            guard mkdir($0, 0o755) == 0 else { throw RuntimeError.io("cannot create \($0): \(String(cString: strerror(errno)))") }
         }
-        probed.withLock { $0[helper] = .init(reason: reason) }
-        return reason
     }
-
-    private struct Probe: Sendable { var reason: String? }
-    private static let probed = Mutex<[String: Probe]>([:])
 }
 
 /// Writes the app layer(s) of a workspace in one pass, with no copy of it: for an unpacked

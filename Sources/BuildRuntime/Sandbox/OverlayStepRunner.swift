@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Runs one Dockerfile RUN step: its command, as the stage's user, in a user namespace of
 /// 65,536 ids (`UserNamespaceRunner`), over an overlay whose lower folders are the stage's
@@ -30,24 +29,8 @@ public struct OverlayStepRunner: Sendable {
     /// Why overlayfs cannot be mounted in a step's user namespace here (the helper tried, over
     /// empty folders under `scratch`); nil when it can. Asked once per process.
     public func overlayUnavailableReason(scratch: String) async -> String? {
-        if let known = Self.probed.withLock({ $0 }) { return known.reason }
-        let dir = scratch + "/.overlay-probe-" + UUID().uuidString
-        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch: a leftover is swept with the other .tmp folders
-        var reason: String? = "the probe folders could not be made"
-        if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil {
-            for name in ["lower", "upper", "work", "merged"] { try? makeFolder(dir + "/" + name) }  // a missing one fails the probe, which says why
-            let said = OutputTail(keep: 3)
-            let args = namespace.arguments(overlay: .init(base: dir, lowers: ["lower"], upper: "upper", work: "work", merged: "merged"), command: ["/bin/true"])
-            if let p = try? Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
-                reason = await p.wait() == 0 ? nil : said.lines.joined(separator: " | ")
-            }
-        }
-        Self.probed.withLock { $0 = .init(reason: reason) }
-        return reason
+        await namespace.overlayUnavailableReason(scratch: scratch, inPlace: false, makeFolder: makeFolder)
     }
-
-    private struct Probe: Sendable { var reason: String? }
-    private static let probed = Mutex<Probe?>(nil)
 
     static let scaffold = ".scaffold"
     static let steps = ".steps"

@@ -158,6 +158,34 @@ public struct UserNamespaceRunner: Sendable {
         return removed.withLock { $0 }
     }
 
+    /// Why this helper, with this mapping, cannot mount an overlay here (`inPlace`, or as a
+    /// step's root): it tries once per process, over empty folders under `scratch` that
+    /// `makeFolder` makes, with `/bin/true` as the command; nil when it can.
+    public func overlayUnavailableReason(scratch: String, inPlace: Bool, makeFolder: (String) throws -> Void) async -> String? {
+        let key = "\(helper) \(mapping) \(inPlace)"
+        if let known = Self.probed.withLock({ $0[key] }) { return known.reason }
+        let dir = scratch + "/.overlay-probe-" + UUID().uuidString
+        defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch: a leftover is swept with its folder
+        var reason: String? = "the probe folders could not be made"
+        if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil {
+            for name in ["lower", "upper", "work", "merged"] { try? makeFolder(dir + "/" + name) }  // a missing one fails the probe, which says why
+            var overlay = Overlay(base: dir, lowers: ["lower"], upper: "upper", work: "work", merged: "merged")
+            overlay.inPlace = inPlace
+            let said = OutputTail(keep: 3)
+            if let p = try? Subprocess(arguments(overlay: overlay, command: ["/bin/true"]), environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
+                let code = await p.wait()
+                reason = code == 0 ? nil : said.lines.isEmpty ? "the helper exited with \(code)" : said.lines.joined(separator: " | ")
+            } else {
+                reason = "the helper \(helper) cannot be run"
+            }
+        }
+        Self.probed.withLock { $0[key] = .init(reason: reason) }
+        return reason
+    }
+
+    private struct Probe: Sendable { var reason: String? }
+    private static let probed = Mutex<[String: Probe]>([:])
+
     /// The helper's command line around `command`.
     public func arguments(overlay: Overlay?, command: [String]) -> [String] {
         var args = [helper]

@@ -11,7 +11,9 @@ import Synchronization
 /// thread closes the descriptors only after it has read that.
 public final class FolderWatcher: @unchecked Sendable {
     private let root: String
-    private let ignore: IgnoreRules?
+    /// What a snapshot of the folder takes (`SourceSnapshotter.exclusions`): a change elsewhere
+    /// changes no snapshot.
+    private let include: (String, Bool) -> Bool
     private let debounce: TimeInterval
     private let onChange: @Sendable () -> Void
     private let inotify: Int32
@@ -25,9 +27,9 @@ public final class FolderWatcher: @unchecked Sendable {
         self.root = root
         self.debounce = debounce
         self.onChange = onChange
-        // No ignore file (or an unreadable one) ignores nothing but .git: hence `try?`.
-        let rules = (try? ConfinedDirectory(path: root)).flatMap { try? $0.readText(".slipwayignore", maxBytes: 1 << 20) }
-        ignore = rules.map { IgnoreRules($0) }
+        // An unreadable folder or ignore file leaves out nothing but .git folders: hence `try?`.
+        include = (try? ConfinedDirectory(path: root)).flatMap { try? SourceSnapshotter.exclusions(of: $0) }
+            ?? { rel, isDir in !(isDir && (rel == ".git" || rel.hasSuffix("/.git"))) }
         inotify = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard inotify >= 0 else { throw RuntimeError.io("cannot watch \(root): inotify: \(String(cString: strerror(errno)))") }
         guard pipe(&wake) == 0 else {
@@ -49,11 +51,7 @@ public final class FolderWatcher: @unchecked Sendable {
     }
     private let stopped = Mutex(false)
 
-    private func ignored(_ relative: String, isDirectory: Bool) -> Bool {
-        let name = relative.split(separator: "/").last.map(String.init) ?? relative
-        if name == ".git" { return true }
-        return ignore?.ignores(relative, isDirectory: isDirectory) ?? false
-    }
+    private func ignored(_ relative: String, isDirectory: Bool) -> Bool { !include(relative, isDirectory) }
 
     /// Watches the folder `relative` and the folders below it (not through symlinks).
     private func addTree(_ relative: String) {

@@ -34,13 +34,6 @@ public struct SnapshotStore: Sendable {
     var indexPath: String { root + "/index" }
     var scratchPath: String { root + "/.tmp" }
 
-    /// How a re-snapshot went: the snapshot, and how many files were read and hashed.
-    public struct Outcome: Sendable {
-        public var snapshot: SourceSnapshot
-        public var manifest: SnapshotManifest
-        public var hashedFiles: Int
-    }
-
     // MARK: Chains
 
     /// The trees of a snapshot, bottom first; nil when the snapshot has none (an older tar
@@ -75,7 +68,7 @@ public struct SnapshotStore: Sendable {
     /// folder's stat index is read and written, and a changed folder becomes a delta on its last
     /// snapshot. `include` leaves paths out (ignore rules); `check` sees every path first.
     func snapshot(folder top: ConfinedDirectory, indexKey: String?, maxBytes: Int64,
-                  include: @escaping (String, Bool) -> Bool, check: @escaping (String, stat, String?) throws -> Void) throws -> Outcome {
+                  include: @escaping (String, Bool) -> Bool, check: @escaping (String, stat, String?) throws -> Void) throws -> SourceSnapshot {
         let indexFile = indexKey.map { indexPath + "/" + Digest.of($0).hex }
         let index = indexFile.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { SourceStatIndex(decoding: Array($0)) }
         var parent = index.flatMap { i in chain(i.snapshot).map { (i, $0) } }
@@ -103,25 +96,16 @@ public struct SnapshotStore: Sendable {
                 utimensat(AT_FDCWD, tree, nil, 0)  // reused: a collection that began earlier keeps it
             }
             let layers = (parent?.1 ?? []) + [name]
-            try writeAtomically(chainsPath + "/" + digest.hex, Array(layers.joined(separator: "\n").utf8))
+            try Data(layers.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: chainsPath + "/" + digest.hex), options: .atomic)
         } else {
             // The same snapshot exists: marked as new, so a collection that began earlier keeps it.
             content.reuse(digest)
             utimensat(AT_FDCWD, chainsPath + "/" + digest.hex, nil, 0)
         }
         if let indexFile {
-            try writeAtomically(indexFile, SourceStatIndex(snapshot: digest, entries: walk.index).encoded())
+            try Data(SourceStatIndex(snapshot: digest, entries: walk.index).encoded()).write(to: URL(fileURLWithPath: indexFile), options: .atomic)
         }
-        return Outcome(snapshot: SourceSnapshot(digest: digest, files: manifest.fileCount, bytes: manifest.totalBytes),
-                       manifest: manifest, hashedFiles: walk.hashed)
-    }
-
-    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
-        let temp = path + ".tmp-" + UUID().uuidString
-        guard FileManager.default.createFile(atPath: temp, contents: Data(bytes)), rename(temp, path) == 0 else {
-            unlink(temp)
-            throw RuntimeError.io("cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        return SourceSnapshot(digest: digest, files: manifest.fileCount, bytes: manifest.totalBytes, hashedFiles: walk.hashed)
     }
 
     /// One walk of a source folder: the manifest entries, the new index, and the new tree.

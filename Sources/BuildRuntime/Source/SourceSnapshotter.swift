@@ -124,7 +124,7 @@ public struct SourceSnapshotter: Sendable {
         let include = try Self.exclusions(of: root)
         guard form == .tar else {
             var escaping: (String, String)?
-            let outcome = try snapshots.snapshot(folder: root, indexKey: indexKey, maxBytes: limits.maxTotalBytes, include: include) { rel, _, target in
+            let snapshot = try snapshots.snapshot(folder: root, indexKey: indexKey, maxBytes: limits.maxTotalBytes, include: include) { rel, _, target in
                 // A symlink pointing out of the source would be refused when the build unpacks it.
                 guard let target, escaping == nil else { return }
                 do {
@@ -134,8 +134,6 @@ public struct SourceSnapshotter: Sendable {
                 }
             }
             if let (rel, target) = escaping { throw Self.escapingSymlink(rel, target) }
-            var snapshot = outcome.snapshot
-            snapshot.hashedFiles = outcome.hashedFiles
             return snapshot
         }
         let w = try store.writer()

@@ -6,9 +6,10 @@ extension Engine {
     /// Source snapshots made before manifests were tars. At start, each image's is read once
     /// into the manifest form (`SnapshotStore`), and the builds that recorded the old digest as
     /// their local source's revision record the new one: the digest is what a snapshot of the
-    /// same folder gives now, so nothing rebuilds for the change of form. Returns how many
-    /// snapshots were converted.
+    /// same folder gives now, so nothing rebuilds for the change of form. Done once (the meta
+    /// key `snapshots` records it); returns how many snapshots were converted.
     static func upgradeSourceSnapshots(_ store: StateStore, _ snapshotter: SourceSnapshotter) throws -> Int {
+        if try !store.db.query("SELECT 1 FROM meta WHERE key='snapshots' AND value='manifest'").isEmpty { return 0 }
         var converted: [Digest: SnapshotSummary] = [:]
         try store.db.transaction { tx in
             for var image in try store.objects(Image.self, kind: .image, in: tx) {
@@ -36,6 +37,7 @@ extension Engine {
                     try store.putBuild(b, in: tx)
                 }
             }
+            try tx.query("INSERT OR REPLACE INTO meta(key, value) VALUES('snapshots', 'manifest')", [])
         }
         return converted.count
     }

@@ -138,7 +138,11 @@ public actor Engine {
         }
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         snapshotter.snapshots.removeAbandonedScratch()
-        _ = try Self.upgradeSourceSnapshots(store, snapshotter)
+        do {
+            _ = try Self.upgradeSourceSnapshots(store, snapshotter)
+        } catch let e as EngineError where e.reason == .unavailable {
+            // A full disk: tar snapshots are converted at the next start; reads still work.
+        }
         self.executors = executors(images, snapshotter, options)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
         interruptedBuilds = try Self.recoverInterruptedBuilds(store)
