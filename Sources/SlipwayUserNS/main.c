@@ -6,8 +6,13 @@
 //
 //   slipway-userns --uid-map INNER:OUTER:COUNT… --gid-map INNER:OUTER:COUNT… [--newuidmap]
 //                  [--chdir DIR] [--lower DIR]… --upper DIR --work DIR --merged DIR
-//                  [--bind-dir DIR]… [--overlay-mount UPPER,WORK,LOWER[,LOWER…]]… -- COMMAND [ARG…]
-//   slipway-userns … --root DIR [--bind-dir DIR]… [--overlay-mount …]… -- COMMAND [ARG…]
+//                  [MOUNT]… -- COMMAND [ARG…]
+//   slipway-userns … --root DIR [MOUNT]… -- COMMAND [ARG…]
+//
+// where each MOUNT (a RUN --mount, or the step's resolv.conf) is one of
+//   --mount-bind DIR SUB TARGET ro|rw              SUB inside the host folder DIR (a cache folder)
+//   --mount-overlay UPPER,WORK,LOWER… SUB TARGET ro|rw   SUB inside an overlay of LOWERs (a stage)
+//   --mount-tmpfs SIZE TARGET                        an empty tmpfs of at most SIZE bytes
 //
 // Each map maps COUNT ids from INNER (in the namespace) to OUTER (on the host). As root the maps are written to /proc/PID/{uid,gid}_map; with --newuidmap (a
 // user that is not root) the setuid `newuidmap`/`newgidmap` write them, within the user's
@@ -49,16 +54,26 @@
 // --root gives COMMAND the folder DIR itself instead of an overlay (where overlayfs cannot be
 // mounted, Slipway copies the layers into a folder and compares it afterwards).
 //
-// With an overlay, COMMAND finds the merged folder at /tmp/slipway-root and this helper at
-// /tmp/slipway-exec-as, on a tmpfs over /tmp in its own mount namespace (the host's /tmp is
-// untouched): the namespace's root is another host id than the caller, and may not be allowed
-// to walk the paths that lead to them (a 0700 state directory). Both are bind-mounted from
-// descriptors opened before the ids changed, which needs no walk. Each --bind-dir folder (a
-// RUN --mount=type=cache folder) is at /tmp/slipway-mounts/N, N counting from 0; then each
-// --overlay-mount (a RUN --mount=type=bind: a stage's layers or a context folder as lowers,
-// topmost first, with an upper folder that catches, and so discards, what the step writes) at
-// the next N. Its folders are opened before the ids change and named by descriptor in the
-// mount options, so the namespace's root never walks the host paths to them.
+// With an overlay (or --root), COMMAND finds the step's root at /tmp/slipway-root and this
+// helper at /tmp/slipway-exec-as, on a small tmpfs over /tmp in its own mount namespace (the
+// host's /tmp is untouched): the namespace's root is another host id than the caller, and may
+// not be allowed to walk the paths that lead to them (a 0700 state directory). Both are bound
+// from descriptors opened before the ids changed, which needs no walk.
+//
+// Every MOUNT is placed by this helper, inside the step's root, before COMMAND (bwrap) runs, and
+// only through descriptors, so that nothing a build wrote can send a mount to a host path:
+// - its source: DIR opened before the ids change, or the overlay mounted on the helper's own
+//   tmpfs with its folders named by descriptor; then SUB is opened inside that source with
+//   openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), so a symlink (`/`,
+//   `../../..`) resolves inside the source as it would in a container, never on the host;
+// - its target: TARGET, a path without symlinks that Slipway worked out inside the stage, is
+//   walked component by component from the root's descriptor with O_NOFOLLOW; a missing
+//   component is made (a folder, or an empty file for a file source); a symlink or a file where
+//   a folder belongs fails the step, whatever its place;
+// - the mount: open_tree(OPEN_TREE_CLONE), mount_setattr(MOUNT_ATTR_RDONLY) when ro, and
+//   move_mount onto the target's descriptor (a tmpfs: fsopen/fsconfig(size)/fsmount).
+// The root's /proc and /dev, where bwrap mounts its own, must be folders (made when missing).
+// bwrap then binds /tmp/slipway-root, with these mounts inside it, as the step's /.
 //
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
@@ -82,12 +97,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #define MAX_MAPS 8
 #define MAX_LOWERS 512
-#define MAX_BINDS 16
-#define MAX_OVERLAY_MOUNTS 8
+#define MAX_MOUNTS 24
 #define MAX_OVERLAY_MOUNT_DIRS 64
 #define HELPER_FAILED 125
 
@@ -99,11 +115,18 @@ static int nmaps[2];
 static const char *lowers[MAX_LOWERS];
 static int nlowers;
 static const char *upper, *work, *merged, *chdir_to, *root_dir;
-static const char *binds[MAX_BINDS];
-static int nbinds;
-// Each --overlay-mount: its folders (upper, work, lowers…), then their descriptors.
-static struct extra { const char *dirs[MAX_OVERLAY_MOUNT_DIRS]; int ndirs; int fds[MAX_OVERLAY_MOUNT_DIRS]; } extras[MAX_OVERLAY_MOUNTS];
-static int nextras;
+// Each MOUNT, in the order given.
+enum mount_kind { MOUNT_BIND, MOUNT_OVERLAY, MOUNT_TMPFS };
+static struct step_mount {
+    enum mount_kind kind;
+    const char *dir;                            // MOUNT_BIND: the host folder
+    const char *dirs[MAX_OVERLAY_MOUNT_DIRS];   // MOUNT_OVERLAY: upper, work, lowers…
+    int ndirs;
+    int fds[MAX_OVERLAY_MOUNT_DIRS];            // their descriptors (MOUNT_BIND: fds[0])
+    const char *sub, *target, *size;
+    int readonly;
+} mounts[MAX_MOUNTS];
+static int nmounts;
 static int use_newuidmap, in_place;
 static pid_t child = -1;
 
@@ -198,35 +221,164 @@ static void mount_overlay(void) {
     free(options);
 }
 
-// Splits an --overlay-mount value at its commas into upper, work and at least one lower.
-static void parse_overlay_mount(char *v) {
-    if (nextras == MAX_OVERLAY_MOUNTS) usage("too many --overlay-mount");
-    struct extra *e = &extras[nextras++];
+// Splits a --mount-overlay value at its commas into upper, work and at least one lower.
+static void parse_overlay_dirs(struct step_mount *m, char *v) {
     for (char *save = NULL, *p = strtok_r(v, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        if (e->ndirs == MAX_OVERLAY_MOUNT_DIRS) usage("too many folders in an --overlay-mount");
-        if (!plain_path(p)) usage("an --overlay-mount folder may not hold ':' or '\\'");
-        e->dirs[e->ndirs++] = p;
+        if (m->ndirs == MAX_OVERLAY_MOUNT_DIRS) usage("too many folders in a --mount-overlay");
+        if (!plain_path(p)) usage("a --mount-overlay folder may not hold ':' or '\\'");
+        m->dirs[m->ndirs++] = p;
     }
-    if (e->ndirs < 3) usage("--overlay-mount is UPPER,WORK,LOWER[,LOWER…]");
+    if (m->ndirs < 3) usage("--mount-overlay takes UPPER,WORK,LOWER[,LOWER…]");
 }
 
-// Mounts --overlay-mount e at target, its folders named by the descriptors opened earlier.
-static void mount_extra(struct extra *e, const char *target) {
-    size_t size = 64 + 32 * (size_t)e->ndirs;
+// Mounts the overlay of --mount-overlay m on the folder target, its folders named by the
+// descriptors opened before the ids changed.
+static void mount_overlay_source(struct step_mount *m, const char *target) {
+    size_t size = 64 + 32 * (size_t)m->ndirs;
     char *options = malloc(size), part[48];
     if (!options) die("malloc");
     strcpy(options, "lowerdir=");
-    for (int d = 2; d < e->ndirs; d++) {
-        snprintf(part, sizeof part, "%s/proc/self/fd/%d", d > 2 ? ":" : "", e->fds[d]);
+    for (int d = 2; d < m->ndirs; d++) {
+        snprintf(part, sizeof part, "%s/proc/self/fd/%d", d > 2 ? ":" : "", m->fds[d]);
         strcat(options, part);
     }
-    snprintf(part, sizeof part, ",upperdir=/proc/self/fd/%d", e->fds[0]);
+    snprintf(part, sizeof part, ",upperdir=/proc/self/fd/%d", m->fds[0]);
     strcat(options, part);
-    snprintf(part, sizeof part, ",workdir=/proc/self/fd/%d", e->fds[1]);
+    snprintf(part, sizeof part, ",workdir=/proc/self/fd/%d", m->fds[1]);
     strcat(options, part);
     strcat(options, ",userxattr");
-    if (mount("overlay", target, "overlay", 0, options) != 0) die("mounting an --overlay-mount");
+    if (mount("overlay", target, "overlay", 0, options) != 0) die("mounting a --mount-overlay");
     free(options);
+}
+
+// Fails the step, naming the mount's target: what a build made stands in its way.
+static void refuse_target(const char *target, const char *why) {
+    fprintf(stderr, "slipway-userns: the mount target %s %s\n", target, why);
+    _exit(HELPER_FAILED);
+}
+
+// Opens (O_PATH) the path target inside the folder root, walking it component by component
+// without following any symlink, and makes what is missing: folders on the way, and at the end
+// a folder (is_dir) or an empty file. A symlink anywhere, or a file where a folder belongs,
+// fails the step: target is a path Slipway resolved inside the stage, so either means the
+// tree is not what it was.
+static int open_target(int root, const char *target, int is_dir) {
+    char *copy = strdup(target), *save = NULL;
+    if (!copy) die("strdup");
+    int cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0) die("dup");
+    char *part = strtok_r(copy, "/", &save);
+    if (!part) refuse_target(target, "is the root");
+    while (part) {
+        char *next = strtok_r(NULL, "/", &save);
+        int last = next == NULL;
+        if (!strcmp(part, ".") || !strcmp(part, "..")) refuse_target(target, "is not a plain path");
+        int fd = openat(cur, part, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            if (!last || is_dir) {
+                if (mkdirat(cur, part, 0755) != 0 && errno != EEXIST) die("making a mount target folder");
+            } else {
+                int f = openat(cur, part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (f < 0) die("making a mount target file");
+                close(f);
+            }
+            fd = openat(cur, part, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (fd < 0) die("opening a mount target");
+        struct stat st;
+        if (fstat(fd, &st) != 0) die("fstat");
+        if (S_ISLNK(st.st_mode)) refuse_target(target, "passes through a symlink; a mount never follows one");
+        if (!last && !S_ISDIR(st.st_mode)) refuse_target(target, "passes through something that is not a folder");
+        if (last && is_dir && !S_ISDIR(st.st_mode)) refuse_target(target, "is not a folder, and the mount's source is one");
+        if (last && !is_dir && !S_ISREG(st.st_mode)) refuse_target(target, "is not a file, and the mount's source is one");
+        close(cur);
+        cur = fd;
+        part = next;
+    }
+    free(copy);
+    return cur;
+}
+
+// Opens (O_PATH) the path sub inside the source folder src as a container would: symlinks and
+// `..` resolve inside src (RESOLVE_IN_ROOT), never above it, and nothing crosses a mount.
+static int open_source(int src, const char *sub, const char *target) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int fd = (int)syscall(SYS_openat2, src, *sub ? sub : ".", &how, sizeof how);
+    if (fd < 0) {
+        fprintf(stderr, "slipway-userns: the source %s of the mount at %s: %s\n", *sub ? sub : "/", target, strerror(errno));
+        _exit(HELPER_FAILED);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) die("fstat");
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "slipway-userns: the source %s of the mount at %s is neither a folder nor a file\n", sub, target);
+        _exit(HELPER_FAILED);
+    }
+    return fd;
+}
+
+// Places MOUNT m inside the step's root (open at root); k numbers it for its staging folder
+// on the helper's tmpfs.
+static void place_mount(struct step_mount *m, int k, int root) {
+    int tree;
+    if (m->kind == MOUNT_TMPFS) {
+        int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0) die("fsopen(tmpfs)");
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "size", m->size, 0) != 0) die("setting a tmpfs mount's size");
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", "1777", 0) != 0) die("setting a tmpfs mount's mode");
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) die("creating a tmpfs mount");
+        tree = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (tree < 0) die("fsmount(tmpfs)");
+        close(fs);
+        int target = open_target(root, m->target, 1);
+        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) die("placing a tmpfs mount");
+        close(target);
+        close(tree);
+        return;
+    }
+    int src = m->fds[0];
+    if (m->kind == MOUNT_OVERLAY) {
+        char staging[64];
+        snprintf(staging, sizeof staging, "/tmp/slipway-mounts/%d", k);
+        if (mkdir(staging, 0755) != 0) die(staging);
+        mount_overlay_source(m, staging);
+        src = open(staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (src < 0) die(staging);
+    }
+    int sub = open_source(src, m->sub, m->target);
+    struct stat st;
+    if (fstat(sub, &st) != 0) die("fstat");
+    tree = open_tree(sub, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (tree < 0) die("open_tree");
+    if (m->readonly) {
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) die("making a mount read-only");
+    }
+    int target = open_target(root, m->target, S_ISDIR(st.st_mode));
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) die("placing a mount");
+    close(target);
+    close(tree);
+    close(sub);
+    if (src != m->fds[0]) close(src);
+}
+
+// The root's /proc and /dev, where bwrap mounts its own, are folders: made when missing, and a
+// symlink or a file there fails the step (bwrap would follow it outside).
+static void check_system_folder(int root, const char *name) {
+    struct stat st;
+    if (fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT || mkdirat(root, name, 0755) != 0) die(name);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "slipway-userns: the step's /%s is not a folder (a symlink or a file in a layer); a step needs it as a folder\n", name);
+        _exit(HELPER_FAILED);
+    }
 }
 
 static void set_ipv4(struct sockaddr *sa, const char *address) {
@@ -341,11 +493,26 @@ int main(int argc, char **argv) {
             chdir_to = v;
         } else if (!strcmp(a, "--root")) {
             root_dir = v;
-        } else if (!strcmp(a, "--bind-dir")) {
-            if (nbinds == MAX_BINDS) usage("too many --bind-dir");
-            binds[nbinds++] = v;
-        } else if (!strcmp(a, "--overlay-mount")) {
-            parse_overlay_mount(argv[i]);
+        } else if (!strcmp(a, "--mount-bind") || !strcmp(a, "--mount-overlay") || !strcmp(a, "--mount-tmpfs")) {
+            if (nmounts == MAX_MOUNTS) usage("too many mounts");
+            struct step_mount *m = &mounts[nmounts++];
+            int tmpfs = a[8] == 't';
+            if (i + (tmpfs ? 1 : 3) >= argc) usage("a mount flag needs its values");
+            if (tmpfs) {
+                m->kind = MOUNT_TMPFS;
+                m->size = v;
+                m->target = argv[++i];
+            } else {
+                m->kind = a[8] == 'b' ? MOUNT_BIND : MOUNT_OVERLAY;
+                if (m->kind == MOUNT_BIND) m->dir = v;
+                else parse_overlay_dirs(m, argv[i]);
+                m->sub = argv[++i];
+                m->target = argv[++i];
+                const char *mode = argv[++i];
+                if (strcmp(mode, "ro") && strcmp(mode, "rw")) usage("a mount's mode is ro or rw");
+                m->readonly = !strcmp(mode, "ro");
+            }
+            if (m->target[0] != '/' || !m->target[1]) usage("a mount target is an absolute path below /");
         } else {
             usage("unknown flag");
         }
@@ -355,8 +522,8 @@ int main(int argc, char **argv) {
     int overlay = nlowers || upper || work || merged;
     if (overlay && !(nlowers && upper && work && merged)) usage("an overlay needs --lower, --upper, --work and --merged");
     if (overlay && root_dir) usage("--root and an overlay exclude each other");
-    if ((nbinds || nextras) && !overlay && !root_dir) usage("--bind-dir and --overlay-mount need an overlay or --root");
-    if (in_place && (!overlay || nbinds || nextras)) usage("--in-place takes an overlay and nothing else");
+    if (nmounts && !overlay && !root_dir) usage("mounts need an overlay or --root");
+    if (in_place && (!overlay || nmounts)) usage("--in-place takes an overlay and nothing else");
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -382,16 +549,17 @@ int main(int argc, char **argv) {
             root_fd = openat(base_fd >= 0 ? base_fd : AT_FDCWD, root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (root_fd < 0) die(root_dir);
         }
-        int bind_fds[MAX_BINDS];
-        for (int b = 0; b < nbinds; b++) {
-            bind_fds[b] = open(binds[b], O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (bind_fds[b] < 0) die(binds[b]);
-        }
-        for (int x = 0; x < nextras; x++)
-            for (int d = 0; d < extras[x].ndirs; d++) {
-                extras[x].fds[d] = openat(base_fd >= 0 ? base_fd : AT_FDCWD, extras[x].dirs[d], O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (extras[x].fds[d] < 0) die(extras[x].dirs[d]);
+        for (int k = 0; k < nmounts; k++) {
+            struct step_mount *m = &mounts[k];
+            if (m->kind == MOUNT_BIND) {
+                m->fds[0] = open(m->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (m->fds[0] < 0) die(m->dir);
             }
+            for (int d = 0; m->kind == MOUNT_OVERLAY && d < m->ndirs; d++) {
+                m->fds[d] = openat(base_fd >= 0 ? base_fd : AT_FDCWD, m->dirs[d], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (m->fds[d] < 0) die(m->dirs[d]);
+            }
+        }
         char c = 1;
         if (write(ready[1], &c, 1) != 1) die("telling the parent");
         if (read(go[0], &c, 1) != 1) _exit(HELPER_FAILED);  // the parent failed and said why
@@ -408,7 +576,12 @@ int main(int argc, char **argv) {
                 if (m < 0) die("opening the merged folder");
             }
             char source[64];
-            if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) die("mounting a tmpfs over /tmp");
+            // The helper's own scratch: mount points only, so a few pages.
+            if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) die("mounting a tmpfs over /tmp");
+            check_system_folder(m, "proc");
+            check_system_folder(m, "dev");
+            if (nmounts && mkdir("/tmp/slipway-mounts", 0755) != 0) die("/tmp/slipway-mounts");
+            for (int k = 0; k < nmounts; k++) place_mount(&mounts[k], k, m);
             if (mkdir("/tmp/slipway-root", 0755) != 0) die("/tmp/slipway-root");
             snprintf(source, sizeof source, "/proc/self/fd/%d", m);
             if (mount(source, "/tmp/slipway-root", NULL, MS_BIND | MS_REC, NULL) != 0) die("binding the merged folder");
@@ -417,20 +590,6 @@ int main(int argc, char **argv) {
             close(f);
             snprintf(source, sizeof source, "/proc/self/fd/%d", self_fd);
             if (mount(source, "/tmp/slipway-exec-as", NULL, MS_BIND, NULL) != 0) die("binding the helper");
-            if ((nbinds || nextras) && mkdir("/tmp/slipway-mounts", 0755) != 0) die("/tmp/slipway-mounts");
-            for (int b = 0; b < nbinds; b++) {
-                char target[64];
-                snprintf(target, sizeof target, "/tmp/slipway-mounts/%d", b);
-                if (mkdir(target, 0755) != 0) die(target);
-                snprintf(source, sizeof source, "/proc/self/fd/%d", bind_fds[b]);
-                if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) != 0) die("binding a --bind-dir folder");
-            }
-            for (int x = 0; x < nextras; x++) {
-                char target[64];
-                snprintf(target, sizeof target, "/tmp/slipway-mounts/%d", nbinds + x);
-                if (mkdir(target, 0755) != 0) die(target);
-                mount_extra(&extras[x], target);
-            }
         }
         if ((chdir_to || in_place) && chdir("/") != 0) die("/");
         execvp(argv[i], &argv[i]);

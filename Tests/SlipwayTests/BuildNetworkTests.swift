@@ -22,7 +22,7 @@ import Testing
         let work = TempDir("netns")
         let ports = work.path + "/ports"
         let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--build-network", "public"],
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--build-network", "public"] + Repo.hostPathArguments,
                                   wrapper: ["/usr/bin/unshare", "-n", "--", "/bin/sh", Repo.fixtures.appendingPathComponent("netns_wrapper.sh").path, ports, "--"])
         _ = try await c.call("image/list")  // the wrapper has written the ports before the engine answers
         let p = try String(contentsOfFile: ports, encoding: .utf8).split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }

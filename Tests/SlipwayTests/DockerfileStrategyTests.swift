@@ -25,7 +25,7 @@ import Testing
         guard DockerfileStrategyTests.canBuild("DockerfileStrategyTests") else { return }
         let base = try await Self.baseLayout()
         let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
+        let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         let args: JSONValue = ["BUILD_IMAGE": .string("oci:\(base.path)/oci:build"), "RUN_IMAGE": .string("oci:\(base.path)/oci:run")]
         let created = try await c.call("image/create", ["name": "df", "strategy": "dockerfile", "buildArgs": args,
                                                         "source": ["local": ["path": .string(Self.app)]]])
@@ -145,7 +145,7 @@ import Testing
         guard DockerfileStrategyTests.canBuild("DockerfileBaseTests") else { return }
         let base = try await DockerfileStrategyTests.baseLayout()
         let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"])
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"] + Repo.hostPathArguments)
         let run = "oci:\(base.path)/oci:run", build = "oci:\(base.path)/oci:build"
         _ = try await c.call("image/create", ["name": "moving", "strategy": "dockerfile", "buildArgs": ["BUILD_IMAGE": .string(build), "RUN_IMAGE": .string(run)],
                                               "source": ["local": ["path": .string(DockerfileStrategyTests.app)]]])

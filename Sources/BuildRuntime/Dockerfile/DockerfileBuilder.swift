@@ -31,6 +31,8 @@ public struct DockerfileBuilder: Sendable {
         public var maxAddBytes: Int64 = 8 << 30
         /// Whether RUN steps get outbound network access (`StepNetwork`).
         public var publicNetwork = false
+        /// The most a `RUN --mount=type=tmpfs` may hold (its default size).
+        public var maxTmpfsBytes: Int64 = 1 << 30
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
         public var resolveBase: @Sendable (String) async throws -> OCIImage
 
@@ -98,8 +100,13 @@ public struct DockerfileBuilder: Sendable {
         var shell = ["/bin/sh", "-c"]
         var added = 0, reused = 0
 
-        /// Lower folders for a step, topmost first.
-        var lowers: [String] { layers.reversed().compactMap(\.folder) + (baseFolder.map { [$0] } ?? []) }
+        /// Lower folders for a step, topmost first, each once: two steps that made the same
+        /// layer (two empty ones, say) name the same folder, which overlayfs refuses twice
+        /// (ELOOP). The lower occurrence adds nothing: every path it has, the upper one has.
+        var lowers: [String] {
+            var seen = Set<String>()
+            return (layers.reversed().compactMap(\.folder) + (baseFolder.map { [$0] } ?? [])).filter { seen.insert($0).inserted }
+        }
 
         var env: [(String, String)] {
             (config.config.Env ?? []).compactMap { e in e.firstIndex(of: "=").map { (String(e[..<$0]), String(e[e.index(after: $0)...])) } }
@@ -535,15 +542,27 @@ public struct DockerfileBuilder: Sendable {
         var globals: [String: String]
     }
 
+    /// A `RUN --mount` (or the step's resolv.conf) as the step gets it: the mount, whether its
+    /// source is a file, what of it goes into the step's cache key, and a scratch folder of
+    /// the builder's to remove after the step.
+    struct PreparedMount {
+        var mount: OverlayStepRunner.StepMount
+        var sourceIsFile: Bool
+        var key: String
+        var scratch: String?
+    }
+
     /// A `RUN --mount`: what the step sees there, and what of it goes into the step's cache key.
-    /// - `type=cache,target=…[,id=…][,uid=…][,gid=…][,mode=…]`: a folder of the image's that
-    ///   outlives builds, made (owned as asked, inside the step's namespace) on first use;
+    /// - `type=cache,target=…[,id=…][,uid=…][,gid=…][,mode=…]`: a folder of the namespace's,
+    ///   keyed by `id` (default: the target), that outlives builds, made (owned as asked,
+    ///   inside the step's namespace) on first use;
     /// - `type=bind,target=…[,from=STAGE|IMAGE][,source=…][,rw]`: a path of another stage, of an
     ///   image, or of the context (ignore rules applied), read-only unless `rw`, whose writes
-    ///   are dropped after the step;
-    /// - `type=tmpfs,target=…`: an empty tmpfs.
-    /// `secret` and `ssh` are refused.
-    func stepMount(_ spec: String, sources: StepSources, file: String, line: Int) async throws -> (OverlayStepRunner.StepMount, key: String, scratch: String?) {
+    ///   are dropped after the step. `source` is resolved inside what it names as a container
+    ///   would (a symlink to `/` is that stage's root, never the host's);
+    /// - `type=tmpfs,target=…[,size=BYTES]`: an empty tmpfs, at most `maxTmpfsBytes`.
+    /// `secret` and `ssh` are refused. The target is resolved later, inside the stage (`run`).
+    func stepMount(_ spec: String, sources: StepSources, file: String, line: Int) async throws -> PreparedMount {
         var options: [String: String] = [:]
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
@@ -558,7 +577,14 @@ public struct DockerfileBuilder: Sendable {
         else { throw fail(file, line, "RUN --mount=type=\(type) needs an absolute target=PATH below /") }
         switch type {
         case "tmpfs":
-            return (.init(.tmpfs, at: target, writable: true), "tmpfs " + target, nil)
+            let limit = sources.request.maxTmpfsBytes
+            var bytes = limit
+            if let text = options["size"] ?? options["tmpfs-size"] {
+                guard let n = Int64(text), n > 0 else { throw fail(file, line, "RUN --mount=type=tmpfs,size=\(text): the size is a number of bytes") }
+                guard n <= limit else { throw fail(file, line, "RUN --mount=type=tmpfs,size=\(text) is over \(limit) bytes, the most a step's tmpfs may hold (--step-memory)") }
+                bytes = n
+            }
+            return PreparedMount(mount: .init(.tmpfs(bytes: bytes), at: target, writable: true), sourceIsFile: false, key: "tmpfs \(target) \(bytes)")
         case "bind":
             let source = options["source"] ?? options["src"] ?? "/"
             let path = PathSyntax.components(source)
@@ -566,31 +592,41 @@ public struct DockerfileBuilder: Sendable {
                 throw fail(file, line, "RUN --mount=type=bind,source=\(source) leaves what it mounts")
             }
             let writable = options["rw"] == "true" || options["readwrite"] == "true"
-            let sub = path.joined(separator: "/")
-            func exists(_ view: LayerChainView) throws {
-                guard try view.node(sub) != nil else { throw fail(file, line, "RUN --mount=type=bind,source=\(source): no such file or folder in what it mounts") }
+            // The source as a container sees it: symlinks followed inside what it names.
+            func resolve(_ view: LayerChainView, in what: String) throws -> LayerChainView.Resolution {
+                let r: LayerChainView.Resolution
+                do { r = try view.resolve(path.joined(separator: "/")) } catch let e as LayerChainView.ResolutionError {
+                    throw fail(file, line, "RUN --mount=type=bind,source=\(source): \(e.why) in \(what)")
+                }
+                guard r.node != nil else { throw fail(file, line, "RUN --mount=type=bind,source=\(source): no such file or folder in \(what)") }
+                return r
             }
-            let what = "bind \(target) rw=\(writable) source=\(sub)"
+            func isFile(_ r: LayerChainView.Resolution) -> Bool { if case .directory? = r.node { return false } else { return true } }
+            let what = "bind \(target) rw=\(writable)"
             if let from = options["from"] {
                 if let j = sources.dockerfile.stage(named: from), let other = sources.built[j] {
-                    try exists(LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) }))
-                    return (.init(.layers(other.lowers, path: sub), at: target, writable: writable), what + " stage " + other.key.string, nil)
+                    let r = try resolve(LayerChainView(folders: try other.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) }), in: "stage \(from)")
+                    let sub = r.components.joined(separator: "/")
+                    return PreparedMount(mount: .init(.layers(other.lowers, path: sub), at: target, writable: writable), sourceIsFile: isFile(r),
+                                         key: what + " source=\(sub) stage " + other.key.string)
                 }
                 let image = try await sources.request.resolveBase(from)
                 let folder = try await baseFolder(image)
-                try exists(LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)]))
-                return (.init(.layers([folder], path: sub), at: target, writable: writable), what + " image " + image.manifestDigest.string, nil)
+                let r = try resolve(LayerChainView(folders: [try ConfinedDirectory(path: layersRoot + "/" + folder)]), in: "image \(from)")
+                let sub = r.components.joined(separator: "/")
+                return PreparedMount(mount: .init(.layers([folder], path: sub), at: target, writable: writable), sourceIsFile: isFile(r),
+                                     key: what + " source=\(sub) image " + image.manifestDigest.string)
             }
-            // The context: its files below `source`, ignore rules applied, copied into a folder
-            // of the step's, whose digest goes into the key.
-            try exists(LayerChainView(folders: [sources.context]))
+            // The context: its files below the resolved `source`, ignore rules applied, copied
+            // into a folder of the step's, whose digest goes into the key.
+            let r = try resolve(LayerChainView(folders: [sources.context]), in: "the build context")
             let (folder, digest) = try await BlockingWork.run { [self] in
-                try copyContext(sources.context, path: path, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file), syntax: .dockerignore))
+                try copyContext(sources.context, path: r.components, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file), syntax: .dockerignore))
             }
             // A file is copied under its name; a folder's contents are the copy.
-            var isFolder = path.isEmpty
-            if case .directory? = try LayerChainView(folders: [sources.context]).node(sub) { isFolder = true }
-            return (.init(.layers([folder], path: isFolder ? "" : path.last!), at: target, writable: writable), what + " context " + digest.string, folder)
+            let fileName = isFile(r) ? r.components.last ?? "" : ""
+            return PreparedMount(mount: .init(.layers([folder], path: fileName), at: target, writable: writable), sourceIsFile: isFile(r),
+                                 key: what + " source=\(r.components.joined(separator: "/")) context " + digest.string, scratch: folder)
         default:
             guard let mountCache = sources.request.mountCacheDirectory else {
                 throw fail(file, line, "RUN --mount=type=cache needs a build of an image (its cache keeps the folder)")
@@ -614,8 +650,33 @@ public struct DockerfileBuilder: Sendable {
                 throw RuntimeError.io("cannot make the cache mount folder \(host): \(String(cString: strerror(errno)))")
             }
             // A cache folder's contents are not part of the key: it is a cache.
-            return (.init(.folder(host), at: target, writable: true), "cache " + target, nil)
+            return PreparedMount(mount: .init(.folder(host), at: target, writable: true), sourceIsFile: false, key: "cache " + target)
         }
+    }
+
+    /// Where a mount goes in the step's root: its target resolved inside the stage as a
+    /// container resolves it (symlinks followed there, never on the host), refused under
+    /// `/proc` and `/dev` (the sandbox's own) and where a file stands for a folder or the
+    /// reverse; the components the helper will make (missing from the stage) are
+    /// `components[existing...]`.
+    func placeMount(_ prepared: PreparedMount, in view: LayerChainView, file: String, line: Int) throws -> (OverlayStepRunner.StepMount, LayerChainView.Resolution) {
+        var mount = prepared.mount
+        let r: LayerChainView.Resolution
+        do { r = try view.resolve(mount.target) } catch let e as LayerChainView.ResolutionError {
+            throw fail(file, line, "RUN --mount target=\(mount.target): \(e.why) in the stage")
+        }
+        guard let first = r.components.first, !["proc", "dev"].contains(first) else {
+            throw fail(file, line, "RUN --mount target=\(mount.target) is \(r.components.isEmpty ? "the root" : "under /\(r.components[0])"), which the sandbox mounts itself; mount somewhere else")
+        }
+        switch r.node {
+        case .directory? where prepared.sourceIsFile:
+            throw fail(file, line, "RUN --mount target=\(mount.target) is a folder in the stage, and the mount's source is a file")
+        case .file? where !prepared.sourceIsFile, .symlink? where !prepared.sourceIsFile:
+            throw fail(file, line, "RUN --mount target=\(mount.target) is a file in the stage, and the mount's source is a folder")
+        default: break
+        }
+        mount.target = r.absolute
+        return (mount, r)
     }
 
     /// Copies the context's `path` (a folder's contents, or one file under its name), without
@@ -695,24 +756,23 @@ public struct DockerfileBuilder: Sendable {
         for f in ins.flags where f.name != "mount" {
             throw fail(file, ins.line, "RUN --\(f.name) is not supported by Slipway yet")
         }
-        var mounts: [OverlayStepRunner.StepMount] = [], mountKeys: [String] = [], scratch: [String] = []
+        var prepared: [PreparedMount] = []
         defer {
             // Copies of the context for bind mounts: removed here, or swept with the other .tmp
             // folders by the next garbage collection.
-            for folder in scratch { try? ConfinedDirectory.removeTree(atPath: folder) }
+            for folder in prepared.compactMap(\.scratch) { try? ConfinedDirectory.removeTree(atPath: folder) }
         }
         for spec in ins.flagValues("mount") {
-            let (mount, key, folder) = try await stepMount(spec, sources: sources, file: file, line: ins.line)
-            mounts.append(mount)
-            mountKeys.append(key)
-            if let folder { scratch.append(folder) }
+            prepared.append(try await stepMount(spec, sources: sources, file: file, line: ins.line))
         }
         // With the public network, the step's /etc/resolv.conf names slirp4netns's DNS server.
         let publicNetwork = sources.request.publicNetwork
         if publicNetwork {
             _ = try StepNetwork.resolvConfFile(in: layersRoot + "/" + Self.networkFolder)
-            mounts.append(.init(.folder(layersRoot + "/" + Self.networkFolder, path: "resolv.conf"), at: "/etc/resolv.conf", writable: false))
+            prepared.append(PreparedMount(mount: .init(.folder(layersRoot + "/" + Self.networkFolder, path: "resolv.conf"), at: "/etc/resolv.conf", writable: false),
+                                          sourceIsFile: true, key: ""))
         }
+        let mountKeys = prepared.map(\.key).filter { !$0.isEmpty }
         // A bind mount is an input of the step: what it shows is in the key; and so is the
         // network (a step with none may make something else than one with public).
         let env = runEnvironment(stage)
@@ -741,28 +801,34 @@ public struct DockerfileBuilder: Sendable {
         let workdir = stage.config.config.WorkingDir ?? "/"
         var missing = true
         if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
-        let (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
+        // Targets resolved inside the stage; a mount inside another's target goes after it.
+        let placed = try prepared.map { try placeMount($0, in: view, file: file, line: ins.line) }
+            .enumerated().sorted { ($0.element.1.components.count, $0.offset) < ($1.element.1.components.count, $1.offset) }.map(\.element)
+        let mounts = placed.map(\.0)
+        let code: Int32, step: OverlayStepRunner.StepFolders
+        do {
+            (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
                                                 makeWorkingDirectory: missing, mounts: mounts, publicNetwork: publicNetwork, command: command) { stream, line in
-            log(phase, stream == .stdout ? .stdout : .stderr, line)
+                log(phase, stream == .stdout ? .stdout : .stderr, line)
+            }
+        } catch let e as RuntimeError where e.kind == .buildFailed {
+            throw fail(file, ins.line, e.message)
         }
         guard code == 0 else {
             try await runner.remove(step)
             throw fail(file, ins.line, "RUN exited with status \(code)")
         }
-        // The folders made only to mount on (missing from the stage) leave with the mounts, as
-        // BuildKit removes its mount stubs, when nothing else was written in them.
-        let stubs = try mounts.map { m -> (target: [String], missingFrom: Int) in
-            let parts = PathSyntax.components(m.target)
-            let first = try (1...parts.count).first { try view.node(parts[0..<$0].joined(separator: "/")) == nil } ?? parts.count + 1
-            return (parts, first)
-        }
+        // The folders (and a file's empty file) made only to mount on, missing from the stage,
+        // leave with the mounts, as BuildKit removes its mount stubs, when nothing else was
+        // written in them.
+        let stubs = placed.map { (target: $0.1.components, first: $0.1.existing + 1) }
         try await BlockingWork.run {
             let upper = try ConfinedDirectory(path: step.upper)
-            for (target, first) in stubs where first <= target.count {
+            for (target, first) in stubs.reversed() where first <= target.count {
                 for end in stride(from: target.count, through: first, by: -1) {
-                    let parent = end == 1 ? upper : try upper.openDirectory(target[0..<(end - 1)].joined(separator: "/"))
+                    let parent: ConfinedDirectory
+                    do { parent = end == 1 ? upper : try upper.openDirectory(target[0..<(end - 1)].joined(separator: "/")) } catch { break }
                     let name = target[end - 1]
-                    // A file's mount point is an empty file.
                     if end == target.count, let st = try parent.status(name), (st.st_mode & S_IFMT) == S_IFREG {
                         guard st.st_size == 0, unlinkat(parent.fd, name, 0) == 0 else { break }
                         continue

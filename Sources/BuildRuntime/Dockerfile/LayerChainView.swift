@@ -4,9 +4,9 @@ import Foundation
 /// mounting anything: a path is looked up in the folders topmost first; a 0:0 character device
 /// (a whiteout) hides what is below it, and an opaque folder hides the folders below it. COPY
 /// --from reads a stage through it, and USER looks names up in its /etc/passwd. Every folder
-/// was written by a build step, so it is read through descriptors that never follow a symlink;
-/// a symlink in the middle of a path is not resolved (Docker resolves it inside the stage; that
-/// is not done here, and such a source is reported missing).
+/// was written by a build step, so it is read through descriptors that never follow a symlink:
+/// `node` takes a path as it is, and `resolve` follows symlinks the way a container would,
+/// inside the view only.
 public struct LayerChainView: Sendable {
     /// Folders, topmost first.
     let folders: [ConfinedDirectory]
@@ -68,6 +68,88 @@ public struct LayerChainView: Sendable {
             dirs = next
         }
         return nil
+    }
+
+    /// A path resolved as a container resolves it in its root (`openat2`'s `RESOLVE_IN_ROOT`):
+    /// every symlink followed inside the view, an absolute target from its root, `..` never
+    /// above it.
+    public struct Resolution: @unchecked Sendable {
+        /// The path with every symlink followed: no component is a symlink (but the last, when
+        /// it was not to be followed).
+        public var components: [String]
+        /// How many of `components`, from the first, exist; the rest are missing.
+        public var existing: Int
+        /// What is at the path; nil when it is missing.
+        public var node: Node?
+
+        /// The path, absolute.
+        public var absolute: String { "/" + components.joined(separator: "/") }
+    }
+
+    /// Why a path cannot be resolved in a view.
+    public struct ResolutionError: Error, Sendable, CustomStringConvertible {
+        public let path: String
+        public let why: String
+        public var description: String { "\(path) \(why)" }
+    }
+
+    /// Symlinks followed at most while resolving one path, as Linux's ELOOP limit.
+    public static let maxSymlinks = 40
+
+    /// Resolves `path` (absolute or relative to the root; `/`-separated) inside the view, as
+    /// a container would: the last component's symlink is followed too unless `followLast` is
+    /// false. Once a component is missing, the rest is taken as written (a `..` drops the
+    /// component before it). A file or other non-folder where a folder belongs, or more than
+    /// `maxSymlinks` links, is an error.
+    public func resolve(_ path: String, followLast: Bool = true) throws -> Resolution {
+        var pending = Array(path.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed())
+        var resolved: [String] = []
+        var existing = true
+        var node: Node? = nil
+        var links = 0
+        while let part = pending.popLast() {
+            if part == "." { continue }
+            if part == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                // Back from a missing component: what is left may exist again.
+                if !existing { existing = try self.node(resolved.joined(separator: "/")) != nil }
+                node = nil
+                continue
+            }
+            guard existing, let found = try self.node((resolved + [part]).joined(separator: "/")) else {
+                existing = false
+                resolved.append(part)
+                node = nil
+                continue
+            }
+            switch found {
+            case .symlink(let target, _) where followLast || !pending.isEmpty:
+                links += 1
+                guard links <= Self.maxSymlinks else {
+                    throw ResolutionError(path: path, why: "has more than \(Self.maxSymlinks) symlinks to follow (a loop?)")
+                }
+                if target.hasPrefix("/") { resolved = [] }
+                pending.append(contentsOf: target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed())
+                node = nil
+            case .directory:
+                resolved.append(part)
+                node = found
+            default:
+                guard pending.isEmpty else {
+                    throw ResolutionError(path: path, why: "passes through /\((resolved + [part]).joined(separator: "/")), which is not a folder")
+                }
+                resolved.append(part)
+                node = found
+            }
+        }
+        if node == nil { node = try self.node(resolved.joined(separator: "/")) }
+        var count = resolved.count
+        if node == nil {
+            // The longest prefix that exists.
+            count = 0
+            while count < resolved.count, try self.node(resolved[0...count].joined(separator: "/")) != nil { count += 1 }
+        }
+        return Resolution(components: resolved, existing: count, node: node)
     }
 
     /// The merged names of a folder (its layers' folders, topmost first), whiteouts applied.

@@ -43,15 +43,28 @@ public struct ImageStore: Sendable {
         case .layout(let path, let tag):
             let layout = try OCILayout(path: path, create: false)
             let image = try layout.image(tag: onlyImage ? nil : tag)
-            for d in image.manifest.layers + [image.manifest.config] + [image.manifestDescriptor] {
-                guard layout.store.contains(d.digest) else {
-                    throw RuntimeError.invalid("OCI layout \(PathSyntax.shortened(path)) names blob \(d.digest) but does not contain it")
-                }
-                try content.importBlob(d.digest, from: layout.store)
-            }
+            try importBlobs(of: image, from: layout, path: path)
             return try OCIImage.load(image.manifestDigest, from: content)
         case .registry:
             preconditionFailure("registry references are pulled by importImage")
+        }
+    }
+
+    /// Imports the image whose manifest is `digest` from the OCI layout at `path` (whatever
+    /// its tags), checking that the layout holds every blob it names.
+    public func importLayoutImage(at path: String, digest: Digest) throws -> OCIImage {
+        let layout = try OCILayout(path: path, create: false)
+        let image = try OCIImage.load(digest, from: layout.store)
+        try importBlobs(of: image, from: layout, path: path)
+        return try OCIImage.load(image.manifestDigest, from: content)
+    }
+
+    private func importBlobs(of image: OCIImage, from layout: OCILayout, path: String) throws {
+        for d in image.manifest.layers + [image.manifest.config] + [image.manifestDescriptor] {
+            guard layout.store.contains(d.digest) else {
+                throw RuntimeError.invalid("OCI layout \(PathSyntax.shortened(path)) names blob \(d.digest) but does not contain it")
+            }
+            try content.importBlob(d.digest, from: layout.store)
         }
     }
 

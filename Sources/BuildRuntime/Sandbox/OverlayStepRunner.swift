@@ -32,6 +32,10 @@ public struct OverlayStepRunner: Sendable {
         await namespace.overlayUnavailableReason(scratch: scratch, inPlace: false, makeFolder: makeFolder)
     }
 
+    /// How `slipway-userns` exits, and starts what it says, when it fails itself.
+    static let helperFailed: Int32 = 125
+    static let helperPrefix = "slipway-userns: "
+
     static let scaffold = ".scaffold"
     static let steps = ".steps"
 
@@ -54,7 +58,9 @@ public struct OverlayStepRunner: Sendable {
         try giveToNamespaceRoot(path)
     }
 
-    /// What a step sees at `target` besides its root (a `RUN --mount`).
+    /// What a step sees at `target` besides its root (a `RUN --mount`, the network's
+    /// resolv.conf). `target` is an absolute path without symlinks, resolved inside the stage
+    /// (`LayerChainView.resolve`); `slipway-userns` places the mount there through descriptors.
     public struct StepMount: Sendable {
         public enum Source: Sendable {
             /// `path` in a host folder, shared: a `type=cache` folder that outlives builds, or the
@@ -64,8 +70,8 @@ public struct OverlayStepRunner: Sendable {
             /// topmost first): another stage's layers or the context, for `type=bind`. The
             /// step's writes land in a folder of its own, and are dropped with it.
             case layers([String], path: String)
-            /// An empty tmpfs (`type=tmpfs`).
-            case tmpfs
+            /// An empty tmpfs of at most `bytes` (`type=tmpfs`).
+            case tmpfs(bytes: Int64)
         }
         public var source: Source
         public var target: String
@@ -110,44 +116,40 @@ public struct OverlayStepRunner: Sendable {
         var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
         if snapshot != nil { overlay.copiedRoot = step.relative + "/rootfs" }
-        // Host folders come first in the helper's numbering, then layer stacks.
-        var mounts: [SandboxRunner.Mount] = [], scratch: [String] = []
-        for m in stepMounts {
-            if case .folder(let host, let path) = m.source {
-                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
-                overlay.bindDirectories.append(host)
-            }
-        }
+        // Every mount is placed by the helper inside the root, through descriptors.
         for m in stepMounts {
             switch m.source {
-            case .folder: continue
-            case .tmpfs: scratch.append(m.target)
+            case .folder(let host, let path):
+                overlay.mounts.append(.init(.folder(host), subPath: path, at: m.target, writable: m.writable))
+            case .tmpfs(let bytes):
+                overlay.mounts.append(.init(.tmpfs(bytes: bytes), at: m.target, writable: true))
             case .layers(let stack, let path) where snapshots == .copy:
                 // A copy of the layers, whose writes are dropped with the step's folders.
-                let folder = step.root + "/mount-copy-\(overlay.bindDirectories.count)"
+                let folder = step.root + "/mount-copy-\(overlay.mounts.count)"
                 _ = try await copy(stack, into: folder)
-                mounts.append(.init("/tmp/slipway-mounts/\(overlay.bindDirectories.count)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
-                overlay.bindDirectories.append(folder)
+                overlay.mounts.append(.init(.folder(folder), subPath: path, at: m.target, writable: m.writable))
             case .layers(let stack, let path):
-                let n = overlay.overlayMounts.count
+                let n = overlay.mounts.count
                 let folder = step.root + "/mount-\(n)"
                 for name in ["", "/upper", "/work", "/empty"] { try makeFolder(folder + name) }
                 let relative = step.relative + "/mount-\(n)"
-                let lowers = stack.isEmpty ? [relative + "/empty"] : stack
-                overlay.overlayMounts.append([relative + "/upper", relative + "/work"] + lowers)
-                let index = overlay.bindDirectories.count + n
-                mounts.append(.init("/tmp/slipway-mounts/\(index)" + (path.isEmpty ? "" : "/" + path), at: m.target, writable: m.writable))
+                overlay.mounts.append(.init(.overlay(upper: relative + "/upper", work: relative + "/work", lowers: stack.isEmpty ? [relative + "/empty"] : stack),
+                                            subPath: path, at: m.target, writable: m.writable))
             }
         }
         // The public network: bwrap (run by the helper, which passes descriptors on) gets its
         // pipes as descriptors 4 and 5, after the seccomp filter's 3.
         let net = publicNetwork ? try StepNetwork(firstDescriptor: 4, helper: namespace.helper) : nil
-        let bwrap = sandbox.stepArguments(user: user, mounts: mounts, scratch: scratch, environment: environment,
-                                          workingDirectory: workingDirectory, network: net, command: command)
+        let bwrap = sandbox.stepArguments(user: user, environment: environment, workingDirectory: workingDirectory, network: net, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
+        // What the helper said last, should it fail (exit 125) before the step ran.
+        let helperSaid = OutputTail(keep: 1)
         let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap), environment: ["PATH": "/usr/bin:/bin"],
-                                     passing: [filter] + (net?.descriptors ?? []), onLine: onLine)
+                                     passing: [filter] + (net?.descriptors ?? [])) { stream, line in
+            if stream == .stderr, line.hasPrefix(Self.helperPrefix) { helperSaid.append(String(line.dropFirst(Self.helperPrefix.count))) }
+            onLine(stream, line)
+        }
         if let net { try await net.attach(to: process, log: onLine) }
         let code = await withTaskCancellationHandler {
             await process.wait()
@@ -155,6 +157,10 @@ public struct OverlayStepRunner: Sendable {
             process.signal(SIGKILL)
         }
         await net?.detach()
+        if code == Self.helperFailed, let said = helperSaid.lines.last {
+            try await remove(step)
+            throw RuntimeError.buildFailed("the step's sandbox could not be set up: \(said)")
+        }
         if let snapshot, code == 0 {
             if getuid() == 0 {
                 try await BlockingWork.run {

@@ -97,19 +97,19 @@ public struct SandboxRunner: Sendable {
                                    "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
     /// The bwrap command line for a Dockerfile step, run inside a user namespace of its own
-    /// (`UserNamespaceRunner`) over `root`, the merged overlay, writable: every other
+    /// (`UserNamespaceRunner`) over its root, the merged overlay, writable: every other
     /// namespace unshared (no network), the `SeccompFilter`, Docker's default capabilities for
-    /// a root step and none for another user, and exactly `environment`; `mounts` and a fresh
-    /// tmpfs at each of `scratch` on top.
+    /// a root step and none for another user, and exactly `environment`.
     ///
     /// The root is `/tmp/slipway-root` and `slipway-userns` is `/tmp/slipway-exec-as`, where
     /// that helper mounts them in the step's mount namespace (the namespace's root may not walk
-    /// the host paths to them). bwrap itself stays root of the
-    /// namespace (its `--uid` would need a namespace of its own, mapping one id): for another
+    /// the host paths to them), with the step's own mounts (`RUN --mount`, resolv.conf) already
+    /// placed inside the root: bwrap names no path the build chose. bwrap itself stays root of
+    /// the namespace (its `--uid` would need a namespace of its own, mapping one id): for another
     /// user, the helper (mounted in the sandbox's `/dev`, so in no layer) switches to it and runs
     /// the command, with no capabilities left.
-    public func stepArguments(user: (uid: Int, gid: Int), mounts: [Mount], scratch: [String] = [], environment: [String: String],
-                              workingDirectory: String, network: StepNetwork? = nil, command: [String]) -> [String] {
+    public func stepArguments(user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String, network: StepNetwork? = nil,
+                              command: [String]) -> [String] {
         var args = [bwrapPath, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
                     "--new-session", "--seccomp", "3", "--cap-drop", "ALL"]
         for c in Self.stepCapabilities { args += ["--cap-add", c] }
@@ -120,8 +120,6 @@ public struct SandboxRunner: Sendable {
             args += ["--ro-bind", "/tmp/slipway-exec-as", inside]
             argv = [inside, "--exec-as", "\(user.uid):\(user.gid)", "--"] + command
         }
-        for m in mounts { args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath] }
-        for path in scratch { args += ["--tmpfs", path] }
         if let network { args += network.bwrapArguments }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }

@@ -89,15 +89,11 @@ public struct UserNamespaceRunner: Sendable {
         public var upper: String
         public var work: String
         public var merged: String
-        /// Host folders the command sees at `/tmp/slipway-mounts/<index>` (cache mounts).
-        public var bindDirectories: [String] = []
         /// A folder (under `base`) the command gets as its root instead of the overlay of
         /// `lowers` (`CopySnapshot`, where overlayfs cannot be mounted).
         public var copiedRoot: String?
-        /// Overlays the command sees at `/tmp/slipway-mounts/<index>`, numbered after
-        /// `bindDirectories`: each is its upper and work folders, then its lowers, topmost first
-        /// (names under `base`, or absolute paths).
-        public var overlayMounts: [[String]] = []
+        /// What the helper mounts inside the root before the command runs, in this order.
+        public var mounts: [PlacedMount] = []
         /// Mounted on `merged` where it is (a host path), with nothing else changed: the
         /// command is not a step over a root but bwrap, which binds `merged`.
         public var inPlace = false
@@ -108,6 +104,46 @@ public struct UserNamespaceRunner: Sendable {
             self.upper = upper
             self.work = work
             self.merged = merged
+        }
+    }
+
+    /// A mount `slipway-userns` places inside a step's root before the step runs: its source
+    /// opened by descriptor, `subPath` resolved inside that source as a container would
+    /// (symlinks and `..` never leave it), and `target` walked from the root's descriptor
+    /// without following anything, what is missing made. bwrap never sees a path of it.
+    public struct PlacedMount: Sendable, Equatable {
+        public enum Source: Sendable, Equatable {
+            /// A host folder Slipway keeps (a cache mount's folder, the network's resolv.conf).
+            case folder(String)
+            /// An overlay of `lowers` (topmost first; names under `base`, or absolute paths),
+            /// with `upper` and `work` catching, and so dropping, what the step writes there.
+            case overlay(upper: String, work: String, lowers: [String])
+            /// An empty tmpfs of at most `bytes`.
+            case tmpfs(bytes: Int64)
+        }
+        public var source: Source
+        /// The path inside the source; "" for all of it.
+        public var subPath: String
+        /// Where, in the step's root: an absolute path without symlinks, resolved by Slipway
+        /// inside the stage (the helper refuses one that is not what it was).
+        public var target: String
+        public var writable: Bool
+
+        public init(_ source: Source, subPath: String = "", at target: String, writable: Bool) {
+            self.source = source
+            self.subPath = subPath
+            self.target = target
+            self.writable = writable
+        }
+
+        /// The helper's flag and values for it.
+        var arguments: [String] {
+            switch source {
+            case .folder(let dir): return ["--mount-bind", dir, subPath, target, writable ? "rw" : "ro"]
+            case .overlay(let upper, let work, let lowers):
+                return ["--mount-overlay", ([upper, work] + lowers).joined(separator: ","), subPath, target, writable ? "rw" : "ro"]
+            case .tmpfs(let bytes): return ["--mount-tmpfs", String(bytes), target]
+            }
         }
     }
 
@@ -201,8 +237,7 @@ public struct UserNamespaceRunner: Sendable {
                 args += ["--upper", o.upper, "--work", o.work, "--merged", o.merged]
                 if o.inPlace { args.append("--in-place") }
             }
-            for d in o.bindDirectories { args += ["--bind-dir", d] }
-            for m in o.overlayMounts { args += ["--overlay-mount", m.joined(separator: ",")] }
+            for m in o.mounts { args += m.arguments }
         }
         return args + ["--"] + command
     }

@@ -42,16 +42,19 @@ extension Engine {
         }
     }
 
-    /// What a FROM name resolves to now: a registry tag's manifest digest, or an `oci:` layout
-    /// tag's. A folder has no tag to move: nil.
+    /// What a FROM name resolves to now, under the rules of `dockerfileBase`: the namespace
+    /// image's latest build, a registry tag's manifest digest, or an `oci:` layout tag's. A
+    /// folder has no tag to move: nil.
     nonisolated func currentBaseDigest(_ name: String, namespace: String) async throws -> Digest? {
-        switch try ImageReference.parse(name, field: "FROM") {
-        case .registry(let host, let repository, let tag, let digest):
+        switch try await dockerfileBase(name, namespace: namespace) {
+        case .namespaceImage(_, _, let digest, _):
+            return digest
+        case .reference(.registry(let host, let repository, let tag, let digest)):
             if let digest { return digest }
             return try await registryClient(host: host, namespace: namespace).manifestDigest(repository: repository, reference: tag ?? ImageReference.defaultTag)
-        case .layout(let path, let tag):
+        case .reference(.layout(let path, let tag)):
             return try await BlockingWork.run { try OCILayout(path: path, create: false).image(tag: tag).manifestDigest }
-        case .rootfs:
+        case .reference(.rootfs):
             return nil
         }
     }

@@ -100,28 +100,79 @@ extension Engine {
 // MARK: - Dockerfile base images
 
 extension Engine {
-    /// A Dockerfile FROM image, in the content store: a registry reference (pulled with the
-    /// namespace's credentials, blobs already here not fetched again), an `oci:` layout, or a
-    /// root filesystem folder, each checked against `--allow-source` as a stack image is.
-    nonisolated func importBaseImage(_ name: String, namespace: String) async throws -> OCIImage {
+    /// Where a name a Dockerfile gives (FROM, COPY --from, RUN --mount from=) leads, in the
+    /// namespace of the build: an image of that namespace by its name (its latest built image),
+    /// a registry reference, or — only inside an `--allow-source` folder, and never in the state
+    /// directory but for the namespace's own layouts — a host layout or folder.
+    enum DockerfileBase: Sendable, Equatable {
+        /// The namespace's image `name`, built as `reference` (`oci:DIR@DIGEST` or a pushed
+        /// `repo@DIGEST`).
+        case namespaceImage(name: String, layout: String?, digest: Digest, reference: ImageReference?)
+        case reference(ImageReference)
+    }
+
+    /// Resolves a Dockerfile's image name under the rules of `DockerfileBase`; a refusal is a
+    /// build failure that says what the Dockerfile may name instead.
+    func dockerfileBase(_ name: String, namespace: String) throws -> DockerfileBase {
+        let what = "FROM \(PathSyntax.shortened(name))"
+        // An image of the namespace, by name, wins over Docker Hub's image of the same name, as
+        // a local image does in Docker.
+        if (try? Validation.name(name, field: "FROM", kind: "image")) != nil, let image = try imageIfExists(namespace, name), image.isConfiguration {
+            guard let latest = image.status.latestImage, let at = latest.lastIndex(of: "@"), let digest = Digest(String(latest[latest.index(after: at)...])) else {
+                throw RuntimeError.buildFailed("\(what): image \(name) of namespace \(namespace) has no successful build yet; build it first (build/wait)")
+            }
+            let ref = String(latest[..<at])
+            if ref.hasPrefix("oci:") { return .namespaceImage(name: name, layout: String(ref.dropFirst(4)), digest: digest, reference: nil) }
+            return .namespaceImage(name: name, layout: nil, digest: digest, reference: try ImageReference.parse(ref + "@" + digest.string, field: "FROM"))
+        }
         let ref: ImageReference
         do {
             ref = try ImageReference.parse(name, field: "FROM")
         } catch let e as RuntimeError {
-            throw RuntimeError.buildFailed("FROM \(name): \(e.message); name a registry image (host/repository:tag) or an oci:DIR:TAG layout")
+            throw RuntimeError.buildFailed("\(what): \(e.message); name a registry image (host/repository:tag), an earlier stage, or an image of this namespace")
         }
         switch ref {
+        case .registry: return .reference(ref)
         case .rootfs(let p), .layout(let p, _):
-            do { try checkAllowed(p, field: "FROM") } catch let e as EngineError { throw RuntimeError.buildFailed("FROM \(name): \(e.message)") }
-        case .registry: break
+            guard options.allowedSourceRoots != nil else {
+                throw RuntimeError.buildFailed(
+                    "\(what): a Dockerfile names no host path unless the engine is started with --allow-source DIR (and the path is inside DIR); "
+                        + "name a registry image, an earlier stage, or an image of this namespace instead")
+            }
+            do { try checkAllowed(p, field: "FROM") } catch let e as EngineError { throw RuntimeError.buildFailed("\(what): \(e.message)") }
+            // Slipway's own folders: only the namespace's layouts, never another namespace's
+            // images, caches or sources.
+            let real = SourceSnapshotter.realPath(p) ?? PathSyntax.normalizedAbsolute(p)
+            let state = SourceSnapshotter.realPath(stateDirectory.path) ?? stateDirectory.path
+            func inside(_ path: String, _ root: String) -> Bool {
+                let a = PathSyntax.components(path), r = PathSyntax.components(root)
+                return a.count >= r.count && Array(a.prefix(r.count)) == r
+            }
+            if inside(real, state), !inside(real, state + "/layouts/" + namespace), !inside(real, state + "/layouts/.registry/" + namespace) {
+                throw RuntimeError.buildFailed("\(what) is inside Slipway's state directory, outside namespace \(namespace)'s own image layouts; name the image by its name instead")
+            }
+            return .reference(ref)
         }
+    }
+
+    /// A Dockerfile FROM image, in the content store, as `dockerfileBase` resolves its name:
+    /// a registry reference is pulled with the namespace's credentials (blobs already here
+    /// are not fetched again).
+    nonisolated func importBaseImage(_ name: String, namespace: String) async throws -> OCIImage {
         let images = self.images
         let settings = ImageStore.FolderImageSettings(stackID: "io.slipway.dockerfile")
-        if case .registry(let host, _, _, _) = ref {
-            let client = try await registryClient(host: host, namespace: namespace)
-            return try await images.importImage(ref, folderSettings: settings) { _ in client }
+        switch try await dockerfileBase(name, namespace: namespace) {
+        case .namespaceImage(_, let layout?, let digest, _):
+            return try await BlockingWork.run { try images.importLayoutImage(at: layout, digest: digest) }
+        case .namespaceImage(_, nil, _, let ref?), .reference(let ref):
+            if case .registry(let host, _, _, _) = ref {
+                let client = try await registryClient(host: host, namespace: namespace)
+                return try await images.importImage(ref, folderSettings: settings) { _ in client }
+            }
+            return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }
+        case .namespaceImage(let n, nil, _, nil):
+            throw RuntimeError.buildFailed("FROM \(n): the image's latest build cannot be found")
         }
-        return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }
     }
 }
 

@@ -13,6 +13,10 @@ enum Repo {
     static var buildpacks: URL { root.appendingPathComponent("buildpacks") }
     static var examples: URL { root.appendingPathComponent("examples") }
     static var fixtures: URL { root.appendingPathComponent("Tests/SlipwayTests/Fixtures") }
+    /// Engine flags that let a Dockerfile name host paths (`FROM oci:…`) in the test's temporary
+    /// folders and the repository, and sources there: without `--allow-source`, a Dockerfile
+    /// names no host path at all.
+    static var hostPathArguments: [String] { ["--allow-source", NSTemporaryDirectory(), "--allow-source", root.path] }
 }
 
 /// A fresh temporary folder, removed when the value is released.

@@ -1,0 +1,225 @@
+import Foundation
+import JSONRPC
+import Testing
+@testable import BuildRuntime
+
+/// A Dockerfile is hostile: these builds try, as an attacker would, to reach the host or another
+/// tenant through what a Dockerfile names (mount sources and targets, FROM and COPY --from,
+/// ADD URLs) and to crash or exhaust the engine. Each test runs the real builder, kernel,
+/// overlayfs, bwrap and `slipway-userns`, as root and (with `scripts/test-as-user.sh`) as a user
+/// with a subordinate id range, and checks from the host that nothing outside the build changed
+/// and nothing of the host reached the image or the log.
+@Suite struct DockerfileAttackTests {
+    /// A folder on the host that a step must never reach: under /var/tmp, which (unlike /tmp)
+    /// the helper's mount namespace shows, world-writable so that an escaped step could write
+    /// there whatever its ids, with a world-readable secret.
+    struct HostBait {
+        let dir: String
+        let secret = "host-secret-" + UUID().uuidString
+
+        init() throws {
+            dir = "/var/tmp/slipway-bait-" + UUID().uuidString.prefix(8).lowercased()
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            chmod(dir, 0o1777)
+            try secret.write(toFile: dir + "/secret", atomically: false, encoding: .utf8)
+            chmod(dir + "/secret", 0o644)
+        }
+
+        /// What the folder holds now: only the secret, unchanged, unless a step escaped.
+        func untouched() -> Bool {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return names == ["secret"] && (try? String(contentsOfFile: dir + "/secret", encoding: .utf8)) == secret
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: dir) }  // test scratch
+    }
+
+    /// Builds `dockerfile` in `f`'s context into a fresh layout; returns the error, if any, the
+    /// log, and every byte of the layout's blobs (to search for the host's secret).
+    static func attempt(_ f: DockerfileBuilderTests.Fixture, _ dockerfile: String, layout name: String,
+                        resolve: (@Sendable (String) async throws -> OCIImage)? = nil) async throws -> (error: String?, log: [String], layout: String) {
+        try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        let lines = LineCollector()
+        let layout = f.state.path + "/" + name
+        var request = f.request(layout)
+        if let resolve { request.resolveBase = resolve }
+        request.mountCacheDirectory = f.state.path + "/mounts"
+        do {
+            _ = try await f.builder.build(request) { _, _, line in lines.add(line) }
+            return (nil, lines.all, layout)
+        } catch {
+            return ("\(error)", lines.all, layout)
+        }
+    }
+
+    /// Whether any blob of the layout holds `text` (decompressing gzip layers).
+    static func layout(_ layout: String, contains text: String) async throws -> Bool {
+        guard FileManager.default.fileExists(atPath: layout + "/blobs") else { return false }
+        let r = try await sh("for f in '\(layout)'/blobs/sha256/*; do (zcat -f \"$f\" 2>/dev/null || cat \"$f\") | grep -a -c -F '\(text)'; done | awk '{s+=$1} END {print s+0}'")
+        return r.out.trimmingCharacters(in: .whitespacesAndNewlines) != "0"
+    }
+
+    // MARK: A1: bind mount sources
+
+    /// A bind mount whose source is a symlink (in an earlier stage, in a base image, or in the
+    /// context, where its target moves with the copy) resolves inside what it names, as in a
+    /// container: never the host's root, which it would otherwise mount read-write.
+    @Test func bindMountSourcesThatAreSymlinksStayInsideTheirRoot() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let bait = try HostBait()
+        defer { bait.remove() }
+        // The context: a link that points inside it, four folders up (its root).
+        try FileManager.default.createDirectory(atPath: f.context.path + "/x/y/z/w", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: f.context.path + "/x/y/z/w/up", withDestinationPath: "../../../..")
+        try FileManager.default.createSymbolicLink(atPath: f.context.path + "/rootlink", withDestinationPath: "/")
+        let probe = "cat /h\(bait.dir)/secret > /leak 2>/dev/null; echo pwned > /h\(bait.dir)/pwned 2>/dev/null; ls /h > /listing; true"
+        // From an earlier stage whose link points at /, and at ../../.. from a folder.
+        let fromStage = try await Self.attempt(f, """
+            FROM base AS a
+            RUN ln -s / /hostroot && mkdir -p /deep/er && ln -s ../../.. /deep/er/up && echo stage-a > /marker
+            FROM base
+            RUN --mount=type=bind,from=a,source=hostroot,target=/h,rw \(probe)
+            RUN --mount=type=bind,from=a,source=deep/er/up,target=/h2,rw cat /h2/marker > /seen-up
+            """, layout: "stage")
+        #expect(fromStage.error == nil, "\(fromStage.error ?? "")\n\(fromStage.log.joined(separator: "\n"))")
+        // From a base image that carries such a link in its layer.
+        let evil = f.state.path + "/evil"
+        _ = try await Self.attempt(f, "FROM base\nRUN ln -s / /hostroot\n", layout: "evil")
+        let base = f.baseLayout
+        let fromImage = try await Self.attempt(f, """
+            FROM base
+            RUN --mount=type=bind,from=evil,source=hostroot,target=/h,rw \(probe)
+            """, layout: "image") { name in
+            try OCILayout(path: name == "evil" ? evil : base, create: false).image(tag: name == "evil" ? "latest" : "run")
+        }
+        #expect(fromImage.error == nil, "\(fromImage.error ?? "")")
+        // From the context: its links, copied, would point out of the copy.
+        let fromContext = try await Self.attempt(f, """
+            FROM base
+            RUN --mount=type=bind,source=x/y/z/w/up,target=/h,rw \(probe)
+            RUN --mount=type=bind,source=rootlink,target=/h,rw ls /h > /listing-root
+            """, layout: "context")
+        #expect(fromContext.error == nil, "\(fromContext.error ?? "")")
+
+        #expect(bait.untouched(), "a step reached the host folder \(bait.dir)")
+        for attempt in [fromStage, fromImage, fromContext] {
+            #expect(try await !Self.layout(attempt.layout, contains: bait.secret), "the host's secret is in \(attempt.layout)")
+            #expect(!attempt.log.joined().contains(bait.secret))
+        }
+        // What the mounts showed: the stage's own root, and the context's.
+        let stage = try await UnpackedImage(layout: fromStage.layout)
+        #expect(try String(contentsOfFile: stage.rootfs + "/seen-up", encoding: .utf8) == "stage-a\n")
+        #expect(try String(contentsOfFile: stage.rootfs + "/listing", encoding: .utf8).contains("marker"))
+        let context = try await UnpackedImage(layout: fromContext.layout)
+        for listing in ["/listing", "/listing-root"] {
+            let seen = try String(contentsOfFile: context.rootfs + listing, encoding: .utf8)
+            #expect(seen.contains("Dockerfile") && seen.contains("rootlink") && !seen.contains("proc"), "\(listing): \(seen)")
+        }
+    }
+
+    // MARK: A2: mount targets
+
+    /// A mount target that is a symlink in the stage (to where the helper's view shows the host,
+    /// `/oldroot/…`, or to an absolute host path) resolves inside the stage: the folder or file
+    /// the mount needs is made there, and nothing is made on the host. The same holds for the
+    /// sandbox's own mount points, /proc and /dev.
+    @Test func mountTargetsThatAreSymlinksStayInsideTheStage() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let bait = try HostBait()
+        defer { bait.remove() }
+        let attempt = try await Self.attempt(f, """
+            FROM base
+            RUN ln -s /oldroot\(bait.dir)/x /t && ln -s \(bait.dir) /td && ln -s /oldroot\(bait.dir)/file /tf
+            RUN --mount=type=bind,source=data,target=/t touch /t/through-bind 2>/dev/null; true
+            RUN --mount=type=tmpfs,target=/td/newdir touch /td/newdir/through-tmpfs
+            RUN --mount=type=bind,source=data/x.txt,target=/tf cat /tf > /seen-file
+            RUN --mount=type=cache,target=/td/cache touch /td/cache/through-cache
+            """, layout: "targets")
+        #expect(attempt.error == nil, "\(attempt.error ?? "")\n\(attempt.log.joined(separator: "\n"))")
+        #expect(bait.untouched(), "a mount target was made on the host, in \(bait.dir)")
+        let image = try await UnpackedImage(layout: attempt.layout)
+        #expect(try String(contentsOfFile: image.rootfs + "/seen-file", encoding: .utf8) == "one\n")
+        // The stubs made inside the stage for the mounts leave with them.
+        #expect(!FileManager.default.fileExists(atPath: image.rootfs + "/oldroot\(bait.dir)/x"))
+        #expect(!FileManager.default.fileExists(atPath: image.rootfs + bait.dir + "/newdir"))
+
+        // A layer whose /proc is a symlink out: the step does not run over it.
+        try FileManager.default.createDirectory(atPath: f.context.path + "/evilroot", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: f.context.path + "/evilroot/proc", withDestinationPath: "/oldroot" + bait.dir)
+        let proc = try await Self.attempt(f, "FROM base\nCOPY evilroot/ /\nRUN true\n", layout: "proc")
+        #expect(proc.error?.contains("/proc is not a folder") == true, "\(proc.error ?? "built")")
+        #expect(bait.untouched(), "/proc was mounted on the host, in \(bait.dir)")
+    }
+
+    // MARK: A3: host paths and other namespaces
+
+    /// Builds a Dockerfile image from `dockerfile` (in a fresh folder, or a git repository) in
+    /// `namespace`, and waits for build 1.
+    static func build(_ c: SlipwayClient, _ name: String, namespace: String = "default", dockerfile: String, files: [String: String] = [:],
+                      git: Bool = false) async throws -> JSONValue {
+        let app = TempDir("attack")
+        try dockerfile.write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        for (path, text) in files { try text.write(toFile: app.path + "/" + path, atomically: true, encoding: .utf8) }
+        var source: JSONValue = ["local": ["path": .string(app.path)]]
+        if git {
+            let r = try await sh("cd '\(app.path)' && git init -q -b main && git add -A && git -c user.email=t@example.com -c user.name=t commit -qm x")
+            #expect(r.status == 0, "\(r.err)")
+            source = ["git": ["url": .string("file://" + app.path), "revision": "main"]]
+        }
+        _ = try await c.call("image/create", ["name": .string(name), "namespace": .string(namespace), "strategy": "dockerfile", "source": source])
+        return try await c.call("build/wait", ["image": .string(name), "namespace": .string(namespace), "build": 1])
+    }
+
+    /// FROM and COPY --from take registry references, earlier stages and the namespace's own
+    /// images by name; a host path only under --allow-source, and never another namespace's
+    /// state. Without --allow-source, no host path at all, whatever the source (a folder or a
+    /// git repository).
+    @Test func aDockerfileNamesNoHostPathAndNoOtherNamespace() async throws {
+        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
+        let base = try await DockerfileStrategyTests.baseLayout()
+        // A file only root may read, and a layout outside any allowed folder.
+        let hidden = "/var/tmp/slipway-hidden-" + UUID().uuidString.prefix(8).lowercased()
+        defer { try? FileManager.default.removeItem(atPath: hidden) }  // test scratch
+        try FileManager.default.createDirectory(atPath: hidden + "/x", withIntermediateDirectories: true)
+        let secret = "root-only-" + UUID().uuidString
+        try secret.write(toFile: hidden + "/x/secret", atomically: false, encoding: .utf8)
+        chmod(hidden + "/x/secret", 0o600)
+        #expect(try await sh("cp -r '\(base.path)/oci' '\(hidden)/layout'").status == 0)
+
+        let open = TempDir("state")
+        do {
+            let c = try SlipwayClient(stateDir: open.path)
+            for (i, (dockerfile, git)) in [("FROM oci:\(base.path)/oci:run\n", false), ("FROM oci:\(base.path)/oci:run\n", true), ("FROM \(hidden)/x\n", false),
+                                          ("FROM scratch\nCOPY --from=\(hidden)/x /secret /stolen\n", false),
+                                          ("FROM scratch\nCOPY --from=oci:\(hidden)/layout:run /etc/passwd /stolen\n", true)].enumerated() {
+                let b = try await Self.build(c, "nohost\(i)", dockerfile: dockerfile, git: git)
+                #expect(b["status"] == "FAILURE", "\(dockerfile) built: \(JSONWriter.string(b))")
+                #expect(b["message"]?.stringValue?.contains("a Dockerfile names no host path unless the engine is started with --allow-source") == true,
+                        "\(JSONWriter.string(b))")
+            }
+        }
+
+        // With --allow-source, paths inside it work, but not another namespace's images.
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
+        let made = try await Self.build(c, "private", namespace: "a", dockerfile: "FROM scratch\nCOPY secret.txt /secret.txt\n", files: ["secret.txt": secret])
+        #expect(made["status"] == "SUCCESS", "\(JSONWriter.string(made))")
+        let mine = try await Self.build(c, "mine", namespace: "a", dockerfile: "FROM private\nCOPY --from=private /secret.txt /copied.txt\n")
+        #expect(mine["status"] == "SUCCESS", "the namespace's own image, by name: \(JSONWriter.string(mine))")
+        let allowedPath = try await Self.build(c, "allowed", namespace: "b", dockerfile: "FROM oci:\(base.path)/oci:run\n")
+        #expect(allowedPath["status"] == "SUCCESS", "\(JSONWriter.string(allowedPath))")
+        for (i, (dockerfile, git)) in [("FROM oci:\(state.path)/layouts/a/private\n", false), ("FROM oci:\(state.path)/layouts/a/private\n", true),
+                                      ("FROM scratch\nCOPY --from=oci:\(state.path)/layouts/a/private:latest /secret.txt /stolen\n", false),
+                                      ("FROM \(state.path)/dockerfile\n", false)].enumerated() {
+            let b = try await Self.build(c, "steal\(i)", namespace: "b", dockerfile: dockerfile, git: git)
+            #expect(b["status"] == "FAILURE", "\(dockerfile) built: \(JSONWriter.string(b))")
+            #expect(b["message"]?.stringValue?.contains("inside Slipway's state directory") == true, "\(JSONWriter.string(b))")
+        }
+        // Namespace b's `private` is not namespace a's (it is Docker Hub's, unreachable here).
+        let byName = try await Self.build(c, "byname", namespace: "b", dockerfile: "FROM private\n")
+        #expect(byName["status"] == "FAILURE", "\(JSONWriter.string(byName))")
+        #expect(!JSONWriter.string(byName).contains(secret))
+        let root = try await sh("grep -rl -a '\(secret)' '\(state.path)/layouts/b' '\(open.path)/layouts' 2>/dev/null | wc -l")
+        #expect(root.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "a secret reached another namespace's layouts")
+    }
+}
