@@ -16,6 +16,9 @@ public struct ServerOptions: Sendable, Equatable {
     public var gitPollInterval: Double = 60
     /// Registries reachable over plain HTTP besides loopback ones.
     public var insecureRegistries: [String] = []
+    /// Hosts (`HOST[:PORT]`) a build's ADD may fetch from though they are the engine's host,
+    /// loopback or link-local (`OutboundAddressPolicy`).
+    public var addHostAllowList: [String] = []
     /// Cap on a source download and on what a source expands to.
     public var maxSourceBytes: Int64 = 8 << 30
     /// Cap on one build's log.
@@ -52,6 +55,7 @@ public struct ServerOptions: Sendable, Equatable {
 
         engine flags: --max-concurrent-builds N  --max-message-size BYTES  --git-poll-interval SECONDS
                       --insecure-registry HOST[:PORT]...  --allow-source DIR...  --max-source-bytes BYTES
+                      --allow-add-host HOST[:PORT]... (a loopback, link-local or engine host address ADD may fetch from)
                       --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
                       --event-ttl DURATION (60m: how long a system event is kept)
                       --quota images=N,buildruns=N,storage=BYTES (per namespace; 100, 100, unlimited)
@@ -95,6 +99,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--insecure-registry", scope: .engine, hint: "HOST[:PORT]",
              apply: { o, v in guard !v.isEmpty, !v.contains("/") else { return false }; o.insecureRegistries.append(v); return true },
              shown: { $0.insecureRegistries.joined(separator: ",") }),
+        Flag(name: "--allow-add-host", scope: .engine, hint: "HOST[:PORT] (an address, [IPv6]:PORT or a host name)",
+             apply: { o, v in guard OutboundAddressPolicy.AllowedHost(parsing: v) != nil else { return false }; o.addHostAllowList.append(v); return true },
+             shown: { $0.addHostAllowList.joined(separator: ",") }),
         Flag(name: "--allow-source", scope: .engine, hint: "an absolute directory",
              apply: { o, v in guard v.hasPrefix("/") else { return false }; o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]; return true },
              shown: { $0.allowedSourceRoots?.joined(separator: ",") ?? "" }),

@@ -53,6 +53,7 @@ public enum SlipwayServer {
                                           allowedSourceRoots: options.allowedSourceRoots,
                                           gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)
         engineOptions.insecureRegistries = options.insecureRegistries
+        engineOptions.addHostAllowList = options.addHostAllowList
         engineOptions.maxSourceBytes = options.maxSourceBytes
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL

@@ -57,6 +57,9 @@ public struct BuildRequest: Sendable {
     public var publicNetwork = false
     /// `slipway-userns` (beside the launcher), which configures a step's public network.
     public var userNamespaceHelper = ""
+    /// `--allow-add-host` entries: what a Dockerfile build's ADD may fetch from though
+    /// `OutboundAddressPolicy` refuses it otherwise.
+    public var addHostAllowList: [String] = []
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage?,
                 runImage: OCIImage?, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,

@@ -25,10 +25,14 @@ public struct HTTPRequest: Sendable {
     public var timeout: Double
     /// PEM CA certificates trusted for https besides the system's (a registry's own CA).
     public var trustedCertificates: Data?
+    /// Which addresses the transfer may connect to, checked on each address curl is about to
+    /// connect to (after name resolution); nil: any.
+    public var addressPolicy: OutboundAddressPolicy?
 
     public init(method: String = "GET", url: URL, headers: [(String, String)] = [], body: HTTPBody = .none, timeout: Double = 300,
-                trustedCertificates: Data? = nil) {
+                trustedCertificates: Data? = nil, addressPolicy: OutboundAddressPolicy? = nil) {
         self.trustedCertificates = trustedCertificates
+        self.addressPolicy = addressPolicy
         self.method = method
         self.url = url
         self.headers = headers
@@ -64,6 +68,9 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
     case untrustedCertificate(String)
     /// The body was larger than the sink's cap; the transfer was stopped there.
     case tooLarge(limit: Int64)
+    /// The request's address policy refused every address the host resolved to (no connection
+    /// was attempted); the message names the (first) address and how to allow it.
+    case addressRefused(String)
 
     /// Whether an https attempt failing this way may mean a peer that speaks plain HTTP: the
     /// handshake failed or the connection broke. Never for a certificate that is not trusted
@@ -71,13 +78,13 @@ public enum HTTPError: Error, Equatable, CustomStringConvertible {
     public var mayMeanPlainHTTP: Bool {
         switch self {
         case .tlsHandshake, .transport: return true
-        case .untrustedCertificate, .tooLarge: return false
+        case .untrustedCertificate, .tooLarge, .addressRefused: return false
         }
     }
 
     public var description: String {
         switch self {
-        case .transport(let m), .tlsHandshake(let m), .untrustedCertificate(let m): return m
+        case .transport(let m), .tlsHandshake(let m), .untrustedCertificate(let m), .addressRefused(let m): return m
         case .tooLarge(let limit): return "the answer is larger than \(limit) bytes"
         }
     }
@@ -96,7 +103,7 @@ public struct HTTPClient: Sendable {
 
     /// Sends `request` and returns the response; the body goes to `sink`.
     public func send(_ request: HTTPRequest, sink: HTTPResponseSink = .memory(maxBytes: 4 << 20)) async throws -> HTTPResponse {
-        let transfer = Transfer(sink: sink)
+        let transfer = Transfer(sink: sink, addressPolicy: request.addressPolicy)
         return try await withTaskCancellationHandler {
             try await BlockingWork.run { try transfer.perform(request) }
         } onCancel: {
@@ -119,13 +126,21 @@ private final class Transfer: @unchecked Sendable {
     var headers: [String: String] = [:]
     var overLimit: Int64?
     var sinkError: Error?
+    let addressPolicy: OutboundAddressPolicy?
+    /// Why the address policy refused a connection (the first refusal), and whether it let
+    /// any through.
+    var addressRefusal: String?
+    var addressAllowed = false
     var upload: FileHandle?
     var uploadStream: Int32?
     var uploadRemaining: Int64 = 0
     var uploadBytes = Data()
     var uploadOffset = 0
 
-    init(sink: HTTPResponseSink) { self.sink = sink }
+    init(sink: HTTPResponseSink, addressPolicy: OutboundAddressPolicy?) {
+        self.sink = sink
+        self.addressPolicy = addressPolicy
+    }
 
     func perform(_ request: HTTPRequest) throws -> HTTPResponse {
         guard let h = curl_easy_init() else { throw HTTPError.transport("libcurl could not start a transfer") }
@@ -143,8 +158,19 @@ private final class Transfer: @unchecked Sendable {
         slipway_curl_set_long(h, CURLOPT_LOW_SPEED_LIMIT, 1024)
         slipway_curl_set_long(h, CURLOPT_LOW_SPEED_TIME, 30)
         slipway_curl_set_string(h, CURLOPT_USERAGENT, "slipway")
-        // Proxies come only from what Slipway is told, never from the environment of a build.
+        // Proxies come only from what Slipway is told, never from the environment of a build;
+        // there is none, so the address an address policy checks is the peer's own.
         slipway_curl_set_string(h, CURLOPT_PROXY, "")
+        if addressPolicy != nil {
+            // Every socket curl opens (each resolved address of each attempt) is checked first,
+            // so no resolution (a rebinding name, a CONNECT_TO/RESOLVE override, which nothing
+            // sets, or a cached answer; the handle is new anyway) gets around it; redirects are
+            // the caller's, each a new transfer checked the same way.
+            slipway_curl_set_opensocket_callback(h, { ctx, _, address in
+                Unmanaged<Transfer>.fromOpaque(ctx!).takeUnretainedValue().openSocket(address!)
+            })
+            slipway_curl_set_pointer(h, CURLOPT_OPENSOCKETDATA, context)
+        }
         if let extra = request.trustedCertificates {
             // A CA bundle given as a blob replaces the default file, so the system's go with it.
             let bundle = HTTPClient.systemCertificates + Data("\n".utf8) + extra
@@ -209,6 +235,7 @@ private final class Transfer: @unchecked Sendable {
         if let limit = overLimit { throw HTTPError.tooLarge(limit: limit) }
         if let e = sinkError { throw e }
         if code == CURLE_ABORTED_BY_CALLBACK { throw CancellationError() }
+        if code != CURLE_OK, !addressAllowed, let refusal = addressRefusal { throw HTTPError.addressRefused(refusal) }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorText.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
@@ -237,6 +264,26 @@ private final class Transfer: @unchecked Sendable {
         }
         bodyBytes += Int64(count)
         return count
+    }
+
+    /// A socket for a connection to `address`, when the address policy allows it; else
+    /// `CURL_SOCKET_BAD` (curl then tries the host's next address, if any) and the refusal kept.
+    func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var port: UInt16 = 0
+        let count = Int(slipway_curl_sockaddr_ip(address, &bytes, &port))
+        let refusal: String?
+        if let ip = IPAddress(bytes: Array(bytes.prefix(count))) {
+            refusal = addressPolicy?.refusal(connectingTo: ip, port: Int(port))
+        } else {
+            refusal = "connections go only to IPv4 and IPv6 addresses, not to one of address family \(address.pointee.family)"
+        }
+        if let refusal {
+            if addressRefusal == nil { addressRefusal = refusal }
+            return CURL_SOCKET_BAD
+        }
+        addressAllowed = true
+        return slipway_curl_open_socket(address)
     }
 
     /// One header line; a new status line (an interim 1xx answer) starts the headers afresh.

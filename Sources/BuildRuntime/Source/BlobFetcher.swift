@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A downloaded source archive: a file and the digest of its bytes (what decides whether a blob
 /// source changed).
@@ -8,14 +9,62 @@ public struct FetchedBlob: Sendable {
     public var bytes: Int64
 }
 
+/// The bytes a build's downloads may still bring in, shared by all of them: the source size
+/// cap counts a build's downloads (ADD of URLs) together, not each alone.
+public final class DownloadBudget: Sendable {
+    /// The cap on all the downloads together.
+    public let limit: Int64
+    private let left: Mutex<Int64>
+
+    public init(limit: Int64) {
+        self.limit = limit
+        left = Mutex(limit)
+    }
+
+    /// What may still be downloaded.
+    public var remaining: Int64 { left.withLock { $0 } }
+
+    /// Takes `bytes` off the budget; false (and nothing taken) when fewer are left, as when
+    /// downloads running at once together went over.
+    func take(_ bytes: Int64) -> Bool {
+        left.withLock { left in
+            guard bytes <= left else { return false }
+            left -= bytes
+            return true
+        }
+    }
+}
+
 /// Fetches source archives from `file://`, `http://` and `https://` URLs into a file, streaming them to disk while they are hashed and stopping at a size cap as the bytes
 /// arrive. Redirects are followed (at most 10) to http(s) URLs only, never from https down to
 /// http.
+///
+/// A build's download (ADD of a URL) is made with an address policy, checked on every hop
+/// (redirect targets too) at connect time, and a budget shared by the build's downloads; an
+/// image's blob source, which the image's owner names, is fetched with neither.
 public struct BlobFetcher: Sendable {
+    /// The cap on this fetch when there is no budget.
     public let maxBytes: Int64
+    /// Shared by a build's downloads: each may bring in what is left of it, and takes what it
+    /// brought off.
+    public let budget: DownloadBudget?
+    /// Where a build's download may connect (nil: anywhere); with one, only http(s) URLs are
+    /// fetched.
+    public let addressPolicy: OutboundAddressPolicy?
     static let maxRedirects = 10
 
-    public init(maxBytes: Int64 = 2 << 30) { self.maxBytes = maxBytes }
+    public init(maxBytes: Int64 = 2 << 30) {
+        self.maxBytes = maxBytes
+        budget = nil
+        addressPolicy = nil
+    }
+
+    /// A fetcher for a build's downloads: within `budget`, to addresses `addressPolicy` allows.
+    public init(budget: DownloadBudget, addressPolicy: OutboundAddressPolicy) {
+        maxBytes = budget.limit
+        self.budget = budget
+        self.addressPolicy = addressPolicy
+    }
 
     /// Refuses URLs of any other scheme.
     public static func validate(url: String, field: String) throws -> URL {
@@ -37,9 +86,15 @@ public struct BlobFetcher: Sendable {
     /// must be on the same file system) and returns it with its digest.
     public func fetch(_ url: URL, to target: String, through store: ContentStore) async throws -> FetchedBlob {
         let shown = PathSyntax.shortened(url.absoluteString)
-        let tooLarge = RuntimeError.invalid("blob \(shown) is larger than \(maxBytes) bytes, the source size cap; refusing it", field: "source.blob.url")
+        let maxBytes = budget?.remaining ?? self.maxBytes
+        let tooLarge = RuntimeError.invalid(
+            "blob \(shown) is larger than \(maxBytes) bytes, "
+                + (budget.map { "what is left of the source size cap (\($0.limit) bytes for all of a build's downloads)" } ?? "the source size cap") + "; refusing it",
+            field: "source.blob.url")
+        if addressPolicy != nil, !["http", "https"].contains(url.scheme?.lowercased() ?? "") {
+            throw RuntimeError.invalid("blob \(shown) is not an http(s) URL; a build fetches only those", field: "source.blob.url")
+        }
         if url.isFileURL {
-            let maxBytes = self.maxBytes
             return try await BlockingWork.run {
                 let fd = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
                 guard fd >= 0 else { throw RuntimeError.invalid("blob \(shown) does not exist or cannot be read", field: "source.blob.url") }
@@ -68,9 +123,12 @@ public struct BlobFetcher: Sendable {
             let w = try store.writer()
             let response: HTTPResponse
             do {
-                response = try await client.send(HTTPRequest(url: current), sink: .stream(w, maxBytes: maxBytes))
+                response = try await client.send(HTTPRequest(url: current, addressPolicy: addressPolicy), sink: .stream(w, maxBytes: maxBytes))
             } catch HTTPError.tooLarge {
                 throw tooLarge
+            } catch HTTPError.addressRefused(let why) {
+                let hop = current == url ? "" : " (redirected to \(PathSyntax.shortened(current.absoluteString)))"
+                throw RuntimeError.invalid("cannot download \(shown)\(hop): \(why)", field: "source.blob.url")
             } catch let e as HTTPError {
                 throw RuntimeError.unavailable("cannot download \(shown): \(e)")
             }
@@ -89,6 +147,7 @@ public struct BlobFetcher: Sendable {
             guard (200..<300).contains(response.status) else {
                 throw RuntimeError.unavailable("HTTP \(response.status) from \(current.host ?? "") downloading \(shown); check the URL")
             }
+            if let budget, !budget.take(w.size) { throw tooLarge }
             let (digest, size) = try w.commit(toFile: target)
             return FetchedBlob(path: target, digest: digest, bytes: size)
         }

@@ -299,6 +299,7 @@ extension Engine {
         var outputLayout, outputTag, outputName, launcherPath: String
         var launcherVersion: String
         var project: ProjectMetadata
+        var addHostAllowList: [String]
 
         func request(images: ImageStore) throws -> BuildRequest {
             var r = BuildRequest(
@@ -309,6 +310,7 @@ extension Engine {
                 outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
             r.publicNetwork = publicNetwork
             r.userNamespaceHelper = userNamespaceHelper
+            r.addHostAllowList = addHostAllowList
             return r
         }
     }
@@ -356,7 +358,7 @@ extension Engine {
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
                 publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
-                project: Self.projectMetadata(image.source))
+                project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList)
         }
     }
 

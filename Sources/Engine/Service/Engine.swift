@@ -12,6 +12,9 @@ public struct EngineOptions: Sendable {
     public var gitPollInterval: Double?
     /// Registries (`host[:port]`) that may be reached over plain HTTP besides loopback ones.
     public var insecureRegistries: [String] = []
+    /// Hosts (`HOST[:PORT]`) a build's ADD may fetch from though `OutboundAddressPolicy`
+    /// refuses them otherwise (`--allow-add-host`).
+    public var addHostAllowList: [String] = []
     /// How many builds run at once, across all images.
     public var maxConcurrentBuilds: Int
     /// Folders the host paths a client names (sources, buildpacks, stack folders and layouts,
