@@ -26,11 +26,14 @@ public struct DockerfileBuilder: Sendable {
         /// Where RUN --mount=type=cache folders are kept between builds (the image's own);
         /// nil refuses cache mounts.
         public var mountCacheDirectory: String?
-        /// The most bytes an ADD may bring in (a download, or what an archive expands to): the
-        /// source size cap.
+        /// The most bytes ADD may bring in: all of a build's downloads together, and what one
+        /// archive expands to (the source size cap).
         public var maxAddBytes: Int64 = 8 << 30
         /// Whether RUN steps get outbound network access (`StepNetwork`).
         public var publicNetwork = false
+        /// Hosts an `ADD` of a URL may fetch from although the `OutboundAddressPolicy` refuses
+        /// their addresses (loopback, link-local, the engine host's own): `--allow-add-host`.
+        public var addHostAllowList: [String] = []
         /// The most a `RUN --mount=type=tmpfs` may hold (its default size).
         public var maxTmpfsBytes: Int64 = 1 << 30
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
@@ -146,6 +149,13 @@ public struct DockerfileBuilder: Sendable {
             throw RuntimeError.buildFailed(e.description)
         }
         let words = ShellWords(escape: dockerfile.escape)
+        // One fetcher for the build: its downloads share the size cap, and every address it
+        // connects to is checked (with the public network; with none, ADD of a URL is refused).
+        let fetcher: BlobFetcher?
+        do {
+            fetcher = request.publicNetwork
+                ? BlobFetcher(budget: DownloadBudget(limit: request.maxAddBytes), addressPolicy: try OutboundAddressPolicy(allowing: request.addHostAllowList)) : nil
+        }
         let platform = ["TARGETPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "TARGETOS": "linux", "TARGETARCH": OCIImageConfig.hostArchitecture,
                         "BUILDPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "BUILDOS": "linux", "BUILDARCH": OCIImageConfig.hostArchitecture]
         // Global ARGs: usable in FROM lines, and (declared again) in stages.
@@ -181,7 +191,7 @@ public struct DockerfileBuilder: Sendable {
                     group.addTask { [globals] in
                         var found: [String: Digest] = [:]
                         let stage = try await buildStage(dockerfile, i, built: ready, globals: globals, platform: platform, request: request,
-                                                         context: context, bases: &found, log: stageLog)
+                                                         context: context, fetcher: fetcher, bases: &found, log: stageLog)
                         return (i, stage, found)
                     }
                 }
@@ -265,7 +275,7 @@ public struct DockerfileBuilder: Sendable {
     }
 
     func buildStage(_ d: Dockerfile, _ index: Int, built: [Int: Stage], globals: [String: String], platform: [String: String], request: Request,
-                    context: ConfinedDirectory, bases: inout [String: Digest], log: @escaping BuildLogger) async throws -> Stage {
+                    context: ConfinedDirectory, fetcher: BlobFetcher?, bases: inout [String: Digest], log: @escaping BuildLogger) async throws -> Stage {
         let phase = BuildPhase.build.rawValue
         let words = ShellWords(escape: d.escape)
         let file = request.dockerfile
@@ -398,10 +408,10 @@ public struct DockerfileBuilder: Sendable {
             case .onbuild:
                 stage.config.config.OnBuild = (stage.config.config.OnBuild ?? []) + [ins.shellText]
             case .copy, .add:
-                try await copy(ins, into: &stage, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }),
+                try await copy(ins, into: &stage, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }, fetcher: fetcher),
                                words: words, file: file, log: log)
             case .run:
-                try await run(ins, in: &stage, file: file, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }),
+                try await run(ins, in: &stage, file: file, sources: StepSources(dockerfile: d, built: built, context: context, request: request, globals: globals.merging(platform) { a, _ in a }, fetcher: fetcher),
                               log: log, label: stageLabel)
             case .from:
                 break  // a FROM starts a stage; it is never among a stage's instructions
@@ -540,6 +550,8 @@ public struct DockerfileBuilder: Sendable {
         var request: Request
         /// The global ARGs (and the platform's), for `--from` values.
         var globals: [String: String]
+        /// What ADD downloads URLs with; nil when the build has no network.
+        var fetcher: BlobFetcher?
     }
 
     /// A `RUN --mount` (or the step's resolv.conf) as the step gets it: the mount, whether its
@@ -927,7 +939,7 @@ public struct DockerfileBuilder: Sendable {
             }
             if !urls.isEmpty { try FileManager.default.createDirectory(atPath: downloadFolder, withIntermediateDirectories: true) }
             for (i, url) in urls.enumerated() {
-                downloads[url] = try await download(url, to: downloadFolder + "/\(i)", checksum: ins.flag("checksum") ?? nil, maxBytes: stepSources.request.maxAddBytes,
+                downloads[url] = try await download(url, to: downloadFolder + "/\(i)", checksum: ins.flag("checksum") ?? nil, fetcher: stepSources.fetcher,
                                                     file: file, line: ins.line, log: log)
             }
         }
@@ -1108,8 +1120,10 @@ public struct DockerfileBuilder: Sendable {
     }
 
     /// Downloads an ADD URL (http or https only; redirects as for blob sources, never down to
-    /// http; at most `maxBytes`) to `path`, and checks it against `checksum` (`sha256:HEX`).
-    func download(_ url: String, to path: String, checksum: String?, maxBytes: Int64, file: String, line: Int, log: @escaping BuildLogger) async throws -> String {
+    /// http; every address checked by `fetcher`'s policy; within what is left of the build's
+    /// download cap) to `path`, and checks it against `checksum` (`sha256:HEX`). Without the
+    /// public network (no `fetcher`), a URL is refused: the build asked for no network.
+    func download(_ url: String, to path: String, checksum: String?, fetcher: BlobFetcher?, file: String, line: Int, log: @escaping BuildLogger) async throws -> String {
         guard let u = URL(string: url), let scheme = u.scheme?.lowercased(), ["http", "https"].contains(scheme), let host = u.host, !host.isEmpty,
             u.user == nil, u.password == nil
         else { throw fail(file, line, "ADD \(PathSyntax.shortened(url)): only http:// and https:// URLs without credentials are fetched") }
@@ -1118,10 +1132,13 @@ public struct DockerfileBuilder: Sendable {
             guard let d = Digest(checksum) else { throw fail(file, line, "ADD --checksum=\(checksum) is not sha256:<64 hex digits>") }
             expected = d
         }
+        guard let fetcher else {
+            throw fail(file, line, "ADD \(PathSyntax.shortened(url)): the build's network is \"none\"; ADD of a URL needs the public network (network: \"public\" on the image)")
+        }
         let store = images.content
         let fetched: FetchedBlob
         do {
-            fetched = try await BlobFetcher(maxBytes: maxBytes).fetch(u, to: path, through: store)
+            fetched = try await fetcher.fetch(u, to: path, through: store)
         } catch let e as RuntimeError {
             throw fail(file, line, "ADD: \(e.message.replacingOccurrences(of: "blob ", with: ""))")
         }

@@ -121,6 +121,7 @@ public struct DockerfileExecutor: BuildExecutor {
         // The context is within the source size cap already; what ADD brings in is held to it too.
         buildRequest.maxAddBytes = sources.limits.maxTotalBytes
         buildRequest.publicNetwork = request.publicNetwork
+        buildRequest.addHostAllowList = request.addHostAllowList
         let result = try await builder(log: log).build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
