@@ -12,6 +12,13 @@ import Foundation
 /// normal in a root filesystem), resolves every parent path inside the root the way the
 /// container would (clamped at the root), and applies whiteouts.
 ///
+/// A whiteout (`.wh.<name>`, `.wh..wh..opq`) hides only what lower layers (earlier extractions
+/// into the same root) put there, never what its own layer wrote, wherever it comes in the tar
+/// (OCI image spec, layer.md "Whiteouts"). A hard link entry (tar type `1`) becomes a hard link
+/// to a regular file written earlier by the same extraction, found inside the root without
+/// following a symlink at its last name; a link to anything else (outside the root, a folder, a
+/// symlink, a lower layer's file, a name not in the archive) is refused.
+///
 /// The caps count what is actually written, not what headers claim, so a tar or zip bomb
 /// stops at the cap with a message that names it.
 public struct ArchiveExtractor {
@@ -53,6 +60,12 @@ public struct ArchiveExtractor {
         func note(_ parts: [String], _ owner: Owner?) {
             let path = parts.joined(separator: "/")
             owners[path] = owner
+        }
+
+        /// Notes the hard link `parts` as its target `target` is noted: they share one inode,
+        /// and the owner must still be set through the link when the target's name goes.
+        func noteLink(_ parts: [String], to target: [String]) {
+            owners[parts.joined(separator: "/")] = owners[target.joined(separator: "/")]
         }
 
         /// Forgets `parts` and everything below it (`keepSelf`: only what is below).
@@ -165,9 +178,6 @@ public struct ArchiveExtractor {
         return fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0
     }
 
-    /// Extracts `path` into the folder `destination` (created if missing). `name` is how
-    /// messages call the archive (what the user gave, never an internal path).
-    @discardableResult
     /// Whether the file at `path` is a tar archive, plain or compressed (gzip, bzip2, xz, zstd):
     /// its first entry's header reads as tar once decompressed. A compressed file of anything
     /// else is not (Docker's ADD copies it as it is).
@@ -182,6 +192,9 @@ public struct ArchiveExtractor {
         return archive_read_next_header(a, &entry) == ARCHIVE_OK
     }
 
+    /// Extracts `path` into the folder `destination` (created if missing). `name` is how
+    /// messages call the archive (what the user gave, never an internal path).
+    @discardableResult
     public func extract(archiveAt path: String, into destination: String, name: String? = nil) throws -> Summary {
         let root = try ConfinedDirectory(path: destination, displayPath: "", create: true)
         return try extract(archiveAt: path, into: root, name: name ?? "the archive")
@@ -208,6 +221,7 @@ public struct ArchiveExtractor {
         var entry: OpaquePointer?
         var deferredDirModes: [([String], mode_t)] = []
         var parents = ParentCache(root: root)
+        var written = WrittenPaths()
         while true {
             let r = archive_read_next_header(a, &entry)
             if r == ARCHIVE_EOF { break }
@@ -230,17 +244,24 @@ public struct ArchiveExtractor {
             let name = parts.removeLast()
 
             if policy == .imageLayer, name.hasPrefix(".wh.") {
-                let parent = try parents.open(try resolve(parts, in: root, createMissing: true, entry: shown))
+                let parentParts = try resolve(parts, in: root, createMissing: true, entry: shown)
+                let parent = try parents.open(parentParts)
+                // The folder is this layer's too (opaque markers apply first: OCI layer.md).
+                written.note(parentParts)
                 if name == ".wh..wh..opq" {
-                    try parent.removeContents()
-                    ledger?.forget(parts, keepSelf: true)
+                    if written.holdsEntries(in: parentParts) {
+                        for child in try parent.entries() { try hideLower(child, in: parent, at: parentParts, written: written, parents: &parents) }
+                    } else {  // the usual order, the marker first: all of it is lower
+                        try parent.removeContents()
+                        ledger?.forget(parentParts, keepSelf: true)
+                        parents.forget(parentParts)
+                    }
                 } else {
                     let target = String(name.dropFirst(4))
                     guard Self.isNormalComponent(target), !target.hasPrefix(".wh.") else {
                         throw RuntimeError.invalid("layer entry '\(shown)' is a whiteout of '\(PathSyntax.shortened(target, limit: 200))', which is not a file name; refusing the layer")
                     }
-                    try parent.remove(target)
-                    ledger?.forget(parts + [target])
+                    try hideLower(target, in: parent, at: parentParts, written: written, parents: &parents)
                 }
                 continue
             }
@@ -256,6 +277,13 @@ public struct ArchiveExtractor {
                 ledger?.forget(parentParts + [name])
                 parents.forget(parentParts + [name])
             }
+            // libarchive gives a tar hard link (type 1) no file type, or a regular file's when
+            // the entry carries data (pax); either way it is a link, to be checked.
+            if let target = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
+                try hardLink(a, entry: shown, to: target, as: name, in: parent, at: parentParts, root: root, archiveName: archiveName,
+                             written: &written, total: &summary.bytes)
+                continue
+            }
             switch type {
             case S_IFDIR:
                 if existing.map({ ($0.st_mode & S_IFMT) != S_IFDIR }) ?? true {
@@ -263,22 +291,18 @@ public struct ArchiveExtractor {
                         throw RuntimeError.io("cannot create folder '\(shown)': \(String(cString: strerror(errno)))")
                     }
                 }
+                written.note(parentParts + [name])
                 noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: perm)
                 deferredDirModes.append((parentParts + [name], owners == nil ? perm | 0o700 : perm))
             case S_IFREG:
-                if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
-                    guard let linkParts = try normalize(hardlink), !linkParts.isEmpty else { continue }
-                    let source = try resolve(linkParts, in: root, createMissing: false, entry: shown)
-                    guard linkat(root.fd, source.joined(separator: "/"), parent.fd, name, 0) == 0 else {
-                        throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) is a hard link to '\(PathSyntax.shortened(hardlink, limit: 200))', which is not in the archive")
-                    }
-                    continue
-                }
                 if let reuse, archive_entry_size(entry) <= FileReuse.maxBuffered {
                     // Read whole and hashed first: the same file before is linked, not written.
                     let data = try readData(a, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
                     let record = FileReuse.FileRecord(digest: Digest.of(data).hex, mode: UInt32(perm))
-                    if reuse.link((parentParts + [name]).joined(separator: "/"), record: record, as: name, in: parent) { continue }
+                    if reuse.link((parentParts + [name]).joined(separator: "/"), record: record, as: name, in: parent) {
+                        try written.noteFile(parentParts + [name], in: parent)
+                        continue
+                    }
                     let fd = try parent.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: perm | 0o200)
                     defer { close(fd) }
                     var done = 0
@@ -289,6 +313,7 @@ public struct ArchiveExtractor {
                         done += n
                     }
                     fchmod(fd, perm)
+                    try written.noteFile(parentParts + [name], in: parent)
                     continue
                 }
                 let fd: Int32
@@ -301,6 +326,7 @@ public struct ArchiveExtractor {
                 try writeData(a, to: fd, size: archive_entry_size(entry), entryName: shown, archiveName: archiveName, total: &summary.bytes)
                 noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: perm)
                 fchmod(fd, perm)  // after the owner: chown clears setuid
+                try written.noteFile(parentParts + [name], in: parent)
             case S_IFLNK:
                 let linkTarget = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
                 if policy == .source {
@@ -309,9 +335,13 @@ public struct ArchiveExtractor {
                 guard symlinkat(linkTarget, parent.fd, name) == 0 else {
                     throw RuntimeError.io("cannot create symlink '\(shown)': \(String(cString: strerror(errno)))")
                 }
+                written.note(parentParts + [name])
                 noteOwner(own(name, in: parent, entry), &summary, parentParts + [name], entry, mode: nil)
             default:
-                continue  // devices, FIFOs and sockets have no place in a source tree or build root
+                // Devices, FIFOs and sockets have no place in a source tree or build root (nor
+                // do further names of them).
+                written.noteSkipped(parentParts + [name])
+                continue
             }
         }
         for (parts, mode) in deferredDirModes.reversed() {
@@ -320,6 +350,128 @@ public struct ArchiveExtractor {
             fchmod(dir.fd, mode)
         }
         return summary
+    }
+
+    /// What one extraction (one layer) wrote, by symlink-free path below the root: whiteouts
+    /// hide everything else in a folder, and hard links may name only its regular files.
+    struct WrittenPaths {
+        /// A file by device and inode: the one this extraction wrote at a path, not another put
+        /// there since.
+        struct FileID: Equatable {
+            let device: dev_t
+            let inode: ino_t
+            init(_ st: stat) { (device, inode) = (st.st_dev, st.st_ino) }
+        }
+        /// Every path the extraction created or declared, and the folders above each.
+        private var paths: Set<String> = []
+        /// The folders above them.
+        private var folders: Set<String> = []
+        /// The regular files among them.
+        private var files: [String: FileID] = [:]
+        /// Devices, FIFOs and sockets it left out.
+        private var skipped: Set<String> = []
+        /// The folder of the last path noted, whose folders above are noted already.
+        private var lastFolder: ArraySlice<String> = []
+
+        static func key(_ parts: [String]) -> String { parts.joined(separator: "/") }
+
+        /// Notes `parts` (not a regular file) and the folders above it.
+        mutating func note(_ parts: [String]) {
+            guard !parts.isEmpty else { return }
+            let folder = parts.dropLast()
+            if folder != lastFolder {
+                var prefix = ""
+                for part in folder {
+                    prefix = prefix.isEmpty ? part : prefix + "/" + part
+                    paths.insert(prefix)
+                    folders.insert(prefix)
+                }
+                lastFolder = folder
+            }
+            let key = Self.key(parts)
+            paths.insert(key)
+            files[key] = nil
+            skipped.remove(key)
+        }
+
+        /// Notes the regular file `parts`, just made as its last name in `parent`.
+        mutating func noteFile(_ parts: [String], in parent: ConfinedDirectory) throws {
+            guard let st = try parent.status(parts[parts.count - 1]) else {
+                throw RuntimeError.io("'\(Self.key(parts))' is gone right after it was written")
+            }
+            note(parts)
+            files[Self.key(parts)] = FileID(st)
+        }
+
+        /// Notes a device, FIFO or socket left out at `parts`.
+        mutating func noteSkipped(_ parts: [String]) {
+            files[Self.key(parts)] = nil
+            skipped.insert(Self.key(parts))
+        }
+
+        func contains(_ parts: [String]) -> Bool { paths.contains(Self.key(parts)) }
+        /// Whether anything was noted inside the folder `parts`.
+        func holdsEntries(in parts: [String]) -> Bool { parts.isEmpty ? !paths.isEmpty : folders.contains(Self.key(parts)) }
+        func file(_ parts: [String]) -> FileID? { files[Self.key(parts)] }
+        func isSkipped(_ parts: [String]) -> Bool { skipped.contains(Self.key(parts)) }
+    }
+
+    /// Hides what lower layers put at `name` in `dir` (the folder `parts`), for a whiteout: all
+    /// of it when this extraction did not write `name`; when it did and `name` is a folder,
+    /// what lower layers left inside, and so on down. A whiteout never removes its own layer's
+    /// entries, before or after it in the tar (OCI layer.md: whiteouts apply to lower layers).
+    private func hideLower(_ name: String, in dir: ConfinedDirectory, at parts: [String], written: WrittenPaths, parents: inout ParentCache) throws {
+        let path = parts + [name]
+        guard let st = try dir.status(name) else { return }
+        let isFolder = (st.st_mode & S_IFMT) == S_IFDIR
+        guard written.contains(path) else {
+            try dir.remove(name)
+            // A folder's records go with it (a walk of the ledger); anything else has one.
+            if isFolder { ledger?.forget(path) } else { ledger?.note(path, nil) }
+            parents.forget(path)
+            return
+        }
+        guard isFolder else { return }
+        let folder = try dir.openDirectory(name)
+        for child in try folder.entries() { try hideLower(child, in: folder, at: path, written: written, parents: &parents) }
+    }
+
+    /// Makes `name` in `parent` (the folder `parentParts`) a hard link to `target`, an entry's
+    /// link name: a regular file this extraction wrote, found inside the root (a symlink on the
+    /// way resolved as for any entry, the last name never followed). The link shares the file's
+    /// inode, so its owner and mode, and adds no bytes; a link with data of its own is refused.
+    private func hardLink(_ a: OpaquePointer, entry shown: String, to target: String, as name: String, in parent: ConfinedDirectory,
+                          at parentParts: [String], root: ConfinedDirectory, archiveName: String, written: inout WrittenPaths,
+                          total: inout Int64) throws {
+        func refuse(_ why: String) -> RuntimeError {
+            RuntimeError.invalid("entry '\(shown)' of \(archiveName) is a hard link to '\(PathSyntax.shortened(target, limit: 200))', \(why); refusing it")
+        }
+        let targetParts: [String]?
+        do {
+            targetParts = try normalize(target)
+        } catch {
+            throw refuse("which is outside the archive (a hard link may only name a file earlier in the archive)")
+        }
+        guard let targetParts, !targetParts.isEmpty else { throw refuse("which is not a file of the archive") }
+        let folderParts = try resolve(Array(targetParts.dropLast()), in: root, createMissing: false, entry: shown)
+        let targetName = targetParts[targetParts.count - 1]
+        if written.isSkipped(folderParts + [targetName]) { return }  // another name of a device or FIFO: left out too
+        let folder = folderParts.isEmpty ? root : try root.openDirectory(WrittenPaths.key(folderParts))
+        guard let st = try folder.status(targetName) else { throw refuse("which is not in the archive before it") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw refuse("which is \(ConfinedDirectory.describe(st.st_mode))") }
+        guard written.file(folderParts + [targetName]) == WrittenPaths.FileID(st) else {
+            throw refuse(policy == .imageLayer
+                ? "a file this layer does not hold (a hard link in a layer may only name a file earlier in the same layer)"
+                : "which is not a file earlier in the archive")
+        }
+        try readBlocks(a, size: 0, entryName: shown, archiveName: archiveName, total: &total) { _, _, _ in
+            throw refuse("and carries data of its own, which is not supported")
+        }
+        guard linkat(folder.fd, targetName, parent.fd, name, 0) == 0 else {  // flags 0: a symlink is never followed
+            throw RuntimeError.io("cannot create the hard link '\(shown)': \(String(cString: strerror(errno)))")
+        }
+        ledger?.noteLink(parentParts + [name], to: folderParts + [targetName])
+        try written.noteFile(parentParts + [name], in: parent)
     }
 
     /// Open parent folders by their (symlink-free) path; consecutive entries mostly share one.
