@@ -222,4 +222,47 @@ import Testing
         let root = try await sh("grep -rl -a '\(secret)' '\(state.path)/layouts/b' '\(open.path)/layouts' 2>/dev/null | wc -l")
         #expect(root.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "a secret reached another namespace's layouts")
     }
+
+    // MARK: A5: ADD of URLs
+
+    /// ADD of a URL follows the build's network: refused with none; with public, loopback (and
+    /// the host's own addresses) only when `--allow-add-host` names them, a redirect checked at
+    /// every hop, and all of a build's downloads held to one cap together.
+    @Test func addOfAURLFollowsTheBuildsNetworkAndReachesNoHostAddress() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let record = TempDir("peer")
+        let a = try FixtureServer("add_url_peer.py", [record.path + "/a"]), b = try FixtureServer("add_url_peer.py", [record.path + "/b"])
+        func asked(_ peer: String) -> [String] {
+            ((try? String(contentsOfFile: record.path + "/" + peer, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        try "FROM base\nADD http://127.0.0.1:\(a.port)/bytes/10 /x\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        func attempt(_ dockerfile: String, network: Bool, allow: [String] = [], cap: Int64 = 8 << 30) async -> String? {
+            do {
+                try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+                var request = f.request(f.state.path + "/out-" + UUID().uuidString)
+                request.publicNetwork = network
+                request.addHostAllowList = allow
+                request.maxAddBytes = cap
+                _ = try await f.builder.build(request) { _, _, _ in }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let direct = "FROM base\nADD http://127.0.0.1:\(a.port)/bytes/10 /x\n"
+        let none = await attempt(direct, network: false)
+        #expect(none?.contains("Dockerfile:2: ADD http://127.0.0.1:\(a.port)/bytes/10: the build's network is \"none\"") == true, "\(none ?? "built")")
+        let refused = await attempt(direct, network: true)
+        #expect(refused?.contains("127.0.0.1") == true && refused?.contains("--allow-add-host") == true, "\(refused ?? "built")")
+        // A redirect from an allowed peer to one that is not.
+        let redirect = "FROM base\nADD http://127.0.0.1:\(a.port)/redirect?to=http://127.0.0.1:\(b.port)/bytes/10 /x\n"
+        let hop = await attempt(redirect, network: true, allow: ["127.0.0.1:\(a.port)"])
+        #expect(hop?.contains("127.0.0.1:\(b.port)") == true || hop?.contains("redirected") == true, "\(hop ?? "built")")
+        #expect(asked("b").isEmpty, "the refused peer was asked \(asked("b"))")
+        #expect(await attempt(redirect, network: true, allow: ["127.0.0.1"]) == nil)
+        // Two downloads under the cap each, over it together.
+        let two = "FROM base\nADD http://127.0.0.1:\(a.port)/bytes/600 /one\nADD http://127.0.0.1:\(a.port)/bytes/600 /two\n"
+        let capped = await attempt(two, network: true, allow: ["127.0.0.1"], cap: 1000)
+        #expect(capped?.contains("Dockerfile:3") == true && capped?.contains("1000 bytes") == true, "\(capped ?? "built")")
+    }
 }

@@ -331,6 +331,9 @@ import Testing
                 try OCILayout(path: base, create: false).image(tag: "run")
             }
             request.maxAddBytes = maxAddBytes
+            // The peers are on loopback, which an ADD reaches only when allowed.
+            request.publicNetwork = true
+            request.addHostAllowList = ["127.0.0.1"]
             let lines = LineCollector()
             _ = try await f.builder.build(request) { _, _, l in lines.add(l) }
             return (layout, lines.all)
