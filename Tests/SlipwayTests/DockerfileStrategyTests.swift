@@ -57,9 +57,9 @@ import Testing
         #expect(try await c.call("build/wait", ["image": "df", "build": 3])["status"] == "SUCCESS")
         let cachedLog = try await c.call("build/logs", ["image": "df", "build": 3])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(!cachedLog.contains { $0.contains("not cached") }, "\(cachedLog)")
-        #expect(try await sh("touch -d '8 days ago' '\(state.path)'/dockerfile/cache/*.json").status == 0)
+        #expect(try await sh("touch -d '8 days ago' '\(state.path)'/dockerfile/cache/default/df/*.json").status == 0)
         _ = try await c.call("system/gc")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: state.path + "/dockerfile/cache").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state.path + "/dockerfile/cache/default/df").isEmpty)
         _ = try await c.call("image/trigger", ["name": "df"])
         #expect(try await c.call("build/wait", ["image": "df", "build": 4])["status"] == "SUCCESS")
         let coldLog = try await c.call("build/logs", ["image": "df", "build": 4])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []

@@ -1295,12 +1295,14 @@ public struct DockerfileBuilder: Sendable {
 
     /// For a garbage collection of the state directory: the layer blobs Dockerfile step records
     /// still name (kept, with their folders, for `cacheLifetime` after their last use), and
-    /// what removing the rest freed: stale records, layer folders no record or kept image
+    /// what removing the rest freed: stale records and those of deleted images, contexts and
+    /// cache mounts of namespaces with no image left, layer folders no record or kept image
     /// names, base folders unused for `cacheLifetime`, and the step folders of builds that
-    /// died. `keep` holds the blobs the collection keeps anyway.
+    /// died. `keep` holds the blobs the collection keeps anyway; `images` the names of the
+    /// images that still exist, by namespace.
     /// A user that is not root cannot remove what steps made (ids of their range): `namespace`
     /// removes that from inside the step namespace.
-    public static func collect(root: String, keep: Set<Digest>, with collector: GarbageCollector,
+    public static func collect(root: String, keep: Set<Digest>, images: [String: Set<String>], with collector: GarbageCollector,
                                namespace: UserNamespaceRunner? = nil) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
         var kept = Set<Digest>()
         var freed = GarbageCollector.Freed()
@@ -1320,33 +1322,57 @@ public struct DockerfileBuilder: Sendable {
         }
         let gc = Remover(collector: collector, namespace: namespace)
         let fm = FileManager.default
-        let cache = root + "/cache", layers = root + "/layers", contexts = root + "/contexts"
+        let layers = root + "/layers"
         let expired = collector.started.addingTimeInterval(-cacheLifetime)
         func modified(_ path: String) -> Date {
             var st = stat()
             return lstat(path, &st) == 0 ? GarbageCollector.modified(st) : .distantPast
         }
-        // Build contexts: kept while their source snapshot is (an image's current source), and
-        // for `cacheLifetime` after last use otherwise.
-        let contextNames = (try? fm.contentsOfDirectory(atPath: contexts)) ?? []
-        for name in contextNames where !name.hasSuffix(DockerfileExecutor.manifestSuffix) {
-            let path = contexts + "/" + name
-            if name.hasPrefix(".tmp-") { freed = freed + gc.remove(path); continue }
-            if let d = Digest("sha256:" + name), keep.contains(d) || modified(path) > expired { continue }
-            freed = freed + gc.remove(path)
+        // A folder's names; a folder that cannot be listed holds nothing to collect.
+        func names(_ path: String) -> [String] { (try? fm.contentsOfDirectory(atPath: path)) ?? [] }
+        func isFolder(_ path: String) -> Bool {
+            var st = stat()
+            return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
         }
-        // A context's list of files goes with it.
-        for name in contextNames where name.hasSuffix(DockerfileExecutor.manifestSuffix) {
-            let folder = contexts + "/" + String(name.dropLast(DockerfileExecutor.manifestSuffix.count))
-            if access(folder, F_OK) != 0 { freed = freed + gc.remove(contexts + "/" + name) }
-        }
-        for name in (try? fm.contentsOfDirectory(atPath: cache)) ?? [] where name.hasSuffix(".json") {
-            let path = cache + "/" + name
-            // A record that cannot be read names nothing, and goes.
-            if modified(path) > expired, let data = fm.contents(atPath: path), let r = try? JSONDecoder().decode(CacheRecord.self, from: data) {
-                kept.insert(r.diffID)
-            } else {
+        // Cache mounts, per namespace: kept while the namespace has an image.
+        for ns in names(root + "/mounts") where images[ns]?.isEmpty ?? true { freed = freed + gc.remove(root + "/mounts/" + ns) }
+        // Build contexts, per namespace: kept while their source snapshot is (an image's
+        // current source), and for `cacheLifetime` after last use otherwise; what is not in a
+        // namespace's folder (an older state's) goes.
+        for ns in names(root + "/contexts") {
+            let contexts = root + "/contexts/" + ns
+            guard isFolder(contexts), images[ns]?.isEmpty == false else { freed = freed + gc.remove(contexts); continue }
+            let contextNames = names(contexts)
+            for name in contextNames where !name.hasSuffix(DockerfileExecutor.manifestSuffix) {
+                let path = contexts + "/" + name
+                if name.hasPrefix(".tmp-") { freed = freed + gc.remove(path); continue }
+                if let d = Digest("sha256:" + name), keep.contains(d) || modified(path) > expired { continue }
                 freed = freed + gc.remove(path)
+            }
+            // A context's list of files goes with it.
+            for name in contextNames where name.hasSuffix(DockerfileExecutor.manifestSuffix) {
+                let folder = contexts + "/" + String(name.dropLast(DockerfileExecutor.manifestSuffix.count))
+                if access(folder, F_OK) != 0 { freed = freed + gc.remove(contexts + "/" + name) }
+            }
+        }
+        // Step records, per image of a namespace: those of deleted images go at once, the others
+        // `cacheLifetime` after their last use; records outside an image's folder (an older
+        // state's, shared by every namespace) go.
+        for ns in names(root + "/cache") {
+            guard isFolder(root + "/cache/" + ns) else { freed = freed + gc.remove(root + "/cache/" + ns); continue }
+            for image in names(root + "/cache/" + ns) {
+                let folder = root + "/cache/" + ns + "/" + image
+                guard isFolder(folder), images[ns]?.contains(image) == true else { freed = freed + gc.remove(folder); continue }
+                for name in names(folder) {
+                    let path = folder + "/" + name
+                    // A record that cannot be read names nothing, and goes.
+                    if name.hasSuffix(".json"), modified(path) > expired, let data = fm.contents(atPath: path),
+                        let r = try? JSONDecoder().decode(CacheRecord.self, from: data) {
+                        kept.insert(r.diffID)
+                    } else {
+                        freed = freed + gc.remove(path)
+                    }
+                }
             }
         }
         for name in (try? fm.contentsOfDirectory(atPath: layers)) ?? [] {

@@ -78,8 +78,9 @@ final class LayerTreeWriter {
 
     /// The file `name` of `source` (a folder Slipway keeps, never written: the context or a
     /// layer's) at `path`: linked when its inode already has the owner and mode asked for (with
-    /// `adopt`, a context file is given the owner first: only the builder reads the context);
-    /// else copied.
+    /// `adopt`, a context file is given the owner first, but only while that inode is in no
+    /// other folder: a linked inode may be a lower of a running step, another context or
+    /// another namespace's layer, which a change of owner would reach); else copied.
     func addFile(_ path: String, from source: ConfinedDirectory, name sourceName: String, status st: stat, mode: Int, owner: TarWriter.Owner,
                  adopt: Bool) throws {
         let fd = try source.openFile(sourceName, flags: O_RDONLY | O_NONBLOCK)
@@ -92,7 +93,8 @@ final class LayerTreeWriter {
         if Int(st.st_mode & 0o7777) == mode {
             var owned = st.st_uid == uid && st.st_gid == gid
             // Taking a context file over only changes who owns it (setuid bits go with chown).
-            if !owned, adopt, st.st_mode & (S_ISUID | S_ISGID) == 0, fchown(fd, uid, gid) == 0 { owned = true }
+            var now = stat()
+            if !owned, adopt, fstat(fd, &now) == 0, now.st_nlink == 1, st.st_mode & (S_ISUID | S_ISGID) == 0, fchown(fd, uid, gid) == 0 { owned = true }
             // A link can still be refused (protected_hardlinks): then the bytes are copied.
             if owned, linkat(source.fd, sourceName, parent.fd, name, 0) == 0 { return }
         }

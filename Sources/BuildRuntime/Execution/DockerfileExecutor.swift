@@ -9,11 +9,17 @@ public struct DockerfileInputs: Sendable {
     public var contextDir: String
     public var buildArgs: [String: String]
     public var target: String?
+    /// The namespace and image the build is of: step records, contexts and cache mounts are
+    /// kept per namespace (records per image), so that no tenant reads or poisons another's.
+    public var namespace: String
+    public var image: String
     /// Finds a FROM image (a registry reference or an `oci:` layout) in the content store.
     public var resolveBase: @Sendable (String) async throws -> OCIImage
 
-    public init(dockerfile: String, contextDir: String, buildArgs: [String: String], target: String?,
+    public init(dockerfile: String, contextDir: String, buildArgs: [String: String], target: String?, namespace: String, image: String,
                 resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+        self.namespace = namespace
+        self.image = image
         self.dockerfile = dockerfile
         self.contextDir = contextDir
         self.buildArgs = buildArgs
@@ -41,7 +47,7 @@ public struct DockerfileExecutor: BuildExecutor {
     /// The builder, made per build: a missing bwrap or id range fails that build, saying what
     /// to install or add, not the engine's start. Where overlayfs cannot be mounted, steps copy
     /// their layers instead, and the log says so.
-    func builder(log: @escaping BuildLogger) async throws -> DockerfileBuilder {
+    func builder(_ inputs: DockerfileInputs, log: @escaping BuildLogger) async throws -> DockerfileBuilder {
         let root = images.content.root.path + "/dockerfile"
         let namespace = UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser())
         var runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: namespace, layersRoot: root + "/layers")
@@ -50,7 +56,7 @@ public struct DockerfileExecutor: BuildExecutor {
                 "overlayfs cannot be mounted here (\(why)): each RUN step works on a copy of its layers, compared afterwards, which is slower")
             runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy)
         }
-        return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache", runner: runner)
+        return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache/" + inputs.namespace + "/" + inputs.image, runner: runner)
     }
 
     public func accepts(_ request: BuildRequest) -> Bool { request.dockerfile != nil }
@@ -58,8 +64,8 @@ public struct DockerfileExecutor: BuildExecutor {
     /// Beside each context folder: what its files are (`FileReuse.files`, JSON).
     public static let manifestSuffix = ".files.json"
 
-    /// The files of the context unpacked last (the newest manifest whose folder is still
-    /// there), to link from; none when there is no such context.
+    /// The files of the context unpacked last in the namespace's `contexts` (the newest
+    /// manifest whose folder is still there), to link from; none when there is no such context.
     static func lastContextFiles(in contexts: String) -> ArchiveExtractor.FileReuse {
         let fm = FileManager.default
         // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
@@ -81,7 +87,7 @@ public struct DockerfileExecutor: BuildExecutor {
         log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
         // The context is unpacked once per source snapshot and only read (no step sees it), so
         // a rebuild of the same source reuses it.
-        let contexts = images.content.root.path + "/dockerfile/contexts"
+        let contexts = images.content.root.path + "/dockerfile/contexts/" + inputs.namespace
         let contextRoot = contexts + "/" + request.source.hex
         let outcome = try await BlockingWork.run { () throws -> String in
             if access(contextRoot, F_OK) == 0 {
@@ -117,12 +123,13 @@ public struct DockerfileExecutor: BuildExecutor {
         log(BuildPhase.build.rawValue, .system, "===> BUILD")
         var buildRequest = DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
                                                      outputLayout: request.outputLayout, outputTag: request.outputTag,
-                                                     mountCacheDirectory: request.cacheDirectory + "/dockerfile-mounts", resolveBase: inputs.resolveBase)
+                                                     mountCacheDirectory: images.content.root.path + "/dockerfile/mounts/" + inputs.namespace,
+                                                     resolveBase: inputs.resolveBase)
         // The context is within the source size cap already; what ADD brings in is held to it too.
         buildRequest.maxAddBytes = sources.limits.maxTotalBytes
         buildRequest.publicNetwork = request.publicNetwork
         buildRequest.addHostAllowList = request.addHostAllowList
-        let result = try await builder(log: log).build(buildRequest, log: log)
+        let result = try await builder(inputs, log: log).build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)

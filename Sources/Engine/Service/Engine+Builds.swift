@@ -197,7 +197,8 @@ extension Engine {
                     r.rebase = rebase
                     if let d = plan.dockerfile {
                         let namespace = plan.namespace
-                        r.dockerfile = DockerfileInputs(dockerfile: d.path, contextDir: d.contextDir ?? "", buildArgs: d.buildArgs, target: d.target) { name in
+                        r.dockerfile = DockerfileInputs(dockerfile: d.path, contextDir: d.contextDir ?? "", buildArgs: d.buildArgs, target: d.target,
+                                                        namespace: namespace, image: key.image) { name in
                             try await engine.importBaseImage(name, namespace: namespace)
                         }
                     }

@@ -70,7 +70,7 @@ extension Engine {
                 freed[kind] = f
             }
             // Dockerfile step layers stay while a step record names them.
-            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, with: gc, namespace: namespace)
+            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, images: roots.images, with: gc, namespace: namespace)
             keep.formUnion(dockerfile.keep)
             freed["dockerfile"] = dockerfile.freed
             // Layers compressed for pushes stay as long as the layers they were made from.
