@@ -13,6 +13,7 @@
 // 'C' close ("<exit status>\n<text for stderr>"). spec/protocol.md describes them.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -37,12 +38,20 @@
 #define START_TIMEOUT_MS 30000
 
 static char state_dir[PATH_MAX];
+/// The state directory and its run/ folder, held open once checked (open_own_folder): every
+/// file the forwarder opens there is opened relative to them, never through a symbolic link.
+static int state_fd = -1, run_fd = -1;
+/// <state>/run/engine.sock, for messages; what connect is given is socket_address.
 static char socket_path[PATH_MAX];
+static char socket_address[64];
 
-static void fail(int code, const char *fmt, const char *arg) {
+static void fail(int code, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
     fprintf(stderr, "slipway: ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, args);
     fputc('\n', stderr);
+    va_end(args);
     exit(code);
 }
 
@@ -76,7 +85,28 @@ static int make_dirs(const char *path, mode_t mode) {
     return 0;
 }
 
-/// --state-dir DIR, else $SLIPWAY_HOME, else $XDG_STATE_HOME/slipway, else ~/.local/state/slipway.
+/// Opens `name` (relative to `parent`) as a folder of this user's own: a real folder, not a
+/// symbolic link, owned by the effective uid, that no other user may write. Anything else is
+/// refused, saying what is wrong and what to do: whoever can write where the engine writes by
+/// name (engine.log, engine.lock, the socket) can plant a symbolic link there, and root keeps
+/// out of a folder another user controls as well. `path` names the folder in messages. The
+/// engine applies the same rule (StateDirectoryGuard).
+static int open_own_folder(int parent, const char *name, const char *path, int is_state_dir) {
+    const char *otherwise = is_state_dir ? "use a state directory of your own (--state-dir DIR)" : "remove it and run again";
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) fail(1, "%s is a symbolic link or not a folder; %s", path, otherwise);
+    if (fd < 0) fail(1, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) fail(1, "cannot read %s: %s", path, strerror(errno));
+    if (st.st_uid != geteuid()) fail(1, "%s belongs to uid %u, not to this user (uid %u); %s", path, (unsigned)st.st_uid, (unsigned)geteuid(), otherwise);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        fail(1, "%s can be written by other users (mode %04o); run 'chmod 700 %s' if only you have written there, else %s", path,
+             (unsigned)(st.st_mode & 07777), path, otherwise);
+    return fd;
+}
+
+/// --state-dir DIR, else $SLIPWAY_HOME, else $XDG_STATE_HOME/slipway, else ~/.local/state/slipway;
+/// made (0700) when missing, used only when it is this user's own.
 static void resolve_state_dir(int argc, char **argv) {
     const char *given = NULL;
     char buf[PATH_MAX];
@@ -93,34 +123,28 @@ static void resolve_state_dir(int argc, char **argv) {
     }
     if (make_dirs(given, 0700) != 0) fail(1, "cannot create the state directory %s", given);
     if (!realpath(given, state_dir)) fail(1, "cannot use the state directory %s", given);
+    state_fd = open_own_folder(AT_FDCWD, state_dir, state_dir, 1);
 }
 
-/// FNV-1a, 64 bits: names a state directory's socket outside it (EngineAddress has the same).
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ULL; }
-    return h;
-}
-
-/// <state>/run/engine.sock; where that is longer than sun_path allows, a socket named by the
-/// hash of the state directory in $XDG_RUNTIME_DIR/slipway or /tmp/slipway-<uid> (0700).
-static void resolve_socket_path(void) {
-    struct sockaddr_un a;
-    snprintf(socket_path, sizeof socket_path, "%s/run/engine.sock", state_dir);
-    if (strlen(socket_path) < sizeof a.sun_path) return;
-    char dir[PATH_MAX];
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && *xdg && xdg[0] == '/') snprintf(dir, sizeof dir, "%s/slipway", xdg);
-    else snprintf(dir, sizeof dir, "/tmp/slipway-%u", (unsigned)getuid());
-    snprintf(socket_path, sizeof socket_path, "%s/%016llx.sock", dir, (unsigned long long)fnv1a(state_dir));
-    if (strlen(socket_path) >= sizeof a.sun_path) fail(1, "%s", "no socket path fits; set XDG_RUNTIME_DIR to a short folder");
+/// The socket is <state>/run/engine.sock, reached through a descriptor of run/ as
+/// /proc/self/fd/N/engine.sock, which fits a socket address (sun_path, 108 bytes) whatever the
+/// state directory's length: the socket never lives outside the state directory, where another
+/// user could take its folder first. The engine binds it the same way (EngineAddress).
+static void open_socket_folder(void) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/run", state_dir);
+    if (mkdirat(state_fd, "run", 0700) != 0 && errno != EEXIST) fail(1, "cannot create %s: %s", path, strerror(errno));
+    run_fd = open_own_folder(state_fd, "run", path, 0);
+    snprintf(socket_path, sizeof socket_path, "%s/engine.sock", path);
+    snprintf(socket_address, sizeof socket_address, "/proc/self/fd/%d/engine.sock", run_fd);
+    if (access("/proc/self/fd", X_OK) != 0) fail(1, "%s", "/proc is not mounted; slipway reaches the engine's socket through /proc/self/fd");
 }
 
 static int connect_engine(void) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strncpy(a.sun_path, socket_path, sizeof a.sun_path - 1);
+    strncpy(a.sun_path, socket_address, sizeof a.sun_path - 1);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         return -1;
@@ -144,9 +168,8 @@ static void sleep_ms(long ms) {
 
 /// The last line of engine.log, for a failed start.
 static void print_log_tail(void) {
-    char path[PATH_MAX], buf[4096];
-    snprintf(path, sizeof path, "%s/engine.log", state_dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    int fd = openat(state_fd, "engine.log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return;
     off_t size = lseek(fd, 0, SEEK_END);
     off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
@@ -159,14 +182,27 @@ static void print_log_tail(void) {
     fprintf(stderr, "%s\n", last ? last + 1 : buf);
 }
 
+/// engine.log, opened for the engine's output: a regular file of this user's, never reached
+/// through a symbolic link (one planted there would send the engine's output into its target).
+/// Not close-on-exec, like /dev/null for its input: both are made for the engine to inherit,
+/// and either may be opened as descriptor 0, 1 or 2 already (when this client's were closed).
+static int open_engine_log(void) {
+    int fd = openat(state_fd, "engine.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (fd < 0 && errno == ELOOP)
+        fail(1, "%s/engine.log is a symbolic link; the engine's output goes only to a file of its own there: remove it and run again", state_dir);
+    if (fd < 0) fail(1, "cannot open %s/engine.log: %s", state_dir, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        fail(1, "%s/engine.log is not a file of this user's; remove it and run again", state_dir);
+    fcntl(fd, F_SETFL, O_APPEND);  // O_NONBLOCK only kept the open from waiting on a FIFO
+    return fd;
+}
+
 /// Starts the engine (one at a time: a lock file serialises starters, and the engine holds
 /// engine.lock), waits until its socket answers, and connects.
 static int start_engine(int argc, char **argv) {
-    char lock_path[PATH_MAX], log_path[PATH_MAX];
-    snprintf(lock_path, sizeof lock_path, "%s/engine.start.lock", state_dir);
-    snprintf(log_path, sizeof log_path, "%s/engine.log", state_dir);
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock < 0) fail(1, "cannot open %s", lock_path);
+    int lock = openat(state_fd, "engine.start.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock < 0) fail(1, "cannot open %s/engine.start.lock: %s", state_dir, strerror(errno));
     while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {}
     int fd = connect_engine();  // started by another client meanwhile
     if (fd >= 0) {
@@ -185,23 +221,25 @@ static int start_engine(int argc, char **argv) {
         args[n++] = argv[i];
     }
     args[n] = NULL;
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0) fail(1, "cannot open /dev/null: %s", strerror(errno));
+    int log = open_engine_log();
     pid_t pid = fork();
     if (pid < 0) fail(1, "%s", "cannot start the engine (fork)");
     if (pid == 0) {
         setsid();
-        // The engine outlives this client: it must hold none of the client's descriptors (a
-        // caller waiting for the end of a pipe it gave this client would wait for the engine).
-        close_range(3, ~0U, 0);
-        int in = open("/dev/null", O_RDONLY);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (in < 0 || log < 0) _exit(127);
         dup2(in, 0);
         dup2(log, 1);
         dup2(log, 2);
+        // The engine outlives this client: it must hold none of the client's descriptors (a
+        // caller waiting for the end of a pipe it gave this client would wait for the engine).
+        close_range(3, ~0U, 0);
         execv(engine, args);
         dprintf(2, "slipway: cannot run %s: %s\n", engine, strerror(errno));
         _exit(127);
     }
+    close(in);
+    close(log);
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 2) {
         fd = connect_engine();
         if (fd >= 0) break;
@@ -363,9 +401,7 @@ static int handshake(int fd, int argc, char **argv) {
 
 /// Waits until the engine that said "retry" has let go of the state directory.
 static void wait_for_engine_exit(void) {
-    char lock_path[PATH_MAX];
-    snprintf(lock_path, sizeof lock_path, "%s/engine.lock", state_dir);
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int lock = openat(state_fd, "engine.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0) return;
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 5) {
         if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
@@ -450,7 +486,7 @@ int main(int argc, char **argv) {
         }
     }
     resolve_state_dir(argc, argv);
-    resolve_socket_path();
+    open_socket_folder();
     for (int attempt = 0; attempt < 3; attempt++) {
         int sock = connect_engine();
         if (sock < 0) sock = start_engine(argc, argv);

@@ -20,9 +20,9 @@ public enum SlipwayServer {
             FileHandle.standardError.write(Data("slipway: \(message)\n".utf8))
             return 2
         case .run(.status, let o):
-            return EngineControl.run("status", now: false, options: o, environment: environment)
+            return EngineControl.run("status", now: false, options: o)
         case .run(.stop(let now), let o):
-            return EngineControl.run("stop", now: now, options: o, environment: environment)
+            return EngineControl.run("stop", now: now, options: o)
         case .run(.embedded, let o):
             // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
             ChildReaper.adoptOrphans()
@@ -34,8 +34,7 @@ public enum SlipwayServer {
             let real = engine.stateDirectory.path
             var options = o
             options.stateDirectory = real
-            let server = EngineServer(engine: engine, options: options,
-                                      socketPath: EngineAddress.socketPath(stateDirectory: real, environment: environment))
+            let server = EngineServer(engine: engine, options: options)
             do {
                 try await engine.resume()
             } catch {
@@ -47,8 +46,15 @@ public enum SlipwayServer {
     }
 
     /// The engine of the state directory, holding its lock; nil (the reason on stderr) when
-    /// another process has it or it cannot be opened.
+    /// another process has it, it cannot be opened, or it is not a folder of this user's own.
     static func makeEngine(_ options: ServerOptions, _ environment: [String: String]) -> Engine? {
+        do {
+            // The engine writes in its state directory by name: only in a folder of its user's own.
+            _ = try StateDirectoryGuard.stateDirectory(options.stateDirectory, create: true)
+        } catch {
+            FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
+            return nil
+        }
         var engineOptions = EngineOptions(launcherPath: launcherPath(environment), maxConcurrentBuilds: options.maxConcurrentBuilds,
                                           allowedSourceRoots: options.allowedSourceRoots,
                                           gitPollInterval: options.gitPollInterval > 0 ? options.gitPollInterval : nil)

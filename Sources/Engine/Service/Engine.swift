@@ -165,8 +165,12 @@ public actor Engine {
     /// the same build number. The lock is held until the process exits (or is killed).
     static func lockStateDirectory(_ dir: URL) throws {
         let path = dir.appendingPathComponent("engine.lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EngineError.internal("cannot open \(path): \(String(cString: strerror(errno)))") }
+        // Never through a symbolic link: one planted there would have its target truncated.
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw EngineError.internal("cannot open \(path): \(String(cString: strerror(e)))\(e == ELOOP ? " (a symbolic link: remove it and run again)" : "")")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(fd)

@@ -7,36 +7,39 @@ import Foundation
 enum EngineControl {
     /// Sends `command` to the engine of the state directory; prints what it answers. Returns the
     /// exit status (1 when no engine runs, for `status`; 0 for `stop`, which has nothing to do).
-    static func run(_ command: String, now: Bool, options: ServerOptions, environment: [String: String]) -> Int32 {
-        guard let real = SourceSnapshotter.realPath(options.stateDirectory) else {
-            print("no engine runs for \(options.stateDirectory) (the folder does not exist)")
-            return command == "stop" ? 0 : 1
+    static func run(_ command: String, now: Bool, options: ServerOptions) -> Int32 {
+        let state: CheckedFolder, folder: CheckedFolder?
+        do {
+            guard let found = try StateDirectoryGuard.stateDirectory(options.stateDirectory, create: false) else {
+                print("no engine runs for \(options.stateDirectory) (the folder does not exist)")
+                return command == "stop" ? 0 : 1
+            }
+            state = found
+            folder = try StateDirectoryGuard.socketFolder(in: state, create: false)
+        } catch {
+            FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
+            return 1
         }
-        let path = EngineAddress.socketPath(stateDirectory: real, environment: environment)
-        guard let channel = connect(path) else {
-            print("no engine runs for \(real)")
+        guard let folder, let channel = connect(EngineAddress.path(in: folder)) else {
+            print("no engine runs for \(state.path)")
             return command == "stop" ? 0 : 1
         }
         let hello = "{\"version\":\"\(SlipwayVersion.current)\",\"command\":\"\(command)\",\"now\":\(now)}"
         guard channel.send(EngineFrame.hello, hello), let reply = channel.read(), reply.type == EngineFrame.close else {
-            FileHandle.standardError.write(Data("slipway: the engine did not answer; see \(real)/engine.log\n".utf8))
+            FileHandle.standardError.write(Data("slipway: the engine did not answer; see \(state.path)/engine.log\n".utf8))
             return 1
         }
         let text = String(decoding: reply.payload, as: UTF8.self)
         let status = Int32(text.prefix { $0 != "\n" }) ?? 1
         print(text.drop { $0 != "\n" }.dropFirst(), terminator: "")
-        if command == "stop" { waitForExit(real) }
+        if command == "stop" { waitForExit(state) }
         return status
     }
 
     static func connect(_ path: String) -> FrameChannel? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(raw.count - 1))) }
-        }
+        var addr = EngineAddress.unixAddress(path)
         let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
         guard ok == 0 else {
             close(fd)
@@ -46,8 +49,8 @@ enum EngineControl {
     }
 
     /// Returns once the engine has let go of the state directory (its lock), or after a minute.
-    static func waitForExit(_ stateDirectory: String) {
-        let fd = open(stateDirectory + "/engine.lock", O_RDWR | O_CLOEXEC)
+    static func waitForExit(_ state: CheckedFolder) {
+        let fd = openat(state.fd, "engine.lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
         let deadline = Date().addingTimeInterval(60)

@@ -171,31 +171,25 @@ struct FrameSink: ByteSink {
     }
 }
 
-/// Where the engine of a state directory listens: `<state>/run/engine.sock`, or, where that is
-/// longer than a socket path may be (107 bytes), a socket named by a hash of the state
-/// directory's real path in `$XDG_RUNTIME_DIR/slipway` or `/tmp/slipway-<uid>` (both 0700).
-/// The C forwarder computes the same.
+/// Where the engine of a state directory listens: `engine.sock` in the state directory's
+/// `run/` folder (0700, the socket 0600). The socket is bound and reached through a descriptor
+/// of that folder once checked (`StateDirectoryGuard`), as `/proc/self/fd/N/engine.sock`, which
+/// fits a socket address (107 bytes) whatever the state directory's length: the socket never
+/// lives outside the state directory, where another user could take its folder first. The C
+/// forwarder reaches it the same way.
 enum EngineAddress {
-    static let maxSocketPath = 107
+    static let socketName = "engine.sock"
 
-    static func socketPath(stateDirectory real: String, environment: [String: String]) -> String {
-        let inside = real + "/run/engine.sock"
-        if inside.utf8.count <= maxSocketPath { return inside }
-        return runtimeDirectory(environment) + "/" + String(format: "%016llx", fnv1a(real)) + ".sock"
-    }
+    /// What bind and connect are given for the socket in `folder`.
+    static func path(in folder: CheckedFolder) -> String { "/proc/self/fd/\(folder.fd)/\(socketName)" }
 
-    static func runtimeDirectory(_ environment: [String: String]) -> String {
-        if let x = environment["XDG_RUNTIME_DIR"], x.hasPrefix("/") { return x + "/slipway" }
-        return "/tmp/slipway-\(getuid())"
-    }
-
-    /// FNV-1a, 64 bits, of the path's bytes.
-    static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 1_469_598_103_934_665_603
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 1_099_511_628_211
+    /// The socket address of `path` (at most 107 bytes; longer is cut).
+    static func unixAddress(_ path: String) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(raw.count - 1))) }
         }
-        return h
+        return addr
     }
 }

@@ -14,7 +14,6 @@ final class EngineServer: Sendable {
     let options: ServerOptions
     let context: ServerContext
     let registry: MethodRegistry
-    let socketPath: String
     let started = Date()
     private let state = Mutex(State())
     /// Resumed once, when the engine is to exit.
@@ -26,6 +25,8 @@ final class EngineServer: Sendable {
         var stopping = false
         var idleSince = Date()
         var listenFD: Int32 = -1
+        /// `run/`, where the socket is, while the engine listens.
+        var socketFolder: CheckedFolder?
         /// Builds this engine found interrupted when it started: the first client is told.
         var interruptedNotice: [String] = []
     }
@@ -37,10 +38,9 @@ final class EngineServer: Sendable {
         var channel: FrameChannel
     }
 
-    init(engine: Engine, options: ServerOptions, socketPath: String) {
+    init(engine: Engine, options: ServerOptions) {
         self.engine = engine
         self.options = options
-        self.socketPath = socketPath
         state.withLock { $0.interruptedNotice = SlipwayServer.interruptedNotices(engine) }
         context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
         var r = MethodTable.makeRegistry(context)
@@ -50,16 +50,22 @@ final class EngineServer: Sendable {
 
     // MARK: Running
 
+    /// The socket, for people to read (`EngineAddress` says how it is reached).
+    var socketPath: String { options.stateDirectory + "/run/" + EngineAddress.socketName }
+
     /// Listens until stopped; returns the exit status.
     func run() async -> Int32 {
-        let fd: Int32
+        let fd: Int32, folder: CheckedFolder
         do {
-            fd = try Self.listen(at: socketPath)
+            (fd, folder) = try Self.listen(stateDirectory: options.stateDirectory)
         } catch {
             EngineLog.write("cannot listen on \(socketPath): \(error)")
             return 1
         }
-        state.withLock { $0.listenFD = fd }
+        state.withLock {
+            $0.listenFD = fd
+            $0.socketFolder = folder
+        }
         EngineLog.write("engine \(SlipwayVersion.current) pid \(getpid()) serving \(options.stateDirectory) on \(socketPath)")
         let acceptor = Thread { [self] in acceptLoop(fd) }
         acceptor.stackSize = 1 << 18
@@ -74,34 +80,31 @@ final class EngineServer: Sendable {
             if already { c.resume() }
         }
         monitor.cancel()
-        unlink(socketPath)
+        unlinkat(folder.fd, EngineAddress.socketName, 0)
         EngineLog.write("engine pid \(getpid()) stopped")
         return 0
     }
 
-    static func listen(at path: String) throws -> Int32 {
-        let dir = String(path[..<path.lastIndex(of: "/")!])
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var st = stat()
-        guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else {
-            throw EngineError.internal("\(dir) is not a folder of this user's")
+    /// Listens on the socket in the state directory's `run/` (made 0700, checked), through the
+    /// folder's descriptor; returns the listening socket and the folder.
+    static func listen(stateDirectory: String) throws -> (fd: Int32, folder: CheckedFolder) {
+        guard let state = try StateDirectoryGuard.stateDirectory(stateDirectory, create: false),
+              let folder = try StateDirectoryGuard.socketFolder(in: state, create: true) else {
+            throw EngineError.internal("the state directory \(stateDirectory) is gone")
         }
-        chmod(dir, 0o700)
-        unlink(path)  // a socket left by an engine that was killed; engine.lock says none runs now
+        fchmod(folder.fd, 0o700)
+        unlinkat(folder.fd, EngineAddress.socketName, 0)  // a socket left by an engine that was killed; engine.lock says none runs now
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw EngineError.internal("socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            path.utf8CString.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(raw.count - 1))) }
-        }
+        let address = EngineAddress.path(in: folder)
+        var addr = EngineAddress.unixAddress(address)
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard bound == 0, chmod(path, 0o600) == 0, Glibc.listen(fd, 128) == 0 else {
+        guard bound == 0, fchmodat(folder.fd, EngineAddress.socketName, 0o600, 0) == 0, Glibc.listen(fd, 128) == 0 else {
             let e = String(cString: strerror(errno))
             close(fd)
-            throw EngineError.internal("bind/listen: \(e)")
+            throw EngineError.internal("bind/listen on \(address): \(e)")
         }
-        return fd
+        return (fd, folder)
     }
 
     private func acceptLoop(_ listenFD: Int32) {
@@ -281,17 +284,17 @@ final class EngineServer: Sendable {
     /// `onlyIfNoClients`) a client is connected. The check and the mark are one step, so no
     /// client is admitted in between.
     private func beginStopping(onlyIfNoClients: Bool) -> Bool {
-        let listenFD = state.withLock { s -> Int32? in
+        let listening = state.withLock { s -> (fd: Int32, folder: CheckedFolder?)? in
             guard !s.stopping, !onlyIfNoClients || s.clients.isEmpty else { return nil }
             s.stopping = true
             defer { s.listenFD = -1 }
-            return s.listenFD
+            return (s.listenFD, s.socketFolder)
         }
-        guard let listenFD else { return false }
-        if listenFD >= 0 {
-            shutdown(listenFD, Int32(SHUT_RDWR))
-            close(listenFD)
-            unlink(socketPath)
+        guard let listening else { return false }
+        if listening.fd >= 0 {
+            shutdown(listening.fd, Int32(SHUT_RDWR))
+            close(listening.fd)
+            if let folder = listening.folder { unlinkat(folder.fd, EngineAddress.socketName, 0) }
         }
         return true
     }
@@ -363,7 +366,8 @@ enum EngineLog {
         guard let first = descriptors.first, fstat(first, &open_) == 0, (open_.st_mode & S_IFMT) == S_IFREG, open_.st_size > limit,
               stat(path, &named) == 0, named.st_ino == open_.st_ino, named.st_dev == open_.st_dev else { return }
         rename(path, path + ".1")
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        // Never through a symbolic link: one planted there would take the engine's output.
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }  // the old file stays in use; rotation is tried again later
         for d in descriptors { dup2(fd, d) }
         close(fd)
