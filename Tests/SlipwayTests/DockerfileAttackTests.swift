@@ -265,4 +265,49 @@ import Testing
         let capped = await attempt(two, network: true, allow: ["127.0.0.1"], cap: 1000)
         #expect(capped?.contains("Dockerfile:3") == true && capped?.contains("1000 bytes") == true, "\(capped ?? "built")")
     }
+
+    // MARK: A4: caches across namespaces
+
+    /// Step records, cache mounts and build contexts are a namespace's own: namespace b's clean
+    /// build of the Dockerfile namespace a built over a planted cache runs afresh and gets none
+    /// of it, and b's COPY --chown of the same source changes no inode a's layers hold.
+    @Test func noCacheOrInodeIsSharedBetweenNamespaces() async throws {
+        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
+        let base = try await DockerfileStrategyTests.baseLayout()
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
+        let from = "FROM oci:\(base.path)/oci:run\n"
+        let planted = try await Self.build(c, "planter", namespace: "a", dockerfile: from + "RUN --mount=type=cache,target=/c echo planted > /c/tool\n")
+        #expect(planted["status"] == "SUCCESS", "\(JSONWriter.string(planted))")
+        // One source for both namespaces: the same snapshot, so the same context digest.
+        let app = TempDir("shared-app")
+        try (from + "RUN --mount=type=cache,target=/c cat /c/tool > /tool 2>/dev/null || echo clean > /tool\nCOPY f.txt /f.txt\n")
+            .write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "shared\n".write(toFile: app.path + "/f.txt", atomically: true, encoding: .utf8)
+        func build(_ name: String, _ ns: String) async throws -> JSONValue {
+            _ = try await c.call("image/create", ["name": .string(name), "namespace": .string(ns), "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
+            return try await c.call("build/wait", ["image": .string(name), "namespace": .string(ns), "build": 1])
+        }
+        #expect(try await build("victim", "a")["status"] == "SUCCESS")
+        let inA = try await UnpackedImage(layout: state.path + "/layouts/a/victim")
+        #expect(try String(contentsOfFile: inA.rootfs + "/tool", encoding: .utf8) == "planted\n", "a's own cache mount is a's")
+        // The inode a's COPY layer holds, in its layer folder.
+        let layers = state.path + "/dockerfile/layers"
+        let linked = try await sh("find '\(layers)' -name f.txt -newer '\(app.path)/f.txt' -printf '%i %U\\n' | sort -u")
+        #expect(!linked.out.isEmpty, "\(linked)")
+
+        let b = try await build("victim", "b")
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let inB = try await UnpackedImage(layout: state.path + "/layouts/b/victim")
+        #expect(try String(contentsOfFile: inB.rootfs + "/tool", encoding: .utf8) == "clean\n", "namespace a's planted cache reached namespace b")
+        let logB = try await c.call("build/logs", ["image": "victim", "namespace": "b"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(!logB.contains { $0.contains("CACHED") }, "b reused a step of a's: \(logB)")
+
+        // b copies the same context file with another owner: a's inode keeps its owner.
+        try (from + "COPY --chown=1000:1000 f.txt /f.txt\n").write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        _ = try await c.call("image/trigger", ["name": "victim", "namespace": "b"])
+        #expect(try await c.call("build/wait", ["image": "victim", "namespace": "b", "build": 2])["status"] == "SUCCESS")
+        let after = try await sh("for i in \(linked.out.split(separator: "\n").map { String($0.split(separator: " ")[0]) }.joined(separator: " ")); do find '\(layers)' -inum $i -printf '%i %U\\n'; done | sort -u")
+        #expect(after.out == linked.out, "an inode of a's layer changed owner: \(linked.out) then \(after.out)")
+    }
 }
