@@ -310,4 +310,33 @@ import Testing
         let after = try await sh("for i in \(linked.out.split(separator: "\n").map { String($0.split(separator: " ")[0]) }.joined(separator: " ")); do find '\(layers)' -inum $i -printf '%i %U\\n'; done | sort -u")
         #expect(after.out == linked.out, "an inode of a's layer changed owner: \(linked.out) then \(after.out)")
     }
+
+    // MARK: B3: expansion bombs
+
+    /// Variables that double with every line, and Dockerfiles of very many stages or
+    /// instructions, fail the build at the line that goes over a cap, long before the engine's
+    /// memory grows: a 1 KB Dockerfile took the engine from 28 MB to 1.6 GB.
+    @Test func expansionBombsFailAtTheLineThatGoesOver() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let doubling = (1...19).map { _ in "ENV A=$A$A" }.joined(separator: "\n")
+        let argDoubling = (1...19).map { _ in "ARG B=$B$B" }.joined(separator: "\n")
+        let labels = (1...12).map { i in "ENV L\(i)=$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L\nLABEL l\(i)=$L\(i)" }.joined(separator: "\n")
+        let cases: [(String, String)] = [
+            ("FROM scratch\nENV A=0123456789abcdefghijklmnopqrstuvwxyz\n" + doubling + "\n", "expands to more than 131072 bytes"),
+            ("FROM scratch\nARG B=0123456789abcdefghijklmnopqrstuvwxyz\n" + argDoubling + "\n", "expands to more than 131072 bytes"),
+            ("FROM scratch\nENV L=" + String(repeating: "x", count: 8000) + "\n" + labels + "\n", "more than 1048576; a stage may hold at most that much"),
+            ((1...129).map { "FROM scratch AS s\($0)" }.joined(separator: "\n") + "\n", "Dockerfile:129: the Dockerfile has more than 128 stages"),
+            ("FROM scratch\n" + String(repeating: "LABEL a=b\n", count: 4096), "Dockerfile:4097: the Dockerfile has more than 4096 instructions"),
+        ]
+        for (text, expected) in cases {
+            let before = ProcessInfo.processInfo.systemUptime
+            let attempt = try await Self.attempt(f, text, layout: "bomb")
+            #expect(attempt.error?.contains(expected) == true, "\(attempt.error ?? "built")")
+            // The first two fail where the value first passes the cap, not at the last line.
+            if expected.hasPrefix("expands"), let line = attempt.error?.split(separator: ":").dropFirst().first.flatMap({ Int($0) }) {
+                #expect(line < 20, "failed at line \(line)")
+            }
+            #expect(ProcessInfo.processInfo.systemUptime - before < 60)
+        }
+    }
 }

@@ -124,6 +124,19 @@ public struct DockerfileBuilder: Sendable {
             e.append(name + "=" + value)
             config.config.Env = e
         }
+
+        /// The most bytes a stage's ENV, ARG and LABEL values may hold together: what a step's
+        /// environment can carry (Linux's ARG_MAX is 2 MiB for it and the command line).
+        static let maxVariableBytes = 1 << 20
+
+        /// Why the stage's variables and labels are too large; nil when they fit.
+        var oversized: String? {
+            let env = (config.config.Env ?? []).reduce(0) { $0 + $1.utf8.count }
+            let args = self.args.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            let labels = (config.config.Labels ?? [:]).reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+            guard env + args + labels > Self.maxVariableBytes else { return nil }
+            return "the stage's ENV, ARG and LABEL values hold \(env + args + labels) bytes, more than \(Self.maxVariableBytes); a stage may hold at most that much"
+        }
     }
 
     func fail(_ file: String, _ line: Int, _ message: String) -> RuntimeError {
@@ -321,6 +334,9 @@ public struct DockerfileBuilder: Sendable {
                 }
                 log(phase, .system, "\(stageLabel) ONBUILD trigger of \(fromName): \(t)")
             }
+            guard triggers.count <= DockerfileParser.maxInstructions else {
+                throw fail(file, source.from.line, "\(fromName) has more than \(DockerfileParser.maxInstructions) ONBUILD triggers")
+            }
             stage.config.config.OnBuild = nil
             if let shell = image.config.config.Shell { stage.shell = shell }
         }
@@ -416,6 +432,7 @@ public struct DockerfileBuilder: Sendable {
             case .from:
                 break  // a FROM starts a stage; it is never among a stage's instructions
             }
+            if let why = stage.oversized { throw fail(file, ins.line, why) }
         }
         return stage
     }

@@ -110,6 +110,10 @@ public struct DockerfileParser: Sendable {
     public let file: String
     /// Largest Dockerfile read.
     public static let maxBytes = 1 << 20
+    /// Most stages, and most instructions in all, a Dockerfile may have: more is refused at the
+    /// line that goes over, before anything is built.
+    public static let maxStages = 128
+    public static let maxInstructions = 4096
 
     public init(file: String = "Dockerfile") { self.file = file }
 
@@ -146,6 +150,7 @@ public struct DockerfileParser: Sendable {
 
         var globalArgs: [DockerfileInstruction] = []
         var stages: [DockerfileStage] = []
+        var count = 0
         while index < lines.count {
             let start = index
             let trimmed = lines[index].trimmingCharacters(in: .whitespaces)
@@ -175,11 +180,14 @@ public struct DockerfileParser: Sendable {
                     break
                 }
             }
+            count += 1
+            guard count <= Self.maxInstructions else { throw fail(start + 1, "the Dockerfile has more than \(Self.maxInstructions) instructions") }
             var instruction = try parseInstruction(logical, line: start + 1, escape: escape, allowOnbuild: true)
             if instruction.keyword.takesHeredocs {
                 instruction.heredocs = try readHeredocs(for: instruction, lines: lines, index: &index)
             }
             if instruction.keyword == .from {
+                guard stages.count < Self.maxStages else { throw fail(start + 1, "the Dockerfile has more than \(Self.maxStages) stages") }
                 stages.append(DockerfileStage(from: instruction, name: try stageName(instruction, escape: escape), instructions: []))
             } else if stages.isEmpty {
                 guard instruction.keyword == .arg else {

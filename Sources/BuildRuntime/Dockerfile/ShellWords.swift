@@ -12,6 +12,11 @@ public struct ShellWords: Sendable {
 
     public init(escape: Character = "\\") { self.escape = escape }
 
+    /// The most bytes one processed text may expand to: Linux's limit on one argument or
+    /// environment string (MAX_ARG_STRLEN), so that `ENV A=$A$A`, repeated, stops here instead
+    /// of doubling the engine's memory with every line.
+    public static let maxExpandedBytes = 128 << 10
+
     /// Why a word cannot be processed.
     public struct Failure: Error, Equatable, CustomStringConvertible {
         public let message: String
@@ -97,6 +102,7 @@ public struct ShellWords: Sendable {
                 }
             }
             while i < chars.count {
+                guard current.utf8.count <= ShellWords.maxExpandedBytes else { throw Self.tooLarge }
                 let c = chars[i]
                 if let stop, c == stop { break }
                 if c == escape {
@@ -137,8 +143,12 @@ public struct ShellWords: Sendable {
                 }
             }
             if inWord || !splitting { words.append(current) }
+            guard words.reduce(0, { $0 + $1.utf8.count }) <= ShellWords.maxExpandedBytes else { throw Self.tooLarge }
             return words
         }
+
+        static let tooLarge = Failure(message: "the text expands to more than \(ShellWords.maxExpandedBytes) bytes (variables within variables?); "
+                                          + "a value may hold at most that much")
 
         /// After an opening `"`: up to the closing one.
         mutating func doubleQuoted() throws -> String {
@@ -153,6 +163,7 @@ public struct ShellWords: Sendable {
                 }
                 if c == "$" {
                     s += try dollar()
+                    guard s.utf8.count <= ShellWords.maxExpandedBytes else { throw Self.tooLarge }
                     continue
                 }
                 s.append(c)
