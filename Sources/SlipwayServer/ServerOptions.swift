@@ -21,6 +21,7 @@ public struct ServerOptions: Sendable, Equatable {
     public var addHostAllowList: [String] = []
     /// Cap on a source download and on what a source expands to.
     public var maxSourceBytes: Int64 = 8 << 30
+    public var maxLayerBytes: Int64 = 10 << 30
     /// Cap on one build's log.
     public var maxLogBytes: Int64 = 1 << 30
     /// The most network a build may ask for, and the default.
@@ -56,6 +57,7 @@ public struct ServerOptions: Sendable, Equatable {
         engine flags: --max-concurrent-builds N  --max-message-size BYTES  --git-poll-interval SECONDS
                       --insecure-registry HOST[:PORT]...  --allow-source DIR...  --max-source-bytes BYTES
                       --allow-add-host HOST[:PORT]... (a loopback, link-local or engine host address ADD may fetch from)
+                      --max-layer-bytes BYTES (K, M, G, T suffixes; the most one layer a build step makes may hold)
                       --max-log-bytes BYTES  --idle-timeout DURATION (600s; 0 is forever; 30s, 10m, 1h)
                       --event-ttl DURATION (60m: how long a system event is kept)
                       --quota images=N,buildruns=N,storage=BYTES (per namespace; 100, 100, unlimited)
@@ -105,6 +107,9 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--allow-source", scope: .engine, hint: "an absolute directory",
              apply: { o, v in guard v.hasPrefix("/") else { return false }; o.allowedSourceRoots = (o.allowedSourceRoots ?? []) + [v]; return true },
              shown: { $0.allowedSourceRoots?.joined(separator: ",") ?? "" }),
+        Flag(name: "--max-layer-bytes", scope: .engine, hint: "a number of bytes (K, M, G, T suffixes; at least 1M)",
+             apply: { o, v in guard let n = Quota.number(v, bytes: true), n >= 1 << 20 else { return false }; o.maxLayerBytes = n; return true },
+             shown: { String($0.maxLayerBytes) }),
         Flag(name: "--max-source-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
              apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxSourceBytes = n; return true },
              shown: { String($0.maxSourceBytes) }),

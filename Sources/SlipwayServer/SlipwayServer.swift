@@ -61,6 +61,7 @@ public enum SlipwayServer {
         engineOptions.insecureRegistries = options.insecureRegistries
         engineOptions.addHostAllowList = options.addHostAllowList
         engineOptions.maxSourceBytes = options.maxSourceBytes
+        engineOptions.maxLayerBytes = options.maxLayerBytes
         engineOptions.maxLogBytes = options.maxLogBytes
         engineOptions.eventTTL = options.eventTTL
         engineOptions.quota = options.quota

@@ -24,7 +24,7 @@ import Testing
         }
 
         /// Fetches `url` to a new file, as a build's download does.
-        func fetch(_ url: String, allowing entries: [String] = [], budget: DownloadBudget = DownloadBudget(limit: 1 << 20),
+        func fetch(_ url: String, allowing entries: [String] = [], budget: ByteBudget = ByteBudget(limit: 1 << 20),
                    to target: String = UUID().uuidString) async throws -> FetchedBlob {
             let fetcher = BlobFetcher(budget: budget, addressPolicy: try OutboundAddressPolicy(allowing: entries))
             return try await fetcher.fetch(try #require(URL(string: url)), to: dir.path + "/" + target, through: store)
@@ -32,7 +32,7 @@ import Testing
 
         /// The message of the error `fetch` throws, which must be an invalid-input RuntimeError,
         /// and checks that nothing was written.
-        func refusal(_ url: String, allowing entries: [String] = [], budget: DownloadBudget = DownloadBudget(limit: 1 << 20)) async throws -> String {
+        func refusal(_ url: String, allowing entries: [String] = [], budget: ByteBudget = ByteBudget(limit: 1 << 20)) async throws -> String {
             let target = UUID().uuidString
             do {
                 let fetched = try await fetch(url, allowing: entries, budget: budget, to: target)
@@ -105,7 +105,7 @@ import Testing
         let f = try Fixture()
         let url = "http://127.0.0.1:\(f.port)/bytes/600"
         let allowed = ["127.0.0.1:\(f.port)"]
-        let budget = DownloadBudget(limit: 1000)
+        let budget = ByteBudget(limit: 1000)
         #expect(try await f.fetch(url, allowing: allowed, budget: budget).bytes == 600)
         #expect(budget.remaining == 400)
         let why = try await f.refusal(url, allowing: allowed, budget: budget)

@@ -339,4 +339,70 @@ import Testing
             #expect(ProcessInfo.processInfo.systemUptime - before < 60)
         }
     }
+
+    // MARK: B2, B5: bytes a build writes, and whose they are
+
+    /// A layer is held to `maxLayerBytes` and to what is left of the namespace's storage as it
+    /// is written: a sparse file of a terabyte (no bytes on disk) fails at the cap, at once,
+    /// and leaves no step folder and no partial blob behind.
+    @Test func aLayerIsHeldToItsCapsAsItIsWritten() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        func attempt(_ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil) async -> String? {
+            do {
+                try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+                var request = f.request(f.state.path + "/out-" + UUID().uuidString)
+                request.maxLayerBytes = maxLayerBytes
+                request.storage = storage.map { ByteBudget(limit: $0) }
+                _ = try await f.builder.build(request) { _, _, _ in }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        let started = ProcessInfo.processInfo.systemUptime
+        let sparse = await attempt("FROM base\nRUN truncate -s 1T /sparse\n", maxLayerBytes: 16 << 20)
+        #expect(sparse?.contains("Dockerfile:2: a layer is larger than 16777216 bytes, the most one may hold (--max-layer-bytes)") == true, "\(sparse ?? "built")")
+        let quota = await attempt("FROM base\nRUN head -c 3000000 /dev/zero > /f\n", storage: 2 << 20)
+        #expect(quota?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(quota ?? "built")")
+        let copied = await attempt("FROM base\nCOPY . /ctx/\n", storage: 1024)
+        #expect(copied?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(copied ?? "built")")
+        #expect(ProcessInfo.processInfo.systemUptime - started < 60, "the caps were met late")
+        // Nothing left: no step folder, no partial blob, no blob of the sparse file.
+        let steps = (try? FileManager.default.contentsOfDirectory(atPath: f.state.path + "/dockerfile/layers/.steps")) ?? []
+        #expect(steps.isEmpty, "\(steps)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: f.state.path + "/blobs/.tmp")) ?? []).isEmpty)
+        let largest = try await sh("find '\(f.state.path)/blobs' -type f -size +15M | wc -l")
+        #expect(largest.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+    }
+
+    /// What Dockerfile builds keep (layer blobs and folders, contexts) is charged to the
+    /// namespace that made them: once over its storage quota, a trigger and a build run are
+    /// refused alike, a build's layers are held to what was left, and deleting the image lets
+    /// a collection give the space back.
+    @Test func dockerfileDataIsChargedToItsNamespace() async throws {
+        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
+        let base = try await DockerfileStrategyTests.baseLayout()
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--quota", "storage=50M"] + Repo.hostPathArguments)
+        let from = "FROM oci:\(base.path)/oci:run\n"
+        let big = try await Self.build(c, "big", dockerfile: from + "RUN head -c 30000000 /dev/urandom > /data\n")
+        #expect(big["status"] == "SUCCESS", "\(JSONWriter.string(big))")
+        let used = try await c.call("quota/get")["used"]?["storage"]?.int ?? 0
+        #expect(used > 60_000_000, "the layer's blob and folder are not charged: \(used)")
+        for (method, params) in [("image/trigger", ["name": "big"] as JSONValue),
+                                 ("buildrun/submit", ["name": "more", "strategy": "dockerfile", "source": ["local": ["path": .string(base.path)]]])] {
+            let r = try await c.request(method, params)
+            #expect(r["error"]?["code"] == 1005 && r["error"]?["data"]?["resource"] == "storage", "\(method): \(JSONWriter.string(r))")
+        }
+        // Another namespace: its build is held to its own quota as it writes.
+        let sparse = try await Self.build(c, "sparse", namespace: "other", dockerfile: from + "RUN truncate -s 1T /sparse\n")
+        #expect(sparse["status"] == "FAILURE" && sparse["message"]?.stringValue?.contains("storage quota") == true, "\(JSONWriter.string(sparse))")
+
+        _ = try await c.call("image/delete", ["name": "big"])
+        _ = try await c.call("system/gc")
+        let after = try await c.call("quota/get")["used"]?["storage"]?.int ?? 0
+        #expect(after < 1_000_000, "\(after) bytes still charged after the image was deleted")
+        let left = try await sh("find '\(state.path)' -type f -size +20M | wc -l")
+        #expect(left.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the deleted image's layer stays")
+    }
 }

@@ -57,6 +57,11 @@ public struct BuildRequest: Sendable {
     public var publicNetwork = false
     /// `slipway-userns` (beside the launcher), which configures a step's public network.
     public var userNamespaceHelper = ""
+    /// The most bytes one layer a step makes may hold (`--max-layer-bytes`).
+    public var maxLayerBytes: Int64 = 10 << 30
+    /// What was left of the namespace's storage quota when the build started (nil: no quota):
+    /// the layers the build writes take from it as they are written.
+    public var storageBytesLeft: Int64?
     /// `--allow-add-host` entries: what a Dockerfile build's ADD may fetch from though
     /// `OutboundAddressPolicy` refuses it otherwise.
     public var addHostAllowList: [String] = []

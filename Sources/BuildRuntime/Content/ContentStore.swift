@@ -120,6 +120,28 @@ public final class BlobWriter {
     private var finished = false
     static let bufferSize = 1 << 20
 
+    /// The most bytes a blob may hold, and what the refusal says past it: a build's layer is
+    /// held to `--max-layer-bytes` and to what is left of its namespace's storage quota, as it
+    /// is written (a sparse file of a terabyte fails at the cap, not at the disk's end).
+    public struct Limit: Sendable {
+        public var bytes: Int64
+        /// Says what the cap is and what to do, e.g. "the layer is larger than 10 GiB (--max-layer-bytes)".
+        public var refusal: String
+        public init(bytes: Int64, refusal: String) {
+            self.bytes = bytes
+            self.refusal = refusal
+        }
+    }
+
+    /// The cap on this blob (none when nil); going over throws `RuntimeError.buildFailed`.
+    public var limit: Limit?
+
+    /// Fails now if `count` more bytes would take the blob past its limit (before writing
+    /// anything of an entry whose size is known).
+    public func reserve(_ count: Int64) throws {
+        if let limit, size + count > limit.bytes { throw RuntimeError.buildFailed(limit.refusal) }
+    }
+
     init(store: ContentStore) throws {
         self.store = store
         tempPath = store.tempDirectory.path + "/" + UUID().uuidString
@@ -145,6 +167,7 @@ public final class BlobWriter {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try reserve(Int64(bytes.count))
         var offset = 0
         while offset < bytes.count {
             let n = min(bytes.count - offset, Self.bufferSize - used)
@@ -159,6 +182,7 @@ public final class BlobWriter {
     /// Writes `count` zero bytes (tar padding).
     public func writeZeros(_ count: Int) throws {
         guard count > 0 else { return }
+        try reserve(Int64(count))
         if used + count > Self.bufferSize { try flush() }
         (buffer.baseAddress! + used).initializeMemory(as: UInt8.self, repeating: 0, count: count)
         used += count
@@ -171,6 +195,7 @@ public final class BlobWriter {
         if Self.bufferSize - used < minimum { try flush() }
         let region = UnsafeMutableRawBufferPointer(rebasing: buffer[used..<Self.bufferSize])
         let n = try fill(region)
+        try reserve(Int64(n))
         used += n
         size += Int64(n)
         return n

@@ -34,6 +34,11 @@ public struct DockerfileBuilder: Sendable {
         /// Hosts an `ADD` of a URL may fetch from although the `OutboundAddressPolicy` refuses
         /// their addresses (loopback, link-local, the engine host's own): `--allow-add-host`.
         public var addHostAllowList: [String] = []
+        /// The most bytes one layer may hold (`--max-layer-bytes`).
+        public var maxLayerBytes: Int64 = 10 << 30
+        /// What is left of the namespace's storage quota, which the build's layers take from as
+        /// they are written; nil when the namespace has no storage quota.
+        public var storage: ByteBudget?
         /// The most a `RUN --mount=type=tmpfs` may hold (its default size).
         public var maxTmpfsBytes: Int64 = 1 << 30
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
@@ -167,7 +172,7 @@ public struct DockerfileBuilder: Sendable {
         let fetcher: BlobFetcher?
         do {
             fetcher = request.publicNetwork
-                ? BlobFetcher(budget: DownloadBudget(limit: request.maxAddBytes), addressPolicy: try OutboundAddressPolicy(allowing: request.addHostAllowList)) : nil
+                ? BlobFetcher(budget: ByteBudget(limit: request.maxAddBytes), addressPolicy: try OutboundAddressPolicy(allowing: request.addHostAllowList)) : nil
         }
         let platform = ["TARGETPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "TARGETOS": "linux", "TARGETARCH": OCIImageConfig.hostArchitecture,
                         "BUILDPLATFORM": "linux/" + OCIImageConfig.hostArchitecture, "BUILDOS": "linux", "BUILDARCH": OCIImageConfig.hostArchitecture]
@@ -409,7 +414,7 @@ public struct DockerfileBuilder: Sendable {
                 let dir = try word(ins.shellText)
                 let absolute = dir.hasPrefix("/") ? dir : (stage.config.config.WorkingDir ?? "/") + "/" + dir
                 stage.config.config.WorkingDir = PathSyntax.normalizedAbsolute(absolute)
-                if stage.config.config.WorkingDir != "/" { try await makeWorkingDirectory(stage.config.config.WorkingDir!, in: &stage, log: log) }
+                if stage.config.config.WorkingDir != "/" { try await makeWorkingDirectory(stage.config.config.WorkingDir!, in: &stage, request: request, log: log) }
             case .cmd:
                 stage.config.config.Cmd = execOrShell(ins.arguments)
                 cmdSet = true
@@ -525,6 +530,22 @@ public struct DockerfileBuilder: Sendable {
     struct CacheRecord: Codable {
         var diffID: Digest
         var size: Int64
+    }
+
+    /// The layers the step records under `folder` (a namespace's, by image) name: what the
+    /// namespace's Dockerfile builds keep, for its storage quota. A record that cannot be read
+    /// names nothing.
+    public static func layersNamed(byRecordsUnder folder: String) -> Set<Digest> {
+        var found = Set<Digest>()
+        let fm = FileManager.default
+        for image in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: folder + "/" + image)) ?? [] where name.hasSuffix(".json") {
+                if let data = fm.contents(atPath: folder + "/" + image + "/" + name), let r = try? JSONDecoder().decode(CacheRecord.self, from: data) {
+                    found.insert(r.diffID)
+                }
+            }
+        }
+        return found
     }
 
     func cachedLayer(_ key: Digest) -> Layer? {
@@ -866,18 +887,27 @@ public struct DockerfileBuilder: Sendable {
                 }
             }
         }
-        let layer = try await BlockingWork.run { [images, mapping, layersRoot] () throws -> Layer in
-            let w = try images.content.writer()
-            let tar = TarWriter(out: w)
-            try OverlayDiff.write(upper: try ConfinedDirectory(path: step.upper), mapping: mapping, into: tar)
-            try tar.finish()
-            let (digest, size) = try w.commit()
-            let folder = layersRoot + "/" + digest.hex
-            if access(folder, F_OK) != 0 && rename(step.upper, folder) != 0 {
-                throw RuntimeError.io("cannot keep the step's layer folder: \(String(cString: strerror(errno)))")
+        let request = sources.request
+        let layer: Layer
+        do {
+            layer = try await BlockingWork.run { [self, images, mapping, layersRoot] () throws -> Layer in
+                let w = try layerWriter(request)
+                let tar = TarWriter(out: w)
+                try OverlayDiff.write(upper: try ConfinedDirectory(path: step.upper), mapping: mapping, into: tar)
+                try tar.finish()
+                let (digest, size) = try commitLayer(w, request)
+                let folder = layersRoot + "/" + digest.hex
+                if access(folder, F_OK) != 0 && rename(step.upper, folder) != 0 {
+                    throw RuntimeError.io("cannot keep the step's layer folder: \(String(cString: strerror(errno)))")
+                }
+                return Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content,
+                             folder: digest.hex)
             }
-            return Layer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content,
-                         folder: digest.hex)
+        } catch {
+            // Over a cap, or unreadable: nothing of the step stays.
+            try? await runner.remove(step)  // a leftover step folder is swept by the next collection
+            if let e = error as? RuntimeError, e.kind == .buildFailed { throw fail(file, ins.line, e.message) }
+            throw error
         }
         try await runner.remove(step)
         try record(stage.key, layer)
@@ -987,9 +1017,11 @@ public struct DockerfileBuilder: Sendable {
         // The files are read and the layer written on a thread of its own, off the pool.
         let fromContext = ins.flag("from") == nil
         let treeFolder = layersRoot + "/.tmp-" + UUID().uuidString
-        let (digest, size, folder, ledger) = try await BlockingWork.run { [self] () throws -> (Digest, Int64, String?, ArchiveExtractor.OwnerLedger) in
+        let written: (Digest, Int64, String?, ArchiveExtractor.OwnerLedger)
+        do {
+        written = try await BlockingWork.run { [self] () throws -> (Digest, Int64, String?, ArchiveExtractor.OwnerLedger) in
         let (view, ignore, owner, mode, downloads) = (view0, ignore0, owner0, mode0, downloads0)
-        let w = try images.content.writer()
+        let w = try layerWriter(stepSources.request)
         let tree = try LayerTreeWriter(tar: TarWriter(out: w), folder: treeFolder, mapping: mapping)
         var written = Set<String>()
         // Folders on the way to a copied file: one the stage has keeps its mode and owner; a new
@@ -1126,9 +1158,13 @@ public struct DockerfileBuilder: Sendable {
         }
         guard matched > 0 else { throw fail(file, ins.line, "\(name) sources \(sources.joined(separator: " ")) match nothing in the build context") }
         try tree.tar.finish()
-        let (digest, size) = try w.commit()
+        let (digest, size) = try commitLayer(w, stepSources.request)
         return (digest, size, tree.folder, tree.ledger)
         }
+        } catch let e as RuntimeError where e.kind == .buildFailed && !e.message.hasPrefix(file + ":") {
+            throw fail(file, ins.line, e.message)  // over a cap: the line says where
+        }
+        let (digest, size, folder, ledger) = written
         // The folder written beside the tar, when the layer needs one; else it goes (a leftover
         // is swept with the other .tmp folders).
         defer { try? ConfinedDirectory.removeTree(atPath: treeFolder) }
@@ -1194,15 +1230,40 @@ public struct DockerfileBuilder: Sendable {
         stage.layers.append(layer)
     }
 
+    /// A writer for one of the build's layers, held to `maxLayerBytes` and to what is left of
+    /// the namespace's storage quota, as it is written.
+    func layerWriter(_ request: Request) throws -> BlobWriter {
+        let w = try images.content.writer()
+        if let storage = request.storage, storage.remaining < request.maxLayerBytes {
+            w.limit = .init(bytes: storage.remaining, refusal: Self.overQuota(storage))
+        } else {
+            w.limit = .init(bytes: request.maxLayerBytes, refusal: "a layer is larger than \(request.maxLayerBytes) bytes, the most one may hold (--max-layer-bytes); "
+                            + "write less in one step (a sparse file counts at its full size)")
+        }
+        return w
+    }
+
+    static func overQuota(_ storage: ByteBudget) -> String {
+        "the build's layers would take the namespace past its storage quota (\(storage.limit) bytes were left when the build started); "
+            + "free space (image/delete, lower history limits) or write less"
+    }
+
+    /// Stores a layer written by `layerWriter`, taking its bytes off the namespace's storage
+    /// quota (layers written at once may together go over what was left).
+    func commitLayer(_ w: BlobWriter, _ request: Request) throws -> (digest: Digest, size: Int64) {
+        if let storage = request.storage, !storage.take(w.size) { throw RuntimeError.buildFailed(Self.overQuota(storage)) }
+        return try w.commit()
+    }
+
     /// WORKDIR makes its folder (and missing parents: 0755, root's) when the stage lacks it, in
     /// a layer of its own, as Docker does.
-    func makeWorkingDirectory(_ path: String, in stage: inout Stage, log: @escaping BuildLogger) async throws {
+    func makeWorkingDirectory(_ path: String, in stage: inout Stage, request: Request, log: @escaping BuildLogger) async throws {
         let parts = PathSyntax.components(path)
         let view = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         if case .directory? = try view.node(parts.joined(separator: "/")) { return }
         let mapping = self.mapping
-        let (digest, size) = try await BlockingWork.run { [images] () throws -> (Digest, Int64) in
-            let w = try images.content.writer()
+        let (digest, size) = try await BlockingWork.run { [self] () throws -> (Digest, Int64) in
+            let w = try layerWriter(request)
             let tar = TarWriter(out: w)
             for i in 1...parts.count {
                 let p = parts[0..<i].joined(separator: "/")
@@ -1215,7 +1276,7 @@ public struct DockerfileBuilder: Sendable {
                 }
             }
             try tar.finish()
-            return try w.commit()
+            return try commitLayer(w, request)
         }
         try await addLayer(digest, size: size, what: "the WORKDIR folder", into: &stage, log: log)
     }

@@ -129,6 +129,8 @@ public struct DockerfileExecutor: BuildExecutor {
         buildRequest.maxAddBytes = sources.limits.maxTotalBytes
         buildRequest.publicNetwork = request.publicNetwork
         buildRequest.addHostAllowList = request.addHostAllowList
+        buildRequest.maxLayerBytes = request.maxLayerBytes
+        buildRequest.storage = request.storageBytesLeft.map { ByteBudget(limit: max(0, $0)) }
         let result = try await builder(inputs, log: log).build(buildRequest, log: log)
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,

@@ -9,32 +9,6 @@ public struct FetchedBlob: Sendable {
     public var bytes: Int64
 }
 
-/// The bytes a build's downloads may still bring in, shared by all of them: the source size
-/// cap counts a build's downloads (ADD of URLs) together, not each alone.
-public final class DownloadBudget: Sendable {
-    /// The cap on all the downloads together.
-    public let limit: Int64
-    private let left: Mutex<Int64>
-
-    public init(limit: Int64) {
-        self.limit = limit
-        left = Mutex(limit)
-    }
-
-    /// What may still be downloaded.
-    public var remaining: Int64 { left.withLock { $0 } }
-
-    /// Takes `bytes` off the budget; false (and nothing taken) when fewer are left, as when
-    /// downloads running at once together went over.
-    func take(_ bytes: Int64) -> Bool {
-        left.withLock { left in
-            guard bytes <= left else { return false }
-            left -= bytes
-            return true
-        }
-    }
-}
-
 /// Fetches source archives from `file://`, `http://` and `https://` URLs into a file, streaming them to disk while they are hashed and stopping at a size cap as the bytes
 /// arrive. Redirects are followed (at most 10) to http(s) URLs only, never from https down to
 /// http.
@@ -47,7 +21,7 @@ public struct BlobFetcher: Sendable {
     public let maxBytes: Int64
     /// Shared by a build's downloads: each may bring in what is left of it, and takes what it
     /// brought off.
-    public let budget: DownloadBudget?
+    public let budget: ByteBudget?
     /// Where a build's download may connect (nil: anywhere); with one, only http(s) URLs are
     /// fetched.
     public let addressPolicy: OutboundAddressPolicy?
@@ -60,7 +34,7 @@ public struct BlobFetcher: Sendable {
     }
 
     /// A fetcher for a build's downloads: within `budget`, to addresses `addressPolicy` allows.
-    public init(budget: DownloadBudget, addressPolicy: OutboundAddressPolicy) {
+    public init(budget: ByteBudget, addressPolicy: OutboundAddressPolicy) {
         maxBytes = budget.limit
         self.budget = budget
         self.addressPolicy = addressPolicy

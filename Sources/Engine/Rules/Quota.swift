@@ -50,7 +50,8 @@ public struct Quota: Sendable, Equatable {
         return .success(q)
     }
 
-    static func number(_ v: String, bytes: Bool) -> Int64? {
+    /// A number, with K, M, G, T suffixes when it counts `bytes`; nil when it is not one.
+    public static func number(_ v: String, bytes: Bool) -> Int64? {
         let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
         if bytes, let u = v.last.flatMap({ units[$0] }), let n = Int64(v.dropLast()) { return n.multipliedReportingOverflow(by: u).overflow ? nil : n * u }
         return Int64(v)

@@ -82,6 +82,8 @@ extension Engine {
                                   strategy: spec.strategy, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
                                   contextDir: spec.contextDir, buildTimeout: spec.timeout, network: spec.network, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
         try Self.validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
+        // A run adds data as a trigger does: refused as one is once the storage quota is reached.
+        try await checkQuota(namespace: ns, adding: .storage)
         let image = try await newImage(imageSpec, namespace: ns, name: carrier, buildRun: name) {
             try await self.checkQuota(namespace: ns, adding: .buildruns)
         }

@@ -192,8 +192,11 @@ extension Engine {
                 let plan = try plan.get()
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
                 if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
+                // What the namespace may still store: the build's layers take from it.
+                let storageLeft = try await engine.storageBytesLeft(namespace: plan.namespace)
                 let req = try await BlockingWork.run {
                     var r = try plan.request(images: images)
+                    r.storageBytesLeft = storageLeft
                     r.rebase = rebase
                     if let d = plan.dockerfile {
                         let namespace = plan.namespace
@@ -301,6 +304,7 @@ extension Engine {
         var launcherVersion: String
         var project: ProjectMetadata
         var addHostAllowList: [String]
+        var maxLayerBytes: Int64
 
         func request(images: ImageStore) throws -> BuildRequest {
             var r = BuildRequest(
@@ -312,6 +316,7 @@ extension Engine {
             r.publicNetwork = publicNetwork
             r.userNamespaceHelper = userNamespaceHelper
             r.addHostAllowList = addHostAllowList
+            r.maxLayerBytes = maxLayerBytes
             return r
         }
     }
@@ -359,7 +364,8 @@ extension Engine {
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
                 publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
-                project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList)
+                project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList,
+                maxLayerBytes: options.maxLayerBytes)
         }
     }
 

@@ -4,8 +4,10 @@ import SlipwayProtocol
 
 extension Engine {
     /// What a namespace holds, against its quota: images, stand-alone build runs, and bytes of
-    /// stored data (its image layouts, build caches and logs, and its images' source
-    /// snapshots; a file counts in full for every namespace that refers to it).
+    /// stored data (its image layouts, build caches and logs, its images' source snapshots,
+    /// and what its Dockerfile builds keep: contexts, cache mounts, and the layers — blob and
+    /// folder — its step records name; a file counts in full for every namespace that refers
+    /// to it).
     public struct QuotaUsage: Sendable, Equatable {
         public var images: Int64
         public var buildruns: Int64
@@ -30,9 +32,23 @@ extension Engine {
         var snapshots: [String: Int64] = [:]
         for image in all { if let s = image.source.resolved?.snapshot { snapshots[s.digest] = s.bytes } }
         let snapshotBytes = snapshots.values.reduce(0, +)
-        let folders = [path("layouts", namespace), path("layouts", ".registry", namespace), path("cache", namespace), path("logs", namespace)]
-        let bytes = try await BlockingWork.run { folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes }
+        let folders = [path("layouts", namespace), path("layouts", ".registry", namespace), path("cache", namespace), path("logs", namespace),
+                       path("dockerfile", "contexts", namespace), path("dockerfile", "mounts", namespace), path("dockerfile", "cache", namespace)]
+        let records = path("dockerfile", "cache", namespace), layers = path("dockerfile", "layers")
+        let content = self.images.content
+        let bytes = try await BlockingWork.run {
+            let layerBytes = DockerfileBuilder.layersNamed(byRecordsUnder: records).reduce(Int64(0)) { total, digest in
+                total + Self.fileBytes(content.path(digest)) + Self.bytes(under: layers + "/" + digest.hex)
+            }
+            return folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes + layerBytes
+        }
         return QuotaUsage(images: Int64(images.count), buildruns: try store.standaloneRunCount(namespace: namespace), storage: bytes)
+    }
+
+    /// What the namespace may still store under its storage quota; nil when it has none.
+    func storageBytesLeft(namespace: String) async throws -> Int64? {
+        guard let limit = options.quota.storage else { return nil }
+        return limit - (try await quotaUsage(namespace: namespace).storage)
     }
 
     /// Refuses, changing nothing, what would take the namespace past its quota of `resource`:

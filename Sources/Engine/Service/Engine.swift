@@ -23,6 +23,8 @@ public struct EngineOptions: Sendable {
     /// Cap on a source: bytes downloaded for a blob, and bytes a snapshot or an archive
     /// expands to (`--max-source-bytes`).
     public var maxSourceBytes: Int64 = 8 << 30
+    /// The most bytes one layer a build step makes may hold (`--max-layer-bytes`).
+    public var maxLayerBytes: Int64 = 10 << 30
     /// Cap on one build's log (`--max-log-bytes`); past it, lines are dropped and the log says so.
     public var maxLogBytes: Int64 = 1 << 30
     /// Seconds a system event is kept after it last happened (`--event-ttl`; the code engine

@@ -1,0 +1,28 @@
+import Synchronization
+
+/// Bytes a build may still bring in or write, shared by everything of the build that does:
+/// its downloads (ADD of URLs count together against the source size cap) or its layers
+/// (against what is left of its namespace's storage quota), however many run at once.
+public final class ByteBudget: Sendable {
+    /// The cap on all of them together.
+    public let limit: Int64
+    private let left: Mutex<Int64>
+
+    public init(limit: Int64) {
+        self.limit = limit
+        left = Mutex(limit)
+    }
+
+    /// What may still be brought in or written.
+    public var remaining: Int64 { left.withLock { $0 } }
+
+    /// Takes `bytes` off the budget; false (and nothing taken) when fewer are left, as when
+    /// several running at once together went over.
+    public func take(_ bytes: Int64) -> Bool {
+        left.withLock { left in
+            guard bytes <= left else { return false }
+            left -= bytes
+            return true
+        }
+    }
+}
