@@ -395,7 +395,7 @@ import Testing
             #expect(r["error"]?["code"] == 1005 && r["error"]?["data"]?["resource"] == "storage", "\(method): \(JSONWriter.string(r))")
         }
         // Another namespace: its build is held to its own quota as it writes.
-        let sparse = try await Self.build(c, "sparse", namespace: "other", dockerfile: from + "RUN truncate -s 1T /sparse\n")
+        let sparse = try await Self.build(c, "sparse", namespace: "other", dockerfile: from + "RUN truncate -s 1G /sparse\n")
         #expect(sparse["status"] == "FAILURE" && sparse["message"]?.stringValue?.contains("storage quota") == true, "\(JSONWriter.string(sparse))")
 
         _ = try await c.call("image/delete", ["name": "big"])
@@ -404,5 +404,18 @@ import Testing
         #expect(after < 1_000_000, "\(after) bytes still charged after the image was deleted")
         let left = try await sh("find '\(state.path)' -type f -size +20M | wc -l")
         #expect(left.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the deleted image's layer stays")
+    }
+
+    /// Through the engine, whose builds get network none here: an ADD of a loopback URL is
+    /// refused, and the peer is never asked.
+    @Test func theEngineFetchesNoURLForABuildWithoutNetwork() async throws {
+        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
+        let record = TempDir("peer")
+        let peer = try FixtureServer("add_url_peer.py", [record.path + "/asked"])
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        let b = try await Self.build(c, "fetch", dockerfile: "FROM scratch\nADD http://127.0.0.1:\(peer.port)/bytes/10 /x\n")
+        #expect(b["status"] == "FAILURE" && b["message"]?.stringValue?.contains("the build's network is \"none\"") == true, "\(JSONWriter.string(b))")
+        #expect(!FileManager.default.fileExists(atPath: record.path + "/asked"), "the engine fetched a URL for a build without network")
     }
 }
