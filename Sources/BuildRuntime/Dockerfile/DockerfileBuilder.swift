@@ -566,6 +566,10 @@ public struct DockerfileBuilder: Sendable {
             .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
     }
 
+    /// The deepest tree a COPY, ADD or bind mount copies: deeper fails the build (a recursive
+    /// walk of a step's 25,000-level tree once overflowed the engine's stack).
+    static let maxTreeDepth = 1024
+
     /// The folder under `layersRoot` holding the resolv.conf of steps with the public network.
     static let networkFolder = ".network"
 
@@ -746,6 +750,15 @@ public struct DockerfileBuilder: Sendable {
         }
         give(out, nil)
         func note(_ parts: String...) { hasher.update(Array((parts.joined(separator: " ") + "\n").utf8)) }
+        // Folders still to copy the children of, walked with an explicit stack, each folder's
+        // children right after it (the order the digest is taken in).
+        var stack: [(here: LayerChainView, names: [String], next: Int, into: ConfinedDirectory, source: [String])] = []
+        func push(_ layers: [ConfinedDirectory], into dir: ConfinedDirectory, source: [String]) throws {
+            guard stack.count < Self.maxTreeDepth else {
+                throw RuntimeError.buildFailed("the build context's \(PathSyntax.shortened(source.joined(separator: "/"))) is more than \(Self.maxTreeDepth) folders deep")
+            }
+            stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, dir, source))
+        }
         func copy(_ node: LayerChainView.Node, name: String, into dir: ConfinedDirectory, source: [String]) throws {
             switch node {
             case .file(let from, let n, let st):
@@ -780,23 +793,23 @@ public struct DockerfileBuilder: Sendable {
                 let sub = try dir.makeDirectories(name)
                 _ = fchmod(sub.fd, st.st_mode & 0o7777)  // as above
                 give(sub, nil)
-                try children(of: layers, into: sub, source: source)
-            }
-        }
-        func children(of layers: [ConfinedDirectory], into dir: ConfinedDirectory, source: [String]) throws {
-            let here = LayerChainView(folders: layers)
-            for child in try LayerChainView.entries(of: layers) {
-                guard let n = try here.node(child) else { continue }
-                var isDirectory = false
-                if case .directory = n { isDirectory = true }
-                guard !ignore.ignores((source + [child]).joined(separator: "/"), isDirectory: isDirectory) else { continue }
-                try copy(n, name: child, into: dir, source: source + [child])
+                try push(layers, into: sub, source: source)
             }
         }
         switch try LayerChainView(folders: [context]).node(path.joined(separator: "/")) {
-        case .directory(let layers, _)?: try children(of: layers, into: out, source: path)
+        case .directory(let layers, _)?: try push(layers, into: out, source: path)
         case let node?: try copy(node, name: path.last!, into: out, source: path)
         case nil: break
+        }
+        while let top = stack.last {
+            guard top.next < top.names.count else { stack.removeLast(); continue }
+            stack[stack.count - 1].next += 1
+            let child = top.names[top.next]
+            guard let n = try top.here.node(child) else { continue }
+            var isDirectory = false
+            if case .directory = n { isDirectory = true }
+            guard !ignore.ignores((top.source + [child]).joined(separator: "/"), isDirectory: isDirectory) else { continue }
+            try copy(n, name: child, into: top.into, source: top.source + [child])
         }
         return (folder, hasher.finish())
     }
@@ -1051,33 +1064,45 @@ public struct DockerfileBuilder: Sendable {
             guard let exclude else { return false }
             return exclude.ignores(source.dropFirst(excludeFrom).joined(separator: "/"), isDirectory: isDirectory)
         }
-        // `source` is the node's path in the context or stage (for ignore rules).
-        func addNode(_ node: LayerChainView.Node, at parts: [String], source: [String], excludeFrom: Int) throws {
-            try parents(of: parts)
-            let path = parts.joined(separator: "/")
-            guard written.insert(path).inserted else { return }
-            switch node {
-            case .file(let dir, let n, let st):
-                try tree.addFile(path, from: dir, name: n, status: st, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner, adopt: fromContext)
-            case .symlink(let target, _):
-                try tree.addSymlink(path, target: target, owner: owner)
-            case .directory(let layers, let st):
-                try tree.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
-                try addChildren(layers, at: parts, source: source, excludeFrom: excludeFrom)
+        // Adds `node` at `parts` or, with `childrenOf`, only a folder's contents there (`source`
+        // is the path in the context or stage, for ignore rules), without what is ignored or
+        // excluded; an ignored folder may still hold paths a `!` rule takes back: those go,
+        // with the folders above them. Folders are walked with an explicit stack (a step may
+        // have made a tree of any depth), each folder's children right after it.
+        func addTree(_ node: LayerChainView.Node?, childrenOf layers: [ConfinedDirectory]? = nil, at parts: [String], source: [String], excludeFrom: Int) throws {
+            var stack: [(here: LayerChainView, names: [String], next: Int, parts: [String], source: [String])] = []
+            func push(_ layers: [ConfinedDirectory], _ parts: [String], _ source: [String]) throws {
+                guard stack.count < Self.maxTreeDepth else {
+                    throw fail(file, ins.line, "\(name) \(PathSyntax.shortened(source.joined(separator: "/"))): the tree is more than \(Self.maxTreeDepth) folders deep, more than a layer may hold")
+                }
+                stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, parts, source))
             }
-        }
-        // A folder's contents, without what is ignored or excluded. An ignored folder may still
-        // hold paths a `!` rule takes back: those go, with the folders above them.
-        func addChildren(_ layers: [ConfinedDirectory], at parts: [String], source: [String], excludeFrom: Int) throws {
-            let here = LayerChainView(folders: layers)
-            for child in try LayerChainView.entries(of: layers) {
-                guard let n = try here.node(child) else { continue }
-                guard ignored(source + [child], n, excludeFrom: excludeFrom) else {
-                    try addNode(n, at: parts + [child], source: source + [child], excludeFrom: excludeFrom)
+            func add(_ node: LayerChainView.Node, _ parts: [String], _ source: [String]) throws {
+                try parents(of: parts)
+                let path = parts.joined(separator: "/")
+                guard written.insert(path).inserted else { return }
+                switch node {
+                case .file(let dir, let n, let st):
+                    try tree.addFile(path, from: dir, name: n, status: st, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner, adopt: fromContext)
+                case .symlink(let target, _):
+                    try tree.addSymlink(path, target: target, owner: owner)
+                case .directory(let layers, let st):
+                    try tree.addDirectory(path, mode: mode ?? Int(st.st_mode & 0o7777), owner: owner)
+                    try push(layers, parts, source)
+                }
+            }
+            if let node { try add(node, parts, source) } else if let layers { try push(layers, parts, source) }
+            while let top = stack.last {
+                guard top.next < top.names.count else { stack.removeLast(); continue }
+                stack[stack.count - 1].next += 1
+                let child = top.names[top.next]
+                guard let n = try top.here.node(child) else { continue }
+                guard ignored(top.source + [child], n, excludeFrom: excludeFrom) else {
+                    try add(n, top.parts + [child], top.source + [child])
                     continue
                 }
                 if case .directory(let inner, _) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
-                    try addChildren(inner, at: parts + [child], source: source + [child], excludeFrom: excludeFrom)
+                    try push(inner, top.parts + [child], top.source + [child])
                 }
             }
         }
@@ -1086,7 +1111,7 @@ public struct DockerfileBuilder: Sendable {
         func copyOne(_ node: LayerChainView.Node, _ relative: [String], kept: [String]) throws {
             var intoFolder = destIsDirectory
             if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
-            try addNode(node, at: intoFolder ? destParts + (keepParents ? kept : [relative.last!]) : destParts, source: relative,
+            try addTree(node, at: intoFolder ? destParts + (keepParents ? kept : [relative.last!]) : destParts, source: relative,
                         excludeFrom: relative.count - 1)
         }
         var matched = 0
@@ -1140,7 +1165,7 @@ public struct DockerfileBuilder: Sendable {
                     // A folder's contents go into the destination (with --parents, into its path there).
                     let into = destParts + (keepParents ? kept : [])
                     if keepParents { try folders(into) }
-                    try addChildren(layers, at: into, source: relative, excludeFrom: relative.count)
+                    try addTree(nil, childrenOf: layers, at: into, source: relative, excludeFrom: relative.count)
                 case .file(let dir, let n, _) where ins.keyword == .add && ins.flag("from") == nil:
                     // ADD of a local tar archive (plain, gzip, bzip2 or xz): unpacked into the
                     // destination folder, never written outside it. Another file is copied.
