@@ -402,3 +402,17 @@ import Testing
         #expect(lines.all.contains { $0.hasPrefix("[a]   not cached") } && lines.all.contains { $0.hasPrefix("[b]   not cached") }, "\(lines.all)")
     }
 }
+
+/// Steps that make the same layer (two `RUN true`, each an empty layer) stack it once: overlayfs
+/// refuses one folder twice among its lowers (ELOOP), which failed the step after them.
+@Suite struct DockerfileRepeatedLayerTests {
+    @Test func stepsThatMakeTheSameLayerStillBuild() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        try "FROM base\nRUN true\nRUN true\nRUN echo third > /third\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        let layout = f.state.path + "/out"
+        let result = try await f.builder.build(f.request(layout)) { _, _, _ in }
+        #expect(result.layersAdded == 3, "one layer a step: the empty one twice (the same blob), and the third step's")
+        let image = try await UnpackedImage(layout: layout)
+        #expect(try String(contentsOfFile: image.rootfs + "/third", encoding: .utf8) == "third\n")
+    }
+}
