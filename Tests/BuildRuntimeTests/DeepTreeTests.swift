@@ -1,5 +1,6 @@
 import CLinuxSyscalls
 import Foundation
+import Synchronization
 import Testing
 @testable import BuildRuntime
 
@@ -148,6 +149,21 @@ import Testing
         #expect(access(step, F_OK) != 0)
     }
 
+    /// A watched source folder with a deep tree in it: the watcher starts (its descent ends
+    /// where paths get longer than the system takes) and sees a change.
+    @Test func aDeepSourceFolderIsWatched() async throws {
+        let source = try Self.deepFolder()
+        defer { try? ConfinedDirectory.removeTree(atPath: source) }  // a test's scratch
+        let changed = Atomic(false)
+        let watcher = try FolderWatcher(root: source, debounce: 0.05) { changed.store(true, ordering: .relaxed) }
+        defer { watcher.stop() }
+        try write(source + "/d/new.txt", "x")
+        let deadline = Date().addingTimeInterval(20)
+        while !changed.load(ordering: .relaxed) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let seen = changed.load(ordering: .relaxed)
+        #expect(seen, "a change in a watched folder with a tree \(Self.deep) levels deep")
+    }
+
     @Test func theEntryLimitHolds() throws {
         let dir = tempDir()
         for i in 0..<20 { try write(dir + "/f\(i)", "x") }
@@ -162,6 +178,7 @@ import Testing
     /// in every walk: CopySnapshot's comparison, after a copy, refuses what is deeper.
     @Test func aTreeAtTheDepthLimitIsWalked() throws {
         let tree = try Self.deepFolder(4)  // d/d/d/d/bottom: five levels
+        defer { try? ConfinedDirectory.removeTree(atPath: tree) }  // a test's scratch
         let limits = TreeLimits(maxDepth: 5, maxEntries: 100)
         var visited: [String] = []
         try TreeWalker("t", limits: limits).walk(try ConfinedDirectory(path: tree)) { e in

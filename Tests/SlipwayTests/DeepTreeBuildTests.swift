@@ -35,7 +35,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         _ = try await c.call("image/create", ["name": "deep", "source": ["local": ["path": .string(app.path)]]])
-        let b = try await c.call("build/wait", ["image": "deep", "build": 1], timeout: 300)
+        let b = try await c.call("build/wait", ["image": "deep", "build": 1], timeout: 150)
         #expect(b["status"] == "FAILURE", "\(b)")
         let message = b["message"]?.stringValue ?? ""
         #expect(message.hasPrefix("/workspace holds folders nested more than 1024 levels deep (at d/d/d/"), "\(message)")
