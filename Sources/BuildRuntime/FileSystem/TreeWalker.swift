@@ -69,16 +69,16 @@ public struct TreeWalker: Sendable {
         self.limits = limits
     }
 
-    /// Walks the tree below `root` (whose path is `rootPath`, "" for the tree's top).
+    /// Walks the tree below `root`.
     /// - Parameters:
     ///   - entries: a folder's items, in the order they are visited.
     ///   - name: an item's name, which paths are made of.
     ///   - visit: called for each item with its folder and its path (the folder's path, "/",
-    ///     its name); returns the folder to descend into, or nil to go on with the next entry.
+    ///     its name; relative to `root`); returns the folder to descend into, or nil.
     ///   - leave: called for each folder, the root included, once everything below it has been
     ///     visited (for work that has to follow its entries, like setting a folder's mode).
     public func walk<Folder, Item>(
-        from root: Folder, rootPath: String = "",
+        from root: Folder,
         entries: (Folder) throws -> [Item],
         name: (Item) -> String,
         visit: (_ folder: Folder, _ item: Item, _ path: String) throws -> Folder?,
@@ -94,16 +94,15 @@ public struct TreeWalker: Sendable {
             }
             return Frame(folder: folder, path: path, pending: listed.reversed())
         }
-        var stack = [try frame(root, rootPath, depth: 1)]
+        var stack = [try frame(root, "", depth: 1)]
         while !stack.isEmpty {
             guard let item = stack[stack.count - 1].pending.popLast() else {
                 let done = stack.removeLast()
                 try leave(done.folder, done.path)
                 continue
             }
-            let top = stack[stack.count - 1]
-            let path = Self.join(top.path, name(item))
-            if let sub = try visit(top.folder, item, path) {
+            let (folder, path) = (stack[stack.count - 1].folder, Self.join(stack[stack.count - 1].path, name(item)))
+            if let sub = try visit(folder, item, path) {
                 stack.append(try frame(sub, path, depth: stack.count + 1))
             }
         }
