@@ -90,36 +90,27 @@ public final class TarWriter: TarEntrySink {
     /// are archived as symlinks and never followed; sockets, devices and FIFOs are skipped;
     /// hard links become regular files. `include` gets each path relative to `directory` and
     /// whether it is a folder, and may leave it (and, for a folder, everything below it) out.
+    /// A tree past `limits` fails with `TreeLimitExceeded`, naming it as `directory` is named.
     public func addTree(
-        _ directory: ConfinedDirectory, prefix: String, owner: Owner? = nil,
+        _ directory: ConfinedDirectory, prefix: String, owner: Owner? = nil, limits: TreeLimits = .default,
         include: ((_ relativePath: String, _ isDirectory: Bool) throws -> Bool)? = nil
     ) throws {
-        try walk(directory, relative: "", prefix: prefix, owner: owner, include: include)
-    }
-
-    private func walk(
-        _ directory: ConfinedDirectory, relative: String, prefix: String, owner: Owner?,
-        include: ((String, Bool) throws -> Bool)?
-    ) throws {
-        for name in try directory.entries() {
-            let rel = relative.isEmpty ? name : relative + "/" + name
-            guard let st = try directory.status(name) else { continue }  // gone meanwhile
-            let kind = st.st_mode & S_IFMT
-            let isDir = kind == S_IFDIR
-            if let include, try !include(rel, isDir) { continue }
-            let entryOwner = owner ?? Owner(uid: Int(st.st_uid), gid: Int(st.st_gid))
-            let mode = Int(st.st_mode & 0o7777)
-            switch kind {
+        try TreeWalker(directory.displayPath, limits: limits).walk(directory) { e in
+            if let include, try !include(e.path, e.type == S_IFDIR) { return nil }
+            let entryOwner = owner ?? Owner(uid: Int(e.status.st_uid), gid: Int(e.status.st_gid))
+            let mode = Int(e.status.st_mode & 0o7777)
+            switch e.type {
             case S_IFDIR:
-                try addDirectory(prefix + rel, mode: mode, owner: entryOwner)
-                try walk(try directory.openDirectory(name), relative: rel, prefix: prefix, owner: owner, include: include)
+                try addDirectory(prefix + e.path, mode: mode, owner: entryOwner)
+                return try e.folder.openDirectory(e.name)
             case S_IFREG:
-                try addFile(prefix + rel, named: name, in: directory, mode: mode, owner: entryOwner)
+                try addFile(prefix + e.path, named: e.name, in: e.folder, mode: mode, owner: entryOwner)
             case S_IFLNK:
-                try addSymlink(prefix + rel, target: try directory.readLink(name), owner: entryOwner)
+                try addSymlink(prefix + e.path, target: try e.folder.readLink(e.name), owner: entryOwner)
             default:
-                continue
+                break
             }
+            return nil
         }
     }
 

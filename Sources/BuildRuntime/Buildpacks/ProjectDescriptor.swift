@@ -257,37 +257,54 @@ public struct ProjectDescriptor: Sendable, Equatable {
 
     /// Applies include or exclude to the app folder: what is left out is removed. With include,
     /// a folder that matches is kept whole, and a folder left empty goes. Returns how many
-    /// entries were removed. project.toml itself is kept.
-    public func filter(_ app: ConfinedDirectory) throws -> Int {
+    /// entries were removed. project.toml itself is kept. A folder past `limits` fails with
+    /// `TreeLimitExceeded`.
+    public func filter(_ app: ConfinedDirectory, limits: TreeLimits = .default) throws -> Int {
         if include.isEmpty && exclude.isEmpty { return 0 }
         let keeping = !include.isEmpty
         let rules = IgnoreRules((keeping ? include : exclude).joined(separator: "\n"))
         var removed = 0
-        func walk(_ dir: ConfinedDirectory, _ prefix: String) throws -> Bool {  // true when dir is left empty
+        /// A folder being filtered, and how many of its entries stay.
+        final class Folder {
+            let dir: ConfinedDirectory
+            /// Its folder and its name there; nil for the app folder.
+            let parent: (Folder, String)?
             var left = 0
-            for name in try dir.entries() {
-                let path = prefix + name
-                let isDir = try dir.isDirectory(name)
+            init(_ dir: ConfinedDirectory, parent: (Folder, String)?) {
+                self.dir = dir
+                self.parent = parent
+            }
+        }
+        try TreeWalker("/workspace", limits: limits).walk(
+            from: Folder(app, parent: nil), entries: { try $0.dir.entries() }, name: { $0 },
+            visit: { folder, name, path in
+                let isDir = try folder.dir.isDirectory(name)
                 let matches = rules.ignores(path, isDirectory: isDir)
-                if path == Self.fileName || (keeping && matches) { left += 1; continue }
-                if !keeping && matches { try dir.remove(name); removed += 1; continue }
-                if isDir {
-                    if try walk(try dir.openDirectory(name), path + "/") && keeping {
-                        try dir.remove(name)
-                        removed += 1
-                    } else {
-                        left += 1
-                    }
+                if path == Self.fileName || (keeping && matches) {
+                    folder.left += 1
+                } else if !keeping && matches {
+                    try folder.dir.remove(name)
+                    removed += 1
+                } else if isDir {
+                    return Folder(try folder.dir.openDirectory(name), parent: (folder, name))
                 } else if keeping {
-                    try dir.remove(name)
+                    try folder.dir.remove(name)
                     removed += 1
                 } else {
-                    left += 1
+                    folder.left += 1
                 }
-            }
-            return left == 0
-        }
-        _ = try walk(app, "")
+                return nil
+            },
+            leave: { folder, _ in
+                // A folder left empty by include goes.
+                guard let (parent, name) = folder.parent else { return }
+                if folder.left == 0 && keeping {
+                    try parent.dir.remove(name)
+                    removed += 1
+                } else {
+                    parent.left += 1
+                }
+            })
         return removed
     }
 }

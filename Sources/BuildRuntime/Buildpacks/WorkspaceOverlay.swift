@@ -68,8 +68,25 @@ public struct WorkspaceOverlay: Sendable {
 /// a symlink, and sockets, FIFOs and devices other than whiteouts are left out, as `addTree`
 /// leaves them out.
 enum AppLayerWriter {
+    /// A folder of the merged workspace: its path, the upper folder's (nil when the upper
+    /// folder has none), and whether the snapshot's entries below it show.
+    struct Folder {
+        let path: String
+        let upper: ConfinedDirectory?
+        let lowerVisible: Bool
+    }
+
+    /// An entry of a merged folder: from the upper folder, from the snapshot's manifest (its
+    /// index), or both (the upper one wins).
+    struct Merged {
+        let name: String
+        let lower: Int?
+        let inUpper: Bool
+    }
+
+    /// Writes the layer(s); a workspace past `limits` fails with `TreeLimitExceeded`.
     static func write(manifest: SnapshotManifest, trees: SnapshotStore.ChainReader?, upper: ConfinedDirectory, prefix: String,
-                      owner: TarWriter.Owner, into tar: any TarEntrySink) throws {
+                      owner: TarWriter.Owner, limits: TreeLimits = .default, into tar: any TarEntrySink) throws {
         // Each folder's entries, by the folder's path ("" for the top).
         var children: [String: [Int]] = [:]
         for (i, e) in manifest.entries.enumerated() {
@@ -78,58 +95,53 @@ enum AppLayerWriter {
         }
         func name(_ e: SnapshotManifest.Entry) -> String { e.path.lastIndex(of: "/").map { String(e.path[e.path.index(after: $0)...]) } ?? e.path }
 
-        func walk(_ folder: String, upper: ConfinedDirectory?, lowerVisible: Bool) throws {
-            let lower = lowerVisible ? (children[folder] ?? []).map { (name(manifest.entries[$0]), $0) } : []
-            let upperNames = try upper?.entries() ?? []
+        /// The folder's entries, the snapshot's and the upper folder's merged in byte order.
+        func merged(_ folder: Folder) throws -> [Merged] {
+            let lower = folder.lowerVisible ? (children[folder.path] ?? []).map { (name(manifest.entries[$0]), $0) } : []
+            let upperNames = try folder.upper?.entries() ?? []
+            var out: [Merged] = []
             var i = 0, j = 0
             while i < lower.count || j < upperNames.count {
-                let name: String
-                var fromLower: Int?
-                var inUpper = false
                 if j >= upperNames.count || (i < lower.count && Array(lower[i].0.utf8).lexicographicallyPrecedes(Array(upperNames[j].utf8))) {
-                    (name, fromLower) = (lower[i].0, lower[i].1)
+                    out.append(Merged(name: lower[i].0, lower: lower[i].1, inUpper: false))
                     i += 1
                 } else {
-                    name = upperNames[j]
-                    inUpper = true
-                    if i < lower.count && lower[i].0 == name {
+                    var fromLower: Int?
+                    if i < lower.count && lower[i].0 == upperNames[j] {
                         fromLower = lower[i].1
                         i += 1
                     }
+                    out.append(Merged(name: upperNames[j], lower: fromLower, inUpper: true))
                     j += 1
                 }
-                let path = folder.isEmpty ? name : folder + "/" + name
-                if inUpper, let upper {
-                    try writeUpper(name, path: path, in: upper, lowerIsFolder: fromLower.map { manifest.entries[$0].kind == .directory } ?? false)
-                } else if let index = fromLower {
-                    try writeLower(manifest.entries[index])
-                }
             }
+            return out
         }
 
-        func writeUpper(_ name: String, path: String, in upper: ConfinedDirectory, lowerIsFolder: Bool) throws {
+        func writeUpper(_ name: String, path: String, in upper: ConfinedDirectory, lowerIsFolder: Bool) throws -> Folder? {
             var st = stat()
-            guard fstatat(upper.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }  // gone meanwhile
+            guard fstatat(upper.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }  // gone meanwhile
             let mode = Int(st.st_mode & 0o7777)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 try tar.addDirectory(prefix + path, mode: mode, owner: owner)
                 let sub = try upper.openDirectory(name)
-                try walk(path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
+                return Folder(path: path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
             case S_IFREG:
                 try tar.addFile(prefix + path, named: name, in: upper, mode: mode, owner: owner)
             case S_IFLNK:
                 try tar.addSymlink(prefix + path, target: try upper.readLink(name), owner: owner)
             default:
-                return  // a whiteout (0:0 device) deletes the path; sockets, FIFOs and devices are never in a layer
+                break  // a whiteout (0:0 device) deletes the path; sockets, FIFOs and devices are never in a layer
             }
+            return nil
         }
 
-        func writeLower(_ e: SnapshotManifest.Entry) throws {
+        func writeLower(_ e: SnapshotManifest.Entry) throws -> Folder? {
             switch e.kind {
             case .directory:
                 try tar.addDirectory(prefix + e.path, mode: Int(e.mode), owner: owner)
-                try walk(e.path, upper: nil, lowerVisible: true)
+                return Folder(path: e.path, upper: nil, lowerVisible: true)
             case .symlink:
                 try tar.addSymlink(prefix + e.path, target: e.target, owner: owner)
             case .file:
@@ -139,8 +151,16 @@ enum AppLayerWriter {
                 guard fstat(fd, &st) == 0, Int64(st.st_size) == e.size else { throw RuntimeError.io("source snapshot tree holds \(e.path) with another size than its manifest") }
                 try tar.addFile(prefix + e.path, fd: fd, size: e.size, mode: Int(e.mode), owner: owner)
             }
+            return nil
         }
 
-        try walk("", upper: upper, lowerVisible: true)
+        try TreeWalker("/workspace", limits: limits).walk(
+            from: Folder(path: "", upper: upper, lowerVisible: true), entries: merged, name: { $0.name },
+            visit: { folder, entry, path in
+                if entry.inUpper, let upper = folder.upper {
+                    return try writeUpper(entry.name, path: path, in: upper, lowerIsFolder: entry.lower.map { manifest.entries[$0].kind == .directory } ?? false)
+                }
+                return try entry.lower.flatMap { try writeLower(manifest.entries[$0]) }
+            })
     }
 }

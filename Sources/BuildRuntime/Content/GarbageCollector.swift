@@ -93,22 +93,20 @@ public struct GarbageCollector: Sendable {
     }
 
     /// The files under `path` (or `path` itself) and the bytes given back were they removed:
-    /// a file counts when this is its last link.
+    /// a file counts when this is its last link. A tree a build step left can be of any depth:
+    /// it is walked without recursion, and what lies deeper than `TreeLimits.default.maxDepth`
+    /// is not counted (it is removed all the same).
     public static func measure(_ path: String) -> Freed {
         var freed = Freed()
         var st = stat()
         guard lstat(path, &st) == 0 else { return freed }
+        freed.count = 1
         if (st.st_mode & S_IFMT) != S_IFDIR {
-            freed.count = 1
             if st.st_nlink <= 1 { freed.bytes = Int64(st.st_size) }
             return freed
         }
-        freed.count = 1
-        let walker = FileManager.default.enumerator(atPath: path)
-        while let sub = walker?.nextObject() as? String {
-            var s = stat()
-            guard lstat(path + "/" + sub, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { continue }
-            if s.st_nlink <= 1 { freed.bytes += Int64(s.st_size) }
+        TreeWalker.forEachFile(underPath: path) { file in
+            if file.st_nlink <= 1 { freed.bytes += Int64(file.st_size) }
         }
         return freed
     }

@@ -294,31 +294,75 @@ public final class ConfinedDirectory: Sendable {
         try dir.removeEntry(name)
     }
 
-    /// Removes everything in this folder.
+    /// Removes everything in this folder, however deep: iteratively, with at most
+    /// `removalDepth` folders open. A folder further down is first moved up into this folder
+    /// under a fresh name (a rename in the same file system) and removed from there, so the
+    /// depth of a tree never makes removal fail, run the thread out of stack or use more
+    /// descriptors. Nothing is followed: no symlink, no `..`.
     public func removeContents() throws {
-        for name in try entries() { try removeEntry(name) }
+        struct Level {
+            let dir: ConfinedDirectory
+            /// Its name in the level above.
+            let name: String
+            /// Entries still to remove, last first.
+            var pending: [String]
+        }
+        var stack = [Level(dir: self, name: "", pending: try entries().reversed())]
+        while !stack.isEmpty {
+            guard let name = stack[stack.count - 1].pending.popLast() else {
+                let done = stack.removeLast()
+                if let parent = stack.last {
+                    guard unlinkat(parent.dir.fd, done.name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
+                        throw ConfinedPathError(.io(String(cString: strerror(errno))), parent.dir.display(done.name))
+                    }
+                }
+                continue
+            }
+            let here = stack[stack.count - 1].dir
+            guard let sub = try here.removeUnlessFolder(name) else { continue }
+            if stack.count < Self.removalDepth {
+                stack.append(Level(dir: sub, name: name, pending: try sub.entries().reversed()))
+            } else {
+                let moved = ".slipway-removing-" + UUID().uuidString
+                guard renameat(here.fd, name, fd, moved) == 0 else {
+                    throw ConfinedPathError(.io("cannot move it up to remove it: " + String(cString: strerror(errno))), here.display(name))
+                }
+                stack[0].pending.append(moved)
+            }
+        }
     }
 
+    /// How many folders `removeContents` holds open at most.
+    static let removalDepth = 256
+
     private func removeEntry(_ name: String) throws {
-        var st = stat()
-        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
-            if errno == ENOENT { return }
+        guard let sub = try removeUnlessFolder(name) else { return }
+        try sub.removeContents()
+        guard unlinkat(fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
             throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
         }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            if st.st_uid == geteuid() && (st.st_mode & 0o700) != 0o700 { makeOwnFolderUsable(name) }
-            let sub = try openDirectory(name)
-            // A folder the step left without write or search permission is made removable.
-            fchmod(sub.fd, 0o700)
-            try sub.removeContents()
-            guard unlinkat(fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
-                throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
-            }
-        } else {
+    }
+
+    /// Removes `name` when it is not a folder (nil then, and when it is missing); a folder is
+    /// opened, made removable, and returned for its contents to be removed.
+    private func removeUnlessFolder(_ name: String) throws -> ConfinedDirectory? {
+        var st = stat()
+        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return nil }
+            throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
             guard unlinkat(fd, name, 0) == 0 || errno == ENOENT else {
                 throw ConfinedPathError(.io(String(cString: strerror(errno))), display(name))
             }
+            return nil
         }
+        if st.st_uid == geteuid() && (st.st_mode & 0o700) != 0o700 { makeOwnFolderUsable(name) }
+        let sub = try openDirectory(name)
+        // A folder the step left without write or search permission is made removable (and,
+        // to be moved up, writable: a rename to another folder rewrites its `..`).
+        fchmod(sub.fd, 0o700)
+        return sub
     }
 
     /// Gives our own folder `name` (mode 000, say, as overlayfs leaves its work folder) read,
@@ -343,14 +387,28 @@ public final class ConfinedDirectory: Sendable {
 
     /// Copies `relative` (a file, a symlink or a folder tree) to `destination`'s `newRelative`.
     /// Symlinks are copied as symlinks; devices, FIFOs and sockets are left out; setuid and
-    /// setgid bits are dropped; every file is created fresh.
-    public func copy(_ relative: String, to destination: ConfinedDirectory, as newRelative: String) throws {
+    /// setgid bits are dropped; every file is created fresh. A tree is walked by `TreeWalker`
+    /// within `limits`.
+    public func copy(_ relative: String, to destination: ConfinedDirectory, as newRelative: String, limits: TreeLimits = .default) throws {
         let (from, name) = try parent(of: relative)
         let (to, newName) = try destination.parent(of: newRelative)
-        try from.copyEntry(name, to: to, as: newName)
+        guard let top = try from.copyEntry(name, to: to, as: newName) else { return }
+        try TreeWalker(display(relative), limits: limits).walk(
+            from: top, entries: { try $0.source.entries() }, name: { $0 },
+            visit: { folder, child, _ in try folder.source.copyEntry(child, to: folder.copy, as: child) },
+            leave: { folder, _ in fchmod(folder.copy.fd, folder.mode) })
     }
 
-    private func copyEntry(_ name: String, to dest: ConfinedDirectory, as newName: String) throws {
+    /// A folder being copied: the original, the copy, and the mode the copy gets once filled.
+    private struct FolderCopy {
+        let source: ConfinedDirectory
+        let copy: ConfinedDirectory
+        let mode: mode_t
+    }
+
+    /// Copies the entry `name` to `dest`'s `newName`; for a folder, makes it (empty, and
+    /// writable until filled) and returns it to be filled.
+    private func copyEntry(_ name: String, to dest: ConfinedDirectory, as newName: String) throws -> FolderCopy? {
         var st = stat()
         guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw ConfinedPathError(errno == ENOENT ? .missing : .io(String(cString: strerror(errno))), display(name))
@@ -361,10 +419,7 @@ public final class ConfinedDirectory: Sendable {
             guard mkdirat(dest.fd, newName, 0o700) == 0 else {
                 throw ConfinedPathError(errno == EEXIST ? .alreadyExists : .io(String(cString: strerror(errno))), dest.display(newName))
             }
-            let src = try openDirectory(name)
-            let dst = try dest.openDirectory(newName)
-            for child in try src.entries() { try src.copyEntry(child, to: dst, as: child) }
-            fchmod(dst.fd, perm)
+            return FolderCopy(source: try openDirectory(name), copy: try dest.openDirectory(newName), mode: perm)
         case S_IFREG:
             let input = try openFile(name, flags: O_RDONLY | O_NONBLOCK)
             defer { close(input) }
@@ -378,8 +433,9 @@ public final class ConfinedDirectory: Sendable {
                 throw ConfinedPathError(errno == EEXIST ? .alreadyExists : .io(String(cString: strerror(errno))), dest.display(newName))
             }
         default:
-            return
+            break
         }
+        return nil
     }
 
     static func copyBytes(from input: Int32, to output: Int32, path: String) throws {

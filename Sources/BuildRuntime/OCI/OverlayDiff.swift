@@ -20,11 +20,36 @@ public enum OverlayDiff {
         public var opaqueFolders = 0
     }
 
-    /// Writes the layer of `upper` into `tar` (which the caller finishes).
+    /// Writes the layer of `upper` into `tar` (which the caller finishes). A tree past `limits`
+    /// fails with `TreeLimitExceeded`.
     @discardableResult
-    public static func write(upper: ConfinedDirectory, mapping: IDMapping, into tar: TarWriter) throws -> Summary {
+    public static func write(upper: ConfinedDirectory, mapping: IDMapping, into tar: TarWriter, limits: TreeLimits = .default) throws -> Summary {
         var summary = Summary()
-        try walk(upper, relative: "", mapping: mapping, tar: tar, summary: &summary)
+        try TreeWalker("the step's changes", limits: limits).walk(upper) { e in
+            let mode = Int(e.status.st_mode & 0o7777)
+            var into: ConfinedDirectory?
+            switch e.type {
+            case S_IFCHR where e.status.st_rdev == 0:
+                try tar.addFile(String(decoding: e.path.utf8.dropLast(e.name.utf8.count), as: UTF8.self) + whiteoutPrefix + e.name, contents: [], mode: 0o644, owner: .root)
+                summary.whiteouts += 1
+            case S_IFDIR:
+                let sub = try e.folder.openDirectory(e.name)
+                try tar.addDirectory(e.path, mode: mode, owner: owner(e.status, mapping))
+                if isOpaque(sub.fd) {
+                    try tar.addFile(e.path + "/" + opaqueMarker, contents: [], mode: 0o644, owner: .root)
+                    summary.opaqueFolders += 1
+                }
+                into = sub
+            case S_IFREG:
+                try tar.addFile(e.path, named: e.name, in: e.folder, mode: mode, owner: owner(e.status, mapping))
+            case S_IFLNK:
+                try tar.addSymlink(e.path, target: try e.folder.readLink(e.name), owner: owner(e.status, mapping))
+            default:
+                return nil  // sockets, FIFOs, devices: never part of a layer
+            }
+            summary.entries += 1
+            return into
+        }
         return summary
     }
 
@@ -41,34 +66,5 @@ public enum OverlayDiff {
             if n == 1 && value[0] == UInt8(ascii: "y") { return true }
         }
         return false
-    }
-
-    static func walk(_ dir: ConfinedDirectory, relative: String, mapping: IDMapping, tar: TarWriter, summary: inout Summary) throws {
-        for name in try dir.entries() {
-            let path = relative.isEmpty ? name : relative + "/" + name
-            guard let st = try dir.status(name) else { continue }
-            let mode = Int(st.st_mode & 0o7777)
-            switch st.st_mode & S_IFMT {
-            case S_IFCHR where st.st_rdev == 0:
-                let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-                try tar.addFile(String(path[..<slash]) + whiteoutPrefix + name, contents: [], mode: 0o644, owner: .root)
-                summary.whiteouts += 1
-            case S_IFDIR:
-                let sub = try dir.openDirectory(name)
-                try tar.addDirectory(path, mode: mode, owner: owner(st, mapping))
-                if isOpaque(sub.fd) {
-                    try tar.addFile(path + "/" + opaqueMarker, contents: [], mode: 0o644, owner: .root)
-                    summary.opaqueFolders += 1
-                }
-                try walk(sub, relative: path, mapping: mapping, tar: tar, summary: &summary)
-            case S_IFREG:
-                try tar.addFile(path, named: name, in: dir, mode: mode, owner: owner(st, mapping))
-            case S_IFLNK:
-                try tar.addSymlink(path, target: try dir.readLink(name), owner: owner(st, mapping))
-            default:
-                continue  // sockets, FIFOs, devices: never part of a layer
-            }
-            summary.entries += 1
-        }
     }
 }

@@ -37,10 +37,26 @@ public struct CopySnapshot: Sendable {
     let entries: [String: Entry]
 
     /// Copies the merged `view` into the empty folder `root` (owners, modes and symlinks kept).
-    public static func copy(_ view: LayerChainView, into root: ConfinedDirectory) throws -> CopySnapshot {
+    /// Layers past `limits` fail with `TreeLimitExceeded`.
+    public static func copy(_ view: LayerChainView, into root: ConfinedDirectory, limits: TreeLimits = .default) throws -> CopySnapshot {
         var entries: [String: Entry] = [:]
         guard case .directory(let layers, let top)? = try view.node("") else { return CopySnapshot(entries: [:]) }
-        try copyChildren(of: layers, into: root, relative: "", entries: &entries)
+        try TreeWalker("the layers the step runs on", limits: limits).walk(
+            from: FolderCopy(layers: layers, copy: root, parent: nil, status: top),
+            entries: { try LayerChainView.entries(of: $0.layers) }, name: { $0 },
+            visit: { folder, name, path in
+                let sub = try copyEntry(name, of: folder.layers, into: folder.copy, path: path)
+                // What the copy is now (a folder's, once its entries are in: they change its times).
+                if sub == nil, let st = try folder.copy.status(name) { entries[path] = Entry(st) }
+                return sub
+            },
+            leave: { folder, path in
+                guard let (parent, name) = folder.parent else { return }
+                guard fchown(folder.copy.fd, folder.status.st_uid, folder.status.st_gid) == 0, fchmod(folder.copy.fd, folder.status.st_mode & 0o7777) == 0 else {
+                    throw RuntimeError.io("copying the folder \(path) for the step: \(String(cString: strerror(errno)))")
+                }
+                if let st = try parent.status(name) { entries[path] = Entry(st) }
+            })
         guard fchown(root.fd, top.st_uid, top.st_gid) == 0, fchmod(root.fd, top.st_mode & 0o7777) == 0 else {
             throw RuntimeError.io("copying the root folder for the step: \(String(cString: strerror(errno)))")
         }
@@ -48,35 +64,38 @@ public struct CopySnapshot: Sendable {
         return CopySnapshot(entries: entries)
     }
 
-    static func copyChildren(of layers: [ConfinedDirectory], into dir: ConfinedDirectory, relative: String, entries: inout [String: Entry]) throws {
-        let here = LayerChainView(folders: layers)
-        for name in try LayerChainView.entries(of: layers) {
-            guard let node = try here.node(name) else { continue }
-            let path = relative.isEmpty ? name : relative + "/" + name
-            switch node {
-            case .file(let from, let n, let st):
-                let input = try from.openFile(n, flags: O_RDONLY | O_NONBLOCK)
-                defer { close(input) }
-                let output = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-                defer { close(output) }
-                try ConfinedDirectory.copyBytes(from: input, to: output, count: Int64(st.st_size), what: "\(path) for the step")
-                guard fchown(output, st.st_uid, st.st_gid) == 0, fchmod(output, st.st_mode & 0o7777) == 0 else {
-                    throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))")
-                }
-            case .symlink(let target, let st):
-                guard symlinkat(target, dir.fd, name) == 0, fchownat(dir.fd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) == 0 else {
-                    throw RuntimeError.io("copying the symlink \(path) for the step: \(String(cString: strerror(errno)))")
-                }
-            case .directory(let inner, let st):
-                let sub = try dir.makeDirectories(name, mode: 0o700)
-                try copyChildren(of: inner, into: sub, relative: path, entries: &entries)
-                guard fchown(sub.fd, st.st_uid, st.st_gid) == 0, fchmod(sub.fd, st.st_mode & 0o7777) == 0 else {
-                    throw RuntimeError.io("copying the folder \(path) for the step: \(String(cString: strerror(errno)))")
-                }
+    /// A folder being copied: its layers' folders, the copy, where the copy is, and the status
+    /// (owner, mode) the copy gets once its entries are in.
+    struct FolderCopy {
+        let layers: [ConfinedDirectory]
+        let copy: ConfinedDirectory
+        /// The copy's folder and name; nil for the root.
+        let parent: (ConfinedDirectory, String)?
+        let status: stat
+    }
+
+    /// Copies the entry `name` of the merged `layers` into `dir`; a folder is made (writable
+    /// until filled) and returned to be filled.
+    static func copyEntry(_ name: String, of layers: [ConfinedDirectory], into dir: ConfinedDirectory, path: String) throws -> FolderCopy? {
+        guard let node = try LayerChainView(folders: layers).node(name) else { return nil }
+        switch node {
+        case .file(let from, let n, let st):
+            let input = try from.openFile(n, flags: O_RDONLY | O_NONBLOCK)
+            defer { close(input) }
+            let output = try dir.openFile(name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            defer { close(output) }
+            try ConfinedDirectory.copyBytes(from: input, to: output, count: Int64(st.st_size), what: "\(path) for the step")
+            guard fchown(output, st.st_uid, st.st_gid) == 0, fchmod(output, st.st_mode & 0o7777) == 0 else {
+                throw RuntimeError.io("copying \(path) for the step: \(String(cString: strerror(errno)))")
             }
-            // What the copy is now (a folder after its children, which change its times).
-            if let st = try dir.status(name) { entries[path] = Entry(st) }
+        case .symlink(let target, let st):
+            guard symlinkat(target, dir.fd, name) == 0, fchownat(dir.fd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw RuntimeError.io("copying the symlink \(path) for the step: \(String(cString: strerror(errno)))")
+            }
+        case .directory(let inner, let st):
+            return FolderCopy(layers: inner, copy: try dir.makeDirectories(name, mode: 0o700), parent: (dir, name), status: st)
         }
+        return nil
     }
 
     /// What a comparison has found so far.
@@ -87,10 +106,14 @@ public struct CopySnapshot: Sendable {
     }
 
     /// Moves what changed in `root` since the copy into the empty folder `upper`, shaped as an
-    /// overlay's upper folder.
-    public func moveChanges(from root: ConfinedDirectory, into upper: ConfinedDirectory) throws {
+    /// overlay's upper folder. A root past `limits` fails with `TreeLimitExceeded`.
+    public func moveChanges(from root: ConfinedDirectory, into upper: ConfinedDirectory, limits: TreeLimits = .default) throws {
         var found = Comparison()
-        try compare(root, relative: "", root: root, upper: upper, found: &found)
+        try TreeWalker("the step's files", limits: limits).walk(
+            from: (dir: root, path: ""), entries: { try $0.dir.entries() }, name: { $0 },
+            visit: { folder, name, path in
+                try compare(name, in: folder.dir, parent: folder.path, path: path, root: root, upper: upper, found: &found).map { (dir: $0, path: path) }
+            })
         // Deleted paths: a whiteout for the topmost of each, none below a replaced folder.
         for path in entries.keys.sorted() where !path.isEmpty && !found.seen.contains(path) {
             let parts = path.split(separator: "/").map(String.init)
@@ -107,33 +130,35 @@ public struct CopySnapshot: Sendable {
         }
     }
 
-    private func compare(_ dir: ConfinedDirectory, relative: String, root: ConfinedDirectory, upper: ConfinedDirectory, found: inout Comparison) throws {
-        for name in try dir.entries() {
-            let path = relative.isEmpty ? name : relative + "/" + name
-            guard let st = try dir.status(name) else { continue }
-            let now = Entry(st)
-            guard let was = entries[path] else {
-                try move(name, from: dir, parent: relative, root: root, upper: upper)
-                continue
-            }
-            found.seen.insert(path)
-            if was.type != now.type || was.inode != now.inode {
-                // Replaced: the new one goes up whole, and a folder hides what was below it.
-                try move(name, from: dir, parent: relative, root: root, upper: upper)
-                found.replaced.insert(path)
-                if now.type == S_IFDIR {
-                    let moved = try upper.openDirectory(path)
-                    guard slipway_fsetxattr(moved.fd, "user.overlay.opaque", "y", 1) == 0 else {
-                        throw RuntimeError.io("cannot mark \(path) as replaced: \(String(cString: strerror(errno)))")
-                    }
-                }
-            } else if now.type == S_IFDIR {
-                if was != now { _ = try upperFolder(path, root: root, upper: upper) }
-                try compare(try dir.openDirectory(name), relative: path, root: root, upper: upper, found: &found)
-            } else if was != now {
-                try move(name, from: dir, parent: relative, root: root, upper: upper)
-            }
+    /// Compares the entry `name` of `dir` (the folder `parent` of the root; `path` is the
+    /// entry's) with what was copied, moving it to `upper` when it changed; returns an unchanged
+    /// folder, to be compared in turn.
+    private func compare(_ name: String, in dir: ConfinedDirectory, parent relative: String, path: String, root: ConfinedDirectory,
+                         upper: ConfinedDirectory, found: inout Comparison) throws -> ConfinedDirectory? {
+        guard let st = try dir.status(name) else { return nil }
+        let now = Entry(st)
+        guard let was = entries[path] else {
+            try move(name, from: dir, parent: relative, root: root, upper: upper)
+            return nil
         }
+        found.seen.insert(path)
+        if was.type != now.type || was.inode != now.inode {
+            // Replaced: the new one goes up whole, and a folder hides what was below it.
+            try move(name, from: dir, parent: relative, root: root, upper: upper)
+            found.replaced.insert(path)
+            if now.type == S_IFDIR {
+                let moved = try upper.openDirectory(path)
+                guard slipway_fsetxattr(moved.fd, "user.overlay.opaque", "y", 1) == 0 else {
+                    throw RuntimeError.io("cannot mark \(path) as replaced: \(String(cString: strerror(errno)))")
+                }
+            }
+        } else if now.type == S_IFDIR {
+            if was != now { _ = try upperFolder(path, root: root, upper: upper) }
+            return try dir.openDirectory(name)
+        } else if was != now {
+            try move(name, from: dir, parent: relative, root: root, upper: upper)
+        }
+        return nil
     }
 
     /// Moves `name` (in `dir`, the folder `parent` of the root) to the same place in `upper`.

@@ -53,17 +53,22 @@ public final class FolderWatcher: @unchecked Sendable {
 
     private func ignored(_ relative: String, isDirectory: Bool) -> Bool { !include(relative, isDirectory) }
 
-    /// Watches the folder `relative` and the folders below it (not through symlinks).
-    private func addTree(_ relative: String) {
-        let path = relative.isEmpty ? root : root + "/" + relative
-        let wd = inotify_add_watch(inotify, path, Self.mask | UInt32(IN_ONLYDIR | IN_DONT_FOLLOW))
-        guard wd >= 0 else { return }  // gone already, or not a folder: its parent's events cover it
-        directories[wd] = relative
-        // A folder that cannot be listed has nothing to watch below it.
-        guard let dir = try? ConfinedDirectory(path: path), let names = try? dir.entries() else { return }
-        for name in names {
-            let child = relative.isEmpty ? name : relative + "/" + name
-            if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { addTree(child) }
+    /// Watches the folder `top` and the folders below it (not through symlinks), with a list of
+    /// folders to do rather than recursion: a source can be deeper than any stack (a folder
+    /// whose path is longer than the system allows cannot be watched, and ends the descent).
+    private func addTree(_ top: String) {
+        var pending = [top]
+        while let relative = pending.popLast() {
+            let path = relative.isEmpty ? root : root + "/" + relative
+            let wd = inotify_add_watch(inotify, path, Self.mask | UInt32(IN_ONLYDIR | IN_DONT_FOLLOW))
+            guard wd >= 0 else { continue }  // gone already, or not a folder: its parent's events cover it
+            directories[wd] = relative
+            // A folder that cannot be listed has nothing to watch below it.
+            guard let dir = try? ConfinedDirectory(path: path), let names = try? dir.entries() else { continue }
+            for name in names {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { pending.append(child) }
+            }
         }
     }
 

@@ -132,7 +132,9 @@ public struct SnapshotStore: Sendable {
         var modes: [String: UInt32] = [:]
 
         mutating func run() throws {
-            try walk(source, "")
+            try TreeWalker("the source").walk(
+                from: (dir: source, path: ""), entries: { try $0.dir.entries() }, name: { $0 },
+                visit: { folder, name, rel in try visit(name, in: folder.dir, relative: folder.path, path: rel).map { (dir: $0, path: rel) } })
             if delta { try whiteOutDeletions() }
             for (path, mode) in made.reversed() where !path.isEmpty {
                 guard let dir = try? out.openDirectory(path) else { continue }
@@ -140,57 +142,57 @@ public struct SnapshotStore: Sendable {
             }
         }
 
-        mutating func walk(_ dir: ConfinedDirectory, _ relative: String) throws {
-            for name in try dir.entries() {
-                let rel = relative.isEmpty ? name : relative + "/" + name
-                var st = stat()
-                guard fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // gone meanwhile
-                let kind = st.st_mode & S_IFMT
-                guard kind == S_IFDIR || kind == S_IFREG || kind == S_IFLNK else { continue }  // no place in a source
-                if !include(rel, kind == S_IFDIR) { continue }
-                let old = previous.entries[rel]
-                switch kind {
-                case S_IFDIR:
-                    try check(rel, st, nil)
-                    let entry = SnapshotManifest.Entry(path: rel, kind: .directory, mode: UInt32(st.st_mode))
-                    entries.append(entry)
-                    modes[rel] = entry.mode
-                    index[rel] = SourceStatIndex.Entry(st, digest: nil, target: "", walkStarted: started)
-                    let same = old.map { $0.mode & UInt32(S_IFMT) == UInt32(S_IFDIR) && SnapshotManifest.Entry.normalized($0.mode, kind: .directory) == entry.mode } ?? false
-                    if !delta || !same { try makeFolder(rel) }
-                    try walk(try dir.openDirectory(name), rel)
-                case S_IFLNK:
-                    let target = try dir.readLink(name)
-                    try check(rel, st, target)
-                    entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
-                    index[rel] = SourceStatIndex.Entry(st, digest: nil, target: target, walkStarted: started)
-                    if !delta || old.map({ $0.mode & UInt32(S_IFMT) != UInt32(S_IFLNK) || $0.target != target }) ?? true {
-                        try makeFolder(relative)
-                        let parent = relative.isEmpty ? out : try out.openDirectory(relative)
-                        guard symlinkat(target, parent.fd, name) == 0 else { throw RuntimeError.io("cannot write the snapshot of \(rel): \(String(cString: strerror(errno)))") }
-                    }
-                default:
-                    try check(rel, st, nil)
-                    bytes += Int64(st.st_size)
-                    if bytes > maxBytes {
-                        throw RuntimeError.invalid("the source is larger than \(maxBytes) bytes, the source size cap; exclude what the build does not need with .slipwayignore")
-                    }
-                    let known = old.flatMap { $0.matches(st) ? $0.digest : nil }
-                    var digest: Digest
-                    var recorded = st
-                    if let known, delta {
-                        digest = known
-                    } else if let known, let linkFrom, try linkFrom.link(rel, into: out, parent: relative, name: name, made: { try makeFolder($0) }) {
-                        digest = known
-                    } else {
-                        try makeFolder(relative)
-                        (digest, recorded) = try copy(name, in: dir, to: relative, mode: SnapshotManifest.Entry.normalized(UInt32(st.st_mode), kind: .file))
-                        hashed += 1
-                    }
-                    entries.append(.init(path: rel, kind: .file, mode: UInt32(recorded.st_mode), size: Int64(recorded.st_size), digest: digest))
-                    index[rel] = SourceStatIndex.Entry(recorded, digest: digest, target: "", walkStarted: started)
+        /// Takes the entry `name` of `dir` (the folder `relative` of the source, `rel` being the
+        /// entry's own path) into the snapshot; returns a folder to walk into.
+        mutating func visit(_ name: String, in dir: ConfinedDirectory, relative: String, path rel: String) throws -> ConfinedDirectory? {
+            var st = stat()
+            guard fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }  // gone meanwhile
+            let kind = st.st_mode & S_IFMT
+            guard kind == S_IFDIR || kind == S_IFREG || kind == S_IFLNK else { return nil }  // no place in a source
+            if !include(rel, kind == S_IFDIR) { return nil }
+            let old = previous.entries[rel]
+            switch kind {
+            case S_IFDIR:
+                try check(rel, st, nil)
+                let entry = SnapshotManifest.Entry(path: rel, kind: .directory, mode: UInt32(st.st_mode))
+                entries.append(entry)
+                modes[rel] = entry.mode
+                index[rel] = SourceStatIndex.Entry(st, digest: nil, target: "", walkStarted: started)
+                let same = old.map { $0.mode & UInt32(S_IFMT) == UInt32(S_IFDIR) && SnapshotManifest.Entry.normalized($0.mode, kind: .directory) == entry.mode } ?? false
+                if !delta || !same { try makeFolder(rel) }
+                return try dir.openDirectory(name)
+            case S_IFLNK:
+                let target = try dir.readLink(name)
+                try check(rel, st, target)
+                entries.append(.init(path: rel, kind: .symlink, mode: 0o777, target: target))
+                index[rel] = SourceStatIndex.Entry(st, digest: nil, target: target, walkStarted: started)
+                if !delta || old.map({ $0.mode & UInt32(S_IFMT) != UInt32(S_IFLNK) || $0.target != target }) ?? true {
+                    try makeFolder(relative)
+                    let parent = relative.isEmpty ? out : try out.openDirectory(relative)
+                    guard symlinkat(target, parent.fd, name) == 0 else { throw RuntimeError.io("cannot write the snapshot of \(rel): \(String(cString: strerror(errno)))") }
                 }
+            default:
+                try check(rel, st, nil)
+                bytes += Int64(st.st_size)
+                if bytes > maxBytes {
+                    throw RuntimeError.invalid("the source is larger than \(maxBytes) bytes, the source size cap; exclude what the build does not need with .slipwayignore")
+                }
+                let known = old.flatMap { $0.matches(st) ? $0.digest : nil }
+                var digest: Digest
+                var recorded = st
+                if let known, delta {
+                    digest = known
+                } else if let known, let linkFrom, try linkFrom.link(rel, into: out, parent: relative, name: name, made: { try makeFolder($0) }) {
+                    digest = known
+                } else {
+                    try makeFolder(relative)
+                    (digest, recorded) = try copy(name, in: dir, to: relative, mode: SnapshotManifest.Entry.normalized(UInt32(st.st_mode), kind: .file))
+                    hashed += 1
+                }
+                entries.append(.init(path: rel, kind: .file, mode: UInt32(recorded.st_mode), size: Int64(recorded.st_size), digest: digest))
+                index[rel] = SourceStatIndex.Entry(recorded, digest: digest, target: "", walkStarted: started)
             }
+            return nil
         }
 
         /// Makes `path` (and the folders above it) in the new tree, if not made yet.

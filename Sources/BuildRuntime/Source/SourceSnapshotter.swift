@@ -121,6 +121,14 @@ public struct SourceSnapshotter: Sendable {
     }
 
     func snapshotFolder(_ root: ConfinedDirectory, form: SourceSnapshot.Form, indexKey: String?) throws -> SourceSnapshot {
+        do {
+            return try walkFolder(root, form: form, indexKey: indexKey)
+        } catch let e as TreeLimitExceeded {
+            throw RuntimeError.invalid("\(e); leave the rest out with .slipwayignore")  // the caller's source, not a fault of ours
+        }
+    }
+
+    private func walkFolder(_ root: ConfinedDirectory, form: SourceSnapshot.Form, indexKey: String?) throws -> SourceSnapshot {
         let include = try Self.exclusions(of: root)
         guard form == .tar else {
             var escaping: (String, String)?

@@ -182,10 +182,13 @@ extension Engine {
                 guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return 0 }
                 return Int64(st.st_size)
             }
+            // Caches and unpacked stacks hold what steps and archives wrote: walked without
+            // recursion, and not below `TreeLimits.default.maxDepth` (`TreeWalker.forEachFile`).
             func tree(_ p: String) -> Int64 {
-                var total = size(p)
-                let walker = FileManager.default.enumerator(atPath: p)
-                while let sub = walker?.nextObject() as? String { total += size(p + "/" + sub) }
+                var total: Int64 = 0
+                TreeWalker.forEachFile(underPath: p) { st in
+                    if seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted { total += Int64(st.st_size) }
+                }
                 return total
             }
             var blobs: [String: (count: Int, bytes: Int64)] = [:]

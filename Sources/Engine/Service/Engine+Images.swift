@@ -573,21 +573,6 @@ extension Engine {
     /// off the actor and the cooperative pool, without following a symlink a build step left.
     public nonisolated func cacheSize(namespace: String, image: String) async throws -> Int64 {
         let root = path("cache", namespace, image)
-        return try await BlockingWork.run {
-            guard let dir = try? ConfinedDirectory(path: root) else { return 0 }  // no cache yet
-            func total(_ d: ConfinedDirectory) throws -> Int64 {
-                var sum: Int64 = 0
-                for name in try d.entries() {
-                    guard let st = try d.status(name) else { continue }
-                    switch st.st_mode & S_IFMT {
-                    case S_IFREG: sum += Int64(st.st_size)
-                    case S_IFDIR: sum += try total(try d.openDirectory(name))
-                    default: continue
-                    }
-                }
-                return sum
-            }
-            return try total(dir)
-        }
+        return try await BlockingWork.run { Self.bytes(under: root) }
     }
 }

@@ -72,16 +72,11 @@ extension Engine {
     }
 
     /// Bytes of the regular files under `path`, following no symlink; 0 when it is missing.
+    /// Build caches hold what steps wrote: the walk has no recursion, and stops descending
+    /// at `TreeLimits.default.maxDepth` (`TreeWalker.forEachFile`).
     nonisolated static func bytes(under path: String) -> Int64 {
-        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
         var total: Int64 = 0
-        while let sub = walker.nextObject() as? String { total += fileBytes(path + "/" + sub) }
+        TreeWalker.forEachFile(underPath: path) { total += Int64($0.st_size) }
         return total
-    }
-
-    nonisolated static func fileBytes(_ path: String) -> Int64 {
-        var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return 0 }
-        return Int64(st.st_size)
     }
 }
