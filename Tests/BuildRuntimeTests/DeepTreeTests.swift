@@ -144,7 +144,7 @@ import Testing
         #expect(gc.remove(shallow).count == 1)
         #expect(access(shallow, F_OK) != 0)
 
-        let (_, freed) = DockerfileBuilder.collect(root: root, keep: [], with: gc)
+        let (_, freed) = DockerfileBuilder.collect(root: root, keep: [], images: [:], with: gc)
         #expect(freed.count == 1)
         #expect(access(step, F_OK) != 0)
     }

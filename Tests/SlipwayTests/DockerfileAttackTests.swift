@@ -418,6 +418,25 @@ import Testing
         #expect(b["status"] == "FAILURE" && b["message"]?.stringValue?.contains("the build's network is \"none\"") == true, "\(JSONWriter.string(b))")
         #expect(!FileManager.default.fileExists(atPath: record.path + "/asked"), "the engine fetched a URL for a build without network")
     }
+
+    // MARK: B1: deep trees
+
+    /// A step that makes a folder tree 25,000 levels deep fails the build with a message, where
+    /// a recursive walk of its layer once overflowed the engine's stack; nothing of the step
+    /// stays, and the next build runs.
+    @Test func aStepThatMakesADeepTreeFailsTheBuildAndNothingElse() async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let deep = try await Self.attempt(f, """
+            FROM base
+            RUN level=$(printf 'd/%.0s' $(seq 1000)); for i in $(seq 25); do mkdir -p "$level"; cd "$level"; done; echo made it deep
+            """, layout: "deep")
+        #expect(deep.error?.contains("Dockerfile:2: the step's changes holds folders nested more than 1024 levels deep (at d/d/d/") == true, "\(deep.error ?? "built")")
+        #expect(deep.log.contains("made it deep"), "\(deep.log)")
+        let steps = (try? FileManager.default.contentsOfDirectory(atPath: f.state.path + "/dockerfile/layers/.steps")) ?? []
+        #expect(steps.isEmpty, "\(steps)")
+        let next = try await Self.attempt(f, "FROM base\nRUN echo after > /after\n", layout: "after")
+        #expect(next.error == nil, "\(next.error ?? "")")
+    }
 }
 
 /// The attack suite again, as a user that is not root (with a subordinate id range, as Dockerfile

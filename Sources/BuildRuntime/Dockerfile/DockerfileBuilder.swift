@@ -566,9 +566,10 @@ public struct DockerfileBuilder: Sendable {
             .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
     }
 
-    /// The deepest tree a COPY, ADD or bind mount copies: deeper fails the build (a recursive
-    /// walk of a step's 25,000-level tree once overflowed the engine's stack).
-    static let maxTreeDepth = 1024
+    /// The deepest tree a COPY, ADD or bind mount copies, as every walk of a tree a step wrote:
+    /// deeper fails the build (a recursive walk of a step's 25,000-level tree once overflowed
+    /// the engine's stack).
+    static let maxTreeDepth = TreeLimits.default.maxDepth
 
     /// The folder under `layersRoot` holding the resolv.conf of steps with the public network.
     static let networkFolder = ".network"
@@ -920,6 +921,7 @@ public struct DockerfileBuilder: Sendable {
             // Over a cap, or unreadable: nothing of the step stays.
             try? await runner.remove(step)  // a leftover step folder is swept by the next collection
             if let e = error as? RuntimeError, e.kind == .buildFailed { throw fail(file, ins.line, e.message) }
+            if let e = error as? TreeLimitExceeded { throw fail(file, ins.line, e.description) }
             throw error
         }
         try await runner.remove(step)

@@ -38,7 +38,9 @@ extension Engine {
         let content = self.images.content
         let bytes = try await BlockingWork.run {
             let layerBytes = DockerfileBuilder.layersNamed(byRecordsUnder: records).reduce(Int64(0)) { total, digest in
-                total + Self.fileBytes(content.path(digest)) + Self.bytes(under: layers + "/" + digest.hex)
+                var blob = stat()
+                let blobBytes = lstat(content.path(digest), &blob) == 0 ? Int64(blob.st_size) : 0
+                return total + blobBytes + Self.bytes(under: layers + "/" + digest.hex)
             }
             return folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes + layerBytes
         }
