@@ -10,7 +10,7 @@ import Testing
 /// reads a tree (a layer, a copy, a snapshot) fails past `TreeLimits` with `TreeLimitExceeded`;
 /// removal and measuring never fail because of depth. Ordinary trees give the bytes they gave
 /// before the walks were rewritten.
-@Suite struct DeepTreeTests {
+@Suite(.serialized) struct DeepTreeTests {
     /// Deeper than the ~15,000 frames a recursive walk overflowed at on a 4 MB stack.
     static let deep = 25_000
 

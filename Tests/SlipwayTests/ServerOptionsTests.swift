@@ -5,13 +5,15 @@ import Testing
     @Test func flagsAndStateDirectoryDefaults() {
         let parsed = ServerOptions.parse(["serve", "--stdio", "--state-dir", "/s", "--git-poll-interval", "5", "--insecure-registry", "reg.local:5000",
                                           "--insecure-registry", "other:80", "--max-concurrent-builds", "3",
-                                          "--allow-add-host", "127.0.0.1:8080", "--allow-add-host", "[::1]:8080", "--allow-add-host", "mirror.lan"], environment: [:])
+                                          "--allow-add-host", "127.0.0.1:8080", "--allow-add-host", "[::1]:8080", "--allow-add-host", "mirror.lan",
+                                          "--max-layer-bytes", "16M"], environment: [:])
         guard case .run(.embedded, let o) = parsed else { Issue.record("expected embedded, got \(parsed)"); return }
         #expect(o.stateDirectory == "/s")
         #expect(o.gitPollInterval == 5)
         #expect(o.insecureRegistries == ["reg.local:5000", "other:80"])
         #expect(o.addHostAllowList == ["127.0.0.1:8080", "[::1]:8080", "mirror.lan"])
         #expect(o.maxConcurrentBuilds == 3)
+        #expect(o.maxLayerBytes == 16 << 20)
         #expect(o.layerCompression == .gzip && o.layerCompressionLevel == nil)
         guard case .run(_, let z) = ServerOptions.parse(["--layer-compression", "zstd:9"], environment: ["HOME": "/h"]) else { return }
         #expect(z.layerCompression == .zstd && z.layerCompressionLevel == 9)
@@ -24,6 +26,7 @@ import Testing
     }
 
     @Test(arguments: [["--state-dir"], ["--git-poll-interval", "-1"], ["--insecure-registry", "http://x/y"], ["--allow-add-host", "http://x/y"], ["--allow-add-host", "x:0"], ["--bogus"], ["--max-concurrent-builds", "0"],
+                      ["--max-layer-bytes", "1000"], ["--max-layer-bytes", "10X"],
                       ["--layer-compression", "lz4"], ["--layer-compression", "gzip:10"], ["--layer-compression", "zstd:x"],
                       ["--registry-ca", "relative.pem"], ["--registry-ca", "/no/such/ca.pem"], ["--registry-ca", "/etc/hostname"]])
     func badFlagsAreErrors(_ args: [String]) {
@@ -67,7 +70,7 @@ import Testing
     @Test func theFlagTableSaysWhoseEachFlagIs() {
         let engineFlags = Set(ServerOptions.flags.filter { $0.scope == .engine }.map(\.name))
         #expect(engineFlags == ["--max-concurrent-builds", "--max-message-size", "--git-poll-interval", "--insecure-registry", "--allow-add-host", "--allow-source",
-                                "--max-source-bytes", "--max-log-bytes", "--idle-timeout", "--event-ttl", "--quota",
+                                "--max-source-bytes", "--max-layer-bytes", "--max-log-bytes", "--idle-timeout", "--event-ttl", "--quota",
                                 "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca", "--build-network", "--workspace"])
         #expect(ServerOptions.flags.filter { $0.scope == .client }.map(\.name) == ["--state-dir"])
         for flag in ServerOptions.flags { #expect(ServerOptions.usage.contains(flag.name), "\(flag.name) is missing from the usage text") }

@@ -302,7 +302,8 @@ import Testing
 
         let d = try SlipwayClient(stateDir: state.path)
         #expect(try await d.call("build/status", ["image": "a", "build": 1])["status"] == "SUCCESS")
-        _ = try await d.call("image/trigger", ["name": "a"])
+        // A build that runs until it is canceled, however slow the machine.
+        _ = try await d.call("image/patch", ["name": "a", "env": ["SLEEP_SECONDS": "600"]])
         _ = try await d.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["build"] == 2 && $0["params"]?["status"] == "BUILDING" }
         let now = try await sh("'\(Repo.slipway)' engine stop --now --state-dir '\(state.path)'")
         #expect(now.status == 0, "\(now)")

@@ -1159,7 +1159,8 @@ public struct DockerfileBuilder: Sendable {
                 if let exclude, exclude.ignores(relative.last!, isDirectory: { if case .directory = found { return true } else { return false } }()) { continue }
                 // A source that is itself a symlink is copied as what it points to (inside the
                 // context or stage), as Docker does; symlinks inside a copied folder stay links.
-                let node = try Self.followSymlinks(found, at: relative, in: view)
+                // A link to nothing, or one that loops, stays a link.
+                let node = (try? view.resolve(relative.joined(separator: "/")))?.node ?? found
                 let kept = Array(relative.dropFirst(pivot))
                 matched += 1
                 switch node {
@@ -1306,21 +1307,6 @@ public struct DockerfileBuilder: Sendable {
             return try commitLayer(w, request)
         }
         try await addLayer(digest, size: size, what: "the WORKDIR folder", into: &stage, log: log)
-    }
-
-    /// The node a symlink leads to, resolved inside `view` (absolute targets from its root, `..`
-    /// clamped there), at most 40 links deep; a link to nothing stays a link.
-    static func followSymlinks(_ node: LayerChainView.Node, at path: [String], in view: LayerChainView) throws -> LayerChainView.Node {
-        var current = node, at = path
-        for _ in 0..<40 {
-            guard case .symlink(let target, _) = current else { return current }
-            let base = target.hasPrefix("/") ? "" : at.dropLast().joined(separator: "/")
-            let resolved = PathSyntax.components(String(PathSyntax.normalizedAbsolute("/" + base + "/" + target).dropFirst()))
-            guard let next = try view.node(resolved.joined(separator: "/")) else { return current }
-            current = next
-            at = resolved
-        }
-        return current
     }
 
     /// Whether a context file is a tar archive, plain or compressed.

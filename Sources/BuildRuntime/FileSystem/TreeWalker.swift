@@ -67,7 +67,19 @@ public struct TreeWalker: Sendable {
     public init(_ tree: String, limits: TreeLimits = .default) {
         self.tree = tree
         self.limits = limits
+        _ = Self.openFilesRaised
     }
+
+    /// A walk holds a descriptor per level, `maxDepth` of them at most: more than the soft
+    /// limit of open files many users get (1024). The process raises its soft limit to its hard
+    /// one, once, as Go's runtime does at start, so that a tree at the depth limit fails with
+    /// the limit's message, not EMFILE. (Nothing here uses `select`, whose sets stop at 1024.)
+    static let openFilesRaised: Void = {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)  // refused: walks fail at EMFILE with an I/O error, as before
+    }()
 
     /// Walks the tree below `root`.
     /// - Parameters:
