@@ -301,6 +301,7 @@ extension Engine {
         var launcherVersion: String
         var project: ProjectMetadata
         var addHostAllowList: [String]
+        var stepLimits: StepLimits
 
         func request(images: ImageStore) throws -> BuildRequest {
             var r = BuildRequest(
@@ -312,6 +313,7 @@ extension Engine {
             r.publicNetwork = publicNetwork
             r.userNamespaceHelper = userNamespaceHelper
             r.addHostAllowList = addHostAllowList
+            r.stepLimits = stepLimits
             return r
         }
     }
@@ -359,7 +361,8 @@ extension Engine {
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
                 publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
-                project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList)
+                project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList,
+                stepLimits: options.stepLimits)
         }
     }
 
