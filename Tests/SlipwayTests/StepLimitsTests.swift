@@ -261,6 +261,21 @@ import Testing
         try await buildpackSteps(rlimit: true, workspace: .overlay)
     }
 
+    /// No step runs without its limits: where `slipway-userns` is missing beside the launcher,
+    /// a buildpacks build fails before its first step, saying what to install.
+    @Test func aBuildWithoutTheHelperFailsSayingSo() async throws {
+        let state = TempDir("state"), bin = TempDir("bin"), app = TempDir("app")
+        try FileManager.default.copyItem(atPath: Repo.binDir.path + "/slipway-launcher", toPath: bin.path + "/slipway-launcher")
+        try "web: true\n".write(toFile: app.path + "/Procfile", atomically: true, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: state.path, environment: ["SLIPWAY_LAUNCHER": bin.path + "/slipway-launcher"])
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "nohelper", "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "nohelper", "build": 1])
+        #expect(b["status"] == "FAILURE", "\(b)")
+        #expect(b["message"]?.stringValue?.contains("\(bin.path)/slipway-userns cannot be run") == true, "\(b)")
+        #expect(!(try await Self.logLines(c, "nohelper")).contains("===> DETECT"))
+    }
+
     /// Where a process's cgroup folder is, from /proc/PID/cgroup and /proc/PID/mountinfo: a
     /// hierarchy mounted at its root or at a cgroup of its own (as in a container), mount points
     /// with escaped spaces, and none for a controller only cgroup v2 has, or not mounted.

@@ -132,9 +132,14 @@ public struct StepEnforcement: Sendable {
 
     /// Runs `body` with the enforcement of `limits` for one build: makes the build's cgroup
     /// (or settles for rlimits), logs which through `log`, and removes the cgroup afterwards,
-    /// killing what is left in it, whether `body` returns or throws.
+    /// killing what is left in it, whether `body` returns or throws. Fails, before any step
+    /// runs, when `helper` cannot be run: no step runs without its limits.
     public static func during<T: Sendable>(_ limits: StepLimits, helper: String, log: @escaping @Sendable (String) -> Void,
                                            _ body: (StepEnforcement) async throws -> T) async throws -> T {
+        guard access(helper, X_OK) == 0 else {
+            throw RuntimeError.unavailable("\(helper) cannot be run (\(String(cString: strerror(errno)))): it holds every build step to its limits; "
+                                           + "install slipway-userns beside slipway-launcher (swift build makes both)")
+        }
         let enforcement = try await BlockingWork.run { make(limits, helper: helper) }
         log(enforcement.summary)
         let result: Result<T, Error>
