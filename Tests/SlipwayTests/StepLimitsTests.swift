@@ -276,6 +276,33 @@ import Testing
         #expect(!(try await Self.logLines(c, "nohelper")).contains("===> DETECT"))
     }
 
+    /// The cgroups of an engine killed mid-build (named by its pid, which no process has now)
+    /// go at the next engine's start, with the steps left running in them; a running engine's
+    /// stay.
+    @Test func cgroupsOfAnEngineThatDiedAreSweptWithTheirSteps() async throws {
+        guard let parents = Self.engineCgroups else {
+            print("StepLimitsTests: skipping the sweep: the engine makes no cgroups here")
+            return
+        }
+        let suffix = "-test-" + UUID().uuidString.lowercased()
+        let dead = parents.map { $0 + "/slipway-2147483000" + suffix }, live = parents.map { $0 + "/slipway-\(getpid())" + suffix }
+        for folder in dead + live { #expect(mkdir(folder, 0o755) == 0, "\(folder): \(String(cString: strerror(errno)))") }
+        defer { for folder in live { rmdir(folder) } }  // empty: nothing else can be in the way
+        // A step the dead engine left running.
+        let left = try await sh("sleep 600 </dev/null >/dev/null 2>&1 & p=$!; for f in '\(dead.joined(separator: "' '"))'; do echo $p > $f/cgroup.procs; done; echo $p")
+        let pid = pid_t(left.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(left.status == 0 && pid > 0, "\(left)")
+
+        StepCgroup.sweepAbandoned(in: parents)
+        for folder in dead { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) was not swept") }
+        for folder in live { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to a running engine") }
+        let ended = try await Self.poll { () -> Bool? in
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.isEmpty || stat.contains(") Z ") ? true : nil
+        }
+        #expect(ended == true, "the step left in the swept cgroup still runs")
+    }
+
     /// Where a process's cgroup folder is, from /proc/PID/cgroup and /proc/PID/mountinfo: a
     /// hierarchy mounted at its root or at a cgroup of its own (as in a container), mount points
     /// with escaped spaces, and none for a controller only cgroup v2 has, or not mounted.

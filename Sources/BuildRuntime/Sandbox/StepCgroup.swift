@@ -22,6 +22,10 @@ public struct StepCgroup: Sendable {
     /// The files a process joins it through.
     public var procsFiles: [String] { folders.map { $0 + "/cgroup.procs" } }
 
+    /// A fresh name for a build's cgroup: `slipway-<engine pid>-<random>`, so that the next
+    /// engine can tell the cgroups of an engine that died (`sweepAbandoned`).
+    public static func newName() -> String { "slipway-\(getpid())-" + UUID().uuidString.lowercased() }
+
     /// Makes the cgroup `name` under the engine's own in each hierarchy, with `limits` set;
     /// throws why it cannot (nothing is left behind then).
     public static func make(name: String, limits: StepLimits) throws(Unavailable) -> StepCgroup {
@@ -66,8 +70,22 @@ public struct StepCgroup: Sendable {
             }
             folders.append(folder)
         }
+        sweepAbandoned(in: folders)
         return .success(folders)
     }()
+
+    /// Removes the build cgroups under `parents` of engines that are gone (killed mid-build),
+    /// killing the steps left running in them. Those of a running engine stay, whoever's.
+    static func sweepAbandoned(in parents: [String]) {
+        for parent in parents {
+            // A folder that cannot be listed has nothing to sweep that this engine could remove.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {
+                guard let pid = pid_t(name.dropFirst("slipway-".count).prefix { $0 != "-" }), pid != getpid(),
+                      kill(pid, 0) != 0, errno == ESRCH else { continue }
+                _ = StepCgroup(name: name, folders: [parent + "/" + name]).remove()  // what stays is tried again at the next engine's start
+            }
+        }
+    }
 
     /// Where the process whose /proc/PID/cgroup is `cgroups` sits in the cgroup v1 hierarchy of
     /// `controller`, as a folder of the mount `mountInfo` (/proc/PID/mountinfo) lists for that

@@ -99,7 +99,7 @@ public struct StepEnforcement: Sendable {
         var reason = "--step-limits rlimit"
         if limits.enforcement == .auto {
             do throws(StepCgroup.Unavailable) {
-                let cgroup = try StepCgroup.make(name: "slipway-" + UUID().uuidString.lowercased(), limits: limits)
+                let cgroup = try StepCgroup.make(name: StepCgroup.newName(), limits: limits)
                 return StepEnforcement(limits: limits, helper: helper, means: .cgroup(cgroup))
             } catch {
                 reason = "no writable cgroup: " + error.reason
