@@ -28,6 +28,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var buildNetwork = BuildNetwork.public
     /// How a buildpacks build gets its /workspace.
     public var workspace = WorkspaceMode.overlay
+    /// What each build's steps may use, and how that is enforced.
+    public var stepLimits = StepLimits()
     /// Seconds an idle shared engine waits before it stops; 0 is forever.
     public var idleTimeout: Double = 600
     /// Seconds a system event is kept after it last happened.
@@ -67,6 +69,11 @@ public struct ServerOptions: Sendable, Equatable {
                       --build-network none|public (public: the most network a build may ask for, and the default)
                       --workspace overlay|unpack (overlay: a buildpacks build's /workspace is an overlay of the
                         source snapshot's shared trees where overlayfs can be mounted; unpack: always unpacked)
+                      --step-pids-limit N (4096: processes a build's steps may have at once)
+                      --step-memory BYTES (half of the machine's memory: what a build's steps may use,
+                        tmpfs included, and the most each tmpfs of a step holds; K, M, G, T suffixes)
+                      --step-limits auto|rlimit (auto: a cgroup v1 per build where the engine can make one,
+                        else rlimits; rlimit: rlimits only)
 
         Serves JSON-RPC 2.0 on stdin/stdout (newline-delimited JSON or LSP Content-Length framing,
         detected from the first bytes). One engine serves a state directory: --state-dir, else
@@ -119,6 +126,15 @@ public struct ServerOptions: Sendable, Equatable {
         Flag(name: "--workspace", scope: .engine, hint: "overlay or unpack",
              apply: { o, v in guard let m = WorkspaceMode(rawValue: v) else { return false }; o.workspace = m; return true },
              shown: { $0.workspace.rawValue }),
+        Flag(name: "--step-pids-limit", scope: .engine, hint: "a number of processes (at least \(StepLimits.minimumPids))",
+             apply: { o, v in guard let n = Int(v), n >= StepLimits.minimumPids else { return false }; o.stepLimits.pids = n; return true },
+             shown: { String($0.stepLimits.pids) }),
+        Flag(name: "--step-memory", scope: .engine, hint: "a number of bytes, at least 16M (K, M, G, T suffixes)",
+             apply: { o, v in guard let n = StepLimits.bytes(v), n >= StepLimits.minimumMemoryBytes else { return false }; o.stepLimits.memoryBytes = n; return true },
+             shown: { String($0.stepLimits.memoryBytes) }),
+        Flag(name: "--step-limits", scope: .engine, hint: "auto or rlimit",
+             apply: { o, v in guard let e = StepLimits.Enforcement(rawValue: v) else { return false }; o.stepLimits.enforcement = e; return true },
+             shown: { $0.stepLimits.enforcement.rawValue }),
         Flag(name: "--max-log-bytes", scope: .engine, hint: "a number of bytes (at least 1024)",
              apply: { o, v in guard let n = Int64(v), n >= 1024 else { return false }; o.maxLogBytes = n; return true },
              shown: { String($0.maxLogBytes) }),

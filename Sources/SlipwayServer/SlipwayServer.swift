@@ -70,6 +70,7 @@ public enum SlipwayServer {
         engineOptions.registryCAFile = options.registryCAFile
         engineOptions.buildNetwork = options.buildNetwork
         engineOptions.workspace = options.workspace
+        engineOptions.stepLimits = options.stepLimits
         engineOptions.launcherVersion = SlipwayVersion.current
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed

@@ -75,6 +75,13 @@
 // The root's /proc and /dev, where bwrap mounts its own, must be folders (made when missing).
 // bwrap then binds /tmp/slipway-root, with these mounts inside it, as the step's /.
 //
+// Step limits, as the first flags of the modes that make a namespace (or with --limits-only):
+//   slipway-userns [--cgroup-procs FILE]… [--rlimit nproc=N|as=BYTES]… --uid-map …
+//   slipway-userns --limits-only [--cgroup-procs FILE]… [--rlimit nproc=N|as=BYTES]… -- COMMAND [ARG…]
+// Before anything else, the helper writes its own pid into each FILE (a cgroup's cgroup.procs)
+// and sets each rlimit (soft and hard), so that everything it starts is held to them; with
+// --limits-only it then runs COMMAND in its place (a buildpack step's bwrap).
+//
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
 // exit 125 with a message on stderr. C, linked statically, like the launcher.
@@ -94,6 +101,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -454,6 +462,45 @@ static int apply_owners(int argc, char **argv) {
     return 0;
 }
 
+// Applies the leading --cgroup-procs FILE and --rlimit nproc=N|as=BYTES flags from argv[i]
+// on: joins each cgroup and sets each limit (never above the hard limit there is). Returns the
+// index of the first other argument.
+static int apply_limits(int argc, char **argv, int i) {
+    for (; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!strcmp(a, "--cgroup-procs")) {
+            char pid[24];
+            int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+            int fd = open(v, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, pid, n) != n) die(v);
+            close(fd);
+        } else if (!strcmp(a, "--rlimit")) {
+            int resource = !strncmp(v, "nproc=", 6) ? RLIMIT_NPROC : !strncmp(v, "as=", 3) ? RLIMIT_AS : -1;
+            const char *number = strchr(v, '=');
+            char *end = NULL;
+            errno = 0;
+            unsigned long long n = number ? strtoull(number + 1, &end, 10) : 0;
+            if (resource < 0 || errno || !end || end == number + 1 || *end || n == 0) usage("--rlimit takes nproc=N or as=BYTES");
+            struct rlimit r;
+            if (getrlimit(resource, &r) != 0) die("getrlimit");
+            if (r.rlim_max == RLIM_INFINITY || n < r.rlim_max) r.rlim_max = n;
+            r.rlim_cur = r.rlim_max;
+            if (setrlimit(resource, &r) != 0) die("setting a step's rlimit");
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+static int limits_only(int argc, char **argv) {
+    int i = apply_limits(argc, argv, 2);
+    if (i + 1 >= argc || strcmp(argv[i], "--")) usage("--limits-only takes [--cgroup-procs FILE]… [--rlimit nproc=N|as=BYTES]… -- COMMAND");
+    execvp(argv[i + 1], &argv[i + 1]);
+    fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[i + 1], strerror(errno));
+    return 127;
+}
+
 static int exec_as(int argc, char **argv) {
     unsigned long uid, gid;
     if (argc < 5 || sscanf(argv[2], "%lu:%lu", &uid, &gid) != 2 || strcmp(argv[3], "--")) usage("--exec-as takes UID:GID -- COMMAND");
@@ -464,11 +511,14 @@ static int exec_as(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--limits-only")) return limits_only(argc, argv);
+    int limits_end = apply_limits(argc, argv, 1);
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--configure-tap")) return configure_tap(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--apply-owners")) return apply_owners(argc, argv);
     int i = 1;
     for (; i < argc; i++) {
+        if (i < limits_end) { i++; continue; }  // --cgroup-procs and --rlimit, applied already
         const char *a = argv[i];
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--newuidmap")) { use_newuidmap = 1; continue; }

@@ -15,7 +15,7 @@ import Testing
             set -e
             mkdir -p '\(copy.path)/.build/debug'
             cp -r '\(Repo.root.path)/scripts' '\(Repo.root.path)/buildpacks' '\(Repo.root.path)/examples' '\(copy.path)/'
-            cp '\(bin)/slipway' '\(bin)/slipway-engine' '\(bin)/slipway-launcher' '\(copy.path)/.build/debug/'
+            cp '\(bin)/slipway' '\(bin)/slipway-engine' '\(bin)/slipway-launcher' '\(bin)/slipway-userns' '\(copy.path)/.build/debug/'
             """)
         #expect(prepare.status == 0, "\(prepare.err)")
         let demo = "env -i PATH=/usr/local/bin:/usr/bin:/bin '\(copy.path)/scripts/demo.sh'"

@@ -1,3 +1,5 @@
+import BuildRuntime
+import Foundation
 import Testing
 @testable import SlipwayServer
 
@@ -28,11 +30,27 @@ import Testing
     @Test(arguments: [["--state-dir"], ["--git-poll-interval", "-1"], ["--insecure-registry", "http://x/y"], ["--allow-add-host", "http://x/y"], ["--allow-add-host", "x:0"], ["--bogus"], ["--max-concurrent-builds", "0"],
                       ["--max-layer-bytes", "1000"], ["--max-layer-bytes", "10X"],
                       ["--layer-compression", "lz4"], ["--layer-compression", "gzip:10"], ["--layer-compression", "zstd:x"],
-                      ["--registry-ca", "relative.pem"], ["--registry-ca", "/no/such/ca.pem"], ["--registry-ca", "/etc/hostname"]])
+                      ["--registry-ca", "relative.pem"], ["--registry-ca", "/no/such/ca.pem"], ["--registry-ca", "/etc/hostname"],
+                      ["--step-pids-limit", "0"], ["--step-pids-limit", "lots"], ["--step-memory", "1M"], ["--step-memory", "64Q"], ["--step-memory", "99999999999T"],
+                      ["--step-limits", "cgroup2"]])
     func badFlagsAreErrors(_ args: [String]) {
         guard case .error = ServerOptions.parse(args, environment: [:]) else {
             Issue.record("\(args) should be refused")
             return
+        }
+    }
+
+    /// Step limits: 4096 processes and half of the machine's memory unless given; memory with
+    /// K, M, G, T suffixes; rlimits only when asked.
+    @Test func stepLimitFlags() {
+        let defaults = parsedOptions([])
+        #expect(defaults.stepLimits.pids == 4096 && defaults.stepLimits.enforcement == .auto)
+        let halfOfMemory = Int64(sysconf(Int32(_SC_PHYS_PAGES))) * Int64(sysconf(Int32(_SC_PAGESIZE))) / 2
+        #expect(defaults.stepLimits.memoryBytes == halfOfMemory)
+        let o = parsedOptions(["--step-pids-limit", "64", "--step-memory", "512M", "--step-limits", "rlimit"])
+        #expect(o.stepLimits == StepLimits(pids: 64, memoryBytes: 512 << 20, enforcement: .rlimit))
+        for (text, bytes) in [("2G", Int64(2) << 30), ("16777216", 16 << 20), ("1T", 1 << 40), ("65536K", 64 << 20)] {
+            #expect(parsedOptions(["--step-memory", text]).stepLimits.memoryBytes == bytes, "\(text)")
         }
     }
 
@@ -71,7 +89,8 @@ import Testing
         let engineFlags = Set(ServerOptions.flags.filter { $0.scope == .engine }.map(\.name))
         #expect(engineFlags == ["--max-concurrent-builds", "--max-message-size", "--git-poll-interval", "--insecure-registry", "--allow-add-host", "--allow-source",
                                 "--max-source-bytes", "--max-layer-bytes", "--max-log-bytes", "--idle-timeout", "--event-ttl", "--quota",
-                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca", "--build-network", "--workspace"])
+                                "--buildrun-ttl-succeeded", "--buildrun-ttl-failed", "--layer-compression", "--registry-ca", "--build-network", "--workspace",
+                                "--step-pids-limit", "--step-memory", "--step-limits"])
         #expect(ServerOptions.flags.filter { $0.scope == .client }.map(\.name) == ["--state-dir"])
         for flag in ServerOptions.flags { #expect(ServerOptions.usage.contains(flag.name), "\(flag.name) is missing from the usage text") }
     }

@@ -65,6 +65,8 @@ public struct BuildRequest: Sendable {
     /// `--allow-add-host` entries: what a Dockerfile build's ADD may fetch from though
     /// `OutboundAddressPolicy` refuses it otherwise.
     public var addHostAllowList: [String] = []
+    /// What the build's steps may use (`StepEnforcement` holds them to it).
+    public var stepLimits = StepLimits()
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage?,
                 runImage: OCIImage?, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,
@@ -253,17 +255,26 @@ public struct Lifecycle: Sendable {
         }
     }
 
+    /// Runs the build with its steps held to `stepLimits` (by `slipway-userns`; without it,
+    /// only the steps' tmpfs are).
     public func run(_ given: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
+        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
+        guard !given.userNamespaceHelper.isEmpty else { return try await run(given, limits: nil, log: log) }
+        return try await StepEnforcement.during(given.stepLimits, helper: given.userNamespaceHelper, log: { log(BuildPhase.prepare.rawValue, .system, $0) }) {
+            try await run(given, limits: $0, log: log)
+        }
+    }
+
+    func run(_ given: BuildRequest, limits: StepEnforcement?, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let buildImage = given.buildImage, let runImage = given.runImage else {
             throw RuntimeError.invalid("a buildpacks build needs its stack's build and run images")
         }
         let uid = Int(buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
         let gid = Int(buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
-        let sandbox = try SandboxRunner(uid: uid, gid: gid)
+        let sandbox = try SandboxRunner(uid: uid, gid: gid, tmpfsBytes: given.stepLimits.memoryBytes)
         let images = self.images, sources = self.sources
 
         // PREPARE
-        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
         let overlay = try await workspaceOverlay(for: given, log: log)
         let prepared = try await BlockingWork.run { try Workspace.prepare(root: given.workDirectory, request: given, sources: sources, overlay: overlay) }
         if let o = prepared.overlay {
@@ -283,7 +294,7 @@ public struct Lifecycle: Sendable {
         log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
         try Task.checkCancellation()
 
-        let runner = StepRunner(sandbox: sandbox, rootfs: rootfs, workspace: ws, request: request, buildImage: buildImage, log: log)
+        let runner = StepRunner(sandbox: sandbox, rootfs: rootfs, workspace: ws, request: request, buildImage: buildImage, limits: limits, log: log)
 
         // DETECT
         log(BuildPhase.detect.rawValue, .system, "===> DETECT")
@@ -415,6 +426,8 @@ struct StepRunner {
     let workspace: Lifecycle.Workspace
     let request: BuildRequest
     let buildImage: OCIImage
+    /// What holds each step to the build's limits; nil for none.
+    let limits: StepEnforcement?
     let log: BuildLogger
 
     /// HOME of every step: the stack user's home from the build image's /etc/passwd, else /tmp.
@@ -470,7 +483,7 @@ struct StepRunner {
         }
         let overlay = workspace.overlay
         let process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
-                                              network: network, enclosing: overlay.map { o in { o.enclosing($0) } }, command: command) { stream, line in
+                                              network: network, enclosing: overlay.map { o in { o.enclosing($0) } }, limits: limits, command: command) { stream, line in
             log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
             tail.append(line)
         }

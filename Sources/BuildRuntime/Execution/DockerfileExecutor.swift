@@ -46,15 +46,16 @@ public struct DockerfileExecutor: BuildExecutor {
 
     /// The builder, made per build: a missing bwrap or id range fails that build, saying what
     /// to install or add, not the engine's start. Where overlayfs cannot be mounted, steps copy
-    /// their layers instead, and the log says so.
-    func builder(_ inputs: DockerfileInputs, log: @escaping BuildLogger) async throws -> DockerfileBuilder {
+    /// their layers instead, and the log says so. Its steps are held to `limits`.
+    func builder(_ inputs: DockerfileInputs, limits: StepEnforcement, log: @escaping BuildLogger) async throws -> DockerfileBuilder {
         let root = images.content.root.path + "/dockerfile"
         let namespace = UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser())
-        var runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: namespace, layersRoot: root + "/layers")
+        var runner = OverlayStepRunner(sandbox: try SandboxRunner(tmpfsBytes: limits.limits.memoryBytes), namespace: namespace, layersRoot: root + "/layers",
+                                       limits: limits)
         if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
             log(BuildPhase.build.rawValue, .system,
                 "overlayfs cannot be mounted here (\(why)): each RUN step works on a copy of its layers, compared afterwards, which is slower")
-            runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy)
+            runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy, limits: limits)
         }
         return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache/" + inputs.namespace + "/" + inputs.image, runner: runner)
     }
@@ -131,7 +132,11 @@ public struct DockerfileExecutor: BuildExecutor {
         buildRequest.addHostAllowList = request.addHostAllowList
         buildRequest.maxLayerBytes = request.maxLayerBytes
         buildRequest.storage = request.storageBytesLeft.map { ByteBudget(limit: max(0, $0)) }
-        let result = try await builder(inputs, log: log).build(buildRequest, log: log)
+        // No tmpfs of a step holds more than the step's memory.
+        buildRequest.maxTmpfsBytes = request.stepLimits.memoryBytes
+        let result = try await StepEnforcement.during(request.stepLimits, helper: helper, log: { log(BuildPhase.build.rawValue, .system, $0) }) { limits in
+            try await builder(inputs, limits: limits, log: log).build(buildRequest, log: log)
+        }
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)

@@ -18,12 +18,15 @@ public struct OverlayStepRunner: Sendable {
     public let namespace: UserNamespaceRunner
     public let layersRoot: String
     public let snapshots: Snapshots
+    /// What holds the build's steps to its limits; nil for none.
+    public let limits: StepEnforcement?
 
-    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String, snapshots: Snapshots = .overlay) {
+    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String, snapshots: Snapshots = .overlay, limits: StepEnforcement? = nil) {
         self.sandbox = sandbox
         self.namespace = namespace
         self.layersRoot = layersRoot
         self.snapshots = snapshots
+        self.limits = limits
     }
 
     /// Why overlayfs cannot be mounted in a step's user namespace here (the helper tried, over
@@ -145,7 +148,7 @@ public struct OverlayStepRunner: Sendable {
         defer { close(filter) }
         // What the helper said last, should it fail (exit 125) before the step ran.
         let helperSaid = OutputTail(keep: 1)
-        let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap), environment: ["PATH": "/usr/bin:/bin"],
+        let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap, limits: limits), environment: ["PATH": "/usr/bin:/bin"],
                                      passing: [filter] + (net?.descriptors ?? [])) { stream, line in
             if stream == .stderr, line.hasPrefix(Self.helperPrefix) { helperSaid.append(String(line.dropFirst(Self.helperPrefix.count))) }
             onLine(stream, line)

@@ -5,7 +5,9 @@ import Foundation
 /// (`/workspace`, `/layers`, `/platform`, `/cnb/…`) on top, all namespaces unshared (no
 /// network), an unprivileged uid with no capabilities and NoNewPrivs, no further user
 /// namespaces (`--disable-userns`), the `SeccompFilter`, and exactly the environment it is
-/// given.
+/// given. Every tmpfs it gets has a size: `tmpfsBytes` (/tmp, scratch), 64 MiB or less
+/// (/dev/shm), 1 MiB (the root, which holds mount points); bwrap's /dev, which cannot be given
+/// one, is read-only.
 public struct SandboxRunner: Sendable {
     /// A host folder made visible inside the sandbox.
     public struct Mount: Sendable, Equatable {
@@ -22,9 +24,11 @@ public struct SandboxRunner: Sendable {
     public let bwrapPath: String
     public let uid: Int
     public let gid: Int
+    /// The most a step's /tmp, or a scratch tmpfs, may hold (`StepLimits.memoryBytes`).
+    public let tmpfsBytes: Int64
 
     /// Fails with `.unavailable` (saying how to install it) when bwrap is missing.
-    public init(uid: Int = 1000, gid: Int = 1000, bwrapPath: String? = nil) throws {
+    public init(uid: Int = 1000, gid: Int = 1000, bwrapPath: String? = nil, tmpfsBytes: Int64 = StepLimits.defaultMemoryBytes) throws {
         guard let path = bwrapPath ?? findExecutable("bwrap") else {
             throw RuntimeError.unavailable(
                 "bwrap (bubblewrap) is not installed; buildpacks run inside it. Install it with 'apt-get install bubblewrap' (or run scripts/setup.sh) and try again")
@@ -32,6 +36,20 @@ public struct SandboxRunner: Sendable {
         self.bwrapPath = path
         self.uid = uid
         self.gid = gid
+        self.tmpfsBytes = tmpfsBytes
+    }
+
+    /// The root tmpfs holds only the mount points bwrap makes.
+    static let rootTmpfsBytes: Int64 = 1 << 20
+
+    /// bwrap's flags for a tmpfs of at most `bytes` at `path`.
+    static func tmpfs(_ path: String, bytes: Int64) -> [String] { ["--size", String(bytes), "--tmpfs", path] }
+
+    /// After `--dev /dev` and anything placed in it: /dev read-only (bwrap cannot size its
+    /// tmpfs), and a /dev/shm of Docker's 64 MiB (or less under a smaller limit) for POSIX
+    /// shared memory.
+    var devSealing: [String] {
+        ["--remount-ro", "/dev", "--perms", "1777"] + Self.tmpfs("/dev/shm", bytes: min(64 << 20, tmpfsBytes))
     }
 
     /// The home folder of `uid` in a root filesystem, from its `/etc/passwd` (read without
@@ -60,8 +78,7 @@ public struct SandboxRunner: Sendable {
                           network: (StepNetwork, resolvConf: String)? = nil, command: [String]) throws -> [String] {
         var args = [bwrapPath, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                     "--cap-drop", "ALL", "--seccomp", "3",
-                    "--uid", String(uid), "--gid", String(gid), "--clearenv",
-                    "--tmpfs", "/"]
+                    "--uid", String(uid), "--gid", String(gid), "--clearenv"] + Self.tmpfs("/", bytes: Self.rootTmpfsBytes)
         let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
         let root = try ConfinedDirectory(path: rootfs)
         for name in try root.entries() where !reserved.contains(name) {
@@ -73,8 +90,8 @@ public struct SandboxRunner: Sendable {
             default: continue
             }
         }
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-        for path in scratch { args += ["--tmpfs", path] }
+        args += ["--proc", "/proc", "--dev", "/dev"] + devSealing + Self.tmpfs("/tmp", bytes: tmpfsBytes)
+        for path in scratch { args += Self.tmpfs(path, bytes: tmpfsBytes) }
         for m in mounts {
             args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
         }
@@ -120,6 +137,7 @@ public struct SandboxRunner: Sendable {
             args += ["--ro-bind", "/tmp/slipway-exec-as", inside]
             argv = [inside, "--exec-as", "\(user.uid):\(user.gid)", "--"] + command
         }
+        args += devSealing
         if let network { args += network.bwrapArguments }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
@@ -129,15 +147,17 @@ public struct SandboxRunner: Sendable {
     /// Starts `command` in the sandbox; the caller awaits `wait()` on the result. With
     /// `network`, the step starts once it is attached (a failure to attach kills it). With
     /// `enclosing`, bwrap's command line is run as `enclosing` makes it (inside the
-    /// `slipway-userns` helper that mounts an overlay workspace, say).
+    /// `slipway-userns` helper that mounts an overlay workspace, say). With `limits`, all of it
+    /// runs under the helper that holds it to them (`slipway-userns --limits-only`).
     public func start(
         rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
-        network: (StepNetwork, resolvConf: String)? = nil, enclosing: (([String]) -> [String])? = nil, command: [String],
-        onLine: @escaping @Sendable (OutputStream, String) -> Void
+        network: (StepNetwork, resolvConf: String)? = nil, enclosing: (([String]) -> [String])? = nil, limits: StepEnforcement? = nil,
+        command: [String], onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) async throws -> Subprocess {
         var args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
                                  network: network, command: command)
         if let enclosing { args = enclosing(args) }
+        if let limits { args = limits.wrapping(args) }
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
         let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? []), onLine: onLine)

@@ -222,9 +222,10 @@ public struct UserNamespaceRunner: Sendable {
     private struct Probe: Sendable { var reason: String? }
     private static let probed = Mutex<[String: Probe]>([:])
 
-    /// The helper's command line around `command`.
-    public func arguments(overlay: Overlay?, command: [String]) -> [String] {
-        var args = [helper]
+    /// The helper's command line around `command`; with `limits`, the helper holds everything
+    /// it starts to them.
+    public func arguments(overlay: Overlay?, command: [String], limits: StepEnforcement? = nil) -> [String] {
+        var args = [helper] + (limits?.helperArguments ?? [])
         if mapping.viaNewuidmap { args.append("--newuidmap") }
         for r in mapping.users { args += ["--uid-map", "\(r.inner):\(r.outer):\(r.count)"] }
         for r in mapping.groups { args += ["--gid-map", "\(r.inner):\(r.outer):\(r.count)"] }

@@ -305,6 +305,7 @@ extension Engine {
         var project: ProjectMetadata
         var addHostAllowList: [String]
         var maxLayerBytes: Int64
+        var stepLimits: StepLimits
 
         func request(images: ImageStore) throws -> BuildRequest {
             var r = BuildRequest(
@@ -317,6 +318,7 @@ extension Engine {
             r.userNamespaceHelper = userNamespaceHelper
             r.addHostAllowList = addHostAllowList
             r.maxLayerBytes = maxLayerBytes
+            r.stepLimits = stepLimits
             return r
         }
     }
@@ -365,7 +367,8 @@ extension Engine {
                 publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
                 outputName: image.tag, launcherPath: options.launcherPath, launcherVersion: options.launcherVersion,
                 project: Self.projectMetadata(image.source), addHostAllowList: options.addHostAllowList,
-                maxLayerBytes: options.maxLayerBytes)
+                maxLayerBytes: options.maxLayerBytes,
+                stepLimits: options.stepLimits)
         }
     }
 

@@ -48,6 +48,9 @@ public struct EngineOptions: Sendable {
     /// How a buildpacks build gets its /workspace (`--workspace`): an overlay of the source
     /// snapshot's trees where overlayfs can be mounted, or always unpacked.
     public var workspace = WorkspaceMode.overlay
+    /// What each build's steps may use, and how that is enforced (`--step-pids-limit`,
+    /// `--step-memory`, `--step-limits`).
+    public var stepLimits = StepLimits()
     /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher.
     public var userNamespaceHelper: String {
         URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path
