@@ -415,6 +415,31 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: record.path + "/asked"), "the engine fetched a URL for a build without network")
     }
 
+    /// The working directory of a step is resolved inside the stage as well: a stage that turned
+    /// it into a link to a host path makes no folder on the host, with overlayfs or where each
+    /// step works on a copy of its layers (which holds the stage's links as they are).
+    @Test(arguments: [OverlayStepRunner.Snapshots.overlay, .copy])
+    func aWorkingDirectoryThatBecameALinkStaysInsideTheStage(_ snapshots: OverlayStepRunner.Snapshots) async throws {
+        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let bait = try HostBait()
+        defer { bait.remove() }
+        let runner = OverlayStepRunner(sandbox: f.builder.runner.sandbox, namespace: f.builder.runner.namespace,
+                                       layersRoot: f.state.path + "/copied/layers", snapshots: snapshots)
+        let builder = DockerfileBuilder(images: f.builder.images, layersRoot: runner.layersRoot, cacheDirectory: f.state.path + "/copied/cache", runner: runner)
+        try """
+            FROM base
+            WORKDIR /w/sub
+            RUN cd / && rm -rf /w && ln -s \(bait.dir) /w
+            RUN pwd > /pwd
+            """.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        let layout = f.state.path + "/out-\(snapshots)"
+        _ = try await builder.build(f.request(layout)) { _, _, _ in }
+        #expect(bait.untouched(), "the working directory was made on the host, in \(bait.dir)")
+        let image = try await UnpackedImage(layout: layout)
+        #expect(try String(contentsOfFile: image.rootfs + "/pwd", encoding: .utf8) == bait.dir + "/sub\n")
+        #expect(FileManager.default.fileExists(atPath: image.rootfs + bait.dir + "/sub"), "made inside the stage, where the link leads")
+    }
+
     // MARK: B1: deep trees
 
     /// A step that makes a folder tree 25,000 levels deep fails the build with a message, where

@@ -862,9 +862,19 @@ public struct DockerfileBuilder: Sendable {
         }
         let view = try LayerChainView(folders: stage.lowers.map { try ConfinedDirectory(path: layersRoot + "/" + $0) })
         let user = try stage.config.config.User.map { try view.user($0) } ?? (0, 0)
-        let workdir = stage.config.config.WorkingDir ?? "/"
-        var missing = true
-        if case .directory? = try view.node(String(workdir.dropFirst())) { missing = false }
+        // The working directory as the container resolves it, symlinks followed inside the
+        // stage; made (in the step's own folders) where it is missing.
+        let workdir: String, missing: Bool
+        do {
+            let r = try view.resolve(stage.config.config.WorkingDir ?? "/")
+            if let node = r.node, case .directory = node {} else if r.node != nil {
+                throw fail(file, ins.line, "the working directory \(stage.config.config.WorkingDir ?? "/") is not a folder in the stage")
+            }
+            workdir = r.absolute
+            missing = r.node == nil
+        } catch let e as LayerChainView.ResolutionError {
+            throw fail(file, ins.line, "the working directory \(e.path) \(e.why)")
+        }
         // Targets resolved inside the stage; a mount inside another's target goes after it.
         let placed = try prepared.map { try placeMount($0, in: view, file: file, line: ins.line) }
             .enumerated().sorted { ($0.element.1.components.count, $0.offset) < ($1.element.1.components.count, $1.offset) }.map(\.element)

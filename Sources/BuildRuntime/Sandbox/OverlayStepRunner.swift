@@ -56,6 +56,12 @@ public struct OverlayStepRunner: Sendable {
         guard chown(path, uid, gid) == 0 else { throw RuntimeError.io("cannot give \(path) to the step's namespace: \(String(cString: strerror(errno)))") }
     }
 
+    /// The same for a folder open by descriptor (made inside a tree a step wrote).
+    func giveToNamespaceRoot(_ dir: ConfinedDirectory) throws {
+        guard getuid() == 0, let uid = IDMapping.outer(0, in: namespace.mapping.users), let gid = IDMapping.outer(0, in: namespace.mapping.groups) else { return }
+        guard fchown(dir.fd, uid, gid) == 0 else { throw RuntimeError.io("cannot give \(dir.displayPath) to the step's namespace: \(String(cString: strerror(errno)))") }
+    }
+
     func makeFolder(_ path: String) throws {
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw RuntimeError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
         try giveToNamespaceRoot(path)
@@ -110,10 +116,16 @@ public struct OverlayStepRunner: Sendable {
             snapshot = try await copy(lowers + [Self.scaffold], into: copiedRoot)
         }
         if makeWorkingDirectory {
-            var path = snapshot == nil ? step.upper : copiedRoot
+            // The path was resolved inside the stage (no symlink on it), and is made without
+            // following one: a copied root holds the stage's own links.
+            var dir = try ConfinedDirectory(path: snapshot == nil ? step.upper : copiedRoot)
             for part in PathSyntax.components(workingDirectory) where ArchiveExtractor.isNormalComponent(part) {
-                path += "/" + part
-                try makeFolder(path)
+                let made = mkdirat(dir.fd, part, 0o755) == 0
+                guard made || errno == EEXIST else {
+                    throw RuntimeError.io("cannot make the working directory \(workingDirectory): \(String(cString: strerror(errno)))")
+                }
+                dir = try dir.openDirectory(part)
+                if made { try giveToNamespaceRoot(dir) }
             }
         }
         var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
