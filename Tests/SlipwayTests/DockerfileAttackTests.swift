@@ -341,14 +341,16 @@ import Testing
     // MARK: B2, B5: bytes a build writes, and whose they are
 
     /// A layer is held to `maxLayerBytes` and to what is left of the namespace's storage as it
-    /// is written: a sparse file of a terabyte (no bytes on disk) fails at the cap, at once,
-    /// and leaves no step folder and no partial blob behind.
+    /// is written: a sparse file of a terabyte (no bytes on disk) fails at the cap, at once; a
+    /// step that writes real bytes on and on (in its layer or a cache mount) is killed while it
+    /// writes; and nothing is left behind, no step folder and no partial blob.
     @Test func aLayerIsHeldToItsCapsAsItIsWritten() async throws {
         guard let f = try await DockerfileBuilderTests.fixture() else { return }
         func attempt(_ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil) async -> String? {
             do {
                 try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
                 var request = f.request(f.state.path + "/out-" + UUID().uuidString)
+                request.mountCacheDirectory = f.state.path + "/mounts"
                 request.maxLayerBytes = maxLayerBytes
                 request.storage = storage.map { ByteBudget(limit: $0) }
                 _ = try await f.builder.build(request) { _, _, _ in }
@@ -361,6 +363,15 @@ import Testing
         #expect(sparse?.contains("Dockerfile:2: a layer is larger than 16777216 bytes, the most one may hold (--max-layer-bytes)") == true, "\(sparse ?? "built")")
         let quota = await attempt("FROM base\nRUN head -c 3000000 /dev/zero > /f\n", storage: 2 << 20)
         #expect(quota?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(quota ?? "built")")
+        // Real bytes, written on and on, in the step's layer or in a cache mount: the step is
+        // killed while it writes, not once it is done.
+        let loop = "i=0; while [ $i -lt 400 ]; do head -c 1048576 /dev/zero >> TARGET; i=$((i+1)); sleep 0.01; done; echo wrote-it-all"
+        for (mount, target) in [("", "/big"), ("--mount=type=cache,target=/c ", "/c/big")] {
+            let dockerfile = "FROM base\nRUN \(mount)" + loop.replacingOccurrences(of: "TARGET", with: target) + "\n"
+            let written = await attempt(dockerfile, maxLayerBytes: 32 << 20)
+            #expect(written?.contains("Dockerfile:2: a layer is larger than 33554432 bytes") == true, "\(written ?? "built")")
+            #expect(written?.contains("wrote-it-all") != true)
+        }
         let copied = await attempt("FROM base\nCOPY . /ctx/\n", storage: 1024)
         #expect(copied?.contains("Dockerfile:2: the build's layers would take the namespace past its storage quota") == true, "\(copied ?? "built")")
         // Nothing left: no step folder, no partial blob, no blob of the sparse file.

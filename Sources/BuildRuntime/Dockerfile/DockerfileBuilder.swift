@@ -880,9 +880,12 @@ public struct DockerfileBuilder: Sendable {
             .enumerated().sorted { ($0.element.1.components.count, $0.offset) < ($1.element.1.components.count, $1.offset) }.map(\.element)
         let mounts = placed.map(\.0)
         let code: Int32, step: OverlayStepRunner.StepFolders
+        // What the step may write to disk while it runs: what its layer may hold.
+        let diskLimit = Self.layerLimit(sources.request)
         do {
             (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
-                                                makeWorkingDirectory: missing, mounts: mounts, publicNetwork: publicNetwork, command: command) { stream, line in
+                                                makeWorkingDirectory: missing, mounts: mounts, publicNetwork: publicNetwork,
+                                                diskLimit: (diskLimit.bytes, diskLimit.refusal), command: command) { stream, line in
                 log(phase, stream == .stdout ? .stdout : .stderr, line)
             }
         } catch let e as RuntimeError where e.kind == .buildFailed {
@@ -1272,13 +1275,18 @@ public struct DockerfileBuilder: Sendable {
     /// the namespace's storage quota, as it is written.
     func layerWriter(_ request: Request) throws -> BlobWriter {
         let w = try images.content.writer()
-        if let storage = request.storage, storage.remaining < request.maxLayerBytes {
-            w.limit = .init(bytes: storage.remaining, refusal: Self.overQuota(storage))
-        } else {
-            w.limit = .init(bytes: request.maxLayerBytes, refusal: "a layer is larger than \(request.maxLayerBytes) bytes, the most one may hold (--max-layer-bytes); "
-                            + "write less in one step (a sparse file counts at its full size)")
-        }
+        w.limit = Self.layerLimit(request)
         return w
+    }
+
+    /// What one layer may hold: `maxLayerBytes`, or less when less is left of the namespace's
+    /// storage quota; with what the refusal says.
+    static func layerLimit(_ request: Request) -> BlobWriter.Limit {
+        if let storage = request.storage, storage.remaining < request.maxLayerBytes {
+            return .init(bytes: storage.remaining, refusal: overQuota(storage))
+        }
+        return .init(bytes: request.maxLayerBytes, refusal: "a layer is larger than \(request.maxLayerBytes) bytes, the most one may hold (--max-layer-bytes); "
+                     + "write less in one step (a sparse file counts at its full size)")
     }
 
     static func overQuota(_ storage: ByteBudget) -> String {

@@ -96,9 +96,12 @@ public struct OverlayStepRunner: Sendable {
     /// returns its exit code and the step's folders, whose `upper` is the new layer. With
     /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
     /// the upper folder, as Docker makes a WORKDIR that does not exist. With `publicNetwork`,
-    /// the step gets outbound access (`StepNetwork`).
+    /// the step gets outbound access (`StepNetwork`). With `diskLimit`, the step is killed once
+    /// what it wrote to disk (its layer, its writable cache mounts) passes `bytes`, and the run
+    /// fails with `refusal` (`StepDiskWatch`), its folders removed.
     public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
-                    makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], publicNetwork: Bool = false, command: [String],
+                    makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], publicNetwork: Bool = false,
+                    diskLimit: (bytes: Int64, refusal: String)? = nil, command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -158,6 +161,12 @@ public struct OverlayStepRunner: Sendable {
         let bwrap = sandbox.stepArguments(user: user, environment: environment, workingDirectory: workingDirectory, network: net, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
+        // What the step writes to disk, measured before it starts and watched while it runs: its layer (or copied root) and
+        // the cache mounts it may write.
+        var written: [String] = [snapshot == nil ? step.upper : copiedRoot]
+        for m in stepMounts where m.writable { if case .folder(let host, _) = m.source { written.append(host) } }
+        var disk: StepDiskWatch?
+        if let diskLimit { disk = try await StepDiskWatch(folders: written, limit: diskLimit.bytes) }
         // What the helper said last, should it fail (exit 125) before the step ran.
         let helperSaid = OutputTail(keep: 1)
         let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap, limits: limits), environment: ["PATH": "/usr/bin:/bin"],
@@ -166,12 +175,18 @@ public struct OverlayStepRunner: Sendable {
             onLine(stream, line)
         }
         if let net { try await net.attach(to: process, log: onLine) }
+        let watching = disk?.watch(process)
         let code = await withTaskCancellationHandler {
             await process.wait()
         } onCancel: {
             process.signal(SIGKILL)
         }
+        watching?.cancel()
         await net?.detach()
+        if let disk, let diskLimit, disk.wentOver {
+            try await remove(step)
+            throw RuntimeError.buildFailed(diskLimit.refusal)
+        }
         if code == Self.helperFailed, let said = helperSaid.lines.last {
             try await remove(step)
             throw RuntimeError.buildFailed("the step's sandbox could not be set up: \(said)")
