@@ -118,7 +118,8 @@ final class SchedulingFixture: Sendable {
 
     /// Waits (with a deadline) until the executor has started `names`.
     func waitUntilStarted(_ names: String...) async throws {
-        let deadline = Date().addingTimeInterval(30)
+        // Generous: the whole suite shares two cores, and a start comes as soon as it can.
+        let deadline = Date().addingTimeInterval(120)
         while !Set(names).isSubset(of: Set(executor.started)) {
             if Date() > deadline { throw SchedulingTestFailure("\(names) did not start; started: \(executor.started)") }
             try await Task.sleep(for: .milliseconds(5))
@@ -127,7 +128,7 @@ final class SchedulingFixture: Sendable {
 
     /// Waits for build `number` of `image` to end.
     func ended(_ image: String, _ number: Int) async throws -> Build {
-        try await engine.wait(namespace: "default", image: image, number: number, timeout: 30)
+        try await engine.wait(namespace: "default", image: image, number: number, timeout: 120)
     }
 }
 

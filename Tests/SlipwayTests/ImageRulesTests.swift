@@ -12,7 +12,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
                                         order: [["group": [["id": "test/slow"]]]])
-        _ = try await c.call("image/create", ["name": "q", "env": ["SLEEP_SECONDS": "30"], "source": ["local": ["path": .string(Self.app)]]])
+        _ = try await c.call("image/create", ["name": "q", "env": ["SLEEP_SECONDS": "600"], "source": ["local": ["path": .string(Self.app)]]])
         _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["status"] == "BUILDING" }
         let p1 = try await c.call("image/patch", ["name": "q", "env": ["A": "1"]])
         let p2 = try await c.call("image/patch", ["name": "q", "env": ["B": "2"]])

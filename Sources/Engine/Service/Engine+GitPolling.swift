@@ -42,13 +42,14 @@ extension Engine {
         }
     }
 
-    /// What a FROM name resolves to now, under the rules of `dockerfileBase`: the namespace
-    /// image's latest build, a registry tag's manifest digest, or an `oci:` layout tag's. A
-    /// folder has no tag to move: nil.
+    /// What a FROM name resolves to now, under the rules of `dockerfileBase`: a registry tag's
+    /// manifest digest, or an `oci:` layout tag's. A folder has no tag to move, and an image of
+    /// the namespace is not followed (two images built on each other would rebuild each other
+    /// for ever): nil.
     nonisolated func currentBaseDigest(_ name: String, namespace: String) async throws -> Digest? {
         switch try await dockerfileBase(name, namespace: namespace) {
-        case .namespaceImage(_, _, let digest, _):
-            return digest
+        case .namespaceImage:
+            return nil
         case .reference(.registry(let host, let repository, let tag, let digest)):
             if let digest { return digest }
             return try await registryClient(host: host, namespace: namespace).manifestDigest(repository: repository, reference: tag ?? ImageReference.defaultTag)
