@@ -46,9 +46,12 @@ static inline int slipway_curl_sockaddr_ip(const struct curl_sockaddr *a, unsign
     }
     return 0;
 }
-/* The socket curl would open for `a` (as its own opener does), close-on-exec. */
+/* The socket curl would open for `a` (as its own opener does), close-on-exec: SOCK_CLOEXEC,
+   written as its value. A glibc macro this header used became the CCurl module's in a clean
+   build, and Swift files that do not import CCurl no longer found SOCK_CLOEXEC. */
+#define SLIPWAY_SOCK_CLOEXEC 02000000
 static inline curl_socket_t slipway_curl_open_socket(const struct curl_sockaddr *a) {
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    return socket(a->family, a->socktype | SLIPWAY_SOCK_CLOEXEC, a->protocol);
 }
 static inline long slipway_curl_response_code(CURL *h) {
     long code = 0;
