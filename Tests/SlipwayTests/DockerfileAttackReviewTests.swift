@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPC
 import Testing
 @testable import BuildRuntime
 
@@ -170,5 +171,30 @@ import Testing
         let image = try await UnpackedImage(layout: layout)
         #expect(FileManager.default.fileExists(atPath: image.rootfs + "/before"), "what the step wrote before the collection is lost")
         #expect(FileManager.default.fileExists(atPath: image.rootfs + "/after"))
+    }
+
+    // MARK: Crashing the shared engine
+
+    /// `COPY --exclude=PATTERN . /dst` (the context's root as the source, Docker's most common
+    /// form) takes `relative.last!` of the root's empty path: a trap that takes the shared
+    /// engine down, with every namespace's builds.
+    @Test func copyWithExcludeOfTheContextRootDoesNotCrashTheEngine() async throws {
+        guard DockerfileStrategyTests.canBuild("DockerfileAttackReviewTests") else { return }
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        let app = TempDir("exclude-app")
+        for (path, text) in ["Dockerfile": "FROM scratch\nCOPY --exclude=*.md . /app/\n", "keep.txt": "kept\n", "skip.md": "skipped\n"] {
+            try text.write(toFile: app.path + "/" + path, atomically: true, encoding: .utf8)
+        }
+        _ = try await c.call("image/create", ["name": "exclude", "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
+        // A dead engine answers nothing: a short wait says so.
+        let b: JSONValue
+        do {
+            b = try await c.call("build/wait", ["image": "exclude", "build": 1], timeout: 45)
+        } catch {
+            Issue.record("the engine stopped during the build (COPY --exclude of the context root): \(error)")
+            return
+        }
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
     }
 }
