@@ -67,6 +67,15 @@ static inline long long slipway_peer_uid(int fd) {
 /// gettid(2): the calling thread's id (for per-thread priority).
 static inline int slipway_gettid(void) { return (int)syscall(SYS_gettid); }
 
+/// statfs(2)'s f_type of the file system holding `path` (what kind it is: tmpfs, ext4, …), read
+/// through the system call into a buffer of the kernel's struct statfs (120 bytes on 64-bit
+/// Linux, f_type first), so that no header here claims glibc's statfs names; -1 on failure.
+static inline long slipway_file_system_type(const char *path) {
+    long buf[16];
+    if (syscall(SYS_statfs, path, buf) != 0) return -1;
+    return buf[0];
+}
+
 static const unsigned long long SLIPWAY_RESOLVE_BENEATH = RESOLVE_BENEATH;
 static const unsigned long long SLIPWAY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
 static const unsigned long long SLIPWAY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;

@@ -74,9 +74,14 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "needs root for a mount namespace and a folder of another user"))
     func aLongStateDirectoryIsServedWhenAnotherUserMadeTheOldTmpFolder() async throws {
         let r = try await sh("""
-            unshare --mount bash -c '
+            REPO=\(Self.q(Repo.root.path)) unshare --mount bash -c '
             set -e
+            # A fresh /tmp; the checkout, should it be under /tmp (a CI clone), shown again.
+            old=$(mktemp -d /run/slipway-oldtmp.XXXXXX)
+            mount --make-rprivate /
+            mount --bind /tmp "$old"
             mount -t tmpfs tmpfs /tmp
+            case "$REPO" in /tmp/*) mkdir -p "$REPO"; mount --bind "$old/${REPO#/tmp/}" "$REPO";; esac
             squat=/tmp/slipway-$(id -u)
             mkdir -m 700 "$squat" && chown 65534:65534 "$squat"
             state=/tmp/$(printf "d%.0s" $(seq 200))
@@ -85,6 +90,7 @@ import Testing
             echo "squat: $(stat -c %u "$squat") $(ls -A "$squat" | wc -l)"
             \(Repo.slipway) engine stop --state-dir "$state" >&2
             '
+            rmdir /run/slipway-oldtmp.* 2>/dev/null || true
             """)
         #expect(r.status == 0, "\(r)")
         #expect(r.out.contains("\"images\":[]"), "\(r)")

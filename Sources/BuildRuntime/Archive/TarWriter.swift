@@ -65,7 +65,9 @@ public final class TarWriter: TarEntrySink {
     /// Streams an open file; `size` is what `fstat` reported. A file that changed size while
     /// being read is an error rather than a corrupt archive.
     public func addFile(_ path: String, fd: Int32, size: Int64, mode: Int, owner: Owner = .root) throws {
-        try out.reserve(size + 1024)  // a file over the blob's cap fails before any of it is read
+        // A file over the blob's cap fails before any of it is read (its bytes are taken from
+        // the budget as they are written, not here).
+        if let limit = out.limit, out.size + size + 1024 > limit.bytes { throw RuntimeError.buildFailed(limit.refusal) }
         try writeHeader(path: path, mode: mode, owner: owner, size: size, type: UInt8(ascii: "0"), linkTarget: "")
         var remaining = size
         while remaining > 0 {

@@ -25,4 +25,27 @@ public final class ByteBudget: Sendable {
             return true
         }
     }
+
+    /// Gives back what was taken for a while (what a step wrote before its layer is written).
+    public func give(_ bytes: Int64) {
+        left.withLock { $0 += bytes }
+    }
+}
+
+/// What a build may write at once: at most `bytes` in one piece (a layer, what one step puts
+/// on disk), and, with a `budget`, no more than is left of it (the namespace's storage quota,
+/// shared by everything the build writes at the same time); each with what its refusal says
+/// (the cap, and what to do).
+public struct WriteLimit: Sendable {
+    public var bytes: Int64
+    public var refusal: String
+    public var budget: ByteBudget?
+    public var budgetRefusal: String
+
+    public init(bytes: Int64, refusal: String, budget: ByteBudget? = nil, budgetRefusal: String = "") {
+        self.bytes = bytes
+        self.refusal = refusal
+        self.budget = budget
+        self.budgetRefusal = budgetRefusal
+    }
 }

@@ -120,26 +120,17 @@ public final class BlobWriter {
     private var finished = false
     static let bufferSize = 1 << 20
 
-    /// The most bytes a blob may hold, and what the refusal says past it: a build's layer is
-    /// held to `--max-layer-bytes` and to what is left of its namespace's storage quota, as it
-    /// is written (a sparse file of a terabyte fails at the cap, not at the disk's end).
-    public struct Limit: Sendable {
-        public var bytes: Int64
-        /// Says what the cap is and what to do, e.g. "the layer is larger than 10 GiB (--max-layer-bytes)".
-        public var refusal: String
-        public init(bytes: Int64, refusal: String) {
-            self.bytes = bytes
-            self.refusal = refusal
-        }
-    }
-
-    /// The cap on this blob (none when nil); going over throws `RuntimeError.buildFailed`.
-    public var limit: Limit?
+    /// The cap on this blob (none when nil), checked as it is written (a sparse file of a
+    /// terabyte fails at the cap, not at the disk's end), its bytes taken from the limit's
+    /// budget as they come; going over throws `RuntimeError.buildFailed`.
+    public var limit: WriteLimit?
 
     /// Fails now if `count` more bytes would take the blob past its limit (before writing
-    /// anything of an entry whose size is known).
+    /// anything of an entry whose size is known), else takes them from the limit's budget.
     public func reserve(_ count: Int64) throws {
-        if let limit, size + count > limit.bytes { throw RuntimeError.buildFailed(limit.refusal) }
+        guard let limit else { return }
+        if size + count > limit.bytes { throw RuntimeError.buildFailed(limit.refusal) }
+        if let budget = limit.budget, !budget.take(count) { throw RuntimeError.buildFailed(limit.budgetRefusal) }
     }
 
     init(store: ContentStore) throws {

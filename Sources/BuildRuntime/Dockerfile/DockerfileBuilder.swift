@@ -504,10 +504,11 @@ public struct DockerfileBuilder: Sendable {
     func unpack(_ layers: [(path: String, name: String)], as name: String) async throws {
         let final = layersRoot + "/" + name
         guard access(final, F_OK) != 0 else { return }
-        let temp = layersRoot + "/.tmp-" + UUID().uuidString
+        let scratch = try ScratchFolder(in: layersRoot)
+        defer { withExtendedLifetime(scratch) {} }  // leased until the folder is in place
+        let temp = scratch.path
         let ledger = ArchiveExtractor.OwnerLedger()
-        try await BlockingWork.run { [layersRoot, mapping] in
-            try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+        try await BlockingWork.run { [mapping] in
             let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping, ledger: ledger)
             for layer in layers { _ = try extractor.extract(archiveAt: layer.path, into: temp, name: layer.name) }
         }
@@ -571,6 +572,10 @@ public struct DockerfileBuilder: Sendable {
     /// the engine's stack).
     static let maxTreeDepth = TreeLimits.default.maxDepth
 
+    /// The most `--mount` flags a RUN takes (the helper places at most 24 mounts, the step's
+    /// resolv.conf among them).
+    static let maxMounts = 16
+
     /// The folder under `layersRoot` holding the resolv.conf of steps with the public network.
     static let networkFolder = ".network"
 
@@ -599,12 +604,12 @@ public struct DockerfileBuilder: Sendable {
 
     /// A `RUN --mount` (or the step's resolv.conf) as the step gets it: the mount, whether its
     /// source is a file, what of it goes into the step's cache key, and a scratch folder of
-    /// the builder's to remove after the step.
+    /// the builder's (leased while the step runs) to remove after the step.
     struct PreparedMount {
         var mount: OverlayStepRunner.StepMount
         var sourceIsFile: Bool
         var key: String
-        var scratch: String?
+        var scratch: ScratchFolder?
     }
 
     /// A `RUN --mount`: what the step sees there, and what of it goes into the step's cache key.
@@ -617,7 +622,7 @@ public struct DockerfileBuilder: Sendable {
     ///   would (a symlink to `/` is that stage's root, never the host's);
     /// - `type=tmpfs,target=…[,size=BYTES]`: an empty tmpfs, at most `maxTmpfsBytes`.
     /// `secret` and `ssh` are refused. The target is resolved later, inside the stage (`run`).
-    func stepMount(_ spec: String, sources: StepSources, file: String, line: Int) async throws -> PreparedMount {
+    func stepMount(_ spec: String, sources: StepSources, copies: ByteBudget, file: String, line: Int) async throws -> PreparedMount {
         var options: [String: String] = [:]
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
@@ -676,11 +681,12 @@ public struct DockerfileBuilder: Sendable {
             // into a folder of the step's, whose digest goes into the key.
             let r = try resolve(LayerChainView(folders: [sources.context]), in: "the build context")
             let (folder, digest) = try await BlockingWork.run { [self] in
-                try copyContext(sources.context, path: r.components, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file), syntax: .dockerignore))
+                try copyContext(sources.context, path: r.components, ignore: IgnoreRules(Self.ignoreFile(context: sources.context, dockerfile: file), syntax: .dockerignore),
+                                budget: copies)
             }
             // A file is copied under its name; a folder's contents are the copy.
             let fileName = isFile(r) ? r.components.last ?? "" : ""
-            return PreparedMount(mount: .init(.layers([folder], path: fileName), at: target, writable: writable), sourceIsFile: isFile(r),
+            return PreparedMount(mount: .init(.layers([folder.path], path: fileName), at: target, writable: writable), sourceIsFile: isFile(r),
                                  key: what + " source=\(r.components.joined(separator: "/")) context " + digest.string, scratch: folder)
         default:
             guard let mountCache = sources.request.mountCacheDirectory else {
@@ -737,11 +743,11 @@ public struct DockerfileBuilder: Sendable {
     /// Copies the context's `path` (a folder's contents, or one file under its name), without
     /// what `ignore` leaves out, into a scratch folder under `layersRoot` owned by the step's
     /// root, hashing what it copies (paths, types, modes, link targets, contents) on the way.
-    /// Returns the folder's path and that digest.
-    func copyContext(_ context: ConfinedDirectory, path: [String], ignore: IgnoreRules) throws -> (String, Digest) {
-        let folder = layersRoot + "/.tmp-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
-        let out = try ConfinedDirectory(path: folder, create: true)
+    /// Returns the folder's path and that digest. The bytes copied are taken from `budget`
+    /// (what the step's copies may hold together); past it, the build fails.
+    func copyContext(_ context: ConfinedDirectory, path: [String], ignore: IgnoreRules, budget: ByteBudget) throws -> (ScratchFolder, Digest) {
+        let folder = try ScratchFolder(in: layersRoot)
+        let out = try ConfinedDirectory(path: folder.path)
         let hasher = SHA256Hasher()
         let (uid, gid) = getuid() == 0 ? (IDMapping.outer(0, in: mapping.users) ?? 0, IDMapping.outer(0, in: mapping.groups) ?? 0) : (getuid(), getgid())
         func give(_ dir: ConfinedDirectory, _ name: String?) {
@@ -763,6 +769,9 @@ public struct DockerfileBuilder: Sendable {
         func copy(_ node: LayerChainView.Node, name: String, into dir: ConfinedDirectory, source: [String]) throws {
             switch node {
             case .file(let from, let n, let st):
+                guard budget.take(Int64(st.st_size)) else {
+                    throw RuntimeError.buildFailed("the step's bind mounts of the build context copy more than \(budget.limit) bytes, what its layer may hold (--max-layer-bytes); mount less of the context")
+                }
                 let mode = Int(st.st_mode & 0o7777)
                 note("f", source.joined(separator: "/"), String(mode, radix: 8), String(st.st_size))
                 let input = try from.openFile(n, flags: O_RDONLY | O_NONBLOCK)
@@ -824,10 +833,21 @@ public struct DockerfileBuilder: Sendable {
         defer {
             // Copies of the context for bind mounts: removed here, or swept with the other .tmp
             // folders by the next garbage collection.
-            for folder in prepared.compactMap(\.scratch) { try? ConfinedDirectory.removeTree(atPath: folder) }
+            for folder in prepared.compactMap(\.scratch) { try? ConfinedDirectory.removeTree(atPath: folder.path) }
         }
-        for spec in ins.flagValues("mount") {
-            prepared.append(try await stepMount(spec, sources: sources, file: file, line: ins.line))
+        let specs = ins.flagValues("mount")
+        guard specs.count <= Self.maxMounts else {
+            throw fail(file, ins.line, "RUN has \(specs.count) --mount flags; a step takes at most \(Self.maxMounts)")
+        }
+        // What this step's copies of the context (for bind mounts) may hold together: what its
+        // layer may.
+        let copies = ByteBudget(limit: Self.layerLimit(sources.request).bytes)
+        for spec in specs {
+            do {
+                prepared.append(try await stepMount(spec, sources: sources, copies: copies, file: file, line: ins.line))
+            } catch let e as RuntimeError where e.kind == .buildFailed && !e.message.hasPrefix(file + ":") {
+                throw fail(file, ins.line, e.message)  // over a cap: the line says where
+            }
         }
         // With the public network, the step's /etc/resolv.conf names slirp4netns's DNS server.
         let publicNetwork = sources.request.publicNetwork
@@ -885,7 +905,7 @@ public struct DockerfileBuilder: Sendable {
         do {
             (code, step) = try await runner.run(lowers: stage.lowers, user: user, environment: env, workingDirectory: workdir,
                                                 makeWorkingDirectory: missing, mounts: mounts, publicNetwork: publicNetwork,
-                                                diskLimit: (diskLimit.bytes, diskLimit.refusal), command: command) { stream, line in
+                                                diskLimit: diskLimit, command: command) { stream, line in
                 log(phase, stream == .stdout ? .stdout : .stderr, line)
             }
         } catch let e as RuntimeError where e.kind == .buildFailed {
@@ -915,6 +935,10 @@ public struct DockerfileBuilder: Sendable {
             }
         }
         let request = sources.request
+        // The step's layer folder, leased until its record names it (a collection would take a
+        // layer folder no record names).
+        let upperLease = try FolderLease(step.upper)
+        defer { withExtendedLifetime(upperLease) {} }
         let layer: Layer
         do {
             layer = try await BlockingWork.run { [self, images, mapping, layersRoot] () throws -> Layer in
@@ -922,7 +946,7 @@ public struct DockerfileBuilder: Sendable {
                 let tar = TarWriter(out: w)
                 try OverlayDiff.write(upper: try ConfinedDirectory(path: step.upper), mapping: mapping, into: tar)
                 try tar.finish()
-                let (digest, size) = try commitLayer(w, request)
+                let (digest, size) = try w.commit()
                 let folder = layersRoot + "/" + digest.hex
                 if access(folder, F_OK) != 0 && rename(step.upper, folder) != 0 {
                     throw RuntimeError.io("cannot keep the step's layer folder: \(String(cString: strerror(errno)))")
@@ -1005,8 +1029,9 @@ public struct DockerfileBuilder: Sendable {
         // ADD of URLs: downloaded first (by the builder, not in a step), checked against
         // --checksum, and added as files of mode 0600 named after the URL's path.
         var downloads: [String: String] = [:]
-        let downloadFolder = layersRoot + "/.tmp-" + UUID().uuidString
-        defer { try? ConfinedDirectory.removeTree(atPath: downloadFolder) }  // scratch; a leftover is swept by the next collection
+        let downloads0Scratch = try ScratchFolder(in: layersRoot)
+        let downloadFolder = downloads0Scratch.path
+        defer { try? ConfinedDirectory.removeTree(atPath: downloadFolder); withExtendedLifetime(downloads0Scratch) {} }  // scratch; a leftover is swept by the next collection
         if ins.keyword == .add {
             let urls = sources.filter { $0.contains("://") }
             if case .some(.some) = ins.flag("checksum"), urls.count != 1 || sources.count != 1 {
@@ -1044,7 +1069,11 @@ public struct DockerfileBuilder: Sendable {
 
         // The files are read and the layer written on a thread of its own, off the pool.
         let fromContext = ins.flag("from") == nil
-        let treeFolder = layersRoot + "/.tmp-" + UUID().uuidString
+        let treeScratch = try ScratchFolder(in: layersRoot)
+        let treeFolder = treeScratch.path
+        // The folder written beside the tar, leased until the layer is recorded: put in place as
+        // the layer's folder, or else removed (a leftover is swept with the other .tmp folders).
+        defer { try? ConfinedDirectory.removeTree(atPath: treeFolder); withExtendedLifetime(treeScratch) {} }
         let written: (Digest, Int64, String?, ArchiveExtractor.OwnerLedger)
         do {
         written = try await BlockingWork.run { [self] () throws -> (Digest, Int64, String?, ArchiveExtractor.OwnerLedger) in
@@ -1126,7 +1155,9 @@ public struct DockerfileBuilder: Sendable {
         func copyOne(_ node: LayerChainView.Node, _ relative: [String], kept: [String]) throws {
             var intoFolder = destIsDirectory
             if !intoFolder, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = true }
-            try addTree(node, at: intoFolder ? destParts + (keepParents ? kept : [relative.last!]) : destParts, source: relative,
+            // A file or symlink source has a name: only a folder (the root included) has none.
+            guard let last = relative.last else { throw fail(file, ins.line, "\(name): the source is not a file") }
+            try addTree(node, at: intoFolder ? destParts + (keepParents ? kept : [last]) : destParts, source: relative,
                         excludeFrom: relative.count - 1)
         }
         var matched = 0
@@ -1169,7 +1200,8 @@ public struct DockerfileBuilder: Sendable {
             // --parents keeps the source's path below the context (or below a `/./` in it).
             let pivot = src.range(of: "/./").map { PathSyntax.components(String(src[..<$0.lowerBound])).count } ?? 0
             for (relative, found) in try glob(srcParts, in: view, ignore: ignore) {
-                if let exclude, exclude.ignores(relative.last!, isDirectory: { if case .directory = found { return true } else { return false } }()) { continue }
+                // --exclude matches a source by its name; the context's root (`.`) has none.
+                if let exclude, let last = relative.last, exclude.ignores(last, isDirectory: { if case .directory = found { return true } else { return false } }()) { continue }
                 // A source that is itself a symlink is copied as what it points to (inside the
                 // context or stage), as Docker does; symlinks inside a copied folder stay links.
                 // A link to nothing, or one that loops, stays a link.
@@ -1199,16 +1231,13 @@ public struct DockerfileBuilder: Sendable {
         }
         guard matched > 0 else { throw fail(file, ins.line, "\(name) sources \(sources.joined(separator: " ")) match nothing in the build context") }
         try tree.tar.finish()
-        let (digest, size) = try commitLayer(w, stepSources.request)
+        let (digest, size) = try w.commit()
         return (digest, size, tree.folder, tree.ledger)
         }
         } catch let e as RuntimeError where e.kind == .buildFailed && !e.message.hasPrefix(file + ":") {
             throw fail(file, ins.line, e.message)  // over a cap: the line says where
         }
         let (digest, size, folder, ledger) = written
-        // The folder written beside the tar, when the layer needs one; else it goes (a leftover
-        // is swept with the other .tmp folders).
-        defer { try? ConfinedDirectory.removeTree(atPath: treeFolder) }
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
         try await addLayer(digest, size: size, what: "its files", into: &stage, written: folder.map { ($0, ledger) }, log: log)
     }
@@ -1271,34 +1300,26 @@ public struct DockerfileBuilder: Sendable {
         stage.layers.append(layer)
     }
 
-    /// A writer for one of the build's layers, held to `maxLayerBytes` and to what is left of
-    /// the namespace's storage quota, as it is written.
+    /// A writer for one of the build's layers, held to `layerLimit` as it is written.
     func layerWriter(_ request: Request) throws -> BlobWriter {
         let w = try images.content.writer()
         w.limit = Self.layerLimit(request)
         return w
     }
 
-    /// What one layer may hold: `maxLayerBytes`, or less when less is left of the namespace's
-    /// storage quota; with what the refusal says.
-    static func layerLimit(_ request: Request) -> BlobWriter.Limit {
-        if let storage = request.storage, storage.remaining < request.maxLayerBytes {
-            return .init(bytes: storage.remaining, refusal: overQuota(storage))
-        }
-        return .init(bytes: request.maxLayerBytes, refusal: "a layer is larger than \(request.maxLayerBytes) bytes, the most one may hold (--max-layer-bytes); "
-                     + "write less in one step (a sparse file counts at its full size)")
+    /// What one layer (and what one step writes to disk while it runs) may hold:
+    /// `maxLayerBytes`, and no more than is left of the namespace's storage quota, shared by
+    /// everything of the build that writes at the same time (stages run at once).
+    static func layerLimit(_ request: Request) -> WriteLimit {
+        WriteLimit(bytes: request.maxLayerBytes,
+                   refusal: "a layer is larger than \(request.maxLayerBytes) bytes, the most one may hold (--max-layer-bytes); "
+                       + "write less in one step (a sparse file counts at its full size)",
+                   budget: request.storage, budgetRefusal: request.storage.map(overQuota) ?? "")
     }
 
     static func overQuota(_ storage: ByteBudget) -> String {
         "the build's layers would take the namespace past its storage quota (\(storage.limit) bytes were left when the build started); "
             + "free space (image/delete, lower history limits) or write less"
-    }
-
-    /// Stores a layer written by `layerWriter`, taking its bytes off the namespace's storage
-    /// quota (layers written at once may together go over what was left).
-    func commitLayer(_ w: BlobWriter, _ request: Request) throws -> (digest: Digest, size: Int64) {
-        if let storage = request.storage, !storage.take(w.size) { throw RuntimeError.buildFailed(Self.overQuota(storage)) }
-        return try w.commit()
     }
 
     /// WORKDIR makes its folder (and missing parents: 0755, root's) when the stage lacks it, in
@@ -1322,7 +1343,7 @@ public struct DockerfileBuilder: Sendable {
                 }
             }
             try tar.finish()
-            return try commitLayer(w, request)
+            return try w.commit()
         }
         try await addLayer(digest, size: size, what: "the WORKDIR folder", into: &stage, log: log)
     }
@@ -1340,8 +1361,9 @@ public struct DockerfileBuilder: Sendable {
     /// builder do it.
     func addArchive(_ dir: ConfinedDirectory, _ name: String, at dest: [String], written: inout Set<String>, into tar: TarWriter,
                     source: String, maxBytes: Int64) throws {
-        let temp = layersRoot + "/.tmp-" + UUID().uuidString
-        defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // scratch: what is left is swept with the other .tmp folders
+        let scratch = try ScratchFolder(in: layersRoot)
+        let temp = scratch.path
+        defer { try? ConfinedDirectory.removeTree(atPath: temp); withExtendedLifetime(scratch) {} }  // scratch: what is left is swept with the other .tmp folders
         let fd = try dir.openFile(name, flags: O_RDONLY)
         defer { close(fd) }
         let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
@@ -1420,6 +1442,8 @@ public struct DockerfileBuilder: Sendable {
             let collector: GarbageCollector
             let namespace: UserNamespaceRunner?
             func remove(_ path: String) -> GarbageCollector.Freed {
+                // In use by a running build (its step, scratch or unrecorded layer): left alone.
+                guard !FolderLease.isHeld(path) else { return GarbageCollector.Freed() }
                 let freed = collector.remove(path)
                 var st = stat()
                 guard let namespace, getuid() != 0, !collector.dryRun, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR,

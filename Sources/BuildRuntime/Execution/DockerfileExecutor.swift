@@ -95,9 +95,10 @@ public struct DockerfileExecutor: BuildExecutor {
                 _ = utimensat(AT_FDCWD, contextRoot, nil, AT_SYMLINK_NOFOLLOW)  // in use: a failed touch only shortens its life
                 return "already unpacked"
             }
-            try FileManager.default.createDirectory(atPath: contexts, withIntermediateDirectories: true)
-            let temp = contexts + "/.tmp-" + UUID().uuidString
-            let root = try ConfinedDirectory(path: temp, displayPath: "the build context", create: true)
+            let scratch = try ScratchFolder(in: contexts)  // leased until it is in place
+            defer { withExtendedLifetime(scratch) {} }
+            let temp = scratch.path
+            let root = try ConfinedDirectory(path: temp, displayPath: "the build context")
             // The files the last context unpacked the same are linked from it.
             let reuse = Self.lastContextFiles(in: contexts)
             try sources.restore(request.source, into: root, reuse: reuse)

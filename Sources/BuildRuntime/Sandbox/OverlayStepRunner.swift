@@ -42,10 +42,12 @@ public struct OverlayStepRunner: Sendable {
     static let scaffold = ".scaffold"
     static let steps = ".steps"
 
-    /// A step's folders, under `layersRoot/.steps/<id>`.
+    /// A step's folders, under `layersRoot/.steps/<id>`, leased (`FolderLease`) for as long as
+    /// the value (or a copy) lives, so that a collection leaves them alone.
     public struct StepFolders: Sendable {
         public let id: String
         public let root: String
+        let lease: FolderLease
         public var upper: String { root + "/upper" }
         var relative: String { OverlayStepRunner.steps + "/" + id }
     }
@@ -97,11 +99,11 @@ public struct OverlayStepRunner: Sendable {
     /// `makeWorkingDirectory`, the working directory (missing from the lowers) is made first, in
     /// the upper folder, as Docker makes a WORKDIR that does not exist. With `publicNetwork`,
     /// the step gets outbound access (`StepNetwork`). With `diskLimit`, the step is killed once
-    /// what it wrote to disk (its layer, its writable cache mounts) passes `bytes`, and the run
-    /// fails with `refusal` (`StepDiskWatch`), its folders removed.
+    /// what it writes to disk passes it (`StepDiskWatch`), and the run fails with the limit's
+    /// refusal, its folders removed.
     public func run(lowers: [String], user: (uid: Int, gid: Int), environment: [String: String], workingDirectory: String,
                     makeWorkingDirectory: Bool = false, mounts stepMounts: [StepMount] = [], publicNetwork: Bool = false,
-                    diskLimit: (bytes: Int64, refusal: String)? = nil, command: [String],
+                    diskLimit: WriteLimit? = nil, command: [String],
                     onLine: @escaping @Sendable (OutputStream, String) -> Void) async throws -> (Int32, StepFolders) {
         try makeFolder(layersRoot)
         let scaffold = layersRoot + "/" + Self.scaffold
@@ -109,8 +111,9 @@ public struct OverlayStepRunner: Sendable {
         for name in ["proc", "dev"] { try makeFolder(scaffold + "/" + name) }
         try makeFolder(layersRoot + "/" + Self.steps)
         let id = UUID().uuidString.lowercased()
-        let step = StepFolders(id: id, root: layersRoot + "/" + Self.steps + "/" + id)
-        try makeFolder(step.root)
+        let root = layersRoot + "/" + Self.steps + "/" + id
+        try makeFolder(root)
+        let step = StepFolders(id: id, root: root, lease: try FolderLease(root))
         for name in ["upper", "work", "merged"] { try makeFolder(step.root + "/" + name) }
         // Without overlayfs: the layers copied into the step's own root, compared afterwards.
         var snapshot: CopySnapshot?
@@ -161,12 +164,13 @@ public struct OverlayStepRunner: Sendable {
         let bwrap = sandbox.stepArguments(user: user, environment: environment, workingDirectory: workingDirectory, network: net, command: command)
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
-        // What the step writes to disk, measured before it starts and watched while it runs: its layer (or copied root) and
-        // the cache mounts it may write.
-        var written: [String] = [snapshot == nil ? step.upper : copiedRoot]
+        // What the step writes to disk, measured before it starts and watched while it runs: its
+        // folder (its layer or copied root, the upper folders of its bind mounts) and the cache
+        // mounts it may write.
+        var written: [String] = [step.root]
         for m in stepMounts where m.writable { if case .folder(let host, _) = m.source { written.append(host) } }
         var disk: StepDiskWatch?
-        if let diskLimit { disk = try await StepDiskWatch(folders: written, limit: diskLimit.bytes) }
+        if let diskLimit { disk = try await StepDiskWatch(folders: written, limit: diskLimit) }
         // What the helper said last, should it fail (exit 125) before the step ran.
         let helperSaid = OutputTail(keep: 1)
         let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap, limits: limits), environment: ["PATH": "/usr/bin:/bin"],
@@ -183,9 +187,11 @@ public struct OverlayStepRunner: Sendable {
         }
         watching?.cancel()
         await net?.detach()
-        if let disk, let diskLimit, disk.wentOver {
+        if code == 0 { try await disk?.finalCheck() }
+        disk?.release()
+        if let disk, let passed = disk.passed {
             try await remove(step)
-            throw RuntimeError.buildFailed(diskLimit.refusal)
+            throw RuntimeError.buildFailed(disk.refusal(passed))
         }
         if code == Self.helperFailed, let said = helperSaid.lines.last {
             try await remove(step)
