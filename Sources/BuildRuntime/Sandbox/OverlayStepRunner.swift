@@ -185,7 +185,7 @@ public struct OverlayStepRunner: Sendable {
         } onCancel: {
             process.signal(SIGKILL)
         }
-        watching?.cancel()
+        watching?.stop()
         await net?.detach()
         if code == 0 { try await disk?.finalCheck() }
         disk?.release()

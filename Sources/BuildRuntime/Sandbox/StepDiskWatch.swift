@@ -16,7 +16,7 @@ import Synchronization
 /// Measuring walks the folders (`TreeWalker.forEachFile`: no recursion, never fails) and the
 /// step's processes' descriptors (`/proc/PID/fd`, from the helper down through
 /// `/proc/PID/task/TID/children`) on a thread of its own; the pause between two rounds grows
-/// with what one costs (at least a quarter of a second, ten times a round). What the engine cannot read
+/// with what one costs (from a fifth of a second to a second). What the engine cannot read
 /// (a step's folder of mode 0700 under another id, another id's descriptors, when Slipway is
 /// not root) counts as empty.
 final class StepDiskWatch: Sendable {
@@ -76,21 +76,40 @@ final class StepDiskWatch: Sendable {
         return total
     }
 
-    /// Watches until cancelled, killing `process` past the limit.
-    func watch(_ process: Subprocess) -> Task<Void, Never> {
-        Task {
-            while !Task.isCancelled {
+    /// Watches on a thread of its own (at normal priority: a busy machine must not let a step
+    /// write on unseen, as the cooperative pool or a lowered priority would) until `stop`,
+    /// killing `process` past the limit.
+    func watch(_ process: Subprocess) -> Watching {
+        let watching = Watching()
+        let t = Thread { [self] in
+            while !watching.stopped {
                 let started = ContinuousClock.now
-                // A failure to measure (the thread cannot start) waits for the next round.
-                guard let used = try? await BlockingWork.run({ Self.blocks(in: self.folders) + Self.deletedOpenBlocks(from: process.pid) })
-                else { continue }
-                if judge(used) != nil {
+                if judge(Self.blocks(in: folders) + Self.deletedOpenBlocks(from: process.pid)) != nil {
                     process.signal(SIGKILL)
                     return
                 }
-                let took = ContinuousClock.now - started
-                try? await Task.sleep(for: max(.milliseconds(250), took * 10))  // cancelled: the loop ends
+                // The pause grows with what a round costs, to a second at most.
+                let pause = min(max(.milliseconds(200), (ContinuousClock.now - started) * 4), .seconds(1))
+                watching.sleep(pause)
             }
+        }
+        t.stackSize = 1 << 20
+        t.start()
+        return watching
+    }
+
+    /// A watch that runs: `stop` ends it (at once, even in a pause).
+    final class Watching: Sendable {
+        private let done = Mutex(false)
+        private let wake = DispatchSemaphore(value: 0)
+        var stopped: Bool { done.withLock { $0 } }
+        func stop() {
+            done.withLock { $0 = true }
+            wake.signal()
+        }
+        func sleep(_ d: Duration) {
+            let (s, a) = d.components
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(s) * 1_000_000_000 + Int(a / 1_000_000_000)))
         }
     }
 
