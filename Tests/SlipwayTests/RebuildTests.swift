@@ -32,7 +32,7 @@ import Testing
         try "echo built\n".write(toFile: noProcfile.path + "/build.sh", atomically: true, encoding: .utf8)
         _ = try await c.call("image/create", ["name": "broken", "source": ["local": ["path": .string(noProcfile.path)]]])
         for n in names { #expect(try await c.call("build/wait", ["image": .string(n), "build": 1])["status"] == "SUCCESS") }
-        #expect(try await c.call("build/wait", ["image": "broken", "build": 1])["status"] == "FAILURE")
+        try await c.call("build/wait", ["image": "broken", "build": 1]).expectStatus("FAILURE")
 
         // procfile 0.2.0 joins the store.
         let v2 = TempDir("v2")
@@ -63,7 +63,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         _ = try await c.call("image/create", ["name": "r", "source": ["local": ["path": .string(Self.app)]]])
-        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "r", "build": 1]).expectStatus("SUCCESS")
         let layout = state.path + "/layouts/default/r"
         func manifest() throws -> [String] {
             try JSONParser.parse(Array(try sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"]?.stringValue } ?? []
@@ -119,7 +119,7 @@ import Testing
         _ = try await c.call("clusterbuilder/create", ["name": "default", "stack": "base", "store": "default",
                                                        "order": [["group": [["id": "slipway/build-script"], ["id": "slipway/procfile"]]]]])
         _ = try await c.call("image/create", ["name": "r", "source": ["local": ["path": .string(Self.app)]]])
-        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "r", "build": 1]).expectStatus("SUCCESS")
 
         // Nothing changed: refresh starts nothing.
         let same = try await c.call("clusterstack/refresh", ["name": "base"])
@@ -165,7 +165,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "2"])
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path])
         _ = try await c.call("image/create", ["name": "x", "source": ["local": ["path": .string(Self.app)]]])
-        #expect(try await c.call("build/wait", ["image": "x", "build": 1])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "x", "build": 1]).expectStatus("SUCCESS")
         // Two slow builds of other images hold both build slots, so x's next build waits QUEUED.
         _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default",
                                                        "order": [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]]])
@@ -228,11 +228,11 @@ import Testing
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/keeper").path],
                                         order: [["group": [["id": "test/keeper"]]]])
         _ = try await c.call("image/create", ["name": "k", "source": ["local": ["path": .string(Self.app)]]])
-        #expect(try await c.call("build/wait", ["image": "k", "build": 1])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "k", "build": 1]).expectStatus("SUCCESS")
         let layout = state.path + "/layouts/default/k"
         let first = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         _ = try await c.call("image/trigger", ["name": "k"])
-        #expect(try await c.call("build/wait", ["image": "k", "build": 2])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "k", "build": 2]).expectStatus("SUCCESS")
         let lines = try await c.call("build/logs", ["image": "k", "build": 2])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         #expect(lines.contains("Restoring metadata for layer 'test/keeper:tool' from the previous image"))
         #expect(lines.contains("keeping layer tool (version 1)"))
@@ -248,11 +248,11 @@ import Testing
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/maybe-fail").path],
                                         order: [["group": [["id": "slipway/build-script"], ["id": "test/maybe-fail"], ["id": "slipway/procfile"]]]])
         _ = try await c.call("image/create", ["name": "m", "source": ["local": ["path": .string(Self.app)]]])
-        #expect(try await c.call("build/wait", ["image": "m", "build": 1])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "m", "build": 1]).expectStatus("SUCCESS")
         _ = try await c.call("image/patch", ["name": "m", "env": ["FAIL": "1"]])
-        #expect(try await c.call("build/wait", ["image": "m", "build": 2])["status"] == "FAILURE")
+        try await c.call("build/wait", ["image": "m", "build": 2]).expectStatus("FAILURE")
         _ = try await c.call("image/patch", ["name": "m", "env": ["FAIL": "0"]])
-        #expect(try await c.call("build/wait", ["image": "m", "build": 3])["status"] == "SUCCESS")
+        try await c.call("build/wait", ["image": "m", "build": 3]).expectStatus("SUCCESS")
         let lines = try await c.call("build/logs", ["image": "m", "build": 3])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         // Build 2 saw the cache of build 1 but failed; build 3 starts from build 1's cache again.
         #expect(lines.contains("This cache has seen 2 build(s)"), "\(lines)")

@@ -285,7 +285,13 @@ import Testing
             return
         }
         let suffix = "-test-" + UUID().uuidString.lowercased()
-        let dead = parents.map { $0 + "/slipway-2147483000" + suffix }, live = parents.map { $0 + "/slipway-\(getpid())" + suffix }
+        // Names as engines give them: this pid namespace, a pid, a random part. One of another
+        // pid namespace whose pid means nothing here is not taken for dead.
+        let ns = StepCgroup.pidNamespace
+        let dead = parents.map { $0 + "/slipway-\(ns)-2147483000" + suffix }, live = parents.map { $0 + "/slipway-\(ns)-\(getpid())" + suffix }
+        let foreign = parents.map { $0 + "/slipway-1-2147483000" + suffix }
+        for folder in foreign { #expect(mkdir(folder, 0o755) == 0, "\(folder): \(String(cString: strerror(errno)))") }
+        defer { for folder in foreign { rmdir(folder) } }  // empty: nothing else can be in the way
         for folder in dead + live { #expect(mkdir(folder, 0o755) == 0, "\(folder): \(String(cString: strerror(errno)))") }
         defer { for folder in live { rmdir(folder) } }  // empty: nothing else can be in the way
         // A step the dead engine left running.
@@ -296,6 +302,7 @@ import Testing
         StepCgroup.sweepAbandoned(in: parents)
         for folder in dead { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) was not swept") }
         for folder in live { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to a running engine") }
+        for folder in foreign { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to another pid namespace") }
         let ended = try await Self.poll { () -> Bool? in
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
             return stat.isEmpty || stat.contains(") Z ") ? true : nil

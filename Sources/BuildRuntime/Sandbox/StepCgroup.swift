@@ -22,9 +22,22 @@ public struct StepCgroup: Sendable {
     /// The files a process joins it through.
     public var procsFiles: [String] { folders.map { $0 + "/cgroup.procs" } }
 
-    /// A fresh name for a build's cgroup: `slipway-<engine pid>-<random>`, so that the next
-    /// engine can tell the cgroups of an engine that died (`sweepAbandoned`).
-    public static func newName() -> String { "slipway-\(getpid())-" + UUID().uuidString.lowercased() }
+    /// A fresh name for a build's cgroup: `slipway-<pid namespace>-<engine pid>-<random>`, so
+    /// that the next engine can tell the cgroups of an engine that died (`sweepAbandoned`). A
+    /// pid means something only in its namespace: an engine in a pid namespace of its own
+    /// (under `unshare --pid`, in a container) sharing the parent cgroup must not take another
+    /// namespace's live engine for dead.
+    public static func newName() -> String { "slipway-\(pidNamespace)-\(getpid())-" + UUID().uuidString.lowercased() }
+
+    /// This process's pid namespace, as the number of /proc/self/ns/pid (`pid:[NUMBER]`); "0"
+    /// where it cannot be read (then no cgroup is swept as another engine's).
+    static let pidNamespace: String = {
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/self/ns/pid", &buf, 63)
+        guard n > 0 else { return "0" }
+        let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(link.filter(\.isNumber))
+    }()
 
     /// Makes the cgroup `name` under the engine's own in each hierarchy, with `limits` set;
     /// throws why it cannot (nothing is left behind then).
@@ -80,7 +93,9 @@ public struct StepCgroup: Sendable {
         for parent in parents {
             // A folder that cannot be listed has nothing to sweep that this engine could remove.
             for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {
-                guard let pid = pid_t(name.dropFirst("slipway-".count).prefix { $0 != "-" }), pid != getpid(),
+                // Only an engine of this pid namespace can be told dead by its pid.
+                let parts = name.split(separator: "-", maxSplits: 3)
+                guard parts.count == 4, pidNamespace != "0", parts[1] == pidNamespace, let pid = pid_t(parts[2]), pid != getpid(),
                       kill(pid, 0) != 0, errno == ESRCH else { continue }
                 _ = StepCgroup(name: name, folders: [parent + "/" + name]).remove()  // what stays is tried again at the next engine's start
             }

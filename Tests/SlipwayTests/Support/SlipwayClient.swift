@@ -359,3 +359,11 @@ struct TestFailure: Error, CustomStringConvertible {
 extension JSONValue {
     var int: Int? { int64Value.map(Int.init) }
 }
+
+extension JSONValue {
+    /// Expects this build (a `build/wait` or `build/status` result) to have ended with
+    /// `status`; when it did not, the issue shows the whole build, its message included.
+    func expectStatus(_ status: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(self["status"] == .string(status), "\(JSONWriter.string(self))", sourceLocation: sourceLocation)
+    }
+}
