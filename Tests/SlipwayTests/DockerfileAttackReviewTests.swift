@@ -8,7 +8,8 @@ import Testing
 /// cap, a Dockerfile makes the engine copy without bound, a garbage collection pulls a running
 /// step's folders away). They use the real builder, kernel, overlayfs, bwrap and
 /// `slipway-userns`, as `DockerfileAttackTests` does.
-@Suite struct DockerfileAttackReviewTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileAttackReviewTests {
     /// Builds `dockerfile` in `f`'s context with `maxLayerBytes` (and a namespace storage budget,
     /// if given); returns the error, if any, and the log.
     static func attempt(_ f: DockerfileBuilderTests.Fixture, _ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil,
@@ -63,7 +64,7 @@ import Testing
     /// mounts): a step writes there without bound, although the writes are dropped after it,
     /// and can fill the disk while it runs.
     @Test func writesIntoAWritableBindMountAreHeldToTheCapWhileTheStepRuns() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         for dockerfile in ["FROM base\nRUN --mount=type=bind,target=/m,rw " + Self.writer("/m/big") + "\n",
                            "FROM base AS other\nRUN mkdir /o\nFROM base\nRUN --mount=type=bind,from=other,source=o,target=/m,rw " + Self.writer("/m/big") + "\n"] {
             let attempt = try await Self.attempt(f, dockerfile, maxLayerBytes: 16 << 20)
@@ -77,7 +78,7 @@ import Testing
     /// finds: `StepDiskWatch` sees nothing, the layer is empty, and the step writes as much as
     /// the disk holds (in its layer or in a cache mount alike).
     @Test func aFileRemovedWhileItIsWrittenIsHeldToTheCap() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         for (mount, path) in [("", "/big"), ("--mount=type=cache,target=/c ", "/c/big")] {
             let dockerfile = "FROM base\nRUN \(mount)exec 3>\(path) && rm \(path) && " + Self.writer("/proc/self/fd/3").replacingOccurrences(of: ">> /proc/self/fd/3", with: ">&3") + "\n"
             let attempt = try await Self.attempt(f, dockerfile, maxLayerBytes: 16 << 20)
@@ -97,7 +98,7 @@ import Testing
     /// (the context is never written: links or an overlay lower would do), and a RUN with more
     /// mounts than the helper takes should be refused before anything is copied.
     @Test func bindMountsOfTheContextDoNotMultiplyItOnDisk() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         // A context of 6 MiB (one incompressible file).
         #expect(try await sh("head -c 6291456 /dev/urandom > '\(f.context.path)/blob'").status == 0)
         let layers = f.state.path + "/dockerfile/layers"
@@ -127,7 +128,7 @@ import Testing
     /// written between two measurements, a fraction of a second apart, can still pass the
     /// quota for that long.)
     @Test func stagesThatRunAtOnceShareOneStorageQuota() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let stages = (1...4).map { "FROM base AS s\($0)\nRUN head -c 10000000 /dev/urandom > /f\($0) && sleep 20 && echo finished-\($0)\n" }.joined()
         let last = "FROM base\n" + (1...4).map { "COPY --from=s\($0) /f\($0) /f\($0)\n" }.joined()
         let attempt = try await Self.attempt(f, stages + last, storage: 16_000_000)
@@ -145,7 +146,7 @@ import Testing
     /// lost, and the build fails or makes a wrong layer. A running build's folders need a
     /// lease.
     @Test func aCollectionLeavesARunningStepsFoldersAlone() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let steps = f.state.path + "/dockerfile/layers/.steps"
         try "FROM base\nRUN echo before > /before && sleep 3 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let layout = f.state.path + "/out-gc"
@@ -179,7 +180,6 @@ import Testing
     /// form) takes `relative.last!` of the root's empty path: a trap that takes the shared
     /// engine down, with every namespace's builds.
     @Test func copyWithExcludeOfTheContextRootDoesNotCrashTheEngine() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileAttackReviewTests") else { return }
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         let app = TempDir("exclude-app")

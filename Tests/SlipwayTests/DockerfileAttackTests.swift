@@ -9,7 +9,28 @@ import Testing
 /// overlayfs, bwrap and `slipway-userns`, as root and (with `scripts/test-as-user.sh`) as a user
 /// with a subordinate id range, and checks from the host that nothing outside the build changed
 /// and nothing of the host reached the image or the log.
-@Suite struct DockerfileAttackTests {
+/// Whether Dockerfile steps can run here, for suites that need them (`.enabled(if:)`).
+enum DockerfileSteps {
+    /// As root, or as a user with a subordinate id range.
+    static let canRun = (try? IDMapping.forCurrentUser()) != nil
+    static let cannotRun: Comment = "Dockerfile steps need root or a subordinate id range of this user's in /etc/subuid and /etc/subgid"
+
+    /// Whether a user other than the owner may reach `path`: every folder on the way searchable
+    /// by others, and `path` readable by them.
+    static func othersCanRead(_ path: String) -> Bool {
+        var st = stat()
+        var prefix = ""
+        for part in PathSyntax.components(path).dropLast() {
+            prefix += "/" + part
+            guard stat(prefix, &st) == 0, st.st_mode & S_IXOTH != 0 else { return false }
+        }
+        return stat(path, &st) == 0 && st.st_mode & S_IROTH != 0
+    }
+}
+
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileAttackTests {
+
     /// A folder on the host that a step must never reach: under /var/tmp, which (unlike /tmp)
     /// the helper's mount namespace shows, world-writable so that an escaped step could write
     /// there whatever its ids, with a world-readable secret.
@@ -65,7 +86,7 @@ import Testing
     /// context, where its target moves with the copy) resolves inside what it names, as in a
     /// container: never the host's root, which it would otherwise mount read-write.
     @Test func bindMountSourcesThatAreSymlinksStayInsideTheirRoot() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let bait = try HostBait()
         defer { bait.remove() }
         // The context: a link that points inside it, four folders up (its root).
@@ -124,7 +145,7 @@ import Testing
     /// the mount needs is made there, and nothing is made on the host. The same holds for the
     /// sandbox's own mount points, /proc and /dev.
     @Test func mountTargetsThatAreSymlinksStayInsideTheStage() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let bait = try HostBait()
         defer { bait.remove() }
         let attempt = try await Self.attempt(f, """
@@ -175,7 +196,6 @@ import Testing
     /// state. Without --allow-source, no host path at all, whatever the source (a folder or a
     /// git repository).
     @Test func aDockerfileNamesNoHostPathAndNoOtherNamespace() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
         let base = try await DockerfileStrategyTests.baseLayout()
         // A file only root may read, and a layout outside any allowed folder.
         let hidden = "/var/tmp/slipway-hidden-" + UUID().uuidString.prefix(8).lowercased()
@@ -229,7 +249,7 @@ import Testing
     /// the host's own addresses) only when `--allow-add-host` names them, a redirect checked at
     /// every hop, and all of a build's downloads held to one cap together.
     @Test func addOfAURLFollowsTheBuildsNetworkAndReachesNoHostAddress() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let record = TempDir("peer")
         let a = try FixtureServer("add_url_peer.py", [record.path + "/a"]), b = try FixtureServer("add_url_peer.py", [record.path + "/b"])
         func asked(_ peer: String) -> [String] {
@@ -272,7 +292,6 @@ import Testing
     /// build of the Dockerfile namespace a built over a planted cache runs afresh and gets none
     /// of it, and b's COPY --chown of the same source changes no inode a's layers hold.
     @Test func noCacheOrInodeIsSharedBetweenNamespaces() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
         let base = try await DockerfileStrategyTests.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
@@ -317,7 +336,7 @@ import Testing
     /// instructions, fail the build at the line that goes over a cap, long before the engine's
     /// memory grows: a 1 KB Dockerfile took the engine from 28 MB to 1.6 GB.
     @Test func expansionBombsFailAtTheLineThatGoesOver() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let doubling = (1...19).map { _ in "ENV A=$A$A" }.joined(separator: "\n")
         let argDoubling = (1...19).map { _ in "ARG B=$B$B" }.joined(separator: "\n")
         let labels = (1...12).map { i in "ENV L\(i)=$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L\nLABEL l\(i)=$L\(i)" }.joined(separator: "\n")
@@ -345,7 +364,7 @@ import Testing
     /// step that writes real bytes on and on (in its layer or a cache mount) is killed while it
     /// writes; and nothing is left behind, no step folder and no partial blob.
     @Test func aLayerIsHeldToItsCapsAsItIsWritten() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let lines = LineCollector()
         func attempt(_ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil) async -> String? {
             lines.clear()
@@ -389,7 +408,6 @@ import Testing
     /// refused alike, a build's layers are held to what was left, and deleting the image lets
     /// a collection give the space back.
     @Test func dockerfileDataIsChargedToItsNamespace() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
         let base = try await DockerfileStrategyTests.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--quota", "storage=50M"] + Repo.hostPathArguments)
@@ -418,7 +436,6 @@ import Testing
     /// Through the engine, whose builds get network none here: an ADD of a loopback URL is
     /// refused, and the peer is never asked.
     @Test func theEngineFetchesNoURLForABuildWithoutNetwork() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileAttackTests") else { return }
         let record = TempDir("peer")
         let peer = try FixtureServer("add_url_peer.py", [record.path + "/asked"])
         let state = TempDir("state")
@@ -433,7 +450,7 @@ import Testing
     /// step works on a copy of its layers (which holds the stage's links as they are).
     @Test(arguments: [OverlayStepRunner.Snapshots.overlay, .copy])
     func aWorkingDirectoryThatBecameALinkStaysInsideTheStage(_ snapshots: OverlayStepRunner.Snapshots) async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let bait = try HostBait()
         defer { bait.remove() }
         let runner = OverlayStepRunner(sandbox: f.builder.runner.sandbox, namespace: f.builder.runner.namespace,
@@ -459,7 +476,7 @@ import Testing
     /// a recursive walk of its layer once overflowed the engine's stack; nothing of the step
     /// stays, and the next build runs.
     @Test func aStepThatMakesADeepTreeFailsTheBuildAndNothingElse() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try #require(await DockerfileBuilderTests.fixture())
         let deep = try await Self.attempt(f, """
             FROM base
             RUN level=$(printf 'd/%.0s' $(seq 1000)); for i in $(seq 25); do mkdir -p "$level"; cd "$level"; done; echo made it deep
@@ -478,14 +495,14 @@ import Testing
 /// files it aims at belong to that user), so the boundary is checked from there too. Run as root
 /// (as CI is), the test makes the user and runs the built suite as them with
 /// `scripts/test-as-user.sh`; as another user, the suite above already ran as that user.
-@Suite struct DockerfileAttackAsUserTests {
+@Suite(.enabled(if: getuid() == 0, "as another user than root, DockerfileAttackTests already ran as that user"),
+        .enabled(if: DockerfileSteps.othersCanRead(Repo.binDir.appendingPathComponent("SlipwayPackageTests.xctest").path)
+                     && DockerfileSteps.othersCanRead(Repo.fixtures.path),
+                 "another user cannot read the checkout (make its folders readable to others)"))
+struct DockerfileAttackAsUserTests {
     static let user = "slipway-attack"
 
     @Test func theAttackSuitePassesAsAUserWithoutRoot() async throws {
-        guard getuid() == 0 else {
-            print("DockerfileAttackAsUserTests: already running as uid \(getuid()); DockerfileAttackTests ran as this user")
-            return
-        }
         // A user with a range of 65,536 ids after every range /etc/subuid and /etc/subgid hold.
         let made = try await sh("""
             set -e
@@ -499,14 +516,9 @@ import Testing
             done
             """)
         #expect(made.status == 0, "cannot make the user \(Self.user): \(made.err)")
-        let tests = Repo.binDir.appendingPathComponent("SlipwayPackageTests.xctest").path
-        guard try await sh("runuser -u \(Self.user) -- test -x '\(tests)' -a -r '\(Repo.fixtures.path)'").status == 0 else {
-            print("DockerfileAttackAsUserTests: skipping: \(Self.user) cannot read the checkout at \(Repo.root.path) (make it readable to others)")
-            return
-        }
         let r = try await sh("'\(Repo.root.path)/scripts/test-as-user.sh' \(Self.user) --filter 'DockerfileAttackTests/' 2>&1")
         #expect(r.status == 0 && !r.out.contains("✘"), "the attack suite failed as \(Self.user):\n\(r.out.suffix(6000))")
-        // Every test of the suite ran, as the user, and none skipped for want of a range.
-        #expect(r.out.contains("✔ Test bindMountSourcesThatAreSymlinksStayInsideTheirRoot() passed") && !r.out.contains("skipping"), "\(r.out.suffix(3000))")
+        // Every test of the suite ran, as the user, and none was skipped for want of a range.
+        #expect(r.out.contains("✔ Test bindMountSourcesThatAreSymlinksStayInsideTheirRoot() passed") && !r.out.contains("skipped"), "\(r.out.suffix(3000))")
     }
 }

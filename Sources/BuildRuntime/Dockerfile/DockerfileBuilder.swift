@@ -732,7 +732,7 @@ public struct DockerfileBuilder: Sendable {
         switch r.node {
         case .directory? where prepared.sourceIsFile:
             throw fail(file, line, "RUN --mount target=\(mount.target) is a folder in the stage, and the mount's source is a file")
-        case .file? where !prepared.sourceIsFile, .symlink? where !prepared.sourceIsFile:
+        case .file? where !prepared.sourceIsFile:
             throw fail(file, line, "RUN --mount target=\(mount.target) is a file in the stage, and the mount's source is a folder")
         default: break
         }
@@ -887,8 +887,9 @@ public struct DockerfileBuilder: Sendable {
         let workdir: String, missing: Bool
         do {
             let r = try view.resolve(stage.config.config.WorkingDir ?? "/")
-            if let node = r.node, case .directory = node {} else if r.node != nil {
-                throw fail(file, ins.line, "the working directory \(stage.config.config.WorkingDir ?? "/") is not a folder in the stage")
+            switch r.node {
+            case nil, .directory?: break
+            default: throw fail(file, ins.line, "the working directory \(stage.config.config.WorkingDir ?? "/") is not a folder in the stage")
             }
             workdir = r.absolute
             missing = r.node == nil

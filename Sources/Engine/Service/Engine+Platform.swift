@@ -105,10 +105,17 @@ extension Engine {
     /// a registry reference, or — only inside an `--allow-source` folder, and never in the state
     /// directory but for the namespace's own layouts — a host layout or folder.
     enum DockerfileBase: Sendable, Equatable {
-        /// The namespace's image `name`, built as `reference` (`oci:DIR@DIGEST` or a pushed
-        /// `repo@DIGEST`).
-        case namespaceImage(name: String, layout: String?, digest: Digest, reference: ImageReference?)
+        /// An image of the namespace, by name: its latest build, in the layout Slipway wrote
+        /// it to, or as it was pushed (a reference with its digest).
+        case namespaceImage(NamespaceBuild)
         case reference(ImageReference)
+    }
+
+    /// Where an image's latest build is: a layout and the manifest's digest, or a pushed
+    /// reference with its digest.
+    enum NamespaceBuild: Sendable, Equatable {
+        case layout(path: String, digest: Digest)
+        case pushed(ImageReference)
     }
 
     /// Resolves a Dockerfile's image name under the rules of `DockerfileBase`; a refusal is a
@@ -122,8 +129,8 @@ extension Engine {
                 throw RuntimeError.buildFailed("\(what): image \(name) of namespace \(namespace) has no successful build yet; build it first (build/wait)")
             }
             let ref = String(latest[..<at])
-            if ref.hasPrefix("oci:") { return .namespaceImage(name: name, layout: String(ref.dropFirst(4)), digest: digest, reference: nil) }
-            return .namespaceImage(name: name, layout: nil, digest: digest, reference: try ImageReference.parse(ref + "@" + digest.string, field: "FROM"))
+            if ref.hasPrefix("oci:") { return .namespaceImage(.layout(path: String(ref.dropFirst(4)), digest: digest)) }
+            return .namespaceImage(.pushed(try ImageReference.parse(ref + "@" + digest.string, field: "FROM")))
         }
         let ref: ImageReference
         do {
@@ -162,16 +169,14 @@ extension Engine {
         let images = self.images
         let settings = ImageStore.FolderImageSettings(stackID: "io.slipway.dockerfile")
         switch try await dockerfileBase(name, namespace: namespace) {
-        case .namespaceImage(_, let layout?, let digest, _):
-            return try await BlockingWork.run { try images.importLayoutImage(at: layout, digest: digest) }
-        case .namespaceImage(_, nil, _, let ref?), .reference(let ref):
+        case .namespaceImage(.layout(let path, let digest)):
+            return try await BlockingWork.run { try images.importLayoutImage(at: path, digest: digest) }
+        case .namespaceImage(.pushed(let ref)), .reference(let ref):
             if case .registry(let host, _, _, _) = ref {
                 let client = try await registryClient(host: host, namespace: namespace)
                 return try await images.importImage(ref, folderSettings: settings) { _ in client }
             }
             return try await BlockingWork.run { try images.importLocalImage(ref, folderSettings: settings) }
-        case .namespaceImage(let n, nil, _, nil):
-            throw RuntimeError.buildFailed("FROM \(n): the image's latest build cannot be found")
         }
     }
 }
