@@ -42,6 +42,9 @@ public struct MessageFramer: Sendable {
     private var bodyToSkip = 0
     /// Content-Length: the body length announced by the header block just read.
     private var pendingBodyLength: Int?
+    /// Content-Length: a header block was refused without a usable length, so where its body
+    /// ends is unknown; bytes are dropped until the next header block starts.
+    private var resynchronizing = false
 
     public init(maxMessageSize: Int = MessageFramer.defaultMaxMessageSize, framing: Framing? = nil) {
         self.maxMessageSize = maxMessageSize
@@ -100,6 +103,8 @@ public struct MessageFramer: Sendable {
             let rest = trimmed(buffer[readIndex...])
             if !rest.isEmpty { return [.unterminated(Array(rest))] }
         case .contentLength:
+            // The rest of a refused message, already answered.
+            if resynchronizing { return [] }
             if bodyToSkip > 0 { return [.truncated("the input ended \(bodyToSkip) bytes short of an oversized message's end")] }
             if let length = pendingBodyLength {
                 return [.truncated("the input ended after \(buffer.count - readIndex) of the \(length) bytes its Content-Length announced")]
@@ -190,12 +195,18 @@ public struct MessageFramer: Sendable {
                 pendingBodyLength = nil
                 continue
             }
+            if resynchronizing {
+                guard let start = nextHeaderStart() else { return }
+                readIndex = start
+                resynchronizing = false
+            }
             // Skip blank bytes between messages.
             while readIndex < buffer.count, isBlank(buffer[readIndex]) { readIndex += 1 }
             guard let end = headerEnd() else {
                 if buffer.count - readIndex > Self.maxHeaderBlock {
                     events.append(.malformedHeader("header block longer than \(Self.maxHeaderBlock) bytes"))
                     readIndex = buffer.count
+                    resynchronizing = true
                 }
                 return
             }
@@ -204,8 +215,9 @@ public struct MessageFramer: Sendable {
             switch Self.parseHeader(header) {
             case .failure(let message, let length):
                 events.append(.malformedHeader(message))
-                // The refused message's body is skipped, so the next message is read whole.
-                if let length { bodyToSkip = length }
+                // The refused message's body is skipped, so the next message is read whole;
+                // without a length, reading resumes at the next header block.
+                if let length { bodyToSkip = length } else { resynchronizing = true }
             case .success(let length):
                 if length > maxMessageSize {
                     events.append(.oversized(size: length))
@@ -215,6 +227,28 @@ public struct MessageFramer: Sendable {
                 }
             }
         }
+    }
+
+    /// Where the next header block starts (a `Content-Length:` or `Content-Type:` field, any
+    /// case) at or after `readIndex`. When there is none yet, drops what cannot be the start
+    /// of one, keeping a tail that might be a field name cut short, and returns nil.
+    private mutating func nextHeaderStart() -> Int? {
+        let names = [Array("content-length:".utf8), Array("content-type:".utf8)]
+        var i = readIndex
+        while i < buffer.count {
+            for name in names where buffer.count - i >= name.count {
+                var matches = true
+                for (k, c) in name.enumerated() {
+                    let b = buffer[i + k]
+                    if (b >= 0x41 && b <= 0x5A ? b + 0x20 : b) != c { matches = false; break }
+                }
+                if matches { return i }
+            }
+            if buffer.count - i < names[0].count { break }
+            i += 1
+        }
+        readIndex = i
+        return nil
     }
 
     private func headerEnd() -> Int? {

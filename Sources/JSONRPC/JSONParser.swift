@@ -131,8 +131,10 @@ public struct JSONParser {
                 while pos < buf.count, isDigit(buf[pos]) { pos += 1 }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
-            if isInteger, let i = Int64(text) { return .int(i) }
-            guard let d = Double(text), d.isFinite else { throw error("number out of range") }
+            // An integer is an `Int64` only when writing it back gives the same text (`-0` does
+            // not); every other number, however large, keeps its text so a request id echoes
+            // exactly. Its value, where it fits no `Double`, is nil (`JSONValue.doubleValue`).
+            if isInteger, let i = Int64(text), String(i) == text { return .int(i) }
             return .number(text)
         }
 

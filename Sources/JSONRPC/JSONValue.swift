@@ -19,12 +19,13 @@ public enum JSONValue: Sendable {
         return nil
     }
 
-    /// The value of a number of any of the three forms.
+    /// The value of a number of any of the three forms; nil for a number beyond a `Double`'s
+    /// range (`1e400`), which JSON allows and a request id may be.
     public var doubleValue: Double? {
         switch self {
         case .int(let i): return Double(i)
         case .double(let d): return d
-        case .number(let t): return Double(t)
+        case .number(let t): return Double(t).flatMap { $0.isFinite ? $0 : nil }
         default: return nil
         }
     }
@@ -75,6 +76,7 @@ extension JSONValue: Equatable {
         case (.int(let x), .int(let y)): return x == y
         case (.double(let x), .double(let y)): return x == y
         case (.int(let x), .double(let y)), (.double(let y), .int(let x)): return Double(x) == y
+        case (.number(let x), .number(let y)) where x == y: return true
         case (.number(let t), _): return b.doubleValue.map { Double(t) == $0 } ?? false
         case (_, .number(let t)): return a.doubleValue.map { Double(t) == $0 } ?? false
         case (.string(let x), .string(let y)): return x == y

@@ -168,10 +168,8 @@ private func decodeScalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ pa
         guard let i = value.int64Value, let r = UInt32(exactly: i) else { throw mismatch(type, value, path, "a non-negative integer") }
         return r as! T
     case is Double.Type:
-        switch value {
-        case .int, .double, .number: return value.doubleValue! as! T
-        default: throw mismatch(type, value, path, "a number")
-        }
+        if let d = value.doubleValue { return d as! T }
+        throw mismatch(type, value, path, value.typeName == "number" ? "a number within a double's range" : "a number")
     case is JSONValue.Type:
         return value as! T
     default:

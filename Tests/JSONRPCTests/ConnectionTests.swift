@@ -79,13 +79,19 @@ final class PipePeer: Sendable {
     /// which hold a thread for seconds: the deadline is generous, and a reply comes as soon as
     /// it is written.
     func next(timeout: Double = 120) async -> JSONValue? {
+        guard let body = await nextBody(timeout: timeout) else { return nil }
+        return try? JSONParser.parse(body)
+    }
+
+    /// Next framed message's bytes, as the server wrote them, or nil after `timeout`.
+    func nextBody(timeout: Double = 120) async -> [UInt8]? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let bytes = inbox.bytes.withLock { r -> [UInt8] in defer { r.removeAll() }; return r }
             let events = inbox.framer.withLock { $0.push(bytes) }
             inbox.pending.withLock { $0.append(contentsOf: events) }
             if let e = inbox.pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
-                if case .message(let b) = e { return try? JSONParser.parse(b) }
+                if case .message(let b) = e { return b }
             }
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -113,6 +119,37 @@ final class PipePeer: Sendable {
         #expect(byID["\"1\""]?["result"] == .int(0))
         #expect(byID["2.5"]?["result"] == .null)
         #expect(byID["2.5"]?.objectValue?.keys.contains("result") == true)
+    }
+
+    /// Each id comes back as the text it was sent as: `-0` is not `0`, and ids beyond an
+    /// `Int64` or a double's range are answered, not refused with a parse error and id null.
+    @Test func echoesEveryNumericIdAsItsExactText() async throws {
+        let peer = PipePeer()
+        let ids = ["-0", "1e400", "-1e400", "123456789012345678901234567890", "1.50", "2E3", "7"]
+        for id in ids { peer.send(#"{"jsonrpc":"2.0","id":"# + id + #","method":"echo","params":{}}"# + "\n") }
+        var echoed: [String] = []
+        for _ in ids {
+            let body = String(decoding: try #require(await peer.nextBody()), as: UTF8.self)
+            #expect(body.contains("\"result\":{}"), "\(body)")
+            let id = try #require(body.firstRange(of: "\"id\":").map { body[$0.upperBound...].prefix { $0 != "," && $0 != "}" } })
+            echoed.append(String(id))
+        }
+        #expect(echoed.sorted() == ids.sorted())
+    }
+
+    /// One Content-Length that is not a number is answered -32700 and the connection reads on:
+    /// the next request is answered.
+    @Test func aBadContentLengthIsAnsweredAndTheNextRequestServed() async throws {
+        let peer = PipePeer()
+        let good = #"{"jsonrpc":"2.0","id":2,"method":"echo","params":{"k":"v"}}"#
+        peer.send("Content-Length: ten\r\n\r\n" + #"{"jsonrpc":"2.0","id":1,"method":"echo","params":{}}"#
+            + "Content-Length: \(good.utf8.count)\r\n\r\n" + good)
+        let first = try #require(await peer.next())
+        #expect(first["error"]?["code"] == .int(-32700))
+        #expect(first["id"] == .null)
+        let second = try #require(await peer.next())
+        #expect(second["id"] == .int(2))
+        #expect(second["result"] == ["k": "v"])
     }
 
     @Test func parseErrorInvalidRequestUnknownMethodInvalidParams() async throws {

@@ -44,6 +44,41 @@ import Testing
         #expect(events.last == .message(Array("{\"b\":1}".utf8)))
     }
 
+    /// A Content-Length that is no number leaves the body's end unknown: the framer drops bytes
+    /// until the next header block, so every later message is read whole, however the stream
+    /// is split, and the rest of the bad message is not answered again at the end of input.
+    @Test(arguments: ["abc", "-5", "99999999999999999999999", "0x10", ""])
+    func aHeaderWithoutAUsableLengthResynchronisesAtTheNextHeaderBlock(_ length: String) {
+        let wire = Array(("Content-Length: \(length)\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"}"
+            + "Content-Length: 7\r\n\r\n{\"b\":1}"
+            + "content-type: application/json\r\nContent-Length: 7\r\n\r\n{\"c\":2}").utf8)
+        for split in [wire.count, 1, 5] {
+            var f = MessageFramer()
+            var events: [FrameEvent] = []
+            var i = 0
+            while i < wire.count {
+                events += f.push(wire[i..<min(i + split, wire.count)])
+                i += split
+            }
+            events += f.finish()
+            #expect(events.count == 3, "split \(split): \(events)")
+            if case .malformedHeader(let m) = events.first { #expect(m.contains("Content-Length")) } else { Issue.record("expected malformedHeader, split \(split)") }
+            #expect(Array(events.dropFirst()) == [.message(Array("{\"b\":1}".utf8)), .message(Array("{\"c\":2}".utf8))])
+        }
+        var tail = MessageFramer()
+        _ = tail.push(Array("Content-Length: x\r\n\r\n{\"a\":1}".utf8))
+        #expect(tail.finish() == [])
+    }
+
+    /// A header block over the cap is refused once, and the next header block is read.
+    @Test func anOverlongHeaderBlockResynchronises() {
+        var f = MessageFramer()
+        var events = f.push(Array(("Content-Length: 2\r\nX-Junk: " + String(repeating: "a", count: 20_000)).utf8))
+        events += f.push(Array("\r\n\r\n{}Content-Length: 7\r\n\r\n{\"b\":1}".utf8))
+        #expect(events.count == 2)
+        #expect(events.last == .message(Array("{\"b\":1}".utf8)))
+    }
+
     @Test func aBodyOrHeaderCutShortAtEndOfInputIsReported() {
         var body = MessageFramer()
         #expect(body.push(Array("Content-Length: 10\r\n\r\n{\"a\"".utf8)).isEmpty)
@@ -111,9 +146,23 @@ import Testing
         #expect(try JSONParser.parse(Array(out.utf8)) == v)
     }
 
-    @Test(arguments: ["{", "{\"a\":}", "[1,]", "01", "\"\u{01}\"", "{\"a\":1} x", "nul", "\"\\x\"", "\"\\ud800\"", "1e999"])
+    @Test(arguments: ["{", "{\"a\":}", "[1,]", "01", "\"\u{01}\"", "{\"a\":1} x", "nul", "\"\\x\"", "\"\\ud800\""])
     func rejectsInvalidJSON(_ text: String) {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(Array(text.utf8)) }
+    }
+
+    /// Numbers keep their text where an `Int64` would not give it back: `-0`, integers beyond
+    /// 64 bits, and numbers beyond a double's range, which JSON allows; these have no double value.
+    @Test func numbersKeepTheirExactText() throws {
+        for text in ["-0", "123456789012345678901234567890", "1e400", "-1e400", "1E+2", "0.10"] {
+            let v = try JSONParser.parse(Array(text.utf8))
+            #expect(v == .number(text))
+            #expect(JSONWriter.string(v) == text)
+        }
+        #expect(try JSONParser.parse(Array("-12".utf8)) == .int(-12))
+        #expect(try JSONParser.parse(Array("1e400".utf8)).doubleValue == nil)
+        struct D: Codable { var d: Double }
+        #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(D.self, from: ["d": .number("1e400")]) }
     }
 
     @Test func rejectsInvalidUTF8() {

@@ -101,6 +101,14 @@ import Testing
         #expect(r.lines.joined().contains("\"code\":-32700"))
         #expect(r.lines.joined().contains("\"id\":2,\"result\""))
 
+        // A Content-Length that is no number: answered -32700, and the messages after it are read.
+        let badLength = "Content-Length: twelve\r\n\r\n" + Self.request("1", "image/list") + Self.lsp(Self.request("2", "image/list"))
+            + Self.lsp(Self.request("3", "image/list"))
+        r = try await Self.run(Array(badLength.utf8), state: state.path)
+        #expect(r.code == 0)
+        #expect(r.lines.joined().contains("\"code\":-32700"))
+        #expect(r.lines.joined().contains("\"id\":2,\"result\"") && r.lines.joined().contains("\"id\":3,\"result\""), "\(r.lines)")
+
         r = try await Self.run([0xEF, 0xBB, 0xBF] + Array((Self.request("1", "image/list") + "\n").utf8), state: state.path)
         #expect(r.lines.count == 1)
         #expect(r.lines.first?.contains("\"id\":1,\"result\"") == true)
@@ -128,12 +136,13 @@ import Testing
         let state = TempDir("state")
         let input = [Self.request("1", "image/list", "[]"), Self.request("2", "image/list", "[1]"),
                      Self.request("123456789012345678901234567890", "image/list"), Self.request("1.50", "image/list"),
-                     Self.request("-7e3", "image/list"), Self.request("\"s\"", "image/list")].joined(separator: "\n") + "\n"
+                     Self.request("-7e3", "image/list"), Self.request("\"s\"", "image/list"),
+                     Self.request("-0", "image/list"), Self.request("1e400", "image/list")].joined(separator: "\n") + "\n"
         let r = try await Self.run(Array(input.utf8), state: state.path)
         let all = r.lines.joined(separator: "\n")
         #expect(r.lines.first { $0.contains("\"id\":1,") }?.contains("\"result\"") == true)
         #expect(r.lines.first { $0.contains("\"id\":2,") }?.contains("-32602") == true)
-        for id in ["123456789012345678901234567890", "1.50", "-7e3", "\"s\""] {
+        for id in ["123456789012345678901234567890", "1.50", "-7e3", "\"s\"", "-0", "1e400"] {
             #expect(all.contains("\"id\":\(id),\"result\""), "id \(id) not echoed exactly: \(all)")
         }
     }
