@@ -149,9 +149,7 @@ image_params = [
 ]
 create_params = [dict(x, required=True) if x["name"] == "source" else x for x in image_params]
 # Git sources resolve when the image is created or patched, and every --git-poll-interval seconds after.
-method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG (build numbers never restart for a name: "
-       "an image created with the name of a deleted one starts at the deleted image's next number). Local source is snapshotted now; "
-       "a full disk while snapshotting is Unavailable. "
+method("image/create", "Creates an image (a build configuration) and starts build 1 with reason CONFIG. Local source is snapshotted now. "
        "At most the namespace's image quota (--quota images=, default 100); params at most 1 MiB, env at most 1,000 entries of at most 32 KiB each.",
        create_params, obj({"image": S("Image"), "build": INT}),
        errors=("InvalidParams", "AlreadyExists", "NotFound", "PermissionDenied", "Unavailable", "QuotaExceeded"))
@@ -167,8 +165,7 @@ method("image/list", "Image rows, in one namespace or all, by namespace and name
        [NS, p("allNamespaces", BOOL), p("filter", obj({"ready": S("ReadyState"), "builder": STR, "latestReason": STR})), LIMIT, CONTINUE],
        obj({"images": arr(S("ImageRow")), "continue": NEXT}))
 method("image/delete", "Deletes the image with all its builds, runs, logs and cache, and its default OCI layout under the state directory "
-       "(garbage collection removes what only it used); images written to a tag of your own (a registry, or an oci: layout elsewhere) stay. "
-       "Its running build ends with the message \"image deleted\"; the name's build numbers are kept, so a new image of the name never reuses one.", [p("name", S("Name"), True), NS], NULL,
+       "(garbage collection removes what only it used); images written to a tag of your own (a registry, or an oci: layout elsewhere) stay.", [p("name", S("Name"), True), NS], NULL,
        errors=("InvalidParams", "NotFound"))
 method("image/trigger", "Starts a build with reason TRIGGER from the stored source snapshot.", [p("name", S("Name"), True), NS],
        obj({"build": INT}), errors=("InvalidParams", "NotFound", "FailedPrecondition", "QuotaExceeded"))
