@@ -84,7 +84,9 @@ public struct ContentStore: Sendable {
     }
 
     /// Makes a blob of `other` (a store Slipway wrote) present here, by hard link when both
-    /// are on one filesystem.
+    /// are on one filesystem. A linked blob is marked as new, like a reused one: a link keeps
+    /// the old blob's time, and a collection keeps only what changed since the oldest running
+    /// build began (see `GarbageCollector`).
     public func copy(_ digest: Digest, from other: ContentStore) throws {
         if reuse(digest) { return }
         let src = other.path(digest)
@@ -96,6 +98,7 @@ public struct ContentStore: Sendable {
             unlink(tmp)
             throw RuntimeError.io("cannot store blob \(digest): \(String(cString: strerror(errno)))")
         }
+        reuse(digest)
     }
 
     /// Deletes temporary files left by writes that never committed (a crash mid-write).
@@ -201,9 +204,7 @@ public final class BlobWriter {
             let n = Foundation.write(fd, chunk.baseAddress! + off, used - off)
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == ENOSPC {
-                    throw RuntimeError.unavailable("no space left on device in \(store.root.path); free some space there and try again")
-                }
+                if DiskSpace.isExhausted(errno: errno) { throw DiskSpace.exhausted(in: store.root.path) }
                 throw RuntimeError.io("writing blob: \(String(cString: strerror(errno)))")
             }
             off += n

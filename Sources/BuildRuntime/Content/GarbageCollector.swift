@@ -3,12 +3,16 @@ import Foundation
 /// Mark and sweep over what Slipway keeps on disk by content: blobs in a content store (the
 /// state's, or an image layout's), and folders named by a digest (unpacked build images,
 /// buildpacks). The caller names the roots; this type finds what they reach and removes the
-/// rest. A file changed after the collection began is never removed: whatever is written or
-/// reused meanwhile (`ContentStore` touches a blob it reuses) survives, which is the lease
-/// that makes collecting safe while builds run. Removing only unlinks files, so a process
-/// killed in the middle loses nothing that was reachable.
+/// rest. A file changed after the collection began is never removed: whatever is written,
+/// linked or reused meanwhile (`ContentStore` touches a blob it reuses or links) survives.
+/// The engine dates a collection back to the start of the oldest running build, which is the
+/// lease that makes collecting safe while builds run: what a build wrote or linked into its
+/// layout before the collection, and that nothing reaches until the layout is written, stays.
+/// Removing only unlinks files, so a process killed in the middle loses nothing that was
+/// reachable.
 public struct GarbageCollector: Sendable {
-    /// When the collection began: files changed since are kept.
+    /// When the collection counts as begun (the start of the oldest running build when that is
+    /// earlier): files changed since are kept.
     public let started: Date
     /// Report only: nothing is removed.
     public let dryRun: Bool

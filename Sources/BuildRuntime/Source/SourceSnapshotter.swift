@@ -68,6 +68,10 @@ public struct SourceSnapshotter: Sendable {
 
     /// Snapshots an archive file (also used for blob sources); `name` is how messages call it.
     public func snapshot(archive path: String, name: String, stripComponents: Int, subPath: String?, form: SourceSnapshot.Form = .manifest) throws -> SourceSnapshot {
+        try DiskSpace.mapping(in: store.root.path) { try snapshot(extracting: path, name: name, stripComponents: stripComponents, subPath: subPath, form: form) }
+    }
+
+    private func snapshot(extracting path: String, name: String, stripComponents: Int, subPath: String?, form: SourceSnapshot.Form) throws -> SourceSnapshot {
         let temp = store.tempDirectory.path + "/src-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: temp) }  // best effort: a leftover is swept at the next start
         let root = try ConfinedDirectory(path: temp, displayPath: "", create: true)
@@ -120,9 +124,10 @@ public struct SourceSnapshotter: Sendable {
         }
     }
 
+    /// A full disk while snapshotting is Unavailable (`DiskSpace`), wherever it was met.
     func snapshotFolder(_ root: ConfinedDirectory, form: SourceSnapshot.Form, indexKey: String?) throws -> SourceSnapshot {
         do {
-            return try walkFolder(root, form: form, indexKey: indexKey)
+            return try DiskSpace.mapping(in: store.root.path) { try walkFolder(root, form: form, indexKey: indexKey) }
         } catch let e as TreeLimitExceeded {
             throw RuntimeError.invalid("\(e); leave the rest out with .slipwayignore")  // the caller's source, not a fault of ours
         }

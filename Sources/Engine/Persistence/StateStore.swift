@@ -323,6 +323,38 @@ public final class StateStore: Sendable {
         }
     }
 
+    // MARK: Build numbers of deleted images
+
+    /// The next build number of a deleted image, for a new image of its name: build numbers
+    /// never restart for a name (as kpack never reuses a build's name), so a build of the
+    /// deleted image that is still ending is never taken for one of the new image. The table
+    /// holds the names of deleted images only; it is made by the first delete (a state
+    /// directory from before it has none, and its names start at 1).
+    public func keptBuildNumber(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> Int? {
+        let ex = ex ?? db
+        guard try hasKeptBuildNumbers(ex) else { return nil }
+        return try ex.query("SELECT next FROM build_numbers WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
+            .first?.first?.integer.map(Int.init)
+    }
+
+    /// Keeps `next` as the next build number of the name of an image being deleted.
+    public func keepBuildNumber(_ next: Int, namespace: String, image: String, in ex: SQLExecutor? = nil) throws {
+        let ex = ex ?? db
+        try ex.query("CREATE TABLE IF NOT EXISTS build_numbers(namespace TEXT NOT NULL, image TEXT NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(namespace, image))", [])
+        try ex.query("INSERT OR REPLACE INTO build_numbers(namespace, image, next) VALUES(?,?,?)", [.text(namespace), .text(image), .integer(Int64(next))])
+    }
+
+    /// Forgets a kept number once an image of the name exists again (it carries the number on).
+    public func forgetBuildNumber(namespace: String, image: String, in ex: SQLExecutor? = nil) throws {
+        let ex = ex ?? db
+        guard try hasKeptBuildNumbers(ex) else { return }
+        try ex.query("DELETE FROM build_numbers WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
+    }
+
+    private func hasKeptBuildNumbers(_ ex: SQLExecutor) throws -> Bool {
+        try !ex.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='build_numbers'", []).isEmpty
+    }
+
     // MARK: Events
 
     /// Records an event in the transaction `tx` (the one that makes the change it describes, so

@@ -22,6 +22,11 @@ final class BuildScheduler {
         /// Blobs the build reads (its source, stack images, the image a rebase starts from):
         /// kept by garbage collection while it runs, whatever else changes.
         var leases: [Digest] = []
+        /// When the slot was taken, before the build touched any blob. Every blob it writes,
+        /// links (`ContentStore.copy`) or reuses is marked changed after this, and a collection
+        /// keeps whatever changed since the oldest running build's start: what a build made or
+        /// linked into its layout stays until the layout names it and the build is recorded.
+        var leasedSince = Date()
     }
 
     /// How many builds run at once, across all images.

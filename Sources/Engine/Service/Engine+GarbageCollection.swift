@@ -22,6 +22,14 @@ struct CollectionRoots: Sendable {
     var sources: Set<Digest> = []
     /// Stack image blobs' roots (for reporting usage).
     var stacks: [Digest] = []
+    /// When the oldest running build began (`BuildScheduler.Slot.leasedSince`), less the
+    /// coarseness of file times: what changed since is kept, as what changes during the
+    /// collection is. Nil when no build runs.
+    var changedSinceOldestBuild: Date?
+
+    /// How far a file's time may lag the clock the engine reads (the kernel stamps files with
+    /// a coarse clock), with room to spare.
+    static let fileTimeSlack: TimeInterval = 1
 }
 
 extension Engine {
@@ -39,8 +47,11 @@ extension Engine {
     public func collectGarbage(dryRun: Bool) async throws -> CollectionReport {
         await acquireCollection()
         defer { releaseCollection() }
-        let gc = GarbageCollector(dryRun: dryRun)
+        let began = Date()
         let roots = try collectionRoots()
+        // Blobs a running build has written, linked or reused are not reachable before its
+        // layout names them: they are kept as changed since its start.
+        let gc = GarbageCollector(started: min(began, roots.changedSinceOldestBuild ?? began), dryRun: dryRun)
         let content = images.content
         let state = stateDirectory.path
         // What Dockerfile steps made is removed from inside their namespace when Slipway is not
@@ -143,7 +154,11 @@ extension Engine {
                 if p.hasPrefix(stateDirectory.path + "/") { r.ownLayouts.insert(p) }
             }
         }
-        for slot in scheduler.running.values { r.content += slot.leases }
+        for slot in scheduler.running.values {
+            r.content += slot.leases
+            let since = slot.leasedSince.addingTimeInterval(-CollectionRoots.fileTimeSlack)
+            r.changedSinceOldestBuild = min(r.changedSinceOldestBuild ?? since, since)
+        }
         return r
     }
 

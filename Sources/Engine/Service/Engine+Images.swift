@@ -217,6 +217,11 @@ extension Engine {
                 number = b.number
                 queuedBuild = b
             } else {
+                if created, let kept = try store.keptBuildNumber(namespace: ns, image: name, in: tx) {
+                    // A deleted image's name: its numbers go on (a build of it may still be ending).
+                    image.status.nextBuildNumber = max(image.status.nextBuildNumber, kept)
+                    try store.forgetBuildNumber(namespace: ns, image: name, in: tx)
+                }
                 number = image.status.nextBuildNumber
                 image.status.nextBuildNumber += 1
                 let b = Build(namespace: ns, image: name, number: number, status: .QUEUED, reasons: reasons, created: Timestamp.now(), inputs: inputs,
@@ -330,7 +335,9 @@ extension Engine {
                      also: (SQLiteDatabase.Transaction, EventBatch) throws -> Void) async throws {
         let (queued, running) = scheduler.builds(ofImage: namespace, name)
         let queuedBuilds = try queued.compactMap { try store.build(namespace: namespace, image: name, number: $0.number) }
+        let nextNumber = try imageIfExists(namespace, name)?.status.nextBuildNumber
         try change { tx, events in
+            if let nextNumber { try store.keepBuildNumber(nextNumber, namespace: namespace, image: name, in: tx) }
             try store.deleteBuilds(namespace: namespace, image: name, in: tx)
             try store.deleteBuildRuns(namespace: namespace, image: name, in: tx)
             try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
