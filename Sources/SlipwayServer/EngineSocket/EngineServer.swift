@@ -284,7 +284,10 @@ final class EngineServer: Sendable {
     /// Stops taking clients and queued builds; waits for running builds (or cancels them, with
     /// `now`); tells the asking client; then ends `run`.
     func stop(now: Bool, replyingOn channel: FrameChannel?) async {
-        _ = beginStopping(onlyIfNoClients: false)
+        if beginStopping(onlyIfNoClients: false) {
+            let running = await engine.activity().running.count
+            EngineLog.write("stopping\(now ? " now" : ""): \(running) running builds to \(now ? "cancel" : "wait for"); clients that come meanwhile wait for the next engine")
+        }
         await finishStopping(now: now, replyingOn: channel)
     }
 
