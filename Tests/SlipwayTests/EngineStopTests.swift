@@ -93,4 +93,38 @@ import Testing
         #expect(stop.status == 0 && stop.out.contains("(pid \(new)) stopped"), "\(stop)")
         try await SharedEngineTests.waitUntil(timeout: 15, "the new engine stops") { !Self.runs(new) }
     }
+
+    /// The state directory emptied under a running engine but for its `run/` folder (a removal
+    /// that raced the engine's writes, `rm -rf DIR/*` with the socket folder busy) and used at
+    /// once: the next engine starts there and binds its socket in that same folder. The old
+    /// engine, whose lock file is gone, stops, and removes no socket but its own: clients,
+    /// `engine status` and `engine stop` find the new engine.
+    @Test func anEngineWhoseStateDirectoryWasEmptiedStopsAndLeavesTheNewSocket() async throws {
+        let state = TempDir("state")
+        let first = try SlipwayClient(stateDir: state.path)
+        _ = try await first.call("image/list")
+        let old = try #require(SharedEngineTests.enginePID(state.path))
+        first.closeInput()
+        #expect(try await first.waitForExit() == 0)
+        let emptied = try await sh("""
+            cd '\(state.path)' && for i in 1 2 3 4 5; do find . -mindepth 1 -maxdepth 1 ! -name run -exec rm -rf {} + && break; done
+            rm -f run/engine.sock
+            """)
+        try #require(emptied.status == 0, "\(emptied)")
+
+        let second = try SlipwayClient(stateDir: state.path)
+        _ = try await second.call("image/list")
+        let new = try #require(SharedEngineTests.enginePID(state.path))
+        #expect(new != old)
+        try await SharedEngineTests.waitUntil(timeout: 15, "the old engine stops") { !Self.runs(old) }
+
+        let third = try SlipwayClient(stateDir: state.path)
+        #expect(try await third.call("image/list")["images"] == [], "\(third.stderr)")
+        let status = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'")
+        #expect(status.status == 0 && status.out.contains("pid: \(new)"), "\(status)")
+        second.closeInput()
+        third.closeInput()
+        let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
+        #expect(stop.status == 0 && stop.out.contains("(pid \(new)) stopped"), "\(stop)")
+    }
 }

@@ -388,12 +388,16 @@ final class EngineServer: Sendable {
         let held = open(options.stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if held >= 0 { close(held) } }
         let home = Self.identity(of: options.stateDirectory)
+        // The lock this engine holds: emptied (rm -rf DIR/*, or a removal that left some of
+        // it), the folder has another engine.lock, or none, and the next engine may run.
+        let lock = held >= 0 ? Self.identity(of: "engine.lock", in: held) : nil
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
             EngineLog.rotateIfLarge(path: options.stateDirectory + "/engine.log")
             var st = stat()
             let removed = held >= 0 && fstat(held, &st) == 0 && st.st_nlink == 0
-            if removed || Self.identity(of: options.stateDirectory) != home {
+            let emptied = lock != nil && Self.identity(of: "engine.lock", in: held) != lock
+            if removed || emptied || Self.identity(of: options.stateDirectory) != home {
                 EngineLog.write("the state directory \(options.stateDirectory) was removed or replaced; stopping")
                 await stop(now: true, replyingOn: nil)
                 return
