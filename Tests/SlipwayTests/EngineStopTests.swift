@@ -47,20 +47,28 @@ import Testing
     @Test func aClientThatComesDuringAStopIsServedByTheNextEngine() async throws {
         let state = TempDir("state")
         let c = try await SharedEngineTests.clientWithSlowBuilder(state.path)
-        try await SharedEngineTests.createSlowImage(c, "slow", seconds: 4)
+        // A build that runs until it is canceled, however slow the machine.
+        try await SharedEngineTests.createSlowImage(c, "slow", seconds: 600)
         let old = try #require(SharedEngineTests.enginePID(state.path))
         let stop = Task { try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'") }
         #expect(try await SharedEngineTests.waitForEngineLog(state.path, "stopping: 1 running builds to wait for"), "\(SharedEngineTests.engineLog(state.path))")
 
         let late = try SlipwayClient(stateDir: state.path)
-        let images = try await late.call("image/list", timeout: 60)["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        let list = Task { try await late.call("image/list", timeout: 120) }
+        try await SharedEngineTests.waitUntil("the late client says it waits") {
+            late.stderr.contains("is stopping") && late.stderr.contains("waiting for it to exit, then starting a new engine")
+        }
+        #expect(SharedEngineTests.engineRuns(state.path) && SharedEngineTests.enginePID(state.path) == old)
+        // The client still connected to the stopping engine ends the build the stop waits for.
+        _ = try await c.call("build/cancel", ["image": "slow", "build": 1])
+        let images = try await list.value["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(images == ["slow"], "\(late.stderr)")
-        #expect(late.stderr.contains("is stopping") && late.stderr.contains("waiting for it to exit, then starting a new engine"), "\(late.stderr)")
         #expect(SharedEngineTests.enginePID(state.path) != old)
         #expect(!Self.runs(old))
-        try await late.call("build/status", ["image": "slow", "build": 1]).expectStatus("SUCCESS")
+        try await late.call("build/status", ["image": "slow", "build": 1]).expectStatus("FAILURE")
         let stopped = try await stop.value
         #expect(stopped.status == 0 && stopped.out.contains("stopped"), "\(stopped)")
+        #expect(try await c.waitForExit(timeout: 30) == 1)
     }
 
     /// The state directory removed and made again at the same path at once (ext4 may give the
