@@ -198,7 +198,11 @@ static int open_engine_log(void) {
     return fd;
 }
 
-static int wait_for_engine_exit(const char *why, int bounded);
+static void wait_for_engine_exit(const char *why, long bound_ms);
+
+/// How long a client waits for an engine past its socket (finishing its stop) to let go of
+/// engine.lock before it starts the next: such an engine has only its last steps to take.
+#define LAST_STEPS_MS 2000
 
 /// Starts the engine (one at a time: a lock file serialises starters, and the engine holds
 /// engine.lock), waits until its socket answers, and connects.
@@ -212,10 +216,10 @@ static int start_engine(int argc, char **argv) {
         return fd;
     }
     // An engine that has closed its socket may still be finishing its stop, holding
-    // engine.lock: a new one would find the state directory in use. Wait for it (briefly: it
-    // only has its last steps to take). A process that holds it longer (`slipway --embedded`)
-    // is named by the engine that then fails to start.
-    wait_for_engine_exit("the process that holds this state directory (an engine finishing its stop?) has not let go of it", 1);
+    // engine.lock: a new one would find the state directory in use. Wait for it, briefly and
+    // silently; a process that holds it for longer (`slipway --embedded`) is named by the
+    // engine that then fails to start.
+    wait_for_engine_exit(NULL, LAST_STEPS_MS);
     const char *engine = engine_binary();
     char **args = calloc((size_t)argc + 6, sizeof *args);
     int n = 0;
@@ -414,21 +418,19 @@ static int handshake(int fd, int argc, char **argv) {
 }
 
 /// Waits until no process holds the state directory's engine.lock: the engine that said
-/// "retry" (a stop, which waits for the running builds, may take minutes: `bounded` 0 waits as
-/// long as it takes) or one finishing its stop (`bounded`: at most START_TIMEOUT_MS). Says on
-/// stderr what it waits for, `why`, once the wait is longer than a moment. Returns 1 when the
-/// lock is free.
-static int wait_for_engine_exit(const char *why, int bounded) {
+/// "retry" (a stop, which waits for the running builds, may take minutes: `bound_ms` 0 waits as
+/// long as it takes) or one finishing its stop (at most `bound_ms`). Says on stderr what it
+/// waits for, `why` (unless NULL), once the wait is longer than a moment.
+static void wait_for_engine_exit(const char *why, long bound_ms) {
     int lock = openat(state_fd, "engine.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lock < 0) return 1;  // nothing to wait on: starting the engine says what is wrong
-    int free_now = 0, told = 0;
-    for (long waited = 0; !bounded || waited < START_TIMEOUT_MS; waited += 5) {
+    if (lock < 0) return;  // nothing to wait on: starting the engine says what is wrong
+    int told = 0;
+    for (long waited = 0; !bound_ms || waited < bound_ms; waited += 5) {
         if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
             flock(lock, LOCK_UN);
-            free_now = 1;
             break;
         }
-        if (!told && waited >= 500) {
+        if (why && !told && waited >= 500) {
             char pid[32] = "?";
             ssize_t n = pread(lock, pid, sizeof pid - 1, 0);
             pid[n > 0 ? n : 1] = 0;
@@ -439,7 +441,6 @@ static int wait_for_engine_exit(const char *why, int bounded) {
         sleep_ms(5);
     }
     close(lock);
-    return free_now;
 }
 
 // MARK: Relay
@@ -524,7 +525,7 @@ int main(int argc, char **argv) {
         in_len = 0;
         // An engine that said why it sent this client away is going: as long as it takes.
         if (retry_reason[0]) wait_for_engine_exit(retry_reason, 0);
-        else wait_for_engine_exit("the engine went away as this client came", 1);
+        else wait_for_engine_exit("the engine went away as this client came", START_TIMEOUT_MS);
     }
     fail(1, "%s", "the engine of this state directory kept going away; see engine.log there");
     return 1;
