@@ -19,12 +19,12 @@ public enum LeftoverProcesses {
 
     /// A process as the kernel names it for good: its pid and its start time (clock ticks after
     /// boot), which together are never reused.
-    public struct Identity: Equatable, Sendable {
-        public let pid: pid_t
-        public let startTime: UInt64
+    struct Identity: Equatable, Sendable {
+        let pid: pid_t
+        let startTime: UInt64
 
         /// The process `pid` as it is now; nil when there is none.
-        public static func of(_ pid: pid_t) -> Identity? {
+        static func of(_ pid: pid_t) -> Identity? {
             guard let s = ProcessStat(pid: pid) else { return nil }
             return Identity(pid: pid, startTime: s.startTime)
         }

@@ -369,13 +369,14 @@ final class EngineServer: Sendable {
                     c = nil
                 }
             }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(seconds))  // cancelled: the work ended first
+                finish(false)
+            }
             Task {
                 await work()
                 finish(true)
-            }
-            Task {
-                try? await Task.sleep(for: .seconds(seconds))  // cancelled never: it only bounds the wait
-                finish(false)
+                timer.cancel()
             }
         }
     }
@@ -383,8 +384,8 @@ final class EngineServer: Sendable {
     /// Stops the engine once it has been idle for `--idle-timeout`, or at once when its state
     /// directory is removed; keeps engine.log small.
     private func monitorIdleness() async {
-        // The folder itself, held: removed, it has no links left, even when a folder made at
-        // once at the same path got its inode number (ext4 hands a freed one out again).
+        // The folder itself, held open: its inode number cannot go to a folder made anew at the
+        // same path (ext4 hands a freed one out again at once), and removed, it has no link left.
         let held = open(options.stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if held >= 0 { close(held) } }
         let home = Self.identity(of: options.stateDirectory)
