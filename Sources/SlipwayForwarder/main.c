@@ -198,6 +198,12 @@ static int open_engine_log(void) {
     return fd;
 }
 
+static void wait_for_engine_exit(const char *why, long bound_ms);
+
+/// How long a client waits for an engine past its socket (finishing its stop) to let go of
+/// engine.lock before it starts the next: such an engine has only its last steps to take.
+#define LAST_STEPS_MS 2000
+
 /// Starts the engine (one at a time: a lock file serialises starters, and the engine holds
 /// engine.lock), waits until its socket answers, and connects.
 static int start_engine(int argc, char **argv) {
@@ -209,6 +215,11 @@ static int start_engine(int argc, char **argv) {
         close(lock);
         return fd;
     }
+    // An engine that has closed its socket may still be finishing its stop, holding
+    // engine.lock: a new one would find the state directory in use. Wait for it, briefly and
+    // silently; a process that holds it for longer (`slipway --embedded`) is named by the
+    // engine that then fails to start.
+    wait_for_engine_exit(NULL, LAST_STEPS_MS);
     const char *engine = engine_binary();
     char **args = calloc((size_t)argc + 6, sizeof *args);
     int n = 0;
@@ -369,10 +380,14 @@ static void engine_gone(void) {
     exit(1);
 }
 
+/// What the engine said when it sent this client away ("retry <text>"), for the wait that follows.
+static char retry_reason[1024];
+
 /// Sends the hello and reads the welcome. Returns 1 when the engine takes the client, 0 when
 /// the engine is going away (it is of another version, or stopping, or it closed the
 /// connection before answering: it stopped just as this client came), so start a new one.
 static int handshake(int fd, int argc, char **argv) {
+    retry_reason[0] = 0;
     send_hello(argc, argv);
     int sent = write_all(fd, out_buf, out_len);
     out_len = 0;
@@ -389,7 +404,10 @@ static int handshake(int fd, int argc, char **argv) {
     text[n] = 0;
     drop_frame(len);
     if (type == 'W' && strncmp(text, "ok", 2) == 0) return 1;
-    if (type == 'W' && strncmp(text, "retry", 5) == 0) return 0;
+    if (type == 'W' && strncmp(text, "retry", 5) == 0) {
+        snprintf(retry_reason, sizeof retry_reason, "%s", text[5] == ' ' ? text + 6 : "the engine is going away");
+        return 0;
+    }
     if (type == 'W' && strncmp(text, "fail ", 5) == 0) {
         char *msg = strchr(text + 5, ' ');
         fprintf(stderr, "slipway: %s\n", msg ? msg + 1 : text);
@@ -399,14 +417,26 @@ static int handshake(int fd, int argc, char **argv) {
     return 0;
 }
 
-/// Waits until the engine that said "retry" has let go of the state directory.
-static void wait_for_engine_exit(void) {
+/// Waits until no process holds the state directory's engine.lock: the engine that said
+/// "retry" (a stop, which waits for the running builds, may take minutes: `bound_ms` 0 waits as
+/// long as it takes) or one finishing its stop (at most `bound_ms`). Says on stderr what it
+/// waits for, `why` (unless NULL), once the wait is longer than a moment.
+static void wait_for_engine_exit(const char *why, long bound_ms) {
     int lock = openat(state_fd, "engine.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (lock < 0) return;
-    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 5) {
+    if (lock < 0) return;  // nothing to wait on: starting the engine says what is wrong
+    int told = 0;
+    for (long waited = 0; !bound_ms || waited < bound_ms; waited += 5) {
         if (flock(lock, LOCK_EX | LOCK_NB) == 0) {
             flock(lock, LOCK_UN);
             break;
+        }
+        if (why && !told && waited >= 500) {
+            char pid[32] = "?";
+            ssize_t n = pread(lock, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 1] = 0;
+            if (n > 0 && pid[n - 1] == '\n') pid[n - 1] = 0;
+            fprintf(stderr, "slipway: %s (pid %s); waiting for it to exit, then starting a new engine\n", why, pid);
+            told = 1;
         }
         sleep_ms(5);
     }
@@ -493,7 +523,9 @@ int main(int argc, char **argv) {
         if (handshake(sock, argc, argv)) relay(sock);
         close(sock);
         in_len = 0;
-        wait_for_engine_exit();
+        // An engine that said why it sent this client away is going: as long as it takes.
+        if (retry_reason[0]) wait_for_engine_exit(retry_reason, 0);
+        else wait_for_engine_exit("the engine went away as this client came", START_TIMEOUT_MS);
     }
     fail(1, "%s", "the engine of this state directory kept going away; see engine.log there");
     return 1;

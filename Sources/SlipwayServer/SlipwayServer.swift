@@ -48,9 +48,10 @@ public enum SlipwayServer {
     /// The engine of the state directory, holding its lock; nil (the reason on stderr) when
     /// another process has it, it cannot be opened, or it is not a folder of this user's own.
     static func makeEngine(_ options: ServerOptions, _ environment: [String: String]) -> Engine? {
+        let state: CheckedFolder?
         do {
             // The engine writes in its state directory by name: only in a folder of its user's own.
-            _ = try StateDirectoryGuard.stateDirectory(options.stateDirectory, create: true)
+            state = try StateDirectoryGuard.stateDirectory(options.stateDirectory, create: true)
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
             return nil
@@ -75,10 +76,32 @@ public enum SlipwayServer {
         engineOptions.buildRunTTLSucceeded = options.buildRunTTLSucceeded
         engineOptions.buildRunTTLFailed = options.buildRunTTLFailed
         do {
-            return try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
+            let engine = try Engine(stateDirectory: URL(fileURLWithPath: options.stateDirectory), options: engineOptions)
+            if let state { takeOverLeftovers(state) }
+            return engine
         } catch {
             FileHandle.standardError.write(Data("slipway: \(error)\n".utf8))
             return nil
+        }
+    }
+
+    /// Kills what an engine of this state directory that was killed left running, and records
+    /// this engine's children for the next one (`LeftoverProcesses`, in `run/processes`). Called
+    /// holding the state directory's lock. Without that folder, nothing is recorded (the next
+    /// engine then has only the cgroups and the helpers' own death signal to rely on).
+    static func takeOverLeftovers(_ state: CheckedFolder) {
+        do {
+            guard let run = try StateDirectoryGuard.socketFolder(in: state, create: true) else { return }
+            if mkdirat(run.fd, "processes", 0o700) != 0 && errno != EEXIST {
+                throw FolderRefused(description: "cannot create \(run.path)/processes: \(String(cString: strerror(errno)))")
+            }
+            guard let folder = try StateDirectoryGuard.ownFolder("processes", in: run.fd, path: run.path + "/processes", isStateDirectory: false) else { return }
+            // Held for the life of the process: every child is recorded there.
+            let fd = fcntl(folder.fd, F_DUPFD_CLOEXEC, 0)
+            guard fd >= 0 else { throw FolderRefused(description: "cannot hold \(folder.path) open: \(String(cString: strerror(errno)))") }
+            for line in LeftoverProcesses.takeOver(directoryFD: fd) { EngineLog.write(line) }
+        } catch {
+            EngineLog.write("children of a killed engine are not looked for: \(error)")
         }
     }
 

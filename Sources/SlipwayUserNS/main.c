@@ -85,6 +85,12 @@
 // The helper stays as the parent: it forwards SIGTERM, SIGINT and SIGHUP to the namespace's
 // first process and exits with its status (128+signal when it was killed). Its own failures
 // exit 125 with a message on stderr. C, linked statically, like the launcher.
+//
+// It dies with the engine that started it (PR_SET_PDEATHSIG SIGKILL, and its namespace's first
+// process with it): an engine killed with SIGKILL leaves no step running, adopted by PID 1
+// (bwrap's --die-with-parent then takes the sandbox down). A parent that died before the
+// helper asked is seen by getppid() no longer being the parent it started with; the one that
+// died before the helper ran at all is left to the next engine's start (LeftoverProcesses).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +107,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -151,6 +158,13 @@ static void usage(const char *why) {
 
 // A path that goes into overlay's comma- and colon-separated options as it is.
 static int plain_path(const char *p) { return *p && !strpbrk(p, ",:\\\n"); }
+
+// Asks for SIGKILL when the parent (`expected`) dies; exits at once when it has died already
+// (the helper, or its child, was adopted before it asked).
+static void die_with_parent(pid_t expected) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != expected) _exit(HELPER_FAILED);
+}
 
 static void forward(int sig) {
     if (child > 0) kill(child, sig);
@@ -511,6 +525,8 @@ static int exec_as(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    // Not for --exec-as: that runs a step's own command inside its sandbox, which bwrap holds.
+    if (argc < 2 || strcmp(argv[1], "--exec-as")) die_with_parent(getppid());
     if (argc > 1 && !strcmp(argv[1], "--limits-only")) return limits_only(argc, argv);
     int limits_end = apply_limits(argc, argv, 1);
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
@@ -577,9 +593,12 @@ int main(int argc, char **argv) {
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
+    pid_t helper = getpid();
     child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
+        // bwrap (or the command) follows the helper, whichever way the helper ends.
+        die_with_parent(helper);
         close(ready[0]);
         close(go[1]);
         if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) die("creating the user and mount namespaces");

@@ -277,14 +277,21 @@ public final class ChildReaper: @unchecked Sendable {
         defer { lock.unlock() }
         let (rc, pid) = spawn()
         guard rc == 0 else { return (rc, pid) }
+        // Recorded before it can be reaped (under `lock`), forgotten once it has been: a killed
+        // engine's successor kills the group of a child that outlived it (LeftoverProcesses).
+        LeftoverProcesses.record(pid)
+        let exited: @Sendable (Int32) -> Void = { code in
+            LeftoverProcesses.forget(pid)
+            onExit(code)
+        }
         if reapsAll {
-            watchers[pid] = onExit
+            watchers[pid] = exited
             lock.signal()
         } else {
             Thread {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                onExit(Self.exitCode(status))
+                exited(Self.exitCode(status))
             }.start()
         }
         return (rc, pid)

@@ -1,4 +1,5 @@
 import SlipwayProtocol
+import BuildRuntime
 import CLinuxSyscalls
 import Engine
 import Foundation
@@ -27,6 +28,9 @@ final class EngineServer: Sendable {
         var listenFD: Int32 = -1
         /// `run/`, where the socket is, while the engine listens.
         var socketFolder: CheckedFolder?
+        /// Device and inode of the socket this engine bound: it removes that one only, never
+        /// one an engine of a state directory made anew at the same path bound since.
+        var socketIdentity: [UInt64]?
         /// Builds this engine found interrupted when it started: the first client is told.
         var interruptedNotice: [String] = []
     }
@@ -36,6 +40,8 @@ final class EngineServer: Sendable {
         var pid: Int?
         var since: Date
         var channel: FrameChannel
+        /// Its JSON-RPC connection, once made: a stop answers what it asked before closing.
+        var connection: Connection?
     }
 
     init(engine: Engine, options: ServerOptions) {
@@ -65,6 +71,7 @@ final class EngineServer: Sendable {
         state.withLock {
             $0.listenFD = fd
             $0.socketFolder = folder
+            $0.socketIdentity = Self.identity(of: EngineAddress.socketName, in: folder.fd)
         }
         EngineLog.write("engine \(SlipwayVersion.current) pid \(getpid()) serving \(options.stateDirectory) on \(socketPath)")
         let acceptor = Thread { [self] in acceptLoop(fd) }
@@ -80,7 +87,7 @@ final class EngineServer: Sendable {
             if already { c.resume() }
         }
         monitor.cancel()
-        unlinkat(folder.fd, EngineAddress.socketName, 0)
+        closeListener()
         EngineLog.write("engine pid \(getpid()) stopped")
         return 0
     }
@@ -199,6 +206,7 @@ final class EngineServer: Sendable {
         let session = context.session(for: connection)
         let forwarder = Task { await context.forwardNotifications(of: session, to: connection) }
         let notices = state.withLock { s in
+            s.clients[id]?.connection = connection
             defer { s.interruptedNotice = [] }
             return s.interruptedNotice
         }
@@ -276,37 +284,52 @@ final class EngineServer: Sendable {
     /// Stops taking clients and queued builds; waits for running builds (or cancels them, with
     /// `now`); tells the asking client; then ends `run`.
     func stop(now: Bool, replyingOn channel: FrameChannel?) async {
-        _ = beginStopping(onlyIfNoClients: false)
+        if beginStopping(onlyIfNoClients: false) {
+            let running = await engine.activity().running.count
+            EngineLog.write("stopping\(now ? " now" : ""): \(running) running builds to \(now ? "cancel" : "wait for"); clients that come meanwhile wait for the next engine")
+        }
         await finishStopping(now: now, replyingOn: channel)
     }
 
-    /// Marks the engine stopping and closes its socket, unless it already is, or (with
-    /// `onlyIfNoClients`) a client is connected. The check and the mark are one step, so no
-    /// client is admitted in between.
+    /// Marks the engine stopping, unless it already is, or (with `onlyIfNoClients`) a client is
+    /// connected. The check and the mark are one step, so no client is admitted in between.
+    /// The socket stays open until the stop ends: a client that comes meanwhile is told to
+    /// wait for this engine to exit and start the next (`retry`), rather than finding no
+    /// engine and a state directory still in use.
     private func beginStopping(onlyIfNoClients: Bool) -> Bool {
-        let listening = state.withLock { s -> (fd: Int32, folder: CheckedFolder?)? in
-            guard !s.stopping, !onlyIfNoClients || s.clients.isEmpty else { return nil }
+        state.withLock { s -> Bool in
+            guard !s.stopping, !onlyIfNoClients || s.clients.isEmpty else { return false }
             s.stopping = true
+            return true
+        }
+    }
+
+    /// Closes the listening socket and removes it — when it is still the one this engine bound.
+    private func closeListener() {
+        let listening = state.withLock { s -> (fd: Int32, folder: CheckedFolder?, socket: [UInt64]?) in
             defer { s.listenFD = -1 }
-            return (s.listenFD, s.socketFolder)
+            return (s.listenFD, s.socketFolder, s.socketIdentity)
         }
-        guard let listening else { return false }
-        if listening.fd >= 0 {
-            shutdown(listening.fd, Int32(SHUT_RDWR))
-            close(listening.fd)
-            if let folder = listening.folder { unlinkat(folder.fd, EngineAddress.socketName, 0) }
+        guard listening.fd >= 0 else { return }
+        shutdown(listening.fd, Int32(SHUT_RDWR))
+        close(listening.fd)
+        if let folder = listening.folder, let own = listening.socket, Self.identity(of: EngineAddress.socketName, in: folder.fd) == own {
+            unlinkat(folder.fd, EngineAddress.socketName, 0)
         }
-        return true
     }
 
     private func finishStopping(now: Bool, replyingOn channel: FrameChannel?) async {
         await engine.stopScheduling(cancelRunning: now)
         await engine.waitForRunningBuilds()
-        // Clients still connected are told, so that none waits on an engine that is gone.
-        for client in state.withLock({ Array($0.clients.values) }) {
-            client.channel.send(EngineFrame.close, "1\nslipway: the engine of \(options.stateDirectory) was stopped (slipway engine stop, or it was replaced)\n")
-            shutdown(client.channel.fd, Int32(SHUT_RDWR))
+        // Clients still connected get the answers to what they asked (a `build/wait`, a followed
+        // `build/logs` of a build that just ended), then are told, so that none waits on an
+        // engine that is gone.
+        await withTaskGroup(of: Void.self) { group in
+            for client in state.withLock({ Array($0.clients.values) }) {
+                group.addTask { await self.answerAndClose(client) }
+            }
         }
+        closeListener()
         channel?.send(EngineFrame.close, "0\nthe engine of \(options.stateDirectory) (pid \(getpid())) stopped\n")
         stopped.withLock { c in
             c?.resume()
@@ -314,14 +337,68 @@ final class EngineServer: Sendable {
         }
     }
 
+    /// How long a stop waits for a client's outstanding requests to be answered and written
+    /// (a request that waits on a build that will not run now, a client that does not read).
+    static let answerDeadline: Double = 10
+
+    /// Writes what `client` is owed — the answers to the requests it sent, each written whole —
+    /// then the close frame; a client whose answers are not out by `answerDeadline` is cut off.
+    private func answerAndClose(_ client: Client) async {
+        let answered = await Self.within(Self.answerDeadline) {
+            guard let connection = client.connection else { return }
+            await connection.drain()
+            // Blocks until the connection's writer has written all of it (into the socket).
+            _ = try? await BlockingWork.run { connection.flushOutput() }  // BlockingWork itself does not fail
+        }
+        if answered {
+            client.channel.send(EngineFrame.close, "1\nslipway: the engine of \(options.stateDirectory) was stopped (slipway engine stop, or it was replaced)\n")
+        } else {
+            EngineLog.write("a client (pid \(client.pid.map(String.init) ?? "?")) was not answered within \(Int(Self.answerDeadline))s of the stop; closing it")
+        }
+        shutdown(client.channel.fd, Int32(SHUT_RDWR))
+    }
+
+    /// Runs `work`; true when it ended within `seconds` (it is left to end by itself otherwise).
+    static func within(_ seconds: Double, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+        let outcome = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        return await withCheckedContinuation { c in
+            outcome.withLock { $0 = c }
+            let finish: @Sendable (Bool) -> Void = { value in
+                outcome.withLock { c in
+                    c?.resume(returning: value)
+                    c = nil
+                }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(seconds))  // cancelled: the work ended first
+                finish(false)
+            }
+            Task {
+                await work()
+                finish(true)
+                timer.cancel()
+            }
+        }
+    }
+
     /// Stops the engine once it has been idle for `--idle-timeout`, or at once when its state
     /// directory is removed; keeps engine.log small.
     private func monitorIdleness() async {
+        // The folder itself, held open: its inode number cannot go to a folder made anew at the
+        // same path (ext4 hands a freed one out again at once), and removed, it has no link left.
+        let held = open(options.stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if held >= 0 { close(held) } }
         let home = Self.identity(of: options.stateDirectory)
+        // The lock this engine holds: emptied (rm -rf DIR/*, or a removal that left some of
+        // it), the folder has another engine.lock, or none, and the next engine may run.
+        let lock = held >= 0 ? Self.identity(of: "engine.lock", in: held) : nil
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
             EngineLog.rotateIfLarge(path: options.stateDirectory + "/engine.log")
-            if Self.identity(of: options.stateDirectory) != home {
+            var st = stat()
+            let removed = held >= 0 && fstat(held, &st) == 0 && st.st_nlink == 0
+            let emptied = lock != nil && Self.identity(of: "engine.lock", in: held) != lock
+            if removed || emptied || Self.identity(of: options.stateDirectory) != home {
                 EngineLog.write("the state directory \(options.stateDirectory) was removed or replaced; stopping")
                 await stop(now: true, replyingOn: nil)
                 return
@@ -340,10 +417,11 @@ final class EngineServer: Sendable {
         }
     }
 
-    /// Device and inode of a folder; nil when it is gone.
-    private static func identity(of path: String) -> [UInt64]? {
+    /// Device and inode of what `path` names (relative to `folder`, never through a symbolic
+    /// link at its end); nil when there is nothing.
+    private static func identity(of path: String, in folder: Int32 = AT_FDCWD) -> [UInt64]? {
         var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
+        guard fstatat(folder, path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
         return [UInt64(st.st_dev), UInt64(st.st_ino)]
     }
 }
