@@ -210,7 +210,8 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         _ = try await f.createImage("other")
         async let running = f.ended("doomed", 1)
         async let queued = f.ended("doomed", 2)
-        async let followed = f.engine.followLogs(session: session, namespace: "default", image: "doomed", number: 1, since: 1)
+        let doomed1 = try await f.engine.buildKey(namespace: "default", image: "doomed", number: 1)
+        async let followed = f.engine.followLogs(session: session, key: doomed1, since: 1)
         try await Task.sleep(for: .milliseconds(50))  // the three calls above are waiting (an early answer still passes)
         try await f.engine.deleteImage(namespace: "default", name: "doomed")
         let (r, q, fl) = try await (running, queued, followed)
@@ -294,8 +295,8 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
     /// The scheduler alone: order, one per image, the limit, stop.
     @Test func theSchedulerPicksInQueueOrder() {
         let s = BuildScheduler(limit: 2)
-        let a1 = BuildKey(namespace: "n", image: "a", number: 1), a2 = BuildKey(namespace: "n", image: "a", number: 2)
-        let b1 = BuildKey(namespace: "n", image: "b", number: 1), c1 = BuildKey(namespace: "n", image: "c", number: 1)
+        let a1 = BuildKey(namespace: "n", image: "a", number: 1, incarnation: ""), a2 = BuildKey(namespace: "n", image: "a", number: 2, incarnation: "")
+        let b1 = BuildKey(namespace: "n", image: "b", number: 1, incarnation: ""), c1 = BuildKey(namespace: "n", image: "c", number: 1, incarnation: "")
         for k in [a1, a2, b1, c1, a1] { s.enqueue(k) }
         #expect(s.queue == [a1, a2, b1, c1])
         let log = try! BuildLogWriter(key: a1, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
