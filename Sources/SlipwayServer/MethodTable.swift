@@ -295,7 +295,7 @@ public enum MethodTable {
         let session = s.session(for: ctx.connection)
         ctx.connection.progress(ctx, kind: "begin", title: title)
         do {
-            let b = try await s.engine.followLogs(session: session, namespace: key.namespace, image: key.image, number: key.number, since: since)
+            let b = try await s.engine.followLogs(session: session, key: key, since: since)
             await session.flush()  // every line is sent before the reply
             session.unfollow(key)
             ctx.connection.progress(ctx, kind: "end", message: "\(key.standaloneRun.map { "build run \($0)" } ?? "build \(b.number)"): \(b.status.rawValue)")
@@ -381,8 +381,8 @@ public enum MethodTable {
                 let lines = try await e.logs(namespace: ns, image: p.image, number: b.number, since: since)
                 return BuildLogsResult(build: b.number, status: b.status, lines: lines)
             }
-            let number = try await e.build(namespace: ns, image: p.image, number: p.build).number
-            let b = try await follow(s, ctx, BuildKey(namespace: ns, image: p.image, number: number), since: since, title: "Following the log of \(p.image)")
+            let key = try await e.buildKey(namespace: ns, image: p.image, number: p.build)
+            let b = try await follow(s, ctx, key, since: since, title: "Following the log of \(p.image)")
             return BuildLogsResult(build: b.number, status: b.status, lines: nil)
         }
         r.register("build/wait", ordering: .read, keys: RequestKeys.build) { (p: BuildWaitParams, ctx) in

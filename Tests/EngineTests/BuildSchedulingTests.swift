@@ -19,10 +19,11 @@ final class GatedExecutor: BuildExecutor {
 
     let state = Mutex(State())
 
-    /// "image#number", from the work folder the engine gives each build (…/<image>/<number>).
+    /// "image#number", from the work folder the engine gives each build
+    /// (…/<image>/<number>-<incarnation>).
     static func name(_ request: BuildRequest) -> String {
         let parts = request.workDirectory.split(separator: "/")
-        return "\(parts[parts.count - 2])#\(parts[parts.count - 1])"
+        return "\(parts[parts.count - 2])#\(parts[parts.count - 1].prefix { $0 != "-" })"
     }
 
     func accepts(_ request: BuildRequest) -> Bool { true }
@@ -210,7 +211,8 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         _ = try await f.createImage("other")
         async let running = f.ended("doomed", 1)
         async let queued = f.ended("doomed", 2)
-        async let followed = f.engine.followLogs(session: session, namespace: "default", image: "doomed", number: 1, since: 1)
+        let doomed1 = try await f.engine.buildKey(namespace: "default", image: "doomed", number: 1)
+        async let followed = f.engine.followLogs(session: session, key: doomed1, since: 1)
         try await Task.sleep(for: .milliseconds(50))  // the three calls above are waiting (an early answer still passes)
         try await f.engine.deleteImage(namespace: "default", name: "doomed")
         let (r, q, fl) = try await (running, queued, followed)
@@ -294,8 +296,8 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
     /// The scheduler alone: order, one per image, the limit, stop.
     @Test func theSchedulerPicksInQueueOrder() {
         let s = BuildScheduler(limit: 2)
-        let a1 = BuildKey(namespace: "n", image: "a", number: 1), a2 = BuildKey(namespace: "n", image: "a", number: 2)
-        let b1 = BuildKey(namespace: "n", image: "b", number: 1), c1 = BuildKey(namespace: "n", image: "c", number: 1)
+        let a1 = BuildKey(namespace: "n", image: "a", number: 1, incarnation: ""), a2 = BuildKey(namespace: "n", image: "a", number: 2, incarnation: "")
+        let b1 = BuildKey(namespace: "n", image: "b", number: 1, incarnation: ""), c1 = BuildKey(namespace: "n", image: "c", number: 1, incarnation: "")
         for k in [a1, a2, b1, c1, a1] { s.enqueue(k) }
         #expect(s.queue == [a1, a2, b1, c1])
         let log = try! BuildLogWriter(key: a1, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
@@ -312,6 +314,30 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         s.stop(cancelMessage: nil)
         #expect(s.nextToStart() == nil)  // stopped
         #expect(s.queue == [a2, c1])
+    }
+
+    /// A deleted image's build 1, still ending, holds back no build of an image created again
+    /// under its name, and their slots and waiters are apart.
+    @Test func anotherIncarnationsBuildIsAnotherBuild() async {
+        let s = BuildScheduler(limit: 2)
+        let old = BuildKey(namespace: "n", image: "a", number: 1, incarnation: "old"), new = BuildKey(namespace: "n", image: "a", number: 1, incarnation: "new")
+        let log = try! BuildLogWriter(key: old, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
+                                      sessions: SessionRegistry(), redactor: SecretRedactor())
+        defer { log.close() }
+        let build = Build(namespace: "n", image: "a", number: 1, status: .BUILDING, reasons: [], created: "", inputs: BuildReasonCalculatorTests.base,
+                          buildpacks: [])
+        s.occupy(old, .init(task: nil, log: log, build: build))
+        s.enqueue(new)
+        #expect(s.nextToStart() == new)
+        s.occupy(new, .init(task: nil, log: log, build: build))
+        #expect(s.running.count == 2)
+        let answered = await withCheckedContinuation { (done: CheckedContinuation<Build?, Never>) in
+            s.addWaiter(new, id: UUID(), done)
+            #expect(s.waiterCount(old) == 0)
+            s.answer(new, with: build)
+        }
+        #expect(answered == build)
+        #expect(s.vacate(old) != nil && s.running.keys.first == new)
     }
 }
 

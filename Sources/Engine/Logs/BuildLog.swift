@@ -69,12 +69,19 @@ final class BuildLogWriter: Sendable {
     }
 
     /// Ends the log: no more lines; sessions drain what is left.
-    func close() {
+    func close() { end(deleted: false) }
+
+    /// Ends the log of a build whose image was deleted while it ran: its later lines go nowhere,
+    /// and sessions stop reading the file, whose name a build of an image created again under
+    /// the same name takes.
+    func abandon() { end(deleted: true) }
+
+    private func end(deleted: Bool) {
         state.withLock { s in
             guard !s.closed else { return }
             s.closed = true
             _ = Foundation.close(s.fd)
-            sessions.logClosed(key)
+            if deleted { sessions.logDeleted(key) } else { sessions.logClosed(key) }
         }
     }
 }

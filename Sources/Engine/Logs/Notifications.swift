@@ -30,19 +30,26 @@ public enum EngineNotification: Sendable, Equatable {
 }
 
 
-/// Identifies one build.
+/// Identifies one build: its image's name, its number and its image's incarnation
+/// (`Image.incarnation`). Clients name a build by image and number alone; the incarnation tells
+/// a deleted image's build, still ending, from the build of the same number of an image created
+/// again under its name, so that their slots, waiters, log readers and ends never mix.
 public struct BuildKey: Hashable, Sendable {
     public var namespace: String
     public var image: String
     public var number: Int
-    public init(namespace: String, image: String, number: Int) {
+    public var incarnation: String
+    public init(namespace: String, image: String, number: Int, incarnation: String) {
         self.namespace = namespace
         self.image = image
         self.number = number
+        self.incarnation = incarnation
     }
 
+    /// The stand-alone build run the builds of `image` are, when it is a run's carrier.
+    public static func standaloneRun(ofImage image: String) -> String? { image.hasPrefix("run.") ? String(image.dropFirst(4)) : nil }
     /// The stand-alone build run this build is, when its image is a run's carrier.
-    public var standaloneRun: String? { image.hasPrefix("run.") ? String(image.dropFirst(4)) : nil }
+    public var standaloneRun: String? { Self.standaloneRun(ofImage: image) }
     /// How clients name the build: image and number, except for a stand-alone run (its name).
     public var publicImage: String? { standaloneRun == nil ? image : nil }
     public var publicBuild: Int? { standaloneRun == nil ? number : nil }
@@ -158,6 +165,15 @@ public final class EngineSession: Sendable {
         }
     }
 
+    /// The log of `key` was deleted with its image while its build ran: nothing more is read
+    /// from it (its file's name may soon be another build's log).
+    func logDeleted(_ key: BuildKey) {
+        state.withLock { s in
+            s.cursors[key] = nil
+            s.signalled.remove(key)
+        }
+    }
+
     private func signal(_ key: BuildKey, _ s: inout State) {
         if s.signalled.insert(key).inserted { continuation.yield(.logAvailable(key)) }
     }
@@ -225,5 +241,9 @@ final class SessionRegistry: Sendable {
 
     func logClosed(_ key: BuildKey) {
         for s in all { s.logClosed(key) }
+    }
+
+    func logDeleted(_ key: BuildKey) {
+        for s in all { s.logDeleted(key) }
     }
 }

@@ -85,5 +85,4 @@ public struct Build: Codable, Sendable, Equatable {
     public var buildpacks: [BuildpackInfo]
 
     public var reasonKinds: [BuildReasonKind] { reasons.map(\.reason) }
-    public var key: BuildKey { BuildKey(namespace: namespace, image: image, number: number) }
 }

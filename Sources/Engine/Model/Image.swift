@@ -32,6 +32,16 @@ public struct Image: Codable, Sendable, Equatable {
     /// no build configuration: it is not listed, polled, rebuilt or counted as an image, and it
     /// goes away with its run. Its name (`run.<name>`) cannot collide with an image's.
     public var buildRun: String?
+    /// A random id made when the image is created, as a Kubernetes object's `metadata.uid`: it
+    /// tells this image from an earlier one of the same name that was deleted, whose build may
+    /// still be ending while this one's build of the same number runs (`BuildKey.incarnation`).
+    /// Images stored before it existed get one at the engine's start; nil only until then.
+    public var incarnation: String? = nil
+
+    /// The key of this image's build `number`.
+    public func buildKey(_ number: Int) -> BuildKey {
+        BuildKey(namespace: namespace, image: name, number: number, incarnation: incarnation ?? "")
+    }
 
     /// The name of the image that carries the stand-alone run `name` (see `BuildKey.standaloneRun`).
     public static func carrier(ofRun name: String) -> String { "run." + name }
@@ -53,7 +63,8 @@ public struct ImageStatus: Codable, Sendable, Equatable {
     /// Dockerfile strategy: what the FROM images of the last successful build resolve to now,
     /// as polling last found them.
     public var dockerfileBases: [String: String]?
-    /// The next build number to hand out; build numbers are never reused.
+    /// The next build number to hand out: numbers are never reused by an image, and an image
+    /// created again under a deleted one's name starts at 1 (as kpack's do).
     public var nextBuildNumber: Int
 
     /// A build number and its reason summary.

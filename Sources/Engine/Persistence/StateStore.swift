@@ -72,6 +72,23 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Gives each image stored before incarnations existed one (`Image.incarnation`), and drops
+    /// the `build_numbers` table an earlier version kept (it carried a deleted image's build
+    /// numbers on to a new image of its name; an image created again now starts at build 1, and
+    /// its incarnation tells its builds from the deleted one's). Done once (`meta.incarnations`),
+    /// in one transaction.
+    func upgradeImageIncarnations() throws {
+        if try !db.query("SELECT 1 FROM meta WHERE key='incarnations' AND value='1'").isEmpty { return }
+        try db.transaction { tx in
+            for var image in try objects(Image.self, kind: .image, in: tx) where image.incarnation == nil {
+                image.incarnation = UUID().uuidString
+                try put(image, kind: .image, namespace: image.namespace, name: image.name, in: tx)
+            }
+            try tx.query("DROP TABLE IF EXISTS build_numbers", [])
+            try tx.query("INSERT OR REPLACE INTO meta(key, value) VALUES('incarnations', '1')", [])
+        }
+    }
+
     // MARK: Build runs
 
     public func insertBuildRun(_ r: BuildRun, in ex: SQLExecutor? = nil) throws -> Bool {
@@ -321,38 +338,6 @@ public final class StateStore: Sendable {
         } else {
             try ex.query("DELETE FROM builds WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
         }
-    }
-
-    // MARK: Build numbers of deleted images
-
-    /// The next build number of a deleted image, for a new image of its name: build numbers
-    /// never restart for a name (as kpack never reuses a build's name), so a build of the
-    /// deleted image that is still ending is never taken for one of the new image. The table
-    /// holds the names of deleted images only; it is made by the first delete (a state
-    /// directory from before it has none, and its names start at 1).
-    public func keptBuildNumber(namespace: String, image: String, in ex: SQLExecutor? = nil) throws -> Int? {
-        let ex = ex ?? db
-        guard try hasKeptBuildNumbers(ex) else { return nil }
-        return try ex.query("SELECT next FROM build_numbers WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
-            .first?.first?.integer.map(Int.init)
-    }
-
-    /// Keeps `next` as the next build number of the name of an image being deleted.
-    public func keepBuildNumber(_ next: Int, namespace: String, image: String, in ex: SQLExecutor? = nil) throws {
-        let ex = ex ?? db
-        try ex.query("CREATE TABLE IF NOT EXISTS build_numbers(namespace TEXT NOT NULL, image TEXT NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(namespace, image))", [])
-        try ex.query("INSERT OR REPLACE INTO build_numbers(namespace, image, next) VALUES(?,?,?)", [.text(namespace), .text(image), .integer(Int64(next))])
-    }
-
-    /// Forgets a kept number once an image of the name exists again (it carries the number on).
-    public func forgetBuildNumber(namespace: String, image: String, in ex: SQLExecutor? = nil) throws {
-        let ex = ex ?? db
-        guard try hasKeptBuildNumbers(ex) else { return }
-        try ex.query("DELETE FROM build_numbers WHERE namespace=? AND image=?", [.text(namespace), .text(image)])
-    }
-
-    private func hasKeptBuildNumbers(_ ex: SQLExecutor) throws -> Bool {
-        try !ex.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='build_numbers'", []).isEmpty
     }
 
     // MARK: Events

@@ -3,7 +3,8 @@ import BuildRuntime
 import Foundation
 
 /// The build queue and its slots. Builds wait in the order they were queued; at most `limit`
-/// run at once, one per image; and whoever waits for a build's end (`build/wait`, a followed
+/// run at once, one per image (a deleted image's build that is still ending does not hold back
+/// the builds of an image created again under its name: keys carry the incarnation); and whoever waits for a build's end (`build/wait`, a followed
 /// `build/logs`, a pipeline's end of input) is answered exactly once, however the build ends:
 /// finished, canceled, deleted with its image, or finished but not recordable.
 ///
@@ -68,16 +69,22 @@ final class BuildScheduler {
     /// while every slot is taken, or while each queued build's image already has one running.
     func nextToStart() -> BuildKey? {
         guard !stopped, running.count < limit else { return nil }
-        guard let i = queue.firstIndex(where: { key in !running.keys.contains { $0.namespace == key.namespace && $0.image == key.image } }) else {
+        guard let i = queue.firstIndex(where: { key in !running.keys.contains { Self.sameImage($0, key) } }) else {
             return nil
         }
         return queue.remove(at: i)
     }
 
-    /// The queued and running builds of one image.
-    func builds(ofImage namespace: String, _ name: String) -> (queued: [BuildKey], running: [BuildKey]) {
-        (queue.filter { $0.namespace == namespace && $0.image == name },
-         running.keys.filter { $0.namespace == namespace && $0.image == name }.sorted { $0.number < $1.number })
+    /// The queued and running builds of one image (of this incarnation: a deleted one's build
+    /// still ending is not the image's).
+    func builds(ofImage image: Image) -> (queued: [BuildKey], running: [BuildKey]) {
+        let own = image.buildKey(0)
+        return (queue.filter { Self.sameImage($0, own) }, running.keys.filter { Self.sameImage($0, own) }.sorted { $0.number < $1.number })
+    }
+
+    /// Whether two builds are of the same image: name and incarnation.
+    static func sameImage(_ a: BuildKey, _ b: BuildKey) -> Bool {
+        a.namespace == b.namespace && a.image == b.image && a.incarnation == b.incarnation
     }
 
     // MARK: Slots
@@ -123,9 +130,7 @@ final class BuildScheduler {
         for w in waiters.removeValue(forKey: key) ?? [] { w.continuation.resume(returning: build) }
     }
 
-    func noteUnrecorded(_ build: Build) {
-        unrecorded[BuildKey(namespace: build.namespace, image: build.image, number: build.number)] = build
-    }
+    func noteUnrecorded(_ key: BuildKey, _ build: Build) { unrecorded[key] = build }
 
     /// How many wait for `key` (for tests and status).
     func waiterCount(_ key: BuildKey) -> Int { waiters[key]?.count ?? 0 }

@@ -23,7 +23,7 @@ extension Engine {
 
     /// What the events of an image's builds are about: the image, or the stand-alone run it carries.
     nonisolated func eventObject(namespace: String, image: String) -> EventObject {
-        if let run = BuildKey(namespace: namespace, image: image, number: 0).standaloneRun {
+        if let run = BuildKey.standaloneRun(ofImage: image) {
             return EventObject(kind: "BuildRun", namespace: namespace, name: run)
         }
         return EventObject(kind: "Image", namespace: namespace, name: image)
@@ -121,8 +121,7 @@ extension Engine {
     // MARK: Reading
 
     func view(_ run: BuildRun) throws -> BuildRunView {
-        let key = BuildKey(namespace: run.namespace, image: run.image, number: run.build)
-        guard let build = try storedBuild(key) else {
+        guard let key = try imageIfExists(run.namespace, run.image)?.buildKey(run.build), let build = try storedBuild(key) else {
             throw EngineError.notFound("build run", run.name, namespace: run.namespace, hint: "its build is gone")
         }
         return BuildRunView(run: run, build: build)
@@ -148,7 +147,7 @@ extension Engine {
     /// The build a run is, for its logs and waiting.
     public func buildRunKey(namespace: String, name: String) throws -> BuildKey {
         let v = try buildRun(namespace: namespace, name: name)
-        return BuildKey(namespace: namespace, image: v.run.image, number: v.run.build)
+        return try image(namespace, v.run.image).buildKey(v.run.build)
     }
 
     public func cancelBuildRun(namespace: String, name: String) throws -> BuildRunView {
@@ -197,7 +196,7 @@ extension Engine {
         let now = Date()
         do {
             for var run in try store.standaloneRunsWithoutDeadline() {
-                guard let b = try storedBuild(BuildKey(namespace: run.namespace, image: run.image, number: run.build)), b.status.isFinished,
+                guard let key = try imageIfExists(run.namespace, run.image)?.buildKey(run.build), let b = try storedBuild(key), b.status.isFinished,
                       let ended = b.finished.flatMap(Timestamp.parse) else { continue }
                 let ttl = b.status == .SUCCESS ? options.buildRunTTLSucceeded : options.buildRunTTLFailed
                 run.deleteAt = Timestamp.format(ended.addingTimeInterval(ttl))

@@ -18,24 +18,33 @@ extension Engine {
 
     /// A build by number, or the latest build of the image.
     public func build(namespace: String, image: String, number: Int?) throws -> Build {
-        _ = try self.image(namespace, image)
+        try buildAndKey(namespace: namespace, image: image, number: number).build
+    }
+
+    /// The key of a build of the image now of that name, by number, or of its latest build
+    /// (what `build/logs` follows and `build/wait` waits for).
+    public func buildKey(namespace: String, image: String, number: Int?) throws -> BuildKey {
+        try buildAndKey(namespace: namespace, image: image, number: number).key
+    }
+
+    private func buildAndKey(namespace: String, image name: String, number: Int?) throws -> (build: Build, key: BuildKey) {
+        let image = try self.image(namespace, name)
         let b: Build?
         if let number {
-            b = try storedBuild(BuildKey(namespace: namespace, image: image, number: number))
+            b = try storedBuild(image.buildKey(number))
         } else {
-            b = try store.latestBuild(namespace: namespace, image: image).map { scheduler.unrecorded[BuildKey(namespace: namespace, image: image, number: $0.number)] ?? $0 }
+            b = try store.latestBuild(namespace: namespace, image: name).map { scheduler.unrecorded[image.buildKey($0.number)] ?? $0 }
         }
         guard let b else {
             throw EngineError.notFound("build", number.map(String.init) ?? "latest", namespace: namespace,
-                                       hint: "list the builds of image '\(image)' with build/list")
+                                       hint: "list the builds of image '\(name)' with build/list")
         }
-        return b
+        return (b, image.buildKey(b.number))
     }
 
     /// The log lines of a build from `since` (1-based), read from its log file.
     public func logs(namespace: String, image: String, number: Int?, since: Int) async throws -> [BuildLogLine] {
-        let b = try build(namespace: namespace, image: image, number: number)
-        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+        let key = try buildKey(namespace: namespace, image: image, number: number)
         let path = logPath(key)
         let run = runName(of: key)
         return try await BlockingWork.run {
@@ -50,18 +59,21 @@ extension Engine {
     /// Sends the build's log lines from `since` to `session` as they are written, until the
     /// build ends; returns the finished build. The session reads the log file from its own
     /// cursor (see `EngineSession`); the caller flushes the session and then calls `unfollow`.
-    public func followLogs(session: EngineSession, namespace: String, image: String, number: Int?, since: Int) async throws -> Build {
-        let b = try build(namespace: namespace, image: image, number: number)
-        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+    public func followLogs(session: EngineSession, key: BuildKey, since: Int) async throws -> Build {
+        guard let b = try storedBuild(key) else {
+            throw EngineError.notFound("build", String(key.number), namespace: key.namespace, hint: "it was deleted with its image")
+        }
         // A queued build has no log file yet; the session reads it from the first line once it does.
         session.follow(key, path: logPath(key), since: since)
         if b.status.isFinished { return b }
         return try await wait(for: key, timeout: nil)
     }
 
-    /// A build as stored, or as it ended when its end could not be stored.
+    /// A build as stored, or as it ended when its end could not be stored; nil when its image
+    /// was deleted (even if an image of the name exists again: its builds are others).
     func storedBuild(_ key: BuildKey) throws -> Build? {
         if let b = scheduler.unrecorded[key] { return b }
+        guard try imageIfExists(key.namespace, key.image)?.buildKey(key.number) == key else { return nil }
         return try store.build(namespace: key.namespace, image: key.image, number: key.number)
     }
 
@@ -99,18 +111,16 @@ extension Engine {
     func releaseWaiter(_ key: BuildKey, _ id: UUID) {
         guard let c = scheduler.removeWaiter(key, id: id) else { return }
         // A build that cannot be read now is answered as gone; its status is readable again later.
-        c.resume(returning: (try? store.build(namespace: key.namespace, image: key.image, number: key.number)) ?? nil)
+        c.resume(returning: (try? storedBuild(key)) ?? nil)
     }
 
     public func wait(namespace: String, image: String, number: Int?, timeout: Double?) async throws -> Build {
-        let b = try build(namespace: namespace, image: image, number: number)
-        return try await wait(for: BuildKey(namespace: namespace, image: image, number: b.number), timeout: timeout)
+        try await wait(for: buildKey(namespace: namespace, image: image, number: number), timeout: timeout)
     }
 
     /// Cancels a queued or running build: it ends as FAILURE with the message "canceled".
     public func cancel(namespace: String, image: String, number: Int?) throws -> Build {
-        var b = try build(namespace: namespace, image: image, number: number)
-        let key = BuildKey(namespace: namespace, image: image, number: b.number)
+        var (b, key) = try buildAndKey(namespace: namespace, image: image, number: number)
         guard !b.status.isFinished else {
             throw EngineError(.failedPrecondition, "build \(b.number) of image '\(image)' has already finished (\(b.status.rawValue)); nothing to cancel")
         }
@@ -119,7 +129,7 @@ extension Engine {
         b.status = .FAILURE
         b.message = "canceled"
         b.finished = Timestamp.now()
-        finish(b, previous: .QUEUED)
+        finish(b, key, previous: .QUEUED)
         return b
     }
 
@@ -130,14 +140,21 @@ extension Engine {
         while let key = scheduler.nextToStart() { start(key) }
     }
 
+    /// Where a build's log is. A deleted image's build that is still ending writes to the file
+    /// it opened, whose name is gone (`BuildLogWriter.abandon`).
     func logPath(_ key: BuildKey) -> String { path("logs", key.namespace, key.image, "\(key.number).log") }
+
+    /// A build's scratch folder: by incarnation too, as a deleted image's build may still be
+    /// ending (and removing its folder) while the build of the same number of an image created
+    /// again under its name runs.
+    func workPath(_ key: BuildKey) -> String { path("work", key.namespace, key.image, "\(key.number)-\(key.incarnation)") }
 
     func start(_ key: BuildKey) {
         let image: Image
         var b: Build
         do {
-            guard let found = try store.build(namespace: key.namespace, image: key.image, number: key.number), found.status == .QUEUED,
-                let i = try imageIfExists(key.namespace, key.image)
+            guard let i = try imageIfExists(key.namespace, key.image), i.buildKey(key.number) == key,
+                let found = try store.build(namespace: key.namespace, image: key.image, number: key.number), found.status == .QUEUED
             else { return }  // canceled or deleted meanwhile
             b = found
             image = i
@@ -151,7 +168,7 @@ extension Engine {
         } catch {
             b.status = .FAILURE
             b.message = "cannot open the build log: \(error)"
-            finish(b, previous: .QUEUED)
+            finish(b, key, previous: .QUEUED)
             return
         }
         b.status = .BUILDING
@@ -171,11 +188,11 @@ extension Engine {
             log.close()
             b.status = .FAILURE
             b.message = "cannot record the start of the build: \(error)"
-            finish(b, previous: .QUEUED)
+            finish(b, key, previous: .QUEUED)
             return
         }
         broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
-        let plan = makeRequest(b, image: image, resolved: resolved)
+        let plan = makeRequest(b, key, image: image, resolved: resolved)
         let rebase = rebaseBase(for: b, stack: resolved?.stack)
         let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage].compactMap { $0 } } ?? []) + (rebase.map { [$0.previous] } ?? [])
         scheduler.occupy(key, .init(task: nil, log: log, build: b, leases: leases))
@@ -339,7 +356,7 @@ extension Engine {
                                              metadata: ["path": .string(source.local?.path ?? "")]))
     }
 
-    func makeRequest(_ b: Build, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
+    func makeRequest(_ b: Build, _ key: BuildKey, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
         Result {
             // The stack (a buildpacks build's): a Dockerfile build has none and needs no builder.
             var stack: ClusterStack?
@@ -361,7 +378,7 @@ extension Engine {
             }
             let network = buildNetwork(for: image)
             return BuildPlan(
-                workDirectory: path("work", b.namespace, b.image, String(b.number)), cacheDirectory: path("cache", b.namespace, b.image),
+                workDirectory: workPath(key), cacheDirectory: path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
                 publicNetwork: network.network == .public, networkNote: network.note, userNamespaceHelper: options.userNamespaceHelper, namespace: b.namespace, order: order, outputLayout: layoutPath, outputTag: tag,
@@ -378,10 +395,10 @@ extension Engine {
         let phase = r.log.currentPhase
         var b: Build
         do {
-            guard let found = try store.build(namespace: key.namespace, image: key.image, number: key.number) else {
+            guard let found = try storedBuild(key) else {
                 // Deleted with its image meanwhile: it ends here, and whoever waits is told so.
                 r.log.close()
-                ended(r.build, message: r.cancelMessage ?? Self.imageDeleted, previous: .BUILDING)
+                ended(r.build, key, message: r.cancelMessage ?? Self.imageDeleted, previous: .BUILDING)
                 return
             }
             b = found
@@ -426,42 +443,46 @@ extension Engine {
             r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()
-        let work = path("work", key.namespace, key.image, String(key.number))
+        let work = workPath(key)
         // Only space is at stake: work/ is emptied at every start.
         Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }
-        finish(b, previous: .BUILDING)
+        finish(b, key, previous: .BUILDING)
     }
 
     /// Persists a finished build, updates its image's status, applies retention, tells
     /// everyone, and schedules the next build. Waiters are released and the queue moves on
-    /// even when the database refuses the write (the failure is reported).
-    func finish(_ b: Build, previous: BuildState) {
-        defer {
-            scheduler.answer(BuildKey(namespace: b.namespace, image: b.image, number: b.number), with: b)
-            schedule()
-        }
+    /// even when the database refuses the write (the failure is reported). A build whose image
+    /// was deleted meanwhile ends as such (`ended`), recording nothing.
+    func finish(_ b: Build, _ key: BuildKey, previous: BuildState) {
         do {
-            try record(b, previous: previous)
+            guard try record(b, key, previous: previous) else {
+                ended(b, key, message: Self.imageDeleted, previous: previous)
+                return
+            }
         } catch {
             report("build \(b.number) of \(b.namespace)/\(b.image) ended \(b.status.rawValue), but that cannot be recorded: \(error)")
             // Followers still hear how it ended, and this engine answers for it as it ended; the
             // next start marks it interrupted.
-            scheduler.noteUnrecorded(b)
-            broadcastBuildStatus(b.key, status: b.status, previous: previous, phase: b.phase, message: b.message)
+            scheduler.noteUnrecorded(key, b)
+            broadcastBuildStatus(key, status: b.status, previous: previous, phase: b.phase, message: b.message)
         }
+        scheduler.answer(key, with: b)
+        schedule()
     }
 
-    private func record(_ b: Build, previous: BuildState) throws {
+    /// Records a build's end on its image; false when the image it is a build of is gone (an
+    /// image of the name may exist again: the check is made in the transaction that records).
+    private func record(_ b: Build, _ key: BuildKey, previous: BuildState) throws -> Bool {
         let ns = b.namespace, name = b.image
         let object = eventObject(namespace: ns, image: name)
-        guard var image = try imageIfExists(ns, name) else {
-            try store.deleteBuilds(namespace: ns, image: name, numbers: [b.number])
-            return
-        }
+        guard var image = try imageIfExists(ns, name), image.buildKey(b.number) == key else { return false }
         let previousReady = image.status.ready
         let summary = BuildReasonCalculator.summary(b.reasonKinds)
         var deleted: [Int] = []
+        var recorded = false
         try change { tx, events in
+            guard try store.object(Image.self, kind: .image, namespace: ns, name: name, in: tx)?.incarnation == image.incarnation else { return }
+            recorded = true
             try store.putBuild(b, in: tx)
             if b.status == .SUCCESS {
                 image.status.lastSuccessfulBuild = .init(number: b.number, reason: summary)
@@ -494,18 +515,20 @@ extension Engine {
                 events.add(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)
             }
         }
+        guard recorded else { return false }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
-        let oldLogs = deleted.map { logPath(BuildKey(namespace: ns, image: name, number: $0)) }
+        let oldLogs = deleted.map { logPath(image.buildKey($0)) }
         if !oldLogs.isEmpty {
             // Retention already removed these builds; a log file that cannot be removed is only space.
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }
             scheduleCollection()
         }
-        broadcastBuildStatus(b.key, status: b.status, previous: previous, phase: b.phase, message: b.message)
+        broadcastBuildStatus(key, status: b.status, previous: previous, phase: b.phase, message: b.message)
         if image.status.ready != previousReady && image.isConfiguration {
             sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
                                                          latestImage: image.status.latestImage, time: Timestamp.now())))
         }
+        return true
     }
 
     /// A failure message as one line: the lines of a multi-line error joined with " | ", so
@@ -519,13 +542,13 @@ extension Engine {
 
     /// Ends a build that is no longer stored (its image was deleted): everyone following it gets
     /// its final status, everyone waiting for it gets it as FAILURE, and the queue moves on.
-    func ended(_ build: Build, message: String, previous: BuildState) {
+    func ended(_ build: Build, _ key: BuildKey, message: String, previous: BuildState) {
         var b = build
         b.status = .FAILURE
         b.message = message
         b.finished = Timestamp.now()
-        broadcastBuildStatus(b.key, status: .FAILURE, previous: previous, phase: b.phase, message: message)
-        scheduler.answer(b.key, with: b)
+        broadcastBuildStatus(key, status: .FAILURE, previous: previous, phase: b.phase, message: message)
+        scheduler.answer(key, with: b)
         schedule()
     }
 }

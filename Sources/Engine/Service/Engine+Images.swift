@@ -55,7 +55,8 @@ extension Engine {
             env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
             contextDir: spec.contextDir, buildTimeout: spec.buildTimeout, network: spec.network,
             successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
-            created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun)
+            created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun,
+            incarnation: UUID().uuidString)
     }
 
     public func patchImage(_ spec: ImageSpec) async throws -> ImageChange {
@@ -217,11 +218,6 @@ extension Engine {
                 number = b.number
                 queuedBuild = b
             } else {
-                if created, let kept = try store.keptBuildNumber(namespace: ns, image: name, in: tx) {
-                    // A deleted image's name: its numbers go on (a build of it may still be ending).
-                    image.status.nextBuildNumber = max(image.status.nextBuildNumber, kept)
-                    try store.forgetBuildNumber(namespace: ns, image: name, in: tx)
-                }
                 number = image.status.nextBuildNumber
                 image.status.nextBuildNumber += 1
                 let b = Build(namespace: ns, image: name, number: number, status: .QUEUED, reasons: reasons, created: Timestamp.now(), inputs: inputs,
@@ -255,7 +251,7 @@ extension Engine {
             }
         }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
-        let key = BuildKey(namespace: ns, image: name, number: number)
+        let key = image.buildKey(number)
         scheduler.enqueue(key)
         RequestAttribution.session?.noteStarted(key)
         if isNew {
@@ -333,11 +329,9 @@ extension Engine {
     /// and cache; `also` adds to the same transaction. Its queued and running builds end.
     func removeImage(namespace: String, name: String, endMessage: String = Engine.imageDeleted,
                      also: (SQLiteDatabase.Transaction, EventBatch) throws -> Void) async throws {
-        let (queued, running) = scheduler.builds(ofImage: namespace, name)
-        let queuedBuilds = try queued.compactMap { try store.build(namespace: namespace, image: name, number: $0.number) }
-        let nextNumber = try imageIfExists(namespace, name)?.status.nextBuildNumber
+        let (queued, running) = try imageIfExists(namespace, name).map(scheduler.builds(ofImage:)) ?? ([], [])
+        let queuedBuilds = try queued.compactMap { key in try store.build(namespace: namespace, image: name, number: key.number).map { (key, $0) } }
         try change { tx, events in
-            if let nextNumber { try store.keepBuildNumber(nextNumber, namespace: namespace, image: name, in: tx) }
             try store.deleteBuilds(namespace: namespace, image: name, in: tx)
             try store.deleteBuildRuns(namespace: namespace, image: name, in: tx)
             try store.delete(kind: .image, namespace: namespace, name: name, in: tx)
@@ -345,10 +339,15 @@ extension Engine {
         }
         imageCache?[ImageKey(namespace: namespace, name: name)] = nil
         // Its builds end: running ones when their task stops (see `completed`), queued ones now.
-        for key in running { scheduler.cancelRunning(key, message: endMessage) }
-        for b in queuedBuilds {
-            scheduler.unqueue(BuildKey(namespace: namespace, image: name, number: b.number))
-            ended(b, message: endMessage, previous: .QUEUED)
+        // A running one's log ends here: an image created again under the name reuses its
+        // file's name, and its builds of the same numbers are others.
+        for key in running {
+            scheduler.running[key]?.log.abandon()
+            scheduler.cancelRunning(key, message: endMessage)
+        }
+        for (key, b) in queuedBuilds {
+            scheduler.unqueue(key)
+            ended(b, key, message: endMessage, previous: .QUEUED)
         }
         let folders = [path("logs", namespace, name), path("cache", namespace, name)]
         try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }

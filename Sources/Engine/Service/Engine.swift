@@ -140,6 +140,7 @@ public actor Engine {
             try store.relativizeStoredPaths()
             try store.upgradeEvents()
             try store.upgradeBuildRuns()
+            try store.upgradeImageIncarnations()
         } catch let e as EngineError where e.reason == .unavailable {
             // A full disk: stored paths stay absolute, and the events table as it was, until the
             // next start; reads still work.
@@ -162,8 +163,10 @@ public actor Engine {
             // The engine still answers reads (a full disk, say); builds fail until work/ can be made.
             FileHandle.standardError.write(Data("slipway: cannot reset \(stateDirectory.path)/work: \(error)\n".utf8))
         }
+        // Queued builds are of the images stored now (a stray build of no image is not queued).
+        let storedImages = Dictionary(try store.objects(Image.self, kind: .image).map { (ImageKey(namespace: $0.namespace, name: $0.name), $0) }) { a, _ in a }
         scheduler = BuildScheduler(limit: options.maxConcurrentBuilds,
-                                   queued: try store.builds(withStatus: .QUEUED).map { BuildKey(namespace: $0.namespace, image: $0.image, number: $0.number) })
+                                   queued: try store.builds(withStatus: .QUEUED).compactMap { storedImages[ImageKey(namespace: $0.namespace, name: $0.image)]?.buildKey($0.number) })
     }
 
     /// One engine per state directory: two would each cache images in memory and could hand out
