@@ -32,9 +32,9 @@ struct ImageIncarnationTests {
         #expect(first["build"] == 1)
         #expect(try await StepLimitsTests.poll { FileManager.default.fileExists(atPath: mount + "/started") ? true : nil } == true,
                 "the first build's step did not start")
-        async let oldWait = c.request("build/wait", ["image": "app", "build": 1], timeout: 300)
-        // Requests run in the order they came; this lets the wait reach the engine before the delete.
-        try await Task.sleep(for: .milliseconds(200))
+        // The wait is written before the delete on the same connection, whose requests start in
+        // the order they came: it waits on the old build when the delete comes.
+        c.send(#"{"jsonrpc":"2.0","id":"old-wait","method":"build/wait","params":{"image":"app","build":1}}"#)
 
         // Deleted while the step prints, and created again at once with a quick Dockerfile.
         _ = try await c.call("image/delete", ["name": "app"])
@@ -43,7 +43,7 @@ struct ImageIncarnationTests {
         #expect(second["build"] == 1, "a recreated image starts at build 1: \(second)")
 
         // The old build's waiter hears it ended as deleted; the new build runs and succeeds.
-        let old = try await oldWait
+        let old = try await c.waitFor(timeout: 300) { $0["id"] == "old-wait" }
         #expect(old["result"]?["status"] == "FAILURE" && old["result"]?["message"] == "image deleted", "\(old)")
         let done = try await c.call("build/wait", ["image": "app", "build": 1], timeout: 300)
         done.expectStatus("SUCCESS")
@@ -64,5 +64,48 @@ struct ImageIncarnationTests {
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/app")
         #expect(FileManager.default.fileExists(atPath: image.rootfs + "/new"))
         #expect(!FileManager.default.fileExists(atPath: image.rootfs + "/old"))
+    }
+
+    /// A state directory from before incarnations (images without one, and the `build_numbers`
+    /// table an engine of that time made) opens: each image gets an incarnation once, the table
+    /// goes, and the image builds on from its own numbers.
+    @Test func aStateDirectoryFromBeforeIncarnationsIsUpgradedOnce() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "legacy", "source": ["local": ["path": .string(BuildFlowTests.helloApp)]]])
+        try await c.call("build/wait", ["image": "legacy", "build": 1]).expectStatus("SUCCESS")
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
+
+        let script = state.path + "/../rewrite-\(UUID().uuidString).py"
+        try """
+            import json, sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            if sys.argv[2] == "strip":
+                for rowid, doc in db.execute("SELECT rowid, document FROM objects WHERE document LIKE ?", ("%incarnation%",)).fetchall():
+                    d = json.loads(doc)
+                    d.pop("incarnation", None)
+                    db.execute("UPDATE objects SET document = ? WHERE rowid = ?", (json.dumps(d), rowid))
+                db.execute("CREATE TABLE build_numbers(namespace TEXT NOT NULL, image TEXT NOT NULL, next INTEGER NOT NULL, PRIMARY KEY(namespace, image))")
+                db.execute("DELETE FROM meta WHERE key = ?", ("incarnations",))
+                db.commit()
+                print(db.execute("SELECT count(*) FROM objects WHERE document LIKE ?", ("%incarnation%",)).fetchone()[0])
+            else:
+                print(db.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", ("build_numbers",)).fetchone()[0])
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }  // a temporary script; nothing depends on its removal
+        let r = try await sh("python3 '\(script)' '\(state.path)/state.db' strip")
+        #expect(r.status == 0 && r.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(r)")
+
+        let again = try SlipwayClient(stateDir: state.path)
+        let incarnation = try #require(try await again.call("image/get", ["name": "legacy"])["incarnation"]?.stringValue)
+        #expect(UUID(uuidString: incarnation) != nil)
+        #expect(try await again.call("image/trigger", ["name": "legacy"])["build"] == 2)
+        try await again.call("build/wait", ["image": "legacy", "build": 2]).expectStatus("SUCCESS")
+        #expect(try await again.call("image/get", ["name": "legacy"])["incarnation"]?.stringValue == incarnation, "given once")
+        // The engine holds the database exclusively while it runs.
+        #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
+        let tables = try await sh("python3 '\(script)' '\(state.path)/state.db' count")
+        #expect(tables.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(tables)")
     }
 }
