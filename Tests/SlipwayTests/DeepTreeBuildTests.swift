@@ -44,8 +44,8 @@ import Testing
         #expect(log.contains("made a tree 25000 levels deep"), "\(log)")
 
         // The engine answers (`call` fails on an error), removes the build's folder, and collects.
-        _ = try await c.call("image/get", ["name": "deep"])
-        let work = state.path + "/work/default/deep/1"
+        let incarnation = try #require(try await c.call("image/get", ["name": "deep"])["incarnation"]?.stringValue)
+        let work = state.path + "/work/default/deep/1-\(incarnation)"
         let deadline = Date().addingTimeInterval(120)
         while FileManager.default.fileExists(atPath: work) && Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
         #expect(!FileManager.default.fileExists(atPath: work), "the failed build's folder is removed")

@@ -222,9 +222,13 @@ import Testing
             return try await c.call("build/wait", ["image": .string(mode), "build": 1], timeout: 300)
         }
 
-        let go = state.path + "/work/default/procs/1/platform/go"
         var folders: [String] = []
-        let procs = try await build("procs") { folders = try await Self.release(go, cgroup: cgroups ? (pids, memory) : nil) }
+        let procs = try await build("procs") {
+            // A build's work folder is named by its number and its image's incarnation.
+            let incarnation = try #require(try await c.call("image/get", ["name": "procs"])["incarnation"]?.stringValue)
+            let go = state.path + "/work/default/procs/1-\(incarnation)/platform/go"
+            folders = try await Self.release(go, cgroup: cgroups ? (pids, memory) : nil)
+        }
         #expect(procs["status"] == "SUCCESS", "\(procs)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/workspace/started")
