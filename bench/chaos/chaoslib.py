@@ -593,3 +593,81 @@ def umoci_unpack(layout, tag="latest"):
         return "" if p.returncode == 0 else p.stderr.decode(errors="replace").strip()[-300:]
     finally:
         subprocess.run(["rm", "-rf", d])
+
+
+def active_builds(state, timeout=30):
+    """Builds QUEUED or BUILDING, as `slipway engine status` would not say per image: from
+    build/list of every image (None when the engine does not answer)."""
+    c = Client(state, "line")
+    try:
+        r = c.call("image/list", {"limit": 10000}, timeout)
+        if not ok(r):
+            return None
+        keys = [(img["name"], c.request("build/list", {"image": img["name"], "limit": 1000})) for img in r["result"]["images"]]
+        out = []
+        for name, k in keys:
+            b = c.reply(k, timeout)
+            if not ok(b):
+                continue  # deleted meanwhile
+            out += [(name, int(x["number"]), x["status"]) for x in b["result"]["builds"] if x["status"] in ("QUEUED", "BUILDING")]
+        return out
+    finally:
+        c.close(timeout)
+
+
+def wait_quiet(state, timeout=300):
+    """Waits until no build is queued or running; returns those still active at the deadline."""
+    deadline = time.monotonic() + timeout
+    left = None
+    while time.monotonic() < deadline:
+        left = active_builds(state)
+        if left == []:
+            return []
+        time.sleep(0.5)
+    return left
+
+
+ALLOWED_FAILURES = ("interrupted", "image deleted", "canceled")
+
+
+def final_checks(name, state, f, allowed_failures=ALLOWED_FAILURES, unpack=True):
+    """Once the run is over: builds settle, the engine stops, and then the state must hold —
+    SQLite intact, no build QUEUED or BUILDING, every failed build failed for a reason the run
+    caused, every layout whole (and unpacked by umoci), no process or mount left. Returns counts."""
+    left = wait_quiet(state)
+    f.check(left == [], "builds still queued or running 5 minutes after the run", left)
+    stop_engine(state, now=False)
+    pid_left = engine_pids(state)
+    f.check(not pid_left, "engine still running after engine stop", pid_left)
+    counts = {}
+    db, d = db_snapshot(state)
+    if db is not None:
+        res = integrity(db)
+        f.check(res == "ok", "SQLite integrity_check", res)
+        builds = db_builds(db)
+        counts["builds"] = len(builds)
+        counts["succeeded"] = sum(1 for s, _ in builds.values() if s == "SUCCESS")
+        for key, (status, doc) in builds.items():
+            f.check(status in ("SUCCESS", "FAILURE"), "build left QUEUED or BUILDING after the engine stopped", (key, status))
+            if status == "FAILURE":
+                msg = json.loads(doc).get("message", "") or ""
+                f.check(any(a in msg for a in allowed_failures), "build failed for a reason the run did not cause", f"{key}: {msg[:300]}")
+        db.close()
+        shutil.rmtree(d, ignore_errors=True)
+    lays = layouts(state)
+    counts["layouts"] = len(lays)
+    bad = 0
+    for lay in lays:
+        problems = layout_problems(lay)
+        if not problems and unpack:
+            u = umoci_unpack(lay)
+            problems = [f"umoci unpack {lay}: {u}"] if u else []
+        for p in problems:
+            f.add("image layout not whole (umoci cannot unpack it)", p)
+        bad += bool(problems)
+    counts["unreadable layouts"] = bad
+    procs = processes_of(state)
+    f.check(not procs, "processes left after the engine stopped", procs)
+    m = mounts_under(state)
+    f.check(not m, "mounts left under the state directory", m)
+    return counts

@@ -60,6 +60,7 @@ class Expect:
         self.extra_nulls = 0  # parse errors a case may or may not get, beyond those counted
         self.sent_keys = set()
         self.inputs = 0
+        self.samples = {}  # id key -> a message sent with it
 
     def reply(self, key):
         self.strict[key] += 1
@@ -151,8 +152,14 @@ def frame(body, framing):
 
 def bulk_connection(rng, framing, count, base):
     e = Expect()
-    data = b"".join(frame(json_message(rng, base + i, e), framing) for i in range(count))
-    return data, e
+    parts = []
+    for i in range(count):
+        before = e.strict + e.either
+        body = json_message(rng, base + i, e)
+        for k in (e.strict + e.either) - before:
+            e.samples.setdefault(k, body[:160])
+        parts.append(frame(body, framing))
+    return b"".join(parts), e
 
 
 SENTINEL_ID = 424242
@@ -270,7 +277,7 @@ def run_connection(state, data, e, mode, deadline):
             continue
         if got[k] < e.strict[k]:
             problems.append(("a request got no reply with its exact id (none, or the id changed)",
-                             f"id {k}: {got[k]} replies, {e.strict[k]} expected; null replies {got['null']}; {sample!r}"))
+                             f"id {k}: {got[k]} replies, {e.strict[k]} expected; null replies {got['null']}; {e.samples.get(k, sample)!r}"))
         elif got[k] > e.strict[k] + e.either[k]:
             problems.append(("a reply with an id never sent, or sent fewer times", f"id {k}: {got[k]} replies, {e.strict[k]} expected; {sample!r}"))
     if rc not in (0, 1):
