@@ -376,6 +376,7 @@ def engine_pids(state):
             except OSError:
                 continue
             out.append(int(p))
+    ENGINES_SEEN.update(out)
     return out
 
 
@@ -405,19 +406,37 @@ def wait_gone(pid, timeout=30):
     return False
 
 
+ENGINES_SEEN = set()  # pids of every engine of this run, for the step cgroups they named
+
+
+def _step_cgroup_of(pid, engines):
+    """True when the process is in a step cgroup of one of `engines`
+    (`slipway-<pid namespace>-<engine pid>-<random>`)."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return any(f"-{e}-" in part for e in engines for part in text.split("/") if part.startswith("slipway-"))
+
+
 def processes_of(state, exclude=()):
     """Processes that belong to a state directory's builds: whose command line, working folder
-    or root names a path under it (bwrap, slipway-userns, step processes). Pid -> description."""
+    or root names a path under it (bwrap, slipway-userns), or that run in a step cgroup of an
+    engine this run started (step processes, whose paths are their sandbox's). Pid -> what."""
     want = os.path.realpath(state).encode()
     found = {}
     me = os.getpid()
+    engines = ENGINES_SEEN - set(engine_pids(state))
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) == me or int(p) in exclude:
             continue
         hit = None
         a = _cmdline(p)
-        if any(want in x for x in a):
+        if any(want in x for x in a) and int(p) not in ENGINES_SEEN:
             hit = b" ".join(a)[:200].decode(errors="replace")
+        elif engines and _step_cgroup_of(p, engines):
+            hit = "in a step cgroup of a dead engine: " + b" ".join(a)[:160].decode(errors="replace")
         else:
             for link in ("cwd", "root"):
                 try:
@@ -429,7 +448,8 @@ def processes_of(state, exclude=()):
         if hit:
             try:
                 with open(f"/proc/{p}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    fields = f.read().rsplit(")", 1)[1].split()
+                    if fields[0] == "Z" or int(fields[1]) == me:  # a zombie, or a client this run started
                         continue
             except OSError:
                 continue
@@ -585,6 +605,21 @@ def layouts(state):
     return sorted(out)
 
 
+def layout_tags(layout):
+    """The tags (ref.name annotations) of a layout's index.json."""
+    with open(os.path.join(layout, "index.json"), "rb") as f:
+        index = json.loads(f.read())
+    return [m["annotations"]["org.opencontainers.image.ref.name"] for m in index.get("manifests", [])
+            if "org.opencontainers.image.ref.name" in m.get("annotations", {})]
+
+
+def make_oci_base(stack, layout):
+    """The stack's build image as an OCI layout `layout:b`, a FROM for Dockerfile builds."""
+    subprocess.run(f"set -e; umoci init --layout {layout}; umoci new --image {layout}:b; umoci insert --rootless --image {layout}:b {stack}/build / >/dev/null",
+                   shell=True, check=True, capture_output=True)
+    return f"oci:{layout}:b"
+
+
 def umoci_unpack(layout, tag="latest"):
     """'' when `umoci unpack` unpacks the layout's tag, else its error."""
     d = tempfile.mkdtemp(prefix="slipway-chaos-unpack-")
@@ -660,8 +695,9 @@ def final_checks(name, state, f, allowed_failures=ALLOWED_FAILURES, unpack=True)
     for lay in lays:
         problems = layout_problems(lay)
         if not problems and unpack:
-            u = umoci_unpack(lay)
-            problems = [f"umoci unpack {lay}: {u}"] if u else []
+            for tag in layout_tags(lay):  # an image that never built has an empty index
+                u = umoci_unpack(lay, tag)
+                problems += [f"umoci unpack {lay}:{tag}: {u}"] if u else []
         for p in problems:
             f.add("image layout not whole (umoci cannot unpack it)", p)
         bad += bool(problems)
