@@ -504,10 +504,17 @@ def prepare_builder(state, stack):
     setup_builder(state, stack)
 
 
-def make_app(path, seed, extra_files=0):
+def make_app(path, seed, extra_files=0, build_seconds=0.0, random_mib=0):
     """A copy of examples/hello-app (with `extra_files` small seeded files), so each image's
-    source differs."""
+    source differs; its build.sh sleeps `build_seconds` (a build that is still running when
+    something else happens) and writes `random_mib` MiB of random bytes (a new layer each
+    build, whose export takes a while)."""
     shutil.copytree(HELLO_APP, path, dirs_exist_ok=True)
+    with open(path + "/build.sh", "a") as f:
+        if build_seconds:
+            f.write(f"sleep {build_seconds}\n")
+        if random_mib:
+            f.write(f"head -c {random_mib * 1048576} /dev/urandom > bin/data\n")
     rng = random.Random(seed)
     for i in range(extra_files):
         with open(f"{path}/data{i}.txt", "w") as f:
