@@ -286,7 +286,7 @@ def run_connection(state, data, e, mode, deadline):
 
 
 def main():
-    a = parse_args(__doc__, inputs=(100000, 5000, "inputs to send"), parallel=(3, 2, "connections at once"),
+    a = parse_args(__doc__, inputs=(100000, 20000, "inputs to send"), parallel=(3, 2, "connections at once"),
                    per_connection=(200, 100, "messages per bulk connection"))
     rng = random.Random(a.seed)
     f = Failures()

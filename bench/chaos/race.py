@@ -43,6 +43,10 @@ def first_start(r, rng, tmp, clients, f, n):
     pids = engine_pids(state)
     n["first-start rounds"] += 1
     f.check(len(pids) == 1, "first-start: not exactly one engine", f"round {r}: {pids}")
+    with open(f"{state}/engine.log", errors="replace") as log_file:
+        text = log_file.read()
+    started = text.count(" serving ")
+    f.check(started == 1 and "cannot start" not in text, "first-start: more than one engine started (engine.log)", f"round {r}: {text[-400:]!r}")
     stop_engine(state)
     shutil.rmtree(state, ignore_errors=True)
 
