@@ -25,8 +25,7 @@ if "SLIPWAY_BIN_DIR" not in os.environ:
     debug = os.path.join(ROOT, ".build", "debug")
     os.environ["SLIPWAY_BIN_DIR"] = debug if os.path.exists(os.path.join(debug, "slipway")) else os.path.join(ROOT, ".build", "release")
 sys.path.insert(0, os.path.dirname(HERE))
-import common  # noqa: E402  (after SLIPWAY_BIN_DIR is settled)
-from common import SLIPWAY, make_stack, setup_builder, stop_engine, machine_info  # noqa: E402,F401
+from common import SLIPWAY, make_stack, setup_builder, stop_engine, machine_info  # noqa: E402,F401  (after SLIPWAY_BIN_DIR is settled; re-exported)
 
 HELLO_APP = os.path.join(ROOT, "examples", "hello-app")
 

@@ -30,6 +30,7 @@ from chaoslib import (ROOT, Client, make_oci_base, Failures, db_builds, db_image
                       orphans_after_kill, parse_args, prepare_builder, session, stop_engine, temp_dir, wait_engine)
 import shutil  # noqa: E402
 
+SEEN_LAYOUT_PROBLEMS = set()
 POINTS = ["build", "export", "delete", "recreate", "gc", "writes", "random"]
 ABSENT = ("absent",)
 
@@ -235,11 +236,13 @@ def round_(r, rng, state, tmp, model, f, stats, args, base):
     stats["acknowledged writes lost"] += f.counts["acknowledged write lost"] + f.counts["acknowledged build lost"] - before
     db.close()
     shutil.rmtree(d, ignore_errors=True)
+    gc_ran = any(op[0] == "gc" for op, _ in ops)
     for lay in layouts(state):
-        problems = layout_problems(lay)
+        problems = [p for p in layout_problems(lay) if p not in SEEN_LAYOUT_PROBLEMS]
+        SEEN_LAYOUT_PROBLEMS.update(problems)  # a layout broken once is counted once, not at every kill after
         stats["unreadable layouts"] += bool(problems)
         for p in problems:
-            f.add("image layout not whole after kill -9", f"round {r} ({point}): {p}")
+            f.add("image layout not whole after kill -9", f"round {r} ({point}, {'system/gc sent' if gc_ran else 'no system/gc'} this round): {p}")
     # The restart: the next client starts an engine, which ends what was BUILDING.
     c = Client(state, "line", args=args, name="restart")
     f.check(ok(c.call("image/list", {"limit": 1000}, 60)), "engine did not answer after the restart", f"round {r}")

@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaoslib import (Client, Failures, engine_pids, id_key, loads_exact, log, machine_info, parse_args, stop_engine,  # noqa: E402
-                      temp_dir, wait_engine, RawNumber)
+                      temp_dir, wait_engine)
 
 MAX_MESSAGE = 65536  # the fuzz engine's --max-message-size, so the size cap is cheap to pass
 
@@ -364,7 +364,7 @@ def main():
     per_request = sum(v for k, v in f.counts.items() if k not in ("malformed reply", "malformed framing of a reply") and not k.startswith(("crash", "hang")))
     return f.finish("fuzz", a.seed, {"inputs": sent, "connections": connections, "seconds": round(elapsed),
                                      "crashes": crashes, "hangs": hangs, "malformed replies": malformed,
-                                     "connections with wrong replies (ids, counts)": per_request})
+                                     "wrong replies (exact ids, one per request)": per_request})
 
 
 if __name__ == "__main__":

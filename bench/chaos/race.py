@@ -22,11 +22,10 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import (SLIPWAY, Client, Failures, engine_pids, layout_problems, layout_tags, layouts, log,  # noqa: E402
+from chaoslib import (SLIPWAY, Client, Failures, engine_pids, layout_problems, layout_tags, log,  # noqa: E402
                       machine_info, make_app, make_stack, ok, parse_args, prepare_builder, stop_engine, temp_dir,
                       umoci_unpack, wait_engine, wait_gone)
 
