@@ -456,20 +456,49 @@ def processes_of(state, exclude=()):
     return found
 
 
-def orphans_after_kill(state, timeout=5):
+def _start_time(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def left_after_kill(state, timeout=5):
     """After the engine was killed: what still runs for the state directory once `timeout` has
-    passed (each is an orphan). They are killed afterwards so the next round starts clean."""
+    passed, as {pid: (start time, what)} (a pid is known by its start time too)."""
     deadline = time.monotonic() + timeout
     left = processes_of(state)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
         left = processes_of(state)
-    for pid in left:
+    return {p: (_start_time(p), what) for p, what in left.items()}
+
+
+def still_running(left, timeout=10):
+    """Those of `left` (from left_after_kill) alive after `timeout` (each is an orphan: the
+    engine that started after the kill had that long to sweep its dead predecessor's steps).
+    They are killed afterwards so the next round starts clean."""
+    deadline = time.monotonic() + timeout
+    alive = dict(left)
+    while alive and time.monotonic() < deadline:
+        alive = {p: v for p, v in alive.items() if _start_time(p) == v[0] and not _is_zombie(p)}
+        if alive:
+            time.sleep(0.05)
+    for pid in alive:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    return left
+    return {p: v[1] for p, v in alive.items()}
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def mounts_under(path):

@@ -3,8 +3,9 @@ steps, while it exports, during image/delete and delete+recreate of a building i
 system/gc, during creates and patches — then the checks, every time:
 
 - the clients connected exit 1 at once;
-- no orphan: nothing of the state directory's builds still runs 5 s after the kill (bwrap,
-  slipway-userns, step processes in the dead engine's step cgroups), no mount left under it;
+- no orphan: nothing the state directory's builds had running (bwrap, slipway-userns, step
+  processes in the dead engine's step cgroups) still runs 5 s after the kill, nor (counted
+  apart) 10 s after the next engine started; no mount is left under the state directory;
 - SQLite passes PRAGMA integrity_check;
 - every acknowledged write is there: an acknowledged create, patch or delete is what the image
   is (or what a later write that got no reply made it), an acknowledged build number exists;
@@ -27,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaoslib import (ROOT, Client, make_oci_base, Failures, db_builds, db_images, db_snapshot, engine_pids, final_checks, integrity,  # noqa: E402
                       kill_engine, layout_problems, layouts, log, machine_info, make_stack, mounts_under, ok,
-                      orphans_after_kill, parse_args, prepare_builder, session, stop_engine, temp_dir, wait_engine)
+                      left_after_kill, still_running, parse_args, prepare_builder, session, stop_engine, temp_dir, wait_engine)
 import shutil  # noqa: E402
 
 SEEN_LAYOUT_PROBLEMS = set()
@@ -212,10 +213,10 @@ def round_(r, rng, state, tmp, model, f, stats, args, base):
     for c in (w, follower):
         rc = c.close(15)
         f.check(rc == 1, "a connected client did not exit 1 at once after the kill", f"round {r} {c.name}: {rc} {c.stderr[-200:]!r}")
-    orphans = orphans_after_kill(state, 5)
-    stats["orphans"] += len(orphans)
-    for p, what in orphans.items():
-        f.add("orphan process after kill -9 of the engine", f"round {r} ({point}): {p} {what}")
+    left = left_after_kill(state, 5)
+    stats["orphans"] += len(left)
+    for p, (_, what) in left.items():
+        f.add("orphan process: alive 5 s after kill -9 of its engine", f"round {r} ({point}): {p} {what}")
     m = mounts_under(state)
     stats["mounts left"] += len(m)
     f.check(not m, "mount left after kill -9 of the engine", f"round {r}: {m[:3]}")
@@ -254,6 +255,11 @@ def round_(r, rng, state, tmp, model, f, stats, args, base):
                     f"round {r}: {name} build {n}")
     c.close(30)
     wait_engine(state)
+    # What the dead engine's builds left running must be gone once the next engine is up.
+    orphans = still_running(left, 10)
+    stats["orphans still alive after the restart"] += len(orphans)
+    for p, what in orphans.items():
+        f.add("orphan process: still alive 10 s after the next engine started", f"round {r} ({point}): {p} {what}")
     return point
 
 
@@ -292,7 +298,7 @@ def main():
     return f.finish("faults", a.seed, {"kills": a.kills, "seconds": round(time.monotonic() - t0), "during": dict(points),
                                        **{k: stats[k] for k in ("not reached", "writes sent", "writes acknowledged",
                                                                 "acknowledged writes lost", "integrity failures", "unreadable layouts",
-                                                                "orphans", "mounts left", "interrupted builds")},
+                                                                "orphans", "orphans still alive after the restart", "mounts left", "interrupted builds")},
                                        "final": counts})
 
 
