@@ -66,13 +66,18 @@ class Failures:
             self.add(invariant, example)
         return ok
 
-    def finish(self, name, seed, counts):
-        """Prints the summary line (and what broke); returns the exit status."""
+    def finish(self, name, seed, counts, work=None):
+        """Prints the summary line (and what broke); returns the exit status. The run's `work`
+        folder is removed when every invariant held, and kept (and named) otherwise."""
         figures = ", ".join(f"{k} {v}" for k, v in counts.items())
         print(f"{name}: seed {seed}: {figures}", flush=True)
         if not self.counts:
             print(f"{name}: OK, every invariant held", flush=True)
+            if work:
+                subprocess.run(["rm", "-rf", "--one-file-system", work])
             return 0
+        if work:
+            print(f"{name}: its state is kept in {work}", flush=True)
         for inv, n in sorted(self.counts.items()):
             print(f"{name}: BROKEN {inv}: {n}", flush=True)
             for e in self.examples[inv]:

@@ -109,7 +109,7 @@ def main():
         if subprocess.run(["umount", fs]).returncode != 0:
             subprocess.run(["umount", "-l", fs])
     return f.finish("diskfull", a.seed, {"rounds": a.rounds, "reads": reads, "writes": writes, "writes refused with 1006": refused,
-                                         "writes that fit": accepted, **counts})
+                                         "writes that fit": accepted, **counts}, work=tmp)
 
 
 if __name__ == "__main__":

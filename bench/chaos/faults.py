@@ -299,7 +299,7 @@ def main():
                                        **{k: stats[k] for k in ("not reached", "writes sent", "writes acknowledged",
                                                                 "acknowledged writes lost", "integrity failures", "unreadable layouts",
                                                                 "orphans", "orphans still alive after the restart", "mounts left", "interrupted builds")},
-                                       "final": counts})
+                                       "final": counts}, work=tmp)
 
 
 if __name__ == "__main__":

@@ -364,7 +364,7 @@ def main():
     per_request = sum(v for k, v in f.counts.items() if k not in ("malformed reply", "malformed framing of a reply") and not k.startswith(("crash", "hang")))
     return f.finish("fuzz", a.seed, {"inputs": sent, "connections": connections, "seconds": round(elapsed),
                                      "crashes": crashes, "hangs": hangs, "malformed replies": malformed,
-                                     "wrong replies (exact ids, one per request)": per_request})
+                                     "wrong replies (exact ids, one per request)": per_request}, work=tmp)
 
 
 if __name__ == "__main__":

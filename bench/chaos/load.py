@@ -125,7 +125,7 @@ def main():
         stop_engine(state)
     return f.finish("load", a.seed, {"clients": a.clients, "seconds": round(elapsed), "requests": total, "replies": answered,
                                      "missing": missing, "duplicated": duplicated, "malformed": malformed,
-                                     "writes": writes, "error replies": dict(codes), **counts})
+                                     "writes": writes, "error replies": dict(codes), **counts}, work=tmp)
 
 
 if __name__ == "__main__":

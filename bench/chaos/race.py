@@ -214,7 +214,7 @@ def main():
         for d in os.listdir(tmp):
             if os.path.isdir(f"{tmp}/{d}"):
                 stop_engine(f"{tmp}/{d}")
-    return f.finish("race", a.seed, {"seconds": round(time.monotonic() - t0), **n})
+    return f.finish("race", a.seed, {"seconds": round(time.monotonic() - t0), **n}, work=tmp)
 
 
 if __name__ == "__main__":
