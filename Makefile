@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build test demo bench chaos chaos-ci clean
 
 setup:
 	@scripts/setup.sh
@@ -17,6 +17,15 @@ test: setup
 	swift build $(SWIFT_FLAGS)
 	scripts/make-stack.sh .build/test-stack >/dev/null
 	SLIPWAY_TEST_STACK=$(CURDIR)/.build/test-stack swift test --disable-xctest $(SWIFT_FLAGS)
+	bench/chaos/run.sh --ci
+
+# The chaos loop (bench/chaos): load, kill -9 of the engine, protocol fuzzer, disk full and
+# races, against the debug build. `chaos-ci` is the short seeded version `make test` runs.
+chaos: build
+	bench/chaos/run.sh
+
+chaos-ci: build
+	bench/chaos/run.sh --ci
 
 # Builds the example app into an OCI image under a fresh state directory and runs it.
 demo: build

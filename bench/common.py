@@ -97,3 +97,15 @@ def write_buildpack(path, bp_id, build_script, api="0.10"):
         f.write("#!/usr/bin/env bash\n" + build_script)
     for x in ("detect", "build"):
         os.chmod(f"{path}/bin/{x}", 0o755)
+
+
+def machine_info():
+    """One line about the machine a figure was measured on: cores, memory, kernel, load."""
+    import platform
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) // 1024
+    except OSError:
+        mem = 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return f"{os.cpu_count()} cores, {mem} MiB, Linux {platform.release()}, load {load:.2f}"
