@@ -6,8 +6,12 @@ import Foundation
 /// only once it is complete. Both sides hold what a build step wrote, so both go through
 /// `ConfinedDirectory`: a cached layer that is a symlink, or whose `.toml` is not a regular
 /// file, is never followed.
-struct LayerCache: Sendable {
+public struct LayerCache: Sendable {
     let directory: String
+
+    /// Ends the name of the fresh cache a save fills beside the image's (`<image>.new`), which
+    /// a collection keeps with the image's.
+    public static let freshSuffix = ".new"
 
     /// Copies each buildpack's cached layers into `layers`; returns "id:layer" for each.
     func restore(into layers: ConfinedDirectory, buildpacks: [BuildpackDescriptor]) throws -> [String] {
@@ -42,7 +46,7 @@ struct LayerCache: Sendable {
 
     /// Moves the cached layers out of `layers` into a fresh cache; returns "id:layer" for each.
     func save(from layers: ConfinedDirectory, buildpacks: [BuildpackDescriptor], cached: Set<String>) throws -> [String] {
-        let freshPath = directory + ".new"
+        let freshPath = directory + Self.freshSuffix
         try ConfinedDirectory.removeTree(atPath: freshPath)
         let fresh = try ConfinedDirectory(path: freshPath, create: true)
         var saved: [String] = []

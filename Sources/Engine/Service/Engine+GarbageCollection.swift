@@ -70,7 +70,11 @@ extension Engine {
             for (kind, folder) in [("images", "layouts"), ("caches", "cache"), ("logs", "logs")] {
                 var f = GarbageCollector.Freed()
                 for ns in Self.folders(in: state + "/" + folder) {
-                    f = f + gc.sweepFolders(in: state + "/" + folder + "/" + ns, keep: roots.images[ns] ?? [])
+                    var names = roots.images[ns] ?? []
+                    // A build saving its cache fills `<image>.new` (`LayerCache.save`) before it
+                    // takes the image's name.
+                    if folder == "cache" { names.formUnion(names.map { $0 + LayerCache.freshSuffix }) }
+                    f = f + gc.sweepFolders(in: state + "/" + folder + "/" + ns, keep: names)
                 }
                 if folder == "layouts" {
                     for ns in Self.folders(in: state + "/layouts/.registry") {
