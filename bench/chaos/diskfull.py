@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import (Client, Failures, error_code, final_checks, log, machine_info, make_app, make_stack, ok,  # noqa: E402
+from chaoslib import (ROOT, Client, Failures, error_code, final_checks, log, machine_info, make_app, make_stack, ok,  # noqa: E402
                       parse_args, prepare_builder, stop_engine, temp_dir)
 
 READS = [("image/get", {"name": "steady"}), ("image/list", {}), ("image/status", {"name": "steady"}),
@@ -80,7 +80,7 @@ def main():
                                    ("image/patch", {"name": "steady", "source": {"local": {"path": app}}}),
                                    ("image/trigger", {"name": "steady"}),
                                    ("secret/create", {"name": f"s{rnd}", "registry": {"server": "r.example", "username": "u", "password": "p"}}),
-                                   ("clusterstore/create", {"name": f"store{rnd}", "buildpacks": []})]:
+                                   ("clusterstore/create", {"name": f"store{rnd}", "buildpacks": [ROOT + "/buildpacks/procfile"]})]:
                 writes += 1
                 r = c.call(method, params, 120)
                 code = error_code(r)
