@@ -178,7 +178,8 @@ def round_(r, rng, state, tmp, model, f, stats, args, base):
             elif x < 0.85:
                 send("trigger", rng.choice(existing))
             elif len(existing) > 6:
-                victim = rng.choice(existing)
+                # Not the image this round's point is about: it is deleted (or kept) by the point.
+                victim = rng.choice([e for e in existing if e != target])
                 existing.remove(victim)
                 send("delete", victim)
 

@@ -60,14 +60,31 @@ public struct GarbageCollector: Sendable {
     }
 
     /// Removes the blobs of `store` that are not in `keep` and older than the collection.
+    /// First puts back what an earlier collection, killed half way, left moved aside.
     public func sweepBlobs(of store: ContentStore, keep: Set<Digest>) -> Freed {
         var freed = Freed()
         let dir = store.blobsDirectory.path
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+        // A listing that fails (the store is gone) has nothing to sweep.
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        if !dryRun {
+            for name in names where name.hasPrefix(Self.asidePrefix) {
+                Self.putBack(dir + "/" + name, as: dir + "/" + name.dropFirst(Self.asidePrefix.count))
+            }
+        }
+        for name in names {
             guard let digest = Digest("sha256:" + name), !keep.contains(digest) else { continue }
             freed = freed + remove(dir + "/" + name)
         }
         return freed
+    }
+
+    /// Names a file a collection moved aside before removing it (`remove`).
+    static let asidePrefix = ".gc-"
+
+    /// Gives a file moved aside its name back, unless a fresh one took the name meanwhile.
+    static func putBack(_ aside: String, as path: String) {
+        if link(aside, path) != 0 && errno != EEXIST { return }  // left aside: the next collection tries again
+        unlink(aside)
     }
 
     /// Removes the folders in `dir` whose names are not in `keep` and that are older than the
@@ -90,9 +107,20 @@ public struct GarbageCollector: Sendable {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             // A folder that cannot be removed whole is left for the next collection.
             guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }
-        } else if unlink(path) != 0 {
+            return freed
+        }
+        // A writer may reuse the blob (touch it, `ContentStore.reuse`) and name it in an index
+        // between the look above and the removal: it is moved aside, looked at again, and put
+        // back when it changed. A writer that comes once it is aside finds no blob and writes
+        // it anew.
+        let name = (path as NSString).lastPathComponent
+        let aside = (path as NSString).deletingLastPathComponent + "/" + Self.asidePrefix + name
+        guard rename(path, aside) == 0 else { return Freed() }
+        guard lstat(aside, &st) == 0, Self.modified(st) < started else {
+            Self.putBack(aside, as: path)
             return Freed()
         }
+        guard unlink(aside) == 0 else { return Freed() }
         return freed
     }
 

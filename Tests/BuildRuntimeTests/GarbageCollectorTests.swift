@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import BuildRuntime
+
+/// The sweep of a content store: what is old and unreachable goes, what changed since the
+/// collection began stays, and what a collection killed half way left moved aside comes back.
+@Suite struct GarbageCollectorTests {
+    /// A store with one blob of `text`, its file dated `age` seconds ago.
+    static func blob(_ text: String, in store: ContentStore, age: TimeInterval) throws -> Digest {
+        let data = Data(text.utf8)
+        let digest = Digest.of(data)
+        try FileManager.default.createDirectory(at: store.blobsDirectory, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: store.path(digest)))
+        let when = Date().addingTimeInterval(-age).timeIntervalSince1970
+        var times = [timespec(tv_sec: Int(when), tv_nsec: 0), timespec(tv_sec: Int(when), tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, store.path(digest), &times, 0) == 0)
+        return digest
+    }
+
+    @Test func oldUnreachableBlobsGoAndNothingIsLeftAside() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }  // a scratch folder; nothing depends on its removal
+        let store = try ContentStore(root: URL(fileURLWithPath: dir))
+        let kept = try Self.blob("kept", in: store, age: 3600)
+        let garbage = try Self.blob("garbage", in: store, age: 3600)
+        let fresh = try Self.blob("fresh", in: store, age: 0)
+        let freed = GarbageCollector(started: Date().addingTimeInterval(-60), dryRun: false).sweepBlobs(of: store, keep: [kept])
+        #expect(freed.count == 1)
+        #expect(store.contains(kept) && store.contains(fresh) && !store.contains(garbage))
+        let left = try FileManager.default.contentsOfDirectory(atPath: store.blobsDirectory.path).filter { $0.hasPrefix(".gc-") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// A collection killed between moving a blob aside and looking at it again leaves it aside:
+    /// the next sweep gives it its name back (it may have been reused and named meanwhile), and
+    /// drops the aside copy where a fresh blob took the name.
+    @Test func whatAKilledCollectionLeftAsideIsPutBack() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }  // a scratch folder; nothing depends on its removal
+        let store = try ContentStore(root: URL(fileURLWithPath: dir))
+        let named = try Self.blob("named by an index", in: store, age: 0)
+        let rewritten = try Self.blob("written anew", in: store, age: 0)
+        let blobs = store.blobsDirectory.path
+        #expect(rename(store.path(named), blobs + "/.gc-" + named.hex) == 0)
+        #expect(link(store.path(rewritten), blobs + "/.gc-" + rewritten.hex) == 0)
+        _ = GarbageCollector(started: Date().addingTimeInterval(-60), dryRun: false).sweepBlobs(of: store, keep: [named, rewritten])
+        #expect(store.contains(named) && store.contains(rewritten))
+        #expect(try store.read(named) == Data("named by an index".utf8))
+        let left = try FileManager.default.contentsOfDirectory(atPath: blobs).filter { $0.hasPrefix(".gc-") }
+        #expect(left.isEmpty, "\(left)")
+    }
+}
