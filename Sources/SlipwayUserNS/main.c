@@ -89,8 +89,9 @@
 // It dies with the engine that started it (PR_SET_PDEATHSIG SIGKILL, and its namespace's first
 // process with it): an engine killed with SIGKILL leaves no step running, adopted by PID 1
 // (bwrap's --die-with-parent then takes the sandbox down). A parent that died before the
-// helper asked is seen by getppid() no longer being the parent it started with; the one that
-// died before the helper ran at all is left to the next engine's start (LeftoverProcesses).
+// helper asked is seen by getppid() no longer being the pid the engine gave it in
+// SLIPWAY_PARENT_PID; what bwrap started directly leaves in the moment before bwrap asks is
+// left to the next engine's start (LeftoverProcesses).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -164,6 +165,21 @@ static int plain_path(const char *p) { return *p && !strpbrk(p, ",:\\\n"); }
 static void die_with_parent(pid_t expected) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("prctl(PR_SET_PDEATHSIG)");
     if (getppid() != expected) _exit(HELPER_FAILED);
+}
+
+// The parent the engine says it is (SLIPWAY_PARENT_PID, taken out of what the helper runs):
+// an engine killed before the helper asked to die with it has left it adopted, and getppid()
+// now names the adopter. Without the variable (the helper run by hand), the current parent.
+static pid_t engine_pid(void) {
+    const char *v = getenv("SLIPWAY_PARENT_PID");
+    pid_t expected = getppid();
+    if (v && *v) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end == 0 && n > 0) expected = (pid_t)n;
+    }
+    unsetenv("SLIPWAY_PARENT_PID");
+    return expected;
 }
 
 static void forward(int sig) {
@@ -526,7 +542,7 @@ static int exec_as(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     // Not for --exec-as: that runs a step's own command inside its sandbox, which bwrap holds.
-    if (argc < 2 || strcmp(argv[1], "--exec-as")) die_with_parent(getppid());
+    if (argc < 2 || strcmp(argv[1], "--exec-as")) die_with_parent(engine_pid());
     if (argc > 1 && !strcmp(argv[1], "--limits-only")) return limits_only(argc, argv);
     int limits_end = apply_limits(argc, argv, 1);
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);

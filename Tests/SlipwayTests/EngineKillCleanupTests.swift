@@ -66,6 +66,22 @@ import Testing
     /// anything. An engine is told gone by its pid and start time together: a record whose
     /// engine pid now belongs to another process (this test's) is a dead engine's, and one whose
     /// engine still runs is left alone.
+    /// A helper whose engine died before it could ask to die with it is adopted: the engine's
+    /// pid it was given (`SLIPWAY_PARENT_PID`) is not its parent, so it runs nothing and exits
+    /// 125; given its real parent it runs the command, and the variable is not passed on.
+    @Test func anAdoptedHelperRunsNothing() async throws {
+        let dir = TempDir("adopted")
+        let helper = UserNamespaceStepTests.helper
+        let marker = dir.path + "/ran"
+        let adopted = try await sh("SLIPWAY_PARENT_PID=1 '\(helper)' --limits-only -- /bin/sh -c 'touch \(marker)'")
+        #expect(adopted.status == 125, "\(adopted)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        // The shell is the helper's parent (a command follows it, so the shell does not exec it).
+        let own = try await sh("SLIPWAY_PARENT_PID=$$ '\(helper)' --limits-only -- /bin/sh -c 'touch \(marker); echo \"[$SLIPWAY_PARENT_PID]\"'; echo \"exit $?\"")
+        #expect(own.out.split(separator: "\n") == ["[]", "exit 0"], "\(own)")
+        #expect(FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func theNextEngineKillsWhatAKilledEngineLeft() async throws {
         let state = TempDir("state"), scratch = TempDir("groups")
         let records = state.path + "/run/processes"

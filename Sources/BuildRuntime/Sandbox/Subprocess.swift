@@ -18,10 +18,15 @@ public final class Subprocess: Sendable {
     private final class ExitState: Sendable {
         let value = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     }
+    /// Names this process to its children (see `init`).
+    static let parentVariable = "SLIPWAY_PARENT_PID"
+
     /// Longest line passed on in one piece; longer output is split, never buffered without bound.
     public static let maxLineLength = 64 << 10
 
-    /// Spawns `argv[0]` (an absolute path) with exactly `environment`. Each complete output
+    /// Spawns `argv[0]` (an absolute path) with exactly `environment`, and `SLIPWAY_PARENT_PID`
+    /// (this process's pid: `slipway-userns` tells by it whether it was adopted before it could
+    /// ask to die with its parent, and takes it out of what it runs). Each complete output
     /// line is passed to `onLine` (without its newline), in order per stream. The child reads
     /// `input` on stdin (else /dev/null), and gets `passing` as descriptors 3, 4, … (nothing
     /// else beyond stdin, stdout and stderr).
@@ -74,6 +79,8 @@ public final class Subprocess: Sendable {
         posix_spawnattr_setsigdefault(&attr, &defaults)
 
         let cArgs = argv.map { strdup($0) } + [nil]
+        var environment = environment
+        environment[Self.parentVariable] = String(getpid())
         let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             for p in cArgs { free(p) }
