@@ -57,7 +57,7 @@ final class LogLines: Sendable {
 /// The rules of export and of reading what a buildpack left (`BuiltLayers.collect`): which layers
 /// are exported, cached, built with or reused, app slices, labels, the image config, and what is
 /// refused. End-to-end builds with real stores are in BuildFlowTests and RebuildTests.
-@Suite struct ExportRulesTests {
+@Suite final class ExportRulesTests {
     let root: String
     let layers: ConfinedDirectory
     let target: RecordingExportTarget
@@ -88,6 +88,10 @@ final class LogLines: Sendable {
         request = BuildRequest(workDirectory: root, cacheDirectory: root + "/cache", source: Digest.of("source"), env: [:], buildImage: buildImage,
                                runImage: runImage, runImageName: "run-image", stackID: "io.test.stack", order: [], outputLayout: root + "/out",
                                outputTag: "latest", outputName: "app", launcherPath: root + "/launcher", launcherVersion: "9.9.9")
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: root)  // scratch of a finished test in the temporary folder
     }
 
     func write(_ relative: String, _ text: String) throws {

@@ -22,8 +22,9 @@ struct AnalyzePhase {
     func run() throws -> Analyzed {
         log(BuildPhase.analyze.rawValue, .system, "===> ANALYZE")
         let layout = try OCILayout(path: request.outputLayout, create: true)
-        // No previous image is a normal first build; one that cannot be read is treated the same.
-        let previous = try? layout.image(tag: request.outputTag)
+        // No previous image (a first build: no index.json or no such tag) is normal; one that
+        // cannot be read is treated the same, so the build only misses reusing its layers.
+        let previous = try? layout.image(tag: request.outputTag)  // see above: nil means build every layer
         if let previous {
             log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputName)\" found: \(previous.manifestDigest)")
         } else {
