@@ -1,15 +1,64 @@
 import Foundation
 
-/// Writes the app image into an OCI layout: the run image's layers, one layer per launch layer,
-/// the app layer, the launcher layer and the config layer, with the CNB labels and
-/// `/cnb/process/<type>` entry points. Every layer is a reproducible tar, so an unchanged layer
-/// has the digest it had last time and is reused (no new blob is stored). Layers live once in the
-/// state's content store and are hard-linked into layouts.
-struct Exporter {
+/// Where export puts what it writes (the seam of lifecycle's `LayerFactory`): new layer blobs,
+/// the blobs the image holds, and the image itself under its tag. Production writes into the
+/// state's content store and the output layout (`LayoutExportTarget`); the export rules are
+/// tested in process with a target that records what it is given.
+protocol ExportTarget {
+    /// A writer for a new layer blob, which the exporter fills, commits and then `keep`s.
+    func layerWriter() throws -> BlobWriter
+    /// Makes the blob `digest` (a run-image layer, or a layer just committed) part of the output.
+    func keep(_ digest: Digest) throws
+    /// Writes the image's config and manifest for `layers` (all kept) and tags it.
+    func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage
+}
+
+/// The export target of a build: layers live once in the state's content store and are
+/// hard-linked into the output layout, where the image is tagged.
+struct LayoutExportTarget: ExportTarget {
     let images: ImageStore
-    let sources: SourceSnapshotter
     let layout: OCILayout
-    let workspace: Lifecycle.Workspace
+    let tag: String
+
+    func layerWriter() throws -> BlobWriter { try images.content.writer() }
+    func keep(_ digest: Digest) throws { try layout.store.copy(digest, from: images.content) }
+    func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage {
+        let image = try images.writeImage(config: config, layers: layers, into: layout.store)
+        try layout.setTag(tag, to: image.manifestDescriptor)
+        return image
+    }
+}
+
+/// What /workspace held when the build ended: with an overlay workspace, the snapshot's files
+/// (`manifest`, read from `trees`) with the upper folder over them; else the unpacked folder.
+struct AppTree {
+    var manifest: SnapshotManifest
+    var trees: SnapshotStore.ChainReader?
+    var upper: ConfinedDirectory
+
+    init(manifest: SnapshotManifest = SnapshotManifest(entries: []), trees: SnapshotStore.ChainReader? = nil, upper: ConfinedDirectory) {
+        self.manifest = manifest
+        self.trees = trees
+        self.upper = upper
+    }
+
+    /// The tree of `workspace`, whose overlay's lower trees `sources` holds.
+    init(_ workspace: Lifecycle.Workspace, sources: SourceSnapshotter) throws {
+        self.init(manifest: try workspace.overlay.map { try sources.snapshots.manifest($0.snapshot) } ?? SnapshotManifest(entries: []),
+                  trees: try workspace.overlay.map { try SnapshotStore.ChainReader(store: sources.snapshots, layers: $0.lowers.reversed()) },
+                  upper: workspace.app)
+    }
+}
+
+/// Writes the app image: the run image's layers, one layer per launch layer, the app layer (or
+/// its slices), the launcher layer and the config layer, with the CNB labels and
+/// `/cnb/process/<type>` entry points. Every layer is a reproducible tar, so an unchanged layer
+/// has the digest it had last time and is reused (no new blob is stored).
+struct Exporter {
+    let target: any ExportTarget
+    /// The build's layers folder (`<buildpack>/<layer>` and their .toml files).
+    let layersFolder: ConfinedDirectory
+    let app: AppTree
     let request: BuildRequest
     let buildImage: OCIImage
     let runImage: OCIImage
@@ -21,23 +70,22 @@ struct Exporter {
                         gid: Int(buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000)
     }
 
-    /// Writes one layer with `fill` into the state's content store (where an identical layer is
-    /// found by its digest and kept once), links it into the layout, and reports whether it was
-    /// added or reused.
+    /// Writes one layer with `fill` to the target, and reports whether it was added or reused
+    /// (the previous image had a layer of the same digest).
     private func layer(_ label: String, added: inout Int, reused: inout Int, _ fill: (TarWriter) throws -> Void) throws -> OCIDescriptor {
         try layers([label], added: &added, reused: &reused) { try fill($0[0]) }[0]
     }
 
     /// `layer` for several layers filled at once (app-layer slices).
     private func layers(_ labels: [String], added: inout Int, reused: inout Int, _ fill: ([TarWriter]) throws -> Void) throws -> [OCIDescriptor] {
-        let writers = try labels.map { _ in try images.content.writer() }
+        let writers = try labels.map { _ in try target.layerWriter() }
         let tars = writers.map(TarWriter.init)
         try fill(tars)
         var out: [OCIDescriptor] = []
         for (label, (w, tar)) in zip(labels, zip(writers, tars)) {
             try tar.finish()
             let (digest, size) = try w.commit()
-            try layout.store.copy(digest, from: images.content)
+            try target.keep(digest)
             let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
             if wasThere { reused += 1 } else { added += 1 }
             log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
@@ -56,7 +104,7 @@ struct Exporter {
         // Run image layers, as they are.
         let run = runImage
         for var l in run.manifest.layers {
-            try layout.store.copy(l.digest, from: images.content)
+            try target.keep(l.digest)
             l.mediaType = MediaType.ociLayer(l.mediaType)
             layers.append(l)
         }
@@ -78,7 +126,7 @@ struct Exporter {
                     continue
                 }
                 // Opened by descriptor: a layer folder that is a symlink fails the build.
-                let layerDir = try confined(d) { try workspace.layers.openDirectory(d.escapedID + "/" + name) }
+                let layerDir = try confined(d) { try layersFolder.openDirectory(d.escapedID + "/" + name) }
                 let desc = try layer("\(d.id):\(name)", added: &added, reused: &reused) { tar in
                     try tar.addDirectory("layers", owner: .root)
                     try tar.addDirectory("layers/" + d.escapedID, owner: owner)
@@ -97,12 +145,10 @@ struct Exporter {
         // overlay workspace), or the unpacked workspace; a layer per slice, then the rest.
         let slices = built.slices
         let appLabels = (0..<slices.count).map { "app slice \($0 + 1)" } + ["app"]
-        let manifest = try workspace.overlay.map { try sources.snapshots.manifest($0.snapshot) } ?? SnapshotManifest(entries: [])
-        let trees = try workspace.overlay.map { try SnapshotStore.ChainReader(store: sources.snapshots, layers: $0.lowers.reversed()) }
         let apps = try self.layers(appLabels, added: &added, reused: &reused) { tars in
             for tar in tars { try tar.addDirectory("workspace", owner: owner) }
             let sink: any TarEntrySink = slices.isEmpty ? tars[0] : AppSliceLayers(prefix: "workspace/", slices: slices, tars: tars)
-            try AppLayerWriter.write(manifest: manifest, trees: trees, upper: workspace.app, prefix: "workspace/", owner: owner, into: sink)
+            try AppLayerWriter.write(manifest: app.manifest, trees: app.trees, upper: app.upper, prefix: "workspace/", owner: owner, into: sink)
         }
         let newApps = apps.filter { a in !(previous?.manifest.layers.contains { $0.digest == a.digest } ?? false) }.count
         if newApps > 0 {
@@ -172,12 +218,10 @@ struct Exporter {
 
         var imageConfig = OCIImageConfig(architecture: run.config.architecture, os: run.config.os, config: c, diffIDs: diffIDs)
         imageConfig.history = (run.config.history ?? []) + layers.dropFirst(run.manifest.layers.count).map { _ in .init(created_by: "slipway buildpacks export") }
-        let image = try images.writeImage(config: imageConfig, layers: layers, into: layout.store)
-        try layout.setTag(request.outputTag, to: image.manifestDescriptor)
+        let image = try target.writeImage(config: imageConfig, layers: layers)
         log(BuildPhase.export.rawValue, .system, "*** Images (\(image.manifestDigest)):")
         log(BuildPhase.export.rawValue, .system, "      \(request.outputName)")
         return BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
                            processes: built.processes, layersAdded: added, layersReused: reused)
     }
-
 }

@@ -39,6 +39,8 @@ public enum MetadataValue: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
+        // Each try? asks whether the value is of one JSON type; when it is not, the next type is
+        // tried, and a value of none of them fails as a table below.
         if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let i = try? c.decode(Int64.self) { self = .integer(i) }
         else if let d = try? c.decode(Double.self) { self = .float(d) }
@@ -75,8 +77,10 @@ public enum ImageLabels {
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
 
+    /// The label `text` as `T`; nil when it is missing or not valid, which callers treat as no
+    /// metadata (no layer to reuse; a rebase says the image has no run-image metadata).
     public static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
-        text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+        text.flatMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }  // not valid: as if missing (see above)
     }
 }
 
@@ -151,6 +155,7 @@ public struct LifecycleMetadata: Codable, Sendable, Equatable {
     /// How a run image is referred to: by repository and digest when it came from a registry,
     /// else by its image ID (the digest of its configuration).
     public static func reference(of run: OCIImage, named name: String) -> String {
+        // A name that is no registry reference (a local image) is referred to by its image ID.
         if case .registry(let host, let repo, _, _)? = try? ImageReference.parse(name, field: "runImage") {
             return "\(host)/\(repo)@\(run.manifestDigest)"
         }

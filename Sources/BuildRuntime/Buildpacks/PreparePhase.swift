@@ -1,0 +1,52 @@
+import Foundation
+
+/// PREPARE: makes the build's sandbox and scratch space, gives the source to /workspace (an
+/// overlay of the snapshot's trees, or unpacked), applies the app's project.toml to the request,
+/// writes the platform files, and unpacks the build image's root filesystem.
+struct PreparePhase {
+    /// Its stores and workspace mode.
+    let lifecycle: Lifecycle
+    let request: BuildRequest
+    let buildImage: OCIImage
+    let log: BuildLogger
+
+    /// What prepare gives the later phases.
+    struct Prepared {
+        /// The request as the app's project.toml changed it.
+        var request: BuildRequest
+        var workspace: Lifecycle.Workspace
+        var sandbox: SandboxRunner
+        /// The build image's unpacked root filesystem, every step's root.
+        var rootfs: String
+    }
+
+    func run() async throws -> Prepared {
+        let given = request, images = lifecycle.images, sources = lifecycle.sources, buildImage = self.buildImage, log = self.log
+        let uid = Int(buildImage.config.env("CNB_USER_ID") ?? "") ?? 1000
+        let gid = Int(buildImage.config.env("CNB_GROUP_ID") ?? "") ?? 1000
+        let sandbox = try SandboxRunner(uid: uid, gid: gid, tmpfsBytes: given.stepLimits.memoryBytes)
+
+        let overlay = try await lifecycle.workspaceOverlay(for: given, log: log)
+        let prepared = try await BlockingWork.run { try Lifecycle.Workspace.prepare(root: given.workDirectory, request: given, sources: sources, overlay: overlay) }
+        if let o = prepared.overlay {
+            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) mounted at \"/workspace\" (an overlay of \(o.lowers.count) shared tree(s); nothing unpacked)")
+        } else {
+            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
+        }
+        let (request, ws) = try await BlockingWork.run {
+            var r = given, ws = prepared
+            try ws.applyProjectDescriptor(to: &r, sources: sources, log: log)
+            try ws.writePlatformFiles(r)
+            return (r, ws)
+        }
+        do {
+            let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
+            log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
+            try Task.checkCancellation()
+            return Prepared(request: request, workspace: ws, sandbox: sandbox, rootfs: rootfs)
+        } catch {
+            ws.removeOverlayWork()
+            throw error
+        }
+    }
+}

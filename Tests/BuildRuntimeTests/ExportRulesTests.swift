@@ -1,0 +1,266 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import BuildRuntime
+
+/// An export target that keeps new layer blobs in a scratch content store and records which
+/// blobs export keeps and the image it writes, so the export rules are checked in process.
+final class RecordingExportTarget: ExportTarget {
+    let content: ContentStore
+    private(set) var kept: [Digest] = []
+    private(set) var image: OCIImage?
+
+    init(root: String) throws { content = try ContentStore(root: URL(fileURLWithPath: root)) }
+
+    func layerWriter() throws -> BlobWriter { try content.writer() }
+    func keep(_ digest: Digest) throws { kept.append(digest) }
+    func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage {
+        let manifest = OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: Digest.of("config"), size: 0), layers: layers)
+        let written = OCIImage(store: content, manifestDigest: Digest.of("manifest \(layers.map(\.digest))"), manifestSize: 0, manifest: manifest, config: config)
+        image = written
+        return written
+    }
+
+    /// One entry of a layer tar, as its header gives it.
+    struct Entry: Equatable {
+        var path: String
+        var type: Character
+        var uid: Int
+        var link: String
+    }
+
+    /// The entries of the layer blob `digest` (paths under 100 bytes, so plain ustar headers).
+    func entries(_ digest: Digest) throws -> [Entry] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: content.path(digest))))
+        func text(_ r: Range<Int>, at base: Int) -> String {
+            String(decoding: bytes[(base + r.lowerBound)..<(base + r.upperBound)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+        func octal(_ r: Range<Int>, at base: Int) -> Int { Int(text(r, at: base).trimmingCharacters(in: .whitespaces), radix: 8) ?? 0 }
+        var out: [Entry] = []
+        var at = 0
+        while at + 512 <= bytes.count, bytes[at] != 0 {
+            let size = octal(124..<136, at: at)
+            out.append(Entry(path: text(0..<100, at: at), type: Character(UnicodeScalar(bytes[at + 156])), uid: octal(108..<116, at: at), link: text(157..<257, at: at)))
+            at += 512 + (size + 511) / 512 * 512
+        }
+        return out
+    }
+}
+
+/// The lines a build logged.
+final class LogLines: Sendable {
+    private let state = Mutex<[String]>([])
+    func append(_ line: String) { state.withLock { $0.append(line) } }
+    var lines: [String] { state.withLock { $0 } }
+}
+
+/// The rules of export and of reading what a buildpack left (`BuiltLayers.collect`): which layers
+/// are exported, cached, built with or reused, app slices, labels, the image config, and what is
+/// refused. End-to-end builds with real stores are in BuildFlowTests and RebuildTests.
+@Suite final class ExportRulesTests {
+    let root: String
+    let layers: ConfinedDirectory
+    let target: RecordingExportTarget
+    let bp = BuildpackDescriptor(api: "0.10", id: "test/node", version: "1.0.0")
+    let runImage: OCIImage
+    let buildImage: OCIImage
+    var request: BuildRequest
+    let log = LogLines()
+
+    init() throws {
+        root = NSTemporaryDirectory() + "export-rules-" + UUID().uuidString
+        layers = try ConfinedDirectory(path: root + "/layers", create: true)
+        _ = try ConfinedDirectory(path: root + "/app", create: true)
+        target = try RecordingExportTarget(root: root + "/store")
+        try Data("launcher bytes".utf8).write(to: URL(fileURLWithPath: root + "/launcher"))
+        var runConfig = OCIImageConfig.Config()
+        runConfig.Env = ["PATH=/usr/bin", "CNB_APP_DIR=/elsewhere", "LANG=C"]
+        runConfig.Labels = ["org.example.run": "yes"]
+        let runLayer = OCIDescriptor(mediaType: MediaType.layer, digest: Digest.of("run layer"), size: 1)
+        runImage = OCIImage(store: target.content, manifestDigest: Digest.of("run image"), manifestSize: 0,
+                            manifest: OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: Digest.of("run config"), size: 0), layers: [runLayer]),
+                            config: OCIImageConfig(config: runConfig, diffIDs: [Digest.of("run diff")]))
+        var buildConfig = OCIImageConfig.Config()
+        buildConfig.Env = ["CNB_USER_ID=1001", "CNB_GROUP_ID=1002"]
+        buildImage = OCIImage(store: target.content, manifestDigest: Digest.of("build image"), manifestSize: 0,
+                              manifest: OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: Digest.of("build config"), size: 0), layers: []),
+                              config: OCIImageConfig(config: buildConfig, diffIDs: []))
+        request = BuildRequest(workDirectory: root, cacheDirectory: root + "/cache", source: Digest.of("source"), env: [:], buildImage: buildImage,
+                               runImage: runImage, runImageName: "run-image", stackID: "io.test.stack", order: [], outputLayout: root + "/out",
+                               outputTag: "latest", outputName: "app", launcherPath: root + "/launcher", launcherVersion: "9.9.9")
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: root)  // scratch of a finished test in the temporary folder
+    }
+
+    func write(_ relative: String, _ text: String) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    func export(_ built: BuiltLayers, previous: OCIImage? = nil) throws -> BuildResult {
+        let log = self.log
+        let exporter = Exporter(target: target, layersFolder: layers, app: AppTree(upper: try ConfinedDirectory(path: root + "/app")), request: request,
+                                buildImage: buildImage, runImage: runImage, previous: previous, log: { _, _, line in log.append(line) })
+        return try exporter.export(group: [bp], built: built)
+    }
+
+    /// Collects what the buildpack left in layers/test_node.
+    func collect(previous: PreviousLayers = PreviousLayers()) throws -> (BuiltLayers, [String]) {
+        var built = BuiltLayers()
+        var buildLayers: [(ConfinedDirectory, String)] = []
+        try confined(bp) { try built.collect(of: bp, in: try layers.openDirectory("test_node"), buildLayers: &buildLayers, previous: previous) }
+        return (built, buildLayers.map(\.1))
+    }
+
+    @Test func layerFlagsDecideWhatIsExportedCachedAndBuiltWith() throws {
+        try write("layers/test_node/run.toml", "[types]\nlaunch = true\n[metadata]\nversion = \"18\"\n")
+        try write("layers/test_node/run/bin/node", "node")
+        try write("layers/test_node/deps.toml", "[types]\ncache = true\n")
+        try write("layers/test_node/deps/x", "x")
+        try write("layers/test_node/tools.toml", "[types]\nbuild = true\n")
+        try write("layers/test_node/tools/t", "t")
+        try write("layers/test_node/both.toml", "[types]\nlaunch = true\ncache = true\n")
+        try write("layers/test_node/both/b", "b")
+        try write("layers/test_node/stray/s", "a folder without a .toml is no layer")
+        try write("layers/test_node/..toml", "[types]\nlaunch = true\n")
+        let (built, buildLayers) = try collect()
+        #expect(Set(built.launchLayers["test/node"] ?? []) == ["run", "both"])
+        #expect(built.cachedLayers == ["test/node:deps", "test/node:both"])
+        #expect(buildLayers == ["/layers/test_node/tools"])
+        #expect(built.layerMetadata["test/node"]?["run"]?["version"]?.string == "18")
+        #expect(!FileManager.default.fileExists(atPath: root + "/layers/test_node/stray"))
+
+        let result = try export(built)
+        let image = try #require(target.image)
+        // Run image layer, two launch layers, app, launcher, config.
+        #expect(image.manifest.layers.count == 6 && result.layersAdded == 5 && result.layersReused == 0)
+        #expect(target.kept == image.manifest.layers.map(\.digest))
+        let metadata = try #require(ImageLabels.decode(LifecycleMetadata.self, image.config.config.Labels?[ImageLabels.lifecycleMetadata]))
+        #expect(metadata.buildpacks.map(\.key) == ["test/node"] && Set(metadata.buildpacks[0].layers.keys) == ["run", "both"])
+        let run = try #require(metadata.buildpacks[0].layers["run"])
+        #expect(run.launch == true && run.data?["version"] == .string("18"))
+        let runLayer = try #require(image.manifest.layers.first { $0.digest.string == run.sha })
+        #expect(try target.entries(runLayer.digest) == [
+            .init(path: "layers/", type: "5", uid: 0, link: ""), .init(path: "layers/test_node/", type: "5", uid: 1001, link: ""),
+            .init(path: "layers/test_node/run/", type: "5", uid: 1001, link: ""), .init(path: "layers/test_node/run/bin/", type: "5", uid: 1001, link: ""),
+            .init(path: "layers/test_node/run/bin/node", type: "0", uid: 1001, link: ""),
+        ])
+    }
+
+    @Test func unchangedLayersAreReusedAndKeptLayersAreNotWrittenAgain() throws {
+        try write("layers/test_node/run.toml", "[types]\nlaunch = true\n")
+        try write("layers/test_node/run/f", "f")
+        try write("app/main.txt", "main")
+        let first = try export(try collect().0)
+        let previous = try #require(target.image)
+        #expect(first.layersAdded == 4 && log.lines.contains("Adding layer 'test/node:run'"))
+
+        // The same layers again: every one has the digest it had.
+        let again = try export(try collect().0, previous: previous)
+        #expect(again.layersAdded == 0 && again.layersReused == 4)
+        #expect(log.lines.contains("Reusing layer 'test/node:run'"))
+
+        // A launch layer whose .toml stayed and whose folder the buildpack did not make again:
+        // the previous image's layer goes in as it was, without being written.
+        try ConfinedDirectory.removeTree(atPath: root + "/layers/test_node/run")
+        let (kept, _) = try collect(previous: PreviousLayers(previous))
+        let old = try #require(kept.reusedLayers["test/node:run"])
+        let keptBefore = target.kept.count
+        let third = try export(kept, previous: previous)
+        #expect(third.layersAdded == 0 && third.layersReused == 4)
+        #expect(!target.kept[keptBefore...].contains(old.digest))
+        #expect(target.image?.manifest.layers[1] == old)
+        #expect(log.lines.contains("Reusing layer 'test/node:run' from the previous image"))
+    }
+
+    @Test func appSlicesBecomeLayersOfTheirOwnBeforeTheRest() throws {
+        try write("app/main.txt", "main")
+        try write("app/static/site.css", "css")
+        var built = BuiltLayers()
+        try built.slices.add(from: try TOMLParser.parse("[[slices]]\npaths = [\"static\"]\n"), buildpack: bp)
+        _ = try export(built)
+        let image = try #require(target.image)
+        let metadata = try #require(ImageLabels.decode(LifecycleMetadata.self, image.config.config.Labels?[ImageLabels.lifecycleMetadata]))
+        #expect(metadata.app.count == 2)
+        let paths = try metadata.app.map { app in try target.entries(try #require(Digest(app.sha))).map(\.path) }
+        #expect(paths == [["workspace/", "workspace/static/", "workspace/static/site.css"], ["workspace/", "workspace/main.txt"]])
+        #expect(log.lines.contains("Adding layer 'app slice 1'") && log.lines.contains("Adding 2/2 app layer(s)"))
+    }
+
+    @Test func labelsAndConfigSayHowTheImageRuns() throws {
+        var built = BuiltLayers()
+        built.processes = LaunchProcess.parse(try TOMLParser.parse("""
+            [[processes]]
+            type = "web"
+            command = ["node", "server.js"]
+            [[processes]]
+            type = "worker"
+            command = ["node", "worker.js"]
+            """), buildpackID: bp.id, api: bp.api)
+        built.labels = ["org.example.app": "from launch.toml"]
+        let result = try export(built)
+        let image = try #require(target.image)
+        let config = image.config.config
+        #expect(config.Entrypoint == ["/cnb/process/web"] && config.Cmd == nil && config.WorkingDir == "/workspace" && config.User == "1001:1002")
+        #expect(config.Env == ["LANG=C", "PATH=/cnb/process:/cnb/lifecycle:/usr/bin", "CNB_LAYERS_DIR=/layers", "CNB_APP_DIR=/workspace"])
+        let labels = config.Labels ?? [:]
+        #expect(labels["org.example.run"] == "yes" && labels["org.example.app"] == "from launch.toml")
+        #expect(labels[ImageLabels.rebasable] == "true" && labels[ImageLabels.stackID] == "io.test.stack")
+        let metadata = try #require(ImageLabels.decode(LifecycleMetadata.self, labels[ImageLabels.lifecycleMetadata]))
+        let layers = image.manifest.layers
+        #expect(metadata.launcher.sha == layers[layers.count - 2].digest.string && metadata.config.sha == layers[layers.count - 1].digest.string)
+        #expect(metadata.runImage.topLayer == Digest.of("run diff").string && metadata.runImage.image == "run-image")
+        let buildMetadata = try #require(ImageLabels.decode(BuildMetadata.self, labels[ImageLabels.buildMetadata]))
+        #expect(buildMetadata == BuildMetadata(buildpacks: [bp], processes: built.processes, launcherVersion: "9.9.9"))
+        #expect(result.processes == built.processes && result.runImageDigest == runImage.manifestDigest)
+        let entries = try target.entries(layers[layers.count - 1].digest)
+        #expect(entries.filter { $0.type == "2" } == [
+            .init(path: "cnb/process/web", type: "2", uid: 0, link: "/cnb/lifecycle/launcher"),
+            .init(path: "cnb/process/worker", type: "2", uid: 0, link: "/cnb/lifecycle/launcher"),
+        ])
+        #expect(try target.entries(layers[layers.count - 2].digest).map(\.path) == ["cnb/", "cnb/lifecycle/", "cnb/lifecycle/launcher"])
+        #expect(log.lines.suffix(2) == ["*** Images (\(image.manifestDigest)):", "      app"])
+    }
+
+    @Test func withoutADefaultOrWebProcessTheLauncherIsTheEntrypoint() throws {
+        var built = BuiltLayers()
+        built.processes = LaunchProcess.parse(try TOMLParser.parse("[[processes]]\ntype = \"worker\"\ncommand = [\"w\"]\n"), buildpackID: bp.id, api: bp.api)
+        _ = try export(built)
+        #expect(target.image?.config.config.Entrypoint == ["/cnb/lifecycle/launcher"])
+    }
+
+    @Test func aLayerThatIsASymlinkOrNotAFolderIsRefused() throws {
+        try write("layers/test_node/run.toml", "[types]\nlaunch = true\n")
+        try FileManager.default.createSymbolicLink(atPath: root + "/layers/test_node/run", withDestinationPath: "/etc")
+        #expect(throws: RuntimeError.self) { try collect() }
+
+        // A layer folder that became a symlink after the build step is refused at export.
+        try FileManager.default.removeItem(atPath: root + "/layers/test_node/run")
+        try write("layers/test_node/run/f", "f")
+        let (built, _) = try collect()
+        try FileManager.default.removeItem(atPath: root + "/layers/test_node/run")
+        try FileManager.default.createSymbolicLink(atPath: root + "/layers/test_node/run", withDestinationPath: "/etc")
+        let error = try #require(throws: RuntimeError.self) { try export(built) }
+        #expect("\(error)".contains("buildpack test/node@1.0.0 left something Slipway will not use"))
+        #expect(target.image == nil)
+
+        try FileManager.default.removeItem(atPath: root + "/layers/test_node/run")
+        try write("layers/test_node/run", "a file where a layer folder belongs")
+        #expect(throws: RuntimeError.self) { try collect() }
+    }
+
+    @Test func anInvalidLayerTOMLFailsTheBuild() throws {
+        try write("layers/test_node/run.toml", "[types\n")
+        let error = try #require(throws: RuntimeError.self) { try collect() }
+        #expect("\(error)".contains("buildpack test/node wrote an invalid run.toml"))
+    }
+
+    @Test func aLauncherThatCannotBeReadFailsExportSayingWhatToDo() throws {
+        try FileManager.default.removeItem(atPath: root + "/launcher")
+        let error = try #require(throws: RuntimeError.self) { try export(BuiltLayers()) }
+        #expect("\(error)".contains("build it with 'swift build' (product slipway-launcher)"))
+    }
+}
