@@ -26,8 +26,6 @@ final class GatedExecutor: BuildExecutor {
         return "\(parts[parts.count - 2])#\(parts[parts.count - 1].prefix { $0 != "-" })"
     }
 
-    func accepts(_ request: BuildRequest) -> Bool { true }
-
     func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         let name = Self.name(request)
         state.withLock {
@@ -92,7 +90,7 @@ final class SchedulingFixture: Sendable {
         let executor = self.executor
         engine = try Engine(stateDirectory: stateDirectory ?? root.appendingPathComponent("state"),
                             options: EngineOptions(launcherPath: "/bin/true", maxConcurrentBuilds: limit, gitPollInterval: nil),
-                            executors: { _, _, _ in [executor] })
+                            executors: { _, _, _ in BuildExecutors(all: executor) })
         if stateDirectory == nil {
             _ = try await engine.createClusterStack(StackSpec(name: "base", buildImage: stack, runImage: stack, id: "io.test"))
             let procfile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -60,8 +60,6 @@ public struct DockerfileExecutor: BuildExecutor {
         return DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: root + "/cache/" + inputs.namespace + "/" + inputs.image, runner: runner)
     }
 
-    public func accepts(_ request: BuildRequest) -> Bool { request.dockerfile != nil }
-
     /// Beside each context folder: what its files are (`FileReuse.files`, JSON).
     public static let manifestSuffix = ".files.json"
 

@@ -229,9 +229,7 @@ extension Engine {
                     }
                     return r
                 }
-                guard let executor = executors.first(where: { $0.accepts(req) }) else {
-                    throw EngineError.internal("no build executor takes build \(key.number) of \(key.namespace)/\(key.image)")
-                }
+                let executor = executors.executor(for: req.kind)
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {

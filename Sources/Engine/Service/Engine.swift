@@ -82,8 +82,8 @@ public actor Engine {
     var imageCache: [ImageKey: Image]?
     /// The queue, the build slots and who waits for which build.
     let scheduler: BuildScheduler
-    /// What runs builds: the first that accepts a build's request runs it.
-    let executors: [any BuildExecutor]
+    /// What runs builds: the executor of each build's kind.
+    let executors: BuildExecutors
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
     /// The folders of watched images (`Engine+Watching`).
@@ -103,13 +103,13 @@ public actor Engine {
     struct ImageKey: Hashable { var namespace: String; var name: String }
 
     /// Makes the executors of an engine from its image store, source snapshotter and options.
-    public typealias ExecutorFactory = @Sendable (ImageStore, SourceSnapshotter, EngineOptions) -> [any BuildExecutor]
+    public typealias ExecutorFactory = @Sendable (ImageStore, SourceSnapshotter, EngineOptions) -> BuildExecutors
 
     /// The rebaser for rebases, the Dockerfile builder for Dockerfile images, the CNB lifecycle
     /// for everything else.
     public static let defaultExecutors: ExecutorFactory = { images, sources, options in
-        [Rebaser(images: images), DockerfileExecutor(images: images, sources: sources, helper: options.userNamespaceHelper),
-         Lifecycle(images: images, sources: sources, workspace: options.workspace)]
+        BuildExecutors(rebase: Rebaser(images: images), dockerfile: DockerfileExecutor(images: images, sources: sources, helper: options.userNamespaceHelper),
+                       buildpacks: Lifecycle(images: images, sources: sources, workspace: options.workspace))
     }
 
     public init(stateDirectory given: URL, options: EngineOptions, executors: ExecutorFactory = Engine.defaultExecutors) throws {
