@@ -32,9 +32,10 @@ struct ImageIncarnationTests {
         #expect(first["build"] == 1)
         #expect(try await StepLimitsTests.poll { FileManager.default.fileExists(atPath: mount + "/started") ? true : nil } == true,
                 "the first build's step did not start")
-        // The wait is written before the delete on the same connection, whose requests start in
-        // the order they came: it waits on the old build when the delete comes.
-        c.send(#"{"jsonrpc":"2.0","id":"old-wait","method":"build/wait","params":{"image":"app","build":1}}"#)
+        // The wait reports its begin just before it waits on the old build: the delete comes
+        // after (a read is not ordered before a later write, so its reply is the event to wait on).
+        c.send(#"{"jsonrpc":"2.0","id":"old-wait","method":"build/wait","params":{"image":"app","build":1,"workDoneToken":"old-wait"}}"#)
+        _ = try await c.waitFor(timeout: 120) { $0["method"] == "$/progress" && $0["params"]?["token"] == "old-wait" }
 
         // Deleted while the step prints, and created again at once with a quick Dockerfile.
         _ = try await c.call("image/delete", ["name": "app"])
