@@ -72,7 +72,7 @@ public final class SQLiteDatabase: Sendable {
                 return result
             } catch {
                 // A failed rollback leaves SQLite to roll back itself (it does for a failed commit).
-                _ = try? Self.run(db!, "ROLLBACK", [], directory: directory)
+                _ = try? Self.run(db!, "ROLLBACK", [], directory: directory)  // see above: the body's error is the one thrown
                 throw error
             }
         }

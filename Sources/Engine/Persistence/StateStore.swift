@@ -208,8 +208,14 @@ public final class StateStore: Sendable {
         String(decoding: try Self.encoder.encode(v), as: UTF8.self).replacingOccurrences(of: absoluteOCIPrefix, with: Self.relativeOCIPrefix)
     }
 
-    func decode<T: Decodable>(_ t: T.Type, _ s: String) throws -> T {
-        try JSONDecoder().decode(t, from: Data(s.replacingOccurrences(of: Self.relativeOCIPrefix, with: absoluteOCIPrefix).utf8))
+    /// A stored document as `t`; one that does not decode is a damaged database (Internal),
+    /// named by `what` (for example "ClusterStack 'base'"), never taken for a missing one.
+    func decode<T: Decodable>(_ t: T.Type, _ s: String, what: String? = nil) throws -> T {
+        do {
+            return try JSONDecoder().decode(t, from: Data(s.replacingOccurrences(of: Self.relativeOCIPrefix, with: absoluteOCIPrefix).utf8))
+        } catch let e as DecodingError {
+            throw EngineError.unreadableDocument(what ?? "\(T.self)", e)
+        }
     }
 
     /// Rewrites every document once so paths inside the state directory are relative (stores
@@ -234,7 +240,7 @@ public final class StateStore: Sendable {
     public func object<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> T? {
         let rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? AND namespace=? AND name=?",
                                         [.text(kind.rawValue), .text(namespace), .text(name)])
-        return try rows.first?.first?.text.map { try decode(T.self, $0) }
+        return try rows.first?.first?.text.map { try decode(T.self, $0, what: "\(kind.rawValue) '\(namespace.isEmpty ? name : namespace + "/" + name)'") }
     }
 
     public func objects<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String? = nil, in ex: SQLExecutor? = nil) throws -> [T] {
@@ -424,5 +430,4 @@ public final class StateStore: Sendable {
             return Int(try tx.query("SELECT changes()", [])[0][0].integer ?? 0)
         }
     }
-
 }
