@@ -112,7 +112,7 @@ public struct MethodRegistry: Sendable {
         _ method: String, params: P.Type = P.self, _ body: @escaping @Sendable (P, Connection) async -> Void
     ) {
         notifications[method] = { raw, connection in
-            guard let p = try? JSONRPC.decodeParams(P.self, raw) else { return }
+            guard let p = try? JSONRPC.decodeParams(P.self, raw) else { return }  // a notification has no reply to carry the error: JSON-RPC drops it
             await body(p, connection)
         }
     }

@@ -408,7 +408,7 @@ public enum MethodTable {
 /// The OpenRPC document served by `rpc.discover`: `spec/openrpc.json`, shipped as a resource.
 enum OpenRPCDocument {
     static func load() throws -> JSONValue {
-        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"), let data = try? Data(contentsOf: url) else {
+        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"), let data = try? Data(contentsOf: url) else {  // unreadable is as good as missing: said below
             throw EngineError(.unavailable, "the OpenRPC document is not installed next to the slipway binary")
         }
         do {

@@ -163,7 +163,7 @@ public struct ServerOptions: Sendable, Equatable {
              shown: { $0.layerCompression.rawValue + ($0.layerCompressionLevel.map { ":\($0)" } ?? "") }),
         Flag(name: "--registry-ca", scope: .engine, hint: "an absolute path to a readable PEM file of CA certificates",
              apply: { o, v in
-                 guard v.hasPrefix("/"), let text = try? String(contentsOfFile: v, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else { return false }
+                 guard v.hasPrefix("/"), let text = try? String(contentsOfFile: v, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else { return false }  // false: the flag is refused with its hint
                  o.registryCAFile = v
                  return true
              },

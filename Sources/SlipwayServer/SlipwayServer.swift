@@ -149,7 +149,7 @@ public enum SlipwayServer {
     /// The launcher put into images: $SLIPWAY_LAUNCHER, else `slipway-launcher` beside this binary.
     static func launcherPath(_ env: [String: String]) -> String {
         if let p = env["SLIPWAY_LAUNCHER"], !p.isEmpty { return p }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]  // no /proc: the path it was started by
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("slipway-launcher").path
     }
 }

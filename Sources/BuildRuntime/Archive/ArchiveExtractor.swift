@@ -124,7 +124,7 @@ public struct ArchiveExtractor {
                 guard let dir = folder.isEmpty ? previous : try? previous.openDirectory(folder) else { return false }
                 lastParent = (folder, dir)
             }
-            guard let dir = lastParent?.dir, let st = try? dir.status(file), (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            guard let dir = lastParent?.dir, let st = try? dir.status(file), (st.st_mode & S_IFMT) == S_IFREG else { return false }  // no such file there: nothing to link
             if linkat(dir.fd, file, parent.fd, name, 0) == 0 {
                 linked += 1
                 return true

@@ -55,7 +55,7 @@ public struct GarbageCollector: Sendable {
 
     /// The manifests an image layout's `index.json` names; none when it has none or cannot be read.
     public static func taggedManifests(inLayoutAt path: String) -> [Digest] {
-        guard let layout = try? OCILayout(path: path, create: false), let index = try? layout.index() else { return [] }
+        guard let layout = try? OCILayout(path: path, create: false), let index = try? layout.index() else { return [] }  // see the doc comment
         return index.manifests.map(\.digest)
     }
 
@@ -63,7 +63,7 @@ public struct GarbageCollector: Sendable {
     public func sweepBlobs(of store: ContentStore, keep: Set<Digest>) -> Freed {
         var freed = Freed()
         let dir = store.blobsDirectory.path
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {  // no blobs folder: nothing to sweep
             guard let digest = Digest("sha256:" + name), !keep.contains(digest) else { continue }
             freed = freed + remove(dir + "/" + name)
         }
@@ -74,7 +74,7 @@ public struct GarbageCollector: Sendable {
     /// collection (names starting with "." are another process's temporaries: left alone).
     public func sweepFolders(in dir: String, keep: Set<String>) -> Freed {
         var freed = Freed()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {  // no folder: nothing to sweep
             freed = freed + remove(dir + "/" + name)
         }
         return freed

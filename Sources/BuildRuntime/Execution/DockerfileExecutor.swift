@@ -72,13 +72,13 @@ public struct DockerfileExecutor: BuildExecutor {
         // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
         let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }
         let newest = manifests.max { a, b in
-            let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,
-                          (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)
+            let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,  // see above
+                          (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)  // see above
             return x < y
         }
         guard let newest, let data = fm.contents(atPath: contexts + "/" + newest),
-            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),
-            let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))
+            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),  // see above
+            let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))  // see above
         else { return ArchiveExtractor.FileReuse(previous: nil, files: [:]) }
         return ArchiveExtractor.FileReuse(previous: folder, files: files)
     }
@@ -116,7 +116,7 @@ public struct DockerfileExecutor: BuildExecutor {
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)
             guard parts.allSatisfy(ArchiveExtractor.isNormalComponent),
-                (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true
+                (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true  // not there or not a folder: refused below
             else {
                 throw RuntimeError.buildFailed("contextDir \(inputs.contextDir) is not a folder of the source")
             }

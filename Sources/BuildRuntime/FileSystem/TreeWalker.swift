@@ -168,7 +168,7 @@ public struct TreeWalker: Sendable {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFREG { body(st) }
-        guard (st.st_mode & S_IFMT) == S_IFDIR, let top = try? ConfinedDirectory(path: path) else { return }
+        guard (st.st_mode & S_IFMT) == S_IFDIR, let top = try? ConfinedDirectory(path: path) else { return }  // not a folder it may open: nothing under it to visit
         struct Level { let dir: ConfinedDirectory; let depth: Int }
         // The entry count is not limited and the depth never passed (folders at the limit are
         // not entered), and neither closure throws: this walk cannot fail, hence `try?`.

@@ -312,11 +312,11 @@ public struct LayerCompressor: Sendable {
         var keep = Set<Digest>()
         var freed = GarbageCollector.Freed()
         let top = store.root.path + "/compressed"
-        for folder in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] where !folder.hasPrefix(".") {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: top + "/" + folder)) ?? [] where name.hasSuffix(".json") {
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] where !folder.hasPrefix(".") {  // no records folder: nothing to collect
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: top + "/" + folder)) ?? [] where name.hasSuffix(".json") {  // see above
                 let path = top + "/" + folder + "/" + name
                 if let diffID = Digest("sha256:" + name.dropLast(5)), layers.contains(diffID),
-                    let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data)
+                    let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data)  // unreadable: not kept, as `cached` takes it for a miss
                 {
                     keep.insert(r.digest)
                 } else {

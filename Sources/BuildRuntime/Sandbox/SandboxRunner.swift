@@ -64,7 +64,7 @@ public struct SandboxRunner: Sendable {
             guard f.count >= 7, Int(f[2]) == uid else { continue }
             let home = String(f[5])
             guard home.hasPrefix("/"), home != "/", PathSyntax.components(home).allSatisfy(ArchiveExtractor.isNormalComponent),
-                  (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }
+                  (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }  // no such folder in the image: no home
             return home
         }
         return nil

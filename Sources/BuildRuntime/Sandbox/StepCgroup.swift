@@ -70,8 +70,8 @@ public struct StepCgroup: Sendable {
     /// The engine's own cgroup folder in each of `controllers`, found once per process from
     /// /proc/self/cgroup and /proc/self/mountinfo; or why there is none it may make a child in.
     static let engineFolders: Result<[String], Unavailable> = {
-        guard let cgroups = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        guard let cgroups = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),  // said below
+              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)  // said below
         else { return .failure(Unavailable(reason: "/proc/self/cgroup or /proc/self/mountinfo cannot be read")) }
         var folders: [String] = []
         for controller in controllers {

@@ -68,8 +68,8 @@ final class StepDiskWatch: Sendable {
                 else { continue }
                 total += Int64(st.st_blocks) * 512
             }
-            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? [] {
-                guard let children = try? String(contentsOfFile: "/proc/\(p)/task/\(task)/children", encoding: .utf8) else { continue }
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? [] {  // see above
+                guard let children = try? String(contentsOfFile: "/proc/\(p)/task/\(task)/children", encoding: .utf8) else { continue }  // a task gone meanwhile has no children
                 pending += children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
         }

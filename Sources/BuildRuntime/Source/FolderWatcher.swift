@@ -67,7 +67,7 @@ public final class FolderWatcher: @unchecked Sendable {
             guard let dir = try? ConfinedDirectory(path: path), let names = try? dir.entries() else { continue }
             for name in names {
                 let child = relative.isEmpty ? name : relative + "/" + name
-                if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { pending.append(child) }
+                if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { pending.append(child) }  // gone meanwhile: nothing to watch
             }
         }
     }

@@ -139,7 +139,7 @@ final class EngineServer: Sendable {
     }
 
     static func parseHello(_ payload: [UInt8]) -> Hello? {
-        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }
+        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }  // not a hello: nil, and the caller refuses the client
         return Hello(version: version, args: v["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], pid: v["pid"]?.int64Value.map { Int($0) },
                      command: v["command"]?.stringValue, now: v["now"] == .bool(true))
     }
