@@ -75,8 +75,6 @@ public struct MethodRegistry: Sendable {
 
     /// Names of every request method, sorted.
     public var requestMethods: [String] { requests.keys.sorted() }
-    /// Names of every client-to-server notification, sorted.
-    public var notificationMethods: [String] { notifications.keys.sorted() }
 
     /// Registers a request whose params decode into `P` and whose result encodes from `R`.
     /// Absent params decode as `{}`; params given by position are refused; a param `P` does

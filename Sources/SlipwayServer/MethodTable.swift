@@ -119,7 +119,7 @@ public enum MethodTable {
                     methods: s.allMethods, clientNotifications: clientNotifications,
                     notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
                     framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
-                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git", "blob"]))
+                    maxMessageSize: s.maxMessageSize, buildStrategies: BuildStrategy.allCases.map(\.rawValue), sourceTypes: ["local", "git", "blob"]))
         }
         r.registerNotification("initialized") { (_: NoParams, _) in }
         r.register("rpc.discover", ordering: .read, keys: { _ in .none }) { (_: NoParams, _) -> JSONValue in

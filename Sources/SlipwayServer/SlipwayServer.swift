@@ -19,10 +19,8 @@ public enum SlipwayServer {
         case .error(let message):
             FileHandle.standardError.write(Data("slipway: \(message)\n".utf8))
             return 2
-        case .run(.status, let o):
-            return EngineControl.run("status", now: false, options: o)
-        case .run(.stop(let now), let o):
-            return EngineControl.run("stop", now: now, options: o)
+        case .run(.control(let command), let o):
+            return EngineControl.run(command, options: o)
         case .run(.embedded, let o):
             // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
             ChildReaper.adoptOrphans()

@@ -374,7 +374,7 @@ extension Engine {
                                  bases: image.status.dockerfileBases)
             : nil
         return BuildInputs(
-            builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
+            builder: image.builder, sourceType: s.kind, sourceURL: s.git?.url ?? s.blob?.url ?? "",
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
             env: image.env, buildpacks: image.strategy == .dockerfile ? [:] : buildpacks, runImageDigest: image.strategy == .dockerfile ? nil : runDigest,

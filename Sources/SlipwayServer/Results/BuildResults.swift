@@ -83,7 +83,7 @@ public struct BuildStatusResult: Codable, Sendable {
         builder = b.builderImage
         runImage = b.runImage
         stackID = b.stackID
-        let local = b.inputs.sourceType == "Local Source"
+        let local = b.inputs.sourceType == .local
         source = SourceInfo(type: b.inputs.sourceType, url: local ? nil : b.inputs.sourceURL, revision: local ? nil : b.inputs.sourceRevision,
                             ref: b.inputs.sourceRef, path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
         buildpacks = b.buildpacks
