@@ -397,7 +397,7 @@ public enum MethodTable {
         }
         r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
             let page = try await s.engine.events(StateStore.EventQuery(
-                namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.normalized($0) },
+                namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.parsed($0) },
                 afterID: try Paging.eventID(p.continue), limit: try Paging.limit(p.limit)))
             return EventListResult(events: page.events, continue: page.more ? page.events.last.map { Paging.token(after: String($0.id)) } : nil)
         }

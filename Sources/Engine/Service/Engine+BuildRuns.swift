@@ -206,7 +206,7 @@ extension Engine {
                 run.deleteAt = Timestamp.format(ended.addingTimeInterval(ttl))
                 try store.putBuildRun(run)
             }
-            for run in try store.buildRunsDue(at: Timestamp.format(now)) {
+            for run in try store.buildRunsDue(at: now) {
                 guard let v = try viewIfBuildExists(run) else {
                     try store.deleteBuildRun(namespace: run.namespace, name: run.name)
                     continue
@@ -214,7 +214,7 @@ extension Engine {
                 try await removeStandaloneRun(v, reason: "Expired", message: "Build run \(run.name) expired and was deleted (it ended \(v.build.status.rawValue))",
                                               expired: Timestamp.format(now))
             }
-            try store.forgetExpiredBuildRuns(before: Timestamp.format(now.addingTimeInterval(-86400)))
+            try store.forgetExpiredBuildRuns(before: now.addingTimeInterval(-86400))
         } catch {
             report("build runs could not be expired: \(error); trying again later")
         }

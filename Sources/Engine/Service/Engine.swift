@@ -326,7 +326,7 @@ public actor Engine {
     /// been deleted yet.
     public func events(_ query: StateStore.EventQuery) throws -> (events: [SystemEvent], more: Bool) {
         var q = query
-        let oldest = Timestamp.format(Date().addingTimeInterval(-options.eventTTL))
+        let oldest = Date().addingTimeInterval(-options.eventTTL)
         q.since = max(q.since ?? oldest, oldest)
         return try store.events(q)
     }
@@ -337,13 +337,13 @@ public actor Engine {
         let ttl = options.eventTTL
         let store = self.store
         // A failed delete (a full disk) is tried again by the loop; listing hides expired events anyway.
-        _ = try? store.deleteEvents(lastSeenBefore: Timestamp.format(Date().addingTimeInterval(-ttl)))  // see above
+        _ = try? store.deleteEvents(lastSeenBefore: Date().addingTimeInterval(-ttl))  // see above
         expiryTask = Task.detached(priority: .background) {
             // Often enough that an event is gone soon after its time; at most once a minute.
             let every = min(max(ttl / 4, 0.1), 60)
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(every))  // cancellation ends the loop
-                let cutoff = Timestamp.format(Date().addingTimeInterval(-ttl))
+                let cutoff = Date().addingTimeInterval(-ttl)
                 // A failed delete (a full disk) is tried again next time; listing hides expired events anyway.
                 _ = try? await BlockingWork.run { try store.deleteEvents(lastSeenBefore: cutoff) }  // see above
             }

@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayProtocol
 import Engine
 
@@ -125,11 +126,11 @@ public struct EventListResult: Codable, Sendable {
 
 /// Times in event params.
 enum EventTimes {
-    /// `since` in the one form stored times have (so they compare as text), or InvalidParams.
-    static func normalized(_ text: String) throws -> String {
+    /// The time `since` names, or InvalidParams.
+    static func parsed(_ text: String) throws -> Date {
         guard let date = Timestamp.parse(text) else {
             throw EngineError.invalid("since must be an RFC 3339 time such as 2026-11-29T10:00:00Z", field: "since")
         }
-        return Timestamp.format(date)
+        return date
     }
 }
