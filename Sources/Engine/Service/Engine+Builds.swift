@@ -217,7 +217,7 @@ extension Engine {
             let outcome: Result<BuildResult, Error>
             do {
                 let plan = try plan.get()
-                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream, line: line) }
                 if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
                 // What the namespace may still store: the build's layers take from it.
                 let storageLeft = try await engine.storageBytesLeft(namespace: plan.namespace)
@@ -245,7 +245,7 @@ extension Engine {
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
-                        log.append(phase: "export", stream: LogStream.system.rawValue, line: $0)
+                        log.append(phase: .export, stream: .system, line: $0)
                     }
                 }
                 outcome = .success(result)
@@ -433,7 +433,7 @@ extension Engine {
             b.inputs.buildpacks = Dictionary(uniqueKeysWithValues: b.buildpacks.map { ($0.id, $0.version) })
             if !result.bases.isEmpty { b.inputs.dockerfile?.bases = result.bases }
             b.message = nil
-            r.log.append(phase: BuildPhase.completion.rawValue, stream: LogStream.system.rawValue,
+            r.log.append(phase: .completion, stream: .system,
                          line: "Build \(key.number) succeeded: \(result.layersAdded) layer(s) added, \(result.layersReused) reused")
         case .failure(let error):
             b.status = .FAILURE
@@ -451,7 +451,7 @@ extension Engine {
                 b.message = "\(error)"
             }
             b.message = b.message.map { Self.oneLine(redactor.redact($0)) }
-            r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
+            r.log.append(phase: phase, stream: .system, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()
         let work = workPath(key)
