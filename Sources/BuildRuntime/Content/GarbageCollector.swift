@@ -45,7 +45,7 @@ public struct GarbageCollector: Sendable {
             guard seen.insert(d).inserted, store.contains(d) else { continue }
             // Metadata is small; a blob that is not a readable index or manifest (a layer, a
             // config, a damaged file) reaches nothing further.
-            guard let data = try? store.read(d), let probe = try? JSONDecoder().decode(Probe.self, from: data) else { continue }
+            guard let data = try? store.read(d), let probe = try? JSONDecoder().decode(Probe.self, from: data) else { continue }  // see above
             pending += (probe.manifests ?? []).map(\.digest)
             if let config = probe.config { pending.append(config.digest) }
             pending += (probe.layers ?? []).map(\.digest)
@@ -89,7 +89,7 @@ public struct GarbageCollector: Sendable {
         guard !dryRun else { return freed }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             // A folder that cannot be removed whole is left for the next collection.
-            guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }
+            guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }  // see above
         } else if unlink(path) != 0 {
             return Freed()
         }

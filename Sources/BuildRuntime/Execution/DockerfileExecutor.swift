@@ -70,7 +70,7 @@ public struct DockerfileExecutor: BuildExecutor {
     static func lastContextFiles(in contexts: String) -> ArchiveExtractor.FileReuse {
         let fm = FileManager.default
         // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
-        let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }
+        let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }  // see above
         let newest = manifests.max { a, b in
             let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,  // see above
                           (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)  // see above
@@ -108,7 +108,7 @@ public struct DockerfileExecutor: BuildExecutor {
                 return "already unpacked"
             }
             // What it holds, for the next one (without it, the next one writes every file).
-            try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)
+            try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)  // see above
             return reuse.linked > 0 ? "unpacked (\(reuse.linked) unchanged file(s) linked from the last context)" : "unpacked"
         }
         log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(outcome) as the build context")

@@ -273,7 +273,7 @@ public struct LayerCompressor: Sendable {
     /// the store; nil when there is none.
     public func cached(_ diffID: Digest) -> OCIDescriptor? {
         // A record that cannot be read is a miss (`try?`): the layer is compressed again.
-        guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),
+        guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),  // see above
             store.reuse(r.digest)
         else { return nil }
         return OCIDescriptor(mediaType: algorithm.mediaType, digest: r.digest, size: r.size)

@@ -457,7 +457,7 @@ public final class RegistryClient: Sendable {
         var streamed: HTTPResponse?
         if let target = try? resolve(location) {  // see above
             // One attempt, not retried: a stream cannot be sent twice.
-            streamed = try? await sendFollowingRedirects("PATCH", target, scope: scope, headers: [("Content-Type", "application/octet-stream")],
+            streamed = try? await sendFollowingRedirects("PATCH", target, scope: scope, headers: [("Content-Type", "application/octet-stream")],  // see above
                                                           body: .stream(fd: reader), sink: .memory(maxBytes: 1 << 20), basic: preemptiveBasic.withLock { $0 })
         }
         close(reader)  // a compressor still writing gets EPIPE, stops the stream and finishes the blob

@@ -92,7 +92,7 @@ public struct StepCgroup: Sendable {
     static func sweepAbandoned(in parents: [String]) {
         for parent in parents {
             // A folder that cannot be listed has nothing to sweep that this engine could remove.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {  // see above
                 // Only an engine of this pid namespace can be told dead by its pid.
                 let parts = name.split(separator: "-", maxSplits: 3)
                 guard parts.count == 4, pidNamespace != "0", parts[1] == pidNamespace, let pid = pid_t(parts[2]), pid != getpid(),

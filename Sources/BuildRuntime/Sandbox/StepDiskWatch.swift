@@ -58,7 +58,7 @@ final class StepDiskWatch: Sendable {
             guard visited.insert(p).inserted else { continue }
             let fds = "/proc/\(p)/fd"
             // A process gone meanwhile, or another id's (not readable), has nothing to count.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {  // see above
                 var buf = [CChar](repeating: 0, count: 4097)
                 let n = readlink(fds + "/" + name, &buf, 4096)
                 guard n > 0, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasSuffix(" (deleted)") else { continue }

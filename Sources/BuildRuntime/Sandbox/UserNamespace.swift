@@ -186,7 +186,7 @@ public struct UserNamespaceRunner: Sendable {
         let removed = Mutex(false)
         Task {
             // A failure is reported as `false`: the collection leaves the folder for the next one.
-            let ok = (try? await removeTree(path)) != nil
+            let ok = (try? await removeTree(path)) != nil  // see above
             removed.withLock { $0 = ok }
             done.signal()
         }
