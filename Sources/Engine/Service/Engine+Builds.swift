@@ -425,7 +425,7 @@ extension Engine {
             b.imageDigest = result.imageDigest.string
             if let pushed = result.pushedReference {
                 b.latestImage = pushed
-            } else if let image = try? image(key.namespace, key.image),  // deleted while it built: no tag to name (the digest is kept)
+            } else if let image = try? image(key.namespace, key.image),  // deleted (or unreadable) as it ended: the build keeps its digest, without an oci: reference
                       case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {  // a registry tag was pushed above: not a layout
                 b.latestImage = "oci:\(p)@\(result.imageDigest)"
             }
