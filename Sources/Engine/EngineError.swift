@@ -42,6 +42,21 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// A document in the state database that does not decode: the database is damaged (or was
+    /// written by a newer Slipway). Internal, and says what it is: never taken for a missing object.
+    static func unreadableDocument(_ what: String, _ cause: DecodingError) -> EngineError {
+        let said: String
+        switch cause {
+        case .dataCorrupted(let c), .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c):
+            let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+            said = c.debugDescription + (path.isEmpty ? "" : " at \(path)")
+        @unknown default:
+            said = "\(cause)"
+        }
+        return EngineError(.internal, "the stored \(what) cannot be read (\(said)): the state database is damaged; restore state.db from a backup, or delete the object and create it again",
+                           details: ["object": what])
+    }
+
     public static func invalid(_ message: String, field: String) -> EngineError { EngineError(.invalidParams, message, field: field) }
     public static func `internal`(_ message: String) -> EngineError { EngineError(.internal, message) }
 

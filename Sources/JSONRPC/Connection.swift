@@ -80,8 +80,7 @@ public final class Connection: Sendable {
 
     /// Sends a notification to the client. Safe from any thread; messages keep their order.
     public func notify(_ method: String, _ params: some Encodable) {
-        // Params are the server's own value types, which always encode; null stands in if not.
-        let value = (try? JSONValueEncoder().encode(params)) ?? .null
+        let value = (try? JSONValueEncoder().encode(params)) ?? .null  // the server's own value types always encode; null stands in if not
         output.send(OutgoingMessage.notification(method: method, params: value))
     }
 
@@ -141,7 +140,7 @@ public final class Connection: Sendable {
             case .truncated(let why):
                 cutShort = true
                 logMessage("the last message was cut short: \(why); it was not handled", type: 1)
-            case .unterminated(let bytes) where (try? JSONParser.parse(bytes)) == nil:
+            case .unterminated(let bytes) where (try? JSONParser.parse(bytes)) == nil:  // only asks whether it parses: handle() says why not
                 cutShort = true  // answered with a parse error below
                 _ = handle(.message(bytes))
             case .unterminated(let bytes):

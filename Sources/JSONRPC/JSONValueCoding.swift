@@ -427,11 +427,11 @@ extension JSONValue: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null; return }
-        if let b = try? c.decode(Bool.self) { self = .bool(b); return }
-        if let i = try? c.decode(Int64.self) { self = .int(i); return }
-        if let d = try? c.decode(Double.self) { self = .double(d); return }
-        if let s = try? c.decode(String.self) { self = .string(s); return }
-        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
+        if let b = try? c.decode(Bool.self) { self = .bool(b); return }  // not this type: try the next
+        if let i = try? c.decode(Int64.self) { self = .int(i); return }  // not this type: try the next
+        if let d = try? c.decode(Double.self) { self = .double(d); return }  // not this type: try the next
+        if let s = try? c.decode(String.self) { self = .string(s); return }  // not this type: try the next
+        if let a = try? c.decode([JSONValue].self) { self = .array(a); return }  // not this type: try the next
         let o = try c.decode([String: JSONValue].self)
         self = .object(JSONObject(o.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
     }

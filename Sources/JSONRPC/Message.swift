@@ -49,7 +49,6 @@ public struct ResponseError: Error, Sendable, Equatable {
     public static let methodNotFoundCode = -32601
     public static let invalidParamsCode = -32602
     public static let internalErrorCode = -32603
-    public static let serverNotInitializedCode = -32002
     public static let requestCancelledCode = -32800
 
     public static func parseError(_ message: String) -> ResponseError {

@@ -75,8 +75,6 @@ public struct MethodRegistry: Sendable {
 
     /// Names of every request method, sorted.
     public var requestMethods: [String] { requests.keys.sorted() }
-    /// Names of every client-to-server notification, sorted.
-    public var notificationMethods: [String] { notifications.keys.sorted() }
 
     /// Registers a request whose params decode into `P` and whose result encodes from `R`.
     /// Absent params decode as `{}`; params given by position are refused; a param `P` does
@@ -112,7 +110,7 @@ public struct MethodRegistry: Sendable {
         _ method: String, params: P.Type = P.self, _ body: @escaping @Sendable (P, Connection) async -> Void
     ) {
         notifications[method] = { raw, connection in
-            guard let p = try? JSONRPC.decodeParams(P.self, raw) else { return }
+            guard let p = try? JSONRPC.decodeParams(P.self, raw) else { return }  // a notification has no reply to carry the error: JSON-RPC drops it
             await body(p, connection)
         }
     }

@@ -9,7 +9,7 @@ public enum BuildState: String, Codable, Sendable { case QUEUED, BUILDING, SUCCE
 public enum ReadyState: String, Codable, Sendable { case Ready, NotReady, Building, Unknown }
 
 /// The build strategy of an image.
-public enum BuildStrategy: String, Codable, Sendable { case buildpacks, dockerfile }
+public enum BuildStrategy: String, Codable, Sendable, CaseIterable { case buildpacks, dockerfile }
 
 /// The network a build's steps get: `none` (a network namespace with only its own loopback)
 /// or `public` (outbound access through slirp4netns, the host's loopback unreachable). The
@@ -104,11 +104,19 @@ public struct SourceSpec: Codable, Sendable, Equatable {
         self.subPath = subPath
     }
 
-    public var type: String {
-        if git != nil { return "Git" }
-        if blob != nil { return "Blob" }
-        return "Local Source"
+    public var kind: SourceKind {
+        if git != nil { return .git }
+        if blob != nil { return .blob }
+        return .local
     }
+}
+
+/// The kind of source a build is made from, named as kpack names source types (in results and
+/// in stored build inputs).
+public enum SourceKind: String, Codable, Sendable, CaseIterable {
+    case git = "Git"
+    case blob = "Blob"
+    case local = "Local Source"
 }
 
 /// A source as the engine fixed it: the snapshot builds unpack, and for git the ref followed

@@ -119,7 +119,7 @@ public enum MethodTable {
                     methods: s.allMethods, clientNotifications: clientNotifications,
                     notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
                     framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
-                    maxMessageSize: s.maxMessageSize, buildStrategies: ["buildpacks"], sourceTypes: ["local", "git", "blob"]))
+                    maxMessageSize: s.maxMessageSize, buildStrategies: BuildStrategy.allCases.map(\.rawValue), sourceTypes: ["local", "git", "blob"]))
         }
         r.registerNotification("initialized") { (_: NoParams, _) in }
         r.register("rpc.discover", ordering: .read, keys: { _ in .none }) { (_: NoParams, _) -> JSONValue in
@@ -397,7 +397,7 @@ public enum MethodTable {
         }
         r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
             let page = try await s.engine.events(StateStore.EventQuery(
-                namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.normalized($0) },
+                namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.parsed($0) },
                 afterID: try Paging.eventID(p.continue), limit: try Paging.limit(p.limit)))
             return EventListResult(events: page.events, continue: page.more ? page.events.last.map { Paging.token(after: String($0.id)) } : nil)
         }
@@ -408,7 +408,7 @@ public enum MethodTable {
 /// The OpenRPC document served by `rpc.discover`: `spec/openrpc.json`, shipped as a resource.
 enum OpenRPCDocument {
     static func load() throws -> JSONValue {
-        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"), let data = try? Data(contentsOf: url) else {
+        guard let url = Bundle.module.url(forResource: "openrpc", withExtension: "json"), let data = try? Data(contentsOf: url) else {  // unreadable is as good as missing: said below
             throw EngineError(.unavailable, "the OpenRPC document is not installed next to the slipway binary")
         }
         do {

@@ -163,7 +163,7 @@ public struct ServerOptions: Sendable, Equatable {
              shown: { $0.layerCompression.rawValue + ($0.layerCompressionLevel.map { ":\($0)" } ?? "") }),
         Flag(name: "--registry-ca", scope: .engine, hint: "an absolute path to a readable PEM file of CA certificates",
              apply: { o, v in
-                 guard v.hasPrefix("/"), let text = try? String(contentsOfFile: v, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else { return false }
+                 guard v.hasPrefix("/"), let text = try? String(contentsOfFile: v, encoding: .utf8), text.contains("-----BEGIN CERTIFICATE-----") else { return false }  // false: the flag is refused with its hint
                  o.registryCAFile = v
                  return true
              },
@@ -179,10 +179,36 @@ public struct ServerOptions: Sendable, Equatable {
         case embedded
         /// The shared engine, serving its socket (`engine`).
         case engine
-        /// Print the running engine's state (`engine status`).
+        /// Ask the running engine something (`engine status`, `engine stop`).
+        case control(EngineCommand)
+    }
+
+    /// What `slipway engine status|stop` asks of the running engine. The hello carries it as
+    /// `command` (and `now`); the engine reads it back into this type once.
+    public enum EngineCommand: Equatable, Sendable {
+        /// Print the running engine's state.
         case status
-        /// Stop the running engine (`engine stop`), now or after its builds.
+        /// Stop the running engine, now (canceling its builds) or after its builds.
         case stop(now: Bool)
+
+        /// The hello's `command` word.
+        var word: String {
+            switch self {
+            case .status: return "status"
+            case .stop: return "stop"
+            }
+        }
+
+        var now: Bool { if case .stop(let now) = self { return now }; return false }
+
+        /// The command a hello names, or nil when it names none (a client to serve).
+        init?(word: String?, now: Bool) {
+            switch word {
+            case "status": self = .status
+            case "stop": self = .stop(now: now)
+            default: return nil
+            }
+        }
     }
 
     public enum ParseResult: Equatable { case run(Mode, ServerOptions), print(String), error(String) }
@@ -194,8 +220,8 @@ public struct ServerOptions: Sendable, Equatable {
         if rest.first == "engine" {
             rest = rest.dropFirst()
             mode = .engine
-            if rest.first == "status" { rest = rest.dropFirst(); mode = .status }
-            else if rest.first == "stop" { rest = rest.dropFirst(); mode = .stop(now: false) }
+            if rest.first == "status" { rest = rest.dropFirst(); mode = .control(.status) }
+            else if rest.first == "stop" { rest = rest.dropFirst(); mode = .control(.stop(now: false)) }
         }
         let remaining = Array(rest)
         var i = 0
@@ -206,8 +232,8 @@ public struct ServerOptions: Sendable, Equatable {
             case "--version": return .print("slipway \(SlipwayVersion.current)")
             case "--embedded", "serve", "--stdio": break
             case "--now":
-                guard case .stop = mode else { return .error("--now belongs to 'slipway engine stop'\n\n\(usage)") }
-                mode = .stop(now: true)
+                guard case .control(.stop) = mode else { return .error("--now belongs to 'slipway engine stop'\n\n\(usage)") }
+                mode = .control(.stop(now: true))
             default:
                 guard let flag = flags.first(where: { $0.name == a }) else { return .error("unknown argument '\(a)'\n\n\(usage)") }
                 i += 1

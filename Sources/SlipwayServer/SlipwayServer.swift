@@ -19,10 +19,8 @@ public enum SlipwayServer {
         case .error(let message):
             FileHandle.standardError.write(Data("slipway: \(message)\n".utf8))
             return 2
-        case .run(.status, let o):
-            return EngineControl.run("status", now: false, options: o)
-        case .run(.stop(let now), let o):
-            return EngineControl.run("stop", now: now, options: o)
+        case .run(.control(let command), let o):
+            return EngineControl.run(command, options: o)
         case .run(.embedded, let o):
             // Every child and every orphan of a build step is reaped here (no zombies, even as PID 1).
             ChildReaper.adoptOrphans()
@@ -149,7 +147,7 @@ public enum SlipwayServer {
     /// The launcher put into images: $SLIPWAY_LAUNCHER, else `slipway-launcher` beside this binary.
     static func launcherPath(_ env: [String: String]) -> String {
         if let p = env["SLIPWAY_LAUNCHER"], !p.isEmpty { return p }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]  // no /proc: the path it was started by
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("slipway-launcher").path
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct BuildReasonCalculatorTests {
     static let base = BuildInputs(
-        builder: .default, sourceType: "Local Source", sourceURL: "", sourceRevision: "sha256:aaa", sourceRef: nil, subPath: nil,
+        builder: .default, sourceType: .local, sourceURL: "", sourceRevision: "sha256:aaa", sourceRef: nil, subPath: nil,
         env: ["A": "1"], buildpacks: ["x/node": "1.0.0", "x/npm": "2.0.0"], runImageDigest: "sha256:run1")
 
     func reasons(_ last: BuildInputs?, succeeded: Bool = true, _ change: (inout BuildInputs) -> Void) -> [BuildReasonKind] {
@@ -50,7 +50,7 @@ import Testing
 
     @Test func newCommitOnTheSameRefIsCommitAndAnotherRefIsConfig() {
         var git = Self.base
-        git.sourceType = "Git"
+        git.sourceType = .git
         git.sourceURL = "https://example.com/app.git"
         git.sourceRef = "main"
         git.sourceRevision = "c1"

@@ -316,7 +316,7 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
 
     /// A deleted image's build 1, still ending, holds back no build of an image created again
     /// under its name, and their slots and waiters are apart.
-    @Test func anotherIncarnationsBuildIsAnotherBuild() async {
+    @Test func anotherIncarnationsBuildIsAnotherBuild() async throws {
         let s = BuildScheduler(limit: 2)
         let old = BuildKey(namespace: "n", image: "a", number: 1, incarnation: "old"), new = BuildKey(namespace: "n", image: "a", number: 1, incarnation: "new")
         let log = try! BuildLogWriter(key: old, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
@@ -329,9 +329,10 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         #expect(s.nextToStart() == new)
         s.occupy(new, .init(task: nil, log: log, build: build))
         #expect(s.running.count == 2)
-        let answered = await withCheckedContinuation { (done: CheckedContinuation<Build?, Never>) in
-            s.addWaiter(new, id: UUID(), done)
-            #expect(s.waiterCount(old) == 0)
+        let answered = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Build?, any Error>) in
+            let id = UUID()
+            s.addWaiter(new, id: id, done)
+            #expect(s.removeWaiter(old, id: id) == nil)
             s.answer(new, with: build)
         }
         #expect(answered == build)

@@ -73,6 +73,8 @@ import Testing
         let r = try await b.call("initialize", ["clientInfo": ["name": "test"]])
         #expect(r["serverInfo"]?["name"] == "slipway")
         #expect(r["capabilities"]?["methods"]?.arrayValue?.contains("image/create") == true)
+        // Every build strategy an image or build run may name is advertised.
+        #expect(r["capabilities"]?["buildStrategies"] == ["buildpacks", "dockerfile"])
         let again = try await b.request("initialize")
         #expect(again["error"]?["code"] == -32600)
         let sd = try await b.request("shutdown")

@@ -230,6 +230,28 @@ final class LoopbackRegistry: Sendable {
         #expect(!c.messages.map { JSONWriter.string($0) }.joined().contains(password))
     }
 
+    /// A docker config secret's `auths` entry gives its base64 `user:password` to the push
+    /// (other keys of config.json are ignored); a file that is not a docker config is refused.
+    @Test func dockerConfigSecretsGiveTheirAuthsToPushes() async throws {
+        let password = "config-\(UUID().uuidString.prefix(10))"
+        let registry = try await LoopbackRegistry(user: "configured", password: password)
+        let files = TempDir("config"), state = TempDir("state")
+        let auth = Data("configured:\(password)".utf8).base64EncodedString()
+        try #"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}},"HttpHeaders":{"User-Agent":"test"}}"#
+            .write(toFile: files.path + "/config.json", atomically: true, encoding: .utf8)
+        try #"{"auths":"not a map"}"#.write(toFile: files.path + "/bad.json", atomically: true, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let refused = try await c.request("secret/create", ["name": "bad", "dockerConfig": ["path": .string(files.path + "/bad.json")]])
+        #expect(refused["error"]?["code"] == -32602 && refused["error"]?["data"]?["field"] == "dockerConfig.path", "\(JSONWriter.string(refused))")
+        _ = try await c.call("secret/create", ["name": "config", "dockerConfig": ["path": .string(files.path + "/config.json")]])
+        let tag = "\(registry.host)/configured/app:1"
+        _ = try await c.call("image/create", ["name": "configured", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])
+        let b = try await c.call("build/wait", ["image": "configured", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        #expect(try await sh("skopeo inspect --tls-verify=false --creds 'configured:\(password)' docker://\(tag)").status == 0)
+    }
+
     @Test func largeLayersGoInChunksAndCredentialHelpersAreAsked() async throws {
         let password = "helper-\(UUID().uuidString.prefix(10))"
         let registry = try await LoopbackRegistry(user: "helped", password: password)

@@ -56,9 +56,9 @@ import Testing
 
     @Test func modesAndDurations() {
         #expect(ServerOptions.parse(["engine", "--state-dir", "/s"], environment: [:]) == .run(.engine, parsedOptions(["--state-dir", "/s"])))
-        #expect(ServerOptions.parse(["engine", "status", "--state-dir", "/s"], environment: [:]) == .run(.status, parsedOptions(["--state-dir", "/s"])))
-        #expect(ServerOptions.parse(["engine", "stop", "--now", "--state-dir", "/s"], environment: [:]) == .run(.stop(now: true), parsedOptions(["--state-dir", "/s"])))
-        guard case .run(.stop(now: false), let home) = ServerOptions.parse(["engine", "stop"], environment: ["SLIPWAY_HOME": "/s"]) else {
+        #expect(ServerOptions.parse(["engine", "status", "--state-dir", "/s"], environment: [:]) == .run(.control(.status), parsedOptions(["--state-dir", "/s"])))
+        #expect(ServerOptions.parse(["engine", "stop", "--now", "--state-dir", "/s"], environment: [:]) == .run(.control(.stop(now: true)), parsedOptions(["--state-dir", "/s"])))
+        guard case .run(.control(.stop(now: false)), let home) = ServerOptions.parse(["engine", "stop"], environment: ["SLIPWAY_HOME": "/s"]) else {
             Issue.record("engine stop should parse"); return
         }
         #expect(home.stateDirectory == "/s" && home.given.isEmpty)

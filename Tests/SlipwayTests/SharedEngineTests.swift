@@ -491,4 +491,24 @@ import Testing
         reader.push([UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF])
         #expect(throws: FrameReader.Malformed.self) { try reader.next() }
     }
+
+    /// Welcome and close payloads are the words the C forwarder reads, byte for byte.
+    @Test func welcomeAndClosePayloadsAreTheForwardersWords() {
+        #expect(Welcome.ok.payload == "ok")
+        #expect(Welcome.retry("the engine is stopping").payload == "retry the engine is stopping")
+        #expect(Welcome.fail(status: 2, "unknown argument").payload == "fail 2 unknown argument")
+        #expect(Closing(status: 1, "slipway: stopped\n").payload == "1\nslipway: stopped\n")
+        #expect(Closing(status: 0, "").payload == "0\n")
+        let read = Closing(payload: Array("3\nsome text\nmore\n".utf8))
+        #expect(read == Closing(status: 3, "some text\nmore\n"))
+        #expect(Closing(payload: Array("x\n".utf8)).status == 1)
+    }
+
+    /// `engine status|stop` travel in the hello as `command` and `now`, and are read back once.
+    @Test func theHelloCarriesTheControlCommand() {
+        let stop = EngineServer.parseHello(Array(#"{"version":"1","command":"stop","now":true}"#.utf8))
+        #expect(stop?.command == .stop(now: true))
+        #expect(EngineServer.parseHello(Array(#"{"version":"1","command":"status","now":false}"#.utf8))?.command == .status)
+        #expect(EngineServer.parseHello(Array(#"{"version":"1","args":[],"pid":1}"#.utf8))?.command == nil)
+    }
 }

@@ -35,8 +35,7 @@ final class EngineSession: @unchecked Sendable {
                 while let nl = buffer.firstIndex(of: 10) {
                     let line = Array(buffer[..<nl])
                     buffer.removeSubrange(...nl)
-                    // A line that is not JSON is not ours to answer: it is skipped.
-                    guard let message = try? JSONParser.parse(line) else { continue }
+                    guard let message = try? JSONParser.parse(line) else { continue }  // a line that is not JSON is not ours to answer
                     self?.dispatch(message)
                 }
             }
@@ -85,6 +84,20 @@ final class EngineSession: @unchecked Sendable {
         }
         return answer["result"] ?? .null
     }
+
+    /// Whether the named object exists: a `get` that answers NotFound says no; any other error
+    /// is thrown (a save must not create what it could not look up).
+    func exists(_ getMethod: String, _ params: JSONValue) throws -> Bool {
+        do {
+            _ = try call(getMethod, params)
+            return true
+        } catch let f as Failure where f.code == Self.notFoundCode {
+            return false
+        }
+    }
+
+    /// The protocol's NotFound error code.
+    static let notFoundCode = 1001
 
     func close() {
         try? input.fileHandleForWriting.close()  // slipway exits when its input ends; nothing is lost if it already did

@@ -27,8 +27,8 @@ func said(_ kind: String, _ name: String, _ verb: String, dry: Bool) -> String {
 /// A builder's order from `--order FILE` (kpack's YAML, or JSON) or `-b id[@version]` flags.
 func builderOrder(_ a: Arguments) throws -> JSONValue? {
     if let file = a.value("order") {
-        guard let text = try? String(contentsOfFile: absolute(file), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the order file \(file)") }
-        if let json = try? JSONParser.parse(Array(text.utf8)) { return json }
+        guard let text = try? String(contentsOfFile: absolute(file), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the order file \(file)") }  // said in the thrown message
+        if let json = try? JSONParser.parse(Array(text.utf8)) { return json }  // not JSON: read as kpack's YAML below
         // kpack's order YAML: `- group:` entries of `- id: …` with `version:` and `optional:`.
         var groups: [JSONValue] = []
         var entries: [JSONValue] = []
@@ -78,7 +78,7 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
         let name = a.positional[0]
         let e = try engine()
         var method = verb
-        if verb == "save" { method = (try? e.call("\(kind)/get", named(name))) == nil ? "create" : (kind == "clusterstore" ? "add" : "patch") }
+        if verb == "save" { method = try !e.exists("\(kind)/get", named(name)) ? "create" : (kind == "clusterstore" ? "add" : "patch") }
         var params = base
         params["name"] = .string(name)
         switch kind {
@@ -184,7 +184,7 @@ func runSecret(_ verb: String, _ words: [String], _ engine: () throws -> EngineS
         } else if let url = a.value("git-url") {
             var git = JSONObject([("url", .string(url))])
             if let key = a.value("git-ssh-key") {
-                guard let text = try? String(contentsOfFile: absolute(key), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the ssh key \(key)") }
+                guard let text = try? String(contentsOfFile: absolute(key), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the ssh key \(key)") }  // said in the thrown message
                 git["sshKey"] = .string(text)
             } else {
                 guard let user = a.value("git-user") else { throw Arguments.Failure(message: "--git-user or --git-ssh-key is required with --git-url") }

@@ -113,7 +113,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         let name = a.positional[0]
         let e = try engine()
         var creating = verb == "create"
-        if verb == "save" { creating = (try? e.call("image/get", ["name": .string(name), "namespace": .string(a.value("namespace") ?? "default")])) == nil }
+        if verb == "save" { creating = try !e.exists("image/get", ["name": .string(name), "namespace": .string(a.value("namespace") ?? "default")]) }
         let spec = try imageSpec(a, name: name, creating: creating)
         let result = try e.call(creating ? "image/create" : "image/patch", .object(spec))
         let dry = a.bool("dry-run") ? " (dry run)" : ""

@@ -121,10 +121,10 @@ public struct ArchiveExtractor {
             // Walked without following a symlink, and kept for the next file of the folder.
             if lastParent?.path != folder {
                 // A folder the earlier extraction lacks (or holds otherwise) links nothing.
-                guard let dir = folder.isEmpty ? previous : try? previous.openDirectory(folder) else { return false }
+                guard let dir = folder.isEmpty ? previous : try? previous.openDirectory(folder) else { return false }  // see above
                 lastParent = (folder, dir)
             }
-            guard let dir = lastParent?.dir, let st = try? dir.status(file), (st.st_mode & S_IFMT) == S_IFREG else { return false }
+            guard let dir = lastParent?.dir, let st = try? dir.status(file), (st.st_mode & S_IFMT) == S_IFREG else { return false }  // no such file there: nothing to link
             if linkat(dir.fd, file, parent.fd, name, 0) == 0 {
                 linked += 1
                 return true
@@ -346,7 +346,7 @@ public struct ArchiveExtractor {
         }
         for (parts, mode) in deferredDirModes.reversed() {
             // A folder a later entry replaced (with a symlink, say) is not followed.
-            guard let dir = try? root.openDirectory(parts.joined(separator: "/")) else { continue }
+            guard let dir = try? root.openDirectory(parts.joined(separator: "/")) else { continue }  // see above
             fchmod(dir.fd, mode)
         }
         return summary

@@ -104,8 +104,8 @@ public struct ContentStore: Sendable {
     /// Deletes temporary files left by writes that never committed (a crash mid-write).
     public func removeAbandonedTemporaries() {
         let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: tempDirectory.path)) ?? [] {
-            try? fm.removeItem(atPath: tempDirectory.path + "/" + name)
+        for name in (try? fm.contentsOfDirectory(atPath: tempDirectory.path)) ?? [] {  // no temporary folder: nothing left behind
+            try? fm.removeItem(atPath: tempDirectory.path + "/" + name)  // one that stays is only space: tried again at the next start
         }
     }
 }

@@ -45,7 +45,7 @@ public struct GarbageCollector: Sendable {
             guard seen.insert(d).inserted, store.contains(d) else { continue }
             // Metadata is small; a blob that is not a readable index or manifest (a layer, a
             // config, a damaged file) reaches nothing further.
-            guard let data = try? store.read(d), let probe = try? JSONDecoder().decode(Probe.self, from: data) else { continue }
+            guard let data = try? store.read(d), let probe = try? JSONDecoder().decode(Probe.self, from: data) else { continue }  // see above
             pending += (probe.manifests ?? []).map(\.digest)
             if let config = probe.config { pending.append(config.digest) }
             pending += (probe.layers ?? []).map(\.digest)
@@ -55,7 +55,7 @@ public struct GarbageCollector: Sendable {
 
     /// The manifests an image layout's `index.json` names; none when it has none or cannot be read.
     public static func taggedManifests(inLayoutAt path: String) -> [Digest] {
-        guard let layout = try? OCILayout(path: path, create: false), let index = try? layout.index() else { return [] }
+        guard let layout = try? OCILayout(path: path, create: false), let index = try? layout.index() else { return [] }  // see the doc comment
         return index.manifests.map(\.digest)
     }
 
@@ -64,8 +64,7 @@ public struct GarbageCollector: Sendable {
     public func sweepBlobs(of store: ContentStore, keep: Set<Digest>) -> Freed {
         var freed = Freed()
         let dir = store.blobsDirectory.path
-        // A listing that fails (the store is gone) has nothing to sweep.
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []  // no blobs folder: nothing to sweep
         if !dryRun {
             for name in names where name.hasPrefix(Self.asidePrefix) {
                 Self.putBack(dir + "/" + name, as: dir + "/" + name.dropFirst(Self.asidePrefix.count))
@@ -91,7 +90,7 @@ public struct GarbageCollector: Sendable {
     /// collection (names starting with "." are another process's temporaries: left alone).
     public func sweepFolders(in dir: String, keep: Set<String>) -> Freed {
         var freed = Freed()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {  // no folder: nothing to sweep
             freed = freed + remove(dir + "/" + name)
         }
         return freed
@@ -106,7 +105,7 @@ public struct GarbageCollector: Sendable {
         guard !dryRun else { return freed }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             // A folder that cannot be removed whole is left for the next collection.
-            guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }
+            guard (try? ConfinedDirectory.removeTree(atPath: path)) != nil else { return Freed() }  // see above
             return freed
         }
         // A writer may reuse the blob (touch it, `ContentStore.reuse`) and name it in an index

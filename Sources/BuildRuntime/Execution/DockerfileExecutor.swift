@@ -68,15 +68,15 @@ public struct DockerfileExecutor: BuildExecutor {
     static func lastContextFiles(in contexts: String) -> ArchiveExtractor.FileReuse {
         let fm = FileManager.default
         // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
-        let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }
+        let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }  // see above
         let newest = manifests.max { a, b in
-            let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,
-                          (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)
+            let (x, y) = ((try? fm.attributesOfItem(atPath: contexts + "/" + a)[.modificationDate] as? Date) ?? .distantPast,  // see above
+                          (try? fm.attributesOfItem(atPath: contexts + "/" + b)[.modificationDate] as? Date) ?? .distantPast)  // see above
             return x < y
         }
         guard let newest, let data = fm.contents(atPath: contexts + "/" + newest),
-            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),
-            let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))
+            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),  // see above
+            let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))  // see above
         else { return ArchiveExtractor.FileReuse(previous: nil, files: [:]) }
         return ArchiveExtractor.FileReuse(previous: folder, files: files)
     }
@@ -106,7 +106,7 @@ public struct DockerfileExecutor: BuildExecutor {
                 return "already unpacked"
             }
             // What it holds, for the next one (without it, the next one writes every file).
-            try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)
+            try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)  // see above
             return reuse.linked > 0 ? "unpacked (\(reuse.linked) unchanged file(s) linked from the last context)" : "unpacked"
         }
         log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(outcome) as the build context")
@@ -114,7 +114,7 @@ public struct DockerfileExecutor: BuildExecutor {
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)
             guard parts.allSatisfy(ArchiveExtractor.isNormalComponent),
-                (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true
+                (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true  // not there or not a folder: refused below
             else {
                 throw RuntimeError.buildFailed("contextDir \(inputs.contextDir) is not a folder of the source")
             }

@@ -168,11 +168,11 @@ public struct TreeWalker: Sendable {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFREG { body(st) }
-        guard (st.st_mode & S_IFMT) == S_IFDIR, let top = try? ConfinedDirectory(path: path) else { return }
+        guard (st.st_mode & S_IFMT) == S_IFDIR, let top = try? ConfinedDirectory(path: path) else { return }  // not a folder it may open: nothing under it to visit
         struct Level { let dir: ConfinedDirectory; let depth: Int }
         // The entry count is not limited and the depth never passed (folders at the limit are
         // not entered), and neither closure throws: this walk cannot fail, hence `try?`.
-        try? TreeWalker("", limits: TreeLimits(maxDepth: limits.maxDepth, maxEntries: .max)).walk(
+        try? TreeWalker("", limits: TreeLimits(maxDepth: limits.maxDepth, maxEntries: .max)).walk(  // see above
             from: Level(dir: top, depth: 0),
             entries: { (try? $0.dir.entries()) ?? [] },  // a folder that cannot be listed counts as empty
             name: { $0 },
@@ -185,7 +185,7 @@ public struct TreeWalker: Sendable {
                     return nil
                 case S_IFDIR where level.depth + 1 < limits.maxDepth:
                     // One that cannot be opened (no permission, replaced meanwhile) is left out.
-                    return (try? level.dir.openDirectory(name)).map { Level(dir: $0, depth: level.depth + 1) }
+                    return (try? level.dir.openDirectory(name)).map { Level(dir: $0, depth: level.depth + 1) }  // see above
                 default:
                     return nil
                 }

@@ -273,7 +273,7 @@ public struct LayerCompressor: Sendable {
     /// the store; nil when there is none.
     public func cached(_ diffID: Digest) -> OCIDescriptor? {
         // A record that cannot be read is a miss (`try?`): the layer is compressed again.
-        guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),
+        guard let data = FileManager.default.contents(atPath: recordPath(diffID)), let r = try? JSONDecoder().decode(Record.self, from: data),  // see above
             store.reuse(r.digest)
         else { return nil }
         return OCIDescriptor(mediaType: algorithm.mediaType, digest: r.digest, size: r.size)
@@ -312,11 +312,11 @@ public struct LayerCompressor: Sendable {
         var keep = Set<Digest>()
         var freed = GarbageCollector.Freed()
         let top = store.root.path + "/compressed"
-        for folder in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] where !folder.hasPrefix(".") {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: top + "/" + folder)) ?? [] where name.hasSuffix(".json") {
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: top)) ?? [] where !folder.hasPrefix(".") {  // no records folder: nothing to collect
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: top + "/" + folder)) ?? [] where name.hasSuffix(".json") {  // see above
                 let path = top + "/" + folder + "/" + name
                 if let diffID = Digest("sha256:" + name.dropLast(5)), layers.contains(diffID),
-                    let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data)
+                    let data = FileManager.default.contents(atPath: path), let r = try? JSONDecoder().decode(Record.self, from: data)  // unreadable: not kept, as `cached` takes it for a miss
                 {
                     keep.insert(r.digest)
                 } else {

@@ -191,7 +191,7 @@ public final class RegistryClient: Sendable {
             throw RuntimeError.unavailable("the token service of \(host) (\(PathSyntax.shortened(realm))) cannot be reached: \(e)")
         }
         guard response.status == 200,
-            let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+            let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],  // not a token answer: said below
             let token = (json["token"] as? String) ?? (json["access_token"] as? String)
         else {
             throw RuntimeError(.permissionDenied, "\(response.status) from the token service of \(host): the registry refused the credentials; check the registry secret for \(host)")
@@ -269,7 +269,7 @@ public final class RegistryClient: Sendable {
             throw RuntimeError.unavailable("\(host) answered \(repository)@\(reference) with content whose digest is \(digest)")
         }
         try store.put(r.body)
-        let probe = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+        let probe = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]  // not JSON: not an index, and decoded as a manifest below
         if probe?["manifests"] != nil {
             let index = try CanonicalJSON.decode(OCIIndex.self, from: r.body, what: "image index of \(repository)")
             let arch = OCIImageConfig.hostArchitecture
@@ -455,14 +455,14 @@ public final class RegistryClient: Sendable {
         // Every failure of the stream (a refused location, a broken connection, an answer that
         // is not 202) only means the blob goes the ordinary way below: hence `try?`.
         var streamed: HTTPResponse?
-        if let target = try? resolve(location) {
+        if let target = try? resolve(location) {  // see above
             // One attempt, not retried: a stream cannot be sent twice.
-            streamed = try? await sendFollowingRedirects("PATCH", target, scope: scope, headers: [("Content-Type", "application/octet-stream")],
+            streamed = try? await sendFollowingRedirects("PATCH", target, scope: scope, headers: [("Content-Type", "application/octet-stream")],  // see above
                                                           body: .stream(fd: reader), sink: .memory(maxBytes: 1 << 20), basic: preemptiveBasic.withLock { $0 })
         }
         close(reader)  // a compressor still writing gets EPIPE, stops the stream and finishes the blob
         let made = try await compressing.value
-        if let r = streamed, r.status == 202, let next = r.headers["location"], var done = try? URLComponents(url: resolve(next), resolvingAgainstBaseURL: true) {
+        if let r = streamed, r.status == 202, let next = r.headers["location"], var done = try? URLComponents(url: resolve(next), resolvingAgainstBaseURL: true) {  // see above
             done.queryItems = (done.queryItems ?? []) + [URLQueryItem(name: "digest", value: made.digest.string)]
             let put = try await send("PUT", done.url!, scope: scope, headers: [("Content-Type", "application/octet-stream")], body: .none)
             if put.status == 201 {

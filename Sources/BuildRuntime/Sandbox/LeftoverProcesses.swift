@@ -38,7 +38,7 @@ public enum LeftoverProcesses {
         init?(pid: pid_t) {
             // The command name (field 2) is in parentheses and may hold anything: fields are
             // counted after the last ')'. A process that ends meanwhile has no file: nil.
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),  // see above
                   let close = text.lastIndex(of: ")") else { return nil }
             let fields = text[text.index(after: close)...].split(separator: " ")
             // fields[0] is field 3 (state): the process group is field 5, the start time field 22.
@@ -60,7 +60,7 @@ public enum LeftoverProcesses {
         _ = StepCgroup.engineFolders  // finding them sweeps the cgroups of dead engines (none to find: nothing to sweep)
         var groups: [pid_t: [(pid: pid_t, start: UInt64)]] = [:]
         // /proc can always be listed; a process that ends meanwhile is not in a group any more.
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {  // see above
             guard let pid = pid_t(name), let s = ProcessStat(pid: pid) else { continue }
             groups[s.processGroup, default: []].append((pid, s.startTime))
         }

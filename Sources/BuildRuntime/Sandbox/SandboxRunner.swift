@@ -56,7 +56,7 @@ public struct SandboxRunner: Sendable {
     /// following a symlink, capped): an existing folder other than `/`; nil when there is none.
     public static func home(ofUser uid: Int, inRootfs rootfs: String) -> String? {
         // A root filesystem without a readable passwd, or a user without an entry, has no home.
-        guard let etc = try? ConfinedDirectory(path: rootfs).openDirectory("etc"), let passwd = try? etc.readText("passwd", maxBytes: 1 << 20) else {
+        guard let etc = try? ConfinedDirectory(path: rootfs).openDirectory("etc"), let passwd = try? etc.readText("passwd", maxBytes: 1 << 20) else {  // see above
             return nil
         }
         for line in passwd.split(separator: "\n") {
@@ -64,7 +64,7 @@ public struct SandboxRunner: Sendable {
             guard f.count >= 7, Int(f[2]) == uid else { continue }
             let home = String(f[5])
             guard home.hasPrefix("/"), home != "/", PathSyntax.components(home).allSatisfy(ArchiveExtractor.isNormalComponent),
-                  (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }
+                  (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }  // no such folder in the image: no home
             return home
         }
         return nil
@@ -98,7 +98,7 @@ public struct SandboxRunner: Sendable {
         if let (net, resolvConf) = network {
             args += net.bwrapArguments
             // Over the image's own file only: nothing can be made in its read-only /etc.
-            if let etc = try? root.openDirectory("etc"), let st = try etc.status("resolv.conf"), (st.st_mode & S_IFMT) == S_IFREG {
+            if let etc = try? root.openDirectory("etc"), let st = try etc.status("resolv.conf"), (st.st_mode & S_IFMT) == S_IFREG {  // no /etc in the image: nothing to bind over
                 args += ["--ro-bind", resolvConf, "/etc/resolv.conf"]
             }
         }

@@ -70,8 +70,8 @@ public struct StepCgroup: Sendable {
     /// The engine's own cgroup folder in each of `controllers`, found once per process from
     /// /proc/self/cgroup and /proc/self/mountinfo; or why there is none it may make a child in.
     static let engineFolders: Result<[String], Unavailable> = {
-        guard let cgroups = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        guard let cgroups = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),  // said below
+              let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)  // said below
         else { return .failure(Unavailable(reason: "/proc/self/cgroup or /proc/self/mountinfo cannot be read")) }
         var folders: [String] = []
         for controller in controllers {
@@ -92,7 +92,7 @@ public struct StepCgroup: Sendable {
     static func sweepAbandoned(in parents: [String]) {
         for parent in parents {
             // A folder that cannot be listed has nothing to sweep that this engine could remove.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("slipway-") {  // see above
                 // Only an engine of this pid namespace can be told dead by its pid.
                 let parts = name.split(separator: "-", maxSplits: 3)
                 guard parts.count == 4, pidNamespace != "0", parts[1] == pidNamespace, let pid = pid_t(parts[2]), pid != getpid(),

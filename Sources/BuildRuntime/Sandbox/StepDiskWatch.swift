@@ -58,7 +58,7 @@ final class StepDiskWatch: Sendable {
             guard visited.insert(p).inserted else { continue }
             let fds = "/proc/\(p)/fd"
             // A process gone meanwhile, or another id's (not readable), has nothing to count.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {  // see above
                 var buf = [CChar](repeating: 0, count: 4097)
                 let n = readlink(fds + "/" + name, &buf, 4096)
                 guard n > 0, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasSuffix(" (deleted)") else { continue }
@@ -68,8 +68,8 @@ final class StepDiskWatch: Sendable {
                 else { continue }
                 total += Int64(st.st_blocks) * 512
             }
-            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? [] {
-                guard let children = try? String(contentsOfFile: "/proc/\(p)/task/\(task)/children", encoding: .utf8) else { continue }
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/task")) ?? [] {  // see above
+                guard let children = try? String(contentsOfFile: "/proc/\(p)/task/\(task)/children", encoding: .utf8) else { continue }  // a task gone meanwhile has no children
                 pending += children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             }
         }

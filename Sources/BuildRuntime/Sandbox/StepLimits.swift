@@ -117,8 +117,8 @@ public struct StepEnforcement: Sendable {
     static func tasks(ofUser uid: uid_t) -> Int {
         var total = 0
         // /proc can always be listed; a process that ends meanwhile has no status, and counts no more.
-        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { continue }
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {  // see above
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { continue }  // see above
             var real: uid_t?, threads = 0
             for line in status.split(separator: "\n") {
                 let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })

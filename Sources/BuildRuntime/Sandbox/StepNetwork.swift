@@ -118,7 +118,7 @@ public final class StepNetwork: @unchecked Sendable {
             guard n > 0 else { break }
             text += buffer[0..<n]
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any], let pid = object["child-pid"] as? Int, pid > 0 else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any], let pid = object["child-pid"] as? Int, pid > 0 else {  // not the JSON expected: said below
             throw RuntimeError.io("the step's sandbox did not say its pid; it may have failed to start")
         }
         // The step's network namespace, and the user namespace that owns it (bwrap may nest

@@ -42,8 +42,8 @@ public struct IDMapping: Sendable, Equatable {
         let name = getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
         let groupName = getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? String(gid)
         return try forUser(uid: uid, name: name, gid: gid, groupName: groupName,
-                           subuid: (try? String(contentsOfFile: "/etc/subuid", encoding: .utf8)) ?? "",
-                           subgid: (try? String(contentsOfFile: "/etc/subgid", encoding: .utf8)) ?? "")
+                           subuid: (try? String(contentsOfFile: "/etc/subuid", encoding: .utf8)) ?? "",  // no file: no id ranges, which forUser says
+                           subgid: (try? String(contentsOfFile: "/etc/subgid", encoding: .utf8)) ?? "")  // no file: no id ranges, which forUser says
     }
 
     /// The mapping for a user that is not root, from the text of /etc/subuid and /etc/subgid.
@@ -186,7 +186,7 @@ public struct UserNamespaceRunner: Sendable {
         let removed = Mutex(false)
         Task {
             // A failure is reported as `false`: the collection leaves the folder for the next one.
-            let ok = (try? await removeTree(path)) != nil
+            let ok = (try? await removeTree(path)) != nil  // see above
             removed.withLock { $0 = ok }
             done.signal()
         }
@@ -203,12 +203,12 @@ public struct UserNamespaceRunner: Sendable {
         let dir = scratch + "/.overlay-probe-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch: a leftover is swept with its folder
         var reason: String? = "the probe folders could not be made"
-        if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil {
+        if (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil {  // the probe fails, saying so
             for name in ["lower", "upper", "work", "merged"] { try? makeFolder(dir + "/" + name) }  // a missing one fails the probe, which says why
             var overlay = Overlay(base: dir, lowers: ["lower"], upper: "upper", work: "work", merged: "merged")
             overlay.inPlace = inPlace
             let said = OutputTail(keep: 3)
-            if let p = try? Subprocess(arguments(overlay: overlay, command: ["/bin/true"]), environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {
+            if let p = try? Subprocess(arguments(overlay: overlay, command: ["/bin/true"]), environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {  // cannot start: said below
                 let code = await p.wait()
                 reason = code == 0 ? nil : said.lines.isEmpty ? "the helper exited with \(code)" : said.lines.joined(separator: " | ")
             } else {

@@ -28,7 +28,7 @@ public final class FolderWatcher: @unchecked Sendable {
         self.debounce = debounce
         self.onChange = onChange
         // An unreadable folder or ignore file leaves out nothing but .git folders: hence `try?`.
-        include = (try? ConfinedDirectory(path: root)).flatMap { try? SourceSnapshotter.exclusions(of: $0) }
+        include = (try? ConfinedDirectory(path: root)).flatMap { try? SourceSnapshotter.exclusions(of: $0) }  // see above
             ?? { rel, isDir in !(isDir && (rel == ".git" || rel.hasSuffix("/.git"))) }
         inotify = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard inotify >= 0 else { throw RuntimeError.io("cannot watch \(root): inotify: \(String(cString: strerror(errno)))") }
@@ -64,10 +64,10 @@ public final class FolderWatcher: @unchecked Sendable {
             guard wd >= 0 else { continue }  // gone already, or not a folder: its parent's events cover it
             directories[wd] = relative
             // A folder that cannot be listed has nothing to watch below it.
-            guard let dir = try? ConfinedDirectory(path: path), let names = try? dir.entries() else { continue }
+            guard let dir = try? ConfinedDirectory(path: path), let names = try? dir.entries() else { continue }  // see above
             for name in names {
                 let child = relative.isEmpty ? name : relative + "/" + name
-                if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { pending.append(child) }
+                if let st = try? dir.status(name), (st.st_mode & S_IFMT) == S_IFDIR, !ignored(child, isDirectory: true) { pending.append(child) }  // gone meanwhile: nothing to watch
             }
         }
     }

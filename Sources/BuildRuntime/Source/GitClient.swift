@@ -169,8 +169,15 @@ final class GitSession: Sendable {
         guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw RuntimeError.io("cannot write \(path)") }
     }
 
-    /// Removes the folder and the credentials in it.
-    func close() { try? FileManager.default.removeItem(atPath: directory) }
+    /// Removes the folder and the credentials in it; one that stays (0700, its files 0600) is
+    /// said on stderr (the engine's log), so that it can be removed by hand.
+    func close() {
+        do {
+            try FileManager.default.removeItem(atPath: directory)
+        } catch {
+            FileHandle.standardError.write(Data("slipway: cannot remove \(directory), which holds git credentials: \(error); remove it\n".utf8))
+        }
+    }
 }
 
 /// Collects a process's output lines by stream.

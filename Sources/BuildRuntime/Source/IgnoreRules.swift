@@ -43,7 +43,7 @@ public struct IgnoreRules: Sendable {
             guard !line.isEmpty else { continue }
             let body = Self.translate(line)
             let pattern = anchored ? "^" + body + "$" : "^(?:.*/)?" + body + "$"
-            if let regex = try? NSRegularExpression(pattern: pattern) {
+            if let regex = try? NSRegularExpression(pattern: pattern) {  // a glob that makes no valid pattern (a bad [range]) matches nothing
                 rules.append(Rule(regex: regex, negated: negated, directoryOnly: directoryOnly))
             }
         }

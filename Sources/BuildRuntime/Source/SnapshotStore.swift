@@ -137,7 +137,7 @@ public struct SnapshotStore: Sendable {
                 visit: { folder, name, rel in try visit(name, in: folder.dir, relative: folder.path, path: rel).map { (dir: $0, path: rel) } })
             if delta { try whiteOutDeletions() }
             for (path, mode) in made.reversed() where !path.isEmpty {
-                guard let dir = try? out.openDirectory(path) else { continue }
+                guard let dir = try? out.openDirectory(path) else { continue }  // replaced by a later entry: not followed
                 fchmod(dir.fd, mode_t(mode))
             }
         }
@@ -287,7 +287,7 @@ public struct SnapshotStore: Sendable {
             let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
             if folder != dir {
                 folder = dir
-                opened = layers.map { dir.isEmpty ? $0 : try? $0.openDirectory(dir) }
+                opened = layers.map { dir.isEmpty ? $0 : try? $0.openDirectory(dir) }  // a tree without this folder has no file in it
             }
             for case let d? in opened {
                 var st = stat()
@@ -354,7 +354,7 @@ public struct SnapshotStore: Sendable {
     public func collect(keep: Set<Digest>, with gc: GarbageCollector) -> GarbageCollector.Freed {
         var freed = GarbageCollector.Freed()
         var trees: Set<String> = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: chainsPath)) ?? [] {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: chainsPath)) ?? [] {  // no chains folder: nothing to collect
             guard let digest = Digest("sha256:" + name) else { continue }
             if keep.contains(digest), let layers = chain(digest) {
                 trees.formUnion(layers)

@@ -22,7 +22,7 @@ final class BuildLogWriter: Sendable {
         var bytes: Int64 = 0
         var dropping = false
         var closed = false
-        var phase = "prepare"
+        var phase = BuildPhase.prepare.rawValue
     }
 
     init(key: BuildKey, path: String, maxBytes: Int64, sessions: SessionRegistry, redactor: SecretRedactor) throws {
@@ -39,12 +39,17 @@ final class BuildLogWriter: Sendable {
 
     var currentPhase: String { state.withLock { $0.phase } }
 
-    func append(phase: String, stream: String, line: String) {
+    /// A line the engine itself writes, in one of the lifecycle's phases.
+    func append(phase: BuildPhase, stream: LogStream, line: String) { append(phase: phase.rawValue, stream: stream, line: line) }
+
+    /// A line as an executor logged it: its phase is the executor's word (a lifecycle phase, or
+    /// another such as the rebaser's `rebase`).
+    func append(phase: String, stream: LogStream, line: String) {
         state.withLock { s in
             guard !s.closed else { return }
             s.phase = phase
             var text = redactor.redact(line)
-            var streamName = stream
+            var streamName = stream.rawValue
             if s.dropping { return }
             if s.bytes + Int64(text.utf8.count) > maxBytes {
                 s.dropping = true

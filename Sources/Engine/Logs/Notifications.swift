@@ -114,8 +114,6 @@ public final class EngineSession: Sendable {
         }
     }
 
-    public var enabledKinds: [NotificationKind] { state.withLock { s in NotificationKind.allCases.filter(s.kinds.contains) } }
-
     func deliver(_ n: EngineNotification) {
         let wanted = state.withLock { s -> Bool in
             if let ns = s.namespace, let nns = n.namespace, ns != nns { return false }

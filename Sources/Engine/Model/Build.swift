@@ -23,7 +23,7 @@ public struct BuildReason: Codable, Sendable, Equatable {
 /// ones is how the engine decides whether, and why, to build.
 public struct BuildInputs: Codable, Sendable, Equatable {
     public var builder: BuilderReference
-    public var sourceType: String
+    public var sourceType: SourceKind
     /// Git URL, blob URL, or the local path.
     public var sourceURL: String
     /// Git: the resolved commit. Local and blob: the snapshot digest.

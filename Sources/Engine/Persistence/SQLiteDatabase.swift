@@ -20,6 +20,9 @@ public final class SQLiteDatabase: Sendable {
         case null, integer(Int64), text(String), real(Double)
         var text: String? { if case .text(let s) = self { return s }; return nil }
         var integer: Int64? { if case .integer(let i) = self { return i }; return nil }
+        /// A time as stored: `Timestamp.format`'s one fixed form, in which text order is time
+        /// order (what SQL comparisons of stored times rely on).
+        static func time(_ date: Date) -> Value { .text(Timestamp.format(date)) }
     }
 
     public init(path: String) throws {
@@ -72,7 +75,7 @@ public final class SQLiteDatabase: Sendable {
                 return result
             } catch {
                 // A failed rollback leaves SQLite to roll back itself (it does for a failed commit).
-                _ = try? Self.run(db!, "ROLLBACK", [], directory: directory)
+                _ = try? Self.run(db!, "ROLLBACK", [], directory: directory)  // see above: the body's error is the one thrown
                 throw error
             }
         }

@@ -140,8 +140,8 @@ public final class StateStore: Sendable {
     }
 
     /// Stand-alone runs whose deletion time has come.
-    public func buildRunsDue(at time: String) throws -> [BuildRun] {
-        try db.query("SELECT document FROM buildruns WHERE delete_at IS NOT NULL AND delete_at <= ?", [.text(time)])
+    public func buildRunsDue(at time: Date) throws -> [BuildRun] {
+        try db.query("SELECT document FROM buildruns WHERE delete_at IS NOT NULL AND delete_at <= ?", [.time(time)])
             .compactMap { try $0.first?.text.map { try decode(BuildRun.self, $0) } }
     }
 
@@ -173,8 +173,8 @@ public final class StateStore: Sendable {
         return (expired, ended, status)
     }
 
-    public func forgetExpiredBuildRuns(before time: String) throws {
-        try db.query("DELETE FROM expired_buildruns WHERE expired < ?", [.text(time)])
+    public func forgetExpiredBuildRuns(before time: Date) throws {
+        try db.query("DELETE FROM expired_buildruns WHERE expired < ?", [.time(time)])
     }
 
     /// Gives the events table what aggregation, filters and expiry look up (type, message, the
@@ -208,8 +208,14 @@ public final class StateStore: Sendable {
         String(decoding: try Self.encoder.encode(v), as: UTF8.self).replacingOccurrences(of: absoluteOCIPrefix, with: Self.relativeOCIPrefix)
     }
 
-    func decode<T: Decodable>(_ t: T.Type, _ s: String) throws -> T {
-        try JSONDecoder().decode(t, from: Data(s.replacingOccurrences(of: Self.relativeOCIPrefix, with: absoluteOCIPrefix).utf8))
+    /// A stored document as `t`; one that does not decode is a damaged database (Internal),
+    /// named by `what` (for example "ClusterStack 'base'"), never taken for a missing one.
+    func decode<T: Decodable>(_ t: T.Type, _ s: String, what: String? = nil) throws -> T {
+        do {
+            return try JSONDecoder().decode(t, from: Data(s.replacingOccurrences(of: Self.relativeOCIPrefix, with: absoluteOCIPrefix).utf8))
+        } catch let e as DecodingError {
+            throw EngineError.unreadableDocument(what ?? "\(T.self)", e)
+        }
     }
 
     /// Rewrites every document once so paths inside the state directory are relative (stores
@@ -234,7 +240,7 @@ public final class StateStore: Sendable {
     public func object<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String = "", name: String, in ex: SQLExecutor? = nil) throws -> T? {
         let rows = try (ex ?? db).query("SELECT document FROM objects WHERE kind=? AND namespace=? AND name=?",
                                         [.text(kind.rawValue), .text(namespace), .text(name)])
-        return try rows.first?.first?.text.map { try decode(T.self, $0) }
+        return try rows.first?.first?.text.map { try decode(T.self, $0, what: "\(kind.rawValue) '\(namespace.isEmpty ? name : namespace + "/" + name)'") }
     }
 
     public func objects<T: Decodable>(_ type: T.Type, kind: Kind, namespace: String? = nil, in ex: SQLExecutor? = nil) throws -> [T] {
@@ -373,13 +379,14 @@ public final class StateStore: Sendable {
         public var type: SystemEvent.EventType?
         public var reason: String?
         /// Events whose last time is at or after this.
-        public var since: String?
+        /// Only events last seen at or after this time.
+        public var since: Date?
         /// Events after this id (where the previous page ended).
         public var afterID: Int64 = 0
         public var limit: Int = 500
 
         public init(namespace: String? = nil, object: EventObject? = nil, type: SystemEvent.EventType? = nil, reason: String? = nil,
-                    since: String? = nil, afterID: Int64 = 0, limit: Int = 500) {
+                    since: Date? = nil, afterID: Int64 = 0, limit: Int = 500) {
             self.namespace = namespace
             self.object = object
             self.type = type
@@ -401,7 +408,7 @@ public final class StateStore: Sendable {
         }
         if let t = q.type { sql += " AND type=?"; args.append(.text(t.rawValue)) }
         if let r = q.reason { sql += " AND reason=?"; args.append(.text(r)) }
-        if let since = q.since { sql += " AND last_time >= ?"; args.append(.text(since)) }
+        if let since = q.since { sql += " AND last_time >= ?"; args.append(.time(since)) }
         sql += " ORDER BY id LIMIT ?"
         args.append(.integer(Int64(q.limit) + 1))
         var page = try db.query(sql, args).compactMap { try $0.first?.text.map { try decode(SystemEvent.self, $0) } }
@@ -418,11 +425,10 @@ public final class StateStore: Sendable {
 
     /// Deletes the events last seen before `time`; returns how many.
     @discardableResult
-    public func deleteEvents(lastSeenBefore time: String) throws -> Int {
+    public func deleteEvents(lastSeenBefore time: Date) throws -> Int {
         try db.transaction { tx in
-            try tx.query("DELETE FROM events WHERE last_time < ?", [.text(time)])
+            try tx.query("DELETE FROM events WHERE last_time < ?", [.time(time)])
             return Int(try tx.query("SELECT changes()", [])[0][0].integer ?? 0)
         }
     }
-
 }

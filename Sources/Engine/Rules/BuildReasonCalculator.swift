@@ -20,7 +20,7 @@ public enum BuildReasonCalculator {
         }
         if last.sourceType != current.sourceType || last.sourceURL != current.sourceURL || last.sourceRef != current.sourceRef {
             config.append(BuildReason(.CONFIG, field: "source", old: describeSource(last), new: describeSource(current)))
-        } else if last.sourceType != "Git", last.sourceRevision != current.sourceRevision {
+        } else if last.sourceType != .git, last.sourceRevision != current.sourceRevision {
             config.append(BuildReason(.CONFIG, field: "source", old: last.sourceRevision, new: current.sourceRevision))
         }
         if last.subPath != current.subPath {
@@ -45,7 +45,7 @@ public enum BuildReasonCalculator {
             config.append(BuildReason(.CONFIG, field: "network", old: last.network?.rawValue ?? "default", new: current.network?.rawValue ?? "default"))
         }
         out += config
-        if current.sourceType == "Git", last.sourceType == "Git", last.sourceURL == current.sourceURL, last.sourceRef == current.sourceRef,
+        if current.sourceType == .git, last.sourceType == .git, last.sourceURL == current.sourceURL, last.sourceRef == current.sourceRef,
             last.sourceRevision != current.sourceRevision
         {
             out.append(BuildReason(.COMMIT, field: "source.git.revision", old: last.sourceRevision, new: current.sourceRevision))
@@ -79,7 +79,7 @@ public enum BuildReasonCalculator {
     }
 
     static func describeSource(_ i: BuildInputs) -> String {
-        i.sourceType + " " + i.sourceURL + (i.sourceRef.map { "@" + $0 } ?? "")
+        i.sourceType.rawValue + " " + i.sourceURL + (i.sourceRef.map { "@" + $0 } ?? "")
     }
 
     static func describeEnv(_ env: [String: String]) -> String {

@@ -37,7 +37,7 @@ final class BuildScheduler {
     private(set) var running: [BuildKey: Slot] = [:]
     /// Set when the engine stops: queued builds wait for the next start.
     private(set) var stopped = false
-    private var waiters: [BuildKey: [(id: UUID, continuation: CheckedContinuation<Build?, Never>)]] = [:]
+    private var waiters: [BuildKey: [(id: UUID, continuation: CheckedContinuation<Build?, any Error>)]] = [:]
     /// Builds that ended while the database refused to record it, as they ended: what this
     /// engine answers for them until the next start marks them interrupted.
     private(set) var unrecorded: [BuildKey: Build] = [:]
@@ -46,8 +46,6 @@ final class BuildScheduler {
         self.limit = limit
         queue = queued
     }
-
-    var isIdle: Bool { queue.isEmpty && running.isEmpty }
 
     // MARK: Queue
 
@@ -114,13 +112,13 @@ final class BuildScheduler {
 
     // MARK: Waiters
 
-    func addWaiter(_ key: BuildKey, id: UUID, _ continuation: CheckedContinuation<Build?, Never>) {
+    func addWaiter(_ key: BuildKey, id: UUID, _ continuation: CheckedContinuation<Build?, any Error>) {
         waiters[key, default: []].append((id, continuation))
     }
 
     /// Takes one waiter out (its deadline passed, or its request was canceled), to be
     /// answered by the caller.
-    func removeWaiter(_ key: BuildKey, id: UUID) -> CheckedContinuation<Build?, Never>? {
+    func removeWaiter(_ key: BuildKey, id: UUID) -> CheckedContinuation<Build?, any Error>? {
         guard let i = waiters[key]?.firstIndex(where: { $0.id == id }) else { return nil }
         return waiters[key]?.remove(at: i).continuation
     }
@@ -131,7 +129,4 @@ final class BuildScheduler {
     }
 
     func noteUnrecorded(_ key: BuildKey, _ build: Build) { unrecorded[key] = build }
-
-    /// How many wait for `key` (for tests and status).
-    func waiterCount(_ key: BuildKey) -> Int { waiters[key]?.count ?? 0 }
 }

@@ -8,8 +8,7 @@ extension Engine {
     /// Tells every session a build's status: by image and build, with the run's name when the
     /// build is a build run; a stand-alone run by its name only.
     func broadcastBuildStatus(_ key: BuildKey, status: BuildState, previous: BuildState?, phase: String?, message: String?) {
-        // A run's name is only an extra; a build is still reported when it cannot be read.
-        let run = key.standaloneRun ?? (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name
+        let run = key.standaloneRun ?? (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name  // only an extra: the status is sent without it
         sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: run,
                                                      status: status, previous: previous, phase: phase, message: message, time: Timestamp.now())))
     }
@@ -17,8 +16,7 @@ extension Engine {
     /// The name of the build run a build of an image is, if it is one (its log lines carry it).
     public nonisolated func runName(of key: BuildKey) -> String? {
         guard key.standaloneRun == nil else { return nil }  // those lines carry it already
-        // A run's name is only an extra on the lines; they are sent without it if it cannot be read.
-        return (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name
+        return (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name  // only an extra: lines are sent without it
     }
 
     /// What the events of an image's builds are about: the image, or the stand-alone run it carries.
@@ -101,7 +99,7 @@ extension Engine {
             _ = try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
         } catch {
             // Nothing of the run is kept when its build cannot be recorded.
-            try? store.deleteBuildRun(namespace: ns, name: name)
+            try? store.deleteBuildRun(namespace: ns, name: name)  // the caller gets the first error; a run left behind has no build and is never listed
             throw error
         }
         return try view(run)
@@ -121,9 +119,15 @@ extension Engine {
     // MARK: Reading
 
     func view(_ run: BuildRun) throws -> BuildRunView {
-        guard let key = try imageIfExists(run.namespace, run.image)?.buildKey(run.build), let build = try storedBuild(key) else {
+        guard let v = try viewIfBuildExists(run) else {
             throw EngineError.notFound("build run", run.name, namespace: run.namespace, hint: "its build is gone")
         }
+        return v
+    }
+
+    /// The run with its build, or nil when the build is gone (the run is being deleted).
+    func viewIfBuildExists(_ run: BuildRun) throws -> BuildRunView? {
+        guard let key = try imageIfExists(run.namespace, run.image)?.buildKey(run.build), let build = try storedBuild(key) else { return nil }
         return BuildRunView(run: run, build: build)
     }
 
@@ -141,7 +145,7 @@ extension Engine {
     public func buildRuns(namespace: String, after: String?, limit: Int) throws -> (runs: [BuildRunView], more: Bool) {
         let page = try store.buildRuns(namespace: namespace, after: after, limit: limit)
         // A run whose build is gone is being deleted; it is not listed.
-        return (page.runs.compactMap { try? view($0) }, page.more)
+        return (try page.runs.compactMap { try viewIfBuildExists($0) }, page.more)
     }
 
     /// The build a run is, for its logs and waiting.
@@ -202,15 +206,15 @@ extension Engine {
                 run.deleteAt = Timestamp.format(ended.addingTimeInterval(ttl))
                 try store.putBuildRun(run)
             }
-            for run in try store.buildRunsDue(at: Timestamp.format(now)) {
-                guard let v = try? view(run) else {
+            for run in try store.buildRunsDue(at: now) {
+                guard let v = try viewIfBuildExists(run) else {
                     try store.deleteBuildRun(namespace: run.namespace, name: run.name)
                     continue
                 }
                 try await removeStandaloneRun(v, reason: "Expired", message: "Build run \(run.name) expired and was deleted (it ended \(v.build.status.rawValue))",
                                               expired: Timestamp.format(now))
             }
-            try store.forgetExpiredBuildRuns(before: Timestamp.format(now.addingTimeInterval(-86400)))
+            try store.forgetExpiredBuildRuns(before: now.addingTimeInterval(-86400))
         } catch {
             report("build runs could not be expired: \(error); trying again later")
         }

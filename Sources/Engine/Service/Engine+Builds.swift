@@ -88,11 +88,11 @@ extension Engine {
         }
         let waiterID = UUID()
         return try await withTaskCancellationHandler {
-            let result: Build? = await withCheckedContinuation { c in
+            let result: Build? = try await withCheckedThrowingContinuation { c in
                 scheduler.addWaiter(key, id: waiterID, c)
                 if let timeout {
                     Task {
-                        try? await Task.sleep(for: .seconds(timeout))
+                        try? await Task.sleep(for: .seconds(timeout))  // never canceled: the sleep always ends
                         self.releaseWaiter(key, waiterID)
                     }
                 }
@@ -110,8 +110,8 @@ extension Engine {
     /// Resumes one waiter early (timeout or cancellation) with the build as it is now.
     func releaseWaiter(_ key: BuildKey, _ id: UUID) {
         guard let c = scheduler.removeWaiter(key, id: id) else { return }
-        // A build that cannot be read now is answered as gone; its status is readable again later.
-        c.resume(returning: (try? storedBuild(key)) ?? nil)
+        // A build that cannot be read now is an error for the waiter, not "deleted".
+        c.resume(with: Result { try storedBuild(key) })
     }
 
     public func wait(namespace: String, image: String, number: Int?, timeout: Double?) async throws -> Build {
@@ -174,9 +174,19 @@ extension Engine {
         b.status = .BUILDING
         b.started = Timestamp.now()
         b.phase = BuildPhase.prepare.rawValue
-        b.inputs = inputs(for: image)
-        // A builder that cannot be read is reported by makeRequest as the build's failure.
-        let resolved = (try? builderRecord(image.builder, namespace: image.namespace)).map { resolveStatus(of: $0) }
+        // A builder that does not exist is reported by makeRequest as the build's failure; one
+        // (or its stack or store) that cannot be read fails the build here, saying so.
+        let resolved: ResolvedBuilder?
+        do {
+            b.inputs = try inputs(for: image)
+            resolved = try builderIfExists(image.builder, namespace: image.namespace).map { try resolveStatus(of: $0) }
+        } catch {
+            log.close()
+            b.status = .FAILURE
+            b.message = "cannot read what the build is made from: \((error as? EngineError)?.message ?? "\(error)")"
+            finish(b, key, previous: .QUEUED)
+            return
+        }
         if image.strategy == .buildpacks {
             b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
             b.runImage = resolved?.stack?.status.resolvedRunImage
@@ -194,7 +204,7 @@ extension Engine {
         broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
         let plan = makeRequest(b, key, image: image, resolved: resolved)
         let rebase = rebaseBase(for: b, stack: resolved?.stack)
-        let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage].compactMap { $0 } } ?? []) + (rebase.map { [$0.previous] } ?? [])
+        let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage].compactMap { $0 } } ?? []) + (rebase.map { [$0.previous] } ?? [])  // a failed plan fails the build below: nothing to lease
         scheduler.occupy(key, .init(task: nil, log: log, build: b, leases: leases))
         let executors = self.executors
         let images = self.images
@@ -207,7 +217,7 @@ extension Engine {
             let outcome: Result<BuildResult, Error>
             do {
                 let plan = try plan.get()
-                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream.rawValue, line: line) }
+                let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream, line: line) }
                 if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
                 // What the namespace may still store: the build's layers take from it.
                 let storageLeft = try await engine.storageBytesLeft(namespace: plan.namespace)
@@ -233,7 +243,7 @@ extension Engine {
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
-                        log.append(phase: "export", stream: LogStream.system.rawValue, line: $0)
+                        log.append(phase: .export, stream: .system, line: $0)
                     }
                 }
                 outcome = .success(result)
@@ -277,7 +287,7 @@ extension Engine {
     /// rebase of that build's image; anything else is a full build.
     func rebaseBase(for b: Build, stack: ClusterStack?) -> RebaseBase? {
         guard b.reasonKinds == [.STACK], let stack,
-            let last = try? store.builds(namespace: b.namespace, image: b.image).last(where: { $0.status == .SUCCESS && $0.number < b.number }),
+            let last = try? store.builds(namespace: b.namespace, image: b.image).last(where: { $0.status == .SUCCESS && $0.number < b.number }),  // unreadable: a full build, never wrong
             last.stackID == stack.id, let digest = last.imageDigest.flatMap(Digest.init)
         else { return nil }
         return RebaseBase(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
@@ -413,14 +423,15 @@ extension Engine {
             b.imageDigest = result.imageDigest.string
             if let pushed = result.pushedReference {
                 b.latestImage = pushed
-            } else if let image = try? image(key.namespace, key.image), case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {
+            } else if let image = try? image(key.namespace, key.image),  // deleted (or unreadable) as it ended: the build keeps its digest, without an oci: reference
+                      case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {  // a registry tag was pushed above: not a layout
                 b.latestImage = "oci:\(p)@\(result.imageDigest)"
             }
             b.buildpacks = result.buildpacks.map { BuildpackInfo(id: $0.id, version: $0.version, homepage: $0.homepage) }
             b.inputs.buildpacks = Dictionary(uniqueKeysWithValues: b.buildpacks.map { ($0.id, $0.version) })
             if !result.bases.isEmpty { b.inputs.dockerfile?.bases = result.bases }
             b.message = nil
-            r.log.append(phase: BuildPhase.completion.rawValue, stream: LogStream.system.rawValue,
+            r.log.append(phase: .completion, stream: .system,
                          line: "Build \(key.number) succeeded: \(result.layersAdded) layer(s) added, \(result.layersReused) reused")
         case .failure(let error):
             b.status = .FAILURE
@@ -438,12 +449,11 @@ extension Engine {
                 b.message = "\(error)"
             }
             b.message = b.message.map { Self.oneLine(redactor.redact($0)) }
-            r.log.append(phase: phase, stream: LogStream.system.rawValue, line: "ERROR: " + (b.message ?? "build failed"))
+            r.log.append(phase: phase, stream: .system, line: "ERROR: " + (b.message ?? "build failed"))
         }
         r.log.close()
         let work = workPath(key)
-        // Only space is at stake: work/ is emptied at every start.
-        Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }
+        Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }  // only space is at stake: work/ is emptied at every start
         finish(b, key, previous: .BUILDING)
     }
 
@@ -517,8 +527,7 @@ extension Engine {
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let oldLogs = deleted.map { logPath(image.buildKey($0)) }
         if !oldLogs.isEmpty {
-            // Retention already removed these builds; a log file that cannot be removed is only space.
-            Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }
+            Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }  // retention removed these builds: a log left is only space
             scheduleCollection()
         }
         broadcastBuildStatus(key, status: b.status, previous: previous, phase: b.phase, message: b.message)

@@ -56,13 +56,13 @@ extension Engine {
         let state = stateDirectory.path
         // What Dockerfile steps made is removed from inside their namespace when Slipway is not
         // root; a user without an id range has no such namespace, and nothing made in one (`try?`).
-        let namespace = (try? IDMapping.forCurrentUser()).map { UserNamespaceRunner(helper: options.userNamespaceHelper, mapping: $0) }
+        let namespace = (try? IDMapping.forCurrentUser()).map { UserNamespaceRunner(helper: options.userNamespaceHelper, mapping: $0) }  // see above
         return try await BlockingWork.run {
             var freed: [String: GarbageCollector.Freed] = [:]
             var keep = GarbageCollector.reachable(from: roots.content, in: content)
             var layoutFreed = GarbageCollector.Freed()
             for (path, manifests) in roots.layouts.sorted(by: { $0.key < $1.key }) {
-                guard let layout = try? OCILayout(path: path, create: false) else { continue }
+                guard let layout = try? OCILayout(path: path, create: false) else { continue }  // gone (an oci: tag's folder removed) or not a layout: it keeps nothing
                 let reached = GarbageCollector.reachable(from: manifests + GarbageCollector.taggedManifests(inLayoutAt: path), in: layout.store)
                 keep.formUnion(reached)
                 if roots.ownLayouts.contains(path) { layoutFreed = layoutFreed + gc.sweepBlobs(of: layout.store, keep: reached) }
@@ -152,7 +152,7 @@ extension Engine {
             }
             let retained = try store.builds(namespace: image.namespace, image: image.name).compactMap { $0.imageDigest.flatMap(Digest.init) }
             var layoutPaths = [path("layouts", ".registry", image.namespace, image.name)]
-            if case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") { layoutPaths.append(p) }
+            if case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") { layoutPaths.append(p) }  // a stored tag was valid: a registry one fails, and has no layout
             for p in layoutPaths {
                 r.layouts[p, default: []] += retained
                 if p.hasPrefix(stateDirectory.path + "/") { r.ownLayouts.insert(p) }
@@ -167,7 +167,7 @@ extension Engine {
     }
 
     nonisolated static func folders(in path: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }  // no folder: nothing in it to collect or count
     }
 
     // MARK: Usage
@@ -192,7 +192,7 @@ extension Engine {
             let stackBlobs = GarbageCollector.reachable(from: roots.stacks, in: content)
             var layoutBlobs = Set<Digest>()
             for (path, manifests) in roots.layouts {
-                guard let layout = try? OCILayout(path: path, create: false) else { continue }
+                guard let layout = try? OCILayout(path: path, create: false) else { continue }  // gone or not a layout: no blobs of its to count
                 layoutBlobs.formUnion(GarbageCollector.reachable(from: manifests + GarbageCollector.taggedManifests(inLayoutAt: path), in: layout.store))
             }
             var seen = Set<[UInt64]>()  // device and inode: a hard link counts once
@@ -211,7 +211,7 @@ extension Engine {
                 return total
             }
             var blobs: [String: (count: Int, bytes: Int64)] = [:]
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: content.blobsDirectory.path)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: content.blobsDirectory.path)) ?? [] {  // no blobs folder yet: none to count
                 guard let d = Digest("sha256:" + name) else { continue }
                 let kind = roots.sources.contains(d) ? "sources" : stackBlobs.contains(d) ? "stacks" : layoutBlobs.contains(d) ? "layers"
                     : roots.buildpacks.contains(d.hex) ? "buildpacks" : "unreferenced"

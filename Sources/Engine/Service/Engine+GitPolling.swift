@@ -21,20 +21,25 @@ extension Engine {
     /// to now: a tag that moved to another image starts a build with reason STACK (the
     /// Dockerfile meaning of "the base changed"; a full build, as there is no rebase here).
     public func pollDockerfileBases() async {
-        let candidates = ((try? loadImages()) ?? [:]).values.filter { $0.isConfiguration && $0.strategy == .dockerfile && $0.status.dockerfileBases != nil }
+        let all: [ImageKey: Image]
+        do { all = try loadImages() } catch {
+            report("polling the FROM images of Dockerfile images: the images cannot be read: \(error); the next poll tries again")
+            return
+        }
+        let candidates = all.values.filter { $0.isConfiguration && $0.strategy == .dockerfile && $0.status.dockerfileBases != nil }
         for image in candidates {
             guard let known = image.status.dockerfileBases else { continue }
             var now = known
             for (name, _) in known {
-                // An image that cannot be reached now keeps what it was; the next poll tries again.
-                if let d = try? await currentBaseDigest(name, namespace: image.namespace) { now[name] = d.string }
+                if let d = try? await currentBaseDigest(name, namespace: image.namespace) { now[name] = d.string }  // unreachable now: keeps what it was; the next poll tries again
             }
-            guard now != known, var current = try? imageIfExists(image.namespace, image.name), current.status.dockerfileBases == known else { continue }
-            current.status.dockerfileBases = now
+            guard now != known else { continue }
             do {
+                guard var current = try imageIfExists(image.namespace, image.name), current.status.dockerfileBases == known else { continue }
+                current.status.dockerfileBases = now
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try lastFinishedBuild(image.namespace, image.name)
-                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: current))
+                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try inputs(for: current))
                 if reasons.isEmpty { try saveImage(current) } else { _ = try commit(current, reasons: reasons, created: false) }
             } catch {
                 report("polling the FROM images of \(image.namespace)/\(image.name) failed: \(error); the next poll tries again")
@@ -63,7 +68,12 @@ extension Engine {
     /// Looks for new commits on every followed branch or tag; a new commit starts a build with
     /// reason COMMIT. A pinned commit is never polled, nor an image with `poll: false`.
     public func pollGitSources() async {
-        let candidates = ((try? loadImages()) ?? [:]).values.filter { i in
+        let all: [ImageKey: Image]
+        do { all = try loadImages() } catch {
+            report("polling git sources: the images cannot be read: \(error); the next poll tries again")
+            return
+        }
+        let candidates = all.values.filter { i in
             guard i.isConfiguration, let g = i.source.git, g.poll != false, i.source.resolved?.pinned != true else { return false }
             return true
         }
@@ -79,7 +89,7 @@ extension Engine {
                 current.source.resolved = resolved
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try lastFinishedBuild(image.namespace, image.name)
-                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: current))
+                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try inputs(for: current))
                 if reasons.isEmpty {
                     try saveImage(current)
                 } else {
@@ -87,8 +97,11 @@ extension Engine {
                 }
             } catch {
                 let message = (error as? EngineError)?.message ?? "\(error)"
-                // The failure is told as an event; if even that cannot be stored, the next poll tries again.
-                try? recordEvents { $0.add(.Warning, "SourceResolutionFailed", "polling \(g.url): \(message)", object: object) }
+                do {
+                    try recordEvents { $0.add(.Warning, "SourceResolutionFailed", "polling \(g.url): \(message)", object: object) }
+                } catch {
+                    report("polling \(g.url) for \(image.namespace)/\(image.name) failed (\(message)), and its event cannot be stored: \(error); the next poll tries again")
+                }
             }
         }
     }

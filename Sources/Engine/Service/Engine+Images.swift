@@ -29,7 +29,7 @@ extension Engine {
         try await checkQuota(namespace: ns, adding: .images)
         if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
         let change = try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
-        syncWatch(namespace: ns, name: spec.name)
+        try syncWatch(namespace: ns, name: spec.name)
         return change
     }
 
@@ -97,7 +97,7 @@ extension Engine {
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
         let last = try store.latestBuild(namespace: ns, image: spec.name)
         let lastFinished = try lastFinishedBuild(ns, spec.name)
-        let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: inputs(for: image))
+        let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try inputs(for: image))
         if spec.dryRun == true { return ImageChange(image: image, changed: !reasons.isEmpty, build: nil) }
         var events: [EventBatch.Pending] = []
         if spec.clearCache == true {
@@ -112,11 +112,11 @@ extension Engine {
                 for e in events { batch.add(e.type, e.reason, e.message, object: e.object) }
             }
             imageCache?[ImageKey(namespace: ns, name: spec.name)] = image
-            syncWatch(namespace: ns, name: spec.name)
+            try syncWatch(namespace: ns, name: spec.name)
             return ImageChange(image: image, changed: false, build: nil)
         }
         let change = try commit(image, reasons: reasons, created: false, events: events)
-        syncWatch(namespace: ns, name: spec.name)
+        try syncWatch(namespace: ns, name: spec.name)
         return change
     }
 
@@ -198,7 +198,7 @@ extension Engine {
     func commit(_ image: Image, reasons: [BuildReason], created: Bool, events extra: [EventBatch.Pending] = []) throws -> ImageChange {
         var image = image
         let ns = image.namespace, name = image.name
-        let inputs = inputs(for: image)
+        let inputs = try inputs(for: image)
         var number: Int = 0
         var queuedBuild: Build?
         var isNew = false
@@ -322,7 +322,7 @@ extension Engine {
         try await removeImage(namespace: namespace, name: name) { tx, events in
             events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
         }
-        syncWatch(namespace: namespace, name: name)
+        try syncWatch(namespace: namespace, name: name)
     }
 
     /// Removes an image (a configuration, or a run's carrier) with its builds, their runs, logs
@@ -357,11 +357,14 @@ extension Engine {
 
     // MARK: Inputs
 
-    func inputs(for image: Image) -> BuildInputs {
+    /// What a build of `image` would be made from. A builder that does not exist gives no
+    /// buildpacks (the build fails on it, saying so); one that cannot be read is an error, so
+    /// BUILDER and STACK reasons are never worked out from inputs that only look empty.
+    func inputs(for image: Image) throws -> BuildInputs {
         var buildpacks: [String: String] = [:]
         var runDigest: String?
-        if let b = try? builderRecord(image.builder, namespace: image.namespace) {
-            let r = resolveStatus(of: b)
+        if let b = try builderIfExists(image.builder, namespace: image.namespace) {
+            let r = try resolveStatus(of: b)
             for bp in r.status.buildpacks { buildpacks[bp.id] = bp.version }
             runDigest = r.stack?.status.runImageDigest.string
         }
@@ -371,7 +374,7 @@ extension Engine {
                                  bases: image.status.dockerfileBases)
             : nil
         return BuildInputs(
-            builder: image.builder, sourceType: s.type, sourceURL: s.git?.url ?? s.blob?.url ?? "",
+            builder: image.builder, sourceType: s.kind, sourceURL: s.git?.url ?? s.blob?.url ?? "",
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
             env: image.env, buildpacks: image.strategy == .dockerfile ? [:] : buildpacks, runImageDigest: image.strategy == .dockerfile ? nil : runDigest,
@@ -380,6 +383,15 @@ extension Engine {
 
     func builderRecord(_ ref: BuilderReference, namespace: String) throws -> Builder {
         try builder(name: ref.name, namespace: ref.kind == .Builder ? namespace : nil)
+    }
+
+    /// The image's builder, or nil when there is none of that name (other errors are thrown).
+    func builderIfExists(_ ref: BuilderReference, namespace: String) throws -> Builder? {
+        do {
+            return try builderRecord(ref, namespace: namespace)
+        } catch let e as EngineError where e.reason == .notFound {
+            return nil
+        }
     }
 
     func requireBuilder(_ ref: BuilderReference, namespace: String) throws {
@@ -557,12 +569,23 @@ extension Engine {
     /// Rebuilds the images whose builder `matches`, when the builder's buildpacks or stack
     /// changed since their last successful build (reasons BUILDER and STACK). Builds queue under
     /// the concurrency limit like any other.
-    func reconcileImages(where matches: (Builder) -> Bool) {
-        for image in ((try? loadImages()) ?? [:]).values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) where image.isConfiguration {
-            guard let builder = try? builderRecord(image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
-                let last = try? store.latestBuild(namespace: image.namespace, image: image.name)
+    ///
+    /// The change that called it is already saved; an image or builder that cannot be read is
+    /// thrown (saying so), not taken as "nothing to rebuild".
+    func reconcileImages(where matches: (Builder) -> Bool) throws {
+        do {
+            try queueRebuilds(where: matches)
+        } catch let e as EngineError {
+            throw EngineError(e.reason, "the change is saved, but the images it affects cannot be checked for a rebuild: \(e.message)", details: e.details)
+        }
+    }
+
+    private func queueRebuilds(where matches: (Builder) -> Bool) throws {
+        for image in try loadImages().values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) where image.isConfiguration {
+            guard let builder = try builderIfExists(image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
+                let last = try store.latestBuild(namespace: image.namespace, image: image.name)
             else { continue }
-            let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, current: inputs(for: image))
+            let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, current: try inputs(for: image))
                 .filter { $0.reason == .BUILDER || $0.reason == .STACK }
             guard !reasons.isEmpty else { continue }
             do {

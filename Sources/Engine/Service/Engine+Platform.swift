@@ -27,7 +27,7 @@ extension Engine {
         let stack = try await resolveStack(name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
                                            id: spec.id ?? old.id)
         try store.put(stack, kind: .clusterStack, name: stack.name)
-        reconcileImages { $0.stack == stack.name }
+        try reconcileImages { $0.stack == stack.name }
         return stack
     }
 
@@ -124,7 +124,8 @@ extension Engine {
         let what = "FROM \(PathSyntax.shortened(name))"
         // An image of the namespace, by name, wins over Docker Hub's image of the same name, as
         // a local image does in Docker.
-        if (try? Validation.name(name, field: "FROM", kind: "image")) != nil, let image = try imageIfExists(namespace, name), image.isConfiguration {
+        if (try? Validation.name(name, field: "FROM", kind: "image")) != nil,  // not a valid image name: not one of the namespace's images
+            let image = try imageIfExists(namespace, name), image.isConfiguration {
             guard let latest = image.status.latestImage, let at = latest.lastIndex(of: "@"), let digest = Digest(String(latest[latest.index(after: at)...])) else {
                 throw RuntimeError.buildFailed("\(what): image \(name) of namespace \(namespace) has no successful build yet; build it first (build/wait)")
             }
@@ -202,7 +203,7 @@ extension Engine {
         var s = try clusterStore(name)
         s.buildpacks = Self.merge(s.buildpacks, loaded)
         try store.put(s, kind: .clusterStore, name: name)
-        reconcileImages { $0.store == name }
+        try reconcileImages { $0.store == name }
         return s
     }
 
@@ -218,7 +219,7 @@ extension Engine {
             }
         }
         try store.put(s, kind: .clusterStore, name: name)
-        reconcileImages { $0.store == name }
+        try reconcileImages { $0.store == name }
         return s
     }
 
@@ -235,7 +236,7 @@ extension Engine {
         let all = try store.objects(Builder.self, kind: .clusterBuilder) + store.objects(Builder.self, kind: .builder)
         for b in all where b.store == name {
             let label = [b.kind.rawValue, b.namespace, b.name].compactMap { $0 }.joined(separator: "/")
-            for bp in resolveStatus(of: b).status.buildpacks { out["\(bp.id)@\(bp.version)", default: []].append(label) }
+            for bp in try resolveStatus(of: b).status.buildpacks { out["\(bp.id)@\(bp.version)", default: []].append(label) }
         }
         return out
     }
@@ -333,7 +334,7 @@ extension Engine {
         try Self.validate(order: order)
         var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: stack,
                         store: storeName, order: order, status: .init(ready: false, buildpacks: [], order: []))
-        b.status = resolveStatus(of: b).status
+        b.status = try resolveStatus(of: b).status
         try change { tx, events in
             guard try store.insert(b, kind: kind, namespace: ns, name: spec.name, in: tx) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
             events.add(b.status.ready ? .Normal : .Warning, "Created", "\(kindName) \(spec.name) created; " + (b.status.ready ? "ready" : "not ready: \(b.status.message ?? "")"),
@@ -351,9 +352,9 @@ extension Engine {
             try Self.validate(order: o)
             b.order = o
         }
-        b.status = resolveStatus(of: b).status
+        b.status = try resolveStatus(of: b).status
         try store.put(b, kind: kind, namespace: ns, name: spec.name)
-        reconcileImages { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
+        try reconcileImages { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
         return b
     }
 
@@ -374,7 +375,7 @@ extension Engine {
             throw EngineError.notFound(kindName, name, namespace: namespace,
                                        hint: "list builders with \(kindName.lowercased())/list, or create it with \(kindName.lowercased())/create")
         }
-        b.status = resolveStatus(of: b).status
+        b.status = try resolveStatus(of: b).status
         return b
     }
 
@@ -382,7 +383,7 @@ extension Engine {
         let (kind, ns, _) = builderKind(namespace)
         return try store.objects(Builder.self, kind: kind, namespace: ns).map { b in
             var b = b
-            b.status = resolveStatus(of: b).status
+            b.status = try resolveStatus(of: b).status
             return b
         }
     }
@@ -400,16 +401,18 @@ extension Engine {
         var order: [[BuildpackRef]]
     }
 
-    func resolveStatus(of b: Builder) -> ResolvedBuilder {
+    /// A missing stack or store makes the builder not ready (its message says which); a stored
+    /// one that cannot be read is an error.
+    func resolveStatus(of b: Builder) throws -> ResolvedBuilder {
         var status = Builder.Status(ready: false, buildpacks: [], order: [])
-        guard let stack = try? store.object(ClusterStack.self, kind: .clusterStack, name: b.stack) else {
+        guard let stack = try store.object(ClusterStack.self, kind: .clusterStack, name: b.stack) else {
             status.message = "ClusterStack '\(b.stack)' not found"
             return ResolvedBuilder(status: status, stack: nil, order: [])
         }
         status.stackID = stack.id
         status.runImage = stack.status.resolvedRunImage
         status.buildImage = stack.status.resolvedBuildImage
-        guard let st = try? store.object(ClusterStore.self, kind: .clusterStore, name: b.store) else {
+        guard let st = try store.object(ClusterStore.self, kind: .clusterStore, name: b.store) else {
             status.message = "ClusterStore '\(b.store)' not found"
             return ResolvedBuilder(status: status, stack: stack, order: [])
         }

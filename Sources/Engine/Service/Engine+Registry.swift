@@ -44,8 +44,8 @@ extension Engine {
             if case .registry(let h, let r, let extra?, _) = try parseTag(t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
         }
         var mountFrom: [String] = []
-        if let b = try? builderRecord(image.builder, namespace: image.namespace), let stack = resolveStatus(of: b).stack,
-            case .registry(let runHost, let runRepo, _, _)? = try? ImageReference.parse(stack.runImage, field: "runImage"), runHost == host
+        if let b = try builderIfExists(image.builder, namespace: image.namespace), let stack = try resolveStatus(of: b).stack,
+            case .registry(let runHost, let runRepo, _, _)? = try? ImageReference.parse(stack.runImage, field: "runImage"), runHost == host  // unparsable: nothing to mount from
         {
             mountFrom.append(runRepo)  // an optimisation only: without a run image to mount from, blobs are uploaded
         }
@@ -64,12 +64,12 @@ extension Engine {
             if stream == .stdout { output.append(line) }
         }
         let code = await p.wait()
-        guard code == 0, let json = try? JSONSerialization.jsonObject(with: Data(output.text.utf8)) as? [String: Any],
-            let user = json["Username"] as? String, let secret = json["Secret"] as? String
+        guard code == 0,
+            let answer = try? JSONDecoder().decode(CredentialHelperAnswer.self, from: Data(output.text.utf8))  // not the protocol's answer: no credentials, said below
         else {
             throw EngineError(.permissionDenied, "docker-credential-\(name) has no credentials for \(host) (exit status \(code)); log in with it, or create a registry secret for \(host)")
         }
-        return RegistryCredentials(username: user, password: secret)
+        return RegistryCredentials(username: answer.Username, password: answer.Secret)
     }
 
     /// A client for `host` with the namespace's credentials for it.
@@ -119,22 +119,17 @@ extension Engine {
             configs.append(String(decoding: d, as: UTF8.self))
         }
         for config in configs {
-            guard let json = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any] else { continue }
-            if let helpers = json["credHelpers"] as? [String: String],
+            guard let file = DockerConfigFile.parse(Data(config.utf8)) else { continue }
+            if let helpers = file.credHelpers,
                 let helper = helpers.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }).flatMap({ helpers[$0] })
             {
                 return try await Self.credentialHelper(helper, host: host)
             }
-            guard let auths = json["auths"] as? [String: Any],
+            guard let auths = file.auths,
                 let key = auths.keys.sorted().first(where: { CredentialScope.registryServer($0, matches: host) }),
-                let entry = auths[key] as? [String: Any]
+                let found = auths[key]?.credentials
             else { continue }
-            if let u = entry["username"] as? String, let p = entry["password"] as? String { return RegistryCredentials(username: u, password: p) }
-            if let auth = entry["auth"] as? String, let decoded = Data(base64Encoded: auth).map({ String(decoding: $0, as: UTF8.self) }),
-                let colon = decoded.firstIndex(of: ":")
-            {
-                return RegistryCredentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
-            }
+            return RegistryCredentials(username: found.username, password: found.password)
         }
         return nil
     }

@@ -55,7 +55,7 @@ extension Engine {
         } else if let d = spec.dockerConfig {
             try checkAllowed(d.path, field: "dockerConfig.path")
             guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),
-                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["auths"] != nil || json["credHelpers"] != nil
+                let file = DockerConfigFile.parse(data), file.auths != nil || file.credHelpers != nil
             else {
                 throw EngineError.invalid("dockerConfig.path must be an absolute path to a readable docker config.json with 'auths'", field: "dockerConfig.path")
             }

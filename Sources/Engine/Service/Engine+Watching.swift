@@ -17,12 +17,11 @@ extension Engine {
     }
 
     /// Starts, restarts or stops the watch of an image's folder to match its configuration (a
-    /// deleted image, or one not watched, has none).
-    func syncWatch(namespace: String, name: String) {
+    /// deleted image, or one not watched, has none). An image that cannot be read is an error,
+    /// and its watch is left as it was.
+    func syncWatch(namespace: String, name: String) throws {
         let key = ImageKey(namespace: namespace, name: name)
-        // An image that cannot be read now is treated as gone: its watch stops, and the next
-        // patch (or engine start) sets it up again.
-        let image = (try? imageIfExists(namespace, name)) ?? nil
+        let image = try imageIfExists(namespace, name)
         guard let image, image.isConfiguration, let local = image.source.local, local.watch == true else {
             watchers[key]?.watcher.stop()
             watchers[key] = nil
@@ -45,7 +44,12 @@ extension Engine {
 
     /// The watched folder of an image changed: snapshot it again, and build if it differs.
     func folderChanged(namespace: String, name: String) async {
-        guard let image = (try? imageIfExists(namespace, name)) ?? nil, image.source.local?.watch == true else { return }  // gone or unwatched: nothing to do
+        let image: Image?
+        do { image = try imageIfExists(namespace, name) } catch {
+            report("image \(namespace)/\(name): its watched folder changed, but the image cannot be read: \(error)")
+            return
+        }
+        guard let image, image.source.local?.watch == true else { return }  // gone or unwatched: nothing to do
         let fresh: SourceSpec
         do {
             fresh = try await resolveSource(image.source, namespace: namespace)
@@ -53,23 +57,29 @@ extension Engine {
             report("image \(namespace)/\(name): its watched folder cannot be snapshotted: \(error)")
             return
         }
-        guard var current = (try? imageIfExists(namespace, name)) ?? nil, current.source.local == fresh.local else { return }  // changed meanwhile
-        let (old, new) = (current.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
-        guard old != new else { return }
-        current.source = fresh
         do {
+            guard var current = try imageIfExists(namespace, name), current.source.local == fresh.local else { return }  // gone or changed meanwhile
+            let (old, new) = (current.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
+            guard old != new else { return }
+            current.source = fresh
             _ = try commit(current, reasons: [BuildReason(.CONFIG, field: "source", old: old, new: new)], created: false)
         } catch {
-            report("image \(namespace)/\(name): the build for its changed folder cannot be recorded: \(error)")
+            report("image \(namespace)/\(name): the build for its changed folder cannot be queued: \(error)")
         }
     }
 
     /// At engine start: the watches again, and a build for every folder that changed while no
     /// engine ran.
     func resumeWatches() async {
-        // No readable images means nothing to watch (the error shows on the next request).
-        for image in ((try? loadImages()) ?? [:]).values where image.isConfiguration && image.source.local?.watch == true {
-            syncWatch(namespace: image.namespace, name: image.name)
+        let images: [ImageKey: Image]
+        do { images = try loadImages() } catch {
+            report("watched folders are not watched: the images cannot be read: \(error)")
+            return
+        }
+        for image in images.values where image.isConfiguration && image.source.local?.watch == true {
+            do { try syncWatch(namespace: image.namespace, name: image.name) } catch {
+                report("the folder of image \(image.namespace)/\(image.name) is not watched: \(error)")
+            }
             await folderChanged(namespace: image.namespace, name: image.name)
         }
     }

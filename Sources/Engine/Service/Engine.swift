@@ -180,7 +180,7 @@ public actor Engine {
             throw EngineError.internal("cannot open \(path): \(String(cString: strerror(e)))\(e == ELOOP ? " (a symbolic link: remove it and run again)" : "")")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"  // only for the message
             close(fd)
             throw EngineError(.unavailable, "another Slipway process (pid \(owner)) is using the state directory \(dir.path); use another --state-dir, or wait for it to exit")
         }
@@ -265,7 +265,7 @@ public actor Engine {
     }
 
     public func activity() -> Activity {
-        let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {
+        let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {  // a hint for idle exit: unreadable images are not polled either
             $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
         return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
@@ -326,7 +326,7 @@ public actor Engine {
     /// been deleted yet.
     public func events(_ query: StateStore.EventQuery) throws -> (events: [SystemEvent], more: Bool) {
         var q = query
-        let oldest = Timestamp.format(Date().addingTimeInterval(-options.eventTTL))
+        let oldest = Date().addingTimeInterval(-options.eventTTL)
         q.since = max(q.since ?? oldest, oldest)
         return try store.events(q)
     }
@@ -337,15 +337,15 @@ public actor Engine {
         let ttl = options.eventTTL
         let store = self.store
         // A failed delete (a full disk) is tried again by the loop; listing hides expired events anyway.
-        _ = try? store.deleteEvents(lastSeenBefore: Timestamp.format(Date().addingTimeInterval(-ttl)))
+        _ = try? store.deleteEvents(lastSeenBefore: Date().addingTimeInterval(-ttl))  // see above
         expiryTask = Task.detached(priority: .background) {
             // Often enough that an event is gone soon after its time; at most once a minute.
             let every = min(max(ttl / 4, 0.1), 60)
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(every))  // cancellation ends the loop
-                let cutoff = Timestamp.format(Date().addingTimeInterval(-ttl))
+                let cutoff = Date().addingTimeInterval(-ttl)
                 // A failed delete (a full disk) is tried again next time; listing hides expired events anyway.
-                _ = try? await BlockingWork.run { try store.deleteEvents(lastSeenBefore: cutoff) }
+                _ = try? await BlockingWork.run { try store.deleteEvents(lastSeenBefore: cutoff) }  // see above
             }
         }
     }

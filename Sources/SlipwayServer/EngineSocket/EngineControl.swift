@@ -7,12 +7,12 @@ import Foundation
 enum EngineControl {
     /// Sends `command` to the engine of the state directory; prints what it answers. Returns the
     /// exit status (1 when no engine runs, for `status`; 0 for `stop`, which has nothing to do).
-    static func run(_ command: String, now: Bool, options: ServerOptions) -> Int32 {
+    static func run(_ command: ServerOptions.EngineCommand, options: ServerOptions) -> Int32 {
         let state: CheckedFolder, folder: CheckedFolder?
         do {
             guard let found = try StateDirectoryGuard.stateDirectory(options.stateDirectory, create: false) else {
                 print("no engine runs for \(options.stateDirectory) (the folder does not exist)")
-                return command == "stop" ? 0 : 1
+                return command == .status ? 1 : 0
             }
             state = found
             folder = try StateDirectoryGuard.socketFolder(in: state, create: false)
@@ -22,18 +22,17 @@ enum EngineControl {
         }
         guard let folder, let channel = connect(EngineAddress.path(in: folder)) else {
             print("no engine runs for \(state.path)")
-            return command == "stop" ? 0 : 1
+            return command == .status ? 1 : 0
         }
-        let hello = "{\"version\":\"\(SlipwayVersion.current)\",\"command\":\"\(command)\",\"now\":\(now)}"
+        let hello = "{\"version\":\"\(SlipwayVersion.current)\",\"command\":\"\(command.word)\",\"now\":\(command.now)}"
         guard channel.send(EngineFrame.hello, hello), let reply = channel.read(), reply.type == EngineFrame.close else {
             FileHandle.standardError.write(Data("slipway: the engine did not answer; see \(state.path)/engine.log\n".utf8))
             return 1
         }
-        let text = String(decoding: reply.payload, as: UTF8.self)
-        let status = Int32(text.prefix { $0 != "\n" }) ?? 1
-        print(text.drop { $0 != "\n" }.dropFirst(), terminator: "")
-        if command == "stop" { waitForExit(state) }
-        return status
+        let closing = Closing(payload: reply.payload)
+        print(closing.text, terminator: "")
+        if case .stop = command { waitForExit(state) }
+        return closing.status
     }
 
     static func connect(_ path: String) -> FrameChannel? {

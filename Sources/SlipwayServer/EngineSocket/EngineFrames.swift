@@ -14,15 +14,55 @@ enum EngineFrame {
     static let data = UInt8(ascii: "D")
     /// Client → engine: the client's input ended.
     static let end = UInt8(ascii: "E")
-    /// Engine → client: `ok`, `retry <text>` (an engine of another version is going away; start
-    /// a new one) or `fail <exit status> <text>`.
+    /// Engine → client: a `Welcome`.
     static let welcome = UInt8(ascii: "W")
-    /// Engine → client, last: `<exit status>\n<text for stderr>`.
+    /// Engine → client, last: a `Closing`.
     static let close = UInt8(ascii: "C")
 
     static let headerSize = 5
     /// Largest payload either side accepts.
     static let maxPayload = 1 << 20
+}
+
+/// What a welcome frame says (engine → client, after the hello). Its payload is `ok`,
+/// `retry <text>` or `fail <exit status> <text>`, as the C forwarder reads it.
+enum Welcome: Equatable {
+    /// Served: data frames follow.
+    case ok
+    /// The engine is going away (stopping, or making way for another version): start a new one.
+    case retry(String)
+    /// Refused: the client exits with `status` after printing `text` (status 0: `text` is what
+    /// it asked for, such as `--help`).
+    case fail(status: Int32, String)
+
+    var payload: String {
+        switch self {
+        case .ok: return "ok"
+        case .retry(let text): return "retry " + text
+        case .fail(let status, let text): return "fail \(status) " + text
+        }
+    }
+}
+
+/// What a close frame says (engine → client, last): the client's exit status and what it prints
+/// on stderr (`engine status|stop`: on stdout). Payload `<exit status>\n<text>`.
+struct Closing: Equatable {
+    var status: Int32
+    var text: String
+
+    var payload: String { "\(status)\n" + text }
+
+    /// A close frame's payload read back; a status that is not a number reads as 1.
+    init(payload: [UInt8]) {
+        let s = String(decoding: payload, as: UTF8.self)
+        status = Int32(s.prefix { $0 != "\n" }) ?? 1
+        text = String(s.drop { $0 != "\n" }.dropFirst())
+    }
+
+    init(status: Int32, _ text: String) {
+        self.status = status
+        self.text = text
+    }
 }
 
 /// Splits a byte stream into frames. Pure: bytes in, frames out.
@@ -128,6 +168,12 @@ final class FrameChannel: Sendable {
 
     @discardableResult
     func send(_ type: UInt8, _ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { send(type, $0) } }
+
+    @discardableResult
+    func send(_ welcome: Welcome) -> Bool { send(EngineFrame.welcome, welcome.payload) }
+
+    @discardableResult
+    func send(_ closing: Closing) -> Bool { send(EngineFrame.close, closing.payload) }
 }
 
 /// A connection's input from a socket: the payloads of data frames, until an end frame (the

@@ -134,14 +134,14 @@ final class EngineServer: Sendable {
         var version: String
         var args: [String]
         var pid: Int?
-        var command: String?
-        var now: Bool
+        /// `engine status|stop`; nil for a client to serve.
+        var command: ServerOptions.EngineCommand?
     }
 
     static func parseHello(_ payload: [UInt8]) -> Hello? {
-        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }
+        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }  // not a hello: nil, and the caller refuses the client
         return Hello(version: version, args: v["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], pid: v["pid"]?.int64Value.map { Int($0) },
-                     command: v["command"]?.stringValue, now: v["now"] == .bool(true))
+                     command: ServerOptions.EngineCommand(word: v["command"]?.stringValue, now: v["now"] == .bool(true)))
     }
 
     private func handshake(_ channel: FrameChannel, peerUID: Int64) {
@@ -153,16 +153,16 @@ final class EngineServer: Sendable {
         // so that closing with nothing unread leaves the answer readable.
         guard peerUID == Int64(geteuid()) else {
             EngineLog.write("refused a client of uid \(peerUID): only uid \(geteuid()) may use this engine")
-            channel.send(EngineFrame.welcome, "fail 1 the engine of \(options.stateDirectory) serves uid \(geteuid()) only, not uid \(peerUID); use a state directory of your own (--state-dir)")
+            channel.send(.fail(status: 1, "the engine of \(options.stateDirectory) serves uid \(geteuid()) only, not uid \(peerUID); use a state directory of your own (--state-dir)"))
             return
         }
         timeout = timeval(tv_sec: 0, tv_usec: 0)
         setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         Task {
             switch hello.command {
-            case "status": channel.send(EngineFrame.close, "0\n" + (await statusText()))
-            case "stop": await stop(now: hello.now, replyingOn: channel)
-            default: await serveClient(channel, hello)
+            case .status?: channel.send(Closing(status: 0, await statusText()))
+            case .stop(let now)?: await stop(now: now, replyingOn: channel)
+            case nil: await serveClient(channel, hello)
             }
         }
     }
@@ -176,10 +176,10 @@ final class EngineServer: Sendable {
         switch ServerOptions.parse(hello.args, environment: [:]) {
         case .run(_, let o): asked = o
         case .print(let text):
-            channel.send(EngineFrame.welcome, "fail 0 \(text)")
+            channel.send(.fail(status: 0, text))
             return
         case .error(let message):
-            channel.send(EngineFrame.welcome, "fail 2 \(message)")
+            channel.send(.fail(status: 2, message))
             return
         }
         // Admitted only while not stopping, checked and recorded at once, so that an idle stop
@@ -191,7 +191,7 @@ final class EngineServer: Sendable {
             return s.nextClient
         }
         guard let id = admitted else {
-            channel.send(EngineFrame.welcome, "retry the engine of \(options.stateDirectory) is stopping")
+            channel.send(.retry("the engine of \(options.stateDirectory) is stopping"))
             return
         }
         defer {
@@ -200,7 +200,7 @@ final class EngineServer: Sendable {
                 if s.clients.isEmpty { s.idleSince = Date() }
             }
         }
-        guard channel.send(EngineFrame.welcome, "ok") else { return }
+        guard channel.send(Welcome.ok) else { return }
         let connection = Connection(output: FrameSink(channel: channel), registry: registry, maxMessageSize: options.maxMessageSize,
                                     errorMapper: ErrorMapping.map, traceRedactor: { _, params in TraceRedaction.redact(params, engine: self.engine) })
         let session = context.session(for: connection)
@@ -220,7 +220,7 @@ final class EngineServer: Sendable {
             // Builds this client started go on in the engine.
             connection.flushOutput()
             await context.closeSession(for: connection)
-            channel.send(EngineFrame.close, "\(code)\n")
+            channel.send(Closing(status: code, ""))
         case .endOfInput(let cutShort):
             guard source.endedCleanly == true else {
                 // The client went away: its session ends; its builds go on.
@@ -234,7 +234,7 @@ final class EngineServer: Sendable {
             _ = await forwarder.value
             connection.flushOutput()
             let note = cutShort ? "slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n" : ""
-            channel.send(EngineFrame.close, "\(cutShort ? 1 : 0)\n\(note)")
+            channel.send(Closing(status: cutShort ? 1 : 0, note))
         }
     }
 
@@ -245,15 +245,15 @@ final class EngineServer: Sendable {
         let clients = state.withLock { $0.clients.count }
         if activity.running.isEmpty && activity.queued == 0 && beginStopping(onlyIfNoClients: true) {
             EngineLog.write("a client of version \(clientVersion) connected; stopping so that an engine of its version can start")
-            channel.send(EngineFrame.welcome, "retry the engine of version \(SlipwayVersion.current) is making way for \(clientVersion)")
+            channel.send(.retry("the engine of version \(SlipwayVersion.current) is making way for \(clientVersion)"))
             await finishStopping(now: false, replyingOn: nil)
             return
         }
-        channel.send(EngineFrame.welcome, """
-            fail 1 the engine of \(options.stateDirectory) runs Slipway \(SlipwayVersion.current) and is busy (\(activity.running.count) running \
+        channel.send(.fail(status: 1, """
+            the engine of \(options.stateDirectory) runs Slipway \(SlipwayVersion.current) and is busy (\(activity.running.count) running \
             and \(activity.queued) queued builds, \(clients) clients); this slipway is \(clientVersion). Stop it with \
             'slipway engine stop --state-dir \(options.stateDirectory)' (it waits for its builds) and run again.
-            """)
+            """))
     }
 
     // MARK: Status and stop
@@ -330,7 +330,7 @@ final class EngineServer: Sendable {
             }
         }
         closeListener()
-        channel?.send(EngineFrame.close, "0\nthe engine of \(options.stateDirectory) (pid \(getpid())) stopped\n")
+        channel?.send(Closing(status: 0, "the engine of \(options.stateDirectory) (pid \(getpid())) stopped\n"))
         stopped.withLock { c in
             c?.resume()
             c = nil
@@ -351,7 +351,7 @@ final class EngineServer: Sendable {
             _ = try? await BlockingWork.run { connection.flushOutput() }  // BlockingWork itself does not fail
         }
         if answered {
-            client.channel.send(EngineFrame.close, "1\nslipway: the engine of \(options.stateDirectory) was stopped (slipway engine stop, or it was replaced)\n")
+            client.channel.send(Closing(status: 1, "slipway: the engine of \(options.stateDirectory) was stopped (slipway engine stop, or it was replaced)\n"))
         } else {
             EngineLog.write("a client (pid \(client.pid.map(String.init) ?? "?")) was not answered within \(Int(Self.answerDeadline))s of the stop; closing it")
         }

@@ -1,3 +1,4 @@
+import Foundation
 import SlipwayProtocol
 import Engine
 
@@ -83,7 +84,7 @@ public struct BuildStatusResult: Codable, Sendable {
         builder = b.builderImage
         runImage = b.runImage
         stackID = b.stackID
-        let local = b.inputs.sourceType == "Local Source"
+        let local = b.inputs.sourceType == .local
         source = SourceInfo(type: b.inputs.sourceType, url: local ? nil : b.inputs.sourceURL, revision: local ? nil : b.inputs.sourceRevision,
                             ref: b.inputs.sourceRef, path: nil, digest: local ? b.inputs.sourceRevision : nil, subPath: b.inputs.subPath)
         buildpacks = b.buildpacks
@@ -125,11 +126,11 @@ public struct EventListResult: Codable, Sendable {
 
 /// Times in event params.
 enum EventTimes {
-    /// `since` in the one form stored times have (so they compare as text), or InvalidParams.
-    static func normalized(_ text: String) throws -> String {
+    /// The time `since` names, or InvalidParams.
+    static func parsed(_ text: String) throws -> Date {
         guard let date = Timestamp.parse(text) else {
             throw EngineError.invalid("since must be an RFC 3339 time such as 2026-11-29T10:00:00Z", field: "since")
         }
-        return Timestamp.format(date)
+        return date
     }
 }

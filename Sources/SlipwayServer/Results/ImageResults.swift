@@ -56,7 +56,7 @@ public struct ImageStatusResult: Codable, Sendable {
         latestReason = i.status.latestReason
         lastSuccessfulBuild = i.status.lastSuccessfulBuild
         lastFailedBuild = i.status.lastFailedBuild
-        source = SourceInfo(type: i.source.type, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.resolved?.commit,
+        source = SourceInfo(type: i.source.kind, url: i.source.git?.url ?? i.source.blob?.url, revision: i.source.resolved?.commit,
                             ref: i.source.resolved?.ref, path: i.source.local?.path, digest: i.source.resolved?.snapshot.digest, subPath: i.source.subPath)
         builder = i.builder
     }
@@ -64,7 +64,7 @@ public struct ImageStatusResult: Codable, Sendable {
 
 /// Where a build's or image's source came from.
 public struct SourceInfo: Codable, Sendable {
-    public var type: String
+    public var type: SourceKind
     public var url: String?
     /// Git: the commit SHA built.
     public var revision: String?
@@ -74,7 +74,7 @@ public struct SourceInfo: Codable, Sendable {
     public var digest: String?
     public var subPath: String?
 
-    public init(type: String, url: String? = nil, revision: String? = nil, ref: String? = nil, path: String? = nil, digest: String? = nil, subPath: String? = nil) {
+    public init(type: SourceKind, url: String? = nil, revision: String? = nil, ref: String? = nil, path: String? = nil, digest: String? = nil, subPath: String? = nil) {
         self.type = type
         self.url = url
         self.revision = revision
