@@ -49,4 +49,21 @@ import Testing
         let left = try FileManager.default.contentsOfDirectory(atPath: blobs).filter { $0.hasPrefix(".gc-") }
         #expect(left.isEmpty, "\(left)")
     }
+
+    /// A folder swept (an image layout of a deleted image) goes by being renamed aside first, so
+    /// no half of it is left under its name; what a killed sweep left aside goes at the next.
+    @Test func foldersGoWholeAndWhatAKilledSweepLeftAsideGoesNext() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }  // a scratch folder; nothing depends on its removal
+        for name in ["gone", "kept", ".gc-half"] {
+            try write(dir + "/" + name + "/index.json", "{}")
+            try write(dir + "/" + name + "/blobs/sha256/aa", "x")
+        }
+        let old = Date().addingTimeInterval(-3600).timeIntervalSince1970
+        var times = [timespec(tv_sec: Int(old), tv_nsec: 0), timespec(tv_sec: Int(old), tv_nsec: 0)]
+        for name in ["gone", "kept"] { #expect(utimensat(AT_FDCWD, dir + "/" + name, &times, 0) == 0) }
+        let freed = GarbageCollector(started: Date().addingTimeInterval(-60), dryRun: false).sweepFolders(in: dir, keep: ["kept"])
+        #expect(freed.count == 1 && freed.bytes == 3, "the folder, with its index.json and its blob: \(freed)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["kept"])
+    }
 }

@@ -87,12 +87,37 @@ public struct GarbageCollector: Sendable {
     }
 
     /// Removes the folders in `dir` whose names are not in `keep` and that are older than the
-    /// collection (names starting with "." are another process's temporaries: left alone).
+    /// collection (names starting with "." are another process's temporaries: left alone). A
+    /// folder is first renamed aside (`.gc-<name>`), so a collection killed while removing it
+    /// leaves no half of it under its name (an image layout whose index.json names blobs already
+    /// gone); the next sweep of `dir` removes what was left aside.
     public func sweepFolders(in dir: String, keep: Set<String>) -> Freed {
         var freed = Freed()
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") && !keep.contains(name) {  // no folder: nothing to sweep
-            freed = freed + remove(dir + "/" + name)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []  // no folder: nothing to sweep
+        if !dryRun {
+            for name in names where name.hasPrefix(Self.asidePrefix) {
+                // Already decided; one that cannot be removed now is tried again next time.
+                _ = try? ConfinedDirectory.removeTree(atPath: dir + "/" + name)
+            }
         }
+        for name in names where !name.hasPrefix(".") && !keep.contains(name) {
+            freed = freed + removeAside(name, in: dir)
+        }
+        return freed
+    }
+
+    /// `remove` for an entry of `dir`, a folder renamed aside before its tree is removed.
+    private func removeAside(_ name: String, in dir: String) -> Freed {
+        let path = dir + "/" + name
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return remove(path) }
+        guard Self.modified(st) < started else { return Freed() }
+        let freed = Self.measure(path)
+        guard !dryRun else { return freed }
+        let aside = dir + "/" + Self.asidePrefix + name
+        guard rename(path, aside) == 0 else { return Freed() }
+        // One that cannot be removed whole now is removed by the next sweep of `dir`.
+        guard (try? ConfinedDirectory.removeTree(atPath: aside)) != nil else { return Freed() }
         return freed
     }
 
