@@ -1,0 +1,163 @@
+import Foundation
+import Synchronization
+
+/// Writes framed messages to the output file descriptor from one writer thread. Senders only
+/// append to a buffer, so replies keep their order, a slow client never blocks a handler, and
+/// under load many messages leave in one `write(2)`. Messages sent before the framing is known
+/// (before the first input byte) are held until it is.
+///
+/// The rule behind its `nonisolated(unsafe)` fields: each is read and written only while
+/// `condition` is locked, except `spare`, which only the writer thread touches (it swaps
+/// `buffer` and `spare` under the lock, then writes `spare` unlocked while senders append to
+/// `buffer`).
+final class OutputChannel: Sendable {
+    private let sink: any ByteSink
+    private let condition = NSCondition()
+    private nonisolated(unsafe) var buffer: [UInt8] = []
+    /// The buffer being written; swapped with `buffer`, so neither is reallocated per write.
+    private nonisolated(unsafe) var spare: [UInt8] = []
+    private nonisolated(unsafe) var pending: [JSONValue] = []
+    private nonisolated(unsafe) var currentFraming: Framing?
+    private nonisolated(unsafe) var writing = false
+    private nonisolated(unsafe) var closed = false
+    /// The writer thread waits on `condition` (only then do senders signal it).
+    private nonisolated(unsafe) var sleeping = false
+    /// Bytes handed over and not yet written (`buffer` plus the `spare` being written).
+    private nonisolated(unsafe) var unwritten = 0
+    /// Callers of `waitForRoom` to resume once `unwritten` is at or below `lowWater`.
+    private nonisolated(unsafe) var roomWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Above this many unwritten bytes, `waitForRoom` blocks; it resumes at `lowWater`.
+    static let highWater = 8 << 20
+    /// How often the idle writer looks for more to write before it sleeps.
+    static let checksBeforeSleeping = 2
+    static let lowWater = 4 << 20
+
+    init(sink: any ByteSink) {
+        self.sink = sink
+        // The thread holds the channel until `close`, then writes what is left and ends.
+        let t = Thread { self.writerLoop() }
+        t.stackSize = 1 << 18
+        t.start()
+    }
+
+    var framing: Framing? {
+        condition.lock()
+        defer { condition.unlock() }
+        return currentFraming
+    }
+
+    func setFraming(_ f: Framing) {
+        condition.lock()
+        currentFraming = f
+        for m in pending {
+            let framed = FrameEncoder.frame(JSONWriter.write(m), as: f)
+            buffer.append(contentsOf: framed)
+            unwritten += framed.count
+        }
+        pending.removeAll()
+        condition.broadcast()  // the writer, not a `flush` caller, must wake
+        condition.unlock()
+    }
+
+    func send(_ message: JSONValue) {
+        let body = JSONWriter.write(message)
+        condition.lock()
+        if closed {
+            condition.unlock()
+            return
+        }
+        if let f = currentFraming {
+            let before = buffer.count
+            if f == .newlineDelimited {
+                buffer.append(contentsOf: body)
+                buffer.append(0x0A)
+            } else {
+                buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
+            }
+            unwritten += buffer.count - before
+            // Broadcast: `flush` callers wait on the same condition, and a signal could wake
+            // one of them instead of the writer.
+            if sleeping { condition.broadcast() }
+        } else {
+            pending.append(message)
+        }
+        condition.unlock()
+    }
+
+    /// Returns at once while at most `highWater` bytes wait to be written; otherwise once the
+    /// writer has brought that down to `lowWater`.
+    func waitForRoom() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if unwritten <= Self.highWater || closed {
+                condition.unlock()
+                c.resume()
+                return
+            }
+            roomWaiters.append(c)
+            condition.unlock()
+        }
+    }
+
+    /// Lets the writer thread end once what was sent has been written; later sends are dropped.
+    func close() {
+        condition.lock()
+        closed = true
+        let waiters = roomWaiters
+        roomWaiters.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        for c in waiters { c.resume() }
+    }
+
+    /// Returns once everything sent so far has been written.
+    func flush() {
+        condition.lock()
+        while !buffer.isEmpty || writing { condition.wait() }
+        condition.unlock()
+    }
+
+    private func writerLoop() {
+        while true {
+            condition.lock()
+            var idleChecks = 0
+            while buffer.isEmpty && !closed {
+                // Under load the next reply is usually a moment away: look again (yielding the
+                // CPU) before sleeping, which spares a sleep and a wake-up per reply.
+                if idleChecks < Self.checksBeforeSleeping {
+                    idleChecks += 1
+                    condition.unlock()
+                    sched_yield()
+                    condition.lock()
+                    continue
+                }
+                sleeping = true
+                condition.wait()
+                sleeping = false
+            }
+            if buffer.isEmpty && closed { condition.unlock(); return }
+            swap(&buffer, &spare)
+            writing = true
+            condition.unlock()
+            writeAll(spare)
+            let done = spare.count
+            spare.removeAll(keepingCapacity: true)
+            condition.lock()
+            writing = false
+            unwritten -= done
+            var resumed: [CheckedContinuation<Void, Never>] = []
+            if unwritten <= Self.lowWater {
+                resumed = roomWaiters
+                roomWaiters.removeAll()
+            }
+            condition.broadcast()
+            condition.unlock()
+            for c in resumed { c.resume() }
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        // A peer that is gone gets nothing more; what was sent to it is dropped.
+        _ = bytes.withUnsafeBytes { sink.write($0) }
+    }
+}
