@@ -75,31 +75,10 @@ import Testing
     /// new folder the old one's inode number): the old engine stops, and leaves the new engine's
     /// socket in place, so its clients, `engine status` and `engine stop` all find it.
     @Test func aStateDirectoryRemovedAndMadeAgainAtOnceKeepsItsNewEngine() async throws {
-        let state = TempDir("state")
-        let first = try SlipwayClient(stateDir: state.path)
-        _ = try await first.call("image/list")
-        let old = try #require(SharedEngineTests.enginePID(state.path))
-        first.closeInput()
-        #expect(try await first.waitForExit() == 0)
         // The old engine may write while its folder is removed: remove again what it made.
-        let remade = try await sh("for i in 1 2 3 4 5; do rm -rf '\(state.path)' && break; done; mkdir -m 700 '\(state.path)'")
-        try #require(remade.status == 0, "\(remade)")
-
-        let second = try SlipwayClient(stateDir: state.path)
-        _ = try await second.call("image/list")
-        let new = try #require(SharedEngineTests.enginePID(state.path))
-        #expect(new != old)
-        try await SharedEngineTests.waitUntil(timeout: 15, "the old engine stops") { !Self.runs(old) }
-
-        let third = try SlipwayClient(stateDir: state.path)
-        #expect(try await third.call("image/list")["images"] == [])
-        let status = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'")
-        #expect(status.status == 0 && status.out.contains("pid: \(new)"), "\(status)")
-        second.closeInput()
-        third.closeInput()
-        let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
-        #expect(stop.status == 0 && stop.out.contains("(pid \(new)) stopped"), "\(stop)")
-        try await SharedEngineTests.waitUntil(timeout: 15, "the new engine stops") { !Self.runs(new) }
+        try await Self.expectTheNextEngineKept(after: { state in
+            "for i in 1 2 3 4 5; do rm -rf '\(state)' && break; done; mkdir -m 700 '\(state)'"
+        })
     }
 
     /// The state directory emptied under a running engine but for its `run/` folder (a removal
@@ -108,17 +87,26 @@ import Testing
     /// engine, whose lock file is gone, stops, and removes no socket but its own: clients,
     /// `engine status` and `engine stop` find the new engine.
     @Test func anEngineWhoseStateDirectoryWasEmptiedStopsAndLeavesTheNewSocket() async throws {
+        try await Self.expectTheNextEngineKept(after: { state in
+            """
+            cd '\(state)' && for i in 1 2 3 4 5; do find . -mindepth 1 -maxdepth 1 ! -name run -exec rm -rf {} + && break; done
+            rm -f run/engine.sock
+            """
+        })
+    }
+
+    /// Starts an engine, runs `removal` (a shell command, given the state directory) once its
+    /// client left, then starts the next: the old engine stops, and clients, `engine status`
+    /// and `engine stop` find the new one, which then stops.
+    static func expectTheNextEngineKept(after removal: (String) -> String) async throws {
         let state = TempDir("state")
         let first = try SlipwayClient(stateDir: state.path)
         _ = try await first.call("image/list")
         let old = try #require(SharedEngineTests.enginePID(state.path))
         first.closeInput()
         #expect(try await first.waitForExit() == 0)
-        let emptied = try await sh("""
-            cd '\(state.path)' && for i in 1 2 3 4 5; do find . -mindepth 1 -maxdepth 1 ! -name run -exec rm -rf {} + && break; done
-            rm -f run/engine.sock
-            """)
-        try #require(emptied.status == 0, "\(emptied)")
+        let removed = try await sh(removal(state.path))
+        try #require(removed.status == 0, "\(removed)")
 
         let second = try SlipwayClient(stateDir: state.path)
         _ = try await second.call("image/list")
@@ -134,5 +122,6 @@ import Testing
         third.closeInput()
         let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
         #expect(stop.status == 0 && stop.out.contains("(pid \(new)) stopped"), "\(stop)")
+        try await SharedEngineTests.waitUntil(timeout: 15, "the new engine stops") { !Self.runs(new) }
     }
 }
