@@ -38,11 +38,7 @@ import Synchronization
         return try await sh(args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " "))
     }
 
-    @Test func aStepGetsAWholeIDRangeAndItsChangesLandInTheUpperFolder() async throws {
-        guard (try? IDMapping.forCurrentUser()) != nil else {
-            print("UserNamespaceStepTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return
-        }
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aStepGetsAWholeIDRangeAndItsChangesLandInTheUpperFolder() async throws {
         let (dir, mapping) = try await Self.overlayFolders()
         let r = try await Self.step(dir, mapping, """
             set -e
@@ -116,11 +112,7 @@ import Synchronization
 
     /// A user with no subordinate ids: the helper (through newuidmap) fails, saying how to add
     /// a range. Needs root to make that user; skipped otherwise, saying so.
-    @Test func aUserWithoutARangeIsToldHowToAddOne() async throws {
-        guard getuid() == 0 else {
-            print("UserNamespaceStepTests: skipping aUserWithoutARangeIsToldHowToAddOne: making a user needs root (uid \(getuid()))")
-            return
-        }
+    @Test(.enabled(if: getuid() == 0, "making a user needs root")) func aUserWithoutARangeIsToldHowToAddOne() async throws {
         let user = "slipway-norange"
         #expect(try await sh("id -u \(user) >/dev/null 2>&1 || useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 \(user)").status == 0)
         let uid = try await sh("id -u \(user)").out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -133,11 +125,8 @@ import Synchronization
 /// RUN steps one after another: each over the base image's root filesystem and the layers of
 /// the steps before it, each leaving its own layer.
 @Suite struct OverlayStepRunnerTests {
-    @Test func stepsChainTheirLayers() async throws {
-        guard let mapping = try? IDMapping.forCurrentUser() else {
-            print("OverlayStepRunnerTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return
-        }
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func stepsChainTheirLayers() async throws {
+        let mapping = try IDMapping.forCurrentUser()
         let work = TempDir("steps")
         let layers = work.path + "/layers:odd,name"  // a path overlay options could not hold as it is
         let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
@@ -187,11 +176,8 @@ final class LineCollector: Sendable {
 /// A garbage collection removes what steps made in their namespace, also when Slipway is not
 /// root and those files belong to ids of the user's range (a 0700 folder of uid 1000 there).
 @Suite struct StepFolderCollectionTests {
-    @Test func aCollectionRemovesWhatAStepMadeAsAnotherId() async throws {
-        guard let mapping = try? IDMapping.forCurrentUser() else {
-            print("StepFolderCollectionTests: skipping: uid \(getuid()) has no subordinate id range")
-            return
-        }
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aCollectionRemovesWhatAStepMadeAsAnotherId() async throws {
+        let mapping = try IDMapping.forCurrentUser()
         let root = TempDir("gcns")
         let folder = root.path + "/dockerfile/layers/" + Digest.of("a layer no record names").hex
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
