@@ -90,7 +90,7 @@ struct RawTar {
         let root = tempDir()
         symlink("/tmp", root + "/out")
         let x = ArchiveExtractor(policy: .source)
-        #expect(throws: RuntimeError.self) { try x.resolve(["out", "file"], in: try ConfinedDirectory(path: root), createMissing: true, entry: "e") }
+        #expect(throws: RuntimeError.self) { try x.paths.resolve(["out", "file"], in: try ConfinedDirectory(path: root), createMissing: true, entry: "e") }
     }
 
     @Test func imageLayerPolicyResolvesSymlinksInsideTheRoot() throws {
@@ -100,8 +100,8 @@ struct RawTar {
         symlink("/../../../..", root + "/evil")
         let x = ArchiveExtractor(policy: .imageLayer)
         let dir = try ConfinedDirectory(path: root)
-        #expect(try x.resolve(["lib", "libc.so"], in: dir, createMissing: true, entry: "e") == ["usr", "lib", "libc.so"])
-        #expect(try x.resolve(["evil", "etc"], in: dir, createMissing: true, entry: "e") == ["etc"])
+        #expect(try x.paths.resolve(["lib", "libc.so"], in: dir, createMissing: true, entry: "e") == ["usr", "lib", "libc.so"])
+        #expect(try x.paths.resolve(["evil", "etc"], in: dir, createMissing: true, entry: "e") == ["etc"])
     }
 
     /// Names from outside never reach Foundation's path helpers (a one-character name crashed
@@ -243,9 +243,9 @@ struct RawTar {
 
     @Test func symlinkTargetsAreCheckedLexically() throws {
         let x = ArchiveExtractor(policy: .source)
-        try x.checkSymlinkStaysInside(relative: "a/b/link", target: "../c", entryName: "l")
-        #expect(throws: RuntimeError.self) { try x.checkSymlinkStaysInside(relative: "a/link", target: "../../x", entryName: "l") }
-        #expect(throws: RuntimeError.self) { try x.checkSymlinkStaysInside(relative: "link", target: "/etc/passwd", entryName: "l") }
+        try x.paths.checkSymlinkStaysInside(relative: "a/b/link", target: "../c", entryName: "l")
+        #expect(throws: RuntimeError.self) { try x.paths.checkSymlinkStaysInside(relative: "a/link", target: "../../x", entryName: "l") }
+        #expect(throws: RuntimeError.self) { try x.paths.checkSymlinkStaysInside(relative: "link", target: "/etc/passwd", entryName: "l") }
     }
 }
 

@@ -163,8 +163,8 @@ import Testing
         #expect(RegistryClient(host: "127.0.0.1:5000", insecure: true, credentials: nil).url("").scheme == "http")
         // Loopback: https first (a local TLS registry), plain HTTP when the handshake fails.
         let local = RegistryClient(host: "127.0.0.1:5000", insecure: false, credentials: nil)
-        #expect(local.url("").scheme == "https" && local.fallsBackToHTTP)
-        #expect(!RegistryClient(host: "registry.example.com", insecure: false, credentials: nil).fallsBackToHTTP)
+        #expect(local.url("").scheme == "https" && local.transport.fallsBackToHTTP)
+        #expect(!RegistryClient(host: "registry.example.com", insecure: false, credentials: nil).transport.fallsBackToHTTP)
         #expect(RegistryClient.isLoopback("127.0.0.1:5000"))
         #expect(RegistryClient.isLoopback("localhost"))
         #expect(!RegistryClient.isLoopback("10.0.0.1:5000"))
@@ -178,16 +178,16 @@ import Testing
     /// Credentials go only to plain HTTP hosts that are loopback or named insecure.
     @Test func credentialsTravelOverPlainHTTPOnlyToLoopbackOrInsecureHosts() {
         let c = RegistryClient(host: "127.0.0.1:5000", insecure: true, credentials: .init(username: "u", password: "p"), insecureHosts: ["reg.lan:5000"])
-        #expect(c.mayCarryCredentials(URL(string: "https://auth.example.com/token")!))
-        #expect(c.mayCarryCredentials(URL(string: "http://127.0.0.1:9/token")!))
-        #expect(c.mayCarryCredentials(URL(string: "http://reg.lan:5000/token")!))
-        #expect(!c.mayCarryCredentials(URL(string: "http://auth.example.com/token")!))
-        #expect(!c.mayCarryCredentials(URL(string: "http://reg.lan:5001/token")!))
-        #expect(!c.mayCarryCredentials(URL(string: "http://127.evil.example/token")!))
+        #expect(c.transport.mayCarryCredentials(URL(string: "https://auth.example.com/token")!))
+        #expect(c.transport.mayCarryCredentials(URL(string: "http://127.0.0.1:9/token")!))
+        #expect(c.transport.mayCarryCredentials(URL(string: "http://reg.lan:5000/token")!))
+        #expect(!c.transport.mayCarryCredentials(URL(string: "http://auth.example.com/token")!))
+        #expect(!c.transport.mayCarryCredentials(URL(string: "http://reg.lan:5001/token")!))
+        #expect(!c.transport.mayCarryCredentials(URL(string: "http://127.evil.example/token")!))
     }
 
     @Test func bearerChallengeParameters() {
-        let p = RegistryClient.parseChallenge(#" realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#)
+        let p = RegistryTransport.parseChallenge(#" realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#)
         #expect(p == ["realm": "https://auth.example.com/token", "service": "registry.example.com", "scope": "repository:a/b:pull,push"])
     }
 

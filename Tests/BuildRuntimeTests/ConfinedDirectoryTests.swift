@@ -23,11 +23,11 @@ import Testing
 
     @Test(arguments: [true, false])
     func noSymlinkIsFollowedOnAnyComponent(openat2: Bool) throws {
-        if openat2 && !ConfinedDirectory.kernelHasOpenat2 { return }
+        if openat2 && !BeneathPath.kernelHasOpenat2 { return }
         let (tree, _) = try hostileTree()
         let dir = try ConfinedDirectory(path: tree)
         func open(_ rel: String) throws -> Int32 {
-            try ConfinedDirectory.openBeneath(dir.fd, rel, flags: O_RDONLY, useOpenat2: openat2)
+            try BeneathPath.openBeneath(dir.fd, rel, flags: O_RDONLY, useOpenat2: openat2)
         }
         let ok = try open("real/nested/file")
         close(ok)

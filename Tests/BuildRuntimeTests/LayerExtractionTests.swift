@@ -108,7 +108,7 @@ import Testing
         let root = tempDir() + "/root"
         let mapping = IDMapping(users: [.init(inner: 0, outer: 200_000, count: IDMapping.size)],
                                 groups: [.init(inner: 0, outer: 300_000, count: IDMapping.size)], viaNewuidmap: false)
-        let ledger = ArchiveExtractor.OwnerLedger()
+        let ledger = ArchiveOwnerLedger()
         let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping, ledger: ledger)
         // Written with Python's tarfile: owners on each entry, the link's differing from its target's.
         let script = """
@@ -127,7 +127,7 @@ import Testing
         let tool = try #require(Self.lstatOf(root + "/usr/bin/tool"))
         let alias = try #require(Self.lstatOf(root + "/usr/bin/alias"))
         #expect(alias.st_ino == tool.st_ino)
-        let expected = ArchiveExtractor.OwnerLedger.Owner(uid: 1000, gid: 50, mode: 0o4750)
+        let expected = ArchiveOwnerLedger.Owner(uid: 1000, gid: 50, mode: 0o4750)
         if getuid() == 0 {
             #expect(alias.st_uid == 201_000 && alias.st_gid == 300_050)
             #expect(alias.st_mode & 0o7777 == 0o4750)

@@ -506,9 +506,9 @@ import Testing
 
     /// `engine status|stop` travel in the hello as `command` and `now`, and are read back once.
     @Test func theHelloCarriesTheControlCommand() {
-        let stop = EngineServer.parseHello(Array(#"{"version":"1","command":"stop","now":true}"#.utf8))
+        let stop = EngineHello.parse(Array(#"{"version":"1","command":"stop","now":true}"#.utf8))
         #expect(stop?.command == .stop(now: true))
-        #expect(EngineServer.parseHello(Array(#"{"version":"1","command":"status","now":false}"#.utf8))?.command == .status)
-        #expect(EngineServer.parseHello(Array(#"{"version":"1","args":[],"pid":1}"#.utf8))?.command == nil)
+        #expect(EngineHello.parse(Array(#"{"version":"1","command":"status","now":false}"#.utf8))?.command == .status)
+        #expect(EngineHello.parse(Array(#"{"version":"1","args":[],"pid":1}"#.utf8))?.command == nil)
     }
 }

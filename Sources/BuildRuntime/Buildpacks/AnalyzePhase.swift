@@ -32,7 +32,7 @@ struct AnalyzePhase {
         }
         let previousLayers = previous.map(PreviousLayers.init) ?? PreviousLayers()
         for d in buildpacks {
-            for (name, layer) in (previousLayers.layers[d.id] ?? [:]).sorted(by: { $0.key < $1.key }) where ArchiveExtractor.isNormalComponent(name) {
+            for (name, layer) in (previousLayers.layers[d.id] ?? [:]).sorted(by: { $0.key < $1.key }) where PathSyntax.isNormalComponent(name) {
                 let dir = try layers.makeDirectories(d.escapedID)
                 // Metadata only, no [types] (Buildpack API 0.6 and later): a layer the buildpack
                 // does not flag again is neither exported nor cached.

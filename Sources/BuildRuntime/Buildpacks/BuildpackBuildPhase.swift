@@ -73,7 +73,7 @@ struct BuiltLayers {
         let names = try bpLayers.entries()
         for name in names where name.hasSuffix(".toml") && !["launch.toml", "build.toml", "store.toml"].contains(name) {
             let layer = String(name.dropLast(5))
-            guard ArchiveExtractor.isNormalComponent(layer) else { continue }
+            guard PathSyntax.isNormalComponent(layer) else { continue }
             let text = try bpLayers.readText(name, maxBytes: StepRunner.maxMetadataBytes)
             let toml: TOMLTable
             do { toml = try TOMLParser.parse(text) } catch {

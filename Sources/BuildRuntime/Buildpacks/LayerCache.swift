@@ -24,7 +24,7 @@ public struct LayerCache: Sendable {
             for name in try from.entries() where name.hasSuffix(".toml") {
                 let layer = String(name.dropLast(5))
                 // Save only keeps real folders with regular .toml files; anything else is skipped.
-                guard ArchiveExtractor.isNormalComponent(layer), try from.isDirectory(layer),
+                guard PathSyntax.isNormalComponent(layer), try from.isDirectory(layer),
                     let st = try from.status(name), (st.st_mode & S_IFMT) == S_IFREG
                 else { continue }
                 // The layer comes back with its metadata but no [types]: a buildpack that wants it

@@ -99,7 +99,7 @@ struct DockerfileCopyStep: Sendable {
         let workdir = stage.config.config.WorkingDir ?? "/"
         let destAbsolute = destination.hasPrefix("/") ? destination : workdir + "/" + destination
         let destParts = PathSyntax.components(destAbsolute)
-        guard destParts.allSatisfy(ArchiveExtractor.isNormalComponent) else { throw RuntimeError.dockerfile(file, ins.line, "\(name) destination \(destination) is not a path") }
+        guard destParts.allSatisfy(PathSyntax.isNormalComponent) else { throw RuntimeError.dockerfile(file, ins.line, "\(name) destination \(destination) is not a path") }
         // Heredoc contents, expanded here (variables of the stage) unless their marker is quoted;
         // one whose expansion fails (`try?`: an unclosed `${`, say) is taken as written, as a shell would print it.
         let heredocs = Dictionary(ins.heredocs.map { doc in
@@ -115,9 +115,9 @@ struct DockerfileCopyStep: Sendable {
         // The folder written beside the tar, leased until the layer is recorded: put in place as
         // the layer's folder, or else removed (a leftover is swept with the other .tmp folders).
         defer { try? ConfinedDirectory.removeTree(atPath: treeFolder); withExtendedLifetime(treeScratch) {} }
-        let written: (Digest, Int64, String?, ArchiveExtractor.OwnerLedger)
+        let written: (Digest, Int64, String?, ArchiveOwnerLedger)
         do {
-        written = try await BlockingWork.run { [self, store] () throws -> (Digest, Int64, String?, ArchiveExtractor.OwnerLedger) in
+        written = try await BlockingWork.run { [self, store] () throws -> (Digest, Int64, String?, ArchiveOwnerLedger) in
         let (view, ignore, owner, mode, downloads) = (view0, ignore0, owner0, mode0, downloads0)
         let w = try store.layerWriter(stepSources.request)
         let tree = try LayerTreeWriter(tar: TarWriter(out: w), folder: treeFolder, mapping: store.mapping)
@@ -217,11 +217,11 @@ struct DockerfileCopyStep: Sendable {
             if let path = downloads[src] {
                 let name = PathSyntax.components(URL(string: src)?.path ?? "").last ?? ""
                 let target = destIsDirectory ? destParts + [name] : destParts
-                guard !destIsDirectory || ArchiveExtractor.isNormalComponent(name) else {
+                guard !destIsDirectory || PathSyntax.isNormalComponent(name) else {
                     throw RuntimeError.dockerfile(file, ins.line, "ADD \(src): the URL names no file; give a destination file name")
                 }
                 var intoFolder = false
-                if !destIsDirectory, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = ArchiveExtractor.isNormalComponent(name) }
+                if !destIsDirectory, case .directory? = try stageView.node(destParts.joined(separator: "/")) { intoFolder = PathSyntax.isNormalComponent(name) }
                 let at = intoFolder ? destParts + [name] : target
                 try parents(of: at)
                 if written.insert(at.joined(separator: "/")).inserted {
@@ -234,7 +234,7 @@ struct DockerfileCopyStep: Sendable {
                 continue
             }
             let srcParts = PathSyntax.components(src)
-            guard srcParts.allSatisfy({ ArchiveExtractor.isNormalComponent($0) }) else {
+            guard srcParts.allSatisfy({ PathSyntax.isNormalComponent($0) }) else {
                 throw RuntimeError.dockerfile(file, ins.line, "\(name) source \(src) leaves the build context")
             }
             // --parents keeps the source's path below the context (or below a `/./` in it).

@@ -39,7 +39,7 @@ struct DockerfileLayerStore: Sendable {
         let scratch = try ScratchFolder(in: layersRoot)
         defer { withExtendedLifetime(scratch) {} }  // leased until the folder is in place
         let temp = scratch.path
-        let ledger = ArchiveExtractor.OwnerLedger()
+        let ledger = ArchiveOwnerLedger()
         try await BlockingWork.run { [mapping] in
             let extractor = ArchiveExtractor(policy: .imageLayer, owners: mapping, ledger: ledger)
             for layer in layers { _ = try extractor.extract(archiveAt: layer.path, into: temp, name: layer.name) }
@@ -50,7 +50,7 @@ struct DockerfileLayerStore: Sendable {
     /// Puts a layer folder written under a scratch name in place as `name` under `layersRoot`:
     /// the owners in `ledger` set from inside the namespace, the folder itself the namespace
     /// root's. Another build that placed the same layer first wins.
-    func place(_ temp: String, ledger: ArchiveExtractor.OwnerLedger, as name: String) async throws {
+    func place(_ temp: String, ledger: ArchiveOwnerLedger, as name: String) async throws {
         let final = layersRoot + "/" + name
         if !ledger.owners.isEmpty { try await runner.namespace.applyOwners(ledger.records, under: temp) }
         try runner.giveToNamespaceRoot(temp)
@@ -96,7 +96,7 @@ struct DockerfileLayerStore: Sendable {
     /// is unpacked (owners mapped) into a folder, for the RUN steps after it.
     /// `written` is the layer's folder when it was written with its tar (`LayerTreeWriter`), and
     /// the owners still to set in it.
-    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout BuildingStage, written: (String, ArchiveExtractor.OwnerLedger)? = nil,
+    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout BuildingStage, written: (String, ArchiveOwnerLedger)? = nil,
                   log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build.rawValue
         stage.key = StepCacheKey.after(stage.key, layer: digest)

@@ -34,7 +34,7 @@ public struct LayerChainView: Sendable {
     /// The node at `path` (relative, `/`-separated, no `..`); nil when it is not there.
     public func node(_ path: String) throws -> Node? {
         let parts = PathSyntax.components(path)
-        guard parts.allSatisfy(ArchiveExtractor.isNormalComponent) else { return nil }
+        guard parts.allSatisfy(PathSyntax.isNormalComponent) else { return nil }
         if parts.isEmpty {
             guard let st = folders.first.flatMap(Self.status) else { return nil }
             return .directory(folders, st)

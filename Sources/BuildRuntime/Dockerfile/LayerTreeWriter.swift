@@ -13,7 +13,7 @@ import Foundation
 final class LayerTreeWriter {
     let tar: TarWriter
     let mapping: IDMapping
-    let ledger = ArchiveExtractor.OwnerLedger()
+    let ledger = ArchiveOwnerLedger()
     /// The folder being written (a scratch folder); nil once dropped.
     private(set) var folder: String?
     private var directories: [String: ConfinedDirectory] = [:]

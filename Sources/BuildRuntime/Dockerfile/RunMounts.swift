@@ -23,7 +23,7 @@ struct MountSpec: Sendable, Equatable {
             throw RuntimeError.dockerfile(file, line, "RUN --mount=type=\(type) is not supported by Slipway yet (bind, cache and tmpfs are)")
         }
         guard let target = options["target"] ?? options["dst"] ?? options["destination"], target.hasPrefix("/"),
-            PathSyntax.components(target).allSatisfy(ArchiveExtractor.isNormalComponent), PathSyntax.components(target).count > 0
+            PathSyntax.components(target).allSatisfy(PathSyntax.isNormalComponent), PathSyntax.components(target).count > 0
         else { throw RuntimeError.dockerfile(file, line, "RUN --mount=type=\(type) needs an absolute target=PATH below /") }
         self.kind = kind
         self.target = target
@@ -68,7 +68,7 @@ extension DockerfileRunStep {
         case .bind:
             let source = options["source"] ?? options["src"] ?? "/"
             let path = PathSyntax.components(source)
-            guard path.allSatisfy(ArchiveExtractor.isNormalComponent) else {
+            guard path.allSatisfy(PathSyntax.isNormalComponent) else {
                 throw RuntimeError.dockerfile(file, line, "RUN --mount=type=bind,source=\(source) leaves what it mounts")
             }
             let writable = options["rw"] == "true" || options["readwrite"] == "true"

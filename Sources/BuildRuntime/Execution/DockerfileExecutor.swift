@@ -65,7 +65,7 @@ public struct DockerfileExecutor: BuildExecutor {
 
     /// The files of the context unpacked last in the namespace's `contexts` (the newest
     /// manifest whose folder is still there), to link from; none when there is no such context.
-    static func lastContextFiles(in contexts: String) -> ArchiveExtractor.FileReuse {
+    static func lastContextFiles(in contexts: String) -> ArchiveFileReuse {
         let fm = FileManager.default
         // No readable manifest (or none at all) means nothing to link: hence the `try?`s.
         let manifests = ((try? fm.contentsOfDirectory(atPath: contexts)) ?? []).filter { $0.hasSuffix(manifestSuffix) && !$0.hasPrefix(".") }  // see above
@@ -75,10 +75,10 @@ public struct DockerfileExecutor: BuildExecutor {
             return x < y
         }
         guard let newest, let data = fm.contents(atPath: contexts + "/" + newest),
-            let files = try? JSONDecoder().decode([String: ArchiveExtractor.FileReuse.FileRecord].self, from: data),  // see above
+            let files = try? JSONDecoder().decode([String: ArchiveFileReuse.FileRecord].self, from: data),  // see above
             let folder = try? ConfinedDirectory(path: contexts + "/" + String(newest.dropLast(manifestSuffix.count)))  // see above
-        else { return ArchiveExtractor.FileReuse(previous: nil, files: [:]) }
-        return ArchiveExtractor.FileReuse(previous: folder, files: files)
+        else { return ArchiveFileReuse(previous: nil, files: [:]) }
+        return ArchiveFileReuse(previous: folder, files: files)
     }
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
@@ -113,7 +113,7 @@ public struct DockerfileExecutor: BuildExecutor {
         var context = contextRoot
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)
-            guard parts.allSatisfy(ArchiveExtractor.isNormalComponent),
+            guard parts.allSatisfy(PathSyntax.isNormalComponent),
                 (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true  // not there or not a folder: refused below
             else {
                 throw RuntimeError.buildFailed("contextDir \(inputs.contextDir) is not a folder of the source")

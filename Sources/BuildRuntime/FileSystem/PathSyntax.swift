@@ -38,4 +38,9 @@ public enum PathSyntax {
         }
         return out + "…"
     }
+
+    /// One name a folder can hold: not empty, not `.` or `..`, no `/` and no NUL.
+    public static func isNormalComponent(_ s: String) -> Bool {
+        !s.isEmpty && s != "." && s != ".." && !s.utf8.contains(UInt8(ascii: "/")) && !s.utf8.contains(0)
+    }
 }

@@ -125,7 +125,7 @@ public struct OverlayStepRunner: Sendable {
             // The path was resolved inside the stage (no symlink on it), and is made without
             // following one: a copied root holds the stage's own links.
             var dir = try ConfinedDirectory(path: snapshot == nil ? step.upper : copiedRoot)
-            for part in PathSyntax.components(workingDirectory) where ArchiveExtractor.isNormalComponent(part) {
+            for part in PathSyntax.components(workingDirectory) where PathSyntax.isNormalComponent(part) {
                 let made = mkdirat(dir.fd, part, 0o755) == 0
                 guard made || errno == EEXIST else {
                     throw RuntimeError.io("cannot make the working directory \(workingDirectory): \(String(cString: strerror(errno)))")

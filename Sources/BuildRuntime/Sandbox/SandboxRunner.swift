@@ -63,7 +63,7 @@ public struct SandboxRunner: Sendable {
             let f = line.split(separator: ":", omittingEmptySubsequences: false)
             guard f.count >= 7, Int(f[2]) == uid else { continue }
             let home = String(f[5])
-            guard home.hasPrefix("/"), home != "/", PathSyntax.components(home).allSatisfy(ArchiveExtractor.isNormalComponent),
+            guard home.hasPrefix("/"), home != "/", PathSyntax.components(home).allSatisfy(PathSyntax.isNormalComponent),
                   (try? ConfinedDirectory(path: rootfs).isDirectory(String(home.dropFirst()))) == true else { return nil }  // no such folder in the image: no home
             return home
         }

@@ -165,7 +165,7 @@ public struct UserNamespaceRunner: Sendable {
     }
 
     /// Gives paths under the folder `root` the owners and modes `records` say (an
-    /// `ArchiveExtractor.OwnerLedger`'s), from inside the namespace, where its root may give
+    /// `ArchiveOwnerLedger`'s), from inside the namespace, where its root may give
     /// away the ids of the range.
     public func applyOwners(_ records: [UInt8], under root: String) async throws {
         let list = root + ".owners"

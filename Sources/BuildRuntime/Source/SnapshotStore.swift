@@ -316,7 +316,7 @@ public struct SnapshotStore: Sendable {
     /// Copies snapshot `digest` into `directory` (where overlayfs cannot be mounted, and for a
     /// Dockerfile build's context). With `reuse`, files an earlier copy made the same (path,
     /// digest, mode) are linked from it.
-    public func materialize(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveExtractor.FileReuse? = nil,
+    public func materialize(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveFileReuse? = nil,
                             include: ((SnapshotManifest.Entry) -> Bool)? = nil) throws {
         guard let layers = chain(digest) else { throw RuntimeError.notFound("source snapshot \(digest) has no trees; patch the image with its source again") }
         let reader = try ChainReader(store: self, layers: layers)

@@ -141,7 +141,7 @@ public struct SourceSnapshotter: Sendable {
                 // A symlink pointing out of the source would be refused when the build unpacks it.
                 guard let target, escaping == nil else { return }
                 do {
-                    try ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
+                    try ArchiveEntryPaths(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
                 } catch {
                     escaping = (rel, target)
                 }
@@ -158,7 +158,7 @@ public struct SourceSnapshotter: Sendable {
             if !isDir, escaping == nil, let st = try root.status(rel), (st.st_mode & S_IFMT) == S_IFLNK {
                 let target = try root.readLink(rel)
                 do {
-                    try ArchiveExtractor(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
+                    try ArchiveEntryPaths(policy: .source).checkSymlinkStaysInside(relative: rel, target: target, entryName: rel)
                 } catch {
                     escaping = (rel, target)
                 }
@@ -192,7 +192,7 @@ public struct SourceSnapshotter: Sendable {
     /// Unpacks a snapshot into `directory` (a build's workspace): a manifest from its trees, a
     /// tar by extracting it. With `reuse`, files an earlier restore made the same are linked
     /// from it (`FileReuse`).
-    public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveExtractor.FileReuse? = nil) throws {
+    public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveFileReuse? = nil) throws {
         if snapshots.chain(digest) != nil { return try snapshots.materialize(digest, into: directory, reuse: reuse) }
         guard store.contains(digest) else {
             throw RuntimeError.notFound("source snapshot \(digest) is missing from the content store; patch the image with its source again")

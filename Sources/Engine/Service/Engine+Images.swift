@@ -176,7 +176,7 @@ extension Engine {
     static func validateDockerfileSettings(dockerfile: String?, buildArgs: [String: String]?, target: String?, contextDir: String?) throws {
         for (field, value) in [("dockerfile", dockerfile), ("contextDir", contextDir)] {
             guard let value, !value.isEmpty else { continue }
-            guard !value.hasPrefix("/"), PathSyntax.components(value).allSatisfy(ArchiveExtractor.isNormalComponent), value.utf8.count <= 1024 else {
+            guard !value.hasPrefix("/"), PathSyntax.components(value).allSatisfy(PathSyntax.isNormalComponent), value.utf8.count <= 1024 else {
                 throw EngineError.invalid("\(field) '\(PathSyntax.shortened(value))' must be a relative path inside the source, without '..'", field: field)
             }
         }

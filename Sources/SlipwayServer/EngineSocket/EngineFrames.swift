@@ -239,3 +239,18 @@ enum EngineAddress {
         return addr
     }
 }
+
+/// What a client says first.
+struct EngineHello {
+    var version: String
+    var args: [String]
+    var pid: Int?
+    /// `engine status|stop`; nil for a client to serve.
+    var command: ServerOptions.EngineCommand?
+
+    static func parse(_ payload: [UInt8]) -> EngineHello? {
+        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }  // not a hello: nil, and the caller refuses the client
+        return EngineHello(version: version, args: v["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], pid: v["pid"]?.int64Value.map { Int($0) },
+                           command: ServerOptions.EngineCommand(word: v["command"]?.stringValue, now: v["now"] == .bool(true)))
+    }
+}

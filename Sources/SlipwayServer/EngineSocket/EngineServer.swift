@@ -71,7 +71,7 @@ final class EngineServer: Sendable {
         state.withLock {
             $0.listenFD = fd
             $0.socketFolder = folder
-            $0.socketIdentity = Self.identity(of: EngineAddress.socketName, in: folder.fd)
+            $0.socketIdentity = FileIdentity.of( EngineAddress.socketName, in: folder.fd)
         }
         EngineLog.write("engine \(SlipwayVersion.current) pid \(getpid()) serving \(options.stateDirectory) on \(socketPath)")
         let acceptor = Thread { [self] in acceptLoop(fd) }
@@ -129,26 +129,11 @@ final class EngineServer: Sendable {
 
     // MARK: Handshake
 
-    /// What a client says first.
-    struct Hello {
-        var version: String
-        var args: [String]
-        var pid: Int?
-        /// `engine status|stop`; nil for a client to serve.
-        var command: ServerOptions.EngineCommand?
-    }
-
-    static func parseHello(_ payload: [UInt8]) -> Hello? {
-        guard let v = try? JSONParser.parse(payload), let version = v["version"]?.stringValue else { return nil }  // not a hello: nil, and the caller refuses the client
-        return Hello(version: version, args: v["args"]?.arrayValue?.compactMap(\.stringValue) ?? [], pid: v["pid"]?.int64Value.map { Int($0) },
-                     command: ServerOptions.EngineCommand(word: v["command"]?.stringValue, now: v["now"] == .bool(true)))
-    }
-
     private func handshake(_ channel: FrameChannel, peerUID: Int64) {
         // A client has ten seconds to say who it is.
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(channel.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        guard let frame = channel.read(), frame.type == EngineFrame.hello, let hello = Self.parseHello(frame.payload) else { return }
+        guard let frame = channel.read(), frame.type == EngineFrame.hello, let hello = EngineHello.parse(frame.payload) else { return }
         // Only the engine's own user may use it (SO_PEERCRED). The refusal follows the hello,
         // so that closing with nothing unread leaves the answer readable.
         guard peerUID == Int64(geteuid()) else {
@@ -167,7 +152,7 @@ final class EngineServer: Sendable {
         }
     }
 
-    private func serveClient(_ channel: FrameChannel, _ hello: Hello) async {
+    private func serveClient(_ channel: FrameChannel, _ hello: EngineHello) async {
         guard hello.version == SlipwayVersion.current else {
             await replaceOrRefuse(channel, clientVersion: hello.version)
             return
@@ -313,7 +298,7 @@ final class EngineServer: Sendable {
         guard listening.fd >= 0 else { return }
         shutdown(listening.fd, Int32(SHUT_RDWR))
         close(listening.fd)
-        if let folder = listening.folder, let own = listening.socket, Self.identity(of: EngineAddress.socketName, in: folder.fd) == own {
+        if let folder = listening.folder, let own = listening.socket, FileIdentity.of( EngineAddress.socketName, in: folder.fd) == own {
             unlinkat(folder.fd, EngineAddress.socketName, 0)
         }
     }
@@ -344,7 +329,7 @@ final class EngineServer: Sendable {
     /// Writes what `client` is owed — the answers to the requests it sent, each written whole —
     /// then the close frame; a client whose answers are not out by `answerDeadline` is cut off.
     private func answerAndClose(_ client: Client) async {
-        let answered = await Self.within(Self.answerDeadline) {
+        let answered = await Deadline.within(Self.answerDeadline) {
             guard let connection = client.connection else { return }
             await connection.drain()
             // Blocks until the connection's writer has written all of it (into the socket).
@@ -358,29 +343,6 @@ final class EngineServer: Sendable {
         shutdown(client.channel.fd, Int32(SHUT_RDWR))
     }
 
-    /// Runs `work`; true when it ended within `seconds` (it is left to end by itself otherwise).
-    static func within(_ seconds: Double, _ work: @escaping @Sendable () async -> Void) async -> Bool {
-        let outcome = Mutex<CheckedContinuation<Bool, Never>?>(nil)
-        return await withCheckedContinuation { c in
-            outcome.withLock { $0 = c }
-            let finish: @Sendable (Bool) -> Void = { value in
-                outcome.withLock { c in
-                    c?.resume(returning: value)
-                    c = nil
-                }
-            }
-            let timer = Task {
-                try? await Task.sleep(for: .seconds(seconds))  // cancelled: the work ended first
-                finish(false)
-            }
-            Task {
-                await work()
-                finish(true)
-                timer.cancel()
-            }
-        }
-    }
-
     /// Stops the engine once it has been idle for `--idle-timeout`, or at once when its state
     /// directory is removed; keeps engine.log small.
     private func monitorIdleness() async {
@@ -388,17 +350,17 @@ final class EngineServer: Sendable {
         // same path (ext4 hands a freed one out again at once), and removed, it has no link left.
         let held = open(options.stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if held >= 0 { close(held) } }
-        let home = Self.identity(of: options.stateDirectory)
+        let home = FileIdentity.of( options.stateDirectory)
         // The lock this engine holds: emptied (rm -rf DIR/*, or a removal that left some of
         // it), the folder has another engine.lock, or none, and the next engine may run.
-        let lock = held >= 0 ? Self.identity(of: "engine.lock", in: held) : nil
+        let lock = held >= 0 ? FileIdentity.of( "engine.lock", in: held) : nil
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
             EngineLog.rotateIfLarge(path: options.stateDirectory + "/engine.log")
             var st = stat()
             let removed = held >= 0 && fstat(held, &st) == 0 && st.st_nlink == 0
-            let emptied = lock != nil && Self.identity(of: "engine.lock", in: held) != lock
-            if removed || emptied || Self.identity(of: options.stateDirectory) != home {
+            let emptied = lock != nil && FileIdentity.of( "engine.lock", in: held) != lock
+            if removed || emptied || FileIdentity.of( options.stateDirectory) != home {
                 EngineLog.write("the state directory \(options.stateDirectory) was removed or replaced; stopping")
                 await stop(now: true, replyingOn: nil)
                 return
@@ -415,14 +377,6 @@ final class EngineServer: Sendable {
                 return
             }
         }
-    }
-
-    /// Device and inode of what `path` names (relative to `folder`, never through a symbolic
-    /// link at its end); nil when there is nothing.
-    private static func identity(of path: String, in folder: Int32 = AT_FDCWD) -> [UInt64]? {
-        var st = stat()
-        guard fstatat(folder, path, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
-        return [UInt64(st.st_dev), UInt64(st.st_ino)]
     }
 }
 
