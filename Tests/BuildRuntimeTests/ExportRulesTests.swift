@@ -7,17 +7,18 @@ import Testing
 /// blobs export keeps and the image it writes, so the export rules are checked in process.
 final class RecordingExportTarget: ExportTarget {
     let content: ContentStore
-    private(set) var kept: [Digest] = []
-    private(set) var image: OCIImage?
+    private let recorded = Mutex<(kept: [Digest], image: OCIImage?)>(([], nil))
+    var kept: [Digest] { recorded.withLock { $0.kept } }
+    var image: OCIImage? { recorded.withLock { $0.image } }
 
     init(root: String) throws { content = try ContentStore(root: URL(fileURLWithPath: root)) }
 
     func layerWriter() throws -> BlobWriter { try content.writer() }
-    func keep(_ digest: Digest) throws { kept.append(digest) }
+    func keep(_ digest: Digest) throws { recorded.withLock { $0.kept.append(digest) } }
     func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage {
         let manifest = OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: Digest.of("config"), size: 0), layers: layers)
         let written = OCIImage(store: content, manifestDigest: Digest.of("manifest \(layers.map(\.digest))"), manifestSize: 0, manifest: manifest, config: config)
-        image = written
+        recorded.withLock { $0.image = written }
         return written
     }
 
@@ -102,9 +103,9 @@ final class LogLines: Sendable {
 
     func export(_ built: BuiltLayers, previous: OCIImage? = nil) throws -> BuildResult {
         let log = self.log
-        let exporter = Exporter(target: target, layersFolder: layers, app: AppTree(upper: try ConfinedDirectory(path: root + "/app")), request: request,
-                                buildImage: buildImage, runImage: runImage, previous: previous, log: { _, _, line in log.append(line) })
-        return try exporter.export(group: [bp], built: built)
+        let exporter = Exporter(target: target, layersFolder: layers, request: request, buildImage: buildImage, runImage: runImage, previous: previous,
+                                log: { _, _, line in log.append(line) })
+        return try exporter.export(app: AppTree(upper: try ConfinedDirectory(path: root + "/app")), group: [bp], built: built)
     }
 
     /// Collects what the buildpack left in layers/test_node.

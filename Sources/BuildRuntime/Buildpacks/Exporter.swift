@@ -4,7 +4,7 @@ import Foundation
 /// the blobs the image holds, and the image itself under its tag. Production writes into the
 /// state's content store and the output layout (`LayoutExportTarget`); the export rules are
 /// tested in process with a target that records what it is given.
-protocol ExportTarget {
+protocol ExportTarget: Sendable {
     /// A writer for a new layer blob, which the exporter fills, commits and then `keep`s.
     func layerWriter() throws -> BlobWriter
     /// Makes the blob `digest` (a run-image layer, or a layer just committed) part of the output.
@@ -58,7 +58,6 @@ struct Exporter {
     let target: any ExportTarget
     /// The build's layers folder (`<buildpack>/<layer>` and their .toml files).
     let layersFolder: ConfinedDirectory
-    let app: AppTree
     let request: BuildRequest
     let buildImage: OCIImage
     let runImage: OCIImage
@@ -94,7 +93,7 @@ struct Exporter {
         return out
     }
 
-    func export(group: [BuildpackDescriptor], built: BuiltLayers) throws -> BuildResult {
+    func export(app: AppTree, group: [BuildpackDescriptor], built: BuiltLayers) throws -> BuildResult {
         let owner = cnbOwner
         var added = 0
         var reused = 0

@@ -57,9 +57,9 @@ public struct Lifecycle: Sendable {
         let cache = LayerCache(directory: request.cacheDirectory)
         try await RestorePhase(cache: cache, layers: ws.layers, buildpacks: buildpacks, log: log).run()
         let built = try await BuildpackBuildPhase(runner: runner, detected: detected, previous: analyzed.previousLayers, log: log).run()
-        let result = try await ExportPhase(target: LayoutExportTarget(images: images, layout: analyzed.layout, tag: request.outputTag), workspace: ws,
-                                           sources: sources, request: request, buildImage: buildImage, runImage: runImage, previous: analyzed.previous,
-                                           cache: cache, buildpacks: buildpacks, built: built, log: log).run()
+        let exporter = Exporter(target: LayoutExportTarget(images: images, layout: analyzed.layout, tag: request.outputTag), layersFolder: ws.layers,
+                                request: request, buildImage: buildImage, runImage: runImage, previous: analyzed.previous, log: log)
+        let result = try await ExportPhase(exporter: exporter, workspace: ws, sources: sources, cache: cache, buildpacks: buildpacks, built: built).run()
 
         log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
         log(BuildPhase.completion.rawValue, .system, "Build successful")
