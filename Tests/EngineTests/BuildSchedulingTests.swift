@@ -34,7 +34,7 @@ final class GatedExecutor: BuildExecutor {
             $0.mostAtOnce = max($0.mostAtOnce, $0.runningNow)
         }
         defer { state.withLock { $0.runningNow -= 1 } }
-        log("build", .stdout, "running \(name)")
+        log(.build, .stdout, "running \(name)")
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
                 let early = state.withLock { s -> Bool? in

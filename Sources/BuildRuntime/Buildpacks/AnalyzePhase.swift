@@ -20,15 +20,15 @@ struct AnalyzePhase {
     }
 
     func run() throws -> Analyzed {
-        log(BuildPhase.analyze.rawValue, .system, "===> ANALYZE")
+        log(BuildPhase.analyze, .system, "===> ANALYZE")
         let layout = try OCILayout(path: request.outputLayout, create: true)
         // No previous image (a first build: no index.json or no such tag) is normal; one that
         // cannot be read is treated the same, so the build only misses reusing its layers.
         let previous = try? layout.image(tag: request.outputTag)  // see above: nil means build every layer
         if let previous {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputName)\" found: \(previous.manifestDigest)")
+            log(BuildPhase.analyze, .system, "Previous image with name \"\(request.outputName)\" found: \(previous.manifestDigest)")
         } else {
-            log(BuildPhase.analyze.rawValue, .system, "Previous image with name \"\(request.outputName)\" not found")
+            log(BuildPhase.analyze, .system, "Previous image with name \"\(request.outputName)\" not found")
         }
         let previousLayers = previous.map(PreviousLayers.init) ?? PreviousLayers()
         for d in buildpacks {
@@ -38,7 +38,7 @@ struct AnalyzePhase {
                 // does not flag again is neither exported nor cached.
                 let toml = TOMLTable([("metadata", .table(layer.metadata))])
                 try dir.createFile(name + ".toml", contents: Array(TOMLWriter.write(toml).utf8))
-                log(BuildPhase.analyze.rawValue, .system, "Restoring metadata for layer '\(d.id):\(name)' from the previous image")
+                log(BuildPhase.analyze, .system, "Restoring metadata for layer '\(d.id):\(name)' from the previous image")
             }
         }
         return Analyzed(layout: layout, previous: previous, previousLayers: previousLayers)

@@ -91,25 +91,25 @@ extension Lifecycle {
         mutating func applyProjectDescriptor(to request: inout BuildRequest, sources: SourceSnapshotter, log: BuildLogger) throws {
             guard let folder = try projectFolder(sources), let project = try ProjectDescriptor.load(from: folder) else { return }
             let shown = [project.info.name ?? project.info.id, project.info.version].compactMap { $0 }.joined(separator: " ")
-            log(BuildPhase.prepare.rawValue, .system, "Reading project.toml (schema \(project.schemaVersion))" + (shown.isEmpty ? "" : ": " + shown))
+            log(BuildPhase.prepare, .system, "Reading project.toml (schema \(project.schemaVersion))" + (shown.isEmpty ? "" : ": " + shown))
             if let builder = project.builder {
-                log(BuildPhase.prepare.rawValue, .system, "project.toml names builder \(builder); the image's builder is used")
+                log(BuildPhase.prepare, .system, "project.toml names builder \(builder); the image's builder is used")
             }
             if overlay != nil && !(project.include.isEmpty && project.exclude.isEmpty) {
                 try unpack(request, sources: sources)
-                log(BuildPhase.prepare.rawValue, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it")
+                log(BuildPhase.prepare, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it")
             }
             let removed = try project.filter(app)
             if removed > 0 {
-                log(BuildPhase.prepare.rawValue, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include"): \(removed) path(s) left out of /workspace")
+                log(BuildPhase.prepare, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include"): \(removed) path(s) left out of /workspace")
             }
             for e in project.buildEnv where request.env[e.name] == nil {
                 request.env[e.name] = e.value
-                log(BuildPhase.prepare.rawValue, .system, "project.toml build env: \(e.name)")
+                log(BuildPhase.prepare, .system, "project.toml build env: \(e.name)")
             }
             if let group = try project.resolveGroup(against: request.order, inlineFolder: writeInline) {
                 request.order = [group]
-                log(BuildPhase.prepare.rawValue, .system, "project.toml group replaces the builder's order: " + group.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", "))
+                log(BuildPhase.prepare, .system, "project.toml group replaces the builder's order: " + group.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", "))
             }
         }
 

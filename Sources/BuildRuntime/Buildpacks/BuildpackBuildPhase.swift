@@ -11,7 +11,7 @@ struct BuildpackBuildPhase {
     let log: BuildLogger
 
     func run() async throws -> BuiltLayers {
-        log(BuildPhase.build.rawValue, .system, "===> BUILD")
+        log(BuildPhase.build, .system, "===> BUILD")
         var built = BuiltLayers()
         // Build layers of earlier buildpacks, in order: (the layer folder, its sandbox path).
         var buildLayers: [(ConfinedDirectory, String)] = []

@@ -10,7 +10,7 @@ struct DetectPhase {
     let log: BuildLogger
 
     func run() async throws -> DetectedGroup {
-        log(BuildPhase.detect.rawValue, .system, "===> DETECT")
+        log(BuildPhase.detect, .system, "===> DETECT")
         var report: [String] = []
         for group in order {
             var detected: [DetectedBuildpack] = []
@@ -52,13 +52,13 @@ struct DetectPhase {
             if let resolved = BuildPlanResolver.resolve(detected) {
                 let chosen = resolved.buildpackIDs.compactMap { id in group.first { $0.descriptor.id == id } }
                 let total = order.reduce(0) { $0 + $1.count }
-                log(BuildPhase.detect.rawValue, .system, "\(chosen.count) of \(total) buildpacks participating")
-                for bp in chosen { log(BuildPhase.detect.rawValue, .system, "\(bp.descriptor.id) \(bp.descriptor.version)") }
+                log(BuildPhase.detect, .system, "\(chosen.count) of \(total) buildpacks participating")
+                for bp in chosen { log(BuildPhase.detect, .system, "\(bp.descriptor.id) \(bp.descriptor.version)") }
                 return DetectedGroup(buildpacks: chosen, plans: resolved.plans)
             }
             report.append("group \(order.firstIndex(of: group).map { $0 + 1 } ?? 0): no combination of build plans fits")
         }
-        for line in report { log(BuildPhase.detect.rawValue, .system, line) }
+        for line in report { log(BuildPhase.detect, .system, line) }
         throw RuntimeError.buildFailed("No buildpack groups passed detection (\(report.joined(separator: "; "))). Check that the source has what the builder's buildpacks look for.")
     }
 }

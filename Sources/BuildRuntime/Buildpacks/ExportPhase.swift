@@ -12,13 +12,13 @@ struct ExportPhase {
     let built: BuiltLayers
 
     func run() async throws -> BuildResult {
-        exporter.log(BuildPhase.export.rawValue, .system, "===> EXPORT")
+        exporter.log(BuildPhase.export, .system, "===> EXPORT")
         let phase = self
         let result = try await BlockingWork.run {
             try phase.exporter.export(app: try AppTree(phase.workspace, sources: phase.sources), group: phase.buildpacks, built: phase.built)
         }
         for saved in try await BlockingWork.run({ try phase.cache.save(from: phase.workspace.layers, buildpacks: phase.buildpacks, cached: phase.built.cachedLayers) }) {
-            exporter.log(BuildPhase.export.rawValue, .system, "Adding cache layer '\(saved)'")
+            exporter.log(BuildPhase.export, .system, "Adding cache layer '\(saved)'")
         }
         return result
     }

@@ -87,7 +87,7 @@ struct Exporter {
             try target.keep(digest)
             let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
             if wasThere { reused += 1 } else { added += 1 }
-            log(BuildPhase.export.rawValue, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
+            log(BuildPhase.export, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
             out.append(OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size))
         }
         return out
@@ -117,7 +117,7 @@ struct Exporter {
                 let sandboxPath = "layers/\(d.escapedID)/\(name)"
                 if let kept = built.reusedLayers[d.id + ":" + name] {
                     reused += 1
-                    log(BuildPhase.export.rawValue, .system, "Reusing layer '\(d.id):\(name)' from the previous image")
+                    log(BuildPhase.export, .system, "Reusing layer '\(d.id):\(name)' from the previous image")
                     layers.append(kept)
                     diffIDs.append(kept.digest)
                     launcherLayers.append("/" + sandboxPath)
@@ -151,7 +151,7 @@ struct Exporter {
         }
         let newApps = apps.filter { a in !(previous?.manifest.layers.contains { $0.digest == a.digest } ?? false) }.count
         if newApps > 0 {
-            log(BuildPhase.export.rawValue, .system, "Adding \(newApps)/\(apps.count) app layer(s)")
+            log(BuildPhase.export, .system, "Adding \(newApps)/\(apps.count) app layer(s)")
         }
         layers.append(contentsOf: apps)
         diffIDs.append(contentsOf: apps.map(\.digest))
@@ -218,8 +218,8 @@ struct Exporter {
         var imageConfig = OCIImageConfig(architecture: run.config.architecture, os: run.config.os, config: c, diffIDs: diffIDs)
         imageConfig.history = (run.config.history ?? []) + layers.dropFirst(run.manifest.layers.count).map { _ in .init(created_by: "slipway buildpacks export") }
         let image = try target.writeImage(config: imageConfig, layers: layers)
-        log(BuildPhase.export.rawValue, .system, "*** Images (\(image.manifestDigest)):")
-        log(BuildPhase.export.rawValue, .system, "      \(request.outputName)")
+        log(BuildPhase.export, .system, "*** Images (\(image.manifestDigest)):")
+        log(BuildPhase.export, .system, "      \(request.outputName)")
         return BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
                            processes: built.processes, layersAdded: added, layersReused: reused)
     }

@@ -3,6 +3,8 @@ import Foundation
 /// The phases of a buildpacks build, in the order they run and are logged.
 public enum BuildPhase: String, Sendable, Codable, CaseIterable {
     case prepare, detect, analyze, restore, build, export, completion
+    /// A rebase of the last image on a new run image (`Rebaser`) instead of the phases above.
+    case rebase
 }
 
 /// Where a log line came from: the step's stdout or stderr, or the lifecycle itself.
@@ -11,7 +13,7 @@ public enum LogStream: String, Sendable, Codable {
 }
 
 /// Receives every log line of a build, in order.
-public typealias BuildLogger = @Sendable (_ phase: String, _ stream: LogStream, _ line: String) -> Void
+public typealias BuildLogger = @Sendable (_ phase: BuildPhase, _ stream: LogStream, _ line: String) -> Void
 
 /// Runs the Cloud Native Buildpacks lifecycle — prepare, detect, analyze, restore, build,
 /// export, completion — with every buildpack process inside the sandbox, and writes the result
@@ -34,9 +36,9 @@ public struct Lifecycle: Sendable {
     /// Runs the build with its steps held to `stepLimits` (by `slipway-userns`; without it,
     /// only the steps' tmpfs are).
     public func run(_ given: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
+        log(BuildPhase.prepare, .system, "===> PREPARE")
         guard !given.userNamespaceHelper.isEmpty else { return try await run(given, limits: nil, log: log) }
-        return try await StepEnforcement.during(given.stepLimits, helper: given.userNamespaceHelper, log: { log(BuildPhase.prepare.rawValue, .system, $0) }) {
+        return try await StepEnforcement.during(given.stepLimits, helper: given.userNamespaceHelper, log: { log(BuildPhase.prepare, .system, $0) }) {
             try await run(given, limits: $0, log: log)
         }
     }
@@ -61,8 +63,8 @@ public struct Lifecycle: Sendable {
                                 request: request, buildImage: buildImage, runImage: runImage, previous: analyzed.previous, log: log)
         let result = try await ExportPhase(exporter: exporter, workspace: ws, sources: sources, cache: cache, buildpacks: buildpacks, built: built).run()
 
-        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
-        log(BuildPhase.completion.rawValue, .system, "Build successful")
+        log(BuildPhase.completion, .system, "===> COMPLETION")
+        log(BuildPhase.completion, .system, "Build successful")
         return result
     }
 }
@@ -75,7 +77,7 @@ extension Lifecycle {
         guard workspace == .overlay, !request.userNamespaceHelper.isEmpty else { return nil }
         if let why = await WorkspaceOverlay.unavailableReason(helper: request.userNamespaceHelper,
                                                               scratch: URL(fileURLWithPath: request.workDirectory).deletingLastPathComponent().path) {
-            log(BuildPhase.prepare.rawValue, .system, "overlayfs cannot be mounted here (\(why)): the source is unpacked into /workspace, which is slower")
+            log(BuildPhase.prepare, .system, "overlayfs cannot be mounted here (\(why)): the source is unpacked into /workspace, which is slower")
             return nil
         }
         return WorkspaceOverlay(snapshot: request.source, store: sources.snapshots, root: request.workDirectory, helper: request.userNamespaceHelper)

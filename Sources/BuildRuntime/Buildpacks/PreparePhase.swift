@@ -29,9 +29,9 @@ struct PreparePhase {
         let overlay = try await lifecycle.workspaceOverlay(for: given, log: log)
         let prepared = try await BlockingWork.run { try Lifecycle.Workspace.prepare(root: given.workDirectory, request: given, sources: sources, overlay: overlay) }
         if let o = prepared.overlay {
-            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) mounted at \"/workspace\" (an overlay of \(o.lowers.count) shared tree(s); nothing unpacked)")
+            log(BuildPhase.prepare, .system, "Source snapshot \(given.source) mounted at \"/workspace\" (an overlay of \(o.lowers.count) shared tree(s); nothing unpacked)")
         } else {
-            log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
+            log(BuildPhase.prepare, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
         }
         let (request, ws) = try await BlockingWork.run {
             var r = given, ws = prepared
@@ -41,7 +41,7 @@ struct PreparePhase {
         }
         do {
             let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
-            log(BuildPhase.prepare.rawValue, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
+            log(BuildPhase.prepare, .system, "Build image \(buildImage.manifestDigest.short) ready; sandbox user \(uid):\(gid)")
             try Task.checkCancellation()
             return Prepared(request: request, workspace: ws, sandbox: sandbox, rootfs: rootfs)
         } catch {

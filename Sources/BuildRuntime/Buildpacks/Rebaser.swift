@@ -28,7 +28,7 @@ public struct Rebaser: Sendable {
     /// of the build that made `previous`, which the result reports again.
     public func rebase(previous previousDigest: Digest, buildpacks: [BuildpackDescriptor], runImage newRun: OCIImage, runImageName: String,
                        outputLayout: String, outputTag: String, log: BuildLogger) throws -> BuildResult {
-        log("rebase", .system, "===> REBASE")
+        log(.rebase, .system, "===> REBASE")
         let layout = try OCILayout(path: outputLayout, create: true)
         let previous = try OCIImage.load(previousDigest, from: layout.store)
         var labels = previous.config.config.Labels ?? [:]
@@ -38,7 +38,7 @@ public struct Rebaser: Sendable {
             throw RuntimeError.buildFailed("the previous image \(previousDigest.short) has no run-image metadata to rebase on")
         }
         let baseCount = top + 1
-        log("rebase", .system, "Rebasing \(previousDigest) on run image \(newRun.manifestDigest)")
+        log(.rebase, .system, "Rebasing \(previousDigest) on run image \(newRun.manifestDigest)")
         var layers: [OCIDescriptor] = []
         for var l in newRun.manifest.layers {
             try layout.store.copy(l.digest, from: images.content)
@@ -57,10 +57,10 @@ public struct Rebaser: Sendable {
         config.history = (newRun.config.history ?? []) + (previous.config.history ?? []).dropFirst(min(baseCount, previous.config.history?.count ?? 0))
         let image = try images.writeImage(config: config, layers: layers, into: layout.store)
         try layout.setTag(outputTag, to: image.manifestDescriptor)
-        log("rebase", .system, "*** Images (\(image.manifestDigest)):")
-        log("rebase", .system, "      oci:\(layout.root.path):\(outputTag)")
-        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
-        log(BuildPhase.completion.rawValue, .system, "Rebase successful")
+        log(.rebase, .system, "*** Images (\(image.manifestDigest)):")
+        log(.rebase, .system, "      oci:\(layout.root.path):\(outputTag)")
+        log(BuildPhase.completion, .system, "===> COMPLETION")
+        log(BuildPhase.completion, .system, "Rebase successful")
         return BuildResult(imageDigest: image.manifestDigest, buildpacks: buildpacks, runImageDigest: newRun.manifestDigest, processes: [],
                            layersAdded: 0, layersReused: previous.manifest.layers.count - baseCount)
     }

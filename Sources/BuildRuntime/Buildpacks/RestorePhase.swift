@@ -10,11 +10,11 @@ struct RestorePhase {
     let log: BuildLogger
 
     func run() async throws {
-        log(BuildPhase.restore.rawValue, .system, "===> RESTORE")
+        log(BuildPhase.restore, .system, "===> RESTORE")
         let cache = self.cache, layers = self.layers, buildpacks = self.buildpacks
         let restored = try await BlockingWork.run { try cache.restore(into: layers, buildpacks: buildpacks) }
         for key in restored {
-            log(BuildPhase.restore.rawValue, .system, "Restoring data for layer '\(key)' from cache")
+            log(BuildPhase.restore, .system, "Restoring data for layer '\(key)' from cache")
         }
         try Task.checkCancellation()
     }

@@ -77,7 +77,7 @@ struct StepRunner {
         let overlay = workspace.overlay
         let process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
                                               network: network, enclosing: overlay.map { o in { o.enclosing($0) } }, limits: limits, command: command) { stream, line in
-            log(phase.rawValue, stream == .stdout ? .stdout : .stderr, line)
+            log(phase, stream == .stdout ? .stdout : .stderr, line)
             tail.append(line)
         }
         let code = await withTaskCancellationHandler {

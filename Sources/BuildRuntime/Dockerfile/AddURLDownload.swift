@@ -33,7 +33,7 @@ struct AddURLDownload: Sendable {
         if let expected, fetched.digest != expected {
             throw RuntimeError.dockerfile(file, line, "ADD \(PathSyntax.shortened(url)): the download's checksum is \(fetched.digest), not \(expected) as --checksum says")
         }
-        log(BuildPhase.build.rawValue, .system, "  fetched \(PathSyntax.shortened(url)) (\(fetched.bytes) bytes, \(fetched.digest))")
+        log(BuildPhase.build, .system, "  fetched \(PathSyntax.shortened(url)) (\(fetched.bytes) bytes, \(fetched.digest))")
         return fetched.path
     }
 }

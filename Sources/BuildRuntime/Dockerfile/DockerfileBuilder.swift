@@ -89,7 +89,7 @@ public struct DockerfileBuilder: Sendable {
     /// Builds `request`'s target: the frontend works out the stages it needs, the solver builds
     /// them and exports the target as an image.
     public func build(_ request: Request, log: @escaping BuildLogger) async throws -> Result {
-        let phase = BuildPhase.build.rawValue
+        let phase = BuildPhase.build
         let context = try ConfinedDirectory(path: request.context, displayPath: "the build context")
         let text: String
         do {
@@ -109,9 +109,9 @@ public struct DockerfileBuilder: Sendable {
         let store = DockerfileLayerStore(images: images, layersRoot: layersRoot, cacheDirectory: cacheDirectory, runner: runner)
         let solver = DockerfileSolver(store: store, frontend: frontend, graph: graph, request: request, context: context, fetcher: fetcher)
         let (final, bases) = try await solver.solve(log: log)
-        log(BuildPhase.export.rawValue, .system, "===> EXPORT")
+        log(BuildPhase.export, .system, "===> EXPORT")
         let digest = try await BlockingWork.run { try solver.export(final) }
-        log(BuildPhase.export.rawValue, .system, "*** Image \(digest) written as \(request.outputTag)")
+        log(BuildPhase.export, .system, "*** Image \(digest) written as \(request.outputTag)")
         return Result(imageDigest: digest, layersAdded: final.added, layersReused: final.reused, bases: bases, finalBase: final.base)
     }
 }

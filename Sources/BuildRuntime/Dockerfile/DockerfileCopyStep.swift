@@ -10,7 +10,7 @@ struct DockerfileCopyStep: Sendable {
     /// Writes the files `ins` names, with its options, as a layer of `stage` (or reuses the
     /// layer recorded for the same files after the same steps).
     func copy(_ ins: DockerfileInstruction, into stage: inout BuildingStage, words: ShellWords, file: String, log: @escaping BuildLogger) async throws {
-        let phase = BuildPhase.build.rawValue
+        let phase = BuildPhase.build
         let stepSources = sources
         let name = ins.keyword.rawValue.uppercased()
         // --link: the files are copied into an empty folder made a layer of its own, so the

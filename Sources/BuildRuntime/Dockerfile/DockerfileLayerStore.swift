@@ -98,7 +98,7 @@ struct DockerfileLayerStore: Sendable {
     /// the owners still to set in it.
     func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout BuildingStage, written: (String, ArchiveOwnerLedger)? = nil,
                   log: @escaping BuildLogger) async throws {
-        let phase = BuildPhase.build.rawValue
+        let phase = BuildPhase.build
         stage.key = StepCacheKey.after(stage.key, layer: digest)
         let layer: StageLayer
         if let cached = cachedLayer(stage.key) {

@@ -12,7 +12,7 @@ struct DockerfileRunStep: Sendable {
     static let maxMounts = 16
 
     func run(_ ins: DockerfileInstruction, in stage: inout BuildingStage, file: String, log: @escaping BuildLogger, label: String) async throws {
-        let phase = BuildPhase.build.rawValue
+        let phase = BuildPhase.build
         for f in ins.flags where f.name != "mount" {
             throw RuntimeError.dockerfile(file, ins.line, "RUN --\(f.name) is not supported by Slipway yet")
         }

@@ -52,7 +52,7 @@ struct DockerfileSolver: Sendable {
     /// Builds one stage from the stages it reads (`built`), noting the images it starts from in
     /// `bases`.
     func buildStage(_ planned: BuildGraph.Stage, built: [Int: BuildingStage], bases: inout [String: Digest], log: @escaping BuildLogger) async throws -> BuildingStage {
-        let phase = BuildPhase.build.rawValue
+        let phase = BuildPhase.build
         let file = frontend.file
         let source = graph.dockerfile.stages[planned.index]
         let fromName = planned.from

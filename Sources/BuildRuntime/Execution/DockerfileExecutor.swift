@@ -53,7 +53,7 @@ public struct DockerfileExecutor: BuildExecutor {
         var runner = OverlayStepRunner(sandbox: try SandboxRunner(tmpfsBytes: limits.limits.memoryBytes), namespace: namespace, layersRoot: root + "/layers",
                                        limits: limits)
         if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
-            log(BuildPhase.build.rawValue, .system,
+            log(BuildPhase.build, .system,
                 "overlayfs cannot be mounted here (\(why)): each RUN step works on a copy of its layers, compared afterwards, which is slower")
             runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy, limits: limits)
         }
@@ -83,7 +83,7 @@ public struct DockerfileExecutor: BuildExecutor {
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
-        log(BuildPhase.prepare.rawValue, .system, "===> PREPARE")
+        log(BuildPhase.prepare, .system, "===> PREPARE")
         // The context is unpacked once per source snapshot and only read (no step sees it), so
         // a rebuild of the same source reuses it.
         let contexts = images.content.root.path + "/dockerfile/contexts/" + inputs.namespace
@@ -109,7 +109,7 @@ public struct DockerfileExecutor: BuildExecutor {
             try? JSONEncoder().encode(reuse.files).write(to: URL(fileURLWithPath: contextRoot + Self.manifestSuffix), options: .atomic)  // see above
             return reuse.linked > 0 ? "unpacked (\(reuse.linked) unchanged file(s) linked from the last context)" : "unpacked"
         }
-        log(BuildPhase.prepare.rawValue, .system, "Source snapshot \(request.source) \(outcome) as the build context")
+        log(BuildPhase.prepare, .system, "Source snapshot \(request.source) \(outcome) as the build context")
         var context = contextRoot
         if !inputs.contextDir.isEmpty {
             let parts = PathSyntax.components(inputs.contextDir)
@@ -120,7 +120,7 @@ public struct DockerfileExecutor: BuildExecutor {
             }
             context += "/" + parts.joined(separator: "/")
         }
-        log(BuildPhase.build.rawValue, .system, "===> BUILD")
+        log(BuildPhase.build, .system, "===> BUILD")
         var buildRequest = DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
                                                      outputLayout: request.outputLayout, outputTag: request.outputTag,
                                                      mountCacheDirectory: images.content.root.path + "/dockerfile/mounts/" + inputs.namespace,
@@ -133,10 +133,10 @@ public struct DockerfileExecutor: BuildExecutor {
         buildRequest.storage = request.storageBytesLeft.map { ByteBudget(limit: max(0, $0)) }
         // No tmpfs of a step holds more than the step's memory.
         buildRequest.maxTmpfsBytes = request.stepLimits.memoryBytes
-        let result = try await StepEnforcement.during(request.stepLimits, helper: helper, log: { log(BuildPhase.build.rawValue, .system, $0) }) { limits in
+        let result = try await StepEnforcement.during(request.stepLimits, helper: helper, log: { log(BuildPhase.build, .system, $0) }) { limits in
             try await builder(inputs, limits: limits, log: log).build(buildRequest, log: log)
         }
-        log(BuildPhase.completion.rawValue, .system, "===> COMPLETION")
+        log(BuildPhase.completion, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
         built.bases = result.bases.mapValues(\.string)

@@ -218,7 +218,7 @@ extension Engine {
             do {
                 let plan = try plan.get()
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream, line: line) }
-                if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
+                if let note = plan.networkNote { logger(.prepare, .system, note) }
                 // What the namespace may still store: the build's layers take from it.
                 let storageLeft = try await engine.storageBytesLeft(namespace: plan.namespace)
                 let req = try await BlockingWork.run {
@@ -234,7 +234,7 @@ extension Engine {
                     }
                     // An image that is not rebasable is built in full, and the log says why.
                     if let why = Rebaser(images: images).whyNotRebasable(r) {
-                        logger(BuildPhase.prepare.rawValue, .system, "Not rebasing: " + why)
+                        logger(.prepare, .system, "Not rebasing: " + why)
                         r.rebase = nil
                     }
                     return r
