@@ -1,18 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-
-func tempDir() -> String {
-    let p = NSTemporaryDirectory() + "slipway-rt-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-    return p
-}
-
-func write(_ path: String, _ text: String, mode: Int = 0o644) throws {
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try text.write(toFile: path, atomically: false, encoding: .utf8)
-    chmod(path, mode_t(mode))
-}
+import TestSupport
 
 @Suite struct TarWriterTests {
     func tarDigest(_ dir: String, store: ContentStore) throws -> Digest {
@@ -57,31 +46,6 @@ func write(_ path: String, _ text: String, mode: Int = 0o644) throws {
         #expect(listing.contains(long300))
         #expect(listing.contains("link -> " + String(repeating: "t", count: 150)))
         #expect(listing.contains("1980-01-01"))
-    }
-}
-
-/// A tar archive made entry by entry from raw bytes, so tests can give names no tar tool would.
-struct RawTar {
-    var bytes: [UInt8] = []
-
-    mutating func add(_ name: [UInt8], type: UInt8 = UInt8(ascii: "0"), link: [UInt8] = [], data: [UInt8] = []) {
-        var shortName = name
-        if name.count > 100 {
-            let record = TarWriter.paxRecord("path", String(decoding: name, as: UTF8.self))
-            append(TarWriter.header(name: Array("PaxHeaders/x".utf8), prefix: [], mode: 0o644, owner: .root, size: Int64(record.count),
-                                    type: UInt8(ascii: "x"), link: []), record)
-            shortName = Array(name.prefix(100))
-        }
-        append(TarWriter.header(name: shortName, prefix: [], mode: 0o755, owner: .root, size: Int64(data.count), type: type, link: link), data)
-    }
-
-    private mutating func append(_ header: [UInt8], _ data: [UInt8]) {
-        bytes += header + data
-        if data.count % 512 != 0 { bytes += [UInt8](repeating: 0, count: 512 - data.count % 512) }
-    }
-
-    func write(to path: String) throws {
-        try Data(bytes + [UInt8](repeating: 0, count: 1024)).write(to: URL(fileURLWithPath: path))
     }
 }
 
@@ -297,19 +261,5 @@ struct RawTar {
         try write(copy + "/app.sh", "echo")
         try write(copy + "/.slipwayignore", "*.log\n")
         #expect(try SourceSnapshotter(store: store).snapshot(localPath: copy, subPath: nil).digest == snap.digest)
-    }
-}
-
-extension Process {
-    static func run(_ exe: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let d = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: d, as: UTF8.self)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 @Suite struct BuildPlanResolverTests {
     typealias R = PlanOption.Requirement

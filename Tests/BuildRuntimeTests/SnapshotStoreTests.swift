@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// Incremental snapshots: the stat index, manifest digests, delta trees and compaction.
 @Suite struct SnapshotStoreTests {

@@ -1,11 +1,10 @@
 import SlipwayProtocol
 import Testing
 @testable import Engine
+import TestSupport
 
 @Suite struct BuildReasonCalculatorTests {
-    static let base = BuildInputs(
-        builder: .default, sourceType: .local, sourceURL: "", sourceRevision: "sha256:aaa", sourceRef: nil, subPath: nil,
-        env: ["A": "1"], buildpacks: ["x/node": "1.0.0", "x/npm": "2.0.0"], runImageDigest: "sha256:run1")
+    static let base = BuildInputs.sample
 
     func reasons(_ last: BuildInputs?, succeeded: Bool = true, _ change: (inout BuildInputs) -> Void) -> [BuildReasonKind] {
         var current = Self.base

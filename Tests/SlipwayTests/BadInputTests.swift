@@ -1,10 +1,11 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Bad input of every kind gets a clear error that names the field, and changes nothing.
 @Suite struct BadInputTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     static func archives() async throws -> TempDir {
         let dir = TempDir("archives")
@@ -78,7 +79,7 @@ import Testing
         }
         // The same files in three archive formats are the same source.
         #expect(Set(digests).count == 1)
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
     }
 
     @Test func badPlatformObjectsAreRefused() async throws {
@@ -111,7 +112,7 @@ import Testing
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/chatty").path],
                                         order: [["group": [["id": "test/chatty"], ["id": "slipway/procfile"]]]])
         _ = try await c.call("image/create", ["name": "chatty", "env": ["LINES_TO_PRINT": "5000"],
-                                              "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
         let b = try await c.call("build/wait", ["image": "chatty", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         let lines = try await c.call("build/logs", ["image": "chatty"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
@@ -137,7 +138,7 @@ import Testing
     /// A source whose only file has a one-character name builds (it crashed the server once).
     @Test func oneCharacterNamesBuild() async throws {
         let app = TempDir("app")
-        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && echo x > '\(app.path)/a' && mkdir '\(app.path)/b' && echo y > '\(app.path)/b/c'").status == 0)
+        #expect(try await sh("cp -r '\(HelloApp.path)/.' '\(app.path)/' && echo x > '\(app.path)/a' && mkdir '\(app.path)/b' && echo y > '\(app.path)/b/c'").status == 0)
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
@@ -209,8 +210,4 @@ import Testing
         #expect(grep.out.isEmpty, "host content reached the content store: \(grep.out)")
         #expect(try await c.call("clusterstack/list")["stacks"] == [])
     }
-}
-
-extension String {
-    var jsonValue: JSONValue { .string(self) }
 }

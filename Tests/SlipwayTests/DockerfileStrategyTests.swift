@@ -1,29 +1,15 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// `strategy: "dockerfile"` through the engine: an image and a build run built from
 /// examples/dockerfile-app, with logs, status and a CONFIG rebuild when a build arg changes.
 @Suite struct DockerfileStrategyTests {
     static let app = Repo.examples.appendingPathComponent("dockerfile-app").path
 
-    /// Whether Dockerfile builds can run here (root, or a user with a subordinate id range);
-    /// else `suite` says it skips.
-    static func canBuild(_ suite: String) -> Bool {
-        let ok = getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map { String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") } == true
-        if !ok { print("\(suite): skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)") }
-        return ok
-    }
-
-    static func baseLayout() async throws -> TempDir {
-        let dir = TempDir("base")
-        try await HostStack.ociLayout(at: dir.path + "/oci", stackID: "io.slipway.test")
-        return dir
-    }
-
-    @Test func anImageAndABuildRunFromADockerfile() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileStrategyTests") else { return }
-        let base = try await Self.baseLayout()
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func anImageAndABuildRunFromADockerfile() async throws {
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         let args: JSONValue = ["BUILD_IMAGE": .string("oci:\(base.path)/oci:build"), "RUN_IMAGE": .string("oci:\(base.path)/oci:run")]
@@ -103,8 +89,7 @@ import Testing
 /// A new source snapshot's build context links the files the last context had the same
 /// (path, content, mode), and writes the rest: the image holds exactly the new source.
 @Suite struct DockerfileContextReuseTests {
-    @Test func aChangedSourceLinksWhatDidNotChange() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileContextReuseTests") else { return }
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aChangedSourceLinksWhatDidNotChange() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         let app = TempDir("reuseapp")
@@ -141,9 +126,8 @@ import Testing
 /// A FROM tag that moves to another image is a STACK build, found by polling; the build status
 /// lists every FROM with its digest.
 @Suite struct DockerfileBaseTests {
-    @Test func aMovedFromTagIsAStackBuild() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileBaseTests") else { return }
-        let base = try await DockerfileStrategyTests.baseLayout()
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aMovedFromTagIsAStackBuild() async throws {
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"] + Repo.hostPathArguments)
         let run = "oci:\(base.path)/oci:run", build = "oci:\(base.path)/oci:build"

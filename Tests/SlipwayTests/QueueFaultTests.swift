@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Queue faults found by reading the code and by fuzzing, end to end (BuildSchedulingTests
 /// has them in process): a build whose image is deleted, and a build whose end cannot be
 /// recorded, still answer everyone waiting and free their slot.
 @Suite struct QueueFaultTests {
-    static let helloApp = Repo.examples.appendingPathComponent("hello-app").path
+    static let helloApp = HelloApp.path
 
     /// `image/trigger` then `image/delete` in one pipeline: every reply comes and the pipeline
     /// ends (it used to hang at end of input 7 runs in 10).
@@ -18,10 +19,10 @@ import Testing
         #expect(try await c.waitForExit() == 0)
         for round in 1...5 {
             let name = "gone\(round)"
-            let input = [SharedEngineTests.request(1, "image/create", "{\"name\":\"\(name)\",\"source\":{\"local\":{\"path\":\"\(Self.helloApp)\"}}}"),
-                         SharedEngineTests.request(2, "image/trigger", "{\"name\":\"\(name)\"}"),
-                         SharedEngineTests.request(3, "image/delete", "{\"name\":\"\(name)\"}")].joined(separator: "\n") + "\n"
-            let r = try await ProtocolRobustnessTests.run(Array(input.utf8), state: state.path)
+            let input = [SlipwayPipe.request(1, "image/create", "{\"name\":\"\(name)\",\"source\":{\"local\":{\"path\":\"\(Self.helloApp)\"}}}"),
+                         SlipwayPipe.request(2, "image/trigger", "{\"name\":\"\(name)\"}"),
+                         SlipwayPipe.request(3, "image/delete", "{\"name\":\"\(name)\"}")].joined(separator: "\n") + "\n"
+            let r = try await SlipwayPipe.run(Array(input.utf8), state: state.path)
             #expect(r.code == 0, "round \(round): \(r.err)")
             let replies = r.lines.compactMap { try? JSONParser.parse(Array($0.utf8)) }
             for id in 1...3 { #expect(replies.contains { $0["id"] == .int(Int64(id)) && $0["result"] != nil }, "round \(round): no reply to \(id): \(r.lines)") }
@@ -36,9 +37,9 @@ import Testing
     /// is deleted are answered (the build ends FAILURE, "image deleted"), and so is `shutdown`.
     @Test func waitersOfADeletedImageAreAnswered() async throws {
         let state = TempDir("state")
-        let c = try await SharedEngineTests.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
         let other = try SlipwayClient(stateDir: state.path)
-        try await SharedEngineTests.createSlowImage(c, "doomed", seconds: 60)
+        try await SharedEngine.createSlowImage(c, "doomed", seconds: 60)
         _ = try await c.call("image/trigger", ["name": "doomed"])  // build 2, queued behind build 1
         _ = try await c.call("image/create", ["name": "after", "source": ["local": ["path": .string(Self.helloApp)]]])
         async let follow = c.request("build/logs", ["image": "doomed", "build": 1, "follow": true])
@@ -70,7 +71,7 @@ import Testing
         try await c.setUpDefaultBuilder()
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
-        try await EngineConsistencyTests.sqlite(state.path + "/state.db", """
+        try await StateDatabase.sqlite(state.path + "/state.db", """
             CREATE TRIGGER no_finish BEFORE INSERT ON builds WHEN NEW.status = 'SUCCESS' BEGIN SELECT RAISE(ABORT, 'injected: the disk failed'); END;
             """)
         let d = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "1"])
@@ -81,7 +82,7 @@ import Testing
             let b = try await d.call("build/wait", ["image": .string(name), "build": 1], timeout: 60)
             #expect(b["status"] == "SUCCESS", "\(name): \(b)")
         }
-        #expect(try await SharedEngineTests.waitForEngineLog(state.path, "ended SUCCESS, but that cannot be recorded"))
+        #expect(try await SharedEngine.waitForEngineLog(state.path, "ended SUCCESS, but that cannot be recorded"))
         // Asked after it ended, the engine answers it as it ended (not BUILDING forever).
         #expect(try await d.call("build/wait", ["image": "first", "build": 1], timeout: 20)["status"] == "SUCCESS")
         #expect(try await d.call("build/status", ["image": "first", "build": 1])["status"] == "SUCCESS")

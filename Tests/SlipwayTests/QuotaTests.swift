@@ -2,11 +2,12 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import Engine
+import TestSupport
 
 /// Quotas per namespace (images, build runs, stored bytes) and bounds on what a request may
 /// carry: over a limit is a clear error, and nothing changes.
 @Suite struct QuotaTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     /// A client whose `broken` ClusterBuilder is never ready: its images' builds fail at once,
     /// so many images cost no build.

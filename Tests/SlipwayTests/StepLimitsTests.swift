@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// A step may not start more processes than `--step-pids-limit`, nor use more memory than
 /// `--step-memory` (in its processes or in a tmpfs), whatever it tries: Dockerfile RUN steps
@@ -66,15 +67,6 @@ import Testing
     }
 
     /// Polls (every 50 ms, at most `seconds`) until `body` gives a value.
-    static func poll<T>(_ seconds: Double = 60, _ body: () throws -> T?) async throws -> T? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let value = try body() { return value }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
-    }
-
     /// Lets the step waiting for the file `go` go on. With `cgroup` (its limits), first checks
     /// that the build's cgroup, in both hierarchies, holds the step's processes meanwhile, and
     /// returns its folders; else waits only for the folder `go` goes in.
@@ -113,11 +105,10 @@ import Testing
     /// the memory limit fail their step, a tmpfs asked bigger than the limit is refused, and the
     /// engine builds on. With `rlimit`, forced with `--step-limits rlimit`.
     func dockerfileSteps(rlimit: Bool) async throws {
-        guard DockerfileStrategyTests.canBuild("StepLimitsTests") else { return }
         // Each test's own values, to find its build's cgroup among those of tests running meanwhile.
         let (pids, memory): (Int, Int64) = rlimit ? (48, 48 << 20) : (64, 64 << 20)
         let cgroups = !rlimit && Self.engineCgroups != nil
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state"), contexts = TempDir("contexts")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments + ["--step-pids-limit", String(pids), "--step-memory", String(memory)]
                                   + (rlimit ? ["--step-limits", "rlimit"] : []))
@@ -305,7 +296,7 @@ import Testing
         for folder in dead { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) was not swept") }
         for folder in live { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to a running engine") }
         for folder in foreign { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to another pid namespace") }
-        let ended = try await Self.poll { () -> Bool? in
+        let ended = try await poll { () -> Bool? in
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
             return stat.isEmpty || stat.contains(") Z ") ? true : nil
         }
@@ -333,7 +324,7 @@ import Testing
 
     /// Every tmpfs of a buildpack step and of a Dockerfile step has a size, and /dev (bwrap's,
     /// which cannot have one) is read-only.
-    @Test func everyTmpfsOfAStepHasASize() throws {
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func everyTmpfsOfAStepHasASize() throws {
         let sandbox = try SandboxRunner(tmpfsBytes: 32 << 20)
         let rootfs = TempDir("rootfs")
         try FileManager.default.createDirectory(atPath: rootfs.path + "/usr", withIntermediateDirectories: true)

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// One engine, several sessions: each gets what it subscribed to, in order.
 @Suite struct SessionTests {
@@ -51,7 +52,7 @@ import Testing
                                                                               Repo.buildpacks.appendingPathComponent("procfile").path])
         _ = try await engine.createBuilder(BuilderSpec(name: "default", stack: "base", store: "default",
                                                        order: [OrderGroup(group: [OrderEntry(id: "slipway/procfile")])]))
-        let spec = ImageSpec(name: "multi", source: SourceSpec(local: .init(path: Repo.examples.appendingPathComponent("hello-app").path)))
+        let spec = ImageSpec(name: "multi", source: SourceSpec(local: .init(path: HelloApp.path)))
         let change = try await engine.createImage(spec)
         let build = try await engine.wait(namespace: "default", image: "multi", number: change.build, timeout: 120)
         #expect(build.status == .SUCCESS)

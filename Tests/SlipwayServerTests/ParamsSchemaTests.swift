@@ -4,6 +4,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import SlipwayServer
+import TestSupport
 
 /// spec/openrpc.json against the Swift param types of every method, both ways: the same param
 /// names, the same required ones, the same enum values. (SchemaConformanceTests checks every

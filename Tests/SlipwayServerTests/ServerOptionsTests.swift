@@ -2,6 +2,7 @@ import BuildRuntime
 import Foundation
 import Testing
 @testable import SlipwayServer
+import TestSupport
 
 @Suite struct ServerOptionsTests {
     @Test func flagsAndStateDirectoryDefaults() {

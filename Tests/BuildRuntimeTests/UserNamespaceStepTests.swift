@@ -2,14 +2,13 @@ import Foundation
 import Testing
 @testable import BuildRuntime
 import Synchronization
+import TestSupport
 
 /// `slipway-userns` with the real kernel, overlayfs and bwrap: a step runs as root of a
 /// namespace of 65,536 ids over an overlay of a layer; what it changes lands in the upper
 /// folder with ids shifted into the mapped range, deletions as whiteouts and replaced folders
 /// marked opaque.
 @Suite struct UserNamespaceStepTests {
-    static var helper: String { Repo.binDir.appendingPathComponent("slipway-userns").path }
-
     /// A lower layer from the host stack, owned by the namespace's root.
     static func overlayFolders() async throws -> (TempDir, IDMapping) {
         let dir = TempDir("ovl")
@@ -29,7 +28,7 @@ import Synchronization
 
     /// bwrap over the merged folder, where the helper mounts it for the command (/tmp/slipway-root).
     static func step(_ dir: TempDir, _ mapping: IDMapping, _ script: String) async throws -> (status: Int32, out: String, err: String) {
-        let runner = UserNamespaceRunner(helper: helper, mapping: mapping)
+        let runner = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping)
         let bwrap = ["bwrap", "--bind", "/tmp/slipway-root", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                      "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                      "--", "sh", "-c", script]
@@ -91,21 +90,21 @@ import Synchronization
 
         // Files of ids other than one's own can be removed only inside the namespace (for a
         // user that is not root).
-        let runner = UserNamespaceRunner(helper: Self.helper, mapping: mapping)
+        let runner = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping)
         let removed = try await sh(runner.arguments(overlay: nil, command: ["rm", "-rf", dir.path + "/upper", dir.path + "/work"]).map { "'\($0)'" }.joined(separator: " "))
         #expect(removed.status == 0 && !FileManager.default.fileExists(atPath: upper), "\(removed)")
     }
 
     @Test func theHelperRefusesWhatItCannotPassOn() async throws {
-        let bad = try await sh("'\(Self.helper)' --uid-map 0:1:1 --gid-map 0:1:1 --lower 'a,upperdir=/etc' --upper u --work w --merged m -- true")
+        let bad = try await sh("'\(Repo.userNamespaceHelper)' --uid-map 0:1:1 --gid-map 0:1:1 --lower 'a,upperdir=/etc' --upper u --work w --merged m -- true")
         #expect(bad.status == 125 && bad.err.contains("may not hold ','"), "\(bad)")
-        let noMap = try await sh("'\(Self.helper)' -- true")
+        let noMap = try await sh("'\(Repo.userNamespaceHelper)' -- true")
         #expect(noMap.status == 125 && noMap.err.contains("--uid-map"), "\(noMap)")
-        guard let mapping = try? IDMapping.forCurrentUser() else {
-            print("UserNamespaceStepTests: skipping the exit-status check: uid \(getuid()) has no subordinate id range")
-            return
-        }
-        let runner = UserNamespaceRunner(helper: Self.helper, mapping: mapping)
+    }
+
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func theHelperPassesOnTheCommandsExitStatus() async throws {
+        let mapping = try IDMapping.forCurrentUser()
+        let runner = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping)
         let exit = try await sh(runner.arguments(overlay: nil, command: ["sh", "-c", "exit 7"]).map { "'\($0)'" }.joined(separator: " "))
         #expect(exit.status == 7, "the command's status is the helper's: \(exit)")
     }
@@ -116,7 +115,7 @@ import Synchronization
         let user = "slipway-norange"
         #expect(try await sh("id -u \(user) >/dev/null 2>&1 || useradd -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 \(user)").status == 0)
         let uid = try await sh("id -u \(user)").out.trimmingCharacters(in: .whitespacesAndNewlines)
-        let r = try await sh("runuser -u \(user) -- '\(Self.helper)' --newuidmap --uid-map 0:\(uid):1 --uid-map 1:300000:65535 --gid-map 0:\(uid):1 -- true")
+        let r = try await sh("runuser -u \(user) -- '\(Repo.userNamespaceHelper)' --newuidmap --uid-map 0:\(uid):1 --uid-map 1:300000:65535 --gid-map 0:\(uid):1 -- true")
         #expect(r.status == 125, "\(r)")
         #expect(r.err.contains("usermod --add-subuids"), "\(r.err)")
     }
@@ -129,7 +128,7 @@ import Synchronization
         let mapping = try IDMapping.forCurrentUser()
         let work = TempDir("steps")
         let layers = work.path + "/layers:odd,name"  // a path overlay options could not hold as it is
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
                                        layersRoot: layers)
         // The base: the host stack as a layer, unpacked with its owners mapped.
         let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work.path)/base.tar' .")
@@ -165,13 +164,6 @@ import Synchronization
     }
 }
 
-/// Output lines of a step, gathered from its reader threads.
-final class LineCollector: Sendable {
-    private let lines = Mutex<[String]>([])
-    func add(_ l: String) { lines.withLock { $0.append(l) } }
-    func clear() { lines.withLock { $0.removeAll() } }
-    var all: [String] { lines.withLock { $0 } }
-}
 
 /// A garbage collection removes what steps made in their namespace, also when Slipway is not
 /// root and those files belong to ids of the user's range (a 0700 folder of uid 1000 there).
@@ -184,7 +176,7 @@ final class LineCollector: Sendable {
         // The folder is the namespace root's, as Slipway gives it layer folders.
         for dir in [root.path, root.path + "/dockerfile", root.path + "/dockerfile/layers"] { chmod(dir, 0o755) }
         if getuid() == 0 { chown(folder, mapping.users[0].outer, mapping.groups[0].outer) }
-        let namespace = UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping)
+        let namespace = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping)
         let made = try Subprocess(namespace.arguments(overlay: nil, command: ["/bin/sh", "-c", "mkdir '\(folder)/x' && echo data > '\(folder)/x/f' && chown -R 1000:1000 '\(folder)/x' && chmod 700 '\(folder)/x'"]),
                                   environment: ["PATH": "/usr/bin:/bin"]) { _, _ in }
         #expect(await made.wait() == 0)

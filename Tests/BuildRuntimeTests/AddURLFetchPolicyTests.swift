@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// A build's downloads (ADD of a URL) against a peer on this machine (Fixtures/add_url_peer.py):
 /// the engine's host is refused at connect time, by address, name and redirect alike, unless
@@ -76,7 +77,7 @@ import Testing
     /// An address of one of the host's own interfaces reaches the engine's host as loopback does.
     @Test func theHostsOwnAddressIsRefused() async throws {
         let f = try Fixture()
-        let own = try #require(OutboundAddressPolicyTests.ownRoutableAddresses().first, "no interface address besides loopback and link-local")
+        let own = try #require(NetworkInterfaces.ownRoutableAddresses().first, "no interface address besides loopback and link-local")
         let host = own.contains(":") ? "[\(own)]" : own
         let why = try await f.refusal("http://\(host):\(f.port)/bytes/10")
         #expect(why.contains("\(host):\(f.port)") && why.contains("an address of the engine's host"), "\(why)")

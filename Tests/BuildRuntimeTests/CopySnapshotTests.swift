@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// Where overlayfs cannot be mounted, RUN steps work on a copy of their layers that is compared
 /// afterwards (`CopySnapshot`). Built that way, Dockerfiles of the conformance corpus that
@@ -19,16 +20,16 @@ import Testing
         func build(_ snapshots: OverlayStepRunner.Snapshots) async throws -> [String] {
             let state = work.path + "/state-\(snapshots)"
             let images = try ImageStore(stateDirectory: URL(fileURLWithPath: state))
-            let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
+            let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
                                            layersRoot: state + "/dockerfile/layers", snapshots: snapshots)
             let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: state + "/dockerfile/cache", runner: runner)
-            let request = DockerfileBuilder.Request(context: DockerfileConformanceTests.corpus + "/" + name, buildArgs: ["BASE": base],
+            let request = DockerfileBuilder.Request(context: DockerfileCorpus.folder + "/" + name, buildArgs: ["BASE": base],
                                                     outputLayout: state + "/out", outputTag: "latest", mountCacheDirectory: state + "/mounts") { _ in
                 try OCILayout(path: baseLayout, create: false).image(tag: "build")
             }
             _ = try await builder.build(request) { _, _, _ in }
             let image = try await UnpackedImage(layout: state + "/out")
-            return try await DockerfileConformanceTests.listing(image.rootfs)
+            return try await DockerfileCorpus.listing(image.rootfs)
         }
         let overlay = try await build(.overlay), copied = try await build(.copy)
         let onlyOverlay = Set(overlay).subtracting(copied).sorted(), onlyCopy = Set(copied).subtracting(overlay).sorted()

@@ -2,88 +2,15 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// Dockerfile builds in BuildRuntime, with the real kernel, overlayfs, bwrap and a base image
 /// from an OCI layout: stages, ARG/ENV, COPY (context, ignore rules, --from, --chown, --chmod),
 /// RUN as root and as another user, config instructions, and the step cache.
-@Suite struct DockerfileBuilderTests {
-    static let dockerfile = #"""
-        ARG GREETING=hello
-        FROM base AS build
-        ARG GREETING
-        ENV APP_HOME=/app
-        WORKDIR $APP_HOME
-        COPY app/ ./
-        COPY --chown=1000:1000 --chmod=0750 data/x.txt /data/
-        RUN echo "$GREETING from RUN in $PWD" > made.txt && rm -f /etc/group
-        USER 1000
-        RUN id -u > /tmp/uid && (test -r /data/x.txt && echo readable || echo unreadable) > /tmp/read-by-1000
-
-        FROM base
-        COPY --from=build /app /app
-        COPY --from=build /tmp/uid /uid
-        COPY --from=build /tmp/read-by-1000 /read-by-1000
-        LABEL org.example.k="a value"
-        EXPOSE 8080 53/udp
-        STOPSIGNAL SIGTERM
-        HEALTHCHECK --interval=5s --retries=2 CMD ["/app/hello.sh"]
-        CMD ["/app/hello.sh"]
-        """#
-
-    struct Fixture {
-        let state: TempDir
-        let context: TempDir
-        let baseLayout: String
-        let builder: DockerfileBuilder
-
-        /// Builds each Dockerfile text, expecting it to fail with a message containing the other.
-        func expectFailures(_ cases: [(String, String)], sourceLocation: SourceLocation = #_sourceLocation) async throws {
-            for (text, expected) in cases {
-                try text.write(toFile: context.path + "/Dockerfile", atomically: true, encoding: .utf8)
-                do {
-                    _ = try await builder.build(request(state.path + "/bad")) { _, _, _ in }
-                    Issue.record("\(text) built", sourceLocation: sourceLocation)
-                } catch {
-                    #expect("\(error)".contains(expected), "\(error)", sourceLocation: sourceLocation)
-                }
-            }
-        }
-
-        func request(_ layout: String, args: [String: String] = [:]) -> DockerfileBuilder.Request {
-            let base = baseLayout
-            return DockerfileBuilder.Request(context: context.path, buildArgs: args, outputLayout: layout, outputTag: "latest") { name in
-                guard name == "base" else { throw RuntimeError.notFound("no image \(name)") }
-                return try OCILayout(path: base, create: false).image(tag: "run")
-            }
-        }
-    }
-
-    static func fixture() async throws -> Fixture? {
-        guard let mapping = try? IDMapping.forCurrentUser() else {
-            print("DockerfileBuilderTests: skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)")
-            return nil
-        }
-        let state = TempDir("dstate"), context = TempDir("context")
-        try await HostStack.ociLayout(at: state.path + "/base", stackID: "io.slipway.test")
-        let files = [
-            "Dockerfile": dockerfile, ".dockerignore": "README.md\n", "README.md": "not in the image\n",
-            "app/hello.sh": "#!/bin/sh\necho \"hello from the Dockerfile image\"\n", "data/x.txt": "one\n",
-        ]
-        for (p, t) in files {
-            let url = context.url.appendingPathComponent(p)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try t.write(to: url, atomically: true, encoding: .utf8)
-        }
-        chmod(context.path + "/app/hello.sh", 0o755)
-        let images = try ImageStore(stateDirectory: state.url)
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
-                                       layersRoot: state.path + "/dockerfile/layers")
-        let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: state.path + "/dockerfile/cache", runner: runner)
-        return Fixture(state: state, context: context, baseLayout: state.path + "/base", builder: builder)
-    }
-
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileBuilderTests {
     @Test func buildsRunsAndCaches() async throws {
-        guard let f = try await Self.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let lines = LineCollector()
         let log: BuildLogger = { _, _, line in lines.add(line) }
         let out = f.state.path + "/out"
@@ -135,7 +62,7 @@ import Testing
     }
 
     @Test func mistakesFailTheBuildNamingTheLine() async throws {
-        guard let f = try await Self.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let cases: [(String, String)] = [
             ("FROM base\nRUNN x\n", #"Dockerfile:2: unknown instruction "RUNN""#),
             ("FROM base\nRUN exit 3\n", "Dockerfile:2: RUN exited with status 3"),
@@ -149,9 +76,10 @@ import Testing
 }
 
 /// ONBUILD triggers of a base image, and `<Dockerfile>.dockerignore` beside the Dockerfile.
-@Suite struct DockerfileTriggersAndIgnoreTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileTriggersAndIgnoreTests {
     @Test func onbuildTriggersRunInTheChildAndAreNotPassedOn() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let parentContext = TempDir("parent"), childContext = TempDir("child")
         try "FROM base\nONBUILD COPY marker /from-trigger\nONBUILD RUN echo triggered > /onbuild-ran\n"
             .write(toFile: parentContext.path + "/Dockerfile", atomically: true, encoding: .utf8)
@@ -175,7 +103,7 @@ import Testing
     }
 
     @Test func anIgnoreFileBesideTheDockerfileWins() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let context = TempDir("ignore")
         let files = ["build/app.Dockerfile": "FROM base\nCOPY . /ctx/\n", "build/app.Dockerfile.dockerignore": "b\nbuild\n", ".dockerignore": "a\n", "a": "a", "b": "b"]
         for (p, t) in files {
@@ -194,9 +122,10 @@ import Testing
 }
 
 /// RUN --mount=type=cache: a folder of the image's that outlives builds and stays out of layers.
-@Suite struct DockerfileCacheMountTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileCacheMountTests {
     @Test func aCacheMountOutlivesBuildsAndStaysOutOfTheImage() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let context = TempDir("mount")
         try """
             FROM base
@@ -237,9 +166,10 @@ import Testing
 /// read-only unless rw, writes dropped), type=tmpfs and COPY --from an image: what the step
 /// sees, what stays out of the image and the context, and how a bound file's change reaches the
 /// step cache.
-@Suite struct DockerfileBindMountTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileBindMountTests {
     @Test func bindAndTmpfsMountsShowTheirSourceAndLeaveNoTrace() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let context = TempDir("bind")
         try """
             FROM base AS tools
@@ -299,7 +229,7 @@ import Testing
     }
 
     @Test func badMountsFailNamingTheLine() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let cases: [(String, String)] = [
             ("FROM base\nRUN --mount=type=bind,source=../x,target=/x true\n", "Dockerfile:2: RUN --mount=type=bind,source=../x leaves what it mounts"),
             ("FROM base\nRUN --mount=type=bind,source=nothing,target=/x true\n", "Dockerfile:2: RUN --mount=type=bind,source=nothing: no such file or folder"),
@@ -313,9 +243,10 @@ import Testing
 /// ADD of URLs: fetched by the builder (not in a step), mode 0600 unless --chmod, checked
 /// against --checksum; and the attacks: a wrong checksum, file:// given or reached by a
 /// redirect, and a peer that never stops sending.
-@Suite struct DockerfileAddURLTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileAddURLTests {
     @Test func addFetchesURLsAndRefusesWhatItShouldNot() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let files = TempDir("served")
         try FileManager.default.createDirectory(atPath: files.path + "/data", withIntermediateDirectories: true)
         try "a downloaded tool\n".write(toFile: files.path + "/data/tool.txt", atomically: true, encoding: .utf8)
@@ -374,9 +305,10 @@ import Testing
 
 /// Independent stages build at the same time: two stages that each wait (with a deadline) for
 /// the other to start can only both finish when they run together.
-@Suite struct DockerfileParallelStageTests {
+@Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+struct DockerfileParallelStageTests {
     @Test func independentStagesBuildTogether() async throws {
-        guard let f = try await DockerfileBuilderTests.fixture() else { return }
+        let f = try await DockerfileBuilderFixture.make()
         let context = TempDir("parallel")
         func waiter(_ me: String, _ other: String) -> String {
             "RUN --mount=type=cache,target=/sync,id=sync touch /sync/\(me) && i=0 && while [ ! -e /sync/\(other) ]; do i=$((i+1)); [ $i -gt 600 ] && exit 7; sleep 0.05; done && echo \(me) > /\(me)"
@@ -408,7 +340,7 @@ import Testing
 @Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
 struct DockerfileRepeatedLayerTests {
     @Test func stepsThatMakeTheSameLayerStillBuild() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         try "FROM base\nRUN true\nRUN true\nRUN echo third > /third\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let layout = f.state.path + "/out"
         let result = try await f.builder.build(f.request(layout)) { _, _, _ in }

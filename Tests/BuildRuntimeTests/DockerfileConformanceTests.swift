@@ -2,33 +2,26 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// The Dockerfile corpus in Fixtures/dockerfiles, each built by Slipway and by `buildah bud
 /// --isolation chroot --storage-driver vfs` (the yardstick, used only here) on the same base
 /// image, compared: the final file tree (type, path, link target, size, mode, owner, content
 /// digest; no times) and the image config (Env, Entrypoint, Cmd, WorkingDir, User,
 /// ExposedPorts, Volumes, Labels, StopSignal, and Docker's Healthcheck, OnBuild and Shell).
-/// buildah needs root here; as another user the test says so and stops.
+/// buildah needs root here; as another user the test is reported skipped.
 ///
 /// A case buildah 1.28 cannot build (heredocs, `COPY --exclude`, `COPY --parents`) holds
 /// `expected.txt` instead, written from Docker's documented behaviour: the listing lines of
 /// every path the build adds or changes over the base image, and `- PATH` for each path it
 /// removes; and `expected-config.json`, the compared config fields that differ from the base's.
 @Suite(.serialized) struct DockerfileConformanceTests {
-    static let corpus = Repo.fixtures.appendingPathComponent("dockerfiles").path
-
     /// What buildah adds that a Dockerfile does not ask for: its own label, and the files its
     /// chroot isolation mounts for RUN (left as empty mount points).
     static let buildahLabel = "io.buildah.version"
 
     static var cases: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: corpus)) ?? []).sorted()
-    }
-
-    static func listing(_ root: String) async throws -> [String] {
-        let r = try await sh("python3 '\(Repo.fixtures.path)/tree_listing.py' '\(root)'")
-        guard r.status == 0 else { throw TestFailure("listing \(root): \(r.err)") }
-        return r.out.split(separator: "\n").map(String.init)
+        ((try? FileManager.default.contentsOfDirectory(atPath: DockerfileCorpus.folder)) ?? []).sorted()
     }
 
     /// The compared fields of a config (Docker's names), as JSON text per field.
@@ -51,25 +44,21 @@ import Testing
         return out
     }
 
-    @Test(arguments: cases)
+    @Test(.enabled(if: getuid() == 0, "buildah (the yardstick) runs as root here"), arguments: cases)
     func slipwayBuildsWhatBuildahBuilds(_ name: String) async throws {
-        guard getuid() == 0 else {
-            print("DockerfileConformanceTests: skipping \(name): buildah (the yardstick) runs as root here (uid \(getuid()))")
-            return
-        }
-        guard let mapping = try? IDMapping.forCurrentUser() else { return }
+        let mapping = try IDMapping.forCurrentUser()
         // buildah names an image after its layout's path, and wants it lowercase.
         let work = TempDir("conf")
         let lower = "/tmp/slipway-conformance-" + UUID().uuidString.lowercased()
         defer { try? FileManager.default.removeItem(atPath: lower) }  // best effort: a leftover in /tmp harms nothing
         try FileManager.default.createDirectory(atPath: lower, withIntermediateDirectories: true)
-        let context = Self.corpus + "/" + name
+        let context = DockerfileCorpus.folder + "/" + name
         try await HostStack.ociLayout(at: lower + "/base", stackID: "io.slipway.test")
         let base = "oci:\(lower)/base:build"
 
         // Slipway.
         let images = try ImageStore(stateDirectory: URL(fileURLWithPath: work.path + "/state"))
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: UserNamespaceStepTests.helper, mapping: mapping),
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
                                        layersRoot: work.path + "/state/dockerfile/layers")
         let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: work.path + "/state/dockerfile/cache", runner: runner)
         let baseLayout = lower + "/base"
@@ -126,7 +115,7 @@ import Testing
         // mount points: /dev, /proc, /sys, /run, /etc/hostname, /etc/hosts, /etc/resolv.conf), and the folders of
         // VOLUME, which Docker's classic builder and buildah make and BuildKit and Slipway do not
         // (documented in protocol.md).
-        let mine = try await Self.listing(ours + "/rootfs")
+        let mine = try await DockerfileCorpus.listing(ours + "/rootfs")
         let volumes = Set((theirConfig["Volumes"]?.objectValue?.keys ?? []).map { "d \($0.dropFirst())  755 0:0" })
         let artifacts: Set<String> = ["d dev  755 0:0", "d proc  755 0:0", "d sys  755 0:0", "d run  755 0:0", "f etc/hostname e3b0c44298fc1c14 0 755 0:0", "f etc/hosts e3b0c44298fc1c14 0 755 0:0",
                                       "f etc/resolv.conf e3b0c44298fc1c14 0 755 0:0"]
@@ -134,7 +123,7 @@ import Testing
         // `#` comment above it, and in protocol.md).
         let known = Set(((try? String(contentsOfFile: context + "/known-differences.txt", encoding: .utf8)) ?? "")
             .split(separator: "\n").map(String.init).filter { !$0.isEmpty && !$0.hasPrefix("#") })
-        let theirs = try await Self.listing(theirRoot).filter { !(artifacts.contains($0) || volumes.contains($0) || known.contains($0)) || mine.contains($0) }
+        let theirs = try await DockerfileCorpus.listing(theirRoot).filter { !(artifacts.contains($0) || volumes.contains($0) || known.contains($0)) || mine.contains($0) }
         let onlyOurs = Set(mine).subtracting(theirs).subtracting(known.filter { $0.hasPrefix("+ ") }.map { String($0.dropFirst(2)) }).sorted(), onlyTheirs = Set(theirs).subtracting(mine).sorted()
         #expect(onlyOurs.isEmpty && onlyTheirs.isEmpty, "\(name): only in Slipway's: \(onlyOurs)\nonly in buildah's: \(onlyTheirs)\nlog: \(lines.all)")
         // The config.
@@ -148,7 +137,7 @@ import Testing
         let base = work + "/base-unpacked"
         let unpacked = try await sh("umoci unpack --image '\(baseLayout):build' '\(base)'")
         #expect(unpacked.status == 0, "\(unpacked.err)")
-        let baseLines = try await Self.listing(base + "/rootfs"), mine = try await Self.listing(ours + "/rootfs")
+        let baseLines = try await DockerfileCorpus.listing(base + "/rootfs"), mine = try await DockerfileCorpus.listing(ours + "/rootfs")
         let path: (String) -> String = { String($0.split(separator: " ")[1]) }
         let added = Set(mine).subtracting(baseLines)
         let removed = Set(baseLines.map(path)).subtracting(mine.map(path))

@@ -1,32 +1,12 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// What a build's ADD may connect to: not the engine's host (loopback, its interfaces' own
 /// addresses), not link-local, unspecified, multicast or broadcast addresses, unless an
 /// `--allow-add-host` entry names the address (and port); public and LAN addresses are fine.
 @Suite struct OutboundAddressPolicyTests {
-    /// The addresses of this machine's interfaces that are neither loopback nor link-local
-    /// (read here with getifaddrs, apart from the code under test).
-    static func ownRoutableAddresses() -> [String] {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { return [] }
-        defer { freeifaddrs(list) }
-        var found: [String] = []
-        var entry = list
-        while let e = entry {
-            entry = e.pointee.ifa_next
-            guard let a = e.pointee.ifa_addr, [AF_INET, AF_INET6].contains(Int32(a.pointee.sa_family)) else { continue }
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            let length = socklen_t(Int32(a.pointee.sa_family) == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
-            guard getnameinfo(a, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
-            let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if text.hasPrefix("127.") || text == "::1" || text.lowercased().hasPrefix("fe80") || text.hasPrefix("169.254.") { continue }
-            found.append(text)
-        }
-        return found
-    }
-
     func refusal(_ address: String, port: Int = 80, allowing entries: [String] = []) throws -> String? {
         let ip = try #require(IPAddress(address), "\(address) should parse")
         return try OutboundAddressPolicy(allowing: entries).refusal(connectingTo: ip, port: port)
@@ -47,7 +27,7 @@ import Testing
 
     /// Public addresses and a LAN's private ones are reached as before.
     @Test func allowsPublicAndPrivateAddresses() throws {
-        let own = Set(Self.ownRoutableAddresses().compactMap(IPAddress.init))
+        let own = Set(NetworkInterfaces.ownRoutableAddresses().compactMap(IPAddress.init))
         for address in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "10.1.2.3", "172.16.5.4", "192.168.77.10", "fd12:3456::1"]
         where !own.contains(try #require(IPAddress(address))) {
             #expect(try refusal(address) == nil, "\(address) should be allowed")
@@ -57,7 +37,7 @@ import Testing
     /// An address of one of the engine host's own interfaces (not loopback) reaches the host as
     /// surely as 127.0.0.1 does.
     @Test func refusesTheHostsOwnInterfaceAddresses() throws {
-        let own = Self.ownRoutableAddresses()
+        let own = NetworkInterfaces.ownRoutableAddresses()
         try #require(!own.isEmpty, "this machine has no interface address besides loopback and link-local ones")
         for address in own {
             let why = try #require(try refusal(address), "\(address), this machine's own, should be refused")
