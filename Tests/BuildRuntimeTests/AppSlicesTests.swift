@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// launch.toml `[[slices]]`: Go's filepath.Match on each component, the first slice wins, and
 /// globs outside /workspace fail the build.

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// Which executor runs a build follows from the build's kind, not from the order of a list.
 @Suite struct BuildKindTests {

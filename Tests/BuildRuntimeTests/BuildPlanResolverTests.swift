@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 @Suite struct BuildPlanResolverTests {
     typealias R = PlanOption.Requirement

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// Secrets are scoped to scheme, host and port exactly, and to whole path segments.
 @Suite struct CredentialScopeTests {

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// The Dockerfile frontend on its own, with no sandbox, store or network (as BuildKit tests
 /// dockerfile2llb): which stages a target needs and in what order, what instructions that make

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 @Suite struct DockerfileParserTests {
     func parse(_ text: String) throws -> Dockerfile { try DockerfileParser().parse(text) }

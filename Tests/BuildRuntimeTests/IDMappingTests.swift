@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// The id maps of a Dockerfile step's user namespace, and the helper's command line.
 @Suite struct IDMappingTests {

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import Synchronization
 import TestSupport
 
 /// RUN steps one after another: each over the base image's root filesystem and the layers of

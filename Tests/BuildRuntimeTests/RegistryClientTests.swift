@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 @Suite struct RegistryClientTests {
     @Test func httpsUnlessLoopbackOrInsecure() {

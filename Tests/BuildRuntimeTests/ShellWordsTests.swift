@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import TestSupport
 
 /// Variable substitution and word rules, as Docker applies them where it substitutes.
 @Suite struct ShellWordsTests {

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import Synchronization
 import TestSupport
 
 /// A garbage collection removes what steps made in their namespace, also when Slipway is not

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
-import Synchronization
 import TestSupport
 
 /// `slipway-userns` with the real kernel, overlayfs and bwrap: a step runs as root of a

@@ -1,5 +1,4 @@
 @testable import Engine
-import TestSupport
 
 extension BuildInputs {
     /// The inputs of a local-source build with two buildpacks: what a test changes one field of

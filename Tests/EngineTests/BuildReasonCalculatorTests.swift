@@ -1,7 +1,6 @@
 import SlipwayProtocol
 import Testing
 @testable import Engine
-import TestSupport
 
 @Suite struct BuildReasonCalculatorTests {
     static let base = BuildInputs.sample

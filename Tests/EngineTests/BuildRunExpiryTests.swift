@@ -1,7 +1,6 @@
 import SlipwayProtocol
 import BuildRuntime
 import Foundation
-import Synchronization
 import Testing
 @testable import Engine
 import TestSupport

@@ -1,7 +1,6 @@
 import SlipwayProtocol
 import Testing
 @testable import Engine
-import TestSupport
 
 @Suite struct ValidationTests {
     @Test(arguments: ["a", "my-app", "a1", String(repeating: "x", count: 63)])

@@ -2,7 +2,6 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import SlipwayServer
-import TestSupport
 
 /// The frames of the engine socket, split from bytes as they arrive.
 @Suite struct EngineFrameTests {

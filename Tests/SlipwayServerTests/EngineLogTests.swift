@@ -1,5 +1,4 @@
 import Foundation
-import JSONRPC
 import Testing
 @testable import SlipwayServer
 import TestSupport

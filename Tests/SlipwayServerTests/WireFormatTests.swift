@@ -3,7 +3,6 @@ import Engine
 import JSONRPC
 import Testing
 @testable import SlipwayServer
-import TestSupport
 
 /// Params built by hand for speed say exactly what their Codable form says.
 @Suite struct WireFormatTests {
