@@ -7,12 +7,9 @@ import TestSupport
 /// Whether a workspace overlay can be mounted, found by mounting one: here it can (the suite
 /// runs where overlayfs mounts in a user namespace); with no helper it cannot, and says why.
 @Suite struct WorkspaceOverlayProbeTests {
-    static let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".build/debug/slipway-userns").path
-
     @Test func theProbeMountsAnOverlayOrSaysWhyNot() async throws {
         let scratch = tempDir()
-        #expect(await WorkspaceOverlay.unavailableReason(helper: Self.helper, scratch: scratch) == nil)
+        #expect(await WorkspaceOverlay.unavailableReason(helper: Repo.userNamespaceHelper, scratch: scratch) == nil)
         let why = await WorkspaceOverlay.unavailableReason(helper: scratch + "/no-such-helper", scratch: scratch)
         #expect(why?.isEmpty == false)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "the probe's folders are removed")
@@ -37,11 +34,11 @@ import TestSupport
                 .workspaceOverlay(for: request) { _, _, line in lines.withLock { $0.append(line) } }
             return (overlay, lines.withLock { $0 })
         }
-        let (overlay, quiet) = try await choose(.overlay, helper: Self.helper)
+        let (overlay, quiet) = try await choose(.overlay, helper: Repo.userNamespaceHelper)
         #expect(overlay?.lowers.count == 1 && overlay?.snapshot == snapshot.digest && quiet.isEmpty)
         let (none, said) = try await choose(.overlay, helper: state + "/no-such-helper")
         #expect(none == nil && said.count == 1 && said[0].hasPrefix("overlayfs cannot be mounted here ("), "\(said)")
-        let (unpacked, silent) = try await choose(.unpack, helper: Self.helper)
+        let (unpacked, silent) = try await choose(.unpack, helper: Repo.userNamespaceHelper)
         #expect(unpacked == nil && silent.isEmpty)
     }
 }

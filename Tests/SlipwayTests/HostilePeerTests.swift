@@ -63,7 +63,6 @@ import TestSupport
     /// Credentials go to a Bearer token service over plain HTTP only on loopback or insecure hosts.
     @Test(.enabled(if: !Self.hostNameIsLoopback, "this machine's host name is a loopback name, so it cannot play another host"))
     func noCredentialsToAPlainHTTPTokenServiceElsewhere() async throws {
-        let hostname = ProcessInfo.processInfo.hostName
         let records = TempDir("record")
         let record = records.path + "/auth.log"
         let peer = try FixtureServer("hostile_peer.py", ["plain-http-realm", record])

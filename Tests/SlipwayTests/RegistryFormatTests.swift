@@ -19,9 +19,6 @@ import TestSupport
         manifest["layers"]?.arrayValue?.compactMap { $0["mediaType"]?.stringValue } ?? []
     }
 
-    static func logLines(_ c: SlipwayClient, _ image: String, _ build: Int = 1) async throws -> [String] {
-        try await c.call("build/logs", ["image": .string(image), "build": .int(Int64(build))])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-    }
 
     @Test func pushesCompressLayersOnceWithGzipOrZstd() async throws {
         let registry = try await LoopbackRegistry()
@@ -39,7 +36,7 @@ import TestSupport
         func total(_ m: JSONValue) -> Int { m["layers"]?.arrayValue?.compactMap { $0["size"]?.int }.reduce(0, +) ?? 0 }
         #expect(Self.layerTypes(local).allSatisfy { $0 == "application/vnd.oci.image.layer.v1.tar" })
         #expect(total(manifest) < total(local) / 2, "pushed \(total(manifest)) bytes, local \(total(local))")
-        let pushLog = try await Self.logLines(c, "gz")
+        let pushLog = try await c.logLines("gz", build: 1)
         #expect(pushLog.contains { $0.hasPrefix("Layers compressed with gzip (level 6): \(types.count) now") })
         // Streamed to the registry as they were compressed, each in one go.
         #expect(pushLog.filter { $0.hasPrefix("Compressed and uploaded ") }.count == types.count, "\(pushLog)")
@@ -47,7 +44,7 @@ import TestSupport
         // The rebuild reuses every layer: nothing is compressed again.
         _ = try await c.call("image/trigger", ["name": "gz"])
         #expect(try await c.call("build/wait", ["image": "gz", "build": 2])["status"] == "SUCCESS")
-        #expect(try await Self.logLines(c, "gz", 2).contains { $0.hasPrefix("Layers compressed with gzip (level 6): 0 now") })
+        #expect(try await c.logLines("gz", build: 2).contains { $0.hasPrefix("Layers compressed with gzip (level 6): 0 now") })
 
         // A collection keeps the compressed layers while their image is kept, and takes them
         // (and their records) with it.

@@ -86,9 +86,6 @@ import TestSupport
         return folders
     }
 
-    static func logLines(_ c: SlipwayClient, _ image: String) async throws -> [String] {
-        try await c.call("build/logs", ["image": .string(image)])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-    }
 
     /// Creates a Dockerfile image of `dockerfile` (in a context of its own) and waits for its build.
     static func buildDockerfile(_ c: SlipwayClient, _ name: String, _ dockerfile: String, contexts: TempDir,
@@ -125,7 +122,7 @@ import TestSupport
         #expect(procs["status"] == "SUCCESS", "\(procs)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/started")
-        let log = try await Self.logLines(c, "procs")
+        let log = try await c.logLines("procs")
         Self.expectHeld(started, pids: pids, log: log)
         for folder in folders { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) outlived its build") }
         if cgroups {
@@ -223,7 +220,7 @@ import TestSupport
         #expect(procs["status"] == "SUCCESS", "\(procs)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/workspace/started")
-        let log = try await Self.logLines(c, "procs")
+        let log = try await c.logLines("procs")
         if rlimit && getuid() == 0 {
             #expect(started == 200, "RLIMIT_NPROC never holds uid 0")
         } else {
@@ -268,7 +265,7 @@ import TestSupport
         let b = try await c.call("build/wait", ["image": "nohelper", "build": 1])
         #expect(b["status"] == "FAILURE", "\(b)")
         #expect(b["message"]?.stringValue?.contains("\(bin.path)/slipway-userns cannot be run") == true, "\(b)")
-        #expect(!(try await Self.logLines(c, "nohelper")).contains("===> DETECT"))
+        #expect(!(try await c.logLines("nohelper")).contains("===> DETECT"))
     }
 
     /// The cgroups of an engine killed mid-build (named by its pid, which no process has now)

@@ -172,6 +172,13 @@ public final class SlipwayClient: Sendable {
         }
     }
 
+    /// The lines of the log of build `build` of `image` (its latest build when nil).
+    public func logLines(_ image: String, build: Int? = nil) async throws -> [String] {
+        var params = JSONObject([("image", .string(image))])
+        if let build { params["build"] = .int(Int64(build)) }
+        return try await call("build/logs", .object(params))["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+    }
+
     // MARK: Fixtures
 
     /// Creates the host stack, a store with the project's buildpacks (plus `extra`), and the
