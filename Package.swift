@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         // Also runs the built `slipway-userns` helper, which Dockerfile steps go through.
         .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime", "TestSupport", "SlipwayUserNS"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime", "TestSupport"]),
+        // SessionTests start an engine in process, which names the built launcher.
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime", "TestSupport", "SlipwayLauncher"]),
         .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayProtocol", "Engine", "BuildRuntime", "JSONRPC", "TestSupport"]),
         // End to end: the built binaries (`slipway`, the engine, the launcher, `slipctl`) driven as
         // a user or an editor drives them.
