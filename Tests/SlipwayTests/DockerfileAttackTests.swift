@@ -4,6 +4,12 @@ import Testing
 @testable import BuildRuntime
 import TestSupport
 
+/// A Dockerfile is hostile: these builds try, as an attacker would, to reach the host or another
+/// tenant through what a Dockerfile names (mount sources and targets, FROM and COPY --from,
+/// ADD URLs) and to crash or exhaust the engine. Each test runs the real builder, kernel,
+/// overlayfs, bwrap and `slipway-userns`, as root and (with `scripts/test-as-user.sh`) as a user
+/// with a subordinate id range, and checks from the host that nothing outside the build changed
+/// and nothing of the host reached the image or the log.
 @Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
 struct DockerfileAttackTests {
 

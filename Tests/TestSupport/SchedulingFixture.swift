@@ -7,7 +7,7 @@ import Synchronization
 /// A build executor whose builds end when the test says so, recording what ran and how many
 /// ran at once: scheduling is tested in process, with no sandbox and no buildpack.
 public final class GatedExecutor: BuildExecutor {
-    public struct State {
+    private struct State {
         var started: [String] = []
         var runningNow = 0
         var mostAtOnce = 0
@@ -16,7 +16,7 @@ public final class GatedExecutor: BuildExecutor {
         var early: [String: Bool] = [:]
     }
 
-    public let state = Mutex(State())
+    private let state = Mutex(State())
 
     /// "image#number", from the work folder the engine gives each build
     /// (…/<image>/<number>-<incarnation>).
