@@ -299,45 +299,4 @@ import TestSupport
         }
         #expect(ended == true, "the step left in the swept cgroup still runs")
     }
-
-    /// Where a process's cgroup folder is, from /proc/PID/cgroup and /proc/PID/mountinfo: a
-    /// hierarchy mounted at its root or at a cgroup of its own (as in a container), mount points
-    /// with escaped spaces, and none for a controller only cgroup v2 has, or not mounted.
-    @Test func cgroupFoldersAreFoundFromProcFiles() {
-        let cgroups = "12:pids:/user.slice/u 1\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/init.scope\n"
-        let mounts = """
-            31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-            35 31 0:32 /process_api /sys/fs/cgroup/mem\\040ory rw,relatime shared:9 - cgroup cgroup rw,memory
-            39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-            """
-        #expect(StepCgroup.folder(of: "pids", cgroups: cgroups, mountInfo: mounts) == "/sys/fs/cgroup/pids/user.slice/u 1")
-        #expect(StepCgroup.folder(of: "memory", cgroups: cgroups, mountInfo: mounts) == "/sys/fs/cgroup/mem ory/abc")
-        #expect(StepCgroup.folder(of: "cpu", cgroups: cgroups, mountInfo: mounts) == nil, "no cpu hierarchy is mounted")
-        #expect(StepCgroup.folder(of: "pids", cgroups: "0::/init.scope\n", mountInfo: mounts) == nil, "cgroup v2 only")
-        let elsewhere = "35 31 0:32 /other /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-        #expect(StepCgroup.folder(of: "memory", cgroups: cgroups, mountInfo: elsewhere) == nil, "the mount does not show the process's cgroup")
-    }
-
-    /// Every tmpfs of a buildpack step and of a Dockerfile step has a size, and /dev (bwrap's,
-    /// which cannot have one) is read-only.
-    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func everyTmpfsOfAStepHasASize() throws {
-        let sandbox = try SandboxRunner(tmpfsBytes: 32 << 20)
-        let rootfs = TempDir("rootfs")
-        try FileManager.default.createDirectory(atPath: rootfs.path + "/usr", withIntermediateDirectories: true)
-        let buildpack = try sandbox.arguments(rootfs: rootfs.path, mounts: [], scratch: ["/home/cnb"], environment: [:], workingDirectory: "/", command: ["true"])
-        let dockerfile = sandbox.stepArguments(user: (1000, 1000), environment: [:], workingDirectory: "/", command: ["true"])
-        for args in [buildpack, dockerfile] {
-            let flags = args.prefix { $0 != "--" }
-            let sized = flags.indices.filter { flags[$0] == "--tmpfs" }.map { (flags[$0 + 1], flags[$0 - 2] == "--size" ? Int64(flags[$0 - 1]) : nil) }
-            #expect(sized.allSatisfy { $0.1 != nil }, "\(sized)")
-            #expect(sized.contains { $0.0 == "/dev/shm" && $0.1 == 32 << 20 }, "\(sized)")
-            // /dev is read-only once bwrap made it and placed what goes in it.
-            let dev = flags.firstIndex(of: "--dev")
-            let sealed = flags.indices.first { flags[$0] == "--remount-ro" && flags[$0 + 1] == "/dev" }
-            #expect(dev != nil && sealed != nil && sealed! > dev!, "\(flags)")
-            #expect(!flags.indices.contains { $0 > (sealed ?? 0) && flags[$0].hasPrefix("/dev/") && flags[$0] != "/dev/shm" }, "\(flags)")
-        }
-        #expect(buildpack.contains("/tmp") && buildpack.indices.contains { buildpack[$0] == "--tmpfs" && buildpack[$0 + 1] == "/home/cnb" && buildpack[$0 - 1] == String(32 << 20) })
-    }
 }
