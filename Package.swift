@@ -69,13 +69,23 @@ let package = Package(
         // Clients: kp's command line, speaking JSON-RPC to `slipway` like any other client.
         .executableTarget(name: "slipctl", dependencies: ["JSONRPC"], path: "clients/slipctl"),
 
+        // What the test targets share: temporary folders, sh(), the `slipway` client, the host
+        // stack, fixture servers and the Fixtures folder (scripts, buildpacks, the Dockerfile
+        // corpus). A helper two suites use lives here, not in either suite.
+        .target(name: "TestSupport", dependencies: ["JSONRPC", "SlipwayProtocol", "BuildRuntime", "Engine", "CLinuxSyscalls"], path: "Tests/TestSupport", exclude: ["Fixtures"]),
+
+        // Each module's own tests, in process.
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime"]),
+        // Also runs the built `slipway-userns` helper, which Dockerfile steps go through.
+        .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime", "TestSupport", "SlipwayUserNS"]),
+        // SessionTests start an engine in process, which names the built launcher.
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime", "TestSupport", "SlipwayLauncher"]),
+        .testTarget(name: "SlipwayServerTests", dependencies: ["SlipwayServer", "SlipwayProtocol", "Engine", "BuildRuntime", "JSONRPC", "TestSupport"]),
+        // End to end: the built binaries (`slipway`, the engine, the launcher, `slipctl`) driven as
+        // a user or an editor drives them.
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
-            exclude: ["Fixtures"]
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayServer", "SlipwayProtocol", "Engine", "BuildRuntime", "JSONRPC", "TestSupport"]
         ),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// The descriptor-based file operations every host-side reader of a step's tree uses: no
 /// symlink is followed on any component, nothing leaves the folder, files the host writes are

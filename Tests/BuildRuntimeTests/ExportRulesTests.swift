@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// An export target that keeps new layer blobs in a scratch content store and records which
 /// blobs export keeps and the image it writes, so the export rules are checked in process.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// The sweep of a content store: what is old and unreachable goes, what changed since the
 /// collection began stays, and what a collection killed half way left moved aside comes back.

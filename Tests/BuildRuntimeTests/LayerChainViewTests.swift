@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// `LayerChainView.resolve`: a path resolved inside a stage's layers as a container resolves it
 /// in its root, which is where Dockerfile mount sources and targets are looked up: symlinks

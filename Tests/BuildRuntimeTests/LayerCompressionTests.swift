@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// Layer compression for pushes: what the parallel gzip and zstd write is what `gzip` and
 /// `zstd` read back, the same input always gives the same blob, and a layer compressed once is

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// How `ArchiveExtractor` applies what a layer holds besides plain files: hard links (kept as
 /// hard links within the layer, and refused when they name anything but a file the same layer

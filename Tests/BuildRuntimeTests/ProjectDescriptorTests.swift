@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// project.toml as the project descriptor spec (0.2 and the legacy 0.1) gives it, and what a
 /// hostile one cannot do.

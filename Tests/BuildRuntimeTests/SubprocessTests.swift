@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// What a child of the engine (bwrap, and through it a build step) inherits: its standard
 /// streams and the descriptors it is given, nothing else the process holds.

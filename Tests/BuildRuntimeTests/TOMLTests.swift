@@ -1,5 +1,6 @@
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 @Suite struct TOMLTests {
     @Test func parsesTheBuildpackSpecsShapes() throws {

@@ -3,9 +3,7 @@ import Testing
 @testable import Engine
 
 @Suite struct BuildReasonCalculatorTests {
-    static let base = BuildInputs(
-        builder: .default, sourceType: .local, sourceURL: "", sourceRevision: "sha256:aaa", sourceRef: nil, subPath: nil,
-        env: ["A": "1"], buildpacks: ["x/node": "1.0.0", "x/npm": "2.0.0"], runImageDigest: "sha256:run1")
+    static let base = BuildInputs.sample
 
     func reasons(_ last: BuildInputs?, succeeded: Bool = true, _ change: (inout BuildInputs) -> Void) -> [BuildReasonKind] {
         var current = Self.base
@@ -88,41 +86,5 @@ import Testing
     ])
     func summary(_ reasons: [BuildReasonKind], _ expected: String) {
         #expect(BuildReasonCalculator.summary(reasons) == expected)
-    }
-}
-
-@Suite struct RetentionPolicyTests {
-    @Test func keepsTheNewestTenOfEachOutcome() {
-        let builds = (1...12).map { (number: $0, status: BuildState.FAILURE) }
-        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 10, keepFailed: 10) == [1, 2])
-    }
-
-    @Test func countsSuccessesAndFailuresSeparatelyAndNeverDeletesUnfinishedBuilds() {
-        let builds: [(number: Int, status: BuildState)] = [(1, .SUCCESS), (2, .FAILURE), (3, .SUCCESS), (4, .FAILURE), (5, .SUCCESS), (6, .BUILDING), (7, .QUEUED)]
-        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 2, keepFailed: 1) == [1, 2])
-        #expect(RetentionPolicy.buildsToDelete(builds, keepSucceeded: 10, keepFailed: 10).isEmpty)
-    }
-}
-
-@Suite struct ValidationTests {
-    @Test(arguments: ["a", "my-app", "a1", String(repeating: "x", count: 63)])
-    func validNames(_ n: String) throws { try Validation.name(n, field: "name", kind: "image") }
-
-    @Test(arguments: ["", "A", "-a", "a-", "a_b", "a.b", String(repeating: "x", count: 64), "ünï"])
-    func invalidNames(_ n: String) {
-        #expect(throws: EngineError.self) { try Validation.name(n, field: "name", kind: "image") }
-    }
-
-    @Test func envNames() throws {
-        try Validation.env(["PATH_EXTRA": "x", "_a1": "y"])
-        #expect(throws: EngineError.self) { try Validation.env(["1X": "x"]) }
-        #expect(throws: EngineError.self) { try Validation.env(["A-B": "x"]) }
-        #expect(throws: EngineError.self) { try Validation.env(["CNB_APP_DIR": "x"]) }
-    }
-
-    @Test func versionOrderIsNumeric() {
-        #expect(Engine.versionLess("1.9.2", "1.10.0"))
-        #expect(!Engine.versionLess("2.0.0", "1.99.0"))
-        #expect(Engine.versionLess("1.0", "1.0.1"))
     }
 }

@@ -4,137 +4,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import Engine
-
-/// A build executor whose builds end when the test says so, recording what ran and how many
-/// ran at once: scheduling is tested in process, with no sandbox and no buildpack.
-final class GatedExecutor: BuildExecutor {
-    struct State {
-        var started: [String] = []
-        var runningNow = 0
-        var mostAtOnce = 0
-        var gates: [String: CheckedContinuation<Void, Error>] = [:]
-        /// Releases that came before their build reached its gate.
-        var early: [String: Bool] = [:]
-    }
-
-    let state = Mutex(State())
-
-    /// "image#number", from the work folder the engine gives each build
-    /// (…/<image>/<number>-<incarnation>).
-    static func name(_ request: BuildRequest) -> String {
-        let parts = request.workDirectory.split(separator: "/")
-        return "\(parts[parts.count - 2])#\(parts[parts.count - 1].prefix { $0 != "-" })"
-    }
-
-    func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
-        let name = Self.name(request)
-        state.withLock {
-            $0.started.append(name)
-            $0.runningNow += 1
-            $0.mostAtOnce = max($0.mostAtOnce, $0.runningNow)
-        }
-        defer { state.withLock { $0.runningNow -= 1 } }
-        log(.build, .stdout, "running \(name)")
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-                let early = state.withLock { s -> Bool? in
-                    if let succeed = s.early.removeValue(forKey: name) { return succeed }
-                    s.gates[name] = c
-                    return nil
-                }
-                switch early {
-                case true?: c.resume()
-                case false?: c.resume(throwing: RuntimeError.buildFailed("told to fail"))
-                case nil: break
-                }
-            }
-        } onCancel: {
-            state.withLock { $0.gates.removeValue(forKey: name) }?.resume(throwing: CancellationError())
-        }
-        return BuildResult(imageDigest: Digest.of(name), buildpacks: [], runImageDigest: Digest.of("run"), processes: [], layersAdded: 1, layersReused: 0)
-    }
-
-    /// Ends build `name` ("image#number"): successfully, or failing.
-    func release(_ name: String, succeed: Bool = true) {
-        let gate = state.withLock { s -> CheckedContinuation<Void, Error>? in
-            guard let g = s.gates.removeValue(forKey: name) else {
-                s.early[name] = succeed
-                return nil
-            }
-            return g
-        }
-        if succeed { gate?.resume() } else { gate?.resume(throwing: RuntimeError.buildFailed("told to fail")) }
-    }
-
-    var started: [String] { state.withLock { $0.started } }
-    var mostAtOnce: Int { state.withLock { $0.mostAtOnce } }
-}
-
-/// An engine on a fresh state directory with a tiny folder stack, a store with one buildpack,
-/// the `default` ClusterBuilder and a source folder; builds run on a `GatedExecutor`.
-final class SchedulingFixture: Sendable {
-    let root: URL
-    let executor = GatedExecutor()
-    let engine: Engine
-    let source: String
-
-    init(limit: Int = 2, stateDirectory: URL? = nil) async throws {
-        root = stateDirectory?.deletingLastPathComponent() ?? URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sched-\(UUID().uuidString.prefix(8))")
-        let fm = FileManager.default
-        source = root.appendingPathComponent("app").path
-        let stack = root.appendingPathComponent("stack").path
-        try fm.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: stack + "/etc", withIntermediateDirectories: true)
-        try "hello\n".write(toFile: source + "/hello.txt", atomically: true, encoding: .utf8)
-        try "stack\n".write(toFile: stack + "/etc/stack", atomically: true, encoding: .utf8)
-        let executor = self.executor
-        engine = try Engine(stateDirectory: stateDirectory ?? root.appendingPathComponent("state"),
-                            options: EngineOptions(launcherPath: "/bin/true", maxConcurrentBuilds: limit, gitPollInterval: nil),
-                            executors: { _, _, _ in BuildExecutors(all: executor) })
-        if stateDirectory == nil {
-            _ = try await engine.createClusterStack(StackSpec(name: "base", buildImage: stack, runImage: stack, id: "io.test"))
-            let procfile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("buildpacks/procfile").path
-            _ = try await engine.createClusterStore(name: "default", buildpacks: [procfile])
-            _ = try await engine.createBuilder(BuilderSpec(name: "default", stack: "base", store: "default",
-                                                           order: [OrderGroup(group: [OrderEntry(id: "slipway/procfile")])]))
-        }
-        try await engine.resume()
-    }
-
-    deinit {
-        // Only temporary files are at stake.
-        try? FileManager.default.removeItem(at: root)
-    }
-
-    func createImage(_ name: String, env: [String: String] = [:], keepSucceeded: Int? = nil) async throws -> Int? {
-        try await engine.createImage(ImageSpec(name: name, source: SourceSpec(local: .init(path: source)), env: env, successBuildHistoryLimit: keepSucceeded)).build
-    }
-
-    func status(_ image: String, _ number: Int) async throws -> Build {
-        try await engine.build(namespace: "default", image: image, number: number)
-    }
-
-    /// Waits (with a deadline) until the executor has started `names`.
-    func waitUntilStarted(_ names: String...) async throws {
-        // Generous: the whole suite shares two cores, and a start comes as soon as it can.
-        let deadline = Date().addingTimeInterval(120)
-        while !Set(names).isSubset(of: Set(executor.started)) {
-            if Date() > deadline { throw SchedulingTestFailure("\(names) did not start; started: \(executor.started)") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
-    /// Waits for build `number` of `image` to end.
-    func ended(_ image: String, _ number: Int) async throws -> Build {
-        try await engine.wait(namespace: "default", image: image, number: number, timeout: 120)
-    }
-}
-
-struct SchedulingTestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
+import TestSupport
 
 /// The queue, slots and waiters, with builds that end when the test says (BuildScheduler and
 /// the engine's use of it). End-to-end tests run the same rules with real builds.
@@ -301,7 +171,7 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         let log = try! BuildLogWriter(key: a1, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
                                       sessions: SessionRegistry(), redactor: SecretRedactor())
         defer { log.close() }
-        let build = Build(namespace: "n", image: "a", number: 1, status: .BUILDING, reasons: [], created: "", inputs: BuildReasonCalculatorTests.base,
+        let build = Build(namespace: "n", image: "a", number: 1, status: .BUILDING, reasons: [], created: "", inputs: BuildInputs.sample,
                           buildpacks: [])
         #expect(s.nextToStart() == a1)
         s.occupy(a1, .init(task: nil, log: log, build: build))
@@ -322,7 +192,7 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         let log = try! BuildLogWriter(key: old, path: NSTemporaryDirectory() + "sched-\(UUID().uuidString).log", maxBytes: 1024,
                                       sessions: SessionRegistry(), redactor: SecretRedactor())
         defer { log.close() }
-        let build = Build(namespace: "n", image: "a", number: 1, status: .BUILDING, reasons: [], created: "", inputs: BuildReasonCalculatorTests.base,
+        let build = Build(namespace: "n", image: "a", number: 1, status: .BUILDING, reasons: [], created: "", inputs: BuildInputs.sample,
                           buildpacks: [])
         s.occupy(old, .init(task: nil, log: log, build: build))
         s.enqueue(new)
@@ -337,30 +207,5 @@ struct SchedulingTestFailure: Error, CustomStringConvertible {
         }
         #expect(answered == build)
         #expect(s.vacate(old) != nil && s.running.keys.first == new)
-    }
-}
-
-/// What is said of an expired build run: for a day that it expired and when, then nothing.
-@Suite struct BuildRunExpiryTests {
-    @Test func anExpiredRunIsNamedForADayOnly() async throws {
-        let f = try await SchedulingFixture(limit: 1)
-        let hourAgo = Timestamp.format(Date().addingTimeInterval(-3600)), overADayAgo = Timestamp.format(Date().addingTimeInterval(-86400 - 60))
-        let recent = BuildRun(namespace: "default", name: "recent", image: "run.recent", build: 1, standalone: true, spec: nil, created: hourAgo)
-        let old = BuildRun(namespace: "default", name: "old", image: "run.old", build: 1, standalone: true, spec: nil, created: overADayAgo)
-        try await f.engine.store.noteExpired(recent, at: hourAgo, ended: hourAgo, status: "SUCCESS")
-        try await f.engine.store.noteExpired(old, at: overADayAgo, ended: overADayAgo, status: "FAILURE")
-        await f.engine.expireBuildRuns()
-        do {
-            _ = try await f.engine.buildRun(namespace: "default", name: "recent")
-            Issue.record("an expired run was found")
-        } catch let e as EngineError {
-            #expect(e.reason == .notFound && e.message.contains("expired at \(hourAgo)") && e.message.contains("--buildrun-ttl-succeeded"))
-        }
-        do {
-            _ = try await f.engine.buildRun(namespace: "default", name: "old")
-            Issue.record("a run expired more than a day ago was found")
-        } catch let e as EngineError {
-            #expect(e.reason == .notFound && !e.message.contains("expired"))
-        }
     }
 }

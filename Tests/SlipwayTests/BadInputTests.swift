@@ -1,10 +1,11 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Bad input of every kind gets a clear error that names the field, and changes nothing.
 @Suite struct BadInputTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     static func archives() async throws -> TempDir {
         let dir = TempDir("archives")
@@ -78,7 +79,7 @@ import Testing
         }
         // The same files in three archive formats are the same source.
         #expect(Set(digests).count == 1)
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/from-zip").contains("from-archive"))
     }
 
     @Test func badPlatformObjectsAreRefused() async throws {
@@ -100,117 +101,4 @@ import Testing
         #expect(try await c.call("clusterstore/list")["stores"] == [])
         #expect(try await c.call("clusterbuilder/list")["builders"] == [])
     }
-}
-
-/// Caps on what a build or a source may make Slipway hold, and names no helper may choke on.
-@Suite struct CapTests {
-    /// Past --max-log-bytes the log says once that lines were dropped; the build goes on.
-    @Test func aBuildLogStopsAtItsCapAndTheBuildGoesOn() async throws {
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-log-bytes", "20000"])
-        try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/chatty").path],
-                                        order: [["group": [["id": "test/chatty"], ["id": "slipway/procfile"]]]])
-        _ = try await c.call("image/create", ["name": "chatty", "env": ["LINES_TO_PRINT": "5000"],
-                                              "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
-        let b = try await c.call("build/wait", ["image": "chatty", "build": 1])
-        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
-        let lines = try await c.call("build/logs", ["image": "chatty"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-        #expect(lines.filter { $0.contains("the log size cap (--max-log-bytes)") }.count == 1)
-        #expect(!lines.contains("line 5000"))
-        let size = (try FileManager.default.attributesOfItem(atPath: state.path + "/logs/default/chatty/1.log")[.size] as? Int) ?? 0
-        #expect(size < 30000, "the log file has \(size) bytes")
-    }
-
-    /// An archive bomb given as a source stops at --max-source-bytes with a message naming the cap.
-    @Test func anArchiveBombStopsAtTheSourceCap() async throws {
-        let dir = TempDir("bomb")
-        #expect(try await sh("head -c 50000000 /dev/zero > '\(dir.path)/zeros' && cd '\(dir.path)' && zip -q bomb.zip zeros && rm zeros").status == 0)
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-source-bytes", "10485760"])
-        try await c.setUpDefaultBuilder()
-        let r = try await c.request("image/create", ["name": "bomb", "source": ["local": ["path": .string(dir.path + "/bomb.zip")]]])
-        #expect(r["error"]?["code"] == -32602)
-        #expect(r["error"]?["message"]?.stringValue?.contains("more than 10485760 bytes, the extraction cap") == true, "\(JSONWriter.string(r))")
-        #expect(try await c.call("image/list")["images"] == [])
-    }
-
-    /// A source whose only file has a one-character name builds (it crashed the server once).
-    @Test func oneCharacterNamesBuild() async throws {
-        let app = TempDir("app")
-        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/' && echo x > '\(app.path)/a' && mkdir '\(app.path)/b' && echo y > '\(app.path)/b/c'").status == 0)
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
-        try await c.setUpDefaultBuilder()
-        _ = try await c.call("image/create", ["name": "short", "source": ["local": ["path": .string(app.path)]]])
-        #expect(try await c.call("build/wait", ["image": "short", "build": 1])["status"] == "SUCCESS")
-    }
-}
-
-/// What a user gives as a buildpack, a buildpackage or a stack layout is checked, and errors
-/// name what the user gave, never a folder inside the state directory.
-@Suite struct UntrustedPackageTests {
-    @Test func buildpackErrorsNameWhatTheUserGaveAndExtensionsAreNamed() async throws {
-        let work = TempDir("bp")
-        let r = try await sh("""
-            set -e
-            cd '\(work.path)'
-            mkdir -p noapi/bin ext
-            printf '[buildpack]\\nid = "x/noapi"\\nversion = "1"\\n' > noapi/buildpack.toml
-            printf '#!/bin/sh\\n' > noapi/bin/detect; cp noapi/bin/detect noapi/bin/build; chmod +x noapi/bin/*
-            tar -czf noapi.tgz noapi
-            printf 'api = "0.10"\\n[extension]\\nid = "x/ext"\\nversion = "1"\\n' > ext/extension.toml
-            """)
-        #expect(r.status == 0, "\(r.err)")
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
-        for given in ["noapi", "noapi.tgz"] {
-            let e = try await c.request("clusterstore/create", ["name": "st", "buildpacks": [.string(work.path + "/" + given)]])
-            let message = e["error"]?["message"]?.stringValue ?? ""
-            #expect(message.contains("has no 'api'"), "\(message)")
-            #expect(message.contains(given), "\(message)")
-            #expect(!message.contains(".tmp-") && !message.contains(state.path), "an internal folder is named: \(message)")
-        }
-        let ext = try await c.request("clusterstore/create", ["name": "st", "buildpacks": [.string(work.path + "/ext")]])
-        #expect(ext["error"]?["message"]?.stringValue?.contains("image extensions are not supported yet") == true, "\(JSONWriter.string(ext))")
-    }
-
-    /// A stack given as an OCI layout whose blob is a symlink to a host file, or whose content is
-    /// not what its name says, is refused; nothing of the host is read into the content store.
-    @Test func layoutBlobsAreVerifiedAndNeverFollowed() async throws {
-        let layouts = TempDir("layouts")
-        let host = TempDir("host")
-        let marker = "HOST-MARKER-" + UUID().uuidString
-        try marker.write(toFile: host.path + "/secret", atomically: false, encoding: .utf8)
-        var refused: [String] = []
-        for attack in ["symlink", "wrong-content"] {
-            let layout = layouts.path + "/" + attack
-            try await HostStack.ociLayout(at: layout, stackID: "io.slipway.test")
-            // The largest blob is a layer of the build image.
-            let blobs = layout + "/blobs/sha256"
-            let largest = try FileManager.default.contentsOfDirectory(atPath: blobs).max {
-                ((try? FileManager.default.attributesOfItem(atPath: blobs + "/" + $0)[.size] as? Int) ?? 0)
-                    < ((try? FileManager.default.attributesOfItem(atPath: blobs + "/" + $1)[.size] as? Int) ?? 0)
-            }!
-            try FileManager.default.removeItem(atPath: blobs + "/" + largest)
-            if attack == "symlink" {
-                symlink(host.path + "/secret", blobs + "/" + largest)
-            } else {
-                try marker.write(toFile: blobs + "/" + largest, atomically: false, encoding: .utf8)
-            }
-            refused.append(layout)
-        }
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
-        for layout in refused {
-            let r = try await c.request("clusterstack/create", ["name": "s", "buildImage": .string("oci:\(layout):build"), "runImage": .string("oci:\(layout):run")])
-            #expect(r["error"]?["code"] == -32602, "\(JSONWriter.string(r))")
-        }
-        let grep = try await sh("grep -rl '\(marker)' '\(state.path)/blobs' 2>/dev/null || true")
-        #expect(grep.out.isEmpty, "host content reached the content store: \(grep.out)")
-        #expect(try await c.call("clusterstack/list")["stacks"] == [])
-    }
-}
-
-extension String {
-    var jsonValue: JSONValue { .string(self) }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 @Suite struct BlobSourceTests {
     @Test func archivesFromFileAndHTTPURLs() async throws {
         let files = TempDir("blobs")
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let r = try await sh("""
             set -e
             cd '\(files.path)'
@@ -30,7 +31,7 @@ import Testing
             #expect(b["source"]?["type"] == "Blob")
             #expect(b["source"]?["revision"]?.stringValue?.hasPrefix("sha256:") == true)
         }
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/from-file").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/from-file").contains(HelloApp.expectedLine))
 
         // The same archive again is no change; a changed archive at the same URL is a CONFIG build.
         let same = try await c.call("image/patch", ["name": "from-http", "source": ["blob": ["url": .string(server.url("app.zip"))]]])

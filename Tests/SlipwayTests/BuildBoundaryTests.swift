@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// The host side of the build boundary, attacked by a buildpack (Fixtures/buildpacks/hostile)
 /// that plants symlinks to host paths, and FIFOs, wherever the host reads or writes what a

@@ -1,29 +1,16 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// End to end through the real `slipway` binary over a pipe: real bwrap, real OCI layouts
 /// checked with skopeo and umoci.
 @Suite(.serialized) struct BuildFlowTests {
-    static let expectedLine = "Hello from Slipway! (built by slipway/build-script)"
-    static var helloApp: String { Repo.examples.appendingPathComponent("hello-app").path }
-
-    /// Runs `/cnb/process/<type>` of an OCI layout image under bwrap, as an unprivileged user.
-    static func runImage(layout: String, tag: String = "latest", process: String = "web", args: [String] = []) async throws -> String {
-        let bundle = try await UnpackedImage(layout: layout, tag: tag)
-        let run = try await sh("""
-            bwrap --bind '\(bundle.rootfs)' / --proc /proc --dev /dev --unshare-user --uid 1000 --gid 1000 --clearenv \
-              --setenv PATH /cnb/process:/cnb/lifecycle:/usr/bin:/bin --setenv CNB_LAYERS_DIR /layers /cnb/process/\(process) \(args.map { "'\($0)'" }.joined(separator: " "))
-            """)
-        guard run.status == 0 else { throw TestFailure("running the image failed (\(run.status)): \(run.err)") }
-        return run.out
-    }
-
     @Test func createBuildsARunnableImageWithLogsAndStatus() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
-        let created = try await c.call("image/create", ["name": "hello", "source": ["local": ["path": .string(Self.helloApp)]]])
+        let created = try await c.call("image/create", ["name": "hello", "source": ["local": ["path": .string(HelloApp.path)]]])
         #expect(created["build"] == 1)
         let logs = try await c.call("build/logs", ["image": "hello", "follow": true])
         #expect(logs["status"] == "SUCCESS")
@@ -69,8 +56,8 @@ import Testing
         #expect(config["config"]?["Entrypoint"] == ["/cnb/process/web"])
 
         // umoci unpacks it, and the default process prints the example's line.
-        let output = try await Self.runImage(layout: layout)
-        #expect(output.contains(Self.expectedLine))
+        let output = try await UnpackedImage.runProcess(layout: layout)
+        #expect(output.contains(HelloApp.expectedLine))
     }
 
     @Test func buildLayersLaunchMetadataAndTheLauncher() async throws {
@@ -78,7 +65,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: ["provider", "consumer"].map { Repo.fixtures.appendingPathComponent("buildpacks/" + $0).path },
                                         order: [["group": [["id": "test/provider"], ["id": "test/consumer"]]]])
-        _ = try await c.call("image/create", ["name": "layers", "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "layers", "source": ["local": ["path": .string(HelloApp.path)]]])
         let b = try await c.call("build/wait", ["image": "layers", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         let lines = try await c.call("build/logs", ["image": "layers"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
@@ -96,20 +83,20 @@ import Testing
         let info = try JSONParser.parse(Array(try await sh("skopeo inspect oci:\(layout):latest").out.utf8))
         #expect(info["Labels"]?["org.example.built-by"] == "test/consumer")
         // The launcher: exec.d output, env.launch (and per-process env.launch/<type>), default args or the user's.
-        #expect(try await Self.runImage(layout: layout).contains("web: EXECD_VAR=set by exec.d ROLE=everyone args=default-arg"))
-        #expect(try await Self.runImage(layout: layout, args: ["mine"]).contains("args=mine"))
-        #expect(try await Self.runImage(layout: layout, process: "worker").contains("worker: ROLE=worker-only"))
+        #expect(try await UnpackedImage.runProcess(layout: layout).contains("web: EXECD_VAR=set by exec.d ROLE=everyone args=default-arg"))
+        #expect(try await UnpackedImage.runProcess(layout: layout, args: ["mine"]).contains("args=mine"))
+        #expect(try await UnpackedImage.runProcess(layout: layout, process: "worker").contains("worker: ROLE=worker-only"))
     }
 
     @Test func patchTriggerRetentionFailureAndDelete() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/fail").path])
-        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(HelloApp.path)]]])
         _ = try await c.call("build/wait", ["image": "app", "build": 1])
 
         // Same content: no change, no build.
-        let same = try await c.call("image/patch", ["name": "app", "source": ["local": ["path": .string(Self.helloApp)]]])
+        let same = try await c.call("image/patch", ["name": "app", "source": ["local": ["path": .string(HelloApp.path)]]])
         #expect(same["changed"] == false)
         #expect(same["build"] == nil)
         #expect(try await c.call("build/list", ["image": "app"])["builds"]?.arrayValue?.count == 1)
@@ -149,7 +136,7 @@ import Testing
         // A failing buildpack: FAILURE with its last lines in the message.
         _ = try await c.call("clusterbuilder/create", ["name": "failing", "stack": "base", "store": "default", "order": [["group": [["id": "test/fail"]]]]])
         _ = try await c.call("image/create", ["name": "broken", "builder": ["kind": "ClusterBuilder", "name": "failing"],
-                                              "source": ["local": ["path": .string(Self.helloApp)]]])
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
         let failed = try await c.call("build/wait", ["image": "broken", "build": 1])
         #expect(failed["status"] == "FAILURE")
         let message = failed["message"]?.stringValue ?? ""
@@ -192,7 +179,7 @@ import Testing
                                         order: [["group": [["id": "test/probe"]]]])
         let probes = ["\(state.path)/state.db", Repo.root.appendingPathComponent("Package.swift").path, "/etc/hostname", "/root/.bashrc"]
         _ = try await c.call("image/create", ["name": "probe", "env": ["PROBE_PATHS": .string(probes.joined(separator: " "))],
-                                              "source": ["local": ["path": .string(Self.helloApp)]]])
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
         _ = try await c.call("build/wait", ["image": "probe", "build": 1])
         let lines = try await c.call("build/logs", ["image": "probe"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         for p in probes {
@@ -217,12 +204,12 @@ import Testing
         let state = TempDir("state")
         let first = try SlipwayClient(stateDir: state.path, arguments: ["--embedded"])
         try await first.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path])
-        _ = try await first.call("image/create", ["name": "keep", "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await first.call("image/create", ["name": "keep", "source": ["local": ["path": .string(HelloApp.path)]]])
         let kept = try await first.call("build/wait", ["image": "keep", "build": 1])
         #expect(kept["status"] == "SUCCESS")
         _ = try await first.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default", "order": [["group": [["id": "test/slow"]]]]])
         _ = try await first.call("image/create", ["name": "slow", "builder": ["kind": "ClusterBuilder", "name": "slow"], "env": ["SLEEP_SECONDS": "60"],
-                                                  "source": ["local": ["path": .string(Self.helloApp)]]])
+                                                  "source": ["local": ["path": .string(HelloApp.path)]]])
         _ = try await first.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == "slow" && $0["params"]?["status"] == "BUILDING" }
         // Let the buildpack start, then kill the server outright.
         _ = try await first.call("build/logs", ["image": "slow"])
@@ -251,7 +238,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
                                         order: [["group": [["id": "test/slow"], ["id": "slipway/procfile"]]]])
-        _ = try await c.call("image/create", ["name": "long", "env": ["SLEEP_SECONDS": "8"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "long", "env": ["SLEEP_SECONDS": "8"], "source": ["local": ["path": .string(HelloApp.path)]]])
         let b = try await c.call("build/wait", ["image": "long", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
         let lines = try await c.call("build/logs", ["image": "long"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
@@ -263,7 +250,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/slow").path],
                                         order: [["group": [["id": "test/slow"]]]])
-        _ = try await c.call("image/create", ["name": "s", "env": ["SLEEP_SECONDS": "60"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "s", "env": ["SLEEP_SECONDS": "60"], "source": ["local": ["path": .string(HelloApp.path)]]])
         // Wait until the buildpack is running.
         var started = false
         for _ in 0..<600 where !started {
@@ -286,7 +273,7 @@ import Testing
         #expect(try await c.request("build/cancel", ["image": "s"])["error"]?["code"] == 1003)
 
         // A build over its buildTimeout fails, saying so.
-        _ = try await c.call("image/create", ["name": "t", "buildTimeout": 1, "env": ["SLEEP_SECONDS": "60"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "t", "buildTimeout": 1, "env": ["SLEEP_SECONDS": "60"], "source": ["local": ["path": .string(HelloApp.path)]]])
         let timedOut = try await c.call("build/wait", ["image": "t", "build": 1])
         #expect(timedOut["status"] == "FAILURE")
         #expect(timedOut["message"]?.stringValue?.contains("timed out after 1 seconds") == true)

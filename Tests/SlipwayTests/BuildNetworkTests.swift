@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Build steps' network, for both strategies, inside a network namespace the test makes
 /// (`netns_wrapper.sh` under `unshare -n`: a private address 10.213.0.1 with an HTTP server,
@@ -14,11 +15,8 @@ import Testing
         #"(exec 3<>/dev/tcp/\#(address)/\#(port) && printf 'GET /page HTTP/1.0\r\n\r\n' >&3 && tail -n 1 <&3) 2>/dev/null || echo "\#(address) unreachable""#
     }
 
-    @Test func publicStepsReachTheNetworkAndNeverTheHostLoopback() async throws {
-        guard getuid() == 0 else {
-            print("BuildNetworkTests: skipping: making a network namespace with an interface (unshare -n, ip) needs root here")
-            return
-        }
+    @Test(.enabled(if: getuid() == 0, "making a network namespace with an interface (unshare -n, ip) needs root here"))
+    func publicStepsReachTheNetworkAndNeverTheHostLoopback() async throws {
         let work = TempDir("netns")
         let ports = work.path + "/ports"
         let state = TempDir("state")
@@ -85,7 +83,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)  // tests run with --build-network none
         try await c.setUpDefaultBuilder()
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let refused = try await c.request("image/create", ["name": "n", "network": "public", "source": ["local": ["path": .string(app)]]])
         #expect(refused["error"]?["code"] == -32602 && refused["error"]?["data"]?["field"] == "network", "\(refused)")
         #expect(refused["error"]?["message"]?.stringValue?.contains("--build-network none") == true)

@@ -1,11 +1,12 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Build runs as a code engine has them: stand-alone builds with a lifetime, and runs of an
 /// image's configuration; with logs, status, events, quotas and expiry.
 @Suite struct BuildRunTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
     static let source: JSONValue = ["local": ["path": .string(app)]]
 
     /// A stand-alone run builds a runnable image with no image behind it: it logs and reports

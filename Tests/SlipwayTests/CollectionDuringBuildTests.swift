@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A collection that runs while builds export (`system/gc`, and the one `image/delete`
 /// starts) takes nothing a running build wrote, linked or read: every image the builds
@@ -13,7 +14,7 @@ import Testing
         let dir = root + "/" + name
         let r = try await sh("""
             set -e
-            cp -r '\(BuildFlowTests.helloApp)' '\(dir)'
+            cp -r '\(HelloApp.path)' '\(dir)'
             printf '\\nhead -c \(megabytes)M /dev/zero > big.bin\\necho \(name) >> big.bin\\n' >> '\(dir)/build.sh'
             """)
         guard r.status == 0 else { throw TestFailure(r.err) }
@@ -59,7 +60,7 @@ import Testing
         let state = TempDir("state"), apps = TempDir("apps")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "3"])
         try await c.setUpDefaultBuilder()
-        _ = try await c.call("image/create", ["name": "doomed", "source": ["local": ["path": .string(BuildFlowTests.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "doomed", "source": ["local": ["path": .string(HelloApp.path)]]])
         try await c.call("build/wait", ["image": "doomed", "build": 1]).expectStatus("SUCCESS")
 
         let names = ["big0", "big1", "big2"]

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A buildpack that leaves a folder tree 25,000 levels deep in /workspace crashed the engine at
 /// export (a recursive walk out of stack), and the leftover at the next start and collection.

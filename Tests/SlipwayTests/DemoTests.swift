@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The README's demo, as most users run it: without root. Run as root (as CI is), the test makes
 /// an unprivileged user and runs the demo as that user from a copy of what the demo needs
@@ -35,7 +36,7 @@ import Testing
         #expect(r.status == 0, "demo failed (\(r.status)):\n\(r.out)\n\(r.err)")
         #expect(r.out.contains("build 1: SUCCESS"), "\(r.out)")
         #expect(r.out.contains("image/status: Ready"), "\(r.out)")
-        #expect(r.out.contains(BuildFlowTests.expectedLine), "the image did not run: \(r.out)\n\(r.err)")
+        #expect(r.out.contains(HelloApp.expectedLine), "the image did not run: \(r.out)\n\(r.err)")
         #expect(r.out.contains("stopped"), "\(r.out)")
         // The demo leaves its work folder for the user to look at; the test does not.
         if let line = r.out.split(separator: "\n").last(where: { $0.contains("everything is in /tmp/slipway-demo.") }),

@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// A second attacker's pass over the Dockerfile boundary (issue 27), after its fixes: each test
 /// is an attack that still got through when it was written (a step writes to disk past every
@@ -12,7 +13,7 @@ import Testing
 struct DockerfileAttackReviewTests {
     /// Builds `dockerfile` in `f`'s context with `maxLayerBytes` (and a namespace storage budget,
     /// if given); returns the error, if any, and the log.
-    static func attempt(_ f: DockerfileBuilderTests.Fixture, _ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil,
+    static func attempt(_ f: DockerfileBuilderFixture, _ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil,
                         builder: DockerfileBuilder? = nil) async throws -> (error: String?, log: [String], layout: String) {
         try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let lines = LineCollector()
@@ -64,7 +65,7 @@ struct DockerfileAttackReviewTests {
     /// mounts): a step writes there without bound, although the writes are dropped after it,
     /// and can fill the disk while it runs.
     @Test func writesIntoAWritableBindMountAreHeldToTheCapWhileTheStepRuns() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         for dockerfile in ["FROM base\nRUN --mount=type=bind,target=/m,rw " + Self.writer("/m/big") + "\n",
                            "FROM base AS other\nRUN mkdir /o\nFROM base\nRUN --mount=type=bind,from=other,source=o,target=/m,rw " + Self.writer("/m/big") + "\n"] {
             let attempt = try await Self.attempt(f, dockerfile, maxLayerBytes: 16 << 20)
@@ -78,7 +79,7 @@ struct DockerfileAttackReviewTests {
     /// finds: `StepDiskWatch` sees nothing, the layer is empty, and the step writes as much as
     /// the disk holds (in its layer or in a cache mount alike).
     @Test func aFileRemovedWhileItIsWrittenIsHeldToTheCap() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         for (mount, path) in [("", "/big"), ("--mount=type=cache,target=/c ", "/c/big")] {
             let dockerfile = "FROM base\nRUN \(mount)exec 3>\(path) && rm \(path) && " + Self.writer("/proc/self/fd/3").replacingOccurrences(of: ">> /proc/self/fd/3", with: ">&3") + "\n"
             let attempt = try await Self.attempt(f, dockerfile, maxLayerBytes: 16 << 20)
@@ -98,7 +99,7 @@ struct DockerfileAttackReviewTests {
     /// (the context is never written: links or an overlay lower would do), and a RUN with more
     /// mounts than the helper takes should be refused before anything is copied.
     @Test func bindMountsOfTheContextDoNotMultiplyItOnDisk() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         // A context of 6 MiB (one incompressible file).
         #expect(try await sh("head -c 6291456 /dev/urandom > '\(f.context.path)/blob'").status == 0)
         let layers = f.state.path + "/dockerfile/layers"
@@ -128,7 +129,7 @@ struct DockerfileAttackReviewTests {
     /// written between two measurements, a fraction of a second apart, can still pass the
     /// quota for that long.)
     @Test func stagesThatRunAtOnceShareOneStorageQuota() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let stages = (1...4).map { "FROM base AS s\($0)\nRUN head -c 10000000 /dev/urandom > /f\($0) && sleep 20 && echo finished-\($0)\n" }.joined()
         let last = "FROM base\n" + (1...4).map { "COPY --from=s\($0) /f\($0) /f\($0)\n" }.joined()
         let attempt = try await Self.attempt(f, stages + last, storage: 16_000_000)
@@ -146,7 +147,7 @@ struct DockerfileAttackReviewTests {
     /// lost, and the build fails or makes a wrong layer. A running build's folders need a
     /// lease.
     @Test func aCollectionLeavesARunningStepsFoldersAlone() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let steps = f.state.path + "/dockerfile/layers/.steps"
         try "FROM base\nRUN echo before > /before && sleep 3 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let layout = f.state.path + "/out-gc"

@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// A Dockerfile is hostile: these builds try, as an attacker would, to reach the host or another
 /// tenant through what a Dockerfile names (mount sources and targets, FROM and COPY --from,
@@ -9,25 +10,6 @@ import Testing
 /// overlayfs, bwrap and `slipway-userns`, as root and (with `scripts/test-as-user.sh`) as a user
 /// with a subordinate id range, and checks from the host that nothing outside the build changed
 /// and nothing of the host reached the image or the log.
-/// Whether Dockerfile steps can run here, for suites that need them (`.enabled(if:)`).
-enum DockerfileSteps {
-    /// As root, or as a user with a subordinate id range.
-    static let canRun = (try? IDMapping.forCurrentUser()) != nil
-    static let cannotRun: Comment = "Dockerfile steps need root or a subordinate id range of this user's in /etc/subuid and /etc/subgid"
-
-    /// Whether a user other than the owner may reach `path`: every folder on the way searchable
-    /// by others, and `path` readable by them.
-    static func othersCanRead(_ path: String) -> Bool {
-        var st = stat()
-        var prefix = ""
-        for part in PathSyntax.components(path).dropLast() {
-            prefix += "/" + part
-            guard stat(prefix, &st) == 0, st.st_mode & S_IXOTH != 0 else { return false }
-        }
-        return stat(path, &st) == 0 && st.st_mode & S_IROTH != 0
-    }
-}
-
 @Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
 struct DockerfileAttackTests {
 
@@ -57,7 +39,7 @@ struct DockerfileAttackTests {
 
     /// Builds `dockerfile` in `f`'s context into a fresh layout; returns the error, if any, the
     /// log, and every byte of the layout's blobs (to search for the host's secret).
-    static func attempt(_ f: DockerfileBuilderTests.Fixture, _ dockerfile: String, layout name: String,
+    static func attempt(_ f: DockerfileBuilderFixture, _ dockerfile: String, layout name: String,
                         resolve: (@Sendable (String) async throws -> OCIImage)? = nil) async throws -> (error: String?, log: [String], layout: String) {
         try dockerfile.write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let lines = LineCollector()
@@ -86,7 +68,7 @@ struct DockerfileAttackTests {
     /// context, where its target moves with the copy) resolves inside what it names, as in a
     /// container: never the host's root, which it would otherwise mount read-write.
     @Test func bindMountSourcesThatAreSymlinksStayInsideTheirRoot() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let bait = try HostBait()
         defer { bait.remove() }
         // The context: a link that points inside it, four folders up (its root).
@@ -145,7 +127,7 @@ struct DockerfileAttackTests {
     /// the mount needs is made there, and nothing is made on the host. The same holds for the
     /// sandbox's own mount points, /proc and /dev.
     @Test func mountTargetsThatAreSymlinksStayInsideTheStage() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let bait = try HostBait()
         defer { bait.remove() }
         let attempt = try await Self.attempt(f, """
@@ -196,7 +178,7 @@ struct DockerfileAttackTests {
     /// state. Without --allow-source, no host path at all, whatever the source (a folder or a
     /// git repository).
     @Test func aDockerfileNamesNoHostPathAndNoOtherNamespace() async throws {
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         // A file only root may read, and a layout outside any allowed folder.
         let hidden = "/var/tmp/slipway-hidden-" + UUID().uuidString.prefix(8).lowercased()
         defer { try? FileManager.default.removeItem(atPath: hidden) }  // test scratch
@@ -249,7 +231,7 @@ struct DockerfileAttackTests {
     /// the host's own addresses) only when `--allow-add-host` names them, a redirect checked at
     /// every hop, and all of a build's downloads held to one cap together.
     @Test func addOfAURLFollowsTheBuildsNetworkAndReachesNoHostAddress() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let record = TempDir("peer")
         let a = try FixtureServer("add_url_peer.py", [record.path + "/a"]), b = try FixtureServer("add_url_peer.py", [record.path + "/b"])
         func asked(_ peer: String) -> [String] {
@@ -292,7 +274,7 @@ struct DockerfileAttackTests {
     /// build of the Dockerfile namespace a built over a planted cache runs afresh and gets none
     /// of it, and b's COPY --chown of the same source changes no inode a's layers hold.
     @Test func noCacheOrInodeIsSharedBetweenNamespaces() async throws {
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         let from = "FROM oci:\(base.path)/oci:run\n"
@@ -336,7 +318,7 @@ struct DockerfileAttackTests {
     /// instructions, fail the build at the line that goes over a cap, long before the engine's
     /// memory grows: a 1 KB Dockerfile took the engine from 28 MB to 1.6 GB.
     @Test func expansionBombsFailAtTheLineThatGoesOver() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let doubling = (1...19).map { _ in "ENV A=$A$A" }.joined(separator: "\n")
         let argDoubling = (1...19).map { _ in "ARG B=$B$B" }.joined(separator: "\n")
         let labels = (1...12).map { i in "ENV L\(i)=$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L$L\nLABEL l\(i)=$L\(i)" }.joined(separator: "\n")
@@ -364,7 +346,7 @@ struct DockerfileAttackTests {
     /// step that writes real bytes on and on (in its layer or a cache mount) is killed while it
     /// writes; and nothing is left behind, no step folder and no partial blob.
     @Test func aLayerIsHeldToItsCapsAsItIsWritten() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let lines = LineCollector()
         func attempt(_ dockerfile: String, maxLayerBytes: Int64 = 10 << 30, storage: Int64? = nil) async -> String? {
             lines.clear()
@@ -408,7 +390,7 @@ struct DockerfileAttackTests {
     /// refused alike, a build's layers are held to what was left, and deleting the image lets
     /// a collection give the space back.
     @Test func dockerfileDataIsChargedToItsNamespace() async throws {
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--quota", "storage=50M"] + Repo.hostPathArguments)
         let from = "FROM oci:\(base.path)/oci:run\n"
@@ -450,7 +432,7 @@ struct DockerfileAttackTests {
     /// step works on a copy of its layers (which holds the stage's links as they are).
     @Test(arguments: [OverlayStepRunner.Snapshots.overlay, .copy])
     func aWorkingDirectoryThatBecameALinkStaysInsideTheStage(_ snapshots: OverlayStepRunner.Snapshots) async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let bait = try HostBait()
         defer { bait.remove() }
         let runner = OverlayStepRunner(sandbox: f.builder.runner.sandbox, namespace: f.builder.runner.namespace,
@@ -476,7 +458,7 @@ struct DockerfileAttackTests {
     /// a recursive walk of its layer once overflowed the engine's stack; nothing of the step
     /// stays, and the next build runs.
     @Test func aStepThatMakesADeepTreeFailsTheBuildAndNothingElse() async throws {
-        let f = try #require(await DockerfileBuilderTests.fixture())
+        let f = try await DockerfileBuilderFixture.make()
         let deep = try await Self.attempt(f, """
             FROM base
             RUN level=$(printf 'd/%.0s' $(seq 1000)); for i in $(seq 25); do mkdir -p "$level"; cd "$level"; done; echo made it deep
@@ -487,38 +469,5 @@ struct DockerfileAttackTests {
         #expect(steps.isEmpty, "\(steps)")
         let next = try await Self.attempt(f, "FROM base\nRUN echo after > /after\n", layout: "after")
         #expect(next.error == nil, "\(next.error ?? "")")
-    }
-}
-
-/// The attack suite again, as a user that is not root (with a subordinate id range, as Dockerfile
-/// builds need): what a step may reach differs (its ids map onto the user's range, and the host
-/// files it aims at belong to that user), so the boundary is checked from there too. Run as root
-/// (as CI is), the test makes the user and runs the built suite as them with
-/// `scripts/test-as-user.sh`; as another user, the suite above already ran as that user.
-@Suite(.enabled(if: getuid() == 0, "as another user than root, DockerfileAttackTests already ran as that user"),
-        .enabled(if: DockerfileSteps.othersCanRead(Repo.binDir.appendingPathComponent("SlipwayPackageTests.xctest").path)
-                     && DockerfileSteps.othersCanRead(Repo.fixtures.path),
-                 "another user cannot read the checkout (make its folders readable to others)"))
-struct DockerfileAttackAsUserTests {
-    static let user = "slipway-attack"
-
-    @Test func theAttackSuitePassesAsAUserWithoutRoot() async throws {
-        // A user with a range of 65,536 ids after every range /etc/subuid and /etc/subgid hold.
-        let made = try await sh("""
-            set -e
-            id -u \(Self.user) >/dev/null 2>&1 || useradd --create-home --shell /bin/bash \(Self.user)
-            for f in /etc/subuid /etc/subgid; do
-              touch "$f"
-              if ! grep -q '^\(Self.user):' "$f"; then
-                start=$(awk -F: 'BEGIN {m = 100000} {if ($2 + $3 > m) m = $2 + $3} END {print m}' "$f")
-                echo "\(Self.user):$start:65536" >> "$f"
-              fi
-            done
-            """)
-        #expect(made.status == 0, "cannot make the user \(Self.user): \(made.err)")
-        let r = try await sh("'\(Repo.root.path)/scripts/test-as-user.sh' \(Self.user) --filter 'DockerfileAttackTests/' 2>&1")
-        #expect(r.status == 0 && !r.out.contains("✘"), "the attack suite failed as \(Self.user):\n\(r.out.suffix(6000))")
-        // Every test of the suite ran, as the user, and none was skipped for want of a range.
-        #expect(r.out.contains("✔ Test bindMountSourcesThatAreSymlinksStayInsideTheirRoot() passed") && !r.out.contains("skipped"), "\(r.out.suffix(3000))")
     }
 }

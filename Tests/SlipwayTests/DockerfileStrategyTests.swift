@@ -1,29 +1,15 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// `strategy: "dockerfile"` through the engine: an image and a build run built from
 /// examples/dockerfile-app, with logs, status and a CONFIG rebuild when a build arg changes.
 @Suite struct DockerfileStrategyTests {
     static let app = Repo.examples.appendingPathComponent("dockerfile-app").path
 
-    /// Whether Dockerfile builds can run here (root, or a user with a subordinate id range);
-    /// else `suite` says it skips.
-    static func canBuild(_ suite: String) -> Bool {
-        let ok = getuid() == 0 || FileManager.default.contents(atPath: "/etc/subuid").map { String(decoding: $0, as: UTF8.self).contains(NSUserName() + ":") } == true
-        if !ok { print("\(suite): skipping: uid \(getuid()) has no subordinate id range (see /etc/subuid)") }
-        return ok
-    }
-
-    static func baseLayout() async throws -> TempDir {
-        let dir = TempDir("base")
-        try await HostStack.ociLayout(at: dir.path + "/oci", stackID: "io.slipway.test")
-        return dir
-    }
-
-    @Test func anImageAndABuildRunFromADockerfile() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileStrategyTests") else { return }
-        let base = try await Self.baseLayout()
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func anImageAndABuildRunFromADockerfile() async throws {
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         let args: JSONValue = ["BUILD_IMAGE": .string("oci:\(base.path)/oci:build"), "RUN_IMAGE": .string("oci:\(base.path)/oci:run")]
@@ -81,87 +67,5 @@ import Testing
         _ = try await c.call("image/create", ["name": "broken", "strategy": "dockerfile", "source": ["local": ["path": .string(broken.path)]]])
         let failed = try await c.call("build/wait", ["image": "broken", "build": 1])
         #expect(failed["status"] == "FAILURE" && failed["message"]?.stringValue?.contains(#"Dockerfile:2: unknown instruction "RUNN""#) == true, "\(failed)")
-    }
-}
-
-/// The build context has the source size cap: a context over it is refused when the image is
-/// made, naming the cap, and nothing is kept.
-@Suite struct DockerfileContextCapTests {
-    @Test func aContextOverTheSourceCapIsRefusedNamingIt() async throws {
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--max-source-bytes", "1048576"])
-        let app = TempDir("bigcontext")
-        try "FROM scratch\nCOPY . /\n".write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
-        try Data(repeating: 7, count: 2 << 20).write(to: URL(fileURLWithPath: app.path + "/big.bin"))
-        let r = try await c.request("image/create", ["name": "big", "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
-        #expect(r["error"]?["code"] == -32602, "\(JSONWriter.string(r))")
-        #expect(r["error"]?["message"]?.stringValue?.contains("larger than 1048576 bytes, the source size cap") == true, "\(JSONWriter.string(r))")
-        #expect(try await c.call("image/list")["images"] == [])
-    }
-}
-
-/// A new source snapshot's build context links the files the last context had the same
-/// (path, content, mode), and writes the rest: the image holds exactly the new source.
-@Suite struct DockerfileContextReuseTests {
-    @Test func aChangedSourceLinksWhatDidNotChange() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileContextReuseTests") else { return }
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path)
-        let app = TempDir("reuseapp")
-        try "FROM scratch\nCOPY . /ctx/\n".write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
-        for i in 0..<20 { try "file \(i)\n".write(toFile: app.path + "/f\(i).txt", atomically: true, encoding: .utf8) }
-        try FileManager.default.createDirectory(atPath: app.path + "/sub", withIntermediateDirectories: true)
-        try "deep\n".write(toFile: app.path + "/sub/deep.txt", atomically: true, encoding: .utf8)
-        _ = try await c.call("image/create", ["name": "r", "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
-        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
-        // One file changed, one removed, one added, one made executable (same content).
-        try "file 3, changed\n".write(toFile: app.path + "/f3.txt", atomically: true, encoding: .utf8)
-        try FileManager.default.removeItem(atPath: app.path + "/f4.txt")
-        try "new\n".write(toFile: app.path + "/added.txt", atomically: true, encoding: .utf8)
-        chmod(app.path + "/f5.txt", 0o755)
-        _ = try await c.call("image/patch", ["name": "r", "source": ["local": ["path": .string(app.path)]]])
-        let b = try await c.call("build/wait", ["image": "r", "build": 2])
-        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
-        let lines = try await c.call("build/logs", ["image": "r", "build": 2])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-        // 17 of the 20 (not f3, f4 or f5), the Dockerfile and sub/deep.txt are the same.
-        #expect(lines.contains { $0.contains("unpacked (19 unchanged file(s) linked from the last context)") }, "\(lines)")
-        let image = try await UnpackedImage(layout: state.path + "/layouts/default/r")
-        let ctx = image.rootfs + "/ctx"
-        #expect(try String(contentsOfFile: ctx + "/f3.txt", encoding: .utf8) == "file 3, changed\n")
-        #expect(!FileManager.default.fileExists(atPath: ctx + "/f4.txt"))
-        #expect(try String(contentsOfFile: ctx + "/added.txt", encoding: .utf8) == "new\n")
-        #expect(try String(contentsOfFile: ctx + "/f7.txt", encoding: .utf8) == "file 7\n")
-        #expect(try String(contentsOfFile: ctx + "/sub/deep.txt", encoding: .utf8) == "deep\n")
-        var st = stat()
-        #expect(lstat(ctx + "/f5.txt", &st) == 0 && st.st_mode & 0o777 == 0o755, "mode \(String(st.st_mode & 0o777, radix: 8))")
-        #expect(lstat(ctx + "/f6.txt", &st) == 0 && st.st_mode & 0o777 == 0o644)
-    }
-}
-
-/// A FROM tag that moves to another image is a STACK build, found by polling; the build status
-/// lists every FROM with its digest.
-@Suite struct DockerfileBaseTests {
-    @Test func aMovedFromTagIsAStackBuild() async throws {
-        guard DockerfileStrategyTests.canBuild("DockerfileBaseTests") else { return }
-        let base = try await DockerfileStrategyTests.baseLayout()
-        let state = TempDir("state")
-        let c = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "1"] + Repo.hostPathArguments)
-        let run = "oci:\(base.path)/oci:run", build = "oci:\(base.path)/oci:build"
-        _ = try await c.call("image/create", ["name": "moving", "strategy": "dockerfile", "buildArgs": ["BUILD_IMAGE": .string(build), "RUN_IMAGE": .string(run)],
-                                              "source": ["local": ["path": .string(DockerfileStrategyTests.app)]]])
-        let first = try await c.call("build/wait", ["image": "moving", "build": 1])
-        #expect(first["status"] == "SUCCESS", "\(JSONWriter.string(first))")
-        let bases = first["bases"]?.arrayValue ?? []
-        #expect(Set(bases.compactMap { $0["name"]?.stringValue }) == [run, build], "\(bases)")
-        #expect(bases.allSatisfy { $0["digest"]?.stringValue?.hasPrefix("sha256:") == true })
-
-        // The run tag moves: a new config (a label) makes a new manifest under the same tag.
-        #expect(try await sh("umoci config --image '\(base.path)/oci:run' --config.label moved=yes").status == 0)
-        try await c.waitForQueued("moving", 2)
-        let second = try await c.call("build/wait", ["image": "moving", "build": 2])
-        #expect(second["status"] == "SUCCESS" && second["reasonSummary"] == "STACK", "\(JSONWriter.string(second))")
-        #expect(second["reasons"]?.arrayValue?.first?["field"] == .string("FROM " + run), "\(JSONWriter.string(second))")
-        let newRun = second["bases"]?.arrayValue?.first { $0["name"] == .string(run) }?["digest"]
-        #expect(newRun != bases.first { $0["name"] == .string(run) }?["digest"])
     }
 }

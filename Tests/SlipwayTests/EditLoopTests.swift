@@ -2,6 +2,7 @@ import BuildRuntime
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// The edit loop (issue 21): `image/trigger` on a local source builds what is on disk now (the
 /// folder is snapshotted again; a change is a CONFIG reason beside TRIGGER, old → new snapshot
@@ -22,7 +23,7 @@ import Testing
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
         let app = TempDir("editapp")
-        #expect(try await sh("cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' '\(app.path)/'").status == 0)
+        #expect(try await sh("cp -r '\(HelloApp.path)/.' '\(app.path)/'").status == 0)
         for (file, text) in files { try text.write(toFile: app.path + "/" + file, atomically: true, encoding: .utf8) }
         let source = JSONValue.object(JSONObject([("path", .string(app.path))] + local))
         _ = try await c.call("image/create", ["name": .string(name), "source": ["local": source]])

@@ -1,19 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A change and the events that describe it are written in one transaction: when the event
 /// cannot be stored, the change is not stored either (and the client is told), so a crash
 /// between the two can never keep one without the other.
 @Suite struct EngineConsistencyTests {
     /// Runs `sql` on the state database, with the state directory's engine stopped first.
-    static func sqlite(_ db: String, _ sql: String) async throws {
-        let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(URL(fileURLWithPath: db).deletingLastPathComponent().path)'")
-        guard stop.status == 0 else { throw TestFailure("engine stop: \(stop.err)") }
-        let r = try await sh("python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()' '\(db)' \"\(sql)\"")
-        guard r.status == 0 else { throw TestFailure("sqlite: \(r.err)") }
-    }
-
     @Test func aChangeIsKeptOnlyWithItsEvents() async throws {
         let state = TempDir("state")
         let first = try SlipwayClient(stateDir: state.path)
@@ -21,10 +15,10 @@ import Testing
         first.closeInput()
         #expect(try await first.waitForExit() == 0)
         // Every event write now fails, as a crash right after the change would lose it.
-        try await Self.sqlite(state.path + "/state.db",
+        try await StateDatabase.sqlite(state.path + "/state.db",
                         "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'injected: events cannot be written'); END;")
         let c = try SlipwayClient(stateDir: state.path)
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let attempts: [(String, JSONValue)] = [
             ("image/create", ["name": "lost", "source": ["local": ["path": .string(app)]]]),
             ("secret/create", ["name": "lost", "registry": ["server": "r.example", "username": "u", "password": "p-lost"]]),
@@ -44,7 +38,7 @@ import Testing
         _ = try await c.waitForExit()
 
         // With events writable again, each change comes with its event.
-        try await Self.sqlite(state.path + "/state.db", "DROP TRIGGER no_events;")
+        try await StateDatabase.sqlite(state.path + "/state.db", "DROP TRIGGER no_events;")
         let again = try SlipwayClient(stateDir: state.path)
         for (method, params) in attempts { _ = try await again.call(method, params) }
         let events = try await again.call("event/list")["events"]?.arrayValue ?? []
@@ -60,7 +54,7 @@ import Testing
         let old = parent.path + "/old", new = parent.path + "/new"
         let first = try SlipwayClient(stateDir: old)
         try await first.setUpDefaultBuilder()
-        _ = try await first.call("image/create", ["name": "moved", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        _ = try await first.call("image/create", ["name": "moved", "source": ["local": ["path": .string(HelloApp.path)]]])
         #expect(try await first.call("build/wait", ["image": "moved", "build": 1])["status"] == "SUCCESS")
         first.closeInput()
         _ = try await first.waitForExit()

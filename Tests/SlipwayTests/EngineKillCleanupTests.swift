@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// An engine killed with SIGKILL leaves nothing running: its steps die with it (slipway-userns
 /// asks for its parent's death signal), and what outlives it anyway is killed by the next
@@ -24,7 +25,7 @@ import Testing
     /// next engine reports the build interrupted.
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
     func aStepDiesWithItsKilledEngine() async throws {
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state"), context = TempDir("context")
         let marker = "slipway-step-" + UUID().uuidString.lowercased()
         // `sleep` is not the shell's last command, so the shell (its command line holding the
@@ -32,12 +33,12 @@ import Testing
         try "FROM oci:\(base.path)/oci:build\nRUN sleep 600; echo \(marker)\n".write(toFile: context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         _ = try await c.call("image/create", ["name": "long", "strategy": "dockerfile", "source": ["local": ["path": .string(context.path)]]])
-        try await SharedEngineTests.waitUntil(timeout: 120, "the step runs") { !Self.processes(containing: marker).isEmpty }
-        let engine = try #require(SharedEngineTests.enginePID(state.path))
+        try await waitUntil(timeout: 120, "the step runs") { !Self.processes(containing: marker).isEmpty }
+        let engine = try #require(SharedEngine.enginePID(state.path))
         kill(engine, SIGKILL)
         #expect(try await c.waitForExit(timeout: 20) == 1)
-        try await SharedEngineTests.waitUntil(timeout: 20, "the step's processes are gone") { Self.processes(containing: marker).isEmpty }
-        #expect(!SharedEngineTests.engineRuns(state.path))
+        try await waitUntil(timeout: 20, "the step's processes are gone") { Self.processes(containing: marker).isEmpty }
+        #expect(!SharedEngine.engineRuns(state.path))
 
         let next = try SlipwayClient(stateDir: state.path)
         let build = try await next.call("build/status", ["image": "long", "build": 1])
@@ -53,7 +54,7 @@ import Testing
         let r = try await sh("setsid -f bash -c 'echo $$ > \(pidFile); exec -a \(marker) sleep 600' </dev/null >/dev/null 2>&1")
         try #require(r.status == 0, "\(r)")
         var pid: pid_t?
-        try await SharedEngineTests.waitUntil("the group starts") {
+        try await waitUntil("the group starts") {
             pid = pid_t((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
             return pid != nil && !Self.processes(containing: marker).isEmpty
         }
@@ -71,7 +72,7 @@ import Testing
     /// 125; given its real parent it runs the command, and the variable is not passed on.
     @Test func anAdoptedHelperRunsNothing() async throws {
         let dir = TempDir("adopted")
-        let helper = UserNamespaceStepTests.helper
+        let helper = Repo.userNamespaceHelper
         let marker = dir.path + "/ran"
         let adopted = try await sh("SLIPWAY_PARENT_PID=1 '\(helper)' --limits-only -- /bin/sh -c 'touch \(marker)'")
         #expect(adopted.status == 125, "\(adopted)")
@@ -100,8 +101,8 @@ import Testing
 
         let c = try SlipwayClient(stateDir: state.path)
         _ = try await c.call("image/list")
-        try await SharedEngineTests.waitUntil(timeout: 20, "the left group is killed") { Self.processes(containing: left).isEmpty }
-        #expect(SharedEngineTests.engineLog(state.path).contains("killed process group \(leftGroup.pid)"))
+        try await waitUntil(timeout: 20, "the left group is killed") { Self.processes(containing: left).isEmpty }
+        #expect(SharedEngine.engineLog(state.path).contains("killed process group \(leftGroup.pid)"))
         #expect(!FileManager.default.fileExists(atPath: records + "/\(leftGroup.pid)"))
         // The group of an engine that runs is there still.
         #expect(!Self.processes(containing: kept).isEmpty)

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// `slipway engine stop` loses nothing: every client gets the answers to what it asked before
 /// the engine closes it; a client that comes while a stop waits for builds is served by the
@@ -21,8 +22,8 @@ import Testing
     /// normal `engine stop`: each gets its answer (the build ended SUCCESS) before the close.
     @Test func aStopAnswersEveryClientBeforeClosingIt() async throws {
         let state = TempDir("state")
-        let c = try await SharedEngineTests.clientWithSlowBuilder(state.path)
-        try await SharedEngineTests.createSlowImage(c, "slow", seconds: 3)
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path)
+        try await SharedEngine.createSlowImage(c, "slow", seconds: 3)
         let waiters = try (0..<3).map { _ in try SlipwayClient(stateDir: state.path) }
         let follower = try SlipwayClient(stateDir: state.path)
         for w in waiters { w.send(Self.request(101, "build/wait", ["image": "slow", "build": 1])) }
@@ -46,24 +47,24 @@ import Testing
     /// served by a new engine once the old one has exited.
     @Test func aClientThatComesDuringAStopIsServedByTheNextEngine() async throws {
         let state = TempDir("state")
-        let c = try await SharedEngineTests.clientWithSlowBuilder(state.path)
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path)
         // A build that runs until it is canceled, however slow the machine.
-        try await SharedEngineTests.createSlowImage(c, "slow", seconds: 600)
-        let old = try #require(SharedEngineTests.enginePID(state.path))
+        try await SharedEngine.createSlowImage(c, "slow", seconds: 600)
+        let old = try #require(SharedEngine.enginePID(state.path))
         let stop = Task { try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'") }
-        #expect(try await SharedEngineTests.waitForEngineLog(state.path, "stopping: 1 running builds to wait for"), "\(SharedEngineTests.engineLog(state.path))")
+        #expect(try await SharedEngine.waitForEngineLog(state.path, "stopping: 1 running builds to wait for"), "\(SharedEngine.engineLog(state.path))")
 
         let late = try SlipwayClient(stateDir: state.path)
         let list = Task { try await late.call("image/list", timeout: 120) }
-        try await SharedEngineTests.waitUntil("the late client says it waits") {
+        try await waitUntil("the late client says it waits") {
             late.stderr.contains("is stopping") && late.stderr.contains("waiting for it to exit, then starting a new engine")
         }
-        #expect(SharedEngineTests.engineRuns(state.path) && SharedEngineTests.enginePID(state.path) == old)
+        #expect(SharedEngine.engineRuns(state.path) && SharedEngine.enginePID(state.path) == old)
         // The client still connected to the stopping engine ends the build the stop waits for.
         _ = try await c.call("build/cancel", ["image": "slow", "build": 1])
         let images = try await list.value["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(images == ["slow"], "\(late.stderr)")
-        #expect(SharedEngineTests.enginePID(state.path) != old)
+        #expect(SharedEngine.enginePID(state.path) != old)
         #expect(!Self.runs(old))
         try await late.call("build/status", ["image": "slow", "build": 1]).expectStatus("FAILURE")
         let stopped = try await stop.value
@@ -102,7 +103,7 @@ import Testing
         let state = TempDir("state")
         let first = try SlipwayClient(stateDir: state.path)
         _ = try await first.call("image/list")
-        let old = try #require(SharedEngineTests.enginePID(state.path))
+        let old = try #require(SharedEngine.enginePID(state.path))
         first.closeInput()
         #expect(try await first.waitForExit() == 0)
         let removed = try await sh(removal(state.path))
@@ -110,9 +111,9 @@ import Testing
 
         let second = try SlipwayClient(stateDir: state.path)
         _ = try await second.call("image/list")
-        let new = try #require(SharedEngineTests.enginePID(state.path))
+        let new = try #require(SharedEngine.enginePID(state.path))
         #expect(new != old)
-        try await SharedEngineTests.waitUntil(timeout: 15, "the old engine stops") { !Self.runs(old) }
+        try await waitUntil(timeout: 15, "the old engine stops") { !Self.runs(old) }
 
         let third = try SlipwayClient(stateDir: state.path)
         #expect(try await third.call("image/list")["images"] == [], "\(third.stderr)")
@@ -122,6 +123,6 @@ import Testing
         third.closeInput()
         let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
         #expect(stop.status == 0 && stop.out.contains("(pid \(new)) stopped"), "\(stop)")
-        try await SharedEngineTests.waitUntil(timeout: 15, "the new engine stops") { !Self.runs(new) }
+        try await waitUntil(timeout: 15, "the new engine stops") { !Self.runs(new) }
     }
 }

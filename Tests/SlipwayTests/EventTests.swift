@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// System events: kept for --event-ttl, aggregated as kubectl does, filtered, and listed a
 /// page at a time.

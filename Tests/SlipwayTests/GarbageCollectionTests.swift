@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Nothing in the state directory outlives what uses it: deleted images and their builds go
 /// whole, what is reachable is never lost (not even to a collection killed half way), and
 /// `system/df` says where the space is.
 @Suite struct GarbageCollectionTests {
-    static let helloApp = Repo.examples.appendingPathComponent("hello-app").path
+    static let helloApp = HelloApp.path
 
     /// Bytes under the state directory, each file once, not counting the SQLite files (their
     /// free pages are reused), the engine's log and its socket.
@@ -54,8 +55,8 @@ import Testing
         // What stays still builds and runs.
         _ = try await c.call("image/trigger", ["name": "keep"])
         #expect(try await c.call("build/wait", ["image": "keep", "build": 2])["status"] == "SUCCESS")
-        let out = try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/keep")
-        #expect(out.contains(BuildFlowTests.expectedLine))
+        let out = try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/keep")
+        #expect(out.contains(HelloApp.expectedLine))
     }
 
     /// The fresh cache a build fills while it saves (`cache/<ns>/<image>.new`) is the image's as
@@ -117,7 +118,7 @@ import Testing
         _ = try await c.call("image/create", ["name": "keep", "source": ["local": ["path": .string(Self.helloApp)]]])
         _ = try await c.call("build/wait", ["image": "keep", "build": 1])
         _ = try await Self.plantUnreferencedBlobs(state.path, count: 3000, size: 4096)
-        let engine = try #require(SharedEngineTests.enginePID(state.path))
+        let engine = try #require(SharedEngine.enginePID(state.path))
         c.send(.object(JSONObject([("jsonrpc", "2.0"), ("id", 900), ("method", "system/gc")])))
         // Killed as soon as it has begun to remove files (or right away, if it is quicker).
         let blobs = state.path + "/blobs/sha256"
@@ -132,7 +133,7 @@ import Testing
         let d = try SlipwayClient(stateDir: state.path)
         let inspect = try await sh("skopeo inspect 'oci:\(state.path)/layouts/default/keep:latest'")
         #expect(inspect.status == 0, "\(inspect.err)")
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/keep").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/keep").contains(HelloApp.expectedLine))
         _ = try await d.call("image/trigger", ["name": "keep"])
         #expect(try await d.call("build/wait", ["image": "keep", "build": 2])["status"] == "SUCCESS")
         _ = try await d.call("system/gc")

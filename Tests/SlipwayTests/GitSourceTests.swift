@@ -1,48 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
-
-/// A bare repository made by the test, with commits pushed from a work tree.
-final class GitFixture: Sendable {
-    let dir: TempDir
-    var bare: String { dir.path + "/remote.git" }
-    var work: String { dir.path + "/work" }
-    var url: String { "file://" + bare }
-
-    init() throws {
-        dir = TempDir("git")
-        let r = try sh("""
-            set -e
-            git init -q --bare -b main '\(dir.path)/remote.git'
-            git clone -q '\(dir.path)/remote.git' '\(dir.path)/work' 2>/dev/null
-            cd '\(dir.path)/work'
-            git config user.email t@example.com; git config user.name test
-            cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' .
-            mkdir -p services/hello && cp -r '\(Repo.examples.appendingPathComponent("hello-app").path)/.' services/hello/
-            git add -A && git commit -qm first && git tag v1 && git push -q origin main v1
-            """)
-        guard r.status == 0 else { throw TestFailure("git fixture: \(r.err)") }
-    }
-
-    func head() throws -> String { try sh("git -C '\(work)' rev-parse HEAD").out.trimmingCharacters(in: .whitespacesAndNewlines) }
-
-    /// Pushes a new commit to main and returns its SHA.
-    func pushCommit(_ file: String = "CHANGELOG") throws -> String {
-        let r = try sh("cd '\(work)' && echo \(UUID().uuidString) >> \(file) && git add -A && git commit -qm change && git push -q origin main")
-        guard r.status == 0 else { throw TestFailure(r.err) }
-        return try head()
-    }
-}
-
-extension SlipwayClient {
-    /// Waits for the notification that build `number` of `image` was queued.
-    func waitForQueued(_ image: String, _ number: Int, timeout: Double = 60) async throws {
-        _ = try await waitFor(timeout: timeout) {
-            $0["method"] == "build/statusChanged" && $0["params"]?["image"] == .string(image) && $0["params"]?["build"]?.int == number
-                && $0["params"]?["status"] == "QUEUED"
-        }
-    }
-}
+import TestSupport
 
 @Suite struct GitSourceTests {
     @Test func branchTagCommitAndNewCommitsOnTheBranch() async throws {
@@ -63,7 +22,7 @@ extension SlipwayClient {
             #expect(b["source"]?["revision"] == .string(first))
         }
         #expect(try await c.call("build/status", ["image": "branch"])["source"]?["ref"] == "main")  // the remote's default branch
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/sub").contains(HelloApp.expectedLine))
 
         // A new commit on main: the branch images rebuild with reason COMMIT; tag and pinned do not.
         let second = try repo.pushCommit()

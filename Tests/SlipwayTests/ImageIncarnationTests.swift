@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// An image deleted while its build runs, and created again under the same name: the new
 /// image starts at build 1 (as kpack's), which runs and succeeds while the deleted image's build
@@ -10,7 +11,7 @@ import Testing
 @Suite(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
 struct ImageIncarnationTests {
     @Test func aRecreatedImageBuildsWhileTheDeletedOnesBuildEnds() async throws {
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state"), contexts = TempDir("contexts")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
         let from = "FROM oci:\(base.path)/oci:build\n"
@@ -30,7 +31,7 @@ struct ImageIncarnationTests {
                                    + "n=0; while [ $n -lt 3000 ]; do echo \(marker); sleep 0.02; n=$((n+1)); done; echo old > /old")
         let first = try await c.call("image/create", ["name": "app", "strategy": "dockerfile", "source": ["local": ["path": .string(slow)]]])
         #expect(first["build"] == 1)
-        #expect(try await StepLimitsTests.poll { FileManager.default.fileExists(atPath: mount + "/started") ? true : nil } == true,
+        #expect(try await poll { FileManager.default.fileExists(atPath: mount + "/started") ? true : nil } == true,
                 "the first build's step did not start")
         // The wait reports its begin just before it waits on the old build: the delete comes
         // after (a read is not ordered before a later write, so its reply is the event to wait on).
@@ -74,7 +75,7 @@ struct ImageIncarnationTests {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
-        _ = try await c.call("image/create", ["name": "legacy", "source": ["local": ["path": .string(BuildFlowTests.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "legacy", "source": ["local": ["path": .string(HelloApp.path)]]])
         try await c.call("build/wait", ["image": "legacy", "build": 1]).expectStatus("SUCCESS")
         #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
 

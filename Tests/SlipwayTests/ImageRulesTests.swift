@@ -1,11 +1,12 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Image rules through the binary: one build at a time, queued changes collapse, list filters,
 /// save, namespaced builders, events, order groups, stacks from OCI layouts, subPath.
 @Suite struct ImageRulesTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     @Test func changesQueueBehindTheRunningBuildAndCollapseIntoOne() async throws {
         let state = TempDir("state")
@@ -143,6 +144,6 @@ import Testing
         let runLayers = runManifest["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         #expect(!runLayers.isEmpty)
         #expect(Array(appManifest["layers"]?.arrayValue?.compactMap { $0["digest"] }.prefix(runLayers.count) ?? []) == runLayers)
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/sub").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/sub").contains(HelloApp.expectedLine))
     }
 }

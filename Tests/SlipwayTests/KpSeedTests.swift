@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// slipctl, kp's command line on Slipway: every `kp` command line of the seed (kp "Managing
 /// Images and Builds", extracted into Fixtures/kp-seed-commands.txt) runs verbatim against a
@@ -25,7 +26,7 @@ import Testing
         try await engine.setUpDefaultBuilder()
         _ = try await engine.call("builder/create", ["name": "project-builder", "namespace": "default", "stack": "base", "store": "default",
                                                      "order": [["group": [["id": "slipway/build-script", "optional": true], ["id": "slipway/procfile"]]]]])
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         // A git repository and a blob of the same app.
         let work = TempDir("kpseed")
         let repo = work.path + "/repo"
@@ -119,7 +120,7 @@ import Testing
         let state = TempDir("state")
         let engine = try SlipwayClient(stateDir: state.path)
         try await engine.setUpDefaultBuilder()
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let r = try await Self.kp(["image", "create", "out", "--local-path", app, "--output", "json", "--dry-run"], state: state.path)
         #expect(r.status == 0 && r.err == "Image Resource \"out\" created (dry run)\n", "\(r)")
         let resource = try JSONParser.parse(Array(r.out.utf8))
@@ -178,7 +179,7 @@ import Testing
         let noPassword = try await Self.kp(["secret", "create", "x", "--registry", "r.example.invalid", "--registry-user", "me"], state: s)
         #expect(noPassword.status == 1 && noPassword.err.contains("set REGISTRY_PASSWORD"), "\(noPassword)")
         // An image on the namespaced builder, followed to its end.
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let built = try await ok(["image", "create", "app", "--tag", "oci:\(work.path)/app:latest", "--local-path", app, "--builder", "mine", "-n", "team", "--wait"])
         #expect(built.hasPrefix("Image Resource \"app\" created\n===> PREPARE\n") && built.contains("Build successful"), "\(built)")
         _ = try await ok(["secret", "delete", "reg"], "Secret \"reg\" deleted\n")
@@ -200,7 +201,7 @@ import Testing
                                                      "order": [["group": [["id": "slipway/procfile", "version": "0.1.0"]]]]])
         _ = try await engine.call("secret/create", ["name": "reg", "registry": ["server": "registry.example.invalid", "username": "me", "password": "s3cret-value"]])
         let work = TempDir("export")
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let repo = work.path + "/repo"
         #expect(try await sh("cp -r '\(app)' '\(repo)' && cd '\(repo)' && git init -q -b main && git -c user.email=t@example.invalid -c user.name=t add -A && git -c user.email=t@example.invalid -c user.name=t commit -qm app").status == 0)
         _ = try await engine.call("image/create", ["name": "from-git", "tag": "registry.example.invalid/team/app", "source": ["git": ["url": .string("file://\(repo)"), "revision": "main"]],
@@ -229,7 +230,7 @@ import Testing
         let state = TempDir("state")
         let engine = try SlipwayClient(stateDir: state.path)
         try await engine.setUpDefaultBuilder()
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let submitted = try await Self.kp(["buildrun", "submit", "--name", "once", "--source", app, "--wait"], state: state.path)
         #expect(submitted.status == 0 && submitted.out == "Submitting build run 'once' in namespace 'default'...\nBuild run 'once' succeeded\n", "\(submitted)")
         let list = try await Self.kp(["buildrun", "list"], state: state.path)
@@ -254,7 +255,7 @@ import Testing
         let state = TempDir("state")
         let engine = try SlipwayClient(stateDir: state.path)
         try await engine.setUpDefaultBuilder()
-        _ = try await engine.call("image/create", ["name": "tty", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        _ = try await engine.call("image/create", ["name": "tty", "source": ["local": ["path": .string(HelloApp.path)]]])
         #expect(try await engine.call("build/wait", ["image": "tty", "build": 1])["status"] == "SUCCESS")
         let onTerminal = try await sh("SLIPWAY_HOME='\(state.path)' script -qec \"'\(Self.slipctl)' build logs tty\" /dev/null")
         #expect(onTerminal.status == 0, "\(onTerminal)")
@@ -277,7 +278,7 @@ import Testing
         let state = TempDir("state")
         let engine = try SlipwayClient(stateDir: state.path)
         try await engine.setUpDefaultBuilder()
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let first = try await Self.kp(["image", "save", "one", "--local-path", app], state: state.path)
         #expect(first.out == "Image Resource \"one\" created\n", "\(first)")
         #expect(try await engine.call("build/wait", ["image": "one", "build": 1])["status"] == "SUCCESS")

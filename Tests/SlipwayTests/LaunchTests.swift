@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Images as the CNB platform spec describes them: the launcher's rules (process selection,
 /// arguments, direct and shell processes, the launch environment, exit codes), the layers a
 /// buildpack flags again, and the labels and metadata files.
 @Suite struct LaunchTests {
-    static let helloApp = Repo.examples.appendingPathComponent("hello-app").path
+    static let helloApp = HelloApp.path
     static func fixture(_ name: String) -> JSONValue { .string(Repo.fixtures.appendingPathComponent("buildpacks/" + name).path) }
 
     /// Runs `argv` in the unpacked image as a runtime would: the image's environment (PATH with

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// The Neovim plugin (clients/nvim), run headless by Debian's `neovim` against a real slipway
 /// (Fixtures/nvim_plugin_check.lua): without a builder it says how to set one; it builds the
@@ -18,7 +19,7 @@ import Testing
         try "nothing to build\n".write(toFile: bad + "/README", atomically: true, encoding: .utf8)
         let env = [
             "SLIPWAY": Repo.slipway, "STATE": work.path + "/state", "STACK": HostStack.directory, "BUILDPACKS": Repo.buildpacks.path,
-            "FIXTURE_BUILDPACKS": Repo.fixtures.appendingPathComponent("buildpacks").path, "APP": Repo.examples.appendingPathComponent("hello-app").path,
+            "FIXTURE_BUILDPACKS": Repo.fixtures.appendingPathComponent("buildpacks").path, "APP": HelloApp.path,
             "BAD_APP": bad, "OUT": work.path + "/out.json",
         ].map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
         let plugin = Repo.root.appendingPathComponent("clients/nvim").path

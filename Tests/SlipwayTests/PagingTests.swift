@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Every list method pages as Kubernetes lists do: `limit` (default 500) and `continue`.
 @Suite struct PagingTests {
@@ -59,7 +60,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         for name in ["d", "b", "a", "c", "e"] {
             _ = try await c.call("image/create", ["name": .string(name), "source": ["local": ["path": .string(app)]]])
         }

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// An app's project.toml, end to end: what goes into /workspace, build env, and its own group
 /// with an inline buildpack; and the builds it fails, with a message saying why.
@@ -67,7 +68,7 @@ import Testing
         #expect(log.contains { $0.hasPrefix("project.toml group replaces the builder's order: me/make-hello@0.0.0, slipway/procfile@") })
 
         let layout = state.path + "/layouts/default/p"
-        #expect(try await BuildFlowTests.runImage(layout: layout) == "hello from project.toml\n")
+        #expect(try await UnpackedImage.runProcess(layout: layout) == "hello from project.toml\n")
         let image = try await UnpackedImage(layout: layout)
         let workspace = image.rootfs + "/workspace"
         let fm = FileManager.default

@@ -2,29 +2,13 @@ import Foundation
 import JSONRPC
 import Synchronization
 import Testing
+import TestSupport
 
 /// What real clients and a fuzzer found at the protocol's edges: back-pressure, refused
 /// messages, silent drops, Neovim's `[]`, a full disk, big ids, huge echoes, unknown params,
 /// secrets in traces.
 @Suite struct ProtocolRobustnessTests {
     /// Runs slipway on `input` (raw bytes) to the end; returns stdout lines, stderr and the exit code.
-    static func run(_ input: [UInt8], state: String, arguments: [String] = [], wrapper: [String] = []) async throws -> (lines: [String], err: String, code: Int32) {
-        let dir = TempDir("io")
-        try Data(input).write(to: URL(fileURLWithPath: dir.path + "/in"))
-        let argv = (wrapper + [Repo.slipway, "--state-dir", state, "--idle-timeout", "60s", "--build-network", "none"] + arguments)
-            .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let r = try await sh("\(argv) < '\(dir.path)/in'")
-        return (r.out.split(separator: "\n").map(String.init), r.err, r.status)
-    }
-
-    static func request(_ id: String, _ method: String, _ params: String? = nil) -> String {
-        "{\"jsonrpc\":\"2.0\",\"id\":\(id),\"method\":\"\(method)\"" + (params.map { ",\"params\":\($0)" } ?? "") + "}"
-    }
-
-    static func lsp(_ body: String, contentType: String? = nil) -> String {
-        "Content-Length: \(body.utf8.count)\r\n" + (contentType.map { "Content-Type: \($0)\r\n" } ?? "") + "\r\n" + body
-    }
-
     /// A client that sends 2,000 rpc.discover (80 KB answers, 10 KB requests) and does not read:
     /// Slipway stops reading it while 8 MiB of output wait, so its memory stays small; every
     /// answer comes once the client reads.
@@ -41,7 +25,7 @@ import Testing
         let count = 2000
         let written = Atomic<Int>(0)
         let writer = Thread {
-            let line = Data((Self.request("1", "rpc.discover") + String(repeating: " ", count: 10_000) + "\n").utf8)
+            let line = Data((SlipwayPipe.request("1", "rpc.discover") + String(repeating: " ", count: 10_000) + "\n").utf8)
             for _ in 0..<count {
                 inPipe.fileHandleForWriting.write(line)
                 written.add(1, ordering: .relaxed)
@@ -95,38 +79,38 @@ import Testing
     /// before JSON gets -32700; a body cut short at the end is reported and exits 1.
     @Test func noMessageIsDroppedSilently() async throws {
         let state = TempDir("state")
-        let charset = Self.lsp(Self.request("1", "image/list"), contentType: "application/json; charset=latin1") + Self.lsp(Self.request("2", "image/list"))
-        var r = try await Self.run(Array(charset.utf8), state: state.path)
+        let charset = SlipwayPipe.lsp(SlipwayPipe.request("1", "image/list"), contentType: "application/json; charset=latin1") + SlipwayPipe.lsp(SlipwayPipe.request("2", "image/list"))
+        var r = try await SlipwayPipe.run(Array(charset.utf8), state: state.path)
         #expect(r.code == 0)
         #expect(r.lines.joined().contains("\"code\":-32700"))
         #expect(r.lines.joined().contains("\"id\":2,\"result\""))
 
         // A Content-Length that is no number: answered -32700, and the messages after it are read.
-        let badLength = "Content-Length: twelve\r\n\r\n" + Self.request("1", "image/list") + Self.lsp(Self.request("2", "image/list"))
-            + Self.lsp(Self.request("3", "image/list"))
-        r = try await Self.run(Array(badLength.utf8), state: state.path)
+        let badLength = "Content-Length: twelve\r\n\r\n" + SlipwayPipe.request("1", "image/list") + SlipwayPipe.lsp(SlipwayPipe.request("2", "image/list"))
+            + SlipwayPipe.lsp(SlipwayPipe.request("3", "image/list"))
+        r = try await SlipwayPipe.run(Array(badLength.utf8), state: state.path)
         #expect(r.code == 0)
         #expect(r.lines.joined().contains("\"code\":-32700"))
         #expect(r.lines.joined().contains("\"id\":2,\"result\"") && r.lines.joined().contains("\"id\":3,\"result\""), "\(r.lines)")
 
-        r = try await Self.run([0xEF, 0xBB, 0xBF] + Array((Self.request("1", "image/list") + "\n").utf8), state: state.path)
+        r = try await SlipwayPipe.run([0xEF, 0xBB, 0xBF] + Array((SlipwayPipe.request("1", "image/list") + "\n").utf8), state: state.path)
         #expect(r.lines.count == 1)
         #expect(r.lines.first?.contains("\"id\":1,\"result\"") == true)
 
-        r = try await Self.run(Array(("hello there\n" + Self.request("1", "image/list") + "\n").utf8), state: state.path)
+        r = try await SlipwayPipe.run(Array(("hello there\n" + SlipwayPipe.request("1", "image/list") + "\n").utf8), state: state.path)
         #expect(r.lines.count == 2)
         #expect(r.lines.first?.contains("\"code\":-32700") == true)
         #expect(r.lines.last?.contains("\"id\":1,\"result\"") == true)
 
-        let cut = Self.lsp(Self.request("1", "image/list")) + "Content-Length: 200\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":2"
-        r = try await Self.run(Array(cut.utf8), state: state.path)
+        let cut = SlipwayPipe.lsp(SlipwayPipe.request("1", "image/list")) + "Content-Length: 200\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":2"
+        r = try await SlipwayPipe.run(Array(cut.utf8), state: state.path)
         #expect(r.code == 1)
         #expect(r.err.contains("cut short"))
         let all = r.lines.joined(separator: "\n")
         #expect(all.contains("\"id\":1,\"result\""))
         #expect(all.contains("window/logMessage") && all.contains("200 bytes"))
 
-        r = try await Self.run(Array((Self.request("1", "image/list") + "\n{\"jsonrpc\":\"2.0\",\"id\":2,\"meth").utf8), state: state.path)
+        r = try await SlipwayPipe.run(Array((SlipwayPipe.request("1", "image/list") + "\n{\"jsonrpc\":\"2.0\",\"id\":2,\"meth").utf8), state: state.path)
         #expect(r.code == 1)
         #expect(r.lines.contains { $0.contains("-32700") })
     }
@@ -134,11 +118,11 @@ import Testing
     /// Neovim sends `{}` as `[]`; ids come back exactly as sent, however big.
     @Test func emptyArrayParamsAndExactIds() async throws {
         let state = TempDir("state")
-        let input = [Self.request("1", "image/list", "[]"), Self.request("2", "image/list", "[1]"),
-                     Self.request("123456789012345678901234567890", "image/list"), Self.request("1.50", "image/list"),
-                     Self.request("-7e3", "image/list"), Self.request("\"s\"", "image/list"),
-                     Self.request("-0", "image/list"), Self.request("1e400", "image/list")].joined(separator: "\n") + "\n"
-        let r = try await Self.run(Array(input.utf8), state: state.path)
+        let input = [SlipwayPipe.request("1", "image/list", "[]"), SlipwayPipe.request("2", "image/list", "[1]"),
+                     SlipwayPipe.request("123456789012345678901234567890", "image/list"), SlipwayPipe.request("1.50", "image/list"),
+                     SlipwayPipe.request("-7e3", "image/list"), SlipwayPipe.request("\"s\"", "image/list"),
+                     SlipwayPipe.request("-0", "image/list"), SlipwayPipe.request("1e400", "image/list")].joined(separator: "\n") + "\n"
+        let r = try await SlipwayPipe.run(Array(input.utf8), state: state.path)
         let all = r.lines.joined(separator: "\n")
         #expect(r.lines.first { $0.contains("\"id\":1,") }?.contains("\"result\"") == true)
         #expect(r.lines.first { $0.contains("\"id\":2,") }?.contains("-32602") == true)
@@ -225,16 +209,16 @@ import Testing
         let script = """
             set -e
             mount -t tmpfs -o size=4m tmpfs '\(mount.path)'
-            printf '%s\\n' '\(Self.request("1", "secret/create", #"{"name":"before","registry":{"server":"x","username":"u","password":"p"}}"#))' | "$0" "$@" >/dev/null
+            printf '%s\\n' '\(SlipwayPipe.request("1", "secret/create", #"{"name":"before","registry":{"server":"x","username":"u","password":"p"}}"#))' | "$0" "$@" >/dev/null
             dd if=/dev/zero of='\(mount.path)/fill' bs=16k 2>/dev/null || true
             exec "$0" "$@"
             """
         let wrapper = ["unshare", "--mount"] + (getuid() == 0 ? [] : ["--map-root-user"]) + ["bash", "-c", script]
-        let input = [Self.request("1", "secret/list"), Self.request("2", "event/list"),
-                     Self.request("3", "secret/create", #"{"name":"after","registry":{"server":"x","username":"u","password":"p"}}"#),
-                     Self.request("4", "clusterstack/create", #"{"name":"s","buildImage":"\#(rootfs.path)","runImage":"\#(rootfs.path)"}"#)].joined(separator: "\n") + "\n"
+        let input = [SlipwayPipe.request("1", "secret/list"), SlipwayPipe.request("2", "event/list"),
+                     SlipwayPipe.request("3", "secret/create", #"{"name":"after","registry":{"server":"x","username":"u","password":"p"}}"#),
+                     SlipwayPipe.request("4", "clusterstack/create", #"{"name":"s","buildImage":"\#(rootfs.path)","runImage":"\#(rootfs.path)"}"#)].joined(separator: "\n") + "\n"
         // In one process, so that it is Slipway starting on the full disk that is tested.
-        let r = try await Self.run(Array(input.utf8), state: state, arguments: ["--embedded"], wrapper: wrapper)
+        let r = try await SlipwayPipe.run(Array(input.utf8), state: state, arguments: ["--embedded"], wrapper: wrapper)
         #expect(r.code == 0, "\(r.err)")
         let byID = Dictionary(uniqueKeysWithValues: r.lines.compactMap { l -> (Int, JSONValue)? in
             guard let v = try? JSONParser.parse(Array(l.utf8)), let id = v["id"]?.int else { return nil }

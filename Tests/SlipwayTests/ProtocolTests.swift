@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// JSON-RPC behaviour of the real binary: framing, batches, ids, caps, lifecycle, exit codes.
 @Suite struct ProtocolTests {
@@ -90,7 +91,7 @@ import Testing
     static func runClientScript(_ name: String) async throws -> JSONValue {
         let state = TempDir("state")
         let script = Repo.fixtures.appendingPathComponent(name).path
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let r = try await sh("python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)'")
         guard r.status == 0 else { throw TestFailure("\(name) failed: \(r.err)") }
         return try JSONParser.parse(Array(r.out.utf8))
@@ -118,7 +119,7 @@ import Testing
         #expect(pip.status == 0, "\(pip.err)")
         let state = TempDir("state")
         let script = Repo.fixtures.appendingPathComponent("python_client_check.py").path
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let r = try await sh("PYTHONPATH='\(installed)' /usr/bin/python3 '\(script)' '\(Repo.slipway)' '\(state.path)' '\(HostStack.directory)' '\(Repo.buildpacks.path)' '\(app)'")
         #expect(r.status == 0, "\(r.err)")
         let out = try JSONParser.parse(Array(r.out.utf8))
@@ -154,7 +155,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder()
-        _ = try await c.call("image/create", ["name": "p", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        _ = try await c.call("image/create", ["name": "p", "source": ["local": ["path": .string(HelloApp.path)]]])
         let r = try await c.call("build/wait", ["image": "p", "build": 1, "workDoneToken": "wait-1"])
         #expect(r["status"] == "SUCCESS")
         let progress = c.notifications("$/progress").filter { $0["token"] == "wait-1" }
@@ -172,7 +173,7 @@ import Testing
         let bad = try await c.request("session/subscribe", ["enable": ["nope"]])
         #expect(bad["error"]?["data"]?["field"] == "enable[0]")
         try await c.setUpDefaultBuilder()
-        _ = try await c.call("image/create", ["name": "sub", "source": ["local": ["path": .string(BuildFlowTests.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "sub", "source": ["local": ["path": .string(HelloApp.path)]]])
         _ = try await c.call("build/wait", ["image": "sub", "build": 1])
         try await Task.sleep(for: .milliseconds(200))
         #expect(c.notifications("event").isEmpty)

@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Queue faults found by reading the code and by fuzzing, end to end (BuildSchedulingTests
 /// has them in process): a build whose image is deleted, and a build whose end cannot be
 /// recorded, still answer everyone waiting and free their slot.
 @Suite struct QueueFaultTests {
-    static let helloApp = Repo.examples.appendingPathComponent("hello-app").path
+    static let helloApp = HelloApp.path
 
     /// `image/trigger` then `image/delete` in one pipeline: every reply comes and the pipeline
     /// ends (it used to hang at end of input 7 runs in 10).
@@ -18,10 +19,10 @@ import Testing
         #expect(try await c.waitForExit() == 0)
         for round in 1...5 {
             let name = "gone\(round)"
-            let input = [SharedEngineTests.request(1, "image/create", "{\"name\":\"\(name)\",\"source\":{\"local\":{\"path\":\"\(Self.helloApp)\"}}}"),
-                         SharedEngineTests.request(2, "image/trigger", "{\"name\":\"\(name)\"}"),
-                         SharedEngineTests.request(3, "image/delete", "{\"name\":\"\(name)\"}")].joined(separator: "\n") + "\n"
-            let r = try await ProtocolRobustnessTests.run(Array(input.utf8), state: state.path)
+            let input = [SlipwayPipe.request(1, "image/create", "{\"name\":\"\(name)\",\"source\":{\"local\":{\"path\":\"\(Self.helloApp)\"}}}"),
+                         SlipwayPipe.request(2, "image/trigger", "{\"name\":\"\(name)\"}"),
+                         SlipwayPipe.request(3, "image/delete", "{\"name\":\"\(name)\"}")].joined(separator: "\n") + "\n"
+            let r = try await SlipwayPipe.run(Array(input.utf8), state: state.path)
             #expect(r.code == 0, "round \(round): \(r.err)")
             let replies = r.lines.compactMap { try? JSONParser.parse(Array($0.utf8)) }
             for id in 1...3 { #expect(replies.contains { $0["id"] == .int(Int64(id)) && $0["result"] != nil }, "round \(round): no reply to \(id): \(r.lines)") }
@@ -36,9 +37,9 @@ import Testing
     /// is deleted are answered (the build ends FAILURE, "image deleted"), and so is `shutdown`.
     @Test func waitersOfADeletedImageAreAnswered() async throws {
         let state = TempDir("state")
-        let c = try await SharedEngineTests.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
         let other = try SlipwayClient(stateDir: state.path)
-        try await SharedEngineTests.createSlowImage(c, "doomed", seconds: 60)
+        try await SharedEngine.createSlowImage(c, "doomed", seconds: 60)
         _ = try await c.call("image/trigger", ["name": "doomed"])  // build 2, queued behind build 1
         _ = try await c.call("image/create", ["name": "after", "source": ["local": ["path": .string(Self.helloApp)]]])
         async let follow = c.request("build/logs", ["image": "doomed", "build": 1, "follow": true])
@@ -70,7 +71,7 @@ import Testing
         try await c.setUpDefaultBuilder()
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
-        try await EngineConsistencyTests.sqlite(state.path + "/state.db", """
+        try await StateDatabase.sqlite(state.path + "/state.db", """
             CREATE TRIGGER no_finish BEFORE INSERT ON builds WHEN NEW.status = 'SUCCESS' BEGIN SELECT RAISE(ABORT, 'injected: the disk failed'); END;
             """)
         let d = try SlipwayClient(stateDir: state.path, arguments: ["--max-concurrent-builds", "1"])
@@ -81,48 +82,9 @@ import Testing
             let b = try await d.call("build/wait", ["image": .string(name), "build": 1], timeout: 60)
             #expect(b["status"] == "SUCCESS", "\(name): \(b)")
         }
-        #expect(try await SharedEngineTests.waitForEngineLog(state.path, "ended SUCCESS, but that cannot be recorded"))
+        #expect(try await SharedEngine.waitForEngineLog(state.path, "ended SUCCESS, but that cannot be recorded"))
         // Asked after it ended, the engine answers it as it ended (not BUILDING forever).
         #expect(try await d.call("build/wait", ["image": "first", "build": 1], timeout: 20)["status"] == "SUCCESS")
         #expect(try await d.call("build/status", ["image": "first", "build": 1])["status"] == "SUCCESS")
-    }
-}
-
-/// Requests wait only for earlier writes of their connection that touch the same objects.
-@Suite struct RequestOrderingTests {
-    /// A `clusterstack/create` that waits on a slow registry holds back `clusterbuilder/create`
-    /// on that stack (and the `image/create` on that builder), but not `image/get` of another
-    /// object, and nothing on another connection.
-    @Test func aSlowWriteHoldsBackOnlyWhatTouchesItsObjects() async throws {
-        let state = TempDir("state")
-        let records = TempDir("rec")
-        let record = records.path + "/record"
-        let registry = try FixtureServer("hostile_peer.py", ["slow", record])
-        let c = try SlipwayClient(stateDir: state.path)
-        let other = try SlipwayClient(stateDir: state.path)
-        _ = try await other.call("image/list")
-        let ref = "127.0.0.1:\(registry.port)/stack"
-        func send(_ id: Int, _ method: String, _ params: JSONValue) {
-            c.send(.object(JSONObject([("jsonrpc", "2.0"), ("id", .int(Int64(id))), ("method", .string(method)), ("params", params)])))
-        }
-        send(101, "clusterstack/create", ["name": "slow", "buildImage": .string(ref + ":build"), "runImage": .string(ref + ":run")])
-        send(102, "clusterbuilder/create", ["name": "b", "stack": "slow", "store": "none", "order": [["group": [["id": "x"]]]]])
-        send(103, "image/create", ["name": "app", "builder": ["kind": "ClusterBuilder", "name": "b"], "source": ["local": ["path": "/nonexistent"]]])
-        send(104, "image/get", ["name": "unrelated"])
-        send(105, "clusterstack/get", ["name": "other"])
-        func answered(_ id: Int) -> Bool { c.messages.contains { $0["id"] == .int(Int64(id)) } }
-        _ = try await c.waitFor { $0["id"] == 104 }
-        _ = try await c.waitFor { $0["id"] == 105 }
-        #expect(try await other.call("image/list")["images"] == [])  // another connection is not held
-        #expect(!answered(101), "the stack create was released early")
-        #expect(!answered(102) && !answered(103), "a request on the slow stack's builder ran before the stack was created")
-        try Data().write(to: URL(fileURLWithPath: record + ".go"))
-        let stack = try await c.waitFor { $0["id"] == 101 }
-        #expect(stack["error"] != nil)  // the registry answered 404
-        _ = try await c.waitFor { $0["id"] == 102 }
-        let image = try await c.waitFor { $0["id"] == 103 }
-        let order = c.messages.compactMap { $0["id"]?.int }
-        #expect(order.firstIndex(of: 101)! < order.firstIndex(of: 102)! && order.firstIndex(of: 102)! < order.firstIndex(of: 103)!, "\(order)")
-        #expect(image["error"] != nil)
     }
 }

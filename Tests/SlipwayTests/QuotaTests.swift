@@ -1,12 +1,12 @@
 import Foundation
 import JSONRPC
 import Testing
-@testable import Engine
+import TestSupport
 
 /// Quotas per namespace (images, build runs, stored bytes) and bounds on what a request may
 /// carry: over a limit is a clear error, and nothing changes.
 @Suite struct QuotaTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     /// A client whose `broken` ClusterBuilder is never ready: its images' builds fail at once,
     /// so many images cost no build.
@@ -90,17 +90,5 @@ import Testing
             if r["result"] != nil { accepted += 1 } else if r["error"]?["code"] == 1005 { refused += 1 }
         }
         #expect(accepted == 100 && refused == 20)
-    }
-
-    @Test(arguments: [("images=5", Quota(images: 5)), ("images=unlimited,storage=10G", Quota(images: nil, storage: 10 << 30)),
-                      ("buildruns=0", Quota(buildruns: 0))])
-    func quotaFlags(_ text: String, _ expected: Quota) throws {
-        guard case .success(let q) = Quota.parse(text) else { Issue.record("\(text) should parse"); return }
-        #expect(q == expected)
-    }
-
-    @Test(arguments: ["images", "images=-1", "disk=5", "storage=5X", ""])
-    func badQuotaFlags(_ text: String) {
-        guard case .failure = Quota.parse(text) else { Issue.record("\(text) should be refused"); return }
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Images stay up to date by themselves: BUILDER rebuilds when the store gets new buildpack
 /// versions, STACK rebuilds as rebases when the run image changes.
 @Suite struct RebuildTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     /// The statuses of every build, in notification order, checked for at most `limit` at once.
     static func maxConcurrent(_ c: SlipwayClient) -> Int {
@@ -89,7 +90,7 @@ import Testing
         #expect(after.first != before.first)
         let bundle = try await UnpackedImage(layout: layout)
         #expect(try String(contentsOfFile: bundle.rootfs + "/etc/run-image-version", encoding: .utf8) == "v2\n")
-        #expect(try await BuildFlowTests.runImage(layout: layout).contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: layout).contains(HelloApp.expectedLine))
         let status = try await c.call("build/status", ["image": "r", "build": 2])
         #expect(status["runImage"]?.stringValue?.hasSuffix(runDigest) == true)
         let labels = try JSONParser.parse(Array(try await sh("skopeo inspect oci:\(layout):latest").out.utf8))["Labels"]
@@ -239,7 +240,7 @@ import Testing
         #expect(lines.contains("Reusing layer 'test/keeper:tool' from the previous image"))
         let second = try JSONParser.parse(Array(try await sh("skopeo inspect --raw oci:\(layout):latest").out.utf8))["layers"]?.arrayValue?.compactMap { $0["digest"] } ?? []
         #expect(second == first)
-        #expect(try await BuildFlowTests.runImage(layout: layout).contains("kept tool works"))
+        #expect(try await UnpackedImage.runProcess(layout: layout).contains("kept tool works"))
     }
 
     @Test func aFailedBuildLeavesTheCacheAsItWas() async throws {

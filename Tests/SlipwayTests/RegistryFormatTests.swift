@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Registry-grade images: layers pushed compressed (gzip by default, zstd on request, each
 /// compressed once), stack images pulled whatever their layers and manifest format, registries
 /// on TLS with a private CA, and 5xx answers retried.
 @Suite struct RegistryFormatTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     static func rawManifest(_ reference: String, _ flags: String = "--tls-verify=false") async throws -> JSONValue {
         let r = try await sh("skopeo inspect --raw \(flags) docker://\(reference)")
@@ -18,9 +19,6 @@ import Testing
         manifest["layers"]?.arrayValue?.compactMap { $0["mediaType"]?.stringValue } ?? []
     }
 
-    static func logLines(_ c: SlipwayClient, _ image: String, _ build: Int = 1) async throws -> [String] {
-        try await c.call("build/logs", ["image": .string(image), "build": .int(Int64(build))])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-    }
 
     @Test func pushesCompressLayersOnceWithGzipOrZstd() async throws {
         let registry = try await LoopbackRegistry()
@@ -38,7 +36,7 @@ import Testing
         func total(_ m: JSONValue) -> Int { m["layers"]?.arrayValue?.compactMap { $0["size"]?.int }.reduce(0, +) ?? 0 }
         #expect(Self.layerTypes(local).allSatisfy { $0 == "application/vnd.oci.image.layer.v1.tar" })
         #expect(total(manifest) < total(local) / 2, "pushed \(total(manifest)) bytes, local \(total(local))")
-        let pushLog = try await Self.logLines(c, "gz")
+        let pushLog = try await c.logLines("gz", build: 1)
         #expect(pushLog.contains { $0.hasPrefix("Layers compressed with gzip (level 6): \(types.count) now") })
         // Streamed to the registry as they were compressed, each in one go.
         #expect(pushLog.filter { $0.hasPrefix("Compressed and uploaded ") }.count == types.count, "\(pushLog)")
@@ -46,7 +44,7 @@ import Testing
         // The rebuild reuses every layer: nothing is compressed again.
         _ = try await c.call("image/trigger", ["name": "gz"])
         #expect(try await c.call("build/wait", ["image": "gz", "build": 2])["status"] == "SUCCESS")
-        #expect(try await Self.logLines(c, "gz", 2).contains { $0.hasPrefix("Layers compressed with gzip (level 6): 0 now") })
+        #expect(try await c.logLines("gz", build: 2).contains { $0.hasPrefix("Layers compressed with gzip (level 6): 0 now") })
 
         // A collection keeps the compressed layers while their image is kept, and takes them
         // (and their records) with it.
@@ -79,7 +77,7 @@ import Testing
         let copy = TempDir("copy")
         let copied = try await sh("skopeo copy --src-tls-verify=false --dest-compress-format gzip docker://\(ztag) oci:\(copy.path)/img:x")
         #expect(copied.status == 0, "\(copied.err)")
-        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: copy.path + "/img", tag: "x").contains(HelloApp.expectedLine))
     }
 
     /// Runs an image whose local layout keeps a pulled run image's zstd layer as it came: umoci
@@ -88,7 +86,7 @@ import Testing
         let gzipped = TempDir("gzipped")
         let converted = try await sh("skopeo copy --dest-compress --dest-compress-format gzip oci:\(layout):latest oci:\(gzipped.path)/img:x")
         guard converted.status == 0 else { throw TestFailure("skopeo copy: \(converted.err)") }
-        return try await BuildFlowTests.runImage(layout: gzipped.path + "/img", tag: "x")
+        return try await UnpackedImage.runProcess(layout: gzipped.path + "/img", tag: "x")
     }
 
     /// Stack images in Docker schema 2 with gzip layers, OCI with zstd layers, and OCI with
@@ -116,7 +114,7 @@ import Testing
         _ = try await c.call("image/create", ["name": "plain", "tag": .string(plain), "source": ["local": ["path": .string(Self.app)]]])
         let b = try await c.call("build/wait", ["image": "plain", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
-        #expect(try await Self.runThroughGzip(layout: state.path + "/layouts/.registry/default/plain").contains(BuildFlowTests.expectedLine))
+        #expect(try await Self.runThroughGzip(layout: state.path + "/layouts/.registry/default/plain").contains(HelloApp.expectedLine))
         let plainTypes = Self.layerTypes(try await Self.rawManifest(plain))
         #expect(plainTypes.contains("application/vnd.oci.image.layer.v1.tar"), "\(plainTypes)")
         #expect(plainTypes.contains("application/vnd.oci.image.layer.v1.tar+zstd"), "the pulled run image's layer goes as it came: \(plainTypes)")
@@ -128,7 +126,7 @@ import Testing
         _ = try await c.call("image/create", ["name": "again", "builder": ["kind": "ClusterBuilder", "name": "onplain"], "source": ["local": ["path": .string(Self.app)]]])
         let again = try await c.call("build/wait", ["image": "again", "build": 1])
         #expect(again["status"] == "SUCCESS", "\(JSONWriter.string(again))")
-        #expect(try await Self.runThroughGzip(layout: state.path + "/layouts/default/again").contains(BuildFlowTests.expectedLine))
+        #expect(try await Self.runThroughGzip(layout: state.path + "/layouts/default/again").contains(HelloApp.expectedLine))
     }
 
     /// A registry on TLS whose certificate a private CA signed: refused until that CA is given,
@@ -177,7 +175,7 @@ import Testing
         #expect(byFlag["status"] == "SUCCESS", "\(JSONWriter.string(byFlag))")
         let copy = TempDir("copy")
         #expect(try await sh("skopeo copy --src-cert-dir '\(pki.path)/certs' docker://\(registry.host)/tls/app:3 oci:\(copy.path)/img:x").status == 0)
-        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: copy.path + "/img", tag: "x").contains(HelloApp.expectedLine))
     }
 
     /// A registry behind a proxy that answers 503 twice: the push retries and succeeds. One

@@ -1,94 +1,10 @@
 import Foundation
 import JSONRPC
 import Testing
-
-/// A real `docker-registry` on 127.0.0.1, started by the test, optionally with htpasswd auth.
-final class LoopbackRegistry: Sendable {
-    let process: Process
-    let dir: TempDir
-    let port: Int
-    var host: String { "127.0.0.1:\(port)" }
-    var log: String { (try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "" }
-
-    init(user: String? = nil, password: String? = nil, tokenAuth: (realm: String, certificate: String)? = nil, tls: (certificate: String, key: String)? = nil,
-         reusing: LoopbackRegistry? = nil) async throws {
-        dir = reusing?.dir ?? TempDir("registry")
-        var auth = ""
-        if let tokenAuth {
-            auth = "auth:\n  token:\n    realm: \(tokenAuth.realm)\n    service: slipway-registry\n    issuer: slipway-test-issuer\n    rootcertbundle: \(tokenAuth.certificate)\n"
-        } else if let user, let password {
-            let r = try await sh("htpasswd -Bbn '\(user)' '\(password)' > '\(dir.path)/htpasswd'")
-            guard r.status == 0 else { throw TestFailure("htpasswd: \(r.err)") }
-            auth = "auth:\n  htpasswd:\n    realm: slipway-test\n    path: \(dir.path)/htpasswd\n"
-        }
-        // A port the OS gives (free when asked); if another process takes it before the
-        // registry binds it, the registry exits and another port is tried.
-        for _ in 0..<5 {
-            let port: Int
-            if let reusing {
-                port = reusing.port
-            } else {
-                let given = try await sh("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
-                guard let p = Int(given.out.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw TestFailure("no free port: \(given.err)") }
-                port = p
-            }
-            if let p = try await Self.start(dir: dir, port: port, tls: tls, auth: auth) {
-                self.port = port
-                self.process = p
-                return
-            }
-            if reusing != nil { break }
-        }
-        throw TestFailure("docker-registry did not start: \((try? String(contentsOfFile: dir.path + "/registry.log", encoding: .utf8)) ?? "")")
-    }
-
-    /// Starts docker-registry on `port`; nil when it exits before it answers.
-    static func start(dir: TempDir, port: Int, tls: (certificate: String, key: String)?, auth: String) async throws -> Process? {
-        let config = """
-            version: 0.1
-            log:
-              level: info
-            storage:
-              filesystem:
-                rootdirectory: \(dir.path)/data
-            http:
-              addr: 127.0.0.1:\(port)
-            \(tls.map { "  tls:\n    certificate: \($0.certificate)\n    key: \($0.key)" } ?? "")
-            \(auth)
-            """
-        try config.write(toFile: dir.path + "/config.yml", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        p.arguments = ["serve", dir.path + "/config.yml"]
-        _ = FileManager.default.createFile(atPath: dir.path + "/registry.log", contents: nil)
-        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.path + "/registry.log"))
-        p.standardOutput = logHandle
-        p.standardError = logHandle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        // A loaded machine (the whole suite at once) can take seconds to start it: poll with a
-        // deadline, off the cooperative pool (async sh, Task.sleep).
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if try await sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:\(port)/v2/").out != "000" { return p }
-            if !p.isRunning { return nil }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        p.terminate()
-        return nil
-    }
-
-    /// How many blob uploads the registry accepted (from its access log).
-    var uploads: Int { log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/") && $0.contains("/blobs/uploads/") }.count }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
+import TestSupport
 
 @Suite struct RegistryTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     @Test func buildsArePushedWithBuildNumberAndAdditionalTagsAndRepushesUploadNothing() async throws {
         let registry = try await LoopbackRegistry()
@@ -116,7 +32,7 @@ final class LoopbackRegistry: Sendable {
         #expect(inspect["Labels"]?["io.buildpacks.lifecycle.metadata"] != nil)
         let copy = TempDir("copy")
         #expect(try await sh("skopeo copy --src-tls-verify=false docker://\(tag) oci:\(copy.path)/img:x").status == 0)
-        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: copy.path + "/img", tag: "x").contains(HelloApp.expectedLine))
 
         // A rebuild with nothing changed uploads no blob: only manifests travel.
         let before = registry.uploads
@@ -196,7 +112,7 @@ final class LoopbackRegistry: Sendable {
         _ = try await c.call("image/create", ["name": "on-pulled", "source": ["local": ["path": .string(Self.app)]]])
         let b = try await c.call("build/wait", ["image": "on-pulled", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
-        #expect(try await BuildFlowTests.runImage(layout: state.path + "/layouts/default/on-pulled").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/on-pulled").contains(HelloApp.expectedLine))
 
         // Pushed to the registry the run image came from: its layers are mounted, not uploaded.
         _ = try await c.call("image/create", ["name": "mounted", "tag": .string("\(registry.host)/apps/mounted:1"), "source": ["local": ["path": .string(Self.app)]]])
@@ -274,7 +190,7 @@ final class LoopbackRegistry: Sendable {
         #expect(patches >= 3)  // a 40 MB app layer in 16 MB chunks
         let copy = TempDir("copy")
         #expect(try await sh("skopeo copy --src-tls-verify=false --src-creds 'helped:\(password)' docker://\(tag) oci:\(copy.path)/img:x").status == 0)
-        #expect(try await BuildFlowTests.runImage(layout: copy.path + "/img", tag: "x").contains(BuildFlowTests.expectedLine))
+        #expect(try await UnpackedImage.runProcess(layout: copy.path + "/img", tag: "x").contains(HelloApp.expectedLine))
     }
 
     /// Credentials that cannot be resolved fail the build, naming the cause; nothing is

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// Inside a step: no nested user namespaces (`--disable-userns`), and a seccomp filter that
 /// refuses what Docker's default profile refuses. A timed-out step leaves no process behind.
@@ -30,7 +31,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         try await c.setUpDefaultBuilder(extraBuildpacks: [bp], order: [["group": [["id": "test/syscall-probe"]]]])
-        _ = try await c.call("image/create", ["name": "probe", "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+        _ = try await c.call("image/create", ["name": "probe", "source": ["local": ["path": .string(HelloApp.path)]]])
         _ = try await c.call("build/wait", ["image": "probe", "build": 1])
         let lines = try await c.call("build/logs", ["image": "probe"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
         var results: [String: String] = [:]
@@ -62,7 +63,7 @@ import Testing
                                         order: [["group": [["id": "test/slow"]]]])
         let marker = String(4000 + Int.random(in: 0..<999))  // sleep's argument, to find its process
         _ = try await c.call("image/create", ["name": "slow", "buildTimeout": 2, "env": ["SLEEP_SECONDS": .string(marker)],
-                                              "source": ["local": ["path": .string(Repo.examples.appendingPathComponent("hello-app").path)]]])
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
         let b = try await c.call("build/wait", ["image": "slow", "build": 1])
         #expect(b["status"] == "FAILURE")
         #expect(b["message"]?.stringValue?.contains("timed out") == true)

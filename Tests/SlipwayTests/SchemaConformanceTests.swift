@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Synchronization
 import Testing
+import TestSupport
 
 /// Every reply of a session that uses every method matches the result schema spec/openrpc.json
 /// gives it: no field the spec does not declare, none of the wrong type
@@ -25,7 +26,7 @@ import Testing
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
         let r = Recorder(c)
-        let app = Repo.examples.appendingPathComponent("hello-app").path
+        let app = HelloApp.path
         let buildpacks = ["build-script", "procfile"].map { JSONValue.string(Repo.buildpacks.appendingPathComponent($0).path) }
         let slow = JSONValue.string(Repo.fixtures.appendingPathComponent("buildpacks/slow").path)
         let order: JSONValue = [["group": [["id": "slipway/build-script", "optional": true], ["id": "slipway/procfile"]]]]

@@ -2,73 +2,13 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import SlipwayServer
+import TestSupport
 
 /// One shared engine per state directory: `slipway` forwards to it, starting it when none runs;
 /// builds outlive their clients; the engine stops when idle, on `engine stop`, or is replaced.
 @Suite struct SharedEngineTests {
-    static let helloApp = Repo.examples.appendingPathComponent("hello-app").path
-    static let slowBuildpack = Repo.fixtures.appendingPathComponent("buildpacks/slow").path
-
-    /// The pid in engine.lock: the engine that holds (or last held) the state directory.
-    static func enginePID(_ state: String) -> pid_t? {
-        pid_t(((try? String(contentsOfFile: state + "/engine.lock", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
-    /// True while some process holds the state directory's lock.
-    static func engineRuns(_ state: String) -> Bool {
-        let fd = open(state + "/engine.lock", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
-        flock(fd, LOCK_UN)
-        return false
-    }
-
-    static func waitUntil(timeout: Double = 60, _ what: String, _ condition: () throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while try !condition() {
-            if Date() > deadline { throw TestFailure("timed out waiting until \(what)") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    static func engineLog(_ state: String) -> String { (try? String(contentsOfFile: state + "/engine.log", encoding: .utf8)) ?? "" }
-
-    /// Whether engine.log comes to contain `text` within 30 seconds.
-    static func waitForEngineLog(_ state: String, _ text: String) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(30)
-        while !engineLog(state).contains(text) {
-            if Date() > deadline { return false }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return true
-    }
-
     static func enginesServing(_ state: String) -> Int {
-        engineLog(state).split(separator: "\n").filter { $0.contains("serving") }.count
-    }
-
-    /// A client with the slow test buildpack in its store and a `slow` ClusterBuilder.
-    static func clientWithSlowBuilder(_ state: String, arguments: [String] = [], framing: SlipwayClient.Framing = .ndjson,
-                                      initialize: Bool = false) async throws -> SlipwayClient {
-        let c = try SlipwayClient(stateDir: state, arguments: arguments, framing: framing)
-        if initialize {
-            let initialized = try await c.call("initialize", ["processId": .null, "capabilities": [:]])
-            #expect(initialized["serverInfo"]?["name"] == "slipway")
-        }
-        try await c.setUpDefaultBuilder(extraBuildpacks: [slowBuildpack])
-        _ = try await c.call("clusterbuilder/create", ["name": "slow", "stack": "base", "store": "default", "order": [["group": [["id": "test/slow"]]]]])
-        return c
-    }
-
-    static func createSlowImage(_ c: SlipwayClient, _ name: String, seconds: Int) async throws {
-        _ = try await c.call("image/create", ["name": .string(name), "builder": ["kind": "ClusterBuilder", "name": "slow"],
-                                              "env": ["SLEEP_SECONDS": .string(String(seconds))], "source": ["local": ["path": .string(helloApp)]]])
-        _ = try await c.waitFor { $0["method"] == "build/statusChanged" && $0["params"]?["image"] == .string(name) && $0["params"]?["status"] == "BUILDING" }
-    }
-
-    static func request(_ id: Int, _ method: String, _ params: String = "{}") -> String {
-        "{\"jsonrpc\":\"2.0\",\"id\":\(id),\"method\":\"\(method)\",\"params\":\(params)}"
+        SharedEngine.engineLog(state).split(separator: "\n").filter { $0.contains("serving") }.count
     }
 
     // MARK: Sharing
@@ -79,11 +19,11 @@ import Testing
     /// build still runs. Every session sees every build's status.
     @Test func anEditorAndTwentyPipelinesShareOneEngine() async throws {
         let state = TempDir("state")
-        let editor = try await Self.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "4"], framing: .lsp, initialize: true)
-        try await Self.createSlowImage(editor, "long", seconds: 120)
+        let editor = try await SharedEngine.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "4"], framing: .lsp, initialize: true)
+        try await SharedEngine.createSlowImage(editor, "long", seconds: 120)
 
         // A pipeline that starts no build is not held up by the editor's.
-        let reader = try await ProtocolRobustnessTests.run(Array((Self.request(1, "image/list") + "\n").utf8), state: state.path)
+        let reader = try await SlipwayPipe.run(Array((SlipwayPipe.request(1, "image/list") + "\n").utf8), state: state.path)
         #expect(reader.code == 0, "\(reader.err)")
         #expect(reader.lines.first?.contains("\"long\"") == true)
         #expect(try await editor.call("build/status", ["image": "long", "build": 1])["status"] == "BUILDING")
@@ -91,9 +31,9 @@ import Testing
         let results = try await withThrowingTaskGroup(of: (Int, [String], Int32).self) { group in
             for i in 0..<20 {
                 group.addTask {
-                    let input = [Self.request(1, "image/create", "{\"name\":\"p\(i)\",\"source\":{\"local\":{\"path\":\"\(Self.helloApp)\"}}}"),
-                                 Self.request(2, "image/get", "{\"name\":\"p\(i)\"}")].joined(separator: "\n") + "\n"
-                    let r = try await ProtocolRobustnessTests.run(Array(input.utf8), state: state.path)
+                    let input = [SlipwayPipe.request(1, "image/create", "{\"name\":\"p\(i)\",\"source\":{\"local\":{\"path\":\"\(HelloApp.path)\"}}}"),
+                                 SlipwayPipe.request(2, "image/get", "{\"name\":\"p\(i)\"}")].joined(separator: "\n") + "\n"
+                    let r = try await SlipwayPipe.run(Array(input.utf8), state: state.path)
                     return (i, r.lines, r.code)
                 }
             }
@@ -128,7 +68,7 @@ import Testing
         try await c.setUpDefaultBuilder(extraBuildpacks: [Repo.fixtures.appendingPathComponent("buildpacks/chatty").path],
                                         order: [["group": [["id": "test/chatty"], ["id": "slipway/procfile"]]]])
         let followers = try (0..<3).map { _ in try SlipwayClient(stateDir: state.path) }
-        _ = try await c.call("image/create", ["name": "chatty", "env": ["LINES_TO_PRINT": "3000"], "source": ["local": ["path": .string(Self.helloApp)]]])
+        _ = try await c.call("image/create", ["name": "chatty", "env": ["LINES_TO_PRINT": "3000"], "source": ["local": ["path": .string(HelloApp.path)]]])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for f in followers {
                 group.addTask {
@@ -152,7 +92,7 @@ import Testing
         let out = TempDir("out")
         let r = try await sh("""
             for i in $(seq 20); do
-              ( printf '%s\\n' '\(Self.request(1, "image/list"))' | '\(Repo.slipway)' --state-dir '\(state.path)' --idle-timeout 60s > '\(out.path)'/out.$i 2>&1
+              ( printf '%s\\n' '\(SlipwayPipe.request(1, "image/list"))' | '\(Repo.slipway)' --state-dir '\(state.path)' --idle-timeout 60s > '\(out.path)'/out.$i 2>&1
                 echo $? > '\(out.path)'/rc.$i ) &
             done
             wait
@@ -163,7 +103,7 @@ import Testing
             let text = try String(contentsOfFile: out.path + "/out.\(i)", encoding: .utf8)
             #expect(text.contains("\"result\":{\"images\":[]"), "client \(i): \(text)")
         }
-        #expect(Self.enginesServing(state.path) == 1, "\(Self.engineLog(state.path))")
+        #expect(Self.enginesServing(state.path) == 1, "\(SharedEngine.engineLog(state.path))")
         let engines = try await sh("pgrep -f '[s]lipway-engine engine --state-dir \(state.path)' | wc -l")
         #expect(engines.out.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
     }
@@ -173,13 +113,13 @@ import Testing
     /// A client that says `exit`, and one killed with SIGKILL, leave their builds running.
     @Test func buildsSurviveExitAndAKilledClient() async throws {
         let state = TempDir("state")
-        let first = try await Self.clientWithSlowBuilder(state.path)
-        try await Self.createSlowImage(first, "left", seconds: 2)
+        let first = try await SharedEngine.clientWithSlowBuilder(state.path)
+        try await SharedEngine.createSlowImage(first, "left", seconds: 2)
         first.send(.object(JSONObject([("jsonrpc", "2.0"), ("method", "exit")])))
         #expect(try await first.waitForExit() == 1)  // exit without shutdown, as an LSP server does
 
         let second = try SlipwayClient(stateDir: state.path)
-        try await Self.createSlowImage(second, "killed", seconds: 2)
+        try await SharedEngine.createSlowImage(second, "killed", seconds: 2)
         kill(second.process.processIdentifier, SIGKILL)
         _ = try await second.waitForExit()
 
@@ -198,14 +138,14 @@ import Testing
     /// queued one, and has everything that was acknowledged.
     @Test func aKilledEngineIsReplacedByTheNextClient() async throws {
         let state = TempDir("state")
-        let c = try await Self.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path, arguments: ["--max-concurrent-builds", "1"])
         let watcher = try SlipwayClient(stateDir: state.path)
         _ = try await watcher.call("image/list")
-        try await Self.createSlowImage(c, "slow", seconds: 120)
-        let queued = try await c.call("image/create", ["name": "next", "source": ["local": ["path": .string(Self.helloApp)]]])
+        try await SharedEngine.createSlowImage(c, "slow", seconds: 120)
+        let queued = try await c.call("image/create", ["name": "next", "source": ["local": ["path": .string(HelloApp.path)]]])
         #expect(queued["build"] == 1)
         #expect(try await c.call("build/status", ["image": "next", "build": 1])["status"] == "QUEUED")
-        let old = try #require(Self.enginePID(state.path))
+        let old = try #require(SharedEngine.enginePID(state.path))
         kill(old, SIGKILL)
         for client in [c, watcher] {
             #expect(try await client.waitForExit(timeout: 20) == 1)
@@ -215,7 +155,7 @@ import Testing
         let next = try SlipwayClient(stateDir: state.path)
         let names = try await next.call("image/list")["images"]?.arrayValue?.compactMap { $0["name"]?.stringValue }.sorted()
         #expect(names == ["next", "slow"])
-        #expect(Self.enginePID(state.path) != old)
+        #expect(SharedEngine.enginePID(state.path) != old)
         let slow = try await next.call("build/status", ["image": "slow", "build": 1])
         #expect(slow["status"] == "FAILURE")
         #expect(slow["message"]?.stringValue?.contains("interrupted") == true)
@@ -227,12 +167,12 @@ import Testing
     /// build a client left behind finishes first.
     @Test func anIdleEngineStopsAfterItsBuildsEnd() async throws {
         let state = TempDir("state")
-        let c = try await Self.clientWithSlowBuilder(state.path, arguments: ["--idle-timeout", "1s"])
-        try await Self.createSlowImage(c, "left", seconds: 3)
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path, arguments: ["--idle-timeout", "1s"])
+        try await SharedEngine.createSlowImage(c, "left", seconds: 3)
         c.closeInput()  // the session waits for the build it started, then ends
         #expect(try await c.waitForExit() == 0)
-        try await Self.waitUntil("the idle engine stops") { !Self.engineRuns(state.path) }
-        #expect(Self.engineLog(state.path).contains("idle for 1s; stopping"))
+        try await waitUntil("the idle engine stops") { !SharedEngine.engineRuns(state.path) }
+        #expect(SharedEngine.engineLog(state.path).contains("idle for 1s; stopping"))
         let after = try SlipwayClient(stateDir: state.path)
         #expect(try await after.call("build/status", ["image": "left", "build": 1])["status"] == "SUCCESS")
     }
@@ -244,7 +184,7 @@ import Testing
         let repo = TempDir("repo")
         let setup = try await sh("""
             set -e
-            cp -r '\(Self.helloApp)'/. '\(repo.path)'
+            cp -r '\(HelloApp.path)'/. '\(repo.path)'
             cd '\(repo.path)' && git init -q -b main && git add -A && git -c user.name=t -c user.email=t@x commit -qm one
             """)
         try #require(setup.status == 0, "\(setup.err)")
@@ -254,21 +194,21 @@ import Testing
         #expect(try await c.call("build/wait", ["image": "polled", "build": 1])["status"] == "SUCCESS")
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
-        let engine = Self.enginePID(state.path)
+        let engine = SharedEngine.enginePID(state.path)
 
         // No client is connected: the engine polls and builds the new commit.
         _ = try await sh("cd '\(repo.path)' && echo two > two.txt && git add -A && git -c user.name=t -c user.email=t@x commit -qm two")
-        try await Self.waitUntil("the engine builds the new commit") { FileManager.default.fileExists(atPath: state.path + "/logs/default/polled/2.log") }
-        #expect(Self.engineRuns(state.path))
-        #expect(Self.enginePID(state.path) == engine)
+        try await waitUntil("the engine builds the new commit") { FileManager.default.fileExists(atPath: state.path + "/logs/default/polled/2.log") }
+        #expect(SharedEngine.engineRuns(state.path))
+        #expect(SharedEngine.enginePID(state.path) == engine)
         #expect(Self.enginesServing(state.path) == 1)
 
         // Stopped, then started with a poll interval of an hour: the first poll is at start.
         #expect(try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'").status == 0)
-        #expect(!Self.engineRuns(state.path))
+        #expect(!SharedEngine.engineRuns(state.path))
         _ = try await sh("cd '\(repo.path)' && echo three > three.txt && git add -A && git -c user.name=t -c user.email=t@x commit -qm three")
         let later = try SlipwayClient(stateDir: state.path, arguments: ["--git-poll-interval", "3600"])
-        try await Self.waitUntil("the new engine polls at start") { FileManager.default.fileExists(atPath: state.path + "/logs/default/polled/3.log") }
+        try await waitUntil("the new engine polls at start") { FileManager.default.fileExists(atPath: state.path + "/logs/default/polled/3.log") }
         #expect(try await later.call("build/wait", ["image": "polled", "build": 3], timeout: 60)["status"] == "SUCCESS")
     }
 
@@ -281,11 +221,11 @@ import Testing
         let none = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'")
         #expect(none.status == 1 && none.out.contains("no engine runs"), "\(none)")
 
-        let c = try await Self.clientWithSlowBuilder(state.path)
-        try await Self.createSlowImage(c, "long", seconds: 600)
+        let c = try await SharedEngine.clientWithSlowBuilder(state.path)
+        try await SharedEngine.createSlowImage(c, "long", seconds: 600)
         let status = try await sh("'\(Repo.slipway)' engine status --state-dir '\(state.path)'")
         #expect(status.status == 0, "\(status.err)")
-        let pid = try #require(Self.enginePID(state.path))
+        let pid = try #require(SharedEngine.enginePID(state.path))
         for expected in ["pid: \(pid)", "version: \(SlipwayVersion.current)", "sessions: 1", "client pid \(c.process.processIdentifier)",
                          "running builds: 1", "default/long build 1 ("] {
             #expect(status.out.contains(expected), "missing \(expected) in \(status.out)")
@@ -293,10 +233,10 @@ import Testing
         _ = try await c.call("build/cancel", ["image": "long", "build": 1])
 
         // A stop waits for the build that runs (if the machine is slow, it may have ended first).
-        try await Self.createSlowImage(c, "a", seconds: 3)
+        try await SharedEngine.createSlowImage(c, "a", seconds: 3)
         let stop = try await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")
         #expect(stop.status == 0 && stop.out.contains("stopped"), "\(stop)")
-        #expect(!Self.engineRuns(state.path))
+        #expect(!SharedEngine.engineRuns(state.path))
         #expect(try await c.waitForExit(timeout: 20) == 1)
         #expect(c.stderr.contains("was stopped"), "\(c.stderr)")
 
@@ -350,14 +290,14 @@ import Testing
         }
         let busy = try helloFromAnotherVersion()
         #expect(busy.hasPrefix("fail 1 ") && busy.contains("slipway engine stop") && busy.contains("0.0.1-other"), "\(busy)")
-        #expect(Self.engineRuns(state.path))
+        #expect(SharedEngine.engineRuns(state.path))
 
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
         let idle = try helloFromAnotherVersion()
         #expect(idle.hasPrefix("retry "), "\(idle)")
-        try await Self.waitUntil("the old engine makes way") { !Self.engineRuns(state.path) }
-        #expect(Self.engineLog(state.path).contains("a client of version 0.0.1-other connected; stopping"))
+        try await waitUntil("the old engine makes way") { !SharedEngine.engineRuns(state.path) }
+        #expect(SharedEngine.engineLog(state.path).contains("a client of version 0.0.1-other connected; stopping"))
     }
 
     // MARK: Boundaries
@@ -372,7 +312,7 @@ import Testing
         var st = stat()
         #expect(stat(state.path + "/run", &st) == 0 && st.st_mode & 0o777 == 0o700)
         #expect(stat(state.path + "/run/engine.sock", &st) == 0 && st.st_mode & 0o777 == 0o600)
-        let input = "printf '%s\\n' '\(Self.request(1, "image/list"))'"
+        let input = "printf '%s\\n' '\(SlipwayPipe.request(1, "image/list"))'"
         // With CAP_DAC_OVERRIDE the modes do not stop another user; the engine refuses it.
         let asNobody = "setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps +dac_override --ambient-caps +dac_override"
         let raw = try await sh("""
@@ -391,7 +331,7 @@ import Testing
             """)
         #expect(raw.status == 0, "\(raw.err)")
         #expect(raw.out.hasPrefix("fail 1 ") && raw.out.contains("serves uid 0 only, not uid 65534"), "\(raw)")
-        #expect(Self.engineLog(state.path).contains("refused a client of uid 65534"))
+        #expect(SharedEngine.engineLog(state.path).contains("refused a client of uid 65534"))
         // The forwarder, for its part, uses only a state directory of its own user (and talks
         // only to an engine of its own user: StateDirectoryGuardTests).
         let past = try await sh("\(input) | \(asNobody) '\(Repo.slipway)' --state-dir '\(state.path)'")
@@ -410,105 +350,29 @@ import Testing
         let shared = TempDir("shared"), embedded = TempDir("embedded")
         let big = String(repeating: "9", count: 40)
         let inputs: [(String, String)] = [
-            ("ndjson", Self.request(1, "image/list") + "\n"),
-            ("lsp", ProtocolRobustnessTests.lsp(Self.request(1, "image/list"))),
-            ("junk", "hello there\n" + Self.request(2, "image/list") + "\n"),
-            ("bom", "\u{FEFF}" + Self.request(3, "image/list") + "\n"),
+            ("ndjson", SlipwayPipe.request(1, "image/list") + "\n"),
+            ("lsp", SlipwayPipe.lsp(SlipwayPipe.request(1, "image/list"))),
+            ("junk", "hello there\n" + SlipwayPipe.request(2, "image/list") + "\n"),
+            ("bom", "\u{FEFF}" + SlipwayPipe.request(3, "image/list") + "\n"),
             ("huge ids", "{\"jsonrpc\":\"2.0\",\"id\":\(big),\"method\":\"image/list\"}\n{\"jsonrpc\":\"2.0\",\"id\":\"\(String(repeating: "x", count: 300))\",\"method\":\"nope\"}\n"),
-            ("truncated ndjson", Self.request(4, "image/list") + "\n{\"jsonrpc\":\"2.0\",\"id\":5,\"meth"),
+            ("truncated ndjson", SlipwayPipe.request(4, "image/list") + "\n{\"jsonrpc\":\"2.0\",\"id\":5,\"meth"),
             ("truncated lsp body", "Content-Length: 200\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":6"),
             ("bad header", "Content-Length: abc\r\n\r\n{}"),
-            ("refused charset", ProtocolRobustnessTests.lsp(Self.request(7, "image/list"), contentType: "application/json; charset=latin1")
-                + ProtocolRobustnessTests.lsp(Self.request(8, "image/list"))),
-            ("batch", "[]\n[1,2]\n[" + Self.request(9, "image/list") + "]\n"),
+            ("refused charset", SlipwayPipe.lsp(SlipwayPipe.request(7, "image/list"), contentType: "application/json; charset=latin1")
+                + SlipwayPipe.lsp(SlipwayPipe.request(8, "image/list"))),
+            ("batch", "[]\n[1,2]\n[" + SlipwayPipe.request(9, "image/list") + "]\n"),
             // (A request still running at `exit` may or may not be answered, in either mode.)
             ("exit without shutdown", "{\"jsonrpc\":\"2.0\",\"method\":\"initialized\"}\n{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}\n"),
-            ("shutdown and exit", Self.request(11, "shutdown") + "\n{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}\n" + Self.request(12, "image/list") + "\n"),
+            ("shutdown and exit", SlipwayPipe.request(11, "shutdown") + "\n{\"jsonrpc\":\"2.0\",\"method\":\"exit\"}\n" + SlipwayPipe.request(12, "image/list") + "\n"),
             ("empty", ""),
         ]
         for (name, input) in inputs {
-            let a = try await ProtocolRobustnessTests.run(Array(input.utf8), state: shared.path)
-            let b = try await ProtocolRobustnessTests.run(Array(input.utf8), state: embedded.path, arguments: ["--embedded"])
+            let a = try await SlipwayPipe.run(Array(input.utf8), state: shared.path)
+            let b = try await SlipwayPipe.run(Array(input.utf8), state: embedded.path, arguments: ["--embedded"])
             // Answers to different requests may come in any order, in one process as here.
             #expect(a.lines.sorted() == b.lines.sorted(), "\(name): stdout differs")
             #expect(a.err == b.err, "\(name): stderr differs")
             #expect(a.code == b.code, "\(name): exit \(a.code) through the forwarder, \(b.code) in one process")
         }
-    }
-}
-
-/// engine.log is rotated at its cap, one old file kept, without the engine reopening anything
-/// but its own output.
-@Suite struct EngineLogTests {
-    @Test func theLogIsRotatedAtItsCap() throws {
-        let dir = TempDir("log")
-        let path = dir.path + "/engine.log"
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        func write(_ text: String) { _ = text.withCString { Glibc.write(fd, $0, strlen($0)) } }
-        write(String(repeating: "a", count: 500))
-        EngineLog.rotateIfLarge(path: path, limit: 1000, descriptors: [fd])
-        #expect(!FileManager.default.fileExists(atPath: path + ".1"), "rotated below the cap")
-        write(String(repeating: "b", count: 600))
-        EngineLog.rotateIfLarge(path: path, limit: 1000, descriptors: [fd])
-        #expect(try String(contentsOfFile: path + ".1", encoding: .utf8).count == 1100)
-        write("after")
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == "after")
-        // Again: the older file is replaced, never more than one kept.
-        write(String(repeating: "c", count: 1000))
-        EngineLog.rotateIfLarge(path: path, limit: 1000, descriptors: [fd])
-        #expect(try String(contentsOfFile: path + ".1", encoding: .utf8).hasPrefix("afterccc"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["engine.log", "engine.log.1"])
-    }
-}
-
-/// The frames of the engine socket, split from bytes as they arrive.
-@Suite struct EngineFrameTests {
-    static func frame(_ type: Character, _ payload: [UInt8]) -> [UInt8] {
-        let n = UInt32(payload.count)
-        return [type.asciiValue!, UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + payload
-    }
-
-    @Test func framesAreSplitWhereverTheBytesBreak() throws {
-        let stream = Self.frame("H", Array("{\"version\":\"1\"}".utf8)) + Self.frame("D", Array(repeating: 7, count: 70_000)) + Self.frame("E", [])
-        for chunk in [1, 3, 5, 4096, stream.count] {
-            var reader = FrameReader()
-            var frames: [(UInt8, Int)] = []
-            var offset = 0
-            while offset < stream.count {
-                reader.push(stream[offset..<min(offset + chunk, stream.count)])
-                offset += chunk
-                while let f = try reader.next() { frames.append((f.type, f.payload.count)) }
-            }
-            #expect(frames.map(\.0) == [UInt8(ascii: "H"), UInt8(ascii: "D"), UInt8(ascii: "E")], "chunks of \(chunk)")
-            #expect(frames.map(\.1) == [15, 70_000, 0], "chunks of \(chunk)")
-        }
-    }
-
-    @Test func aFrameOverTheLimitIsRefused() {
-        var reader = FrameReader()
-        reader.push([UInt8(ascii: "D"), 0x7F, 0xFF, 0xFF, 0xFF])
-        #expect(throws: FrameReader.Malformed.self) { try reader.next() }
-    }
-
-    /// Welcome and close payloads are the words the C forwarder reads, byte for byte.
-    @Test func welcomeAndClosePayloadsAreTheForwardersWords() {
-        #expect(Welcome.ok.payload == "ok")
-        #expect(Welcome.retry("the engine is stopping").payload == "retry the engine is stopping")
-        #expect(Welcome.fail(status: 2, "unknown argument").payload == "fail 2 unknown argument")
-        #expect(Closing(status: 1, "slipway: stopped\n").payload == "1\nslipway: stopped\n")
-        #expect(Closing(status: 0, "").payload == "0\n")
-        let read = Closing(payload: Array("3\nsome text\nmore\n".utf8))
-        #expect(read == Closing(status: 3, "some text\nmore\n"))
-        #expect(Closing(payload: Array("x\n".utf8)).status == 1)
-    }
-
-    /// `engine status|stop` travel in the hello as `command` and `now`, and are read back once.
-    @Test func theHelloCarriesTheControlCommand() {
-        let stop = EngineHello.parse(Array(#"{"version":"1","command":"stop","now":true}"#.utf8))
-        #expect(stop?.command == .stop(now: true))
-        #expect(EngineHello.parse(Array(#"{"version":"1","command":"status","now":false}"#.utf8))?.command == .status)
-        #expect(EngineHello.parse(Array(#"{"version":"1","args":[],"pid":1}"#.utf8))?.command == nil)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A state directory whose disk fills while a source is snapshotted: the request fails with
 /// Unavailable (1006, free some space and try again), not an internal error, whether the disk

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// `--allow-source` holds for every way a source can name a host path: a local path, a
 /// `subPath` through a symlink, a symlinked path, a `file://` git remote and a `file://` blob.
@@ -8,7 +9,7 @@ import Testing
     @Test func allowSourceCoversEveryWayToNameAHostPath() async throws {
         let allowed = TempDir("allowed")
         let outside = TempDir("outside")
-        let hello = Repo.examples.appendingPathComponent("hello-app").path
+        let hello = HelloApp.path
         #expect(try await sh("cp -r '\(hello)' '\(allowed.path)/app' && cp -r '\(hello)' '\(outside.path)/app'").status == 0)
         symlink(outside.path, allowed.path + "/app/link")
         try "link\n".write(toFile: allowed.path + "/app/.slipwayignore", atomically: false, encoding: .utf8)

@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 @testable import SlipwayServer
+import TestSupport
 
 /// The state directory and its socket folder are used only when they are the user's own (issue
 /// 27, C1 and C2): the socket never lives outside the state directory, where another user could
 /// take its folder first; a state directory of another user, or one other users may write, is
 /// refused; nothing is written through a symbolic link planted where the engine writes.
 @Suite struct StateDirectoryGuardTests {
-    static let imageList = SharedEngineTests.request(1, "image/list")
+    static let imageList = SlipwayPipe.request(1, "image/list")
 
     /// Quoted for the shell.
     static func q(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
@@ -127,7 +128,7 @@ import Testing
             let r = try await Self.forward(state: state.path)
             #expect(r.status == 1 && !r.out.contains("result"), "\(name): \(r)")
             #expect(r.err.contains("slipway: \(run) \(message)"), "\(name): \(r.err)")
-            #expect(!SharedEngineTests.engineLog(state.path).contains("serving"), "\(name): an engine was started")
+            #expect(!SharedEngine.engineLog(state.path).contains("serving"), "\(name): an engine was started")
             #expect(Self.contents(elsewhere.path) == [], "\(name): something was made through the link")
             let status = try await sh("\(Self.q(Repo.slipway)) engine status --state-dir \(Self.q(state.path))")
             #expect(status.status == 1 && status.err.contains("\(run) \(message)"), "\(name): \(status)")
@@ -169,7 +170,7 @@ import Testing
         #expect(r.status == 1 && !r.out.contains("result"), "\(r)")
         #expect(r.err.contains("slipway: \(state.path)/engine.log is a symbolic link; the engine's output goes only to a file of its own there: remove it and run again"), "\(r.err)")
         #expect(try String(contentsOfFile: profile, encoding: .utf8) == "export PATH=$HOME/bin:$PATH\n")
-        #expect(!SharedEngineTests.engineRuns(state.path))
+        #expect(!SharedEngine.engineRuns(state.path))
     }
 
     /// Nor is one at `<state>/engine.lock`, which the engine truncates and writes its pid to:

@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Testing
 @testable import BuildRuntime
+import TestSupport
 
 /// A step may not start more processes than `--step-pids-limit`, nor use more memory than
 /// `--step-memory` (in its processes or in a tmpfs), whatever it tries: Dockerfile RUN steps
@@ -66,15 +67,6 @@ import Testing
     }
 
     /// Polls (every 50 ms, at most `seconds`) until `body` gives a value.
-    static func poll<T>(_ seconds: Double = 60, _ body: () throws -> T?) async throws -> T? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let value = try body() { return value }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
-    }
-
     /// Lets the step waiting for the file `go` go on. With `cgroup` (its limits), first checks
     /// that the build's cgroup, in both hierarchies, holds the step's processes meanwhile, and
     /// returns its folders; else waits only for the folder `go` goes in.
@@ -94,9 +86,6 @@ import Testing
         return folders
     }
 
-    static func logLines(_ c: SlipwayClient, _ image: String) async throws -> [String] {
-        try await c.call("build/logs", ["image": .string(image)])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
-    }
 
     /// Creates a Dockerfile image of `dockerfile` (in a context of its own) and waits for its build.
     static func buildDockerfile(_ c: SlipwayClient, _ name: String, _ dockerfile: String, contexts: TempDir,
@@ -113,11 +102,10 @@ import Testing
     /// the memory limit fail their step, a tmpfs asked bigger than the limit is refused, and the
     /// engine builds on. With `rlimit`, forced with `--step-limits rlimit`.
     func dockerfileSteps(rlimit: Bool) async throws {
-        guard DockerfileStrategyTests.canBuild("StepLimitsTests") else { return }
         // Each test's own values, to find its build's cgroup among those of tests running meanwhile.
         let (pids, memory): (Int, Int64) = rlimit ? (48, 48 << 20) : (64, 64 << 20)
         let cgroups = !rlimit && Self.engineCgroups != nil
-        let base = try await DockerfileStrategyTests.baseLayout()
+        let base = try await HostStack.baseLayout()
         let state = TempDir("state"), contexts = TempDir("contexts")
         let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments + ["--step-pids-limit", String(pids), "--step-memory", String(memory)]
                                   + (rlimit ? ["--step-limits", "rlimit"] : []))
@@ -134,7 +122,7 @@ import Testing
         #expect(procs["status"] == "SUCCESS", "\(procs)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/started")
-        let log = try await Self.logLines(c, "procs")
+        let log = try await c.logLines("procs")
         Self.expectHeld(started, pids: pids, log: log)
         for folder in folders { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) outlived its build") }
         if cgroups {
@@ -232,7 +220,7 @@ import Testing
         #expect(procs["status"] == "SUCCESS", "\(procs)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/workspace/started")
-        let log = try await Self.logLines(c, "procs")
+        let log = try await c.logLines("procs")
         if rlimit && getuid() == 0 {
             #expect(started == 200, "RLIMIT_NPROC never holds uid 0")
         } else {
@@ -277,7 +265,7 @@ import Testing
         let b = try await c.call("build/wait", ["image": "nohelper", "build": 1])
         #expect(b["status"] == "FAILURE", "\(b)")
         #expect(b["message"]?.stringValue?.contains("\(bin.path)/slipway-userns cannot be run") == true, "\(b)")
-        #expect(!(try await Self.logLines(c, "nohelper")).contains("===> DETECT"))
+        #expect(!(try await c.logLines("nohelper")).contains("===> DETECT"))
     }
 
     /// The cgroups of an engine killed mid-build (named by its pid, which no process has now)
@@ -305,51 +293,10 @@ import Testing
         for folder in dead { #expect(!FileManager.default.fileExists(atPath: folder), "\(folder) was not swept") }
         for folder in live { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to a running engine") }
         for folder in foreign { #expect(FileManager.default.fileExists(atPath: folder), "\(folder) belongs to another pid namespace") }
-        let ended = try await Self.poll { () -> Bool? in
+        let ended = try await poll { () -> Bool? in
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
             return stat.isEmpty || stat.contains(") Z ") ? true : nil
         }
         #expect(ended == true, "the step left in the swept cgroup still runs")
-    }
-
-    /// Where a process's cgroup folder is, from /proc/PID/cgroup and /proc/PID/mountinfo: a
-    /// hierarchy mounted at its root or at a cgroup of its own (as in a container), mount points
-    /// with escaped spaces, and none for a controller only cgroup v2 has, or not mounted.
-    @Test func cgroupFoldersAreFoundFromProcFiles() {
-        let cgroups = "12:pids:/user.slice/u 1\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/init.scope\n"
-        let mounts = """
-            31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-            35 31 0:32 /process_api /sys/fs/cgroup/mem\\040ory rw,relatime shared:9 - cgroup cgroup rw,memory
-            39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
-            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-            """
-        #expect(StepCgroup.folder(of: "pids", cgroups: cgroups, mountInfo: mounts) == "/sys/fs/cgroup/pids/user.slice/u 1")
-        #expect(StepCgroup.folder(of: "memory", cgroups: cgroups, mountInfo: mounts) == "/sys/fs/cgroup/mem ory/abc")
-        #expect(StepCgroup.folder(of: "cpu", cgroups: cgroups, mountInfo: mounts) == nil, "no cpu hierarchy is mounted")
-        #expect(StepCgroup.folder(of: "pids", cgroups: "0::/init.scope\n", mountInfo: mounts) == nil, "cgroup v2 only")
-        let elsewhere = "35 31 0:32 /other /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-        #expect(StepCgroup.folder(of: "memory", cgroups: cgroups, mountInfo: elsewhere) == nil, "the mount does not show the process's cgroup")
-    }
-
-    /// Every tmpfs of a buildpack step and of a Dockerfile step has a size, and /dev (bwrap's,
-    /// which cannot have one) is read-only.
-    @Test func everyTmpfsOfAStepHasASize() throws {
-        let sandbox = try SandboxRunner(tmpfsBytes: 32 << 20)
-        let rootfs = TempDir("rootfs")
-        try FileManager.default.createDirectory(atPath: rootfs.path + "/usr", withIntermediateDirectories: true)
-        let buildpack = try sandbox.arguments(rootfs: rootfs.path, mounts: [], scratch: ["/home/cnb"], environment: [:], workingDirectory: "/", command: ["true"])
-        let dockerfile = sandbox.stepArguments(user: (1000, 1000), environment: [:], workingDirectory: "/", command: ["true"])
-        for args in [buildpack, dockerfile] {
-            let flags = args.prefix { $0 != "--" }
-            let sized = flags.indices.filter { flags[$0] == "--tmpfs" }.map { (flags[$0 + 1], flags[$0 - 2] == "--size" ? Int64(flags[$0 - 1]) : nil) }
-            #expect(sized.allSatisfy { $0.1 != nil }, "\(sized)")
-            #expect(sized.contains { $0.0 == "/dev/shm" && $0.1 == 32 << 20 }, "\(sized)")
-            // /dev is read-only once bwrap made it and placed what goes in it.
-            let dev = flags.firstIndex(of: "--dev")
-            let sealed = flags.indices.first { flags[$0] == "--remount-ro" && flags[$0 + 1] == "/dev" }
-            #expect(dev != nil && sealed != nil && sealed! > dev!, "\(flags)")
-            #expect(!flags.indices.contains { $0 > (sealed ?? 0) && flags[$0].hasPrefix("/dev/") && flags[$0] != "/dev/shm" }, "\(flags)")
-        }
-        #expect(buildpack.contains("/tmp") && buildpack.indices.contains { buildpack[$0] == "--tmpfs" && buildpack[$0 + 1] == "/home/cnb" && buildpack[$0 - 1] == String(32 << 20) })
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import JSONRPC
 import Testing
+import TestSupport
 
 /// A stored document that cannot be read is a damaged state database: the client is told so
 /// (Internal, naming the document), never that the object is missing, nor answered as if the
 /// object had nothing in it.
 @Suite struct UnreadableStateTests {
-    static let app = Repo.examples.appendingPathComponent("hello-app").path
+    static let app = HelloApp.path
 
     /// A state directory with the default builder and one built image, its engine stopped, and
     /// then `sql` run on its database.
@@ -18,7 +19,7 @@ import Testing
         try await c.call("build/wait", ["image": "app", "build": 1]).expectStatus("SUCCESS")
         c.closeInput()
         #expect(try await c.waitForExit() == 0)
-        try await EngineConsistencyTests.sqlite(state.path + "/state.db", sql)
+        try await StateDatabase.sqlite(state.path + "/state.db", sql)
         return state
     }
 

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+@testable import BuildRuntime
+import TestSupport
+
+/// RUN steps one after another: each over the base image's root filesystem and the layers of
+/// the steps before it, each leaving its own layer.
+@Suite struct OverlayStepRunnerTests {
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func stepsChainTheirLayers() async throws {
+        let mapping = try IDMapping.forCurrentUser()
+        let work = TempDir("steps")
+        let layers = work.path + "/layers:odd,name"  // a path overlay options could not hold as it is
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
+                                       layersRoot: layers)
+        // The base: the host stack as a layer, unpacked with its owners mapped.
+        let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work.path)/base.tar' .")
+        #expect(packed.status == 0, "\(packed.err)")
+        try FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
+        try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: work.path + "/base.tar", into: layers + "/base")
+        try runner.giveToNamespaceRoot(layers + "/base")
+
+        let lines = LineCollector()
+        let env = ["PATH": "/usr/bin:/bin", "HOME": "/root"]
+        let (one, first) = try await runner.run(lowers: ["base"], user: (0, 0), environment: env, workingDirectory: "/",
+                                                command: ["/bin/sh", "-c", "set -e; mkdir -p /srv; echo one > /srv/one; install -d -o 1000 -g 1000 /home/app; id -u"]) { _, l in lines.add(l) }
+        #expect(one == 0, "\(lines.all)")
+        #expect(lines.all.contains("0"))
+        try FileManager.default.moveItem(atPath: first.upper, toPath: layers + "/step1")
+        try await runner.remove(first)
+
+        // As user 1000 over step 1 and the base: its home is writable, /etc is not.
+        let (two, second) = try await runner.run(lowers: ["step1", "base"], user: (1000, 1000), environment: env, workingDirectory: "/home/app",
+                                                 command: ["/bin/sh", "-c", "cat /srv/one; touch mine; id -u; touch /etc/nope || echo refused"]) { _, l in lines.add(l) }
+        #expect(two == 0, "\(lines.all)")
+        #expect(lines.all.contains("one") && lines.all.contains("1000") && lines.all.contains("refused"), "\(lines.all)")
+        let store = try ContentStore(root: URL(fileURLWithPath: work.path + "/store"))
+        let w = try store.writer()
+        let tar = TarWriter(out: w)
+        try OverlayDiff.write(upper: try ConfinedDirectory(path: second.upper), mapping: mapping, into: tar)
+        try tar.finish()
+        let listing = try await sh("tar -tvf '\(store.path(try w.commit().digest))' --numeric-owner | awk '{print $2, $6}'").out
+        #expect(listing.split(separator: "\n").contains("1000/1000 home/app/mine"), "\(listing)")
+        #expect(!listing.contains("srv/one") && !listing.contains("etc/nope"), "\(listing)")
+        try await runner.remove(second)
+        #expect(!FileManager.default.fileExists(atPath: second.root))
+    }
+}
