@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "slipway-userns", targets: ["SlipwayUserNS"]),
         // kp's command line on Slipway (clients/slipctl).
         .executable(name: "slipctl", targets: ["slipctl"]),
+        // Prints spec/openrpc.json, generated from the protocol's method types (`make openrpc`).
+        .executable(name: "slipway-openrpc", targets: ["SlipwayOpenRPC"]),
     ],
     targets: [
         // C system libraries, installed by scripts/setup.sh.
@@ -67,14 +69,16 @@ let package = Package(
         ),
 
         // Clients: kp's command line, speaking JSON-RPC to `slipway` like any other client.
-        .executableTarget(name: "slipctl", dependencies: ["JSONRPC"], path: "clients/slipctl"),
+        .executableTarget(name: "slipctl", dependencies: ["JSONRPC", "SlipwayProtocol"], path: "clients/slipctl"),
+        // The OpenRPC document's generator: the document comes from SlipwayProtocol's types.
+        .executableTarget(name: "SlipwayOpenRPC", dependencies: ["JSONRPC", "SlipwayProtocol"]),
 
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "BuildRuntimeTests", dependencies: ["BuildRuntime"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SlipwayProtocol", "BuildRuntime"]),
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayOpenRPC", "SlipwayServer", "SlipwayProtocol", "Engine", "JSONRPC"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -25,6 +25,8 @@ public protocol RPCMethod: Sendable {
 extension RPCMethod {
     public static func orderingKeys(_ params: Params) -> [String]? { nil }
     public static var params: [ParamDescriptor] { Params.paramDescriptors }
+    /// The result's schema (reachable from `any RPCMethod.Type`).
+    public static var resultSchema: JSONSchema { Result.schema }
 }
 
 /// A notification the server or the client sends: its name and its params.
@@ -45,6 +47,38 @@ public enum MethodAccess: Sendable {
 /// them (codes and meanings are in `spec/protocol.md`).
 public enum ErrorKind: String, Sendable, CaseIterable {
     case InvalidRequest, InvalidParams, RequestCancelled, NotFound, AlreadyExists, FailedPrecondition, Conflict, QuotaExceeded, Unavailable, PermissionDenied
+
+    /// The JSON-RPC error code.
+    public var code: Int {
+        switch self {
+        case .InvalidRequest: -32600
+        case .InvalidParams: -32602
+        case .RequestCancelled: -32800
+        case .NotFound: 1001
+        case .AlreadyExists: 1002
+        case .FailedPrecondition: 1003
+        case .Conflict: 1004
+        case .QuotaExceeded: 1005
+        case .Unavailable: 1006
+        case .PermissionDenied: 1007
+        }
+    }
+
+    /// What the error means, as the document says it.
+    public var meaning: String {
+        switch self {
+        case .InvalidRequest: "Invalid Request"
+        case .InvalidParams: "A param is missing, of the wrong type, or invalid; data.field names it."
+        case .RequestCancelled: "Request cancelled by $/cancelRequest"
+        case .NotFound: "The named object does not exist."
+        case .AlreadyExists: "An object with that name exists."
+        case .FailedPrecondition: "The object is not in a state that allows this."
+        case .Conflict: "Concurrent modification."
+        case .QuotaExceeded: "A namespace's quota was reached; data.resource (images, buildruns, storage), data.limit and data.used say which; nothing was changed."
+        case .Unavailable: "A dependency (registry, git remote, sandbox tool) cannot be reached or is missing."
+        case .PermissionDenied: "Credentials refused, or a path outside what the server may read."
+        }
+    }
 }
 
 /// A JSON Schema, as JSON text: written beside the type it describes and read only by the
