@@ -91,8 +91,9 @@ public struct StoreParams: Codable, Sendable {
 
 /// Params of `clusterbuilder/*` and `builder/*` create and patch.
 public struct BuilderSpec: Codable, Sendable {
-    public var name: String
+    // `namespace` first: clients show the params they would send (`slipctl builder create --dry-run`) in this order.
     public var namespace: String?
+    public var name: String
     public var stack: String?
     public var store: String?
     public var order: [OrderGroup]?
