@@ -40,6 +40,7 @@ bench: setup
 openrpc:
 	swift build --product slipway-openrpc $(SWIFT_FLAGS)
 	.build/debug/slipway-openrpc > Sources/SlipwayServer/Resources/openrpc.json
+	.build/debug/slipway-openrpc --python > clients/python/slipway/_types.py
 
 clean:
 	rm -rf .build
