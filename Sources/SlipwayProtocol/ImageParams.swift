@@ -133,15 +133,9 @@ extension ImageListParams: WireParams {
             {
               "type": "object",
               "properties": {
-                "ready": {
-                  "$ref": "#/components/schemas/ReadyState"
-                },
-                "builder": {
-                  "type": "string"
-                },
-                "latestReason": {
-                  "type": "string"
-                }
+                "ready": {"$ref": "#/components/schemas/ReadyState"},
+                "builder": {"type": "string"},
+                "latestReason": {"type": "string"}
               },
               "additionalProperties": false
             }
@@ -157,24 +151,12 @@ extension ImageRow: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
-            "namespace": {
-              "type": "string"
-            },
-            "ready": {
-              "$ref": "#/components/schemas/ReadyState"
-            },
-            "latestReason": {
-              "type": "string"
-            },
-            "latestImage": {
-              "type": "string"
-            },
-            "builder": {
-              "type": "string"
-            }
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "ready": {"$ref": "#/components/schemas/ReadyState"},
+            "latestReason": {"type": "string"},
+            "latestImage": {"type": "string"},
+            "builder": {"type": "string"}
           },
           "additionalProperties": false
         }

@@ -154,39 +154,21 @@ extension BuildLogLine: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
-            "image": {
-              "type": "string"
-            },
-            "build": {
-              "type": "integer"
-            },
+            "namespace": {"type": "string"},
+            "image": {"type": "string"},
+            "build": {"type": "integer"},
             "buildrun": {
               "type": "string",
               "description": "A stand-alone build run's lines carry its name instead of image and build."
             },
-            "seq": {
-              "type": "integer"
-            },
+            "seq": {"type": "integer"},
             "phase": {
               "type": "string",
               "description": "prepare, detect, analyze, restore, build, export or completion; rebase for a rebase"
             },
-            "stream": {
-              "enum": [
-                "stdout",
-                "stderr",
-                "system"
-              ]
-            },
-            "line": {
-              "type": "string"
-            },
-            "time": {
-              "$ref": "#/components/schemas/Timestamp"
-            }
+            "stream": {"enum": ["stdout", "stderr", "system"]},
+            "line": {"type": "string"},
+            "time": {"$ref": "#/components/schemas/Timestamp"}
           },
           "additionalProperties": false
         }
@@ -203,18 +185,11 @@ extension EventObject: NamedSchema {
               "type": "string",
               "description": "Image, BuildRun, Secret, ClusterStack, ClusterStore, ClusterBuilder, Builder"
             },
-            "namespace": {
-              "type": "string"
-            },
-            "name": {
-              "type": "string"
-            }
+            "namespace": {"type": "string"},
+            "name": {"type": "string"}
           },
           "additionalProperties": false,
-          "required": [
-            "kind",
-            "name"
-          ]
+          "required": ["kind", "name"]
         }
         """#
 }
@@ -225,37 +200,15 @@ extension SystemEvent: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "id": {
-              "type": "integer"
-            },
-            "type": {
-              "enum": [
-                "Normal",
-                "Warning"
-              ]
-            },
-            "reason": {
-              "type": "string"
-            },
-            "message": {
-              "type": "string"
-            },
-            "object": {
-              "$ref": "#/components/schemas/EventObject"
-            },
-            "time": {
-              "$ref": "#/components/schemas/Timestamp",
-              "description": "The same as lastTime."
-            },
-            "count": {
-              "type": "integer"
-            },
-            "firstTime": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "lastTime": {
-              "$ref": "#/components/schemas/Timestamp"
-            }
+            "id": {"type": "integer"},
+            "type": {"enum": ["Normal", "Warning"]},
+            "reason": {"type": "string"},
+            "message": {"type": "string"},
+            "object": {"$ref": "#/components/schemas/EventObject"},
+            "time": {"$ref": "#/components/schemas/Timestamp", "description": "The same as lastTime."},
+            "count": {"type": "integer"},
+            "firstTime": {"$ref": "#/components/schemas/Timestamp"},
+            "lastTime": {"$ref": "#/components/schemas/Timestamp"}
           },
           "additionalProperties": false
         }

@@ -290,40 +290,24 @@ extension SecretSpec: WireParams {
             {
               "type": "object",
               "properties": {
-                "server": {
-                  "type": "string"
-                },
-                "username": {
-                  "type": "string"
-                },
-                "password": {
-                  "type": "string"
-                },
+                "server": {"type": "string"},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
                 "caCert": {
                   "type": "string",
                   "description": "PEM CA certificates trusted for this server besides the system's (a registry whose certificate a private CA signed)."
                 }
               },
               "additionalProperties": false,
-              "required": [
-                "server",
-                "username",
-                "password"
-              ]
+              "required": ["server", "username", "password"]
             }
             """#),
         ParamDescriptor("dockerConfig", #"""
             {
               "type": "object",
-              "properties": {
-                "path": {
-                  "type": "string"
-                }
-              },
+              "properties": {"path": {"type": "string"}},
               "additionalProperties": false,
-              "required": [
-                "path"
-              ],
+              "required": ["path"],
               "description": "Absolute path of a docker config.json; its content is stored."
             }
             """#),
@@ -331,23 +315,13 @@ extension SecretSpec: WireParams {
             {
               "type": "object",
               "properties": {
-                "url": {
-                  "type": "string"
-                },
-                "username": {
-                  "type": "string"
-                },
-                "password": {
-                  "type": "string"
-                },
-                "sshKey": {
-                  "type": "string"
-                }
+                "url": {"type": "string"},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "sshKey": {"type": "string"}
               },
               "additionalProperties": false,
-              "required": [
-                "url"
-              ],
+              "required": ["url"],
               "description": "Used for git sources whose URL starts with `url` (the longest match wins)."
             }
             """#)
@@ -360,29 +334,12 @@ extension SecretInfo: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
-            "namespace": {
-              "type": "string"
-            },
-            "type": {
-              "enum": [
-                "registry",
-                "dockerConfig",
-                "git-basic",
-                "git-ssh"
-              ]
-            },
-            "server": {
-              "type": "string"
-            },
-            "url": {
-              "type": "string"
-            },
-            "created": {
-              "$ref": "#/components/schemas/Timestamp"
-            }
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "type": {"enum": ["registry", "dockerConfig", "git-basic", "git-ssh"]},
+            "server": {"type": "string"},
+            "url": {"type": "string"},
+            "created": {"$ref": "#/components/schemas/Timestamp"}
           },
           "additionalProperties": false,
           "description": "Never includes the secret's values."

@@ -83,13 +83,20 @@ public enum ErrorKind: String, Sendable, CaseIterable {
 
 /// A JSON Schema, as JSON text: written beside the type it describes and read only by the
 /// OpenRPC generator (which checks that it parses), so the document has one source.
-public struct JSONSchema: Sendable, ExpressibleByStringLiteral {
+public struct JSONSchema: Sendable, ExpressibleByStringInterpolation {
     public let json: String
     public init(stringLiteral json: String) { self.json = json }
+    /// A schema with parts of other schemas in it (`\#(part)` in a raw literal).
+    public init(stringInterpolation: DefaultStringInterpolation) { json = String(stringInterpolation: stringInterpolation) }
     public init(json: String) { self.json = json }
 
     /// A reference to a schema of `components/schemas`.
     public static func ref(_ component: String) -> JSONSchema { JSONSchema(json: ##"{"$ref": "#/components/schemas/\##(component)"}"##) }
+}
+
+extension DefaultStringInterpolation {
+    /// A schema inside another.
+    mutating func appendInterpolation(_ schema: JSONSchema) { appendLiteral(schema.json) }
 }
 
 /// One param of a method, as the OpenRPC document describes it.

@@ -40,15 +40,8 @@ extension SubscribeResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "notifications": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/NotificationKind"
-              }
-            },
-            "namespace": {
-              "type": "string"
-            }
+            "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationKind"}},
+            "namespace": {"type": "string"}
           },
           "additionalProperties": false
         }

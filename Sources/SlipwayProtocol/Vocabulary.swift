@@ -194,21 +194,11 @@ extension BuilderReference: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "kind": {
-              "enum": [
-                "ClusterBuilder",
-                "Builder"
-              ]
-            },
-            "name": {
-              "$ref": "#/components/schemas/Name"
-            }
+            "kind": {"enum": ["ClusterBuilder", "Builder"]},
+            "name": {"$ref": "#/components/schemas/Name"}
           },
           "additionalProperties": false,
-          "required": [
-            "kind",
-            "name"
-          ]
+          "required": ["kind", "name"]
         }
         """#
 }
@@ -222,9 +212,7 @@ extension SourceSpec: NamedSchema {
             "git": {
               "type": "object",
               "properties": {
-                "url": {
-                  "type": "string"
-                },
+                "url": {"type": "string"},
                 "revision": {
                   "type": "string",
                   "description": "A branch, a tag or a full commit SHA; default the remote's default branch."
@@ -235,33 +223,20 @@ extension SourceSpec: NamedSchema {
                 }
               },
               "additionalProperties": false,
-              "required": [
-                "url"
-              ],
+              "required": ["url"],
               "description": "https://, http://, ssh://, git://, file:// or user@host:path; no credentials in the URL (use a git secret)."
             },
             "blob": {
               "type": "object",
-              "properties": {
-                "url": {
-                  "type": "string"
-                },
-                "stripComponents": {
-                  "type": "integer"
-                }
-              },
+              "properties": {"url": {"type": "string"}, "stripComponents": {"type": "integer"}},
               "additionalProperties": false,
-              "required": [
-                "url"
-              ],
+              "required": ["url"],
               "description": "An http://, https:// or file:// URL of a .zip/.jar/.tar/.tar.gz archive; the digest of the archive decides whether a patch is a change."
             },
             "local": {
               "type": "object",
               "properties": {
-                "path": {
-                  "type": "string"
-                },
+                "path": {"type": "string"},
                 "watch": {
                   "type": "boolean",
                   "description": "Rebuild when the folder changes: the shared engine watches it (inotify, .git and .slipwayignore'd paths excepted), and a change, once quiet for watchDebounceMs, snapshots it again and builds with reason CONFIG if the snapshot changed. A watched image keeps the engine running; an engine that starts builds what changed while none ran."
@@ -272,14 +247,10 @@ extension SourceSpec: NamedSchema {
                 }
               },
               "additionalProperties": false,
-              "required": [
-                "path"
-              ],
+              "required": ["path"],
               "description": "An absolute path to a folder (.git/ skipped, .slipwayignore honoured) or a .zip/.jar/.tar/.tar.gz/.tgz file."
             },
-            "subPath": {
-              "type": "string"
-            },
+            "subPath": {"type": "string"},
             "resolved": {
               "type": "object",
               "properties": {
@@ -287,33 +258,17 @@ extension SourceSpec: NamedSchema {
                   "type": "object",
                   "description": "The source as snapshotted: digest is that of its file manifest (each folder, file and symlink with type, mode, size, link target and content digest), so an unchanged folder keeps its digest; files and bytes count its regular files.",
                   "properties": {
-                    "digest": {
-                      "$ref": "#/components/schemas/Digest"
-                    },
-                    "files": {
-                      "type": "integer"
-                    },
-                    "bytes": {
-                      "type": "integer"
-                    }
+                    "digest": {"$ref": "#/components/schemas/Digest"},
+                    "files": {"type": "integer"},
+                    "bytes": {"type": "integer"}
                   },
                   "additionalProperties": false
                 },
-                "ref": {
-                  "type": "string"
-                },
-                "commit": {
-                  "type": "string"
-                },
-                "pinned": {
-                  "type": "boolean"
-                },
-                "archiveDigest": {
-                  "$ref": "#/components/schemas/Digest"
-                },
-                "time": {
-                  "$ref": "#/components/schemas/Timestamp"
-                }
+                "ref": {"type": "string"},
+                "commit": {"type": "string"},
+                "pinned": {"type": "boolean"},
+                "archiveDigest": {"$ref": "#/components/schemas/Digest"},
+                "time": {"$ref": "#/components/schemas/Timestamp"}
               },
               "additionalProperties": false,
               "description": "Set by the server: what the source resolved to (ignored in params)."
@@ -336,27 +291,17 @@ extension OrderGroup: NamedSchema {
               "items": {
                 "type": "object",
                 "properties": {
-                  "id": {
-                    "type": "string"
-                  },
-                  "version": {
-                    "type": "string"
-                  },
-                  "optional": {
-                    "type": "boolean"
-                  }
+                  "id": {"type": "string"},
+                  "version": {"type": "string"},
+                  "optional": {"type": "boolean"}
                 },
                 "additionalProperties": false,
-                "required": [
-                  "id"
-                ]
+                "required": ["id"]
               }
             }
           },
           "additionalProperties": false,
-          "required": [
-            "group"
-          ]
+          "required": ["group"]
         }
         """#
 }

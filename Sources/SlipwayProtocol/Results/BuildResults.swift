@@ -161,12 +161,7 @@ extension EventListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "events": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/SystemEvent"
-              }
-            },
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/SystemEvent"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -182,12 +177,7 @@ extension BuildListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "builds": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildRow"
-              }
-            },
+            "builds": {"type": "array", "items": {"$ref": "#/components/schemas/BuildRow"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -203,18 +193,9 @@ extension BuildLogsResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "build": {
-              "type": "integer"
-            },
-            "status": {
-              "$ref": "#/components/schemas/BuildState"
-            },
-            "lines": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildLogLine"
-              }
-            }
+            "build": {"type": "integer"},
+            "status": {"$ref": "#/components/schemas/BuildState"},
+            "lines": {"type": "array", "items": {"$ref": "#/components/schemas/BuildLogLine"}}
           },
           "additionalProperties": false
         }
@@ -232,15 +213,9 @@ extension BuildpackVersion: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "id": {
-              "type": "string"
-            },
-            "version": {
-              "type": "string"
-            },
-            "homepage": {
-              "type": "string"
-            }
+            "id": {"type": "string"},
+            "version": {"type": "string"},
+            "homepage": {"type": "string"}
           },
           "additionalProperties": false
         }
@@ -253,18 +228,10 @@ extension BuildReasonDetail: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "reason": {
-              "$ref": "#/components/schemas/ReasonKind"
-            },
-            "field": {
-              "type": "string"
-            },
-            "old": {
-              "type": "string"
-            },
-            "new": {
-              "type": "string"
-            }
+            "reason": {"$ref": "#/components/schemas/ReasonKind"},
+            "field": {"type": "string"},
+            "old": {"type": "string"},
+            "new": {"type": "string"}
           },
           "additionalProperties": false
         }
@@ -277,33 +244,14 @@ extension BuildRow: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
-            "imageName": {
-              "type": "string"
-            },
-            "number": {
-              "type": "integer"
-            },
-            "status": {
-              "$ref": "#/components/schemas/BuildState"
-            },
-            "image": {
-              "type": "string"
-            },
-            "started": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "finished": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "reasons": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/ReasonKind"
-              }
-            },
+            "namespace": {"type": "string"},
+            "imageName": {"type": "string"},
+            "number": {"type": "integer"},
+            "status": {"$ref": "#/components/schemas/BuildState"},
+            "image": {"type": "string"},
+            "started": {"$ref": "#/components/schemas/Timestamp"},
+            "finished": {"$ref": "#/components/schemas/Timestamp"},
+            "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/ReasonKind"}},
             "reasonSummary": {
               "type": "string",
               "description": "Highest of CONFIG > COMMIT > BUILDER, else the first; + when more (CONFIG+)."
@@ -320,86 +268,34 @@ extension BuildStatusResult: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
-            "imageName": {
-              "type": "string"
-            },
-            "number": {
-              "type": "integer"
-            },
-            "image": {
-              "type": "string"
-            },
-            "imageDigest": {
-              "$ref": "#/components/schemas/Digest"
-            },
-            "status": {
-              "$ref": "#/components/schemas/BuildState"
-            },
-            "phase": {
-              "type": "string"
-            },
-            "reasons": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildReason"
-              }
-            },
-            "reasonSummary": {
-              "type": "string"
-            },
-            "builder": {
-              "type": "string"
-            },
-            "runImage": {
-              "type": "string"
-            },
+            "namespace": {"type": "string"},
+            "imageName": {"type": "string"},
+            "number": {"type": "integer"},
+            "image": {"type": "string"},
+            "imageDigest": {"$ref": "#/components/schemas/Digest"},
+            "status": {"$ref": "#/components/schemas/BuildState"},
+            "phase": {"type": "string"},
+            "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/BuildReason"}},
+            "reasonSummary": {"type": "string"},
+            "builder": {"type": "string"},
+            "runImage": {"type": "string"},
             "bases": {
               "type": "array",
               "description": "Dockerfile strategy: every FROM image and the manifest digest it resolved to.",
               "items": {
                 "type": "object",
-                "properties": {
-                  "name": {
-                    "type": "string"
-                  },
-                  "digest": {
-                    "$ref": "#/components/schemas/Digest"
-                  }
-                },
+                "properties": {"name": {"type": "string"}, "digest": {"$ref": "#/components/schemas/Digest"}},
                 "additionalProperties": false,
-                "required": [
-                  "name",
-                  "digest"
-                ]
+                "required": ["name", "digest"]
               }
             },
-            "stackID": {
-              "type": "string"
-            },
-            "source": {
-              "$ref": "#/components/schemas/SourceInfo"
-            },
-            "buildpacks": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildpackInfo"
-              }
-            },
-            "created": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "started": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "finished": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "message": {
-              "type": "string"
-            }
+            "stackID": {"type": "string"},
+            "source": {"$ref": "#/components/schemas/SourceInfo"},
+            "buildpacks": {"type": "array", "items": {"$ref": "#/components/schemas/BuildpackInfo"}},
+            "created": {"$ref": "#/components/schemas/Timestamp"},
+            "started": {"$ref": "#/components/schemas/Timestamp"},
+            "finished": {"$ref": "#/components/schemas/Timestamp"},
+            "message": {"type": "string"}
           },
           "additionalProperties": false
         }

@@ -79,12 +79,7 @@ extension BuildRunListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "buildruns": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildRun"
-              }
-            },
+            "buildruns": {"type": "array", "items": {"$ref": "#/components/schemas/BuildRun"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -100,24 +95,12 @@ extension BuildRunLogsResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
-            "status": {
-              "$ref": "#/components/schemas/BuildState"
-            },
-            "lines": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildLogLine"
-              }
-            }
+            "name": {"type": "string"},
+            "status": {"$ref": "#/components/schemas/BuildState"},
+            "lines": {"type": "array", "items": {"$ref": "#/components/schemas/BuildLogLine"}}
           },
           "additionalProperties": false,
-          "required": [
-            "name",
-            "status"
-          ]
+          "required": ["name", "status"]
         }
         """#
 }
@@ -128,77 +111,35 @@ extension BuildRunResult: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
-            "name": {
-              "type": "string"
-            },
-            "image": {
-              "type": "string",
-              "description": "A run of an image: the image."
-            },
-            "build": {
-              "type": "integer",
-              "description": "A run of an image: the build of it this run is."
-            },
+            "namespace": {"type": "string"},
+            "name": {"type": "string"},
+            "image": {"type": "string", "description": "A run of an image: the image."},
+            "build": {"type": "integer", "description": "A run of an image: the build of it this run is."},
             "standalone": {
               "type": "boolean",
               "description": "No build configuration behind it: deleted --buildrun-ttl-* after it ends."
             },
-            "status": {
-              "$ref": "#/components/schemas/BuildState"
-            },
-            "phase": {
-              "type": "string"
-            },
-            "message": {
-              "type": "string"
-            },
-            "reasons": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/ReasonKind"
-              }
-            },
-            "builder": {
-              "type": "string"
-            },
-            "source": {
-              "$ref": "#/components/schemas/SourceInfo"
-            },
-            "buildpacks": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/BuildpackInfo"
-              }
-            },
+            "status": {"$ref": "#/components/schemas/BuildState"},
+            "phase": {"type": "string"},
+            "message": {"type": "string"},
+            "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/ReasonKind"}},
+            "builder": {"type": "string"},
+            "source": {"$ref": "#/components/schemas/SourceInfo"},
+            "buildpacks": {"type": "array", "items": {"$ref": "#/components/schemas/BuildpackInfo"}},
             "output": {
               "type": "string",
               "description": "The image made: oci:<layout>@sha256:… (a stand-alone run without a tag keeps it in a layout that goes with the run), or the pushed repo@sha256:…"
             },
-            "created": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "started": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
-            "finished": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
+            "created": {"$ref": "#/components/schemas/Timestamp"},
+            "started": {"$ref": "#/components/schemas/Timestamp"},
+            "finished": {"$ref": "#/components/schemas/Timestamp"},
             "deleteAt": {
               "$ref": "#/components/schemas/Timestamp",
               "description": "A stand-alone run that ended: when it is deleted."
             }
           },
           "additionalProperties": false,
-          "required": [
-            "namespace",
-            "name",
-            "standalone",
-            "status",
-            "created"
-          ]
+          "required": ["namespace", "name", "standalone", "status", "created"]
         }
         """#
 }

@@ -206,14 +206,7 @@ extension CreateImageResult: WireSchema {
     public static let schema: JSONSchema = #"""
         {
           "type": "object",
-          "properties": {
-            "image": {
-              "$ref": "#/components/schemas/Image"
-            },
-            "build": {
-              "type": "integer"
-            }
-          },
+          "properties": {"image": {"$ref": "#/components/schemas/Image"}, "build": {"type": "integer"}},
           "additionalProperties": false
         }
         """#
@@ -224,15 +217,9 @@ extension PatchImageResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "image": {
-              "$ref": "#/components/schemas/Image"
-            },
-            "changed": {
-              "type": "boolean"
-            },
-            "build": {
-              "type": "integer"
-            }
+            "image": {"$ref": "#/components/schemas/Image"},
+            "changed": {"type": "boolean"},
+            "build": {"type": "integer"}
           },
           "additionalProperties": false,
           "description": "changed:false (and no build) when no build input changed; otherwise the build carrying the change."
@@ -245,12 +232,7 @@ extension ImageListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "images": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/ImageRow"
-              }
-            },
+            "images": {"type": "array", "items": {"$ref": "#/components/schemas/ImageRow"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -271,53 +253,23 @@ extension ImageResource: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
-            "name": {
-              "type": "string"
-            },
-            "tag": {
-              "type": "string"
-            },
-            "additionalTags": {
-              "type": "array",
-              "items": {
-                "type": "string"
-              }
-            },
-            "builder": {
-              "$ref": "#/components/schemas/BuilderReference"
-            },
-            "source": {
-              "$ref": "#/components/schemas/SourceSpec"
-            },
-            "env": {
-              "type": "object"
-            },
-            "strategy": {
-              "type": "string"
-            },
-            "buildTimeout": {
-              "type": "integer"
-            },
+            "namespace": {"type": "string"},
+            "name": {"type": "string"},
+            "tag": {"type": "string"},
+            "additionalTags": {"type": "array", "items": {"type": "string"}},
+            "builder": {"$ref": "#/components/schemas/BuilderReference"},
+            "source": {"$ref": "#/components/schemas/SourceSpec"},
+            "env": {"type": "object"},
+            "strategy": {"type": "string"},
+            "buildTimeout": {"type": "integer"},
             "network": {
               "type": "string",
-              "enum": [
-                "none",
-                "public"
-              ],
+              "enum": ["none", "public"],
               "description": "The network build steps get; absent: the engine's --build-network."
             },
-            "successBuildHistoryLimit": {
-              "type": "integer"
-            },
-            "failedBuildHistoryLimit": {
-              "type": "integer"
-            },
-            "created": {
-              "$ref": "#/components/schemas/Timestamp"
-            },
+            "successBuildHistoryLimit": {"type": "integer"},
+            "failedBuildHistoryLimit": {"type": "integer"},
+            "created": {"$ref": "#/components/schemas/Timestamp"},
             "incarnation": {
               "type": "string",
               "description": "A random id made when the image is created (as a Kubernetes object's metadata.uid): an image deleted and created again under the same name has another. Its builds start again at 1; the deleted image's builds, even one still ending, are never taken for the new image's."
@@ -325,30 +277,14 @@ extension ImageResource: NamedSchema {
             "status": {
               "type": "object",
               "properties": {
-                "ready": {
-                  "$ref": "#/components/schemas/ReadyState"
-                },
-                "message": {
-                  "type": "string"
-                },
-                "latestImage": {
-                  "type": "string"
-                },
-                "latestBuild": {
-                  "type": "integer"
-                },
-                "latestReason": {
-                  "type": "string"
-                },
-                "lastSuccessfulBuild": {
-                  "$ref": "#/components/schemas/BuildSummary"
-                },
-                "lastFailedBuild": {
-                  "$ref": "#/components/schemas/BuildSummary"
-                },
-                "nextBuildNumber": {
-                  "type": "integer"
-                }
+                "ready": {"$ref": "#/components/schemas/ReadyState"},
+                "message": {"type": "string"},
+                "latestImage": {"type": "string"},
+                "latestBuild": {"type": "integer"},
+                "latestReason": {"type": "string"},
+                "lastSuccessfulBuild": {"$ref": "#/components/schemas/BuildSummary"},
+                "lastFailedBuild": {"$ref": "#/components/schemas/BuildSummary"},
+                "nextBuildNumber": {"type": "integer"}
               },
               "additionalProperties": false
             }
@@ -363,14 +299,7 @@ extension BuildSummary: NamedSchema {
     public static let definition: JSONSchema = #"""
         {
           "type": "object",
-          "properties": {
-            "number": {
-              "type": "integer"
-            },
-            "reason": {
-              "type": "string"
-            }
-          },
+          "properties": {"number": {"type": "integer"}, "reason": {"type": "string"}},
           "additionalProperties": false
         }
         """#
@@ -382,47 +311,19 @@ extension ImageStatusResult: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
-            "namespace": {
-              "type": "string"
-            },
-            "tag": {
-              "type": "string"
-            },
-            "ready": {
-              "$ref": "#/components/schemas/ReadyState"
-            },
-            "message": {
-              "type": "string"
-            },
-            "latestImage": {
-              "type": "string",
-              "description": "repo@sha256:… of the latest successful build"
-            },
-            "latestBuild": {
-              "type": "integer"
-            },
-            "latestReason": {
-              "type": "string"
-            },
-            "lastSuccessfulBuild": {
-              "$ref": "#/components/schemas/BuildSummary"
-            },
-            "lastFailedBuild": {
-              "$ref": "#/components/schemas/BuildSummary"
-            },
-            "source": {
-              "$ref": "#/components/schemas/SourceInfo"
-            },
-            "builder": {
-              "$ref": "#/components/schemas/BuilderReference"
-            },
-            "cacheBytes": {
-              "type": "integer",
-              "description": "Bytes in the image's build cache."
-            }
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "tag": {"type": "string"},
+            "ready": {"$ref": "#/components/schemas/ReadyState"},
+            "message": {"type": "string"},
+            "latestImage": {"type": "string", "description": "repo@sha256:… of the latest successful build"},
+            "latestBuild": {"type": "integer"},
+            "latestReason": {"type": "string"},
+            "lastSuccessfulBuild": {"$ref": "#/components/schemas/BuildSummary"},
+            "lastFailedBuild": {"$ref": "#/components/schemas/BuildSummary"},
+            "source": {"$ref": "#/components/schemas/SourceInfo"},
+            "builder": {"$ref": "#/components/schemas/BuilderReference"},
+            "cacheBytes": {"type": "integer", "description": "Bytes in the image's build cache."}
           },
           "additionalProperties": false
         }
@@ -435,33 +336,13 @@ extension SourceInfo: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "type": {
-              "enum": [
-                "Git",
-                "Blob",
-                "Local Source"
-              ]
-            },
-            "url": {
-              "type": "string"
-            },
-            "revision": {
-              "type": "string",
-              "description": "Git: the commit SHA."
-            },
-            "ref": {
-              "type": "string",
-              "description": "Git: the branch or tag followed."
-            },
-            "path": {
-              "type": "string"
-            },
-            "digest": {
-              "type": "string"
-            },
-            "subPath": {
-              "type": "string"
-            }
+            "type": {"enum": ["Git", "Blob", "Local Source"]},
+            "url": {"type": "string"},
+            "revision": {"type": "string", "description": "Git: the commit SHA."},
+            "ref": {"type": "string", "description": "Git: the branch or tag followed."},
+            "path": {"type": "string"},
+            "digest": {"type": "string"},
+            "subPath": {"type": "string"}
           },
           "additionalProperties": false
         }

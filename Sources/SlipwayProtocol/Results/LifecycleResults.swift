@@ -67,14 +67,7 @@ extension InitializeParams: WireParams {
         ParamDescriptor("clientInfo", #"""
             {
               "type": "object",
-              "properties": {
-                "name": {
-                  "type": "string"
-                },
-                "version": {
-                  "type": "string"
-                }
-              },
+              "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
               "additionalProperties": false
             }
             """#),
@@ -91,63 +84,23 @@ extension InitializeResult: NamedSchema {
           "properties": {
             "serverInfo": {
               "type": "object",
-              "properties": {
-                "name": {
-                  "type": "string"
-                },
-                "version": {
-                  "type": "string"
-                }
-              },
+              "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
               "additionalProperties": false
             },
             "capabilities": {
               "type": "object",
               "properties": {
-                "methods": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                },
-                "clientNotifications": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                },
-                "notifications": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                },
-                "framings": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                },
-                "maxMessageSize": {
-                  "type": "integer"
-                },
+                "methods": {"type": "array", "items": {"type": "string"}},
+                "clientNotifications": {"type": "array", "items": {"type": "string"}},
+                "notifications": {"type": "array", "items": {"type": "string"}},
+                "framings": {"type": "array", "items": {"type": "string"}},
+                "maxMessageSize": {"type": "integer"},
                 "buildStrategies": {
                   "type": "array",
                   "description": "Every strategy an image or build run may name.",
-                  "items": {
-                    "type": "string",
-                    "enum": [
-                      "buildpacks",
-                      "dockerfile"
-                    ]
-                  }
+                  "items": {"type": "string", "enum": ["buildpacks", "dockerfile"]}
                 },
-                "sourceTypes": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                }
+                "sourceTypes": {"type": "array", "items": {"type": "string"}}
               },
               "additionalProperties": false
             }

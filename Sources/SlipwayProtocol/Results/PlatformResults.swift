@@ -61,6 +61,21 @@ public struct BuildpackDescriptorResource: Codable, Sendable {
 
     /// One entry of a composite buildpack's group.
     public struct CompositeEntry: Codable, Sendable {
+        /// A composite buildpack's groups, in its descriptor and in its store's status.
+        static let groupsSchema: JSONSchema = #"""
+            {
+              "type": "array",
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "properties": {"id": {"type": "string"}, "version": {"type": "string"}, "optional": {"type": "boolean"}},
+                  "additionalProperties": false
+                }
+              }
+            }
+            """#
+
         public var id: String
         public var version: String?
         public var optional: Bool
@@ -239,12 +254,7 @@ extension ClusterStackListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "stacks": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/ClusterStack"
-              }
-            },
+            "stacks": {"type": "array", "items": {"$ref": "#/components/schemas/ClusterStack"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -260,56 +270,19 @@ extension StoreStatus: WireSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
+            "name": {"type": "string"},
             "buildpacks": {
               "type": "array",
               "items": {
                 "type": "object",
                 "properties": {
-                  "id": {
-                    "type": "string"
-                  },
-                  "version": {
-                    "type": "string"
-                  },
-                  "api": {
-                    "type": "string"
-                  },
-                  "homepage": {
-                    "type": "string"
-                  },
-                  "digest": {
-                    "$ref": "#/components/schemas/Digest"
-                  },
-                  "order": {
-                    "type": "array",
-                    "items": {
-                      "type": "array",
-                      "items": {
-                        "type": "object",
-                        "properties": {
-                          "id": {
-                            "type": "string"
-                          },
-                          "version": {
-                            "type": "string"
-                          },
-                          "optional": {
-                            "type": "boolean"
-                          }
-                        },
-                        "additionalProperties": false
-                      }
-                    }
-                  },
-                  "builders": {
-                    "type": "array",
-                    "items": {
-                      "type": "string"
-                    }
-                  }
+                  "id": {"type": "string"},
+                  "version": {"type": "string"},
+                  "api": {"type": "string"},
+                  "homepage": {"type": "string"},
+                  "digest": {"$ref": "#/components/schemas/Digest"},
+                  "order": \#(BuildpackDescriptorResource.CompositeEntry.groupsSchema),
+                  "builders": {"type": "array", "items": {"type": "string"}}
                 },
                 "additionalProperties": false
               }
@@ -325,12 +298,7 @@ extension ClusterStoreListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "stores": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/ClusterStore"
-              }
-            },
+            "stores": {"type": "array", "items": {"$ref": "#/components/schemas/ClusterStore"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -346,12 +314,7 @@ extension BuilderListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "builders": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/Builder"
-              }
-            },
+            "builders": {"type": "array", "items": {"$ref": "#/components/schemas/Builder"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -367,12 +330,7 @@ extension SecretListResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "secrets": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/SecretInfo"
-              }
-            },
+            "secrets": {"type": "array", "items": {"$ref": "#/components/schemas/SecretInfo"}},
             "continue": {
               "type": "string",
               "description": "Set while more remain: pass it as `continue` for the next page."
@@ -389,43 +347,20 @@ extension ClusterStackResource: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
-            "id": {
-              "type": "string"
-            },
-            "buildImage": {
-              "type": "string"
-            },
-            "runImage": {
-              "type": "string"
-            },
+            "name": {"type": "string"},
+            "id": {"type": "string"},
+            "buildImage": {"type": "string"},
+            "runImage": {"type": "string"},
             "status": {
               "type": "object",
               "properties": {
-                "ready": {
-                  "type": "boolean"
-                },
-                "buildImageDigest": {
-                  "$ref": "#/components/schemas/Digest"
-                },
-                "runImageDigest": {
-                  "$ref": "#/components/schemas/Digest"
-                },
-                "resolvedBuildImage": {
-                  "type": "string"
-                },
-                "resolvedRunImage": {
-                  "type": "string"
-                },
-                "message": {
-                  "type": "string"
-                },
-                "os": {
-                  "type": "string",
-                  "description": "The build image's OS (linux)."
-                },
+                "ready": {"type": "boolean"},
+                "buildImageDigest": {"$ref": "#/components/schemas/Digest"},
+                "runImageDigest": {"$ref": "#/components/schemas/Digest"},
+                "resolvedBuildImage": {"type": "string"},
+                "resolvedRunImage": {"type": "string"},
+                "message": {"type": "string"},
+                "os": {"type": "string", "description": "The build image's OS (linux)."},
                 "architecture": {
                   "type": "string",
                   "description": "The build image's architecture (amd64, arm64, …)."
@@ -445,38 +380,20 @@ extension ClusterStoreResource: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "name": {
-              "type": "string"
-            },
+            "name": {"type": "string"},
             "buildpacks": {
               "type": "array",
               "items": {
                 "type": "object",
                 "properties": {
-                  "id": {
-                    "type": "string"
-                  },
-                  "version": {
-                    "type": "string"
-                  },
-                  "api": {
-                    "type": "string"
-                  },
-                  "homepage": {
-                    "type": "string"
-                  },
-                  "name": {
-                    "type": "string"
-                  },
-                  "digest": {
-                    "$ref": "#/components/schemas/Digest"
-                  },
-                  "source": {
-                    "type": "string"
-                  },
-                  "descriptor": {
-                    "$ref": "#/components/schemas/BuildpackDescriptor"
-                  }
+                  "id": {"type": "string"},
+                  "version": {"type": "string"},
+                  "api": {"type": "string"},
+                  "homepage": {"type": "string"},
+                  "name": {"type": "string"},
+                  "digest": {"$ref": "#/components/schemas/Digest"},
+                  "source": {"type": "string"},
+                  "descriptor": {"$ref": "#/components/schemas/BuildpackDescriptor"}
                 },
                 "additionalProperties": false
               }
@@ -493,59 +410,19 @@ extension BuildpackDescriptorResource: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "api": {
-              "type": "string"
-            },
-            "id": {
-              "type": "string"
-            },
-            "version": {
-              "type": "string"
-            },
-            "name": {
-              "type": "string"
-            },
-            "homepage": {
-              "type": "string"
-            },
-            "clearEnv": {
-              "type": "boolean",
-              "description": "clear-env: user env is not given to the buildpack."
-            },
-            "stacks": {
-              "type": "array",
-              "items": {
-                "type": "string"
-              }
-            },
+            "api": {"type": "string"},
+            "id": {"type": "string"},
+            "version": {"type": "string"},
+            "name": {"type": "string"},
+            "homepage": {"type": "string"},
+            "clearEnv": {"type": "boolean", "description": "clear-env: user env is not given to the buildpack."},
+            "stacks": {"type": "array", "items": {"type": "string"}},
             "targets": {
               "type": "array",
-              "items": {
-                "type": "string"
-              },
+              "items": {"type": "string"},
               "description": "os/arch pairs ([[targets]])."
             },
-            "order": {
-              "type": "array",
-              "items": {
-                "type": "array",
-                "items": {
-                  "type": "object",
-                  "properties": {
-                    "id": {
-                      "type": "string"
-                    },
-                    "version": {
-                      "type": "string"
-                    },
-                    "optional": {
-                      "type": "boolean"
-                    }
-                  },
-                  "additionalProperties": false
-                }
-              }
-            }
+            "order": \#(BuildpackDescriptorResource.CompositeEntry.groupsSchema)
           },
           "additionalProperties": false,
           "description": "What the buildpack's buildpack.toml says."
@@ -559,57 +436,22 @@ extension BuilderResource: NamedSchema {
         {
           "type": "object",
           "properties": {
-            "kind": {
-              "type": "string"
-            },
-            "namespace": {
-              "type": "string"
-            },
-            "name": {
-              "type": "string"
-            },
-            "stack": {
-              "type": "string"
-            },
-            "store": {
-              "type": "string"
-            },
-            "order": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/OrderGroup"
-              }
-            },
+            "kind": {"type": "string"},
+            "namespace": {"type": "string"},
+            "name": {"type": "string"},
+            "stack": {"type": "string"},
+            "store": {"type": "string"},
+            "order": {"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}},
             "status": {
               "type": "object",
               "properties": {
-                "ready": {
-                  "type": "boolean"
-                },
-                "message": {
-                  "type": "string"
-                },
-                "stackID": {
-                  "type": "string"
-                },
-                "runImage": {
-                  "type": "string"
-                },
-                "buildImage": {
-                  "type": "string"
-                },
-                "buildpacks": {
-                  "type": "array",
-                  "items": {
-                    "$ref": "#/components/schemas/BuildpackInfo"
-                  }
-                },
-                "order": {
-                  "type": "array",
-                  "items": {
-                    "$ref": "#/components/schemas/OrderGroup"
-                  }
-                }
+                "ready": {"type": "boolean"},
+                "message": {"type": "string"},
+                "stackID": {"type": "string"},
+                "runImage": {"type": "string"},
+                "buildImage": {"type": "string"},
+                "buildpacks": {"type": "array", "items": {"$ref": "#/components/schemas/BuildpackInfo"}},
+                "order": {"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}
               },
               "additionalProperties": false
             }

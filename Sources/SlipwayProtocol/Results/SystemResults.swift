@@ -66,22 +66,13 @@ extension QuotaResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "namespace": {
-              "type": "string"
-            },
+            "namespace": {"type": "string"},
             "limits": {
               "type": "object",
               "properties": {
-                "images": {
-                  "type": "integer"
-                },
-                "buildruns": {
-                  "type": "integer"
-                },
-                "storage": {
-                  "type": "integer",
-                  "description": "Bytes."
-                }
+                "images": {"type": "integer"},
+                "buildruns": {"type": "integer"},
+                "storage": {"type": "integer", "description": "Bytes."}
               },
               "additionalProperties": false,
               "description": "Per resource; a limit that is absent is unlimited."
@@ -89,27 +80,16 @@ extension QuotaResult: WireSchema {
             "used": {
               "type": "object",
               "properties": {
-                "images": {
-                  "type": "integer"
-                },
-                "buildruns": {
-                  "type": "integer"
-                },
-                "storage": {
-                  "type": "integer",
-                  "description": "Bytes."
-                }
+                "images": {"type": "integer"},
+                "buildruns": {"type": "integer"},
+                "storage": {"type": "integer", "description": "Bytes."}
               },
               "additionalProperties": false,
               "description": "Per resource; a limit that is absent is unlimited."
             }
           },
           "additionalProperties": false,
-          "required": [
-            "namespace",
-            "limits",
-            "used"
-          ]
+          "required": ["namespace", "limits", "used"]
         }
         """#
 }
@@ -119,50 +99,24 @@ extension CollectResult: WireSchema {
         {
           "type": "object",
           "properties": {
-            "dryRun": {
-              "type": "boolean"
-            },
+            "dryRun": {"type": "boolean"},
             "freed": {
               "type": "array",
               "items": {
                 "type": "object",
                 "properties": {
-                  "kind": {
-                    "enum": [
-                      "blobs",
-                      "buildpacks",
-                      "caches",
-                      "dockerfile",
-                      "images",
-                      "logs",
-                      "stacks"
-                    ]
-                  },
-                  "count": {
-                    "type": "integer"
-                  },
-                  "bytes": {
-                    "type": "integer"
-                  }
+                  "kind": {"enum": ["blobs", "buildpacks", "caches", "dockerfile", "images", "logs", "stacks"]},
+                  "count": {"type": "integer"},
+                  "bytes": {"type": "integer"}
                 },
                 "additionalProperties": false,
-                "required": [
-                  "kind",
-                  "count",
-                  "bytes"
-                ]
+                "required": ["kind", "count", "bytes"]
               }
             },
-            "totalBytes": {
-              "type": "integer"
-            }
+            "totalBytes": {"type": "integer"}
           },
           "additionalProperties": false,
-          "required": [
-            "dryRun",
-            "freed",
-            "totalBytes"
-          ]
+          "required": ["dryRun", "freed", "totalBytes"]
         }
         """#
 }
@@ -190,34 +144,18 @@ extension DiskUsageResult: WireSchema {
                       "events"
                     ]
                   },
-                  "count": {
-                    "type": "integer"
-                  },
-                  "bytes": {
-                    "type": "integer"
-                  },
-                  "reclaimable": {
-                    "type": "integer"
-                  }
+                  "count": {"type": "integer"},
+                  "bytes": {"type": "integer"},
+                  "reclaimable": {"type": "integer"}
                 },
                 "additionalProperties": false,
-                "required": [
-                  "kind",
-                  "count",
-                  "bytes",
-                  "reclaimable"
-                ]
+                "required": ["kind", "count", "bytes", "reclaimable"]
               }
             },
-            "totalBytes": {
-              "type": "integer"
-            }
+            "totalBytes": {"type": "integer"}
           },
           "additionalProperties": false,
-          "required": [
-            "kinds",
-            "totalBytes"
-          ]
+          "required": ["kinds", "totalBytes"]
         }
         """#
 }
