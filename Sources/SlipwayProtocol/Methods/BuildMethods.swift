@@ -22,7 +22,7 @@ public enum BuildStatus: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `build/logs`: Without follow: the lines. With follow: lines arrive as build/log notifications from `since` until the build ends (all sent before the reply), then the result has the final status.
+/// `build/logs`: a build's log lines, or (with follow) the lines as they are written until it ends.
 public enum BuildLogs: RPCMethod {
     public typealias Params = BuildLogsParams
     public typealias Result = BuildLogsResult
@@ -33,7 +33,7 @@ public enum BuildLogs: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `build/wait`: Waits for the build to finish (or `timeout` seconds) and returns its status. Cancellable with $/cancelRequest.
+/// `build/wait`: Waits for the build to finish (or `timeout` seconds) and returns its status.
 public enum BuildWait: RPCMethod {
     public typealias Params = BuildWaitParams
     public typealias Result = BuildStatusResult
@@ -44,7 +44,7 @@ public enum BuildWait: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .RequestCancelled]
 }
 
-/// `build/cancel`: Cancels a queued or running build: it ends as FAILURE with message "canceled".
+/// `build/cancel`: Cancels a queued or running build.
 public enum BuildCancel: RPCMethod {
     public typealias Params = BuildParams
     public typealias Result = BuildStatusResult
@@ -55,7 +55,7 @@ public enum BuildCancel: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .FailedPrecondition]
 }
 
-/// `event/list`: System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at a time. The same object, reason and message again bump count and lastTime (as kubectl aggregates).
+/// `event/list`: System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at …
 public enum EventList: RPCMethod {
     public typealias Params = EventListParams
     public typealias Result = EventListResult

@@ -1,6 +1,6 @@
 import Foundation
 
-/// `buildrun/submit`: Submits a build run, as a code engine does: with `image`, one more build of that image (build N+1, reason TRIGGER, as image/trigger); otherwise a stand-alone build from `source` with no configuration behind it, deleted --buildrun-ttl-succeeded (1 h) after it succeeds and --buildrun-ttl-failed (24 h) after it fails. Stand-alone runs count against the namespace's buildruns quota. A run logs, reports status and emits events as builds do; notifications of a stand-alone run carry `buildrun` instead of image and build.
+/// `buildrun/submit`: Submits a build run, as a code engine does.
 public enum BuildRunSubmit: RPCMethod {
     public typealias Params = BuildRunSpec
     public typealias Result = BuildRunResult
@@ -16,7 +16,7 @@ public enum BuildRunSubmit: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .AlreadyExists, .FailedPrecondition, .PermissionDenied, .Unavailable, .QuotaExceeded]
 }
 
-/// `buildrun/get`: A build run and its status. For a day after a stand-alone run expired, NotFound says so and when (data.expired).
+/// `buildrun/get`: A build run and its status.
 public enum BuildRunGet: RPCMethod {
     public typealias Params = BuildRunRef
     public typealias Result = BuildRunResult
@@ -60,7 +60,7 @@ public enum BuildRunWait: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .RequestCancelled]
 }
 
-/// `buildrun/cancel`: Cancels a queued or running run: it ends as FAILURE with message "canceled".
+/// `buildrun/cancel`: Cancels a queued or running run.
 public enum BuildRunCancel: RPCMethod {
     public typealias Params = BuildRunRef
     public typealias Result = BuildRunResult
@@ -71,7 +71,7 @@ public enum BuildRunCancel: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .FailedPrecondition]
 }
 
-/// `buildrun/delete`: Deletes a run. A stand-alone run goes with its build, log, cache and (without a tag) its image; a run of an image stops being a run, and its build stays in the image's history.
+/// `buildrun/delete`: Deletes a run.
 public enum BuildRunDelete: RPCMethod {
     public typealias Params = BuildRunRef
     public typealias Result = NullResult
@@ -82,7 +82,7 @@ public enum BuildRunDelete: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `buildrun/events`: The events of a run (object kind BuildRun), a page at a time; also for a run that is gone, until they expire.
+/// `buildrun/events`: The events of a run (object kind BuildRun), a page at a time.
 public enum BuildRunEvents: RPCMethod {
     public typealias Params = BuildRunEventsParams
     public typealias Result = EventListResult

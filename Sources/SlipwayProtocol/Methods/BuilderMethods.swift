@@ -1,6 +1,6 @@
 import Foundation
 
-/// `clusterbuilder/create`: Creates a ClusterBuilder: a stack, a store and the detection order.
+/// `clusterbuilder/create`: Creates a ClusterBuilder.
 public enum ClusterBuilderCreate: RPCMethod {
     public typealias Params = Creating<ClusterBuilderSpec>
     public typealias Result = BuilderResource
@@ -66,7 +66,7 @@ public enum ClusterBuilderDelete: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `builder/create`: Creates a Builder: a stack, a store and the detection order.
+/// `builder/create`: Creates a Builder.
 public enum BuilderCreate: RPCMethod {
     public typealias Params = Creating<BuilderSpec>
     public typealias Result = BuilderResource

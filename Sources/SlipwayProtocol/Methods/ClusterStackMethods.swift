@@ -1,6 +1,6 @@
 import Foundation
 
-/// `clusterstack/create`: Creates a ClusterStack: imports the build and run images and records their digests.
+/// `clusterstack/create`: Creates a ClusterStack.
 public enum ClusterStackCreate: RPCMethod {
     public typealias Params = Creating<StackSpec>
     public typealias Result = ClusterStackResource
@@ -11,7 +11,7 @@ public enum ClusterStackCreate: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .AlreadyExists, .NotFound, .Unavailable]
 }
 
-/// `clusterstack/patch`: Changes a ClusterStack's images or id (re-imports them). A new run image gives images on it a STACK build, which is a rebase when the stack id is unchanged.
+/// `clusterstack/patch`: Changes a ClusterStack's images or id (re-imports them).
 public enum ClusterStackPatch: RPCMethod {
     public typealias Params = StackSpec
     public typealias Result = ClusterStackResource
@@ -44,7 +44,7 @@ public enum ClusterStackStatus: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `clusterstack/refresh`: Resolves the stack's image references again (a tag or folder may now give another digest); images on it get STACK builds (rebases) if the run image changed.
+/// `clusterstack/refresh`: Resolves the stack's image references again (a tag or folder may now give another digest).
 public enum ClusterStackRefresh: RPCMethod {
     public typealias Params = NameParams
     public typealias Result = ClusterStackResource
@@ -66,7 +66,7 @@ public enum ClusterStackList: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams]
 }
 
-/// `clusterstack/delete`: Deletes a ClusterStack; builders on it become not ready.
+/// `clusterstack/delete`: Deletes a ClusterStack.
 public enum ClusterStackDelete: RPCMethod {
     public typealias Params = NameParams
     public typealias Result = NullResult

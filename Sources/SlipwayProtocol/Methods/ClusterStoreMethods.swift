@@ -11,7 +11,7 @@ public enum ClusterStoreCreate: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .AlreadyExists]
 }
 
-/// `clusterstore/add`: Adds buildpacks (a buildpack with the same id and version is replaced). Images whose last successful build used another version of a buildpack now in the builder get a BUILDER build.
+/// `clusterstore/add`: Adds buildpacks (a buildpack with the same id and version is replaced).
 public enum ClusterStoreAdd: RPCMethod {
     public typealias Params = StoreParams
     public typealias Result = ClusterStoreResource
@@ -48,7 +48,7 @@ public enum ClusterStoreGet: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `clusterstore/status`: Every buildpack in the store with id, version, api, homepage, digest, its groups if composite, and the builders that use it.
+/// `clusterstore/status`: Every buildpack in the store with id, version, api, homepage, digest, its groups if composite, and …
 public enum ClusterStoreStatus: RPCMethod {
     public typealias Params = NameParams
     public typealias Result = StoreStatus

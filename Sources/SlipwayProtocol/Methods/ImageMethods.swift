@@ -1,6 +1,6 @@
 import Foundation
 
-/// `image/create`: Creates an image (a build configuration) and starts build 1 with reason CONFIG (an image created again under a deleted one's name starts at build 1 too; a build of the deleted image still ending is never taken for one of it). Local source is snapshotted now; a full disk while snapshotting is Unavailable. At most the namespace's image quota (--quota images=, default 100); params at most 1 MiB, env at most 1,000 entries of at most 32 KiB each.
+/// `image/create`: Creates an image (a build configuration) and starts build 1 with reason CONFIG.
 public enum ImageCreate: RPCMethod {
     public typealias Params = Creating<ImageSpec>
     public typealias Result = CreateImageResult
@@ -11,7 +11,7 @@ public enum ImageCreate: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .AlreadyExists, .NotFound, .PermissionDenied, .Unavailable, .QuotaExceeded]
 }
 
-/// `image/patch`: Changes an image; starts a build only if a build input changed (a queued build takes the change). The tag cannot change.
+/// `image/patch`: Changes an image.
 public enum ImagePatch: RPCMethod {
     public typealias Params = ImageSpec
     public typealias Result = PatchImageResult
@@ -33,7 +33,7 @@ public enum ImageSave: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .FailedPrecondition, .PermissionDenied, .QuotaExceeded]
 }
 
-/// `image/get`: The image: its configuration and status.
+/// `image/get`: The image.
 public enum ImageGet: RPCMethod {
     public typealias Params = NamespacedNameParams
     public typealias Result = ImageResource
@@ -66,7 +66,7 @@ public enum ImageList: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams]
 }
 
-/// `image/delete`: Deletes the image with all its builds, runs, logs and cache, and its default OCI layout under the state directory (garbage collection removes what only it used); images written to a tag of your own (a registry, or an oci: layout elsewhere) stay. Its running build ends with the message "image deleted"; the name's build numbers are kept, so a new image of the name never reuses one.
+/// `image/delete`: Deletes the image with all its builds, runs, logs and cache, and its default OCI layout under the …
 public enum ImageDelete: RPCMethod {
     public typealias Params = NamespacedNameParams
     public typealias Result = NullResult
@@ -77,7 +77,7 @@ public enum ImageDelete: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
 
-/// `image/trigger`: Starts a build with reason TRIGGER. A local source is snapshotted again first (what is on disk now): a changed folder adds a CONFIG reason with the old and new snapshot digests; git and blob sources build their stored revision.
+/// `image/trigger`: Starts a build with reason TRIGGER.
 public enum ImageTrigger: RPCMethod {
     public typealias Params = NamespacedNameParams
     public typealias Result = TriggerResult

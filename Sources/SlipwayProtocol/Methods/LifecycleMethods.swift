@@ -1,6 +1,6 @@
 import Foundation
 
-/// `initialize`: LSP-style handshake; optional, but if sent it must be the first message and only once.
+/// `initialize`: LSP-style handshake.
 public enum Initialize: RPCMethod {
     public typealias Params = InitializeParams
     public typealias Result = InitializeResult
@@ -10,7 +10,7 @@ public enum Initialize: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidRequest]
 }
 
-/// `shutdown`: After shutdown only `exit` is accepted; `exit` then ends the process with code 0.
+/// `shutdown`: After shutdown only `exit` is accepted.
 public enum Shutdown: RPCMethod {
     public typealias Params = EmptyParams
     public typealias Result = NullResult
@@ -20,7 +20,7 @@ public enum Shutdown: RPCMethod {
     public static let errors: [ErrorKind] = []
 }
 
-/// `rpc.discover`: Returns this document.
+/// `rpc.discover`: returns the OpenRPC document.
 public enum RPCDiscover: RPCMethod {
     public typealias Params = EmptyParams
     public typealias Result = AnyJSON
@@ -31,7 +31,7 @@ public enum RPCDiscover: RPCMethod {
     public static let errors: [ErrorKind] = []
 }
 
-/// `session/subscribe`: Turns notification kinds on or off for this session, optionally for one namespace only. New sessions get build/statusChanged, image/statusChanged and event; build/log only for builds they follow (build/logs with follow) unless build/log is enabled here.
+/// `session/subscribe`: Turns notification kinds on or off for this session, optionally for one namespace only.
 public enum SessionSubscribe: RPCMethod {
     public typealias Params = SubscribeParams
     public typealias Result = SubscribeResult

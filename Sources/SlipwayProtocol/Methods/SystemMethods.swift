@@ -1,6 +1,6 @@
 import Foundation
 
-/// `quota/get`: A namespace's quota (--quota) and what it holds now: images, stand-alone build runs, and bytes of stored data (its image layouts, build caches, logs and source snapshots; a file counts in full for every namespace that refers to it).
+/// `quota/get`: A namespace's quota (--quota) and what it holds now.
 public enum QuotaGet: RPCMethod {
     public typealias Params = QuotaParams
     public typealias Result = QuotaResult
@@ -11,7 +11,7 @@ public enum QuotaGet: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams]
 }
 
-/// `system/gc`: Mark and sweep: removes what no image, retained build, stack, store or running build reaches (images' layouts and layers, source snapshots, unpacked stacks, buildpacks, caches and logs of deleted images). It also runs by itself after deletions and retention. A file written or reused since the collection began is kept, so builds may run meanwhile.
+/// `system/gc`: Mark and sweep.
 public enum SystemGC: RPCMethod {
     public typealias Params = CollectParams
     public typealias Result = CollectResult
@@ -21,7 +21,7 @@ public enum SystemGC: RPCMethod {
     public static let errors: [ErrorKind] = [.InvalidParams]
 }
 
-/// `system/df`: What the state directory holds, by kind, as docker system df shows it (a file with several links counted once), with the bytes system/gc would give back.
+/// `system/df`: What the state directory holds, by kind, as docker system df shows it (a file with several links …
 public enum SystemDF: RPCMethod {
     public typealias Params = EmptyParams
     public typealias Result = DiskUsageResult
@@ -31,7 +31,7 @@ public enum SystemDF: RPCMethod {
     public static let errors: [ErrorKind] = []
 }
 
-/// `secret/create`: Stores credentials: registry username/password, a docker config file, or git (username/password or sshKey) for a URL prefix. Values are kept in 0600 files and never appear in any response, log line, event or error.
+/// `secret/create`: Stores credentials.
 public enum SecretCreate: RPCMethod {
     public typealias Params = SecretSpec
     public typealias Result = SecretInfo
