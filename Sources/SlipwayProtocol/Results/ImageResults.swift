@@ -25,8 +25,6 @@ public struct ImageResource: Codable, Sendable {
     public var failedBuildHistoryLimit: Int
     public var created: String
     public var status: Status
-    /// The image that carries a stand-alone build run: the run's name.
-    public var buildRun: String?
     /// A random id made when the image was created: tells it from an earlier image of the name.
     public var incarnation: String?
 
@@ -60,7 +58,7 @@ public struct ImageResource: Codable, Sendable {
 
     public init(namespace: String, name: String, tag: String, additionalTags: [String], builder: BuilderReference, source: SourceSpec, env: [String: String],
                 strategy: BuildStrategy, dockerfile: String?, buildArgs: [String: String]?, target: String?, contextDir: String?, buildTimeout: Int?,
-                network: BuildNetwork?, successBuildHistoryLimit: Int, failedBuildHistoryLimit: Int, created: String, status: Status, buildRun: String?,
+                network: BuildNetwork?, successBuildHistoryLimit: Int, failedBuildHistoryLimit: Int, created: String, status: Status,
                 incarnation: String?) {
         self.namespace = namespace
         self.name = name
@@ -80,7 +78,6 @@ public struct ImageResource: Codable, Sendable {
         self.failedBuildHistoryLimit = failedBuildHistoryLimit
         self.created = created
         self.status = status
-        self.buildRun = buildRun
         self.incarnation = incarnation
     }
 }
@@ -261,6 +258,10 @@ extension ImageResource: NamedSchema {
             "source": {"$ref": "#/components/schemas/SourceSpec"},
             "env": {"type": "object"},
             "strategy": {"type": "string"},
+            "dockerfile": {"type": "string", "description": "Dockerfile strategy: the Dockerfile's path in the context."},
+            "buildArgs": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Dockerfile strategy: ARG values."},
+            "target": {"type": "string", "description": "Dockerfile strategy: the stage built (absent: the last)."},
+            "contextDir": {"type": "string", "description": "Dockerfile strategy: the context's folder in the source."},
             "buildTimeout": {"type": "integer"},
             "network": {
               "type": "string",
@@ -284,6 +285,11 @@ extension ImageResource: NamedSchema {
                 "latestReason": {"type": "string"},
                 "lastSuccessfulBuild": {"$ref": "#/components/schemas/BuildSummary"},
                 "lastFailedBuild": {"$ref": "#/components/schemas/BuildSummary"},
+                "dockerfileBases": {
+                  "type": "object",
+                  "additionalProperties": {"type": "string"},
+                  "description": "Dockerfile strategy: the digest each FROM image of the last successful build resolves to now, as polling last found it."
+                },
                 "nextBuildNumber": {"type": "integer"}
               },
               "additionalProperties": false

@@ -15,7 +15,7 @@ extension ImageResource {
                 latestReason: i.status.latestReason, lastSuccessfulBuild: i.status.lastSuccessfulBuild.map(BuildSummary.init),
                 lastFailedBuild: i.status.lastFailedBuild.map(BuildSummary.init), dockerfileBases: i.status.dockerfileBases,
                 nextBuildNumber: i.status.nextBuildNumber),
-            buildRun: i.buildRun, incarnation: i.incarnation)
+            incarnation: i.incarnation)
     }
 }
 

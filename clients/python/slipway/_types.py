@@ -81,9 +81,9 @@ Builder = TypedDict("Builder", {"kind": "str", "namespace": "str", "name": "str"
 
 BuildpackInfo = TypedDict("BuildpackInfo", {"id": "str", "version": "str", "homepage": "str"}, total=False)
 
-ImageStatus = TypedDict("ImageStatus", {"ready": "ReadyState", "message": "str", "latestImage": "str", "latestBuild": "int", "latestReason": "str", "lastSuccessfulBuild": "BuildSummary", "lastFailedBuild": "BuildSummary", "nextBuildNumber": "int"}, total=False)
+ImageStatus = TypedDict("ImageStatus", {"ready": "ReadyState", "message": "str", "latestImage": "str", "latestBuild": "int", "latestReason": "str", "lastSuccessfulBuild": "BuildSummary", "lastFailedBuild": "BuildSummary", "dockerfileBases": "Dict[str, str]", "nextBuildNumber": "int"}, total=False)
 
-Image = TypedDict("Image", {"namespace": "str", "name": "str", "tag": "str", "additionalTags": "List[str]", "builder": "BuilderReference", "source": "SourceSpec", "env": "Dict[str, Any]", "strategy": "str", "buildTimeout": "int", "network": "Literal['none', 'public']", "successBuildHistoryLimit": "int", "failedBuildHistoryLimit": "int", "created": "Timestamp", "incarnation": "str", "status": "ImageStatus"}, total=False)
+Image = TypedDict("Image", {"namespace": "str", "name": "str", "tag": "str", "additionalTags": "List[str]", "builder": "BuilderReference", "source": "SourceSpec", "env": "Dict[str, Any]", "strategy": "str", "dockerfile": "str", "buildArgs": "Dict[str, str]", "target": "str", "contextDir": "str", "buildTimeout": "int", "network": "Literal['none', 'public']", "successBuildHistoryLimit": "int", "failedBuildHistoryLimit": "int", "created": "Timestamp", "incarnation": "str", "status": "ImageStatus"}, total=False)
 
 BuildSummary = TypedDict("BuildSummary", {"number": "int", "reason": "str"}, total=False)
 
