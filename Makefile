@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 
-.PHONY: setup build test demo bench chaos chaos-ci clean
+.PHONY: setup build test demo bench chaos chaos-ci clean openrpc
 
 setup:
 	@scripts/setup.sh
@@ -40,6 +40,12 @@ demo: build
 bench: setup
 	swift build -c release --static-swift-stdlib
 	bench/run-all.sh
+
+# Regenerates spec/openrpc.json (and the Python client's types) from SlipwayProtocol's method types.
+openrpc:
+	swift build --product slipway-openrpc $(SWIFT_FLAGS)
+	.build/debug/slipway-openrpc > Sources/SlipwayServer/Resources/openrpc.json
+	.build/debug/slipway-openrpc --python > clients/python/slipway/_types.py
 
 clean:
 	rm -rf .build

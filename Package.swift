@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "slipway-userns", targets: ["SlipwayUserNS"]),
         // kp's command line on Slipway (clients/slipctl).
         .executable(name: "slipctl", targets: ["slipctl"]),
+        // Prints spec/openrpc.json, generated from the protocol's method types (`make openrpc`).
+        .executable(name: "slipway-openrpc", targets: ["SlipwayOpenRPC"]),
     ],
     targets: [
         // C system libraries, installed by scripts/setup.sh.
@@ -67,7 +69,9 @@ let package = Package(
         ),
 
         // Clients: kp's command line, speaking JSON-RPC to `slipway` like any other client.
-        .executableTarget(name: "slipctl", dependencies: ["JSONRPC"], path: "clients/slipctl"),
+        .executableTarget(name: "slipctl", dependencies: ["JSONRPC", "SlipwayProtocol"], path: "clients/slipctl"),
+        // The OpenRPC document's generator: the document comes from SlipwayProtocol's types.
+        .executableTarget(name: "SlipwayOpenRPC", dependencies: ["JSONRPC", "SlipwayProtocol"]),
 
         // What the test targets share: temporary folders, sh(), the `slipway` client, the host
         // stack, fixture servers and the Fixtures folder (scripts, buildpacks, the Dockerfile
@@ -85,7 +89,7 @@ let package = Package(
         // a user or an editor drives them.
         .testTarget(
             name: "SlipwayTests",
-            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayServer", "SlipwayProtocol", "Engine", "BuildRuntime", "JSONRPC", "TestSupport"]
+            dependencies: ["SlipwayForwarder", "SlipwayEngineMain", "SlipwayLauncher", "SlipwayUserNS", "slipctl", "SlipwayOpenRPC", "SlipwayServer", "SlipwayProtocol", "Engine", "BuildRuntime", "JSONRPC", "TestSupport"]
         ),
     ]
 )

@@ -191,3 +191,105 @@ public struct BuildRunEventsParams: Codable, Sendable, PagedParams {
         self.continue = token
     }
 }
+
+extension BuildRunSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("name", ##"{"$ref": "#/components/schemas/Name"}"##, "Generated when absent: <image or buildrun>-run-<6 characters>."),
+        .namespace,
+        ParamDescriptor("image", ##"{"$ref": "#/components/schemas/Name"}"##, "A run of this image's configuration."),
+        ParamDescriptor("source", ##"{"$ref": "#/components/schemas/SourceSpec"}"##, "Stand-alone: where the source comes from (local, git or blob; subPath)."),
+        ParamDescriptor("strategy", ##"{"enum": ["buildpacks", "dockerfile"]}"##, "Stand-alone: buildpacks (the default) or dockerfile."),
+        ParamDescriptor("dockerfile", ##"{"type": "string"}"##, "Dockerfile strategy: the Dockerfile's path in the build context (default Dockerfile). A change is a CONFIG reason."),
+        ParamDescriptor("buildArgs", ##"{"type": "object", "additionalProperties": {"type": "string"}}"##, "Dockerfile strategy: ARG values (at most 1,000; names as ARG names). On patch the whole map is replaced. A change is a CONFIG reason."),
+        ParamDescriptor("target", ##"{"type": "string"}"##, "Dockerfile strategy: the stage to build, by name or index (default: the last). A change is a CONFIG reason."),
+        ParamDescriptor("contextDir", ##"{"type": "string"}"##, "Dockerfile strategy: the build context's folder in the source, relative (default: its root). A change is a CONFIG reason."),
+        ParamDescriptor("builder", ##"{"$ref": "#/components/schemas/BuilderReference"}"##, "Stand-alone: default ClusterBuilder/default."),
+        ParamDescriptor("tag", ##"{"type": "string"}"##, "Stand-alone: where the image goes; without it an OCI layout that goes away with the run."),
+        ParamDescriptor("env", ##"{"type": "object", "additionalProperties": {"type": "string"}}"##),
+        ParamDescriptor("timeout", ##"{"type": "integer"}"##, "Stand-alone: seconds (default 600)."),
+        ParamDescriptor("network", ##"{"type": "string", "enum": ["none", "public"]}"##, "Stand-alone: the network build steps get, as on an image (default: the engine's --build-network).")
+    ]
+}
+
+extension BuildRunRef: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace
+    ]
+}
+
+extension BuildRunLogsParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        ParamDescriptor("follow", ##"{"type": "boolean"}"##),
+        ParamDescriptor("since", ##"{"type": "integer"}"##, "First line number to send (from 1).")
+    ]
+}
+
+extension BuildRunWaitParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        ParamDescriptor("timeout", ##"{"type": "number"}"##)
+    ]
+}
+
+extension BuildRunEventsParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        .limit,
+        .pageContinue
+    ]
+}
+
+extension BuildListParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("image", ##"{"$ref": "#/components/schemas/Name"}"##),
+        .namespace,
+        .limit,
+        .pageContinue
+    ]
+}
+
+extension BuildParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("image", ##"{"$ref": "#/components/schemas/Name"}"##, required: true),
+        .namespace,
+        ParamDescriptor("build", ##"{"type": "integer"}"##, "Build number; default the latest build.")
+    ]
+}
+
+extension BuildLogsParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("image", ##"{"$ref": "#/components/schemas/Name"}"##, required: true),
+        .namespace,
+        ParamDescriptor("build", ##"{"type": "integer"}"##, "Build number; default the latest build."),
+        ParamDescriptor("follow", ##"{"type": "boolean"}"##),
+        ParamDescriptor("since", ##"{"type": "integer"}"##, "First line number to send (from 1)."),
+        ParamDescriptor("workDoneToken", ##"{"type": ["string", "integer"]}"##, "LSP: with follow, report $/progress begin and end.")
+    ]
+}
+
+extension BuildWaitParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("image", ##"{"$ref": "#/components/schemas/Name"}"##, required: true),
+        .namespace,
+        ParamDescriptor("build", ##"{"type": "integer"}"##, "Build number; default the latest build."),
+        ParamDescriptor("timeout", ##"{"type": "number"}"##),
+        ParamDescriptor("workDoneToken", ##"{"type": ["string", "integer"]}"##, "LSP: report $/progress begin and end.")
+    ]
+}
+
+extension EventListParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .namespace,
+        ParamDescriptor("object", ##"{"$ref": "#/components/schemas/EventObject"}"##, "Only the events of this object (kind and name)."),
+        ParamDescriptor("type", ##"{"enum": ["Normal", "Warning"]}"##),
+        ParamDescriptor("reason", ##"{"type": "string"}"##),
+        ParamDescriptor("since", ##"{"$ref": "#/components/schemas/Timestamp"}"##, "Only events whose lastTime is at or after this time, so a bumped event shows up again."),
+        .limit,
+        .pageContinue
+    ]
+}

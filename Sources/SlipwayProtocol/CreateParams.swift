@@ -53,3 +53,10 @@ extension ClusterBuilderSpec: CreatableSpec {
 extension ImageSpec: CreatableSpec {
     public static let requiredOnCreate = ["source"]
 }
+
+extension Creating: WireParams where Spec: WireParams {
+    /// The spec's params, with those `create` needs marked required.
+    public static var paramDescriptors: [ParamDescriptor] {
+        Spec.paramDescriptors.map { $0.required($0.required || Spec.requiredOnCreate.contains($0.name)) }
+    }
+}

@@ -100,3 +100,65 @@ public struct ImageRow: Codable, Sendable, Equatable {
         self.builder = builder
     }
 }
+
+extension ImageSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        ParamDescriptor("tag", ##"{"type": "string"}"##, "Where builds go: a registry reference host[:port]/repo[:tag] (pushed with the OCI distribution API, also as the BuildNumber tag <tag>-b<N>.<YYYYMMDD>.<HHMMSS>), or oci:/absolute/dir[:tag] (an OCI image layout). Default: an OCI layout under the state directory (STATE/layouts/NAMESPACE/NAME:latest). Immutable after create."),
+        ParamDescriptor("additionalTags", ##"{"type": "array", "items": {"type": "string"}}"##, "More registry references in the same repository to tag each build with."),
+        ParamDescriptor("builder", ##"{"$ref": "#/components/schemas/BuilderReference"}"##, "Default {\"kind\": \"ClusterBuilder\", \"name\": \"default\"}."),
+        ParamDescriptor("source", ##"{"$ref": "#/components/schemas/SourceSpec"}"##),
+        ParamDescriptor("env", ##"{"type": "object", "additionalProperties": {"type": "string"}}"##, "Build-time environment; on patch, merged into the image's env."),
+        ParamDescriptor("deleteEnv", ##"{"type": "array", "items": {"type": "string"}}"##, "Patch only: env names to remove."),
+        ParamDescriptor("strategy", ##"{"enum": ["buildpacks", "dockerfile"]}"##, "buildpacks (the default) or dockerfile: the image is built from the Dockerfile in its source (no builder needed)."),
+        ParamDescriptor("dockerfile", ##"{"type": "string"}"##, "Dockerfile strategy: the Dockerfile's path in the build context (default Dockerfile). A change is a CONFIG reason."),
+        ParamDescriptor("buildArgs", ##"{"type": "object", "additionalProperties": {"type": "string"}}"##, "Dockerfile strategy: ARG values (at most 1,000; names as ARG names). On patch the whole map is replaced. A change is a CONFIG reason."),
+        ParamDescriptor("target", ##"{"type": "string"}"##, "Dockerfile strategy: the stage to build, by name or index (default: the last). A change is a CONFIG reason."),
+        ParamDescriptor("contextDir", ##"{"type": "string"}"##, "Dockerfile strategy: the build context's folder in the source, relative (default: its root). A change is a CONFIG reason."),
+        ParamDescriptor("buildTimeout", ##"{"type": "integer"}"##, "Seconds (default 600); a build taking longer ends as FAILURE."),
+        ParamDescriptor("network", ##"{"type": "string", "enum": ["none", "public"]}"##, "The network build steps get (buildpacks and RUN steps): none (only the step's own loopback) or public (outbound through slirp4netns; the host's loopback unreachable). Default, and the most allowed: the engine's --build-network (public unless set). A change is a CONFIG reason."),
+        ParamDescriptor("successBuildHistoryLimit", ##"{"type": "integer"}"##, "Successful builds kept (default 10)."),
+        ParamDescriptor("failedBuildHistoryLimit", ##"{"type": "integer"}"##, "Failed builds kept (default 10)."),
+        ParamDescriptor("dryRun", ##"{"type": "boolean"}"##, "Validate and report without storing or building."),
+        ParamDescriptor("clearCache", ##"{"type": "boolean"}"##, "Patch only: empty the image's build cache; the next build starts cold.")
+    ]
+}
+
+extension ImageListParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .namespace,
+        ParamDescriptor("allNamespaces", ##"{"type": "boolean"}"##),
+        ParamDescriptor("filter", #"""
+            {
+              "type": "object",
+              "properties": {
+                "ready": {"$ref": "#/components/schemas/ReadyState"},
+                "builder": {"type": "string"},
+                "latestReason": {"type": "string"}
+              },
+              "additionalProperties": false
+            }
+            """#),
+        .limit,
+        .pageContinue
+    ]
+}
+
+extension ImageRow: NamedSchema {
+    public static let schemaName = "ImageRow"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "ready": {"$ref": "#/components/schemas/ReadyState"},
+            "latestReason": {"type": "string"},
+            "latestImage": {"type": "string"},
+            "builder": {"type": "string"}
+          },
+          "additionalProperties": false
+        }
+        """#
+}

@@ -142,3 +142,112 @@ public struct SystemEvent: Codable, Sendable, Equatable {
         lastTime = try c.decodeIfPresent(String.self, forKey: .lastTime) ?? time
     }
 }
+
+extension NotificationKind: NamedSchema {
+    public static let schemaName = "NotificationKind"
+    public static let definition: JSONSchema = ##"{"enum": ["build/log", "build/statusChanged", "image/statusChanged", "event"]}"##
+}
+
+extension BuildLogLine: NamedSchema {
+    public static let schemaName = "BuildLogLine"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "namespace": {"type": "string"},
+            "image": {"type": "string"},
+            "build": {"type": "integer"},
+            "buildrun": {
+              "type": "string",
+              "description": "A stand-alone build run's lines carry its name instead of image and build."
+            },
+            "seq": {"type": "integer"},
+            "phase": {
+              "type": "string",
+              "description": "prepare, detect, analyze, restore, build, export or completion; rebase for a rebase"
+            },
+            "stream": {"enum": ["stdout", "stderr", "system"]},
+            "line": {"type": "string"},
+            "time": {"$ref": "#/components/schemas/Timestamp"}
+          },
+          "additionalProperties": false
+        }
+        """#
+}
+
+extension EventObject: NamedSchema {
+    public static let schemaName = "EventObject"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "kind": {
+              "type": "string",
+              "description": "Image, BuildRun, Secret, ClusterStack, ClusterStore, ClusterBuilder, Builder"
+            },
+            "namespace": {"type": "string"},
+            "name": {"type": "string"}
+          },
+          "additionalProperties": false,
+          "required": ["kind", "name"]
+        }
+        """#
+}
+
+extension SystemEvent: NamedSchema {
+    public static let schemaName = "SystemEvent"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "id": {"type": "integer"},
+            "type": {"enum": ["Normal", "Warning"]},
+            "reason": {"type": "string"},
+            "message": {"type": "string"},
+            "object": {"$ref": "#/components/schemas/EventObject"},
+            "time": {"$ref": "#/components/schemas/Timestamp", "description": "The same as lastTime."},
+            "count": {"type": "integer"},
+            "firstTime": {"$ref": "#/components/schemas/Timestamp"},
+            "lastTime": {"$ref": "#/components/schemas/Timestamp"}
+          },
+          "additionalProperties": false
+        }
+        """#
+}
+
+/// `build/log`: one line of a followed build's log (or of every build's, when enabled).
+public enum BuildLogNotification: RPCNotification {
+    public typealias Params = BuildLogLine
+    public static let method = NotificationKind.buildLog.rawValue
+}
+
+/// `build/statusChanged`: a build moved to another state.
+public enum BuildStatusChangedNotification: RPCNotification {
+    public typealias Params = BuildStatusChange
+    public static let method = NotificationKind.buildStatusChanged.rawValue
+}
+
+/// `image/statusChanged`: an image's readiness changed.
+public enum ImageStatusChangedNotification: RPCNotification {
+    public typealias Params = ImageStatusChange
+    public static let method = NotificationKind.imageStatusChanged.rawValue
+}
+
+/// `event`: a system event was recorded or bumped.
+public enum EventNotification: RPCNotification {
+    public typealias Params = SystemEvent
+    public static let method = NotificationKind.event.rawValue
+}
+
+/// `initialized`: the client's acknowledgement of `initialize` (LSP); nothing to carry.
+public enum InitializedNotification: RPCNotification {
+    public typealias Params = EmptyParams
+    public static let method = "initialized"
+}
+
+/// The notifications the connection layer (JSON-RPC and LSP) handles itself, by name: those a
+/// client may send besides `initialized`, and those the server sends besides the kinds above.
+public enum ConnectionNotifications {
+    public static let fromClient = ["exit", "$/cancelRequest", "$/setTrace"]
+    public static let fromServer = ["$/progress", "$/logTrace", "window/logMessage"]
+}

@@ -91,8 +91,9 @@ public struct StoreParams: Codable, Sendable {
 
 /// Params of `clusterbuilder/*` and `builder/*` create and patch.
 public struct BuilderSpec: Codable, Sendable {
-    public var name: String
+    // `namespace` first: clients show the params they would send (`slipctl builder create --dry-run`) in this order.
     public var namespace: String?
+    public var name: String
     public var stack: String?
     public var store: String?
     public var order: [OrderGroup]?
@@ -204,4 +205,144 @@ public struct CollectParams: Codable, Sendable {
     public var dryRun: Bool?
 
     public init(dryRun: Bool? = nil) { self.dryRun = dryRun }
+}
+
+extension StackSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        ParamDescriptor("buildImage", ##"{"$ref": "#/components/schemas/StackImageReference"}"##),
+        ParamDescriptor("runImage", ##"{"$ref": "#/components/schemas/StackImageReference"}"##),
+        ParamDescriptor("id", ##"{"type": "string"}"##, "Stack id; default the build image's io.buildpacks.stack.id label.")
+    ]
+}
+
+extension NameParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name
+    ]
+}
+
+extension PageParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .limit,
+        .pageContinue
+    ]
+}
+
+extension StoreParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        ParamDescriptor("buildpacks", ##"{"type": "array", "items": {"type": "string"}}"##, required: true, "Absolute paths of buildpack folders or .tgz/.tar.gz/.tar archives of one, or buildpackages (OCI images carrying /cnb/buildpacks/<id>/<version>/) as oci:DIR[:TAG], a .cnb file or a registry reference. A composite buildpack ([[order]] in buildpack.toml) expands, in builders, into one group per group of its own.")
+    ]
+}
+
+extension ClusterBuilderSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
+        ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
+        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##)
+    ]
+}
+
+extension BuilderSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
+        ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
+        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##)
+    ]
+}
+
+extension NamespacedNameParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace
+    ]
+}
+
+extension NamespaceParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .namespace,
+        .limit,
+        .pageContinue
+    ]
+}
+
+extension QuotaParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .namespace
+    ]
+}
+
+extension CollectParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("dryRun", ##"{"type": "boolean"}"##, "Count what would be freed; remove nothing.")
+    ]
+}
+
+extension SecretSpec: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        .name,
+        .namespace,
+        ParamDescriptor("registry", #"""
+            {
+              "type": "object",
+              "properties": {
+                "server": {"type": "string"},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "caCert": {
+                  "type": "string",
+                  "description": "PEM CA certificates trusted for this server besides the system's (a registry whose certificate a private CA signed)."
+                }
+              },
+              "additionalProperties": false,
+              "required": ["server", "username", "password"]
+            }
+            """#),
+        ParamDescriptor("dockerConfig", #"""
+            {
+              "type": "object",
+              "properties": {"path": {"type": "string"}},
+              "additionalProperties": false,
+              "required": ["path"],
+              "description": "Absolute path of a docker config.json; its content is stored."
+            }
+            """#),
+        ParamDescriptor("git", #"""
+            {
+              "type": "object",
+              "properties": {
+                "url": {"type": "string"},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "sshKey": {"type": "string"}
+              },
+              "additionalProperties": false,
+              "required": ["url"],
+              "description": "Used for git sources whose URL starts with `url` (the longest match wins)."
+            }
+            """#)
+    ]
+}
+
+extension SecretInfo: NamedSchema {
+    public static let schemaName = "SecretInfo"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "type": {"enum": ["registry", "dockerConfig", "git-basic", "git-ssh"]},
+            "server": {"type": "string"},
+            "url": {"type": "string"},
+            "created": {"$ref": "#/components/schemas/Timestamp"}
+          },
+          "additionalProperties": false,
+          "description": "Never includes the secret's values."
+        }
+        """#
 }

@@ -26,3 +26,24 @@ public struct SubscribeResult: Codable, Sendable {
         self.namespace = namespace
     }
 }
+
+extension SubscribeParams: WireParams {
+    public static let paramDescriptors: [ParamDescriptor] = [
+        ParamDescriptor("enable", ##"{"type": "array", "items": {"$ref": "#/components/schemas/NotificationKind"}}"##),
+        ParamDescriptor("disable", ##"{"type": "array", "items": {"$ref": "#/components/schemas/NotificationKind"}}"##),
+        ParamDescriptor("namespace", ##"{"type": "string"}"##, "Only notifications about this namespace; \"\" for all.")
+    ]
+}
+
+extension SubscribeResult: WireSchema {
+    public static let schema: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/NotificationKind"}},
+            "namespace": {"type": "string"}
+          },
+          "additionalProperties": false
+        }
+        """#
+}

@@ -177,3 +177,131 @@ public enum Timestamp {
         return f.date(from: s)
     }
 }
+
+extension ReadyState: NamedSchema {
+    public static let schemaName = "ReadyState"
+    public static let definition: JSONSchema = ##"{"enum": ["Ready", "NotReady", "Building", "Unknown"]}"##
+}
+
+extension BuildState: NamedSchema {
+    public static let schemaName = "BuildState"
+    public static let definition: JSONSchema = ##"{"enum": ["QUEUED", "BUILDING", "SUCCESS", "FAILURE"]}"##
+}
+
+extension BuilderReference: NamedSchema {
+    public static let schemaName = "BuilderReference"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "kind": {"enum": ["ClusterBuilder", "Builder"]},
+            "name": {"$ref": "#/components/schemas/Name"}
+          },
+          "additionalProperties": false,
+          "required": ["kind", "name"]
+        }
+        """#
+}
+
+extension SourceSpec: NamedSchema {
+    public static let schemaName = "SourceSpec"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "git": {
+              "type": "object",
+              "properties": {
+                "url": {"type": "string"},
+                "revision": {
+                  "type": "string",
+                  "description": "A branch, a tag or a full commit SHA; default the remote's default branch."
+                },
+                "poll": {
+                  "type": "boolean",
+                  "description": "Poll the branch or tag for new commits (default true; a commit is never polled)."
+                }
+              },
+              "additionalProperties": false,
+              "required": ["url"],
+              "description": "https://, http://, ssh://, git://, file:// or user@host:path; no credentials in the URL (use a git secret)."
+            },
+            "blob": {
+              "type": "object",
+              "properties": {"url": {"type": "string"}, "stripComponents": {"type": "integer"}},
+              "additionalProperties": false,
+              "required": ["url"],
+              "description": "An http://, https:// or file:// URL of a .zip/.jar/.tar/.tar.gz archive; the digest of the archive decides whether a patch is a change."
+            },
+            "local": {
+              "type": "object",
+              "properties": {
+                "path": {"type": "string"},
+                "watch": {
+                  "type": "boolean",
+                  "description": "Rebuild when the folder changes: the shared engine watches it (inotify, .git and .slipwayignore'd paths excepted), and a change, once quiet for watchDebounceMs, snapshots it again and builds with reason CONFIG if the snapshot changed. A watched image keeps the engine running; an engine that starts builds what changed while none ran."
+                },
+                "watchDebounceMs": {
+                  "type": "integer",
+                  "description": "Quiet time after the last change before the rebuild (default 200, 10 to 60000)."
+                }
+              },
+              "additionalProperties": false,
+              "required": ["path"],
+              "description": "An absolute path to a folder (.git/ skipped, .slipwayignore honoured) or a .zip/.jar/.tar/.tar.gz/.tgz file."
+            },
+            "subPath": {"type": "string"},
+            "resolved": {
+              "type": "object",
+              "properties": {
+                "snapshot": {
+                  "type": "object",
+                  "description": "The source as snapshotted: digest is that of its file manifest (each folder, file and symlink with type, mode, size, link target and content digest), so an unchanged folder keeps its digest; files and bytes count its regular files.",
+                  "properties": {
+                    "digest": {"$ref": "#/components/schemas/Digest"},
+                    "files": {"type": "integer"},
+                    "bytes": {"type": "integer"}
+                  },
+                  "additionalProperties": false
+                },
+                "ref": {"type": "string"},
+                "commit": {"type": "string"},
+                "pinned": {"type": "boolean"},
+                "archiveDigest": {"$ref": "#/components/schemas/Digest"},
+                "time": {"$ref": "#/components/schemas/Timestamp"}
+              },
+              "additionalProperties": false,
+              "description": "Set by the server: what the source resolved to (ignored in params)."
+            }
+          },
+          "additionalProperties": false,
+          "description": "Exactly one of git, blob, local."
+        }
+        """#
+}
+
+extension OrderGroup: NamedSchema {
+    public static let schemaName = "OrderGroup"
+    public static let definition: JSONSchema = #"""
+        {
+          "type": "object",
+          "properties": {
+            "group": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "properties": {
+                  "id": {"type": "string"},
+                  "version": {"type": "string"},
+                  "optional": {"type": "boolean"}
+                },
+                "additionalProperties": false,
+                "required": ["id"]
+              }
+            }
+          },
+          "additionalProperties": false,
+          "required": ["group"]
+        }
+        """#
+}

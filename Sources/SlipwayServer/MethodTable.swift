@@ -50,14 +50,14 @@ public final class ServerContext: Sendable {
                     await connection.waitForOutputRoom()
                     for var l in lines {
                         if let run { l.buildrun = run }
-                        connection.notify("build/log", json: l.json)
+                        connection.notify(BuildLogNotification.method, json: l.json)
                     }
                 }
             case .notification(let n):
                 switch n {
-                case .buildStatusChanged(let s): connection.notify("build/statusChanged", s)
-                case .imageStatusChanged(let s): connection.notify("image/statusChanged", s)
-                case .event(let e): connection.notify("event", e)
+                case .buildStatusChanged(let s): connection.notify(BuildStatusChangedNotification.method, s)
+                case .imageStatusChanged(let s): connection.notify(ImageStatusChangedNotification.method, s)
+                case .event(let e): connection.notify(EventNotification.method, e)
                 }
             case .barrier(let c):
                 c.resume()
@@ -81,13 +81,13 @@ extension BuildLogLine {
     }
 }
 
-/// Maps every JSON-RPC method to an engine call.
+/// Maps every JSON-RPC method to an engine call, by method type (`SlipwayMethods.all`).
 public enum MethodTable {
-    static let methodsOwnedByConnection = ["shutdown"]
+    static let methodsOwnedByConnection = [Shutdown.method]
     /// The params of a create, patch, save, add, remove or submit: at most 1 MiB (the message
     /// cap stays for everything else).
     static let maxWriteParamsBytes = 1 << 20
-    static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
+    static let clientNotifications = [InitializedNotification.method] + ConnectionNotifications.fromClient
 
     /// Runs each request as work for its connection's session, so the builds it queues (and
     /// the rebuilds it causes) are that session's: its end of input waits for them.
@@ -105,27 +105,30 @@ public enum MethodTable {
         registerImages(&r, ctx)
         registerBuilds(&r, ctx)
         registerBuildRuns(&r, ctx)
-        ctx.setMethods(r.requestMethods + methodsOwnedByConnection)
+        let served = r.requestMethods + methodsOwnedByConnection
+        assert(Set(served) == Set(SlipwayMethods.all.map { $0.method }), "the method table serves exactly the protocol's methods")
+        ctx.setMethods(served)
         return r
     }
 
     // MARK: Lifecycle
 
     private static func registerLifecycle(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("initialize", ordering: .write, acceptsUnknownParams: true) { (_: InitializeParams, ctx) in
-            return InitializeResult(
+        r.register(Initialize.self, acceptsUnknownParams: true) { _, ctx in
+            InitializeResult(
                 serverInfo: .init(name: "slipway", version: SlipwayVersion.current),
                 capabilities: .init(
                     methods: s.allMethods, clientNotifications: clientNotifications,
-                    notifications: NotificationKind.allCases.map(\.rawValue) + ["$/progress", "$/logTrace", "window/logMessage"],
+                    notifications: NotificationKind.allCases.map(\.rawValue) + ConnectionNotifications.fromServer,
                     framings: [Framing.newlineDelimited.rawValue, Framing.contentLength.rawValue],
                     maxMessageSize: s.maxMessageSize, buildStrategies: BuildStrategy.allCases.map(\.rawValue), sourceTypes: ["local", "git", "blob"]))
         }
-        r.registerNotification("initialized") { (_: NoParams, _) in }
-        r.register("rpc.discover", ordering: .read, keys: { _ in .none }) { (_: NoParams, _) -> JSONValue in
+        r.registerNotification(InitializedNotification.method) { (_: EmptyParams, _) in }
+        // The document is served as it is installed, not re-encoded: its bytes are the spec's.
+        r.register(RPCDiscover.method, ordering: RPCDiscover.access.ordering, keys: RequestKeys.of(RPCDiscover.self)) { (_: RPCDiscover.Params, _) -> JSONValue in
             try OpenRPCDocument.load()
         }
-        r.register("session/subscribe", ordering: .write) { (p: SubscribeParams, ctx) in
+        r.register(SessionSubscribe.self) { p, ctx in
             func kinds(_ names: [String]?, _ field: String) throws -> [NotificationKind] {
                 try (names ?? []).enumerated().map { i, n in
                     guard let k = NotificationKind(rawValue: n) else {
@@ -145,147 +148,134 @@ public enum MethodTable {
     // MARK: Stacks, stores, builders
 
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<StackSpec>, ctx) in try await s.engine.createClusterStack(p.spec) }
-        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
-        r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
-        r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
-        r.register("clusterstack/status", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
-        r.register("clusterstack/list", ordering: .read, keys: RequestKeys.stackList) { (p: PageParams, ctx) in
-            let page = try Paging.page(try await s.engine.clusterStacks(), key: \.name, p)
-            return StackList(stacks: page.items, continue: page.next)
+        let e = s.engine
+        r.register(ClusterStackCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in ClusterStackResource(try await e.createClusterStack(p.spec)) }
+        r.register(ClusterStackPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in ClusterStackResource(try await e.patchClusterStack(p)) }
+        r.register(ClusterStackRefresh.self) { p, _ in ClusterStackResource(try await e.refreshClusterStack(p.name)) }
+        r.register(ClusterStackGet.self) { p, _ in ClusterStackResource(try await e.clusterStack(p.name)) }
+        r.register(ClusterStackStatus.self) { p, _ in ClusterStackResource(try await e.clusterStack(p.name)) }
+        r.register(ClusterStackList.self) { p, _ in
+            let page = try Paging.page(try await e.clusterStacks(), key: \.name, p)
+            return ClusterStackListResult(stacks: page.items.map(ClusterStackResource.init), continue: page.next)
         }
-        r.register("clusterstack/delete", ordering: .write, keys: RequestKeys.stackRead) { (p: NameParams, ctx) -> VoidResult in
-            try await s.engine.deleteClusterStack(p.name)
-            return VoidResult()
+        r.register(ClusterStackDelete.self) { p, _ in
+            try await e.deleteClusterStack(p.name)
+            return NullResult()
         }
 
-        r.register("clusterstore/create", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
-            try await s.engine.createClusterStore(name: p.name, buildpacks: p.buildpacks)
+        r.register(ClusterStoreCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            ClusterStoreResource(try await e.createClusterStore(name: p.name, buildpacks: p.buildpacks))
         }
-        r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
-            try await s.engine.addToClusterStore(name: p.name, buildpacks: p.buildpacks)
+        r.register(ClusterStoreAdd.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            ClusterStoreResource(try await e.addToClusterStore(name: p.name, buildpacks: p.buildpacks))
         }
-        r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
-            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks)
+        r.register(ClusterStoreRemove.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            ClusterStoreResource(try await e.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks))
         }
-        r.register("clusterstore/get", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
-        r.register("clusterstore/status", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in
-            StoreStatus(try await s.engine.clusterStore(p.name), buildersUsing: try await s.engine.buildersUsing(store: p.name))
+        r.register(ClusterStoreGet.self) { p, _ in ClusterStoreResource(try await e.clusterStore(p.name)) }
+        r.register(ClusterStoreStatus.self) { p, _ in
+            StoreStatus(try await e.clusterStore(p.name), buildersUsing: try await e.buildersUsing(store: p.name))
         }
-        r.register("clusterstore/list", ordering: .read, keys: RequestKeys.storeList) { (p: PageParams, ctx) in
-            let page = try Paging.page(try await s.engine.clusterStores(), key: \.name, p)
-            return StoreList(stores: page.items, continue: page.next)
+        r.register(ClusterStoreList.self) { p, _ in
+            let page = try Paging.page(try await e.clusterStores(), key: \.name, p)
+            return ClusterStoreListResult(stores: page.items.map(ClusterStoreResource.init), continue: page.next)
         }
-        r.register("clusterstore/delete", ordering: .write, keys: RequestKeys.storeRead) { (p: NameParams, ctx) -> VoidResult in
-            try await s.engine.deleteClusterStore(p.name)
-            return VoidResult()
+        r.register(ClusterStoreDelete.self) { p, _ in
+            try await e.deleteClusterStore(p.name)
+            return NullResult()
         }
 
         // ClusterBuilders: no namespace in any param.
-        r.register("clusterbuilder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false), maxParamsBytes: maxWriteParamsBytes) { (p: Creating<ClusterBuilderSpec>, ctx) in
-            try await s.engine.createBuilder(p.spec.builderSpec)
-        }
-        r.register("clusterbuilder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false), maxParamsBytes: maxWriteParamsBytes) { (p: ClusterBuilderSpec, ctx) in
-            try await s.engine.patchBuilder(p.builderSpec)
-        }
-        r.register("clusterbuilder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
-            try await s.engine.builder(name: p.name, namespace: nil)
-        }
-        r.register("clusterbuilder/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
-            try await s.engine.builder(name: p.name, namespace: nil)
-        }
-        r.register("clusterbuilder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: false)) { (p: PageParams, ctx) in
-            let page = try Paging.page(try await s.engine.builders(namespace: nil), key: \.name, p)
-            return BuilderList(builders: page.items, continue: page.next)
-        }
-        r.register("clusterbuilder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) -> VoidResult in
-            try await s.engine.deleteBuilder(name: p.name, namespace: nil)
-            return VoidResult()
+        r.register(ClusterBuilderCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in BuilderResource(try await e.createBuilder(p.spec.builderSpec)) }
+        r.register(ClusterBuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in BuilderResource(try await e.patchBuilder(p.builderSpec)) }
+        r.register(ClusterBuilderGet.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: nil)) }
+        r.register(ClusterBuilderStatus.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: nil)) }
+        r.register(ClusterBuilderList.self) { p, _ in try await builders(e, namespace: nil, p) }
+        r.register(ClusterBuilderDelete.self) { p, _ in
+            try await e.deleteBuilder(name: p.name, namespace: nil)
+            return NullResult()
         }
 
         // Builders: in a namespace, "default" when none is given.
-        r.register("builder/create", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true), maxParamsBytes: maxWriteParamsBytes) { (p: Creating<BuilderSpec>, ctx) in
+        r.register(BuilderCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
             var spec = p.spec
             spec.namespace = spec.namespace ?? "default"
-            return try await s.engine.createBuilder(spec)
+            return BuilderResource(try await e.createBuilder(spec))
         }
-        r.register("builder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true), maxParamsBytes: maxWriteParamsBytes) { (p: BuilderSpec, ctx) in
+        r.register(BuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
             var spec = p
             spec.namespace = p.namespace ?? "default"
-            return try await s.engine.patchBuilder(spec)
+            return BuilderResource(try await e.patchBuilder(spec))
         }
-        r.register("builder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) in
-            try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
+        r.register(BuilderGet.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: p.resolvedNamespace)) }
+        r.register(BuilderStatus.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: p.resolvedNamespace)) }
+        r.register(BuilderList.self) { p, _ in try await builders(e, namespace: p.namespace ?? "default", p) }
+        r.register(BuilderDelete.self) { p, _ in
+            try await e.deleteBuilder(name: p.name, namespace: p.resolvedNamespace)
+            return NullResult()
         }
-        r.register("builder/status", ordering: .read, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) in
-            try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
-        }
-        r.register("builder/list", ordering: .read, keys: RequestKeys.builderList(namespaced: true)) { (p: NamespaceParams, ctx) in
-            let page = try Paging.page(try await s.engine.builders(namespace: p.namespace ?? "default"), key: \.name, p)
-            return BuilderList(builders: page.items, continue: page.next)
-        }
-        r.register("builder/delete", ordering: .write, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) -> VoidResult in
-            try await s.engine.deleteBuilder(name: p.name, namespace: p.resolvedNamespace)
-            return VoidResult()
-        }
+    }
+
+    /// A page of the builders of a namespace, or of the ClusterBuilders (nil).
+    private static func builders(_ e: Engine, namespace: String?, _ p: some PagedParams) async throws -> BuilderListResult {
+        let page = try Paging.page(try await e.builders(namespace: namespace), key: \.name, p)
+        return BuilderListResult(builders: page.items.map(BuilderResource.init), continue: page.next)
     }
 
     // MARK: Secrets
 
     private static func registerSecrets(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("secret/create", ordering: .write, keys: RequestKeys.secretWrite, maxParamsBytes: maxWriteParamsBytes) { (p: SecretSpec, ctx) in try await s.engine.createSecret(p) }
-        r.register("system/gc", ordering: .write) { (p: CollectParams, ctx) in
-            CollectResult(try await s.engine.collectGarbage(dryRun: p.dryRun == true), dryRun: p.dryRun == true)
+        let e = s.engine
+        r.register(SecretCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in try await e.createSecret(p) }
+        r.register(SystemGC.self) { p, _ in
+            CollectResult(try await e.collectGarbage(dryRun: p.dryRun == true), dryRun: p.dryRun == true)
         }
-        r.register("system/df", ordering: .read) { (_: NoParams, ctx) in
-            DiskUsageResult(try await s.engine.diskUsage())
-        }
-        r.register("quota/get", ordering: .read, keys: { p in [RequestKeys.image(RequestKeys.namespace(p), "*")] }) { (p: QuotaParams, ctx) in
+        r.register(SystemDF.self) { _, _ in DiskUsageResult(try await e.diskUsage()) }
+        r.register(QuotaGet.self) { p, _ in
             let ns = p.namespace ?? "default"
-            return QuotaResult(namespace: ns, quota: await s.engine.quota, usage: try await s.engine.quotaUsage(namespace: ns))
+            return QuotaResult(namespace: ns, quota: await e.quota, usage: try await e.quotaUsage(namespace: ns))
         }
-        r.register("secret/list", ordering: .read, keys: RequestKeys.secretList) { (p: NamespaceParams, ctx) in
-            let page = try Paging.page(try s.engine.secrets(namespace: p.namespace ?? "default"), key: \.name, p)
-            return SecretList(secrets: page.items, continue: page.next)
+        r.register(SecretList.self) { p, _ in
+            let page = try Paging.page(try e.secrets(namespace: p.namespace ?? "default"), key: \.name, p)
+            return SecretListResult(secrets: page.items, continue: page.next)
         }
-        r.register("secret/delete", ordering: .write, keys: RequestKeys.secretWrite) { (p: NamespacedNameParams, ctx) -> VoidResult in
-            try await s.engine.deleteSecret(namespace: p.resolvedNamespace, name: p.name)
-            return VoidResult()
+        r.register(SecretDelete.self) { p, _ in
+            try await e.deleteSecret(namespace: p.resolvedNamespace, name: p.name)
+            return NullResult()
         }
     }
 
     // MARK: Images
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<ImageSpec>, ctx) in
-            let c = try await s.engine.createImage(p.spec)
-            return CreateImageResult(image: c.image, build: c.build)
+        let e = s.engine
+        r.register(ImageCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            let c = try await e.createImage(p.spec)
+            return CreateImageResult(image: ImageResource(c.image), build: c.build)
         }
-        r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
-            let c = try await s.engine.patchImage(p)
-            return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
+        r.register(ImagePatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            let c = try await e.patchImage(p)
+            return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
-        r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
-            let c = try await s.engine.saveImage(p)
-            return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
+        r.register(ImageSave.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+            let c = try await e.saveImage(p)
+            return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
-        r.register("image/get", ordering: .read, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
-            try await s.engine.image(p.resolvedNamespace, p.name)
+        r.register(ImageGet.self) { p, _ in ImageResource(try await e.image(p.resolvedNamespace, p.name)) }
+        r.register(ImageStatusMethod.self) { p, _ in
+            ImageStatusResult(try await e.image(p.resolvedNamespace, p.name), cacheBytes: try await e.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }
-        r.register("image/status", ordering: .read, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
-            ImageStatusResult(try await s.engine.image(p.resolvedNamespace, p.name), cacheBytes: try await s.engine.cacheSize(namespace: p.resolvedNamespace, image: p.name))
-        }
-        r.register("image/list", ordering: .read, keys: RequestKeys.imageList) { (p: ImageListParams, ctx) in
+        r.register(ImageList.self) { p, _ in
             let ns: String? = p.allNamespaces == true ? nil : (p.namespace ?? "default")
-            let page = try await s.engine.listImages(namespace: ns, filter: p.filter, after: try Paging.key(p.continue), limit: try Paging.limit(p.limit))
+            let page = try await e.listImages(namespace: ns, filter: p.filter, after: try Paging.key(p.continue), limit: try Paging.limit(p.limit))
             return ImageListResult(images: page.rows, continue: page.next.map(Paging.token(after:)))
         }
-        r.register("image/delete", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) -> VoidResult in
-            try await s.engine.deleteImage(namespace: p.resolvedNamespace, name: p.name)
-            return VoidResult()
+        r.register(ImageDelete.self) { p, _ in
+            try await e.deleteImage(namespace: p.resolvedNamespace, name: p.name)
+            return NullResult()
         }
-        r.register("image/trigger", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
-            TriggerResult(build: try await s.engine.triggerImage(namespace: p.resolvedNamespace, name: p.name))
+        r.register(ImageTrigger.self) { p, _ in
+            TriggerResult(build: try await e.triggerImage(namespace: p.resolvedNamespace, name: p.name))
         }
     }
 
@@ -309,17 +299,17 @@ public enum MethodTable {
     // MARK: Build runs
 
     private static func registerBuildRuns(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("buildrun/submit", ordering: .write, keys: RequestKeys.buildRunSubmit, maxParamsBytes: maxWriteParamsBytes) { (p: BuildRunSpec, ctx) in
+        r.register(BuildRunSubmit.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
             BuildRunResult(try await s.engine.submitBuildRun(p))
         }
-        r.register("buildrun/get", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) in
+        r.register(BuildRunGet.self) { p, ctx in
             BuildRunResult(try await s.engine.buildRun(namespace: p.namespace ?? "default", name: p.name))
         }
-        r.register("buildrun/list", ordering: .read, keys: { p in [RequestKeys.buildRunKey(RequestKeys.namespace(p), "*")] }) { (p: NamespaceParams, ctx) in
+        r.register(BuildRunList.self) { p, ctx in
             let page = try await s.engine.buildRuns(namespace: p.namespace ?? "default", after: try Paging.key(p.continue), limit: try Paging.limit(p.limit))
             return BuildRunListResult(buildruns: page.runs.map(BuildRunResult.init), continue: page.more ? page.runs.last.map { Paging.token(after: $0.run.name) } : nil)
         }
-        r.register("buildrun/logs", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunLogsParams, ctx) in
+        r.register(BuildRunLogs.self) { p, ctx in
             let ns = p.namespace ?? "default"
             let key = try await s.engine.buildRunKey(namespace: ns, name: p.name)
             let since = max(1, p.since ?? 1)
@@ -330,7 +320,7 @@ public enum MethodTable {
             let b = try await follow(s, ctx, key, since: since, title: "Following the log of build run \(p.name)")
             return BuildRunLogsResult(name: p.name, status: b.status, lines: nil)
         }
-        r.register("buildrun/wait", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunWaitParams, ctx) in
+        r.register(BuildRunWait.self) { p, ctx in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
             let ns = p.namespace ?? "default"
             let key = try await s.engine.buildRunKey(namespace: ns, name: p.name)
@@ -340,14 +330,14 @@ public enum MethodTable {
             ctx.connection.progress(ctx, kind: "end", message: "build run \(p.name): \(v.build.status.rawValue)")
             return BuildRunResult(v)
         }
-        r.register("buildrun/cancel", ordering: .write, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) in
+        r.register(BuildRunCancel.self) { p, ctx in
             BuildRunResult(try await s.engine.cancelBuildRun(namespace: p.namespace ?? "default", name: p.name))
         }
-        r.register("buildrun/delete", ordering: .write, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) -> VoidResult in
+        r.register(BuildRunDelete.self) { p, ctx in
             try await s.engine.deleteBuildRun(namespace: p.namespace ?? "default", name: p.name)
-            return VoidResult()
+            return NullResult()
         }
-        r.register("buildrun/events", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunEventsParams, ctx) in
+        r.register(BuildRunEvents.self) { p, ctx in
             // Also the events of a run that is gone, until they expire.
             let ns = p.namespace ?? "default"
             let page = try await s.engine.events(StateStore.EventQuery(namespace: ns, object: EventObject(kind: "BuildRun", namespace: ns, name: p.name),
@@ -359,7 +349,7 @@ public enum MethodTable {
     // MARK: Builds and events
 
     private static func registerBuilds(_ r: inout MethodRegistry, _ s: ServerContext) {
-        r.register("build/list", ordering: .read, keys: RequestKeys.buildList) { (p: BuildListParams, ctx) in
+        r.register(BuildList.self) { p, ctx in
             let after = try Paging.key(p.continue).map { key -> (image: String, number: Int) in
                 let parts = key.split(separator: "/")
                 guard parts.count == 2, let n = Int(parts[1]) else { throw EngineError.invalid("continue is not a token of build/list; start again without it", field: "continue") }
@@ -369,10 +359,10 @@ public enum MethodTable {
             let next = page.more ? page.builds.last.map { Paging.token(after: "\($0.image)/\($0.number)") } : nil
             return BuildListResult(builds: page.builds.map(BuildRow.init), continue: next)
         }
-        r.register("build/status", ordering: .read, keys: RequestKeys.build) { (p: BuildParams, ctx) in
+        r.register(BuildStatus.self) { p, ctx in
             BuildStatusResult(try await s.engine.build(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
-        r.register("build/logs", ordering: .read, keys: RequestKeys.build) { (p: BuildLogsParams, ctx) in
+        r.register(BuildLogs.self) { p, ctx in
             let e = s.engine
             let ns = p.namespace ?? "default"
             let since = max(1, p.since ?? 1)
@@ -385,17 +375,17 @@ public enum MethodTable {
             let b = try await follow(s, ctx, key, since: since, title: "Following the log of \(p.image)")
             return BuildLogsResult(build: b.number, status: b.status, lines: nil)
         }
-        r.register("build/wait", ordering: .read, keys: RequestKeys.build) { (p: BuildWaitParams, ctx) in
+        r.register(BuildWait.self) { p, ctx in
             if let t = p.timeout, t < 0 { throw EngineError.invalid("timeout must not be negative", field: "timeout") }
             ctx.connection.progress(ctx, kind: "begin", title: "Waiting for \(p.image)" + (p.build.map { " build \($0)" } ?? ""))
             let b = try await s.engine.wait(namespace: p.namespace ?? "default", image: p.image, number: p.build, timeout: p.timeout)
             ctx.connection.progress(ctx, kind: "end", message: "build \(b.number): \(b.status.rawValue)")
             return BuildStatusResult(b)
         }
-        r.register("build/cancel", ordering: .write, keys: RequestKeys.build) { (p: BuildParams, ctx) in
+        r.register(BuildCancel.self) { p, ctx in
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
-        r.register("event/list", ordering: .read) { (p: EventListParams, ctx) in
+        r.register(EventList.self) { p, ctx in
             let page = try await s.engine.events(StateStore.EventQuery(
                 namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.parsed($0) },
                 afterID: try Paging.eventID(p.continue), limit: try Paging.limit(p.limit)))

@@ -1,11 +1,12 @@
 import Foundation
 import JSONRPC
+import SlipwayProtocol
 
 /// A session with the engine: a `slipway` process (beside slipctl, else on PATH) spawned with
-/// the state directory, spoken to in newline-delimited JSON-RPC. Calls are synchronous; log
-/// lines of followed builds go to `onNotification` as they arrive.
+/// the state directory, spoken to in newline-delimited JSON-RPC. Calls are synchronous and typed
+/// by the protocol's method types; log lines of followed builds go to `onLog` as they arrive.
 ///
-/// `@unchecked Sendable`: `pending` and `onNotification` are touched under `lock` only; the
+/// `@unchecked Sendable`: `pending` and `onLog` are touched under `lock` only; the
 /// pipes are written by the calling thread and read by the one reader thread.
 final class EngineSession: @unchecked Sendable {
     struct Failure: Error { let message: String; let code: Int }
@@ -15,7 +16,12 @@ final class EngineSession: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [Int: (JSONValue) -> Void] = [:]
     private var nextID = 1
-    var onNotification: ((String, JSONValue) -> Void)?
+    private var logHandler: ((BuildLogLine) -> Void)?
+    /// Receives the `build/log` lines the engine sends.
+    var onLog: ((BuildLogLine) -> Void)? {
+        get { lock.lock(); defer { lock.unlock() }; return logHandler }
+        set { lock.lock(); logHandler = newValue; lock.unlock() }
+    }
 
     init(stateDirectory: String?) throws {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("slipway").path
@@ -53,8 +59,10 @@ final class EngineSession: @unchecked Sendable {
 
     private func dispatch(_ message: JSONValue) {
         if let method = message["method"]?.stringValue {
-            lock.lock(); let handler = onNotification; lock.unlock()
-            handler?(method, message["params"] ?? .null)
+            // Only log lines are shown; a line that does not decode is not the protocol's and is skipped.
+            guard method == BuildLogNotification.method, let handler = onLog,
+                  let line = try? JSONValueDecoder().decode(BuildLogNotification.Params.self, from: message["params"] ?? .null) else { return }
+            handler(line)
             return
         }
         guard case .int(let id)? = message["id"] else { return }
@@ -67,8 +75,18 @@ final class EngineSession: @unchecked Sendable {
         for (_, reply) in all { reply(["error": ["code": -32099, "message": "slipway exited before it answered"]]) }
     }
 
-    /// Sends a request and waits for its result.
-    func call(_ method: String, _ params: JSONValue = .object(JSONObject([]))) throws -> JSONValue {
+    /// Sends a request of method `M` and waits for its result.
+    func call<M: RPCMethod>(_: M.Type, _ params: M.Params) throws -> M.Result {
+        let raw = try call(M.method, try JSONValueEncoder().encode(params))
+        do {
+            return try JSONValueDecoder().decode(M.Result.self, from: raw)
+        } catch {
+            throw Failure(message: "the engine's answer to \(M.method) is not the protocol's \(M.Result.self): \(error)", code: Self.internalErrorCode)
+        }
+    }
+
+    /// Sends a request and waits for its raw result.
+    private func call(_ method: String, _ params: JSONValue) throws -> JSONValue {
         let done = DispatchSemaphore(value: 0)
         var answer: JSONValue = .null
         lock.lock()
@@ -87,9 +105,9 @@ final class EngineSession: @unchecked Sendable {
 
     /// Whether the named object exists: a `get` that answers NotFound says no; any other error
     /// is thrown (a save must not create what it could not look up).
-    func exists(_ getMethod: String, _ params: JSONValue) throws -> Bool {
+    func exists<M: RPCMethod>(_ get: M.Type, _ params: M.Params) throws -> Bool {
         do {
-            _ = try call(getMethod, params)
+            _ = try call(M.self, params)
             return true
         } catch let f as Failure where f.code == Self.notFoundCode {
             return false
@@ -97,7 +115,9 @@ final class EngineSession: @unchecked Sendable {
     }
 
     /// The protocol's NotFound error code.
-    static let notFoundCode = 1001
+    static let notFoundCode = ErrorKind.NotFound.code
+    /// JSON-RPC's internal error code: an answer slipctl cannot read.
+    static let internalErrorCode = -32603
 
     func close() {
         try? input.fileHandleForWriting.close()  // slipway exits when its input ends; nothing is lost if it already did

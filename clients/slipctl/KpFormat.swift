@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import SlipwayProtocol
 
 /// kp's output, column for column as the seed (kp "Managing Images and Builds") prints it:
 /// tables with left-aligned, space-padded columns, and the `Key: value` blocks.
@@ -15,10 +16,10 @@ enum KpFormat {
     }
 
     /// READY as kp shows it: True, False or Unknown.
-    static func ready(_ state: String?) -> String {
+    static func ready(_ state: ReadyState) -> String {
         switch state {
-        case "Ready": return "True"
-        case "NotReady": return "False"
+        case .Ready: return "True"
+        case .NotReady: return "False"
         default: return "Unknown"
         }
     }
@@ -31,54 +32,49 @@ enum KpFormat {
 
     /// `image list` (rows of image/list): NAME READY LATEST IMAGE.
     /// With `allNamespaces` (`-A`), a NAMESPACE column first, as kp prints it.
-    static func imageList(_ images: [JSONValue], allNamespaces: Bool = false) -> String {
-        let rows = images.map { i in
-            [i["name"]?.stringValue ?? "", ready(i["ready"]?.stringValue), i["latestImage"]?.stringValue ?? "--"]
-        }
+    static func imageList(_ images: [ImageRow], allNamespaces: Bool = false) -> String {
+        let rows = images.map { i in [i.name, ready(i.ready), i.latestImage ?? "--"] }
         guard allNamespaces else { return table(["NAME", "READY", "LATEST IMAGE"], rows) }
-        return table(["NAMESPACE", "NAME", "READY", "LATEST IMAGE"], zip(images, rows).map { [$0["namespace"]?.stringValue ?? ""] + $1 })
+        return table(["NAMESPACE", "NAME", "READY", "LATEST IMAGE"], zip(images, rows).map { [$0.namespace] + $1 })
     }
 
     /// `image status`: the seed's block.
-    static func imageStatus(_ s: JSONValue) -> String {
+    static func imageStatus(_ s: ImageStatusResult) -> String {
         let state: String
-        switch s["ready"]?.stringValue {
-        case "Ready": state = "Ready"
-        case "NotReady": state = "Not Ready"
-        case "Building": state = "Building"
-        default: state = "Unknown"
+        switch s.ready {
+        case .Ready: state = "Ready"
+        case .NotReady: state = "Not Ready"
+        case .Building: state = "Building"
+        case .Unknown: state = "Unknown"
         }
-        var out = "Status: \(state)\nMessage: \(s["message"]?.stringValue ?? "--")\nLatestImage: \(s["latestImage"]?.stringValue ?? "--")\n"
-        for (title, key) in [("Last Successful Build", "lastSuccessfulBuild"), ("Last Failed Build", "lastFailedBuild")] {
-            let b = s[key]
-            out += "\(title)\nId: \(b?["number"]?.int64Value.map(String.init) ?? "--")\nReason: \(b?["reason"]?.stringValue ?? "--")\n"
+        var out = "Status: \(state)\nMessage: \(s.message ?? "--")\nLatestImage: \(s.latestImage ?? "--")\n"
+        for (title, b) in [("Last Successful Build", s.lastSuccessfulBuild), ("Last Failed Build", s.lastFailedBuild)] {
+            out += "\(title)\nId: \(b.map { String($0.number) } ?? "--")\nReason: \(b?.reason ?? "--")\n"
         }
         return out
     }
 
     /// `build list`: BUILD STATUS IMAGE STARTED FINISHED REASON.
-    static func buildList(_ builds: [JSONValue]) -> String {
+    static func buildList(_ builds: [BuildRow]) -> String {
         table(["BUILD", "STATUS", "IMAGE", "STARTED", "FINISHED", "REASON"], builds.map { b in
-            [b["number"]?.int64Value.map(String.init) ?? "", b["status"]?.stringValue ?? "", b["image"]?.stringValue ?? "--",
-             time(b["started"]?.stringValue), time(b["finished"]?.stringValue), b["reasonSummary"]?.stringValue ?? ""]
+            [String(b.number), b.status.rawValue, b.image ?? "--", time(b.started), time(b.finished), b.reasonSummary]
         })
     }
 
     /// `build status`: the seed's block, then the buildpacks.
-    static func buildStatus(_ b: JSONValue) -> String {
-        let source = b["source"]
-        var out = "Image: \(b["image"]?.stringValue ?? "--")\nStatus: \(b["status"]?.stringValue ?? "")\n"
-        out += "Reasons: \(b["reasonSummary"]?.stringValue ?? "")\n"
+    static func buildStatus(_ b: BuildStatusResult) -> String {
+        var out = "Image: \(b.image ?? "--")\nStatus: \(b.status.rawValue)\n"
+        out += "Reasons: \(b.reasonSummary)\n"
         // Each reason that says what changed, as today's kp does: `field: old -> new`.
-        for r in b["reasons"]?.arrayValue ?? [] {
-            guard let field = r["field"]?.stringValue, let old = r["old"]?.stringValue, let new = r["new"]?.stringValue else { continue }
-            out += "    \(r["reason"]?.stringValue ?? "") \(field): \(old) -> \(new)\n"
+        for r in b.reasons {
+            guard let field = r.field, let old = r.old, let new = r.new else { continue }
+            out += "    \(r.reason.rawValue) \(field): \(old) -> \(new)\n"
         }
-        out += "Builder: \(b["builder"]?.stringValue ?? "--")\nRun Image: \(b["runImage"]?.stringValue ?? "--")\n"
-        out += "Source: \(source?["type"]?.stringValue ?? "--")\n"
-        out += "Url: \(source?["url"]?.stringValue ?? "--")\n"
-        out += "Revision: \(source?["revision"]?.stringValue ?? "--")\n\n"
-        out += table(["BUILDPACK ID", "BUILDPACK VERSION"], (b["buildpacks"]?.arrayValue ?? []).map { [$0["id"]?.stringValue ?? "", $0["version"]?.stringValue ?? ""] })
+        out += "Builder: \(b.builder ?? "--")\nRun Image: \(b.runImage ?? "--")\n"
+        out += "Source: \(b.source.type.rawValue)\n"
+        out += "Url: \(b.source.url ?? "--")\n"
+        out += "Revision: \(b.source.revision ?? "--")\n\n"
+        out += table(["BUILDPACK ID", "BUILDPACK VERSION"], b.buildpacks.map { [$0.id, $0.version] })
         return out
     }
 

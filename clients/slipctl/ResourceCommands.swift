@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import SlipwayProtocol
 
 // The cluster resources (clusterstack, clusterstore, clusterbuilder), namespaced builders and
 // secrets, in kp's grammar: create|patch|save|list|status|delete (and add|remove for stores).
@@ -11,13 +12,7 @@ func absolute(_ path: String) -> String {
 }
 
 /// `true`/`false` of a resource's `status.ready`, as kp's READY column.
-func readyColumn(_ status: JSONValue?) -> String {
-    switch status?["ready"] {
-    case .bool(true)?: return "True"
-    case .bool(false)?: return "False"
-    default: return "Unknown"
-    }
-}
+func readyColumn(_ ready: Bool) -> String { ready ? "True" : "False" }
 
 /// What the create/patch/save verbs say, as kp says it.
 func said(_ kind: String, _ name: String, _ verb: String, dry: Bool) -> String {
@@ -25,10 +20,10 @@ func said(_ kind: String, _ name: String, _ verb: String, dry: Bool) -> String {
 }
 
 /// A builder's order from `--order FILE` (kpack's YAML, or JSON) or `-b id[@version]` flags.
-func builderOrder(_ a: Arguments) throws -> JSONValue? {
+func builderOrder(_ a: Arguments) throws -> [OrderGroup]? {
     if let file = a.value("order") {
         guard let text = try? String(contentsOfFile: absolute(file), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the order file \(file)") }  // said in the thrown message
-        if let json = try? JSONParser.parse(Array(text.utf8)) { return json }  // not JSON: read as kpack's YAML below
+        if let json = try? JSONParser.parse(Array(text.utf8)) { return try orderGroups(json, file: file) }  // not JSON: read as kpack's YAML below
         // kpack's order YAML: `- group:` entries of `- id: …` with `version:` and `optional:`.
         var groups: [JSONValue] = []
         var entries: [JSONValue] = []
@@ -46,16 +41,24 @@ func builderOrder(_ a: Arguments) throws -> JSONValue? {
             entry![kv[0]] = kv[0] == "optional" ? .bool(kv[1] == "true") : .string(kv[1])
         }
         endGroup()
-        return .array(groups)
+        return try orderGroups(.array(groups), file: file)
     }
     let buildpacks = a.values("buildpack")
     guard !buildpacks.isEmpty else { return nil }
-    return [["group": .array(buildpacks.map { b in
+    return [OrderGroup(group: buildpacks.map { b in
         let parts = b.split(separator: "@", maxSplits: 1).map(String.init)
-        var o = JSONObject([("id", .string(parts[0]))])
-        if parts.count == 2 { o["version"] = .string(parts[1]) }
-        return .object(o)
-    })]]
+        return OrderEntry(id: parts[0], version: parts.count == 2 ? parts[1] : nil)
+    })]
+}
+
+/// The order an order file holds, as the protocol's type; what is not a builder order is refused
+/// naming the file and the field.
+func orderGroups(_ json: JSONValue, file: String) throws -> [OrderGroup] {
+    do {
+        return try JSONValueDecoder().decodeStrictly([OrderGroup].self, from: json)
+    } catch {
+        throw Arguments.Failure(message: "the order file \(file) is not a builder order (groups of id, version and optional): \(error)")
+    }
 }
 
 /// clusterstack, clusterstore, clusterbuilder and builder.
@@ -66,9 +69,7 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
     spec.short["b"] = kind == "clusterstore" ? "buildpackage" : "buildpack"
     let a = try Arguments(words, spec: spec)
     let out = Output(structured: a.value("output"))
-    var base = JSONObject()
-    if kind == "builder" { base["namespace"] = .string(a.value("namespace") ?? "default") }
-    func named(_ name: String) -> JSONValue { var o = base; o["name"] = .string(name); return .object(o) }
+    let namespace = a.value("namespace") ?? "default"
     switch verb {
     case "create", "patch", "save", "add", "remove":
         guard kind == "clusterstore" || !["add", "remove"].contains(verb) else {
@@ -77,86 +78,155 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
         try a.expect(1...1)
         let name = a.positional[0]
         let e = try engine()
-        var method = verb
-        if verb == "save" { method = try !e.exists("\(kind)/get", named(name)) ? "create" : (kind == "clusterstore" ? "add" : "patch") }
-        var params = base
-        params["name"] = .string(name)
-        switch kind {
-        case "clusterstack":
-            if let b = a.value("build-image") { params["buildImage"] = .string(b.hasPrefix("/") || b.hasPrefix(".") ? absolute(b) : b) }
-            if let r = a.value("run-image") { params["runImage"] = .string(r.hasPrefix("/") || r.hasPrefix(".") ? absolute(r) : r) }
-        case "clusterstore":
-            let given = a.values("buildpackage")
-            guard !given.isEmpty else { throw Arguments.Failure(message: "at least one buildpackage must be given (-b)") }
-            // A path is a folder, archive or layout on this machine; anything else (an id to remove) as it is.
-            params["buildpacks"] = .array(given.map { .string(method == "remove" || !FileManager.default.fileExists(atPath: absolute($0)) ? $0 : absolute($0)) })
-        default:
-            if let s = a.value("stack") { params["stack"] = .string(s) }
-            if let s = a.value("store") { params["store"] = .string(s) }
-            if let o = try builderOrder(a) { params["order"] = o }
-        }
+        var write = ResourceWrite(kind: kind, name: name, namespace: namespace, verb: verb)
+        if verb == "save" { write.verb = try !write.exists(e) ? "create" : (kind == "clusterstore" ? "add" : "patch") }
+        let creating = write.verb == "create"
         if a.bool("dry-run") {
-            out.say(said(title, name, method == "create" ? "created" : "updated", dry: true))
-            try out.resource(.object(params))
+            out.say(said(title, name, creating ? "created" : "updated", dry: true))
+            try write.showParams(a, out)
             return 0
         }
-        let result = try e.call("\(kind)/\(method)", .object(params))
-        out.say(said(title, name, method == "create" ? "created" : "updated", dry: false))
-        try out.resource(result)
+        try write.send(a, e, out)
+        out.say(said(title, name, creating ? "created" : "updated", dry: false))
         return 0
     case "list":
         try a.expect(0...0)
-        var params = base
-        params["limit"] = 500
-        let key = ["clusterstack": "stacks", "clusterstore": "stores", "clusterbuilder": "builders", "builder": "builders"][kind]!
-        let result = try engine().call("\(kind)/list", .object(params))
-        let items = result[key]?.arrayValue ?? []
-        if out.structured != nil { try out.resource(.array(items)); return 0 }
-        guard !items.isEmpty else { emit("no \(kind)s found"); return 0 }
+        let e = try engine()
+        let rows: [[String]]
         switch kind {
         case "clusterstack":
-            emit(KpFormat.table(["NAME", "READY", "ID"], items.map { [$0["name"]?.stringValue ?? "", readyColumn($0["status"]), $0["id"]?.stringValue ?? ""] }), terminator: "")
+            let items = try e.call(ClusterStackList.self, PageParams(limit: 500)).stacks
+            if out.structured != nil { try out.resource(items); return 0 }
+            rows = items.map { [$0.name, readyColumn($0.status.ready), $0.id] }
         case "clusterstore":
-            emit(KpFormat.table(["NAME", "READY"], items.map { [$0["name"]?.stringValue ?? "", "True"] }), terminator: "")
+            let items = try e.call(ClusterStoreList.self, PageParams(limit: 500)).stores
+            if out.structured != nil { try out.resource(items); return 0 }
+            rows = items.map { [$0.name, "True"] }
         default:
-            emit(KpFormat.table(["NAME", "READY", "STACK", "IMAGE"], items.map {
-                // A Slipway builder is no image of its own: IMAGE is empty.
-                [$0["name"]?.stringValue ?? "", readyColumn($0["status"]), $0["status"]?["stackID"]?.stringValue ?? "", "--"]
-            }), terminator: "")
+            let items = kind == "builder"
+                ? try e.call(BuilderList.self, NamespaceParams(namespace: namespace, limit: 500)).builders
+                : try e.call(ClusterBuilderList.self, PageParams(limit: 500)).builders
+            if out.structured != nil { try out.resource(items); return 0 }
+            // A Slipway builder is no image of its own: IMAGE is empty.
+            rows = items.map { [$0.name, readyColumn($0.status.ready), $0.status.stackID ?? "", "--"] }
         }
+        guard !rows.isEmpty else { emit("no \(kind)s found"); return 0 }
+        let header = ["clusterstack": ["NAME", "READY", "ID"], "clusterstore": ["NAME", "READY"]][kind] ?? ["NAME", "READY", "STACK", "IMAGE"]
+        emit(KpFormat.table(header, rows), terminator: "")
         return 0
     case "status":
         try a.expect(1...1)
-        let r = try engine().call("\(kind)/get", named(a.positional[0]))
-        if out.structured != nil { try out.resource(r); return 0 }
+        let e = try engine(), name = a.positional[0]
         switch kind {
         case "clusterstack":
-            emit("Status:       \(readyColumn(r["status"]) == "True" ? "Ready" : "Not Ready")")
-            emit("Id:           \(r["id"]?.stringValue ?? r["status"]?["id"]?.stringValue ?? "--")")
-            emit("Run Image:    \(r["status"]?["resolvedRunImage"]?.stringValue ?? r["runImage"]?.stringValue ?? "--")")
-            emit("Build Image:  \(r["status"]?["resolvedBuildImage"]?.stringValue ?? r["buildImage"]?.stringValue ?? "--")")
+            let r = try e.call(ClusterStackGet.self, NameParams(name: name))
+            if out.structured != nil { try out.resource(r); return 0 }
+            emit("Status:       \(r.status.ready ? "Ready" : "Not Ready")")
+            emit("Id:           \(r.id)")
+            emit("Run Image:    \(r.status.resolvedRunImage)")
+            emit("Build Image:  \(r.status.resolvedBuildImage)")
         case "clusterstore":
+            let r = try e.call(ClusterStoreGet.self, NameParams(name: name))
+            if out.structured != nil { try out.resource(r); return 0 }
             emit("Status:    Ready\n")
-            emit(KpFormat.table(["BUILDPACKAGE ID", "VERSION", "HOMEPAGE"], (r["buildpacks"]?.arrayValue ?? []).map {
-                [$0["id"]?.stringValue ?? "", $0["version"]?.stringValue ?? "", $0["homepage"]?.stringValue ?? ""]
-            }), terminator: "")
+            emit(KpFormat.table(["BUILDPACKAGE ID", "VERSION", "HOMEPAGE"], r.buildpacks.map { [$0.id, $0.version, $0.homepage ?? ""] }), terminator: "")
         default:
-            let s = r["status"]
-            emit("Status:       \(readyColumn(s) == "True" ? "Ready" : "Not Ready")")
-            emit("Stack ID:     \(s?["stackID"]?.stringValue ?? "--")")
-            emit("Run Image:    \(s?["runImage"]?.stringValue ?? "--")\n")
-            emit(KpFormat.table(["BUILDPACK ID", "VERSION", "HOMEPAGE"], (s?["buildpacks"]?.arrayValue ?? []).map {
-                [$0["id"]?.stringValue ?? "", $0["version"]?.stringValue ?? "", $0["homepage"]?.stringValue ?? ""]
-            }), terminator: "")
+            let r = kind == "builder"
+                ? try e.call(BuilderGet.self, NamespacedNameParams(name: name, namespace: namespace))
+                : try e.call(ClusterBuilderGet.self, NameParams(name: name))
+            if out.structured != nil { try out.resource(r); return 0 }
+            let s = r.status
+            emit("Status:       \(s.ready ? "Ready" : "Not Ready")")
+            emit("Stack ID:     \(s.stackID ?? "--")")
+            emit("Run Image:    \(s.runImage ?? "--")\n")
+            emit(KpFormat.table(["BUILDPACK ID", "VERSION", "HOMEPAGE"], s.buildpacks.map { [$0.id, $0.version, $0.homepage ?? ""] }), terminator: "")
         }
         return 0
     case "delete":
         try a.expect(1...1)
-        _ = try engine().call("\(kind)/delete", named(a.positional[0]))
-        emit("\(title) \"\(a.positional[0])\" deleted")
+        let e = try engine(), name = a.positional[0]
+        switch kind {
+        case "clusterstack": _ = try e.call(ClusterStackDelete.self, NameParams(name: name))
+        case "clusterstore": _ = try e.call(ClusterStoreDelete.self, NameParams(name: name))
+        case "clusterbuilder": _ = try e.call(ClusterBuilderDelete.self, NameParams(name: name))
+        default: _ = try e.call(BuilderDelete.self, NamespacedNameParams(name: name, namespace: namespace))
+        }
+        emit("\(title) \"\(name)\" deleted")
         return 0
     default:
         throw Arguments.Failure(message: "unknown command \"\(verb)\" for \"slipctl \(kind)\"")
+    }
+}
+
+/// A create, patch, add or remove of a stack, store or builder: its params from kp's flags,
+/// and the method of the protocol it is sent with.
+struct ResourceWrite {
+    let kind: String
+    let name: String
+    let namespace: String
+    /// create, patch, add or remove (a save becomes one of them).
+    var verb: String
+
+    /// Whether the object exists (what a save decides by).
+    func exists(_ e: EngineSession) throws -> Bool {
+        switch kind {
+        case "clusterstack": try e.exists(ClusterStackGet.self, NameParams(name: name))
+        case "clusterstore": try e.exists(ClusterStoreGet.self, NameParams(name: name))
+        case "clusterbuilder": try e.exists(ClusterBuilderGet.self, NameParams(name: name))
+        default: try e.exists(BuilderGet.self, NamespacedNameParams(name: name, namespace: namespace))
+        }
+    }
+
+    func stack(_ a: Arguments) -> StackSpec {
+        func reference(_ r: String?) -> String? { r.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? absolute($0) : $0 } }
+        return StackSpec(name: name, buildImage: reference(a.value("build-image")), runImage: reference(a.value("run-image")))
+    }
+
+    func store(_ a: Arguments) throws -> StoreParams {
+        let given = a.values("buildpackage")
+        guard !given.isEmpty else { throw Arguments.Failure(message: "at least one buildpackage must be given (-b)") }
+        // A path is a folder, archive or layout on this machine; anything else (an id to remove) as it is.
+        return StoreParams(name: name, buildpacks: given.map { verb == "remove" || !FileManager.default.fileExists(atPath: absolute($0)) ? $0 : absolute($0) })
+    }
+
+    func builder(_ a: Arguments) throws -> BuilderSpec {
+        BuilderSpec(name: name, namespace: namespace, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a))
+    }
+
+    func clusterBuilder(_ a: Arguments) throws -> ClusterBuilderSpec {
+        ClusterBuilderSpec(name: name, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a))
+    }
+
+    /// `--dry-run`: the params that would be sent.
+    func showParams(_ a: Arguments, _ out: Output) throws {
+        switch kind {
+        case "clusterstack": try out.resource(stack(a))
+        case "clusterstore": try out.resource(try store(a))
+        case "clusterbuilder": try out.resource(try clusterBuilder(a))
+        default: try out.resource(try builder(a))
+        }
+    }
+
+    /// Sends the write and shows what the engine answered.
+    func send(_ a: Arguments, _ e: EngineSession, _ out: Output) throws {
+        let creating = verb == "create"
+        switch kind {
+        case "clusterstack":
+            try out.resource(creating ? try e.call(ClusterStackCreate.self, Creating(stack(a))) : try e.call(ClusterStackPatch.self, stack(a)))
+        case "clusterstore":
+            let p = try store(a)
+            switch verb {
+            case "create": try out.resource(try e.call(ClusterStoreCreate.self, p))
+            case "remove": try out.resource(try e.call(ClusterStoreRemove.self, p))
+            default: try out.resource(try e.call(ClusterStoreAdd.self, p))
+            }
+        case "clusterbuilder":
+            let p = try clusterBuilder(a)
+            try out.resource(creating ? try e.call(ClusterBuilderCreate.self, Creating(p)) : try e.call(ClusterBuilderPatch.self, p))
+        default:
+            let p = try builder(a)
+            try out.resource(creating ? try e.call(BuilderCreate.self, Creating(p)) : try e.call(BuilderPatch.self, p))
+        }
     }
 }
 
@@ -175,38 +245,35 @@ func runSecret(_ verb: String, _ words: [String], _ engine: () throws -> EngineS
     switch verb {
     case "create":
         try a.expect(1...1)
-        var params = JSONObject([("name", .string(a.positional[0])), ("namespace", .string(namespace))])
+        var params = SecretSpec(name: a.positional[0], namespace: namespace)
         if let hub = a.value("dockerhub") {
-            params["registry"] = ["server": "https://index.docker.io/v1/", "username": .string(hub), "password": .string(try password("DOCKER_PASSWORD", prompt: "dockerhub password: "))]
+            params.registry = .init(server: "https://index.docker.io/v1/", username: hub, password: try password("DOCKER_PASSWORD", prompt: "dockerhub password: "))
         } else if let server = a.value("registry") {
             guard let user = a.value("registry-user") else { throw Arguments.Failure(message: "--registry-user is required with --registry") }
-            params["registry"] = ["server": .string(server), "username": .string(user), "password": .string(try password("REGISTRY_PASSWORD", prompt: "registry password: "))]
+            params.registry = .init(server: server, username: user, password: try password("REGISTRY_PASSWORD", prompt: "registry password: "))
         } else if let url = a.value("git-url") {
-            var git = JSONObject([("url", .string(url))])
             if let key = a.value("git-ssh-key") {
                 guard let text = try? String(contentsOfFile: absolute(key), encoding: .utf8) else { throw Arguments.Failure(message: "cannot read the ssh key \(key)") }  // said in the thrown message
-                git["sshKey"] = .string(text)
+                params.git = .init(url: url, sshKey: text)
             } else {
                 guard let user = a.value("git-user") else { throw Arguments.Failure(message: "--git-user or --git-ssh-key is required with --git-url") }
-                git["username"] = .string(user)
-                git["password"] = .string(try password("GIT_PASSWORD", prompt: "git password: "))
+                params.git = .init(url: url, username: user, password: try password("GIT_PASSWORD", prompt: "git password: "))
             }
-            params["git"] = .object(git)
         } else {
             throw Arguments.Failure(message: "secret must be one of --registry, --dockerhub or --git-url")
         }
-        _ = try engine().call("secret/create", .object(params))
+        _ = try engine().call(SecretCreate.self, params)
         emit("Secret \"\(a.positional[0])\" created")
         return 0
     case "list":
         try a.expect(0...0)
-        let secrets = try engine().call("secret/list", ["namespace": .string(namespace)])["secrets"]?.arrayValue ?? []
+        let secrets = try engine().call(SecretList.self, NamespaceParams(namespace: namespace)).secrets
         guard !secrets.isEmpty else { emit("no secrets found"); return 0 }
-        emit(KpFormat.table(["NAME", "TARGET"], secrets.map { [$0["name"]?.stringValue ?? "", $0["server"]?.stringValue ?? $0["url"]?.stringValue ?? ""] }), terminator: "")
+        emit(KpFormat.table(["NAME", "TARGET"], secrets.map { [$0.name, $0.server ?? $0.url ?? ""] }), terminator: "")
         return 0
     case "delete":
         try a.expect(1...1)
-        _ = try engine().call("secret/delete", ["name": .string(a.positional[0]), "namespace": .string(namespace)])
+        _ = try engine().call(SecretDelete.self, NamespacedNameParams(name: a.positional[0], namespace: namespace))
         emit("Secret \"\(a.positional[0])\" deleted")
         return 0
     default:

@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import SlipwayProtocol
 
 // slipctl: kp's command line, on Slipway. `alias kp=slipctl` runs the commands of kp's manual
 // as written: the manual's older grammar (`kp image create NAME TAG`, `--custom-builder`,
@@ -19,10 +20,10 @@ struct Output {
     func say(_ text: String) {
         if structured == nil { emit(text) } else { FileHandle.standardError.write(Data((text + "\n").utf8)) }
     }
-    func resource(_ value: JSONValue) throws {
+    func resource(_ value: some Encodable) throws {
         switch structured {
-        case "json": emit(JSONWriter.string(value))
-        case "yaml": emit(KpFormat.yaml(value), terminator: "")
+        case "json": emit(JSONWriter.string(try JSONValueEncoder().encode(value)))
+        case "yaml": emit(KpFormat.yaml(try JSONValueEncoder().encode(value)), terminator: "")
         case nil: break
         case let other?: throw Arguments.Failure(message: "invalid output format \"\(other)\": use json or yaml")
         }
@@ -35,73 +36,67 @@ let imageFlags = Arguments.Spec(
     booleans: ["wait", "dry-run"])
 
 /// `--env KEY=VALUE` flags as an env object.
-func envObject(_ values: [String]) throws -> JSONObject {
-    var env = JSONObject()
+func envObject(_ values: [String]) throws -> [String: String] {
+    var env: [String: String] = [:]
     for e in values {
         guard let eq = e.firstIndex(of: "=") else { throw Arguments.Failure(message: "env var \"\(e)\" is not KEY=VALUE") }
-        env[String(e[..<eq])] = .string(String(e[e.index(after: eq)...]))
+        env[String(e[..<eq])] = String(e[e.index(after: eq)...])
     }
     return env
 }
 
 /// The params of image/create, patch or save from kp's flags.
-func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> JSONObject {
-    var spec = JSONObject([("name", .string(name)), ("namespace", .string(a.value("namespace") ?? "default"))])
-    if let tag = a.value("tag") ?? (a.positional.count > 1 ? a.positional[1] : nil) { spec["tag"] = .string(tag) }
-    if a.has("additional-tag") { spec["additionalTags"] = .array(a.values("additional-tag").map { .string($0) }) }
+func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> ImageSpec {
+    var spec = ImageSpec(name: name, namespace: a.value("namespace") ?? "default")
+    spec.tag = a.value("tag") ?? (a.positional.count > 1 ? a.positional[1] : nil)
+    if a.has("additional-tag") { spec.additionalTags = a.values("additional-tag") }
     let sources = ["git", "blob", "local-path"].filter { a.has($0) }
     guard sources.count <= 1 else { throw Arguments.Failure(message: "image source must be one of git, blob, or local-path") }
-    var source: JSONObject?
+    var source: SourceSpec?
     if let git = a.value("git") {
-        var g = JSONObject([("url", .string(git))])
-        g["revision"] = .string(a.value("git-revision") ?? "master")
-        source = JSONObject([("git", .object(g))])
+        source = SourceSpec(git: .init(url: git, revision: a.value("git-revision") ?? "master"))
     } else if let blob = a.value("blob") {
-        source = JSONObject([("blob", .object(JSONObject([("url", .string(blob))])))])
+        source = SourceSpec(blob: .init(url: blob))
     } else if let path = a.value("local-path") {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        source = JSONObject([("local", .object(JSONObject([("path", .string(URL(fileURLWithPath: absolute).standardized.path))])))])
+        source = SourceSpec(local: .init(path: URL(fileURLWithPath: absolute).standardized.path))
     } else if creating {
         throw Arguments.Failure(message: "image source must be one of git, blob, or local-path")
     }
     if var s = source {
-        if let sub = a.value("sub-path") { s["subPath"] = .string(sub) }
-        spec["source"] = .object(s)
+        if let sub = a.value("sub-path") { s.subPath = sub }
+        spec.source = s
     }
     let builders = ["builder", "custom-builder", "cluster-builder", "custom-cluster-builder"].filter { a.has($0) }
     guard builders.count <= 1 else { throw Arguments.Failure(message: "must provide one of --builder or --cluster-builder") }
     if let b = builders.first {
-        let kind = b.contains("cluster") ? "ClusterBuilder" : "Builder"
-        spec["builder"] = .object(JSONObject([("kind", .string(kind)), ("name", .string(a.value(b)!))]))
+        spec.builder = BuilderReference(kind: b.contains("cluster") ? .ClusterBuilder : .Builder, name: a.value(b)!)
     }
-    if a.has("env") { spec["env"] = .object(try envObject(a.values("env"))) }
-    if a.has("delete-env") { spec["deleteEnv"] = .array(a.values("delete-env").map { .string($0) }) }
-    for (flag, key) in [("success-build-history-limit", "successBuildHistoryLimit"), ("failed-build-history-limit", "failedBuildHistoryLimit")] {
-        if let v = a.value(flag) {
-            guard let n = Int64(v) else { throw Arguments.Failure(message: "invalid argument \"\(v)\" for \"--\(flag)\" flag: not a number") }
-            spec[key] = .int(n)
-        }
+    if a.has("env") { spec.env = try envObject(a.values("env")) }
+    if a.has("delete-env") { spec.deleteEnv = a.values("delete-env") }
+    func limit(_ flag: String) throws -> Int? {
+        guard let v = a.value(flag) else { return nil }
+        guard let n = Int(v) else { throw Arguments.Failure(message: "invalid argument \"\(v)\" for \"--\(flag)\" flag: not a number") }
+        return n
     }
-    if a.bool("dry-run") { spec["dryRun"] = true }
+    spec.successBuildHistoryLimit = try limit("success-build-history-limit")
+    spec.failedBuildHistoryLimit = try limit("failed-build-history-limit")
+    if a.bool("dry-run") { spec.dryRun = true }
     return spec
 }
 
 /// Prints a build's log lines until it ends; false when it failed.
 /// On a terminal (and without --output), a progress line follows the lines (`ProgressLine`).
-func followLogs(_ engine: EngineSession, image: String, namespace: String, build: Int64?, out: Output) throws -> Bool {
+func followLogs(_ engine: EngineSession, image: String, namespace: String, build: Int?, out: Output) throws -> Bool {
     let progress = out.structured == nil ? ProgressLine.onTerminal() : nil
-    engine.onNotification = { method, params in
-        guard method == "build/log", params["image"]?.stringValue == image else { return }
-        let text = params["line"]?.stringValue ?? ""
-        if let progress { progress.line(text, phase: params["phase"]?.stringValue) } else { out.say(text) }
+    engine.onLog = { line in
+        guard line.image == image else { return }
+        if let progress { progress.line(line.line, phase: line.phase) } else { out.say(line.line) }
     }
-    var params = JSONObject([("image", .string(image)), ("namespace", .string(namespace)), ("follow", true)])
-    if let build { params["build"] = .int(build) }
-    let result = try engine.call("build/logs", .object(params))
-    engine.onNotification = nil
-    let status = result["status"]?.stringValue ?? ""
-    progress?.finish(status: status)
-    return status != "FAILURE"
+    let result = try engine.call(BuildLogs.self, BuildLogsParams(image: image, namespace: namespace, build: build, follow: true))
+    engine.onLog = nil
+    progress?.finish(status: result.status.rawValue)
+    return result.status != .FAILURE
 }
 
 func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
@@ -113,18 +108,22 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         let name = a.positional[0]
         let e = try engine()
         var creating = verb == "create"
-        if verb == "save" { creating = try !e.exists("image/get", ["name": .string(name), "namespace": .string(a.value("namespace") ?? "default")]) }
+        if verb == "save" { creating = try !e.exists(ImageGet.self, NamespacedNameParams(name: name, namespace: a.value("namespace") ?? "default")) }
         let spec = try imageSpec(a, name: name, creating: creating)
-        let result = try e.call(creating ? "image/create" : "image/patch", .object(spec))
+        let image: ImageResource, build: Int?
         let dry = a.bool("dry-run") ? " (dry run)" : ""
         if creating {
+            let result = try e.call(ImageCreate.self, Creating(spec))
+            (image, build) = (result.image, result.build)
             out.say("Image Resource \"\(name)\" created\(dry)")
         } else {
-            out.say(result["changed"] == false ? "Image Resource \"\(name)\" patched (no change)\(dry)" : "Image Resource \"\(name)\" patched\(dry)")
+            let result = try e.call(ImagePatch.self, spec)
+            (image, build) = (result.image, result.build)
+            out.say(result.changed ? "Image Resource \"\(name)\" patched\(dry)" : "Image Resource \"\(name)\" patched (no change)\(dry)")
         }
-        try out.resource(result["image"] ?? .null)
-        if a.bool("wait"), !a.bool("dry-run"), let build = result["build"]?.int64Value {
-            return try followLogs(e, image: name, namespace: spec["namespace"]?.stringValue ?? "default", build: build, out: out) ? 0 : 1
+        try out.resource(image)
+        if a.bool("wait"), !a.bool("dry-run"), let build {
+            return try followLogs(e, image: name, namespace: spec.namespace ?? "default", build: build, out: out) ? 0 : 1
         }
         return 0
     case "list":
@@ -132,29 +131,29 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         spec.short["A"] = "all-namespaces"
         let a = try Arguments(words, spec: spec)
         try a.expect(0...0)
-        var params = JSONObject([("namespace", .string(a.value("namespace") ?? "default"))])
-        if a.bool("all-namespaces") { params["allNamespaces"] = true }
-        var filter = JSONObject()
+        var params = ImageListParams(namespace: a.value("namespace") ?? "default")
+        if a.bool("all-namespaces") { params.allNamespaces = true }
+        var filter = ImageFilter()
         for f in a.values("filter") {
             let kv = f.split(separator: "=", maxSplits: 1).map(String.init)
             guard kv.count == 2 else { throw Arguments.Failure(message: "invalid filter \"\(f)\": use key=value") }
             switch kv[0] {
-            case "builder", "clusterbuilder": filter["builder"] = .string(kv[1])
-            case "latest-reason": filter["latestReason"] = .string(kv[1])
-            case "ready": filter["ready"] = .string(kv[1] == "true" || kv[1] == "True" ? "Ready" : kv[1] == "unknown" ? "Unknown" : "NotReady")
+            case "builder", "clusterbuilder": filter.builder = kv[1]
+            case "latest-reason": filter.latestReason = kv[1]
+            case "ready": filter.ready = kv[1] == "true" || kv[1] == "True" ? .Ready : kv[1] == "unknown" ? .Unknown : .NotReady
             default: throw Arguments.Failure(message: "invalid filter \"\(kv[0])\": use builder, clusterbuilder, latest-reason or ready")
             }
         }
-        if !filter.isEmpty { params["filter"] = .object(filter) }
-        let images = try engine().call("image/list", .object(params))["images"]?.arrayValue ?? []
+        if !a.values("filter").isEmpty { params.filter = filter }
+        let images = try engine().call(ImageList.self, params).images
         let out = Output(structured: a.value("output"))
-        if out.structured != nil { try out.resource(.array(images)); return 0 }
+        if out.structured != nil { try out.resource(images); return 0 }
         emit(images.isEmpty ? "no images found" : KpFormat.imageList(images, allNamespaces: a.bool("all-namespaces")), terminator: images.isEmpty ? "\n" : "")
         return 0
     case "status":
         let a = try Arguments(words, spec: .init(values: ["namespace", "output"]))
         try a.expect(1...1)
-        let s = try engine().call("image/status", ["name": .string(a.positional[0]), "namespace": .string(a.value("namespace") ?? "default")])
+        let s = try engine().call(ImageStatusMethod.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(s); return 0 }
         emit(KpFormat.imageStatus(s), terminator: "")
@@ -162,14 +161,14 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
     case "delete":
         let a = try Arguments(words, spec: .init(values: ["namespace"]))
         try a.expect(1...1)
-        _ = try engine().call("image/delete", ["name": .string(a.positional[0]), "namespace": .string(a.value("namespace") ?? "default")])
+        _ = try engine().call(ImageDelete.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         emit("\"\(a.positional[0])\" deleted")
         return 0
     case "trigger":
         let a = try Arguments(words, spec: .init(values: ["namespace"]))
         try a.expect(1...1)
-        let r = try engine().call("image/trigger", ["name": .string(a.positional[0]), "namespace": .string(a.value("namespace") ?? "default")])
-        emit("Triggered build for Image Resource \"\(a.positional[0])\" with Build Number \(r["build"]?.int64Value.map(String.init) ?? "?")")
+        let r = try engine().call(ImageTrigger.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
+        emit("Triggered build for Image Resource \"\(a.positional[0])\" with Build Number \(r.build)")
         return 0
     default:
         throw Arguments.Failure(message: "unknown command \"\(verb)\" for \"slipctl image\"")
@@ -182,24 +181,22 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
     spec.short["t"] = "timestamps"
     let a = try Arguments(words, spec: spec)
     let namespace = a.value("namespace") ?? "default"
-    var build: Int64?
+    var build: Int?
     if let b = a.value("build") {
-        guard let n = Int64(b) else { throw Arguments.Failure(message: "invalid argument \"\(b)\" for \"-b, --build\" flag: not a number") }
+        guard let n = Int(b) else { throw Arguments.Failure(message: "invalid argument \"\(b)\" for \"-b, --build\" flag: not a number") }
         build = n
     }
     switch verb {
     case "list":
         try a.expect(1...1)
-        let builds = try engine().call("build/list", ["image": .string(a.positional[0]), "namespace": .string(namespace)])["builds"]?.arrayValue ?? []
+        let builds = try engine().call(BuildList.self, BuildListParams(image: a.positional[0], namespace: namespace)).builds
         let out = Output(structured: a.value("output"))
-        if out.structured != nil { try out.resource(.array(builds)); return 0 }
+        if out.structured != nil { try out.resource(builds); return 0 }
         emit(builds.isEmpty ? "no builds found" : KpFormat.buildList(builds), terminator: builds.isEmpty ? "\n" : "")
         return 0
     case "status":
         try a.expect(1...1)
-        var params = JSONObject([("image", .string(a.positional[0])), ("namespace", .string(namespace))])
-        if let build { params["build"] = .int(build) }
-        let b = try engine().call("build/status", .object(params))
+        let b = try engine().call(BuildStatus.self, BuildParams(image: a.positional[0], namespace: namespace, build: build))
         let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(b); return 0 }
         emit(KpFormat.buildStatus(b), terminator: "")
@@ -208,14 +205,9 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         try a.expect(1...1)
         let e = try engine()
         if a.bool("timestamps") {
-            e.onNotification = { method, p in
-                guard method == "build/log" else { return }
-                emit("\(p["time"]?.stringValue ?? "") \(p["line"]?.stringValue ?? "")")
-            }
-            var params = JSONObject([("image", .string(a.positional[0])), ("namespace", .string(namespace)), ("follow", true)])
-            if let build { params["build"] = .int(build) }
-            let r = try e.call("build/logs", .object(params))
-            return r["status"]?.stringValue == "FAILURE" ? 1 : 0
+            e.onLog = { line in emit("\(line.time) \(line.line)") }
+            let r = try e.call(BuildLogs.self, BuildLogsParams(image: a.positional[0], namespace: namespace, build: build, follow: true))
+            return r.status == .FAILURE ? 1 : 0
         }
         return try followLogs(e, image: a.positional[0], namespace: namespace, build: build, out: Output()) ? 0 : 1
     default:

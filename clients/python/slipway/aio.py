@@ -5,11 +5,13 @@ import json
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _wire
+from ._types import AsyncMethods
 from .errors import ConnectionClosed, SlipwayError
 
 
-class AsyncClient:
-    """A Slipway session for asyncio.
+class AsyncClient(AsyncMethods):
+    """A Slipway session for asyncio; every method of the protocol is also a typed coroutine
+    (`AsyncMethods`).
 
         async with await AsyncClient.start("slipway", state_dir="/tmp/state") as s:
             await s.call("image/create", name="hello", source={"local": {"path": "/src/app"}})

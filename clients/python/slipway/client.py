@@ -8,11 +8,13 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _wire
+from ._types import Methods
 from .errors import ConnectionClosed, SlipwayError
 
 
-class Client:
-    """A Slipway session.
+class Client(Methods):
+    """A Slipway session. Every method of the protocol is also a typed call (`Methods`, generated
+    from the protocol's types): `s.image_get({"name": "hello"})` returns an `Image`.
 
         with Client("slipway", state_dir="/tmp/state") as s:
             s.call("image/create", name="hello", source={"local": {"path": "/src/app"}})
