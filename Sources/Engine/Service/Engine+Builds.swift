@@ -485,25 +485,13 @@ extension Engine {
         let object = eventObject(namespace: ns, image: name)
         guard var image = try imageIfExists(ns, name), image.buildKey(b.number) == key else { return false }
         let previousReady = image.status.ready
-        let summary = BuildReasonCalculator.summary(b.reasonKinds)
         var deleted: [Int] = []
         var recorded = false
         try change { tx, events in
             guard try store.object(Image.self, kind: .image, namespace: ns, name: name, in: tx)?.incarnation == image.incarnation else { return }
             recorded = true
             try store.putBuild(b, in: tx)
-            if b.status == .SUCCESS {
-                image.status.lastSuccessfulBuild = .init(number: b.number, reason: summary)
-                image.status.latestImage = b.latestImage
-                if let bases = b.inputs.dockerfile?.bases { image.status.dockerfileBases = bases }
-            } else {
-                image.status.lastFailedBuild = .init(number: b.number, reason: summary)
-            }
-            let latest = try store.latestBuild(namespace: ns, image: name, in: tx)
-            if latest?.number == b.number {
-                image.status.ready = b.status == .SUCCESS ? .Ready : .NotReady
-                image.status.message = b.status == .SUCCESS ? nil : "build \(b.number) failed: \(b.message ?? "")"
-            }
+            image.status = ImageStatusCalculator.status(previous: image.status, latest: try store.latestBuild(namespace: ns, image: name, in: tx), ended: b)
             deleted = RetentionPolicy.buildsToDelete(try store.buildStates(namespace: ns, image: name, in: tx),
                                                      keepSucceeded: image.successBuildHistoryLimit, keepFailed: image.failedBuildHistoryLimit)
             try store.deleteBuilds(namespace: ns, image: name, numbers: deleted, in: tx)

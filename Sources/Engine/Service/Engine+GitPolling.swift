@@ -36,7 +36,7 @@ extension Engine {
             guard now != known else { continue }
             do {
                 guard var current = try imageIfExists(image.namespace, image.name), current.status.dockerfileBases == known else { continue }
-                current.status.dockerfileBases = now
+                current.status = ImageStatusCalculator.status(previous: current.status, latest: nil, polledBases: now)
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try lastFinishedBuild(image.namespace, image.name)
                 let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try inputs(for: current))

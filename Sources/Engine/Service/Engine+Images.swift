@@ -219,17 +219,13 @@ extension Engine {
                 queuedBuild = b
             } else {
                 number = image.status.nextBuildNumber
-                image.status.nextBuildNumber += 1
                 let b = Build(namespace: ns, image: name, number: number, status: .QUEUED, reasons: reasons, created: Timestamp.now(), inputs: inputs,
                               buildpacks: [])
                 try store.putBuild(b, in: tx)
                 queuedBuild = b
                 isNew = true
             }
-            image.status.latestBuild = number
-            image.status.latestReason = BuildReasonCalculator.summary(queuedBuild!.reasonKinds)
-            image.status.ready = .Building
-            image.status.message = "build \(number) is queued"
+            image.status = ImageStatusCalculator.status(previous: image.status, latest: queuedBuild)
             if created {
                 guard try store.insert(image, kind: .image, namespace: ns, name: name, in: tx) else { throw EngineError.alreadyExists("image", name, namespace: ns) }
             } else {

@@ -201,11 +201,8 @@ public actor Engine {
                 b.message = "interrupted: the Slipway process running this build stopped before it finished; trigger the image to build again"
                 try store.putBuild(b, in: tx)
                 if var image = try store.object(Image.self, kind: .image, namespace: b.namespace, name: b.image, in: tx) {
-                    image.status.lastFailedBuild = .init(number: b.number, reason: BuildReasonCalculator.summary(b.reasonKinds))
-                    if image.status.latestBuild == b.number {
-                        image.status.ready = .NotReady
-                        image.status.message = b.message
-                    }
+                    image.status = ImageStatusCalculator.status(previous: image.status, latest: try store.latestBuild(namespace: b.namespace, image: b.image, in: tx),
+                                                                ended: b)
                     try store.put(image, kind: .image, namespace: b.namespace, name: b.image, in: tx)
                 }
                 out.append(b)
