@@ -22,7 +22,7 @@ final class BuildLogWriter: Sendable {
         var bytes: Int64 = 0
         var dropping = false
         var closed = false
-        var phase = BuildPhase.prepare.rawValue
+        var phase = Build.Phase.prepare
     }
 
     init(key: BuildKey, path: String, maxBytes: Int64, sessions: SessionRegistry, redactor: SecretRedactor) throws {
@@ -37,17 +37,18 @@ final class BuildLogWriter: Sendable {
         state = Mutex(State(fd: fd))
     }
 
-    var currentPhase: String { state.withLock { $0.phase } }
+    /// The phase of the last line written.
+    var currentPhase: Build.Phase { state.withLock { $0.phase } }
 
-    /// A line the engine itself writes, in one of the lifecycle's phases.
-    func append(phase: BuildPhase, stream: LogStream, line: String) { append(phase: phase.rawValue, stream: stream, line: line) }
+    /// A line the engine itself writes, in one of a build's phases.
+    func append(phase: Build.Phase, stream: LogStream, line: String) { append(phase: phase.rawValue, stream: stream, line: line) }
 
     /// A line as an executor logged it: its phase is the executor's word (a lifecycle phase, or
     /// another such as the rebaser's `rebase`).
     func append(phase: String, stream: LogStream, line: String) {
         state.withLock { s in
             guard !s.closed else { return }
-            s.phase = phase
+            if let known = Build.Phase(rawValue: phase) { s.phase = known }  // an executor's word the engine does not know leaves the phase as it was
             var text = redactor.redact(line)
             var streamName = stream.rawValue
             if s.dropping { return }

@@ -73,8 +73,8 @@ public struct Build: Codable, Sendable, Equatable {
     public var started: String?
     public var finished: String?
     public var inputs: BuildInputs
-    /// Current phase while building.
-    public var phase: String?
+    /// The phase it is in while building, and the phase it ended in.
+    public var currentPhase: Phase?
     public var message: String?
     /// `repo@sha256:…` of the produced image.
     public var latestImage: String?
@@ -85,4 +85,32 @@ public struct Build: Codable, Sendable, Equatable {
     public var buildpacks: [BuildpackInfo]
 
     public var reasonKinds: [BuildReasonKind] { reasons.map(\.reason) }
+
+    /// The phase as the wire names it (`"build"`, `"rebase"`): what the server's results show.
+    public var phase: String? { currentPhase?.rawValue }
+
+    /// Where a build is: a phase of the CNB lifecycle, or the rebaser's `rebase`. Stored and
+    /// sent as its raw word, as the log lines name it.
+    public enum Phase: String, Codable, Sendable, CaseIterable {
+        case prepare, detect, analyze, restore, build, export, completion, rebase
+
+        public init(_ phase: BuildPhase) {
+            switch phase {
+            case .prepare: self = .prepare
+            case .detect: self = .detect
+            case .analyze: self = .analyze
+            case .restore: self = .restore
+            case .build: self = .build
+            case .export: self = .export
+            case .completion: self = .completion
+            }
+        }
+    }
+
+    /// The stored document keeps the field name `phase`.
+    enum CodingKeys: String, CodingKey {
+        case namespace, image, number, status, reasons, created, started, finished, inputs, message, latestImage, imageDigest, builderImage, runImage, stackID,
+             buildpacks
+        case currentPhase = "phase"
+    }
 }

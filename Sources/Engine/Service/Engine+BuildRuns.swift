@@ -7,10 +7,10 @@ extension Engine {
 
     /// Tells every session a build's status: by image and build, with the run's name when the
     /// build is a build run; a stand-alone run by its name only.
-    func broadcastBuildStatus(_ key: BuildKey, status: BuildState, previous: BuildState?, phase: String?, message: String?) {
+    func broadcastBuildStatus(_ key: BuildKey, status: BuildState, previous: BuildState?, phase: Build.Phase?, message: String?) {
         let run = key.standaloneRun ?? (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name  // only an extra: the status is sent without it
         sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: run,
-                                                     status: status, previous: previous, phase: phase, message: message, time: Timestamp.now())))
+                                                     status: status, previous: previous, phase: phase?.rawValue, message: message, time: Timestamp.now())))
     }
 
     /// The name of the build run a build of an image is, if it is one (its log lines carry it).

@@ -120,17 +120,15 @@ extension Engine {
 
     /// Cancels a queued or running build: it ends as FAILURE with the message "canceled".
     public func cancel(namespace: String, image: String, number: Int?) throws -> Build {
-        var (b, key) = try buildAndKey(namespace: namespace, image: image, number: number)
+        let (b, key) = try buildAndKey(namespace: namespace, image: image, number: number)
         guard !b.status.isFinished else {
             throw EngineError(.failedPrecondition, "build \(b.number) of image '\(image)' has already finished (\(b.status.rawValue)); nothing to cancel")
         }
         if scheduler.cancelRunning(key, message: "canceled") { return b }
         scheduler.unqueue(key)
-        b.status = .FAILURE
-        b.message = "canceled"
-        b.finished = Timestamp.now()
-        finish(b, key, previous: .QUEUED)
-        return b
+        var life = BuildLife(queued: b)
+        advance(&life, .refused(message: "canceled", at: Timestamp.now()), key, log: nil)
+        return life.build
     }
 
     // MARK: Scheduling
@@ -151,12 +149,12 @@ extension Engine {
 
     func start(_ key: BuildKey) {
         let image: Image
-        var b: Build
+        var life: BuildLife
         do {
             guard let i = try imageIfExists(key.namespace, key.image), i.buildKey(key.number) == key,
                 let found = try store.build(namespace: key.namespace, image: key.image, number: key.number), found.status == .QUEUED
             else { return }  // canceled or deleted meanwhile
-            b = found
+            life = BuildLife(queued: found)
             image = i
         } catch {
             report("build \(key.number) of \(key.namespace)/\(key.image) cannot start: \(error); it stays queued until the next start")
@@ -166,14 +164,10 @@ extension Engine {
         do {
             log = try BuildLogWriter(key: key, path: logPath(key), maxBytes: options.maxLogBytes, sessions: sessions, redactor: redactor)
         } catch {
-            b.status = .FAILURE
-            b.message = "cannot open the build log: \(error)"
-            finish(b, key, previous: .QUEUED)
+            advance(&life, .refused(message: "cannot open the build log: \(error)", at: Timestamp.now()), key, log: nil)
             return
         }
-        b.status = .BUILDING
-        b.started = Timestamp.now()
-        b.phase = BuildPhase.prepare.rawValue
+        var b = BuildLife.starting(life.build, at: Timestamp.now())
         // A builder that does not exist is reported by makeRequest as the build's failure; one
         // (or its stack or store) that cannot be read fails the build here, saying so.
         let resolved: ResolvedBuilder?
@@ -182,9 +176,8 @@ extension Engine {
             resolved = try builderIfExists(image.builder, namespace: image.namespace).map { try resolveStatus(of: $0) }
         } catch {
             log.close()
-            b.status = .FAILURE
-            b.message = "cannot read what the build is made from: \((error as? EngineError)?.message ?? "\(error)")"
-            finish(b, key, previous: .QUEUED)
+            advance(&life, .refused(message: "cannot read what the build is made from: \((error as? EngineError)?.message ?? "\(error)")", at: Timestamp.now()),
+                    key, log: nil)
             return
         }
         if image.strategy == .buildpacks {
@@ -196,12 +189,10 @@ extension Engine {
             try store.putBuild(b)
         } catch {
             log.close()
-            b.status = .FAILURE
-            b.message = "cannot record the start of the build: \(error)"
-            finish(b, key, previous: .QUEUED)
+            advance(&life, .refused(message: "cannot record the start of the build: \(error)", at: Timestamp.now()), key, log: nil)
             return
         }
-        broadcastBuildStatus(key, status: .BUILDING, previous: .QUEUED, phase: b.phase, message: nil)
+        advance(&life, .started(b), key, log: log)
         let plan = makeRequest(b, key, image: image, resolved: resolved)
         let rebase = rebaseBase(for: b, stack: resolved?.stack)
         let leases = ((try? plan.get()).map { [$0.source, $0.buildImage, $0.runImage].compactMap { $0 } } ?? []) + (rebase.map { [$0.previous] } ?? [])  // a failed plan fails the build below: nothing to lease
@@ -218,7 +209,7 @@ extension Engine {
             do {
                 let plan = try plan.get()
                 let logger: BuildLogger = { phase, stream, line in log.append(phase: phase, stream: stream, line: line) }
-                if let note = plan.networkNote { logger(BuildPhase.prepare.rawValue, .system, note) }
+                if let note = plan.networkNote { log.append(phase: .prepare, stream: .system, line: note) }
                 // What the namespace may still store: the build's layers take from it.
                 let storageLeft = try await engine.storageBytesLeft(namespace: plan.namespace)
                 let req = try await BlockingWork.run {
@@ -234,7 +225,7 @@ extension Engine {
                     }
                     // An image that is not rebasable is built in full, and the log says why.
                     if let why = Rebaser(images: images).whyNotRebasable(r) {
-                        logger(BuildPhase.prepare.rawValue, .system, "Not rebasing: " + why)
+                        log.append(phase: .prepare, stream: .system, line: "Not rebasing: " + why)
                         r.rebase = nil
                     }
                     return r
@@ -243,7 +234,7 @@ extension Engine {
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
-                        log.append(phase: .export, stream: .system, line: $0)
+                        log.append(phase: Build.Phase.export, stream: .system, line: $0)
                     }
                 }
                 outcome = .success(result)
@@ -397,93 +388,118 @@ extension Engine {
         }
     }
 
-    /// Records how a build ended and starts what is queued next.
+    /// Hands a running build's outcome to its life: how it ended is recorded, and the queue
+    /// moves on.
     func completed(_ key: BuildKey, _ outcome: Result<BuildResult, Error>) {
         guard let r = scheduler.vacate(key) else { return }
         let phase = r.log.currentPhase
-        var b: Build
+        let log = r.log
+        let found: Build?
         do {
-            guard let found = try storedBuild(key) else {
-                // Deleted with its image meanwhile: it ends here, and whoever waits is told so.
-                r.log.close()
-                ended(r.build, key, message: r.cancelMessage ?? Self.imageDeleted, previous: .BUILDING)
-                return
-            }
-            b = found
+            found = try storedBuild(key)
         } catch {
-            // Unreadable: it ends as it started, and finish reports whether that can be recorded.
+            // Unreadable: it ends as it started, and recording reports whether that can be stored.
             report("the end of build \(key.number) of \(key.namespace)/\(key.image) cannot be read back: \(error)")
-            b = r.build
+            found = r.build
         }
-        b.finished = Timestamp.now()
-        b.phase = phase
+        guard let b = found else {
+            // Deleted with its image meanwhile: it ends here, and whoever waits is told so.
+            var life = BuildLife(running: r.build)
+            advance(&life, .imageGone(message: r.cancelMessage ?? Self.imageDeleted, at: Timestamp.now()), key, log: log)
+            return
+        }
+        let ending: BuildLife.Outcome
         switch outcome {
         case .success(let result):
-            b.status = .SUCCESS
-            b.imageDigest = result.imageDigest.string
-            if let pushed = result.pushedReference {
-                b.latestImage = pushed
-            } else if let image = try? image(key.namespace, key.image),  // deleted (or unreadable) as it ended: the build keeps its digest, without an oci: reference
-                      case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") {  // a registry tag was pushed above: not a layout
-                b.latestImage = "oci:\(p)@\(result.imageDigest)"
-            }
-            b.buildpacks = result.buildpacks.map { BuildpackInfo(id: $0.id, version: $0.version, homepage: $0.homepage) }
-            b.inputs.buildpacks = Dictionary(uniqueKeysWithValues: b.buildpacks.map { ($0.id, $0.version) })
-            if !result.bases.isEmpty { b.inputs.dockerfile?.bases = result.bases }
-            b.message = nil
-            r.log.append(phase: .completion, stream: .system,
-                         line: "Build \(key.number) succeeded: \(result.layersAdded) layer(s) added, \(result.layersReused) reused")
+            ending = .succeeded(result, latestImage: result.pushedReference ?? writtenReference(key, digest: result.imageDigest))
         case .failure(let error):
-            b.status = .FAILURE
-            if let m = r.cancelMessage {
-                b.message = m
-            } else if let t = error as? BuildTimedOut {
-                b.message = "timed out after \(t.seconds) seconds (buildTimeout)"
-            } else if error is CancellationError {
-                b.message = "canceled"
-            } else if let e = error as? RuntimeError {
-                b.message = e.message
-            } else if let e = error as? EngineError {
-                b.message = e.message
-            } else {
-                b.message = "\(error)"
-            }
-            b.message = b.message.map { Self.oneLine(redactor.redact($0)) }
-            r.log.append(phase: phase, stream: .system, line: "ERROR: " + (b.message ?? "build failed"))
+            ending = .failed(message: Self.oneLine(redactor.redact(failureMessage(error, canceledWith: r.cancelMessage))))
         }
-        r.log.close()
-        let work = workPath(key)
-        Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }  // only space is at stake: work/ is emptied at every start
-        finish(b, key, previous: .BUILDING)
+        var life = BuildLife(running: b)
+        advance(&life, .executed(ending, phase: phase, at: Timestamp.now()), key, log: log)
     }
 
-    /// Persists a finished build, updates its image's status, applies retention, tells
-    /// everyone, and schedules the next build. Waiters are released and the queue moves on
-    /// even when the database refuses the write (the failure is reported). A build whose image
-    /// was deleted meanwhile ends as such (`ended`), recording nothing.
-    func finish(_ b: Build, _ key: BuildKey, previous: BuildState) {
+    /// The `oci:` reference of what a build wrote to its image's layout; nil for a registry
+    /// tag, or when the image was deleted (or cannot be read) as the build ended: the build
+    /// keeps its digest, without a reference.
+    private func writtenReference(_ key: BuildKey, digest: Digest) -> String? {
+        let image: Image?
         do {
-            guard try record(b, key, previous: previous) else {
-                ended(b, key, message: Self.imageDeleted, previous: previous)
-                return
-            }
+            image = try imageIfExists(key.namespace, key.image)
         } catch {
-            report("build \(b.number) of \(b.namespace)/\(b.image) ended \(b.status.rawValue), but that cannot be recorded: \(error)")
-            // Followers still hear how it ended, and this engine answers for it as it ended; the
-            // next start marks it interrupted.
-            scheduler.noteUnrecorded(key, b)
-            broadcastBuildStatus(key, status: b.status, previous: previous, phase: b.phase, message: b.message)
+            report("the image of build \(key.number) of \(key.namespace)/\(key.image) cannot be read: \(error); the build is recorded with its digest only")
+            return nil
         }
-        scheduler.answer(key, with: b)
-        schedule()
+        guard let image, case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") else { return nil }  // a stored tag parsed when it was saved; a registry tag is no layout
+        return "oci:\(p)@\(digest)"
     }
 
-    /// Records a build's end on its image; false when the image it is a build of is gone (an
-    /// image of the name may exist again: the check is made in the transaction that records).
-    private func record(_ b: Build, _ key: BuildKey, previous: BuildState) throws -> Bool {
+    /// What a failed build's message says.
+    private func failureMessage(_ error: Error, canceledWith cancelMessage: String?) -> String {
+        if let cancelMessage { return cancelMessage }
+        switch error {
+        case let t as BuildTimedOut: return "timed out after \(t.seconds) seconds (buildTimeout)"
+        case is CancellationError: return "canceled"
+        case let e as RuntimeError: return e.message
+        case let e as EngineError: return e.message
+        default: return "\(error)"
+        }
+    }
+
+    /// Feeds `event` to a build's life and does what it says, in order: log lines, recording
+    /// (whose outcome is fed back), notifications, waiters, the queue. Waiters are answered and
+    /// the queue moves on even when the database refuses the write (the failure is reported).
+    func advance(_ life: inout BuildLife, _ event: BuildLife.Event, _ key: BuildKey, log: BuildLogWriter?) {
+        let effects: [BuildLife.Effect]
+        do {
+            effects = try life.handle(event)
+        } catch {
+            report("build \(key.number) of \(key.namespace)/\(key.image): \(error)")
+            return
+        }
+        let b = life.build
+        for effect in effects {
+            switch effect {
+            case .log(let phase, let line):
+                log?.append(phase: phase, stream: .system, line: line)
+            case .closeLog(let removeWork):
+                log?.close()
+                guard removeWork else { break }
+                let work = workPath(key)
+                Task.detached { _ = try? await BlockingWork.run { try ConfinedDirectory.removeTree(atPath: work) } }  // only space is at stake: work/ is emptied at every start
+            case .record:
+                let recording: BuildLife.Recording
+                do {
+                    recording = try record(b, key)
+                } catch {
+                    report("build \(b.number) of \(b.namespace)/\(b.image) ended \(b.status.rawValue), but that cannot be recorded: \(error)")
+                    // Followers still hear how it ended, and this engine answers for it as it
+                    // ended; the next start marks it interrupted.
+                    recording = .refused
+                }
+                advance(&life, .recorded(recording, at: Timestamp.now()), key, log: log)
+            case .keepUnrecorded:
+                scheduler.noteUnrecorded(key, b)
+            case .announce(let status, let previous):
+                broadcastBuildStatus(key, status: status, previous: previous, phase: b.currentPhase, message: b.message)
+            case .announceReadiness(let change):
+                sessions.broadcast(.imageStatusChanged(.init(namespace: key.namespace, image: key.image, ready: change.now, previous: change.previous,
+                                                             latestImage: change.latestImage, time: Timestamp.now())))
+            case .answerWaiters:
+                scheduler.answer(key, with: b)
+            case .startNext:
+                schedule()
+            }
+        }
+    }
+
+    /// Records a build's end on its image, with retention and events, in one transaction;
+    /// `.imageGone` when the image it is a build of is gone (an image of the name may exist
+    /// again: the check is made in the transaction that records).
+    private func record(_ b: Build, _ key: BuildKey) throws -> BuildLife.Recording {
         let ns = b.namespace, name = b.image
         let object = eventObject(namespace: ns, image: name)
-        guard var image = try imageIfExists(ns, name), image.buildKey(b.number) == key else { return false }
+        guard var image = try imageIfExists(ns, name), image.buildKey(b.number) == key else { return .imageGone(message: Self.imageDeleted) }
         let previousReady = image.status.ready
         var deleted: [Int] = []
         var recorded = false
@@ -498,32 +514,32 @@ extension Engine {
             // Runs of an image follow its history limits.
             try store.deleteBuildRuns(namespace: ns, image: name, numbers: deleted, in: tx)
             try store.put(image, kind: .image, namespace: ns, name: name, in: tx)
-            if b.status == .SUCCESS {
-                if !b.buildpacks.isEmpty {
-                    events.add(.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))", object: object)
-                }
-                events.add(.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")", object: object)
-                if b.latestImage?.hasPrefix("oci:") == false {
-                    events.add(.Normal, "Pushed", "Build \(b.number) pushed \(b.latestImage ?? "")", object: object)
-                }
-                events.add(.Normal, "Succeeded", "Build \(b.number) succeeded", object: object)
-            } else {
-                events.add(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")", object: object)
-            }
+            for e in Self.endEvents(of: b) { events.add(e.type, e.reason, e.message, object: object) }
         }
-        guard recorded else { return false }
+        guard recorded else { return .imageGone(message: Self.imageDeleted) }
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let oldLogs = deleted.map { logPath(image.buildKey($0)) }
         if !oldLogs.isEmpty {
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }  // retention removed these builds: a log left is only space
             scheduleCollection()
         }
-        broadcastBuildStatus(key, status: b.status, previous: previous, phase: b.phase, message: b.message)
-        if image.status.ready != previousReady && image.isConfiguration {
-            sessions.broadcast(.imageStatusChanged(.init(namespace: ns, image: name, ready: image.status.ready, previous: previousReady,
-                                                         latestImage: image.status.latestImage, time: Timestamp.now())))
+        let changed = image.status.ready != previousReady && image.isConfiguration
+        return .recorded(readiness: changed ? .init(now: image.status.ready, previous: previousReady, latestImage: image.status.latestImage) : nil)
+    }
+
+    /// The events a build's end records on its image.
+    static func endEvents(of b: Build) -> [(type: SystemEvent.EventType, reason: String, message: String)] {
+        guard b.status == .SUCCESS else { return [(.Warning, "Failed", "Build \(b.number) failed: \(b.message ?? "")")] }
+        var out: [(type: SystemEvent.EventType, reason: String, message: String)] = []
+        if !b.buildpacks.isEmpty {
+            out.append((.Normal, "Detected", "Build \(b.number): \(b.buildpacks.map { "\($0.id) \($0.version)" }.joined(separator: ", "))"))
         }
-        return true
+        out.append((.Normal, "Exported", "Build \(b.number) exported \(b.latestImage ?? "")"))
+        if b.latestImage?.hasPrefix("oci:") == false {
+            out.append((.Normal, "Pushed", "Build \(b.number) pushed \(b.latestImage ?? "")"))
+        }
+        out.append((.Normal, "Succeeded", "Build \(b.number) succeeded"))
+        return out
     }
 
     /// A failure message as one line: the lines of a multi-line error joined with " | ", so
@@ -534,16 +550,4 @@ extension Engine {
 
     /// The message of a build whose image was deleted before it finished.
     static let imageDeleted = "image deleted"
-
-    /// Ends a build that is no longer stored (its image was deleted): everyone following it gets
-    /// its final status, everyone waiting for it gets it as FAILURE, and the queue moves on.
-    func ended(_ build: Build, _ key: BuildKey, message: String, previous: BuildState) {
-        var b = build
-        b.status = .FAILURE
-        b.message = message
-        b.finished = Timestamp.now()
-        broadcastBuildStatus(key, status: .FAILURE, previous: previous, phase: b.phase, message: message)
-        scheduler.answer(key, with: b)
-        schedule()
-    }
 }

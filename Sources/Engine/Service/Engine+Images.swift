@@ -343,7 +343,8 @@ extension Engine {
         }
         for (key, b) in queuedBuilds {
             scheduler.unqueue(key)
-            ended(b, key, message: endMessage, previous: .QUEUED)
+            var life = BuildLife(queued: b)
+            advance(&life, .imageGone(message: endMessage, at: Timestamp.now()), key, log: nil)
         }
         let folders = [path("logs", namespace, name), path("cache", namespace, name)]
         try await BlockingWork.run { for f in folders { try ConfinedDirectory.removeTree(atPath: f) } }

@@ -249,7 +249,7 @@ public actor Engine {
 
     /// What the engine is doing: for `engine status`, and to know when it may stop.
     public struct Activity: Sendable {
-        public var running: [(key: BuildKey, phase: String)]
+        public var running: [(key: BuildKey, phase: Build.Phase)]
         public var queued: Int
         /// Whether it polls git sources (branches and tags).
         public var pollsGit: Bool
