@@ -89,14 +89,6 @@ public enum MethodTable {
     static let maxWriteParamsBytes = 1 << 20
     static let clientNotifications = ["initialized", "exit", "$/cancelRequest", "$/setTrace"]
 
-    /// Runs each request as work for its connection's session, so the builds it queues (and
-    /// the rebuilds it causes) are that session's: its end of input waits for them.
-    static func attribution(_ s: ServerContext) -> MethodRegistry.Around {
-        { ctx, body in
-            try await RequestAttribution.$session.withValue(s.session(for: ctx.connection)) { try await body() }
-        }
-    }
-
     public static func makeRegistry(_ ctx: ServerContext) -> MethodRegistry {
         var r = MethodRegistry()
         registerLifecycle(&r, ctx)
@@ -146,8 +138,8 @@ public enum MethodTable {
 
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("clusterstack/create", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<StackSpec>, ctx) in try await s.engine.createClusterStack(p.spec) }
-        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p) }
-        r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name) }
+        r.register("clusterstack/patch", ordering: .write, keys: RequestKeys.stackWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StackSpec, ctx) in try await s.engine.patchClusterStack(p, session: s.session(for: ctx.connection)) }
+        r.register("clusterstack/refresh", ordering: .write, keys: RequestKeys.stackWrite) { (p: NameParams, ctx) in try await s.engine.refreshClusterStack(p.name, session: s.session(for: ctx.connection)) }
         r.register("clusterstack/get", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/status", ordering: .read, keys: RequestKeys.stackRead) { (p: NameParams, ctx) in try await s.engine.clusterStack(p.name) }
         r.register("clusterstack/list", ordering: .read, keys: RequestKeys.stackList) { (p: PageParams, ctx) in
@@ -163,10 +155,10 @@ public enum MethodTable {
             try await s.engine.createClusterStore(name: p.name, buildpacks: p.buildpacks)
         }
         r.register("clusterstore/add", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
-            try await s.engine.addToClusterStore(name: p.name, buildpacks: p.buildpacks)
+            try await s.engine.addToClusterStore(name: p.name, buildpacks: p.buildpacks, session: s.session(for: ctx.connection))
         }
         r.register("clusterstore/remove", ordering: .write, keys: RequestKeys.storeWrite, maxParamsBytes: maxWriteParamsBytes) { (p: StoreParams, ctx) in
-            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks)
+            try await s.engine.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks, session: s.session(for: ctx.connection))
         }
         r.register("clusterstore/get", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in try await s.engine.clusterStore(p.name) }
         r.register("clusterstore/status", ordering: .read, keys: RequestKeys.storeRead) { (p: NameParams, ctx) in
@@ -186,7 +178,7 @@ public enum MethodTable {
             try await s.engine.createBuilder(p.spec.builderSpec)
         }
         r.register("clusterbuilder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: false), maxParamsBytes: maxWriteParamsBytes) { (p: ClusterBuilderSpec, ctx) in
-            try await s.engine.patchBuilder(p.builderSpec)
+            try await s.engine.patchBuilder(p.builderSpec, session: s.session(for: ctx.connection))
         }
         r.register("clusterbuilder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: false)) { (p: NameParams, ctx) in
             try await s.engine.builder(name: p.name, namespace: nil)
@@ -212,7 +204,7 @@ public enum MethodTable {
         r.register("builder/patch", ordering: .write, keys: RequestKeys.builderWrite(namespaced: true), maxParamsBytes: maxWriteParamsBytes) { (p: BuilderSpec, ctx) in
             var spec = p
             spec.namespace = p.namespace ?? "default"
-            return try await s.engine.patchBuilder(spec)
+            return try await s.engine.patchBuilder(spec, session: s.session(for: ctx.connection))
         }
         r.register("builder/get", ordering: .read, keys: RequestKeys.builderRead(namespaced: true)) { (p: NamespacedNameParams, ctx) in
             try await s.engine.builder(name: p.name, namespace: p.resolvedNamespace)
@@ -258,15 +250,15 @@ public enum MethodTable {
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("image/create", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: Creating<ImageSpec>, ctx) in
-            let c = try await s.engine.createImage(p.spec)
+            let c = try await s.engine.createImage(p.spec, session: s.session(for: ctx.connection))
             return CreateImageResult(image: c.image, build: c.build)
         }
         r.register("image/patch", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
-            let c = try await s.engine.patchImage(p)
+            let c = try await s.engine.patchImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
         r.register("image/save", ordering: .write, keys: RequestKeys.imageWrite, maxParamsBytes: maxWriteParamsBytes) { (p: ImageSpec, ctx) in
-            let c = try await s.engine.saveImage(p)
+            let c = try await s.engine.saveImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: c.image, changed: c.changed, build: c.build)
         }
         r.register("image/get", ordering: .read, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
@@ -285,7 +277,7 @@ public enum MethodTable {
             return VoidResult()
         }
         r.register("image/trigger", ordering: .write, keys: RequestKeys.imageRead) { (p: NamespacedNameParams, ctx) in
-            TriggerResult(build: try await s.engine.triggerImage(namespace: p.resolvedNamespace, name: p.name))
+            TriggerResult(build: try await s.engine.triggerImage(namespace: p.resolvedNamespace, name: p.name, session: s.session(for: ctx.connection)))
         }
     }
 
@@ -310,7 +302,7 @@ public enum MethodTable {
 
     private static func registerBuildRuns(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register("buildrun/submit", ordering: .write, keys: RequestKeys.buildRunSubmit, maxParamsBytes: maxWriteParamsBytes) { (p: BuildRunSpec, ctx) in
-            BuildRunResult(try await s.engine.submitBuildRun(p))
+            BuildRunResult(try await s.engine.submitBuildRun(p, session: s.session(for: ctx.connection)))
         }
         r.register("buildrun/get", ordering: .read, keys: RequestKeys.buildRun) { (p: BuildRunRef, ctx) in
             BuildRunResult(try await s.engine.buildRun(namespace: p.namespace ?? "default", name: p.name))

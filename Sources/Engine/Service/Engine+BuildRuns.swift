@@ -39,15 +39,15 @@ extension Engine {
 
     /// Submits a build run: one more build of an image (`spec.image`; build N+1, reason
     /// TRIGGER, as `image/trigger`), or a stand-alone build with no configuration behind it.
-    public func submitBuildRun(_ spec: BuildRunSpec) async throws -> BuildRunView {
+    public func submitBuildRun(_ spec: BuildRunSpec, session: EngineSession? = nil) async throws -> BuildRunView {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         if let name = spec.name { try Validation.name(name, field: "name", kind: "build run") }
-        if let image = spec.image { return try await submitRun(of: image, spec, namespace: ns) }
-        return try await submitStandaloneRun(spec, namespace: ns)
+        if let image = spec.image { return try await submitRun(of: image, spec, namespace: ns, session: session) }
+        return try await submitStandaloneRun(spec, namespace: ns, session: session)
     }
 
-    private func submitRun(of imageName: String, _ spec: BuildRunSpec, namespace ns: String) async throws -> BuildRunView {
+    private func submitRun(of imageName: String, _ spec: BuildRunSpec, namespace ns: String, session: EngineSession?) async throws -> BuildRunView {
         try Validation.name(imageName, field: "image", kind: "image")
         for (field, given) in [("source", spec.source != nil), ("strategy", spec.strategy != nil), ("builder", spec.builder != nil),
                                ("tag", spec.tag != nil), ("env", spec.env != nil), ("timeout", spec.timeout != nil),
@@ -59,7 +59,7 @@ extension Engine {
         let image = try image(ns, imageName)
         let name = try spec.name ?? uniqueRunName(base: image.name, namespace: ns)
         if try store.buildRun(namespace: ns, name: name) != nil { throw EngineError.alreadyExists("build run", name, namespace: ns) }
-        let number = try await triggerImage(namespace: ns, name: imageName)
+        let number = try await triggerImage(namespace: ns, name: imageName, session: session)
         let run = BuildRun(namespace: ns, name: name, image: imageName, build: number, standalone: false, spec: nil, created: Timestamp.now())
         try change { tx, events in
             guard try store.insertBuildRun(run, in: tx) else { throw EngineError.alreadyExists("build run", name, namespace: ns) }
@@ -68,7 +68,7 @@ extension Engine {
         return try view(run)
     }
 
-    private func submitStandaloneRun(_ spec: BuildRunSpec, namespace ns: String) async throws -> BuildRunView {
+    private func submitStandaloneRun(_ spec: BuildRunSpec, namespace ns: String, session: EngineSession?) async throws -> BuildRunView {
         guard spec.source != nil else {
             throw EngineError.invalid("Missing required param 'source' (or 'image', for a run of an image's configuration)", field: "source")
         }
@@ -96,7 +96,7 @@ extension Engine {
         let run = BuildRun(namespace: ns, name: name, image: carrier, build: 1, standalone: true, spec: recorded, created: Timestamp.now())
         guard try store.insertBuildRun(run) else { throw EngineError.alreadyExists("build run", name, namespace: ns) }
         do {
-            _ = try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+            _ = try commit(image, reasons: [BuildReason(.CONFIG)], created: true, session: session)
         } catch {
             // Nothing of the run is kept when its build cannot be recorded.
             try? store.deleteBuildRun(namespace: ns, name: name)  // the caller gets the first error; a run left behind has no build and is never listed

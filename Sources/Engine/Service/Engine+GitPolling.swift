@@ -40,7 +40,7 @@ extension Engine {
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try lastFinishedBuild(image.namespace, image.name)
                 let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try inputs(for: current))
-                if reasons.isEmpty { try saveImage(current) } else { _ = try commit(current, reasons: reasons, created: false) }
+                if reasons.isEmpty { try saveImage(current) } else { _ = try commit(current, reasons: reasons, created: false, session: nil) }
             } catch {
                 report("polling the FROM images of \(image.namespace)/\(image.name) failed: \(error); the next poll tries again")
             }
@@ -93,7 +93,7 @@ extension Engine {
                 if reasons.isEmpty {
                     try saveImage(current)
                 } else {
-                    _ = try commit(current, reasons: reasons, created: false)
+                    _ = try commit(current, reasons: reasons, created: false, session: nil)
                 }
             } catch {
                 let message = (error as? EngineError)?.message ?? "\(error)"

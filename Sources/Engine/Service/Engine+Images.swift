@@ -15,7 +15,7 @@ public struct ImageChange: Sendable {
 extension Engine {
     // MARK: Create, patch, save
 
-    public func createImage(_ spec: ImageSpec) async throws -> ImageChange {
+    public func createImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "image")
@@ -28,7 +28,7 @@ extension Engine {
         if try imageIfExists(ns, spec.name) != nil { throw EngineError.alreadyExists("image", spec.name, namespace: ns) }
         try await checkQuota(namespace: ns, adding: .images)
         if spec.dryRun == true { return ImageChange(image: image, changed: true, build: nil) }
-        let change = try commit(image, reasons: [BuildReason(.CONFIG)], created: true)
+        let change = try commit(image, reasons: [BuildReason(.CONFIG)], created: true, session: session)
         try syncWatch(namespace: ns, name: spec.name)
         return change
     }
@@ -59,7 +59,7 @@ extension Engine {
             incarnation: UUID().uuidString)
     }
 
-    public func patchImage(_ spec: ImageSpec) async throws -> ImageChange {
+    public func patchImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         var image = try image(ns, spec.name)
@@ -115,24 +115,24 @@ extension Engine {
             try syncWatch(namespace: ns, name: spec.name)
             return ImageChange(image: image, changed: false, build: nil)
         }
-        let change = try commit(image, reasons: reasons, created: false, events: events)
+        let change = try commit(image, reasons: reasons, created: false, events: events, session: session)
         try syncWatch(namespace: ns, name: spec.name)
         return change
     }
 
     /// Creates the image if it does not exist, else patches it.
-    public func saveImage(_ spec: ImageSpec) async throws -> ImageChange {
+    public func saveImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "image")
-        if try imageIfExists(ns, spec.name) == nil { return try await createImage(spec) }
-        return try await patchImage(spec)
+        if try imageIfExists(ns, spec.name) == nil { return try await createImage(spec, session: session) }
+        return try await patchImage(spec, session: session)
     }
 
     /// A build of the image as it is configured. A local source is snapshotted again first, so a
     /// trigger builds what is on disk now (an editor's "rebuild"); the snapshot's change is a
     /// CONFIG reason beside TRIGGER, and nothing changes when the folder did not.
-    public func triggerImage(namespace: String, name: String) async throws -> Int {
+    public func triggerImage(namespace: String, name: String, session: EngineSession? = nil) async throws -> Int {
         var image = try image(namespace, name)
         try await checkQuota(namespace: namespace, adding: .storage)
         guard try store.latestBuild(namespace: namespace, image: name) != nil else {
@@ -150,7 +150,7 @@ extension Engine {
         }
         let triggered = EventBatch.Pending(type: .Normal, reason: "RebuildTriggered", message: "Build triggered by image/trigger",
                                            object: .init(kind: "Image", namespace: namespace, name: name))
-        return try commit(image, reasons: reasons, created: false, events: [triggered]).build ?? 0
+        return try commit(image, reasons: reasons, created: false, events: [triggered], session: session).build ?? 0
     }
 
     /// A network an image or build run may ask for: at most the engine's `--build-network`.
@@ -194,8 +194,9 @@ extension Engine {
 
     /// Stores the image and queues a build for `reasons`: a build already queued for the image
     /// takes the change (changes collapse into one build); otherwise a new one is queued. The
-    /// change, its events and `events` are written in one transaction.
-    func commit(_ image: Image, reasons: [BuildReason], created: Bool, events extra: [EventBatch.Pending] = []) throws -> ImageChange {
+    /// change, its events and `events` are written in one transaction. The build is noted as
+    /// `session`'s (what its end of input waits for); nil for work no client asked for.
+    func commit(_ image: Image, reasons: [BuildReason], created: Bool, events extra: [EventBatch.Pending] = [], session: EngineSession?) throws -> ImageChange {
         var image = image
         let ns = image.namespace, name = image.name
         let inputs = try inputs(for: image)
@@ -249,7 +250,7 @@ extension Engine {
         imageCache?[ImageKey(namespace: ns, name: name)] = image
         let key = image.buildKey(number)
         scheduler.enqueue(key)
-        RequestAttribution.session?.noteStarted(key)
+        session?.noteStarted(key)
         if isNew {
             broadcastBuildStatus(key, status: .QUEUED, previous: nil, phase: nil, message: "queued: " + BuildReasonCalculator.summary(queuedBuild!.reasonKinds))
         }
@@ -569,15 +570,15 @@ extension Engine {
     ///
     /// The change that called it is already saved; an image or builder that cannot be read is
     /// thrown (saying so), not taken as "nothing to rebuild".
-    func reconcileImages(where matches: (Builder) -> Bool) throws {
+    func reconcileImages(session: EngineSession?, where matches: (Builder) -> Bool) throws {
         do {
-            try queueRebuilds(where: matches)
+            try queueRebuilds(session: session, where: matches)
         } catch let e as EngineError {
             throw EngineError(e.reason, "the change is saved, but the images it affects cannot be checked for a rebuild: \(e.message)", details: e.details)
         }
     }
 
-    private func queueRebuilds(where matches: (Builder) -> Bool) throws {
+    private func queueRebuilds(session: EngineSession?, where matches: (Builder) -> Bool) throws {
         for image in try loadImages().values.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) where image.isConfiguration {
             guard let builder = try builderIfExists(image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
                 let last = try store.latestBuild(namespace: image.namespace, image: image.name)
@@ -586,7 +587,7 @@ extension Engine {
                 .filter { $0.reason == .BUILDER || $0.reason == .STACK }
             guard !reasons.isEmpty else { continue }
             do {
-                _ = try commit(image, reasons: reasons, created: false)
+                _ = try commit(image, reasons: reasons, created: false, session: session)
             } catch {
                 report("the \(reasons.map(\.reason.rawValue).joined(separator: "+")) rebuild of \(image.namespace)/\(image.name) cannot be queued: \(error)")
             }

@@ -22,19 +22,19 @@ extension Engine {
         return stack
     }
 
-    public func patchClusterStack(_ spec: StackSpec) async throws -> ClusterStack {
+    public func patchClusterStack(_ spec: StackSpec, session: EngineSession? = nil) async throws -> ClusterStack {
         let old = try clusterStack(spec.name)
         let stack = try await resolveStack(name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
                                            id: spec.id ?? old.id)
         try store.put(stack, kind: .clusterStack, name: stack.name)
-        try reconcileImages { $0.stack == stack.name }
+        try reconcileImages(session: session) { $0.stack == stack.name }
         return stack
     }
 
     /// Resolves the stack's image references again (a tag may point at a new digest) and
     /// rebuilds or rebases the images on it if anything changed.
-    public func refreshClusterStack(_ name: String) async throws -> ClusterStack {
-        try await patchClusterStack(StackSpec(name: name))
+    public func refreshClusterStack(_ name: String, session: EngineSession? = nil) async throws -> ClusterStack {
+        try await patchClusterStack(StackSpec(name: name), session: session)
     }
 
     public func clusterStack(_ name: String) throws -> ClusterStack {
@@ -197,18 +197,18 @@ extension Engine {
         return s
     }
 
-    public func addToClusterStore(name: String, buildpacks: [String]) async throws -> ClusterStore {
+    public func addToClusterStore(name: String, buildpacks: [String], session: EngineSession? = nil) async throws -> ClusterStore {
         _ = try clusterStore(name)
         let loaded = try await loadBuildpacks(buildpacks)
         var s = try clusterStore(name)
         s.buildpacks = Self.merge(s.buildpacks, loaded)
         try store.put(s, kind: .clusterStore, name: name)
-        try reconcileImages { $0.store == name }
+        try reconcileImages(session: session) { $0.store == name }
         return s
     }
 
     /// Removes buildpacks named `id` or `id@version`.
-    public func removeFromClusterStore(name: String, buildpacks: [String]) throws -> ClusterStore {
+    public func removeFromClusterStore(name: String, buildpacks: [String], session: EngineSession? = nil) throws -> ClusterStore {
         var s = try clusterStore(name)
         for (i, ref) in buildpacks.enumerated() {
             let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
@@ -219,7 +219,7 @@ extension Engine {
             }
         }
         try store.put(s, kind: .clusterStore, name: name)
-        try reconcileImages { $0.store == name }
+        try reconcileImages(session: session) { $0.store == name }
         return s
     }
 
@@ -343,7 +343,7 @@ extension Engine {
         return b
     }
 
-    public func patchBuilder(_ spec: BuilderSpec) throws -> Builder {
+    public func patchBuilder(_ spec: BuilderSpec, session: EngineSession? = nil) throws -> Builder {
         let (kind, ns, _) = builderKind(spec.namespace)
         var b = try builder(name: spec.name, namespace: spec.namespace)
         if let s = spec.stack { b.stack = s }
@@ -354,7 +354,7 @@ extension Engine {
         }
         b.status = try resolveStatus(of: b).status
         try store.put(b, kind: kind, namespace: ns, name: spec.name)
-        try reconcileImages { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
+        try reconcileImages(session: session) { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
         return b
     }
 

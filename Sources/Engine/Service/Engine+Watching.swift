@@ -62,7 +62,7 @@ extension Engine {
             let (old, new) = (current.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
             guard old != new else { return }
             current.source = fresh
-            _ = try commit(current, reasons: [BuildReason(.CONFIG, field: "source", old: old, new: new)], created: false)
+            _ = try commit(current, reasons: [BuildReason(.CONFIG, field: "source", old: old, new: new)], created: false, session: nil)
         } catch {
             report("image \(namespace)/\(name): the build for its changed folder cannot be queued: \(error)")
         }
