@@ -133,7 +133,7 @@ public actor Engine {
         } catch {
             throw EngineError.internal("cannot use state directory \(stateDirectory.path): \(error.localizedDescription)")
         }
-        try Self.lockStateDirectory(stateDirectory)
+        try EngineStartup.lockStateDirectory(stateDirectory)
         images.content.removeAbandonedTemporaries()
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path, stateDirectory: stateDirectory.path)
         do {
@@ -148,13 +148,13 @@ public actor Engine {
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         snapshotter.snapshots.removeAbandonedScratch()
         do {
-            _ = try Self.upgradeSourceSnapshots(store, snapshotter)
+            _ = try EngineStartup.upgradeSourceSnapshots(store, snapshotter)
         } catch let e as EngineError where e.reason == .unavailable {
             // A full disk: tar snapshots are converted at the next start; reads still work.
         }
         self.executors = executors(images, snapshotter, options)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
-        interruptedBuilds = try Self.recoverInterruptedBuilds(store)
+        interruptedBuilds = try EngineStartup.recoverInterruptedBuilds(store)
         do {
             // Scratch space of builds that were running; nothing in it outlives a process.
             try ConfinedDirectory.removeTree(atPath: stateDirectory.appendingPathComponent("work").path)
@@ -169,57 +169,17 @@ public actor Engine {
                                    queued: try store.builds(withStatus: .QUEUED).compactMap { storedImages[ImageKey(namespace: $0.namespace, name: $0.image)]?.buildKey($0.number) })
     }
 
-    /// One engine per state directory: two would each cache images in memory and could hand out
-    /// the same build number. The lock is held until the process exits (or is killed).
-    static func lockStateDirectory(_ dir: URL) throws {
-        let path = dir.appendingPathComponent("engine.lock").path
-        // Never through a symbolic link: one planted there would have its target truncated.
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            throw EngineError.internal("cannot open \(path): \(String(cString: strerror(e)))\(e == ELOOP ? " (a symbolic link: remove it and run again)" : "")")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"  // only for the message
-            close(fd)
-            throw EngineError(.unavailable, "another Slipway process (pid \(owner)) is using the state directory \(dir.path); use another --state-dir, or wait for it to exit")
-        }
-        ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        // The descriptor stays open (and locked) for the life of the process.
-    }
 
-    /// A build that was BUILDING when the previous process died ends as FAILURE, and its image
-    /// status says so. Nothing else changes.
-    static func recoverInterruptedBuilds(_ store: StateStore) throws -> [Build] {
-        try store.db.transaction { tx in
-            var out: [Build] = []
-            for var b in try store.builds(withStatus: .BUILDING, in: tx) {
-                b.status = .FAILURE
-                b.finished = Timestamp.now()
-                b.message = "interrupted: the Slipway process running this build stopped before it finished; trigger the image to build again"
-                try store.putBuild(b, in: tx)
-                if var image = try store.object(Image.self, kind: .image, namespace: b.namespace, name: b.image, in: tx) {
-                    image.status = ImageStatusCalculator.status(previous: image.status, latest: try store.latestBuild(namespace: b.namespace, image: b.image, in: tx),
-                                                                ended: b)
-                    try store.put(image, kind: .image, namespace: b.namespace, name: b.image, in: tx)
-                }
-                out.append(b)
-            }
-            return out
-        }
-    }
 
     /// Starts the builds that were queued when the engine last stopped.
     public func resume() throws {
         // Secret values are known before anything can be logged.
-        try loadRedactions()
-        schedule()
-        startGitPolling()
+        try SecretService.loadRedactions(self)
+        BuildRunner.schedule(self)
+        SourceWatchService.startGitPolling(self)
         startEventExpiry()
-        startBuildRunExpiry()
-        Task { await resumeWatches() }
+        BuildRunService.startBuildRunExpiry(self)
+        Task { await SourceWatchService.resumeWatches(self) }
     }
 
     // MARK: Sessions
