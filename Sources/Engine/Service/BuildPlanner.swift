@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// What a build needs, worked out on the actor from the database alone (`BuildPlan`): its stack, network, output and whether it is a rebase.
+/// What a build needs, worked out on the actor from the database alone (`BuildPlan`): its stack,
+/// network, output and whether it is a rebase.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Build runs (`buildrun/*`): runs of an image, stand-alone runs with their carrier images, and their expiry.
+/// Build runs (`buildrun/*`): runs of an image, stand-alone runs with their carrier images, and
+/// their expiry.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
@@ -196,4 +197,10 @@ enum BuildRunService {
             }
         }
     }
+}
+
+/// A build run with its build, for clients.
+public struct BuildRunView: Sendable {
+    public var run: BuildRun
+    public var build: Build
 }

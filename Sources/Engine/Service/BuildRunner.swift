@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Running builds: starting what the scheduler hands out, running the executor off the actor, and driving each build's `BuildLife` to its end (recording, notifications, waiters).
+/// Running builds: starting what the scheduler hands out, running the executor off the actor, and
+/// driving each build's `BuildLife` to its end (recording, notifications, waiters).
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Builders: their order, their status worked out from their stack and store (`resolveStatus`), and what a build of an image would be made from (`inputs`).
+/// Builders: their order, their status worked out from their stack and store (`resolveStatus`), and
+/// what a build of an image would be made from (`inputs`).
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

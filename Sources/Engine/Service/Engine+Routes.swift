@@ -5,7 +5,6 @@ import Foundation
 /// The public calls of the engine, each routed to the service that does it.
 extension Engine {
     // MARK: BuildRunService
-
     public func submitBuildRun(_ spec: BuildRunSpec, session: EngineSession? = nil) async throws -> BuildRunView { try await BuildRunService.submitBuildRun(self, spec, session: session) }
     public func buildRun(namespace: String, name: String) throws -> BuildRunView { try BuildRunService.buildRun(self, namespace: namespace, name: name) }
     public func buildRuns(namespace: String, after: String?, limit: Int) throws -> (runs: [BuildRunView], more: Bool) { try BuildRunService.buildRuns(self, namespace: namespace, after: after, limit: limit) }
@@ -16,7 +15,6 @@ extension Engine {
     func expireBuildRuns() async { await BuildRunService.expireBuildRuns(self) }
 
     // MARK: BuildService
-
     public func builds(namespace: String, image: String?) throws -> [Build] { try BuildService.builds(self, namespace: namespace, image: image) }
     public func builds(namespace: String, image: String?, after: (image: String, number: Int)?, limit: Int) throws -> (builds: [Build], more: Bool) { try BuildService.builds(self, namespace: namespace, image: image, after: after, limit: limit) }
     public func build(namespace: String, image: String, number: Int?) throws -> Build { try BuildService.build(self, namespace: namespace, image: image, number: number) }
@@ -28,17 +26,14 @@ extension Engine {
     public func cancel(namespace: String, image: String, number: Int?) throws -> Build { try BuildService.cancel(self, namespace: namespace, image: image, number: number) }
 
     // MARK: CollectionService
-
     public func collectGarbage(dryRun: Bool) async throws -> CollectionReport { try await CollectionService.collectGarbage(self, dryRun: dryRun) }
     public func diskUsage() async throws -> [UsageRow] { try await CollectionService.diskUsage(self) }
 
     // MARK: SourceWatchService
-
     public func pollDockerfileBases() async { await SourceWatchService.pollDockerfileBases(self) }
     public func pollGitSources() async { await SourceWatchService.pollGitSources(self) }
 
     // MARK: ImageService
-
     public func createImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.createImage(self, spec, session: session) }
     public func patchImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.patchImage(self, spec, session: session) }
     public func triggerImage(namespace: String, name: String, session: EngineSession? = nil) async throws -> Int { try await ImageService.triggerImage(self, namespace: namespace, name: name, session: session) }
@@ -47,7 +42,6 @@ extension Engine {
     public nonisolated func cacheSize(namespace: String, image: String) async throws -> Int64 { try await ImageService.cacheSize(self, namespace: namespace, image: image) }
 
     // MARK: PlatformService
-
     public func createClusterStack(_ spec: StackSpec) async throws -> ClusterStack { try await PlatformService.createClusterStack(self, spec) }
     public func patchClusterStack(_ spec: StackSpec, session: EngineSession? = nil) async throws -> ClusterStack { try await PlatformService.patchClusterStack(self, spec, session: session) }
     public func refreshClusterStack(_ name: String, session: EngineSession? = nil) async throws -> ClusterStack { try await PlatformService.refreshClusterStack(self, name, session: session) }
@@ -63,7 +57,6 @@ extension Engine {
     public func deleteClusterStore(_ name: String) throws { try PlatformService.deleteClusterStore(self, name) }
 
     // MARK: BuilderService
-
     public func createBuilder(_ spec: BuilderSpec) throws -> Builder { try BuilderService.createBuilder(self, spec) }
     public func patchBuilder(_ spec: BuilderSpec, session: EngineSession? = nil) throws -> Builder { try BuilderService.patchBuilder(self, spec, session: session) }
     public func builder(name: String, namespace: String?) throws -> Builder { try BuilderService.builder(self, name: name, namespace: namespace) }
@@ -71,12 +64,20 @@ extension Engine {
     public func deleteBuilder(name: String, namespace: String?) throws { try BuilderService.deleteBuilder(self, name: name, namespace: namespace) }
 
     // MARK: QuotaService
-
     public func quotaUsage(namespace: String) async throws -> QuotaUsage { try await QuotaService.quotaUsage(self, namespace: namespace) }
 
     // MARK: SecretService
-
     public func createSecret(_ spec: SecretSpec) throws -> SecretInfo { try SecretService.createSecret(self, spec) }
     public nonisolated func secrets(namespace: String) throws -> [SecretInfo] { try SecretService.secrets(self, namespace: namespace) }
     public func deleteSecret(namespace: String, name: String) throws { try SecretService.deleteSecret(self, namespace: namespace, name: name) }
+
+    // MARK: EngineShutdown
+    public func waitForIdle() async { await EngineShutdown.waitForIdle(self) }
+    public func waitForBuilds(_ keys: Set<BuildKey>) async { await EngineShutdown.waitForBuilds(self, keys) }
+    public func activity() -> Activity { EngineShutdown.activity(self) }
+    public func stopScheduling(cancelRunning: Bool) { EngineShutdown.stopScheduling(self, cancelRunning: cancelRunning) }
+    public func waitForRunningBuilds() async { await EngineShutdown.waitForRunningBuilds(self) }
+
+    // MARK: EventService
+    public func events(_ query: StateStore.EventQuery) throws -> (events: [SystemEvent], more: Bool) { try EventService.events(self, query) }
 }

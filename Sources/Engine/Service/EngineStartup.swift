@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// What an engine does once as it opens a state directory: the lock, builds interrupted by the previous process, and upgrades of what older versions stored.
+/// What an engine does once as it opens a state directory: the lock, builds interrupted by the
+/// previous process, and upgrades of what older versions stored.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Images: create, patch, save, trigger, list and delete, and `commit`, which stores an image with the build its change queues (changes collapse into a queued build).
+/// Images: create, patch, save, trigger, list and delete, and `commit`, which stores an image with
+/// the build its change queues (changes collapse into a queued build).
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
@@ -312,4 +313,12 @@ enum ImageService {
         let root = engine.path("cache", namespace, image)
         return try await BlockingWork.run { QuotaService.bytes(under: root) }
     }
+}
+
+/// What create/patch/save did.
+public struct ImageChange: Sendable {
+    public var image: Image
+    public var changed: Bool
+    /// The build that will carry the change (new, or a queued build it joined).
+    public var build: Int?
 }

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// The checks of an image spec that need no store: limits, Dockerfile settings, and the network an image may ask for.
+/// The checks of an image spec that need no store: limits, Dockerfile settings, and the network an
+/// image may ask for.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

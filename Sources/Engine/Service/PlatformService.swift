@@ -2,7 +2,9 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Stacks and stores: importing stack images, loading buildpacks into stores, the FROM images of Dockerfile builds. A platform change that affects images queues their rebuilds (`ImageService.reconcileImages`).
+/// Stacks and stores: importing stack images, loading buildpacks into stores, the FROM images of
+/// Dockerfile builds. A platform change that affects images queues their rebuilds
+/// (`ImageService.reconcileImages`).
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

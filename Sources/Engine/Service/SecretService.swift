@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Secrets: their values kept apart from their records, git credentials for a URL, and the redaction of their values.
+/// Secrets: their values kept apart from their records, git credentials for a URL, and the
+/// redaction of their values.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Sources and tags: what can be checked of a source without touching it, resolving it (snapshot, git commit, blob archive), and the `--allow-source` policy on host paths.
+/// Sources and tags: what can be checked of a source without touching it, resolving it (snapshot,
+/// git commit, blob archive), and the `--allow-source` policy on host paths.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

@@ -2,7 +2,8 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Changes of sources no client asks for: git branches and tags, the FROM images of Dockerfile builds (polled), and watched local folders.
+/// Changes of sources no client asks for: git branches and tags, the FROM images of Dockerfile
+/// builds (polled), and watched local folders.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.

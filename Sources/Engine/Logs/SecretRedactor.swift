@@ -1,5 +1,3 @@
-import SlipwayProtocol
-import BuildRuntime
 import Foundation
 import Synchronization
 
@@ -17,19 +15,4 @@ final class SecretRedactor: Sendable {
         for v in vs where out.contains(v) { out = out.replacingOccurrences(of: v, with: "***") }
         return out
     }
-}
-
-extension Engine {
-    var secretsDirectory: String { path("secrets") }
-
-    /// `text` with every stored secret value replaced by `***` (what logs and errors get).
-    public nonisolated func redact(_ text: String) -> String { redactor.redact(text) }
-
-
-
-
-
-
-
-
 }

@@ -1,4 +1,0 @@
-import SlipwayProtocol
-import BuildRuntime
-import Foundation
-

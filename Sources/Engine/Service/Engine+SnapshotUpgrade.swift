@@ -1,4 +1,0 @@
-import BuildRuntime
-import Foundation
-import SlipwayProtocol
-
