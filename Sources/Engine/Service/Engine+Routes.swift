@@ -67,7 +67,7 @@ extension Engine {
     public func quotaUsage(namespace: String) async throws -> QuotaUsage { try await QuotaService.quotaUsage(self, namespace: namespace) }
 
     // MARK: SecretService
-    public func createSecret(_ spec: SecretSpec) throws -> SecretInfo { try SecretService.createSecret(self, spec) }
+    public func createSecret(_ spec: SecretSpec) async throws -> SecretInfo { try await SecretService.createSecret(self, spec) }
     public nonisolated func secrets(namespace: String) throws -> [SecretInfo] { try SecretService.secrets(self, namespace: namespace) }
     public func deleteSecret(namespace: String, name: String) throws { try SecretService.deleteSecret(self, namespace: namespace, name: name) }
 

@@ -7,6 +7,9 @@ import Foundation
 /// about JSON-RPC. Heavy work (importing images, snapshotting sources, running builds) runs
 /// off the actor, so it never delays a query.
 public actor Engine {
+    /// The thread the engine runs on, with its SQLite calls, off the cooperative pool.
+    nonisolated let executor = PersistenceExecutor(name: "slipway-engine")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     public nonisolated let stateDirectory: URL
     let options: EngineOptions
     let store: StateStore

@@ -49,15 +49,15 @@ enum RegistryService {
     static func registryClient(_ engine: Engine, host: String, namespace: String) async throws -> RegistryClient {
         let insecure = engine.options.insecureRegistries.contains(host)
         return RegistryClient(host: host, insecure: insecure, credentials: try await registryCredentials(engine, host: host, namespace: namespace),
-                              insecureHosts: Set(engine.options.insecureRegistries), trustedCertificates: try registryTrust(engine, host: host, namespace: namespace))
+                              insecureHosts: Set(engine.options.insecureRegistries), trustedCertificates: try await registryTrust(engine, host: host, namespace: namespace))
     }
 
     /// CA certificates trusted for `host` besides the system's: `--registry-ca`, and the
     /// `caCert` of the namespace's registry secrets for it. Nil when there are none.
-    static func registryTrust(_ engine: Engine, host: String, namespace: String) throws -> Data? {
+    static func registryTrust(_ engine: Engine, host: String, namespace: String) async throws -> Data? {
         var pem = Data()
         if let file = engine.options.registryCAFile {
-            guard let d = FileManager.default.contents(atPath: file) else {
+            guard let d = try await BlockingWork.run({ FileManager.default.contents(atPath: file) }) else {
                 throw EngineError(.unavailable, "the --registry-ca file \(file) cannot be read; restore it or restart the engine without it")
             }
             pem += d + Data("\n".utf8)
@@ -88,7 +88,7 @@ enum RegistryService {
         for s in secrets where s.type == .dockerConfig {
             if let config = try SecretService.readSecretValues(engine, namespace, s.name)?.dockerConfig { configs.append(config) }
         }
-        if let home = ProcessInfo.processInfo.environment["HOME"], let d = FileManager.default.contents(atPath: home + "/.docker/config.json") {
+        if let home = ProcessInfo.processInfo.environment["HOME"], let d = try await BlockingWork.run({ FileManager.default.contents(atPath: home + "/.docker/config.json") }) {
             configs.append(String(decoding: d, as: UTF8.self))
         }
         for config in configs {

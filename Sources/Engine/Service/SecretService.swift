@@ -10,13 +10,21 @@ import Foundation
 enum SecretService {
     static func secretValuesPath(_ engine: Engine, _ ns: String, _ name: String) -> String { engine.path("secrets", ns, name + ".json") }
 
-    static func createSecret(_ engine: isolated Engine, _ spec: SecretSpec) throws -> SecretInfo {
+    static func createSecret(_ engine: isolated Engine, _ spec: SecretSpec) async throws -> SecretInfo {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "secret")
         let given = [spec.registry != nil, spec.dockerConfig != nil, spec.git != nil].filter { $0 }.count
         guard given == 1 else {
             throw EngineError.invalid("a secret needs exactly one of registry, dockerConfig or git (it has \(given))", field: "registry")
+        }
+        // A docker config file the client names is read off the actor, before anything is
+        // checked against the state (which the read's suspension could see change).
+        var dockerConfigData: Data?
+        if let d = spec.dockerConfig {
+            try SourceService.checkAllowed(engine, d.path, field: "dockerConfig.path")
+            let path = d.path
+            if path.hasPrefix("/") { dockerConfigData = try await BlockingWork.run { FileManager.default.contents(atPath: path) } }
         }
         if try engine.store.object(SecretInfo.self, kind: .secret, namespace: ns, name: spec.name) != nil {
             throw EngineError.alreadyExists("secret", spec.name, namespace: ns)
@@ -35,10 +43,8 @@ enum SecretService {
             values.username = r.username
             values.password = r.password
             values.caCert = r.caCert
-        } else if let d = spec.dockerConfig {
-            try SourceService.checkAllowed(engine, d.path, field: "dockerConfig.path")
-            guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),
-                let file = DockerConfigFile.parse(data), file.auths != nil || file.credHelpers != nil
+        } else if spec.dockerConfig != nil {
+            guard let data = dockerConfigData, let file = DockerConfigFile.parse(data), file.auths != nil || file.credHelpers != nil
             else {
                 throw EngineError.invalid("dockerConfig.path must be an absolute path to a readable docker config.json with 'auths'", field: "dockerConfig.path")
             }
