@@ -11,9 +11,17 @@ enum BuildPlanner {
     /// A build whose only reason is STACK, after a successful build on the same stack id, is a
     /// rebase of that build's image; anything else is a full build.
     static func rebaseBase(_ engine: isolated Engine, for b: Build, stack: ClusterStack?) -> RebaseBase? {
-        guard b.reasonKinds == [.STACK], let stack,
-            let last = try? engine.store.builds(namespace: b.namespace, image: b.image).last(where: { $0.status == .SUCCESS && $0.number < b.number }),  // unreadable: a full build, never wrong
-            last.stackID == stack.id, let digest = last.imageDigest.flatMap(Digest.init)
+        guard b.reasonKinds == [.STACK], let stack else { return nil }
+        let earlier: [Build]
+        do {
+            earlier = try engine.store.builds(namespace: b.namespace, image: b.image)
+        } catch {
+            // A full build is never wrong.
+            engine.report("build \(b.number) of \(b.namespace)/\(b.image): the builds before it cannot be read (\(error)); it is built in full, not rebased")
+            return nil
+        }
+        guard let last = earlier.last(where: { $0.status == .SUCCESS && $0.number < b.number }), last.stackID == stack.id,
+            let digest = last.imageDigest.flatMap(Digest.init)
         else { return nil }
         return RebaseBase(previous: digest, buildpacks: last.buildpacks.map { BuildpackDescriptor(api: "", id: $0.id, version: $0.version, homepage: $0.homepage) })
     }

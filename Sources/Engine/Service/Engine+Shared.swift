@@ -10,7 +10,7 @@ extension Engine {
     /// Tells every session a build's status: by image and build, with the run's name when the
     /// build is a build run; a stand-alone run by its name only.
     func broadcastBuildStatus(_ key: BuildKey, status: BuildState, previous: BuildState?, phase: Build.Phase?, message: String?) {
-        let run = key.standaloneRun ?? (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name  // only an extra: the status is sent without it
+        let run = key.standaloneRun ?? buildRunName(of: key)
         sessions.broadcast(.buildStatusChanged(.init(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: run,
                                                      status: status, previous: previous, phase: phase?.rawValue, message: message, time: Timestamp.now())))
     }
@@ -18,7 +18,19 @@ extension Engine {
     /// The name of the build run a build of an image is, if it is one (its log lines carry it).
     public nonisolated func runName(of key: BuildKey) -> String? {
         guard key.standaloneRun == nil else { return nil }  // those lines carry it already
-        return (try? store.buildRun(namespace: key.namespace, image: key.image, build: key.number))?.name  // only an extra: lines are sent without it
+        return buildRunName(of: key)
+    }
+
+    /// The name of the run a build of an image is; nil when it is none, or when that cannot be
+    /// read (said on stderr): the name is only an extra of a status or a log line, which is
+    /// sent without it.
+    private nonisolated func buildRunName(of key: BuildKey) -> String? {
+        do {
+            return try store.buildRun(namespace: key.namespace, image: key.image, build: key.number)?.name
+        } catch {
+            report("whether build \(key.number) of \(key.namespace)/\(key.image) is a build run cannot be read: \(error); it is shown without its run's name")
+            return nil
+        }
     }
 
     /// What the events of an image's builds are about: the image, or the stand-alone run it carries.
