@@ -8,6 +8,16 @@ import Foundation
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
 enum BuilderService {
+    /// Compares versions numerically part by part (`1.10.0` > `1.9.2`).
+    static func versionLess(_ a: String, _ b: String) -> Bool {
+        let pa = a.split(whereSeparator: { $0 == "." || $0 == "-" }), pb = b.split(whereSeparator: { $0 == "." || $0 == "-" })
+        for (x, y) in zip(pa, pb) where x != y {
+            if let ix = Int(x), let iy = Int(y) { return ix < iy }
+            return x < y
+        }
+        return pa.count < pb.count
+    }
+
     /// What a build of `image` would be made from. A builder that does not exist gives no
     /// buildpacks (the build fails on it, saying so); one that cannot be read is an error, so
     /// BUILDER and STACK reasons are never worked out from inputs that only look empty.
@@ -149,7 +159,7 @@ enum BuilderService {
             var groups: [[(StoredBuildpack, Bool)]] = [[]]
             for e in entries {
                 let candidates = st.buildpacks.filter { $0.id == e.id && (e.version == nil || $0.version == e.version) }
-                guard let bp = candidates.max(by: { Engine.versionLess($0.version, $1.version) }) else {
+                guard let bp = candidates.max(by: { versionLess($0.version, $1.version) }) else {
                     missing.append(e.id + (e.version.map { "@" + $0 } ?? ""))
                     continue
                 }

@@ -34,6 +34,7 @@ extension Engine {
     public func pollGitSources() async { await SourceWatchService.pollGitSources(self) }
 
     // MARK: ImageService
+    public func saveImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.saveImage(self, spec, session: session) }
     public func createImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.createImage(self, spec, session: session) }
     public func patchImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.patchImage(self, spec, session: session) }
     public func triggerImage(namespace: String, name: String, session: EngineSession? = nil) async throws -> Int { try await ImageService.triggerImage(self, namespace: namespace, name: name, session: session) }
@@ -57,6 +58,8 @@ extension Engine {
     public func deleteClusterStore(_ name: String) throws { try PlatformService.deleteClusterStore(self, name) }
 
     // MARK: BuilderService
+    /// Buildpack versions compared as a builder resolves them (tests use it through the engine).
+    static func versionLess(_ a: String, _ b: String) -> Bool { BuilderService.versionLess(a, b) }
     public func createBuilder(_ spec: BuilderSpec) throws -> Builder { try BuilderService.createBuilder(self, spec) }
     public func patchBuilder(_ spec: BuilderSpec, session: EngineSession? = nil) throws -> Builder { try BuilderService.patchBuilder(self, spec, session: session) }
     public func builder(name: String, namespace: String?) throws -> Builder { try BuilderService.builder(self, name: name, namespace: namespace) }

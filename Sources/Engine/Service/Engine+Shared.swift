@@ -43,15 +43,6 @@ extension Engine {
 
     // MARK: Images, as the engine caches them
 
-    /// Creates the image if it does not exist, else patches it.
-    public func saveImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
-        let ns = spec.namespace ?? "default"
-        try Validation.namespace(ns)
-        try Validation.name(spec.name, field: "name", kind: "image")
-        if try imageIfExists(ns, spec.name) == nil { return try await createImage(spec, session: session) }
-        return try await patchImage(spec, session: session)
-    }
-
     func loadImages() throws -> [ImageKey: Image] {
         if let c = imageCache { return c }
         var c: [ImageKey: Image] = [:]
@@ -77,18 +68,6 @@ extension Engine {
     // MARK: Quota
 
     public var quota: Quota { options.quota }
-
-    // MARK: Buildpack versions
-
-    /// Compares versions numerically part by part (`1.10.0` > `1.9.2`).
-    static func versionLess(_ a: String, _ b: String) -> Bool {
-        let pa = a.split(whereSeparator: { $0 == "." || $0 == "-" }), pb = b.split(whereSeparator: { $0 == "." || $0 == "-" })
-        for (x, y) in zip(pa, pb) where x != y {
-            if let ix = Int(x), let iy = Int(y) { return ix < iy }
-            return x < y
-        }
-        return pa.count < pb.count
-    }
 
     // MARK: Where builds write, and what no client hears
 

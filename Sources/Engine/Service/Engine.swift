@@ -6,6 +6,12 @@ import Foundation
 /// scheduler and persistence. One engine serves any number of sessions; it knows nothing
 /// about JSON-RPC. Heavy work (importing images, snapshotting sources, running builds) runs
 /// off the actor, so it never delays a query.
+///
+/// The engine is a facade: it holds the state its services share (the store, the image cache,
+/// the scheduler, watches and collection state) and routes each public call (`Engine+Routes`)
+/// to the service with that one job (`PlatformService`, `ImageService`, `BuildRunner`, …),
+/// whose functions run isolated to it. It runs on an executor of its own
+/// (`PersistenceExecutor`), so its synchronous SQLite writes never hold a pool thread.
 public actor Engine {
     /// The thread the engine runs on, with its SQLite calls, off the cooperative pool.
     nonisolated let executor = PersistenceExecutor(name: "slipway-engine")

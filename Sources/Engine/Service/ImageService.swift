@@ -8,6 +8,15 @@ import Foundation
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
 enum ImageService {
+    /// Creates the image if it does not exist, else patches it.
+    static func saveImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession?) async throws -> ImageChange {
+        let ns = spec.namespace ?? "default"
+        try Validation.namespace(ns)
+        try Validation.name(spec.name, field: "name", kind: "image")
+        if try engine.imageIfExists(ns, spec.name) == nil { return try await createImage(engine, spec, session: session) }
+        return try await patchImage(engine, spec, session: session)
+    }
+
     static func createImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
@@ -259,7 +268,7 @@ enum ImageService {
             try also(tx, events)
         }
         engine.imageCache?[Engine.ImageKey(namespace: namespace, name: name)] = nil
-        // Its builds end: running ones when their task stops (see `completed`), queued ones now.
+        // Its builds end: running ones when their task stops (see `BuildRunner.completed`), queued ones now.
         // A running one's log ends here: an image created again under the name reuses its
         // file's name, and its builds of the same numbers are others.
         for key in running {
