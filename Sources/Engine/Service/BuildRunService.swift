@@ -10,7 +10,7 @@ import Foundation
 enum BuildRunService {
     /// Submits a build run: one more build of an image (`spec.image`; build N+1, reason
     /// TRIGGER, as `image/trigger`), or a stand-alone build with no configuration behind it.
-    static func submitBuildRun(_ engine: isolated Engine, _ spec: BuildRunSpec, session: EngineSession? = nil) async throws -> BuildRunView {
+    static func submitBuildRun(_ engine: isolated Engine, _ spec: BuildRunSpec, session: EngineSession?) async throws -> BuildRunView {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         if let name = spec.name { try Validation.name(name, field: "name", kind: "build run") }

@@ -86,7 +86,7 @@ enum BuilderService {
         return b
     }
 
-    static func patchBuilder(_ engine: isolated Engine, _ spec: BuilderSpec, session: EngineSession? = nil) throws -> Builder {
+    static func patchBuilder(_ engine: isolated Engine, _ spec: BuilderSpec, session: EngineSession?) throws -> Builder {
         let (kind, ns, _) = builderKind(engine, spec.namespace)
         var b = try builder(engine, name: spec.name, namespace: spec.namespace)
         if let s = spec.stack { b.stack = s }

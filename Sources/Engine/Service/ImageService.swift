@@ -17,7 +17,7 @@ enum ImageService {
         return try await patchImage(engine, spec, session: session)
     }
 
-    static func createImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
+    static func createImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession?) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "image")
@@ -61,7 +61,7 @@ enum ImageService {
             incarnation: UUID().uuidString)
     }
 
-    static func patchImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange {
+    static func patchImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession?) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         var image = try engine.image(ns, spec.name)
@@ -125,7 +125,7 @@ enum ImageService {
     /// A build of the image as it is configured. A local source is snapshotted again first, so a
     /// trigger builds what is on disk now (an editor's "rebuild"); the snapshot's change is a
     /// CONFIG reason beside TRIGGER, and nothing changes when the folder did not.
-    static func triggerImage(_ engine: isolated Engine, namespace: String, name: String, session: EngineSession? = nil) async throws -> Int {
+    static func triggerImage(_ engine: isolated Engine, namespace: String, name: String, session: EngineSession?) async throws -> Int {
         var image = try engine.image(namespace, name)
         try await QuotaService.checkQuota(engine, namespace: namespace, adding: .storage)
         guard try engine.store.latestBuild(namespace: namespace, image: name) != nil else {

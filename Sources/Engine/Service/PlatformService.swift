@@ -24,7 +24,7 @@ enum PlatformService {
         return stack
     }
 
-    static func patchClusterStack(_ engine: isolated Engine, _ spec: StackSpec, session: EngineSession? = nil) async throws -> ClusterStack {
+    static func patchClusterStack(_ engine: isolated Engine, _ spec: StackSpec, session: EngineSession?) async throws -> ClusterStack {
         let old = try clusterStack(engine, spec.name)
         let stack = try await resolveStack(engine, name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
                                            id: spec.id ?? old.id)
@@ -35,7 +35,7 @@ enum PlatformService {
 
     /// Resolves the stack's image references again (a tag may point at a new digest) and
     /// rebuilds or rebases the images on it if anything changed.
-    static func refreshClusterStack(_ engine: isolated Engine, _ name: String, session: EngineSession? = nil) async throws -> ClusterStack {
+    static func refreshClusterStack(_ engine: isolated Engine, _ name: String, session: EngineSession?) async throws -> ClusterStack {
         try await patchClusterStack(engine, StackSpec(name: name), session: session)
     }
 
@@ -173,7 +173,7 @@ enum PlatformService {
         return s
     }
 
-    static func addToClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession? = nil) async throws -> ClusterStore {
+    static func addToClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession?) async throws -> ClusterStore {
         _ = try clusterStore(engine, name)
         let loaded = try await loadBuildpacks(engine, buildpacks)
         var s = try clusterStore(engine, name)
@@ -184,7 +184,7 @@ enum PlatformService {
     }
 
     /// Removes buildpacks named `id` or `id@version`.
-    static func removeFromClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession? = nil) throws -> ClusterStore {
+    static func removeFromClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession?) throws -> ClusterStore {
         var s = try clusterStore(engine, name)
         for (i, ref) in buildpacks.enumerated() {
             let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
