@@ -89,14 +89,6 @@ public enum MethodTable {
     static let maxWriteParamsBytes = 1 << 20
     static let clientNotifications = [InitializedNotification.method] + ConnectionNotifications.fromClient
 
-    /// Runs each request as work for its connection's session, so the builds it queues (and
-    /// the rebuilds it causes) are that session's: its end of input waits for them.
-    static func attribution(_ s: ServerContext) -> MethodRegistry.Around {
-        { ctx, body in
-            try await RequestAttribution.$session.withValue(s.session(for: ctx.connection)) { try await body() }
-        }
-    }
-
     public static func makeRegistry(_ ctx: ServerContext) -> MethodRegistry {
         var r = MethodRegistry()
         registerLifecycle(&r, ctx)
@@ -150,8 +142,8 @@ public enum MethodTable {
     private static func registerPlatform(_ r: inout MethodRegistry, _ s: ServerContext) {
         let e = s.engine
         r.register(ClusterStackCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in ClusterStackResource(try await e.createClusterStack(p.spec)) }
-        r.register(ClusterStackPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in ClusterStackResource(try await e.patchClusterStack(p)) }
-        r.register(ClusterStackRefresh.self) { p, _ in ClusterStackResource(try await e.refreshClusterStack(p.name)) }
+        r.register(ClusterStackPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in ClusterStackResource(try await e.patchClusterStack(p, session: s.session(for: ctx.connection))) }
+        r.register(ClusterStackRefresh.self) { p, ctx in ClusterStackResource(try await e.refreshClusterStack(p.name, session: s.session(for: ctx.connection))) }
         r.register(ClusterStackGet.self) { p, _ in ClusterStackResource(try await e.clusterStack(p.name)) }
         r.register(ClusterStackStatus.self) { p, _ in ClusterStackResource(try await e.clusterStack(p.name)) }
         r.register(ClusterStackList.self) { p, _ in
@@ -166,11 +158,11 @@ public enum MethodTable {
         r.register(ClusterStoreCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
             ClusterStoreResource(try await e.createClusterStore(name: p.name, buildpacks: p.buildpacks))
         }
-        r.register(ClusterStoreAdd.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
-            ClusterStoreResource(try await e.addToClusterStore(name: p.name, buildpacks: p.buildpacks))
+        r.register(ClusterStoreAdd.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
+            ClusterStoreResource(try await e.addToClusterStore(name: p.name, buildpacks: p.buildpacks, session: s.session(for: ctx.connection)))
         }
-        r.register(ClusterStoreRemove.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
-            ClusterStoreResource(try await e.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks))
+        r.register(ClusterStoreRemove.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
+            ClusterStoreResource(try await e.removeFromClusterStore(name: p.name, buildpacks: p.buildpacks, session: s.session(for: ctx.connection)))
         }
         r.register(ClusterStoreGet.self) { p, _ in ClusterStoreResource(try await e.clusterStore(p.name)) }
         r.register(ClusterStoreStatus.self) { p, _ in
@@ -187,7 +179,7 @@ public enum MethodTable {
 
         // ClusterBuilders: no namespace in any param.
         r.register(ClusterBuilderCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in BuilderResource(try await e.createBuilder(p.spec.builderSpec)) }
-        r.register(ClusterBuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in BuilderResource(try await e.patchBuilder(p.builderSpec)) }
+        r.register(ClusterBuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in BuilderResource(try await e.patchBuilder(p.builderSpec, session: s.session(for: ctx.connection))) }
         r.register(ClusterBuilderGet.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: nil)) }
         r.register(ClusterBuilderStatus.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: nil)) }
         r.register(ClusterBuilderList.self) { p, _ in try await builders(e, namespace: nil, p) }
@@ -202,10 +194,10 @@ public enum MethodTable {
             spec.namespace = spec.namespace ?? "default"
             return BuilderResource(try await e.createBuilder(spec))
         }
-        r.register(BuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
+        r.register(BuilderPatch.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
             var spec = p
             spec.namespace = p.namespace ?? "default"
-            return BuilderResource(try await e.patchBuilder(spec))
+            return BuilderResource(try await e.patchBuilder(spec, session: s.session(for: ctx.connection)))
         }
         r.register(BuilderGet.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: p.resolvedNamespace)) }
         r.register(BuilderStatus.self) { p, _ in BuilderResource(try await e.builder(name: p.name, namespace: p.resolvedNamespace)) }
@@ -249,16 +241,16 @@ public enum MethodTable {
 
     private static func registerImages(_ r: inout MethodRegistry, _ s: ServerContext) {
         let e = s.engine
-        r.register(ImageCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
-            let c = try await e.createImage(p.spec)
+        r.register(ImageCreate.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
+            let c = try await e.createImage(p.spec, session: s.session(for: ctx.connection))
             return CreateImageResult(image: ImageResource(c.image), build: c.build)
         }
-        r.register(ImagePatch.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
-            let c = try await e.patchImage(p)
+        r.register(ImagePatch.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
+            let c = try await e.patchImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
-        r.register(ImageSave.self, maxParamsBytes: maxWriteParamsBytes) { p, _ in
-            let c = try await e.saveImage(p)
+        r.register(ImageSave.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
+            let c = try await e.saveImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
         r.register(ImageGet.self) { p, _ in ImageResource(try await e.image(p.resolvedNamespace, p.name)) }
@@ -274,8 +266,8 @@ public enum MethodTable {
             try await e.deleteImage(namespace: p.resolvedNamespace, name: p.name)
             return NullResult()
         }
-        r.register(ImageTrigger.self) { p, _ in
-            TriggerResult(build: try await e.triggerImage(namespace: p.resolvedNamespace, name: p.name))
+        r.register(ImageTrigger.self) { p, ctx in
+            TriggerResult(build: try await e.triggerImage(namespace: p.resolvedNamespace, name: p.name, session: s.session(for: ctx.connection)))
         }
     }
 
@@ -300,7 +292,7 @@ public enum MethodTable {
 
     private static func registerBuildRuns(_ r: inout MethodRegistry, _ s: ServerContext) {
         r.register(BuildRunSubmit.self, maxParamsBytes: maxWriteParamsBytes) { p, ctx in
-            BuildRunResult(try await s.engine.submitBuildRun(p))
+            BuildRunResult(try await s.engine.submitBuildRun(p, session: s.session(for: ctx.connection)))
         }
         r.register(BuildRunGet.self) { p, ctx in
             BuildRunResult(try await s.engine.buildRun(namespace: p.namespace ?? "default", name: p.name))

@@ -106,8 +106,7 @@ public enum SlipwayServer {
     /// `--embedded`: one client on stdin/stdout, the engine in this process.
     static func serveStdio(_ engine: Engine, _ options: ServerOptions) async -> Int32 {
         let context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
-        var registry = MethodTable.makeRegistry(context)
-        registry.around = MethodTable.attribution(context)
+        let registry = MethodTable.makeRegistry(context)
         let connection = Connection(outputFD: STDOUT_FILENO, registry: registry, maxMessageSize: options.maxMessageSize,
                                     errorMapper: ErrorMapping.map,
                                     traceRedactor: { _, params in TraceRedaction.redact(params, engine: engine) })

@@ -22,7 +22,7 @@ final class BuildLogWriter: Sendable {
         var bytes: Int64 = 0
         var dropping = false
         var closed = false
-        var phase = BuildPhase.prepare.rawValue
+        var phase = BuildPhase.prepare
     }
 
     init(key: BuildKey, path: String, maxBytes: Int64, sessions: SessionRegistry, redactor: SecretRedactor) throws {
@@ -37,14 +37,11 @@ final class BuildLogWriter: Sendable {
         state = Mutex(State(fd: fd))
     }
 
-    var currentPhase: String { state.withLock { $0.phase } }
+    /// The phase of the last line written.
+    var currentPhase: BuildPhase { state.withLock { $0.phase } }
 
-    /// A line the engine itself writes, in one of the lifecycle's phases.
-    func append(phase: BuildPhase, stream: LogStream, line: String) { append(phase: phase.rawValue, stream: stream, line: line) }
-
-    /// A line as an executor logged it: its phase is the executor's word (a lifecycle phase, or
-    /// another such as the rebaser's `rebase`).
-    func append(phase: String, stream: LogStream, line: String) {
+    /// A line of the build, in one of its phases (the lifecycle's, or the rebaser's `rebase`).
+    func append(phase: BuildPhase, stream: LogStream, line: String) {
         state.withLock { s in
             guard !s.closed else { return }
             s.phase = phase
@@ -58,7 +55,7 @@ final class BuildLogWriter: Sendable {
             }
             let offset = s.bytes
             let l = BuildLogLine(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: key.standaloneRun, seq: s.lines + 1,
-                                 phase: phase, stream: streamName, line: text, time: Timestamp.now())
+                                 phase: phase.rawValue, stream: streamName, line: text, time: Timestamp.now())
             let record = Array(BuildLogFile.encode(l).utf8)
             var written = 0
             while written < record.count {

@@ -122,7 +122,7 @@ public final class EngineSession: Sendable {
         if wanted { continuation.yield(.notification(n)) }
     }
 
-    /// Notes a build this session's request queued (see `RequestAttribution`).
+    /// Notes a build this session's request queued (the `session` an engine change is given).
     func noteStarted(_ key: BuildKey) { state.withLock { _ = $0.started.insert(key) } }
 
     /// The builds this session's requests queued.
@@ -202,13 +202,6 @@ public final class EngineSession: Sendable {
     }
 
     func close() { continuation.finish() }
-}
-
-/// Which session a piece of engine work is done for: the server sets it around each request, so
-/// the builds a request queues (directly, or as rebuilds it causes) are known to its session,
-/// whose end of input waits for them and for no others.
-public enum RequestAttribution {
-    @TaskLocal public static var session: EngineSession?
 }
 
 /// All open sessions, for fan-out from any thread.

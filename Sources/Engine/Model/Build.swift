@@ -73,8 +73,8 @@ public struct Build: Codable, Sendable, Equatable {
     public var started: String?
     public var finished: String?
     public var inputs: BuildInputs
-    /// Current phase while building.
-    public var phase: String?
+    /// The phase it is in while building, and the phase it ended in.
+    public var currentPhase: BuildPhase?
     public var message: String?
     /// `repo@sha256:…` of the produced image.
     public var latestImage: String?
@@ -85,4 +85,14 @@ public struct Build: Codable, Sendable, Equatable {
     public var buildpacks: [BuildpackInfo]
 
     public var reasonKinds: [BuildReasonKind] { reasons.map(\.reason) }
+
+    /// The phase as the wire names it (`"build"`, `"rebase"`): what the server's results show.
+    public var phase: String? { currentPhase?.rawValue }
+
+    /// The stored document keeps the field name `phase`.
+    enum CodingKeys: String, CodingKey {
+        case namespace, image, number, status, reasons, created, started, finished, inputs, message, latestImage, imageDigest, builderImage, runImage, stackID,
+             buildpacks
+        case currentPhase = "phase"
+    }
 }

@@ -2,73 +2,20 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// Settings of an engine.
-public struct EngineOptions: Sendable {
-    /// The launcher binary copied into every image.
-    public var launcherPath: String
-    /// Its version, named in every image's `io.buildpacks.build.metadata`.
-    public var launcherVersion = "unknown"
-    /// Seconds between polls of git branches and tags; nil turns polling off.
-    public var gitPollInterval: Double?
-    /// Registries (`host[:port]`) that may be reached over plain HTTP besides loopback ones.
-    public var insecureRegistries: [String] = []
-    /// Hosts (`HOST[:PORT]`) a build's ADD may fetch from though `OutboundAddressPolicy`
-    /// refuses them otherwise (`--allow-add-host`).
-    public var addHostAllowList: [String] = []
-    /// How many builds run at once, across all images.
-    public var maxConcurrentBuilds: Int
-    /// Folders the host paths a client names (sources, buildpacks, stack folders and layouts,
-    /// docker config files) must be in; nil allows any path the server can read.
-    public var allowedSourceRoots: [String]?
-    /// Cap on a source: bytes downloaded for a blob, and bytes a snapshot or an archive
-    /// expands to (`--max-source-bytes`).
-    public var maxSourceBytes: Int64 = 8 << 30
-    /// The most bytes one layer a build step makes may hold (`--max-layer-bytes`).
-    public var maxLayerBytes: Int64 = 10 << 30
-    /// Cap on one build's log (`--max-log-bytes`); past it, lines are dropped and the log says so.
-    public var maxLogBytes: Int64 = 1 << 30
-    /// Seconds a system event is kept after it last happened (`--event-ttl`; the code engine
-    /// keeps them 60 minutes).
-    public var eventTTL: Double = 3600
-    /// Seconds a stand-alone build run is kept after it succeeded, and after it failed (the
-    /// code engine's 1 hour and 24 hours).
-    public var buildRunTTLSucceeded: Double = 3600
-    public var buildRunTTLFailed: Double = 86400
-    /// What each namespace may hold (`--quota`).
-    public var quota = Quota()
-    /// How layers are compressed on push (`--layer-compression`), and at what level (nil:
-    /// the algorithm's default).
-    public var layerCompression = LayerCompression.gzip
-    public var layerCompressionLevel: Int?
-    /// PEM certificates trusted for every registry besides the system's (`--registry-ca`).
-    public var registryCAFile: String?
-    /// The most network an image or build run may ask for, and what they get by default
-    /// (`--build-network`).
-    public var buildNetwork = BuildNetwork.public
-    /// How a buildpacks build gets its /workspace (`--workspace`): an overlay of the source
-    /// snapshot's trees where overlayfs can be mounted, or always unpacked.
-    public var workspace = WorkspaceMode.overlay
-    /// What each build's steps may use, and how that is enforced (`--step-pids-limit`,
-    /// `--step-memory`, `--step-limits`).
-    public var stepLimits = StepLimits()
-    /// `slipway-userns`, under which Dockerfile RUN steps run: beside the launcher.
-    public var userNamespaceHelper: String {
-        URL(fileURLWithPath: launcherPath).deletingLastPathComponent().appendingPathComponent("slipway-userns").path
-    }
-
-    public init(launcherPath: String, maxConcurrentBuilds: Int = 2, allowedSourceRoots: [String]? = nil, gitPollInterval: Double? = 60) {
-        self.launcherPath = launcherPath
-        self.gitPollInterval = gitPollInterval
-        self.maxConcurrentBuilds = maxConcurrentBuilds
-        self.allowedSourceRoots = allowedSourceRoots
-    }
-}
-
 /// The domain: stacks, stores, builders, images, builds and events, their rules, the build
 /// scheduler and persistence. One engine serves any number of sessions; it knows nothing
 /// about JSON-RPC. Heavy work (importing images, snapshotting sources, running builds) runs
 /// off the actor, so it never delays a query.
+///
+/// The engine is a facade: it holds the state its services share (the store, the image cache,
+/// the scheduler, watches and collection state) and routes each public call (`Engine+Routes`)
+/// to the service with that one job (`PlatformService`, `ImageService`, `BuildRunner`, …),
+/// whose functions run isolated to it. It runs on an executor of its own
+/// (`PersistenceExecutor`), so its synchronous SQLite writes never hold a pool thread.
 public actor Engine {
+    /// The thread the engine runs on, with its SQLite calls, off the cooperative pool.
+    nonisolated let executor = PersistenceExecutor(name: "slipway-engine")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     public nonisolated let stateDirectory: URL
     let options: EngineOptions
     let store: StateStore
@@ -86,7 +33,7 @@ public actor Engine {
     let executors: BuildExecutors
     /// The git poller, while it runs.
     var pollTask: Task<Void, Never>?
-    /// The folders of watched images (`Engine+Watching`).
+    /// The folders of watched images (`SourceWatchService`).
     var watchers: [ImageKey: FolderWatch] = [:]
     /// Deletes expired events, while the engine runs.
     var expiryTask: Task<Void, Never>?
@@ -133,7 +80,7 @@ public actor Engine {
         } catch {
             throw EngineError.internal("cannot use state directory \(stateDirectory.path): \(error.localizedDescription)")
         }
-        try Self.lockStateDirectory(stateDirectory)
+        try EngineStartup.lockStateDirectory(stateDirectory)
         images.content.removeAbandonedTemporaries()
         store = try StateStore(path: stateDirectory.appendingPathComponent("state.db").path, stateDirectory: stateDirectory.path)
         do {
@@ -148,13 +95,13 @@ public actor Engine {
         snapshotter = SourceSnapshotter(store: images.content, limits: .init(maxTotalBytes: options.maxSourceBytes))
         snapshotter.snapshots.removeAbandonedScratch()
         do {
-            _ = try Self.upgradeSourceSnapshots(store, snapshotter)
+            _ = try EngineStartup.upgradeSourceSnapshots(store, snapshotter)
         } catch let e as EngineError where e.reason == .unavailable {
             // A full disk: tar snapshots are converted at the next start; reads still work.
         }
         self.executors = executors(images, snapshotter, options)
         git = try? GitClient()  // nil when git is missing; a git source then gets an Unavailable error saying so
-        interruptedBuilds = try Self.recoverInterruptedBuilds(store)
+        interruptedBuilds = try EngineStartup.recoverInterruptedBuilds(store)
         do {
             // Scratch space of builds that were running; nothing in it outlives a process.
             try ConfinedDirectory.removeTree(atPath: stateDirectory.appendingPathComponent("work").path)
@@ -169,60 +116,17 @@ public actor Engine {
                                    queued: try store.builds(withStatus: .QUEUED).compactMap { storedImages[ImageKey(namespace: $0.namespace, name: $0.image)]?.buildKey($0.number) })
     }
 
-    /// One engine per state directory: two would each cache images in memory and could hand out
-    /// the same build number. The lock is held until the process exits (or is killed).
-    static func lockStateDirectory(_ dir: URL) throws {
-        let path = dir.appendingPathComponent("engine.lock").path
-        // Never through a symbolic link: one planted there would have its target truncated.
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            throw EngineError.internal("cannot open \(path): \(String(cString: strerror(e)))\(e == ELOOP ? " (a symbolic link: remove it and run again)" : "")")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let owner = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"  // only for the message
-            close(fd)
-            throw EngineError(.unavailable, "another Slipway process (pid \(owner)) is using the state directory \(dir.path); use another --state-dir, or wait for it to exit")
-        }
-        ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        // The descriptor stays open (and locked) for the life of the process.
-    }
 
-    /// A build that was BUILDING when the previous process died ends as FAILURE, and its image
-    /// status says so. Nothing else changes.
-    static func recoverInterruptedBuilds(_ store: StateStore) throws -> [Build] {
-        try store.db.transaction { tx in
-            var out: [Build] = []
-            for var b in try store.builds(withStatus: .BUILDING, in: tx) {
-                b.status = .FAILURE
-                b.finished = Timestamp.now()
-                b.message = "interrupted: the Slipway process running this build stopped before it finished; trigger the image to build again"
-                try store.putBuild(b, in: tx)
-                if var image = try store.object(Image.self, kind: .image, namespace: b.namespace, name: b.image, in: tx) {
-                    image.status.lastFailedBuild = .init(number: b.number, reason: BuildReasonCalculator.summary(b.reasonKinds))
-                    if image.status.latestBuild == b.number {
-                        image.status.ready = .NotReady
-                        image.status.message = b.message
-                    }
-                    try store.put(image, kind: .image, namespace: b.namespace, name: b.image, in: tx)
-                }
-                out.append(b)
-            }
-            return out
-        }
-    }
 
     /// Starts the builds that were queued when the engine last stopped.
     public func resume() throws {
         // Secret values are known before anything can be logged.
-        try loadRedactions()
-        schedule()
-        startGitPolling()
-        startEventExpiry()
-        startBuildRunExpiry()
-        Task { await resumeWatches() }
+        try SecretService.loadRedactions(self)
+        BuildRunner.schedule(self)
+        SourceWatchService.startGitPolling(self)
+        EventService.startEventExpiry(self)
+        BuildRunService.startBuildRunExpiry(self)
+        Task { await SourceWatchService.resumeWatches(self) }
     }
 
     // MARK: Sessions
@@ -234,56 +138,11 @@ public actor Engine {
         sessions.close(session)
     }
 
-    /// Waits until no build is running or queued (the embedded engine's end of input: the
-    /// process is about to go, and builds would be abandoned).
-    public func waitForIdle() async {
-        while let key = scheduler.running.keys.first ?? scheduler.queue.first {
-            _ = try? await wait(for: key, timeout: nil)  // a build deleted meanwhile is done too
-            if scheduler.running[key] == nil { scheduler.unqueue(key) }  // still queued: scheduling stopped
-        }
-    }
 
-    /// Waits until every build in `keys` has finished (or is gone with its image).
-    public func waitForBuilds(_ keys: Set<BuildKey>) async {
-        for key in keys.sorted(by: { ($0.namespace, $0.image, $0.number) < ($1.namespace, $1.image, $1.number) }) {
-            _ = try? await wait(for: key, timeout: nil)  // NotFound: deleted with its image, which ends it too
-        }
-    }
 
-    /// What the engine is doing: for `engine status`, and to know when it may stop.
-    public struct Activity: Sendable {
-        public var running: [(key: BuildKey, phase: String)]
-        public var queued: Int
-        /// Whether it polls git sources (branches and tags).
-        public var pollsGit: Bool
-        /// Local folders it watches.
-        public var watchedFolders: Int
-        /// Work that needs the engine to stay up with no client: git sources it polls, folders
-        /// it watches.
-        public var standingWork: Bool { pollsGit || watchedFolders > 0 }
-        public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
-    }
 
-    public func activity() -> Activity {
-        let polled = options.gitPollInterval != nil && ((try? loadImages()) ?? [:]).values.contains {  // a hint for idle exit: unreadable images are not polled either
-            $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
-        }
-        return Activity(running: scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
-                        queued: scheduler.queue.count, pollsGit: polled, watchedFolders: watchers.count)
-    }
 
-    /// Starts no more queued builds (they run at the next start); cancels the running ones too
-    /// when `cancelRunning`. Used when the engine is told to stop.
-    public func stopScheduling(cancelRunning: Bool) {
-        scheduler.stop(cancelMessage: cancelRunning ? "canceled: the engine was stopped with --now; trigger the image to build again" : nil)
-    }
 
-    /// Returns once no build is running.
-    public func waitForRunningBuilds() async {
-        while let key = scheduler.running.keys.first {
-            _ = try? await wait(for: key, timeout: nil)  // deleted meanwhile: finished too
-        }
-    }
 
     // MARK: Events
 
@@ -322,33 +181,7 @@ public actor Engine {
         try change { _, batch in body(batch) }
     }
 
-    /// A page of events; those past `--event-ttl` are never listed, whether or not they have
-    /// been deleted yet.
-    public func events(_ query: StateStore.EventQuery) throws -> (events: [SystemEvent], more: Bool) {
-        var q = query
-        let oldest = Date().addingTimeInterval(-options.eventTTL)
-        q.since = max(q.since ?? oldest, oldest)
-        return try store.events(q)
-    }
 
-    /// Deletes expired events now (catching up at start, before any client is served), then
-    /// as they expire.
-    func startEventExpiry() {
-        let ttl = options.eventTTL
-        let store = self.store
-        // A failed delete (a full disk) is tried again by the loop; listing hides expired events anyway.
-        _ = try? store.deleteEvents(lastSeenBefore: Date().addingTimeInterval(-ttl))  // see above
-        expiryTask = Task.detached(priority: .background) {
-            // Often enough that an event is gone soon after its time; at most once a minute.
-            let every = min(max(ttl / 4, 0.1), 60)
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(every))  // cancellation ends the loop
-                let cutoff = Date().addingTimeInterval(-ttl)
-                // A failed delete (a full disk) is tried again next time; listing hides expired events anyway.
-                _ = try? await BlockingWork.run { try store.deleteEvents(lastSeenBefore: cutoff) }  // see above
-            }
-        }
-    }
 
     // MARK: Helpers
 

@@ -49,8 +49,7 @@ final class EngineServer: Sendable {
         self.options = options
         state.withLock { $0.interruptedNotice = SlipwayServer.interruptedNotices(engine) }
         context = ServerContext(engine: engine, maxMessageSize: options.maxMessageSize)
-        var r = MethodTable.makeRegistry(context)
-        r.around = MethodTable.attribution(context)
+        let r = MethodTable.makeRegistry(context)
         registry = r
     }
 

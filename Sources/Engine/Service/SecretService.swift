@@ -1,33 +1,16 @@
 import SlipwayProtocol
 import BuildRuntime
 import Foundation
-import Synchronization
 
-/// Hides secret values in anything the engine writes or says: log lines and error messages.
-final class SecretRedactor: Sendable {
-    private let values = Mutex<Set<String>>([])
+/// Secrets: their values kept apart from their records, git credentials for a URL, and the
+/// redaction of their values.
+///
+/// Its functions take the engine they work for (`isolated`: they run on it, and use its
+/// shared state); the `Engine` is the facade that routes the public calls here.
+enum SecretService {
+    static func secretValuesPath(_ engine: Engine, _ ns: String, _ name: String) -> String { engine.path("secrets", ns, name + ".json") }
 
-    func add(_ v: [String]) { values.withLock { $0.formUnion(v) } }
-    func remove(_ v: [String]) { values.withLock { $0.subtract(v) } }
-
-    func redact(_ text: String) -> String {
-        let vs = values.withLock { $0 }
-        guard !vs.isEmpty else { return text }
-        var out = text
-        for v in vs where out.contains(v) { out = out.replacingOccurrences(of: v, with: "***") }
-        return out
-    }
-}
-
-extension Engine {
-    var secretsDirectory: String { path("secrets") }
-
-    /// `text` with every stored secret value replaced by `***` (what logs and errors get).
-    public nonisolated func redact(_ text: String) -> String { redactor.redact(text) }
-
-    nonisolated func secretValuesPath(_ ns: String, _ name: String) -> String { path("secrets", ns, name + ".json") }
-
-    public func createSecret(_ spec: SecretSpec) throws -> SecretInfo {
+    static func createSecret(_ engine: isolated Engine, _ spec: SecretSpec) async throws -> SecretInfo {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
         try Validation.name(spec.name, field: "name", kind: "secret")
@@ -35,7 +18,15 @@ extension Engine {
         guard given == 1 else {
             throw EngineError.invalid("a secret needs exactly one of registry, dockerConfig or git (it has \(given))", field: "registry")
         }
-        if try store.object(SecretInfo.self, kind: .secret, namespace: ns, name: spec.name) != nil {
+        // A docker config file the client names is read off the actor, before anything is
+        // checked against the state (which the read's suspension could see change).
+        var dockerConfigData: Data?
+        if let d = spec.dockerConfig {
+            try SourceService.checkAllowed(engine, d.path, field: "dockerConfig.path")
+            let path = d.path
+            if path.hasPrefix("/") { dockerConfigData = try await BlockingWork.run { FileManager.default.contents(atPath: path) } }
+        }
+        if try engine.store.object(SecretInfo.self, kind: .secret, namespace: ns, name: spec.name) != nil {
             throw EngineError.alreadyExists("secret", spec.name, namespace: ns)
         }
         var info = SecretInfo(name: spec.name, namespace: ns, type: .registry, created: Timestamp.now())
@@ -52,17 +43,15 @@ extension Engine {
             values.username = r.username
             values.password = r.password
             values.caCert = r.caCert
-        } else if let d = spec.dockerConfig {
-            try checkAllowed(d.path, field: "dockerConfig.path")
-            guard d.path.hasPrefix("/"), let data = FileManager.default.contents(atPath: d.path),
-                let file = DockerConfigFile.parse(data), file.auths != nil || file.credHelpers != nil
+        } else if spec.dockerConfig != nil {
+            guard let data = dockerConfigData, let file = DockerConfigFile.parse(data), file.auths != nil || file.credHelpers != nil
             else {
                 throw EngineError.invalid("dockerConfig.path must be an absolute path to a readable docker config.json with 'auths'", field: "dockerConfig.path")
             }
             info.type = .dockerConfig
             values.dockerConfig = String(decoding: data, as: UTF8.self)
         } else if let g = spec.git {
-            try mapped { try GitClient.validate(url: g.url, field: "git.url") }
+            try engine.mapped { try GitClient.validate(url: g.url, field: "git.url") }
             guard CredentialScope(g.url) != nil else {
                 throw EngineError.invalid("git.url '\(PathSyntax.shortened(g.url))' must be an https://, http://, ssh:// or git:// URL, or user@host:path; credentials are sent only to that scheme, host and port",
                                           field: "git.url")
@@ -81,64 +70,64 @@ extension Engine {
                 values.password = p
             }
         }
-        redactor.add(values.all)  // from now on, nothing Slipway says can show them
-        try writeSecretValues(values, ns, spec.name)
+        engine.redactor.add(values.all)  // from now on, nothing Slipway says can show them
+        try writeSecretValues(engine, values, ns, spec.name)
         do {
-            try change { tx, events in
-                guard try store.insert(info, kind: .secret, namespace: ns, name: spec.name, in: tx) else {
+            try engine.change { tx, events in
+                guard try engine.store.insert(info, kind: .secret, namespace: ns, name: spec.name, in: tx) else {
                     throw EngineError.alreadyExists("secret", spec.name, namespace: ns)
                 }
                 events.add(.Normal, "Created", "Secret \(spec.name) created (\(info.type.rawValue))", object: .init(kind: "Secret", namespace: ns, name: spec.name))
             }
         } catch {
-            unlink(secretValuesPath(ns, spec.name))  // the secret was not stored, so neither are its values
+            unlink(secretValuesPath(engine, ns, spec.name))  // the secret was not stored, so neither are its values
             throw error
         }
         return info
     }
 
-    public nonisolated func secrets(namespace: String) throws -> [SecretInfo] {
-        try store.objects(SecretInfo.self, kind: .secret, namespace: namespace)
+    static func secrets(_ engine: Engine, namespace: String) throws -> [SecretInfo] {
+        try engine.store.objects(SecretInfo.self, kind: .secret, namespace: namespace)
     }
 
-    public func deleteSecret(namespace: String, name: String) throws {
-        guard try store.object(SecretInfo.self, kind: .secret, namespace: namespace, name: name) != nil else {
+    static func deleteSecret(_ engine: isolated Engine, namespace: String, name: String) throws {
+        guard try engine.store.object(SecretInfo.self, kind: .secret, namespace: namespace, name: name) != nil else {
             throw EngineError.notFound("secret", name, namespace: namespace, hint: "list secrets with secret/list")
         }
-        try change { tx, events in
-            try store.delete(kind: .secret, namespace: namespace, name: name, in: tx)
+        try engine.change { tx, events in
+            try engine.store.delete(kind: .secret, namespace: namespace, name: name, in: tx)
             events.add(.Normal, "Deleted", "Secret \(name) deleted", object: .init(kind: "Secret", namespace: namespace, name: name))
         }
-        guard unlink(secretValuesPath(namespace, name)) == 0 || errno == ENOENT else {
+        guard unlink(secretValuesPath(engine, namespace, name)) == 0 || errno == ENOENT else {
             throw EngineError.internal("secret \(name) was deleted, but its values file could not be removed: \(String(cString: strerror(errno)))")
         }
     }
 
     /// The credentials of the git secret whose scope covers `url` (the same scheme, host and
     /// port, and a path prefix of whole segments), the most specific one when several do.
-    func gitCredentials(for url: String, namespace: String) throws -> GitCredentials? {
+    static func gitCredentials(_ engine: isolated Engine, for url: String, namespace: String) throws -> GitCredentials? {
         guard let target = CredentialScope(url) else { return nil }  // file:// and other local remotes take no credentials
-        let match = try secrets(namespace: namespace)
+        let match = try secrets(engine, namespace: namespace)
             .compactMap { s -> (SecretInfo, CredentialScope)? in
                 guard s.type == .gitBasic || s.type == .gitSSH, let scope = s.url.flatMap(CredentialScope.init), scope.covers(target) else { return nil }
                 return (s, scope)
             }
             .max { $0.1.path.count < $1.1.path.count }?.0
-        guard let match, let v = try readSecretValues(namespace, match.name) else { return nil }
+        guard let match, let v = try readSecretValues(engine, namespace, match.name) else { return nil }
         if let key = v.sshKey { return .sshKey(key) }
         return .basic(username: v.username ?? "", password: v.password ?? "")
     }
 
     /// Writes a secret's values to a new 0600 file, whole or not at all (a temporary file
     /// renamed into place).
-    private func writeSecretValues(_ v: SecretValues, _ ns: String, _ name: String) throws {
-        let dir = path("secrets", ns)
-        mkdir(secretsDirectory, 0o700)  // EEXIST is fine; any other failure shows at open below
+    private static func writeSecretValues(_ engine: isolated Engine, _ v: SecretValues, _ ns: String, _ name: String) throws {
+        let dir = engine.path("secrets", ns)
+        mkdir(engine.secretsDirectory, 0o700)  // EEXIST is fine; any other failure shows at open below
         mkdir(dir, 0o700)
-        let file = secretValuesPath(ns, name)
+        let file = secretValuesPath(engine, ns, name)
         let temp = file + ".tmp-" + UUID().uuidString
         func failure() -> EngineError {
-            errno == ENOSPC ? noSpace() : EngineError.internal("cannot store the secret: \(String(cString: strerror(errno)))")
+            errno == ENOSPC ? engine.noSpace() : EngineError.internal("cannot store the secret: \(String(cString: strerror(errno)))")
         }
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure() }
@@ -151,19 +140,19 @@ extension Engine {
         }
     }
 
-    nonisolated func readSecretValues(_ ns: String, _ name: String) throws -> SecretValues? {
-        guard let data = FileManager.default.contents(atPath: secretValuesPath(ns, name)) else { return nil }
+    static func readSecretValues(_ engine: Engine, _ ns: String, _ name: String) throws -> SecretValues? {
+        guard let data = FileManager.default.contents(atPath: secretValuesPath(engine, ns, name)) else { return nil }
         return try JSONDecoder().decode(SecretValues.self, from: data)
     }
 
     /// Loads every stored secret value into the redactor (at start-up).
-    func loadRedactions() throws {
-        for info in try store.objects(SecretInfo.self, kind: .secret) {
-            guard let v = try readSecretValues(info.namespace, info.name) else {
-                report("the values of secret \(info.namespace)/\(info.name) are missing; recreate the secret")
+    static func loadRedactions(_ engine: isolated Engine) throws {
+        for info in try engine.store.objects(SecretInfo.self, kind: .secret) {
+            guard let v = try readSecretValues(engine, info.namespace, info.name) else {
+                engine.report("the values of secret \(info.namespace)/\(info.name) are missing; recreate the secret")
                 continue
             }
-            redactor.add(v.all)
+            engine.redactor.add(v.all)
         }
     }
 }

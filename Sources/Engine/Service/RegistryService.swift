@@ -3,48 +3,21 @@ import BuildRuntime
 import Foundation
 import Synchronization
 
-/// Pushes a built image from its staging layout to the registry an image's tag names. Made on
-/// the engine actor from the image alone (no I/O); credentials are resolved when it runs, off
-/// the actor, so a credential helper never blocks a request and its failure fails the build.
-struct RegistryPush: Sendable {
-    let host: String
-    let namespace: String
-    let repository: String
-    let tags: [String]
-    /// Repositories of the same registry that may hold blobs to mount (the run image's).
-    let mountFrom: [String]
-
-    /// Pushes and returns `host/repository@digest`.
-    func run(engine: Engine, layout: String, digest: Digest, log: @escaping @Sendable (String) -> Void) async throws -> String {
-        let client = try await engine.registryClient(host: host, namespace: namespace)
-        let image = try await BlockingWork.run {
-            try OCIImage.load(digest, from: try OCILayout(path: layout, create: false).store)
-        }
-        log("Pushing to \(host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
-        // Layers travel compressed; one compressed for an earlier push is looked up, not made again.
-        let compressor = LayerCompressor(store: engine.images.content, algorithm: engine.options.layerCompression,
-                                         level: engine.options.layerCompressionLevel)
-        let result = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, compressor: compressor, log: log)
-        if compressor.algorithm != .none {
-            log("Layers compressed with \(compressor.algorithm.rawValue) (level \(compressor.level)): \(result.compressed) now, the others found from earlier pushes or already compressed")
-        }
-        log("*** Pushed \(host)/\(repository)@\(result.digest): \(result.uploaded) blob(s) uploaded")
-        let pushed = result.digest
-        return "\(host)/\(repository)@\(pushed)"
-    }
-}
-
-extension Engine {
+/// Registries: where a build is pushed, with what credentials and trust.
+///
+/// Its functions take the engine they work for (`isolated`: they run on it, and use its
+/// shared state); the `Engine` is the facade that routes the public calls here.
+enum RegistryService {
     /// The push a build of `image` ends with, or nil when its tag is an OCI layout.
-    func registryPush(for image: Image, build number: Int) throws -> RegistryPush? {
-        guard case .registry(let host, let repository, let tag, _) = try parseTag(image.tag, field: "tag") else { return nil }
+    static func registryPush(_ engine: isolated Engine, for image: Image, build number: Int) throws -> RegistryPush? {
+        guard case .registry(let host, let repository, let tag, _) = try SourceService.parseTag(engine, image.tag, field: "tag") else { return nil }
         let baseTag = tag ?? ImageReference.defaultTag
         var tags = [baseTag, Self.buildNumberTag(baseTag, number: number, date: Date())]
         for t in image.additionalTags {
-            if case .registry(let h, let r, let extra?, _) = try parseTag(t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
+            if case .registry(let h, let r, let extra?, _) = try SourceService.parseTag(engine, t, field: "additionalTags"), h == host, r == repository { tags.append(extra) }
         }
         var mountFrom: [String] = []
-        if let b = try builderIfExists(image.builder, namespace: image.namespace), let stack = try resolveStatus(of: b).stack,
+        if let b = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace), let stack = try BuilderService.resolveStatus(engine, of: b).stack,
             case .registry(let runHost, let runRepo, _, _)? = try? ImageReference.parse(stack.runImage, field: "runImage"), runHost == host  // unparsable: nothing to mount from
         {
             mountFrom.append(runRepo)  // an optimisation only: without a run image to mount from, blobs are uploaded
@@ -73,24 +46,24 @@ extension Engine {
     }
 
     /// A client for `host` with the namespace's credentials for it.
-    nonisolated func registryClient(host: String, namespace: String) async throws -> RegistryClient {
-        let insecure = options.insecureRegistries.contains(host)
-        return RegistryClient(host: host, insecure: insecure, credentials: try await registryCredentials(host: host, namespace: namespace),
-                              insecureHosts: Set(options.insecureRegistries), trustedCertificates: try registryTrust(host: host, namespace: namespace))
+    static func registryClient(_ engine: Engine, host: String, namespace: String) async throws -> RegistryClient {
+        let insecure = engine.options.insecureRegistries.contains(host)
+        return RegistryClient(host: host, insecure: insecure, credentials: try await registryCredentials(engine, host: host, namespace: namespace),
+                              insecureHosts: Set(engine.options.insecureRegistries), trustedCertificates: try await registryTrust(engine, host: host, namespace: namespace))
     }
 
     /// CA certificates trusted for `host` besides the system's: `--registry-ca`, and the
     /// `caCert` of the namespace's registry secrets for it. Nil when there are none.
-    nonisolated func registryTrust(host: String, namespace: String) throws -> Data? {
+    static func registryTrust(_ engine: Engine, host: String, namespace: String) async throws -> Data? {
         var pem = Data()
-        if let file = options.registryCAFile {
-            guard let d = FileManager.default.contents(atPath: file) else {
+        if let file = engine.options.registryCAFile {
+            guard let d = try await BlockingWork.run({ FileManager.default.contents(atPath: file) }) else {
                 throw EngineError(.unavailable, "the --registry-ca file \(file) cannot be read; restore it or restart the engine without it")
             }
             pem += d + Data("\n".utf8)
         }
-        for s in try secrets(namespace: namespace) where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
-            if let ca = try readSecretValues(namespace, s.name)?.caCert { pem += Data(ca.utf8) + Data("\n".utf8) }
+        for s in try SecretService.secrets(engine, namespace: namespace) where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
+            if let ca = try SecretService.readSecretValues(engine, namespace, s.name)?.caCert { pem += Data(ca.utf8) + Data("\n".utf8) }
         }
         return pem.isEmpty ? nil : pem
     }
@@ -106,16 +79,16 @@ extension Engine {
 
     /// Credentials for `host`: a registry secret for it, else a docker config secret, else the
     /// server user's ~/.docker/config.json.
-    nonisolated func registryCredentials(host: String, namespace: String) async throws -> RegistryCredentials? {
-        let secrets = try secrets(namespace: namespace)
+    static func registryCredentials(_ engine: Engine, host: String, namespace: String) async throws -> RegistryCredentials? {
+        let secrets = try SecretService.secrets(engine, namespace: namespace)
         for s in secrets where s.type == .registry && CredentialScope.registryServer(s.server ?? "", matches: host) {
-            if let v = try readSecretValues(namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }
+            if let v = try SecretService.readSecretValues(engine, namespace, s.name), let u = v.username, let p = v.password { return RegistryCredentials(username: u, password: p) }
         }
         var configs: [String] = []
         for s in secrets where s.type == .dockerConfig {
-            if let config = try readSecretValues(namespace, s.name)?.dockerConfig { configs.append(config) }
+            if let config = try SecretService.readSecretValues(engine, namespace, s.name)?.dockerConfig { configs.append(config) }
         }
-        if let home = ProcessInfo.processInfo.environment["HOME"], let d = FileManager.default.contents(atPath: home + "/.docker/config.json") {
+        if let home = ProcessInfo.processInfo.environment["HOME"], let d = try await BlockingWork.run({ FileManager.default.contents(atPath: home + "/.docker/config.json") }) {
             configs.append(String(decoding: d, as: UTF8.self))
         }
         for config in configs {
@@ -132,6 +105,37 @@ extension Engine {
             return RegistryCredentials(username: found.username, password: found.password)
         }
         return nil
+    }
+}
+
+/// Pushes a built image from its staging layout to the registry an image's tag names. Made on
+/// the engine actor from the image alone (no I/O); credentials are resolved when it runs, off
+/// the actor, so a credential helper never blocks a request and its failure fails the build.
+struct RegistryPush: Sendable {
+    let host: String
+    let namespace: String
+    let repository: String
+    let tags: [String]
+    /// Repositories of the same registry that may hold blobs to mount (the run image's).
+    let mountFrom: [String]
+
+    /// Pushes and returns `host/repository@digest`.
+    func run(engine: Engine, layout: String, digest: Digest, log: @escaping @Sendable (String) -> Void) async throws -> String {
+        let client = try await RegistryService.registryClient(engine, host: host, namespace: namespace)
+        let image = try await BlockingWork.run {
+            try OCIImage.load(digest, from: try OCILayout(path: layout, create: false).store)
+        }
+        log("Pushing to \(host)/\(repository) (tags: \(tags.joined(separator: ", ")))")
+        // Layers travel compressed; one compressed for an earlier push is looked up, not made again.
+        let compressor = LayerCompressor(store: engine.images.content, algorithm: engine.options.layerCompression,
+                                         level: engine.options.layerCompressionLevel)
+        let result = try await client.push(image, repository: repository, tags: tags, mountFrom: mountFrom, compressor: compressor, log: log)
+        if compressor.algorithm != .none {
+            log("Layers compressed with \(compressor.algorithm.rawValue) (level \(compressor.level)): \(result.compressed) now, the others found from earlier pushes or already compressed")
+        }
+        log("*** Pushed \(host)/\(repository)@\(result.digest): \(result.uploaded) blob(s) uploaded")
+        let pushed = result.digest
+        return "\(host)/\(repository)@\(pushed)"
     }
 }
 

@@ -1,62 +1,28 @@
+import SlipwayProtocol
 import BuildRuntime
 import Foundation
-import SlipwayProtocol
 
-/// The roots of a garbage collection, read from the engine's state at one moment: what every
-/// image, stack, store and running build still needs.
-struct CollectionRoots: Sendable {
-    /// Blobs of the state's content store that are roots (stack images, buildpacks, source
-    /// snapshots, what running builds lease).
-    var content: [Digest] = []
-    /// Image layouts and the manifests to keep in each (those of retained builds, besides
-    /// what the layout's index tags).
-    var layouts: [String: [Digest]] = [:]
-    /// Layouts under the state directory: their unreachable blobs are swept.
-    var ownLayouts: Set<String> = []
-    /// Folders to keep, by kind: `rootfs/<hex>`, `buildpacks/<hex>`, and `ns/name` of every
-    /// image for layouts, caches and logs.
-    var rootfs: Set<String> = []
-    var buildpacks: Set<String> = []
-    var images: [String: Set<String>] = [:]
-    /// Snapshot blobs of images (for reporting usage).
-    var sources: Set<Digest> = []
-    /// Stack image blobs' roots (for reporting usage).
-    var stacks: [Digest] = []
-    /// When the oldest running build began (`BuildScheduler.Slot.leasedSince`), less the
-    /// coarseness of file times: what changed since is kept, as what changes during the
-    /// collection is. Nil when no build runs.
-    var changedSinceOldestBuild: Date?
-
-    /// How far a file's time may lag the clock the engine reads (the kernel stamps files with
-    /// a coarse clock), with room to spare.
-    static let fileTimeSlack: TimeInterval = 1
-}
-
-extension Engine {
-    /// What a collection freed (or would free), by kind: `images` (layouts of deleted images,
-    /// and blobs no retained build's image uses), `blobs` (layers, configs, manifests and
-    /// source snapshots in the content store), `stacks` (unpacked build images), `buildpacks`,
-    /// `caches`, `logs`.
-    public struct CollectionReport: Sendable, Equatable {
-        public var freed: [String: GarbageCollector.Freed]
-        public var total: GarbageCollector.Freed { freed.values.reduce(GarbageCollector.Freed(), +) }
-    }
-
+/// Garbage collection of blobs, snapshots and folders nothing refers to, one at a time, and the
+/// disk usage report.
+///
+/// Its functions take the engine they work for (`isolated`: they run on it, and use its
+/// shared state); the `Engine` is the facade that routes the public calls here.
+enum CollectionService {
     /// Mark and sweep: removes (or, with `dryRun`, counts) what no image, retained build,
     /// stack, store or running build reaches. One collection at a time.
-    public func collectGarbage(dryRun: Bool) async throws -> CollectionReport {
-        await acquireCollection()
-        defer { releaseCollection() }
+    static func collectGarbage(_ engine: isolated Engine, dryRun: Bool) async throws -> Engine.CollectionReport {
+        await acquireCollection(engine)
+        defer { releaseCollection(engine) }
         let began = Date()
-        let roots = try collectionRoots()
+        let roots = try collectionRoots(engine)
         // Blobs a running build has written, linked or reused are not reachable before its
         // layout names them: they are kept as changed since its start.
         let gc = GarbageCollector(started: min(began, roots.changedSinceOldestBuild ?? began), dryRun: dryRun)
-        let content = images.content
-        let state = stateDirectory.path
+        let content = engine.images.content
+        let state = engine.stateDirectory.path
         // What Dockerfile steps made is removed from inside their namespace when Slipway is not
         // root; a user without an id range has no such namespace, and nothing made in one (`try?`).
-        let namespace = (try? IDMapping.forCurrentUser()).map { UserNamespaceRunner(helper: options.userNamespaceHelper, mapping: $0) }  // see above
+        let namespace = (try? IDMapping.forCurrentUser()).map { UserNamespaceRunner(helper: engine.options.userNamespaceHelper, mapping: $0) }  // see above
         return try await BlockingWork.run {
             var freed: [String: GarbageCollector.Freed] = [:]
             var keep = GarbageCollector.reachable(from: roots.content, in: content)
@@ -96,69 +62,69 @@ extension Engine {
             freed["blobs"] = gc.sweepBlobs(of: content, keep: keep) + compressed.freed + trees
             freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
             freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
-            return CollectionReport(freed: freed)
+            return Engine.CollectionReport(freed: freed)
         }
     }
 
     /// Collects soon (once, however many deletions ask), after deletions and retention.
-    func scheduleCollection() {
-        guard pendingCollection == nil else { return }
-        pendingCollection = Task { [weak self] in
+    static func scheduleCollection(_ engine: isolated Engine) {
+        guard engine.pendingCollection == nil else { return }
+        engine.pendingCollection = Task { [weak engine] in
             try? await Task.sleep(for: .milliseconds(200))  // deletions that come together are collected together
-            guard let self else { return }
+            guard let engine else { return }
             do {
-                _ = try await self.collectGarbage(dryRun: false)
+                _ = try await engine.collectGarbage(dryRun: false)
             } catch {
-                self.report("garbage collection failed: \(error); it runs again after the next deletion")
+                engine.report("garbage collection failed: \(error); it runs again after the next deletion")
             }
-            await self.collectionDone()
+            await collectionDone(engine)
         }
     }
 
-    private func collectionDone() { pendingCollection = nil }
+    private static func collectionDone(_ engine: isolated Engine) { engine.pendingCollection = nil }
 
     /// One collection at a time: a second waits for the first.
-    private func acquireCollection() async {
-        guard collecting else {
-            collecting = true
+    private static func acquireCollection(_ engine: isolated Engine) async {
+        guard engine.collecting else {
+            engine.collecting = true
             return
         }
-        await withCheckedContinuation { collectionQueue.append($0) }
+        await withCheckedContinuation { engine.collectionQueue.append($0) }
     }
 
-    private func releaseCollection() {
-        if collectionQueue.isEmpty { collecting = false } else { collectionQueue.removeFirst().resume() }
+    private static func releaseCollection(_ engine: isolated Engine) {
+        if engine.collectionQueue.isEmpty { engine.collecting = false } else { engine.collectionQueue.removeFirst().resume() }
     }
 
     /// The roots, from the database and the scheduler, on the actor (one consistent view).
-    func collectionRoots() throws -> CollectionRoots {
+    static func collectionRoots(_ engine: isolated Engine) throws -> CollectionRoots {
         var r = CollectionRoots()
-        for stack in try clusterStacks() {
+        for stack in try PlatformService.clusterStacks(engine) {
             r.content += [stack.status.buildImageDigest, stack.status.runImageDigest]
             r.stacks += [stack.status.buildImageDigest, stack.status.runImageDigest]
             r.rootfs.insert(stack.status.buildImageDigest.hex)
         }
-        for store in try clusterStores() {
+        for store in try PlatformService.clusterStores(engine) {
             for bp in store.buildpacks {
                 r.content.append(bp.digest)
                 r.buildpacks.insert(bp.digest.hex)
             }
         }
-        for image in try loadImages().values {
+        for image in try engine.loadImages().values {
             r.images[image.namespace, default: []].insert(image.name)
             if let snapshot = image.source.resolved.flatMap({ Digest($0.snapshot.digest) }) {
                 r.content.append(snapshot)
                 r.sources.insert(snapshot)
             }
-            let retained = try store.builds(namespace: image.namespace, image: image.name).compactMap { $0.imageDigest.flatMap(Digest.init) }
-            var layoutPaths = [path("layouts", ".registry", image.namespace, image.name)]
+            let retained = try engine.store.builds(namespace: image.namespace, image: image.name).compactMap { $0.imageDigest.flatMap(Digest.init) }
+            var layoutPaths = [engine.path("layouts", ".registry", image.namespace, image.name)]
             if case .layout(let p, _)? = try? ImageReference.parse(image.tag, field: "tag") { layoutPaths.append(p) }  // a stored tag was valid: a registry one fails, and has no layout
             for p in layoutPaths {
                 r.layouts[p, default: []] += retained
-                if p.hasPrefix(stateDirectory.path + "/") { r.ownLayouts.insert(p) }
+                if p.hasPrefix(engine.stateDirectory.path + "/") { r.ownLayouts.insert(p) }
             }
         }
-        for slot in scheduler.running.values {
+        for slot in engine.scheduler.running.values {
             r.content += slot.leases
             let since = slot.leasedSince.addingTimeInterval(-CollectionRoots.fileTimeSlack)
             r.changedSinceOldestBuild = min(r.changedSinceOldestBuild ?? since, since)
@@ -166,29 +132,17 @@ extension Engine {
         return r
     }
 
-    nonisolated static func folders(in path: String) -> [String] {
+    static func folders(in path: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }  // no folder: nothing in it to collect or count
     }
 
-    // MARK: Usage
-
-    /// What the state directory holds, by kind, as `docker system df` shows it: how many, how
-    /// many bytes (a file with several links counted once), and how many of those bytes a
-    /// collection would give back.
-    public struct UsageRow: Sendable, Equatable {
-        public var kind: String
-        public var count: Int
-        public var bytes: Int64
-        public var reclaimable: Int64
-    }
-
-    public func diskUsage() async throws -> [UsageRow] {
-        let roots = try collectionRoots()
-        let wouldFree = try await collectGarbage(dryRun: true).freed
-        let (events, eventBytes) = try store.eventUsage()
-        let content = images.content
-        let state = stateDirectory.path
-        var rows = try await BlockingWork.run { () -> [UsageRow] in
+    static func diskUsage(_ engine: isolated Engine) async throws -> [Engine.UsageRow] {
+        let roots = try collectionRoots(engine)
+        let wouldFree = try await collectGarbage(engine, dryRun: true).freed
+        let (events, eventBytes) = try engine.store.eventUsage()
+        let content = engine.images.content
+        let state = engine.stateDirectory.path
+        var rows = try await BlockingWork.run { () -> [Engine.UsageRow] in
             let stackBlobs = GarbageCollector.reachable(from: roots.stacks, in: content)
             var layoutBlobs = Set<Digest>()
             for (path, manifests) in roots.layouts {
@@ -236,14 +190,14 @@ extension Engine {
             let logs = folderRow("logs", "logs", perNamespace: true)
             let rootfs = folderRow("stacks", "rootfs", perNamespace: false)
             let buildpacks = folderRow("buildpacks", "buildpacks", perNamespace: false)
-            func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> UsageRow { UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
+            func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> Engine.UsageRow { Engine.UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
             return [
                 row("images", images), row("layers", blobs["layers"]),
                 // A source snapshot is its manifest and the trees of its chain.
-                UsageRow(kind: "sources", count: blobs["sources"]?.count ?? 0,
+                Engine.UsageRow(kind: "sources", count: blobs["sources"]?.count ?? 0,
                          bytes: (blobs["sources"]?.bytes ?? 0) + tree(SnapshotStore(content: content).treesPath), reclaimable: 0),
-                UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
-                UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
+                Engine.UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
+                Engine.UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
                 row("caches", caches), row("logs", logs), row("unreferenced", blobs["unreferenced"]),
             ]
         }
@@ -258,7 +212,58 @@ extension Engine {
             default: break
             }
         }
-        rows.append(UsageRow(kind: "events", count: events, bytes: eventBytes, reclaimable: 0))
+        rows.append(Engine.UsageRow(kind: "events", count: events, bytes: eventBytes, reclaimable: 0))
         return rows
     }
+}
+
+extension Engine {
+    /// What a collection freed (or would free), by kind: `images` (layouts of deleted images,
+    /// and blobs no retained build's image uses), `blobs` (layers, configs, manifests and
+    /// source snapshots in the content store), `stacks` (unpacked build images), `buildpacks`,
+    /// `caches`, `logs`.
+    public struct CollectionReport: Sendable, Equatable {
+        public var freed: [String: GarbageCollector.Freed]
+        public var total: GarbageCollector.Freed { freed.values.reduce(GarbageCollector.Freed(), +) }
+    }
+
+    /// What the state directory holds, by kind, as `docker system df` shows it: how many, how
+    /// many bytes (a file with several links counted once), and how many of those bytes a
+    /// collection would give back.
+    public struct UsageRow: Sendable, Equatable {
+        public var kind: String
+        public var count: Int
+        public var bytes: Int64
+        public var reclaimable: Int64
+    }
+}
+
+/// The roots of a garbage collection, read from the engine's state at one moment: what every
+/// image, stack, store and running build still needs.
+struct CollectionRoots: Sendable {
+    /// Blobs of the state's content store that are roots (stack images, buildpacks, source
+    /// snapshots, what running builds lease).
+    var content: [Digest] = []
+    /// Image layouts and the manifests to keep in each (those of retained builds, besides
+    /// what the layout's index tags).
+    var layouts: [String: [Digest]] = [:]
+    /// Layouts under the state directory: their unreachable blobs are swept.
+    var ownLayouts: Set<String> = []
+    /// Folders to keep, by kind: `rootfs/<hex>`, `buildpacks/<hex>`, and `ns/name` of every
+    /// image for layouts, caches and logs.
+    var rootfs: Set<String> = []
+    var buildpacks: Set<String> = []
+    var images: [String: Set<String>] = [:]
+    /// Snapshot blobs of images (for reporting usage).
+    var sources: Set<Digest> = []
+    /// Stack image blobs' roots (for reporting usage).
+    var stacks: [Digest] = []
+    /// When the oldest running build began (`BuildScheduler.Slot.leasedSince`), less the
+    /// coarseness of file times: what changed since is kept, as what changes during the
+    /// collection is. Nil when no build runs.
+    var changedSinceOldestBuild: Date?
+
+    /// How far a file's time may lag the clock the engine reads (the kernel stamps files with
+    /// a coarse clock), with room to spare.
+    static let fileTimeSlack: TimeInterval = 1
 }
