@@ -362,7 +362,6 @@ public final class Connection: Sendable {
             output.send(OutgoingMessage.notification(method: "$/logTrace", params: .object(o)))
         }
         let errorMapper = self.errorMapper
-        let around = registry.around
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
@@ -378,11 +377,7 @@ public final class Connection: Sendable {
                     result = .failure(.cancelled)
                 } else {
                     do {
-                        if let around {
-                            result = .success(try await around(context) { try await entry.handler(params, context) })
-                        } else {
-                            result = .success(try await entry.handler(params, context))
-                        }
+                        result = .success(try await entry.handler(params, context))
                     } catch let e as ResponseError {
                         result = .failure(e)
                     } catch is CancellationError {

@@ -66,11 +66,6 @@ public struct MethodRegistry: Sendable {
     private(set) var requests: [String: RequestEntry] = [:]
     private(set) var notifications: [String: RawNotificationHandler] = [:]
 
-    /// Runs around every request handler (the layer above sets context for the work a request
-    /// does, such as which session it is for).
-    public typealias Around = @Sendable (RequestContext, @Sendable () async throws -> JSONValue) async throws -> JSONValue
-    public var around: Around?
-
     public init() {}
 
     /// Names of every request method, sorted.

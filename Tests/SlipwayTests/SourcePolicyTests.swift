@@ -53,6 +53,32 @@ import TestSupport
             #expect(r["error"]?["code"] == 1007, "\(method): \(JSONWriter.string(r))")
         }
     }
+
+    /// A local source that holds the state directory, or lies inside it, is refused before
+    /// anything is snapshotted: such a snapshot took in Slipway's own files, which each build
+    /// adds to, and grew until its paths were too long.
+    @Test func aSourceThatHoldsTheStateDirectoryIsRefused() async throws {
+        let holder = TempDir("holder")
+        try FileManager.default.createDirectory(atPath: holder.path + "/app", withIntermediateDirectories: true)
+        try "web: true\n".write(toFile: holder.path + "/app/Procfile", atomically: false, encoding: .utf8)
+        let c = try SlipwayClient(stateDir: holder.path + "/state")
+        try await c.setUpDefaultBuilder()
+        let refused: [(String, String, String)] = [
+            ("image/create", holder.path, "holds Slipway's state directory"),
+            ("image/create", holder.path + "/state/logs", "is inside Slipway's state directory"),
+            ("buildrun/submit", holder.path, "holds Slipway's state directory"),
+        ]
+        for (method, path, says) in refused {
+            let r = try await c.request(method, ["name": "app", "source": ["local": ["path": .string(path)]]])
+            #expect(r["error"]?["code"] == -32602, "\(method) \(path): \(JSONWriter.string(r))")
+            #expect(r["error"]?["data"]?["field"] == "source.local.path", "\(JSONWriter.string(r))")
+            #expect(r["error"]?["message"]?.stringValue?.contains(says) == true, "\(JSONWriter.string(r))")
+        }
+        #expect(try await c.call("image/list")["images"]?.arrayValue?.isEmpty == true)
+        #expect(try await c.call("buildrun/list")["buildruns"]?.arrayValue?.isEmpty == true)
+        // A folder beside the state is a source like any other.
+        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(holder.path + "/app")]]])
+    }
 }
 
 enum PathSyntaxTestHelper {

@@ -66,6 +66,7 @@ enum SourceService {
             // The policy applies to the folder the build will read: after subPath, symlinks resolved.
             let sub = try engine.mapped { try SourceSnapshotter.normalizeSubPath(source.subPath) }
             try checkAllowed(engine, local.path + (sub.map { "/" + $0 } ?? ""), field: "source.local.path")
+            try checkApartFromState(engine, local.path + (sub.map { "/" + $0 } ?? ""), field: "source.local.path")
             let path = local.path
             let snap = try await BlockingWork.run {
                 do { return try snapshotter.snapshot(localPath: path, subPath: sub) } catch let e as RuntimeError { throw EngineError(e) }
@@ -130,6 +131,23 @@ enum SourceService {
             throw EngineError.invalid("'\(shown)' does not exist or cannot be read", field: field)
         }
         guard isInside(real) else { throw denied }
+    }
+
+    /// Refuses a local source that holds the state directory or lies inside it: its snapshot
+    /// would take in Slipway's own files, which every build adds to (a snapshot of a folder
+    /// holding the state grew until paths were too long, gigabytes written on the way).
+    static func checkApartFromState(_ engine: Engine, _ path: String, field: String) throws {
+        guard let real = SourceSnapshotter.realPath(path) else { return }  // a path that does not exist is said by the snapshot
+        let source = PathSyntax.components(real), state = PathSyntax.components(engine.stateDirectory.path)
+        let shown = PathSyntax.shortened(path)
+        if source.count <= state.count, Array(state.prefix(source.count)) == source {
+            throw EngineError.invalid(
+                "'\(shown)' holds Slipway's state directory (\(engine.stateDirectory.path)), which every build writes to; give a folder that does not contain it, or keep the state elsewhere (--state-dir or SLIPWAY_HOME)",
+                field: field)
+        }
+        if source.count > state.count, Array(source.prefix(state.count)) == state {
+            throw EngineError.invalid("'\(shown)' is inside Slipway's state directory (\(engine.stateDirectory.path)); give a folder of your own", field: field)
+        }
     }
 
     /// Resolves a git revision and snapshots the tree of its commit.
