@@ -127,7 +127,7 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: kept) == [])
     }
 
-    /// A step folder a dead build left (`DockerfileBuilder.collect` sweeps `.steps/*`) went at
+    /// A step folder a dead build left (`DockerfileStateCollector` sweeps `.steps/*`) went at
     /// every collection through `GarbageCollector.remove`, which measured it and then removed
     /// it recursively: out of stack, so every `system/gc` crashed the engine.
     @Test func aGarbageCollectionRemovesADeepLeftoverStepFolder() throws {
@@ -145,7 +145,7 @@ import TestSupport
         #expect(gc.remove(shallow).count == 1)
         #expect(access(shallow, F_OK) != 0)
 
-        let (_, freed) = DockerfileBuilder.collect(root: root, keep: [], images: [:], with: gc)
+        let (_, freed) = DockerfileStateCollector(root: root, images: [:]).collect(keeping: [], with: gc)
         #expect(freed.count == 1)
         #expect(access(step, F_OK) != 0)
     }

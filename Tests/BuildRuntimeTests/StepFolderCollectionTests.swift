@@ -20,7 +20,7 @@ import TestSupport
         #expect(await made.wait() == 0)
         let gc = GarbageCollector(started: Date().addingTimeInterval(5), dryRun: false)
         // On a thread of its own, as the engine runs a collection (it waits for the namespace's rm).
-        let result = try await BlockingWork.run { DockerfileBuilder.collect(root: root.path + "/dockerfile", keep: [], images: [:], with: gc, namespace: namespace) }
+        let result = try await BlockingWork.run { DockerfileStateCollector(root: root.path + "/dockerfile", images: [:], namespace: namespace).collect(keeping: [], with: gc) }
         #expect(!FileManager.default.fileExists(atPath: folder), "the layer folder is gone")
         #expect(result.freed.count >= 1, "\(result.freed)")
     }

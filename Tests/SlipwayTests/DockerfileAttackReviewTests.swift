@@ -163,7 +163,7 @@ struct DockerfileAttackReviewTests {
         }
         let step = try #require(running, "the step never wrote /before")
         let collector = GarbageCollector(dryRun: false)
-        _ = DockerfileBuilder.collect(root: f.state.path + "/dockerfile", keep: [], images: [:], with: collector)
+        _ = DockerfileStateCollector(root: f.state.path + "/dockerfile", images: [:]).collect(keeping: [], with: collector)
         #expect(FileManager.default.fileExists(atPath: steps + "/" + step + "/upper/before"), "a collection removed the folder of a running step")
         let result = await build.result
         guard case .success = result else {

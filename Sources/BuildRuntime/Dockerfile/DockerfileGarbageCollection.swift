@@ -1,22 +1,54 @@
 import Foundation
 
-/// The Dockerfile builder's part of a garbage collection of the state directory
-/// (`<state>/dockerfile`), and what its step records keep for a namespace's storage quota.
+/// How long the Dockerfile builder's records outlive their last use, and what its step records
+/// keep for a namespace's storage quota.
 extension DockerfileBuilder {
     /// How long a step's cache record, and a base image's unpacked folder, outlive their last use.
     public static let cacheLifetime: TimeInterval = 7 * 86400
 
-    /// For a garbage collection of the state directory: the layer blobs Dockerfile step records
-    /// still name (kept, with their folders, for `cacheLifetime` after their last use), and
-    /// what removing the rest freed: stale records and those of deleted images, contexts and
-    /// cache mounts of namespaces with no image left, layer folders no record or kept image
-    /// names, base folders unused for `cacheLifetime`, and the step folders of builds that
-    /// died. `keep` holds the blobs the collection keeps anyway; `images` the names of the
-    /// images that still exist, by namespace.
+    /// The layers the step records under `folder` (a namespace's, by image) name: what the
+    /// namespace's Dockerfile builds keep, for its storage quota. A record that cannot be read
+    /// names nothing.
+    public static func layersNamed(byRecordsUnder folder: String) -> Set<Digest> {
+        var found = Set<Digest>()
+        let fm = FileManager.default
+        // A folder that cannot be listed names nothing (`try?`), as a record that cannot be read.
+        for image in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: folder + "/" + image)) ?? [] where name.hasSuffix(".json") {
+                if let data = fm.contents(atPath: folder + "/" + image + "/" + name), let r = try? JSONDecoder().decode(DockerfileLayerStore.CacheRecord.self, from: data) {
+                    found.insert(r.diffID)
+                }
+            }
+        }
+        return found
+    }
+}
+
+/// The Dockerfile builder's part of a garbage collection of the state directory
+/// (`<state>/dockerfile`), run among the engine's other collectors.
+public struct DockerfileStateCollector: StateCollector {
+    /// `<state>/dockerfile`.
+    public let root: String
+    /// The names of the images that still exist, by namespace.
+    public let images: [String: Set<String>]
     /// A user that is not root cannot remove what steps made (ids of their range): `namespace`
     /// removes that from inside the step namespace.
-    public static func collect(root: String, keep: Set<Digest>, images: [String: Set<String>], with collector: GarbageCollector,
-                               namespace: UserNamespaceRunner? = nil) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
+    public let namespace: UserNamespaceRunner?
+    public var reportedAs: String { "dockerfile" }
+
+    public init(root: String, images: [String: Set<String>], namespace: UserNamespaceRunner? = nil) {
+        self.root = root
+        self.images = images
+        self.namespace = namespace
+    }
+
+    /// For a garbage collection of the state directory: the layer blobs Dockerfile step records
+    /// still name (kept, with their folders, for `DockerfileBuilder.cacheLifetime` after their last use), and
+    /// what removing the rest freed: stale records and those of deleted images, contexts and
+    /// cache mounts of namespaces with no image left, layer folders no record or kept image
+    /// names, base folders unused for that long, and the step folders of builds that
+    /// died. `keep` holds the blobs the collection keeps anyway.
+    public func collect(keeping keep: Set<Digest>, with collector: GarbageCollector) -> (keep: Set<Digest>, freed: GarbageCollector.Freed) {
         var kept = Set<Digest>()
         var freed = GarbageCollector.Freed()
         // `gc.remove`, then, for a folder it could not remove (and may), the namespace's root.
@@ -38,7 +70,7 @@ extension DockerfileBuilder {
         let gc = Remover(collector: collector, namespace: namespace)
         let fm = FileManager.default
         let layers = root + "/layers"
-        let expired = collector.started.addingTimeInterval(-cacheLifetime)
+        let expired = collector.started.addingTimeInterval(-DockerfileBuilder.cacheLifetime)
         func modified(_ path: String) -> Date {
             var st = stat()
             return lstat(path, &st) == 0 ? GarbageCollector.modified(st) : .distantPast
@@ -109,22 +141,5 @@ extension DockerfileBuilder {
             }
         }
         return (kept, freed)
-    }
-
-    /// The layers the step records under `folder` (a namespace's, by image) name: what the
-    /// namespace's Dockerfile builds keep, for its storage quota. A record that cannot be read
-    /// names nothing.
-    public static func layersNamed(byRecordsUnder folder: String) -> Set<Digest> {
-        var found = Set<Digest>()
-        let fm = FileManager.default
-        // A folder that cannot be listed names nothing (`try?`), as a record that cannot be read.
-        for image in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] {
-            for name in (try? fm.contentsOfDirectory(atPath: folder + "/" + image)) ?? [] where name.hasSuffix(".json") {
-                if let data = fm.contents(atPath: folder + "/" + image + "/" + name), let r = try? JSONDecoder().decode(DockerfileLayerStore.CacheRecord.self, from: data) {
-                    found.insert(r.diffID)
-                }
-            }
-        }
-        return found
     }
 }

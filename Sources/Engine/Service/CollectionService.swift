@@ -50,16 +50,20 @@ enum CollectionService {
                 }
                 freed[kind] = f
             }
-            // Dockerfile step layers stay while a step record names them.
-            let dockerfile = DockerfileBuilder.collect(root: state + "/dockerfile", keep: keep, images: roots.images, with: gc, namespace: namespace)
-            keep.formUnion(dockerfile.keep)
-            freed["dockerfile"] = dockerfile.freed
-            // Layers compressed for pushes stay as long as the layers they were made from.
-            let compressed = LayerCompressor.collect(in: content, keepingLayers: keep, with: gc)
-            keep.formUnion(compressed.keep)
-            // Snapshot trees stay while a kept snapshot's chain uses them.
-            let trees = SnapshotStore(content: content).collect(keep: keep, with: gc)
-            freed["blobs"] = gc.sweepBlobs(of: content, keep: keep) + compressed.freed + trees
+            // Dockerfile step layers stay while a step record names them; compressed layers as
+            // long as the layers they were made from; snapshot trees while a kept snapshot's
+            // chain uses them. Each keeps blobs the next ones, and the blob sweep, then spare.
+            let collectors: [any StateCollector] = [
+                DockerfileStateCollector(root: state + "/dockerfile", images: roots.images, namespace: namespace),
+                CompressedLayerCollector(store: content),
+                SnapshotTreeCollector(snapshots: SnapshotStore(content: content)),
+            ]
+            for collector in collectors {
+                let collected = collector.collect(keeping: keep, with: gc)
+                keep.formUnion(collected.keep)
+                freed[collector.reportedAs, default: GarbageCollector.Freed()] = freed[collector.reportedAs, default: GarbageCollector.Freed()] + collected.freed
+            }
+            freed["blobs", default: GarbageCollector.Freed()] = freed["blobs", default: GarbageCollector.Freed()] + gc.sweepBlobs(of: content, keep: keep)
             freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
             freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
             return Engine.CollectionReport(freed: freed)
