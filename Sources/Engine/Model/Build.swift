@@ -86,9 +86,6 @@ public struct Build: Codable, Sendable, Equatable {
 
     public var reasonKinds: [BuildReasonKind] { reasons.map(\.reason) }
 
-    /// The phase as the wire names it (`"build"`, `"rebase"`): what the server's results show.
-    public var phase: String? { currentPhase?.rawValue }
-
     /// The stored document keeps the field name `phase`.
     enum CodingKeys: String, CodingKey {
         case namespace, image, number, status, reasons, created, started, finished, inputs, message, latestImage, imageDigest, builderImage, runImage, stackID,

@@ -39,7 +39,7 @@ extension BuildStatusResult {
     init(_ b: Build) {
         self.init(
             namespace: b.namespace, imageName: b.image, number: b.number, image: b.latestImage, imageDigest: b.imageDigest, status: b.status,
-            phase: b.phase, reasons: b.reasons.map { BuildReasonDetail(reason: ReasonKind($0.reason), field: $0.field, old: $0.old, new: $0.new) },
+            phase: b.currentPhase?.rawValue, reasons: b.reasons.map { BuildReasonDetail(reason: ReasonKind($0.reason), field: $0.field, old: $0.old, new: $0.new) },
             reasonSummary: BuildReasonCalculator.summary(b.reasonKinds), builder: b.builderImage, runImage: b.runImage, stackID: b.stackID,
             source: SourceInfo(b.inputs), buildpacks: b.buildpacks.map(BuildpackVersion.init),
             bases: b.inputs.dockerfile?.bases.map { $0.sorted { $0.key < $1.key }.map { BaseImage(name: $0.key, digest: $0.value) } },
@@ -52,7 +52,7 @@ extension BuildRunResult {
         let b = v.build
         self.init(
             namespace: v.run.namespace, name: v.run.name, image: v.run.standalone ? nil : v.run.image, build: v.run.standalone ? nil : v.run.build,
-            standalone: v.run.standalone, status: b.status, phase: b.phase, message: b.message, reasons: b.reasonKinds.map(ReasonKind.init),
+            standalone: v.run.standalone, status: b.status, phase: b.currentPhase?.rawValue, message: b.message, reasons: b.reasonKinds.map(ReasonKind.init),
             builder: b.builderImage, source: SourceInfo(b.inputs), buildpacks: b.buildpacks.map(BuildpackVersion.init), output: b.latestImage,
             created: v.run.created, started: b.started, finished: b.finished, deleteAt: v.run.deleteAt)
     }
