@@ -90,9 +90,19 @@ extension DockerfileLayerStore {
 enum ContextIgnoreFile {
     /// The ignore rules of the context: `<Dockerfile>.dockerignore` beside the Dockerfile wins
     /// (as in BuildKit), else `.dockerignore` at the context's root; none when neither exists.
-    static func text(context: ConfinedDirectory, dockerfile: String) -> String {
-        // A missing (or unreadable) ignore file ignores nothing: hence `try?`.
-        if let beside = try? context.readText(dockerfile + ".dockerignore", maxBytes: 1 << 20) { return beside }
-        return (try? context.readText(".dockerignore", maxBytes: 1 << 20)) ?? ""
+    /// One that is there but cannot be read (a symlink, a folder, over 1 MiB) fails the build:
+    /// left unread, it would let in what it leaves out.
+    static func text(context: ConfinedDirectory, dockerfile: String) throws -> String {
+        for name in [dockerfile + ".dockerignore", ".dockerignore"] {
+            do {
+                return try context.readText(name, maxBytes: 1 << 20)
+            } catch let e as ConfinedPathError where e.kind == .missing {
+                continue
+            } catch {
+                throw RuntimeError.invalid(
+                    "the build context's \(name) cannot be read (\(error)); an ignore file left unread would let in what it leaves out: make it a regular file of at most 1 MiB")
+            }
+        }
+        return ""
     }
 }

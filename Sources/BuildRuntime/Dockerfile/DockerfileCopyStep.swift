@@ -63,7 +63,7 @@ struct DockerfileCopyStep: Sendable {
                 view = try store.view([folder])
             }
         } else {
-            ignore = IgnoreRules(ContextIgnoreFile.text(context: context, dockerfile: file), syntax: .dockerignore)
+            ignore = IgnoreRules(try ContextIgnoreFile.text(context: context, dockerfile: file), syntax: .dockerignore)
         }
         // ADD of URLs: downloaded first (by the builder, not in a step), checked against
         // --checksum, and added as files of mode 0600 named after the URL's path.

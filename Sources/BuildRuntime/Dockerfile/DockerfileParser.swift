@@ -235,6 +235,7 @@ public struct DockerfileParser: Sendable {
             }
         }
         var arguments = DockerfileInstruction.Arguments.shell(rest)
+        // Text that is not a JSON array of strings is the shell form, as Docker reads it (`try?`).
         if rest.hasPrefix("["), let data = rest.data(using: .utf8), let array = try? JSONSerialization.jsonObject(with: data) as? [Any],
             array.allSatisfy({ $0 is String })
         {

@@ -101,7 +101,7 @@ extension DockerfileRunStep {
             // into a folder of the step's, whose digest goes into the key.
             let r = try resolve(LayerChainView(folders: [sources.context]), in: "the build context")
             let (folder, digest) = try await BlockingWork.run { [self] in
-                try store.copyContext(sources.context, path: r.components, ignore: IgnoreRules(ContextIgnoreFile.text(context: sources.context, dockerfile: file), syntax: .dockerignore),
+                try store.copyContext(sources.context, path: r.components, ignore: IgnoreRules(try ContextIgnoreFile.text(context: sources.context, dockerfile: file), syntax: .dockerignore),
                                 budget: copies)
             }
             // A file is copied under its name; a folder's contents are the copy.
