@@ -44,11 +44,15 @@ final class PersistenceExecutor: SerialExecutor, Sendable {
         precondition(queue.isCurrentThread, "not on the engine's executor thread")
     }
 
-    /// The jobs waiting for the thread, in the order they were enqueued.
+    /// The jobs waiting for the thread, in the order they were enqueued. The thread takes all
+    /// that are waiting at once and runs them in order, and is woken only when it sleeps: under
+    /// load a job costs an append and no system call.
     private final class JobQueue: Sendable {
         private struct State {
             var jobs: [(job: UnownedJob, executor: UnownedSerialExecutor)] = []
             var closed = false
+            /// Set by the thread when it found nothing to run and is about to wait.
+            var sleeping = false
             var thread: pthread_t?
         }
         private let state = Mutex(State())
@@ -57,29 +61,38 @@ final class PersistenceExecutor: SerialExecutor, Sendable {
         var isCurrentThread: Bool { state.withLock { $0.thread }.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
 
         func push(_ job: UnownedJob, on executor: UnownedSerialExecutor) {
-            state.withLock { $0.jobs.append((job, executor)) }
-            wake.signal()
+            if state.withLock({ s -> Bool in
+                s.jobs.append((job, executor))
+                defer { s.sleeping = false }
+                return s.sleeping
+            }) { wake.signal() }
         }
 
         func close() {
-            state.withLock { $0.closed = true }
-            wake.signal()
+            if state.withLock({ s -> Bool in
+                s.closed = true
+                defer { s.sleeping = false }
+                return s.sleeping
+            }) { wake.signal() }
         }
 
-        /// Runs jobs one at a time until the queue is closed and empty.
+        /// Runs jobs, in order, until the queue is closed and empty.
         func run() {
             state.withLock { $0.thread = pthread_self() }
+            var batch: [(job: UnownedJob, executor: UnownedSerialExecutor)] = []
             while true {
-                wake.wait()
-                let next = state.withLock { s -> (job: UnownedJob, executor: UnownedSerialExecutor)?? in
-                    if !s.jobs.isEmpty { return s.jobs.removeFirst() }
-                    return s.closed ? .some(nil) : nil
+                let closed = state.withLock { s -> Bool in
+                    swap(&batch, &s.jobs)
+                    if batch.isEmpty && !s.closed { s.sleeping = true }
+                    return s.closed
                 }
-                switch next {
-                case .some(.some(let item)): item.job.runSynchronously(on: item.executor)
-                case .some(.none): return
-                case .none: continue
+                if batch.isEmpty {
+                    if closed { return }
+                    wake.wait()
+                    continue
                 }
+                for item in batch { item.job.runSynchronously(on: item.executor) }
+                batch.removeAll(keepingCapacity: true)
             }
         }
     }
