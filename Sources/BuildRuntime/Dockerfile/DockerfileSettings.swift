@@ -64,6 +64,6 @@ public struct DockerfileSettings: Codable, Sendable, Equatable {
         return s
     }
 
-    /// Whether no setting is given.
-    public var isEmpty: Bool { path == nil && buildArgs == nil && target == nil && contextDir == nil && bases == nil }
+    /// Whether none of the four settings is given (the recorded `bases` are no setting).
+    public var isEmpty: Bool { path == nil && buildArgs == nil && target == nil && contextDir == nil }
 }

@@ -4,6 +4,8 @@ import Foundation
 /// context are in the source, build args, the target stage), whose build it is, and how FROM
 /// names are found.
 public struct DockerfileInputs: Sendable {
+    /// As the build recorded them: a nil field takes its default (`resolvedPath`, the source's
+    /// root for a nil `contextDir`).
     public var settings: DockerfileSettings
     /// The namespace and image the build is of: step records, contexts and cache mounts are
     /// kept per namespace (records per image), so that no tenant reads or poisons another's.

@@ -30,7 +30,7 @@ enum BuilderService {
             runDigest = r.stack?.status.runImageDigest.string
         }
         let s = image.source
-        var dockerfile = image.strategy == .dockerfile ? (image.dockerfile ?? DockerfileSettings()).withDefaults : nil
+        var dockerfile = image.strategy == .dockerfile ? image.dockerfile?.withDefaults : nil
         dockerfile?.bases = image.status.dockerfileBases
         return BuildInputs(
             builder: image.builder, sourceType: s.kind, sourceURL: s.git?.url ?? s.blob?.url ?? "",
