@@ -15,7 +15,7 @@ import Testing
                              runImageName: "run", stackID: "io.test", order: [], outputLayout: "/o", outputTag: "t", outputName: "n", launcherPath: "/l",
                              rebase: rebase ? RebaseBase(previous: Digest.of(Data("p".utf8)), buildpacks: []) : nil)
         if dockerfile {
-            r.dockerfile = DockerfileInputs(dockerfile: "Dockerfile", contextDir: "", buildArgs: [:], target: nil, namespace: "ns", image: "i") { _ in
+            r.dockerfile = DockerfileInputs(settings: DockerfileSettings(), namespace: "ns", image: "i") { _ in
                 throw RuntimeError.invalid("no images here")
             }
         }

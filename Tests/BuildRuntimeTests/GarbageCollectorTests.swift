@@ -51,6 +51,20 @@ import TestSupport
         #expect(left.isEmpty, "\(left)")
     }
 
+    /// A blob a killed collection left aside that is still old and unreachable goes in the same
+    /// sweep that puts it back (it was left behind, unreferenced, until the sweep after).
+    @Test func whatAKilledCollectionLeftAsideGoesWhenStillGarbage() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }  // a scratch folder; nothing depends on its removal
+        let store = try ContentStore(root: URL(fileURLWithPath: dir))
+        let garbage = try Self.blob("garbage left aside", in: store, age: 3600)
+        let blobs = store.blobsDirectory.path
+        #expect(rename(store.path(garbage), blobs + "/.gc-" + garbage.hex) == 0)
+        let freed = GarbageCollector(started: Date().addingTimeInterval(-60), dryRun: false).sweepBlobs(of: store, keep: [])
+        #expect(freed.count == 1 && !store.contains(garbage))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: blobs).isEmpty)
+    }
+
     /// A folder swept (an image layout of a deleted image) goes by being renamed aside first, so
     /// no half of it is left under its name; what a killed sweep left aside goes at the next.
     @Test func foldersGoWholeAndWhatAKilledSweepLeftAsideGoesNext() throws {

@@ -1,4 +1,5 @@
 import SlipwayProtocol
+import BuildRuntime
 import Testing
 @testable import Engine
 
@@ -17,7 +18,7 @@ import Testing
         var last = Self.base
         last.dockerfile = DockerfileSettings(path: "Dockerfile", buildArgs: ["V": "1"], target: nil, contextDir: nil, bases: ["debian:12": "sha256:d1"])
         #expect(reasons(last) { $0.dockerfile = last.dockerfile }.isEmpty)
-        #expect(reasons(last) { $0.dockerfile = last.dockerfile; $0.dockerfile?.buildArgs["V"] = "2" } == [.CONFIG])
+        #expect(reasons(last) { $0.dockerfile = last.dockerfile; $0.dockerfile?.buildArgs?["V"] = "2" } == [.CONFIG])
         #expect(reasons(last) { $0.dockerfile = last.dockerfile; $0.dockerfile?.target = "final" } == [.CONFIG])
         #expect(reasons(last) { $0.dockerfile = nil } == [.CONFIG])  // back to buildpacks
         let moved: (inout BuildInputs) -> Void = { $0.dockerfile = last.dockerfile; $0.dockerfile?.bases = ["debian:12": "sha256:d2"] }

@@ -1,4 +1,5 @@
 import SlipwayProtocol
+import BuildRuntime
 import Testing
 @testable import Engine
 

@@ -64,13 +64,16 @@ public struct GarbageCollector: Sendable {
     public func sweepBlobs(of store: ContentStore, keep: Set<Digest>) -> Freed {
         var freed = Freed()
         let dir = store.blobsDirectory.path
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []  // no blobs folder: nothing to sweep
+        let listed = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []  // no blobs folder: nothing to sweep
+        var names = Set(listed)
         if !dryRun {
-            for name in names where name.hasPrefix(Self.asidePrefix) {
-                Self.putBack(dir + "/" + name, as: dir + "/" + name.dropFirst(Self.asidePrefix.count))
+            for name in listed where name.hasPrefix(Self.asidePrefix) {
+                let back = String(name.dropFirst(Self.asidePrefix.count))
+                Self.putBack(dir + "/" + name, as: dir + "/" + back)
+                names.insert(back)  // swept below like any other: still garbage, it goes now
             }
         }
-        for name in names {
+        for name in names.sorted() {
             guard let digest = Digest("sha256:" + name), !keep.contains(digest) else { continue }
             freed = freed + remove(dir + "/" + name)
         }

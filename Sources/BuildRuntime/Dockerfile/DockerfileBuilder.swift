@@ -19,11 +19,9 @@ public struct DockerfileBuilder: Sendable {
     public struct Request: Sendable {
         /// The build context: a host folder (the source snapshot, restored).
         public var context: String
-        /// The Dockerfile's path in the context.
-        public var dockerfile: String
-        public var buildArgs: [String: String]
-        /// The stage to build (default: the last).
-        public var target: String?
+        /// The Dockerfile, build args and target stage; its `contextDir` is already applied to
+        /// `context`.
+        public var settings: DockerfileSettings
         public var outputLayout: String
         public var outputTag: String
         /// Where RUN --mount=type=cache folders are kept between builds (the image's own);
@@ -47,17 +45,22 @@ public struct DockerfileBuilder: Sendable {
         /// Finds a FROM image by its name (a registry reference or an `oci:` layout), in a store.
         public var resolveBase: @Sendable (String) async throws -> OCIImage
 
-        public init(context: String, dockerfile: String = "Dockerfile", buildArgs: [String: String] = [:], target: String? = nil,
-                    outputLayout: String, outputTag: String, mountCacheDirectory: String? = nil,
+        public init(context: String, settings: DockerfileSettings, outputLayout: String, outputTag: String, mountCacheDirectory: String? = nil,
                     resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
             self.mountCacheDirectory = mountCacheDirectory
             self.context = context
-            self.dockerfile = dockerfile
-            self.buildArgs = buildArgs
-            self.target = target
+            self.settings = settings
             self.outputLayout = outputLayout
             self.outputTag = outputTag
             self.resolveBase = resolveBase
+        }
+
+        /// A request for the Dockerfile at `dockerfile` in `context` (as tests make them).
+        public init(context: String, dockerfile: String = DockerfileSettings.defaultPath, buildArgs: [String: String] = [:], target: String? = nil,
+                    outputLayout: String, outputTag: String, mountCacheDirectory: String? = nil,
+                    resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+            self.init(context: context, settings: DockerfileSettings(path: dockerfile, buildArgs: buildArgs, target: target), outputLayout: outputLayout,
+                      outputTag: outputTag, mountCacheDirectory: mountCacheDirectory, resolveBase: resolveBase)
         }
     }
 
@@ -91,19 +94,19 @@ public struct DockerfileBuilder: Sendable {
     public func build(_ request: Request, log: @escaping BuildLogger) async throws -> Result {
         let phase = BuildPhase.build
         let context = try ConfinedDirectory(path: request.context, displayPath: "the build context")
+        let file = request.settings.resolvedPath
         let text: String
         do {
-            text = try context.readText(request.dockerfile, maxBytes: DockerfileParser.maxBytes)
+            text = try context.readText(file, maxBytes: DockerfileParser.maxBytes)
         } catch let e as ConfinedPathError {
-            throw RuntimeError.buildFailed("\(request.dockerfile) cannot be read from the build context: \(e)")
+            throw RuntimeError.buildFailed("\(file) cannot be read from the build context: \(e)")
         }
-        let file = request.dockerfile
-        let frontend = try DockerfileFrontend(parsing: text, file: file, buildArgs: request.buildArgs)
+        let frontend = try DockerfileFrontend(parsing: text, file: file, buildArgs: request.settings.resolvedBuildArgs)
         // One fetcher for the build: its downloads share the size cap, and every address it
         // connects to is checked (with the public network; with none, ADD of a URL is refused).
         let fetcher = request.publicNetwork
             ? BlobFetcher(budget: ByteBudget(limit: request.maxAddBytes), addressPolicy: try OutboundAddressPolicy(allowing: request.addHostAllowList)) : nil
-        let graph = try frontend.graph(target: request.target)
+        let graph = try frontend.graph(target: request.settings.target)
         let stages = frontend.dockerfile.stages
         log(phase, .system, "Building stage \(stages[graph.target].name ?? String(graph.target)) of \(file) (\(graph.stages.count) of \(stages.count) stage(s) needed)")
         let store = DockerfileLayerStore(images: images, layersRoot: layersRoot, cacheDirectory: cacheDirectory, runner: runner)

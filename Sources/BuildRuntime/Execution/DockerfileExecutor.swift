@@ -1,14 +1,12 @@
 import Foundation
 
-/// What a Dockerfile build adds to a build request: where the Dockerfile and the context are
-/// in the source, build args, the target stage, and how FROM names are found.
+/// What a Dockerfile build adds to a build request: its settings (where the Dockerfile and the
+/// context are in the source, build args, the target stage), whose build it is, and how FROM
+/// names are found.
 public struct DockerfileInputs: Sendable {
-    /// The Dockerfile's path, relative to the context.
-    public var dockerfile: String
-    /// The context's folder in the source ("" for its root).
-    public var contextDir: String
-    public var buildArgs: [String: String]
-    public var target: String?
+    /// As the build recorded them: a nil field takes its default (`resolvedPath`, the source's
+    /// root for a nil `contextDir`).
+    public var settings: DockerfileSettings
     /// The namespace and image the build is of: step records, contexts and cache mounts are
     /// kept per namespace (records per image), so that no tenant reads or poisons another's.
     public var namespace: String
@@ -16,14 +14,10 @@ public struct DockerfileInputs: Sendable {
     /// Finds a FROM image (a registry reference or an `oci:` layout) in the content store.
     public var resolveBase: @Sendable (String) async throws -> OCIImage
 
-    public init(dockerfile: String, contextDir: String, buildArgs: [String: String], target: String?, namespace: String, image: String,
-                resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+    public init(settings: DockerfileSettings, namespace: String, image: String, resolveBase: @escaping @Sendable (String) async throws -> OCIImage) {
+        self.settings = settings
         self.namespace = namespace
         self.image = image
-        self.dockerfile = dockerfile
-        self.contextDir = contextDir
-        self.buildArgs = buildArgs
-        self.target = target
         self.resolveBase = resolveBase
     }
 }
@@ -111,18 +105,17 @@ public struct DockerfileExecutor: BuildExecutor {
         }
         log(BuildPhase.prepare, .system, "Source snapshot \(request.source) \(outcome) as the build context")
         var context = contextRoot
-        if !inputs.contextDir.isEmpty {
-            let parts = PathSyntax.components(inputs.contextDir)
+        if let contextDir = inputs.settings.contextDir, !contextDir.isEmpty {
+            let parts = PathSyntax.components(contextDir)
             guard parts.allSatisfy(PathSyntax.isNormalComponent),
                 (try? ConfinedDirectory(path: contextRoot).isDirectory(parts.joined(separator: "/"))) == true  // not there or not a folder: refused below
             else {
-                throw RuntimeError.buildFailed("contextDir \(inputs.contextDir) is not a folder of the source")
+                throw RuntimeError.buildFailed("contextDir \(contextDir) is not a folder of the source")
             }
             context += "/" + parts.joined(separator: "/")
         }
         log(BuildPhase.build, .system, "===> BUILD")
-        var buildRequest = DockerfileBuilder.Request(context: context, dockerfile: inputs.dockerfile, buildArgs: inputs.buildArgs, target: inputs.target,
-                                                     outputLayout: request.outputLayout, outputTag: request.outputTag,
+        var buildRequest = DockerfileBuilder.Request(context: context, settings: inputs.settings, outputLayout: request.outputLayout, outputTag: request.outputTag,
                                                      mountCacheDirectory: images.content.root.path + "/dockerfile/mounts/" + inputs.namespace,
                                                      resolveBase: inputs.resolveBase)
         // The context is within the source size cap already; what ADD brings in is held to it too.

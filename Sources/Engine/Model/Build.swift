@@ -36,30 +36,13 @@ public struct BuildInputs: Codable, Sendable, Equatable {
     public var buildpacks: [String: String]
     /// The stack's run image digest; compared only for STACK.
     public var runImageDigest: String?
-    /// Dockerfile strategy (nil for buildpacks, and in builds recorded before it existed).
+    /// Dockerfile strategy: the settings with their defaults filled in, and the bases (nil for
+    /// buildpacks, and in builds recorded before it existed). Any change but of the bases is a
+    /// CONFIG reason.
     public var dockerfile: DockerfileSettings? = nil
     /// The network the image asks for; nil for the engine's default (and in builds recorded
     /// before it existed).
     public var network: BuildNetwork? = nil
-}
-
-/// What a Dockerfile build was asked for; any change is a CONFIG reason.
-public struct DockerfileSettings: Codable, Sendable, Equatable {
-    public var path: String
-    public var buildArgs: [String: String]
-    public var target: String?
-    public var contextDir: String?
-    /// The FROM images and the digests they resolved to: what the build used (recorded when it
-    /// succeeds), or what they resolve to now (from polling). Compared only for STACK.
-    public var bases: [String: String]?
-
-    public init(path: String, buildArgs: [String: String], target: String?, contextDir: String?, bases: [String: String]? = nil) {
-        self.bases = bases
-        self.path = path
-        self.buildArgs = buildArgs
-        self.target = target
-        self.contextDir = contextDir
-    }
 }
 
 /// A build of an image, as `kp build status` shows it.

@@ -15,11 +15,12 @@ public struct Image: Codable, Sendable, Equatable {
     public var source: SourceSpec
     public var env: [String: String]
     public var strategy: BuildStrategy
-    public var dockerfile: String?
-    /// Dockerfile strategy: build args, the target stage, the context's folder in the source.
-    public var buildArgs: [String: String]?
-    public var target: String?
-    public var contextDir: String?
+    /// Stored flat under the keys `dockerfile`, `buildArgs`, `target` and `contextDir`, as
+    /// images always were (see `dockerfile`).
+    private var dockerfilePath: String?
+    private var buildArgs: [String: String]?
+    private var target: String?
+    private var contextDir: String?
     /// Seconds; nil for no limit.
     public var buildTimeout: Int?
     /// The network build steps get; nil for the engine's `--build-network`.
@@ -37,6 +38,49 @@ public struct Image: Codable, Sendable, Equatable {
     /// still be ending while this one's build of the same number runs (`BuildKey.incarnation`).
     /// Images stored before it existed get one at the engine's start; nil only until then.
     public var incarnation: String? = nil
+
+    /// The image's JSON in the store; the Dockerfile settings keep their flat keys.
+    private enum CodingKeys: String, CodingKey {
+        case namespace, name, tag, additionalTags, builder, source, env, strategy, buildArgs, target, contextDir, buildTimeout, network,
+             successBuildHistoryLimit, failedBuildHistoryLimit, created, status, buildRun, incarnation
+        case dockerfilePath = "dockerfile"
+    }
+
+    public init(namespace: String, name: String, tag: String, additionalTags: [String], builder: BuilderReference, source: SourceSpec,
+                env: [String: String], strategy: BuildStrategy, dockerfile: DockerfileSettings?, buildTimeout: Int?, network: BuildNetwork? = nil,
+                successBuildHistoryLimit: Int, failedBuildHistoryLimit: Int, created: String, status: ImageStatus, buildRun: String? = nil,
+                incarnation: String? = nil) {
+        self.namespace = namespace
+        self.name = name
+        self.tag = tag
+        self.additionalTags = additionalTags
+        self.builder = builder
+        self.source = source
+        self.env = env
+        self.strategy = strategy
+        self.buildTimeout = buildTimeout
+        self.network = network
+        self.successBuildHistoryLimit = successBuildHistoryLimit
+        self.failedBuildHistoryLimit = failedBuildHistoryLimit
+        self.created = created
+        self.status = status
+        self.buildRun = buildRun
+        self.incarnation = incarnation
+        self.dockerfile = dockerfile
+    }
+
+    /// The Dockerfile settings as the image was given them (a field nil where none was: its
+    /// default applies). Nil for a buildpacks image, unless it was given some anyway (they are
+    /// kept, shown, and used if the strategy becomes `dockerfile`).
+    public var dockerfile: DockerfileSettings? {
+        get {
+            let given = DockerfileSettings(path: dockerfilePath, buildArgs: buildArgs, target: target, contextDir: contextDir)
+            return strategy == .dockerfile || !given.isEmpty ? given : nil
+        }
+        set {
+            (dockerfilePath, buildArgs, target, contextDir) = (newValue?.path, newValue?.buildArgs, newValue?.target, newValue?.contextDir)
+        }
+    }
 
     /// The key of this image's build `number`.
     public func buildKey(_ number: Int) -> BuildKey {

@@ -29,14 +29,16 @@ public enum BuildReasonCalculator {
         if last.env != current.env {
             config.append(BuildReason(.CONFIG, field: "env", old: describeEnv(last.env), new: describeEnv(current.env)))
         }
-        if last.dockerfile.map({ var d = $0; d.bases = nil; return d }) != current.dockerfile.map({ var d = $0; d.bases = nil; return d }) {
+        if last.dockerfile?.withoutBases != current.dockerfile?.withoutBases {
             let (o, n) = (last.dockerfile, current.dockerfile)
             if o == nil || n == nil {
                 config.append(BuildReason(.CONFIG, field: "strategy", old: o == nil ? "buildpacks" : "dockerfile", new: n == nil ? "buildpacks" : "dockerfile"))
             } else if let o, let n {
                 // The bases are compared for STACK below, not as configuration.
-                if o.path != n.path { config.append(BuildReason(.CONFIG, field: "dockerfile", old: o.path, new: n.path)) }
-                if o.buildArgs != n.buildArgs { config.append(BuildReason(.CONFIG, field: "buildArgs", old: describeEnv(o.buildArgs), new: describeEnv(n.buildArgs))) }
+                if o.resolvedPath != n.resolvedPath { config.append(BuildReason(.CONFIG, field: "dockerfile", old: o.resolvedPath, new: n.resolvedPath)) }
+                if o.resolvedBuildArgs != n.resolvedBuildArgs {
+                    config.append(BuildReason(.CONFIG, field: "buildArgs", old: describeEnv(o.resolvedBuildArgs), new: describeEnv(n.resolvedBuildArgs)))
+                }
                 if o.target != n.target { config.append(BuildReason(.CONFIG, field: "target", old: o.target ?? "", new: n.target ?? "")) }
                 if o.contextDir != n.contextDir { config.append(BuildReason(.CONFIG, field: "contextDir", old: o.contextDir ?? "", new: n.contextDir ?? "")) }
             }

@@ -50,7 +50,7 @@ enum BuildRunService {
         let imageSpec = ImageSpec(name: carrier, namespace: ns, tag: spec.tag, builder: spec.builder, source: spec.source, env: spec.env,
                                   strategy: spec.strategy, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
                                   contextDir: spec.contextDir, buildTimeout: spec.timeout, network: spec.network, successBuildHistoryLimit: 1, failedBuildHistoryLimit: 1)
-        try ImageValidation.validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
+        try ImageValidation.validateDockerfileSettings(DockerfileSettings(spec: imageSpec))
         // A run adds data as a trigger does: refused as one is once the storage quota is reached.
         try await QuotaService.checkQuota(engine, namespace: ns, adding: .storage)
         let image = try await ImageService.newImage(engine, imageSpec, namespace: ns, name: carrier, buildRun: name) {

@@ -83,8 +83,7 @@ enum BuildRunner {
                     r.rebase = rebase
                     if let d = plan.dockerfile {
                         let namespace = plan.namespace
-                        r.dockerfile = DockerfileInputs(dockerfile: d.path, contextDir: d.contextDir ?? "", buildArgs: d.buildArgs, target: d.target,
-                                                        namespace: namespace, image: key.image) { name in
+                        r.dockerfile = DockerfileInputs(settings: d, namespace: namespace, image: key.image) { name in
                             try await PlatformService.importBaseImage(engine, name, namespace: namespace)
                         }
                     }

@@ -30,10 +30,8 @@ enum BuilderService {
             runDigest = r.stack?.status.runImageDigest.string
         }
         let s = image.source
-        let dockerfile = image.strategy == .dockerfile
-            ? DockerfileSettings(path: image.dockerfile ?? "Dockerfile", buildArgs: image.buildArgs ?? [:], target: image.target, contextDir: image.contextDir,
-                                 bases: image.status.dockerfileBases)
-            : nil
+        var dockerfile = image.strategy == .dockerfile ? image.dockerfile?.withDefaults : nil
+        dockerfile?.bases = image.status.dockerfileBases
         return BuildInputs(
             builder: image.builder, sourceType: s.kind, sourceURL: s.git?.url ?? s.blob?.url ?? "",
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,

@@ -54,8 +54,8 @@ enum ImageService {
         source = try await SourceService.resolveSource(engine, source, namespace: ns)
         return Image(
             namespace: ns, name: name, tag: tag, additionalTags: spec.additionalTags ?? [], builder: builder, source: source,
-            env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target,
-            contextDir: spec.contextDir, buildTimeout: spec.buildTimeout, network: spec.network,
+            env: spec.env ?? [:], strategy: spec.strategy ?? .buildpacks, dockerfile: DockerfileSettings(spec: spec),
+            buildTimeout: spec.buildTimeout, network: spec.network,
             successBuildHistoryLimit: spec.successBuildHistoryLimit ?? 10, failedBuildHistoryLimit: spec.failedBuildHistoryLimit ?? 10,
             created: Timestamp.now(), status: ImageStatus(ready: .Unknown, nextBuildNumber: 1), buildRun: buildRun,
             incarnation: UUID().uuidString)
@@ -89,10 +89,7 @@ enum ImageService {
         for k in spec.deleteEnv ?? [] { image.env.removeValue(forKey: k) }
         if let t = spec.additionalTags { image.additionalTags = t }
         if let s = spec.strategy { image.strategy = s }
-        if let d = spec.dockerfile { image.dockerfile = d }
-        if let a = spec.buildArgs { image.buildArgs = a }
-        if let t = spec.target { image.target = t.isEmpty ? nil : t }
-        if let c = spec.contextDir { image.contextDir = c.isEmpty ? nil : c }
+        image.dockerfile = (image.dockerfile ?? DockerfileSettings()).patched(with: DockerfileSettings(spec: spec))
         if let t = spec.buildTimeout { image.buildTimeout = t }
         if let n = spec.network { image.network = n }
         if let l = spec.successBuildHistoryLimit { image.successBuildHistoryLimit = l }

@@ -24,12 +24,14 @@ enum ImageValidation {
         if let l = spec.failedBuildHistoryLimit, l < 1 {
             throw EngineError.invalid("failedBuildHistoryLimit must be at least 1", field: "failedBuildHistoryLimit")
         }
-        try validateDockerfileSettings(dockerfile: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
+        try validateDockerfileSettings(DockerfileSettings(spec: spec))
     }
 
     /// The Dockerfile strategy's settings: paths inside the source, ARG names, a stage name.
-    static func validateDockerfileSettings(dockerfile: String?, buildArgs: [String: String]?, target: String?, contextDir: String?) throws {
-        for (field, value) in [("dockerfile", dockerfile), ("contextDir", contextDir)] {
+    /// An error names the wire's field.
+    static func validateDockerfileSettings(_ settings: DockerfileSettings) throws {
+        let (buildArgs, target) = (settings.buildArgs, settings.target)
+        for (field, value) in [("dockerfile", settings.path), ("contextDir", settings.contextDir)] {
             guard let value, !value.isEmpty else { continue }
             guard !value.hasPrefix("/"), PathSyntax.components(value).allSatisfy(PathSyntax.isNormalComponent), value.utf8.count <= 1024 else {
                 throw EngineError.invalid("\(field) '\(PathSyntax.shortened(value))' must be a relative path inside the source, without '..'", field: field)
@@ -45,5 +47,12 @@ enum ImageValidation {
         if let t = target, !t.isEmpty, t.range(of: #"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"#, options: .regularExpression) == nil {
             throw EngineError.invalid("target '\(PathSyntax.shortened(t))' is not a stage name or index", field: "target")
         }
+    }
+}
+
+extension DockerfileSettings {
+    /// The Dockerfile settings an image spec gives, as given (the wire's flat fields).
+    init(spec: ImageSpec) {
+        self.init(path: spec.dockerfile, buildArgs: spec.buildArgs, target: spec.target, contextDir: spec.contextDir)
     }
 }

@@ -8,7 +8,8 @@ extension ImageResource {
     init(_ i: Image) {
         self.init(
             namespace: i.namespace, name: i.name, tag: i.tag, additionalTags: i.additionalTags, builder: i.builder, source: i.source, env: i.env,
-            strategy: i.strategy, dockerfile: i.dockerfile, buildArgs: i.buildArgs, target: i.target, contextDir: i.contextDir, buildTimeout: i.buildTimeout,
+            strategy: i.strategy, dockerfile: i.dockerfile?.path, buildArgs: i.dockerfile?.buildArgs, target: i.dockerfile?.target,
+            contextDir: i.dockerfile?.contextDir, buildTimeout: i.buildTimeout,
             network: i.network, successBuildHistoryLimit: i.successBuildHistoryLimit, failedBuildHistoryLimit: i.failedBuildHistoryLimit, created: i.created,
             status: Status(
                 ready: i.status.ready, message: i.status.message, latestImage: i.status.latestImage, latestBuild: i.status.latestBuild,
