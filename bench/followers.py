@@ -4,6 +4,8 @@ Every line must reach every client, in seq order, once. Reported: the time from 
 until the last follower has its final reply, against the same build with nobody following
 (trigger → build/wait answered), measured in the same run. Target: at most 2 s more.
 """
+import atexit
+import shutil
 import json
 import os
 import re
@@ -20,6 +22,9 @@ LINES = int(os.environ.get("LINES", "100000"))
 FOLLOWERS = int(os.environ.get("FOLLOWERS", "10"))
 RUNS = int(os.environ.get("RUNS", "3"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-followers-")
+# The state of 1,000 images and their builds is gigabytes: it goes when the script ends (an engine
+# whose state directory is removed stops).
+atexit.register(shutil.rmtree, tmp, True)
 state = tmp + "/state"
 stop_engines_at_exit(state)
 make_stack(tmp + "/stack")

@@ -8,6 +8,8 @@ The images are made with a builder that is not ready, so their builds fail at on
 runs); the events beyond those the images made are written straight into the database with
 the engine stopped (generated data, as a fixture would).
 """
+import atexit
+import shutil
 import json
 import os
 import sqlite3
@@ -26,6 +28,9 @@ IMAGES = int(os.environ.get("IMAGES", "10000"))
 EVENTS = int(os.environ.get("EVENTS", "100000"))
 RUNS = int(os.environ.get("RUNS", "30"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-paging-")
+# The state of 1,000 images and their builds is gigabytes: it goes when the script ends (an engine
+# whose state directory is removed stops).
+atexit.register(shutil.rmtree, tmp, True)
 state = tmp + "/state"
 stop_engines_at_exit(state)
 make_stack(tmp + "/stack")

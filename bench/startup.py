@@ -7,6 +7,7 @@
    the shared engine), on a copy of the same state; and /bin/true through the same harness
    (the floor any process start costs on this machine).
 """
+import atexit
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ from common import SLIPWAY, median, report, rpc_session, timed, make_stack, setu
 RUNS = int(os.environ.get("RUNS", "30"))
 FIRST_RUNS = int(os.environ.get("FIRST_RUNS", "10"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-startup-")
+# The state of 1,000 images and their builds is gigabytes: it goes when the script ends (an engine
+# whose state directory is removed stops).
+atexit.register(shutil.rmtree, tmp, True)
 state, embedded_state = tmp + "/state", tmp + "/embedded-state"
 stop_engines_at_exit(state)
 make_stack(tmp + "/stack")

@@ -9,6 +9,7 @@ Peer for (1): a Python program that parses each request line and writes a JSON r
 minimal JSON-lines server costs in Python on this machine). Process start and exit count in
 every figure.
 """
+import atexit
 import json
 import os
 import shutil
@@ -26,6 +27,9 @@ PER_CLIENT = int(os.environ.get("PER_CLIENT", "1000"))
 N = CLIENTS * PER_CLIENT
 RUNS = int(os.environ.get("RUNS", "5"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-rps-")
+# The state of 1,000 images and their builds is gigabytes: it goes when the script ends (an engine
+# whose state directory is removed stops).
+atexit.register(shutil.rmtree, tmp, True)
 state, shared_state = tmp + "/state", tmp + "/shared-state"
 stop_engines_at_exit(shared_state)
 make_stack(tmp + "/stack")
