@@ -155,8 +155,29 @@ import TestSupport
         #expect(Self.stepCgroups(pids: pids, memory: memory).isEmpty, "a build's cgroup was left behind")
     }
 
-    @Test func dockerfileStepsAreHeldToTheBuildsCgroup() async throws {
+    /// With a cgroup only: without one (a user that is not root), RLIMIT_NPROC counts every
+    /// process of the user, the test runner's own among them, so how many a step may start
+    /// depends on what else runs; the fallback itself is shown by the test below.
+    @Test(.enabled(if: StepLimitsTests.engineCgroups != nil, "the engine makes no cgroups here (not root, or no writable cgroup v1 pids and memory)"))
+    func dockerfileStepsAreHeldToTheBuildsCgroup() async throws {
         try await dockerfileSteps(rlimit: false)
+    }
+
+    /// A Dockerfile step's log says how it is held: by the build's cgroup, or, where the engine
+    /// can make none, by rlimits, saying why.
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun))
+    func aStepsLogSaysHowItIsHeld() async throws {
+        let base = try await HostStack.baseLayout()
+        let state = TempDir("state"), contexts = TempDir("contexts")
+        let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments + ["--step-pids-limit", "96"])
+        let built = try await Self.buildDockerfile(c, "held", "FROM oci:\(base.path)/oci:build\nRUN true\n", contexts: contexts)
+        #expect(built["status"] == "SUCCESS", "\(built)")
+        let log = try await c.logLines("held")
+        if Self.engineCgroups != nil {
+            #expect(log.contains { $0.hasPrefix("step limits: cgroup v1 pids=96 ") }, "\(log)")
+        } else {
+            #expect(log.contains { $0.hasPrefix("step limits: rlimits nproc=") && $0.contains("(no writable cgroup: ") }, "\(log)")
+        }
     }
 
     @Test func dockerfileStepsAreHeldByRlimitsWithoutACgroup() async throws {
