@@ -15,7 +15,7 @@ extension DockerfileBuilder {
         // A folder that cannot be listed names nothing (`try?`), as a record that cannot be read.
         for image in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: folder + "/" + image)) ?? [] where name.hasSuffix(".json") {
-                if let data = fm.contents(atPath: folder + "/" + image + "/" + name), let r = try? JSONDecoder().decode(DockerfileLayerStore.CacheRecord.self, from: data) {
+                if let r = DockerfileLayerStore.CacheRecord.read(at: folder + "/" + image + "/" + name) {
                     found.insert(r.diffID)
                 }
             }
@@ -113,8 +113,7 @@ public struct DockerfileStateCollector: StateCollector {
                 for name in names(folder) {
                     let path = folder + "/" + name
                     // A record that cannot be read names nothing, and goes.
-                    if name.hasSuffix(".json"), modified(path) > expired, let data = fm.contents(atPath: path),
-                        let r = try? JSONDecoder().decode(DockerfileLayerStore.CacheRecord.self, from: data) {
+                    if name.hasSuffix(".json"), modified(path) > expired, let r = DockerfileLayerStore.CacheRecord.read(at: path) {
                         kept.insert(r.diffID)
                     } else {
                         freed = freed + gc.remove(path)

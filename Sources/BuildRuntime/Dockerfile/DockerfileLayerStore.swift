@@ -63,12 +63,18 @@ struct DockerfileLayerStore: Sendable {
     struct CacheRecord: Codable {
         var diffID: Digest
         var size: Int64
+
+        /// The record at `path` (under the state's own `dockerfile/cache`, which no step
+        /// writes); nil when it is missing or cannot be read, which is a miss and names nothing.
+        static func read(at path: String) -> CacheRecord? {
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            return try? JSONDecoder().decode(CacheRecord.self, from: data)  // see above
+        }
     }
 
     func cachedLayer(_ key: Digest) -> StageLayer? {
         // A record that cannot be read is a miss (`try?`): the step runs again.
-        guard let data = FileManager.default.contents(atPath: cacheDirectory + "/" + key.hex + ".json"),
-            let r = try? JSONDecoder().decode(CacheRecord.self, from: data), images.content.reuse(r.diffID),
+        guard let r = CacheRecord.read(at: cacheDirectory + "/" + key.hex + ".json"), images.content.reuse(r.diffID),
             access(layersRoot + "/" + r.diffID.hex, F_OK) == 0
         else { return nil }
         // A hit keeps the record another `cacheLifetime` (a failed touch only shortens that).
