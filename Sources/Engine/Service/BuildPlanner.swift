@@ -58,7 +58,7 @@ enum BuildPlanner {
                                              metadata: ["path": .string(source.local?.path ?? "")]))
     }
 
-    static func makeRequest(_ engine: isolated Engine, _ b: Build, _ key: BuildKey, image: Image, resolved: Engine.ResolvedBuilder?) -> Result<Engine.BuildPlan, Error> {
+    static func makeRequest(_ engine: isolated Engine, _ b: Build, _ key: BuildKey, image: Image, resolved: ResolvedBuilder?) -> Result<BuildPlan, Error> {
         Result {
             // The stack (a buildpacks build's): a Dockerfile build has none and needs no builder.
             var stack: ClusterStack?
@@ -79,7 +79,7 @@ enum BuildPlanner {
                 tag = t
             }
             let network = buildNetwork(engine, for: image)
-            return Engine.BuildPlan(
+            return BuildPlan(
                 workDirectory: engine.workPath(key), cacheDirectory: engine.path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
                 runImageName: stack?.runImage ?? "", stackID: stack?.id ?? "", dockerfile: image.strategy == .dockerfile ? b.inputs.dockerfile : nil,
@@ -92,43 +92,41 @@ enum BuildPlanner {
     }
 }
 
-extension Engine {
-    /// What a build needs, worked out on the actor from the database alone; `request` then
-    /// loads the stack images' manifests off the actor.
-    struct BuildPlan: Sendable {
-        var workDirectory, cacheDirectory: String
-        var source: Digest
-        var env: [String: String]
-        /// The stack's images; nil for a Dockerfile build.
-        var buildImage, runImage: Digest?
-        var runImageName, stackID: String
-        var dockerfile: DockerfileSettings?
-        var publicNetwork: Bool
-        /// What the build's log says about its network, when it differs from what was asked.
-        var networkNote: String?
-        var userNamespaceHelper: String
-        var namespace: String
-        var order: [[BuildpackRef]]
-        var outputLayout, outputTag, outputName, launcherPath: String
-        var launcherVersion: String
-        var project: ProjectMetadata
-        var addHostAllowList: [String]
-        var maxLayerBytes: Int64
-        var stepLimits: StepLimits
+/// What a build needs, worked out on the actor from the database alone; `request` then
+/// loads the stack images' manifests off the actor.
+struct BuildPlan: Sendable {
+    var workDirectory, cacheDirectory: String
+    var source: Digest
+    var env: [String: String]
+    /// The stack's images; nil for a Dockerfile build.
+    var buildImage, runImage: Digest?
+    var runImageName, stackID: String
+    var dockerfile: DockerfileSettings?
+    var publicNetwork: Bool
+    /// What the build's log says about its network, when it differs from what was asked.
+    var networkNote: String?
+    var userNamespaceHelper: String
+    var namespace: String
+    var order: [[BuildpackRef]]
+    var outputLayout, outputTag, outputName, launcherPath: String
+    var launcherVersion: String
+    var project: ProjectMetadata
+    var addHostAllowList: [String]
+    var maxLayerBytes: Int64
+    var stepLimits: StepLimits
 
-        func request(images: ImageStore) throws -> BuildRequest {
-            var r = BuildRequest(
-                workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
-                buildImage: try buildImage.map { try OCIImage.load($0, from: images.content) },
-                runImage: try runImage.map { try OCIImage.load($0, from: images.content) },
-                runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
-                outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
-            r.publicNetwork = publicNetwork
-            r.userNamespaceHelper = userNamespaceHelper
-            r.addHostAllowList = addHostAllowList
-            r.maxLayerBytes = maxLayerBytes
-            r.stepLimits = stepLimits
-            return r
-        }
+    func request(images: ImageStore) throws -> BuildRequest {
+        var r = BuildRequest(
+            workDirectory: workDirectory, cacheDirectory: cacheDirectory, source: source, env: env,
+            buildImage: try buildImage.map { try OCIImage.load($0, from: images.content) },
+            runImage: try runImage.map { try OCIImage.load($0, from: images.content) },
+            runImageName: runImageName, stackID: stackID, order: order, outputLayout: outputLayout, outputTag: outputTag,
+            outputName: outputName, launcherPath: launcherPath, launcherVersion: launcherVersion, projectMetadata: project)
+        r.publicNetwork = publicNetwork
+        r.userNamespaceHelper = userNamespaceHelper
+        r.addHostAllowList = addHostAllowList
+        r.maxLayerBytes = maxLayerBytes
+        r.stepLimits = stepLimits
+        return r
     }
 }

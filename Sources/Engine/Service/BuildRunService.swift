@@ -27,7 +27,7 @@ enum BuildRunService {
             throw EngineError.invalid("\(field) belongs to a stand-alone run; a run of image '\(imageName)' builds the image's configuration (patch the image to change it)",
                                       field: field)
         }
-        let image = try engine.image(ns, imageName)
+        let image = try engine.existingImage(ns, imageName)
         let name = try spec.name ?? uniqueRunName(engine, base: image.name, namespace: ns)
         if try engine.store.buildRun(namespace: ns, name: name) != nil { throw EngineError.alreadyExists("build run", name, namespace: ns) }
         let number = try await ImageService.triggerImage(engine, namespace: ns, name: imageName, session: session)
@@ -120,7 +120,7 @@ enum BuildRunService {
     /// The build a run is, for its logs and waiting.
     static func buildRunKey(_ engine: isolated Engine, namespace: String, name: String) throws -> BuildKey {
         let v = try buildRun(engine, namespace: namespace, name: name)
-        return try engine.image(namespace, v.run.image).buildKey(v.run.build)
+        return try engine.existingImage(namespace, v.run.image).buildKey(v.run.build)
     }
 
     static func cancelBuildRun(_ engine: isolated Engine, namespace: String, name: String) throws -> BuildRunView {

@@ -36,7 +36,7 @@ enum BuildRunner {
         var b = BuildLife.starting(life.build, at: Timestamp.now())
         // A builder that does not exist is reported by makeRequest as the build's failure; one
         // (or its stack or store) that cannot be read fails the build here, saying so.
-        let resolved: Engine.ResolvedBuilder?
+        let resolved: ResolvedBuilder?
         do {
             b.inputs = try BuilderService.inputs(engine, for: image)
             resolved = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace).map { try BuilderService.resolveStatus(engine, of: $0) }
@@ -121,7 +121,7 @@ enum BuildRunner {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
-                throw Engine.BuildTimedOut(seconds: seconds)
+                throw BuildTimedOut(seconds: seconds)
             }
             return value
         }
@@ -180,7 +180,7 @@ enum BuildRunner {
     private static func failureMessage(_ engine: isolated Engine, _ error: Error, canceledWith cancelMessage: String?) -> String {
         if let cancelMessage { return cancelMessage }
         switch error {
-        case let t as Engine.BuildTimedOut: return "timed out after \(t.seconds) seconds (buildTimeout)"
+        case let t as BuildTimedOut: return "timed out after \(t.seconds) seconds (buildTimeout)"
         case is CancellationError: return "canceled"
         case let e as RuntimeError: return e.message
         case let e as EngineError: return e.message
@@ -259,7 +259,7 @@ enum BuildRunner {
             for e in Self.endEvents(of: b) { events.add(e.type, e.reason, e.message, object: object) }
         }
         guard recorded else { return .imageGone(message: Engine.imageDeleted) }
-        engine.imageCache?[Engine.ImageKey(namespace: ns, name: name)] = image
+        engine.imageCatalog.put(image, at: Engine.ImageKey(namespace: ns, name: name))
         let oldLogs = deleted.map { engine.logPath(image.buildKey($0)) }
         if !oldLogs.isEmpty {
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }  // retention removed these builds: a log left is only space
@@ -291,6 +291,4 @@ enum BuildRunner {
     }
 }
 
-extension Engine {
-    struct BuildTimedOut: Error { let seconds: Int }
-}
+struct BuildTimedOut: Error { let seconds: Int }

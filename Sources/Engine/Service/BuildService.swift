@@ -8,13 +8,13 @@ import Foundation
 /// shared state); the `Engine` is the facade that routes the public calls here.
 enum BuildService {
     static func builds(_ engine: isolated Engine, namespace: String, image: String?) throws -> [Build] {
-        if let image { _ = try engine.image(namespace, image) }
+        if let image { _ = try engine.existingImage(namespace, image) }
         return try engine.store.builds(namespace: namespace, image: image)
     }
 
     /// One page of builds (see `StateStore.builds(namespace:image:after:limit:)`).
     static func builds(_ engine: isolated Engine, namespace: String, image: String?, after: (image: String, number: Int)?, limit: Int) throws -> (builds: [Build], more: Bool) {
-        if let image { _ = try engine.image(namespace, image) }
+        if let image { _ = try engine.existingImage(namespace, image) }
         return try engine.store.builds(namespace: namespace, image: image, after: after, limit: limit)
     }
 
@@ -30,7 +30,7 @@ enum BuildService {
     }
 
     private static func buildAndKey(_ engine: isolated Engine, namespace: String, image name: String, number: Int?) throws -> (build: Build, key: BuildKey) {
-        let image = try engine.image(namespace, name)
+        let image = try engine.existingImage(namespace, name)
         let b: Build?
         if let number {
             b = try storedBuild(engine, image.buildKey(number))

@@ -137,18 +137,18 @@ enum BuilderService {
 
     /// A missing stack or store makes the builder not ready (its message says which); a stored
     /// one that cannot be read is an error.
-    static func resolveStatus(_ engine: isolated Engine, of b: Builder) throws -> Engine.ResolvedBuilder {
+    static func resolveStatus(_ engine: isolated Engine, of b: Builder) throws -> ResolvedBuilder {
         var status = Builder.Status(ready: false, buildpacks: [], order: [])
         guard let stack = try engine.store.object(ClusterStack.self, kind: .clusterStack, name: b.stack) else {
             status.message = "ClusterStack '\(b.stack)' not found"
-            return Engine.ResolvedBuilder(status: status, stack: nil, order: [])
+            return ResolvedBuilder(status: status, stack: nil, order: [])
         }
         status.stackID = stack.id
         status.runImage = stack.status.resolvedRunImage
         status.buildImage = stack.status.resolvedBuildImage
         guard let st = try engine.store.object(ClusterStore.self, kind: .clusterStore, name: b.store) else {
             status.message = "ClusterStore '\(b.store)' not found"
-            return Engine.ResolvedBuilder(status: status, stack: stack, order: [])
+            return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         var order: [[BuildpackRef]] = []
         var missing: [String] = []
@@ -185,7 +185,7 @@ enum BuilderService {
         }
         if !missing.isEmpty {
             status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in ClusterStore '\(b.store)'; add them with clusterstore/add"
-            return Engine.ResolvedBuilder(status: status, stack: stack, order: [])
+            return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         // A buildpack that lists stacks must list this one (or "*").
         let os = stack.status.os ?? "linux", arch = stack.status.architecture ?? OCIImageConfig.hostArchitecture
@@ -195,18 +195,16 @@ enum BuilderService {
         }
         if !incompatible.isEmpty {
             status.message = "buildpack(s) \(incompatible.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", ")) do not support stack '\(stack.id)' (\(os)/\(arch))"
-            return Engine.ResolvedBuilder(status: status, stack: stack, order: [])
+            return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         status.ready = true
-        return Engine.ResolvedBuilder(status: status, stack: stack, order: order)
+        return ResolvedBuilder(status: status, stack: stack, order: order)
     }
 }
 
-extension Engine {
-    /// What a build needs from a builder, or why it cannot be used.
-    struct ResolvedBuilder {
-        var status: Builder.Status
-        var stack: ClusterStack?
-        var order: [[BuildpackRef]]
-    }
+/// What a build needs from a builder, or why it cannot be used.
+struct ResolvedBuilder {
+    var status: Builder.Status
+    var stack: ClusterStack?
+    var order: [[BuildpackRef]]
 }

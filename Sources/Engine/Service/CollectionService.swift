@@ -10,7 +10,7 @@ import Foundation
 enum CollectionService {
     /// Mark and sweep: removes (or, with `dryRun`, counts) what no image, retained build,
     /// stack, store or running build reaches. One collection at a time.
-    static func collectGarbage(_ engine: isolated Engine, dryRun: Bool) async throws -> Engine.CollectionReport {
+    static func collectGarbage(_ engine: isolated Engine, dryRun: Bool) async throws -> CollectionReport {
         await acquireCollection(engine)
         defer { releaseCollection(engine) }
         let began = Date()
@@ -66,7 +66,7 @@ enum CollectionService {
             freed["blobs", default: GarbageCollector.Freed()] = freed["blobs", default: GarbageCollector.Freed()] + gc.sweepBlobs(of: content, keep: keep)
             freed["stacks"] = gc.sweepFolders(in: state + "/rootfs", keep: roots.rootfs)
             freed["buildpacks"] = gc.sweepFolders(in: state + "/buildpacks", keep: roots.buildpacks)
-            return Engine.CollectionReport(freed: freed)
+            return CollectionReport(freed: freed)
         }
     }
 
@@ -140,13 +140,13 @@ enum CollectionService {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }  // no folder: nothing in it to collect or count
     }
 
-    static func diskUsage(_ engine: isolated Engine) async throws -> [Engine.UsageRow] {
+    static func diskUsage(_ engine: isolated Engine) async throws -> [UsageRow] {
         let roots = try collectionRoots(engine)
         let wouldFree = try await collectGarbage(engine, dryRun: true).freed
         let (events, eventBytes) = try engine.store.eventUsage()
         let content = engine.images.content
         let state = engine.stateDirectory.path
-        var rows = try await BlockingWork.run { () -> [Engine.UsageRow] in
+        var rows = try await BlockingWork.run { () -> [UsageRow] in
             let stackBlobs = GarbageCollector.reachable(from: roots.stacks, in: content)
             var layoutBlobs = Set<Digest>()
             for (path, manifests) in roots.layouts {
@@ -194,14 +194,14 @@ enum CollectionService {
             let logs = folderRow("logs", "logs", perNamespace: true)
             let rootfs = folderRow("stacks", "rootfs", perNamespace: false)
             let buildpacks = folderRow("buildpacks", "buildpacks", perNamespace: false)
-            func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> Engine.UsageRow { Engine.UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
+            func row(_ kind: String, _ v: (count: Int, bytes: Int64)?) -> UsageRow { UsageRow(kind: kind, count: v?.count ?? 0, bytes: v?.bytes ?? 0, reclaimable: 0) }
             return [
                 row("images", images), row("layers", blobs["layers"]),
                 // A source snapshot is its manifest and the trees of its chain.
-                Engine.UsageRow(kind: "sources", count: blobs["sources"]?.count ?? 0,
+                UsageRow(kind: "sources", count: blobs["sources"]?.count ?? 0,
                          bytes: (blobs["sources"]?.bytes ?? 0) + tree(SnapshotStore(content: content).treesPath), reclaimable: 0),
-                Engine.UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
-                Engine.UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
+                UsageRow(kind: "stacks", count: rootfs.count + (blobs["stacks"]?.count ?? 0), bytes: rootfs.bytes + (blobs["stacks"]?.bytes ?? 0), reclaimable: 0),
+                UsageRow(kind: "buildpacks", count: buildpacks.count, bytes: buildpacks.bytes + (blobs["buildpacks"]?.bytes ?? 0), reclaimable: 0),
                 row("caches", caches), row("logs", logs), row("unreferenced", blobs["unreferenced"]),
             ]
         }
@@ -216,30 +216,28 @@ enum CollectionService {
             default: break
             }
         }
-        rows.append(Engine.UsageRow(kind: "events", count: events, bytes: eventBytes, reclaimable: 0))
+        rows.append(UsageRow(kind: "events", count: events, bytes: eventBytes, reclaimable: 0))
         return rows
     }
 }
 
-extension Engine {
-    /// What a collection freed (or would free), by kind: `images` (layouts of deleted images,
-    /// and blobs no retained build's image uses), `blobs` (layers, configs, manifests and
-    /// source snapshots in the content store), `stacks` (unpacked build images), `buildpacks`,
-    /// `caches`, `logs`.
-    public struct CollectionReport: Sendable, Equatable {
-        public var freed: [String: GarbageCollector.Freed]
-        public var total: GarbageCollector.Freed { freed.values.reduce(GarbageCollector.Freed(), +) }
-    }
+/// What a collection freed (or would free), by kind: `images` (layouts of deleted images,
+/// and blobs no retained build's image uses), `blobs` (layers, configs, manifests and
+/// source snapshots in the content store), `stacks` (unpacked build images), `buildpacks`,
+/// `caches`, `logs`.
+public struct CollectionReport: Sendable, Equatable {
+    public var freed: [String: GarbageCollector.Freed]
+    public var total: GarbageCollector.Freed { freed.values.reduce(GarbageCollector.Freed(), +) }
+}
 
-    /// What the state directory holds, by kind, as `docker system df` shows it: how many, how
-    /// many bytes (a file with several links counted once), and how many of those bytes a
-    /// collection would give back.
-    public struct UsageRow: Sendable, Equatable {
-        public var kind: String
-        public var count: Int
-        public var bytes: Int64
-        public var reclaimable: Int64
-    }
+/// What the state directory holds, by kind, as `docker system df` shows it: how many, how
+/// many bytes (a file with several links counted once), and how many of those bytes a
+/// collection would give back.
+public struct UsageRow: Sendable, Equatable {
+    public var kind: String
+    public var count: Int
+    public var bytes: Int64
+    public var reclaimable: Int64
 }
 
 /// The roots of a garbage collection, read from the engine's state at one moment: what every

@@ -77,7 +77,7 @@ extension Engine {
     // MARK: EngineShutdown
     public func waitForIdle() async { await EngineShutdown.waitForIdle(self) }
     public func waitForBuilds(_ keys: Set<BuildKey>) async { await EngineShutdown.waitForBuilds(self, keys) }
-    public func activity() -> Activity { EngineShutdown.activity(self) }
+    public func activity() -> EngineActivity { EngineShutdown.activity(self) }
     public func stopScheduling(cancelRunning: Bool) { EngineShutdown.stopScheduling(self, cancelRunning: cancelRunning) }
     public func waitForRunningBuilds() async { await EngineShutdown.waitForRunningBuilds(self) }
 

@@ -2,7 +2,7 @@ import SlipwayProtocol
 import BuildRuntime
 import Foundation
 
-/// What several services share: the engine's image cache, where builds write, how builds are
+/// What several services share: the engine's image catalog, where builds write, how builds are
 /// named to clients, and the helpers that say what no client hears.
 extension Engine {
     // MARK: How builds are named to clients
@@ -41,28 +41,47 @@ extension Engine {
         return EventObject(kind: "Image", namespace: namespace, name: image)
     }
 
-    // MARK: Images, as the engine caches them
+    // MARK: Images, as last committed
 
     func loadImages() throws -> [ImageKey: Image] {
-        if let c = imageCache { return c }
+        if let c = imageCatalog.all { return c }
         var c: [ImageKey: Image] = [:]
         for i in try store.objects(Image.self, kind: .image) { c[ImageKey(namespace: i.namespace, name: i.name)] = i }
-        imageCache = c
+        imageCatalog.load(c)
         return c
     }
 
-    func imageIfExists(_ ns: String, _ name: String) throws -> Image? { try loadImages()[ImageKey(namespace: ns, name: name)] }
+    func imageIfExists(_ ns: String, _ name: String) throws -> Image? {
+        if let published = imageCatalog.image(ImageKey(namespace: ns, name: name)) { return published }
+        return try loadImages()[ImageKey(namespace: ns, name: name)]
+    }
 
-    public func image(_ ns: String, _ name: String) throws -> Image {
-        guard let i = try imageIfExists(ns, name) else {
-            throw EngineError.notFound("image", name, namespace: ns, hint: "list images with image/list, or create it with image/create")
-        }
+    /// The image, or `notFound` (what a service that changes it starts from).
+    func existingImage(_ ns: String, _ name: String) throws -> Image {
+        guard let i = try imageIfExists(ns, name) else { throw Self.imageNotFound(ns, name) }
         return i
+    }
+
+    /// The image as last committed. Read from the catalog on the caller's thread, with no turn
+    /// on the engine's: a query of one image costs a lock, not two thread switches.
+    public nonisolated func image(_ ns: String, _ name: String) async throws -> Image {
+        let found: Image?
+        if let published = imageCatalog.image(ImageKey(namespace: ns, name: name)) {
+            found = published
+        } else {
+            found = try await imageIfExists(ns, name)  // the first query loads the table
+        }
+        guard let found else { throw Self.imageNotFound(ns, name) }
+        return found
+    }
+
+    private static func imageNotFound(_ ns: String, _ name: String) -> EngineError {
+        EngineError.notFound("image", name, namespace: ns, hint: "list images with image/list, or create it with image/create")
     }
 
     func saveImage(_ image: Image) throws {
         try store.put(image, kind: .image, namespace: image.namespace, name: image.name)
-        imageCache?[ImageKey(namespace: image.namespace, name: image.name)] = image
+        imageCatalog.put(image, at: ImageKey(namespace: image.namespace, name: image.name))
     }
 
     // MARK: Quota

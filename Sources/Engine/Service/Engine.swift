@@ -25,8 +25,9 @@ public actor Engine {
     let redactor = SecretRedactor()
     let git: GitClient?
 
-    /// Images by namespace/name, loaded from the database on first use.
-    var imageCache: [ImageKey: Image]?
+    /// Images by namespace/name as last committed, loaded from the database on first use;
+    /// queries read it from any thread.
+    let imageCatalog = ImageCatalog()
     /// The queue, the build slots and who waits for which build.
     let scheduler: BuildScheduler
     /// What runs builds: the executor of each build's kind.

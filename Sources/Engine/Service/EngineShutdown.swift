@@ -24,11 +24,11 @@ enum EngineShutdown {
         }
     }
 
-    static func activity(_ engine: isolated Engine) -> Engine.Activity {
+    static func activity(_ engine: isolated Engine) -> EngineActivity {
         let polled = engine.options.gitPollInterval != nil && ((try? engine.loadImages()) ?? [:]).values.contains {  // a hint for idle exit: unreadable images are not polled either
             $0.isConfiguration && $0.source.git != nil && $0.source.git?.poll != false && $0.source.resolved?.pinned != true
         }
-        return Engine.Activity(running: engine.scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
+        return EngineActivity(running: engine.scheduler.running.map { ($0.key, $0.value.log.currentPhase) }.sorted { $0.key.number < $1.key.number },
                         queued: engine.scheduler.queue.count, pollsGit: polled, watchedFolders: engine.watchers.count)
     }
 
@@ -46,18 +46,16 @@ enum EngineShutdown {
     }
 }
 
-extension Engine {
-    /// What the engine is doing: for `engine status`, and to know when it may stop.
-    public struct Activity: Sendable {
-        public var running: [(key: BuildKey, phase: BuildPhase)]
-        public var queued: Int
-        /// Whether it polls git sources (branches and tags).
-        public var pollsGit: Bool
-        /// Local folders it watches.
-        public var watchedFolders: Int
-        /// Work that needs the engine to stay up with no client: git sources it polls, folders
-        /// it watches.
-        public var standingWork: Bool { pollsGit || watchedFolders > 0 }
-        public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
-    }
+/// What the engine is doing: for `engine status`, and to know when it may stop.
+public struct EngineActivity: Sendable {
+    public var running: [(key: BuildKey, phase: BuildPhase)]
+    public var queued: Int
+    /// Whether it polls git sources (branches and tags).
+    public var pollsGit: Bool
+    /// Local folders it watches.
+    public var watchedFolders: Int
+    /// Work that needs the engine to stay up with no client: git sources it polls, folders
+    /// it watches.
+    public var standingWork: Bool { pollsGit || watchedFolders > 0 }
+    public var busy: Bool { !running.isEmpty || queued > 0 || standingWork }
 }

@@ -64,7 +64,7 @@ enum ImageService {
     static func patchImage(_ engine: isolated Engine, _ spec: ImageSpec, session: EngineSession?) async throws -> ImageChange {
         let ns = spec.namespace ?? "default"
         try Validation.namespace(ns)
-        var image = try engine.image(ns, spec.name)
+        var image = try engine.existingImage(ns, spec.name)
         try await QuotaService.checkQuota(engine, namespace: ns, adding: .storage)
         if let t = spec.tag {
             let resolved = try SourceService.resolveTag(engine, t, namespace: ns, name: spec.name)
@@ -82,7 +82,7 @@ enum ImageService {
         if let b = spec.builder { try BuilderService.requireBuilder(engine, b, namespace: ns) }
         var newSource = image.source
         if let s = spec.source { newSource = try await SourceService.resolveSource(engine, s, namespace: ns) }
-        image = try engine.image(ns, spec.name)  // re-read after the suspension
+        image = try engine.existingImage(ns, spec.name)  // re-read after the suspension
         image.source = newSource
         if let b = spec.builder { image.builder = b }
         if let e = spec.env { image.env.merge(e) { $1 } }
@@ -110,7 +110,7 @@ enum ImageService {
                 try engine.store.put(image, kind: .image, namespace: ns, name: spec.name, in: tx)
                 for e in events { batch.add(e.type, e.reason, e.message, object: e.object) }
             }
-            engine.imageCache?[Engine.ImageKey(namespace: ns, name: spec.name)] = image
+            engine.imageCatalog.put(image, at: Engine.ImageKey(namespace: ns, name: spec.name))
             try SourceWatchService.syncWatch(engine, namespace: ns, name: spec.name)
             return ImageChange(image: image, changed: false, build: nil)
         }
@@ -123,7 +123,7 @@ enum ImageService {
     /// trigger builds what is on disk now (an editor's "rebuild"); the snapshot's change is a
     /// CONFIG reason beside TRIGGER, and nothing changes when the folder did not.
     static func triggerImage(_ engine: isolated Engine, namespace: String, name: String, session: EngineSession?) async throws -> Int {
-        var image = try engine.image(namespace, name)
+        var image = try engine.existingImage(namespace, name)
         try await QuotaService.checkQuota(engine, namespace: namespace, adding: .storage)
         guard try engine.store.latestBuild(namespace: namespace, image: name) != nil else {
             throw EngineError(.failedPrecondition, "image '\(name)' has no build to repeat; patch it or wait for its first build")
@@ -131,7 +131,7 @@ enum ImageService {
         var reasons = [BuildReason(.TRIGGER)]
         if image.source.local != nil {
             let fresh = try await SourceService.resolveSource(engine, image.source, namespace: namespace)
-            image = try engine.image(namespace, name)  // re-read after the suspension
+            image = try engine.existingImage(namespace, name)  // re-read after the suspension
             let (old, new) = (image.source.resolved?.snapshot.digest, fresh.resolved?.snapshot.digest)
             if image.source.local == fresh.local, old != new {
                 image.source = fresh
@@ -154,7 +154,7 @@ enum ImageService {
         var number: Int = 0
         var queuedBuild: Build?
         var isNew = false
-        let previousReady = created ? nil : engine.imageCache?[Engine.ImageKey(namespace: ns, name: name)]?.status.ready
+        let previousReady = created ? nil : engine.imageCatalog.image(Engine.ImageKey(namespace: ns, name: name))??.status.ready
         let object = engine.eventObject(namespace: ns, image: name)
         try engine.change { tx, events in
             if let latest = try engine.store.latestBuild(namespace: ns, image: name, in: tx), latest.status == .QUEUED {
@@ -198,7 +198,7 @@ enum ImageService {
                 events.add(.Normal, "Scheduled", "Build \(number) queued (\(queuedBuild!.reasonKinds.map(\.rawValue).joined(separator: ", ")))", object: object)
             }
         }
-        engine.imageCache?[Engine.ImageKey(namespace: ns, name: name)] = image
+        engine.imageCatalog.put(image, at: Engine.ImageKey(namespace: ns, name: name))
         let key = image.buildKey(number)
         engine.scheduler.enqueue(key)
         session?.noteStarted(key)
@@ -245,7 +245,7 @@ enum ImageService {
 
     /// Deletes the image, its builds, logs and cache. Images already written stay where they are.
     static func deleteImage(_ engine: isolated Engine, namespace: String, name: String) async throws {
-        _ = try engine.image(namespace, name)
+        _ = try engine.existingImage(namespace, name)
         try await removeImage(engine, namespace: namespace, name: name) { tx, events in
             events.add(.Normal, "Deleted", "Image \(name) deleted with its builds and logs", object: .init(kind: "Image", namespace: namespace, name: name))
         }
@@ -264,7 +264,7 @@ enum ImageService {
             try engine.store.delete(kind: .image, namespace: namespace, name: name, in: tx)
             try also(tx, events)
         }
-        engine.imageCache?[Engine.ImageKey(namespace: namespace, name: name)] = nil
+        engine.imageCatalog.remove(Engine.ImageKey(namespace: namespace, name: name))
         // Its builds end: running ones when their task stops (see `BuildRunner.completed`), queued ones now.
         // A running one's log ends here: an image created again under the name reuses its
         // file's name, and its builds of the same numbers are others.

@@ -100,7 +100,7 @@ enum PlatformService {
 
     /// Resolves a Dockerfile's image name under the rules of `DockerfileBase`; a refusal is a
     /// build failure that says what the Dockerfile may name instead.
-    static func dockerfileBase(_ engine: isolated Engine, _ name: String, namespace: String) throws -> Engine.DockerfileBase {
+    static func dockerfileBase(_ engine: isolated Engine, _ name: String, namespace: String) throws -> DockerfileBase {
         let what = "FROM \(PathSyntax.shortened(name))"
         // An image of the namespace, by name, wins over Docker Hub's image of the same name, as
         // a local image does in Docker.
@@ -293,22 +293,20 @@ enum PlatformService {
     }
 }
 
-extension Engine {
-    /// Where a name a Dockerfile gives (FROM, COPY --from, RUN --mount from=) leads, in the
-    /// namespace of the build: an image of that namespace by its name (its latest built image),
-    /// a registry reference, or — only inside an `--allow-source` folder, and never in the state
-    /// directory but for the namespace's own layouts — a host layout or folder.
-    enum DockerfileBase: Sendable, Equatable {
-        /// An image of the namespace, by name: its latest build, in the layout Slipway wrote
-        /// it to, or as it was pushed (a reference with its digest).
-        case namespaceImage(NamespaceBuild)
-        case reference(ImageReference)
-    }
+/// Where a name a Dockerfile gives (FROM, COPY --from, RUN --mount from=) leads, in the
+/// namespace of the build: an image of that namespace by its name (its latest built image),
+/// a registry reference, or — only inside an `--allow-source` folder, and never in the state
+/// directory but for the namespace's own layouts — a host layout or folder.
+enum DockerfileBase: Sendable, Equatable {
+    /// An image of the namespace, by name: its latest build, in the layout Slipway wrote
+    /// it to, or as it was pushed (a reference with its digest).
+    case namespaceImage(NamespaceBuild)
+    case reference(ImageReference)
+}
 
-    /// Where an image's latest build is: a layout and the manifest's digest, or a pushed
-    /// reference with its digest.
-    enum NamespaceBuild: Sendable, Equatable {
-        case layout(path: String, digest: Digest)
-        case pushed(ImageReference)
-    }
+/// Where an image's latest build is: a layout and the manifest's digest, or a pushed
+/// reference with its digest.
+enum NamespaceBuild: Sendable, Equatable {
+    case layout(path: String, digest: Digest)
+    case pushed(ImageReference)
 }

@@ -7,7 +7,7 @@ import Foundation
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
 enum QuotaService {
-    static func quotaUsage(_ engine: isolated Engine, namespace: String) async throws -> Engine.QuotaUsage {
+    static func quotaUsage(_ engine: isolated Engine, namespace: String) async throws -> QuotaUsage {
         let all = try engine.loadImages().values.filter { $0.namespace == namespace }
         let images = all.filter(\.isConfiguration)
         // A snapshot counts for the bytes of its files (kept in its trees, which other snapshots
@@ -27,7 +27,7 @@ enum QuotaService {
             }
             return folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes + layerBytes
         }
-        return Engine.QuotaUsage(images: Int64(images.count), buildruns: try engine.store.standaloneRunCount(namespace: namespace), storage: bytes)
+        return QuotaUsage(images: Int64(images.count), buildruns: try engine.store.standaloneRunCount(namespace: namespace), storage: bytes)
     }
 
     /// What the namespace may still store under its storage quota; nil when it has none.
@@ -66,23 +66,21 @@ enum QuotaService {
     }
 }
 
-extension Engine {
-    /// What a namespace holds, against its quota: images, stand-alone build runs, and bytes of
-    /// stored data (its image layouts, build caches and logs, its images' source snapshots,
-    /// and what its Dockerfile builds keep: contexts, cache mounts, and the layers — blob and
-    /// folder — its step records name; a file counts in full for every namespace that refers
-    /// to it).
-    public struct QuotaUsage: Sendable, Equatable {
-        public var images: Int64
-        public var buildruns: Int64
-        public var storage: Int64
+/// What a namespace holds, against its quota: images, stand-alone build runs, and bytes of
+/// stored data (its image layouts, build caches and logs, its images' source snapshots,
+/// and what its Dockerfile builds keep: contexts, cache mounts, and the layers — blob and
+/// folder — its step records name; a file counts in full for every namespace that refers
+/// to it).
+public struct QuotaUsage: Sendable, Equatable {
+    public var images: Int64
+    public var buildruns: Int64
+    public var storage: Int64
 
-        public func used(_ r: Quota.Resource) -> Int64 {
-            switch r {
-            case .images: return images
-            case .buildruns: return buildruns
-            case .storage: return storage
-            }
+    public func used(_ r: Quota.Resource) -> Int64 {
+        switch r {
+        case .images: return images
+        case .buildruns: return buildruns
+        case .storage: return storage
         }
     }
 }

@@ -134,7 +134,7 @@ enum SourceWatchService {
             let watcher = try FolderWatcher(root: root, debounce: Double(debounceMs) / 1000) { [weak engine] in
                 Task { if let engine { await folderChanged(engine, namespace: namespace, name: name) } }
             }
-            engine.watchers[key] = Engine.FolderWatch(root: root, debounceMs: debounceMs, watcher: watcher)
+            engine.watchers[key] = FolderWatch(root: root, debounceMs: debounceMs, watcher: watcher)
         } catch {
             engine.report("cannot watch the folder of image \(namespace)/\(name): \(error)")
         }
@@ -183,11 +183,9 @@ enum SourceWatchService {
     }
 }
 
-extension Engine {
-    /// A running watch, and what it was started for.
-    struct FolderWatch {
-        var root: String
-        var debounceMs: Int
-        var watcher: FolderWatcher
-    }
+/// A running watch, and what it was started for.
+struct FolderWatch {
+    var root: String
+    var debounceMs: Int
+    var watcher: FolderWatcher
 }

@@ -56,21 +56,21 @@ extension StoreStatus {
 }
 
 extension QuotaResult {
-    init(namespace: String, quota: Quota, usage: Engine.QuotaUsage) {
+    init(namespace: String, quota: Quota, usage: QuotaUsage) {
         self.init(namespace: namespace, limits: Amounts(images: quota.images, buildruns: quota.buildruns, storage: quota.storage),
                   used: Amounts(images: usage.images, buildruns: usage.buildruns, storage: usage.storage))
     }
 }
 
 extension CollectResult {
-    init(_ report: Engine.CollectionReport, dryRun: Bool) {
+    init(_ report: CollectionReport, dryRun: Bool) {
         self.init(dryRun: dryRun, freed: report.freed.sorted { $0.key < $1.key }.map { Row(kind: $0.key, count: $0.value.count, bytes: $0.value.bytes) },
                   totalBytes: report.total.bytes)
     }
 }
 
 extension DiskUsageResult {
-    init(_ rows: [Engine.UsageRow]) {
+    init(_ rows: [UsageRow]) {
         self.init(kinds: rows.map { Row(kind: $0.kind, count: $0.count, bytes: $0.bytes, reclaimable: $0.reclaimable) }, totalBytes: rows.reduce(0) { $0 + $1.bytes })
     }
 }
