@@ -59,6 +59,31 @@ import TestSupport
         #expect(b3["reasons"]?.arrayValue?.first?["field"] == "builder")
     }
 
+    /// `kp clusterbuilder save default -b slipway/procfile` drops build-script, which the last
+    /// build of `app` ran: that is a BUILDER build naming the loss, as kpack decides it. `plain`
+    /// never ran build-script, so it does not rebuild.
+    @Test func aBuilderThatLosesABuildpackTheLastBuildUsedRebuilds() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let plain = TempDir("plain")
+        try "web: echo hi\n".write(toFile: plain.path + "/Procfile", atomically: true, encoding: .utf8)
+        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(Self.app)]]])
+        _ = try await c.call("image/create", ["name": "plain", "source": ["local": ["path": .string(plain.path)]]])
+        let first = try await c.call("build/wait", ["image": "app", "build": 1])
+        #expect(first["status"] == "SUCCESS")
+        #expect(first["buildpacks"]?.arrayValue?.contains { $0["id"] == "slipway/build-script" } == true)
+        let plainFirst = try await c.call("build/wait", ["image": "plain", "build": 1])
+        #expect(plainFirst["status"] == "SUCCESS" && plainFirst["buildpacks"]?.arrayValue?.map { $0["id"] } == ["slipway/procfile"])
+
+        _ = try await c.call("clusterbuilder/patch", ["name": "default", "order": [["group": [["id": "slipway/procfile"]]]]])
+        // The rebuilds are queued before the patch is answered.
+        let second = try await c.call("build/status", ["image": "app", "build": 2])
+        #expect(second["reasons"] == [["reason": "BUILDER", "field": "buildpacks", "old": "slipway/build-script 0.1.0", "new": "(removed)"]])
+        #expect(try await c.call("build/list", ["image": "plain"])["builds"]?.arrayValue?.count == 1)
+        #expect(try await c.call("build/wait", ["image": "app", "build": 2])["buildpacks"]?.arrayValue?.map { $0["id"] } == ["slipway/procfile"])
+    }
+
     @Test func aNewRunImageIsARebaseAndANewStackIDAFullBuild() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)

@@ -5,12 +5,16 @@ import SlipwayProtocol
 /// - CONFIG: env, source (other than the git commit), subPath, the builder set on the image, the
 ///   strategy, or (Dockerfile strategy) the Dockerfile, build args, target or context folder.
 /// - COMMIT: a new commit for the same git URL and ref.
-/// - BUILDER: a buildpack the last build used now has another version in the builder.
+/// - BUILDER: a buildpack the last successful build used is no longer in the builder at that
+///   version: it has another version, or the builder lost it (kpack's `builderChanged`, which
+///   looks at the buildpacks of the last build's metadata, not at the whole builder).
 /// - STACK: the stack's run image changed, or (Dockerfile strategy) a FROM tag moved.
 /// BUILDER and STACK are only reasons after a successful last build; without a last build,
 /// the reason is CONFIG.
 public enum BuildReasonCalculator {
-    public static func reasons(last: BuildInputs?, lastSucceeded: Bool, current: BuildInputs) -> [BuildReason] {
+    /// `lastUsed` is what the last finished build ran (its detected group); for a build recorded
+    /// without it, the builder's buildpacks at that build stand in, and only a changed version counts.
+    public static func reasons(last: BuildInputs?, lastSucceeded: Bool, lastUsed: [BuildpackInfo], current: BuildInputs) -> [BuildReason] {
         guard let last else { return [BuildReason(.CONFIG)] }
         var out: [BuildReason] = []
         var config: [BuildReason] = []
@@ -53,11 +57,7 @@ public enum BuildReasonCalculator {
             out.append(BuildReason(.COMMIT, field: "source.git.revision", old: last.sourceRevision, new: current.sourceRevision))
         }
         if lastSucceeded {
-            for (id, version) in last.buildpacks.sorted(by: { $0.key < $1.key }) {
-                if let now = current.buildpacks[id], now != version {
-                    out.append(BuildReason(.BUILDER, field: "buildpacks", old: "\(id) \(version)", new: "\(id) \(now)"))
-                }
-            }
+            out += builderChanges(used: lastUsed, builderAtLastBuild: last.buildpacks, now: current.buildpacks)
             if let old = last.runImageDigest, let new = current.runImageDigest, old != new {
                 out.append(BuildReason(.STACK, field: "runImage", old: old, new: new))
             }
@@ -69,6 +69,22 @@ public enum BuildReasonCalculator {
             }
         }
         return out
+    }
+
+    /// BUILDER reasons: each buildpack the last build used from its builder (not one the app
+    /// brought) that the builder no longer has at that version, as `id old -> id new` or
+    /// `id old -> (removed)`.
+    static func builderChanges(used: [BuildpackInfo], builderAtLastBuild: [String: String], now: [String: String]) -> [BuildReason] {
+        if used.isEmpty {
+            return builderAtLastBuild.sorted(by: { $0.key < $1.key }).compactMap { id, version in
+                guard let new = now[id], new != version else { return nil }
+                return BuildReason(.BUILDER, field: "buildpacks", old: "\(id) \(version)", new: "\(id) \(new)")
+            }
+        }
+        return used.filter { builderAtLastBuild[$0.id] == $0.version }.sorted(by: { $0.id < $1.id }).compactMap { bp in
+            guard now[bp.id] != bp.version else { return nil }
+            return BuildReason(.BUILDER, field: "buildpacks", old: "\(bp.id) \(bp.version)", new: now[bp.id].map { "\(bp.id) \($0)" } ?? "(removed)")
+        }
     }
 
     /// The one-word summary `kp build list` shows: the highest of CONFIG > COMMIT > BUILDER,

@@ -96,7 +96,7 @@ enum ImageService {
         if let l = spec.failedBuildHistoryLimit { image.failedBuildHistoryLimit = l }
         let last = try engine.store.latestBuild(namespace: ns, image: spec.name)
         let lastFinished = try BuildService.lastFinishedBuild(engine, ns, spec.name)
-        let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try BuilderService.inputs(engine, for: image))
+        let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, lastUsed: lastFinished?.buildpacks ?? [], current: try BuilderService.inputs(engine, for: image))
         if spec.dryRun == true { return ImageChange(image: image, changed: !reasons.isEmpty, build: nil) }
         var events: [Engine.EventBatch.Pending] = []
         if spec.clearCache == true {
@@ -162,7 +162,7 @@ enum ImageService {
                 // build before it, keeping a manual trigger.
                 var b = latest
                 let prior = try engine.store.builds(namespace: ns, image: name, in: tx).last { $0.number < b.number }
-                var merged = BuildReasonCalculator.reasons(last: prior?.inputs, lastSucceeded: prior?.status == .SUCCESS, current: inputs)
+                var merged = BuildReasonCalculator.reasons(last: prior?.inputs, lastSucceeded: prior?.status == .SUCCESS, lastUsed: prior?.buildpacks ?? [], current: inputs)
                 if (b.reasons + reasons).contains(where: { $0.reason == .TRIGGER }) { merged.append(BuildReason(.TRIGGER)) }
                 b.reasons = merged.isEmpty ? b.reasons : merged
                 b.inputs = inputs
@@ -302,7 +302,7 @@ enum ImageService {
             guard let builder = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace), matches(builder), builder.status.ready,
                 let last = try engine.store.latestBuild(namespace: image.namespace, image: image.name)
             else { continue }
-            let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, current: try BuilderService.inputs(engine, for: image))
+            let reasons = BuildReasonCalculator.reasons(last: last.inputs, lastSucceeded: last.status == .SUCCESS, lastUsed: last.buildpacks, current: try BuilderService.inputs(engine, for: image))
                 .filter { $0.reason == .BUILDER || $0.reason == .STACK }
             guard !reasons.isEmpty else { continue }
             do {

@@ -44,7 +44,7 @@ enum SourceWatchService {
                 current.status = ImageStatusCalculator.status(previous: current.status, latest: nil, polledBases: now)
                 let last = try engine.store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try BuildService.lastFinishedBuild(engine, image.namespace, image.name)
-                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try BuilderService.inputs(engine, for: current))
+                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, lastUsed: lastFinished?.buildpacks ?? [], current: try BuilderService.inputs(engine, for: current))
                 if reasons.isEmpty { try engine.saveImage(current) } else { _ = try ImageService.commit(engine, current, reasons: reasons, created: false, session: nil) }
             } catch {
                 engine.report("polling the FROM images of \(image.namespace)/\(image.name) failed: \(error); the next poll tries again")
@@ -94,7 +94,7 @@ enum SourceWatchService {
                 current.source.resolved = resolved
                 let last = try engine.store.latestBuild(namespace: image.namespace, image: image.name)
                 let lastFinished = try BuildService.lastFinishedBuild(engine, image.namespace, image.name)
-                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, current: try BuilderService.inputs(engine, for: current))
+                let reasons = BuildReasonCalculator.reasons(last: last?.inputs, lastSucceeded: lastFinished?.status == .SUCCESS, lastUsed: lastFinished?.buildpacks ?? [], current: try BuilderService.inputs(engine, for: current))
                 if reasons.isEmpty {
                     try engine.saveImage(current)
                 } else {
