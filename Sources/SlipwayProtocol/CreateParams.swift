@@ -5,6 +5,13 @@ import Foundation
 public protocol CreatableSpec: Codable, Sendable {
     /// The params `create` needs besides those the spec itself requires.
     static var requiredOnCreate: [String] { get }
+    /// A param that, when given, stands for all of `requiredOnCreate` (a builder made from a
+    /// builder image names no stack, store or order); nil when none does.
+    static var replacesRequiredOnCreate: String? { get }
+}
+
+extension CreatableSpec {
+    public static var replacesRequiredOnCreate: String? { nil }
 }
 
 /// Params of a `create` method: its spec, refused as a missing param when something `create`
@@ -18,6 +25,9 @@ public struct Creating<Spec: CreatableSpec>: Codable, Sendable {
     public init(from decoder: any Decoder) throws {
         spec = try Spec(from: decoder)
         let fields = try decoder.container(keyedBy: FieldName.self)
+        if let alternative = Spec.replacesRequiredOnCreate.map(FieldName.init), try fields.contains(alternative) && !fields.decodeNil(forKey: alternative) {
+            return
+        }
         for name in Spec.requiredOnCreate {
             let key = FieldName(name)
             if try !fields.contains(key) || fields.decodeNil(forKey: key) {
@@ -44,10 +54,12 @@ extension StackSpec: CreatableSpec {
 
 extension BuilderSpec: CreatableSpec {
     public static let requiredOnCreate = ["stack", "store", "order"]
+    public static let replacesRequiredOnCreate: String? = "image"
 }
 
 extension ClusterBuilderSpec: CreatableSpec {
     public static let requiredOnCreate = ["stack", "store", "order"]
+    public static let replacesRequiredOnCreate: String? = "image"
 }
 
 extension ImageSpec: CreatableSpec {
@@ -57,6 +69,13 @@ extension ImageSpec: CreatableSpec {
 extension Creating: WireParams where Spec: WireParams {
     /// The spec's params, with those `create` needs marked required.
     public static var paramDescriptors: [ParamDescriptor] {
-        Spec.paramDescriptors.map { $0.required($0.required || Spec.requiredOnCreate.contains($0.name)) }
+        Spec.paramDescriptors.map { p in
+            guard Spec.requiredOnCreate.contains(p.name) else { return p }
+            guard let alternative = Spec.replacesRequiredOnCreate else { return p.required(true) }
+            // Not required by the schema; `init(from:)` asks for it when the alternative is absent.
+            var optional = p
+            optional.description = "Required unless `\(alternative)` is given."
+            return optional
+        }
     }
 }

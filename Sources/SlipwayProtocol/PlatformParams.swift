@@ -97,13 +97,17 @@ public struct BuilderSpec: Codable, Sendable {
     public var stack: String?
     public var store: String?
     public var order: [OrderGroup]?
+    /// A CNB builder image (registry reference or OCI layout) whose stack, buildpacks and order
+    /// the builder takes as they are, instead of `stack`, `store` and `order`.
+    public var image: String?
 
-    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil) {
+    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil) {
         self.name = name
         self.namespace = namespace
         self.stack = stack
         self.store = store
         self.order = order
+        self.image = image
     }
 }
 
@@ -113,16 +117,19 @@ public struct ClusterBuilderSpec: Codable, Sendable {
     public var stack: String?
     public var store: String?
     public var order: [OrderGroup]?
+    /// A CNB builder image, as `BuilderSpec.image`.
+    public var image: String?
 
-    public init(name: String, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil) {
+    public init(name: String, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil) {
         self.name = name
         self.stack = stack
         self.store = store
         self.order = order
+        self.image = image
     }
 
     /// The same builder, cluster-scoped (no namespace), as the engine takes it.
-    public var builderSpec: BuilderSpec { BuilderSpec(name: name, namespace: nil, stack: stack, store: store, order: order) }
+    public var builderSpec: BuilderSpec { BuilderSpec(name: name, namespace: nil, stack: stack, store: store, order: order, image: image) }
 }
 
 /// Params of `secret/create`: exactly one of `registry`, `dockerConfig`, `git`.
@@ -241,7 +248,8 @@ extension ClusterBuilderSpec: WireParams {
         .name,
         ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
-        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##)
+        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##),
+        .builderImage
     ]
 }
 
@@ -251,7 +259,8 @@ extension BuilderSpec: WireParams {
         .namespace,
         ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
-        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##)
+        ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##),
+        .builderImage
     ]
 }
 

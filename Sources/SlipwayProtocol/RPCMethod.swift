@@ -221,6 +221,10 @@ extension ParamDescriptor {
     public static let name = ParamDescriptor("name", .ref("Name"), required: true)
     /// The namespace of a namespaced object.
     public static let namespace = ParamDescriptor("namespace", .ref("Name"), #"Defaults to "default"."#)
+    /// The builder image a builder is made from.
+    public static let builderImage = ParamDescriptor(
+        "image", ##"{"type": "string"}"##,
+        "A CNB builder image (host/repository:tag, or oci:DIR[:TAG]) whose stack, buildpacks and order the builder takes as they are, instead of stack, store and order.")
     /// The page size of a list.
     public static let limit = ParamDescriptor("limit", ##"{"type": "integer", "minimum": 1}"##, "At most this many items (default 500).")
     /// Where a list's previous page ended.

@@ -59,20 +59,26 @@ func exportKpack(_ e: EngineSession, namespace: String) throws -> [ExportedItem]
         }
         items.append(.resource(kpackResource("ClusterStore", name: store.name, namespace: nil, spec: JSONObject([("sources", .array(sources))]))))
     }
-    func builderSpec(_ b: BuilderResource) -> JSONObject {
-        JSONObject([("tag", .string("REGISTRY/builders/\(b.name)")),
-                    ("stack", ["kind": "ClusterStack", "name": .string(b.stack)]),
-                    ("store", ["kind": "ClusterStore", "name": .string(b.store)]),
-                    ("order", kpackOrder(b.order))])
+    /// kpack makes builders from a stack and a store only: one made from a builder image is
+    /// left out, with a comment saying so.
+    func builderSpec(_ b: BuilderResource) -> JSONObject? {
+        guard let stack = b.stack, let store = b.store else {
+            items.append(.comment("\(b.kind.rawValue) \"\(b.name)\" is made from the builder image \(b.image ?? "?"); kpack makes builders from a ClusterStack and a ClusterStore: import its stack and buildpacks into those to move it."))
+            return nil
+        }
+        return JSONObject([("tag", .string("REGISTRY/builders/\(b.name)")),
+                           ("stack", ["kind": "ClusterStack", "name": .string(stack)]),
+                           ("store", ["kind": "ClusterStore", "name": .string(store)]),
+                           ("order", kpackOrder(b.order))])
     }
     for b in try e.call(ClusterBuilderList.self, PageParams(limit: 500)).builders {
-        var spec = builderSpec(b)
+        guard var spec = builderSpec(b) else { continue }
         spec["serviceAccountRef"] = ["name": "default", "namespace": .string(namespace)]
         items.append(.comment("ClusterBuilder \"\(b.name)\": set spec.tag to where the cluster may push the builder image."))
         items.append(.resource(kpackResource("ClusterBuilder", name: b.name, namespace: nil, spec: spec)))
     }
     for b in try e.call(BuilderList.self, NamespaceParams(namespace: namespace, limit: 500)).builders {
-        var spec = builderSpec(b)
+        guard var spec = builderSpec(b) else { continue }
         spec["serviceAccountName"] = "default"
         items.append(.resource(kpackResource("Builder", name: b.name, namespace: namespace, spec: spec)))
     }

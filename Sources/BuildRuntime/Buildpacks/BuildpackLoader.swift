@@ -48,13 +48,15 @@ public struct BuildpackLoader: Sendable {
     }
 
     /// Every buildpack a buildpackage image carries under `/cnb/buildpacks/<id>/<version>/`.
-    /// `source` is how the user named the image.
-    public func loadPackage(_ image: OCIImage, source: String, field: String) throws -> [LoadedBuildpack] {
+    /// `source` is how the user named the image. `layers` (diff ids) limits the layers read to
+    /// those a builder image says hold buildpacks, not its whole build image.
+    public func loadPackage(_ image: OCIImage, source: String, field: String, layers: Set<Digest>? = nil) throws -> [LoadedBuildpack] {
         let dir = root + "/.package-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // best effort: .package-* folders are swept at start-up
         let tree = try ConfinedDirectory(path: dir, displayPath: source, create: true)
         let extractor = ArchiveExtractor(policy: .imageLayer)
-        for (i, layer) in image.manifest.layers.enumerated() {
+        let diffIDs = image.config.rootfs.diff_ids
+        for (i, layer) in image.manifest.layers.enumerated() where layers.map({ i < diffIDs.count && $0.contains(diffIDs[i]) }) ?? true {
             try extractor.extract(archiveAt: image.store.path(layer.digest), into: tree, name: "layer \(i + 1) of \(source)")
         }
         var found: [LoadedBuildpack] = []

@@ -38,6 +38,14 @@ public struct StoredBuildpack: Codable, Sendable, Equatable {
     public var descriptor: BuildpackDescriptor
 }
 
+extension StoredBuildpack {
+    /// A buildpack as loaded into the state directory, added from `source`.
+    init(_ loaded: LoadedBuildpack, source: String) {
+        let d = loaded.descriptor
+        self.init(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: loaded.digest, source: source, descriptor: d)
+    }
+}
+
 /// A ClusterStore: the buildpacks builders choose from.
 public struct ClusterStore: Codable, Sendable, Equatable {
     public var name: String
@@ -47,14 +55,20 @@ public struct ClusterStore: Codable, Sendable, Equatable {
 
 
 
-/// A Builder (namespaced) or ClusterBuilder: a stack, a store, and the detection order.
+/// A Builder (namespaced) or ClusterBuilder: a stack, a store, and the detection order; or a
+/// CNB builder image, which brings all three.
 public struct Builder: Codable, Sendable, Equatable {
     public var kind: BuilderReference.Kind
     public var namespace: String?
     public var name: String
-    public var stack: String
-    public var store: String
+    /// The ClusterStack and ClusterStore it names; nil for a builder made from an image.
+    public var stack: String?
+    public var store: String?
     public var order: [OrderGroup]
+    /// The builder image it was made from, as the user named it.
+    public var image: String?
+    /// What that image brought in, as last imported.
+    public var imported: ImportedBuilder?
     public var status: Status
 
     /// Whether the builder can build (and why not), and what its stack and order resolved to.
@@ -71,6 +85,16 @@ public struct Builder: Codable, Sendable, Equatable {
     }
 
     public var reference: BuilderReference { BuilderReference(kind: kind, name: name) }
+}
+
+/// What a CNB builder image brings (as pack and kpack make them): the image itself as the build
+/// image, its run image, its stack id, and the buildpacks under `/cnb/buildpacks` in its order.
+public struct ImportedBuilder: Codable, Sendable, Equatable {
+    /// The stack it amounts to: its build image is the builder image.
+    public var stack: ClusterStack
+    public var buildpacks: [StoredBuildpack]
+    /// The run image's mirrors, as the builder's metadata lists them.
+    public var runImageMirrors: [String]
 }
 
 /// A buildpack as builds and builders report it.

@@ -65,16 +65,28 @@ enum BuilderService {
         namespace == nil ? (.clusterBuilder, "", "ClusterBuilder") : (.builder, namespace!, "Builder")
     }
 
-    static func createBuilder(_ engine: isolated Engine, _ spec: BuilderSpec) throws -> Builder {
+    static func createBuilder(_ engine: isolated Engine, _ spec: BuilderSpec) async throws -> Builder {
         let (kind, ns, kindName) = builderKind(engine, spec.namespace)
         if let n = spec.namespace { try Validation.namespace(n) }
         try Validation.name(spec.name, field: "name", kind: kindName)
-        guard let stack = spec.stack else { throw EngineError.invalid("Missing required param 'stack'", field: "stack") }
-        guard let storeName = spec.store else { throw EngineError.invalid("Missing required param 'store'", field: "store") }
-        guard let order = spec.order else { throw EngineError.invalid("Missing required param 'order'", field: "order") }
-        try Self.validate(order: order)
-        var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: stack,
-                        store: storeName, order: order, status: .init(ready: false, buildpacks: [], order: []))
+        var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: spec.stack,
+                        store: spec.store, order: spec.order ?? [], image: spec.image, status: .init(ready: false, buildpacks: [], order: []))
+        if let image = spec.image {
+            guard spec.stack == nil, spec.store == nil, spec.order == nil else {
+                throw EngineError.invalid("give either 'image' (a builder image brings its stack, buildpacks and order) or 'stack', 'store' and 'order', not both", field: "image")
+            }
+            // Before the import, which may take long: a taken name is refused at once.
+            if try engine.store.object(Builder.self, kind: kind, namespace: ns, name: spec.name) != nil {
+                throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace)
+            }
+            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name)
+            (b.imported, b.order) = (r.imported, r.order)
+        } else {
+            guard spec.stack != nil else { throw EngineError.invalid("Missing required param 'stack' (or give 'image', a builder image)", field: "stack") }
+            guard spec.store != nil else { throw EngineError.invalid("Missing required param 'store'", field: "store") }
+            guard let order = spec.order else { throw EngineError.invalid("Missing required param 'order'", field: "order") }
+            try Self.validate(order: order)
+        }
         b.status = try resolveStatus(engine, of: b).status
         try engine.change { tx, events in
             guard try engine.store.insert(b, kind: kind, namespace: ns, name: spec.name, in: tx) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
@@ -84,9 +96,20 @@ enum BuilderService {
         return b
     }
 
-    static func patchBuilder(_ engine: isolated Engine, _ spec: BuilderSpec, session: EngineSession?) throws -> Builder {
+    static func patchBuilder(_ engine: isolated Engine, _ spec: BuilderSpec, session: EngineSession?) async throws -> Builder {
         let (kind, ns, _) = builderKind(engine, spec.namespace)
         var b = try builder(engine, name: spec.name, namespace: spec.namespace)
+        if b.image != nil || spec.image != nil {
+            // A builder of an image takes all from it: a patch names the image again (to import
+            // what its tag names now) or another one.
+            guard spec.stack == nil, spec.store == nil, spec.order == nil else {
+                throw EngineError.invalid("\(spec.name) is made from a builder image: patch its 'image' (its stack, buildpacks and order come from it), or recreate it with a stack, a store and an order", field: "image")
+            }
+            let image = spec.image ?? b.image!
+            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name)
+            b = try builder(engine, name: spec.name, namespace: spec.namespace)  // read again after the import's suspension
+            (b.image, b.imported, b.order) = (image, r.imported, r.order)
+        }
         if let s = spec.stack { b.stack = s }
         if let s = spec.store { b.store = s }
         if let o = spec.order {
@@ -139,24 +162,39 @@ enum BuilderService {
     /// one that cannot be read is an error.
     static func resolveStatus(_ engine: isolated Engine, of b: Builder) throws -> ResolvedBuilder {
         var status = Builder.Status(ready: false, buildpacks: [], order: [])
-        guard let stack = try engine.store.object(ClusterStack.self, kind: .clusterStack, name: b.stack) else {
-            status.message = "ClusterStack '\(b.stack)' not found"
-            return ResolvedBuilder(status: status, stack: nil, order: [])
+        let stack: ClusterStack
+        let available: [StoredBuildpack]
+        /// Where a missing buildpack should have been, for the message.
+        let storeHint: String
+        if let imported = b.imported {
+            (stack, available) = (imported.stack, imported.buildpacks)
+            storeHint = "the builder image \(b.image ?? "")"
+        } else {
+            guard let name = b.stack, let found = try engine.store.object(ClusterStack.self, kind: .clusterStack, name: name) else {
+                status.message = "ClusterStack '\(b.stack ?? "")' not found"
+                return ResolvedBuilder(status: status, stack: nil, order: [])
+            }
+            stack = found
+            guard let name = b.store, let st = try engine.store.object(ClusterStore.self, kind: .clusterStore, name: name) else {
+                status.stackID = stack.id
+                status.runImage = stack.status.resolvedRunImage
+                status.buildImage = stack.status.resolvedBuildImage
+                status.message = "ClusterStore '\(b.store ?? "")' not found"
+                return ResolvedBuilder(status: status, stack: stack, order: [])
+            }
+            available = st.buildpacks
+            storeHint = "ClusterStore '\(name)'; add them with clusterstore/add"
         }
         status.stackID = stack.id
         status.runImage = stack.status.resolvedRunImage
         status.buildImage = stack.status.resolvedBuildImage
-        guard let st = try engine.store.object(ClusterStore.self, kind: .clusterStore, name: b.store) else {
-            status.message = "ClusterStore '\(b.store)' not found"
-            return ResolvedBuilder(status: status, stack: stack, order: [])
-        }
         var order: [[BuildpackRef]] = []
         var missing: [String] = []
         // Composite buildpacks expand into one group per group of theirs.
         func expand(_ entries: [(id: String, version: String?, optional: Bool)], depth: Int) -> [[(StoredBuildpack, Bool)]] {
             var groups: [[(StoredBuildpack, Bool)]] = [[]]
             for e in entries {
-                let candidates = st.buildpacks.filter { $0.id == e.id && (e.version == nil || $0.version == e.version) }
+                let candidates = available.filter { $0.id == e.id && (e.version == nil || $0.version == e.version) }
                 guard let bp = candidates.max(by: { versionLess($0.version, $1.version) }) else {
                     missing.append(e.id + (e.version.map { "@" + $0 } ?? ""))
                     continue
@@ -184,7 +222,7 @@ enum BuilderService {
             }
         }
         if !missing.isEmpty {
-            status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in ClusterStore '\(b.store)'; add them with clusterstore/add"
+            status.message = "buildpack(s) \(missing.joined(separator: ", ")) not found in \(storeHint)"
             return ResolvedBuilder(status: status, stack: stack, order: [])
         }
         // A buildpack that lists stacks must list this one (or "*").

@@ -60,8 +60,8 @@ extension Engine {
     // MARK: BuilderService
     /// Buildpack versions compared as a builder resolves them (tests use it through the engine).
     static func versionLess(_ a: String, _ b: String) -> Bool { BuilderService.versionLess(a, b) }
-    public func createBuilder(_ spec: BuilderSpec) throws -> Builder { try BuilderService.createBuilder(self, spec) }
-    public func patchBuilder(_ spec: BuilderSpec, session: EngineSession? = nil) throws -> Builder { try BuilderService.patchBuilder(self, spec, session: session) }
+    public func createBuilder(_ spec: BuilderSpec) async throws -> Builder { try await BuilderService.createBuilder(self, spec) }
+    public func patchBuilder(_ spec: BuilderSpec, session: EngineSession? = nil) async throws -> Builder { try await BuilderService.patchBuilder(self, spec, session: session) }
     public func builder(name: String, namespace: String?) throws -> Builder { try BuilderService.builder(self, name: name, namespace: namespace) }
     public func builders(namespace: String?) throws -> [Builder] { try BuilderService.builders(self, namespace: namespace) }
     public func deleteBuilder(name: String, namespace: String?) throws { try BuilderService.deleteBuilder(self, name: name, namespace: namespace) }

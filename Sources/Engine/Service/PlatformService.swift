@@ -55,34 +55,11 @@ enum PlatformService {
 
     /// Imports both images (off the actor) and describes the stack.
     static func resolveStack(_ engine: Engine, name: String, buildImage: String, runImage: String, id: String?) async throws -> ClusterStack {
-        let buildRef = try engine.mapped { try ImageReference.parse(buildImage, field: "buildImage") }
-        let runRef = try engine.mapped { try ImageReference.parse(runImage, field: "runImage") }
-        for (field, ref) in [("buildImage", buildRef), ("runImage", runRef)] {
-            switch ref {
-            case .rootfs(let p), .layout(let p, _): try SourceService.checkAllowed(engine, p, field: field)
-            case .registry: break
-            }
-        }
-        let images = engine.images
-        let settings = ImageStore.FolderImageSettings(stackID: id ?? "io.slipway.stacks.\(name)")
-        // Cluster-scoped stacks use the registry credentials of the "default" namespace.
-        var clients: [String: RegistryClient] = [:]
-        for (field, ref) in [("buildImage", buildRef), ("runImage", runRef)] {
-            if case .registry(let host, _, _, _) = ref { clients[field] = try await RegistryService.registryClient(engine, host: host, namespace: "default") }
-        }
-        func importing(_ ref: ImageReference, _ field: String) async throws -> OCIImage {
-            do {
-                if case .registry = ref { return try await images.importImage(ref, folderSettings: settings) { _ in clients[field]! } }
-                return try await BlockingWork.run {
-                    do { return try images.importLocalImage(ref, folderSettings: settings) } catch let e as RuntimeError { throw EngineError(e) }
-                }
-            } catch let e as RuntimeError {
-                let mapped = EngineError(e)
-                throw EngineError(mapped.reason, mapped.message, field: field)
-            }
-        }
-        let b = try await importing(buildRef, "buildImage")
-        let r = try await importing(runRef, "runImage")
+        let buildRef = try stackImageReference(engine, buildImage, field: "buildImage")
+        let runRef = try stackImageReference(engine, runImage, field: "runImage")
+        let stackID = id ?? "io.slipway.stacks.\(name)"
+        let b = try await importStackImage(engine, buildRef, field: "buildImage", stackID: stackID)
+        let r = try await importStackImage(engine, runRef, field: "runImage", stackID: stackID)
         guard let stackID = id ?? b.config.config.Labels?["io.buildpacks.stack.id"] else {
             throw EngineError.invalid("the build image has no io.buildpacks.stack.id label; give the stack 'id'", field: "id")
         }
@@ -90,12 +67,50 @@ enum PlatformService {
         if let runStackID, runStackID != stackID, id == nil {
             throw EngineError.invalid("the build image's stack id '\(stackID)' differs from the run image's '\(runStackID)'", field: "runImage")
         }
+        return describeStack(name: name, id: stackID, buildImage: (buildImage, buildRef, b), runImage: (runImage, runRef, r))
+    }
+
+    /// A stack of two imported images: `given` is how the user named each.
+    static func describeStack(name: String, id: String, buildImage: (given: String, ref: ImageReference, image: OCIImage),
+                              runImage: (given: String, ref: ImageReference, image: OCIImage)) -> ClusterStack {
+        let (b, r) = (buildImage.image, runImage.image)
         return ClusterStack(
-            name: name, id: stackID, buildImage: buildImage, runImage: runImage,
+            name: name, id: id, buildImage: buildImage.given, runImage: runImage.given,
             status: .init(ready: true, buildImageDigest: b.manifestDigest, runImageDigest: r.manifestDigest,
-                          resolvedBuildImage: buildRef.repositoryName + "@" + b.manifestDigest.string,
-                          resolvedRunImage: runRef.repositoryName + "@" + r.manifestDigest.string, message: nil,
+                          resolvedBuildImage: buildImage.ref.repositoryName + "@" + b.manifestDigest.string,
+                          resolvedRunImage: runImage.ref.repositoryName + "@" + r.manifestDigest.string, message: nil,
                           os: b.config.os, architecture: b.config.architecture))
+    }
+
+    /// The reference of a stack's (or builder's) image; a layout or folder on this machine only
+    /// where the engine may read.
+    static func stackImageReference(_ engine: Engine, _ text: String, field: String) throws -> ImageReference {
+        let ref = try engine.mapped { try ImageReference.parse(text, field: field) }
+        switch ref {
+        case .rootfs(let p), .layout(let p, _): try SourceService.checkAllowed(engine, p, field: field)
+        case .registry: break
+        }
+        return ref
+    }
+
+    /// Imports a stack's (or builder's) image off the actor: from a registry with the
+    /// credentials of the "default" namespace (stacks and builders are cluster-wide), or from
+    /// a layout or folder; a folder gets `stackID` as its label.
+    static func importStackImage(_ engine: Engine, _ ref: ImageReference, field: String, stackID: String) async throws -> OCIImage {
+        let images = engine.images
+        let settings = ImageStore.FolderImageSettings(stackID: stackID)
+        do {
+            if case .registry(let host, _, _, _) = ref {
+                let client = try await RegistryService.registryClient(engine, host: host, namespace: "default")
+                return try await images.importImage(ref, folderSettings: settings) { _ in client }
+            }
+            return try await BlockingWork.run {
+                do { return try images.importLocalImage(ref, folderSettings: settings) } catch let e as RuntimeError { throw EngineError(e) }
+            }
+        } catch let e as RuntimeError {
+            let mapped = EngineError(e)
+            throw EngineError(mapped.reason, mapped.message, field: field)
+        }
     }
 
     /// Resolves a Dockerfile's image name under the rules of `DockerfileBase`; a refusal is a
@@ -251,11 +266,7 @@ enum PlatformService {
                 } else {
                     loaded = [try await BlockingWork.run { try loader.load(path, field: field) }]
                 }
-                out += loaded.map { l in
-                    let d = l.descriptor
-                    return StoredBuildpack(id: d.id, version: d.version, api: d.api, homepage: d.homepage, name: d.name, digest: l.digest,
-                                           source: path, descriptor: d)
-                }
+                out += loaded.map { StoredBuildpack($0, source: path) }
             } catch let e as RuntimeError {
                 let reason: EngineError.Reason = e.kind == .invalidInput ? .invalidParams : e.kind == .notFound ? .notFound : e.kind == .unavailable ? .unavailable : .internal
                 throw EngineError(reason, e.message, field: field)

@@ -144,8 +144,11 @@ public struct BuilderResource: Codable, Sendable {
     public var kind: BuilderReference.Kind
     public var namespace: String?
     public var name: String
-    public var stack: String
-    public var store: String
+    /// Nil for a builder made from a builder image.
+    public var stack: String?
+    public var store: String?
+    /// The builder image it was made from.
+    public var image: String?
     public var order: [OrderGroup]
     public var status: Status
 
@@ -172,12 +175,13 @@ public struct BuilderResource: Codable, Sendable {
         }
     }
 
-    public init(kind: BuilderReference.Kind, namespace: String?, name: String, stack: String, store: String, order: [OrderGroup], status: Status) {
+    public init(kind: BuilderReference.Kind, namespace: String?, name: String, stack: String?, store: String?, image: String?, order: [OrderGroup], status: Status) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
         self.stack = stack
         self.store = store
+        self.image = image
         self.order = order
         self.status = status
     }
@@ -441,6 +445,7 @@ extension BuilderResource: NamedSchema {
             "name": {"type": "string"},
             "stack": {"type": "string"},
             "store": {"type": "string"},
+            "image": {"type": "string"},
             "order": {"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}},
             "status": {
               "type": "object",

@@ -77,7 +77,7 @@ BuildpackDescriptor = TypedDict("BuildpackDescriptor", {"api": "str", "id": "str
 
 BuilderStatus = TypedDict("BuilderStatus", {"ready": "bool", "message": "str", "stackID": "str", "runImage": "str", "buildImage": "str", "buildpacks": "List[BuildpackInfo]", "order": "List[OrderGroup]"}, total=False)
 
-Builder = TypedDict("Builder", {"kind": "str", "namespace": "str", "name": "str", "stack": "str", "store": "str", "order": "List[OrderGroup]", "status": "BuilderStatus"}, total=False)
+Builder = TypedDict("Builder", {"kind": "str", "namespace": "str", "name": "str", "stack": "str", "store": "str", "image": "str", "order": "List[OrderGroup]", "status": "BuilderStatus"}, total=False)
 
 BuildpackInfo = TypedDict("BuildpackInfo", {"id": "str", "version": "str", "homepage": "str"}, total=False)
 
@@ -181,11 +181,16 @@ ClusterstoreListResult = TypedDict("ClusterstoreListResult", {"stores": "List[Cl
 
 ClusterstoreDeleteParams = TypedDict("ClusterstoreDeleteParams", {"name": "Name"})
 
-ClusterbuilderCreateParams = TypedDict("ClusterbuilderCreateParams", {"name": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]"})
+_ClusterbuilderCreateParamsRequired = TypedDict("_ClusterbuilderCreateParamsRequired", {"name": "Name"})
+
+_ClusterbuilderCreateParamsOptional = TypedDict("_ClusterbuilderCreateParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
+
+class ClusterbuilderCreateParams(_ClusterbuilderCreateParamsRequired, _ClusterbuilderCreateParamsOptional):
+    pass
 
 _ClusterbuilderPatchParamsRequired = TypedDict("_ClusterbuilderPatchParamsRequired", {"name": "Name"})
 
-_ClusterbuilderPatchParamsOptional = TypedDict("_ClusterbuilderPatchParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]"}, total=False)
+_ClusterbuilderPatchParamsOptional = TypedDict("_ClusterbuilderPatchParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
 
 class ClusterbuilderPatchParams(_ClusterbuilderPatchParamsRequired, _ClusterbuilderPatchParamsOptional):
     pass
@@ -200,16 +205,16 @@ ClusterbuilderListResult = TypedDict("ClusterbuilderListResult", {"builders": "L
 
 ClusterbuilderDeleteParams = TypedDict("ClusterbuilderDeleteParams", {"name": "Name"})
 
-_BuilderCreateParamsRequired = TypedDict("_BuilderCreateParamsRequired", {"name": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]"})
+_BuilderCreateParamsRequired = TypedDict("_BuilderCreateParamsRequired", {"name": "Name"})
 
-_BuilderCreateParamsOptional = TypedDict("_BuilderCreateParamsOptional", {"namespace": "Name"}, total=False)
+_BuilderCreateParamsOptional = TypedDict("_BuilderCreateParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
 
 class BuilderCreateParams(_BuilderCreateParamsRequired, _BuilderCreateParamsOptional):
     pass
 
 _BuilderPatchParamsRequired = TypedDict("_BuilderPatchParamsRequired", {"name": "Name"})
 
-_BuilderPatchParamsOptional = TypedDict("_BuilderPatchParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]"}, total=False)
+_BuilderPatchParamsOptional = TypedDict("_BuilderPatchParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
 
 class BuilderPatchParams(_BuilderPatchParamsRequired, _BuilderPatchParamsOptional):
     pass

@@ -1,0 +1,87 @@
+import Foundation
+import JSONRPC
+import Testing
+import TestSupport
+
+/// Builders made from a CNB builder image a user already has (pack's `--builder`): from an OCI
+/// layout and from a real registry. The image's buildpacks and order are used as they are, its
+/// run image is the run image of the builds, and Slipway's own lifecycle runs them.
+@Suite struct BuilderImageTests {
+    /// The layers of an image, by digest, as skopeo reads them.
+    static func layers(_ transport: String) async throws -> [String] {
+        let r = try await sh("skopeo inspect --tls-verify=false \(transport)")
+        guard r.status == 0 else { throw TestFailure("skopeo inspect \(transport): \(r.err)") }
+        return try JSONParser.parse(Array(r.out.utf8))["Layers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    @Test func aBuilderImageInALayoutBuildsWithItsBuildpacksOrderAndRunImage() async throws {
+        let dir = TempDir("builder-image")
+        let layout = dir.path + "/images"
+        try await BuilderImageFixture.make(layout: layout, runImage: "oci:\(layout):run")
+        let c = try SlipwayClient(stateDir: dir.path + "/state")
+        let b = try await c.call("clusterbuilder/create", ["name": "from-image", "image": .string("oci:\(layout):builder")])
+        #expect(b["status"]?["ready"] == true)
+        #expect(b["image"] == .string("oci:\(layout):builder") && b["stack"] == nil && b["store"] == nil)
+        #expect(b["status"]?["stackID"] == "io.slipway.test")
+        #expect(b["status"]?["buildpacks"]?.arrayValue?.map { $0["id"] } == ["slipway/build-script", "slipway/procfile"])
+        #expect(b["order"] == [["group": [["id": "slipway/build-script", "version": "0.1.0"], ["id": "slipway/procfile", "version": "0.1.0"]]]])
+
+        _ = try await c.call("image/create", ["name": "app", "builder": ["kind": "ClusterBuilder", "name": "from-image"],
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
+        let build = try await c.call("build/wait", ["image": "app", "build": 1])
+        let log = try await c.logLines("app")
+        #expect(build["status"] == "SUCCESS", "\(log)")
+        #expect(build["buildpacks"]?.arrayValue?.map { $0["id"] } == ["slipway/build-script", "slipway/procfile"])
+        // The app image sits on the builder's run image: its first layers are the run image's.
+        let run = try await Self.layers("oci:\(layout):run")
+        let app = try await Self.layers("oci:\(dir.path)/state/layouts/default/app:latest")
+        #expect(!run.isEmpty && Array(app.prefix(run.count)) == run)
+    }
+
+    @Test func aBuilderImageFromARegistryBuildsAndItsRunImageComesFromThere() async throws {
+        let registry = try await LoopbackRegistry()
+        let dir = TempDir("builder-image")
+        let layout = dir.path + "/images"
+        let runRef = "\(registry.host)/stacks/run:base"
+        try await BuilderImageFixture.make(layout: layout, runImage: runRef)
+        for (tag, ref) in [("run", runRef), ("builder", "\(registry.host)/builders/test:base")] {
+            let r = try await sh("skopeo copy --dest-tls-verify=false oci:\(layout):\(tag) docker://\(ref)")
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let c = try SlipwayClient(stateDir: dir.path + "/state")
+        let b = try await c.call("builder/create", ["name": "team", "namespace": "dev", "image": .string("\(registry.host)/builders/test:base")])
+        #expect(b["status"]?["ready"] == true, "\(b)")
+        #expect(b["status"]?["runImage"]?.stringValue?.hasPrefix("\(registry.host)/stacks/run@sha256:") == true)
+        _ = try await c.call("image/create", ["name": "app", "namespace": "dev", "builder": ["kind": "Builder", "name": "team"],
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
+        let build = try await c.call("build/wait", ["image": "app", "namespace": "dev", "build": 1])
+        #expect(build["status"] == "SUCCESS", "\(build)")
+        #expect(build["buildpacks"]?.arrayValue?.count == 2)
+    }
+
+    /// What is not a builder image, or is one that reaches for this machine, is refused with a
+    /// message that says what is wrong, and nothing is created.
+    @Test func whatIsNotABuilderImageIsRefused() async throws {
+        let registry = try await LoopbackRegistry()
+        let dir = TempDir("builder-image")
+        let layout = dir.path + "/images"
+        try await BuilderImageFixture.make(layout: layout, runImage: "oci:\(layout):run")
+        // A registry builder image naming a run image on this machine.
+        let pushed = "\(registry.host)/builders/reaching:base"
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:\(layout):builder docker://\(pushed)").status == 0)
+        let c = try SlipwayClient(stateDir: dir.path + "/state")
+        let cases: [(JSONValue, String)] = [
+            (["name": "plain", "image": .string("oci:\(layout):run")], "is not a CNB builder image"),
+            (["name": "both", "image": .string("oci:\(layout):builder"), "stack": "base", "store": "default", "order": [["group": [["id": "x"]]]]],
+             "not both"),
+            (["name": "reaching", "image": .string(pushed)], "an image from a registry may only name registry images"),
+            (["name": "neither"], "Missing required param 'stack'"),
+        ]
+        for (params, message) in cases {
+            let r = try await c.request("clusterbuilder/create", params)
+            #expect(r["error"]?["code"] == -32602, "\(r)")
+            #expect(r["error"]?["message"]?.stringValue?.contains(message) == true, "\(r)")
+        }
+        #expect(try await c.call("clusterbuilder/list")["builders"]?.arrayValue?.isEmpty == true)
+    }
+}
