@@ -59,6 +59,44 @@ import TestSupport
         #expect(build["buildpacks"]?.arrayValue?.count == 2)
     }
 
+    /// The builder's tag is polled as a FROM tag is: when it names a new image (here procfile
+    /// 0.2.0), the builder takes its buildpacks and the images on it rebuild with reason BUILDER,
+    /// the builder image's old and new digests and the buildpack's versions in the reasons.
+    @Test func aNewImageBehindTheBuildersTagIsABuilderRebuild() async throws {
+        let registry = try await LoopbackRegistry()
+        let dir = TempDir("builder-image")
+        let runRef = "\(registry.host)/stacks/run:base", tag = "\(registry.host)/builders/test:base"
+        try await BuilderImageFixture.make(layout: dir.path + "/v1", runImage: runRef)
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:\(dir.path)/v1:run docker://\(runRef)").status == 0)
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:\(dir.path)/v1:builder docker://\(tag)").status == 0)
+        let c = try SlipwayClient(stateDir: dir.path + "/state", arguments: ["--git-poll-interval", "0.5"])
+        let b = try await c.call("clusterbuilder/create", ["name": "from-image", "image": .string(tag)])
+        let first = try #require(b["status"]?["buildImage"]?.stringValue)
+        _ = try await c.call("image/create", ["name": "app", "builder": ["kind": "ClusterBuilder", "name": "from-image"],
+                                              "source": ["local": ["path": .string(HelloApp.path)]]])
+        let built = try await c.call("build/wait", ["image": "app", "build": 1])
+        #expect(built["status"] == "SUCCESS")
+        #expect(built["builder"] == .string(first))  // kp's `Builder: REF@sha256:…`
+
+        let v2 = TempDir("procfile-v2")
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)
+        var buildpacks = BuilderImageFixture.sampleBuildpacks
+        buildpacks[1] = .init(id: "slipway/procfile", version: "0.2.0", folder: v2.path)
+        try await BuilderImageFixture.make(layout: dir.path + "/v2", runImage: runRef, buildpacks: buildpacks)
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:\(dir.path)/v2:builder docker://\(tag)").status == 0)
+
+        try await c.waitForQueued("app", 2)
+        let second = try await c.call("build/wait", ["image": "app", "build": 2])
+        #expect(second["status"] == "SUCCESS")
+        let reasons = second["reasons"]?.arrayValue ?? []
+        let moved = reasons.first { $0["field"] == "builderImage" }
+        #expect(moved?["reason"] == "BUILDER" && moved?["old"] == .string(first) && moved?["new"] != .string(first))
+        #expect(reasons.contains(["reason": "BUILDER", "field": "buildpacks", "old": "slipway/procfile 0.1.0", "new": "slipway/procfile 0.2.0"]))
+        #expect(second["buildpacks"]?.arrayValue?.contains { $0["id"] == "slipway/procfile" && $0["version"] == "0.2.0" } == true)
+        let now = try await c.call("clusterbuilder/get", ["name": "from-image"])
+        #expect(now["status"]?["buildImage"] == moved?["new"])
+    }
+
     /// What is not a builder image, or is one that reaches for this machine, is refused with a
     /// message that says what is wrong, and nothing is created.
     @Test func whatIsNotABuilderImageIsRefused() async throws {

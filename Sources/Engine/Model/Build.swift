@@ -43,6 +43,8 @@ public struct BuildInputs: Codable, Sendable, Equatable {
     /// The network the image asks for; nil for the engine's default (and in builds recorded
     /// before it existed).
     public var network: BuildNetwork? = nil
+    /// The builder image (`REF@sha256:…`) of a builder made from one; compared only for BUILDER.
+    public var builderImage: String? = nil
 }
 
 /// A build of an image, as `kp build status` shows it.

@@ -7,7 +7,8 @@ import SlipwayProtocol
 /// - COMMIT: a new commit for the same git URL and ref.
 /// - BUILDER: a buildpack the last successful build used is no longer in the builder at that
 ///   version: it has another version, or the builder lost it (kpack's `builderChanged`, which
-///   looks at the buildpacks of the last build's metadata, not at the whole builder).
+///   looks at the buildpacks of the last build's metadata, not at the whole builder); or the
+///   builder is made from a builder image whose tag now names another image.
 /// - STACK: the stack's run image changed, or (Dockerfile strategy) a FROM tag moved.
 /// BUILDER and STACK are only reasons after a successful last build; without a last build,
 /// the reason is CONFIG.
@@ -57,6 +58,9 @@ public enum BuildReasonCalculator {
             out.append(BuildReason(.COMMIT, field: "source.git.revision", old: last.sourceRevision, new: current.sourceRevision))
         }
         if lastSucceeded {
+            if let old = last.builderImage, let new = current.builderImage, old != new, last.builder == current.builder {
+                out.append(BuildReason(.BUILDER, field: "builderImage", old: old, new: new))
+            }
             out += builderChanges(used: lastUsed, builderAtLastBuild: last.buildpacks, now: current.buildpacks)
             if let old = last.runImageDigest, let new = current.runImageDigest, old != new {
                 out.append(BuildReason(.STACK, field: "runImage", old: old, new: new))

@@ -37,9 +37,11 @@ enum BuildRunner {
         // A builder that does not exist is reported by makeRequest as the build's failure; one
         // (or its stack or store) that cannot be read fails the build here, saying so.
         let resolved: ResolvedBuilder?
+        let builder: Builder?
         do {
             b.inputs = try BuilderService.inputs(engine, for: image)
-            resolved = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace).map { try BuilderService.resolveStatus(engine, of: $0) }
+            builder = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace)
+            resolved = try builder.map { try BuilderService.resolveStatus(engine, of: $0) }
         } catch {
             log.close()
             advance(engine, &life, .refused(message: "cannot read what the build is made from: \((error as? EngineError)?.message ?? "\(error)")", at: Timestamp.now()),
@@ -47,7 +49,8 @@ enum BuildRunner {
             return
         }
         if image.strategy == .buildpacks {
-            b.builderImage = "\(image.builder.kind.rawValue)/\(image.builder.name)"
+            // A builder made from an image is named by it, as kp names a builder (`REF@sha256:…`).
+            b.builderImage = builder?.imported?.stack.status.resolvedBuildImage ?? "\(image.builder.kind.rawValue)/\(image.builder.name)"
             b.runImage = resolved?.stack?.status.resolvedRunImage
             b.stackID = resolved?.stack?.id
         }

@@ -24,7 +24,9 @@ enum BuilderService {
     static func inputs(_ engine: isolated Engine, for image: Image) throws -> BuildInputs {
         var buildpacks: [String: String] = [:]
         var runDigest: String?
+        var builderImage: String?
         if let b = try builderIfExists(engine, image.builder, namespace: image.namespace) {
+            builderImage = b.imported?.stack.status.resolvedBuildImage
             let r = try resolveStatus(engine, of: b)
             for bp in r.status.buildpacks { buildpacks[bp.id] = bp.version }
             runDigest = r.stack?.status.runImageDigest.string
@@ -37,7 +39,7 @@ enum BuilderService {
             sourceRevision: s.resolved?.commit ?? s.resolved?.archiveDigest ?? s.resolved?.snapshot.digest ?? "", sourceRef: s.resolved?.ref,
             subPath: s.subPath,
             env: image.env, buildpacks: image.strategy == .dockerfile ? [:] : buildpacks, runImageDigest: image.strategy == .dockerfile ? nil : runDigest,
-            dockerfile: dockerfile, network: image.network)
+            dockerfile: dockerfile, network: image.network, builderImage: image.strategy == .dockerfile ? nil : builderImage)
     }
 
     static func builderRecord(_ engine: isolated Engine, _ ref: BuilderReference, namespace: String) throws -> Builder {

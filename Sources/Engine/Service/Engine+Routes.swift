@@ -32,6 +32,7 @@ extension Engine {
     // MARK: SourceWatchService
     public func pollDockerfileBases() async { await SourceWatchService.pollDockerfileBases(self) }
     public func pollGitSources() async { await SourceWatchService.pollGitSources(self) }
+    public func pollBuilderImages() async { await SourceWatchService.pollBuilderImages(self) }
 
     // MARK: ImageService
     public func saveImage(_ spec: ImageSpec, session: EngineSession? = nil) async throws -> ImageChange { try await ImageService.saveImage(self, spec, session: session) }

@@ -3,7 +3,7 @@ import BuildRuntime
 import Foundation
 
 /// Changes of sources no client asks for: git branches and tags, the FROM images of Dockerfile
-/// builds (polled), and watched local folders.
+/// builds and the tags of builder images (polled), and watched local folders.
 ///
 /// Its functions take the engine they work for (`isolated`: they run on it, and use its
 /// shared state); the `Engine` is the facade that routes the public calls here.
@@ -17,6 +17,7 @@ enum SourceWatchService {
             while !Task.isCancelled {
                 await engine?.pollGitSources()
                 await engine?.pollDockerfileBases()
+                await engine?.pollBuilderImages()
                 try? await Task.sleep(for: .seconds(interval))  // cancellation ends the loop above
             }
         }
@@ -60,13 +61,46 @@ enum SourceWatchService {
         switch try await PlatformService.dockerfileBase(engine, name, namespace: namespace) {
         case .namespaceImage:
             return nil
-        case .reference(.registry(let host, let repository, let tag, let digest)):
+        case .reference(let ref):
+            return try await currentDigest(engine, of: ref, namespace: namespace)
+        }
+    }
+
+    /// The manifest digest a reference names now: a registry tag's (with the namespace's
+    /// credentials) or a layout tag's; nil for a folder, which has no tag to move.
+    static func currentDigest(_ engine: Engine, of ref: ImageReference, namespace: String) async throws -> Digest? {
+        switch ref {
+        case .registry(let host, let repository, let tag, let digest):
             if let digest { return digest }
             return try await RegistryService.registryClient(engine, host: host, namespace: namespace).manifestDigest(repository: repository, reference: tag ?? ImageReference.defaultTag)
-        case .reference(.layout(let path, let tag)):
+        case .layout(let path, let tag):
             return try await BlockingWork.run { try OCILayout(path: path, create: false).image(tag: tag).manifestDigest }
-        case .reference(.rootfs):
+        case .rootfs:
             return nil
+        }
+    }
+
+    /// Looks at what the tag of every builder made from an image names now: another image is
+    /// imported with its buildpacks and order (`*builder/patch` with the same image), and the
+    /// images on the builder rebuild with reason BUILDER (old → new).
+    static func pollBuilderImages(_ engine: isolated Engine) async {
+        let builders: [Builder]
+        do {
+            builders = try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+        } catch {
+            engine.report("polling builder images: the builders cannot be read: \(error); the next poll tries again")
+            return
+        }
+        for b in builders {
+            guard let image = b.image, let imported = b.imported else { continue }
+            do {
+                let ref = try engine.mapped { try ImageReference.parse(image, field: "image") }
+                // Cluster-wide builders pull with the secrets of `default`, as stacks do.
+                guard let now = try await currentDigest(engine, of: ref, namespace: "default"), now != imported.stack.status.buildImageDigest else { continue }
+                _ = try await BuilderService.patchBuilder(engine, BuilderSpec(name: b.name, namespace: b.namespace, image: image), session: nil)
+            } catch {
+                engine.report("polling the builder image of \(b.kind.rawValue) \(b.name) failed: \(error); the next poll tries again")
+            }
         }
     }
 
