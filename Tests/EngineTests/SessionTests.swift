@@ -1,5 +1,5 @@
 import SlipwayProtocol
-import Engine
+@testable import Engine
 import Foundation
 import Synchronization
 import Testing
@@ -77,5 +77,34 @@ import TestSupport
         })
         for s in [quiet, logs, other] { await engine.closeSession(s) }
         for t in tasks { await t.value }
+    }
+
+    /// The writer tells sessions of a line after writing it, so a subscription's reader may read
+    /// the line first, catch up and go; the late word of that line must not make a new reader
+    /// that delivers it again (seen as a repeated seq under load).
+    @Test func aLateWordOfALineAlreadyReadDeliversItOnce() throws {
+        let dir = TempDir("late-log")
+        let session = EngineSession(id: 1)
+        _ = session.configure(enable: [.buildLog], disable: [], namespace: nil)
+        let key = BuildKey(namespace: "default", image: "a", number: 1, incarnation: "i")
+        let path = dir.path + "/1.log"
+        func line(_ seq: Int) -> String {
+            let l = BuildLogLine(namespace: "default", image: "a", build: 1, buildrun: nil, seq: seq, phase: "build", stream: "stdout", line: "line \(seq)", time: "t")
+            let text = BuildLogFile.encode(l)
+            return text.hasSuffix("\n") ? text : text + "\n"
+        }
+        try (line(1) + line(2)).write(toFile: path, atomically: false, encoding: .utf8)
+        session.logAdvanced(key, path: path, seq: 1, offset: 0)
+        #expect(session.readLog(key).map(\.seq) == [1, 2])  // line 2 read before its word came
+        #expect(session.readLog(key).isEmpty)  // caught up: the reader goes
+        session.logAdvanced(key, path: path, seq: 2, offset: Int64(line(1).utf8.count))
+        #expect(session.readLog(key).isEmpty)
+        // A new line after that is read, once.
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(line(3).utf8))
+        try handle.close()
+        session.logAdvanced(key, path: path, seq: 3, offset: Int64((line(1) + line(2)).utf8.count))
+        #expect(session.readLog(key).map(\.seq) == [3])
     }
 }

@@ -87,6 +87,10 @@ public final class EngineSession: Sendable {
         var nextGeneration = 0
         /// Logs with a `logAvailable` in the stream not yet handled.
         var signalled: Set<BuildKey> = []
+        /// For a subscription's reader dropped once caught up: the first seq it had not read.
+        /// The writer tells of a line after writing it, so a reader may have read a line
+        /// before it hears of it; a late word of a line already read makes no new reader.
+        var caughtUp: [BuildKey: Int] = [:]
     }
 
     /// One log being read: `explicit` when asked for (a follow); otherwise it comes from a
@@ -148,6 +152,10 @@ public final class EngineSession: Sendable {
         state.withLock { s in
             if s.cursors[key] == nil {
                 guard s.kinds.contains(.buildLog), s.namespace == nil || s.namespace == key.namespace else { return }
+                if let next = s.caughtUp[key] {
+                    guard seq >= next else { return }  // read already
+                    s.caughtUp[key] = nil
+                }
                 s.nextGeneration += 1
                 s.cursors[key] = Reader(cursor: LogCursor(path: path, nextSeq: seq, offset: offset), explicit: false, generation: s.nextGeneration)
             }
@@ -158,6 +166,7 @@ public final class EngineSession: Sendable {
     /// The log of `key` ended: a subscription's cursor goes once what is left has been read.
     func logClosed(_ key: BuildKey) {
         state.withLock { s in
+            s.caughtUp[key] = nil  // no line comes after the end
             guard s.cursors[key] != nil else { return }
             signal(key, &s)
         }
@@ -169,6 +178,7 @@ public final class EngineSession: Sendable {
         state.withLock { s in
             s.cursors[key] = nil
             s.signalled.remove(key)
+            s.caughtUp[key] = nil
         }
     }
 
@@ -189,6 +199,7 @@ public final class EngineSession: Sendable {
             guard s.cursors[key]?.generation == entry.generation else { return }
             if lines.isEmpty, !entry.explicit, !s.signalled.contains(key) {
                 s.cursors[key] = nil
+                s.caughtUp[key] = entry.cursor.nextSeq
             } else {
                 s.cursors[key]?.cursor = entry.cursor
             }
