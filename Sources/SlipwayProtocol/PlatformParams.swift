@@ -100,14 +100,19 @@ public struct BuilderSpec: Codable, Sendable {
     /// A CNB builder image (registry reference or OCI layout) whose stack, buildpacks and order
     /// the builder takes as they are, instead of `stack`, `store` and `order`.
     public var image: String?
+    /// Where the builder is published as a CNB builder image (kp's `--tag`): a registry
+    /// reference or an OCI layout.
+    public var tag: String?
 
-    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil) {
+    public init(name: String, namespace: String? = nil, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil,
+                tag: String? = nil) {
         self.name = name
         self.namespace = namespace
         self.stack = stack
         self.store = store
         self.order = order
         self.image = image
+        self.tag = tag
     }
 }
 
@@ -119,17 +124,20 @@ public struct ClusterBuilderSpec: Codable, Sendable {
     public var order: [OrderGroup]?
     /// A CNB builder image, as `BuilderSpec.image`.
     public var image: String?
+    /// Where the builder is published, as `BuilderSpec.tag`.
+    public var tag: String?
 
-    public init(name: String, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil) {
+    public init(name: String, stack: String? = nil, store: String? = nil, order: [OrderGroup]? = nil, image: String? = nil, tag: String? = nil) {
         self.name = name
         self.stack = stack
         self.store = store
         self.order = order
         self.image = image
+        self.tag = tag
     }
 
     /// The same builder, cluster-scoped (no namespace), as the engine takes it.
-    public var builderSpec: BuilderSpec { BuilderSpec(name: name, namespace: nil, stack: stack, store: store, order: order, image: image) }
+    public var builderSpec: BuilderSpec { BuilderSpec(name: name, namespace: nil, stack: stack, store: store, order: order, image: image, tag: tag) }
 }
 
 /// Params of `secret/create`: exactly one of `registry`, `dockerConfig`, `git`.
@@ -249,7 +257,8 @@ extension ClusterBuilderSpec: WireParams {
         ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##),
-        .builderImage
+        .builderImage,
+        .builderTag
     ]
 }
 
@@ -260,7 +269,8 @@ extension BuilderSpec: WireParams {
         ParamDescriptor("stack", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("store", ##"{"$ref": "#/components/schemas/Name"}"##),
         ParamDescriptor("order", ##"{"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}"##),
-        .builderImage
+        .builderImage,
+        .builderTag
     ]
 }
 

@@ -225,6 +225,10 @@ extension ParamDescriptor {
     public static let builderImage = ParamDescriptor(
         "image", ##"{"type": "string"}"##,
         "A CNB builder image (host/repository:tag, or oci:DIR[:TAG]) whose stack, buildpacks and order the builder takes as they are, instead of stack, store and order.")
+    /// Where a builder is published.
+    public static let builderTag = ParamDescriptor(
+        "tag", ##"{"type": "string"}"##,
+        "Where the builder is published as a CNB builder image, as kp's --tag (host/repository:tag, or oci:DIR[:TAG]); builds then name it REF@sha256:….")
     /// The page size of a list.
     public static let limit = ParamDescriptor("limit", ##"{"type": "integer", "minimum": 1}"##, "At most this many items (default 500).")
     /// Where a list's previous page ended.

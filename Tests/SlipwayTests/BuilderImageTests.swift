@@ -72,11 +72,13 @@ import TestSupport
         let c = try SlipwayClient(stateDir: dir.path + "/state", arguments: ["--git-poll-interval", "0.5"])
         let b = try await c.call("clusterbuilder/create", ["name": "from-image", "image": .string(tag)])
         let first = try #require(b["status"]?["buildImage"]?.stringValue)
+        let named = try #require(b["status"]?["latestImage"]?.stringValue)
+        #expect(named.hasPrefix(tag + "@sha256:") && named.hasSuffix(first.components(separatedBy: "@").last!))
         _ = try await c.call("image/create", ["name": "app", "builder": ["kind": "ClusterBuilder", "name": "from-image"],
                                               "source": ["local": ["path": .string(HelloApp.path)]]])
         let built = try await c.call("build/wait", ["image": "app", "build": 1])
         #expect(built["status"] == "SUCCESS")
-        #expect(built["builder"] == .string(first))  // kp's `Builder: REF@sha256:…`
+        #expect(built["builder"] == .string(named))  // kp's `Builder: REF@sha256:…`
 
         let v2 = TempDir("procfile-v2")
         #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)

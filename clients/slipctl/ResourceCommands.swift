@@ -64,7 +64,7 @@ func orderGroups(_ json: JSONValue, file: String) throws -> [OrderGroup] {
 /// clusterstack, clusterstore, clusterbuilder and builder.
 func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
     let title = ["clusterstack": "ClusterStack", "clusterstore": "ClusterStore", "clusterbuilder": "ClusterBuilder", "builder": "Builder"][kind]!
-    var spec = Arguments.Spec(values: ["namespace", "build-image", "run-image", "buildpackage", "buildpack", "tag", "stack", "store", "order", "output"],
+    var spec = Arguments.Spec(values: ["namespace", "build-image", "run-image", "buildpackage", "buildpack", "tag", "image", "stack", "store", "order", "output"],
                               booleans: ["dry-run"])
     spec.short["b"] = kind == "clusterstore" ? "buildpackage" : "buildpack"
     let a = try Arguments(words, spec: spec)
@@ -107,8 +107,8 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
                 ? try e.call(BuilderList.self, NamespaceParams(namespace: namespace, limit: 500)).builders
                 : try e.call(ClusterBuilderList.self, PageParams(limit: 500)).builders
             if out.structured != nil { try out.resource(items); return 0 }
-            // A Slipway builder is no image of its own: IMAGE is empty.
-            rows = items.map { [$0.name, readyColumn($0.status.ready), $0.status.stackID ?? "", "--"] }
+            // IMAGE: where the builder is published, or the builder image it was made from.
+            rows = items.map { [$0.name, readyColumn($0.status.ready), $0.status.stackID ?? "", $0.status.latestImage ?? "--"] }
         }
         guard !rows.isEmpty else { emit("no \(kind)s found"); return 0 }
         let header = ["clusterstack": ["NAME", "READY", "ID"], "clusterstore": ["NAME", "READY"]][kind] ?? ["NAME", "READY", "STACK", "IMAGE"]
@@ -137,6 +137,8 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
             if out.structured != nil { try out.resource(r); return 0 }
             let s = r.status
             emit("Status:       \(s.ready ? "Ready" : "Not Ready")")
+            if !s.ready, let why = s.message { emit("Reason:       \(why)") }
+            if let image = s.latestImage { emit("Image:        \(image)") }
             emit("Stack ID:     \(s.stackID ?? "--")")
             emit("Run Image:    \(s.runImage ?? "--")\n")
             emit(KpFormat.table(["BUILDPACK ID", "VERSION", "HOMEPAGE"], s.buildpacks.map { [$0.id, $0.version, $0.homepage ?? ""] }), terminator: "")
@@ -190,11 +192,13 @@ struct ResourceWrite {
     }
 
     func builder(_ a: Arguments) throws -> BuilderSpec {
-        BuilderSpec(name: name, namespace: namespace, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a))
+        BuilderSpec(name: name, namespace: namespace, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a),
+                    image: a.value("image"), tag: a.value("tag"))
     }
 
     func clusterBuilder(_ a: Arguments) throws -> ClusterBuilderSpec {
-        ClusterBuilderSpec(name: name, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a))
+        ClusterBuilderSpec(name: name, stack: a.value("stack"), store: a.value("store"), order: try builderOrder(a), image: a.value("image"),
+                           tag: a.value("tag"))
     }
 
     /// `--dry-run`: the params that would be sent.

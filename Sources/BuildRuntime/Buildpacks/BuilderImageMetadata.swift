@@ -12,6 +12,11 @@ public struct BuilderImageMetadata: Sendable, Equatable {
         public var id: String
         public var version: String?
         public var optional: Bool?
+        public init(id: String, version: String?, optional: Bool?) {
+            self.id = id
+            self.version = version
+            self.optional = optional
+        }
     }
 
     public var stackID: String
@@ -27,19 +32,79 @@ public struct BuilderImageMetadata: Sendable, Equatable {
     static let stackLabel = "io.buildpacks.stack.id"
 
     /// The label of a builder image that names its run image (pack's `BuilderMetadata`).
-    struct Metadata: Decodable {
-        struct RunImage: Decodable {
+    struct Metadata: Codable {
+        struct RunImage: Codable {
             var image: String
             var mirrors: [String]?
         }
-        struct Stack: Decodable { var runImage: RunImage? }
+        struct Stack: Codable { var runImage: RunImage? }
+        struct Buildpack: Codable {
+            var id: String
+            var version: String
+            var homepage: String?
+        }
+        struct CreatedBy: Codable {
+            var name: String
+            var version: String
+        }
+        var description: String?
         var images: [RunImage]?
         var stack: Stack?
+        var buildpacks: [Buildpack]?
+        var createdBy: CreatedBy?
     }
 
-    struct GroupOfOrder: Decodable { var group: [OrderEntry] }
+    struct GroupOfOrder: Codable { var group: [OrderEntry] }
 
-    struct LayerInfo: Decodable { var layerDiffID: Digest }
+    /// A buildpack's entry in `io.buildpacks.buildpack.layers`.
+    struct LayerInfo: Codable {
+        struct Stack: Codable { var id: String }
+        var api: String?
+        var stacks: [Stack]?
+        var layerDiffID: Digest
+        var homepage: String?
+    }
+
+    /// A buildpack a builder image holds in a layer of its own.
+    public struct LayerEntry: Sendable {
+        public var descriptor: BuildpackDescriptor
+        public var diffID: Digest
+        public init(descriptor: BuildpackDescriptor, diffID: Digest) {
+            self.descriptor = descriptor
+            self.diffID = diffID
+        }
+    }
+
+    /// The labels pack writes on a builder image, for `buildpacks` in their layers (what `read`
+    /// reads back). Keys are sorted, so the same builder gives the same config.
+    public func labels(buildpacks: [LayerEntry], createdBy version: String) throws -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+        let run = Metadata.RunImage(image: runImage, mirrors: runImageMirrors)
+        let metadata = Metadata(description: "A builder Slipway published", images: [run], stack: .init(runImage: run),
+                                buildpacks: buildpacks.map { .init(id: $0.descriptor.id, version: $0.descriptor.version, homepage: $0.descriptor.homepage) },
+                                createdBy: .init(name: "Slipway", version: version))
+        var layers: [String: [String: LayerInfo]] = [:]
+        for b in buildpacks {
+            layers[b.descriptor.id, default: [:]][b.descriptor.version] = LayerInfo(
+                api: b.descriptor.api, stacks: b.descriptor.stacks.map(LayerInfo.Stack.init), layerDiffID: b.diffID, homepage: b.descriptor.homepage)
+        }
+        return [
+            Self.metadataLabel: try json(metadata),
+            Self.orderLabel: try json(order.map(GroupOfOrder.init)),
+            Self.layersLabel: try json(layers),
+            Self.stackLabel: stackID,
+        ]
+    }
+
+    public init(stackID: String, runImage: String, runImageMirrors: [String], order: [[OrderEntry]], buildpackLayers: Set<Digest>) {
+        self.stackID = stackID
+        self.runImage = runImage
+        self.runImageMirrors = runImageMirrors
+        self.order = order
+        self.buildpackLayers = buildpackLayers
+    }
 
     /// Reads the labels of the image `source` names; `field` is the param that named it.
     public static func read(labels: [String: String], source: String, field: String) throws -> BuilderImageMetadata {

@@ -69,6 +69,8 @@ public struct Builder: Codable, Sendable, Equatable {
     public var image: String?
     /// What that image brought in, as last imported.
     public var imported: ImportedBuilder?
+    /// Where it is published as a builder image (kp's `--tag`).
+    public var tag: String?
     public var status: Status
 
     /// Whether the builder can build (and why not), and what its stack and order resolved to.
@@ -78,6 +80,9 @@ public struct Builder: Codable, Sendable, Equatable {
         public var stackID: String?
         public var runImage: String?
         public var buildImage: String?
+        /// The builder image builds name (`REF@sha256:…`): where it was last published, or the
+        /// image it was made from.
+        public var latestImage: String?
         /// Every buildpack in the order, resolved to the version the builder uses.
         public var buildpacks: [BuildpackInfo]
         /// The order with every version filled in.

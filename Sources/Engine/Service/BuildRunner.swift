@@ -50,7 +50,7 @@ enum BuildRunner {
         }
         if image.strategy == .buildpacks {
             // A builder made from an image is named by it, as kp names a builder (`REF@sha256:…`).
-            b.builderImage = builder?.imported?.stack.status.resolvedBuildImage ?? "\(image.builder.kind.rawValue)/\(image.builder.name)"
+            b.builderImage = resolved?.status.latestImage ?? "\(image.builder.kind.rawValue)/\(image.builder.name)"
             b.runImage = resolved?.stack?.status.resolvedRunImage
             b.stackID = resolved?.stack?.id
         }

@@ -72,7 +72,8 @@ enum BuilderService {
         if let n = spec.namespace { try Validation.namespace(n) }
         try Validation.name(spec.name, field: "name", kind: kindName)
         var b = Builder(kind: spec.namespace == nil ? .ClusterBuilder : .Builder, namespace: spec.namespace, name: spec.name, stack: spec.stack,
-                        store: spec.store, order: spec.order ?? [], image: spec.image, status: .init(ready: false, buildpacks: [], order: []))
+                        store: spec.store, order: spec.order ?? [], image: spec.image, tag: spec.tag, status: .init(ready: false, buildpacks: [], order: []))
+        if let tag = spec.tag { _ = try BuilderPublication.destination(engine, tag) }  // a bad tag is refused before any import
         if let image = spec.image {
             guard spec.stack == nil, spec.store == nil, spec.order == nil else {
                 throw EngineError.invalid("give either 'image' (a builder image brings its stack, buildpacks and order) or 'stack', 'store' and 'order', not both", field: "image")
@@ -89,7 +90,7 @@ enum BuilderService {
             guard let order = spec.order else { throw EngineError.invalid("Missing required param 'order'", field: "order") }
             try Self.validate(order: order)
         }
-        b.status = try resolveStatus(engine, of: b).status
+        try await resolveAndPublish(engine, &b)
         try engine.change { tx, events in
             guard try engine.store.insert(b, kind: kind, namespace: ns, name: spec.name, in: tx) else { throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace) }
             events.add(b.status.ready ? .Normal : .Warning, "Created", "\(kindName) \(spec.name) created; " + (b.status.ready ? "ready" : "not ready: \(b.status.message ?? "")"),
@@ -118,10 +119,24 @@ enum BuilderService {
             try Self.validate(order: o)
             b.order = o
         }
-        b.status = try resolveStatus(engine, of: b).status
+        if let t = spec.tag {
+            _ = try BuilderPublication.destination(engine, t)
+            b.tag = t
+        }
+        try await resolveAndPublish(engine, &b)
         try engine.store.put(b, kind: kind, namespace: ns, name: spec.name)
         try ImageService.reconcileImages(engine, session: session) { $0.kind == b.kind && $0.namespace == b.namespace && $0.name == b.name }
         return b
+    }
+
+    /// Works out the builder's status and, when it has a tag and is ready, publishes it there
+    /// (the status's `latestImage` is then `TAG@sha256:…`).
+    static func resolveAndPublish(_ engine: isolated Engine, _ b: inout Builder) async throws {
+        let resolved = try resolveStatus(engine, of: b)
+        b.status = resolved.status
+        if b.tag != nil, resolved.status.ready {
+            b.status.latestImage = try await BuilderPublication.publish(engine, b, resolved: resolved)
+        }
     }
 
     static func validate(order: [OrderGroup]) throws {
@@ -190,6 +205,8 @@ enum BuilderService {
         status.stackID = stack.id
         status.runImage = stack.status.resolvedRunImage
         status.buildImage = stack.status.resolvedBuildImage
+        // Builds name a builder by its image: the one it was made from, or where it was last published.
+        status.latestImage = b.imported.map { "\(b.image ?? "")@\($0.stack.status.buildImageDigest)" } ?? b.status.latestImage
         var order: [[BuildpackRef]] = []
         var missing: [String] = []
         // Composite buildpacks expand into one group per group of theirs.

@@ -149,6 +149,8 @@ public struct BuilderResource: Codable, Sendable {
     public var store: String?
     /// The builder image it was made from.
     public var image: String?
+    /// Where it is published.
+    public var tag: String?
     public var order: [OrderGroup]
     public var status: Status
 
@@ -159,29 +161,36 @@ public struct BuilderResource: Codable, Sendable {
         public var stackID: String?
         public var runImage: String?
         public var buildImage: String?
+        /// The builder image builds name (`REF@sha256:…`): where it was published (`tag`), or
+        /// the image it was made from.
+        public var latestImage: String?
         /// Every buildpack in the order, resolved to the version the builder uses.
         public var buildpacks: [BuildpackVersion]
         /// The order with every version filled in.
         public var order: [OrderGroup]
 
-        public init(ready: Bool, message: String?, stackID: String?, runImage: String?, buildImage: String?, buildpacks: [BuildpackVersion], order: [OrderGroup]) {
+        public init(ready: Bool, message: String?, stackID: String?, runImage: String?, buildImage: String?, latestImage: String?,
+                    buildpacks: [BuildpackVersion], order: [OrderGroup]) {
             self.ready = ready
             self.message = message
             self.stackID = stackID
             self.runImage = runImage
             self.buildImage = buildImage
+            self.latestImage = latestImage
             self.buildpacks = buildpacks
             self.order = order
         }
     }
 
-    public init(kind: BuilderReference.Kind, namespace: String?, name: String, stack: String?, store: String?, image: String?, order: [OrderGroup], status: Status) {
+    public init(kind: BuilderReference.Kind, namespace: String?, name: String, stack: String?, store: String?, image: String?, tag: String?,
+                order: [OrderGroup], status: Status) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
         self.stack = stack
         self.store = store
         self.image = image
+        self.tag = tag
         self.order = order
         self.status = status
     }
@@ -446,6 +455,7 @@ extension BuilderResource: NamedSchema {
             "stack": {"type": "string"},
             "store": {"type": "string"},
             "image": {"type": "string"},
+            "tag": {"type": "string"},
             "order": {"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}},
             "status": {
               "type": "object",
@@ -455,6 +465,7 @@ extension BuilderResource: NamedSchema {
                 "stackID": {"type": "string"},
                 "runImage": {"type": "string"},
                 "buildImage": {"type": "string"},
+                "latestImage": {"type": "string"},
                 "buildpacks": {"type": "array", "items": {"$ref": "#/components/schemas/BuildpackInfo"}},
                 "order": {"type": "array", "items": {"$ref": "#/components/schemas/OrderGroup"}}
               },

@@ -40,9 +40,9 @@ extension ClusterStoreResource {
 extension BuilderResource {
     init(_ b: Builder) {
         self.init(
-            kind: b.kind, namespace: b.namespace, name: b.name, stack: b.stack, store: b.store, image: b.image, order: b.order,
+            kind: b.kind, namespace: b.namespace, name: b.name, stack: b.stack, store: b.store, image: b.image, tag: b.tag, order: b.order,
             status: Status(ready: b.status.ready, message: b.status.message, stackID: b.status.stackID, runImage: b.status.runImage,
-                           buildImage: b.status.buildImage, buildpacks: b.status.buildpacks.map(BuildpackVersion.init), order: b.status.order))
+                           buildImage: b.status.buildImage, latestImage: b.status.latestImage, buildpacks: b.status.buildpacks.map(BuildpackVersion.init), order: b.status.order))
     }
 }
 

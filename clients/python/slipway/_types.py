@@ -75,9 +75,9 @@ BuildpackDescriptorOrderItemItem = TypedDict("BuildpackDescriptorOrderItemItem",
 
 BuildpackDescriptor = TypedDict("BuildpackDescriptor", {"api": "str", "id": "str", "version": "str", "name": "str", "homepage": "str", "clearEnv": "bool", "stacks": "List[str]", "targets": "List[str]", "order": "List[List[BuildpackDescriptorOrderItemItem]]"}, total=False)
 
-BuilderStatus = TypedDict("BuilderStatus", {"ready": "bool", "message": "str", "stackID": "str", "runImage": "str", "buildImage": "str", "buildpacks": "List[BuildpackInfo]", "order": "List[OrderGroup]"}, total=False)
+BuilderStatus = TypedDict("BuilderStatus", {"ready": "bool", "message": "str", "stackID": "str", "runImage": "str", "buildImage": "str", "latestImage": "str", "buildpacks": "List[BuildpackInfo]", "order": "List[OrderGroup]"}, total=False)
 
-Builder = TypedDict("Builder", {"kind": "str", "namespace": "str", "name": "str", "stack": "str", "store": "str", "image": "str", "order": "List[OrderGroup]", "status": "BuilderStatus"}, total=False)
+Builder = TypedDict("Builder", {"kind": "str", "namespace": "str", "name": "str", "stack": "str", "store": "str", "image": "str", "tag": "str", "order": "List[OrderGroup]", "status": "BuilderStatus"}, total=False)
 
 BuildpackInfo = TypedDict("BuildpackInfo", {"id": "str", "version": "str", "homepage": "str"}, total=False)
 
@@ -183,14 +183,14 @@ ClusterstoreDeleteParams = TypedDict("ClusterstoreDeleteParams", {"name": "Name"
 
 _ClusterbuilderCreateParamsRequired = TypedDict("_ClusterbuilderCreateParamsRequired", {"name": "Name"})
 
-_ClusterbuilderCreateParamsOptional = TypedDict("_ClusterbuilderCreateParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
+_ClusterbuilderCreateParamsOptional = TypedDict("_ClusterbuilderCreateParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str", "tag": "str"}, total=False)
 
 class ClusterbuilderCreateParams(_ClusterbuilderCreateParamsRequired, _ClusterbuilderCreateParamsOptional):
     pass
 
 _ClusterbuilderPatchParamsRequired = TypedDict("_ClusterbuilderPatchParamsRequired", {"name": "Name"})
 
-_ClusterbuilderPatchParamsOptional = TypedDict("_ClusterbuilderPatchParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
+_ClusterbuilderPatchParamsOptional = TypedDict("_ClusterbuilderPatchParamsOptional", {"stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str", "tag": "str"}, total=False)
 
 class ClusterbuilderPatchParams(_ClusterbuilderPatchParamsRequired, _ClusterbuilderPatchParamsOptional):
     pass
@@ -207,14 +207,14 @@ ClusterbuilderDeleteParams = TypedDict("ClusterbuilderDeleteParams", {"name": "N
 
 _BuilderCreateParamsRequired = TypedDict("_BuilderCreateParamsRequired", {"name": "Name"})
 
-_BuilderCreateParamsOptional = TypedDict("_BuilderCreateParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
+_BuilderCreateParamsOptional = TypedDict("_BuilderCreateParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str", "tag": "str"}, total=False)
 
 class BuilderCreateParams(_BuilderCreateParamsRequired, _BuilderCreateParamsOptional):
     pass
 
 _BuilderPatchParamsRequired = TypedDict("_BuilderPatchParamsRequired", {"name": "Name"})
 
-_BuilderPatchParamsOptional = TypedDict("_BuilderPatchParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str"}, total=False)
+_BuilderPatchParamsOptional = TypedDict("_BuilderPatchParamsOptional", {"namespace": "Name", "stack": "Name", "store": "Name", "order": "List[OrderGroup]", "image": "str", "tag": "str"}, total=False)
 
 class BuilderPatchParams(_BuilderPatchParamsRequired, _BuilderPatchParamsOptional):
     pass
