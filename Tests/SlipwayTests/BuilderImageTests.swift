@@ -124,4 +124,36 @@ import TestSupport
         }
         #expect(try await c.call("clusterbuilder/list")["builders"]?.arrayValue?.isEmpty == true)
     }
+
+    /// A builder image is hostile: a buildpack folder in its layers that is a symlink to a
+    /// buildpack on this machine is not followed, and labels that point at layers the image does
+    /// not have find nothing; either way the builder is refused and nothing is created.
+    @Test func aBuilderImageCannotReachThisMachineThroughItsLayers() async throws {
+        let dir = TempDir("builder-image")
+        let layout = dir.path + "/images"
+        try await BuilderImageFixture.make(layout: layout, runImage: "oci:\(layout):run", buildpacks: [])
+        // A layer whose /cnb/buildpacks/slipway_procfile/0.1.0 is a symlink to the host's procfile buildpack.
+        let r = try await sh("""
+            set -e
+            copy="$(mktemp -d)"; mkdir -p "$copy/cnb/buildpacks/slipway_procfile"
+            ln -s '\(Repo.buildpacks.path)/procfile' "$copy/cnb/buildpacks/slipway_procfile/0.1.0"
+            umoci insert --rootless --image '\(layout):builder' "$copy/cnb" /cnb; rm -rf "$copy"
+            """)
+        #expect(r.status == 0, "\(r.err)")
+        let config = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(layout):builder").out.utf8))
+        let last = try #require(config["rootfs"]?["diff_ids"]?.arrayValue?.last?.stringValue)
+        let labels = #"{"slipway/procfile":{"0.1.0":{"api":"0.10","layerDiffID":"\#(last)"}}}"#
+        let order = #"[{"group":[{"id":"slipway/procfile","version":"0.1.0"}]}]"#
+        #expect(try await sh("umoci config --image '\(layout):builder' --config.label 'io.buildpacks.buildpack.layers=\(labels)' --config.label 'io.buildpacks.buildpack.order=\(order)'").status == 0)
+        let c = try SlipwayClient(stateDir: dir.path + "/state")
+        let refused = try await c.request("clusterbuilder/create", ["name": "symlinked", "image": .string("oci:\(layout):builder")])
+        #expect(refused["error"]?["code"] == -32602, "\(refused)")
+        #expect(refused["error"]?["message"]?.stringValue?.contains("without buildpacks under /cnb/buildpacks") == true, "\(refused)")
+        // Labels naming a layer the image does not have.
+        let lying = #"{"slipway/procfile":{"0.1.0":{"api":"0.10","layerDiffID":"sha256:\#(String(repeating: "0", count: 64))"}}}"#
+        #expect(try await sh("umoci config --image '\(layout):builder' --config.label 'io.buildpacks.buildpack.layers=\(lying)'").status == 0)
+        let none = try await c.request("clusterbuilder/create", ["name": "lying", "image": .string("oci:\(layout):builder")])
+        #expect(none["error"]?["code"] == -32602, "\(none)")
+        #expect(try await c.call("clusterbuilder/list")["builders"]?.arrayValue?.isEmpty == true)
+    }
 }
