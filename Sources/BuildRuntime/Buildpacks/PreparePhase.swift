@@ -33,11 +33,25 @@ struct PreparePhase {
         } else {
             log(BuildPhase.prepare, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
         }
-        let (request, ws) = try await BlockingWork.run {
-            var r = given, ws = prepared
-            try ws.applyProjectDescriptor(to: &r, sources: sources, log: log)
+        let (project, ws) = try await BlockingWork.run {
+            var ws = prepared
+            return (try ws.readProjectDescriptor(given, sources: sources, log: log), ws)
+        }
+        // Buildpacks the project names by uri, brought in before include or exclude leaves
+        // them out of /workspace (as pack reads them from the app folder).
+        var roots = ["/workspace"]
+        if case .string(let path)? = given.projectMetadata.source?.metadata["path"], given.projectMetadata.source?.type == "local" { roots.append(path) }
+        var fetched: [Int: BuildpackRef] = [:]
+        if let group = project?.group {
+            fetched = try await ProjectBuildpacks.forBuild(given, app: ws.app, appRoots: roots, images: images, root: ws.root + "/project-buildpacks",
+                                                  limits: sources.limits, log: log).fetch(group)
+        }
+        let resolved = fetched
+        let request = try await BlockingWork.run {
+            var r = given
+            if let project { try ws.applyProjectDescriptor(project, fetched: resolved, to: &r, log: log) }
             try ws.writePlatformFiles(r)
-            return (r, ws)
+            return r
         }
         do {
             let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
