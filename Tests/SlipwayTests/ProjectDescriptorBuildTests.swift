@@ -79,7 +79,7 @@ import TestSupport
     @Test(arguments: [
         ("[[io.buildpacks.group]]\nuri = \"../other-app/bp/\"\n", "leads out of its folder with '..'"),
         ("[[io.buildpacks.group]]\nuri = \"/etc\"\n", "names buildpack /etc, which is outside the app"),
-        ("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:me/absent@1.0.0\"\n", "add it to the builder's ClusterStore"),
+        ("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:me/absent@1.0.0\"\n", "urn:cnb:registry:me/absent@1.0.0; Slipway has no buildpack registry"),
         ("[[io.buildpacks.group]]\nuri = \"tools-bp\"\n", "project.toml buildpack \"tools-bp\"/buildpack.toml needs [buildpack]"),
         ("[[io.buildpacks.group]]\nuri = \"https://example.com/bp.tgz\"\n", "the build's network is \"none\""),
         ("[_]\nschema-version = \"7.0\"\n", "project.toml has schema-version \"7.0\""),
