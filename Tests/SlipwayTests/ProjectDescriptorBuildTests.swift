@@ -82,6 +82,7 @@ import TestSupport
         ("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:me/absent@1.0.0\"\n", "urn:cnb:registry:me/absent@1.0.0; Slipway has no buildpack registry"),
         ("[[io.buildpacks.group]]\nuri = \"tools-bp\"\n", "project.toml buildpack \"tools-bp\"/buildpack.toml needs [buildpack]"),
         ("[[io.buildpacks.group]]\nuri = \"https://example.com/bp.tgz\"\n", "the build's network is \"none\""),
+        ("[[io.buildpacks.group]]\nuri = \"docker://oci:/etc/layout\"\n", "an app may name only images in a registry"),
         ("[_]\nschema-version = \"7.0\"\n", "project.toml has schema-version \"7.0\""),
         ("[io.buildpacks]\ninclude = [\"a\"]\nexclude = [\"b\"]\n", "project.toml gives both include and exclude"),
         ("[[io.buildpacks.group]]\nid = \"not/in-the-builder\"\n", "which the builder does not have"),
