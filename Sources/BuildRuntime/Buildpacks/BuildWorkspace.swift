@@ -94,13 +94,11 @@ extension Lifecycle {
             if let builder = project.builder {
                 log(BuildPhase.prepare, .system, "project.toml names builder \(builder); the image's builder is used")
             }
-            if overlay != nil && !(project.include.isEmpty && project.exclude.isEmpty) {
+            let filters = !(project.include.isEmpty && project.exclude.isEmpty)
+            if overlay != nil && (filters || project.namesBuildpacksInApp) {
                 try unpack(request, sources: sources)
-                log(BuildPhase.prepare, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it")
-            }
-            if overlay != nil && project.namesBuildpacksInApp {
-                try unpack(request, sources: sources)
-                log(BuildPhase.prepare, .system, "project.toml names buildpacks in the app, which the host reads from /workspace: unpacked it")
+                log(BuildPhase.prepare, .system, filters ? "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it"
+                                                         : "project.toml names buildpacks in the app, which the host reads from /workspace: unpacked it")
             }
             return project
         }

@@ -37,19 +37,10 @@ struct PreparePhase {
             var ws = prepared
             return (try ws.readProjectDescriptor(given, sources: sources, log: log), ws)
         }
-        // Buildpacks the project names by uri, brought in before include or exclude leaves
-        // them out of /workspace (as pack reads them from the app folder).
-        var roots = ["/workspace"]
-        if case .string(let path)? = given.projectMetadata.source?.metadata["path"], given.projectMetadata.source?.type == "local" { roots.append(path) }
-        var fetched: [Int: BuildpackRef] = [:]
-        if let group = project?.group {
-            fetched = try await ProjectBuildpacks.forBuild(given, app: ws.app, appRoots: roots, images: images, root: ws.root + "/project-buildpacks",
-                                                  limits: sources.limits, log: log).fetch(group)
-        }
-        let resolved = fetched
+        let fetched = try await projectBuildpacks(project, workspace: ws)
         let request = try await BlockingWork.run {
             var r = given
-            if let project { try ws.applyProjectDescriptor(project, fetched: resolved, to: &r, log: log) }
+            if let project { try ws.applyProjectDescriptor(project, fetched: fetched, to: &r, log: log) }
             try ws.writePlatformFiles(r)
             return r
         }
@@ -62,5 +53,15 @@ struct PreparePhase {
             ws.removeOverlayWork()
             throw error
         }
+    }
+
+    /// The buildpacks `project`'s group names by uri, by the entry's index, brought in before
+    /// include or exclude leaves them out of /workspace (pack reads them from the app folder).
+    func projectBuildpacks(_ project: ProjectDescriptor?, workspace ws: Lifecycle.Workspace) async throws -> [Int: BuildpackRef] {
+        guard let group = project?.group else { return [:] }
+        var roots = ["/workspace"]
+        if let source = request.projectMetadata.source, source.type == "local", case .string(let path)? = source.metadata["path"] { roots.append(path) }
+        return try await ProjectBuildpacks.forBuild(request, app: ws.app, appRoots: roots, images: lifecycle.images, root: ws.root + "/project-buildpacks",
+                                                    limits: lifecycle.sources.limits, log: log).fetch(group)
     }
 }

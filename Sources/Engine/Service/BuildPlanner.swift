@@ -80,7 +80,6 @@ enum BuildPlanner {
             }
             let network = buildNetwork(engine, for: image)
             let namespace = b.namespace
-            let runningFor = engine
             return BuildPlan(
                 workDirectory: engine.workPath(key), cacheDirectory: engine.path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
@@ -90,7 +89,7 @@ enum BuildPlanner {
                 project: Self.projectMetadata(image.source), addHostAllowList: engine.options.addHostAllowList,
                 maxLayerBytes: engine.options.maxLayerBytes,
                 stepLimits: engine.options.stepLimits,
-                fetchBuildpackage: { reference in try await projectBuildpackage(runningFor, reference, namespace: namespace) })
+                fetchBuildpackage: { reference in try await projectBuildpackage(engine, reference, namespace: namespace) })
         }
     }
 
