@@ -80,8 +80,14 @@ import TestSupport
     @Test(arguments: [
         ("[_]\nschema-version = \"9.9\"", "schema-version \"9.9\""),
         ("[io.buildpacks]\ninclude = [\"a\"]\nexclude = [\"b\"]", "both include and exclude"),
-        ("[[io.buildpacks.group]]\nuri = \"docker://example/bp:1\"", "Slipway does not fetch buildpacks named in an app"),
-        ("[[io.buildpacks.group]]\nid = \"x\"\nuri = \"bp/\"", "by uri \"bp/\""),
+        ("[[io.buildpacks.group]]\nuri = \"../other-app/bp\"", "has io.buildpacks.group[0].uri \"../other-app/bp\", which leads out of its folder with '..'"),
+        ("[[io.buildpacks.group]]\nuri = \"file://bp/../../x\"", "leads out of its folder with '..'"),
+        ("[[io.buildpacks.group]]\nuri = \"ftp://example.com/bp.tgz\"", "has a scheme Slipway does not fetch from"),
+        ("[[io.buildpacks.group]]\nuri = \"urn:cnb:builder:\"", "does not name a buildpack as urn:cnb:builder:ID"),
+        ("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:bad id@\"", "does not name a buildpack as urn:cnb:registry:ID"),
+        ("[[io.buildpacks.group]]\nuri = \"docker://\"", "names no image reference after docker://"),
+        ("[[io.buildpacks.group]]\nuri = \"\"", "is not a uri pack reads"),
+        ("[[io.buildpacks.group]]\nuri = \"bp/\"\n[io.buildpacks.group.script]\napi = \"0.10\"\ninline = \"true\"", "with both uri and script"),
         ("[[io.buildpacks.build.env]]\nname = \"../../etc/x\"\nvalue = \"v\"", "not an environment variable"),
         ("[[io.buildpacks.build.env]]\nname = \"CNB_APP_DIR\"\nvalue = \"v\"", "not an environment variable"),
         ("[[io.buildpacks.group]]\nid = \"../../escape\"\n[io.buildpacks.group.script]\napi = \"0.10\"\ninline = \"x\"", "no valid id"),
@@ -124,6 +130,70 @@ import TestSupport
         let missing = try ProjectDescriptor.parse("[[io.buildpacks.group]]\nid = \"a\"\nversion = \"9\"")
         #expect(throws: RuntimeError.self) { try missing.resolveGroup(against: order) { _ in "" } }
         #expect(try ProjectDescriptor.parse("").resolveGroup(against: order) { _ in "" } == nil)
+    }
+
+    /// Each uri form pack reads becomes its own entry: paths in the app (relative, file://,
+    /// absolute, archives), the builder's and the registry's ids, buildpackages and downloads.
+    @Test(arguments: [
+        ("bash-script-buildpack/", ProjectDescriptor.BuildpackURI.app(path: "bash-script-buildpack", absolute: false)),
+        ("./bps/./one", .app(path: "bps/one", absolute: false)),
+        (".", .app(path: "", absolute: false)),
+        ("bp.tgz", .app(path: "bp.tgz", absolute: false)),
+        ("example.com/bp.cnb", .app(path: "example.com/bp.cnb", absolute: false)),
+        ("file://bps/one/", .app(path: "bps/one", absolute: false)),
+        ("file:///home/me/app/bp%20one", .app(path: "/home/me/app/bp one", absolute: true)),
+        ("file://localhost/workspace/bp", .app(path: "/workspace/bp", absolute: true)),
+        ("/workspace/bp.tar", .app(path: "/workspace/bp.tar", absolute: true)),
+        ("urn:cnb:builder:slipway/procfile", .builder(id: "slipway/procfile", version: nil)),
+        ("urn:cnb:builder:slipway/procfile@0.1.0", .builder(id: "slipway/procfile", version: "0.1.0")),
+        ("urn:cnb:registry:paketo-buildpacks/node@1.2.3", .registry(id: "paketo-buildpacks/node", version: "1.2.3")),
+        ("docker://gcr.io/team/bp:1", .package(reference: "gcr.io/team/bp:1")),
+        ("localhost:5000/team/bp@sha256:" + String(repeating: "a", count: 64), .package(reference: "localhost:5000/team/bp@sha256:" + String(repeating: "a", count: 64))),
+        ("https://example.com/bp.tgz", .download(url: "https://example.com/bp.tgz")),
+        ("HTTP://example.com/bp.tgz", .download(url: "HTTP://example.com/bp.tgz")),
+    ])
+    func uriKinds(_ uri: String, _ expected: ProjectDescriptor.BuildpackURI) throws {
+        let d = try ProjectDescriptor.parse("[[build.buildpacks]]\nuri = \"\(uri)\"\nid = \"me/bp\"\n")
+        #expect(d.group == [.located(expected, id: "me/bp", version: nil)])
+    }
+
+    /// `urn:cnb:builder:` and `urn:cnb:registry:` are found among the builder's buildpacks (the
+    /// registry form, when absent, says to add it to the ClusterStore); a fetched buildpack's
+    /// id and version must be the ones the entry gives.
+    @Test func locatedEntriesResolve() throws {
+        let bp = { (id: String, v: String) in
+            BuildpackRef(descriptor: BuildpackDescriptor(api: "0.10", id: id, version: v), directory: "/bp/\(id)/\(v)", optional: true)
+        }
+        let order = [[bp("a", "1.0.0"), bp("a", "2.0.0")]]
+        let d = try ProjectDescriptor.parse("""
+            [[io.buildpacks.group]]
+            uri = "urn:cnb:builder:a@1.0.0"
+            [[io.buildpacks.group]]
+            uri = "urn:cnb:registry:a"
+            [[io.buildpacks.group]]
+            uri = "bps/mine"
+            id = "me/mine"
+            version = "0.0.1"
+            """)
+        #expect(d.namesBuildpacksInApp)
+        let mine = bp("me/mine", "0.0.1")
+        let group = try #require(try d.resolveGroup(against: order, fetched: [2: mine]) { _ in "" })
+        #expect(group.map(\.descriptor.version) == ["1.0.0", "2.0.0", "0.0.1"] && group.allSatisfy { !$0.optional })
+        #expect(group[2].directory == mine.directory)
+
+        func message(_ text: String, fetched: [Int: BuildpackRef] = [:]) -> String {
+            do {
+                _ = try ProjectDescriptor.parse(text).resolveGroup(against: order, fetched: fetched) { _ in "" }
+                return ""
+            } catch let e as RuntimeError { return e.message } catch { return "\(error)" }
+        }
+        let registry = message("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:b/c@1\"")
+        #expect(registry.contains("urn:cnb:registry:b/c@1; Slipway has no buildpack registry") && registry.contains("add it to the builder's ClusterStore"), "\(registry)")
+        #expect(message("[[io.buildpacks.group]]\nuri = \"urn:cnb:builder:a@3\"").contains("which the builder does not have (it has a@1.0.0, a@2.0.0)"))
+        #expect(message("[[io.buildpacks.group]]\nuri = \"bp\"\nid = \"me/other\"", fetched: [0: mine])
+            .contains("names buildpack me/other by uri, but the buildpack there is me/mine@0.0.1"))
+        #expect(message("[[io.buildpacks.group]]\nuri = \"bp\"\nversion = \"9\"", fetched: [0: mine])
+            .contains("names buildpack me/mine version 9 by uri, but the buildpack there is version 0.0.1"))
     }
 
     @Test func inlineBuildpackFiles() {

@@ -77,7 +77,12 @@ import TestSupport
     }
 
     @Test(arguments: [
-        ("[[io.buildpacks.group]]\nuri = \"docker://example/bp:1\"\n", "Slipway does not fetch buildpacks named in an app"),
+        ("[[io.buildpacks.group]]\nuri = \"../other-app/bp/\"\n", "leads out of its folder with '..'"),
+        ("[[io.buildpacks.group]]\nuri = \"/etc\"\n", "names buildpack /etc, which is outside the app"),
+        ("[[io.buildpacks.group]]\nuri = \"urn:cnb:registry:me/absent@1.0.0\"\n", "urn:cnb:registry:me/absent@1.0.0; Slipway has no buildpack registry"),
+        ("[[io.buildpacks.group]]\nuri = \"tools-bp\"\n", "project.toml buildpack \"tools-bp\"/buildpack.toml needs [buildpack]"),
+        ("[[io.buildpacks.group]]\nuri = \"https://example.com/bp.tgz\"\n", "the build's network is \"none\""),
+        ("[[io.buildpacks.group]]\nuri = \"docker://oci:/etc/layout\"\n", "an app may name only images in a registry"),
         ("[_]\nschema-version = \"7.0\"\n", "project.toml has schema-version \"7.0\""),
         ("[io.buildpacks]\ninclude = [\"a\"]\nexclude = [\"b\"]\n", "project.toml gives both include and exclude"),
         ("[[io.buildpacks.group]]\nid = \"not/in-the-builder\"\n", "which the builder does not have"),
@@ -94,5 +99,70 @@ import TestSupport
         #expect(message.contains(expected) && !message.contains("\n"), "\(message)")
         let lines = try await c.call("build/logs", ["image": "bad"])["lines"]?.arrayValue ?? []
         #expect(!lines.contains { $0["phase"] == "detect" }, "no buildpack runs")
+    }
+
+    /// The public CNB sample apps/bash-script (buildpacks/samples, vendored unmodified): its
+    /// project.toml names the buildpack in the app by uri and excludes that folder from the
+    /// image; pack builds it, and so does Slipway, and the image's process runs the app.
+    @Test func thePublicBashScriptSampleBuildsAndRuns() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        let sample = Repo.fixtures.appendingPathComponent("samples/apps/bash-script").path
+        _ = try await c.call("image/create", ["name": "bash-script", "source": ["local": ["path": .string(sample)]]])
+        let b = try await c.call("build/wait", ["image": "bash-script", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(b)")
+        #expect(b["buildpacks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["samples/bash-script"], "\(b)")
+        let log = try await c.call("build/logs", ["image": "bash-script"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(log.contains("project.toml buildpack samples/bash-script@0.0.1 from bash-script-buildpack"), "\(log)")
+        #expect(log.contains("---> Bash Script buildpack"), "\(log)")
+
+        let layout = state.path + "/layouts/default/bash-script"
+        let out = try await UnpackedImage.runProcess(layout: layout)
+        #expect(out.contains("Here are the contents of the current working directory:") && out.contains("app.sh"), "\(out)")
+        #expect(!out.contains("bash-script-buildpack") && !out.contains("README.md"), "project.toml excludes them: \(out)")
+    }
+
+    /// A buildpackage by registry reference (`docker://`): pulled from a real registry on
+    /// loopback, its buildpack runs in the group.
+    @Test func aBuildpackageByRegistryReference() async throws {
+        let work = TempDir("pkg")
+        try """
+            #!/bin/sh
+            echo "hello buildpackage running"
+            cat > "$1/launch.toml" <<'EOF'
+            [[processes]]
+            type = "web"
+            command = ["echo", "from the package"]
+            default = true
+            EOF
+
+            """.write(toFile: work.path + "/build", atomically: true, encoding: .utf8)
+        let made = try await sh("""
+            set -e
+            cd '\(work.path)'
+            bp=root/cnb/buildpacks/me_hello/1.0.0
+            mkdir -p $bp/bin
+            printf 'api = "0.10"\n[buildpack]\nid = "me/hello"\nversion = "1.0.0"\n' > $bp/buildpack.toml
+            printf '#!/bin/sh\nexit 0\n' > $bp/bin/detect
+            cp '\(work.path)/build' $bp/bin/build
+            chmod +x $bp/bin/detect $bp/bin/build
+            umoci init --layout layout && umoci new --image layout:pkg
+            umoci insert --rootless --image layout:pkg root /
+            umoci config --image layout:pkg --config.label 'io.buildpacks.buildpackage.metadata={"id":"me/hello","version":"1.0.0"}'
+            """)
+        #expect(made.status == 0, "\(made.err)")
+        let registry = try await LoopbackRegistry()
+        #expect(try await sh("skopeo copy --dest-tls-verify=false oci:'\(work.path)/layout:pkg' docker://\(registry.host)/buildpacks/hello:1").status == 0)
+        let state = TempDir("state")
+        let app = try Self.app("[[io.buildpacks.group]]\nuri = \"docker://\(registry.host)/buildpacks/hello:1\"\nversion = \"1.0.0\"\n")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("image/create", ["name": "pkg", "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "pkg", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(b)")
+        let log = try await c.call("build/logs", ["image": "pkg"])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(log.contains("hello buildpackage running"), "\(log)")
+        #expect(try await UnpackedImage.runProcess(layout: state.path + "/layouts/default/pkg") == "from the package\n")
     }
 }

@@ -53,6 +53,9 @@ public struct BuildRequest: Sendable {
     public var addHostAllowList: [String] = []
     /// What the build's steps may use (`StepEnforcement` holds them to it).
     public var stepLimits = StepLimits()
+    /// Imports a buildpackage image the app's project.toml names by registry reference, with
+    /// the engine's credentials rules for the build's namespace; nil: such an entry fails.
+    public var fetchBuildpackage: (@Sendable (String) async throws -> OCIImage)?
 
     public init(workDirectory: String, cacheDirectory: String, source: Digest, env: [String: String], buildImage: OCIImage?,
                 runImage: OCIImage?, runImageName: String, stackID: String, order: [[BuildpackRef]], outputLayout: String,

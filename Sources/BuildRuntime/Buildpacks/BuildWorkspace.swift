@@ -85,20 +85,28 @@ extension Lifecycle {
             return root + "/" + relative
         }
 
-        /// Reads the app's project.toml and applies it: include or exclude on the workspace
-        /// (unpacked for it), build env (the image's own env wins), and its group in place of
-        /// the builder's order.
-        mutating func applyProjectDescriptor(to request: inout BuildRequest, sources: SourceSnapshotter, log: BuildLogger) throws {
-            guard let folder = try projectFolder(sources), let project = try ProjectDescriptor.load(from: folder) else { return }
+        /// Reads the app's project.toml, if it has one, and unpacks /workspace when the host
+        /// must see the app's files: for include or exclude, and for buildpacks in the app.
+        mutating func readProjectDescriptor(_ request: BuildRequest, sources: SourceSnapshotter, log: BuildLogger) throws -> ProjectDescriptor? {
+            guard let folder = try projectFolder(sources), let project = try ProjectDescriptor.load(from: folder) else { return nil }
             let shown = [project.info.name ?? project.info.id, project.info.version].compactMap { $0 }.joined(separator: " ")
             log(BuildPhase.prepare, .system, "Reading project.toml (schema \(project.schemaVersion))" + (shown.isEmpty ? "" : ": " + shown))
             if let builder = project.builder {
                 log(BuildPhase.prepare, .system, "project.toml names builder \(builder); the image's builder is used")
             }
-            if overlay != nil && !(project.include.isEmpty && project.exclude.isEmpty) {
+            let filters = !(project.include.isEmpty && project.exclude.isEmpty)
+            if overlay != nil && (filters || project.namesBuildpacksInApp) {
                 try unpack(request, sources: sources)
-                log(BuildPhase.prepare, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it")
+                log(BuildPhase.prepare, .system, filters ? "project.toml \(project.include.isEmpty ? "exclude" : "include") needs /workspace unpacked: unpacked it"
+                                                         : "project.toml names buildpacks in the app, which the host reads from /workspace: unpacked it")
             }
+            return project
+        }
+
+        /// Applies the app's project.toml: include or exclude on the workspace, build env (the
+        /// image's own env wins), and its group (with the buildpacks `fetched` brought in for
+        /// it) in place of the builder's order.
+        func applyProjectDescriptor(_ project: ProjectDescriptor, fetched: [Int: BuildpackRef], to request: inout BuildRequest, log: BuildLogger) throws {
             let removed = try project.filter(app)
             if removed > 0 {
                 log(BuildPhase.prepare, .system, "project.toml \(project.include.isEmpty ? "exclude" : "include"): \(removed) path(s) left out of /workspace")
@@ -107,7 +115,7 @@ extension Lifecycle {
                 request.env[e.name] = e.value
                 log(BuildPhase.prepare, .system, "project.toml build env: \(e.name)")
             }
-            if let group = try project.resolveGroup(against: request.order, inlineFolder: writeInline) {
+            if let group = try project.resolveGroup(against: request.order, fetched: fetched, inlineFolder: writeInline) {
                 request.order = [group]
                 log(BuildPhase.prepare, .system, "project.toml group replaces the builder's order: " + group.map { "\($0.descriptor.id)@\($0.descriptor.version)" }.joined(separator: ", "))
             }

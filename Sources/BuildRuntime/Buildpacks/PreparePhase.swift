@@ -33,11 +33,16 @@ struct PreparePhase {
         } else {
             log(BuildPhase.prepare, .system, "Source snapshot \(given.source) unpacked in \"/workspace\"")
         }
-        let (request, ws) = try await BlockingWork.run {
-            var r = given, ws = prepared
-            try ws.applyProjectDescriptor(to: &r, sources: sources, log: log)
+        let (project, ws) = try await BlockingWork.run {
+            var ws = prepared
+            return (try ws.readProjectDescriptor(given, sources: sources, log: log), ws)
+        }
+        let fetched = try await projectBuildpacks(project, workspace: ws)
+        let request = try await BlockingWork.run {
+            var r = given
+            if let project { try ws.applyProjectDescriptor(project, fetched: fetched, to: &r, log: log) }
             try ws.writePlatformFiles(r)
-            return (r, ws)
+            return r
         }
         do {
             let rootfs = try await BlockingWork.run { try images.rootfs(for: buildImage) }
@@ -48,5 +53,15 @@ struct PreparePhase {
             ws.removeOverlayWork()
             throw error
         }
+    }
+
+    /// The buildpacks `project`'s group names by uri, by the entry's index, brought in before
+    /// include or exclude leaves them out of /workspace (pack reads them from the app folder).
+    func projectBuildpacks(_ project: ProjectDescriptor?, workspace ws: Lifecycle.Workspace) async throws -> [Int: BuildpackRef] {
+        guard let group = project?.group else { return [:] }
+        var roots = ["/workspace"]
+        if let source = request.projectMetadata.source, source.type == "local", case .string(let path)? = source.metadata["path"] { roots.append(path) }
+        return try await ProjectBuildpacks.forBuild(request, app: ws.app, appRoots: roots, images: lifecycle.images, root: ws.root + "/project-buildpacks",
+                                                    limits: lifecycle.sources.limits, log: log).fetch(group)
     }
 }

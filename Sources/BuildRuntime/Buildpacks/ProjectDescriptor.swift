@@ -52,6 +52,80 @@ public struct ProjectDescriptor: Sendable, Equatable {
         case buildpack(id: String, version: String?)
         /// An inline buildpack: it always passes detect, and its build runs `script` with `shell`.
         case inline(InlineBuildpack)
+        /// A buildpack named by `uri`; `id` and `version` given beside it must be the
+        /// buildpack's own.
+        case located(BuildpackURI, id: String?, version: String?)
+    }
+
+    /// Where a group entry's `uri` says its buildpack is, as pack reads it.
+    public enum BuildpackURI: Sendable, Equatable {
+        /// A folder or archive (`.tgz`, `.tar.gz`, `.tar`, `.cnb`) inside the app: a relative
+        /// path, or `file://` relative or absolute (`absolute`: it must lie inside the app,
+        /// which the build decides). The path has no `.` or `..` component, nor a trailing `/`;
+        /// empty is the app's own top folder.
+        case app(path: String, absolute: Bool)
+        /// `urn:cnb:builder:ID[@VERSION]`: a buildpack of the builder.
+        case builder(id: String, version: String?)
+        /// `urn:cnb:registry:ID[@VERSION]`: Slipway has no buildpack registry, so it is looked
+        /// for among the builder's buildpacks.
+        case registry(id: String, version: String?)
+        /// `docker://REF` or a bare registry reference: a buildpackage image.
+        case package(reference: String)
+        /// An `http://` or `https://` archive.
+        case download(url: String)
+
+        static let archiveSuffixes = [".tgz", ".tar.gz", ".tar", ".cnb"]
+
+        /// Reads `uri` (of the entry at `at`); an error names the entry and says what to give.
+        public static func parse(_ uri: String, at: String) throws -> BuildpackURI {
+            func bad(_ why: String) -> RuntimeError { ProjectDescriptor.invalid("has \(at).uri \"\(PathSyntax.shortened(uri))\", which \(why)") }
+            guard !uri.isEmpty, uri.utf8.count <= 4096, !uri.contains(where: { $0.isNewline || $0 == "\0" }) else {
+                throw bad("is not a uri pack reads (empty, over 4096 bytes, or with a line break)")
+            }
+            for (prefix, make) in [("urn:cnb:builder:", BuildpackURI.builder), ("urn:cnb:registry:", BuildpackURI.registry)] where uri.hasPrefix(prefix) {
+                let rest = uri.dropFirst(prefix.count)
+                let parts = rest.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let (id, version) = (parts[0], parts.count > 1 ? parts[1] : nil)
+                guard BuildpackDescriptor.isValidID(id), version.map({ !$0.isEmpty }) ?? true else {
+                    throw bad("does not name a buildpack as \(prefix)ID or \(prefix)ID@VERSION")
+                }
+                return make(id, version)
+            }
+            let lower = uri.lowercased()
+            if lower.hasPrefix("docker://") {
+                let reference = String(uri.dropFirst("docker://".count))
+                guard !reference.isEmpty, !reference.hasPrefix("/") else { throw bad("names no image reference after docker://") }
+                return .package(reference: reference)
+            }
+            if lower.hasPrefix("https://") || lower.hasPrefix("http://") { return .download(url: uri) }
+            if lower.hasPrefix("file://") {
+                // file:///abs/path (or file://localhost/abs/path), or file://relative/path as pack
+                // writes a path relative to the app.
+                var rest = String(uri.dropFirst("file://".count))
+                if rest.hasPrefix("localhost/") { rest.removeFirst("localhost".count) }
+                guard let path = rest.removingPercentEncoding else { throw bad("is not a file:// URI of a path (its %-escapes are not UTF-8)") }
+                return try app(path, absolute: path.hasPrefix("/"), bad)
+            }
+            if let colon = uri.firstIndex(of: ":"), uri[..<colon].contains(where: { !$0.isLetter && !$0.isNumber && $0 != "+" && $0 != "-" && $0 != "." }) == false,
+               uri[colon...].hasPrefix("://") {
+                throw bad("has a scheme Slipway does not fetch from; give a folder or archive in the app, file://, docker://, https://, urn:cnb:builder: or urn:cnb:registry:")
+            }
+            if uri.hasPrefix("/") { return try app(uri, absolute: true, bad) }
+            // As pack: a registry reference names its registry (a host with '.' or ':', or
+            // localhost) and is not an archive; anything else is a path in the app.
+            let first = uri.split(separator: "/").first.map(String.init) ?? ""
+            let looksLikeRegistry = uri.contains("/") && !uri.hasSuffix("/") && !first.hasPrefix(".") && (first.contains(".") || first.contains(":") || first == "localhost")
+                && !archiveSuffixes.contains(where: { lower.hasSuffix($0) })
+            if looksLikeRegistry { return .package(reference: uri) }
+            return try app(uri, absolute: false, bad)
+        }
+
+        /// A path in the app: no `..`, `.` and empty components dropped.
+        static func app(_ path: String, absolute: Bool, _ bad: (String) -> RuntimeError) throws -> BuildpackURI {
+            let parts = path.split(separator: "/").filter { $0 != "." }
+            guard !parts.contains("..") else { throw bad("leads out of its folder with '..'; name a buildpack inside the app") }
+            return .app(path: (absolute ? "/" : "") + parts.joined(separator: "/"), absolute: absolute)
+        }
     }
 
     public struct InlineBuildpack: Sendable, Equatable {
@@ -211,7 +285,8 @@ public struct ProjectDescriptor: Sendable, Equatable {
             let id = try string(e, "id", at: at)
             let version = try string(e, "version", at: at)
             if let uri = try string(e, "uri", at: at) {
-                throw invalid("has \(at) naming a buildpack by uri \"\(uri)\"; Slipway does not fetch buildpacks named in an app: add it to the builder's ClusterStore (clusterstore/create or clusterstore/patch) and name it here by id")
+                guard try table(e, "script", at: at) == nil else { throw invalid("has \(at) with both uri and script; give one") }
+                return .located(try BuildpackURI.parse(uri, at: at), id: id, version: version)
             }
             if let script = try table(e, "script", at: at) {
                 guard let id, BuildpackDescriptor.isValidID(id) else { throw invalid("has \(at) with a script but no valid id; an inline buildpack needs one") }
@@ -231,26 +306,62 @@ public struct ProjectDescriptor: Sendable, Equatable {
 
     // MARK: Using
 
-    /// The one group this project asks for, made of the builder's buildpacks (from `order`) and
-    /// inline buildpacks (`inlineFolder` writes one and returns its host folder).
-    public func resolveGroup(against order: [[BuildpackRef]], inlineFolder: (InlineBuildpack) throws -> String) throws -> [BuildpackRef]? {
+    /// Whether the group names a buildpack inside the app (which the host then reads).
+    public var namesBuildpacksInApp: Bool {
+        (group ?? []).contains { entry in
+            if case .located(.app, _, _) = entry { return true }
+            return false
+        }
+    }
+
+    /// The one group this project asks for, made of the builder's buildpacks (from `order`),
+    /// inline buildpacks (`inlineFolder` writes one and returns its host folder) and the
+    /// buildpacks `fetched` brought in for entries named by uri (by the entry's index).
+    public func resolveGroup(against order: [[BuildpackRef]], fetched: [Int: BuildpackRef] = [:],
+                             inlineFolder: (InlineBuildpack) throws -> String) throws -> [BuildpackRef]? {
         guard let group else { return nil }
         guard !group.isEmpty else { throw Self.invalid("has an empty group; name at least one buildpack, or leave the group out") }
         let available = order.flatMap { $0 }
-        return try group.map { entry in
+        func fromBuilder(_ id: String, _ version: String?, _ missing: (String) -> String) throws -> BuildpackRef {
+            let matches = available.filter { $0.descriptor.id == id && (version == nil || $0.descriptor.version == version) }
+            guard var ref = matches.max(by: { $0.descriptor.version.compare($1.descriptor.version, options: .numeric) == .orderedAscending }) else {
+                let have = Set(available.map { "\($0.descriptor.id)@\($0.descriptor.version)" }).sorted().joined(separator: ", ")
+                throw Self.invalid(missing(have))
+            }
+            ref.optional = false
+            return ref
+        }
+        return try group.enumerated().map { n, entry in
             switch entry {
             case .buildpack(let id, let version):
-                let matches = available.filter { $0.descriptor.id == id && (version == nil || $0.descriptor.version == version) }
-                guard var ref = matches.max(by: { $0.descriptor.version.compare($1.descriptor.version, options: .numeric) == .orderedAscending }) else {
-                    let have = Set(available.map { "\($0.descriptor.id)@\($0.descriptor.version)" }).sorted().joined(separator: ", ")
-                    throw Self.invalid("names buildpack \(id)\(version.map { "@" + $0 } ?? ""), which the builder does not have (it has \(have))")
-                }
-                ref.optional = false
-                return ref
+                return try fromBuilder(id, version) { "names buildpack \(id)\(version.map { "@" + $0 } ?? ""), which the builder does not have (it has \($0))" }
             case .inline(let inline):
                 let descriptor = BuildpackDescriptor(api: inline.api, id: inline.id, version: inline.version,
                                                      name: "inline buildpack from project.toml", stacks: ["*"])
                 return BuildpackRef(descriptor: descriptor, directory: try inlineFolder(inline), optional: false)
+            case .located(let uri, let id, let version):
+                var ref: BuildpackRef
+                switch uri {
+                case .builder(let bid, let bversion):
+                    ref = try fromBuilder(bid, bversion) { "names urn:cnb:builder:\(bid)\(bversion.map { "@" + $0 } ?? ""), which the builder does not have (it has \($0))" }
+                case .registry(let bid, let bversion):
+                    let shown = bid + (bversion.map { "@" + $0 } ?? "")
+                    ref = try fromBuilder(bid, bversion) {
+                        "names urn:cnb:registry:\(shown); Slipway has no buildpack registry and looks for it among the builder's buildpacks, which do not include it (they are \($0)): add it to the builder's ClusterStore (clusterstore/patch) and its order"
+                    }
+                case .app, .package, .download:
+                    guard let f = fetched[n] else { throw RuntimeError.invalid("project.toml entry \(n) was not fetched before its group was resolved") }
+                    ref = f
+                }
+                let d = ref.descriptor
+                if let id, id != d.id {
+                    throw Self.invalid("names buildpack \(id) by uri, but the buildpack there is \(d.id)@\(d.version); give its id, or leave id out")
+                }
+                if let version, version != d.version {
+                    throw Self.invalid("names buildpack \(d.id) version \(version) by uri, but the buildpack there is version \(d.version); give that version, or leave version out")
+                }
+                ref.optional = false
+                return ref
             }
         }
     }

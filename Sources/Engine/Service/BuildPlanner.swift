@@ -79,6 +79,7 @@ enum BuildPlanner {
                 tag = t
             }
             let network = buildNetwork(engine, for: image)
+            let namespace = b.namespace
             return BuildPlan(
                 workDirectory: engine.workPath(key), cacheDirectory: engine.path("cache", b.namespace, b.image),
                 source: digest, env: image.env, buildImage: stack?.status.buildImageDigest, runImage: stack?.status.runImageDigest,
@@ -87,8 +88,26 @@ enum BuildPlanner {
                 outputName: image.tag, launcherPath: engine.options.launcherPath, launcherVersion: engine.options.launcherVersion,
                 project: Self.projectMetadata(image.source), addHostAllowList: engine.options.addHostAllowList,
                 maxLayerBytes: engine.options.maxLayerBytes,
-                stepLimits: engine.options.stepLimits)
+                stepLimits: engine.options.stepLimits,
+                fetchBuildpackage: { reference in try await projectBuildpackage(engine, reference, namespace: namespace) })
         }
+    }
+
+    /// A buildpackage image an app's project.toml names (`docker://REF` or a bare reference),
+    /// pulled as the engine pulls any buildpackage: a registry reference only (never a host
+    /// path or layout, which an app may not name), with the namespace's registry credentials.
+    static func projectBuildpackage(_ engine: Engine, _ reference: String, namespace: String) async throws -> OCIImage {
+        let ref: ImageReference
+        do {
+            ref = try ImageReference.parse(reference, field: "project.toml")
+        } catch {
+            throw RuntimeError.buildFailed("project.toml names buildpackage \(PathSyntax.shortened(reference)), which is not an image reference: \(error)")
+        }
+        guard case .registry(let host, _, _, _) = ref else {
+            throw RuntimeError.buildFailed("project.toml names buildpackage \(PathSyntax.shortened(reference)), which is not a registry reference; an app may name only images in a registry")
+        }
+        let client = try await RegistryService.registryClient(engine, host: host, namespace: namespace)
+        return try await engine.images.importImage(ref, folderSettings: ImageStore.FolderImageSettings(stackID: "")) { _ in client }
     }
 }
 
@@ -114,6 +133,8 @@ struct BuildPlan: Sendable {
     var addHostAllowList: [String]
     var maxLayerBytes: Int64
     var stepLimits: StepLimits
+    /// Pulls a buildpackage the app's project.toml names (`projectBuildpackage`).
+    var fetchBuildpackage: @Sendable (String) async throws -> OCIImage
 
     func request(images: ImageStore) throws -> BuildRequest {
         var r = BuildRequest(
@@ -127,6 +148,7 @@ struct BuildPlan: Sendable {
         r.addHostAllowList = addHostAllowList
         r.maxLayerBytes = maxLayerBytes
         r.stepLimits = stepLimits
+        r.fetchBuildpackage = fetchBuildpackage
         return r
     }
 }
