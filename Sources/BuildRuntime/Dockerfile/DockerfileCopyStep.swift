@@ -97,15 +97,16 @@ struct DockerfileCopyStep: Sendable {
             mode = m
         }
         let workdir = stage.config.config.WorkingDir ?? "/"
+        // Cleaned lexically, as BuildKit's file backend does (cleanPath: filepath.Join("/", dest),
+        // a trailing `/` or `/.` kept): `/symlink/..` is `/`, whatever /symlink points at.
         let destAbsolute = destination.hasPrefix("/") ? destination : workdir + "/" + destination
-        let destParts = PathSyntax.components(destAbsolute)
-        guard destParts.allSatisfy(PathSyntax.isNormalComponent) else { throw RuntimeError.dockerfile(file, ins.line, "\(name) destination \(destination) is not a path") }
+        let destParts = PathSyntax.components(PathSyntax.normalizedAbsolute(destAbsolute))
         // Heredoc contents, expanded here (variables of the stage) unless their marker is quoted;
         // one whose expansion fails (`try?`: an unclosed `${`, say) is taken as written, as a shell would print it.
         let heredocs = Dictionary(ins.heredocs.map { doc in
             (doc.name, (name: doc.name, content: doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content))
         }, uniquingKeysWith: { a, _ in a })
-        let destIsDirectory = destination.hasSuffix("/") || sources.count > 1 || keepParents
+        let destIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || destination == "." || sources.count > 1 || keepParents
         let (view0, ignore0, owner0, mode0, downloads0) = (view, ignore, owner, mode, downloads)
 
         // The files are read and the layer written on a thread of its own, off the pool.
@@ -289,8 +290,9 @@ struct DockerfileCopyStep: Sendable {
         return ArchiveExtractor.isTarArchive(at: "/proc/self/fd/\(fd)")
     }
 
-    /// Unpacks a context archive (the `.source` rules: no absolute paths, `..` or symlinks out)
-    /// and adds its files under `dest`, with their owners from the archive when Slipway runs as
+    /// Unpacks a context archive as Docker does (`.addedArchive`: names and `..` kept below the
+    /// destination, symlinks kept as written, since they resolve in the container, and never
+    /// followed while unpacking) and adds its files under `dest`, with their owners from the archive when Slipway runs as
     /// root (else root's). `--chown` does not apply to them, as buildah and Docker's classic
     /// builder do it.
     func addArchive(_ dir: ConfinedDirectory, _ name: String, at dest: [String], written: inout Set<String>, into tar: TarWriter,
@@ -302,7 +304,7 @@ struct DockerfileCopyStep: Sendable {
         defer { close(fd) }
         let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
                                  viaNewuidmap: false)
-        _ = try ArchiveExtractor(policy: .source, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
+        _ = try ArchiveExtractor(policy: .addedArchive, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
         let root = try ConfinedDirectory(path: temp)
         let prefix = dest.joined(separator: "/")
         for entry in try root.entries() where written.insert(prefix + "/" + entry).inserted {
