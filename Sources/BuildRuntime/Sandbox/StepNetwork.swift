@@ -109,9 +109,14 @@ public final class StepNetwork: @unchecked Sendable {
             throw RuntimeError.buildFailed("the step's sandbox could not start (it exited with status \(code)): \(why.isEmpty ? "it said nothing on stderr" : why)")
         } catch {
             process.signal(SIGKILL)
-            _ = await process.wait()
+            let code = await process.wait()
             await detach()
             for line in said.lines { log(.stderr, line) }
+            // Where the sandbox ended on its own meanwhile, what it said (bwrap's or the helper's
+            // message) is why.
+            if let e = error as? RuntimeError, !sandboxSaid.lines.isEmpty {
+                throw RuntimeError(e.kind, e.message + " (the step's sandbox exited with status \(code) and said: \(sandboxSaid.lines.joined(separator: " | ")))")
+            }
             throw error
         }
     }
