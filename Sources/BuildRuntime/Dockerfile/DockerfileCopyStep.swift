@@ -152,17 +152,29 @@ struct DockerfileCopyStep: Sendable {
         // Adds `node` at `parts` or, with `childrenOf`, only a folder's contents there (`source`
         // is the path in the context or stage, for ignore rules), without what is ignored or
         // excluded; an ignored folder may still hold paths a `!` rule takes back: those go,
-        // with the folders above them. Folders are walked with an explicit stack (a step may
-        // have made a tree of any depth), each folder's children right after it.
+        // with the folders above them, each with its own mode, as BuildKit's fsutil walker sends
+        // the folders above an included path. Folders are walked with an explicit stack (a step
+        // may have made a tree of any depth), each folder's children right after it; each
+        // entry's folder is the child of the one below it.
         func addTree(_ node: LayerChainView.Node?, childrenOf layers: [ConfinedDirectory]? = nil, at parts: [String], source: [String], excludeFrom: Int) throws {
-            var stack: [(here: LayerChainView, names: [String], next: Int, parts: [String], source: [String])] = []
-            func push(_ layers: [ConfinedDirectory], _ parts: [String], _ source: [String]) throws {
+            // `ignoredMode`: the mode of an ignored folder walked for a `!` rule, written only
+            // once something inside is taken back.
+            var stack: [(here: LayerChainView, names: [String], next: Int, parts: [String], source: [String], ignoredMode: Int?)] = []
+            func push(_ layers: [ConfinedDirectory], _ parts: [String], _ source: [String], ignoredMode: Int? = nil) throws {
                 guard stack.count < DockerfileLayerStore.maxTreeDepth else {
                     throw RuntimeError.dockerfile(file, ins.line, "\(name) \(PathSyntax.shortened(source.joined(separator: "/"))): the tree is more than \(DockerfileLayerStore.maxTreeDepth) folders deep, more than a layer may hold")
                 }
-                stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, parts, source))
+                stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, parts, source, ignoredMode))
             }
             func add(_ node: LayerChainView.Node, _ parts: [String], _ source: [String]) throws {
+                for i in stack.indices {
+                    guard let folderMode = stack[i].ignoredMode else { continue }
+                    stack[i].ignoredMode = nil
+                    try parents(of: stack[i].parts)
+                    if written.insert(stack[i].parts.joined(separator: "/")).inserted {
+                        try tree.addDirectory(stack[i].parts.joined(separator: "/"), mode: mode ?? folderMode, owner: owner)
+                    }
+                }
                 try parents(of: parts)
                 let path = parts.joined(separator: "/")
                 guard written.insert(path).inserted else { return }
@@ -186,8 +198,8 @@ struct DockerfileCopyStep: Sendable {
                     try add(n, top.parts + [child], top.source + [child])
                     continue
                 }
-                if case .directory(let inner, _) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
-                    try push(inner, top.parts + [child], top.source + [child])
+                if case .directory(let inner, let st) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
+                    try push(inner, top.parts + [child], top.source + [child], ignoredMode: Int(st.st_mode & 0o7777))
                 }
             }
         }
