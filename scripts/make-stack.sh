@@ -12,7 +12,7 @@ out="$(cd "$out" && pwd)"
 
 run_tools=(bash sh env cat echo ls cp mv rm mkdir rmdir ln chmod touch head tail wc sort uniq tr cut
            date basename dirname id pwd printf test true false uname readlink realpath seq tee sleep expr truncate dd)
-build_tools=("${run_tools[@]}" mkfifo sed grep find xargs tar gzip gunzip diff cmp stat du md5sum sha256sum install)
+build_tools=("${run_tools[@]}" mkfifo sed grep find xargs tar gzip gunzip diff cmp stat du md5sum sha256sum install chown)
 
 # Where a host path goes in a merged-/usr root.
 canonical() {

@@ -47,4 +47,32 @@ struct DockerfileTriggersAndIgnoreTests {
         let copied = Set(try FileManager.default.contentsOfDirectory(atPath: unpacked.rootfs + "/ctx"))
         #expect(copied == [".dockerignore", "a"], "\(copied)")
     }
+
+    /// A path a `!` rule takes back from an ignored folder comes with the folders above it, in
+    /// COPY and in a bind mount of the context, each with its own mode, as BuildKit's fsutil
+    /// walker sends them (the folder's stat, not a made-up 0755); what the folder holds
+    /// otherwise stays out.
+    @Test func theFoldersAboveAPathTakenBackKeepTheirModes() async throws {
+        let f = try await DockerfileBuilderFixture.make()
+        let context = TempDir("taken-back")
+        let files = ["Dockerfile": """
+            FROM base
+            COPY . /ctx/
+            RUN --mount=type=bind,target=/mnt ls -ld /ctx/private /ctx/private/shared /mnt/private /mnt/private/shared | cut -c1-10 > /modes; ls /ctx/private /mnt/private > /names
+            """, ".dockerignore": "private\n!private/shared\n", "private/secret": "s", "private/shared/x": "x"]
+        for (p, t) in files {
+            try FileManager.default.createDirectory(atPath: (context.path + "/" + p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try t.write(toFile: context.path + "/" + p, atomically: true, encoding: .utf8)
+        }
+        chmod(context.path + "/private", 0o750)
+        chmod(context.path + "/private/shared", 0o700)
+        let layout = f.state.path + "/taken-back"
+        let base = f.baseLayout
+        _ = try await f.builder.build(.init(context: context.path, outputLayout: layout, outputTag: "latest") { _ in
+            try OCILayout(path: base, create: false).image(tag: "run")
+        }) { _, _, _ in }
+        let unpacked = try await UnpackedImage(layout: layout)
+        #expect(try String(contentsOfFile: unpacked.rootfs + "/modes", encoding: .utf8) == "drwxr-x---\ndrwx------\ndrwxr-x---\ndrwx------\n")
+        #expect(try String(contentsOfFile: unpacked.rootfs + "/names", encoding: .utf8) == "/ctx/private:\nshared\n\n/mnt/private:\nshared\n")
+    }
 }

@@ -6,6 +6,38 @@ import TestSupport
 /// RUN steps one after another: each over the base image's root filesystem and the layers of
 /// the steps before it, each leaving its own layer.
 @Suite struct OverlayStepRunnerTests {
+    /// A step whose sandbox cannot start (here the helper cannot open a mount's source) fails
+    /// saying why, in the helper's or bwrap's own words and with the exit status, also when it
+    /// has the public network (where the sandbox starts in two halves, `StepNetwork`, and the
+    /// failure once said only that the sandbox "did not say its pid").
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun),
+          arguments: StepNetwork.unavailableReason() == nil ? [false, true] : [false])  // the public network where this machine gives it
+    func aStepThatCannotStartSaysWhy(_ publicNetwork: Bool) async throws {
+        let mapping = try IDMapping.forCurrentUser()
+        let work = TempDir("cannot-start")
+        let layers = work.path + "/layers"
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
+                                       layersRoot: layers)
+        let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work.path)/base.tar' .")
+        #expect(packed.status == 0, "\(packed.err)")
+        try FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
+        try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: work.path + "/base.tar", into: layers + "/base")
+        try runner.giveToNamespaceRoot(layers + "/base")
+        let missing = work.path + "/no-such-cache-folder"
+        let lines = LineCollector()
+        do {
+            _ = try await runner.run(lowers: ["base"], user: (0, 0), environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/",
+                                     mounts: [.init(.folder(missing), at: "/cache", writable: true)], publicNetwork: publicNetwork,
+                                     command: ["/bin/true"]) { _, l in lines.add(l) }
+            Issue.record("the step ran: \(lines.all)")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains(missing) && !message.contains("did not say its pid"), "\(message)")
+        }
+        let steps = (try? FileManager.default.contentsOfDirectory(atPath: layers + "/.steps")) ?? []  // none made: nothing to check
+        #expect(steps.isEmpty, "the step's folders stayed: \(steps)")
+    }
+
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func stepsChainTheirLayers() async throws {
         let mapping = try IDMapping.forCurrentUser()
         let work = TempDir("steps")

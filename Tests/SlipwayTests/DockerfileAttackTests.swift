@@ -452,6 +452,57 @@ struct DockerfileAttackTests {
         #expect(FileManager.default.fileExists(atPath: image.rootfs + bait.dir + "/sub"), "made inside the stage, where the link leads")
     }
 
+    // MARK: A6: ADD of archives
+
+    /// ADD of a tar whose symlinks point out of the destination (`..`, a host path) builds, as
+    /// with Docker (which unpacks chrooted at the destination): the links are kept as written,
+    /// for the container to resolve, and entries named through them or with `..` land inside
+    /// the destination, resolved there, never through the host's file system.
+    @Test func addOfATarWithSymlinksOutWritesNothingOutsideTheLayer() async throws {
+        let f = try await DockerfileBuilderFixture.make()
+        let bait = try HostBait()
+        defer { bait.remove() }
+        // Names no other file on the machine has.
+        let token = "t" + UUID().uuidString.prefix(8).lowercased() + "-"
+        let made = try await sh("""
+            python3 - '\(f.context.path)/evil.tar' '\(bait.dir)' '\(token)' <<'PY'
+            import io, sys, tarfile
+            out, bait, token = sys.argv[1], sys.argv[2], sys.argv[3]
+            with tarfile.open(out, "w") as t:
+                def link(name, target):
+                    i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = target; t.addfile(i)
+                def file(name, data=b"pwned\\n"):
+                    i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+                link("up", "..")
+                file("up/" + token + "escaped")
+                link("upup", "../../../../../../..")
+                file("upup" + bait + "/" + token + "via-upup")
+                link("abs", bait)
+                file("abs/" + token + "pwned")
+                file("../../" + token + "outside")
+                file("/" + bait.lstrip("/") + "/" + token + "absolute-name")
+            PY
+            """)
+        #expect(made.status == 0, "\(made.err)")
+        let built = try await Self.attempt(f, "FROM base\nADD evil.tar /d\nRUN ls -la /d > /d-listing\n", layout: "evil")
+        #expect(built.error == nil, "\(built.error ?? "")")
+        #expect(bait.untouched(), "the archive wrote on the host, in \(bait.dir)")
+        // Every file the archive named is in a layer folder's /d (the layer's own tree), and in
+        // no other place of the build's state, the context, /tmp or /var/tmp.
+        let found = try await sh("find '\(f.state.path)' '\(f.context.path)' /tmp /var/tmp -xdev -type f -name '\(token)*' 2>/dev/null")
+        let places = Set(found.out.split(separator: "\n").map(String.init))  // the state may be under /tmp: found twice
+        let layerTree = try NSRegularExpression(pattern: "^" + NSRegularExpression.escapedPattern(for: f.state.path) + "/dockerfile/layers/[0-9a-f]{64}/d/")
+        let outside = places.filter { layerTree.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) == nil }
+        #expect(outside.isEmpty, "written outside the layer's tree: \(outside)")
+        #expect(places.count == 5, "\(places)")
+        let image = try await UnpackedImage(layout: built.layout)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: image.rootfs + "/d/up")) == "..")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: image.rootfs + "/d/abs")) == bait.dir)
+        for inside in ["/d/\(token)escaped", "/d/\(token)outside", "/d\(bait.dir)/\(token)pwned", "/d\(bait.dir)/\(token)via-upup", "/d\(bait.dir)/\(token)absolute-name"] {
+            #expect(FileManager.default.fileExists(atPath: image.rootfs + inside), "\(inside) not in the image")
+        }
+    }
+
     // MARK: B1: deep trees
 
     /// A step that makes a folder tree 25,000 levels deep fails the build with a message, where

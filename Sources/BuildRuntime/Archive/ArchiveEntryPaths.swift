@@ -1,8 +1,8 @@
 import Foundation
 
 /// How an archive entry's path becomes a place below the extraction root: the rules of a
-/// policy (`.source` refuses absolute paths, `..` and symlinks on the way; `.imageLayer`
-/// resolves them as the container would, clamped at the root), kept apart from the writing so
+/// policy (`.source` refuses absolute paths, `..` and symlinks on the way; `.imageLayer` and
+/// `.addedArchive` resolve them as the container would, clamped at the root), kept apart from the writing so
 /// they read, and are used (`SourceSnapshotter` checks a source tree's symlinks), on their own.
 struct ArchiveEntryPaths {
     let policy: ArchiveExtractor.Policy
@@ -68,7 +68,7 @@ struct ArchiveEntryPaths {
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFLNK {
-                guard policy == .imageLayer else {
+                guard policy != .source else {
                     throw RuntimeError.invalid("archive entry path '\(entry)' passes through a symlink; refusing to write through it")
                 }
                 hops += 1

@@ -22,8 +22,14 @@ import Foundation
 /// The caps count what is actually written, not what headers claim, so a tar or zip bomb
 /// stops at the cap with a message that names it.
 public struct ArchiveExtractor {
-    /// How strictly paths are treated: user source, or an image layer.
-    public enum Policy: Sendable { case source, imageLayer }
+    /// How strictly paths are treated: user source; an image layer; or an archive a
+    /// Dockerfile's ADD unpacks into an image, which Docker unpacks chrooted at the destination
+    /// (moby's chrootarchive.Untar, called by BuildKit's file backend): names and `..` stay
+    /// below the destination, symlinks are kept whatever they point at (they resolve in the
+    /// container), later entries may replace earlier ones, and `.wh.` names are plain files.
+    /// The last two share the image-layer path rules: a symlink on an entry's way is resolved
+    /// by Slipway, clamped at the root, never followed by the kernel.
+    public enum Policy: Sendable { case source, imageLayer, addedArchive }
 
     /// Caps that keep a hostile archive from filling the disk.
     public struct Limits: Sendable, Equatable {
@@ -181,7 +187,7 @@ public struct ArchiveExtractor {
             let parent = try parents.open(parentParts)
             let existing = try parent.status(name)
             if let existing, !(type == S_IFDIR && (existing.st_mode & S_IFMT) == S_IFDIR) {
-                guard policy == .imageLayer else {
+                guard policy != .source else {
                     throw RuntimeError.invalid("entry '\(shown)' of \(archiveName) appears twice or would replace another entry; refusing it")
                 }
                 try parent.remove(name)

@@ -2,7 +2,9 @@ import Foundation
 
 extension DockerfileLayerStore {
     /// Copies the context's `path` (a folder's contents, or one file under its name), without
-    /// what `ignore` leaves out, into a scratch folder under `layersRoot` owned by the step's
+    /// what `ignore` leaves out (an ignored folder is still walked when a `!` rule may take back
+    /// a path below it, and made only when one does, as BuildKit's fsutil walker sends the
+    /// folders above an included path), into a scratch folder under `layersRoot` owned by the step's
     /// root, hashing what it copies (paths, types, modes, link targets, contents) on the way.
     /// Returns the folder's path and that digest. The bytes copied are taken from `budget`
     /// (what the step's copies may hold together); past it, the build fails.
@@ -19,13 +21,25 @@ extension DockerfileLayerStore {
         give(out, nil)
         func note(_ parts: String...) { hasher.update(Array((parts.joined(separator: " ") + "\n").utf8)) }
         // Folders still to copy the children of, walked with an explicit stack, each folder's
-        // children right after it (the order the digest is taken in).
-        var stack: [(here: LayerChainView, names: [String], next: Int, into: ConfinedDirectory, source: [String])] = []
-        func push(_ layers: [ConfinedDirectory], into dir: ConfinedDirectory, source: [String]) throws {
+        // children right after it (the order the digest is taken in); each entry's folder is
+        // the child of the one below it. An ignored folder walked for a `!` rule has no copy
+        // (`into` nil) until something inside is taken back: `copyOfFolder(at:)` then makes it.
+        var stack: [(here: LayerChainView, names: [String], next: Int, into: ConfinedDirectory?, source: [String], mode: mode_t)] = []
+        func push(_ layers: [ConfinedDirectory], into dir: ConfinedDirectory?, source: [String], mode: mode_t = 0o755) throws {
             guard stack.count < Self.maxTreeDepth else {
                 throw RuntimeError.buildFailed("the build context's \(PathSyntax.shortened(source.joined(separator: "/"))) is more than \(Self.maxTreeDepth) folders deep")
             }
-            stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, dir, source))
+            stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, dir, source, mode))
+        }
+        func copyOfFolder(at index: Int) throws -> ConfinedDirectory {
+            if let made = stack[index].into { return made }
+            let entry = stack[index]
+            note("d", entry.source.joined(separator: "/"), String(Int(entry.mode), radix: 8))
+            let sub = try copyOfFolder(at: index - 1).makeDirectories(entry.source.last!)
+            _ = fchmod(sub.fd, entry.mode)  // as in copy(_:name:into:source:)
+            give(sub, nil)
+            stack[index].into = sub
+            return sub
         }
         func copy(_ node: LayerChainView.Node, name: String, into dir: ConfinedDirectory, source: [String]) throws {
             switch node {
@@ -79,8 +93,11 @@ extension DockerfileLayerStore {
             guard let n = try top.here.node(child) else { continue }
             var isDirectory = false
             if case .directory = n { isDirectory = true }
-            guard !ignore.ignores((top.source + [child]).joined(separator: "/"), isDirectory: isDirectory) else { continue }
-            try copy(n, name: child, into: top.into, source: top.source + [child])
+            guard !ignore.ignores((top.source + [child]).joined(separator: "/"), isDirectory: isDirectory) else {
+                if case .directory(let layers, let st) = n, ignore.hasExceptions { try push(layers, into: nil, source: top.source + [child], mode: st.st_mode & 0o7777) }
+                continue
+            }
+            try copy(n, name: child, into: try copyOfFolder(at: stack.count - 1), source: top.source + [child])
         }
         return (folder, hasher.finish())
     }

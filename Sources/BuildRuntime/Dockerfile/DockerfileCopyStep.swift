@@ -97,15 +97,16 @@ struct DockerfileCopyStep: Sendable {
             mode = m
         }
         let workdir = stage.config.config.WorkingDir ?? "/"
+        // Cleaned lexically, as BuildKit's file backend does (cleanPath: filepath.Join("/", dest),
+        // a trailing `/` or `/.` kept): `/symlink/..` is `/`, whatever /symlink points at.
         let destAbsolute = destination.hasPrefix("/") ? destination : workdir + "/" + destination
-        let destParts = PathSyntax.components(destAbsolute)
-        guard destParts.allSatisfy(PathSyntax.isNormalComponent) else { throw RuntimeError.dockerfile(file, ins.line, "\(name) destination \(destination) is not a path") }
+        let destParts = PathSyntax.components(PathSyntax.normalizedAbsolute(destAbsolute))
         // Heredoc contents, expanded here (variables of the stage) unless their marker is quoted;
         // one whose expansion fails (`try?`: an unclosed `${`, say) is taken as written, as a shell would print it.
         let heredocs = Dictionary(ins.heredocs.map { doc in
             (doc.name, (name: doc.name, content: doc.expands ? (try? words.word(doc.content, lookup)) ?? doc.content : doc.content))
         }, uniquingKeysWith: { a, _ in a })
-        let destIsDirectory = destination.hasSuffix("/") || sources.count > 1 || keepParents
+        let destIsDirectory = destination.hasSuffix("/") || destination.hasSuffix("/.") || destination == "." || sources.count > 1 || keepParents
         let (view0, ignore0, owner0, mode0, downloads0) = (view, ignore, owner, mode, downloads)
 
         // The files are read and the layer written on a thread of its own, off the pool.
@@ -151,17 +152,29 @@ struct DockerfileCopyStep: Sendable {
         // Adds `node` at `parts` or, with `childrenOf`, only a folder's contents there (`source`
         // is the path in the context or stage, for ignore rules), without what is ignored or
         // excluded; an ignored folder may still hold paths a `!` rule takes back: those go,
-        // with the folders above them. Folders are walked with an explicit stack (a step may
-        // have made a tree of any depth), each folder's children right after it.
+        // with the folders above them, each with its own mode, as BuildKit's fsutil walker sends
+        // the folders above an included path. Folders are walked with an explicit stack (a step
+        // may have made a tree of any depth), each folder's children right after it; each
+        // entry's folder is the child of the one below it.
         func addTree(_ node: LayerChainView.Node?, childrenOf layers: [ConfinedDirectory]? = nil, at parts: [String], source: [String], excludeFrom: Int) throws {
-            var stack: [(here: LayerChainView, names: [String], next: Int, parts: [String], source: [String])] = []
-            func push(_ layers: [ConfinedDirectory], _ parts: [String], _ source: [String]) throws {
+            // `ignoredMode`: the mode of an ignored folder walked for a `!` rule, written only
+            // once something inside is taken back.
+            var stack: [(here: LayerChainView, names: [String], next: Int, parts: [String], source: [String], ignoredMode: Int?)] = []
+            func push(_ layers: [ConfinedDirectory], _ parts: [String], _ source: [String], ignoredMode: Int? = nil) throws {
                 guard stack.count < DockerfileLayerStore.maxTreeDepth else {
                     throw RuntimeError.dockerfile(file, ins.line, "\(name) \(PathSyntax.shortened(source.joined(separator: "/"))): the tree is more than \(DockerfileLayerStore.maxTreeDepth) folders deep, more than a layer may hold")
                 }
-                stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, parts, source))
+                stack.append((LayerChainView(folders: layers), try LayerChainView.entries(of: layers), 0, parts, source, ignoredMode))
             }
             func add(_ node: LayerChainView.Node, _ parts: [String], _ source: [String]) throws {
+                for i in stack.indices {
+                    guard let folderMode = stack[i].ignoredMode else { continue }
+                    stack[i].ignoredMode = nil
+                    try parents(of: stack[i].parts)
+                    if written.insert(stack[i].parts.joined(separator: "/")).inserted {
+                        try tree.addDirectory(stack[i].parts.joined(separator: "/"), mode: mode ?? folderMode, owner: owner)
+                    }
+                }
                 try parents(of: parts)
                 let path = parts.joined(separator: "/")
                 guard written.insert(path).inserted else { return }
@@ -185,8 +198,8 @@ struct DockerfileCopyStep: Sendable {
                     try add(n, top.parts + [child], top.source + [child])
                     continue
                 }
-                if case .directory(let inner, _) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
-                    try push(inner, top.parts + [child], top.source + [child])
+                if case .directory(let inner, let st) = n, ignore?.hasExceptions == true || exclude?.hasExceptions == true {
+                    try push(inner, top.parts + [child], top.source + [child], ignoredMode: Int(st.st_mode & 0o7777))
                 }
             }
         }
@@ -289,8 +302,9 @@ struct DockerfileCopyStep: Sendable {
         return ArchiveExtractor.isTarArchive(at: "/proc/self/fd/\(fd)")
     }
 
-    /// Unpacks a context archive (the `.source` rules: no absolute paths, `..` or symlinks out)
-    /// and adds its files under `dest`, with their owners from the archive when Slipway runs as
+    /// Unpacks a context archive as Docker does (`.addedArchive`: names and `..` kept below the
+    /// destination, symlinks kept as written, since they resolve in the container, and never
+    /// followed while unpacking) and adds its files under `dest`, with their owners from the archive when Slipway runs as
     /// root (else root's). `--chown` does not apply to them, as buildah and Docker's classic
     /// builder do it.
     func addArchive(_ dir: ConfinedDirectory, _ name: String, at dest: [String], written: inout Set<String>, into tar: TarWriter,
@@ -302,7 +316,7 @@ struct DockerfileCopyStep: Sendable {
         defer { close(fd) }
         let identity = IDMapping(users: [.init(inner: 0, outer: 0, count: IDMapping.size)], groups: [.init(inner: 0, outer: 0, count: IDMapping.size)],
                                  viaNewuidmap: false)
-        _ = try ArchiveExtractor(policy: .source, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
+        _ = try ArchiveExtractor(policy: .addedArchive, limits: .init(maxTotalBytes: maxBytes), owners: getuid() == 0 ? identity : nil).extract(archiveAt: "/proc/self/fd/\(fd)", into: temp, name: source)
         let root = try ConfinedDirectory(path: temp)
         let prefix = dest.joined(separator: "/")
         for entry in try root.entries() where written.insert(prefix + "/" + entry).inserted {

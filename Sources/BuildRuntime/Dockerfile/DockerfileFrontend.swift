@@ -212,8 +212,10 @@ struct DockerfileFrontend: Sendable {
             stage.config.config.User = try word(ins.shellText)
         case .workdir:
             let dir = try word(ins.shellText)
-            let absolute = dir.hasPrefix("/") ? dir : (stage.config.config.WorkingDir ?? "/") + "/" + dir
-            stage.config.config.WorkingDir = PathSyntax.normalizedAbsolute(absolute)
+            // As BuildKit's system.NormalizeWorkdir (and the classic builder): an absolute path is
+            // kept as written (`/tmp/` stays `/tmp/` in the config), a relative one is joined to
+            // the current one and cleaned (Go's filepath.Join).
+            stage.config.config.WorkingDir = dir.hasPrefix("/") ? dir : PathSyntax.normalizedAbsolute((stage.config.config.WorkingDir ?? "/") + "/" + dir)
         case .cmd:
             stage.config.config.Cmd = execOrShell(ins.arguments)
             cmdSet = true

@@ -98,7 +98,10 @@ struct DockerfileSolver: Sendable {
             try frontend.apply(ins, to: &stage, globals: graph.globals, cmdSet: &cmdSet)
             switch ins.keyword {
             case .workdir:
-                if let dir = stage.config.config.WorkingDir, dir != "/" { try await store.makeWorkingDirectory(dir, in: &stage, request: request, log: log) }
+                // The config keeps the path as written (`/tmp/`); the folder made is its clean form.
+                if let dir = stage.config.config.WorkingDir.map(PathSyntax.normalizedAbsolute), dir != "/" {
+                    try await store.makeWorkingDirectory(dir, in: &stage, request: request, log: log)
+                }
             case .copy, .add:
                 try await DockerfileCopyStep(store: store, sources: sources).copy(ins, into: &stage, words: frontend.words, file: file, log: log)
             case .run:

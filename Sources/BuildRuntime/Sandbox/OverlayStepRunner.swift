@@ -171,14 +171,24 @@ public struct OverlayStepRunner: Sendable {
         for m in stepMounts where m.writable { if case .folder(let host, _) = m.source { written.append(host) } }
         var disk: StepDiskWatch?
         if let diskLimit { disk = try await StepDiskWatch(folders: written, limit: diskLimit) }
-        // What the helper said last, should it fail (exit 125) before the step ran.
-        let helperSaid = OutputTail(keep: 1)
+        // What the helper said last, should it fail (exit 125) before the step ran; and the last
+        // lines on stderr, should the sandbox end before the network is attached (StepNetwork).
+        let helperSaid = OutputTail(keep: 1), sandboxSaid = OutputTail(keep: 5)
         let process = try Subprocess(namespace.arguments(overlay: overlay, command: bwrap, limits: limits), environment: ["PATH": "/usr/bin:/bin"],
                                      passing: [filter] + (net?.descriptors ?? [])) { stream, line in
             if stream == .stderr, line.hasPrefix(Self.helperPrefix) { helperSaid.append(String(line.dropFirst(Self.helperPrefix.count))) }
+            if stream == .stderr { sandboxSaid.append(line) }
             onLine(stream, line)
         }
-        if let net { try await net.attach(to: process, log: onLine) }
+        if let net {
+            do {
+                try await net.attach(to: process, sandboxSaid: sandboxSaid, log: onLine)
+            } catch {
+                disk?.release()
+                try await remove(step)
+                throw error
+            }
+        }
         let watching = disk?.watch(process)
         let code = await withTaskCancellationHandler {
             await process.wait()

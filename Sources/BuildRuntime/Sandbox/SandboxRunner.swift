@@ -160,8 +160,13 @@ public struct SandboxRunner: Sendable {
         if let limits { args = limits.wrapping(args) }
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
-        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? []), onLine: onLine)
-        if let (net, _) = network { try await net.attach(to: process, log: onLine) }
+        // The last lines on stderr: why the sandbox ended, should it end before the network is attached.
+        let sandboxSaid = OutputTail(keep: 5)
+        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? [])) { stream, line in
+            if stream == .stderr { sandboxSaid.append(line) }
+            onLine(stream, line)
+        }
+        if let (net, _) = network { try await net.attach(to: process, sandboxSaid: sandboxSaid, log: onLine) }
         return process
     }
 }

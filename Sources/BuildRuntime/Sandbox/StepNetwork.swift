@@ -76,9 +76,15 @@ public final class StepNetwork: @unchecked Sendable {
     /// What bwrap needs to wait for the network.
     public var bwrapArguments: [String] { ["--info-fd", String(firstDescriptor), "--block-fd", String(firstDescriptor + 1)] }
 
+    /// The step's sandbox closed its info descriptor without saying its pid: it ended before
+    /// the step could start (the helper or bwrap failed, and said why on stderr).
+    struct SandboxEnded: Error {}
+
     /// Attaches the network to `process` (just spawned with `descriptors`), off the cooperative
-    /// pool; on failure, kills it, waits for it, logs what slirp4netns said, and throws.
-    public func attach(to process: Subprocess, log: @escaping @Sendable (OutputStream, String) -> Void) async throws {
+    /// pool; on failure, kills it, waits for it, logs what slirp4netns said, and throws. When the
+    /// sandbox ended before the step started, the error says how it exited and what it said
+    /// last on stderr (`sandboxSaid`, which the caller's line handler feeds).
+    func attach(to process: Subprocess, sandboxSaid: OutputTail, log: @escaping @Sendable (OutputStream, String) -> Void) async throws {
         do {
             let (owner, netns) = try await BlockingWork.run { try self.startSlirp() }
             defer {
@@ -94,11 +100,23 @@ public final class StepNetwork: @unchecked Sendable {
             }
             guard await configure.wait() == 0 else { throw RuntimeError.unavailable("the step's network interface could not be configured (see the lines above)") }
             try await BlockingWork.run { try self.unblock() }
+        } catch is SandboxEnded {
+            // Its info descriptor closed: it has exited (or is exiting), and its status and last
+            // lines are what the failure is.
+            let code = await process.wait()
+            await detach()
+            let why = sandboxSaid.lines.joined(separator: " | ")
+            throw RuntimeError.buildFailed("the step's sandbox could not start (it exited with status \(code)): \(why.isEmpty ? "it said nothing on stderr" : why)")
         } catch {
             process.signal(SIGKILL)
-            _ = await process.wait()
+            let code = await process.wait()
             await detach()
             for line in said.lines { log(.stderr, line) }
+            // Where the sandbox ended on its own meanwhile, what it said (bwrap's or the helper's
+            // message) is why.
+            if let e = error as? RuntimeError, !sandboxSaid.lines.isEmpty {
+                throw RuntimeError(e.kind, e.message + " (the step's sandbox exited with status \(code) and said: \(sandboxSaid.lines.joined(separator: " | ")))")
+            }
             throw error
         }
     }
@@ -119,7 +137,8 @@ public final class StepNetwork: @unchecked Sendable {
             text += buffer[0..<n]
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any], let pid = object["child-pid"] as? Int, pid > 0 else {  // not the JSON expected: said below
-            throw RuntimeError.io("the step's sandbox did not say its pid; it may have failed to start")
+            guard !text.isEmpty else { throw SandboxEnded() }
+            throw RuntimeError.io("the step's sandbox said something else than its pid on its info descriptor: \(PathSyntax.shortened(String(decoding: text, as: UTF8.self), limit: 200))")
         }
         // The step's network namespace, and the user namespace that owns it (bwrap may nest
         // another one below it for the step, to forbid further ones): slirp4netns joins that
