@@ -67,6 +67,7 @@ enum BuildRunner {
         let images = engine.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try RegistryService.registryPush(engine, for: image, build: key.number) }
+        let sbomPath = SBOMService.path(engine, key)
         // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
         // swapped, no buildpack run.
         let task = Task.detached { [weak runner = engine] in
@@ -96,6 +97,11 @@ enum BuildRunner {
                 }
                 let executor = executors.executor(for: req.kind)
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
+                if !result.sboms.isEmpty {
+                    let sboms = result.sboms
+                    try await BlockingWork.run { try SBOMService.write(sboms, to: sbomPath) }
+                    result.sboms = []  // kept on disk now; the build's outcome need not hold them
+                }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
                         log.append(phase: BuildPhase.export, stream: .system, line: $0)
@@ -260,7 +266,7 @@ enum BuildRunner {
         }
         guard recorded else { return .imageGone(message: Engine.imageDeleted) }
         engine.imageCatalog.put(image, at: Engine.ImageKey(namespace: ns, name: name))
-        let oldLogs = deleted.map { engine.logPath(image.buildKey($0)) }
+        let oldLogs = deleted.flatMap { [engine.logPath(image.buildKey($0)), SBOMService.path(engine, image.buildKey($0))] }
         if !oldLogs.isEmpty {
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }  // retention removed these builds: a log left is only space
             CollectionService.scheduleCollection(engine)
