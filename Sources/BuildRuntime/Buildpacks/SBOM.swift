@@ -93,7 +93,8 @@ struct SBOMCollector {
     func collect(names: [String], layerTypes: [String: (launch: Bool, build: Bool)], budget: inout Int) throws -> [SBOMDocument] {
         var out: [SBOMDocument] = []
         for name in names.sorted() {
-            guard let range = name.range(of: ".sbom.") else { continue }
+            // Layer metadata (`<layer>.toml`) is no SBOM, whatever the layer is called.
+            guard !name.hasSuffix(".toml"), let range = name.range(of: ".sbom.") else { continue }
             let owner = String(name[..<range.lowerBound])
             let ext = String(name[range.upperBound...])
             guard let format = SBOMFormat(fileExtension: ext) else {
