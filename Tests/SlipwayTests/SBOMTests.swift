@@ -34,7 +34,7 @@ import TestSupport
         try await Self.builder(c)
         let app = TempDir("app")
         try "hello".write(toFile: app.path + "/README", atomically: false, encoding: .utf8)
-        _ = try await c.call("image/create", ["name": "sbom", "source": ["local": ["path": .string(app.path)]]])
+        _ = try await c.call("image/create", ["name": "sbom", "successBuildHistoryLimit": 1, "source": ["local": ["path": .string(app.path)]]])
         let b = try await c.call("build/wait", ["image": "sbom", "build": 1])
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
 
@@ -87,6 +87,10 @@ import TestSupport
         let again = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(layout):latest").out.utf8))
         let label2 = try JSONParser.parse(Array((again["config"]?["Labels"]?["io.buildpacks.lifecycle.metadata"]?.stringValue ?? "").utf8))
         #expect(label2["sbom"]?["sha"]?.stringValue == sbomLayer, "the SBOM layer is not reproducible")
+        // Retention took build 1, and its SBOMs with it.
+        try await waitUntil("build 1's SBOMs are deleted with it") { !FileManager.default.fileExists(atPath: state.path + "/logs/default/sbom/1.sbom.json") }
+        #expect(FileManager.default.fileExists(atPath: state.path + "/logs/default/sbom/2.sbom.json"))
+        #expect(try await c.request("build/sbom", ["image": "sbom", "build": 1])["error"]?["code"] == 1001)
 
         // Clear errors: an unknown format, a build that does not exist.
         let badFormat = try await c.request("build/sbom", ["image": "sbom", "format": "xml"])

@@ -4,10 +4,16 @@ import SlipwayProtocol
 /// `slipctl build sbom IMAGE [-b N] [--format F] [--output-dir DIR]`: writes a build's SBOM
 /// documents as `pack sbom download` does, each at its path under DIR (default the current
 /// folder): `layers/sbom/launch/<buildpack>/<layer>/sbom.<ext>`, `layers/sbom/build/…`.
-func downloadSBOMs(_ engine: EngineSession, image: String, namespace: String, build: Int?, format: String?, outputDirectory: String) throws -> Int32 {
+func downloadSBOMs(_ engine: EngineSession, image: String, namespace: String, build: Int?, format flag: String?, outputDirectory: String) throws -> Int32 {
+    let format = try flag.map { name in
+        guard let f = SBOMFormatName(rawValue: name) else {
+            throw Arguments.Failure(message: "invalid argument \"\(name)\" for \"--format\" flag: use cdx, spdx or syft")
+        }
+        return f
+    }
     let result = try engine.call(BuildSbom.self, BuildSBOMParams(image: image, namespace: namespace, build: build, format: format))
     guard !result.sboms.isEmpty else {
-        emit("build \(result.build) of image \"\(image)\" has no SBOM" + (format.map { " of format \($0)" } ?? ""))
+        emit("build \(result.build) of image \"\(image)\" has no SBOM" + (format.map { " of format \($0.rawValue)" } ?? ""))
         return 1
     }
     let encoder = JSONEncoder()

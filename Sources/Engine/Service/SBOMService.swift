@@ -50,11 +50,8 @@ enum SBOMService {
         var document: AnyJSON
     }
 
-    /// The SBOMs of a successful build, of `format` (`cdx`, `spdx`, `syft`) or all.
-    static func sboms(_ engine: isolated Engine, namespace: String, image: String, number: Int?, format: String?) async throws -> BuildSBOMResult {
-        if let format, !BuildSBOMParams.formats.contains(format) {
-            throw EngineError.invalid("format '\(format)' is not an SBOM format; use cdx (CycloneDX), spdx (SPDX) or syft (Syft JSON), or leave it out for all", field: "format")
-        }
+    /// The SBOMs of a successful build, of `format` or all.
+    static func sboms(_ engine: isolated Engine, namespace: String, image: String, number: Int?, format: SBOMFormatName?) async throws -> BuildSBOMResult {
         let key = try BuildService.buildKey(engine, namespace: namespace, image: image, number: number)
         let build = try BuildService.build(engine, namespace: namespace, image: image, number: key.number)
         guard build.status == .SUCCESS else {
@@ -71,7 +68,7 @@ enum SBOMService {
             }
         }
         let entries: [SBOMEntry] = stored.compactMap { e in
-            guard format == nil || e.format == format, let f = SBOMFormat(rawValue: e.format), let scope = SBOMDocument.Scope(rawValue: e.scope) else { return nil }
+            guard format == nil || e.format == format?.rawValue, let f = SBOMFormat(rawValue: e.format), let scope = SBOMDocument.Scope(rawValue: e.scope) else { return nil }
             let doc = SBOMDocument(scope: scope, buildpack: e.buildpack, layer: e.layer, format: f, contents: [])
             return SBOMEntry(scope: e.scope, buildpack: e.buildpack, layer: e.layer, format: e.format, mediaType: f.mediaType, path: doc.path, document: e.document)
         }
