@@ -103,6 +103,30 @@ import TestSupport
         #expect(badCtl.status != 0 && (badCtl.out + badCtl.err).contains("cdx"), "\(badCtl)")
     }
 
+    /// A rebase (a new run image) runs no buildpack; the image keeps its SBOM layer, and the
+    /// build its SBOMs.
+    @Test func aRebaseKeepsTheSBOMs() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await Self.builder(c)
+        let app = TempDir("app")
+        try "hello".write(toFile: app.path + "/README", atomically: false, encoding: .utf8)
+        _ = try await c.call("image/create", ["name": "r", "source": ["local": ["path": .string(app.path)]]])
+        #expect(try await c.call("build/wait", ["image": "r", "build": 1])["status"] == "SUCCESS")
+        let before = try await c.call("build/sbom", ["image": "r", "build": 1])
+        let run2 = TempDir("run2")
+        #expect(try await sh("cp -a '\(HostStack.run)/.' '\(run2.path)/' && echo v2 > '\(run2.path)/etc/run-image-version'").status == 0)
+        _ = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(run2.path)])
+        try await c.waitForQueued("r", 2)
+        let b2 = try await c.call("build/wait", ["image": "r", "build": 2])
+        #expect(b2["status"] == "SUCCESS" && b2["reasonSummary"] == "STACK", "\(JSONWriter.string(b2))")
+        let after = try await c.call("build/sbom", ["image": "r", "build": 2])
+        #expect(after["sboms"] == before["sboms"] && after["sboms"]?.arrayValue?.count == 4, "\(JSONWriter.string(after))")
+        let image = try await UnpackedImage(layout: state.path + "/layouts/default/r")
+        #expect(FileManager.default.fileExists(atPath: image.rootfs + "/layers/sbom/launch/\(Self.writerID)/tool/sbom.cdx.json"))
+        #expect(try String(contentsOfFile: image.rootfs + "/etc/run-image-version", encoding: .utf8) == "v2\n")
+    }
+
     /// A hostile buildpack's SBOMs fail its build, and nothing of the host is read.
     @Test func hostileSBOMsFailTheBuild() async throws {
         let state = TempDir("state")

@@ -68,6 +68,8 @@ enum BuildRunner {
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try RegistryService.registryPush(engine, for: image, build: key.number) }
         let sbomPath = SBOMService.path(engine, key)
+        // A rebase makes no SBOM: it keeps those of the image it rebases (none if they cannot be found).
+        let rebasedSBOMs = rebase.flatMap { try? SBOMService.path(engine, of: image, digest: $0.previous) }
         // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
         // swapped, no buildpack run.
         let task = Task.detached { [weak runner = engine] in
@@ -101,6 +103,8 @@ enum BuildRunner {
                     let sboms = result.sboms
                     try await BlockingWork.run { try SBOMService.write(sboms, to: sbomPath) }
                     result.sboms = []  // kept on disk now; the build's outcome need not hold them
+                } else if req.rebase != nil, let rebasedSBOMs {
+                    try await BlockingWork.run { try SBOMService.copy(from: rebasedSBOMs, to: sbomPath) }
                 }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {

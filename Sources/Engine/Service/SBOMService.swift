@@ -12,6 +12,19 @@ enum SBOMService {
         engine.path("logs", key.namespace, key.image, "\(key.number).sbom.json")
     }
 
+    /// Where the SBOMs of the build that made `digest` (a rebase's previous image) are kept;
+    /// nil when no build of the image has that digest now.
+    static func path(_ engine: isolated Engine, of image: Image, digest: Digest) throws -> String? {
+        try engine.store.builds(namespace: image.namespace, image: image.name).last { $0.imageDigest == digest.string }.map { path(engine, image.buildKey($0.number)) }
+    }
+
+    /// A rebase keeps the SBOMs of the image it rebased: they are copied to the new build's
+    /// (`to`), if the earlier build had any. Blocking: run it on a `BlockingWork` thread.
+    static func copy(from: String, to: String) throws {
+        guard let data = FileManager.default.contents(atPath: from) else { return }  // no SBOMs before, none now
+        try data.write(to: URL(fileURLWithPath: to), options: .atomic)
+    }
+
     /// Writes `documents` (each already checked to be JSON of its format) as one JSON array of
     /// entries whose `document` is the document as the buildpack wrote it. Blocking: run it on
     /// a `BlockingWork` thread.
