@@ -3,7 +3,7 @@ import Foundation
 /// The SBOM formats of the buildpack spec (Buildpack API 0.7+): the file extension a buildpack
 /// writes (`<layer>.sbom.<ext>`), the media type it declares in `buildpack.toml`
 /// (`[buildpack] sbom-formats`), and the shape a document of the format has.
-public enum SBOMFormat: String, Sendable, Codable, CaseIterable {
+public enum SBOMFormat: String, Sendable, CaseIterable {
     case cdx, spdx, syft
 
     /// `cdx.json`, `spdx.json`, `syft.json`.
@@ -42,9 +42,9 @@ public enum SBOMFormat: String, Sendable, Codable, CaseIterable {
 /// `build/<buildpack>/<layer>/sbom.<ext>` for a build layer (kept with the build, outside the
 /// image), `…/<buildpack>/sbom.<ext>` for a buildpack's `launch.sbom.*`/`build.sbom.*`. A
 /// Dockerfile build has one `launch` document of its own, with no buildpack.
-public struct SBOMDocument: Sendable, Equatable, Codable {
+public struct SBOMDocument: Sendable, Equatable {
     /// Whether the document describes what the image runs with, or what built it.
-    public enum Scope: String, Sendable, Codable { case launch, build }
+    public enum Scope: String, Sendable { case launch, build }
 
     public var scope: Scope
     /// The buildpack that wrote it (nil for a Dockerfile build's SBOM).

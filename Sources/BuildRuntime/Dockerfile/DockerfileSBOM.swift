@@ -1,6 +1,7 @@
 import CArchive
 import CCrypto
 import Foundation
+import Synchronization
 
 /// The SBOM of a Dockerfile image: one SPDX 2.3 document with a package per layer the
 /// Dockerfile added (the layers after its final stage's base image), each holding the regular
@@ -19,7 +20,9 @@ public enum DockerfileSBOM {
         let added = Array(image.manifest.layers.dropFirst(baseLayers))
         for (i, layer) in added.enumerated() {
             let packageID = "SPDXRef-Layer-\(i + 1)"
-            let layerFiles = try regularFiles(ofLayer: image.store.path(layer.digest), label: "layer \(i + 1) (\(layer.digest))", filesSoFar: files.count)
+            let layerFiles = try LayerFileMemo.files(of: layer.digest) {
+                try regularFiles(ofLayer: image.store.path(layer.digest), label: "layer \(i + 1) (\(layer.digest))")
+            }
             var package: [String: Any] = [
                 "SPDXID": packageID, "name": "layer \(i + 1)", "versionInfo": layer.digest.string,
                 "downloadLocation": "NOASSERTION", "filesAnalyzed": !layerFiles.isEmpty,
@@ -28,6 +31,7 @@ public enum DockerfileSBOM {
             if !layerFiles.isEmpty {
                 package["packageVerificationCode"] = ["packageVerificationCodeValue": sha1Hex(Array(layerFiles.map(\.sha1).sorted().joined().utf8))]
             }
+            guard files.count + layerFiles.count <= maxFiles else { throw tooManyFiles }
             packages.append(package)
             relationships.append(["spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": packageID])
             for (j, f) in layerFiles.enumerated() {
@@ -50,8 +54,30 @@ public enum DockerfileSBOM {
         return SBOMDocument(scope: .launch, buildpack: nil, layer: nil, format: .spdx, contents: Array(bytes))
     }
 
+    /// The files of layers read lately, by layer digest (a layer's files are a function of its
+    /// digest): a rebuild that changed nothing, or one step, reads only the layers that are new.
+    /// At most `maxFiles` files are held; past that the memo starts again.
+    enum LayerFileMemo {
+        private static let memo = Mutex<(layers: [Digest: [LayerFile]], files: Int)>(([:], 0))
+
+        static func files(of digest: Digest, read: () throws -> [LayerFile]) throws -> [LayerFile] {
+            if let known = memo.withLock({ $0.layers[digest] }) { return known }
+            let files = try read()
+            memo.withLock { m in
+                if m.files + files.count > maxFiles { m = ([:], 0) }
+                m.layers[digest] = files
+                m.files += files.count
+            }
+            return files
+        }
+    }
+
+    static var tooManyFiles: RuntimeError {
+        RuntimeError.buildFailed("the image's layers add more than \(maxFiles) files, more than its SBOM lists; add fewer files")
+    }
+
     /// A regular file of a layer: its path (without a leading `/` or `./`) and checksums.
-    struct LayerFile {
+    struct LayerFile: Sendable {
         var path: String
         var sha1: String
         var sha256: String
@@ -59,7 +85,7 @@ public enum DockerfileSBOM {
 
     /// The regular files of the layer blob at `path` (a tar, compressed or not), in archive order;
     /// whiteouts are not files the layer added.
-    static func regularFiles(ofLayer path: String, label: String, filesSoFar: Int) throws -> [LayerFile] {
+    static func regularFiles(ofLayer path: String, label: String) throws -> [LayerFile] {
         guard let a = archive_read_new() else { throw RuntimeError.io("libarchive: out of memory") }
         defer { archive_read_free(a) }
         archive_read_support_filter_all(a)
@@ -80,9 +106,7 @@ public enum DockerfileSBOM {
             var name = Substring(LibArchive.pathname(entry))
             while name.hasPrefix("./") || name.hasPrefix("/") { name = name.drop { $0 == "." || $0 == "/" } }
             guard !name.isEmpty, !(name.split(separator: "/").last?.hasPrefix(".wh.") ?? false) else { continue }
-            guard filesSoFar + out.count < maxFiles else {
-                throw RuntimeError.buildFailed("the image's layers add more than \(maxFiles) files, more than its SBOM lists; add fewer files")
-            }
+            guard out.count < maxFiles else { throw tooManyFiles }
             let sha256 = SHA256Hasher()
             let sha1 = EVP_MD_CTX_new()
             defer { EVP_MD_CTX_free(sha1) }
