@@ -43,7 +43,11 @@ enum SBOMService {
             out.append(contentsOf: Array("}".utf8))
         }
         out.append(contentsOf: Array("]".utf8))
-        try out.write(to: URL(fileURLWithPath: path), options: .atomic)
+        do {
+            try out.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw RuntimeError.io("cannot keep the build's SBOMs at \(path): \(error.localizedDescription); free space in the state directory and trigger the build again")
+        }
     }
 
     /// The stored fields of an entry besides its document.
