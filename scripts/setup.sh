@@ -44,6 +44,12 @@ if ! python3 -c 'import pylsp_jsonrpc' 2>/dev/null; then
   python3 -m pip install -q python-lsp-jsonrpc 2>/dev/null || python3 -m pip install -q --break-system-packages python-lsp-jsonrpc
 fi
 
+# The SBOM tests read what Slipway exports with third-party SBOM libraries (CycloneDX, SPDX).
+if ! python3 -c 'import cyclonedx.validation.json, spdx_tools.spdx.parser.parse_anything' 2>/dev/null; then
+  echo "setup: installing cyclonedx-python-lib and spdx-tools"
+  python3 -m pip install -q cyclonedx-python-lib spdx-tools 2>/dev/null || python3 -m pip install -q --break-system-packages cyclonedx-python-lib spdx-tools
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   if [ -x /opt/swift/usr/bin/swift ]; then
     echo "setup: add /opt/swift/usr/bin to PATH"

@@ -51,6 +51,7 @@ public enum SchemaComponents {
         (BuildLogLine.schemaName, BuildLogLine.definition),
         (EventObject.schemaName, EventObject.definition),
         (BuildRunResult.schemaName, BuildRunResult.definition),
-        (SystemEvent.schemaName, SystemEvent.definition)
+        (SystemEvent.schemaName, SystemEvent.definition),
+        (SBOMEntry.schemaName, SBOMEntry.definition)
     ]
 }

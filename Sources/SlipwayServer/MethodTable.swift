@@ -377,6 +377,9 @@ public enum MethodTable {
         r.register(BuildCancel.self) { p, ctx in
             BuildStatusResult(try await s.engine.cancel(namespace: p.resolvedNamespace, image: p.image, number: p.build))
         }
+        r.register(BuildSbom.self) { p, ctx in
+            try await s.engine.sboms(namespace: p.resolvedNamespace, image: p.image, number: p.build, format: p.format)
+        }
         r.register(EventList.self) { p, ctx in
             let page = try await s.engine.events(StateStore.EventQuery(
                 namespace: p.namespace, object: p.object, type: p.type, reason: p.reason, since: try p.since.map { try EventTimes.parsed($0) },

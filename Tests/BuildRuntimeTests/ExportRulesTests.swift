@@ -265,4 +265,77 @@ final class LogLines: Sendable {
         let error = try #require(throws: RuntimeError.self) { try export(BuiltLayers()) }
         #expect("\(error)".contains("build it with 'swift build' (product slipway-launcher)"))
     }
+
+    /// Collects layers/test_node as a buildpack that declares `formats`.
+    func collectSBOMs(formats: [String]) throws -> BuiltLayers {
+        var declaring = bp
+        declaring.sbomFormats = formats
+        var built = BuiltLayers()
+        var buildLayers: [(ConfinedDirectory, String)] = []
+        try confined(declaring) { try built.collect(of: declaring, in: try layers.openDirectory("test_node"), buildLayers: &buildLayers, previous: PreviousLayers()) }
+        return built
+    }
+
+    @Test func launchSBOMsAreOneReproducibleLayerNamedByTheLabelAndBuildSBOMsStayOut() throws {
+        let cdx = #"{"bomFormat": "CycloneDX", "specVersion": "1.4", "version": 1}"#
+        try write("layers/test_node/run.toml", "[types]\nlaunch = true\n")
+        try write("layers/test_node/run/bin/node", "node")
+        try write("layers/test_node/run.sbom.cdx.json", cdx)
+        try write("layers/test_node/tools.toml", "[types]\nbuild = true\n")
+        try write("layers/test_node/tools/t", "t")
+        try write("layers/test_node/tools.sbom.cdx.json", cdx)
+        try write("layers/test_node/launch.sbom.cdx.json", cdx)
+        try write("layers/test_node/build.sbom.cdx.json", cdx)
+        try write("layers/test_node/cached.toml", "[types]\ncache = true\n")
+        try write("layers/test_node/cached.sbom.cdx.json", cdx)
+        let built = try collectSBOMs(formats: [SBOMFormat.cdx.mediaType])
+        #expect(Set(built.sboms.map(\.path)) == [
+            "layers/sbom/launch/test_node/run/sbom.cdx.json", "layers/sbom/launch/test_node/sbom.cdx.json",
+            "layers/sbom/build/test_node/tools/sbom.cdx.json", "layers/sbom/build/test_node/sbom.cdx.json",
+        ])
+        let result = try export(built)
+        #expect(result.sboms == built.sboms)
+        let image = try #require(target.image)
+        let metadata = try #require(ImageLabels.decode(LifecycleMetadata.self, image.config.config.Labels?[ImageLabels.lifecycleMetadata]))
+        let sha = try #require(metadata.sbom?.sha)
+        let layer = try #require(image.manifest.layers.first { $0.digest.string == sha })
+        #expect(image.config.rootfs.diff_ids.contains(layer.digest))
+        #expect(try target.entries(layer.digest) == [
+            .init(path: "layers/", type: "5", uid: 0, link: ""), .init(path: "layers/sbom/", type: "5", uid: 0, link: ""),
+            .init(path: "layers/sbom/launch/", type: "5", uid: 1001, link: ""), .init(path: "layers/sbom/launch/test_node/", type: "5", uid: 1001, link: ""),
+            .init(path: "layers/sbom/launch/test_node/run/", type: "5", uid: 1001, link: ""),
+            .init(path: "layers/sbom/launch/test_node/run/sbom.cdx.json", type: "0", uid: 1001, link: ""),
+            .init(path: "layers/sbom/launch/test_node/sbom.cdx.json", type: "0", uid: 1001, link: ""),
+        ])
+        // The same SBOMs again: the same layer.
+        let again = try export(built, previous: image)
+        let metadata2 = try #require(ImageLabels.decode(LifecycleMetadata.self, target.image?.config.config.Labels?[ImageLabels.lifecycleMetadata]))
+        #expect(metadata2.sbom?.sha == sha && again.layersAdded == 0)
+        #expect(log.lines.contains("Reusing layer 'sbom'"))
+    }
+
+    @Test func anSBOMOfAnUndeclaredFormatOrShapeOrASymlinkFailsTheBuild() throws {
+        try write("layers/test_node/launch.sbom.spdx.json", #"{"spdxVersion": "SPDX-2.3"}"#)
+        let undeclared = try #require(throws: RuntimeError.self) { try collectSBOMs(formats: [SBOMFormat.cdx.mediaType]) }
+        #expect("\(undeclared)".contains("media type application/spdx+json, which its buildpack.toml does not declare (sbom-formats: application/vnd.cyclonedx+json)"))
+        #expect(try collectSBOMs(formats: [SBOMFormat.spdx.mediaType]).sboms.count == 1)
+
+        try write("layers/test_node/launch.sbom.spdx.json", #"{"bomFormat": "CycloneDX"}"#)
+        let shape = try #require(throws: RuntimeError.self) { try collectSBOMs(formats: [SBOMFormat.spdx.mediaType]) }
+        #expect("\(shape)".contains(#"is not a application/spdx+json document: it has no "spdxVersion""#))
+        try write("layers/test_node/launch.sbom.spdx.json", "[1, 2")
+        let json = try #require(throws: RuntimeError.self) { try collectSBOMs(formats: [SBOMFormat.spdx.mediaType]) }
+        #expect("\(json)".contains("it is not valid JSON"))
+
+        try FileManager.default.removeItem(atPath: root + "/layers/test_node/launch.sbom.spdx.json")
+        try write("host-sbom.json", #"{"spdxVersion": "SPDX-2.3"}"#)
+        try FileManager.default.createSymbolicLink(atPath: root + "/layers/test_node/launch.sbom.spdx.json", withDestinationPath: root + "/host-sbom.json")
+        let link = try #require(throws: RuntimeError.self) { try collectSBOMs(formats: [SBOMFormat.spdx.mediaType]) }
+        #expect("\(link)".contains("launch.sbom.spdx.json' is or passes through a symlink"))
+
+        try FileManager.default.removeItem(atPath: root + "/layers/test_node/launch.sbom.spdx.json")
+        try write("layers/test_node/launch.sbom.xml", "<bom/>")
+        let unknown = try #require(throws: RuntimeError.self) { try collectSBOMs(formats: [SBOMFormat.spdx.mediaType]) }
+        #expect("\(unknown)".contains("an SBOM of an unknown format 'xml'"))
+    }
 }

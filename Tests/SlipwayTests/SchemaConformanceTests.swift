@@ -75,6 +75,7 @@ import TestSupport
         try await r.call("build/status", ["image": "app"])
         try await r.call("build/logs", ["image": "app", "build": 1])
         try await r.call("build/logs", ["image": "app", "build": 1, "follow": true])
+        try await r.call("build/sbom", ["image": "app", "build": 1])
         try await r.call("image/create", ["name": "slow", "builder": ["kind": "Builder", "name": "slow"], "env": ["SLEEP_SECONDS": "60"],
                                           "source": ["local": ["path": .string(app)]]])
         try await r.call("build/cancel", ["image": "slow", "build": 1])

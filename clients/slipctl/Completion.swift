@@ -1,7 +1,7 @@
 /// `slipctl completion bash|zsh`: a script completing commands, verbs and flags.
 let completionTree: [(String, [String])] = [
     ("image", ["create", "patch", "save", "list", "status", "delete", "trigger"]),
-    ("build", ["list", "status", "logs"]),
+    ("build", ["list", "status", "logs", "sbom"]),
     ("clusterstack", ["create", "patch", "save", "list", "status", "delete"]),
     ("clusterstore", ["create", "add", "remove", "save", "list", "status", "delete"]),
     ("clusterbuilder", ["create", "patch", "save", "list", "status", "delete"]),
@@ -12,7 +12,7 @@ let completionTree: [(String, [String])] = [
     ("completion", ["bash", "zsh"]),
 ]
 
-let completionFlags = "--namespace --tag --additional-tag --git --git-revision --blob --local-path --sub-path --builder --cluster-builder --custom-builder --custom-cluster-builder --env --delete-env --success-build-history-limit --failed-build-history-limit --wait --dry-run --output --build --timestamps --filter --all-namespaces --build-image --run-image --buildpackage --buildpack --stack --store --order --registry --registry-user --dockerhub --git-url --git-user --git-ssh-key --kpack --name --image --source --strategy --dockerfile --timeout --follow"
+let completionFlags = "--namespace --tag --additional-tag --git --git-revision --blob --local-path --sub-path --builder --cluster-builder --custom-builder --custom-cluster-builder --env --delete-env --success-build-history-limit --failed-build-history-limit --wait --dry-run --output --build --timestamps --format --output-dir --filter --all-namespaces --build-image --run-image --buildpackage --buildpack --stack --store --order --registry --registry-user --dockerhub --git-url --git-user --git-ssh-key --kpack --name --image --source --strategy --dockerfile --timeout --follow"
 
 func completionScript(_ shell: String) throws -> String {
     let commands = completionTree.map(\.0).joined(separator: " ")

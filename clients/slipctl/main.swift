@@ -176,7 +176,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
 }
 
 func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    var spec = Arguments.Spec(values: ["namespace", "build", "output"], booleans: ["timestamps"])
+    var spec = Arguments.Spec(values: ["namespace", "build", "output", "format", "output-dir"], booleans: ["timestamps"])
     spec.short["b"] = "build"
     spec.short["t"] = "timestamps"
     let a = try Arguments(words, spec: spec)
@@ -210,6 +210,9 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
             return r.status == .FAILURE ? 1 : 0
         }
         return try followLogs(e, image: a.positional[0], namespace: namespace, build: build, out: Output()) ? 0 : 1
+    case "sbom":
+        try a.expect(1...1)
+        return try downloadSBOMs(try engine(), image: a.positional[0], namespace: namespace, build: build, format: a.value("format"), outputDirectory: a.value("output-dir") ?? ".")
     default:
         throw Arguments.Failure(message: "unknown command \"\(verb)\" for \"slipctl build\"")
     }
@@ -221,6 +224,7 @@ let usage = """
     Usage:
       slipctl image create|patch|save|list|status|delete|trigger …
       slipctl build list|status|logs IMAGE [-b N]
+      slipctl build sbom IMAGE [-b N] [--format cdx|spdx|syft] [--output-dir DIR]   as pack sbom download
       slipctl clusterstack|clusterbuilder|builder create|patch|save|list|status|delete …
       slipctl clusterstore create|add|remove|save|list|status|delete …
       slipctl secret create|list|delete …

@@ -93,6 +93,8 @@ public struct BuildResult: Sendable, Equatable {
     public var pushedReference: String?
     /// A Dockerfile build's FROM images: each name and the manifest digest it resolved to.
     public var bases: [String: String] = [:]
+    /// The build's SBOM documents (launch and build), which the engine keeps with the build.
+    public var sboms: [SBOMDocument] = []
 
     public init(imageDigest: Digest, buildpacks: [BuildpackDescriptor], runImageDigest: Digest, processes: [LaunchProcess], layersAdded: Int,
                 layersReused: Int, pushedReference: String? = nil) {

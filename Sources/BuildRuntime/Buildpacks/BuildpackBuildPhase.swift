@@ -62,6 +62,10 @@ struct BuiltLayers {
     var reusedLayers: [String: OCIDescriptor] = [:]
     /// App-layer slices the buildpacks declared, in their order.
     var slices = AppSlices()
+    /// The SBOM documents the buildpacks wrote, checked (`SBOMCollector`), in buildpack order.
+    var sboms: [SBOMDocument] = []
+    /// What the build's SBOM documents may still take (`SBOMDocument.maxTotalBytes` in all).
+    var sbomBytesLeft = SBOMDocument.maxTotalBytes
 
     /// Reads what one buildpack left in its layers folder. Anything that is not a real file or
     /// folder where one belongs fails the build (see `confined`).
@@ -70,6 +74,7 @@ struct BuiltLayers {
     {
         var launch: [String] = []
         var metadata: [String: TOMLTable] = [:]
+        var layerTypes: [String: (launch: Bool, build: Bool)] = [:]
         let names = try bpLayers.entries()
         for name in names where name.hasSuffix(".toml") && !["launch.toml", "build.toml", "store.toml"].contains(name) {
             let layer = String(name.dropLast(5))
@@ -84,6 +89,7 @@ struct BuiltLayers {
             let isBuild = types["build"]?.bool ?? false
             let isCache = types["cache"]?.bool ?? false
             metadata[layer] = toml["metadata"]?.table ?? TOMLTable()
+            layerTypes[layer] = (isLaunch, isBuild)
             guard let st = try bpLayers.status(layer) else {
                 // Kept from the previous image: a launch layer whose .toml stayed and whose folder
                 // the buildpack did not recreate.
@@ -102,6 +108,7 @@ struct BuiltLayers {
             if isCache { cachedLayers.insert(d.id + ":" + layer) }
             if isBuild { buildLayers.append((layerDir, "/layers/\(d.escapedID)/\(layer)")) }
         }
+        sboms += try SBOMCollector(buildpack: d, folder: bpLayers).collect(names: names, layerTypes: layerTypes, budget: &sbomBytesLeft)
         // Layer folders without a .toml are not layers (spec: ignored).
         for name in names where !name.hasSuffix(".toml") && metadata[name] == nil {
             try bpLayers.remove(name)

@@ -14,6 +14,9 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
     public var targets: [String]?
     /// A composite buildpack's groups (`[[order]]`); nil for a buildpack that runs itself.
     public var order: [[CompositeEntry]]?
+    /// `[buildpack] sbom-formats`: the media types of the SBOM files the buildpack may write
+    /// (`SBOMFormat.mediaType`); an SBOM file of another format fails its build.
+    public var sbomFormats: [String]?
 
     /// One entry of a composite buildpack's group.
     public struct CompositeEntry: Sendable, Equatable, Codable {
@@ -65,6 +68,9 @@ public struct BuildpackDescriptor: Sendable, Equatable, Codable {
             clearEnv: bp["clear-env"]?.bool ?? false, stacks: stacks)
         if let targets = doc["targets"]?.tables, !targets.isEmpty {
             d.targets = targets.map { "\($0["os"]?.string ?? "")/\($0["arch"]?.string ?? "")" }
+        }
+        if let formats = bp["sbom-formats"]?.array {
+            d.sbomFormats = formats.compactMap(\.string)
         }
         if let order = doc["order"]?.tables {
             d.order = try order.map { group in

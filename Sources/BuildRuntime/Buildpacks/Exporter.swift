@@ -140,6 +140,16 @@ struct Exporter {
             lifecycleBuildpacks.append(.init(key: d.id, version: d.version, layers: layerInfo))
         }
 
+        // The launch SBOMs, in one layer of their own (lifecycle's addSBOMLaunchLayer).
+        let launchSBOMs = built.sboms.filter { $0.scope == .launch }.sorted { $0.path < $1.path }
+        var sbomLayer: OCIDescriptor?
+        if !launchSBOMs.isEmpty {
+            let desc = try layer("sbom", added: &added, reused: &reused) { tar in try Self.writeSBOMLayer(launchSBOMs, into: tar, owner: owner) }
+            layers.append(desc)
+            diffIDs.append(desc.digest)
+            sbomLayer = desc
+        }
+
         // The app: the snapshot's files and the upper folder merged as the build saw them (an
         // overlay workspace), or the unpacked workspace; a layer per slice, then the rest.
         let slices = built.slices
@@ -201,12 +211,13 @@ struct Exporter {
         }
         var labels = c.Labels ?? [:]
         for (k, v) in built.labels { labels[k] = v }
-        let lifecycleMetadata = LifecycleMetadata(
+        var lifecycleMetadata = LifecycleMetadata(
             app: apps.map { .init(sha: $0.digest.string) }, config: .init(sha: config.digest.string), launcher: .init(sha: launcher.digest.string),
             buildpacks: lifecycleBuildpacks,
             runImage: .init(topLayer: run.config.rootfs.diff_ids.last?.string ?? "", reference: LifecycleMetadata.reference(of: run, named: request.runImageName),
                             image: request.runImageName),
             stack: .init(runImage: request.runImageName))
+        lifecycleMetadata.sbom = sbomLayer.map { .init(sha: $0.digest.string) }
         labels[ImageLabels.lifecycleMetadata] = try ImageLabels.encode(lifecycleMetadata)
         labels[ImageLabels.buildMetadata] = try ImageLabels.encode(BuildMetadata(buildpacks: group, processes: built.processes, launcherVersion: request.launcherVersion))
         labels[ImageLabels.projectMetadata] = try ImageLabels.encode(request.projectMetadata)
@@ -220,7 +231,23 @@ struct Exporter {
         let image = try target.writeImage(config: imageConfig, layers: layers)
         log(BuildPhase.export, .system, "*** Images (\(image.manifestDigest)):")
         log(BuildPhase.export, .system, "      \(request.outputName)")
-        return BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
-                           processes: built.processes, layersAdded: added, layersReused: reused)
+        var result = BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
+                                 processes: built.processes, layersAdded: added, layersReused: reused)
+        result.sboms = built.sboms
+        return result
+    }
+
+    /// The launch SBOM layer: `layers/sbom/launch/<buildpack>[/<layer>]/sbom.<ext>`, each folder
+    /// once and in path order (`documents` sorted by path), so the same SBOMs give the same digest.
+    static func writeSBOMLayer(_ documents: [SBOMDocument], into tar: TarWriter, owner: TarWriter.Owner) throws {
+        var folders: Set<String> = []
+        for doc in documents {
+            let parts = doc.path.split(separator: "/").map(String.init)
+            for depth in 1..<parts.count {
+                let folder = parts[0..<depth].joined(separator: "/")
+                if folders.insert(folder).inserted { try tar.addDirectory(folder, owner: depth <= 2 ? .root : owner) }
+            }
+            try tar.addFile(doc.path, contents: doc.contents, owner: owner)
+        }
     }
 }

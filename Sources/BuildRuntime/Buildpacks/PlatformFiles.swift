@@ -142,6 +142,8 @@ public struct LifecycleMetadata: Codable, Sendable, Equatable {
     public var buildpacks: [BuildpackLayers]
     public var runImage: RunImage
     public var stack: Stack?
+    /// The image's launch SBOM layer (`/layers/sbom/launch`), when a buildpack wrote one.
+    public var sbom: LayerSHA?
 
     public init(app: [LayerSHA], config: LayerSHA, launcher: LayerSHA, buildpacks: [BuildpackLayers], runImage: RunImage, stack: Stack?) {
         self.app = app

@@ -133,6 +133,7 @@ public struct DockerfileExecutor: BuildExecutor {
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
         built.bases = result.bases.mapValues(\.string)
+        built.sboms = [try await BlockingWork.run { [images] in try DockerfileSBOM.document(for: result, images: images, request: request) }]
         return built
     }
 }

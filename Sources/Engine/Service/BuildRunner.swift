@@ -70,6 +70,9 @@ enum BuildRunner {
         let images = engine.images
         let timeout = image.buildTimeout ?? Self.defaultBuildTimeout
         let push = Result { try RegistryService.registryPush(engine, for: image, build: key.number) }
+        let sbomPath = SBOMService.path(engine, key)
+        // A rebase makes no SBOM: it keeps those of the image it rebases (none if they cannot be found).
+        let rebasedSBOMs = rebase.flatMap { try? SBOMService.path(engine, of: image, digest: $0.previous) }
         // A STACK-only change on the same stack id is a rebase (`rebase`): the run image
         // swapped, no buildpack run.
         let task = Task.detached { [weak runner = engine] in
@@ -99,6 +102,13 @@ enum BuildRunner {
                 }
                 let executor = executors.executor(for: req.kind)
                 var result = try await Self.withTimeout(timeout) { try await executor.execute(req, log: logger) }
+                if !result.sboms.isEmpty {
+                    let sboms = result.sboms
+                    try await BlockingWork.run { try SBOMService.write(sboms, to: sbomPath) }
+                    result.sboms = []  // kept on disk now; the build's outcome need not hold them
+                } else if req.rebase != nil, let rebasedSBOMs {
+                    try await BlockingWork.run { try SBOMService.copy(from: rebasedSBOMs, to: sbomPath) }
+                }
                 if let push = try push.get() {
                     result.pushedReference = try await push.run(engine: engine, layout: req.outputLayout, digest: result.imageDigest) {
                         log.append(phase: BuildPhase.export, stream: .system, line: $0)
@@ -263,7 +273,7 @@ enum BuildRunner {
         }
         guard recorded else { return .imageGone(message: Engine.imageDeleted) }
         engine.imageCatalog.put(image, at: Engine.ImageKey(namespace: ns, name: name))
-        let oldLogs = deleted.map { engine.logPath(image.buildKey($0)) }
+        let oldLogs = deleted.flatMap { [engine.logPath(image.buildKey($0)), SBOMService.path(engine, image.buildKey($0))] }
         if !oldLogs.isEmpty {
             Task.detached { _ = try? await BlockingWork.run { for l in oldLogs { unlink(l) } } }  // retention removed these builds: a log left is only space
             CollectionService.scheduleCollection(engine)

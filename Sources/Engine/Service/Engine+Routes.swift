@@ -24,6 +24,7 @@ extension Engine {
     public func wait(for key: BuildKey, timeout: Double?) async throws -> Build { try await BuildService.wait(self, for: key, timeout: timeout) }
     public func wait(namespace: String, image: String, number: Int?, timeout: Double?) async throws -> Build { try await BuildService.wait(self, namespace: namespace, image: image, number: number, timeout: timeout) }
     public func cancel(namespace: String, image: String, number: Int?) throws -> Build { try BuildService.cancel(self, namespace: namespace, image: image, number: number) }
+    public func sboms(namespace: String, image: String, number: Int?, format: SBOMFormatName?) async throws -> BuildSBOMResult { try await SBOMService.sboms(self, namespace: namespace, image: image, number: number, format: format) }
 
     // MARK: CollectionService
     public func collectGarbage(dryRun: Bool) async throws -> CollectionReport { try await CollectionService.collectGarbage(self, dryRun: dryRun) }

@@ -61,6 +61,7 @@ public enum SlipwayMethods {
         BuildLogs.self,
         BuildWait.self,
         BuildCancel.self,
+        BuildSbom.self,
         EventList.self
     ]
 }

@@ -121,6 +121,13 @@ class BuildRun(_BuildRunRequired, _BuildRunOptional):
 
 SystemEvent = TypedDict("SystemEvent", {"id": "int", "type": "Literal['Normal', 'Warning']", "reason": "str", "message": "str", "object": "EventObject", "time": "Timestamp", "count": "int", "firstTime": "Timestamp", "lastTime": "Timestamp"}, total=False)
 
+_SBOMEntryRequired = TypedDict("_SBOMEntryRequired", {"scope": "Literal['launch', 'build']", "format": "Literal['cdx', 'spdx', 'syft']", "mediaType": "Literal['application/vnd.cyclonedx+json', 'application/spdx+json', 'application/vnd.syft+json']", "path": "str", "document": "Dict[str, Any]"})
+
+_SBOMEntryOptional = TypedDict("_SBOMEntryOptional", {"buildpack": "str", "layer": "str"}, total=False)
+
+class SBOMEntry(_SBOMEntryRequired, _SBOMEntryOptional):
+    pass
+
 InitializeParamsClientInfo = TypedDict("InitializeParamsClientInfo", {"name": "str", "version": "str"}, total=False)
 
 InitializeParams = TypedDict("InitializeParams", {"processId": "Optional[int]", "clientInfo": "InitializeParamsClientInfo", "capabilities": "Dict[str, Any]", "trace": "str"}, total=False)
@@ -452,6 +459,15 @@ _BuildCancelParamsOptional = TypedDict("_BuildCancelParamsOptional", {"namespace
 class BuildCancelParams(_BuildCancelParamsRequired, _BuildCancelParamsOptional):
     pass
 
+_BuildSbomParamsRequired = TypedDict("_BuildSbomParamsRequired", {"image": "Name"})
+
+_BuildSbomParamsOptional = TypedDict("_BuildSbomParamsOptional", {"namespace": "Name", "build": "int", "format": "Literal['cdx', 'spdx', 'syft']"}, total=False)
+
+class BuildSbomParams(_BuildSbomParamsRequired, _BuildSbomParamsOptional):
+    pass
+
+BuildSbomResult = TypedDict("BuildSbomResult", {"build": "int", "sboms": "List[SBOMEntry]"}, total=False)
+
 EventListParams = TypedDict("EventListParams", {"namespace": "Name", "object": "EventObject", "type": "Literal['Normal', 'Warning']", "reason": "str", "since": "Timestamp", "limit": "int", "continue": "str"}, total=False)
 
 EventListResult = TypedDict("EventListResult", {"events": "List[SystemEvent]", "continue": "str"}, total=False)
@@ -691,6 +707,10 @@ class Methods:
         "Cancels a queued or running build: it ends as FAILURE with message \"canceled\"."
         return self.call("build/cancel", dict(params))
 
+    def build_sbom(self, params: "BuildSbomParams") -> "BuildSbomResult":
+        "The SBOM documents of a successful build: the launch SBOMs (in the image's SBOM layer) and the build SBOMs (kept with the build) that buildpacks wrote, or a Dockerfile image's SPDX SBOM of the files its layers added; each with its path under layers/sbom/ as `pack sbom download` writes it. Optionally of one format."
+        return self.call("build/sbom", dict(params))
+
     def event_list(self, params: "Optional[EventListParams]" = None) -> "EventListResult":
         "System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at a time. The same object, reason and message again bump count and lastTime (as kubectl aggregates)."
         return self.call("event/list", dict(params or {}))
@@ -929,6 +949,10 @@ class AsyncMethods:
     async def build_cancel(self, params: "BuildCancelParams") -> "BuildStatus":
         "Cancels a queued or running build: it ends as FAILURE with message \"canceled\"."
         return await self.call("build/cancel", dict(params))
+
+    async def build_sbom(self, params: "BuildSbomParams") -> "BuildSbomResult":
+        "The SBOM documents of a successful build: the launch SBOMs (in the image's SBOM layer) and the build SBOMs (kept with the build) that buildpacks wrote, or a Dockerfile image's SPDX SBOM of the files its layers added; each with its path under layers/sbom/ as `pack sbom download` writes it. Optionally of one format."
+        return await self.call("build/sbom", dict(params))
 
     async def event_list(self, params: "Optional[EventListParams]" = None) -> "EventListResult":
         "System events kept for --event-ttl (default 60 minutes), in the order they last happened, a page at a time. The same object, reason and message again bump count and lastTime (as kubectl aggregates)."
