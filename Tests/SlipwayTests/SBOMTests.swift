@@ -87,6 +87,11 @@ import TestSupport
         let again = try JSONParser.parse(Array(try await sh("skopeo inspect --config oci:\(layout):latest").out.utf8))
         let label2 = try JSONParser.parse(Array((again["config"]?["Labels"]?["io.buildpacks.lifecycle.metadata"]?.stringValue ?? "").utf8))
         #expect(label2["sbom"]?["sha"]?.stringValue == sbomLayer, "the SBOM layer is not reproducible")
+        // Build 2 kept the launch layer `tool` without writing its SBOM again: the SBOM comes
+        // back from the previous image, as lifecycle restores it.
+        #expect(try await c.logLines("sbom", build: 2).contains { $0.contains("Restoring the SBOM of layer 'test/sbom-writer:tool'") })
+        let kept = try await c.call("build/sbom", ["image": "sbom", "build": 2, "format": "cdx"])["sboms"]?.arrayValue ?? []
+        #expect(kept.contains { $0["layer"] == "tool" && $0["document"]?["components"]?.arrayValue?.first?["name"] == "tool" }, "\(kept)")
         // Retention took build 1, and its SBOMs with it.
         try await waitUntil("build 1's SBOMs are deleted with it") { !FileManager.default.fileExists(atPath: state.path + "/logs/default/sbom/1.sbom.json") }
         #expect(FileManager.default.fileExists(atPath: state.path + "/logs/default/sbom/2.sbom.json"))

@@ -111,6 +111,7 @@ struct Exporter {
 
         var lifecycleBuildpacks: [LifecycleMetadata.BuildpackLayers] = []
         var launcherLayers: [String] = []
+        var reusedFromPrevious: [(buildpack: String, layer: String)] = []
         for d in group {
             var layerInfo: [String: LifecycleMetadata.LayerInfo] = [:]
             for name in built.launchLayers[d.id] ?? [] {
@@ -120,6 +121,7 @@ struct Exporter {
                     log(BuildPhase.export, .system, "Reusing layer '\(d.id):\(name)' from the previous image")
                     layers.append(kept)
                     diffIDs.append(kept.digest)
+                    reusedFromPrevious.append((d.id, name))
                     launcherLayers.append("/" + sandboxPath)
                     layerInfo[name] = .init(sha: kept.digest.string, data: MetadataValue.table(built.layerMetadata[d.id]?[name] ?? TOMLTable()), launch: true)
                     continue
@@ -140,8 +142,10 @@ struct Exporter {
             lifecycleBuildpacks.append(.init(key: d.id, version: d.version, layers: layerInfo))
         }
 
-        // The launch SBOMs, in one layer of their own (lifecycle's addSBOMLaunchLayer).
-        let launchSBOMs = built.sboms.filter { $0.scope == .launch }.sorted { $0.path < $1.path }
+        // The launch SBOMs, in one layer of their own (lifecycle's addSBOMLaunchLayer), with
+        // those of reused layers the buildpack did not write again.
+        let sboms = built.sboms + (try previousSBOMs(of: reusedFromPrevious, besides: built.sboms))
+        let launchSBOMs = sboms.filter { $0.scope == .launch }.sorted { $0.path < $1.path }
         var sbomLayer: OCIDescriptor?
         if !launchSBOMs.isEmpty {
             let desc = try layer("sbom", added: &added, reused: &reused) { tar in try Self.writeSBOMLayer(launchSBOMs, into: tar, owner: owner) }
@@ -233,8 +237,34 @@ struct Exporter {
         log(BuildPhase.export, .system, "      \(request.outputName)")
         var result = BuildResult(imageDigest: image.manifestDigest, buildpacks: group, runImageDigest: run.manifestDigest,
                                  processes: built.processes, layersAdded: added, layersReused: reused)
-        result.sboms = built.sboms
+        result.sboms = sboms
         return result
+    }
+
+    /// The launch SBOMs of layers reused from the previous image for which the build wrote none,
+    /// read back from that image's SBOM layer, as lifecycle restores them: a kept layer keeps
+    /// what it said it holds. A document there that is not of its format's shape is left out.
+    func previousSBOMs(of reused: [(buildpack: String, layer: String)], besides written: [SBOMDocument]) throws -> [SBOMDocument] {
+        guard let previous, !reused.isEmpty,
+            let sha = ImageLabels.decode(LifecycleMetadata.self, previous.config.config.Labels?[ImageLabels.lifecycleMetadata])?.sbom?.sha,
+            let diffID = Digest(sha), let index = previous.config.rootfs.diff_ids.firstIndex(of: diffID), index < previous.manifest.layers.count
+        else { return [] }
+        var wanted: [String: SBOMDocument] = [:]
+        for (buildpack, layer) in reused where !written.contains(where: { $0.scope == .launch && $0.buildpack == buildpack && $0.layer == layer }) {
+            for format in SBOMFormat.allCases {
+                let doc = SBOMDocument(scope: .launch, buildpack: buildpack, layer: layer, format: format, contents: [])
+                wanted[doc.path] = doc
+            }
+        }
+        guard !wanted.isEmpty else { return [] }
+        let files = try TarEntryReader.files(ofArchive: previous.store.path(previous.manifest.layers[index].digest), label: "the previous image's SBOM layer",
+                                             maxFileBytes: SBOMDocument.maxFileBytes, maxTotalBytes: SBOMDocument.maxTotalBytes) { wanted[$0] != nil }
+        return files.sorted { $0.key < $1.key }.compactMap { path, bytes in
+            guard var doc = wanted[path], doc.format.whyNotADocument(bytes) == nil else { return nil }
+            doc.contents = bytes
+            log(BuildPhase.export, .system, "Restoring the SBOM of layer '\(doc.buildpack ?? ""):\(doc.layer ?? "")' from the previous image")
+            return doc
+        }
     }
 
     /// The launch SBOM layer: `layers/sbom/launch/<buildpack>[/<layer>]/sbom.<ext>`, each folder
