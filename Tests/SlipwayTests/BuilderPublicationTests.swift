@@ -71,7 +71,7 @@ import TestSupport
         #expect(again["imageDigest"] != nil && again["imageDigest"] == first["imageDigest"])
     }
 
-    @Test func aBuilderIsPublishedToALayoutAndABadTagChangesNothing() async throws {
+    @Test func aBuilderIsPublishedToALayoutAgainWhenItsStoreChangesAndABadTagChangesNothing() async throws {
         let registry = try await LoopbackRegistry()
         let dir = TempDir("publish")
         let c = try SlipwayClient(stateDir: dir.path + "/state")
@@ -80,6 +80,20 @@ import TestSupport
         #expect(published.hasPrefix("oci:\(dir.path)/builders:default@sha256:"))
         let seen = try await Self.inspect("oci:\(dir.path)/builders:default")
         #expect(seen["Labels"]?["io.buildpacks.buildpack.layers"]?.stringValue?.contains("slipway/procfile") == true)
+
+        // A new buildpack version in the store publishes the builder again, as kpack does, and
+        // the image's BUILDER build names the new builder image.
+        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(HelloApp.path)]]])
+        #expect(try await c.call("build/wait", ["image": "app", "build": 1])["builder"] == .string(published))
+        let v2 = TempDir("procfile-v2")
+        #expect(try await sh("cp -r '\(Repo.buildpacks.path)/procfile/.' '\(v2.path)/' && sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' '\(v2.path)/buildpack.toml'").status == 0)
+        _ = try await c.call("clusterstore/add", ["name": "default", "buildpacks": [.string(v2.path)]])
+        let republished = try #require(try await c.call("clusterbuilder/get", ["name": "default"])["status"]?["latestImage"]?.stringValue)
+        #expect(republished != published && republished.hasPrefix("oci:\(dir.path)/builders:default@sha256:"))
+        let relabelled = try await Self.inspect("oci:\(dir.path)/builders:default")
+        #expect(relabelled["Labels"]?["io.buildpacks.buildpack.layers"]?.stringValue?.contains("0.2.0") == true)
+        let second = try await c.call("build/wait", ["image": "app", "build": 2])
+        #expect(second["builder"] == .string(republished) && second["reasons"]?.arrayValue?.first?["reason"] == "BUILDER")
 
         let r = try await c.request("clusterbuilder/patch", ["name": "default", "tag": "/not/a/registry"])
         #expect(r["error"]?["code"] == -32602 && r["error"]?["message"]?.stringValue?.contains("not a folder") == true, "\(r)")

@@ -139,6 +139,29 @@ enum BuilderService {
         }
     }
 
+    /// Publishes again every builder with a tag that `matches` (those whose stack or store just
+    /// changed), as kpack makes a builder's image again when its stack or store changes. The
+    /// change is saved already: a builder that cannot be published keeps its last image, and
+    /// why is said on stderr.
+    static func republish(_ engine: isolated Engine, where matches: (Builder) -> Bool) async {
+        let builders: [Builder]
+        do {
+            builders = try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+        } catch {
+            engine.report("the builders to publish again cannot be read: \(error); patch them to publish them")
+            return
+        }
+        for var b in builders where b.tag != nil && matches(b) {
+            do {
+                try await resolveAndPublish(engine, &b)
+                let (kind, ns, _) = builderKind(engine, b.namespace)
+                try engine.store.put(b, kind: kind, namespace: ns, name: b.name)
+            } catch {
+                engine.report("\(b.kind.rawValue) \(b.name) cannot be published again to \(b.tag ?? ""): \(error); it keeps its last image")
+            }
+        }
+    }
+
     static func validate(order: [OrderGroup]) throws {
         guard !order.isEmpty else { throw EngineError.invalid("'order' is empty; give at least one group of buildpacks", field: "order") }
         for (g, group) in order.enumerated() {

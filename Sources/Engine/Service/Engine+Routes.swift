@@ -53,7 +53,7 @@ extension Engine {
     public func deleteClusterStack(_ name: String) throws { try PlatformService.deleteClusterStack(self, name) }
     public func createClusterStore(name: String, buildpacks: [String]) async throws -> ClusterStore { try await PlatformService.createClusterStore(self, name: name, buildpacks: buildpacks) }
     public func addToClusterStore(name: String, buildpacks: [String], session: EngineSession? = nil) async throws -> ClusterStore { try await PlatformService.addToClusterStore(self, name: name, buildpacks: buildpacks, session: session) }
-    public func removeFromClusterStore(name: String, buildpacks: [String], session: EngineSession? = nil) throws -> ClusterStore { try PlatformService.removeFromClusterStore(self, name: name, buildpacks: buildpacks, session: session) }
+    public func removeFromClusterStore(name: String, buildpacks: [String], session: EngineSession? = nil) async throws -> ClusterStore { try await PlatformService.removeFromClusterStore(self, name: name, buildpacks: buildpacks, session: session) }
     public func clusterStore(_ name: String) throws -> ClusterStore { try PlatformService.clusterStore(self, name) }
     public func buildersUsing(store name: String) throws -> [String: [String]] { try PlatformService.buildersUsing(self, store: name) }
     public func clusterStores() throws -> [ClusterStore] { try PlatformService.clusterStores(self) }

@@ -29,6 +29,7 @@ enum PlatformService {
         let stack = try await resolveStack(engine, name: spec.name, buildImage: spec.buildImage ?? old.buildImage, runImage: spec.runImage ?? old.runImage,
                                            id: spec.id ?? old.id)
         try engine.store.put(stack, kind: .clusterStack, name: stack.name)
+        await BuilderService.republish(engine) { $0.stack == stack.name }
         try ImageService.reconcileImages(engine, session: session) { $0.stack == stack.name }
         return stack
     }
@@ -194,12 +195,13 @@ enum PlatformService {
         var s = try clusterStore(engine, name)
         s.buildpacks = Self.merge(s.buildpacks, loaded)
         try engine.store.put(s, kind: .clusterStore, name: name)
+        await BuilderService.republish(engine) { $0.store == name }
         try ImageService.reconcileImages(engine, session: session) { $0.store == name }
         return s
     }
 
     /// Removes buildpacks named `id` or `id@version`.
-    static func removeFromClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession?) throws -> ClusterStore {
+    static func removeFromClusterStore(_ engine: isolated Engine, name: String, buildpacks: [String], session: EngineSession?) async throws -> ClusterStore {
         var s = try clusterStore(engine, name)
         for (i, ref) in buildpacks.enumerated() {
             let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
@@ -210,6 +212,7 @@ enum PlatformService {
             }
         }
         try engine.store.put(s, kind: .clusterStore, name: name)
+        await BuilderService.republish(engine) { $0.store == name }
         try ImageService.reconcileImages(engine, session: session) { $0.store == name }
         return s
     }
