@@ -16,7 +16,7 @@ function M.check()
 
   local missing = slipway.missing_executable()
   if missing then return error(missing) end
-  ok(string.format("%s is installed: %s", config.cmd[1], vim.fn.exepath(config.cmd[1])))
+  ok("slipway is installed: " .. vim.fn.exepath(config.cmd[1]))
 
   local err, list = slipway.call("image/list", { namespace = config.namespace }, 15000)
   if err then
