@@ -10,6 +10,9 @@ local config = {
   namespace = "default",
 }
 
+-- The JSON-RPC error code of NotFound (the brief's table).
+local NOT_FOUND = 1001
+
 -- The RPC client, started on first use; state per image.
 local rpc
 local images = {}   -- name → { state = "building" | "ready" | "failed", build = N, lines = { … } }
@@ -149,6 +152,7 @@ local function can_run()
   return missing == nil
 end
 
+-- Shows in the image's :SlipwayLogs buffer (when it is open) the lines of its build.
 local function log_buffer_show(name)
   local buf = log_buffers[name]
   if buf and vim.api.nvim_buf_is_valid(buf) then
@@ -308,7 +312,8 @@ function M.build(name)
   if not can_run() then return end
   local dir = vim.fn.getcwd()
   name = image_name(name)
-  local _, existing = M.call("image/get", { name = name, namespace = config.namespace })
+  local missing, existing = M.call("image/get", { name = name, namespace = config.namespace })
+  if missing and missing.code ~= NOT_FOUND then return notify(error_text(missing), vim.log.levels.ERROR) end
   if existing then
     local err, patched = M.call("image/patch", { name = name, namespace = config.namespace, source = { ["local"] = { path = dir } } })
     if err then return notify(error_text(err), vim.log.levels.ERROR) end
