@@ -57,7 +57,7 @@ local ok, err = pcall(function()
   out.quickfixTitle = vim.fn.getqflist({ title = 1 }).title
 end)
 out.ok = ok
-out.error = ok and nil or tostring(err)
+if not ok then out.error = tostring(err) end
 out.messages = messages
 local f = io.open(env.OUT, "w")
 f:write(vim.fn.json_encode(out))

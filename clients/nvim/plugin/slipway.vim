@@ -1,4 +1,4 @@
-" Slipway: :SlipwayBuild, :SlipwayLogs and :SlipwayStatus with the default settings; call
+" Slipway: :SlipwayBuild, :SlipwayTrigger, :SlipwayCancel, :SlipwayLogs and :SlipwayStatus with the default settings; call
 " require('slipway').setup({ cmd = { 'slipway', '--state-dir', '…' } }) to change them.
 if exists('g:loaded_slipway') | finish | endif
 let g:loaded_slipway = 1
