@@ -25,8 +25,8 @@ struct Flag {
     let help: String
     var completion: CompletionSource? = nil
 
-    func short(_ s: Character) -> Flag { var f = self; f.short = s; return f }
-    func help(_ text: String) -> Flag { Flag(name: name, short: short, value: value, help: text, completion: completion) }
+    func withShort(_ s: Character) -> Flag { var f = self; f.short = s; return f }
+    func described(_ text: String) -> Flag { Flag(name: name, short: short, value: value, help: text, completion: completion) }
     static func bool(_ name: String, _ help: String) -> Flag { Flag(name: name, value: nil, help: help) }
 
     static let namespace = Flag(name: "namespace", short: "n", help: "namespace (default \"default\")")
@@ -56,7 +56,7 @@ struct Command {
     /// The flags as `Arguments` reads them.
     var spec: Arguments.Spec {
         var spec = Arguments.Spec(values: Set(flags.filter { $0.value != nil }.map(\.name)), booleans: Set(flags.filter { $0.value == nil }.map(\.name)))
-        spec.short = Dictionary(uniqueKeysWithValues: flags.compactMap { f in f.short.map { ($0, f.name) } })
+        spec.short = Dictionary(flags.compactMap { f in f.short.map { ($0, f.name) } }, uniquingKeysWith: { first, _ in first })
         return spec
     }
 }
@@ -99,7 +99,7 @@ enum CommandTable {
                     argumentCompletion: .images, flags: imageSourceFlags,
                     examples: ["slipctl image save my-image --tag oci:/tmp/images/my-image --local-path ./app"]),
             Command(name: "list", summary: "List image configurations",
-                    flags: [.namespace, .bool("all-namespaces", "list the images of every namespace").short("A"),
+                    flags: [.namespace, .bool("all-namespaces", "list the images of every namespace").withShort("A"),
                             Flag(name: "filter", value: "stringArray", help: "only rows where key=value (builder, clusterbuilder, latest-reason, ready)"), .output],
                     examples: ["slipctl image list --namespace default", "slipctl image list -A --filter ready=True"]),
             Command(name: "status", summary: "Show an image's status and its last builds", arguments: "<name>", argumentCompletion: .images,
@@ -119,7 +119,7 @@ enum CommandTable {
             Command(name: "status", summary: "Show a build's details: reasons, builder, run image, source and buildpacks", arguments: "<image-name>",
                     argumentCompletion: .images, flags: [.namespace, .build, .output], examples: ["slipctl build status my-image -b 1"]),
             Command(name: "logs", summary: "Print a build's logs, following it until it ends", arguments: "<image-name>", argumentCompletion: .images,
-                    flags: [.namespace, .build, .bool("timestamps", "print each line's time").short("t")],
+                    flags: [.namespace, .build, .bool("timestamps", "print each line's time").withShort("t")],
                     examples: ["slipctl build logs my-image --build 1"]),
             Command(name: "sbom", summary: "Write a build's SBOM documents under a folder, as pack sbom download does", arguments: "<image-name>",
                     argumentCompletion: .images,
@@ -211,7 +211,7 @@ enum CommandTable {
         examples: ["slipctl buildrun list"],
         subcommands: [
             Command(name: "submit", summary: "Submit a build run", arguments: "[<name>]",
-                    flags: [runName.help("the build run's name (default a generated one)"), runNamespace,
+                    flags: [runName.described("the build run's name (default a generated one)"), runNamespace,
                             Flag(name: "image", short: "i", help: "run the build configuration of this image", completion: .images),
                             Flag(name: "source", help: "a local folder with the source code", completion: .files),
                             Flag(name: "git", help: "git repository url of the source code"),
@@ -223,13 +223,13 @@ enum CommandTable {
                             Flag(name: "tag", help: "where the image is written"),
                             Flag(name: "env", value: "stringArray", help: "build-time environment variable KEY=VALUE (repeatable)"),
                             Flag(name: "timeout", value: "int", help: "seconds the build may take"),
-                            .output, Flag.bool("wait", "wait for the build run to end").short("w")],
+                            .output, Flag.bool("wait", "wait for the build run to end").withShort("w")],
                     examples: ["slipctl buildrun submit --name once --source ./app --wait"]),
             Command(name: "list", summary: "List build runs", flags: [runNamespace, .output], examples: ["slipctl buildrun list"]),
             Command(name: "get", summary: "Show a build run", arguments: "[<name>]", argumentCompletion: .buildRuns, flags: [runName, runNamespace, .output],
                     examples: ["slipctl buildrun get -n once"]),
             Command(name: "logs", summary: "Print a build run's logs", arguments: "[<name>]", argumentCompletion: .buildRuns,
-                    flags: [runName, runNamespace, Flag.bool("follow", "follow the logs until the run ends").short("f")],
+                    flags: [runName, runNamespace, Flag.bool("follow", "follow the logs until the run ends").withShort("f")],
                     examples: ["slipctl buildrun logs -n once --follow"]),
             Command(name: "events", summary: "Show a build run's system events", arguments: "[<name>]", argumentCompletion: .buildRuns,
                     flags: [runName, runNamespace], examples: ["slipctl buildrun events -n once"]),

@@ -39,7 +39,7 @@ func completionCandidates(_ words: [String], current: String) -> [String] {
     func matching(_ candidates: [String]) -> [String] { candidates.filter { $0.hasPrefix(current) } }
     if let flag = pendingFlag { return flag.completion.map { values($0, namespace: namespace, prefix: current) } ?? [] }
     if current.hasPrefix("-") {
-        if let eq = current.firstIndex(of: "="), let flag = command.flag(String(current.dropFirst(2)[..<eq])), let source = flag.completion {
+        if current.hasPrefix("--"), let eq = current.firstIndex(of: "="), let flag = command.flag(String(current.dropFirst(2)[..<eq])), let source = flag.completion {
             let head = String(current[...eq])
             return values(source, namespace: namespace, prefix: String(current[current.index(after: eq)...])).map { $0 == completeFilesDirective ? $0 : head + $0 }
         }

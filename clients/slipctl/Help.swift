@@ -18,7 +18,7 @@ extension Command {
             let width = subcommands.map(\.name.count).max() ?? 0
             text += "\nAvailable Commands:\n" + subcommands.map { "  \($0.name.padding(toLength: max(width, 11), withPad: " ", startingAt: 0)) \($0.summary)\n" }.joined()
         }
-        text += "\nFlags:\n" + Self.flagLines(flags + [Flag.bool("help", "help for \(name)").short("h")])
+        text += "\nFlags:\n" + Self.flagLines(flags + [Flag.bool("help", "help for \(name)").withShort("h")])
         if isGroup { text += "\nUse \"\(full) [command] --help\" for more information about a command.\n" }
         return text
     }
