@@ -85,7 +85,7 @@ import TestSupport
         let clusters = try await Self.run(["clusterstak"])
         #expect(clusters.status == 1 && clusters.err.contains("Did you mean this?\n\tclusterstack\n"), "\(clusters)")
         let none = try await Self.run(["frobnicate"])
-        #expect(none.status == 1 && none.err == "Error: unknown command \"frobnicate\" for \"slipctl\"\n\nRun 'slipctl --help' for usage.\n", "\(none)")
+        #expect(none.status == 1 && none.err == "Error: unknown command \"frobnicate\" for \"slipctl\"\nRun 'slipctl --help' for usage.\n", "\(none)")
         // An unknown flag is refused before anything runs.
         let flag = try await Self.run(["image", "list", "--nope"])
         #expect(flag.status == 1 && flag.err == "Error: unknown flag: --nope\n", "\(flag)")
