@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 
-.PHONY: setup build test demo bench chaos chaos-ci clean openrpc
+.PHONY: setup build test demo bench chaos chaos-ci clean openrpc install
 
 setup:
 	@scripts/setup.sh
@@ -40,6 +40,13 @@ demo: build
 bench: setup
 	swift build -c release --static-swift-stdlib
 	bench/run-all.sh
+
+# Installs slipway, its engine and helpers, and slipctl under PREFIX (bin/ and libexec/slipway/),
+# built as released (static Swift runtime): `make install PREFIX=$HOME/.local`.
+PREFIX ?= /usr/local
+install: setup
+	swift build -c release --static-swift-stdlib $(SWIFT_FLAGS)
+	scripts/install.sh "$(PREFIX)" .build/release
 
 # Regenerates spec/openrpc.json (and the Python client's types) from SlipwayProtocol's method types.
 openrpc:

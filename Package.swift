@@ -69,7 +69,7 @@ let package = Package(
         ),
 
         // Clients: kp's command line, speaking JSON-RPC to `slipway` like any other client.
-        .executableTarget(name: "slipctl", dependencies: ["JSONRPC", "SlipwayProtocol"], path: "clients/slipctl"),
+        .executableTarget(name: "slipctl", dependencies: ["JSONRPC", "SlipwayProtocol", "CSlipwayVersion"], path: "clients/slipctl"),
         // The OpenRPC document's generator: the document comes from SlipwayProtocol's types.
         .executableTarget(name: "SlipwayOpenRPC", dependencies: ["JSONRPC", "SlipwayProtocol"]),
 

@@ -23,14 +23,21 @@ final class EngineSession: @unchecked Sendable {
         set { lock.lock(); logHandler = newValue; lock.unlock() }
     }
 
-    init(stateDirectory: String?) throws {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("slipway").path
-        let path = FileManager.default.isExecutableFile(atPath: beside) ? beside : (Self.which("slipway") ?? "slipway")
+    /// `quiet`: slipway's own messages (an engine starting, a failure) are not shown; completion
+    /// asks the engine for names without writing on the user's terminal.
+    init(stateDirectory: String?, quiet: Bool = false) throws {
+        let path = try Self.locateSlipway()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = stateDirectory.map { ["--state-dir", $0] } ?? []
         process.standardInput = input
         process.standardOutput = output
-        try process.run()
+        if quiet { process.standardError = FileHandle.nullDevice }
+        do {
+            try process.run()
+        } catch {
+            throw Failure(message: "cannot start slipway at \(path): \(error.localizedDescription); reinstall it with make install PREFIX=<dir>",
+                          code: Self.unavailableCode)
+        }
         let handle = output.fileHandleForReading
         Thread { [weak self] in
             var buffer = [UInt8]()
@@ -49,6 +56,29 @@ final class EngineSession: @unchecked Sendable {
         }.start()
     }
 
+    /// slipctl's own file with every symlink resolved (`kp` linked to it, or slipctl found on
+    /// PATH, is still the installed file), from /proc/self/exe; without /proc, argv[0] resolved.
+    static func executablePath() -> String {
+        if let resolved = realpath("/proc/self/exe", nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let invoked = CommandLine.arguments[0]
+        let found = invoked.contains("/") ? invoked : (which(invoked) ?? invoked)
+        return URL(fileURLWithPath: found).resolvingSymlinksInPath().path
+    }
+
+    /// `slipway` beside slipctl's resolved path (where `make install` puts both), else on PATH.
+    static func locateSlipway() throws -> String {
+        let own = executablePath()
+        let beside = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent("slipway").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        if let onPath = which("slipway") { return onPath }
+        throw Failure(message: "slipway not found beside \(own) or on PATH; install it with make install PREFIX=<dir> (in the Slipway checkout) and put <dir>/bin on PATH",
+                      code: unavailableCode)
+    }
+
+    /// The first executable `name` in a directory of PATH.
     static func which(_ name: String) -> String? {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let p = "\(dir)/\(name)"
@@ -116,6 +146,8 @@ final class EngineSession: @unchecked Sendable {
 
     /// The protocol's NotFound error code.
     static let notFoundCode = ErrorKind.NotFound.code
+    /// The protocol's Unavailable error code: slipway is missing or cannot start.
+    static let unavailableCode = ErrorKind.Unavailable.code
     /// JSON-RPC's internal error code: an answer slipctl cannot read.
     static let internalErrorCode = -32603
 

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import SlipwayProtocol
+import CSlipwayVersion
 
 // slipctl: kp's command line, on Slipway. `alias kp=slipctl` runs the commands of kp's manual
 // as written: the manual's older grammar (`kp image create NAME TAG`, `--custom-builder`,
@@ -29,11 +30,6 @@ struct Output {
         }
     }
 }
-
-let imageFlags = Arguments.Spec(
-    values: ["namespace", "tag", "additional-tag", "git", "git-revision", "blob", "local-path", "sub-path", "builder", "cluster-builder",
-             "custom-builder", "custom-cluster-builder", "env", "delete-env", "success-build-history-limit", "failed-build-history-limit", "output"],
-    booleans: ["wait", "dry-run"])
 
 /// `--env KEY=VALUE` flags as an env object.
 func envObject(_ values: [String]) throws -> [String: String] {
@@ -102,7 +98,7 @@ func followLogs(_ engine: EngineSession, image: String, namespace: String, build
 func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
     switch verb {
     case "create", "patch", "save":
-        let a = try Arguments(words, spec: imageFlags)
+        let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(verb == "patch" ? 1...1 : 1...2)
         let out = Output(structured: a.value("output"))
         let name = a.positional[0]
@@ -127,9 +123,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         }
         return 0
     case "list":
-        var spec = Arguments.Spec(values: ["namespace", "filter", "output"], booleans: ["all-namespaces"])
-        spec.short["A"] = "all-namespaces"
-        let a = try Arguments(words, spec: spec)
+        let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(0...0)
         var params = ImageListParams(namespace: a.value("namespace") ?? "default")
         if a.bool("all-namespaces") { params.allNamespaces = true }
@@ -151,7 +145,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         emit(images.isEmpty ? "no images found" : KpFormat.imageList(images, allNamespaces: a.bool("all-namespaces")), terminator: images.isEmpty ? "\n" : "")
         return 0
     case "status":
-        let a = try Arguments(words, spec: .init(values: ["namespace", "output"]))
+        let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(1...1)
         let s = try engine().call(ImageStatusMethod.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         let out = Output(structured: a.value("output"))
@@ -159,13 +153,13 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         emit(KpFormat.imageStatus(s), terminator: "")
         return 0
     case "delete":
-        let a = try Arguments(words, spec: .init(values: ["namespace"]))
+        let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(1...1)
         _ = try engine().call(ImageDelete.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         emit("\"\(a.positional[0])\" deleted")
         return 0
     case "trigger":
-        let a = try Arguments(words, spec: .init(values: ["namespace"]))
+        let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(1...1)
         let r = try engine().call(ImageTrigger.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         emit("Triggered build for Image Resource \"\(a.positional[0])\" with Build Number \(r.build)")
@@ -176,10 +170,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
 }
 
 func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    var spec = Arguments.Spec(values: ["namespace", "build", "output", "format", "output-dir"], booleans: ["timestamps"])
-    spec.short["b"] = "build"
-    spec.short["t"] = "timestamps"
-    let a = try Arguments(words, spec: spec)
+    let a = try Arguments(words, spec: CommandTable.spec("build", verb))
     let namespace = a.value("namespace") ?? "default"
     var build: Int?
     if let b = a.value("build") {
@@ -218,23 +209,6 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
     }
 }
 
-let usage = """
-    slipctl: kp's command line, on Slipway (alias kp=slipctl)
-
-    Usage:
-      slipctl image create|patch|save|list|status|delete|trigger …
-      slipctl build list|status|logs IMAGE [-b N]
-      slipctl build sbom IMAGE [-b N] [--format cdx|spdx|syft] [--output-dir DIR]   as pack sbom download
-      slipctl clusterstack|clusterbuilder|builder create|patch|save|list|status|delete …
-      slipctl clusterstore create|add|remove|save|list|status|delete …
-      slipctl secret create|list|delete …
-      slipctl export --kpack [-n NS]   the namespace as kpack v1alpha2 YAML (kubectl apply -f)
-      slipctl buildrun submit|list|get|logs|events|delete …   a code engine's build runs
-      slipctl completion bash|zsh
-
-    The engine is the one of $SLIPWAY_HOME (else slipway's default state directory).
-    """
-
 /// The session, started at the first command that needs the engine.
 ///
 /// `@unchecked Sendable`: used from the main thread only (slipctl runs one command, in order).
@@ -248,36 +222,57 @@ final class EngineHandle: @unchecked Sendable {
     }
 }
 
+/// `slipctl version`: slipctl's version, then the engine's (from its `initialize` answer).
+func printVersion(_ engine: () throws -> EngineSession) throws -> Int32 {
+    emit("slipctl version \(String(cString: slipway_version()))")
+    let info = try engine().call(Initialize.self, InitializeParams(processId: Int(getpid()), clientInfo: .init(name: "slipctl", version: String(cString: slipway_version())))).serverInfo
+    emit("engine version \(info.version) (\(info.name))")
+    return 0
+}
+
 let argv = Array(CommandLine.arguments.dropFirst())
 let handle = EngineHandle()
 var status: Int32 = 0
 do {
-    if argv.first == "export" {
-        let a = try Arguments(Array(argv.dropFirst()), spec: .init(values: ["namespace"], booleans: ["kpack"]))
-        try a.expect(0...0)
-        guard a.bool("kpack") else { throw Arguments.Failure(message: "export needs --kpack (the only format so far)") }
-        emit(exportYAML(try exportKpack(try handle.get(), namespace: a.value("namespace") ?? "default")), terminator: "")
-        handle.session?.close()
+    if argv.first == "__complete" {
+        // Asked by the completion scripts: the last word is the one being typed.
+        let words = Array(argv.dropFirst())
+        for candidate in completionCandidates(Array(words.dropLast()), current: words.last ?? "") { emit(candidate) }
         exit(0)
     }
-    guard argv.count >= 2 else {
-        if argv.first == "--help" || argv.first == "-h" || argv.isEmpty { emit(usage); exit(argv.isEmpty ? 1 : 0) }
-        throw Arguments.Failure(message: "unknown command \"\(argv[0])\" for \"slipctl\"")
-    }
-    switch argv[0] {
-    case "image": status = try runImage(argv[1], Array(argv.dropFirst(2)), handle.get)
-    case "build": status = try runBuild(argv[1], Array(argv.dropFirst(2)), handle.get)
-    case "clusterstack", "clusterstore", "clusterbuilder", "builder": status = try runResource(argv[0], argv[1], Array(argv.dropFirst(2)), handle.get)
-    case "secret": status = try runSecret(argv[1], Array(argv.dropFirst(2)), handle.get)
-    case "buildrun": status = try runBuildRun(argv[1], Array(argv.dropFirst(2)), handle.get)
-    case "completion": emit(try completionScript(argv[1]), terminator: "")
-    default: throw Arguments.Failure(message: "unknown command \"\(argv[0])\" for \"slipctl\"")
+    switch try route(argv) {
+    case .help(let text):
+        emit(text, terminator: "")
+    case .run(let path, let words):
+        let verb = path.count > 1 ? path[1] : ""
+        switch path[0] {
+        case "image": status = try runImage(verb, words, handle.get)
+        case "build": status = try runBuild(verb, words, handle.get)
+        case "clusterstack", "clusterstore", "clusterbuilder", "builder": status = try runResource(path[0], verb, words, handle.get)
+        case "secret": status = try runSecret(verb, words, handle.get)
+        case "buildrun": status = try runBuildRun(verb, words, handle.get)
+        case "export":
+            let a = try Arguments(words, spec: CommandTable.spec("export"))
+            try a.expect(0...0)
+            guard a.bool("kpack") else { throw Arguments.Failure(message: "export needs --kpack (the only format so far)") }
+            emit(exportYAML(try exportKpack(try handle.get(), namespace: a.value("namespace") ?? "default")), terminator: "")
+        case "completion":
+            let a = try Arguments(words, spec: CommandTable.spec("completion"))
+            try a.expect(1...1)
+            emit(try completionScript(a.positional[0]), terminator: "")
+        case "version": status = try printVersion(handle.get)
+        default: throw Arguments.Failure(message: "\(path.joined(separator: " ")) is in slipctl's command table but not dispatched; this is a bug in slipctl")
+        }
     }
 } catch let f as Arguments.Failure {
     FileHandle.standardError.write(Data("Error: \(f.message)\n".utf8))
     status = 1
 } catch let f as EngineSession.Failure {
     FileHandle.standardError.write(Data("Error: \(f.message)\n".utf8))
+    status = 1
+} catch {
+    // Never a crash: whatever else went wrong is said, with exit 1.
+    FileHandle.standardError.write(Data("Error: \(error.localizedDescription)\n".utf8))
     status = 1
 }
 handle.session?.close()
