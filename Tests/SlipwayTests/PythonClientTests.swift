@@ -52,6 +52,8 @@ import TestSupport
         #expect(out["detached"]?["statusAfter"] == "BUILDING", "\(r.out)")
         #expect(out["detached"]?["cancelled"] == "FAILURE")
         #expect(out["async"]?["statusAfter"]?.stringValue.map { ["QUEUED", "BUILDING"].contains($0) } == true, "\(r.out)")
+        // A session whose slipway was killed: ConnectionClosed, and close() still returns.
+        #expect(out["gone"]?["call"]?["class"] == "ConnectionClosed" && out["gone"]?["close"] == -9, "\(r.out)")
 
         // At most 3 notifications wait; the oldest went, with one warning; callbacks took events.
         let notifications = try #require(out["notifications"])

@@ -97,12 +97,16 @@ with warnings.catch_warnings(record=True) as caught:
         build = s.image_trigger({"name": "py"})["build"]
         s.build_wait({"image": "py", "build": build})
 
+        def queued_now():
+            with s.notifications.mutex:  # the reader thread adds and drops meanwhile
+                return list(s.notifications.queue)
+
         def queued_end():
             """the queued statusChanged of the triggered build's end"""
             return any(n["method"] == "build/statusChanged" and n["params"].get("build") == build and n["params"]["status"] == "SUCCESS"
-                       and n["params"]["image"] == "py" for n in list(s.notifications.queue))
+                       and n["params"]["image"] == "py" for n in queued_now())
         until(queued_end)
-        queued = list(s.notifications.queue)
+        queued = queued_now()
         out["notifications"] = {"queued": len(queued), "dropped": s.dropped_notifications,
                                 "eventsQueued": sum(1 for n in queued if n["method"] == "event"),
                                 "eventsToCallback": len(events)}
@@ -123,6 +127,13 @@ with Client(slipway_bin, state_dir=state, args=engine_args) as s:
                        "statusAfter": s.build_status({"image": "third", "build": slow_build})["status"]}
     s.build_cancel({"image": "third", "build": slow_build})
     out["detached"]["cancelled"] = s.build_wait({"image": "third", "build": slow_build})["status"]
+
+# A session whose slipway has gone: calls raise ConnectionClosed, and close() (detaching) still
+# returns slipway's exit status.
+gone = Client(slipway_bin, state_dir=state, args=engine_args, wait=False)
+gone._proc.kill()
+gone._proc.wait()
+out["gone"] = {"call": error_of(lambda: gone.image_list({})), "close": gone.close()}
 
 
 async def main():

@@ -105,6 +105,8 @@ class NotificationSink:
         self._callbacks.get(method, []).remove(callback)
 
     def deliver(self, message: Dict[str, Any], into: "Union[queue.Queue[Dict[str, Any]], asyncio.Queue[Dict[str, Any]]]") -> None:
+        # Copies, taken at once: `Client` adds and removes callbacks on other threads (under its
+        # lock), and a list copy is atomic under the GIL.
         callbacks = list(self._callbacks.get(message.get("method"), [])) + list(self._callbacks.get(None, []))
         for callback in callbacks:
             try:

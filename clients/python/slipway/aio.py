@@ -151,8 +151,11 @@ class AsyncClient(AsyncMethods):
         or detaching from them (`shutdown`, `exit`) as `Client.close` does."""
         if self._proc.stdin and not self._proc.stdin.is_closing():
             if not (self.wait if wait is None else wait):
-                await self.call("shutdown")
-                await self._write(_wire.notification("exit"))
+                try:
+                    await self.call("shutdown")
+                    await self._write(_wire.notification("exit"))
+                except ConnectionClosed:
+                    pass  # slipway has gone already: there is nothing left to detach from
             self._proc.stdin.close()
         status = await self._proc.wait()
         await self._reader

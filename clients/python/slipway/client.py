@@ -166,9 +166,15 @@ class Client(Methods):
         abandoned)."""
         if self._proc.stdin and not self._proc.stdin.closed:
             if not (self.wait if wait is None else wait):
-                self.call("shutdown")
-                self._write(_wire.notification("exit"))
-            self._proc.stdin.close()
+                try:
+                    self.call("shutdown")
+                    self._write(_wire.notification("exit"))
+                except ConnectionClosed:
+                    pass  # slipway has gone already: there is nothing left to detach from
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass  # what a failed write left unflushed has no reader any more: slipway has gone
         return self._proc.wait()
 
     def __enter__(self) -> "Client":

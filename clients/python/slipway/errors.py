@@ -1,7 +1,7 @@
 """The errors a Slipway request answers with, as exceptions of one family: `SlipwayError` and a
 subclass per reason of the protocol's table (spec/protocol.md, "Errors"), so that callers can
 write `except NotFound:` rather than compare codes."""
-from typing import Any, Dict, Mapping, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Type, Union
 
 
 class SlipwayError(Exception):
@@ -78,8 +78,8 @@ class PermissionDenied(SlipwayError):
 class ConnectionClosed(SlipwayError):
     """Slipway went away (or was closed) before it answered."""
 
-    def __init__(self, message: str = "slipway exited before it answered") -> None:
-        super().__init__({"code": -32099, "message": message})
+    def __init__(self, error: Union[str, Mapping[str, Any]] = "slipway exited before it answered") -> None:
+        super().__init__({"code": -32099, "message": error} if isinstance(error, str) else error)
 
 
 class BuildFailed(SlipwayError):
@@ -105,6 +105,7 @@ _BY_CODE: Dict[int, Type[SlipwayError]] = {
     -32700: ParseError, -32600: InvalidRequest, -32601: MethodNotFound, -32602: InvalidParams,
     -32603: InternalError, -32800: RequestCancelled, 1001: NotFound, 1002: AlreadyExists,
     1003: FailedPrecondition, 1004: Conflict, 1005: QuotaExceeded, 1006: Unavailable, 1007: PermissionDenied,
+    -32099: ConnectionClosed,
 }
 
 
