@@ -13,4 +13,4 @@ __all__ = ["Client", "AsyncClient", "LogFollow", "AsyncLogFollow", "Notification
            "SlipwayError", "ConnectionClosed", "BuildFailed", "ParseError", "InvalidRequest", "MethodNotFound", "InvalidParams",
            "InternalError", "RequestCancelled", "NotFound", "AlreadyExists", "FailedPrecondition", "Conflict", "QuotaExceeded",
            "Unavailable", "PermissionDenied", "error_from"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
