@@ -3,7 +3,8 @@
 # (SQLite, libarchive, libcrypto, libcurl, libseccomp, zlib, libzstd), the sandbox (bubblewrap, and
 # slirp4netns for build steps' public network; iproute2 for the test that makes a network), and the real
 # components the tests talk to (git, docker-registry, skopeo, umoci, neovim for the plugin) plus the Python packages
-# the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography).
+# the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography; venv, where the Python
+# client's tests install it, and mypy from PyPI).
 set -euo pipefail
 
 packages=(
@@ -11,7 +12,7 @@ packages=(
   libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
-  python3 python3-pip python3-cryptography python3-jsonschema python3-pylsp-jsonrpc
+  python3 python3-pip python3-venv python3-cryptography python3-jsonschema python3-pylsp-jsonrpc
   libzstd-dev passwd uidmap buildah slirp4netns iproute2 neovim python3-yaml
 )
 

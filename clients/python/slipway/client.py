@@ -8,8 +8,31 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _wire
-from ._types import Methods
-from .errors import ConnectionClosed, SlipwayError
+from ._types import BuildLogLine, Methods
+from .errors import ConnectionClosed
+
+
+class LogFollow(_wire.FollowedLog):
+    """A build's log being followed (`Client.follow_logs`): iterate it for the lines; once it is
+    exhausted `result` is the `build/logs` answer and `status` the build's final status. With
+    `check=True` a build that did not succeed raises `BuildFailed` at the end instead."""
+
+    def __init__(self, image: str, check: bool, lines_of: Callable[["LogFollow"], Iterator[BuildLogLine]]) -> None:
+        super().__init__(image, check)
+        self._lines = lines_of(self)
+
+    def __iter__(self) -> "LogFollow":
+        return self
+
+    def __next__(self) -> BuildLogLine:
+        return next(self._lines)
+
+    def wait(self) -> str:
+        """Reads the rest of the log without keeping it and returns the final status."""
+        for _ in self:
+            pass
+        assert self.status is not None
+        return self.status
 
 
 class Client(Methods):
@@ -20,19 +43,46 @@ class Client(Methods):
             s.call("image/create", name="hello", source={"local": {"path": "/src/app"}})
             for line in s.follow_logs("hello"):
                 print(line["phase"], line["line"])
+
+    Leaving the `with` block (or `close()`) waits for the builds this session started, as a
+    pipeline does; with `wait=False` it detaches instead (`shutdown`, `exit`): the builds go on
+    in the engine. Notifications nobody follows wait in `notifications`, at most
+    `notification_limit` of them (the oldest are dropped, with a warning), unless callbacks
+    registered with `on_notification` take them.
     """
 
-    def __init__(self, executable: str = "slipway", state_dir: Optional[str] = None, args: Sequence[str] = (), timeout: float = 600) -> None:
+    def __init__(self, executable: str = "slipway", state_dir: Optional[str] = None, args: Sequence[str] = (),
+                 timeout: float = 600, wait: bool = True, notification_limit: int = 10000) -> None:
         self.timeout = timeout
+        #: Whether leaving the `with` block waits for this session's builds (see `close`).
+        self.wait = wait
+        self._sink = _wire.NotificationSink(notification_limit)
         self._proc = subprocess.Popen(_wire.command(executable, state_dir, args), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._pending: Dict[int, "queue.Queue[Dict[str, Any]]"] = {}
         self._followers: List[Tuple[Callable[[Dict[str, Any]], bool], "queue.Queue[Any]"]] = []
         self._closed = False
-        #: Notifications nobody follows (statusChanged, events, …), in order.
-        self.notifications: "queue.Queue[Dict[str, Any]]" = queue.Queue()
+        #: Notifications nobody follows (statusChanged, events, …), in order, at most
+        #: `notification_limit`.
+        self.notifications: "queue.Queue[Dict[str, Any]]" = queue.Queue(maxsize=notification_limit)
         threading.Thread(target=self._read, daemon=True).start()
+
+    @property
+    def dropped_notifications(self) -> int:
+        """How many notifications were dropped because `notifications` was full."""
+        return self._sink.dropped
+
+    def on_notification(self, method: Optional[str], callback: _wire.NotificationCallback) -> None:
+        """Gives each notification of `method` (every one when None) to `callback`, on the
+        reader thread, instead of queueing it in `notifications`. The callback gets the message
+        (`{"method", "params"}`) and must return quickly: answers wait while it runs."""
+        with self._lock:
+            self._sink.add(method, callback)
+
+    def remove_notification_callback(self, method: Optional[str], callback: _wire.NotificationCallback) -> None:
+        with self._lock:
+            self._sink.remove(method, callback)
 
     def _read(self) -> None:
         assert self._proc.stdout is not None
@@ -51,12 +101,20 @@ class Client(Methods):
             for q in takers:
                 q.put(message)
             if not takers:
-                self.notifications.put(message)
+                self._sink.deliver(message, self.notifications)
         with self._lock:
             self._closed = True
             pending, self._pending = self._pending, {}
         for slot in pending.values():
             slot.put({"error": {"code": -32099, "message": "slipway exited before it answered"}})
+
+    def _write(self, data: bytes) -> None:
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as e:  # ValueError: stdin already closed
+            raise ConnectionClosed() from e
 
     def _send(self, method: str, params: Dict[str, Any], slot: Optional["queue.Queue[Any]"] = None) -> "queue.Queue[Any]":
         """Sends a request; its answer will be put in `slot` (a new queue unless given)."""
@@ -66,25 +124,23 @@ class Client(Methods):
             if self._closed:
                 raise ConnectionClosed()
             self._pending[rid] = slot
-        assert self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(_wire.request(rid, method, params))
-            self._proc.stdin.flush()
-        except BrokenPipeError as e:
-            raise ConnectionClosed() from e
+        self._write(_wire.request(rid, method, params))
         return slot
 
     def call(self, method: str, params: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Any:
-        """Sends a request and returns its result; raises `SlipwayError` on an error answer.
-        Params come as a dict, or as keyword arguments."""
-        reply = self._send(method, {**(params or {}), **kwargs}).get(timeout=self.timeout)
-        if "error" in reply:
-            raise SlipwayError(reply["error"])
-        return reply.get("result")
+        """Sends a request and returns its result; an error answer raises the `SlipwayError`
+        subclass its reason names (`NotFound`, `InvalidParams`, …). Params come as a dict, or as
+        keyword arguments."""
+        return _wire.result_of(self._send(method, {**(params or {}), **kwargs}).get(timeout=self.timeout))
 
-    def follow_logs(self, image: str, build: Optional[int] = None, namespace: str = "default") -> Iterator[Dict[str, Any]]:
-        """Yields the build's log lines (`{"line", "phase", "stream", "seq", …}`) as they are
-        written, from the first, and returns when the build has ended."""
+    def follow_logs(self, image: str, build: Optional[int] = None, namespace: str = "default", check: bool = False) -> LogFollow:
+        """The build's log lines (`BuildLogLine`: `line`, `phase`, `stream`, `seq`, …) as they are
+        written, from the first, ending with the build; then `result` and `status` of the returned
+        `LogFollow` tell how it ended. With `check=True` a build that did not succeed raises
+        `BuildFailed` (with the final status) once its last line has been read."""
+        return LogFollow(image, check, lambda follow: self._follow(follow, image, build, namespace))
+
+    def _follow(self, follow: LogFollow, image: str, build: Optional[int], namespace: str) -> Iterator[BuildLogLine]:
         lines: "queue.Queue[Any]" = queue.Queue()
         follower = (lambda m: _wire.is_log_of(m, image, namespace, build), lines)
         with self._lock:
@@ -94,7 +150,7 @@ class Client(Methods):
             # engine sent before it, as both arrive in order on one stream.
             self._send("build/logs", _wire.logs_params(image, build, namespace), slot=lines)
             while True:
-                line = _wire.log_line(lines.get(timeout=self.timeout))
+                line = follow.line_or_end(lines.get(timeout=self.timeout))
                 if line is None:
                     return
                 yield line
@@ -102,10 +158,23 @@ class Client(Methods):
             with self._lock:
                 self._followers.remove(follower)
 
-    def close(self) -> int:
-        """Closes stdin: slipway answers everything, and exits (0 when all went well)."""
+    def close(self, wait: Optional[bool] = None) -> int:
+        """Ends the session and returns slipway's exit status (0 when all went well). Waiting
+        (`wait`, default the client's), slipway answers everything, waits for the builds this
+        session started, and exits. Not waiting, it detaches: `shutdown` then `exit`, and the
+        builds go on in the engine (with `--embedded` there is no engine to go on in: they are
+        abandoned)."""
         if self._proc.stdin and not self._proc.stdin.closed:
-            self._proc.stdin.close()
+            if not (self.wait if wait is None else wait):
+                try:
+                    self.call("shutdown")
+                    self._write(_wire.notification("exit"))
+                except ConnectionClosed:
+                    pass  # slipway has gone already: there is nothing left to detach from
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass  # what a failed write left unflushed has no reader any more: slipway has gone
         return self._proc.wait()
 
     def __enter__(self) -> "Client":
