@@ -9,8 +9,8 @@ import TestSupport
 @Suite struct SlipctlHelpTests {
     static let slipctl = KpSeedTests.slipctl
 
-    /// Runs slipctl with `words` and no engine behind it (an unreachable state directory is never made).
-    static func run(_ words: [String], state: String = "/nonexistent/slipway-help-state") async throws -> (status: Int32, out: String, err: String) {
+    /// Runs slipctl with `words` and no engine behind it: a state directory under /dev/null cannot be made, even by root.
+    static func run(_ words: [String], state: String = "/dev/null/slipway-help-state") async throws -> (status: Int32, out: String, err: String) {
         try await KpSeedTests.kp(words, state: state)
     }
 
@@ -143,7 +143,7 @@ import TestSupport
         let unknown = try await Self.run(["completion", "tcsh"])
         #expect(unknown.status == 1 && unknown.err == "Error: unknown shell \"tcsh\": use bash, zsh or fish\n", "\(unknown)")
         // With no engine to ask, completion stays quiet: no names and nothing on stderr.
-        let quiet = try await sh("PATH=/usr/bin:/bin SLIPWAY_HOME=/nonexistent '\(Self.slipctl)' __complete image status ''")
+        let quiet = try await sh("PATH=/usr/bin:/bin SLIPWAY_HOME=/dev/null/slipway-help-state '\(Self.slipctl)' __complete image status ''")
         #expect(quiet.status == 0 && quiet.err.isEmpty, "\(quiet)")
         _ = try? await sh("'\(Repo.slipway)' engine stop --state-dir '\(state.path)'")  // it would stop when idle anyway
     }

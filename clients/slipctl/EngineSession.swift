@@ -15,6 +15,8 @@ final class EngineSession: @unchecked Sendable {
     private let input = Pipe(), output = Pipe()
     private let lock = NSLock()
     private var pending: [Int: (JSONValue) -> Void] = [:]
+    /// Set once slipway's output ended: a request after that is answered at once, not waited for.
+    private var ended = false
     private var nextID = 1
     private var logHandler: ((BuildLogLine) -> Void)?
     /// Receives the `build/log` lines the engine sends.
@@ -101,8 +103,8 @@ final class EngineSession: @unchecked Sendable {
     }
 
     private func closeAll() {
-        lock.lock(); let all = pending; pending = [:]; lock.unlock()
-        for (_, reply) in all { reply(["error": ["code": -32099, "message": "slipway exited before it answered"]]) }
+        lock.lock(); let all = pending; pending = [:]; ended = true; lock.unlock()
+        for (_, reply) in all { reply(Self.exited) }
     }
 
     /// Sends a request of method `M` and waits for its result.
@@ -122,10 +124,20 @@ final class EngineSession: @unchecked Sendable {
         lock.lock()
         let id = nextID
         nextID += 1
-        pending[id] = { answer = $0; done.signal() }
+        if ended {
+            answer = Self.exited
+            done.signal()
+        } else {
+            pending[id] = { answer = $0; done.signal() }
+        }
         lock.unlock()
         let request: JSONValue = ["jsonrpc": "2.0", "id": .int(Int64(id)), "method": .string(method), "params": params]
-        input.fileHandleForWriting.write(Data((JSONWriter.string(request) + "\n").utf8))
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data((JSONWriter.string(request) + "\n").utf8))
+        } catch {
+            // slipway is gone (EPIPE; SIGPIPE is ignored): the reader's end of output answers the
+            // request, unless it came first; then it was answered above.
+        }
         done.wait()
         if let error = answer["error"] {
             throw Failure(message: error["message"]?.stringValue ?? "error", code: Int(error["code"]?.int64Value ?? 0))
@@ -143,6 +155,9 @@ final class EngineSession: @unchecked Sendable {
             return false
         }
     }
+
+    /// The answer to a request slipway can no longer answer.
+    static let exited: JSONValue = ["error": ["code": -32099, "message": "slipway exited before it answered"]]
 
     /// The protocol's NotFound error code.
     static let notFoundCode = ErrorKind.NotFound.code

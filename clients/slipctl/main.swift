@@ -230,6 +230,9 @@ func printVersion(_ engine: () throws -> EngineSession) throws -> Int32 {
     return 0
 }
 
+// A slipway that exits early must not kill slipctl through a write to its input: the write
+// fails with EPIPE instead, and the request is answered as "slipway exited".
+signal(SIGPIPE, SIG_IGN)
 let argv = Array(CommandLine.arguments.dropFirst())
 let handle = EngineHandle()
 var status: Int32 = 0
