@@ -30,6 +30,18 @@ enum KpFormat {
         return iso.prefix(10) + " " + iso.dropFirst(11).prefix(8)
     }
 
+    /// An age as kubectl and a code engine show it: `45s`, `5m`, `3h`, `2d` since `iso`, or `--`.
+    static func age(_ iso: String?, now: Date = Date()) -> String {
+        guard let iso, let then = Timestamp.parse(iso) else { return "--" }
+        let s = max(0, Int(now.timeIntervalSince(then)))
+        switch s {
+        case ..<60: return "\(s)s"
+        case ..<3600: return "\(s / 60)m"
+        case ..<86400: return "\(s / 3600)h"
+        default: return "\(s / 86400)d"
+        }
+    }
+
     /// `image list` (rows of image/list): NAME READY LATEST IMAGE.
     /// With `allNamespaces` (`-A`), a NAMESPACE column first, as kp prints it.
     static func imageList(_ images: [ImageRow], allNamespaces: Bool = false) -> String {
@@ -102,5 +114,15 @@ enum KpFormat {
         case .string(let s): return JSONWriter.string(.string(s)) + "\n"
         default: return JSONWriter.string(v) + "\n"
         }
+    }
+}
+
+/// `--output`: checked when the command line is read, before any request is sent.
+extension Output {
+    init(_ format: String?) throws {
+        guard format == nil || ["json", "yaml"].contains(format!) else {
+            throw Arguments.Failure(message: "invalid output format \"\(format!)\": use json or yaml")
+        }
+        self.init(structured: format)
     }
 }

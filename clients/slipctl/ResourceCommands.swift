@@ -68,7 +68,7 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
                               booleans: ["dry-run"])
     spec.short["b"] = kind == "clusterstore" ? "buildpackage" : "buildpack"
     let a = try Arguments(words, spec: spec)
-    let out = Output(structured: a.value("output"))
+    let out = try Output(a.value("output"))
     let namespace = a.value("namespace") ?? "default"
     switch verb {
     case "create", "patch", "save", "add", "remove":
