@@ -112,8 +112,8 @@ struct BuildRunSubmission {
         }
         if let t = a.value("timeout") { params.timeout = try seconds(t, flag: "timeout") }
         if a.has("env") { params.env = try envObject(a.values("env")) }
-        if registrySecret != nil, output == nil {
-            throw Arguments.Failure(message: "--registry-secret goes with --image: the secret is for the registry the image is pushed to")
+        if registrySecret != nil, output == nil || output!.hasPrefix("oci:") {
+            throw Arguments.Failure(message: "--registry-secret goes with --image REGISTRY/REPOSITORY[:TAG]: the secret is for the registry the image is pushed to")
         }
     }
 
@@ -189,7 +189,7 @@ func runBuildRun(_ verb: String, _ words: [String], _ engine: () throws -> Engin
         if a.bool("wait") {
             let done = try e.call(BuildRunWait.self, BuildRunWaitParams(name: name, namespace: namespace, timeout: submission.waitTimeout))
             switch done.status {
-            case .SUCCESS: out.say("Build run '\(name)' succeeded" + (done.output.map { ": \($0)" } ?? ""))
+            case .SUCCESS: out.say("Build run '\(name)' succeeded")
             case .FAILURE: out.say("Build run '\(name)' failed: \(done.message ?? "")")
             default: out.say("Build run '\(name)' is still \(done.status.rawValue) after the wait timeout: 'slipctl buildrun get -n \(name)' shows it")
             }

@@ -54,7 +54,8 @@ func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> ImageSpec
     guard sources.count <= 1 else { throw Arguments.Failure(message: "image source must be one of git, blob, or local-path") }
     var source: SourceSpec?
     if let git = a.value("git") {
-        source = SourceSpec(git: .init(url: git, revision: a.value("git-revision") ?? "master"))
+        // Without --git-revision, the remote's default branch (as kp), resolved by the engine.
+        source = SourceSpec(git: .init(url: git, revision: a.value("git-revision")))
     } else if let blob = a.value("blob") {
         source = SourceSpec(blob: .init(url: blob))
     } else if let path = a.value("local-path") {
