@@ -281,8 +281,8 @@ do {
         handle.session?.close()
         exit(0)
     }
-    if argv.first == "events" || argv.first == "quota" {
-        status = argv[0] == "events" ? try runEvents(Array(argv.dropFirst()), handle.get) : try runQuota(Array(argv.dropFirst()), handle.get)
+    if let command = argv.first, let run = ["events": runEvents, "quota": runQuota, "import": runImport][command] {
+        status = try run(Array(argv.dropFirst()), handle.get)
         handle.session?.close()
         exit(status)
     }
