@@ -178,6 +178,7 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         _ = try engine().call(ImageDelete.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         emit("\"\(a.positional[0])\" deleted")
         return 0
+    case "inspect": return try inspectImage(words, engine)
     case "trigger":
         let a = try Arguments(words, spec: .init(values: ["namespace"], booleans: ["wait"]))
         try a.expect(1...1)
