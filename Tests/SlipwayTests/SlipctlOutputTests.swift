@@ -22,10 +22,15 @@ import TestSupport
         #expect(try await engine.call("build/wait", ["image": "app", "build": 2])["status"] == "SUCCESS")
         let configured = try await Self.kp(["build", "status", "app"], state.path).out
         #expect(configured.contains("Reasons: CONFIG\n    CONFIG env: -> GREETING=hi\n"), "\(configured)")
-        _ = try await engine.call("image/trigger", ["name": "app"])
+        // Two changes at once: each is listed.
+        let changed = TempDir("changed")
+        #expect(try await sh("cp -r '\(HelloApp.path)/.' '\(changed.path)' && echo more >> '\(changed.path)/README.changed'").status == 0)
+        _ = try await engine.call("image/patch", ["name": "app", "env": ["GREETING": "hello"], "source": ["local": ["path": .string(changed.path)]]])
         #expect(try await engine.call("build/wait", ["image": "app", "build": 3])["status"] == "SUCCESS")
-        let triggered = try await Self.kp(["build", "status", "app"], state.path).out
-        #expect(triggered.contains("Reasons: TRIGGER\n    TRIGGER\n"), "\(triggered)")
+        let both = try await Self.kp(["build", "status", "app"], state.path).out
+        let reasonLines = both.split(separator: "\n").filter { $0.hasPrefix("    ") }
+        #expect(reasonLines.count == 2 && reasonLines.contains { $0.hasPrefix("    CONFIG source: sha256:") && $0.contains(" -> sha256:") }
+                && reasonLines.contains("    CONFIG env: GREETING=hi -> GREETING=hello"), "\(both)")
 
         let list = try await Self.kp(["build", "list", "app"], state.path)
         let lines = list.out.split(separator: "\n")

@@ -98,9 +98,10 @@ enum KpFormat {
     static func buildStatus(_ b: BuildStatusResult) -> String {
         var out = "Image: \(b.image ?? "--")\nStatus: \(b.status.rawValue)\n"
         out += "Reasons: \(b.reasonSummary)\n"
-        // Each reason on its line, with what changed where that is known, as today's kp does:
-        // `REASON field: old -> new` (an empty old value left out).
-        for r in b.reasons {
+        // Each reason that says what changed on its line, as today's kp does: `REASON field: old
+        // -> new` (an empty old value left out); a reason without a change (an image's first
+        // build, a trigger) has none, as in the seed's block.
+        for r in b.reasons where r.field != nil {
             let change = [r.field.map { "\($0):" }, r.old.flatMap { $0.isEmpty ? nil : $0 }, r.new.map { "-> \($0)" }].compactMap { $0 }
             out += "    " + ([r.reason.rawValue] + change).joined(separator: " ") + "\n"
         }
