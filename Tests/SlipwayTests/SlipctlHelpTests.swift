@@ -118,7 +118,8 @@ import TestSupport
             #expect(r.status == 0, "\(words): \(r)")
             return r.out.trimmingCharacters(in: .newlines)
         }
-        #expect(try await complete(["kp", "im"]) == "image")
+        #expect(try await complete(["kp", "im"]) == "image import")
+        #expect(try await complete(["kp", "ima"]) == "image")
         #expect(try await complete(["kp", "image", "cr"]) == "create")
         // Flags per command: image list has --all-namespaces, not --local-path; image create the reverse.
         let listFlags = try await complete(["kp", "image", "list", "--"]).split(separator: " ")

@@ -107,7 +107,10 @@ enum CommandTable {
             Command(name: "delete", summary: "Delete an image configuration with its builds and logs", arguments: "<name>", argumentCompletion: .images,
                     flags: [.namespace], examples: ["slipctl image delete my-image"]),
             Command(name: "trigger", summary: "Start a build of an image (reason TRIGGER)", arguments: "<name>", argumentCompletion: .images,
-                    flags: [.namespace], examples: ["slipctl image trigger my-image"]),
+                    flags: [.namespace, .bool("wait", "follow the build's logs until it ends")], examples: ["slipctl image trigger my-image --wait"]),
+            Command(name: "inspect", summary: "Show a built image as pack inspect does: stack, base image, buildpacks, processes, config, labels, layers",
+                    arguments: "<name>", argumentCompletion: .images, flags: [.namespace, .build, .output],
+                    examples: ["slipctl image inspect my-image", "slipctl image inspect my-image -b 2 --output json"]),
         ])
 
     static let build = Command(
@@ -126,6 +129,11 @@ enum CommandTable {
                     flags: [.namespace, .build, Flag(name: "format", help: "only this format: cdx, spdx or syft", completion: .words(["cdx", "spdx", "syft"])),
                             Flag(name: "output-dir", help: "the folder to write under (default \".\")", completion: .files)],
                     examples: ["slipctl build sbom my-image -b 2 --format cdx --output-dir ./sbom"]),
+            Command(name: "cancel", summary: "Cancel a build that is queued or building", arguments: "<image-name>", argumentCompletion: .images,
+                    flags: [.namespace, .build, .output], examples: ["slipctl build cancel my-image -b 3"]),
+            Command(name: "wait", summary: "Wait for a build to end; exit 1 unless it succeeded", arguments: "<image-name>", argumentCompletion: .images,
+                    flags: [.namespace, .build, Flag(name: "timeout", help: "how long to wait: seconds, or 90s, 10m, 1h"), .output],
+                    examples: ["slipctl build wait my-image --timeout 10m"]),
         ])
 
     /// clusterstack, clusterstore, clusterbuilder and builder share their verbs' shapes.
@@ -150,7 +158,8 @@ enum CommandTable {
             Command(name: "list", summary: "List \(title)s", flags: ns + [.output], examples: ["slipctl \(kind) list"]),
             Command(name: "status", summary: "Show a \(title)'s status", arguments: "<name>", argumentCompletion: names, flags: ns + [.output],
                     examples: ["slipctl \(kind) status \(examples["name"] ?? "my-\(kind)")"]),
-            Command(name: "delete", summary: "Delete a \(title)", arguments: "<name>", argumentCompletion: names, flags: ns,
+            Command(name: "delete", summary: "Delete a \(title)", arguments: "<name>", argumentCompletion: names,
+                    flags: ns + (kind == "clusterstack" ? [.bool("force", "delete it even though builders use it")] : []),
                     examples: ["slipctl \(kind) delete \(examples["name"] ?? "my-\(kind)")"]),
         ]
         return Command(name: kind, summary: "\(title) commands", examples: ["slipctl \(kind) list"], subcommands: verbs)
@@ -210,21 +219,29 @@ enum CommandTable {
         name: "buildrun", summary: "Build run commands: one-off builds, as a code engine's buildrun",
         examples: ["slipctl buildrun list"],
         subcommands: [
-            Command(name: "submit", summary: "Submit a build run", arguments: "[<name>]",
+            Command(name: "submit", summary: "Submit a build run (a code engine's buildrun submit)", arguments: "[<name>]",
                     flags: [runName.described("the build run's name (default a generated one)"), runNamespace,
-                            Flag(name: "image", short: "i", help: "run the build configuration of this image", completion: .images),
-                            Flag(name: "source", help: "a local folder with the source code", completion: .files),
-                            Flag(name: "git", help: "git repository url of the source code"),
-                            Flag(name: "git-revision", help: "the git revision to build"),
-                            Flag(name: "strategy", help: "buildpacks or dockerfile", completion: .words(["buildpacks", "dockerfile"])),
-                            Flag(name: "dockerfile", help: "the Dockerfile's path in the source (strategy dockerfile)"),
+                            Flag(name: "build", short: "b", help: "run the build configuration of this image (a code engine's build)", completion: .images),
+                            Flag(name: "image", short: "i", help: "the image reference the build writes (registry host/repository:tag, or oci:DIR[:TAG])"),
+                            Flag(name: "source", help: "a git URL (https://, git@, ssh://, …, or ending in .git) or a local folder", completion: .files),
+                            Flag(name: "commit", help: "the branch, tag or commit of a git source (default the remote's default branch)"),
+                            Flag(name: "context-dir", help: "the folder inside the source the build starts from"),
+                            Flag(name: "git", help: "git repository url of the source code (older spelling of a git --source)"),
+                            Flag(name: "git-revision", help: "the git revision to build (older spelling of --commit)"),
+                            Flag(name: "strategy", help: "buildpacks or dockerfile (a code engine's kaniko and buildpacks-v3 are taken too)",
+                                 completion: .words(["buildpacks", "dockerfile", "kaniko", "buildpacks-v3"])),
+                            Flag(name: "dockerfile", help: "the Dockerfile's path in the source (sets strategy dockerfile)"),
+                            Flag(name: "registry-secret", help: "the registry secret to push with (checked to be for the image's registry)", completion: .secrets),
                             Flag(name: "builder", help: "the namespaced Builder to build with", completion: .builders),
                             Flag(name: "cluster-builder", help: "the ClusterBuilder to build with", completion: .clusterBuilders),
-                            Flag(name: "tag", help: "where the image is written"),
-                            Flag(name: "env", value: "stringArray", help: "build-time environment variable KEY=VALUE (repeatable)"),
-                            Flag(name: "timeout", value: "int", help: "seconds the build may take"),
-                            .output, Flag.bool("wait", "wait for the build run to end").withShort("w")],
-                    examples: ["slipctl buildrun submit --name once --source ./app --wait"]),
+                            Flag(name: "tag", help: "older name of --image"),
+                            Flag(name: "env", short: "e", value: "stringArray", help: "build-time environment variable KEY=VALUE (repeatable)"),
+                            Flag(name: "timeout", help: "how long the build may take: seconds, or 90s, 10m, 1h"),
+                            Flag(name: "wait-timeout", help: "how long --wait waits: seconds, or 90s, 10m, 1h"),
+                            Flag(name: "output", short: "o", help: "print the resource as json or yaml", completion: .words(["json", "yaml"])),
+                            Flag.bool("wait", "wait for the build run to end").withShort("w")],
+                    examples: ["slipctl buildrun submit --name once --source https://github.com/org/app --commit main --image registry.example.com/app:1 --wait",
+                               "slipctl buildrun submit --build hello --wait"]),
             Command(name: "list", summary: "List build runs", flags: [runNamespace, .output], examples: ["slipctl buildrun list"]),
             Command(name: "get", summary: "Show a build run", arguments: "[<name>]", argumentCompletion: .buildRuns, flags: [runName, runNamespace, .output],
                     examples: ["slipctl buildrun get -n once"]),
@@ -233,6 +250,8 @@ enum CommandTable {
                     examples: ["slipctl buildrun logs -n once --follow"]),
             Command(name: "events", summary: "Show a build run's system events", arguments: "[<name>]", argumentCompletion: .buildRuns,
                     flags: [runName, runNamespace], examples: ["slipctl buildrun events -n once"]),
+            Command(name: "cancel", summary: "Cancel a build run that is queued or building", arguments: "[<name>]", argumentCompletion: .buildRuns,
+                    flags: [runName, runNamespace], examples: ["slipctl buildrun cancel -n once"]),
             Command(name: "delete", summary: "Delete a build run", arguments: "[<name>]", argumentCompletion: .buildRuns, flags: [runName, runNamespace],
                     examples: ["slipctl buildrun delete -n once"]),
         ])
@@ -249,12 +268,41 @@ enum CommandTable {
 
     static let version = Command(name: "version", summary: "Print slipctl's version and the engine's", examples: ["slipctl version"])
 
+    static let events = Command(
+        name: "events", summary: "List system events, as kubectl get events shows them",
+        flags: [.namespace, Flag(name: "since", help: "only events since then: 5m, 2h, or an RFC 3339 time"),
+                Flag(name: "for", help: "only events of this object: kind/name (Image/my-image)"),
+                Flag(name: "type", help: "only Normal or Warning events", completion: .words(["Normal", "Warning"])),
+                Flag(name: "reason", help: "only events of this reason"), .output],
+        examples: ["slipctl events --since 10m", "slipctl events --for Image/my-image --type Warning"])
+
+    static let quota = Command(name: "quota", summary: "Show what a namespace holds against its quota", flags: [.namespace, .output],
+                               examples: ["slipctl quota -n default"])
+
+    static let system = Command(
+        name: "system", summary: "System commands: storage use and garbage collection",
+        examples: ["slipctl system df"],
+        subcommands: [
+            Command(name: "df", summary: "Show the storage the state directory uses, as docker system df does", flags: [.output],
+                    examples: ["slipctl system df"]),
+            Command(name: "gc", summary: "Delete what no image, stack, store or build needs", flags: [.output, .dryRun],
+                    examples: ["slipctl system gc --dry-run"]),
+        ])
+
+    static let importDescriptor = Command(
+        name: "import", summary: "Create or update the stacks, stores and builders of a kp dependency descriptor",
+        flags: [Flag(name: "filename", short: "f", help: "the descriptor (YAML or JSON)", completion: .files), .dryRun],
+        examples: ["slipctl import -f dependencies.yaml"])
+
     static let help = Command(name: "help", summary: "Help about any command", arguments: "[command]", examples: ["slipctl help image create"])
 
     static let root = Command(
-        name: program, summary: "slipctl: kp's command line, on Slipway (alias kp=slipctl).\nThe engine is the one of $SLIPWAY_HOME (else slipway's default state directory).",
+        name: program, summary: "slipctl: kp's command line, on Slipway (alias kp=slipctl).\nThe engine is the one of --state-dir, else of $SLIPWAY_HOME, else of slipway's default state directory.",
+        // Taken off the line before a command is looked up (`takeStateDirectory`): any command takes it.
+        flags: [Flag(name: "state-dir", help: "the state directory whose engine to use (instead of $SLIPWAY_HOME)", completion: .files)],
         examples: ["slipctl image create my-image --tag oci:/tmp/images/my-image --local-path .", "slipctl build logs my-image"],
-        subcommands: [image, build, clusterStack, clusterStore, clusterBuilder, builder, secret, buildRun, export, completion, version, help])
+        subcommands: [image, build, clusterStack, clusterStore, clusterBuilder, builder, secret, buildRun, events, quota, system, importDescriptor,
+                      export, completion, version, help])
 
     /// The command at `path` (`["image", "create"]`), nil when a word names none.
     static func find(_ path: [String]) -> Command? {

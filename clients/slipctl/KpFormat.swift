@@ -30,6 +30,18 @@ enum KpFormat {
         return iso.prefix(10) + " " + iso.dropFirst(11).prefix(8)
     }
 
+    /// An age as kubectl and a code engine show it: `45s`, `5m`, `3h`, `2d` since `iso`, or `--`.
+    static func age(_ iso: String?, now: Date = Date()) -> String {
+        guard let iso, let then = Timestamp.parse(iso) else { return "--" }
+        let s = max(0, Int(now.timeIntervalSince(then)))
+        switch s {
+        case ..<60: return "\(s)s"
+        case ..<3600: return "\(s / 60)m"
+        case ..<86400: return "\(s / 3600)h"
+        default: return "\(s / 86400)d"
+        }
+    }
+
     /// `image list` (rows of image/list): NAME READY LATEST IMAGE.
     /// With `allNamespaces` (`-A`), a NAMESPACE column first, as kp prints it.
     static func imageList(_ images: [ImageRow], allNamespaces: Bool = false) -> String {
@@ -54,21 +66,44 @@ enum KpFormat {
         return out
     }
 
-    /// `build list`: BUILD STATUS IMAGE STARTED FINISHED REASON.
-    static func buildList(_ builds: [BuildRow]) -> String {
-        table(["BUILD", "STATUS", "IMAGE", "STARTED", "FINISHED", "REASON"], builds.map { b in
+    /// `build list`: BUILD STATUS IMAGE STARTED FINISHED REASON, rows at most `width` (120)
+    /// characters: an image too long for what the other columns leave is shortened (its digest
+    /// to 12 hex digits, then the middle of its repository); `--output json` has it whole.
+    static func buildList(_ builds: [BuildRow], width: Int = 120) -> String {
+        let rows = builds.map { b in
             [String(b.number), b.status.rawValue, b.image ?? "--", time(b.started), time(b.finished), b.reasonSummary]
-        })
+        }
+        let header = ["BUILD", "STATUS", "IMAGE", "STARTED", "FINISHED", "REASON"]
+        let others = header.indices.filter { $0 != 2 }.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }.reduce(0, +)
+        let budget = max(header[2].count, width - others - 3 * (header.count - 1))
+        return table(header, rows.map { r in var r = r; r[2] = shortened(r[2], to: budget); return r })
+    }
+
+    /// An image reference in at most `limit` characters: the digest cut to 12 hex digits, then
+    /// the repository's middle replaced by `…`.
+    static func shortened(_ reference: String, to limit: Int) -> String {
+        guard reference.count > limit else { return reference }
+        var ref = reference
+        if let at = ref.range(of: "@sha256:"), ref.distance(from: at.upperBound, to: ref.endIndex) > 12 {
+            ref = String(ref[..<at.upperBound]) + ref[at.upperBound...].prefix(12)
+        }
+        guard ref.count > limit else { return ref }
+        let tail = ref.range(of: "@").map { String(ref[$0.lowerBound...]) } ?? ""
+        let repository = String(ref.dropLast(tail.count))
+        let keep = max(2, limit - tail.count - 1)
+        return repository.prefix(keep / 2) + "…" + repository.suffix(keep - keep / 2) + tail
     }
 
     /// `build status`: the seed's block, then the buildpacks.
     static func buildStatus(_ b: BuildStatusResult) -> String {
         var out = "Image: \(b.image ?? "--")\nStatus: \(b.status.rawValue)\n"
         out += "Reasons: \(b.reasonSummary)\n"
-        // Each reason that says what changed, as today's kp does: `field: old -> new`.
-        for r in b.reasons {
-            guard let field = r.field, let old = r.old, let new = r.new else { continue }
-            out += "    \(r.reason.rawValue) \(field): \(old) -> \(new)\n"
+        // Each reason that says what changed on its line, as today's kp does: `REASON field: old
+        // -> new` (an empty old value left out); a reason without a change (an image's first
+        // build, a trigger) has none, as in the seed's block.
+        for r in b.reasons where r.field != nil {
+            let change = [r.field.map { "\($0):" }, r.old.flatMap { $0.isEmpty ? nil : $0 }, r.new.map { "-> \($0)" }].compactMap { $0 }
+            out += "    " + ([r.reason.rawValue] + change).joined(separator: " ") + "\n"
         }
         out += "Builder: \(b.builder ?? "--")\nRun Image: \(b.runImage ?? "--")\n"
         out += "Source: \(b.source.type.rawValue)\n"
@@ -102,5 +137,15 @@ enum KpFormat {
         case .string(let s): return JSONWriter.string(.string(s)) + "\n"
         default: return JSONWriter.string(v) + "\n"
         }
+    }
+}
+
+/// `--output`: checked when the command line is read, before any request is sent.
+extension Output {
+    init(_ format: String?) throws {
+        guard format == nil || ["json", "yaml"].contains(format!) else {
+            throw Arguments.Failure(message: "invalid output format \"\(format!)\": use json or yaml")
+        }
+        self.init(structured: format)
     }
 }

@@ -8,7 +8,8 @@ import Foundation
 /// (log lines arrive on the session's reader thread, the spinner turns on its own).
 final class ProgressLine: @unchecked Sendable {
     private let lock = NSLock()
-    private let started = Date()
+    /// When following began: the spinner's clock (the build may have started earlier).
+    private let shown = Date()
     private var phase = "prepare"
     private var stopped = false
     private var frame = 0
@@ -23,7 +24,7 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     private func draw() {
-        let elapsed = String(format: "%.1fs", Date().timeIntervalSince(started))
+        let elapsed = String(format: "%.1fs", Date().timeIntervalSince(shown))
         emit("\r\u{1B}[2K\u{1B}[36m\(Self.frames[frame % Self.frames.count])\u{1B}[0m \(phase) · \(elapsed)", terminator: "")
     }
 
@@ -47,13 +48,13 @@ final class ProgressLine: @unchecked Sendable {
         draw()
     }
 
-    /// Clears the progress line and says how the build ended, green or red.
-    func finish(status: String, elapsed: Bool = true) {
+    /// Clears the progress line and says how the build ended, green or red, and how long the
+    /// build took (`took`, from its start and end; without it, no time is said).
+    func finish(status: String, took: TimeInterval?) {
         lock.lock()
         defer { lock.unlock() }
         stopped = true
         let ok = status == "SUCCESS"
-        let time = String(format: "%.1fs", Date().timeIntervalSince(started))
-        emit("\r\u{1B}[2K" + (ok ? "\u{1B}[32m✔ SUCCESS\u{1B}[0m" : "\u{1B}[31m✘ \(status)\u{1B}[0m") + (elapsed ? " in \(time)" : ""))
+        emit("\r\u{1B}[2K" + (ok ? "\u{1B}[32m✔ SUCCESS\u{1B}[0m" : "\u{1B}[31m✘ \(status)\u{1B}[0m") + (took.map { String(format: " in %.1fs", $0) } ?? ""))
     }
 }

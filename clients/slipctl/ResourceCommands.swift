@@ -65,10 +65,10 @@ func orderGroups(_ json: JSONValue, file: String) throws -> [OrderGroup] {
 func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
     let title = ["clusterstack": "ClusterStack", "clusterstore": "ClusterStore", "clusterbuilder": "ClusterBuilder", "builder": "Builder"][kind]!
     var spec = Arguments.Spec(values: ["namespace", "build-image", "run-image", "buildpackage", "buildpack", "tag", "image", "stack", "store", "order", "output"],
-                              booleans: ["dry-run"])
+                              booleans: ["dry-run", "force"])
     spec.short["b"] = kind == "clusterstore" ? "buildpackage" : "buildpack"
     let a = try Arguments(words, spec: spec)
-    let out = Output(structured: a.value("output"))
+    let out = try Output(a.value("output"))
     let namespace = a.value("namespace") ?? "default"
     switch verb {
     case "create", "patch", "save", "add", "remove":
@@ -148,7 +148,15 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
         try a.expect(1...1)
         let e = try engine(), name = a.positional[0]
         switch kind {
-        case "clusterstack": _ = try e.call(ClusterStackDelete.self, NameParams(name: name))
+        case "clusterstack":
+            if !a.bool("force") {
+                let users = try stackUsers(e, stack: name, namespace: namespace)
+                guard users.isEmpty else {
+                    throw Arguments.Failure(message: "ClusterStack \"\(name)\" is in use by \(users.joined(separator: ", ")): they stop being ready without it. "
+                                            + "Move them to another stack ('slipctl clusterbuilder patch NAME --stack OTHER'), or delete it anyway with --force")
+                }
+            }
+            _ = try e.call(ClusterStackDelete.self, NameParams(name: name))
         case "clusterstore": _ = try e.call(ClusterStoreDelete.self, NameParams(name: name))
         case "clusterbuilder": _ = try e.call(ClusterBuilderDelete.self, NameParams(name: name))
         default: _ = try e.call(BuilderDelete.self, NamespacedNameParams(name: name, namespace: namespace))
@@ -157,6 +165,23 @@ func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: ()
         return 0
     default:
         throw Arguments.Failure(message: "unknown command \"\(verb)\" for \"slipctl \(kind)\"")
+    }
+}
+
+/// The builders built on `stack` (ClusterBuilders, and Builders of the namespaces images are
+/// in, `namespace` and `default`) and the images built with them, as `clusterstack delete`
+/// names them: `ClusterBuilder "b" (2 images)`.
+func stackUsers(_ e: EngineSession, stack: String, namespace: String) throws -> [String] {
+    let images = try e.call(ImageList.self, ImageListParams(namespace: namespace, allNamespaces: true)).images
+    let namespaces = Set(images.map(\.namespace) + [namespace, "default"]).sorted()
+    var builders = try e.call(ClusterBuilderList.self, PageParams(limit: 500)).builders
+    for ns in namespaces { builders += try e.call(BuilderList.self, NamespaceParams(namespace: ns, limit: 500)).builders }
+    return try builders.filter { $0.stack == stack }.map { b in
+        var params = ImageListParams(namespace: b.namespace ?? namespace, allNamespaces: b.kind == .ClusterBuilder ? true : nil)
+        params.filter = ImageFilter(builder: b.name)
+        let count = try e.call(ImageList.self, params).images.count
+        let title = b.kind == .ClusterBuilder ? "ClusterBuilder \"\(b.name)\"" : "Builder \"\(b.namespace ?? namespace)/\(b.name)\""
+        return title + (count > 0 ? " (\(count) image\(count == 1 ? "" : "s"))" : "")
     }
 }
 

@@ -50,7 +50,8 @@ func imageSpec(_ a: Arguments, name: String, creating: Bool) throws -> ImageSpec
     guard sources.count <= 1 else { throw Arguments.Failure(message: "image source must be one of git, blob, or local-path") }
     var source: SourceSpec?
     if let git = a.value("git") {
-        source = SourceSpec(git: .init(url: git, revision: a.value("git-revision") ?? "master"))
+        // Without --git-revision, the remote's default branch (as kp), resolved by the engine.
+        source = SourceSpec(git: .init(url: git, revision: a.value("git-revision")))
     } else if let blob = a.value("blob") {
         source = SourceSpec(blob: .init(url: blob))
     } else if let path = a.value("local-path") {
@@ -91,7 +92,13 @@ func followLogs(_ engine: EngineSession, image: String, namespace: String, build
     }
     let result = try engine.call(BuildLogs.self, BuildLogsParams(image: image, namespace: namespace, build: build, follow: true))
     engine.onLog = nil
-    progress?.finish(status: result.status.rawValue)
+    if let progress {
+        // The build's own time (an old build's logs replay in no time).
+        let ended = try engine.call(BuildStatus.self, BuildParams(image: image, namespace: namespace, build: result.build))
+        progress.finish(status: result.status.rawValue, took: ended.started.flatMap(Timestamp.parse).flatMap { start in
+            ended.finished.flatMap(Timestamp.parse).map { $0.timeIntervalSince(start) }
+        })
+    }
     return result.status != .FAILURE
 }
 
@@ -100,12 +107,16 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
     case "create", "patch", "save":
         let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(verb == "patch" ? 1...1 : 1...2)
-        let out = Output(structured: a.value("output"))
+        let out = try Output(a.value("output"))
         let name = a.positional[0]
+        // Every flag is checked before any request (a save's source is required only when it creates).
+        var spec = try imageSpec(a, name: name, creating: verb == "create")
         let e = try engine()
         var creating = verb == "create"
-        if verb == "save" { creating = try !e.exists(ImageGet.self, NamespacedNameParams(name: name, namespace: a.value("namespace") ?? "default")) }
-        let spec = try imageSpec(a, name: name, creating: creating)
+        if verb == "save" {
+            creating = try !e.exists(ImageGet.self, NamespacedNameParams(name: name, namespace: a.value("namespace") ?? "default"))
+            spec = try imageSpec(a, name: name, creating: creating)
+        }
         let image: ImageResource, build: Int?
         let dry = a.bool("dry-run") ? " (dry run)" : ""
         if creating {
@@ -134,21 +145,24 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
             switch kv[0] {
             case "builder", "clusterbuilder": filter.builder = kv[1]
             case "latest-reason": filter.latestReason = kv[1]
-            case "ready": filter.ready = kv[1] == "true" || kv[1] == "True" ? .Ready : kv[1] == "unknown" ? .Unknown : .NotReady
+            case "ready":
+                let states = ["true": ReadyState.Ready, "false": .NotReady, "unknown": .Unknown]
+                guard let state = states[kv[1].lowercased()] else { throw Arguments.Failure(message: "invalid filter \"ready=\(kv[1])\": use ready=true, ready=false or ready=unknown") }
+                filter.ready = state
             default: throw Arguments.Failure(message: "invalid filter \"\(kv[0])\": use builder, clusterbuilder, latest-reason or ready")
             }
         }
         if !a.values("filter").isEmpty { params.filter = filter }
+        let out = try Output(a.value("output"))
         let images = try engine().call(ImageList.self, params).images
-        let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(images); return 0 }
         emit(images.isEmpty ? "no images found" : KpFormat.imageList(images, allNamespaces: a.bool("all-namespaces")), terminator: images.isEmpty ? "\n" : "")
         return 0
     case "status":
         let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(1...1)
+        let out = try Output(a.value("output"))
         let s = try engine().call(ImageStatusMethod.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
-        let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(s); return 0 }
         emit(KpFormat.imageStatus(s), terminator: "")
         return 0
@@ -158,11 +172,14 @@ func runImage(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         _ = try engine().call(ImageDelete.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
         emit("\"\(a.positional[0])\" deleted")
         return 0
+    case "inspect": return try inspectImage(words, engine)
     case "trigger":
         let a = try Arguments(words, spec: CommandTable.spec("image", verb))
         try a.expect(1...1)
-        let r = try engine().call(ImageTrigger.self, NamespacedNameParams(name: a.positional[0], namespace: a.value("namespace") ?? "default"))
+        let e = try engine(), namespace = a.value("namespace") ?? "default"
+        let r = try e.call(ImageTrigger.self, NamespacedNameParams(name: a.positional[0], namespace: namespace))
         emit("Triggered build for Image Resource \"\(a.positional[0])\" with Build Number \(r.build)")
+        if a.bool("wait") { return try followLogs(e, image: a.positional[0], namespace: namespace, build: r.build, out: Output()) ? 0 : 1 }
         return 0
     default:
         throw Arguments.Failure(message: "unknown command \"\(verb)\" for \"slipctl image\"")
@@ -177,18 +194,17 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
         guard let n = Int(b) else { throw Arguments.Failure(message: "invalid argument \"\(b)\" for \"-b, --build\" flag: not a number") }
         build = n
     }
+    let out = try Output(a.value("output"))
     switch verb {
     case "list":
         try a.expect(1...1)
         let builds = try engine().call(BuildList.self, BuildListParams(image: a.positional[0], namespace: namespace)).builds
-        let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(builds); return 0 }
         emit(builds.isEmpty ? "no builds found" : KpFormat.buildList(builds), terminator: builds.isEmpty ? "\n" : "")
         return 0
     case "status":
         try a.expect(1...1)
         let b = try engine().call(BuildStatus.self, BuildParams(image: a.positional[0], namespace: namespace, build: build))
-        let out = Output(structured: a.value("output"))
         if out.structured != nil { try out.resource(b); return 0 }
         emit(KpFormat.buildStatus(b), terminator: "")
         return 0
@@ -201,6 +217,9 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
             return r.status == .FAILURE ? 1 : 0
         }
         return try followLogs(e, image: a.positional[0], namespace: namespace, build: build, out: Output()) ? 0 : 1
+    case "cancel", "wait":
+        try a.expect(1...1)
+        return try runBuildControl(verb, image: a.positional[0], namespace: namespace, build: build, timeout: a.value("timeout"), out: out, engine)
     case "sbom":
         try a.expect(1...1)
         return try downloadSBOMs(try engine(), image: a.positional[0], namespace: namespace, build: build, format: a.value("format"), outputDirectory: a.value("output-dir") ?? ".")
@@ -214,9 +233,11 @@ func runBuild(_ verb: String, _ words: [String], _ engine: () throws -> EngineSe
 /// `@unchecked Sendable`: used from the main thread only (slipctl runs one command, in order).
 final class EngineHandle: @unchecked Sendable {
     var session: EngineSession?
+    /// `--state-dir`; nil: `$SLIPWAY_HOME` or slipway's default.
+    var stateDirectory: String?
     func get() throws -> EngineSession {
         if let session { return session }
-        let s = try EngineSession(stateDirectory: nil)
+        let s = try EngineSession(stateDirectory: stateDirectory)
         session = s
         return s
     }
@@ -233,10 +254,12 @@ func printVersion(_ engine: () throws -> EngineSession) throws -> Int32 {
 // A slipway that exits early must not kill slipctl through a write to its input: the write
 // fails with EPIPE instead, and the request is answered as "slipway exited".
 signal(SIGPIPE, SIG_IGN)
-let argv = Array(CommandLine.arguments.dropFirst())
+var argv = Array(CommandLine.arguments.dropFirst())
 let handle = EngineHandle()
 var status: Int32 = 0
 do {
+    // `--state-dir DIR` anywhere on the line, beside (and before) `SLIPWAY_HOME`.
+    handle.stateDirectory = try takeStateDirectory(&argv)
     if argv.first == "__complete" {
         // Asked by the completion scripts: the last word is the one being typed.
         let words = Array(argv.dropFirst())
@@ -254,6 +277,10 @@ do {
         case "clusterstack", "clusterstore", "clusterbuilder", "builder": status = try runResource(path[0], verb, words, handle.get)
         case "secret": status = try runSecret(verb, words, handle.get)
         case "buildrun": status = try runBuildRun(verb, words, handle.get)
+        case "system": status = try runSystem(verb, words, handle.get)
+        case "events": status = try runEvents(words, handle.get)
+        case "quota": status = try runQuota(words, handle.get)
+        case "import": status = try runImport(words, handle.get)
         case "export":
             let a = try Arguments(words, spec: CommandTable.spec("export"))
             try a.expect(0...0)
