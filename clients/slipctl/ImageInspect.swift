@@ -116,9 +116,7 @@ enum ImageBlobs {
 }
 
 func inspectImage(_ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    var spec = Arguments.Spec(values: ["namespace", "build", "output"])
-    spec.short["b"] = "build"
-    let a = try Arguments(words, spec: spec)
+    let a = try Arguments(words, spec: CommandTable.spec("image", "inspect"))
     try a.expect(1...1)
     let out = try Output(a.value("output"))
     var build: Int?

@@ -64,9 +64,7 @@ private func imageReference(_ r: String) -> String {
 }
 
 func runImport(_ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    var spec = Arguments.Spec(values: ["filename"], booleans: ["dry-run"])
-    spec.short["f"] = "filename"
-    let a = try Arguments(words, spec: spec)
+    let a = try Arguments(words, spec: CommandTable.spec("import"))
     try a.expect(0...0)
     guard let file = a.value("filename") else { throw Arguments.Failure(message: "required flag \"filename\" not set: slipctl import -f DESCRIPTOR.yaml") }
     guard let data = FileManager.default.contents(atPath: absolute(file)), data.count <= 4 << 20, let text = String(data: data, encoding: .utf8) else {

@@ -41,7 +41,7 @@ func sinceTimestamp(_ text: String, now: Date = Date()) throws -> String {
 /// `slipctl events [-n NS] [--since AGE|TIME] [--for KIND/NAME] [--type Normal|Warning]
 /// [--reason R]`: the engine's events as `kubectl get events` shows them.
 func runEvents(_ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    let a = try Arguments(words, spec: .init(values: ["namespace", "since", "for", "type", "reason", "output"]))
+    let a = try Arguments(words, spec: CommandTable.spec("events"))
     try a.expect(0...0)
     let out = try Output(a.value("output"))
     var params = EventListParams(namespace: a.value("namespace") ?? "default", reason: a.value("reason"), since: try a.value("since").map { try sinceTimestamp($0) })
@@ -78,7 +78,7 @@ func byteSize(_ bytes: Int64) -> String {
 
 /// `slipctl quota [-n NS]`: the namespace's limits and what it holds.
 func runQuota(_ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    let a = try Arguments(words, spec: .init(values: ["namespace", "output"]))
+    let a = try Arguments(words, spec: CommandTable.spec("quota"))
     try a.expect(0...0)
     let out = try Output(a.value("output"))
     let q = try engine().call(QuotaGet.self, QuotaParams(namespace: a.value("namespace") ?? "default"))
@@ -98,7 +98,7 @@ func runQuota(_ words: [String], _ engine: () throws -> EngineSession) throws ->
 /// `slipctl system df` (docker's TYPE TOTAL SIZE RECLAIMABLE) and `slipctl system gc
 /// [--dry-run]`.
 func runSystem(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    let a = try Arguments(words, spec: .init(values: ["output"], booleans: ["dry-run"]))
+    let a = try Arguments(words, spec: CommandTable.spec("system", verb))
     try a.expect(0...0)
     let out = try Output(a.value("output"))
     switch verb {
