@@ -2,7 +2,7 @@
 # Installs everything Slipway needs on Debian 12, when missing: C libraries for the build
 # (SQLite, libarchive, libcrypto, libcurl, libseccomp, zlib, libzstd), the sandbox (bubblewrap, and
 # slirp4netns for build steps' public network; iproute2 for the test that makes a network), and the real
-# components the tests talk to (git, docker-registry, skopeo, umoci, neovim for the plugin) plus the Python packages
+# components the tests talk to (git, docker-registry, skopeo, umoci, neovim for the plugin, fish for slipctl's completion) plus the Python packages
 # the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography; venv, where the Python
 # client's tests install it, and mypy from PyPI).
 set -euo pipefail
@@ -13,7 +13,7 @@ packages=(
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip python3-venv python3-cryptography python3-jsonschema python3-pylsp-jsonrpc
-  libzstd-dev passwd uidmap buildah slirp4netns iproute2 neovim python3-yaml
+  libzstd-dev passwd uidmap buildah slirp4netns iproute2 neovim python3-yaml fish
 )
 
 missing=()

@@ -149,17 +149,24 @@ struct DockerfileAttackReviewTests {
     @Test func aCollectionLeavesARunningStepsFoldersAlone() async throws {
         let f = try await DockerfileBuilderFixture.make()
         let steps = f.state.path + "/dockerfile/layers/.steps"
-        try "FROM base\nRUN echo before > /before && sleep 3 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "FROM base\nRUN echo before > /before && sleep 10 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let layout = f.state.path + "/out-gc"
         let request = f.request(layout)
         let builder = f.builder
         let build = Task { try await builder.build(request) { _, _, _ in } }
-        // Once the step runs and wrote /before (in its upper folder), a collection.
-        let deadline = ContinuousClock.now + .seconds(60)
-        var running: String?
-        while running == nil, ContinuousClock.now < deadline {
-            running = ((try? FileManager.default.contentsOfDirectory(atPath: steps)) ?? []).first { FileManager.default.fileExists(atPath: steps + "/" + $0 + "/upper/before") }
-            if running == nil { try await Task.sleep(for: .milliseconds(20)) }
+        // Once the step runs and wrote /before (in its upper folder), a collection. Looked for
+        // on a thread of its own: under the whole suite's load the cooperative pool can be busy
+        // for longer than the step runs, and a poll there would miss it.
+        let running: String? = await withCheckedContinuation { done in
+            Thread.detachNewThread {
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline {
+                    let found = ((try? FileManager.default.contentsOfDirectory(atPath: steps)) ?? []).first { FileManager.default.fileExists(atPath: steps + "/" + $0 + "/upper/before") }
+                    if let found { return done.resume(returning: found) }
+                    usleep(20_000)
+                }
+                done.resume(returning: nil)
+            }
         }
         let step = try #require(running, "the step never wrote /before")
         let collector = GarbageCollector(dryRun: false)

@@ -57,6 +57,9 @@ import TestSupport
         let message = denied["message"]?.stringValue ?? ""
         #expect(message.contains("401 from \(registry.host)"), "\(message)")
         #expect(message.contains("registry secret"))
+        // The log never calls a build whose push failed successful.
+        let lines = try await c.logLines("nocreds", build: 1)
+        #expect(lines.contains { $0.contains("Pushing to \(registry.host)/private/app") } && !lines.contains { $0.contains("Build successful") }, "\(lines)")
 
         _ = try await c.call("secret/create", ["name": "reg", "registry": ["server": .string(registry.host), "username": "pusher", "password": .string(password)]])
         _ = try await c.call("image/create", ["name": "withcreds", "tag": .string(tag), "source": ["local": ["path": .string(Self.app)]]])

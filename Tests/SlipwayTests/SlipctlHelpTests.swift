@@ -139,6 +139,12 @@ import TestSupport
         let fish = try await Self.run(["completion", "fish"])
         #expect(fish.status == 0 && fish.out.contains("complete -c slipctl -f -a '(__slipctl_complete)'") && fish.out.contains("complete -c kp ")
                 && fish.out.contains("__complete $words \"$current\"") && fish.out.contains("__fish_complete_path"), "\(fish)")
+        // And fish itself, given the script: commands, flags and the engine's image names.
+        let fished = try await sh("""
+            export SLIPWAY_HOME='\(state.path)'
+            fish -c "source ('\(Self.slipctl)' completion fish | psub); complete -C 'slipctl ima'; complete -C 'kp image list --all'; complete -C 'slipctl image status s'"
+            """)
+        #expect(fished.status == 0 && fished.out.split(separator: "\n").map(String.init) == ["image", "--all-namespaces", "shop", "site"], "\(fished)")
         let zsh = try await Self.run(["completion", "zsh"])
         #expect(zsh.status == 0 && zsh.out.hasPrefix("#compdef slipctl kp\n") && zsh.out.contains("bashcompinit"), "\(zsh)")
         let unknown = try await Self.run(["completion", "tcsh"])

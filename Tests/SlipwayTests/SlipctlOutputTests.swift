@@ -50,4 +50,17 @@ import TestSupport
         let forced = try await Self.kp(["clusterstack", "delete", "base", "--force"], state.path)
         #expect(forced.status == 0 && forced.out == "ClusterStack \"base\" deleted\n", "\(forced)")
     }
+
+    /// The engine's hints name its methods (`list images with image/list`); slipctl says them as
+    /// its own commands, and leaves a method it has no command for as it is.
+    @Test func messagesNameSlipctlCommandsNotMethods() async throws {
+        let state = TempDir("state")
+        let engine = try SlipwayClient(stateDir: state.path)
+        _ = try await engine.call("image/list")
+        let missing = try await Self.kp(["image", "status", "nope"], state.path)
+        #expect(missing.status == 1 && missing.err.contains("slipctl image list") && missing.err.contains("slipctl image create"), "\(missing)")
+        #expect(!missing.err.contains("image/list") && !missing.err.contains("image/create"), "\(missing)")
+        let build = try await Self.kp(["build", "status", "nope"], state.path)
+        #expect(build.status == 1 && !build.err.contains("image/list"), "\(build)")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SlipwayProtocol
 
 // Help as kp (cobra) prints it, and "did you mean" for a mistyped command, both from
 // CommandTable.
@@ -99,4 +100,18 @@ func route(_ argv: [String]) throws -> Route {
     // Every flag checked before any request: an unknown flag changes nothing.
     _ = try Arguments(Array(rest), spec: command.spec)
     return .run(path: path, words: Array(rest))
+}
+
+/// An engine message in slipctl's words: each method it names (`list images with image/list`)
+/// that slipctl has a command for becomes that command (`slipctl image list`); the others stay.
+func inSlipctlWords(_ message: String) -> String {
+    var out = message
+    for method in SlipwayMethods.all.map({ $0.method }) where out.contains(method) {
+        let words = method.split(separator: "/").map(String.init)
+        guard CommandTable.find(words) != nil,
+              let pattern = try? NSRegularExpression(pattern: "(?<![A-Za-z0-9/_-])" + NSRegularExpression.escapedPattern(for: method) + "(?![A-Za-z0-9/_-])")  // a fixed, escaped pattern: it compiles
+        else { continue }
+        out = pattern.stringByReplacingMatches(in: out, range: NSRange(out.startIndex..., in: out), withTemplate: "slipctl " + words.joined(separator: " "))
+    }
+    return out
 }

@@ -298,7 +298,7 @@ do {
     FileHandle.standardError.write(Data("Error: \(f.message)\n".utf8))
     status = 1
 } catch let f as EngineSession.Failure {
-    FileHandle.standardError.write(Data("Error: \(f.message)\n".utf8))
+    FileHandle.standardError.write(Data("Error: \(inSlipctlWords(f.message))\n".utf8))
     status = 1
 } catch {
     // Never a crash: whatever else went wrong is said, with exit 1.

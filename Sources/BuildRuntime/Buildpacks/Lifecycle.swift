@@ -63,8 +63,6 @@ public struct Lifecycle: Sendable {
                                 request: request, buildImage: buildImage, runImage: runImage, previous: analyzed.previous, log: log)
         let result = try await ExportPhase(exporter: exporter, workspace: ws, sources: sources, cache: cache, buildpacks: buildpacks, built: built).run()
 
-        log(BuildPhase.completion, .system, "===> COMPLETION")
-        log(BuildPhase.completion, .system, "Build successful")
         return result
     }
 }

@@ -59,8 +59,6 @@ public struct Rebaser: Sendable {
         try layout.setTag(outputTag, to: image.manifestDescriptor)
         log(.rebase, .system, "*** Images (\(image.manifestDigest)):")
         log(.rebase, .system, "      oci:\(layout.root.path):\(outputTag)")
-        log(BuildPhase.completion, .system, "===> COMPLETION")
-        log(BuildPhase.completion, .system, "Rebase successful")
         return BuildResult(imageDigest: image.manifestDigest, buildpacks: buildpacks, runImageDigest: newRun.manifestDigest, processes: [],
                            layersAdded: 0, layersReused: previous.manifest.layers.count - baseCount)
     }

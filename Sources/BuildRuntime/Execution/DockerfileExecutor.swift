@@ -129,7 +129,6 @@ public struct DockerfileExecutor: BuildExecutor {
         let result = try await StepEnforcement.during(request.stepLimits, helper: helper, log: { log(BuildPhase.build, .system, $0) }) { limits in
             try await builder(inputs, limits: limits, log: log).build(buildRequest, log: log)
         }
-        log(BuildPhase.completion, .system, "===> COMPLETION")
         var built = BuildResult(imageDigest: result.imageDigest, buildpacks: [], runImageDigest: result.finalBase ?? result.imageDigest,
                                 processes: [], layersAdded: result.layersAdded, layersReused: result.layersReused)
         built.bases = result.bases.mapValues(\.string)

@@ -114,6 +114,10 @@ enum BuildRunner {
                         log.append(phase: BuildPhase.export, stream: .system, line: $0)
                     }
                 }
+                // Said once the image is where the build puts it, pushed too: a push that fails
+                // never follows a "successful".
+                log.append(phase: .completion, stream: .system, line: "===> COMPLETION")
+                if let done = Self.successLine(req.kind) { log.append(phase: .completion, stream: .system, line: done) }
                 outcome = .success(result)
             } catch {
                 outcome = .failure(error)
@@ -121,6 +125,15 @@ enum BuildRunner {
             if let runner { await completed(runner, key, outcome) }
         }
         engine.scheduler.attach(task, to: key)
+    }
+
+    /// The completion line of a build of `kind` that succeeded, as lifecycle and pack print it.
+    static func successLine(_ kind: BuildKind) -> String? {
+        switch kind {
+        case .buildpacks: return "Build successful"
+        case .rebase: return "Rebase successful"
+        case .dockerfile: return nil
+        }
     }
 
     /// Runs `body`, cancelling it after `seconds`.
