@@ -8,7 +8,9 @@ import tempfile
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, median, rpc_session, make_stack, write_buildpack
+from common import ROOT, median, rpc_session, make_stack, write_buildpack, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "3"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-cache-")

@@ -99,6 +99,51 @@ def write_buildpack(path, bp_id, build_script, api="0.10"):
         os.chmod(f"{path}/bin/{x}", 0o755)
 
 
+def machine_speeds(size=100 * 1024 * 1024, runs=3):
+    """What limits an export on this machine: SHA-256 over `size` bytes in memory (hashlib, which
+    is OpenSSL's, as Slipway's is) and writing `size` bytes to the page cache (no fsync), each the
+    median of `runs`, in GB/s."""
+    import hashlib
+    block = os.urandom(1 << 20)
+    hashes, writes = [], []
+    for _ in range(runs):
+        h = hashlib.sha256()
+        t = time.perf_counter()
+        for _ in range(size >> 20):
+            h.update(block)
+        hashes.append(size / (time.perf_counter() - t) / 1e9)
+        fd, path = tempfile.mkstemp(prefix="slipway-bench-write-")
+        try:
+            t = time.perf_counter()
+            for _ in range(size >> 20):
+                os.write(fd, block)
+            os.close(fd)
+            writes.append(size / (time.perf_counter() - t) / 1e9)
+        finally:
+            os.unlink(path)
+    return median(hashes), median(writes)
+
+
+def cpu_model():
+    """The CPU's model name, as /proc/cpuinfo gives it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def print_machine():
+    """Prints the machine a script's figures come from, before them: CPU model, cores, SHA-256
+    and page-cache write speed, memory, kernel and load; figures from two machines compare only
+    with this beside them."""
+    sha, write = machine_speeds()
+    print(f"machine: {cpu_model()}; {machine_info()}; SHA-256 {sha:.2f} GB/s; page-cache write {write:.2f} GB/s", flush=True)
+
+
 def machine_info():
     """One line about the machine a figure was measured on: cores, memory, kernel, load."""
     import platform

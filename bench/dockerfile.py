@@ -22,7 +22,9 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median, report, rpc_session, make_stack
+from common import median, report, rpc_session, make_stack, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "3"))
 if os.getuid() != 0:

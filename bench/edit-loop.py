@@ -20,7 +20,9 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import ROOT, SLIPWAY, make_app, make_stack, median, report
+from common import ROOT, SLIPWAY, make_app, make_stack, median, report, print_machine
+
+print_machine()
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 from slipway import Client  # noqa: E402

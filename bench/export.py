@@ -14,7 +14,9 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, make_app, make_stack, setup_builder, ROOT
+from common import SLIPWAY, median, report, rpc_session, make_app, make_stack, setup_builder, ROOT, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "5"))
 FILES = 5000

@@ -16,7 +16,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, make_stack, setup_builder, stop_engines_at_exit, write_buildpack, ROOT
+from common import SLIPWAY, median, report, make_stack, setup_builder, stop_engines_at_exit, write_buildpack, ROOT, print_machine
+
+print_machine()
 
 LINES = int(os.environ.get("LINES", "100000"))
 FOLLOWERS = int(os.environ.get("FOLLOWERS", "10"))

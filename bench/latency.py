@@ -17,7 +17,9 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, make_app, make_stack, setup_builder
+from common import SLIPWAY, median, make_app, make_stack, setup_builder, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "3"))
 FILES = 5000

@@ -15,7 +15,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, make_stack, setup_builder, write_buildpack
+from common import SLIPWAY, median, make_stack, setup_builder, write_buildpack, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "3"))
 LINES = int(os.environ.get("LINES", "1000000"))

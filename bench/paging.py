@@ -22,7 +22,9 @@ import time
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, make_stack, stop_engine, stop_engines_at_exit, ROOT
+from common import SLIPWAY, median, report, rpc_session, make_stack, stop_engine, stop_engines_at_exit, ROOT, print_machine
+
+print_machine()
 
 IMAGES = int(os.environ.get("IMAGES", "10000"))
 EVENTS = int(os.environ.get("EVENTS", "100000"))

@@ -20,7 +20,9 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median, report, rpc_session, make_stack, setup_builder
+from common import median, report, rpc_session, make_stack, setup_builder, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "5"))
 tmp = tempfile.mkdtemp(prefix="slipway-bench-push-")

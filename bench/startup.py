@@ -16,7 +16,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, timed, make_stack, setup_builder, stop_engine, stop_engines_at_exit, ROOT
+from common import SLIPWAY, median, report, rpc_session, timed, make_stack, setup_builder, stop_engine, stop_engines_at_exit, ROOT, print_machine
+
+print_machine()
 
 RUNS = int(os.environ.get("RUNS", "30"))
 FIRST_RUNS = int(os.environ.get("FIRST_RUNS", "10"))

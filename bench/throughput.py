@@ -20,7 +20,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import SLIPWAY, median, report, rpc_session, make_stack, setup_builder, stop_engines_at_exit, ROOT
+from common import SLIPWAY, median, report, rpc_session, make_stack, setup_builder, stop_engines_at_exit, ROOT, print_machine
+
+print_machine()
 
 CLIENTS = int(os.environ.get("CLIENTS", "50"))
 PER_CLIENT = int(os.environ.get("PER_CLIENT", "1000"))
