@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libdeflate: gzip's deflate, two to three times as fast as zlib's at the same level.
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Linux system calls glibc does not wrap (openat2); a header only, nothing to link.
         .systemLibrary(name: "CLinuxSyscalls"),
@@ -35,7 +37,7 @@ let package = Package(
         // Layer 1: JSON-RPC 2.0 (framing, messages, connection). No domain knowledge.
         .target(name: "JSONRPC"),
         // Layer 3: build runtime (sources, TOML, OCI, sandbox, buildpacks lifecycle).
-        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto", "CSeccomp", "CLinuxSyscalls", "CCurl", "CZlib", "CZstd"]),
+        .target(name: "BuildRuntime", dependencies: ["CArchive", "CCrypto", "CSeccomp", "CLinuxSyscalls", "CCurl", "CZlib", "CDeflate", "CZstd"]),
         // The protocol's vocabulary: params of every method, notification payloads, the value
         // types both name. Foundation only, so the engine, the server and clients share it.
         .target(name: "SlipwayProtocol"),

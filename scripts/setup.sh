@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Slipway needs on Debian 12, when missing: C libraries for the build
-# (SQLite, libarchive, libcrypto, libcurl, libseccomp, zlib, libzstd), the sandbox (bubblewrap, and
+# (SQLite, libarchive, libcrypto, libcurl, libseccomp, zlib, libdeflate, libzstd), the sandbox (bubblewrap, and
 # slirp4netns for build steps' public network; iproute2 for the test that makes a network), and the real
 # components the tests talk to (git, docker-registry, skopeo, umoci, neovim for the plugin, fish for slipctl's completion) plus the Python packages
 # the tests use (a non-Slipway JSON-RPC client, jsonschema, cryptography; venv, where the Python
@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config
-  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libseccomp-dev
+  libsqlite3-dev libarchive-dev libssl-dev zlib1g-dev libdeflate-dev libcurl4-openssl-dev libseccomp-dev
   bubblewrap git zip
   docker-registry skopeo umoci apache2-utils openssl curl
   python3 python3-pip python3-venv python3-cryptography python3-jsonschema python3-pylsp-jsonrpc

@@ -1,3 +1,4 @@
+import CDeflate
 import CZlib
 import CZstd
 import Dispatch
@@ -36,30 +37,25 @@ public enum LayerCompression: String, Sendable, CaseIterable, Codable {
     }
 }
 
-/// gzip made in parallel, as pigz and pgzip do: the input is cut into blocks, each block is
-/// deflated on its own (primed with the 32 KiB before it, so matches still reach back) and
-/// ended on a byte boundary with a sync flush, and the blocks are joined into one gzip member
-/// whose CRC-32 is combined from the blocks' CRCs. Any gzip reader reads the result; the same
-/// input, level and block size always give the same bytes.
+/// gzip made in parallel: the input is cut into 1 MiB blocks, each block is compressed on its
+/// own by libdeflate into a whole gzip member, and the members are written one after another.
+/// A gzip file is a series of members (RFC 1952 §2.2), and every gzip reader a registry client
+/// uses reads them all (Go's `gzip.Reader`, as containerd and skopeo use it, pgzip, zlib's
+/// `gzip -d`). Blocks are not primed with the bytes before them, which costs well under 1% of
+/// size at 1 MiB; libdeflate makes each member two to three times as fast as zlib at the same
+/// level. The same input, level and block size always give the same bytes.
 public enum ParallelGzip {
     public static let blockSize = 1 << 20
-    static let window = 32 << 10
 
     /// Compresses `input` into `out`.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int, workers: Int, into out: CompressedOutput) throws {
-        try out.write([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF] as [UInt8])  // no name, no mtime, OS unknown
         let blocks = max(1, (input.count + blockSize - 1) / blockSize)
         let batch = max(1, workers) * 4
         let shared = ReadOnlyBytes(input)
-        var crc = crc32(0, nil, 0)
         // Batch k+1 is compressed (by a worker pool) while batch k is written and hashed here.
         var written: (BlockResults, Int)?
         func write(_ results: BlockResults, _ count: Int) throws {
-            for i in 0..<count {
-                let block = try results.get(i)
-                try out.write(block.bytes)
-                crc = crc32_combine(crc, block.crc, off_t(block.length))
-            }
+            for i in 0..<count { try out.write(try results.get(i)) }
         }
         var first = 0
         while first < blocks {
@@ -70,13 +66,9 @@ public enum ParallelGzip {
             DispatchQueue.global().async(group: compressing) {
                 DispatchQueue.concurrentPerform(iterations: count) { i in
                     let input = shared.bytes
-                    let n = batchStart + i
-                    let start = n * blockSize
+                    let start = (batchStart + i) * blockSize
                     let end = min(input.count, start + blockSize)
-                    let dictionary = n == 0 ? nil : UnsafeRawBufferPointer(rebasing: input[max(0, start - window)..<start])
-                    results.set(i, Result {
-                        try deflateBlock(UnsafeRawBufferPointer(rebasing: input[start..<end]), dictionary: dictionary, level: level, last: n == blocks - 1)
-                    })
+                    results.set(i, Result { try member(UnsafeRawBufferPointer(rebasing: input[start..<end]), level: level) })
                 }
             }
             let previous = written
@@ -88,11 +80,6 @@ public enum ParallelGzip {
             first += count
         }
         if let (r, c) = written { try write(r, c) }
-        var trailer = [UInt8]()
-        for v in [UInt32(truncatingIfNeeded: crc), UInt32(truncatingIfNeeded: input.count)] {
-            trailer += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
-        }
-        try out.write(trailer)
     }
 
     /// The input, shared by the workers of one batch.
@@ -104,21 +91,15 @@ public enum ParallelGzip {
         init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
     }
 
-    struct Block {
-        var bytes: [UInt8]
-        var crc: UInt
-        var length: Int
-    }
-
-    /// The compressed blocks of one batch, each written by one `concurrentPerform` iteration.
+    /// The gzip members of one batch, each written by one `concurrentPerform` iteration.
     ///
     /// `@unchecked Sendable`: iteration `i` writes slot `i` only, and the slots are read after
     /// the batch's dispatch group is waited for, which orders those writes before the reads.
     final class BlockResults: @unchecked Sendable {
-        private var slots: [Result<Block, Error>?]
+        private var slots: [Result<[UInt8], Error>?]
         init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ r: Result<Block, Error>) { slots[i] = r }
-        func get(_ i: Int) throws -> Block { try slots[i]!.get() }
+        func set(_ i: Int, _ r: Result<[UInt8], Error>) { slots[i] = r }
+        func get(_ i: Int) throws -> [UInt8] { try slots[i]!.get() }
     }
 
     /// Whether a block is not worth compressing (already compressed data: archives, images,
@@ -147,36 +128,19 @@ public enum ParallelGzip {
         return true
     }
 
-    /// Raw deflate of one block, ended with a sync flush (or, for the last, the final block).
-    static func deflateBlock(_ input: UnsafeRawBufferPointer, dictionary: UnsafeRawBufferPointer?, level: Int, last: Bool) throws -> Block {
-        var s = z_stream()
-        let stored = looksIncompressible(input)
-        guard deflateInit2_(&s, stored ? 0 : Int32(level), Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw RuntimeError.io("zlib could not start a deflate stream")
+    /// One block as a whole gzip member (header, deflate, CRC-32 and size); stored, not
+    /// compressed, when it looks incompressible.
+    static func member(_ input: UnsafeRawBufferPointer, level: Int) throws -> [UInt8] {
+        guard let compressor = libdeflate_alloc_compressor(looksIncompressible(input) ? 0 : Int32(level)) else {
+            throw RuntimeError.io("libdeflate could not make a compressor at level \(level)")
         }
-        defer { deflateEnd(&s) }
-        if !stored, let dictionary, dictionary.count > 0 {
-            _ = deflateSetDictionary(&s, dictionary.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(dictionary.count))
-        }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&s, uLong(input.count))) + 64)
-        var produced = 0
-        s.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        s.avail_in = uInt(input.count)
-        while true {
-            if produced == out.count { out += [UInt8](repeating: 0, count: out.count) }
-            let status = out.withUnsafeMutableBytes { raw -> Int32 in
-                s.next_out = raw.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
-                s.avail_out = uInt(raw.count - produced)
-                let r = deflate(&s, last ? Z_FINISH : Z_SYNC_FLUSH)
-                produced = raw.count - Int(s.avail_out)
-                return r
-            }
-            if last ? status == Z_STREAM_END : (status == Z_OK && s.avail_in == 0 && s.avail_out > 0) { break }
-            guard status == Z_OK || status == Z_BUF_ERROR else { throw RuntimeError.io("zlib failed compressing a layer (status \(status))") }
-        }
+        defer { libdeflate_free_compressor(compressor) }
+        let bound = libdeflate_gzip_compress_bound(compressor, input.count)
+        var out = [UInt8](repeating: 0, count: bound)
+        let produced = out.withUnsafeMutableBytes { libdeflate_gzip_compress(compressor, input.baseAddress, input.count, $0.baseAddress, bound) }
+        guard produced > 0 else { throw RuntimeError.io("libdeflate failed compressing a layer block") }
         out.removeSubrange(produced...)
-        let crc = crc32(0, input.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(input.count))
-        return Block(bytes: out, crc: crc, length: input.count)
+        return out
     }
 }
 
