@@ -64,10 +64,7 @@ func orderGroups(_ json: JSONValue, file: String) throws -> [OrderGroup] {
 /// clusterstack, clusterstore, clusterbuilder and builder.
 func runResource(_ kind: String, _ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
     let title = ["clusterstack": "ClusterStack", "clusterstore": "ClusterStore", "clusterbuilder": "ClusterBuilder", "builder": "Builder"][kind]!
-    var spec = Arguments.Spec(values: ["namespace", "build-image", "run-image", "buildpackage", "buildpack", "tag", "image", "stack", "store", "order", "output"],
-                              booleans: ["dry-run", "force"])
-    spec.short["b"] = kind == "clusterstore" ? "buildpackage" : "buildpack"
-    let a = try Arguments(words, spec: spec)
+    let a = try Arguments(words, spec: CommandTable.spec(kind, verb))
     let out = try Output(a.value("output"))
     let namespace = a.value("namespace") ?? "default"
     switch verb {
@@ -269,7 +266,7 @@ func password(_ variable: String, prompt: String) throws -> String {
 }
 
 func runSecret(_ verb: String, _ words: [String], _ engine: () throws -> EngineSession) throws -> Int32 {
-    let a = try Arguments(words, spec: .init(values: ["namespace", "registry", "registry-user", "dockerhub", "git-url", "git-user", "git-ssh-key", "output"]))
+    let a = try Arguments(words, spec: CommandTable.spec("secret", verb))
     let namespace = a.value("namespace") ?? "default"
     switch verb {
     case "create":
