@@ -6,6 +6,20 @@ import TestSupport
 /// RUN steps one after another: each over the base image's root filesystem and the layers of
 /// the steps before it, each leaving its own layer.
 @Suite struct OverlayStepRunnerTests {
+    /// A step runner over `layers`, whose layer `base` is the host stack's build image,
+    /// unpacked with its owners mapped and given to the namespace's root.
+    static func runnerOnTheHostStack(layers: String, work: String) async throws -> (OverlayStepRunner, IDMapping) {
+        let mapping = try IDMapping.forCurrentUser()
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
+                                       layersRoot: layers)
+        let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work)/base.tar' .")
+        guard packed.status == 0 else { throw TestFailure("tar: \(packed.err)") }
+        try FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
+        try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: work + "/base.tar", into: layers + "/base")
+        try runner.giveToNamespaceRoot(layers + "/base")
+        return (runner, mapping)
+    }
+
     /// A step whose sandbox cannot start (here the helper cannot open a mount's source) fails
     /// saying why, in the helper's or bwrap's own words and with the exit status, also when it
     /// has the public network (where the sandbox starts in two halves, `StepNetwork`, and the
@@ -13,16 +27,9 @@ import TestSupport
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun),
           arguments: StepNetwork.unavailableReason() == nil ? [false, true] : [false])  // the public network where this machine gives it
     func aStepThatCannotStartSaysWhy(_ publicNetwork: Bool) async throws {
-        let mapping = try IDMapping.forCurrentUser()
         let work = TempDir("cannot-start")
         let layers = work.path + "/layers"
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
-                                       layersRoot: layers)
-        let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work.path)/base.tar' .")
-        #expect(packed.status == 0, "\(packed.err)")
-        try FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
-        try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: work.path + "/base.tar", into: layers + "/base")
-        try runner.giveToNamespaceRoot(layers + "/base")
+        let (runner, _) = try await Self.runnerOnTheHostStack(layers: layers, work: work.path)
         let missing = work.path + "/no-such-cache-folder"
         let lines = LineCollector()
         do {
@@ -39,17 +46,9 @@ import TestSupport
     }
 
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func stepsChainTheirLayers() async throws {
-        let mapping = try IDMapping.forCurrentUser()
         let work = TempDir("steps")
         let layers = work.path + "/layers:odd,name"  // a path overlay options could not hold as it is
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
-                                       layersRoot: layers)
-        // The base: the host stack as a layer, unpacked with its owners mapped.
-        let packed = try await sh("tar -C '\(HostStack.build)' -cf '\(work.path)/base.tar' .")
-        #expect(packed.status == 0, "\(packed.err)")
-        try FileManager.default.createDirectory(atPath: layers, withIntermediateDirectories: true)
-        try ArchiveExtractor(policy: .imageLayer, owners: mapping).extract(archiveAt: work.path + "/base.tar", into: layers + "/base")
-        try runner.giveToNamespaceRoot(layers + "/base")
+        let (runner, mapping) = try await Self.runnerOnTheHostStack(layers: layers, work: work.path)
 
         let lines = LineCollector()
         let env = ["PATH": "/usr/bin:/bin", "HOME": "/root"]

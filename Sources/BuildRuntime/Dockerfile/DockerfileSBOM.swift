@@ -1,4 +1,3 @@
-import CArchive
 import CCrypto
 import Foundation
 import Synchronization
@@ -86,34 +85,17 @@ public enum DockerfileSBOM {
     /// The regular files of the layer blob at `path` (a tar, compressed or not), in archive order;
     /// whiteouts are not files the layer added.
     static func regularFiles(ofLayer path: String, label: String) throws -> [LayerFile] {
-        guard let a = archive_read_new() else { throw RuntimeError.io("libarchive: out of memory") }
-        defer { archive_read_free(a) }
-        archive_read_support_filter_all(a)
-        archive_read_support_format_tar(a)
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
-            throw RuntimeError.io("cannot read \(label) for the image's SBOM: \(LibArchive.errorString(a))")
-        }
         var out: [LayerFile] = []
-        var entry: OpaquePointer?
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let r = archive_read_next_header(a, &entry)
-            if r == ARCHIVE_EOF { break }
-            guard r == ARCHIVE_OK || r == ARCHIVE_WARN, let entry else {
-                throw RuntimeError.io("cannot read \(label) for the image's SBOM: \(LibArchive.errorString(a))")
-            }
-            guard archive_entry_filetype(entry) & S_IFMT == S_IFREG else { continue }
-            var name = Substring(LibArchive.pathname(entry))
-            while name.hasPrefix("./") || name.hasPrefix("/") { name = name.drop { $0 == "." || $0 == "/" } }
-            guard !name.isEmpty, !(name.split(separator: "/").last?.hasPrefix(".wh.") ?? false) else { continue }
+        try TarEntryReader.forEachRegularFile(ofArchive: path, label: "\(label) for the image's SBOM") { name, _, read in
+            guard !name.isEmpty, !(name.split(separator: "/").last?.hasPrefix(".wh.") ?? false) else { return }
             guard out.count < maxFiles else { throw tooManyFiles }
             let sha256 = SHA256Hasher()
             let sha1 = EVP_MD_CTX_new()
             defer { EVP_MD_CTX_free(sha1) }
             EVP_DigestInit_ex(sha1, EVP_sha1(), nil)
             while true {
-                let n = buffer.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
-                if n < 0 { throw RuntimeError.io("cannot read \(label) for the image's SBOM: \(LibArchive.errorString(a))") }
+                let n = try buffer.withUnsafeMutableBytes { try read($0) }
                 if n == 0 { break }
                 buffer.withUnsafeBytes { b in
                     let part = UnsafeRawBufferPointer(rebasing: b[0..<n])
@@ -124,7 +106,7 @@ public enum DockerfileSBOM {
             var sha1Bytes = [UInt8](repeating: 0, count: 20)
             var length: UInt32 = 0
             EVP_DigestFinal_ex(sha1, &sha1Bytes, &length)
-            out.append(LayerFile(path: String(name), sha1: hexString(sha1Bytes), sha256: sha256.finish().hex))
+            out.append(LayerFile(path: name, sha1: hexString(sha1Bytes), sha256: sha256.finish().hex))
         }
         return out
     }

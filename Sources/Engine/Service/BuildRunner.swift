@@ -37,11 +37,9 @@ enum BuildRunner {
         // A builder that does not exist is reported by makeRequest as the build's failure; one
         // (or its stack or store) that cannot be read fails the build here, saying so.
         let resolved: ResolvedBuilder?
-        let builder: Builder?
         do {
             b.inputs = try BuilderService.inputs(engine, for: image)
-            builder = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace)
-            resolved = try builder.map { try BuilderService.resolveStatus(engine, of: $0) }
+            resolved = try BuilderService.builderIfExists(engine, image.builder, namespace: image.namespace).map { try BuilderService.resolveStatus(engine, of: $0) }
         } catch {
             log.close()
             advance(engine, &life, .refused(message: "cannot read what the build is made from: \((error as? EngineError)?.message ?? "\(error)")", at: Timestamp.now()),

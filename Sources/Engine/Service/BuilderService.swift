@@ -139,6 +139,11 @@ enum BuilderService {
         }
     }
 
+    /// Every ClusterBuilder and every namespace's Builders, as stored.
+    static func allBuilders(_ engine: isolated Engine) throws -> [Builder] {
+        try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+    }
+
     /// Publishes again every builder with a tag that `matches` (those whose stack or store just
     /// changed), as kpack makes a builder's image again when its stack or store changes. The
     /// change is saved already: a builder that cannot be published keeps its last image, and
@@ -146,7 +151,7 @@ enum BuilderService {
     static func republish(_ engine: isolated Engine, where matches: (Builder) -> Bool) async {
         let builders: [Builder]
         do {
-            builders = try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+            builders = try BuilderService.allBuilders(engine)
         } catch {
             engine.report("the builders to publish again cannot be read: \(error); patch them to publish them")
             return

@@ -227,7 +227,7 @@ enum PlatformService {
     /// For each `id@version` in the store, the builders (`Kind/namespace/name`) that use it.
     static func buildersUsing(_ engine: isolated Engine, store name: String) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        let all = try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+        let all = try BuilderService.allBuilders(engine)
         for b in all where b.store == name {
             let label = [b.kind.rawValue, b.namespace, b.name].compactMap { $0 }.joined(separator: "/")
             for bp in try BuilderService.resolveStatus(engine, of: b).status.buildpacks { out["\(bp.id)@\(bp.version)", default: []].append(label) }

@@ -86,7 +86,7 @@ enum SourceWatchService {
     static func pollBuilderImages(_ engine: isolated Engine) async {
         let builders: [Builder]
         do {
-            builders = try engine.store.objects(Builder.self, kind: .clusterBuilder) + engine.store.objects(Builder.self, kind: .builder)
+            builders = try BuilderService.allBuilders(engine)
         } catch {
             engine.report("polling builder images: the builders cannot be read: \(error); the next poll tries again")
             return
