@@ -149,18 +149,23 @@ struct DockerfileAttackReviewTests {
     @Test func aCollectionLeavesARunningStepsFoldersAlone() async throws {
         let f = try await DockerfileBuilderFixture.make()
         let steps = f.state.path + "/dockerfile/layers/.steps"
-        try "FROM base\nRUN echo before > /before && sleep 10 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try "FROM base\nRUN echo before > /before && sleep 20 && echo after > /after\n".write(toFile: f.context.path + "/Dockerfile", atomically: true, encoding: .utf8)
         let layout = f.state.path + "/out-gc"
         let request = f.request(layout)
         let builder = f.builder
-        let build = Task { try await builder.build(request) { _, _, _ in } }
+        let ended = BuildEnded()
+        let build = Task {
+            defer { ended.set() }
+            try await builder.build(request) { _, _, _ in }
+        }
         // Once the step runs and wrote /before (in its upper folder), a collection. Looked for
         // on a thread of its own: under the whole suite's load the cooperative pool can be busy
-        // for longer than the step runs, and a poll there would miss it.
+        // for longer than the step runs, and a poll there would miss it. The poll ends when the
+        // build does (then the result says why), or after a deadline that bounds only a failure.
         let running: String? = await withCheckedContinuation { done in
             Thread.detachNewThread {
-                let deadline = Date().addingTimeInterval(60)
-                while Date() < deadline {
+                let deadline = Date().addingTimeInterval(300)
+                while Date() < deadline && !ended.isSet {
                     let found = ((try? FileManager.default.contentsOfDirectory(atPath: steps)) ?? []).first { FileManager.default.fileExists(atPath: steps + "/" + $0 + "/upper/before") }
                     if let found { return done.resume(returning: found) }
                     usleep(20_000)
@@ -168,7 +173,10 @@ struct DockerfileAttackReviewTests {
                 done.resume(returning: nil)
             }
         }
-        let step = try #require(running, "the step never wrote /before")
+        guard let step = running else {
+            Issue.record("the step never wrote /before; the build: \(await build.result)")
+            return
+        }
         let collector = GarbageCollector(dryRun: false)
         _ = DockerfileStateCollector(root: f.state.path + "/dockerfile", images: [:]).collect(keeping: [], with: collector)
         #expect(FileManager.default.fileExists(atPath: steps + "/" + step + "/upper/before"), "a collection removed the folder of a running step")
@@ -205,4 +213,13 @@ struct DockerfileAttackReviewTests {
         }
         #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
     }
+}
+
+/// Whether a build task has ended, read by a polling thread.
+/// `@unchecked Sendable`: `done` is read and written only under `lock`.
+final class BuildEnded: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func set() { lock.withLock { done = true } }
+    var isSet: Bool { lock.withLock { done } }
 }

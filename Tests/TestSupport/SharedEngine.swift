@@ -25,7 +25,9 @@ public enum SharedEngine {
 
     /// Whether engine.log comes to contain `text` within 30 seconds.
     public static func waitForEngineLog(_ state: String, _ text: String) async throws -> Bool {
-        try await poll(30) { engineLog(state).contains(text) ? true : nil } ?? false
+        // Under the whole suite on two cores a spawned `slipway engine stop` can take a minute to
+        // be heard: the deadline only bounds a failure.
+        try await poll(180) { engineLog(state).contains(text) ? true : nil } ?? false
     }
 
     /// A client with the slow test buildpack in its store and a `slow` ClusterBuilder.
