@@ -16,6 +16,8 @@ final class RecordingExportTarget: ExportTarget {
 
     func layerWriter() throws -> BlobWriter { try content.writer() }
     func keep(_ digest: Digest) throws { recorded.withLock { $0.kept.append(digest) } }
+    func storedLayer(key: Digest) -> OCIDescriptor? { content.layer(forKey: key) }
+    func rememberLayer(_ layer: OCIDescriptor, key: Digest) throws { try content.setLayer(layer, forKey: key) }
     func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage {
         let manifest = OCIManifest(config: OCIDescriptor(mediaType: MediaType.config, digest: Digest.of("config"), size: 0), layers: layers)
         let written = OCIImage(store: content, manifestDigest: Digest.of("manifest \(layers.map(\.digest))"), manifestSize: 0, manifest: manifest, config: config)
@@ -102,9 +104,9 @@ final class LogLines: Sendable {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
 
-    func export(_ built: BuiltLayers, previous: OCIImage? = nil) throws -> BuildResult {
+    func export(_ built: BuiltLayers, previous: OCIImage? = nil, into target: RecordingExportTarget? = nil) throws -> BuildResult {
         let log = self.log
-        let exporter = Exporter(target: target, layersFolder: layers, request: request, buildImage: buildImage, runImage: runImage, previous: previous,
+        let exporter = Exporter(target: target ?? self.target, layersFolder: layers, request: request, buildImage: buildImage, runImage: runImage, previous: previous,
                                 log: { _, _, line in log.append(line) })
         return try exporter.export(app: AppTree(upper: try ConfinedDirectory(path: root + "/app")), group: [bp], built: built)
     }
@@ -176,6 +178,108 @@ final class LogLines: Sendable {
         #expect(!target.kept[keptBefore...].contains(old.digest))
         #expect(target.image?.manifest.layers[1] == old)
         #expect(log.lines.contains("Reusing layer 'test/node:run' from the previous image"))
+    }
+
+    /// An app of 24 MB in 600 files of 40 KB under 12 folders.
+    func writeLargeApp() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for i in 0..<600 {
+            let path = root + "/app/d\(String(format: "%02d", i % 12))/f\(String(format: "%03d", i)).bin"
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            // xorshift64: bytes that do not repeat, made fast.
+            let words = (0..<5_000).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return state
+            }
+            try words.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+        }
+    }
+
+    /// The app layers of the last image written, and the entries of each.
+    func appLayers(of target: RecordingExportTarget? = nil) throws -> [(Digest, [RecordingExportTarget.Entry])] {
+        let target = target ?? self.target
+        let image = try #require(target.image)
+        let metadata = try #require(ImageLabels.decode(LifecycleMetadata.self, image.config.config.Labels?[ImageLabels.lifecycleMetadata]))
+        return try metadata.app.map { app in
+            let digest = try #require(Digest(app.sha))
+            return (digest, try target.entries(digest))
+        }
+    }
+
+    /// A large app is cut into chunk layers that together hold each of its files once, each
+    /// chunk unpacking on its own (it begins with the folders above its first file). A one-file
+    /// edit adds one new chunk layer and finds every other by its key, writing none of them;
+    /// the layers are those an export into an empty store makes (a key decides only whether
+    /// bytes are written, never what they are).
+    @Test func aLargeAppIsCutIntoChunksAndAnEditRewritesOne() throws {
+        try writeLargeApp()
+        _ = try export(BuiltLayers())
+        let first = try appLayers()
+        #expect(first.count >= 2 && first.count <= 3, "\(first.count) chunks")
+        var seen: [String: Int] = [:]
+        for (_, entries) in first {
+            #expect(entries.first?.path == "workspace/")
+            for e in entries where e.type == "0" { seen[e.path, default: 0] += 1 }
+            // Every entry's folder is in the same layer, before it.
+            var folders: Set<String> = []
+            for e in entries {
+                let parent = (e.path.hasSuffix("/") ? String(e.path.dropLast()) : e.path).split(separator: "/").dropLast().joined(separator: "/") + "/"
+                #expect(folders.contains(parent) || e.path == "workspace/", "\(e.path) comes before its folder")
+                if e.type == "5" { folders.insert(e.path) }
+            }
+        }
+        #expect(seen.count == 600 && seen.values.allSatisfy { $0 == 1 })
+        let previous = try #require(target.image)
+
+        try Data(repeating: 7, count: 40_000).write(to: URL(fileURLWithPath: root + "/app/d05/f005.bin"))
+        let before = log.lines.count
+        let edited = try export(BuiltLayers(), previous: previous)
+        let second = try appLayers()
+        #expect(second.count == first.count)
+        #expect(zip(first, second).filter { $0.0.0 != $0.1.0 }.count == 1, "one chunk changed")
+        #expect(log.lines[before...].filter { $0.hasPrefix("Adding layer 'app part") }.count == 1, "\(log.lines[before...])")
+        #expect(edited.layersAdded == 1)
+
+        let fresh = try RecordingExportTarget(root: root + "/fresh-store")
+        _ = try export(BuiltLayers(), into: fresh)
+        #expect(try appLayers(of: fresh).map(\.0) == second.map(\.0))
+    }
+
+    /// A key whose layer blob was collected finds nothing: the chunk is written again, with
+    /// the bytes it had.
+    @Test func aKeyWhoseLayerWasCollectedIsWrittenAgain() throws {
+        try writeLargeApp()
+        _ = try export(BuiltLayers())
+        let first = try appLayers()
+        let gone = first[0].0
+        try FileManager.default.removeItem(atPath: target.content.path(gone))
+        _ = try export(BuiltLayers())
+        #expect(try appLayers().map(\.0) == first.map(\.0))
+        #expect(target.content.contains(gone))
+    }
+
+    /// The cut rule alone: cut points depend on paths, so a file that grows changes its own
+    /// chunk's key and moves no cut, and a file added changes the chunks around it only.
+    @Test func chunkCutsHoldAcrossEdits() throws {
+        func entries(_ sizes: [Int64], extra: Int? = nil) -> [AppLayerChunks.Entry] {
+            var out: [AppLayerChunks.Entry] = []
+            for (i, size) in sizes.enumerated() {
+                out.append(.init(path: "workspace/f\(i)", kind: .file, mode: 0o644, owner: .root, size: size, identity: "c:\(i)-\(size)"))
+                if extra == i { out.append(.init(path: "workspace/f\(i)-new", kind: .file, mode: 0o644, owner: .root, size: 1 << 16, identity: "c:new")) }
+            }
+            return out
+        }
+        let sizes = [Int64](repeating: 1 << 18, count: 400)  // 100 MiB in 256 KiB files
+        let base = AppLayerChunks(entries: entries(sizes), root: "workspace", owner: .root)
+        #expect(base.count >= 8 && base.count <= 12, "\(base.count) chunks")
+        var grown = sizes
+        grown[150] += 1000
+        let edited = AppLayerChunks(entries: entries(grown), root: "workspace", owner: .root)
+        #expect(edited.chunkOf == base.chunkOf)
+        #expect(zip(base.keys, edited.keys).filter { $0 != $1 }.count == 1)
+        let added = AppLayerChunks(entries: entries(sizes, extra: 150), root: "workspace", owner: .root)
+        #expect(Set(base.keys).subtracting(added.keys).count <= 2)
+        #expect(added.count >= base.count - 1 && added.count <= base.count + 1)
     }
 
     @Test func appSlicesBecomeLayersOfTheirOwnBeforeTheRest() throws {

@@ -9,6 +9,10 @@ protocol ExportTarget: Sendable {
     func layerWriter() throws -> BlobWriter
     /// Makes the blob `digest` (a run-image layer, or a layer just committed) part of the output.
     func keep(_ digest: Digest) throws
+    /// The stored layer made last from the inputs `key` names (`AppLayerChunks`), if any.
+    func storedLayer(key: Digest) -> OCIDescriptor?
+    /// Records that `key`'s inputs made `layer`.
+    func rememberLayer(_ layer: OCIDescriptor, key: Digest) throws
     /// Writes the image's config and manifest for `layers` (all kept) and tags it.
     func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage
 }
@@ -22,6 +26,8 @@ struct LayoutExportTarget: ExportTarget {
 
     func layerWriter() throws -> BlobWriter { try images.content.writer() }
     func keep(_ digest: Digest) throws { try layout.store.copy(digest, from: images.content) }
+    func storedLayer(key: Digest) -> OCIDescriptor? { images.content.layer(forKey: key) }
+    func rememberLayer(_ layer: OCIDescriptor, key: Digest) throws { try images.content.setLayer(layer, forKey: key) }
     func writeImage(config: OCIImageConfig, layers: [OCIDescriptor]) throws -> OCIImage {
         let image = try images.writeImage(config: config, layers: layers, into: layout.store)
         try layout.setTag(tag, to: image.manifestDescriptor)
@@ -84,13 +90,52 @@ struct Exporter {
         for (label, (w, tar)) in zip(labels, zip(writers, tars)) {
             try tar.finish()
             let (digest, size) = try w.commit()
-            try target.keep(digest)
-            let wasThere = previous?.manifest.layers.contains { $0.digest == digest } ?? false
-            if wasThere { reused += 1 } else { added += 1 }
-            log(BuildPhase.export, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
-            out.append(OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size))
+            out.append(try kept(OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), label, added: &added, reused: &reused))
         }
         return out
+    }
+
+    /// Keeps a layer in the output, and logs and counts it as added or reused (the previous
+    /// image had a layer of the same digest).
+    private func kept(_ layer: OCIDescriptor, _ label: String, added: inout Int, reused: inout Int) throws -> OCIDescriptor {
+        try target.keep(layer.digest)
+        let wasThere = previous?.manifest.layers.contains { $0.digest == layer.digest } ?? false
+        if wasThere { reused += 1 } else { added += 1 }
+        log(BuildPhase.export, .system, (wasThere ? "Reusing layer '" : "Adding layer '") + label + "'")
+        return layer
+    }
+
+    /// The app layer as `AppLayerChunks` cuts it: a first walk records the entries (reading no
+    /// file), and a second writes only the chunks no stored layer has.
+    private func chunkedAppLayers(_ app: AppTree, owner: TarWriter.Owner, added: inout Int, reused: inout Int) throws -> [OCIDescriptor] {
+        let planner = AppLayerChunkPlanner()
+        try AppLayerWriter.write(manifest: app.manifest, trees: app.trees, upper: app.upper, prefix: "workspace/", owner: owner, into: planner)
+        let chunks = AppLayerChunks(entries: planner.entries, root: "workspace", owner: owner)
+        var layers = chunks.keys.map { target.storedLayer(key: $0) }
+        if layers.contains(where: { $0 == nil }) {
+            var blobs: [Int: BlobWriter] = [:]
+            let target = self.target
+            let writer = AppLayerChunkWriter(chunks: chunks, stored: layers.map { $0 != nil }, open: { chunk in
+                let blob = try target.layerWriter()
+                blobs[chunk] = blob
+                let tar = TarWriter(out: blob)
+                try tar.addDirectory("workspace", owner: owner)
+                return tar
+            }, close: { chunk, tar in
+                try tar.finish()
+                guard let blob = blobs.removeValue(forKey: chunk) else { return }
+                let (digest, size) = try blob.commit()
+                let layer = OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size)
+                try target.rememberLayer(layer, key: chunks.keys[chunk])
+                layers[chunk] = layer
+            })
+            try AppLayerWriter.write(manifest: app.manifest, trees: app.trees, upper: app.upper, prefix: "workspace/", owner: owner, into: writer)
+            try writer.finish()
+        }
+        return try layers.enumerated().map { i, layer in
+            guard let layer else { throw RuntimeError.io("app chunk \(i + 1) was not written") }
+            return try kept(layer, chunks.count == 1 ? "app" : "app part \(i + 1) of \(chunks.count)", added: &added, reused: &reused)
+        }
     }
 
     func export(app: AppTree, group: [BuildpackDescriptor], built: BuiltLayers) throws -> BuildResult {
@@ -156,13 +201,15 @@ struct Exporter {
 
         // The app: the snapshot's files and the upper folder merged as the build saw them (an
         // overlay workspace), or the unpacked workspace; a layer per slice, then the rest.
+        // Without slices, the app is cut into chunk layers (one for an app under 8 MiB).
         let slices = built.slices
         let appLabels = (0..<slices.count).map { "app slice \($0 + 1)" } + ["app"]
-        let apps = try self.layers(appLabels, added: &added, reused: &reused) { tars in
-            for tar in tars { try tar.addDirectory("workspace", owner: owner) }
-            let sink: any TarEntrySink = slices.isEmpty ? tars[0] : AppSliceLayers(prefix: "workspace/", slices: slices, tars: tars)
-            try AppLayerWriter.write(manifest: app.manifest, trees: app.trees, upper: app.upper, prefix: "workspace/", owner: owner, into: sink)
-        }
+        let apps = slices.isEmpty ? try chunkedAppLayers(app, owner: owner, added: &added, reused: &reused)
+            : try self.layers(appLabels, added: &added, reused: &reused) { tars in
+                for tar in tars { try tar.addDirectory("workspace", owner: owner) }
+                try AppLayerWriter.write(manifest: app.manifest, trees: app.trees, upper: app.upper, prefix: "workspace/", owner: owner,
+                                         into: AppSliceLayers(prefix: "workspace/", slices: slices, tars: tars))
+            }
         let newApps = apps.filter { a in !(previous?.manifest.layers.contains { $0.digest == a.digest } ?? false) }.count
         if newApps > 0 {
             log(BuildPhase.export, .system, "Adding \(newApps)/\(apps.count) app layer(s)")

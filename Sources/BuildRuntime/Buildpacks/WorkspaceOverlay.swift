@@ -41,11 +41,15 @@ public struct WorkspaceOverlay: Sendable {
     /// Overlay options are split at commas and colons (and take backslashes as escapes).
     static func fitsOptions(_ path: String) -> Bool { !path.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" || $0 == "\n" }) }
 
-    /// A step's bwrap command line, run inside the helper that mounts the overlay first.
-    public func enclosing(_ bwrap: [String]) -> [String] {
+    /// A step's bwrap command line, run inside the helper that mounts the overlay first. In a
+    /// step network's user namespace (`inNetworkNamespace`), the helper runs as its root, which
+    /// is the id the namespace maps onto the caller.
+    public func enclosing(_ bwrap: [String], inNetworkNamespace: Bool = false) -> [String] {
         var o = UserNamespaceRunner.Overlay(base: treesPath, lowers: lowers, upper: upper, work: work, merged: merged)
         o.inPlace = true
-        return UserNamespaceRunner(helper: helper, mapping: .callerOnly()).arguments(overlay: o, command: bwrap)
+        let mapping: IDMapping = inNetworkNamespace
+            ? .init(users: [.init(inner: 0, outer: 0, count: 1)], groups: [.init(inner: 0, outer: 0, count: 1)], viaNewuidmap: false) : .callerOnly()
+        return UserNamespaceRunner(helper: helper, mapping: mapping).arguments(overlay: o, command: bwrap)
     }
 
     /// Why such an overlay cannot be mounted here (nil when it can), found once per process and
@@ -128,6 +132,10 @@ enum AppLayerWriter {
                 let sub = try upper.openDirectory(name)
                 return Folder(path: path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
             case S_IFREG:
+                if let known = tar as? IdentifiedFileSink,
+                   try known.takesFile(prefix + path, identity: AppLayerChunks.inodeIdentity(st), size: Int64(st.st_size), mode: mode, owner: owner) {
+                    return nil
+                }
                 try tar.addFile(prefix + path, named: name, in: upper, mode: mode, owner: owner)
             case S_IFLNK:
                 try tar.addSymlink(prefix + path, target: try upper.readLink(name), owner: owner)

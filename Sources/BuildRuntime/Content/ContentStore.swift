@@ -101,6 +101,39 @@ public struct ContentStore: Sendable {
         reuse(digest)
     }
 
+    /// Where `layer(forKey:)` keeps what each key made: `ROOT/layer-keys/<key hex>`.
+    public var layerKeysDirectory: URL { root.appendingPathComponent("layer-keys", isDirectory: true) }
+
+    /// The layer blob last made from the inputs that `key` names (a hash of what went into it,
+    /// see `AppLayerChunks`), when that blob is still stored: reuse is a lookup, as BuildKit's
+    /// cache keys make it. A record that is not of its shape, or whose blob was collected, is
+    /// no layer.
+    public func layer(forKey key: Digest) -> OCIDescriptor? {
+        let fd = open(layerKeysDirectory.path + "/" + key.hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 128)
+        let n = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let fields = String(decoding: bytes[0..<n], as: UTF8.self).split(separator: " ")
+        guard fields.count == 2, let digest = Digest(String(fields[0])), let size = Int64(fields[1]), size >= 0, reuse(digest) else { return nil }
+        return OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size)
+    }
+
+    /// Records that `key`'s inputs made `layer` (written atomically; a record that cannot be
+    /// written only costs the next export a rewrite of that layer).
+    public func setLayer(_ layer: OCIDescriptor, forKey key: Digest) throws {
+        try FileManager.default.createDirectory(at: layerKeysDirectory, withIntermediateDirectories: true)
+        let tmp = tempDirectory.path + "/key-" + UUID().uuidString
+        guard FileManager.default.createFile(atPath: tmp, contents: Data("\(layer.digest) \(layer.size)".utf8)) else {
+            throw RuntimeError.io("cannot write a layer key record in \(tempDirectory.path)")
+        }
+        guard rename(tmp, layerKeysDirectory.path + "/" + key.hex) == 0 else {
+            unlink(tmp)
+            throw RuntimeError.io("cannot store a layer key record: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Deletes temporary files left by writes that never committed (a crash mid-write).
     public func removeAbandonedTemporaries() {
         let fm = FileManager.default
