@@ -42,6 +42,25 @@
 // leaves the loopback alone: bwrap sets that up in the same namespace at the same time, and
 // slirp4netns's own --configure (which brings lo up too) races it.
 //
+//   slipway-userns --configure-tap USERNS_FD NETNS_FD --loopback
+//
+// does the same and brings the loopback up too: for a namespace `--hold-net` made, where no
+// bwrap sets it up.
+//
+//   slipway-userns --hold-net READY_FD
+//
+// makes a user namespace mapping one id onto the caller (as root of it) and a network namespace
+// it owns, writes a byte to READY_FD, and holds them until it is killed (or its engine dies):
+// a step network made ahead of the step that takes it (StepNetworkPool), which slirp4netns
+// joins and `--configure-tap … --loopback` configures.
+//
+//   slipway-userns --join-net USERNS_FD NETNS_FD -- COMMAND [ARG…]
+//
+// joins such a held user namespace and its network namespace (open descriptors, closed before
+// COMMAND runs), as root of that namespace, and runs COMMAND there: a buildpack step's bwrap
+// (or the helper that mounts its overlay workspace first), which then unshares every namespace
+// but the network.
+//
 //   slipway-userns --uid-map 0:UID:1 --gid-map 0:GID:1 [--chdir DIR] --lower DIR… --upper DIR --work DIR
 //                  --merged DIR --in-place -- COMMAND [ARG…]
 //
@@ -425,12 +444,24 @@ static void set_ipv4(struct sockaddr *sa, const char *address) {
     inet_pton(AF_INET, address, &in->sin_addr);
 }
 
+// Brings the loopback of the current network namespace up.
+static void loopback_up(int s) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) die("reading lo's flags");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("bringing lo up");
+}
+
 static int configure_tap(int argc, char **argv) {
-    if (argc != 4) usage("--configure-tap takes USERNS_FD NETNS_FD");
+    int loopback = argc == 5 && !strcmp(argv[4], "--loopback");
+    if (argc != 4 && !loopback) usage("--configure-tap takes USERNS_FD NETNS_FD [--loopback]");
     if (setns(atoi(argv[2]), CLONE_NEWUSER) != 0) die("joining the step's user namespace");
     if (setns(atoi(argv[3]), CLONE_NEWNET) != 0) die("joining the step's network namespace");
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) die("socket");
+    if (loopback) loopback_up(s);
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     strcpy(ifr.ifr_name, "tap0");
@@ -452,6 +483,41 @@ static int configure_tap(int argc, char **argv) {
     route.rt_dev = "tap0";
     if (ioctl(s, SIOCADDRT, &route) != 0) die("adding the default route");
     return 0;
+}
+
+static void write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) die(path);
+    close(fd);
+}
+
+static int hold_net(int argc, char **argv) {
+    if (argc != 3) usage("--hold-net takes READY_FD");
+    int ready = atoi(argv[2]);
+    char map[64];
+    unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) die("creating the user and network namespaces");
+    write_text("/proc/self/setgroups", "deny");
+    snprintf(map, sizeof map, "0 %u 1\n", uid);
+    write_text("/proc/self/uid_map", map);
+    snprintf(map, sizeof map, "0 %u 1\n", gid);
+    write_text("/proc/self/gid_map", map);
+    char c = 1;
+    if (write(ready, &c, 1) != 1) die("telling the engine");
+    close(ready);
+    for (;;) pause();
+}
+
+static int join_net(int argc, char **argv) {
+    if (argc < 6 || strcmp(argv[4], "--")) usage("--join-net takes USERNS_FD NETNS_FD -- COMMAND");
+    int userns = atoi(argv[2]), netns = atoi(argv[3]);
+    if (setns(userns, CLONE_NEWUSER) != 0) die("joining the step network's user namespace");
+    if (setns(netns, CLONE_NEWNET) != 0) die("joining the step network's namespace");
+    close(userns);
+    close(netns);
+    execvp(argv[5], &argv[5]);
+    fprintf(stderr, "slipway-userns: cannot run %s: %s\n", argv[5], strerror(errno));
+    return 127;
 }
 
 static int apply_owners(int argc, char **argv) {
@@ -547,6 +613,8 @@ int main(int argc, char **argv) {
     int limits_end = apply_limits(argc, argv, 1);
     if (argc > 1 && !strcmp(argv[1], "--exec-as")) return exec_as(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--configure-tap")) return configure_tap(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--hold-net")) return hold_net(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "--join-net")) return join_net(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "--apply-owners")) return apply_owners(argc, argv);
     int i = 1;
     for (; i < argc; i++) {

@@ -77,6 +77,45 @@ import TestSupport
         }
     }
 
+    /// A buildpack step's public network is made before the step (`StepNetworkPool`) and
+    /// serves that step only: the build steps of two builds each see a network namespace of
+    /// their own, not the engine's, with the loopback up (its local route is in the table).
+    /// No step sends traffic anywhere.
+    @Test(.enabled(if: StepNetworkProbe.slirpUsable, "slirp4netns and /dev/net/tun are needed for the public network"))
+    func eachBuildpackStepGetsANetworkOfItsOwn() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: ["--build-network", "public"] + Repo.hostPathArguments)
+        try await c.setUpDefaultBuilder()
+        let app = TempDir("netns-app")
+        try """
+            [_]
+            schema-version = "0.2"
+            [[io.buildpacks.group]]
+            id = "example/probe"
+            version = "0.0.1"
+              [io.buildpacks.group.script]
+              api = "0.10"
+              shell = "/bin/bash"
+              inline = '''
+            echo "netns: $(readlink /proc/self/ns/net)"
+            grep -A1 -w 127.0.0.1 /proc/self/net/fib_trie | grep -q 'host LOCAL' && echo "loopback: up" || echo "loopback: down"
+            '''
+            """.write(toFile: app.path + "/project.toml", atomically: true, encoding: .utf8)
+        var namespaces: [String] = []
+        for name in ["one", "two"] {
+            _ = try await c.call("image/create", ["name": .string(name), "network": "public", "source": ["local": ["path": .string(app.path)]]])
+            let b = try await c.call("build/wait", ["image": .string(name), "build": 1])
+            #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+            let lines = try await c.call("build/logs", ["image": .string(name)])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+            namespaces += lines.filter { $0.hasPrefix("netns: ") }
+            let loopback = lines.filter { $0.hasPrefix("loopback: ") }
+            #expect(loopback == ["loopback: up"], "\(lines)")
+        }
+        let engine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(try #require(SharedEngine.enginePID(state.path)))/ns/net")
+        #expect(namespaces.count == 2 && Set(namespaces).count == 2, "\(namespaces)")
+        #expect(!namespaces.contains("netns: " + engine), "\(namespaces) \(engine)")
+    }
+
     /// `--build-network none` is the most an image may ask for: asking more is refused, and
     /// changing the network is a CONFIG reason.
     @Test func theEngineCapsTheNetwork() async throws {
@@ -94,5 +133,15 @@ import TestSupport
         #expect(try await c.call("build/wait", ["image": "n", "build": 1])["status"] == "SUCCESS")
         let patched = try await c.call("image/patch", ["name": "n", "network": "none"])
         #expect(patched["build"] == nil && patched["changed"] == false, "the same network is no change: \(patched)")
+    }
+}
+
+/// Whether this machine can give a step the public network.
+enum StepNetworkProbe {
+    static var slirpUsable: Bool {
+        let fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return FileManager.default.isExecutableFile(atPath: "/usr/bin/slirp4netns")
     }
 }

@@ -70,22 +70,32 @@ struct StepRunner {
         let log = self.log
         // The home folder of the stack's user: fresh, empty and writable in the read-only root.
         let scratch = home.hasPrefix("/tmp") ? [] : [home]
-        var network: (StepNetwork, resolvConf: String)?
+        // The public network: one made ahead (StepNetworkPool), for this step only.
+        var network: (PreparedStepNetwork, resolvConf: String)?
         if request.publicNetwork {
-            network = (try StepNetwork(firstDescriptor: 4, helper: request.userNamespaceHelper), try StepNetwork.resolvConfFile(in: request.workDirectory + "/network"))
+            network = (try await StepNetworkPool.shared.take(helper: request.userNamespaceHelper), try StepNetwork.resolvConfFile(in: request.workDirectory + "/network"))
         }
+        let joined = network != nil
         let overlay = workspace.overlay
-        let process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
-                                              network: network, enclosing: overlay.map { o in { o.enclosing($0) } }, limits: limits, command: command) { stream, line in
-            log(phase, stream == .stdout ? .stdout : .stderr, line)
-            tail.append(line)
+        let process: Subprocess
+        do {
+            process = try await sandbox.start(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: env, workingDirectory: "/workspace",
+                                              prepared: network, enclosing: overlay.map { o in { o.enclosing($0, inNetworkNamespace: joined) } },
+                                              limits: limits, command: command) { stream, line in
+                log(phase, stream == .stdout ? .stdout : .stderr, line)
+                tail.append(line)
+            }
+        } catch {
+            await network?.0.end()
+            throw error
         }
         let code = await withTaskCancellationHandler {
             await process.wait()
         } onCancel: {
             process.signal(SIGKILL)
         }
-        await network?.0.detach()
+        // Ended off the step's path: the next step does not wait for slirp4netns to exit.
+        if let used = network?.0 { Task { await used.end() } }
         try Task.checkCancellation()
         return (code, tail.lines)
     }

@@ -153,6 +153,10 @@ enum AppLayerWriter {
             case .symlink:
                 try tar.addSymlink(prefix + e.path, target: e.target, owner: owner)
             case .file:
+                if let known = tar as? IdentifiedFileSink, let digest = e.digest,
+                   try known.takesFile(prefix + e.path, identity: "c:" + digest.hex, size: e.size, mode: Int(e.mode), owner: owner) {
+                    return nil
+                }
                 guard let fd = trees?.open(e.path) else { throw RuntimeError.notFound("source snapshot tree lacks \(e.path); patch the image with its source again") }
                 defer { close(fd) }
                 var st = stat()

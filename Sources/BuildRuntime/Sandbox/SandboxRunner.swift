@@ -74,9 +74,13 @@ public struct SandboxRunner: Sendable {
     /// writable tmpfs at each of `scratch` (the user's home, say, in a read-only root). With
     /// `network` (the public network: its pipes are descriptors 4 and 5), the step waits for
     /// it, and sees `resolvConf` at /etc/resolv.conf where the image has that file.
+    /// With `prepared` (a network made ahead, which the sandbox joins), every namespace but the
+    /// network is unshared, and the step sees `resolvConf` likewise.
     public func arguments(rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
-                          network: (StepNetwork, resolvConf: String)? = nil, command: [String]) throws -> [String] {
-        var args = [bwrapPath, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+                          network: (StepNetwork, resolvConf: String)? = nil, prepared: (PreparedStepNetwork, resolvConf: String)? = nil,
+                          command: [String]) throws -> [String] {
+        let namespaces = prepared == nil ? ["--unshare-all"] : ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        var args = [bwrapPath] + namespaces + ["--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                     "--cap-drop", "ALL", "--seccomp", "3",
                     "--uid", String(uid), "--gid", String(gid), "--clearenv"] + Self.tmpfs("/", bytes: Self.rootTmpfsBytes)
         let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
@@ -95,12 +99,11 @@ public struct SandboxRunner: Sendable {
         for m in mounts {
             args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
         }
-        if let (net, resolvConf) = network {
-            args += net.bwrapArguments
-            // Over the image's own file only: nothing can be made in its read-only /etc.
-            if let etc = try? root.openDirectory("etc"), let st = try etc.status("resolv.conf"), (st.st_mode & S_IFMT) == S_IFREG {  // no /etc in the image: nothing to bind over
-                args += ["--ro-bind", resolvConf, "/etc/resolv.conf"]
-            }
+        if let (net, _) = network { args += net.bwrapArguments }
+        // Over the image's own file only: nothing can be made in its read-only /etc.
+        if let resolvConf = network?.resolvConf ?? prepared?.resolvConf, let etc = try? root.openDirectory("etc"), let st = try etc.status("resolv.conf"),
+           (st.st_mode & S_IFMT) == S_IFREG {  // no /etc in the image: nothing to bind over
+            args += ["--ro-bind", resolvConf, "/etc/resolv.conf"]
         }
         args += ["--chdir", workingDirectory]
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { args += ["--setenv", k, v] }
@@ -145,24 +148,28 @@ public struct SandboxRunner: Sendable {
     }
 
     /// Starts `command` in the sandbox; the caller awaits `wait()` on the result. With
-    /// `network`, the step starts once it is attached (a failure to attach kills it). With
-    /// `enclosing`, bwrap's command line is run as `enclosing` makes it (inside the
-    /// `slipway-userns` helper that mounts an overlay workspace, say). With `limits`, all of it
-    /// runs under the helper that holds it to them (`slipway-userns --limits-only`).
+    /// `network`, the step starts once it is attached (a failure to attach kills it); with
+    /// `prepared`, all of it runs in that network's namespaces (`slipway-userns --join-net`,
+    /// whose descriptors are 4 and 5). With `enclosing`, bwrap's command line is run as
+    /// `enclosing` makes it (inside the `slipway-userns` helper that mounts an overlay
+    /// workspace, say; given `prepared`, it runs as root of the network's user namespace). With
+    /// `limits`, all of it runs under the helper that holds it to them (`slipway-userns --limits-only`).
     public func start(
         rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
-        network: (StepNetwork, resolvConf: String)? = nil, enclosing: (([String]) -> [String])? = nil, limits: StepEnforcement? = nil,
+        network: (StepNetwork, resolvConf: String)? = nil, prepared: (PreparedStepNetwork, resolvConf: String)? = nil,
+        enclosing: (([String]) -> [String])? = nil, limits: StepEnforcement? = nil,
         command: [String], onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) async throws -> Subprocess {
         var args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
-                                 network: network, command: command)
+                                 network: network, prepared: prepared, command: command)
         if let enclosing { args = enclosing(args) }
+        if let (net, _) = prepared { args = [net.helper, "--join-net", "4", "5", "--"] + args }
         if let limits { args = limits.wrapping(args) }
         let filter = try SeccompFilter.descriptor()
         defer { close(filter) }
         // The last lines on stderr: why the sandbox ended, should it end before the network is attached.
         let sandboxSaid = OutputTail(keep: 5)
-        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? [])) { stream, line in
+        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? prepared.map { [$0.0.userns, $0.0.netns] } ?? [])) { stream, line in
             if stream == .stderr { sandboxSaid.append(line) }
             onLine(stream, line)
         }

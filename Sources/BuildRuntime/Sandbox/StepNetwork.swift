@@ -94,11 +94,7 @@ public final class StepNetwork: @unchecked Sendable {
             // tap0's address, route and MTU, set by Slipway's helper: slirp4netns's own
             // --configure would bring the loopback up too, racing bwrap, which sets it up in the
             // same namespace at the same time.
-            let said = self.said
-            let configure = try Subprocess([helper, "--configure-tap", "3", "4"], environment: ["PATH": "/usr/bin:/bin"], passing: [owner, netns]) { _, line in
-                said.append(line)
-            }
-            guard await configure.wait() == 0 else { throw RuntimeError.unavailable("the step's network interface could not be configured (see the lines above)") }
+            try await Self.configureTap(helper: helper, owner: owner, netns: netns, loopback: false, said: said)
             try await BlockingWork.run { try self.unblock() }
         } catch is SandboxEnded {
             // Its info descriptor closed: it has exited (or is exiting), and its status and last
@@ -153,30 +149,58 @@ public final class StepNetwork: @unchecked Sendable {
         }
         var handedOver = false
         defer { if !handedOver { close(owner); close(netns) } }
+        let (process, exitWrite) = try Self.startSlirp(slirp4netns, owner: owner, netns: netns, said: said)
+        slirp = process
+        exitPipe = [-1, exitWrite]
+        handedOver = true
+        return (owner, netns)
+    }
+
+    /// Starts slirp4netns in the network namespace `netns` (through `owner`, the user namespace
+    /// that owns it) and waits until it has made tap0 there; it exits when the returned exit
+    /// descriptor is closed. What it says goes to `said`. Blocking.
+    static func startSlirp(_ slirp4netns: String, owner: Int32, netns: Int32, said: OutputTail) throws -> (Subprocess, exitWrite: Int32) {
         var ready: [Int32] = [-1, -1]
-        guard slipway_pipe_cloexec(&ready) == 0, slipway_pipe_cloexec(&exitPipe) == 0 else {
+        var exit: [Int32] = [-1, -1]
+        guard slipway_pipe_cloexec(&ready) == 0 else { throw RuntimeError.io("cannot create the network pipes: \(String(cString: strerror(errno)))") }
+        defer { close(ready[0]) }
+        guard slipway_pipe_cloexec(&exit) == 0 else {
+            close(ready[1])
             throw RuntimeError.io("cannot create the network pipes: \(String(cString: strerror(errno)))")
         }
-        defer { close(ready[0]) }
         let args = [slirp4netns, "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp",
                     "--ready-fd=3", "--exit-fd=4", "--userns-path=/proc/self/fd/5", "--netns-type=path", "/proc/self/fd/6", "tap0"]
-        let said = self.said
+        let process: Subprocess
         do {
-            slirp = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [ready[1], exitPipe[0], owner, netns]) { _, line in
+            process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [ready[1], exit[0], owner, netns]) { _, line in
                 said.append("slirp4netns: " + line)
             }
         } catch {
             close(ready[1])
+            close(exit[0])
+            close(exit[1])
             throw error
         }
         close(ready[1])
-        close(exitPipe[0]); exitPipe[0] = -1
+        close(exit[0])
         var byte: UInt8 = 0
         var n: Int
         repeat { n = read(ready[0], &byte, 1) } while n < 0 && errno == EINTR
-        guard n == 1 else { throw RuntimeError.unavailable("slirp4netns could not give the step its network (see the lines above)") }
-        handedOver = true
-        return (owner, netns)
+        guard n == 1 else {
+            close(exit[1])
+            throw RuntimeError.unavailable("slirp4netns could not give the step its network (see the lines above)")
+        }
+        return (process, exit[1])
+    }
+
+    /// Gives tap0 in `netns` its address, route and MTU (and with `loopback`, brings lo up),
+    /// with Slipway's helper.
+    static func configureTap(helper: String, owner: Int32, netns: Int32, loopback: Bool, said: OutputTail) async throws {
+        let configure = try Subprocess([helper, "--configure-tap", "3", "4"] + (loopback ? ["--loopback"] : []), environment: ["PATH": "/usr/bin:/bin"],
+                                       passing: [owner, netns]) { _, line in
+            said.append(line)
+        }
+        guard await configure.wait() == 0 else { throw RuntimeError.unavailable("the step's network interface could not be configured (see the lines above)") }
     }
 
     /// Lets the step run. Blocking.

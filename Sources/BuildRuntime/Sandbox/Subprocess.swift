@@ -159,6 +159,9 @@ public final class Subprocess: Sendable {
         }
     }
 
+    /// Whether it has exited (and been reaped).
+    public var hasExited: Bool { exitState.value.withLock { $0.status != nil } }
+
     /// Sends a signal to the child's whole process group.
     public func signal(_ sig: Int32) {
         if exitState.value.withLock({ $0.status }) == nil { kill(-pid, sig) }
