@@ -61,6 +61,19 @@
 // (or the helper that mounts its overlay workspace first), which then unshares every namespace
 // but the network.
 //
+//   slipway-userns --step-driver COMMANDS_FD RESULTS_FD
+//
+// runs inside a buildpacks phase's sandbox (one sandbox per phase, as lifecycle runs its
+// detector and builder in one container) and runs its steps one at a time: each record read
+// from COMMANDS_FD ("LENGTH\n" then LENGTH bytes of NUL-ended fields: MARKER, DIR, ARGC, ARGC
+// arguments, then NAME=VALUE environment entries) is run in DIR with exactly that environment;
+// when it has exited, every process it left is killed and reaped (the driver is the pid
+// namespace's first process, bwrap's --as-pid-1, so they are its children, and no step can
+// signal it), MARKER is written as a line to stdout and to stderr (so the engine knows it has
+// every line of the step), and the exit status (128+signal when killed) as a line to
+// RESULTS_FD. Both descriptors are close-on-exec, and the driver is not dumpable, so a step
+// reaches neither. End of COMMANDS_FD ends the driver, and the sandbox with it.
+//
 //   slipway-userns --uid-map 0:UID:1 --gid-map 0:GID:1 [--chdir DIR] --lower DIR… --upper DIR --work DIR
 //                  --merged DIR --in-place -- COMMAND [ARG…]
 //
@@ -520,6 +533,87 @@ static int join_net(int argc, char **argv) {
     return 127;
 }
 
+// Reads exactly n bytes; 0 at a clean end before the first byte, -1 on error or a short read.
+static int read_exactly(int fd, char *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return got == 0 && r == 0 ? 0 : -1;
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+#define MAX_STEP_RECORD (8 << 20)
+
+static int step_driver(int argc, char **argv) {
+    if (argc != 4) usage("--step-driver takes COMMANDS_FD RESULTS_FD");
+    int in = atoi(argv[2]), out = atoi(argv[3]);
+    if (fcntl(in, F_SETFD, FD_CLOEXEC) != 0 || fcntl(out, F_SETFD, FD_CLOEXEC) != 0) die("the driver's descriptors");
+    if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) die("prctl");
+    if (getpid() != 1) usage("--step-driver runs as the first process of its pid namespace (bwrap --as-pid-1)");
+    for (;;) {
+        char digits[24];
+        size_t n = 0;
+        for (;;) {
+            int r = read_exactly(in, digits + n, 1);
+            if (r == 0 && n == 0) return 0;  // the engine is done with this phase
+            if (r != 1) die("reading a step");
+            if (digits[n] == '\n') break;
+            if (++n == sizeof digits) usage("a step record's length is too long");
+        }
+        digits[n] = 0;
+        char *end = NULL;
+        unsigned long length = strtoul(digits, &end, 10);
+        if (!n || *end || length == 0 || length > MAX_STEP_RECORD) usage("a bad step record length");
+        char *record = malloc(length + 1);
+        if (!record) die("malloc");
+        if (read_exactly(in, record, length) != 1) die("reading a step");
+        record[length] = 0;
+        size_t count = 0;
+        for (size_t k = 0; k < length; k++) count += record[k] == 0;
+        char **fields = calloc(count + 1, sizeof *fields);
+        if (!fields) die("calloc");
+        char *p = record;
+        for (size_t k = 0; k < count; k++) { fields[k] = p; p += strlen(p) + 1; }
+        unsigned long nargs = count >= 3 ? strtoul(fields[2], NULL, 10) : 0;
+        if (count < 4 || nargs == 0 || nargs > count - 3) usage("a bad step record");
+        char *marker = fields[0], *dir = fields[1];
+        char **args = calloc(nargs + 1, sizeof *args);
+        if (!args) die("calloc");
+        for (unsigned long k = 0; k < nargs; k++) args[k] = fields[3 + k];
+        char **env = &fields[3 + nargs];  // to the NULL at fields[count]
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) {
+            if (chdir(dir) != 0) {
+                fprintf(stderr, "cannot enter %s: %s\n", dir, strerror(errno));
+                _exit(127);
+            }
+            execve(args[0], args, env);
+            fprintf(stderr, "cannot run %s: %s\n", args[0], strerror(errno));
+            _exit(127);
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0)
+            if (errno != EINTR) die("waitpid");
+        // Whatever the step left running goes now, before the engine reads what it wrote.
+        kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
+        int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        char line[64];
+        dprintf(1, "%s\n", marker);
+        dprintf(2, "%s\n", marker);
+        int k = snprintf(line, sizeof line, "%d\n", code);
+        if (write(out, line, (size_t)k) != k) die("writing a step's result");
+        free(args);
+        free(fields);
+        free(record);
+    }
+}
+
 static int apply_owners(int argc, char **argv) {
     if (argc != 4) usage("--apply-owners takes LIST ROOT");
     int root = open(argv[3], O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -607,7 +701,8 @@ static int exec_as(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    // Not for --exec-as: that runs a step's own command inside its sandbox, which bwrap holds.
+    // Not for --exec-as or --step-driver: they run inside a step's sandbox, which bwrap holds.
+    if (argc > 1 && !strcmp(argv[1], "--step-driver")) return step_driver(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--exec-as")) die_with_parent(engine_pid());
     if (argc > 1 && !strcmp(argv[1], "--limits-only")) return limits_only(argc, argv);
     int limits_end = apply_limits(argc, argv, 1);

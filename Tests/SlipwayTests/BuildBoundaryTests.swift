@@ -20,8 +20,8 @@ import TestSupport
         ("toml-fifo", "/layers/test_hostile/evil.toml"),
         ("launch-toml-symlink", "/layers/test_hostile/launch.toml"),
         ("execd-symlink", "/layers/test_hostile/evil/exec.d/run"),
-        ("plan-symlink", "/tmp/cnb-io/plan.toml"),
-        ("plan-fifo", "/tmp/cnb-io/plan.toml"),
+        ("plan-symlink", "/tmp/cnb-io/test_hostile.detect/plan.toml"),
+        ("plan-fifo", "/tmp/cnb-io/test_hostile.detect/plan.toml"),
         ("layers-folder-symlink", "/layers/test_printer"),
     ]
 
@@ -100,5 +100,43 @@ import TestSupport
         }
         let grep = try await sh("grep -rl '\(marker)' '\(state.path)/blobs' '\(layout)' 2>/dev/null || true")
         #expect(grep.out.isEmpty, "host content reached the image: \(grep.out)")
+    }
+
+    /// One sandbox runs a phase's steps (`PhaseSandbox`): a step's processes end with it, so
+    /// nothing it started runs on into the next buildpack's step or while the host reads what
+    /// it left; and a step cannot reach the driver's descriptors to forge another step's
+    /// status (the driver is not dumpable, so its /proc/PID/fd is closed to the step's user), or
+    /// kill it (`kill -9 1 -1`: it is the namespace's first process).
+    @Test func aPhasesStepsCannotOutliveTheirStepOrReachTheDriver() async throws {
+        let state = TempDir("state")
+        let bps = TempDir("phase-bps")
+        for (id, build) in [
+            ("leaver", #"(while true; do date +%s%N >> /workspace/leftover.txt; sleep 0.01; done) & echo $! > /tmp/leftover.pid; echo "leaver: started $(cat /tmp/leftover.pid)""#),
+            ("checker", #"""
+                pid=$(cat /tmp/leftover.pid); if kill -0 "$pid" 2>/dev/null; then echo "checker: leftover alive"; else echo "checker: leftover gone"; fi
+                (echo 0 > /proc/$PPID/fd/7) 2>/dev/null && echo "checker: forged" || echo "checker: driver closed"
+                ls /proc/self/fd | tr '\n' ' ' | sed 's/^/checker: fds /'; echo
+                kill -9 1 -1 2>/dev/null; echo "checker: still here"
+                printf '[[processes]]\ntype = "web"\ncommand = ["true"]\ndefault = true\n' > "$1/launch.toml"
+                """#),
+        ] {
+            let dir = bps.path + "/" + id
+            try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
+            try "api = \"0.10\"\n[buildpack]\nid = \"test/\(id)\"\nversion = \"1.0.0\"\n".write(toFile: dir + "/buildpack.toml", atomically: true, encoding: .utf8)
+            try "#!/usr/bin/env bash\nexit 0\n".write(toFile: dir + "/bin/detect", atomically: true, encoding: .utf8)
+            try "#!/usr/bin/env bash\n\(build)\n".write(toFile: dir + "/bin/build", atomically: true, encoding: .utf8)
+            for f in ["detect", "build"] { chmod(dir + "/bin/" + f, 0o755) }
+        }
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder(extraBuildpacks: [bps.path + "/leaver", bps.path + "/checker"],
+                                        order: [["group": [["id": "test/leaver"], ["id": "test/checker"]]]])
+        _ = try await c.call("image/create", ["name": "phase", "source": ["local": ["path": .string(HelloApp.path)]]])
+        let b = try await c.call("build/wait", ["image": "phase", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        let lines = try await c.call("build/logs", ["image": "phase", "build": 1])["lines"]?.arrayValue?.compactMap { $0["line"]?.stringValue } ?? []
+        #expect(lines.contains { $0.hasPrefix("leaver: started ") }, "\(lines)")
+        #expect(lines.contains("checker: leftover gone"), "\(lines)")
+        #expect(lines.contains("checker: driver closed") && lines.contains("checker: still here"), "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("checker: fds ") && $0.split(separator: " ").count <= 6 }, "a step holds more than stdio: \(lines)")
     }
 }

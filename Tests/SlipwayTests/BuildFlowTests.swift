@@ -190,7 +190,7 @@ import TestSupport
         #expect(lines.contains("PROBE-READONLY /usr"))
         #expect(lines.contains("PROBE-ENV-SECRET unset"))  // clean environment
         #expect(lines.contains("PROBE-ARGS 3"))  // positional args: layers, platform, plan
-        #expect(lines.contains("PROBE-CNB /layers/test_probe /tmp/cnb-io/plan.toml /platform"))
+        #expect(lines.contains("PROBE-CNB /layers/test_probe /tmp/cnb-io/test_probe.build/plan.toml /platform"))
         // Nothing of the host's root but the stack image and the CNB mounts.
         let root = lines.first { $0.contains("workspace") && $0.contains("layers") } ?? ""
         let entries = Set(root.split(separator: " ").map(String.init))

@@ -238,10 +238,10 @@ import TestSupport
             let go = state.path + "/work/default/procs/1-\(incarnation)/platform/go"
             folders = try await Self.release(go, cgroup: cgroups ? (pids, memory) : nil)
         }
-        #expect(procs["status"] == "SUCCESS", "\(procs)")
+        let log = try await c.logLines("procs")
+        #expect(procs["status"] == "SUCCESS", "\(procs) \(log)")
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/procs")
         let started = Self.count(in: image.rootfs + "/workspace/started")
-        let log = try await c.logLines("procs")
         if rlimit && getuid() == 0 {
             #expect(started == 200, "RLIMIT_NPROC never holds uid 0")
         } else {

@@ -121,11 +121,13 @@ extension Lifecycle {
             }
         }
 
-        /// A new, empty I/O folder for one step: its host path (mounted at /tmp/cnb-io) and handle.
+        /// A new, empty I/O folder for one step: its path in the sandbox (under /tmp/cnb-io,
+        /// where the I/O folder is mounted) and its handle.
         func freshIO(_ name: String) throws -> (String, ConfinedDirectory) {
             try io.remove(name)
             guard mkdirat(io.fd, name, 0o755) == 0 else { throw RuntimeError.io("cannot create the step's I/O folder: \(String(cString: strerror(errno)))") }
-            return (ioPath + "/" + name, try io.openDirectory(name).renamed(StepRunner.ioPath))
+            let inside = StepRunner.ioPath + "/" + name
+            return (inside, try io.openDirectory(name).renamed(inside))
         }
     }
 }

@@ -15,6 +15,20 @@ struct BuildpackBuildPhase {
         var built = BuiltLayers()
         // Build layers of earlier buildpacks, in order: (the layer folder, its sandbox path).
         var buildLayers: [(ConfinedDirectory, String)] = []
+        // Every buildpack's build step in one sandbox, as lifecycle's builder.
+        let sandbox = try await runner.startPhase(.build, buildpacks: detected.buildpacks, appWritable: true)
+        do {
+            try await build(in: sandbox, into: &built, buildLayers: &buildLayers)
+            await sandbox.finish()
+        } catch {
+            await sandbox.finish()
+            throw error
+        }
+        return built
+    }
+
+    /// Runs each buildpack's build step in `sandbox`, reading back what it left.
+    private func build(in sandbox: PhaseSandbox, into built: inout BuiltLayers, buildLayers: inout [(ConfinedDirectory, String)]) async throws {
         for bp in detected.buildpacks {
             let d = bp.descriptor
             let bpLayers = try confined(d) { try runner.workspace.layers.makeDirectories(d.escapedID) }
@@ -25,7 +39,7 @@ struct BuildpackBuildPhase {
             })
             let (ioPath, io) = try runner.workspace.freshIO(d.escapedID + ".build")
             try io.createFile("plan.toml", contents: Array(TOMLWriter.write(plan).utf8))
-            let planPath = StepRunner.ioPath + "/plan.toml"
+            let planPath = ioPath + "/plan.toml"
 
             var layered = LayerEnvironment(runner.environment(for: bp, extra: [
                 "CNB_LAYERS_DIR": "/layers/" + d.escapedID, "CNB_BP_PLAN_PATH": planPath,
@@ -36,15 +50,13 @@ struct BuildpackBuildPhase {
                 try layered.applySearchPaths(layer, sandboxLayer: sandboxPath)
             }
             let env = layered.variables
-            let (code, tail) = try await runner.run(bp, phase: .build, io: ioPath,
-                command: [runner.buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env, appWritable: true)
+            let (code, tail) = try await sandbox.run(command: [runner.buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env)
             guard code == 0 else {
                 throw RuntimeError.buildFailed(
                     "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output: " + tail.joined(separator: " | ")))
             }
             try confined(d) { try built.collect(of: d, in: bpLayers, buildLayers: &buildLayers, previous: previous) }
         }
-        return built
     }
 }
 

@@ -11,16 +11,31 @@ struct DetectPhase {
 
     func run() async throws -> DetectedGroup {
         log(BuildPhase.detect, .system, "===> DETECT")
+        // Every group's buildpacks in one sandbox (each mounted once), as lifecycle's detector.
+        var all: [BuildpackRef] = []
+        for bp in order.joined() where !all.contains(where: { $0.directory == bp.directory }) { all.append(bp) }
+        let sandbox = try await runner.startPhase(.detect, buildpacks: all, appWritable: false)
+        do {
+            let group = try await detect(in: sandbox)
+            await sandbox.finish()
+            return group
+        } catch {
+            await sandbox.finish()
+            throw error
+        }
+    }
+
+    /// The first group that passes, its steps run in `sandbox`.
+    private func detect(in sandbox: PhaseSandbox) async throws -> DetectedGroup {
         var report: [String] = []
         for group in order {
             var detected: [DetectedBuildpack] = []
             var failed = false
             for bp in group {
                 let (ioPath, io) = try runner.workspace.freshIO(bp.descriptor.escapedID + ".detect")
-                let planPath = StepRunner.ioPath + "/plan.toml"
+                let planPath = ioPath + "/plan.toml"
                 let env = runner.environment(for: bp, extra: ["CNB_BUILD_PLAN_PATH": planPath])
-                let (code, _) = try await runner.run(bp, phase: .detect, io: ioPath, command: [runner.buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath],
-                                              env: env, appWritable: false)
+                let (code, _) = try await sandbox.run(command: [runner.buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath], env: env)
                 let name = "\(bp.descriptor.id)@\(bp.descriptor.version)"
                 switch code {
                 case 0:

@@ -78,9 +78,11 @@ public struct SandboxRunner: Sendable {
     /// network is unshared, and the step sees `resolvConf` likewise.
     public func arguments(rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
                           network: (StepNetwork, resolvConf: String)? = nil, prepared: (PreparedStepNetwork, resolvConf: String)? = nil,
-                          command: [String]) throws -> [String] {
+                          driver: (String, at: String)? = nil, command: [String]) throws -> [String] {
         let namespaces = prepared == nil ? ["--unshare-all"] : ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        var args = [bwrapPath] + namespaces + ["--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+        // A driver is the namespace's first process: no signal of a step reaches it (the kernel
+        // delivers a namespace's init only the signals it handles), not even `kill -9 -1`.
+        var args = [bwrapPath] + namespaces + (driver == nil ? [] : ["--as-pid-1"]) + ["--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
                     "--cap-drop", "ALL", "--seccomp", "3",
                     "--uid", String(uid), "--gid", String(gid), "--clearenv"] + Self.tmpfs("/", bytes: Self.rootTmpfsBytes)
         let reserved: Set<String> = ["proc", "dev", "tmp", "workspace", "layers", "platform", "cnb"]
@@ -94,7 +96,10 @@ public struct SandboxRunner: Sendable {
             default: continue
             }
         }
-        args += ["--proc", "/proc", "--dev", "/dev"] + devSealing + Self.tmpfs("/tmp", bytes: tmpfsBytes)
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        // The phase's step driver, in /dev (so in no folder a step may write, nor in the image).
+        if let (path, inside) = driver { args += ["--ro-bind", path, inside] }
+        args += devSealing + Self.tmpfs("/tmp", bytes: tmpfsBytes)
         for path in scratch { args += Self.tmpfs(path, bytes: tmpfsBytes) }
         for m in mounts {
             args += [m.writable ? "--bind" : "--ro-bind", m.hostPath, m.sandboxPath]
@@ -154,14 +159,16 @@ public struct SandboxRunner: Sendable {
     /// `enclosing` makes it (inside the `slipway-userns` helper that mounts an overlay
     /// workspace, say; given `prepared`, it runs as root of the network's user namespace). With
     /// `limits`, all of it runs under the helper that holds it to them (`slipway-userns --limits-only`).
+    /// `driver` binds a program (the helper) read-only at a path in /dev; `extra` descriptors
+    /// follow the filter's (3) and the network's.
     public func start(
         rootfs: String, mounts: [Mount], scratch: [String] = [], environment: [String: String], workingDirectory: String,
         network: (StepNetwork, resolvConf: String)? = nil, prepared: (PreparedStepNetwork, resolvConf: String)? = nil,
-        enclosing: (([String]) -> [String])? = nil, limits: StepEnforcement? = nil,
+        enclosing: (([String]) -> [String])? = nil, limits: StepEnforcement? = nil, driver: (String, at: String)? = nil, passing extra: [Int32] = [],
         command: [String], onLine: @escaping @Sendable (OutputStream, String) -> Void
     ) async throws -> Subprocess {
         var args = try arguments(rootfs: rootfs, mounts: mounts, scratch: scratch, environment: environment, workingDirectory: workingDirectory,
-                                 network: network, prepared: prepared, command: command)
+                                 network: network, prepared: prepared, driver: driver, command: command)
         if let enclosing { args = enclosing(args) }
         if let (net, _) = prepared { args = [net.helper, "--join-net", "4", "5", "--"] + args }
         if let limits { args = limits.wrapping(args) }
@@ -169,7 +176,7 @@ public struct SandboxRunner: Sendable {
         defer { close(filter) }
         // The last lines on stderr: why the sandbox ended, should it end before the network is attached.
         let sandboxSaid = OutputTail(keep: 5)
-        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? prepared.map { [$0.0.userns, $0.0.netns] } ?? [])) { stream, line in
+        let process = try Subprocess(args, environment: ["PATH": "/usr/bin:/bin"], passing: [filter] + (network?.0.descriptors ?? prepared.map { [$0.0.userns, $0.0.netns] } ?? []) + extra) { stream, line in
             if stream == .stderr { sandboxSaid.append(line) }
             onLine(stream, line)
         }
