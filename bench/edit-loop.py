@@ -107,6 +107,10 @@ def loop(label, args, slipway=SLIPWAY, builder="procfile"):
             p, started, finished = phases(s, build)
             p["snapshot (the patch or trigger call)"] = called
             p["bookkeeping (queue, status, answers)"] = total - called - (finished - started)
+            # What a build costs besides its snapshot and its steps: the database, status,
+            # notifications and the phases that do no buildpack work.
+            p["= fixed costs (prepare, analyze, restore, completion, bookkeeping)"] = sum(
+                max(0.0, p.get(k, 0)) for k in ("prepare", "analyze", "restore", "completion", "bookkeeping (queue, status, answers)"))
             phase_runs.append(p)
 
     # Watched: from the write to build/statusChanged SUCCESS, with the default 200 ms debounce.
@@ -175,6 +179,8 @@ for label in [l for l in runs if l not in ("default", "three")]:
         report(title + ", engine defaults", median(results[mode]), "s", CASES[label][0], median(runs[label][1][mode]))
     report("cold first build, engine defaults", cold, "s", CASES[label][0], runs[label][0], "not slower" if label != "none" else "report")
 for label in ("default", "three"):
+    report(f"fixed costs per build ({CASES[label][0]})", median([p["= fixed costs (prepare, analyze, restore, completion, bookkeeping)"]
+                                                              for p in runs[label][2]]) * 1000, "ms", target="< 10 ms")
     for mode, title, target in MODES:
         title = f"{title} ({CASES[label][0]})"
         if peer is not None and mode != "watch":
