@@ -15,6 +15,23 @@ import TestSupport
         #"(exec 3<>/dev/tcp/\#(address)/\#(port) && printf 'GET /page HTTP/1.0\r\n\r\n' >&3 && tail -n 1 <&3) 2>/dev/null || echo "\#(address) unreachable""#
     }
 
+    /// A project.toml whose one group is an inline bash script buildpack `id` running `script`.
+    static func scriptProject(id: String, _ script: String) -> String {
+        """
+        [_]
+        schema-version = "0.2"
+        [[io.buildpacks.group]]
+        id = "\(id)"
+        version = "0.0.1"
+          [io.buildpacks.group.script]
+          api = "0.10"
+          shell = "/bin/bash"
+          inline = '''
+        \(script)
+        '''
+        """
+    }
+
     @Test(.enabled(if: getuid() == 0, "making a network namespace with an interface (unshare -n, ip) needs root here"))
     func publicStepsReachTheNetworkAndNeverTheHostLoopback() async throws {
         let work = TempDir("netns")
@@ -52,20 +69,10 @@ import TestSupport
         // Buildpacks: a project.toml script buildpack fetches the page in its build step.
         try await c.setUpDefaultBuilder()
         let bpApp = TempDir("netbp")
-        try """
-            [_]
-            schema-version = "0.2"
-            [[io.buildpacks.group]]
-            id = "example/fetch"
-            version = "0.0.1"
-              [io.buildpacks.group.script]
-              api = "0.10"
-              shell = "/bin/bash"
-              inline = '''
+        try Self.scriptProject(id: "example/fetch", """
             { \(Self.fetch("10.213.0.1", publicPort)); } | sed 's/^/fetched: /'
             { \(Self.fetch("10.0.2.2", loopbackPort)); } | sed 's/^/fetched: /'
-            '''
-            """.write(toFile: bpApp.path + "/project.toml", atomically: true, encoding: .utf8)
+            """).write(toFile: bpApp.path + "/project.toml", atomically: true, encoding: .utf8)
         try "hello\n".write(toFile: bpApp.path + "/README", atomically: true, encoding: .utf8)
         for (name, network, expected) in [("bp-open", "public", ["fetched: served from the public address", "fetched: 10.0.2.2 unreachable"]),
                                           ("bp-closed", "none", ["fetched: 10.213.0.1 unreachable", "fetched: 10.0.2.2 unreachable"])] {
@@ -87,20 +94,10 @@ import TestSupport
         let c = try SlipwayClient(stateDir: state.path, arguments: ["--build-network", "public"] + Repo.hostPathArguments)
         try await c.setUpDefaultBuilder()
         let app = TempDir("netns-app")
-        try """
-            [_]
-            schema-version = "0.2"
-            [[io.buildpacks.group]]
-            id = "example/probe"
-            version = "0.0.1"
-              [io.buildpacks.group.script]
-              api = "0.10"
-              shell = "/bin/bash"
-              inline = '''
+        try Self.scriptProject(id: "example/probe", """
             echo "netns: $(readlink /proc/self/ns/net)"
             grep -A1 -w 127.0.0.1 /proc/self/net/fib_trie | grep -q 'host LOCAL' && echo "loopback: up" || echo "loopback: down"
-            '''
-            """.write(toFile: app.path + "/project.toml", atomically: true, encoding: .utf8)
+            """).write(toFile: app.path + "/project.toml", atomically: true, encoding: .utf8)
         var namespaces: [String] = []
         for name in ["one", "two"] {
             _ = try await c.call("image/create", ["name": .string(name), "network": "public", "source": ["local": ["path": .string(app.path)]]])

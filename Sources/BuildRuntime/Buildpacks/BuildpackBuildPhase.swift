@@ -50,7 +50,7 @@ struct BuildpackBuildPhase {
                 try layered.applySearchPaths(layer, sandboxLayer: sandboxPath)
             }
             let env = layered.variables
-            let (code, tail) = try await sandbox.run(command: [runner.buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env)
+            let (code, tail) = try await sandbox.run(d, command: [runner.buildpackPath(d) + "/bin/build", "/layers/" + d.escapedID, "/platform", planPath], env: env)
             guard code == 0 else {
                 throw RuntimeError.buildFailed(
                     "buildpack \(d.id)@\(d.version) failed in the build phase (exit status \(code))" + (tail.isEmpty ? "" : "; its last output: " + tail.joined(separator: " | ")))

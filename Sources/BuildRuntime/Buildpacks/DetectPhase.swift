@@ -35,7 +35,7 @@ struct DetectPhase {
                 let (ioPath, io) = try runner.workspace.freshIO(bp.descriptor.escapedID + ".detect")
                 let planPath = ioPath + "/plan.toml"
                 let env = runner.environment(for: bp, extra: ["CNB_BUILD_PLAN_PATH": planPath])
-                let (code, _) = try await sandbox.run(command: [runner.buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath], env: env)
+                let (code, _) = try await sandbox.run(bp.descriptor, command: [runner.buildpackPath(bp.descriptor) + "/bin/detect", "/platform", planPath], env: env)
                 let name = "\(bp.descriptor.id)@\(bp.descriptor.version)"
                 switch code {
                 case 0:

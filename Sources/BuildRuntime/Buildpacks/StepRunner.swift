@@ -97,6 +97,7 @@ struct StepRunner {
 /// one phase's task calls `run` (one at a time) and then `finish`; the line handler, on the
 /// output threads, shares only `output` (which locks).
 final class PhaseSandbox: @unchecked Sendable {
+    private let phase: BuildPhase
     private let process: Subprocess
     private let network: PreparedStepNetwork?
     /// The write end of the driver's commands, and the read end of its results.
@@ -142,7 +143,8 @@ final class PhaseSandbox: @unchecked Sendable {
         }
     }
 
-    private init(process: Subprocess, network: PreparedStepNetwork?, commands: Int32, results: Int32, output: StepOutput) {
+    private init(phase: BuildPhase, process: Subprocess, network: PreparedStepNetwork?, commands: Int32, results: Int32, output: StepOutput) {
+        self.phase = phase
         self.process = process
         self.network = network
         self.commands = commands
@@ -179,12 +181,12 @@ final class PhaseSandbox: @unchecked Sendable {
         }
         close(commandPipe[0])
         close(resultPipe[1])
-        return PhaseSandbox(process: process, network: network?.0, commands: commandPipe[1], results: resultPipe[0], output: output)
+        return PhaseSandbox(phase: phase, process: process, network: network?.0, commands: commandPipe[1], results: resultPipe[0], output: output)
     }
 
     /// Runs one step: `command` in /workspace with exactly `env`; returns its exit status and
     /// its last lines of output. A sandbox that ended meanwhile fails the build, saying why.
-    func run(command: [String], env: [String: String]) async throws -> (Int32, [String]) {
+    func run(_ bp: BuildpackDescriptor, command: [String], env: [String: String]) async throws -> (Int32, [String]) {
         steps += 1
         let marker = "\u{1}slipway-step-end \(nonce) \(steps)"
         let tail = output.begin(marker: marker)
@@ -211,7 +213,8 @@ final class PhaseSandbox: @unchecked Sendable {
         guard let code else {
             let status = await process.wait()
             let why = output.stderrTail.lines.joined(separator: " | ")
-            throw RuntimeError.buildFailed("the phase's sandbox ended before its step did (status \(status))" + (why.isEmpty ? "" : ": " + why))
+            throw RuntimeError.buildFailed("buildpack \(bp.id)@\(bp.version) failed in the \(phase.rawValue) phase: its sandbox ended (status \(status))"
+                + (why.isEmpty ? "" : "; its last output: " + why))
         }
         return (code, tail.lines)
     }
