@@ -176,18 +176,21 @@ public final class RegistryClient: Sendable {
     /// are compressed by `compressor` (or found compressed by an earlier push); a layer
     /// compressed now streams to the registry as it is compressed. Blobs the repository has are
     /// skipped; blobs another repository of the registry has (`mountFrom`) are mounted, not
-    /// uploaded. Up to three layers go at once. The manifest goes last, so a failed push never
-    /// leaves a manifest naming a missing blob.
+    /// uploaded. Up to three layers go at once, the largest first. The manifest goes last, so a
+    /// failed push never leaves a manifest naming a missing blob.
     public func push(_ image: OCIImage, repository: String, tags: [String], mountFrom: [String] = [], compressor: LayerCompressor? = nil,
                      log: @escaping @Sendable (String) -> Void) async throws -> PushResult {
         let scope = "repository:\(repository):pull,push"
         let source = image.store
         var layers = image.manifest.layers
         var uploaded = 0, compressed = 0
+        // Largest first: the push lasts as long as its largest layer takes, so that one starts
+        // at once and the small ones fill the gaps beside it.
+        let order = layers.indices.sorted { (layers[$0].size, $1) > (layers[$1].size, $0) }
         try await withThrowingTaskGroup(of: (Int, OCIDescriptor, uploaded: Bool, compressed: Bool).self) { group in
             var next = 0
             func start() {
-                let i = next, layer = layers[i]
+                let i = order[next], layer = layers[i]
                 next += 1
                 group.addTask {
                     if let c = compressor, c.compresses(layer) {
