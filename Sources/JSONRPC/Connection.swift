@@ -365,11 +365,15 @@ public final class Connection: Sendable {
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
-        let keys = entry.keys(params)
+        // A read's keys matter only against writes still pending; with none pending (the common
+        // case: a pipeline of queries) they are not derived, which spares decoding its params a
+        // second time. Only this loop adds pending writes, so none can appear before the task
+        // is recorded below.
+        let keys = entry.ordering == .write || state.withLock({ !$0.pendingWrites.isEmpty }) ? entry.keys(params) : OrderingKeys.none
         state.withLock { s in
             s.nextTaskKey += 1
             let key = s.nextTaskKey
-            let dependencies = s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
+            let dependencies = s.pendingWrites.isEmpty ? [] : s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
             let t = Task { [weak self] in
                 for d in dependencies { await d.value }
                 let result: Result<JSONValue, ResponseError>
