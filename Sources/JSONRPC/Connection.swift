@@ -376,7 +376,7 @@ public final class Connection: Sendable {
             let dependencies = s.pendingWrites.isEmpty ? [] : s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
             let t = Task { [weak self] in
                 for d in dependencies { await d.value }
-                let result: Result<JSONValue, ResponseError>
+                let result: Result<MethodRegistry.Answer, ResponseError>
                 if Task.isCancelled {
                     result = .failure(.cancelled)
                 } else {
@@ -392,11 +392,12 @@ public final class Connection: Sendable {
                         result = .failure(errorMapper(error))
                     }
                 }
-                let response = OutgoingMessage.response(id: id, result: result)
                 if let batch, let slot {
-                    await batch.fill(slot, response)
+                    await batch.fill(slot, OutgoingMessage.response(id: id, result: result.map(\.value)))
+                } else if case .success(.encoded(let encoded)) = result {
+                    output.send(body: OutgoingMessage.response(id: id, encodedResult: encoded))
                 } else {
-                    output.send(response)
+                    output.send(OutgoingMessage.response(id: id, result: result.map(\.value)))
                 }
                 if trace != "off" {
                     let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000

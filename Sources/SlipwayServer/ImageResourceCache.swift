@@ -14,15 +14,18 @@ final class ImageResourceCache: Sendable {
         var name: String
     }
 
-    private let entries = Mutex<[Key: (image: Image, json: JSONValue)]>([:])
+    private let entries = Mutex<[Key: (image: Image, json: EncodedJSON)]>([:])
     /// Past this many entries (images deleted since, or very many images) the cache starts over.
     static let capacity = 4096
 
+    /// How many images have an answer kept.
+    var count: Int { entries.withLock { $0.count } }
+
     /// `image` as `image/get` answers it.
-    func resource(of image: Image) throws -> JSONValue {
+    func resource(of image: Image) throws -> EncodedJSON {
         let key = Key(namespace: image.namespace, name: image.name)
         if let cached = entries.withLock({ $0[key] }), cached.image == image { return cached.json }
-        let json = try JSONValueEncoder().encode(ImageResource(image))
+        let json = EncodedJSON(try JSONValueEncoder().encode(ImageResource(image)))
         entries.withLock { e in
             if e.count >= Self.capacity { e.removeAll() }
             e[key] = (image, json)
