@@ -5,6 +5,9 @@
    requests/s in total, and the ratio to (1) in the same run. Targets: ≥ 1.0× (the engine
    serves many clients at least as fast as one process serves one); ≥ 100,000 req/s stretch.
 3. The same 50 clients without a shared engine: an --embedded process each, one after another.
+Beside (1) and (2), the CPU time each costs per request (the engine's, and its clients': the
+forwarders, or the --embedded process): on a machine that other work keeps busy, wall-clock
+figures move with the share of the cores the run gets, CPU per request much less.
 Peer for (1): a Python program that parses each request line and writes a JSON reply (what a
 minimal JSON-lines server costs in Python on this machine). Process start and exit count in
 every figure.
@@ -12,6 +15,7 @@ every figure.
 import atexit
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +63,23 @@ for line in sys.stdin:
 '''
 
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def engine_cpu():
+    """CPU seconds the shared engine has used (its pid is in engine.lock)."""
+    with open(shared_state + "/engine.lock") as f:
+        pid = f.read().strip()
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+cpu = {"embedded": [], "engine": [], "forwarders": []}
+
+
 def run(cmd, path, count):
     with open(path, "rb") as f:
         p = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, check=True)
@@ -66,10 +87,13 @@ def run(cmd, path, count):
     assert replies == count, (replies, count)
 
 
-def one(cmd):
-    t = time.perf_counter()
+def one(cmd, cpu_of=None):
+    c, t = children_cpu(), time.perf_counter()
     run(cmd, tmp + "/all.jsonl", N)
-    return N / (time.perf_counter() - t)
+    rate = N / (time.perf_counter() - t)
+    if cpu_of:
+        cpu[cpu_of].append(children_cpu() - c)
+    return rate
 
 
 def many():
@@ -81,12 +105,14 @@ def many():
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    t = time.perf_counter()
+    c, e, t = children_cpu(), engine_cpu(), time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     dt = time.perf_counter() - t
+    cpu["engine"].append(engine_cpu() - e)
+    cpu["forwarders"].append(children_cpu() - c)
     assert not errors, errors[:3]
     return N / dt
 
@@ -101,7 +127,7 @@ def one_after_another():
 
 
 rpc_session(shared_state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list"}], shared=True)  # the engine runs
-embedded = [one([SLIPWAY, "--embedded", "--state-dir", state]) for _ in range(RUNS)]
+embedded = [one([SLIPWAY, "--embedded", "--state-dir", state], "embedded") for _ in range(RUNS)]
 sequential = [one_after_another() for _ in range(RUNS)]
 shared = [many() for _ in range(RUNS)]
 py = [one([sys.executable, "-c", PEER]) for _ in range(RUNS)]
@@ -109,3 +135,6 @@ print(f"throughput: {N} image/get per run ({CLIENTS} clients × {PER_CLIENT} thr
 report("one client, --embedded", median(embedded), "req/s", "python json-lines echo", median(py))
 report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", "one client --embedded", median(embedded), "≥ 1.0×; ≥ 100,000 req/s stretch")
 report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", f"{CLIENTS} clients, an --embedded process each, one after another", median(sequential))
+us = {k: median(v) / N * 1e6 for k, v in cpu.items()}
+print(f"CPU per request (medians): one client --embedded {us['embedded']:.1f} µs; {CLIENTS} clients through the shared engine "
+      f"{us['engine'] + us['forwarders']:.1f} µs (the engine {us['engine']:.1f} µs, the {CLIENTS} forwarders {us['forwarders']:.1f} µs)", flush=True)

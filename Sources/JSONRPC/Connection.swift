@@ -365,14 +365,18 @@ public final class Connection: Sendable {
         let output = self.output
         let slot = batch?.reserve()
         let started = ContinuousClock.now
-        let keys = entry.keys(params)
+        // A read's keys matter only against writes still pending; with none pending (the common
+        // case: a pipeline of queries) they are not derived, which spares decoding its params a
+        // second time. Only this loop adds pending writes, so none can appear before the task
+        // is recorded below.
+        let keys = entry.ordering == .write || state.withLock({ !$0.pendingWrites.isEmpty }) ? entry.keys(params) : OrderingKeys.none
         state.withLock { s in
             s.nextTaskKey += 1
             let key = s.nextTaskKey
-            let dependencies = s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
+            let dependencies = s.pendingWrites.isEmpty ? [] : s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
             let t = Task { [weak self] in
                 for d in dependencies { await d.value }
-                let result: Result<JSONValue, ResponseError>
+                let result: Result<MethodRegistry.Answer, ResponseError>
                 if Task.isCancelled {
                     result = .failure(.cancelled)
                 } else {
@@ -388,11 +392,12 @@ public final class Connection: Sendable {
                         result = .failure(errorMapper(error))
                     }
                 }
-                let response = OutgoingMessage.response(id: id, result: result)
                 if let batch, let slot {
-                    await batch.fill(slot, response)
+                    await batch.fill(slot, OutgoingMessage.response(id: id, result: result.map(\.value)))
+                } else if case .success(.encoded(let encoded)) = result {
+                    output.send(body: OutgoingMessage.response(id: id, encodedResult: encoded))
                 } else {
-                    output.send(response)
+                    output.send(OutgoingMessage.response(id: id, result: result.map(\.value)))
                 }
                 if trace != "off" {
                     let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000

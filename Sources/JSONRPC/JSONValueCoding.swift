@@ -87,8 +87,19 @@ final class KeyUsage {
 }
 
 /// The dotted form of a coding path (`order[0].group[1].id`).
+/// Built by appending (every decoded object asks for its path, the top level's included, so
+/// this runs once per object of every request's params).
 func pathString(_ keys: [CodingKey]) -> String {
-    keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+    var path = ""
+    for key in keys {
+        if let index = key.intValue {
+            path += "[\(index)]"
+        } else {
+            if !path.isEmpty { path += "." }
+            path += key.stringValue
+        }
+    }
+    return path
 }
 
 /// Encodes an `Encodable` value into a `JSONValue`, keeping the order in which fields are encoded.

@@ -141,7 +141,28 @@ public enum IncomingMessage: Sendable {
 }
 
 /// Builders for the outgoing envelopes.
+/// A result serialised once and sent as it is, to every client that asks for it: for a handler
+/// that keeps its answers (`MethodRegistry.registerEncoded`). Made only from a `JSONValue`, so
+/// its bytes are always valid JSON, written as `JSONWriter` writes.
+public struct EncodedJSON: Sendable {
+    public let bytes: [UInt8]
+    public init(_ value: JSONValue) { bytes = JSONWriter.write(value) }
+}
+
 public enum OutgoingMessage {
+    /// A success response whose result is already serialised: the same bytes `JSONWriter` writes
+    /// for `response(id:result:)`, without serialising the result again.
+    static func response(id: RequestID, encodedResult: EncodedJSON) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(encodedResult.bytes.count + 48)
+        out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        JSONWriter.write(id.json, into: &out)
+        out.append(contentsOf: #","result":"#.utf8)
+        out.append(contentsOf: encodedResult.bytes)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     public static func response(id: RequestID?, result: Result<JSONValue, ResponseError>) -> JSONValue {
         var o = JSONObject()
         o.appendUnique("jsonrpc", "2.0")

@@ -47,8 +47,19 @@ public struct RequestContext: Sendable {
 /// The table of methods a connection serves, with typed params and results. Built once, then
 /// shared read-only by every connection.
 public struct MethodRegistry: Sendable {
-    /// A request handler on raw JSON (params in, result out).
-    public typealias RawHandler = @Sendable (JSONValue?, RequestContext) async throws -> JSONValue
+    /// What a handler answers: a value, or a value it keeps serialised.
+    enum Answer {
+        case value(JSONValue)
+        case encoded(EncodedJSON)
+
+        var value: JSONValue {
+            switch self {
+            case .value(let v): return v
+            // Bytes of JSONWriter's: they parse (a batch's answers are collected as values).
+            case .encoded(let e): return (try? JSONParser.parse(e.bytes)) ?? .null
+            }
+        }
+    }
     /// A notification handler on raw JSON.
     public typealias RawNotificationHandler = @Sendable (JSONValue?, Connection) async -> Void
 
@@ -60,7 +71,7 @@ public struct MethodRegistry: Sendable {
         let keys: KeysOf
         /// Decodes params as the handler does, without running it.
         let decode: @Sendable (JSONValue?) throws -> Void
-        let handler: RawHandler
+        let handler: @Sendable (JSONValue?, RequestContext) async throws -> Answer
     }
 
     private(set) var requests: [String: RequestEntry] = [:]
@@ -82,7 +93,35 @@ public struct MethodRegistry: Sendable {
         _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
         acceptsUnknownParams: Bool = false, maxParamsBytes: Int? = nil, _ body: @escaping @Sendable (P, RequestContext) async throws -> R
     ) {
-        let decode: @Sendable (JSONValue?) throws -> P = { raw in
+        let decode = Self.decoder(method, P.self, acceptsUnknownParams: acceptsUnknownParams, maxParamsBytes: maxParamsBytes)
+        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
+            let p: P = try decode(raw)
+            try (p as? ValidatedParams)?.validate()
+            let result = try await body(p, context)
+            if result is VoidResult { return .value(.null) }
+            return .value(try JSONValueEncoder().encode(result))
+        }
+    }
+
+    /// Registers a request like `register`, whose handler answers with its result serialised
+    /// (one it keeps, to send again without encoding it again).
+    public mutating func registerEncoded<P: Decodable & SendableMetatype>(
+        _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
+        _ body: @escaping @Sendable (P, RequestContext) async throws -> EncodedJSON
+    ) {
+        let decode = Self.decoder(method, P.self, acceptsUnknownParams: false, maxParamsBytes: nil)
+        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
+            let p: P = try decode(raw)
+            try (p as? ValidatedParams)?.validate()
+            return .encoded(try await body(p, context))
+        }
+    }
+
+    /// Decodes a method's params (see `register`).
+    private static func decoder<P: Decodable & SendableMetatype>(_ method: String, _: P.Type, acceptsUnknownParams: Bool, maxParamsBytes: Int?)
+        -> @Sendable (JSONValue?) throws -> P
+    {
+        { raw in
             if let cap = maxParamsBytes, let raw {
                 let size = JSONWriter.write(raw).count
                 guard size <= cap else {
@@ -90,13 +129,6 @@ public struct MethodRegistry: Sendable {
                 }
             }
             return try JSONRPC.decodeParams(P.self, raw, strict: !acceptsUnknownParams)
-        }
-        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
-            let p: P = try decode(raw)
-            try (p as? ValidatedParams)?.validate()
-            let result = try await body(p, context)
-            if result is VoidResult { return .null }
-            return try JSONValueEncoder().encode(result)
         }
     }
 

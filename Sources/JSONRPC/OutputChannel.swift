@@ -16,7 +16,8 @@ final class OutputChannel: Sendable {
     private nonisolated(unsafe) var buffer: [UInt8] = []
     /// The buffer being written; swapped with `buffer`, so neither is reallocated per write.
     private nonisolated(unsafe) var spare: [UInt8] = []
-    private nonisolated(unsafe) var pending: [JSONValue] = []
+    /// Messages (serialised, not framed) sent before the framing was known.
+    private nonisolated(unsafe) var pending: [[UInt8]] = []
     private nonisolated(unsafe) var currentFraming: Framing?
     private nonisolated(unsafe) var writing = false
     private nonisolated(unsafe) var closed = false
@@ -49,8 +50,8 @@ final class OutputChannel: Sendable {
     func setFraming(_ f: Framing) {
         condition.lock()
         currentFraming = f
-        for m in pending {
-            let framed = FrameEncoder.frame(JSONWriter.write(m), as: f)
+        for body in pending {
+            let framed = FrameEncoder.frame(body, as: f)
             buffer.append(contentsOf: framed)
             unwritten += framed.count
         }
@@ -59,8 +60,10 @@ final class OutputChannel: Sendable {
         condition.unlock()
     }
 
-    func send(_ message: JSONValue) {
-        let body = JSONWriter.write(message)
+    func send(_ message: JSONValue) { send(body: JSONWriter.write(message)) }
+
+    /// Sends one message, serialised (`JSONWriter`'s bytes: never a raw newline).
+    func send(body: [UInt8]) {
         condition.lock()
         if closed {
             condition.unlock()
@@ -79,7 +82,7 @@ final class OutputChannel: Sendable {
             // one of them instead of the writer.
             if sleeping { condition.broadcast() }
         } else {
-            pending.append(message)
+            pending.append(body)
         }
         condition.unlock()
     }

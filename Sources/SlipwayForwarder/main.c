@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -455,6 +456,62 @@ static void closing(const unsigned char *p, uint32_t len) {
     exit(atoi(status));
 }
 
+/// Writes `n` buffers whole to stdout, in one writev when it takes them all.
+static int write_all_v(struct iovec *parts, int n) {
+    while (n > 0) {
+        ssize_t w = writev(1, parts, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                struct pollfd pf = {1, POLLOUT, 0};
+                poll(&pf, 1, -1);
+                continue;
+            }
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= parts->iov_len) {
+            w -= (ssize_t)parts->iov_len;
+            parts++;
+            n--;
+        }
+        if (n > 0) {
+            parts->iov_base = (char *)parts->iov_base + w;
+            parts->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+/// Handles every whole frame buffered from the engine: the payloads of data frames go to
+/// stdout together, in one writev (not one write per frame), and the buffer moves once; a
+/// close frame ends the process once what came before it is written. -1 when stdout is gone.
+static int relay_frames(void) {
+    enum { MAX_PARTS = 64 };
+    struct iovec parts[MAX_PARTS];
+    int n = 0;
+    size_t at = 0;
+    while (in_len - at >= FRAME_HEADER) {
+        const unsigned char *h = in_buf + at;
+        uint32_t len = ((uint32_t)h[1] << 24) | ((uint32_t)h[2] << 16) | ((uint32_t)h[3] << 8) | h[4];
+        if (len > MAX_FRAME) fail(1, "%s", "the engine sent a frame larger than the protocol allows");
+        if (in_len - at < FRAME_HEADER + len) break;
+        if (h[0] == 'C') {
+            if (write_all_v(parts, n) != 0) return -1;
+            closing(h + FRAME_HEADER, len);
+        }
+        if (h[0] == 'D' && len > 0) parts[n++] = (struct iovec){(void *)(h + FRAME_HEADER), len};
+        at += FRAME_HEADER + len;
+        if (n == MAX_PARTS) {
+            if (write_all_v(parts, n) != 0) return -1;
+            n = 0;
+        }
+    }
+    if (write_all_v(parts, n) != 0) return -1;
+    memmove(in_buf, in_buf + at, in_len - at);
+    in_len -= at;
+    return 0;
+}
+
 static void relay(int sock) {
     int flags = fcntl(sock, F_GETFL);
     fcntl(sock, F_SETFL, flags | O_NONBLOCK);
@@ -492,15 +549,8 @@ static void relay(int sock) {
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             if (!fill(sock)) eof = 1;
         }
-        char type;
-        unsigned char *p;
-        uint32_t len;
-        while (take_frame(&type, &p, &len)) {
-            if (type == 'C') closing(p, len);
-            // The client stopped reading stdout: nothing more can be said to it.
-            if (type == 'D' && write_all(1, p, len) != 0) exit(0);
-            drop_frame(len);
-        }
+        // The client stopped reading stdout: nothing more can be said to it.
+        if (relay_frames() != 0) exit(0);
         if (eof) engine_gone();
     }
 }

@@ -9,6 +9,8 @@ import Synchronization
 public final class ServerContext: Sendable {
     public let engine: Engine
     public let maxMessageSize: Int
+    /// `image/get`'s encoded answers, shared by every connection.
+    let imageResources = ImageResourceCache()
     private let sessions = Mutex<[Int: EngineSession]>([:])
     private let methods = Mutex<[String]>([])
 
@@ -253,7 +255,7 @@ public enum MethodTable {
             let c = try await e.saveImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
-        r.register(ImageGet.self) { p, _ in ImageResource(try await e.image(p.resolvedNamespace, p.name)) }
+        r.registerEncoded(ImageGet.self) { p, _ in try s.imageResources.resource(of: try await e.image(p.resolvedNamespace, p.name)) }
         r.register(ImageStatusMethod.self) { p, _ in
             ImageStatusResult(try await e.image(p.resolvedNamespace, p.name), cacheBytes: try await e.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }

@@ -8,6 +8,8 @@ final class PipePeer: Sendable {
     let toServer = Pipe()
     let fromServer = Pipe()
     let end: Task<ConnectionEnd, Never>
+    /// What the test registry's methods write and count.
+    let counter = Counter()
     private let inbox = Inbox()
 
     /// Bytes read from the server and not yet framed, plus framed messages not yet taken.
@@ -22,6 +24,8 @@ final class PipePeer: Sendable {
     final class Counter: Sendable {
         let value = Mutex(0)
         let keyed = Mutex<[String: Int]>([:])
+        /// How many times the ordering keys of `getKey` were derived.
+        let keysDerived = Mutex(0)
     }
 
     static func testRegistry(counter: Counter) -> MethodRegistry {
@@ -44,9 +48,13 @@ final class PipePeer: Sendable {
             counter.keyed.withLock { $0[p["key"]?.stringValue ?? ""] = Int(p["value"]?.int64Value ?? 0) }
             return VoidResult()
         }
-        r.register("getKey", ordering: .read, keys: { [$0?["key"]?.stringValue ?? ""] }) { (p: JSONValue, _) in
+        r.register("getKey", ordering: .read, keys: { params in
+            counter.keysDerived.withLock { $0 += 1 }
+            return [params?["key"]?.stringValue ?? ""]
+        }) { (p: JSONValue, _) in
             counter.keyed.withLock { $0[p["key"]?.stringValue ?? ""] ?? 0 }
         }
+        r.registerEncoded("encoded", ordering: .read) { (p: JSONValue, _) in EncodedJSON(["echo": p, "text": "a\nb"]) }
         r.register("fail", ordering: .read) { (_: NoParams, _) -> VoidResult in throw Boom() }
         struct Typed: Codable { var name: String; var n: Int }
         r.register("typed", ordering: .read) { (p: Typed, _) in p.name }
@@ -54,7 +62,7 @@ final class PipePeer: Sendable {
     }
 
     init(maxMessageSize: Int = 1 << 20) {
-        let counter = Counter()
+        let counter = self.counter
         let connection = Connection(
             outputFD: fromServer.fileHandleForWriting.fileDescriptor, registry: Self.testRegistry(counter: counter),
             maxMessageSize: maxMessageSize, errorMapper: { _ in ResponseError(code: 1234, message: "mapped") })
@@ -243,6 +251,33 @@ final class PipePeer: Sendable {
         #expect(order.firstIndex(of: 4)! > order.firstIndex(of: 1)!)
         // A method that names no keys overlaps everything, as every method did before keys.
         #expect(order.firstIndex(of: 5)! > order.firstIndex(of: 1)!)
+    }
+
+    /// A read's keys are derived (its params decoded for them) only while a write is pending:
+    /// a pipeline of queries decodes each request's params once, in its handler.
+    @Test func readsDeriveKeysOnlyWhileAWriteIsPending() async {
+        let peer = PipePeer()
+        peer.send((1...20).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"getKey","params":{"key":"obj/a"}}"# }.joined(separator: "\n") + "\n")
+        #expect(await peer.next(20).count == 20)
+        #expect(peer.counter.keysDerived.withLock { $0 } == 0)
+        peer.send([#"{"jsonrpc":"2.0","id":21,"method":"setKey","params":{"key":"obj/a","value":3}}"#,
+                   #"{"jsonrpc":"2.0","id":22,"method":"getKey","params":{"key":"obj/a"}}"#].joined(separator: "\n") + "\n")
+        let replies = await peer.next(2)
+        #expect(replies.first { $0["id"] == .int(22) }?["result"] == .int(3))
+        #expect(peer.counter.keysDerived.withLock { $0 } == 1)
+    }
+
+    /// A result the handler keeps serialised goes out as the same bytes a value would, alone
+    /// or in a batch.
+    @Test func aPreEncodedResultIsAnsweredAsAValueIs() async throws {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":"e","method":"encoded","params":{"n":1}}"# + "\n")
+        let body = try #require(await peer.nextBody())
+        #expect(String(decoding: body, as: UTF8.self) == #"{"jsonrpc":"2.0","id":"e","result":{"echo":{"n":1},"text":"a\nb"}}"#)
+        peer.send(#"[{"jsonrpc":"2.0","id":7,"method":"encoded","params":{"n":2}},{"jsonrpc":"2.0","id":8,"method":"echo","params":{"m":3}}]"# + "\n")
+        let batch = try #require(await peer.next()?.arrayValue)
+        #expect(batch.first { $0["id"] == .int(7) }?["result"] == ["echo": ["n": 2], "text": "a\nb"])
+        #expect(batch.first { $0["id"] == .int(8) }?["result"] == ["m": 3])
     }
 
     @Test func orderingKeysOverlapByKeyOrPrefix() {

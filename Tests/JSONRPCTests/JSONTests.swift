@@ -73,4 +73,15 @@ import Testing
             #expect(e.message.contains("Missing required param 'name'"))
         }
     }
+
+    /// The field a decoding error names is dotted, with indexes in brackets.
+    @Test func theBadFieldsPathNamesIndexesInBrackets() throws {
+        struct Order: Codable { var order: [Group]; struct Group: Codable { var group: [Entry] }; struct Entry: Codable { var id: String } }
+        do {
+            _ = try decodeParams(Order.self, ["order": [["group": [["id": "a"], ["id": 1]]]]], strict: true)
+            Issue.record("expected an error")
+        } catch let e as ResponseError {
+            #expect(e.data?["field"] == .string("order[0].group[1].id"))
+        }
+    }
 }
