@@ -53,12 +53,26 @@ def du(path):
     return int(out[0]) if out else 0
 
 
+def breakdown(state):
+    """Where a state's bytes are, each file counted once (one `du` over all, in this order): a
+    folder hard-linked to one listed before it adds nothing."""
+    parts = [("source snapshot trees", "snapshots/trees"), ("build contexts", "dockerfile/contexts"), ("layer folders", "dockerfile/layers"),
+             ("blobs (layer tars)", "blobs"), ("image layouts", "layouts")]
+    paths = [p for _, p in parts if os.path.exists(f"{state}/{p}")]
+    out = subprocess.run(["du", "-sb", *paths, "."], cwd=state, capture_output=True, text=True).stdout.split("\n")
+    sizes = {line.split("\t")[1]: int(line.split("\t")[0]) for line in out if "\t" in line}
+    rest = sizes.get(".", 0)
+    return ", ".join(f"{name} {sizes.get(p, 0) / 2**20:.1f}" for name, p in parts) + f", the rest {rest / 2**20:.1f} (MiB)"
+
+
 def parse(t):
     return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def slipway_build(state, requests, build):
-    msgs = rpc_session(state, requests + [{"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": build}}])
+    # The base is an `oci:` layout under `tmp`: a host path, named only under --allow-source.
+    msgs = rpc_session(state, requests + [{"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": build}}],
+                       extra_args=["--allow-source", tmp])
     b = next(m["result"] for m in msgs if m.get("id") == 99)
     assert b["status"] == "SUCCESS", b
     return parse(b["finished"]) - parse(b["started"])
@@ -111,6 +125,8 @@ for i in range(RUNS):
               "params": {"name": "bench", "strategy": "dockerfile", "buildArgs": {"BASE": BASE}, "source": source}}
     results["slipway"]["cold"].append(slipway_build(state, [create], 1))
     results["slipway"]["bytes"].append(du(state))
+    if i == 0:
+        slipway_breakdown = breakdown(state)
     results["slipway"]["same"].append(slipway_build(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/trigger", "params": {"name": "bench"}}], 2))
     change_one_file()
     patch = {"jsonrpc": "2.0", "id": 1, "method": "image/patch", "params": {"name": "bench", "source": source}}
@@ -166,4 +182,5 @@ storage = f"storage written by the cold build: slipway state {median(s['bytes'])
 if d["bytes"]:
     storage += f", docker data root {median(d['bytes']) / 2**20:.1f} MiB (after the base image was loaded)"
 print(storage)
+print(f"  slipway state after the cold build: {slipway_breakdown}")
 shutil.rmtree(tmp, ignore_errors=True)
