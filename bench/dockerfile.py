@@ -10,6 +10,10 @@ run with a fresh data root and socket (`--iptables=false --bridge=none`), the ba
 before the cold build; skipped, saying so, where dockerd does not start. Ratios are against the
 faster peer of each case. Slipway's times are its builds' `started`→`finished`
 (build/status), through the engine in this process (--embedded), with its default network.
+
+With `BENCH_USER=NAME` (a user with a subordinate id range), Slipway's cold build also runs as
+that user, RUNS times: run by a user who is not root, the step namespace's root is that user,
+so the build context and a COPY link the source snapshot's files rather than copy them.
 """
 import json
 import os
@@ -22,7 +26,7 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median, report, rpc_session, make_stack, print_machine
+from common import SLIPWAY, median, report, rpc_session, make_stack, print_machine
 
 print_machine()
 
@@ -183,4 +187,28 @@ if d["bytes"]:
     storage += f", docker data root {median(d['bytes']) / 2**20:.1f} MiB (after the base image was loaded)"
 print(storage)
 print(f"  slipway state after the cold build: {slipway_breakdown}")
+
+user = os.environ.get("BENCH_USER")
+if user:
+    # The user reads the context and the base, and writes its states under `tmp`.
+    os.chmod(tmp, 0o755)
+    cold, sizes = [], []
+    for i in range(RUNS):
+        state = f"{tmp}/user-state{i}"
+        os.makedirs(state)
+        shutil.chown(state, user)
+        create = {"jsonrpc": "2.0", "id": 1, "method": "image/create",
+                  "params": {"name": "bench", "strategy": "dockerfile", "buildArgs": {"BASE": BASE}, "source": source}}
+        wait = {"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": 1}}
+        out = subprocess.run(["runuser", "-u", user, "--", SLIPWAY, "--embedded", "--state-dir", state, "--allow-source", tmp],
+                             input="".join(json.dumps(r) + "\n" for r in (create, wait)).encode(), capture_output=True, check=True)
+        b = next(m["result"] for m in map(json.loads, out.stdout.decode().splitlines()) if m.get("id") == 99)
+        assert b["status"] == "SUCCESS", b
+        cold.append(parse(b["finished"]) - parse(b["started"]))
+        sizes.append(du(state))
+        if i == 0:
+            user_breakdown = breakdown(state)
+    print(f"as {user} (not root): cold build median {median(cold):.3f} s; storage written {median(sizes) / 2**20:.1f} MiB, "
+          f"{median(sizes) / median(b['bytes']):.2f}× buildah's (target ≤ 1.2×)")
+    print(f"  its state after the cold build: {user_breakdown}")
 shutil.rmtree(tmp, ignore_errors=True)
