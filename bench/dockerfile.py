@@ -202,9 +202,9 @@ if user:
         wait = {"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": 1}}
         out = subprocess.run(["runuser", "-u", user, "--", SLIPWAY, "--embedded", "--state-dir", state, "--allow-source", tmp],
                              input="".join(json.dumps(r) + "\n" for r in (create, wait)).encode(), capture_output=True, check=True)
-        b = next(m["result"] for m in map(json.loads, out.stdout.decode().splitlines()) if m.get("id") == 99)
-        assert b["status"] == "SUCCESS", b
-        cold.append(parse(b["finished"]) - parse(b["started"]))
+        built = next(m["result"] for m in map(json.loads, out.stdout.decode().splitlines()) if m.get("id") == 99)
+        assert built["status"] == "SUCCESS", built
+        cold.append(parse(built["finished"]) - parse(built["started"]))
         sizes.append(du(state))
         if i == 0:
             user_breakdown = breakdown(state)
