@@ -192,6 +192,7 @@ user = os.environ.get("BENCH_USER")
 if user:
     # The user reads the context and the base, and writes its states under `tmp`.
     os.chmod(tmp, 0o755)
+    subprocess.run(["chmod", "-R", "a+rX", f"{tmp}/base", ctx], check=True)
     cold, sizes = [], []
     for i in range(RUNS):
         state = f"{tmp}/user-state{i}"
