@@ -10,6 +10,10 @@ run with a fresh data root and socket (`--iptables=false --bridge=none`), the ba
 before the cold build; skipped, saying so, where dockerd does not start. Ratios are against the
 faster peer of each case. Slipway's times are its builds' `started`→`finished`
 (build/status), through the engine in this process (--embedded), with its default network.
+
+With `BENCH_USER=NAME` (a user with a subordinate id range), Slipway's cold build also runs as
+that user, RUNS times: run by a user who is not root, the step namespace's root is that user,
+so the build context and a COPY link the source snapshot's files rather than copy them.
 """
 import json
 import os
@@ -22,7 +26,7 @@ import time
 from datetime import datetime
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import median, report, rpc_session, make_stack, print_machine
+from common import SLIPWAY, median, report, rpc_session, make_stack, print_machine
 
 print_machine()
 
@@ -53,12 +57,26 @@ def du(path):
     return int(out[0]) if out else 0
 
 
+def breakdown(state):
+    """Where a state's bytes are, each file counted once (one `du` over all, in this order): a
+    folder hard-linked to one listed before it adds nothing."""
+    parts = [("source snapshot trees", "snapshots/trees"), ("build contexts", "dockerfile/contexts"), ("layer folders", "dockerfile/layers"),
+             ("blobs (layer tars)", "blobs"), ("image layouts", "layouts")]
+    paths = [p for _, p in parts if os.path.exists(f"{state}/{p}")]
+    out = subprocess.run(["du", "-sb", *paths, "."], cwd=state, capture_output=True, text=True).stdout.split("\n")
+    sizes = {line.split("\t")[1]: int(line.split("\t")[0]) for line in out if "\t" in line}
+    rest = sizes.get(".", 0)
+    return ", ".join(f"{name} {sizes.get(p, 0) / 2**20:.1f}" for name, p in parts) + f", the rest {rest / 2**20:.1f} (MiB)"
+
+
 def parse(t):
     return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def slipway_build(state, requests, build):
-    msgs = rpc_session(state, requests + [{"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": build}}])
+    # The base is an `oci:` layout under `tmp`: a host path, named only under --allow-source.
+    msgs = rpc_session(state, requests + [{"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": build}}],
+                       extra_args=["--allow-source", tmp])
     b = next(m["result"] for m in msgs if m.get("id") == 99)
     assert b["status"] == "SUCCESS", b
     return parse(b["finished"]) - parse(b["started"])
@@ -111,6 +129,8 @@ for i in range(RUNS):
               "params": {"name": "bench", "strategy": "dockerfile", "buildArgs": {"BASE": BASE}, "source": source}}
     results["slipway"]["cold"].append(slipway_build(state, [create], 1))
     results["slipway"]["bytes"].append(du(state))
+    if i == 0:
+        slipway_breakdown = breakdown(state)
     results["slipway"]["same"].append(slipway_build(state, [{"jsonrpc": "2.0", "id": 1, "method": "image/trigger", "params": {"name": "bench"}}], 2))
     change_one_file()
     patch = {"jsonrpc": "2.0", "id": 1, "method": "image/patch", "params": {"name": "bench", "source": source}}
@@ -166,4 +186,30 @@ storage = f"storage written by the cold build: slipway state {median(s['bytes'])
 if d["bytes"]:
     storage += f", docker data root {median(d['bytes']) / 2**20:.1f} MiB (after the base image was loaded)"
 print(storage)
+print(f"  slipway state after the cold build: {slipway_breakdown}")
+
+user = os.environ.get("BENCH_USER")
+if user:
+    # The user reads the context and the base, and writes its states under `tmp`.
+    os.chmod(tmp, 0o755)
+    subprocess.run(["chmod", "-R", "a+rX", f"{tmp}/base", ctx], check=True)
+    cold, sizes = [], []
+    for i in range(RUNS):
+        state = f"{tmp}/user-state{i}"
+        os.makedirs(state)
+        shutil.chown(state, user)
+        create = {"jsonrpc": "2.0", "id": 1, "method": "image/create",
+                  "params": {"name": "bench", "strategy": "dockerfile", "buildArgs": {"BASE": BASE}, "source": source}}
+        wait = {"jsonrpc": "2.0", "id": 99, "method": "build/wait", "params": {"image": "bench", "build": 1}}
+        out = subprocess.run(["runuser", "-u", user, "--", SLIPWAY, "--embedded", "--state-dir", state, "--allow-source", tmp],
+                             input="".join(json.dumps(r) + "\n" for r in (create, wait)).encode(), capture_output=True, check=True)
+        built = next(m["result"] for m in map(json.loads, out.stdout.decode().splitlines()) if m.get("id") == 99)
+        assert built["status"] == "SUCCESS", built
+        cold.append(parse(built["finished"]) - parse(built["started"]))
+        sizes.append(du(state))
+        if i == 0:
+            user_breakdown = breakdown(state)
+    print(f"as {user} (not root): cold build median {median(cold):.3f} s; storage written {median(sizes) / 2**20:.1f} MiB, "
+          f"{median(sizes) / median(b['bytes']):.2f}× buildah's (target ≤ 1.2×)")
+    print(f"  its state after the cold build: {user_breakdown}")
 shutil.rmtree(tmp, ignore_errors=True)

@@ -4,7 +4,8 @@ import Testing
 import TestSupport
 
 /// A new source snapshot's build context links the files the last context had the same
-/// (path, content, mode), and writes the rest: the image holds exactly the new source.
+/// (path, content, mode), and writes the rest: the image holds exactly the new source. A
+/// context links the snapshot's own files where they are already the step namespace root's.
 @Suite struct DockerfileContextReuseTests {
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aChangedSourceLinksWhatDidNotChange() async throws {
         let state = TempDir("state")
@@ -37,5 +38,44 @@ import TestSupport
         var st = stat()
         #expect(lstat(ctx + "/f5.txt", &st) == 0 && st.st_mode & 0o777 == 0o755, "mode \(String(st.st_mode & 0o777, radix: 8))")
         #expect(lstat(ctx + "/f6.txt", &st) == 0 && st.st_mode & 0o777 == 0o644)
+    }
+
+    /// Run by a user who is not root (the step namespace's root is that user), the context links
+    /// the snapshot trees' files and a COPY links them on into its layer folder: its bytes are
+    /// written once, as the layer's tar. Run as root, the trees are root's, not the namespace
+    /// root's: the context copies them. Either way no tree file changes owner or mode.
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func theContextAndACopyLinkTheSnapshotFiles() async throws {
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path)
+        let app = TempDir("linkapp")
+        try "FROM scratch\nCOPY data /data/\n".write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: app.path + "/data", withIntermediateDirectories: true)
+        let bytes = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try bytes.write(to: URL(fileURLWithPath: app.path + "/data/big.bin"))
+        chmod(app.path + "/data/big.bin", 0o644)
+        _ = try await c.call("image/create", ["name": "l", "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "l", "build": 1])
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b))")
+        // The file in the snapshot's tree, the build context and the COPY's layer folder.
+        func found(under folder: String) throws -> [stat] {
+            try FileManager.default.contentsOfDirectory(atPath: folder).compactMap { name in
+                var st = stat()
+                return lstat(folder + "/" + name + "/data/big.bin", &st) == 0 ? st : nil
+            }
+        }
+        let trees = try found(under: state.path + "/snapshots/trees")
+        let contexts = try found(under: state.path + "/dockerfile/contexts/default")
+        let layers = try found(under: state.path + "/dockerfile/layers")
+        try #require(trees.count == 1 && contexts.count == 1 && layers.count == 1, "\(trees.count) \(contexts.count) \(layers.count)")
+        #expect(trees[0].st_uid == getuid() && trees[0].st_gid == getgid() && trees[0].st_mode & 0o7777 == 0o644)
+        if getuid() != 0 {
+            #expect(contexts[0].st_ino == trees[0].st_ino, "the context copied the snapshot's file")
+            #expect(layers[0].st_ino == trees[0].st_ino, "the COPY's layer folder copied the file")
+            #expect(trees[0].st_nlink == 3)
+        } else {
+            #expect(contexts[0].st_ino != trees[0].st_ino && trees[0].st_nlink == 1)
+        }
+        let image = try await UnpackedImage(layout: state.path + "/layouts/default/l")
+        #expect(FileManager.default.contents(atPath: image.rootfs + "/data/big.bin") == bytes)
     }
 }

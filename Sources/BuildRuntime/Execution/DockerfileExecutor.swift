@@ -75,6 +75,21 @@ public struct DockerfileExecutor: BuildExecutor {
         return ArchiveFileReuse(previous: folder, files: files)
     }
 
+    /// The host ids of the step namespace's root, whose files a COPY links into its layer
+    /// folder (`LayerTreeWriter`). Run by a user who is not root, that user: the snapshot's own
+    /// files, which the build context then links rather than copies, so that a COPY of them
+    /// writes only its tar. Safe to share: a context is only read by the host, a step sees a
+    /// layer folder only as an overlay lower (a write copies up, never reaching the inode), the
+    /// copy fallback and bind mounts copy bytes, and a COPY gives a context file another owner
+    /// only while it has a single link. Nil when the user has no id range (the build then
+    /// fails in `builder`, saying what to add).
+    static func stepNamespaceRoot() -> (uid: uid_t, gid: gid_t)? {
+        guard let mapping = try? IDMapping.forCurrentUser(),  // no range: said by `builder`, nothing to link here
+            let uid = IDMapping.outer(0, in: mapping.users), let gid = IDMapping.outer(0, in: mapping.groups)
+        else { return nil }
+        return (uid, gid)
+    }
+
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
         log(BuildPhase.prepare, .system, "===> PREPARE")
@@ -91,9 +106,10 @@ public struct DockerfileExecutor: BuildExecutor {
             defer { withExtendedLifetime(scratch) {} }
             let temp = scratch.path
             let root = try ConfinedDirectory(path: temp, displayPath: "the build context")
-            // The files the last context unpacked the same are linked from it.
+            // The files the last context unpacked the same are linked from it, and files of the
+            // snapshot's trees that are already the step namespace root's from them.
             let reuse = Self.lastContextFiles(in: contexts)
-            try sources.restore(request.source, into: root, reuse: reuse)
+            try sources.restore(request.source, into: root, reuse: reuse, linkingFilesOf: Self.stepNamespaceRoot())
             if rename(temp, contextRoot) != 0 {
                 try? ConfinedDirectory.removeTree(atPath: temp)  // another build placed the same context first: use that one
                 guard access(contextRoot, F_OK) == 0 else { throw RuntimeError.io("cannot place the build context: \(String(cString: strerror(errno)))") }

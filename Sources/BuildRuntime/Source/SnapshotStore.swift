@@ -304,6 +304,17 @@ public struct SnapshotStore: Sendable {
             return fd >= 0 ? fd : nil
         }
 
+        /// Hard-links `path`'s file as `name` in `dir` when its inode has `owner` and `mode`;
+        /// false when it has not, or the link is refused.
+        func linkOwned(_ path: String, owner: (uid: uid_t, gid: gid_t), mode: mode_t, as name: String, in dir: ConfinedDirectory) -> Bool {
+            guard let (d, file) = locate(path) else { return false }
+            var st = stat()
+            guard fstatat(d.fd, file, &st, AT_SYMLINK_NOFOLLOW) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == owner.uid, st.st_gid == owner.gid,
+                st.st_mode & 0o7777 == mode
+            else { return false }
+            return linkat(d.fd, file, dir.fd, name, 0) == 0
+        }
+
         /// Hard-links `path`'s file into `out` at `parent/name`; false when it cannot.
         func link(_ path: String, into out: ConfinedDirectory, parent: String, name: String, made: (String) throws -> Void) throws -> Bool {
             guard let (d, file) = locate(path) else { return false }
@@ -315,8 +326,12 @@ public struct SnapshotStore: Sendable {
 
     /// Copies snapshot `digest` into `directory` (where overlayfs cannot be mounted, and for a
     /// Dockerfile build's context). With `reuse`, files an earlier copy made the same (path,
-    /// digest, mode) are linked from it.
+    /// digest, mode) are linked from it. With `linkingFilesOf`, a file whose tree inode already
+    /// has that owner (and the entry's mode) is hard-linked from its tree instead of copied: only
+    /// for a copy that is never written and whose files no one chowns while linked (a Dockerfile
+    /// context, read by the host and seen by steps only as overlay lowers).
     public func materialize(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveFileReuse? = nil,
+                            linkingFilesOf owner: (uid: uid_t, gid: gid_t)? = nil,
                             include: ((SnapshotManifest.Entry) -> Bool)? = nil) throws {
         guard let layers = chain(digest) else { throw RuntimeError.notFound("source snapshot \(digest) has no trees; patch the image with its source again") }
         let reader = try ChainReader(store: self, layers: layers)
@@ -335,6 +350,7 @@ public struct SnapshotStore: Sendable {
                 guard symlinkat(e.target, parent.dir.fd, name) == 0 else { throw RuntimeError.io("cannot create /workspace/\(e.path): \(String(cString: strerror(errno)))") }
             case .file:
                 if let reuse, let d = e.digest, reuse.link(e.path, record: .init(digest: d.hex, mode: e.mode), as: name, in: parent.dir) { continue }
+                if let owner, reader.linkOwned(e.path, owner: owner, mode: mode_t(e.mode), as: name, in: parent.dir) { continue }
                 guard let input = reader.open(e.path) else { throw RuntimeError.notFound("source snapshot \(digest.short) lacks the file \(e.path) in its trees") }
                 defer { close(input) }
                 let output = openat(parent.dir.fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)

@@ -191,9 +191,11 @@ public struct SourceSnapshotter: Sendable {
 
     /// Unpacks a snapshot into `directory` (a build's workspace): a manifest from its trees, a
     /// tar by extracting it. With `reuse`, files an earlier restore made the same are linked
-    /// from it (`FileReuse`).
-    public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveFileReuse? = nil) throws {
-        if snapshots.chain(digest) != nil { return try snapshots.materialize(digest, into: directory, reuse: reuse) }
+    /// from it (`FileReuse`); with `linkingFilesOf`, files of a manifest's trees that already
+    /// have that owner are linked from them (`SnapshotStore.materialize`).
+    public func restore(_ digest: Digest, into directory: ConfinedDirectory, reuse: ArchiveFileReuse? = nil,
+                        linkingFilesOf owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        if snapshots.chain(digest) != nil { return try snapshots.materialize(digest, into: directory, reuse: reuse, linkingFilesOf: owner) }
         guard store.contains(digest) else {
             throw RuntimeError.notFound("source snapshot \(digest) is missing from the content store; patch the image with its source again")
         }
