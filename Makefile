@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT_FLAGS ?=
 
-.PHONY: setup build test demo bench chaos chaos-ci clean openrpc install
+.PHONY: setup build test demo bench chaos chaos-ci clean openrpc install release
 
 setup:
 	@scripts/setup.sh
@@ -37,15 +37,19 @@ demo: build
 	scripts/demo.sh
 
 # Benchmarks run the release build, linked with the Swift runtime statically (as shipped).
-bench: setup
-	swift build -c release --static-swift-stdlib
+bench: setup release
 	bench/run-all.sh
+
+# The released programs (static Swift runtime), one product at a time: a plain `swift build`
+# builds every target, TestSupport too, and Swift Testing is not in the static runtime.
+RELEASE_PRODUCTS = slipway slipway-engine slipway-launcher slipway-userns slipctl
+release:
+	@for p in $(RELEASE_PRODUCTS); do swift build -c release --static-swift-stdlib $(SWIFT_FLAGS) --product $$p || exit 1; done
 
 # Installs slipway, its engine and helpers, and slipctl under PREFIX (bin/ and libexec/slipway/),
 # built as released (static Swift runtime): `make install PREFIX=$HOME/.local`.
 PREFIX ?= /usr/local
-install: setup
-	swift build -c release --static-swift-stdlib $(SWIFT_FLAGS)
+install: setup release
 	scripts/install.sh "$(PREFIX)" .build/release
 
 # Regenerates spec/openrpc.json (and the Python client's types) from SlipwayProtocol's method types.

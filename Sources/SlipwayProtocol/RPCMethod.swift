@@ -199,6 +199,10 @@ public enum ObjectKey {
     /// A Builder in `namespace`, or a ClusterBuilder (no namespace).
     public static func builder(_ namespace: String?, _ name: String) -> String { "builder/\(namespace ?? "cluster")/\(name)" }
     public static func image(_ namespace: String, _ name: String) -> String { "image/\(namespace)/\(name)" }
+    /// Every image of every namespace: what a change that queues their builds (a stack's new
+    /// run image, a builder's new buildpacks) touches, so a later request of the pipeline about
+    /// an image (the logs of its rebase, say) comes after it.
+    public static let everyImage = "image/*"
     public static func secret(_ namespace: String, _ name: String) -> String { "secret/\(namespace)/\(name)" }
     public static func buildRun(_ namespace: String, _ name: String) -> String { "buildrun/\(namespace)/\(name)" }
     /// Every secret of a namespace: images use them to fetch sources and push, stacks and

@@ -40,4 +40,25 @@ import TestSupport
         #expect(order.firstIndex(of: 101)! < order.firstIndex(of: 102)! && order.firstIndex(of: 102)! < order.firstIndex(of: 103)!, "\(order)")
         #expect(image["error"] != nil)
     }
+
+    /// A stack refresh that finds a new run image queues the images' STACK builds: a request
+    /// of the same pipeline about one of them (the logs of its rebase) comes after it, so it
+    /// finds the build the refresh queued.
+    @Test func aRefreshComesBeforeTheLogsOfTheBuildItQueues() async throws {
+        let state = TempDir("state")
+        let stack = TempDir("refresh-stack")
+        let copied = try await sh("cp -a '\(HostStack.run)' '\(stack.path)/run'")
+        try #require(copied.status == 0, "\(copied)")
+        let c = try SlipwayClient(stateDir: state.path)
+        try await c.setUpDefaultBuilder()
+        _ = try await c.call("clusterstack/patch", ["name": "base", "runImage": .string(stack.path + "/run")])
+        _ = try await c.call("image/create", ["name": "app", "source": ["local": ["path": .string(HelloApp.path)]]])
+        #expect(try await c.call("build/wait", ["image": "app", "build": 1])["status"] == "SUCCESS")
+        try "2\n".write(toFile: stack.path + "/run/etc/patch-level", atomically: true, encoding: .utf8)
+        c.send(["jsonrpc": "2.0", "id": 201, "method": "clusterstack/refresh", "params": ["name": "base"]])
+        c.send(["jsonrpc": "2.0", "id": 202, "method": "build/logs", "params": ["image": "app", "build": 2, "follow": true]])
+        let logs = try await c.waitFor { $0["id"] == 202 }
+        #expect(logs["error"] == nil, "\(logs)")
+        #expect(c.notifications("build/log").contains { $0["build"] == 2 && $0["line"] == "===> REBASE" })
+    }
 }

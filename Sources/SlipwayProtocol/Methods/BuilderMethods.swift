@@ -17,7 +17,7 @@ public enum ClusterBuilderPatch: RPCMethod {
     public typealias Result = BuilderResource
     public static let method = "clusterbuilder/patch"
     public static let access = MethodAccess.write
-    public static func orderingKeys(_ p: Params) -> [String]? { p.orderingKeys }
+    public static func orderingKeys(_ p: Params) -> [String]? { p.orderingKeys + [ObjectKey.everyImage] }
     public static let summary = "Changes a ClusterBuilder's stack, store or order."
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }
@@ -83,7 +83,7 @@ public enum BuilderPatch: RPCMethod {
     public typealias Result = BuilderResource
     public static let method = "builder/patch"
     public static let access = MethodAccess.write
-    public static func orderingKeys(_ p: Params) -> [String]? { p.orderingKeys }
+    public static func orderingKeys(_ p: Params) -> [String]? { p.orderingKeys + [ObjectKey.everyImage] }
     public static let summary = "Changes a Builder's stack, store or order."
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound]
 }

@@ -17,7 +17,7 @@ public enum ClusterStackPatch: RPCMethod {
     public typealias Result = ClusterStackResource
     public static let method = "clusterstack/patch"
     public static let access = MethodAccess.write
-    public static func orderingKeys(_ p: Params) -> [String]? { [ObjectKey.stack(p.name), ObjectKey.secrets("default")] }
+    public static func orderingKeys(_ p: Params) -> [String]? { [ObjectKey.stack(p.name), ObjectKey.secrets("default"), ObjectKey.everyImage] }
     public static let summary = "Changes a ClusterStack's images or id (re-imports them). A new run image gives images on it a STACK build, which is a rebase when the stack id is unchanged."
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .Unavailable]
 }
@@ -50,7 +50,7 @@ public enum ClusterStackRefresh: RPCMethod {
     public typealias Result = ClusterStackResource
     public static let method = "clusterstack/refresh"
     public static let access = MethodAccess.write
-    public static func orderingKeys(_ p: Params) -> [String]? { [ObjectKey.stack(p.name), ObjectKey.secrets("default")] }
+    public static func orderingKeys(_ p: Params) -> [String]? { [ObjectKey.stack(p.name), ObjectKey.secrets("default"), ObjectKey.everyImage] }
     public static let summary = "Resolves the stack's image references again (a tag or folder may now give another digest); images on it get STACK builds (rebases) if the run image changed."
     public static let errors: [ErrorKind] = [.InvalidParams, .NotFound, .Unavailable]
 }
