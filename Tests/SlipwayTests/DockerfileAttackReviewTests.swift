@@ -156,7 +156,7 @@ struct DockerfileAttackReviewTests {
         let ended = BuildEnded()
         let build = Task {
             defer { ended.set() }
-            try await builder.build(request) { _, _, _ in }
+            _ = try await builder.build(request) { _, _, _ in }
         }
         // Once the step runs and wrote /before (in its upper folder), a collection. Looked for
         // on a thread of its own: under the whole suite's load the cooperative pool can be busy
