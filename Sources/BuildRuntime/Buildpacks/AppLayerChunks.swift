@@ -112,7 +112,7 @@ struct AppLayerChunks {
         }
         self.chunkOf = chunkOf
         self.ancestors = ancestors
-        var hashers = (0...chunk).map { _ in SHA256Hasher() }
+        let hashers = (0...chunk).map { _ in SHA256Hasher() }
         func feed(_ h: SHA256Hasher, _ e: Entry) {
             h.update(Array("\(e.kind.rawValue) \(e.mode) \(e.owner.uid):\(e.owner.gid) \(e.size) \(e.identity.utf8.count):\(e.identity) \(e.path)\0".utf8))
         }
@@ -122,7 +122,6 @@ struct AppLayerChunks {
             feed(hashers[chunkOf[i]], e)
         }
         keys = hashers.map { $0.finish() }
-        hashers.removeAll()
     }
 }
 

@@ -107,7 +107,8 @@ public struct ContentStore: Sendable {
     /// The layer blob last made from the inputs that `key` names (a hash of what went into it,
     /// see `AppLayerChunks`), when that blob is still stored: reuse is a lookup, as BuildKit's
     /// cache keys make it. A record that is not of its shape, or whose blob was collected, is
-    /// no layer.
+    /// no layer. A blob found is marked as reused (`reuse`), so a collection that began
+    /// earlier keeps it.
     public func layer(forKey key: Digest) -> OCIDescriptor? {
         let fd = open(layerKeysDirectory.path + "/" + key.hex, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
