@@ -132,4 +132,78 @@ import TestSupport
         #expect(throws: RuntimeError.self) { try SnapshotManifest(decoding: damaged) }
         #expect(SnapshotManifest.precedes("a/b", "a-b") && SnapshotManifest.precedes("a", "a/b") && !SnapshotManifest.precedes("b", "a/z"))
     }
+
+    @Test func theManifestsBytesAreUnchanged() throws {
+        // A snapshot's digest is these bytes': an encoder that wrote others would rebuild every
+        // image whose source did not change.
+        let d = Digest.of("abc")
+        let m = SnapshotManifest(entries: [
+            .init(path: "a", kind: .directory, mode: 0o40755),
+            .init(path: "a/b", kind: .file, mode: 0o100640, size: 1_234_567_890_123, digest: d),
+            .init(path: "l", kind: .symlink, mode: 0o120777, target: "a/b"),
+        ])
+        let expected = "slipway-snapshot-manifest 1\nd 755 0 -\0a\0\0f 640 1234567890123 \(d.hex)\0a/b\0\0l 777 0 -\0l\0a/b\0"
+        #expect(m.encoded() == Array(expected.utf8))
+    }
+
+    @Test func numbersAreWrittenAsStringWritesThem() {
+        for v: Int64 in [0, 1, 7, 8, 9, 10, 511, -1, -1_000_000_007, Int64.max, Int64.min + 1] {
+            var out: [UInt8] = []
+            out.appendNumber(v)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+            #expect(parseDecimal(out[...]) == v)
+            var octal: [UInt8] = []
+            octal.appendNumber(v.magnitude, radix: 8)
+            #expect(String(decoding: octal, as: UTF8.self) == String(v.magnitude, radix: 8))
+        }
+        var big: [UInt8] = []
+        big.appendNumber(UInt64.max)
+        #expect(String(decoding: big, as: UTF8.self) == String(UInt64.max))
+        for bad in ["", "-", "1a", " 1", "99999999999999999999", "+1"] { #expect(parseDecimal(Array(bad.utf8)[...]) == nil) }
+    }
+
+    @Test func statIndexesRoundTripAndRefuseDamage() throws {
+        var st = stat()
+        st.st_mode = mode_t(S_IFREG | 0o644)
+        st.st_size = 42
+        st.st_ino = ino_t(UInt64.max - 5)
+        st.st_mtim = timespec(tv_sec: 1_700_000_000, tv_nsec: 123)
+        st.st_ctim = timespec(tv_sec: 1_800_000_000, tv_nsec: 0)
+        let racy = SourceStatIndex.Entry(st, digest: Digest.of("x"), target: "", walkStarted: 0)  // ctime after the walk began: -1
+        let clean = SourceStatIndex.Entry(st, digest: nil, target: "t a r", walkStarted: Int64.max)
+        #expect(racy.ctime == -1)
+        let index = SourceStatIndex(snapshot: Digest.of("s"), entries: ["a/b": racy, "c d": clean])
+        let back = try #require(SourceStatIndex(decoding: index.encoded()))
+        #expect(back.snapshot == index.snapshot)
+        #expect(Set(back.entries.keys) == ["a/b", "c d"])
+        for (k, e) in index.entries {
+            let b = try #require(back.entries[k])
+            #expect((b.mode, b.size, b.mtime, b.ctime, b.inode) == (e.mode, e.size, e.mtime, e.ctime, e.inode))
+            #expect(b.digest == e.digest && b.target == e.target)
+        }
+        var damaged = index.encoded()
+        damaged.removeLast(2)
+        #expect(SourceStatIndex(decoding: damaged) == nil)
+        let text = String(decoding: index.encoded(), as: UTF8.self).replacingOccurrences(of: " 42 ", with: " 4x2 ")
+        #expect(SourceStatIndex(decoding: Array(text.utf8)) == nil)
+    }
+
+    @Test func theDecodedIndexAndManifestAreKeptOnlyWhileTheirFilesAreTheSame() throws {
+        let (src, s) = try fixture(count: 20)
+        let first = try s.snapshot(localPath: src, subPath: nil)
+        let indexFile = s.snapshots.root + "/index/" + Digest.of((SourceSnapshotter.realPath(src) ?? src) + "\u{0}").hex
+        // Right after a snapshot, its index and manifest are in memory: the next edit reads
+        // neither file.
+        #expect(SnapshotMemo.index(at: indexFile)?.snapshot == first.digest)
+        #expect(SnapshotMemo.manifest(first.digest) != nil)
+        #expect(try s.snapshots.manifest(first.digest) == SnapshotManifest(decoding: Array(try s.store.read(first.digest, maxBytes: 1 << 20))))
+        // An index file replaced behind the engine's back is read again, not taken from memory:
+        // here a damaged one, so every file is read again.
+        try write(indexFile, "slipway-stat-index 1 damaged\n")
+        #expect(SnapshotMemo.index(at: indexFile) == nil)
+        let again = try s.snapshot(localPath: src, subPath: nil)
+        #expect(again.hashedFiles == first.files)
+        #expect(again.digest == first.digest)
+        #expect(SnapshotMemo.index(at: indexFile)?.snapshot == again.digest)
+    }
 }

@@ -85,22 +85,33 @@ struct AppLayerChunks {
         var chunk = 0, bytes: Int64 = 0, start = 0
         var folders: [String: Int] = [:]
         var written: Set<String> = []
+        // The folder of the entry before, in the same chunk: an entry in it needs no folder
+        // above it that the one before did not already have written (most entries, so the walk
+        // up the path is skipped).
+        var lastFolder: Substring?
+        chunkOf.reserveCapacity(entries.count)
+        ancestors.reserveCapacity(entries.count)
         for (i, e) in entries.enumerated() {
             if i > start && bytes >= minimum && (Self.pathHash(e.path) % Self.cutPointModulus == 0 || bytes >= 4 * minimum) {
                 chunk += 1
                 bytes = 0
                 start = i
                 written = []
+                lastFolder = nil
             }
             var above: [Int] = []
-            var path = Substring("")
-            for part in e.path.split(separator: "/").dropLast() {
-                path = path.isEmpty ? part : Substring(path + "/" + part)
-                let p = String(path)
-                if !written.contains(p), let f = folders[p] {
-                    above.append(f)
-                    written.insert(p)
+            let folder = e.path.lastIndex(of: "/").map { e.path[..<$0] } ?? ""
+            if folder != lastFolder {
+                var path = Substring("")
+                for part in folder.split(separator: "/") {
+                    path = path.isEmpty ? part : Substring(path + "/" + part)
+                    let p = String(path)
+                    if !written.contains(p), let f = folders[p] {
+                        above.append(f)
+                        written.insert(p)
+                    }
                 }
+                lastFolder = folder
             }
             if e.kind == .directory {
                 folders[e.path] = i
@@ -113,8 +124,27 @@ struct AppLayerChunks {
         self.chunkOf = chunkOf
         self.ancestors = ancestors
         let hashers = (0...chunk).map { _ in SHA256Hasher() }
+        // Per entry: "<kind> <mode> <uid>:<gid> <size> <identity length>:<identity> <path>\0".
+        var line: [UInt8] = []
         func feed(_ h: SHA256Hasher, _ e: Entry) {
-            h.update(Array("\(e.kind.rawValue) \(e.mode) \(e.owner.uid):\(e.owner.gid) \(e.size) \(e.identity.utf8.count):\(e.identity) \(e.path)\0".utf8))
+            line.removeAll(keepingCapacity: true)
+            line += e.kind.rawValue.utf8
+            line.append(UInt8(ascii: " "))
+            line.appendNumber(Int64(e.mode))
+            line.append(UInt8(ascii: " "))
+            line.appendNumber(Int64(e.owner.uid))
+            line.append(UInt8(ascii: ":"))
+            line.appendNumber(Int64(e.owner.gid))
+            line.append(UInt8(ascii: " "))
+            line.appendNumber(e.size)
+            line.append(UInt8(ascii: " "))
+            line.appendNumber(Int64(e.identity.utf8.count))
+            line.append(UInt8(ascii: ":"))
+            line += e.identity.utf8
+            line.append(UInt8(ascii: " "))
+            line += e.path.utf8
+            line.append(0)
+            h.update(line)
         }
         for h in hashers { h.update(Array("\(Self.formatVersion)\0d 493 \(owner.uid):\(owner.gid) \(root)\0".utf8)) }
         for (i, e) in entries.enumerated() {

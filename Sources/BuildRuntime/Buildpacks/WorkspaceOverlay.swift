@@ -97,6 +97,8 @@ enum AppLayerWriter {
             let folder = e.path.lastIndex(of: "/").map { String(e.path[..<$0]) } ?? ""
             children[folder, default: []].append(i)
         }
+        // A sink that may know a file without its bytes (the chunk planner), cast once.
+        let known = tar as? IdentifiedFileSink
         func name(_ e: SnapshotManifest.Entry) -> String { e.path.lastIndex(of: "/").map { String(e.path[e.path.index(after: $0)...]) } ?? e.path }
 
         /// The folder's entries, the snapshot's and the upper folder's merged in byte order.
@@ -132,7 +134,7 @@ enum AppLayerWriter {
                 let sub = try upper.openDirectory(name)
                 return Folder(path: path, upper: sub, lowerVisible: lowerIsFolder && !OverlayDiff.isOpaque(sub.fd))
             case S_IFREG:
-                if let known = tar as? IdentifiedFileSink,
+                if let known,
                    try known.takesFile(prefix + path, identity: AppLayerChunks.inodeIdentity(st), size: Int64(st.st_size), mode: mode, owner: owner) {
                     return nil
                 }
@@ -153,7 +155,7 @@ enum AppLayerWriter {
             case .symlink:
                 try tar.addSymlink(prefix + e.path, target: e.target, owner: owner)
             case .file:
-                if let known = tar as? IdentifiedFileSink, let digest = e.digest,
+                if let known, let digest = e.digest,
                    try known.takesFile(prefix + e.path, identity: "c:" + digest.hex, size: e.size, mode: Int(e.mode), owner: owner) {
                     return nil
                 }

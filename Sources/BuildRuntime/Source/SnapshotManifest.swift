@@ -56,11 +56,16 @@ public struct SnapshotManifest: Sendable, Equatable {
         out.reserveCapacity(entries.count * 120)
         for e in entries {
             out.append(e.kind.rawValue)
-            out += Array(" \(String(e.mode, radix: 8)) \(e.size) \(e.digest?.hex ?? "-")".utf8)
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(UInt64(e.mode), radix: 8)
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(e.size)
+            out.append(UInt8(ascii: " "))
+            if let d = e.digest { out += d.hex.utf8 } else { out.append(UInt8(ascii: "-")) }
             out.append(0)
-            out += Array(e.path.utf8)
+            out += e.path.utf8
             out.append(0)
-            out += Array(e.target.utf8)
+            out += e.target.utf8
             out.append(0)
         }
         return out

@@ -59,7 +59,10 @@ public struct SnapshotStore: Sendable {
 
     /// Reads a snapshot's manifest.
     public func manifest(_ digest: Digest) throws -> SnapshotManifest {
-        try SnapshotManifest(decoding: Array(try content.read(digest, maxBytes: Self.maxManifestBytes)))
+        if let known = SnapshotMemo.manifest(digest) { return known }
+        let manifest = try SnapshotManifest(decoding: Array(try content.read(digest, maxBytes: Self.maxManifestBytes)))
+        SnapshotMemo.keep(manifest, as: digest)
+        return manifest
     }
 
     // MARK: Snapshotting
@@ -70,7 +73,9 @@ public struct SnapshotStore: Sendable {
     func snapshot(folder top: ConfinedDirectory, indexKey: String?, maxBytes: Int64,
                   include: @escaping (String, Bool) -> Bool, check: @escaping (String, stat, String?) throws -> Void) throws -> SourceSnapshot {
         let indexFile = indexKey.map { indexPath + "/" + Digest.of($0).hex }
-        let index = indexFile.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { SourceStatIndex(decoding: Array($0)) }
+        let index = indexFile.flatMap { file in
+            SnapshotMemo.index(at: file) ?? FileManager.default.contents(atPath: file).flatMap { SourceStatIndex(decoding: Array($0)) }
+        }
         var parent = index.flatMap { i in chain(i.snapshot).map { (i, $0) } }
         if let p = parent, p.1.count >= Self.maxDepth { parent = nil }
         let link = parent == nil ? index.flatMap { i in chain(i.snapshot).map { (i, $0) } } : nil  // compaction: link unchanged files
@@ -83,9 +88,11 @@ public struct SnapshotStore: Sendable {
                             started: SourceStatIndex.now(), maxBytes: maxBytes, include: include, check: check)
         try walk.run()
         let manifest = SnapshotManifest(entries: walk.entries)
-        let digest = manifest.digest
+        let encoded = manifest.encoded()
+        let digest = Digest.of(encoded)
+        SnapshotMemo.keep(manifest, as: digest)
         if chain(digest) == nil {
-            _ = try content.put(Data(manifest.encoded()))
+            _ = try content.put(Data(encoded))
             // A base is named by its snapshot; a delta by its snapshot and its parent (over any
             // chain of the parent, it gives the same files).
             let name = parent.map { digest.hex + "." + $0.0.snapshot.hex } ?? digest.hex
@@ -103,7 +110,9 @@ public struct SnapshotStore: Sendable {
             utimensat(AT_FDCWD, chainsPath + "/" + digest.hex, nil, 0)
         }
         if let indexFile {
-            try Data(SourceStatIndex(snapshot: digest, entries: walk.index).encoded()).write(to: URL(fileURLWithPath: indexFile), options: .atomic)
+            let written = SourceStatIndex(snapshot: digest, entries: walk.index)
+            try Data(written.encoded()).write(to: URL(fileURLWithPath: indexFile), options: .atomic)
+            SnapshotMemo.keep(written, writtenAt: indexFile)
         }
         return SourceSnapshot(digest: digest, files: manifest.fileCount, bytes: manifest.totalBytes, hashedFiles: walk.hashed)
     }
@@ -132,6 +141,8 @@ public struct SnapshotStore: Sendable {
         var modes: [String: UInt32] = [:]
 
         mutating func run() throws {
+            index.reserveCapacity(previous.entries.count)
+            entries.reserveCapacity(previous.entries.count)
             try TreeWalker("the source").walk(
                 from: (dir: source, path: ""), entries: { try $0.dir.entries() }, name: { $0 },
                 visit: { folder, name, rel in try visit(name, in: folder.dir, relative: folder.path, path: rel).map { (dir: $0, path: rel) } })
@@ -250,8 +261,8 @@ public struct SnapshotStore: Sendable {
         /// Puts a whiteout (0:0 character device) in the delta where a path of the previous
         /// snapshot is gone, unless a folder above it went too (its own whiteout hides it).
         mutating func whiteOutDeletions() throws {
-            let present = Set(entries.map(\.path))
-            for path in previous.entries.keys.sorted(by: SnapshotManifest.precedes) where !present.contains(path) {
+            // `index` holds every path of this walk: only the paths gone are sorted.
+            for path in previous.entries.keys.filter({ index[$0] == nil }).sorted(by: SnapshotManifest.precedes) {
                 let parts = PathSyntax.components(path)
                 let folder = parts.dropLast().joined(separator: "/")
                 guard folder.isEmpty || modes[folder] != nil else { continue }  // its folder went (or is no folder now)

@@ -60,11 +60,18 @@ struct SourceStatIndex {
         var out = Array((Self.header + snapshot.hex + "\n").utf8)
         out.reserveCapacity(entries.count * 160)
         for (path, e) in entries {
-            out += Array("\(e.mode) \(e.size) \(e.mtime) \(e.ctime) \(e.inode) \(e.digest?.hex ?? "-")".utf8)
+            for (i, n) in [Int64(e.mode), e.size, e.mtime, e.ctime].enumerated() {
+                if i > 0 { out.append(UInt8(ascii: " ")) }
+                out.appendNumber(n)
+            }
+            out.append(UInt8(ascii: " "))
+            out.appendNumber(e.inode)
+            out.append(UInt8(ascii: " "))
+            if let d = e.digest { out += d.hex.utf8 } else { out.append(UInt8(ascii: "-")) }
             out.append(0)
-            out += Array(path.utf8)
+            out += path.utf8
             out.append(0)
-            out += Array(e.target.utf8)
+            out += e.target.utf8
             out.append(0)
         }
         return out
@@ -82,21 +89,28 @@ struct SourceStatIndex {
         let head = String(decoding: bytes[..<newline], as: UTF8.self)
         guard head.hasPrefix(Self.header), let snapshot = Digest("sha256:" + head.dropFirst(Self.header.count)) else { return nil }
         var entries: [String: Entry] = [:]
-        var fields: [String] = []
+        // Per entry: three NUL-ended fields, the numbers (split at spaces), the path, the target.
+        var fields: [Range<Int>] = []
         var start = newline + 1
         for i in start..<bytes.count where bytes[i] == 0 {
-            fields.append(String(decoding: bytes[start..<i], as: UTF8.self))
+            fields.append(start..<i)
             start = i + 1
             guard fields.count == 3 else { continue }
-            let n = fields[0].split(separator: " ")
-            guard n.count == 6, let mode = UInt32(n[0]), let size = Int64(n[1]), let mtime = Int64(n[2]), let ctime = Int64(n[3]),
-                  let inode = UInt64(n[4]) else { return nil }
-            let digest = n[5] == "-" ? nil : Digest("sha256:" + n[5])
-            entries[fields[1]] = Entry(mode: mode, size: size, mtime: mtime, ctime: ctime, inode: inode, digest: digest, target: fields[2])
+            let n = bytes[fields[0]].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+            guard n.count == 6, let mode = parseDecimal(n[0]).flatMap(UInt32.init(exactly:)), let size = parseDecimal(n[1]), let mtime = parseDecimal(n[2]),
+                  let ctime = parseDecimal(n[3]), let inode = Self.parseInode(n[4]) else { return nil }
+            let digest = n[5].elementsEqual("-".utf8) ? nil : Digest("sha256:" + String(decoding: n[5], as: UTF8.self))
+            entries[String(decoding: bytes[fields[1]], as: UTF8.self)] = Entry(mode: mode, size: size, mtime: mtime, ctime: ctime, inode: inode, digest: digest,
+                                                                            target: String(decoding: bytes[fields[2]], as: UTF8.self))
             fields.removeAll(keepingCapacity: true)
         }
         guard fields.isEmpty, start == bytes.count else { return nil }
         self.snapshot = snapshot
         self.entries = entries
+    }
+
+    /// An inode number: above `Int64.max` on some file systems.
+    private static func parseInode(_ bytes: ArraySlice<UInt8>) -> UInt64? {
+        UInt64(String(decoding: bytes, as: UTF8.self))
     }
 }
