@@ -15,9 +15,11 @@ import Testing
         #expect(Self.keys(ImageCreate.self, ["name": "app", "source": ["local": ["path": "/x"]]]) == ["image/default/app", "secret/default/*", "builder/cluster/default"])
         #expect(Self.keys(ImagePatch.self, ["name": "app", "builder": ["kind": "ClusterBuilder", "name": "c"]]) == ["image/default/app", "secret/default/*", "builder/cluster/c"])
         #expect(Self.keys(ClusterStackCreate.self, ["name": "s", "buildImage": "a", "runImage": "b"]) == ["stack/s", "secret/default/*"])
-        #expect(Self.keys(ClusterBuilderCreate.self, ["name": "x", "stack": "s", "store": "t", "order": []]) == ["builder/cluster/x", "stack/s", "store/t"])
+        // A builder pulls its image (and pushes its tag) with its namespace's secrets.
+        #expect(Self.keys(ClusterBuilderCreate.self, ["name": "x", "stack": "s", "store": "t", "order": []]) == ["builder/cluster/x", "secret/default/*", "stack/s", "store/t"])
+        #expect(Self.keys(BuilderCreate.self, ["name": "x", "namespace": "n", "image": "r.io/b:1"]) == ["builder/n/x", "secret/n/*"])
         // A patch of a builder or stack queues builds of the images on it: it touches every image.
-        #expect(Self.keys(BuilderPatch.self, ["name": "x", "namespace": "n", "stack": "s"]) == ["builder/n/x", "stack/s", "image/*"])
+        #expect(Self.keys(BuilderPatch.self, ["name": "x", "namespace": "n", "stack": "s"]) == ["builder/n/x", "secret/n/*", "stack/s", "image/*"])
         #expect(Self.keys(ClusterStackRefresh.self, ["name": "s"]) == ["stack/s", "secret/default/*", "image/*"])
         #expect(Self.keys(ClusterStoreDelete.self, ["name": "st"]) == ["store/st", "builder/*"])
         #expect(Self.keys(SecretDelete.self, ["name": "s"]) == ["secret/default/s"])

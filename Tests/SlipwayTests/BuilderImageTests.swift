@@ -59,6 +59,39 @@ import TestSupport
         #expect(build["buildpacks"]?.arrayValue?.count == 2)
     }
 
+    /// A namespaced Builder pulls its image with its own namespace's registry secrets, never
+    /// with those of `default` (another tenant's); a ClusterBuilder pulls with `default`'s.
+    @Test func aBuilderPullsWithItsOwnNamespacesSecrets() async throws {
+        let password = "pull-\(UUID().uuidString)"
+        let registry = try await LoopbackRegistry(user: "puller", password: password)
+        let dir = TempDir("builder-image-secrets")
+        let layout = dir.path + "/images"
+        let runRef = "\(registry.host)/private/run:base"
+        let builderRef = "\(registry.host)/private/builder:base"
+        try await BuilderImageFixture.make(layout: layout, runImage: runRef)
+        for (tag, ref) in [("run", runRef), ("builder", builderRef)] {
+            let r = try await sh("skopeo copy --dest-tls-verify=false --dest-creds 'puller:\(password)' oci:\(layout):\(tag) docker://\(ref)")
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let c = try SlipwayClient(stateDir: dir.path + "/state")
+        _ = try await c.call("secret/create", ["name": "reg", "registry": ["server": .string(registry.host), "username": "puller", "password": .string(password)]])
+        // Namespace `other` has no secret for the registry: `default`'s is not lent to it.
+        let refused = try await c.request("builder/create", ["name": "team", "namespace": "other", "image": .string(builderRef)])
+        #expect(refused["error"] != nil, "\(refused)")
+        #expect(refused["error"]?["message"]?.stringValue?.contains("401") == true, "\(refused)")
+        let none = try await c.request("builder/get", ["name": "team", "namespace": "other"])
+        #expect(none["error"] != nil, "a refused builder/create made a builder: \(none)")
+        // With a secret of its own, the same Builder is made and builds.
+        _ = try await c.call("secret/create", ["name": "reg", "namespace": "dev",
+                                               "registry": ["server": .string(registry.host), "username": "puller", "password": .string(password)]])
+        let team = try await c.call("builder/create", ["name": "team", "namespace": "dev", "image": .string(builderRef)])
+        #expect(team["status"]?["ready"] == true, "\(team)")
+        // A ClusterBuilder takes `default`'s secret.
+        let cluster = try await c.call("clusterbuilder/create", ["name": "shared", "image": .string(builderRef)])
+        #expect(cluster["status"]?["ready"] == true, "\(cluster)")
+        #expect(!c.messages.map { JSONWriter.string($0) }.joined(separator: "\n").contains(password))
+    }
+
     /// The builder's tag is polled as a FROM tag is: when it names a new image (here procfile
     /// 0.2.0), the builder takes its buildpacks and the images on it rebuild with reason BUILDER,
     /// the builder image's old and new digests and the buildpack's versions in the reasons.

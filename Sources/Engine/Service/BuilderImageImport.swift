@@ -16,9 +16,12 @@ enum BuilderImageImport {
         var order: [OrderGroup]
     }
 
-    static func importBuilder(_ engine: Engine, image: String, name: String) async throws -> Result {
+    /// A namespaced Builder's images are pulled with its namespace's registry secrets, as kpack
+    /// pulls them with its service account's; a ClusterBuilder's (nil) with those of "default".
+    static func importBuilder(_ engine: Engine, image: String, name: String, namespace: String?) async throws -> Result {
+        let credentials = namespace ?? "default"
         let ref = try PlatformService.stackImageReference(engine, image, field: "image")
-        let builderImage = try await PlatformService.importStackImage(engine, ref, field: "image", stackID: "")
+        let builderImage = try await PlatformService.importStackImage(engine, ref, field: "image", stackID: "", credentialsOf: credentials)
         let metadata = try engine.mapped {
             try BuilderImageMetadata.read(labels: builderImage.config.config.Labels ?? [:], source: image, field: "image")
         }
@@ -26,7 +29,7 @@ enum BuilderImageImport {
         if case .registry = ref, !isRegistry(runRef) {
             throw EngineError.invalid("the builder image \(PathSyntax.shortened(image)) names the run image '\(PathSyntax.shortened(metadata.runImage))', which is not in a registry; an image from a registry may only name registry images", field: "image")
         }
-        let run = try await PlatformService.importStackImage(engine, runRef, field: "image", stackID: metadata.stackID)
+        let run = try await PlatformService.importStackImage(engine, runRef, field: "image", stackID: metadata.stackID, credentialsOf: credentials)
         if let runStackID = run.config.config.Labels?["io.buildpacks.stack.id"], runStackID != metadata.stackID {
             throw EngineError.invalid("the builder image's stack id '\(metadata.stackID)' differs from its run image's '\(runStackID)'", field: "image")
         }

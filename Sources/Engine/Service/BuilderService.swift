@@ -82,7 +82,7 @@ enum BuilderService {
             if try engine.store.object(Builder.self, kind: kind, namespace: ns, name: spec.name) != nil {
                 throw EngineError.alreadyExists(kindName, spec.name, namespace: spec.namespace)
             }
-            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name)
+            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name, namespace: spec.namespace)
             (b.imported, b.order) = (r.imported, r.order)
         } else {
             guard spec.stack != nil else { throw EngineError.invalid("Missing required param 'stack' (or give 'image', a builder image)", field: "stack") }
@@ -109,7 +109,7 @@ enum BuilderService {
                 throw EngineError.invalid("\(spec.name) is made from a builder image: patch its 'image' (its stack, buildpacks and order come from it), or recreate it with a stack, a store and an order", field: "image")
             }
             let image = spec.image ?? b.image!
-            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name)
+            let r = try await BuilderImageImport.importBuilder(engine, image: image, name: spec.name, namespace: spec.namespace)
             b = try builder(engine, name: spec.name, namespace: spec.namespace)  // read again after the import's suspension
             (b.image, b.imported, b.order) = (image, r.imported, r.order)
         }

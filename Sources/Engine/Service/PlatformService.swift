@@ -59,8 +59,8 @@ enum PlatformService {
         let buildRef = try stackImageReference(engine, buildImage, field: "buildImage")
         let runRef = try stackImageReference(engine, runImage, field: "runImage")
         let stackID = id ?? "io.slipway.stacks.\(name)"
-        let b = try await importStackImage(engine, buildRef, field: "buildImage", stackID: stackID)
-        let r = try await importStackImage(engine, runRef, field: "runImage", stackID: stackID)
+        let b = try await importStackImage(engine, buildRef, field: "buildImage", stackID: stackID, credentialsOf: "default")
+        let r = try await importStackImage(engine, runRef, field: "runImage", stackID: stackID, credentialsOf: "default")
         guard let stackID = id ?? b.config.config.Labels?["io.buildpacks.stack.id"] else {
             throw EngineError.invalid("the build image has no io.buildpacks.stack.id label; give the stack 'id'", field: "id")
         }
@@ -95,14 +95,15 @@ enum PlatformService {
     }
 
     /// Imports a stack's (or builder's) image off the actor: from a registry with the
-    /// credentials of the "default" namespace (stacks and builders are cluster-wide), or from
-    /// a layout or folder; a folder gets `stackID` as its label.
-    static func importStackImage(_ engine: Engine, _ ref: ImageReference, field: String, stackID: String) async throws -> OCIImage {
+    /// credentials of `credentialsOf` (a namespaced Builder's own namespace; "default" for what
+    /// is cluster-wide, stacks and ClusterBuilders), or from a layout or folder; a folder gets
+    /// `stackID` as its label.
+    static func importStackImage(_ engine: Engine, _ ref: ImageReference, field: String, stackID: String, credentialsOf namespace: String) async throws -> OCIImage {
         let images = engine.images
         let settings = ImageStore.FolderImageSettings(stackID: stackID)
         do {
             if case .registry(let host, _, _, _) = ref {
-                let client = try await RegistryService.registryClient(engine, host: host, namespace: "default")
+                let client = try await RegistryService.registryClient(engine, host: host, namespace: namespace)
                 return try await images.importImage(ref, folderSettings: settings) { _ in client }
             }
             return try await BlockingWork.run {

@@ -95,8 +95,9 @@ enum SourceWatchService {
             guard let image = b.image, let imported = b.imported else { continue }
             do {
                 let ref = try engine.mapped { try ImageReference.parse(image, field: "image") }
-                // Cluster-wide builders pull with the secrets of `default`, as stacks do.
-                guard let now = try await currentDigest(engine, of: ref, namespace: "default"), now != imported.stack.status.buildImageDigest else { continue }
+                // A Builder pulls with its namespace's secrets; a ClusterBuilder with those of
+                // `default`, as stacks do.
+                guard let now = try await currentDigest(engine, of: ref, namespace: b.namespace ?? "default"), now != imported.stack.status.buildImageDigest else { continue }
                 _ = try await BuilderService.patchBuilder(engine, BuilderSpec(name: b.name, namespace: b.namespace, image: image), session: nil)
             } catch {
                 engine.report("polling the builder image of \(b.kind.rawValue) \(b.name) failed: \(error); the next poll tries again")

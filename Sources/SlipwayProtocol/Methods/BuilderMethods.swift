@@ -133,15 +133,18 @@ public enum BuilderDelete: RPCMethod {
 }
 
 extension BuilderSpec {
-    /// A builder, and the stack and store it names.
+    /// A builder, the stack and store it names, and its namespace's secrets (a builder image is
+    /// pulled, and a tag pushed, with them).
     var orderingKeys: [String] {
-        [ObjectKey.builder(namespace ?? "default", name)] + [stack.map(ObjectKey.stack), store.map(ObjectKey.store)].compactMap { $0 }
+        [ObjectKey.builder(namespace ?? "default", name), ObjectKey.secrets(namespace ?? "default")]
+            + [stack.map(ObjectKey.stack), store.map(ObjectKey.store)].compactMap { $0 }
     }
 }
 
 extension ClusterBuilderSpec {
-    /// A ClusterBuilder, and the stack and store it names.
+    /// A ClusterBuilder, the stack and store it names, and the secrets of `default` (a builder
+    /// image is pulled, and a tag pushed, with them).
     var orderingKeys: [String] {
-        [ObjectKey.builder(nil, name)] + [stack.map(ObjectKey.stack), store.map(ObjectKey.store)].compactMap { $0 }
+        [ObjectKey.builder(nil, name), ObjectKey.secrets("default")] + [stack.map(ObjectKey.stack), store.map(ObjectKey.store)].compactMap { $0 }
     }
 }
