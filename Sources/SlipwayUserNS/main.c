@@ -9,6 +9,16 @@
 //                  [MOUNT]… -- COMMAND [ARG…]
 //   slipway-userns … --root DIR [MOUNT]… -- COMMAND [ARG…]
 //
+// With --idmapped NAME (as root only, repeatable; NAME relative to --chdir), the folder NAME is
+// seen through an id-mapped mount (MOUNT_ATTR_IDMAP, read-only) of the namespace's maps: an id
+// k on disk shows as host id OUTER+k, so as the namespace's own id k. It holds a Dockerfile
+// layer written with the namespace's ids as they are inside, whose files may be hard links
+// of the source snapshot's (owned by root): a COPY shares its bytes with the snapshot. The
+// helper makes each such mount before the namespace exists (only root, in the initial user
+// namespace, may) and attaches it on NAME itself in the new mount namespace, so --lower and
+// --mount-overlay name it as any folder; it is only ever an overlay's lower, never bound into
+// a step's root, and read-only, so no step writes through it.
+//
 // where each MOUNT (a RUN --mount, or the step's resolv.conf) is one of
 //   --mount-bind DIR SUB TARGET ro|rw              SUB inside the host folder DIR (a cache folder)
 //   --mount-overlay UPPER,WORK,LOWER… SUB TARGET ro|rw   SUB inside an overlay of LOWERs (a stage)
@@ -177,6 +187,10 @@ static struct step_mount {
 static int nmounts;
 static int use_newuidmap, in_place;
 static pid_t child = -1;
+// --idmapped folders, and their id-mapped mounts (made before the namespace, attached in it).
+static const char *idmapped[MAX_LOWERS];
+static int idmapped_fds[MAX_LOWERS];
+static int nidmapped;
 
 static void die(const char *what) {
     fprintf(stderr, "slipway-userns: %s: %s\n", what, strerror(errno));
@@ -707,6 +721,78 @@ static int exec_as(int argc, char **argv) {
     return 127;
 }
 
+// Makes the --idmapped mounts: a user namespace of the maps, held by a child only while the
+// mounts take its mapping, then each folder's tree cloned and given that mapping, read-only.
+static void make_idmapped_mounts(void) {
+    if (!nidmapped) return;
+    if (getuid() != 0 || use_newuidmap) {
+        fprintf(stderr, "slipway-userns: --idmapped needs root (only root may give a mount an id mapping)\n");
+        exit(HELPER_FAILED);
+    }
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0) die("pipe");
+    pid_t holder = fork();
+    if (holder < 0) die("fork");
+    if (holder == 0) {
+        close(ready[0]);
+        close(done[1]);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(HELPER_FAILED);
+        if (unshare(CLONE_NEWUSER) != 0) _exit(HELPER_FAILED);
+        char c = 1;
+        if (write(ready[1], &c, 1) != 1) _exit(HELPER_FAILED);
+        // Held until the parent has the mounts (its end closes, or it dies).
+        while (read(done[0], &c, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    char c;
+    if (read(ready[0], &c, 1) != 1) {
+        fprintf(stderr, "slipway-userns: cannot make a user namespace for the id-mapped folders\n");
+        exit(HELPER_FAILED);
+    }
+    write_maps(holder, 0, "uid_map", "newuidmap");
+    write_maps(holder, 1, "gid_map", "newgidmap");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)holder);
+    int userns = open(path, O_RDONLY | O_CLOEXEC);
+    if (userns < 0) die(path);
+    int base = chdir_to ? open(chdir_to, O_PATH | O_DIRECTORY | O_CLOEXEC) : AT_FDCWD;
+    if (chdir_to && base < 0) die(chdir_to);
+    for (int i = 0; i < nidmapped; i++) {
+        int tree = (int)syscall(SYS_open_tree, base, idmapped[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW);
+        if (tree < 0) die(idmapped[i]);
+        struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, .userns_fd = (__u64)userns };
+        if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) die("giving a layer folder the namespace's id mapping");
+        idmapped_fds[i] = tree;
+    }
+    if (base >= 0) close(base);
+    close(userns);
+    close(done[1]);
+    while (waitpid(holder, NULL, 0) < 0)
+        if (errno != EINTR) die("waitpid");
+    close(ready[0]);
+}
+
+// In the step's mount namespace (as its root, with the working folder at --chdir): puts each
+// id-mapped mount on its own folder, and points any --mount-overlay descriptor of that folder,
+// opened before, at the mount.
+static void attach_idmapped_mounts(int base_fd) {
+    for (int i = 0; i < nidmapped; i++) {
+        if (syscall(SYS_move_mount, idmapped_fds[i], "", AT_FDCWD, idmapped[i], MOVE_MOUNT_F_EMPTY_PATH) != 0) die("placing an id-mapped layer folder");
+        close(idmapped_fds[i]);
+        for (int k = 0; k < nmounts; k++) {
+            struct step_mount *m = &mounts[k];
+            for (int d = 0; m->kind == MOUNT_OVERLAY && d < m->ndirs; d++) {
+                if (strcmp(m->dirs[d], idmapped[i])) continue;
+                close(m->fds[d]);
+                m->fds[d] = openat(base_fd >= 0 ? base_fd : AT_FDCWD, m->dirs[d], O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (m->fds[d] < 0) die(m->dirs[d]);
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     // Not for --exec-as or --step-driver: they run inside a step's sandbox, which bwrap holds.
     if (argc > 1 && !strcmp(argv[1], "--step-driver")) return step_driver(argc, argv);
@@ -741,6 +827,10 @@ int main(int argc, char **argv) {
             if (a[2] == 'u') upper = v;
             else if (a[2] == 'w') work = v;
             else merged = v;
+        } else if (!strcmp(a, "--idmapped")) {
+            if (nidmapped == MAX_LOWERS) usage("too many --idmapped");
+            if (!plain_path(v) || v[0] == '/') usage("an --idmapped folder is a plain path relative to --chdir");
+            idmapped[nidmapped++] = v;
         } else if (!strcmp(a, "--chdir")) {
             chdir_to = v;
         } else if (!strcmp(a, "--root")) {
@@ -776,6 +866,8 @@ int main(int argc, char **argv) {
     if (overlay && root_dir) usage("--root and an overlay exclude each other");
     if (nmounts && !overlay && !root_dir) usage("mounts need an overlay or --root");
     if (in_place && (!overlay || nmounts)) usage("--in-place takes an overlay and nothing else");
+    if (nidmapped && (!overlay || !chdir_to || root_dir)) usage("--idmapped takes an overlay and --chdir");
+    make_idmapped_mounts();
 
     int ready[2], go[2];
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) die("pipe");
@@ -821,6 +913,7 @@ int main(int argc, char **argv) {
         if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("becoming root of the namespace (is id 0 mapped?)");
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making mounts private");
         if (base_fd >= 0 && fchdir(base_fd) != 0) die(chdir_to);
+        attach_idmapped_mounts(base_fd);
         if (in_place) {
             mount_overlay();
         } else if (overlay || root_dir) {
@@ -879,6 +972,7 @@ int main(int argc, char **argv) {
     write_maps(child, 0, "uid_map", "newuidmap");
     write_maps(child, 1, "gid_map", "newgidmap");
     if (write(go[1], &c, 1) != 1) die("starting the child");
+    for (int k = 0; k < nidmapped; k++) close(idmapped_fds[k]);  // the child has attached its own
     int status;
     while (waitpid(child, &status, 0) < 0)
         if (errno != EINTR) die("waitpid");

@@ -40,10 +40,11 @@ import TestSupport
         #expect(lstat(ctx + "/f6.txt", &st) == 0 && st.st_mode & 0o777 == 0o644)
     }
 
-    /// Run by a user who is not root (the step namespace's root is that user), the context links
-    /// the snapshot trees' files and a COPY links them on into its layer folder: its bytes are
-    /// written once, as the layer's tar. Run as root, the trees are root's, not the namespace
-    /// root's: the context copies them. Either way no tree file changes owner or mode.
+    /// The context links the snapshot trees' files and a COPY links them on into its layer
+    /// folder: its bytes are written once, as the layer's tar. Run by a user who is not root,
+    /// that user is the step namespace's root; run as root, the layer folder keeps the
+    /// namespace's own ids (`<diffID>.inner`), which steps see through an id-mapped mount.
+    /// Either way no tree file changes owner or mode.
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func theContextAndACopyLinkTheSnapshotFiles() async throws {
         let state = TempDir("state")
         let c = try SlipwayClient(stateDir: state.path)
@@ -68,14 +69,55 @@ import TestSupport
         let layers = try found(under: state.path + "/dockerfile/layers")
         try #require(trees.count == 1 && contexts.count == 1 && layers.count == 1, "\(trees.count) \(contexts.count) \(layers.count)")
         #expect(trees[0].st_uid == getuid() && trees[0].st_gid == getgid() && trees[0].st_mode & 0o7777 == 0o644)
-        if getuid() != 0 {
-            #expect(contexts[0].st_ino == trees[0].st_ino, "the context copied the snapshot's file")
-            #expect(layers[0].st_ino == trees[0].st_ino, "the COPY's layer folder copied the file")
-            #expect(trees[0].st_nlink == 3)
-        } else {
-            #expect(contexts[0].st_ino != trees[0].st_ino && trees[0].st_nlink == 1)
+        #expect(contexts[0].st_ino == trees[0].st_ino, "the context copied the snapshot's file")
+        #expect(layers[0].st_ino == trees[0].st_ino, "the COPY's layer folder copied the file")
+        #expect(trees[0].st_nlink == 3)
+        if getuid() == 0 {
+            let names = try FileManager.default.contentsOfDirectory(atPath: state.path + "/dockerfile/layers").filter { $0.hasSuffix(".inner") }
+            #expect(names.count == 1, "\(names)")
         }
         let image = try await UnpackedImage(layout: state.path + "/layouts/default/l")
         #expect(FileManager.default.contents(atPath: image.rootfs + "/data/big.bin") == bytes)
+    }
+
+    /// A RUN after such a COPY sees the copied files as root's with their modes, reads one only
+    /// root may read, and changes, chmods and deletes them: each change lands in the step's own
+    /// layer, and the snapshot's files, the same inodes as the COPY's layer, stay as they were.
+    @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func aStepChangesCopiedFilesOnlyInItsOwnLayer() async throws {
+        let base = try await HostStack.baseLayout()
+        let state = TempDir("state")
+        let c = try SlipwayClient(stateDir: state.path, arguments: Repo.hostPathArguments)
+        let app = TempDir("stepapp")
+        try FileManager.default.createDirectory(atPath: app.path + "/data", withIntermediateDirectories: true)
+        let files: [(String, String, mode_t)] = [("open.txt", "shared\n", 0o644), ("secret.txt", "secret\n", 0o600), ("gone.txt", "doomed\n", 0o640)]
+        for (name, text, mode) in files {
+            try text.write(toFile: app.path + "/data/" + name, atomically: true, encoding: .utf8)
+            chmod(app.path + "/data/" + name, mode)
+        }
+        try ("FROM oci:\(base.path)/oci:run\nCOPY data /data/\n"
+            + "RUN ls -ln /data/open.txt /data/secret.txt | tr -s ' ' | cut -d' ' -f1,3,4 > /owners && cat /data/secret.txt > /read"
+            + " && echo changed >> /data/open.txt && chmod 0640 /data/secret.txt && rm /data/gone.txt\n"
+            + "RUN ls -ln /data/secret.txt | tr -s ' ' | cut -d' ' -f1,3,4 > /after\n").write(toFile: app.path + "/Dockerfile", atomically: true, encoding: .utf8)
+        _ = try await c.call("image/create", ["name": "s", "strategy": "dockerfile", "source": ["local": ["path": .string(app.path)]]])
+        let b = try await c.call("build/wait", ["image": "s", "build": 1])
+        let log = try await c.logLines("s")
+        #expect(b["status"] == "SUCCESS", "\(JSONWriter.string(b)) \(log)")
+        let image = try await UnpackedImage(layout: state.path + "/layouts/default/s")
+        func read(_ path: String) -> String? { try? String(contentsOfFile: image.rootfs + path, encoding: .utf8) }
+        #expect(read("/owners") == "-rw-r--r-- 0 0\n-rw------- 0 0\n")
+        #expect(read("/read") == "secret\n")
+        #expect(read("/data/open.txt") == "shared\nchanged\n")
+        #expect(read("/after") == "-rw-r----- 0 0\n")
+        #expect(!FileManager.default.fileExists(atPath: image.rootfs + "/data/gone.txt"))
+        // The snapshot's files: as they were, and still shared with the COPY's layer folder.
+        let trees = state.path + "/snapshots/trees"
+        for tree in try FileManager.default.contentsOfDirectory(atPath: trees) {
+            for (name, text, mode) in files {
+                var st = stat()
+                try #require(lstat(trees + "/" + tree + "/data/" + name, &st) == 0)
+                #expect(try String(contentsOfFile: trees + "/" + tree + "/data/" + name, encoding: .utf8) == text)
+                #expect(st.st_uid == getuid() && st.st_gid == getgid() && st.st_mode & 0o7777 == mode && st.st_nlink == 3, "\(name): \(st)")
+            }
+        }
     }
 }

@@ -121,7 +121,7 @@ struct DockerfileCopyStep: Sendable {
         written = try await BlockingWork.run { [self, store] () throws -> (Digest, Int64, String?, ArchiveOwnerLedger) in
         let (view, ignore, owner, mode, downloads) = (view0, ignore0, owner0, mode0, downloads0)
         let w = try store.layerWriter(stepSources.request)
-        let tree = try LayerTreeWriter(tar: TarWriter(out: w), folder: treeFolder, mapping: store.mapping)
+        let tree = try LayerTreeWriter(tar: TarWriter(out: w), folder: treeFolder, mapping: store.mapping, innerIDs: store.runner.innerIDFolders)
         var written = Set<String>()
         // Folders on the way to a copied file: one the stage has keeps its mode and owner; a new
         // one gets 0755 and the --chown owner (root without it), as Docker makes them.
@@ -132,8 +132,8 @@ struct DockerfileCopyStep: Sendable {
                 let p = parts[0..<i].joined(separator: "/")
                 guard written.insert(p).inserted else { continue }
                 if !linked, case .directory(_, let st)? = try stageView.node(p) {
-                    let kept = TarWriter.Owner(uid: IDMapping.inner(st.st_uid, in: store.mapping.users).map(Int.init) ?? 0,
-                                               gid: IDMapping.inner(st.st_gid, in: store.mapping.groups).map(Int.init) ?? 0)
+                    let kept = TarWriter.Owner(uid: store.mapping.innerUser(ofDisk: st.st_uid).map(Int.init) ?? 0,
+                                               gid: store.mapping.innerGroup(ofDisk: st.st_gid).map(Int.init) ?? 0)
                     try tree.addDirectory(p, mode: Int(st.st_mode & 0o7777), owner: kept)
                 } else {
                     try tree.addDirectory(p, mode: 0o755, owner: owner)
@@ -292,7 +292,8 @@ struct DockerfileCopyStep: Sendable {
         }
         let (digest, size, folder, ledger) = written
         log(phase, .system, "\(ins.keyword.rawValue.uppercased()) \(ins.shellText.isEmpty ? args.joined(separator: " ") : ins.shellText)")
-        try await store.addLayer(digest, size: size, what: "its files", into: &stage, written: folder.map { ($0, ledger) }, log: log)
+        try await store.addLayer(digest, size: size, what: "its files", into: &stage,
+                                 written: folder.map { .init(path: $0, ledger: ledger, innerIDs: store.runner.innerIDFolders) }, log: log)
     }
 
     /// Whether a context file is a tar archive, plain or compressed.

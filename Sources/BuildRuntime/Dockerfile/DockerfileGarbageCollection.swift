@@ -134,7 +134,9 @@ public struct DockerfileStateCollector: StateCollector {
                 if modified(path) <= expired { freed = freed + gc.remove(path) }
                 continue
             }
-            guard let d = Digest("sha256:" + name), kept.contains(d) || keep.contains(d) else {
+            // `<diffID hex>`, or `<diffID hex>.inner` (`OverlayStepRunner.innerIDSuffix`).
+            let hex = name.hasSuffix(OverlayStepRunner.innerIDSuffix) ? String(name.dropLast(OverlayStepRunner.innerIDSuffix.count)) : name
+            guard let d = Digest("sha256:" + hex), kept.contains(d) || keep.contains(d) else {
                 freed = freed + gc.remove(path)
                 continue
             }

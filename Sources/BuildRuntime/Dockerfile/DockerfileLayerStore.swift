@@ -49,11 +49,12 @@ struct DockerfileLayerStore: Sendable {
 
     /// Puts a layer folder written under a scratch name in place as `name` under `layersRoot`:
     /// the owners in `ledger` set from inside the namespace, the folder itself the namespace
-    /// root's. Another build that placed the same layer first wins.
+    /// root's (an inner-id folder's root is root's already: id 0 inside). Another build that
+    /// placed the same layer first wins.
     func place(_ temp: String, ledger: ArchiveOwnerLedger, as name: String) async throws {
         let final = layersRoot + "/" + name
         if !ledger.owners.isEmpty { try await runner.namespace.applyOwners(ledger.records, under: temp) }
-        try runner.giveToNamespaceRoot(temp)
+        if !OverlayStepRunner.holdsInnerIDs(name) { try runner.giveToNamespaceRoot(temp) }
         if rename(temp, final) != 0 && access(final, F_OK) != 0 {
             throw RuntimeError.io("cannot place the layer folder \(final): \(String(cString: strerror(errno)))")
         }
@@ -72,21 +73,35 @@ struct DockerfileLayerStore: Sendable {
         }
     }
 
+    /// The folder holding layer `diffID`, if one is there: with the namespace's host ids, or
+    /// (where steps can see one, `OverlayStepRunner.innerIDFolders`) with its own.
+    func layerFolder(_ diffID: Digest) -> String? {
+        let names = [diffID.hex] + (runner.innerIDFolders ? [diffID.hex + OverlayStepRunner.innerIDSuffix] : [])
+        return names.first { access(layersRoot + "/" + $0, F_OK) == 0 }
+    }
+
     func cachedLayer(_ key: Digest) -> StageLayer? {
         // A record that cannot be read is a miss (`try?`): the step runs again.
-        guard let r = CacheRecord.read(at: cacheDirectory + "/" + key.hex + ".json"), images.content.reuse(r.diffID),
-            access(layersRoot + "/" + r.diffID.hex, F_OK) == 0
+        guard let r = CacheRecord.read(at: cacheDirectory + "/" + key.hex + ".json"), images.content.reuse(r.diffID), let folder = layerFolder(r.diffID)
         else { return nil }
         // A hit keeps the record another `cacheLifetime` (a failed touch only shortens that).
         _ = utimensat(AT_FDCWD, cacheDirectory + "/" + key.hex + ".json", nil, 0)
         return StageLayer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: r.diffID, size: r.size), diffID: r.diffID, store: images.content,
-                     folder: r.diffID.hex)
+                     folder: folder)
     }
 
     func record(_ key: Digest, _ layer: StageLayer) throws {
         try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
         try JSONEncoder().encode(CacheRecord(diffID: layer.diffID, size: layer.descriptor.size))
             .write(to: URL(fileURLWithPath: cacheDirectory + "/" + key.hex + ".json"), options: .atomic)
+    }
+
+    /// A layer folder written with its tar (`LayerTreeWriter`), under a scratch name: the owners
+    /// still to set in it, and whether it keeps the namespace's own ids.
+    struct WrittenFolder {
+        var path: String
+        var ledger: ArchiveOwnerLedger
+        var innerIDs: Bool
     }
 
     /// The deepest tree a COPY, ADD or bind mount copies, as every walk of a tree a step wrote:
@@ -100,9 +115,8 @@ struct DockerfileLayerStore: Sendable {
     /// Adds a layer the builder wrote itself (COPY, ADD, WORKDIR) to the stage: its digest goes
     /// into the cache key, and a key seen before reuses the layer recorded for it; a new layer
     /// is unpacked (owners mapped) into a folder, for the RUN steps after it.
-    /// `written` is the layer's folder when it was written with its tar (`LayerTreeWriter`), and
-    /// the owners still to set in it.
-    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout BuildingStage, written: (String, ArchiveOwnerLedger)? = nil,
+    /// `written` is the layer's folder when it was written with its tar (`LayerTreeWriter`).
+    func addLayer(_ digest: Digest, size: Int64, what: String, into stage: inout BuildingStage, written: WrittenFolder? = nil,
                   log: @escaping BuildLogger) async throws {
         let phase = BuildPhase.build
         stage.key = StepCacheKey.after(stage.key, layer: digest)
@@ -112,12 +126,17 @@ struct DockerfileLayerStore: Sendable {
             stage.reused += 1
             log(phase, .system, "  CACHED (layer \(cached.diffID.short): \(what) as before)")
         } else {
-            if let (folder, ledger) = written, access(layersRoot + "/" + digest.hex, F_OK) != 0 {
-                try await place(folder, ledger: ledger, as: digest.hex)
+            let folder: String
+            if let known = layerFolder(digest) {
+                folder = known  // another build placed the same layer
+            } else if let written {
+                folder = digest.hex + (written.innerIDs ? OverlayStepRunner.innerIDSuffix : "")
+                try await place(written.path, ledger: written.ledger, as: folder)
             } else {
-                try await unpack([(images.content.path(digest), "layer \(digest.short)")], as: digest.hex)
+                folder = digest.hex
+                try await unpack([(images.content.path(digest), "layer \(digest.short)")], as: folder)
             }
-            layer = StageLayer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: digest.hex)
+            layer = StageLayer(descriptor: OCIDescriptor(mediaType: MediaType.layer, digest: digest, size: size), diffID: digest, store: images.content, folder: folder)
             try record(stage.key, layer)
             stage.added += 1
             log(phase, .system, "  not cached: \(what) make a new layer \(digest.short)")
@@ -161,8 +180,8 @@ struct DockerfileLayerStore: Sendable {
                 let p = parts[0..<i].joined(separator: "/")
                 if case .directory(_, let st)? = try view.node(p) {
                     try tar.addDirectory(p, mode: Int(st.st_mode & 0o7777),
-                                         owner: .init(uid: IDMapping.inner(st.st_uid, in: mapping.users).map(Int.init) ?? 0,
-                                                      gid: IDMapping.inner(st.st_gid, in: mapping.groups).map(Int.init) ?? 0))
+                                         owner: .init(uid: mapping.innerUser(ofDisk: st.st_uid).map(Int.init) ?? 0,
+                                                      gid: mapping.innerGroup(ofDisk: st.st_gid).map(Int.init) ?? 0))
                 } else {
                     try tar.addDirectory(p, mode: 0o755, owner: .root)
                 }

@@ -9,18 +9,22 @@ import Foundation
 /// its tar as before.
 ///
 /// Owners a user that is not root may not give away go into `ledger`, set later from inside the
-/// namespace (`UserNamespaceRunner.applyOwners`).
+/// namespace (`UserNamespaceRunner.applyOwners`). With `innerIDs` (root, `OverlayStepRunner
+/// .innerIDFolders`), the folder keeps the namespace's own ids, so a file the source snapshot
+/// holds as root's is linked from it as it is.
 final class LayerTreeWriter {
     let tar: TarWriter
     let mapping: IDMapping
+    let innerIDs: Bool
     let ledger = ArchiveOwnerLedger()
     /// The folder being written (a scratch folder); nil once dropped.
     private(set) var folder: String?
     private var directories: [String: ConfinedDirectory] = [:]
 
-    init(tar: TarWriter, folder: String, mapping: IDMapping) throws {
+    init(tar: TarWriter, folder: String, mapping: IDMapping, innerIDs: Bool = false) throws {
         self.tar = tar
         self.mapping = mapping
+        self.innerIDs = innerIDs
         self.folder = folder
         directories[""] = try ConfinedDirectory(path: folder, create: true)
     }
@@ -37,10 +41,15 @@ final class LayerTreeWriter {
         return (directories[parts.dropLast().joined(separator: "/")], name, parts)
     }
 
+    /// The ids on disk of what `owner` owns inside the namespace.
+    private func diskOwner(_ owner: TarWriter.Owner) -> (uid: uid_t, gid: gid_t) {
+        if innerIDs { return (uid_t(owner.uid), gid_t(owner.gid)) }
+        return (IDMapping.outer(UInt32(owner.uid), in: mapping.users) ?? getuid(), IDMapping.outer(UInt32(owner.gid), in: mapping.groups) ?? getgid())
+    }
+
     /// Gives `name` in `parent` the step namespace's ids of `owner`, or notes them.
     private func own(_ parent: ConfinedDirectory, _ name: String, _ parts: [String], _ owner: TarWriter.Owner, mode: mode_t?) {
-        let uid = IDMapping.outer(UInt32(owner.uid), in: mapping.users) ?? getuid()
-        let gid = IDMapping.outer(UInt32(owner.gid), in: mapping.groups) ?? getgid()
+        let (uid, gid) = diskOwner(owner)
         if fchownat(parent.fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 {
             ledger.note(parts, .init(uid: UInt32(owner.uid), gid: UInt32(owner.gid), mode: mode))
         }
@@ -88,8 +97,7 @@ final class LayerTreeWriter {
         try tar.addFile(path, fd: fd, size: Int64(st.st_size), mode: mode, owner: owner)
         let (parent, name, parts) = split(path)
         guard let parent else { return drop() }
-        let uid = IDMapping.outer(UInt32(owner.uid), in: mapping.users) ?? getuid()
-        let gid = IDMapping.outer(UInt32(owner.gid), in: mapping.groups) ?? getgid()
+        let (uid, gid) = diskOwner(owner)
         if Int(st.st_mode & 0o7777) == mode {
             var owned = st.st_uid == uid && st.st_gid == gid
             // Taking a context file over only changes who owns it (setuid bits go with chown).

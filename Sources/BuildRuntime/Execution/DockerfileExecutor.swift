@@ -46,7 +46,12 @@ public struct DockerfileExecutor: BuildExecutor {
         let namespace = UserNamespaceRunner(helper: helper, mapping: try IDMapping.forCurrentUser())
         var runner = OverlayStepRunner(sandbox: try SandboxRunner(tmpfsBytes: limits.limits.memoryBytes), namespace: namespace, layersRoot: root + "/layers",
                                        limits: limits)
-        if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
+        // As root, an overlay with an id-mapped lower is tried first: where it mounts, so does a
+        // plain one (one probe). Without id-mapped lowers, a COPY copies the snapshot's files to
+        // give them the namespace's host ids: the same image, more bytes.
+        if getuid() == 0, await runner.innerIDFoldersUnavailableReason(scratch: root + "/layers") == nil {
+            runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, limits: limits, innerIDFolders: true)
+        } else if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
             log(BuildPhase.build, .system,
                 "overlayfs cannot be mounted here (\(why)): each RUN step works on a copy of its layers, compared afterwards, which is slower")
             runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, snapshots: .copy, limits: limits)
@@ -75,20 +80,16 @@ public struct DockerfileExecutor: BuildExecutor {
         return ArchiveFileReuse(previous: folder, files: files)
     }
 
-    /// The host ids of the step namespace's root, whose files a COPY links into its layer
-    /// folder (`LayerTreeWriter`). Run by a user who is not root, that user: the snapshot's own
-    /// files, which the build context then links rather than copies, so that a COPY of them
-    /// writes only its tar. Safe to share: a context is only read by the host, a step sees a
-    /// layer folder only as an overlay lower (a write copies up, never reaching the inode), the
-    /// copy fallback and bind mounts copy bytes, and a COPY gives a context file another owner
-    /// only while it has a single link. Nil when the user has no id range (the build then
-    /// fails in `builder`, saying what to add).
-    static func stepNamespaceRoot() -> (uid: uid_t, gid: gid_t)? {
-        guard let mapping = try? IDMapping.forCurrentUser(),  // no range: said by `builder`, nothing to link here
-            let uid = IDMapping.outer(0, in: mapping.users), let gid = IDMapping.outer(0, in: mapping.groups)
-        else { return nil }
-        return (uid, gid)
-    }
+    /// The owner of the source snapshot's files (Slipway's own user), which the build context
+    /// links rather than copies. A COPY links them on into its layer folder where that folder
+    /// gives them the namespace's root: run by a user who is not root, that user is the
+    /// namespace's root; run as root, the layer keeps the namespace's own ids
+    /// (`OverlayStepRunner.innerIDFolders`). Either way a COPY of them writes only its tar.
+    /// Safe to share: a context is only read by the host, a step sees a layer folder only as a
+    /// read-only overlay lower (a write copies up, never reaching the inode), the copy fallback
+    /// and bind mounts copy bytes, and a COPY gives a context file another owner only while it
+    /// has a single link.
+    static var snapshotOwner: (uid: uid_t, gid: gid_t) { (getuid(), getgid()) }
 
     public func execute(_ request: BuildRequest, log: @escaping BuildLogger) async throws -> BuildResult {
         guard let inputs = request.dockerfile else { throw RuntimeError.invalid("a Dockerfile build needs its Dockerfile inputs") }
@@ -109,7 +110,7 @@ public struct DockerfileExecutor: BuildExecutor {
             // The files the last context unpacked the same are linked from it, and files of the
             // snapshot's trees that are already the step namespace root's from them.
             let reuse = Self.lastContextFiles(in: contexts)
-            try sources.restore(request.source, into: root, reuse: reuse, linkingFilesOf: Self.stepNamespaceRoot())
+            try sources.restore(request.source, into: root, reuse: reuse, linkingFilesOf: Self.snapshotOwner)
             if rename(temp, contextRoot) != 0 {
                 try? ConfinedDirectory.removeTree(atPath: temp)  // another build placed the same context first: use that one
                 guard access(contextRoot, F_OK) == 0 else { throw RuntimeError.io("cannot place the build context: \(String(cString: strerror(errno)))") }

@@ -20,13 +20,34 @@ public struct OverlayStepRunner: Sendable {
     public let snapshots: Snapshots
     /// What holds the build's steps to its limits; nil for none.
     public let limits: StepEnforcement?
+    /// Whether layer folders Slipway writes itself (a COPY's) are kept with the namespace's own
+    /// ids, as inner-id folders (named `…` + `innerIDSuffix`) that steps see through an
+    /// id-mapped mount: then such a layer hard-links the source snapshot's files, which root
+    /// owns, instead of copying them to give them the namespace's host ids. Only as root (only
+    /// root may make an id-mapped mount), with overlays, where the kernel takes such a lower.
+    public let innerIDFolders: Bool
 
-    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String, snapshots: Snapshots = .overlay, limits: StepEnforcement? = nil) {
+    public init(sandbox: SandboxRunner, namespace: UserNamespaceRunner, layersRoot: String, snapshots: Snapshots = .overlay, limits: StepEnforcement? = nil,
+                innerIDFolders: Bool = false) {
         self.sandbox = sandbox
         self.namespace = namespace
         self.layersRoot = layersRoot
         self.snapshots = snapshots
         self.limits = limits
+        self.innerIDFolders = innerIDFolders && snapshots == .overlay && getuid() == 0
+    }
+
+    /// How an inner-id layer folder's name ends (`<diffID hex>.inner`).
+    public static let innerIDSuffix = ".inner"
+
+    /// Whether the layer folder `name` (under `layersRoot`) holds the namespace's own ids.
+    static func holdsInnerIDs(_ name: String) -> Bool { !name.hasPrefix("/") && name.hasSuffix(innerIDSuffix) }
+
+    /// Why an inner-id folder cannot be a step's lower here (nil when it can): the helper
+    /// tried, once per process, with an id-mapped lower under `scratch`.
+    public func innerIDFoldersUnavailableReason(scratch: String) async -> String? {
+        guard getuid() == 0 else { return "only root may make an id-mapped mount" }
+        return await namespace.overlayUnavailableReason(scratch: scratch, inPlace: false, idmapped: true, makeFolder: makeFolder)
     }
 
     /// Why overlayfs cannot be mounted in a step's user namespace here (the helper tried, over
@@ -137,6 +158,11 @@ public struct OverlayStepRunner: Sendable {
         var overlay = UserNamespaceRunner.Overlay(base: layersRoot, lowers: lowers + [Self.scaffold], upper: step.relative + "/upper",
                                                   work: step.relative + "/work", merged: step.relative + "/merged")
         if snapshot != nil { overlay.copiedRoot = step.relative + "/rootfs" }
+        var idmapped: [String] = []
+        func noteInnerIDs(_ names: [String]) {
+            for n in names where Self.holdsInnerIDs(n) && !idmapped.contains(n) { idmapped.append(n) }
+        }
+        noteInnerIDs(lowers)
         // Every mount is placed by the helper inside the root, through descriptors.
         for m in stepMounts {
             switch m.source {
@@ -156,8 +182,11 @@ public struct OverlayStepRunner: Sendable {
                 let relative = step.relative + "/mount-\(n)"
                 overlay.mounts.append(.init(.overlay(upper: relative + "/upper", work: relative + "/work", lowers: stack.isEmpty ? [relative + "/empty"] : stack),
                                             subPath: path, at: m.target, writable: m.writable))
+                noteInnerIDs(stack)
             }
         }
+        // A copied root (no overlays) never holds inner-id folders: `innerIDFolders` is off.
+        if snapshot == nil { overlay.idmapped = idmapped }
         // The public network: bwrap (run by the helper, which passes descriptors on) gets its
         // pipes as descriptors 4 and 5, after the seccomp filter's 3.
         let net = publicNetwork ? try StepNetwork(firstDescriptor: 4, helper: namespace.helper) : nil

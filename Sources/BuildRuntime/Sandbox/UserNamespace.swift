@@ -70,6 +70,15 @@ public struct IDMapping: Sendable, Equatable {
         return nil
     }
 
+    /// The id inside the namespace of a user id a layer folder holds on disk: one of the
+    /// namespace's host ids, or, in an inner-id folder (`OverlayStepRunner.innerIDFolders`,
+    /// root only), the id itself, below `size`, where no host id of the root mapping is; nil
+    /// for any other.
+    public func innerUser(ofDisk id: UInt32) -> UInt32? { Self.inner(id, in: users) ?? (self == .root && id < Self.size ? id : nil) }
+
+    /// The same for a group id.
+    public func innerGroup(ofDisk id: UInt32) -> UInt32? { Self.inner(id, in: groups) ?? (self == .root && id < Self.size ? id : nil) }
+
     /// The host id of id `inner` inside the namespace; nil when unmapped.
     public static func outer(_ inner: UInt32, in ranges: [Range]) -> UInt32? {
         for r in ranges where inner >= r.inner && inner - r.inner < r.count { return r.outer + (inner - r.inner) }
@@ -94,6 +103,10 @@ public struct UserNamespaceRunner: Sendable {
         public var copiedRoot: String?
         /// What the helper mounts inside the root before the command runs, in this order.
         public var mounts: [PlacedMount] = []
+        /// Folders under `base` (lowers, or lowers of `mounts`) written with the namespace's own
+        /// ids, which the helper shows through an id-mapped mount of the namespace's maps
+        /// (`--idmapped`; only root may make one): a COPY's layer of the snapshot's own files.
+        public var idmapped: [String] = []
         /// Mounted on `merged` where it is (a host path), with nothing else changed: the
         /// command is not a step over a root but bwrap, which binds `merged`.
         public var inPlace = false
@@ -197,8 +210,8 @@ public struct UserNamespaceRunner: Sendable {
     /// Why this helper, with this mapping, cannot mount an overlay here (`inPlace`, or as a
     /// step's root): it tries once per process, over empty folders under `scratch` that
     /// `makeFolder` makes, with `/bin/true` as the command; nil when it can.
-    public func overlayUnavailableReason(scratch: String, inPlace: Bool, makeFolder: (String) throws -> Void) async -> String? {
-        let key = "\(helper) \(mapping) \(inPlace)"
+    public func overlayUnavailableReason(scratch: String, inPlace: Bool, idmapped: Bool = false, makeFolder: (String) throws -> Void) async -> String? {
+        let key = "\(helper) \(mapping) \(inPlace) \(idmapped)"
         if let known = Self.probed.withLock({ $0[key] }) { return known.reason }
         let dir = scratch + "/.overlay-probe-" + UUID().uuidString
         defer { try? ConfinedDirectory.removeTree(atPath: dir) }  // scratch: a leftover is swept with its folder
@@ -207,6 +220,7 @@ public struct UserNamespaceRunner: Sendable {
             for name in ["lower", "upper", "work", "merged"] { try? makeFolder(dir + "/" + name) }  // a missing one fails the probe, which says why
             var overlay = Overlay(base: dir, lowers: ["lower"], upper: "upper", work: "work", merged: "merged")
             overlay.inPlace = inPlace
+            if idmapped { overlay.idmapped = ["lower"] }
             let said = OutputTail(keep: 3)
             if let p = try? Subprocess(arguments(overlay: overlay, command: ["/bin/true"]), environment: ["PATH": "/usr/bin:/bin"], onLine: { _, l in said.append(l) }) {  // cannot start: said below
                 let code = await p.wait()
@@ -231,6 +245,7 @@ public struct UserNamespaceRunner: Sendable {
         for r in mapping.groups { args += ["--gid-map", "\(r.inner):\(r.outer):\(r.count)"] }
         if let o = overlay {
             args += ["--chdir", o.base]
+            for name in o.idmapped where o.copiedRoot == nil { args += ["--idmapped", name] }
             if let root = o.copiedRoot {
                 args += ["--root", root]
             } else {

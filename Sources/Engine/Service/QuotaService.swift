@@ -23,7 +23,8 @@ enum QuotaService {
             let layerBytes = DockerfileBuilder.layersNamed(byRecordsUnder: records).reduce(Int64(0)) { total, digest in
                 var blob = stat()
                 let blobBytes = lstat(content.path(digest), &blob) == 0 ? Int64(blob.st_size) : 0
-                return total + blobBytes + Self.bytes(under: layers + "/" + digest.hex)
+                // Its folder with the namespace's host ids, and the one with its own (a COPY's).
+                return total + blobBytes + Self.bytes(under: layers + "/" + digest.hex) + Self.bytes(under: layers + "/" + digest.hex + OverlayStepRunner.innerIDSuffix)
             }
             return folders.reduce(Int64(0)) { $0 + Self.bytes(under: $1) } + snapshotBytes + layerBytes
         }
