@@ -63,8 +63,7 @@ import TestSupport
 
         // Slipway.
         let images = try ImageStore(stateDirectory: URL(fileURLWithPath: work.path + "/state"))
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
-                                       layersRoot: work.path + "/state/dockerfile/layers")
+        let runner = try await DockerfileBuilderFixture.runner(mapping: mapping, layersRoot: work.path + "/state/dockerfile/layers")
         let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: work.path + "/state/dockerfile/cache", runner: runner)
         let baseLayout = lower + "/base"
         // A case with a `serve` folder has it served on 127.0.0.1, its URL the build arg URL

@@ -71,9 +71,18 @@ public struct DockerfileBuilderFixture: Sendable {
         }
         chmod(context.path + "/app/hello.sh", 0o755)
         let images = try ImageStore(stateDirectory: state.url)
-        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
-                                       layersRoot: state.path + "/dockerfile/layers")
+        let runner = try await Self.runner(mapping: mapping, layersRoot: state.path + "/dockerfile/layers")
         let builder = DockerfileBuilder(images: images, layersRoot: runner.layersRoot, cacheDirectory: state.path + "/dockerfile/cache", runner: runner)
         return DockerfileBuilderFixture(state: state, context: context, baseLayout: state.path + "/base", builder: builder)
+    }
+
+    /// A step runner as the engine makes one (`DockerfileExecutor.builder`): as root, with
+    /// inner-id layer folders where an id-mapped lower mounts here.
+    public static func runner(mapping: IDMapping, layersRoot: String) async throws -> OverlayStepRunner {
+        let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
+                                       layersRoot: layersRoot)
+        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
+        guard getuid() == 0, await runner.innerIDFoldersUnavailableReason(scratch: layersRoot) == nil else { return runner }
+        return OverlayStepRunner(sandbox: runner.sandbox, namespace: runner.namespace, layersRoot: layersRoot, innerIDFolders: true)
     }
 }
