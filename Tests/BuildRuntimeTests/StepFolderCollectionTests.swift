@@ -24,4 +24,20 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: folder), "the layer folder is gone")
         #expect(result.freed.count >= 1, "\(result.freed)")
     }
+
+    /// Inner-id layer folders (`<diffID>.inner`, a COPY's as root) go with their layer like any
+    /// other: kept while a kept blob names them, removed once none does.
+    @Test func innerIDLayerFoldersAreKeptAndCollectedByTheirDigest() async throws {
+        let root = TempDir("gcinner")
+        let layers = root.path + "/dockerfile/layers"
+        let kept = Digest.of("a kept layer"), dropped = Digest.of("a layer no one keeps")
+        for d in [kept, dropped] {
+            try FileManager.default.createDirectory(atPath: layers + "/" + d.hex + OverlayStepRunner.innerIDSuffix + "/data", withIntermediateDirectories: true)
+        }
+        let namespace = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: IDMapping.callerOnly())
+        let gc = GarbageCollector(started: Date().addingTimeInterval(5), dryRun: false)
+        _ = try await BlockingWork.run { DockerfileStateCollector(root: root.path + "/dockerfile", images: [:], namespace: namespace).collect(keeping: [kept], with: gc) }
+        #expect(FileManager.default.fileExists(atPath: layers + "/" + kept.hex + OverlayStepRunner.innerIDSuffix + "/data"))
+        #expect(!FileManager.default.fileExists(atPath: layers + "/" + dropped.hex + OverlayStepRunner.innerIDSuffix))
+    }
 }
