@@ -6,6 +6,7 @@
 #include <asm/socket.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <linux/stat.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -32,6 +33,19 @@ static inline int slipway_openat2(int dirfd, const char *path, unsigned long lon
     how.mode = mode;
     how.resolve = resolve;
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/// statx(2) of an open descriptor: its device, inode and birth time. Returns 0, or -1 with
+/// errno, or 1 when the file system records no birth time.
+static inline int slipway_file_birth(int fd, unsigned long long *device, unsigned long long *inode, long long *seconds, unsigned int *nanoseconds) {
+    struct statx x = {0};
+    if (syscall(SYS_statx, fd, "", 0x1000 /* AT_EMPTY_PATH, declared only with _GNU_SOURCE */, STATX_INO | STATX_BTIME, &x) != 0) return -1;
+    if (!(x.stx_mask & STATX_BTIME)) return 1;
+    *device = ((unsigned long long)x.stx_dev_major << 32) | x.stx_dev_minor;
+    *inode = x.stx_ino;
+    *seconds = x.stx_btime.tv_sec;
+    *nanoseconds = x.stx_btime.tv_nsec;
+    return 0;
 }
 
 /// pipe2(2) with O_CLOEXEC: both ends close on exec, so no concurrently spawned child inherits them.

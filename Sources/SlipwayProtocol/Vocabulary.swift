@@ -159,13 +159,33 @@ public struct SnapshotSummary: Codable, Sendable, Equatable {
 public enum Timestamp {
     public static func now() -> String { format(Date()) }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, written digit by digit (every log line takes one, and
+    /// `String(format:)` cost several microseconds each).
     public static func format(_ date: Date) -> String {
         var t = time_t(date.timeIntervalSince1970)
         var tm = tm()
         gmtime_r(&t, &tm)
         let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), ms)
+        var out = [UInt8]()
+        out.reserveCapacity(24)
+        func put(_ value: Int, _ digits: Int, then separator: UInt8) {
+            var v = max(0, value)
+            var d = [UInt8](repeating: 0x30, count: digits)
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                d[i] = UInt8(0x30 + v % 10)
+                v /= 10
+            }
+            out += d
+            out.append(separator)
+        }
+        put(Int(tm.tm_year) + 1900, 4, then: UInt8(ascii: "-"))
+        put(Int(tm.tm_mon) + 1, 2, then: UInt8(ascii: "-"))
+        put(Int(tm.tm_mday), 2, then: UInt8(ascii: "T"))
+        put(Int(tm.tm_hour), 2, then: UInt8(ascii: ":"))
+        put(Int(tm.tm_min), 2, then: UInt8(ascii: ":"))
+        put(Int(tm.tm_sec), 2, then: UInt8(ascii: "."))
+        put(min(ms, 999), 3, then: UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses what `format` writes (and RFC 3339 without fractions).

@@ -127,10 +127,26 @@ enum BuildLogFile {
     }
 
     static func parse(_ row: Substring, key: BuildKey) -> BuildLogLine? {
-        let f = row.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false)
-        guard f.count == 5, let seq = Int(f[0]) else { return nil }
-        return BuildLogLine(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: key.standaloneRun, seq: seq, phase: unescape(f[1]),
-                            stream: String(f[2]), line: unescape(f[4]), time: String(f[3]))
+        parse(Array(row.utf8)[...], key: key)
+    }
+
+    /// A row's bytes (no newline), split at its first four tabs, a field made a `String`
+    /// only once (a followed log is read a million lines at a time).
+    static func parse(_ row: ArraySlice<UInt8>, key: BuildKey) -> BuildLogLine? {
+        var fields: [Range<Int>] = []
+        var start = row.startIndex
+        for i in row.indices where row[i] == 0x09 && fields.count < 4 {
+            fields.append(start..<i)
+            start = i + 1
+        }
+        fields.append(start..<row.endIndex)
+        guard fields.count == 5, let seq = Int(String(decoding: row[fields[0]], as: UTF8.self)) else { return nil }
+        func text(_ r: Range<Int>) -> String {
+            let s = String(decoding: row[r], as: UTF8.self)
+            return row[r].contains(0x5C) ? unescape(Substring(s)) : s
+        }
+        return BuildLogLine(namespace: key.namespace, image: key.publicImage, build: key.publicBuild, buildrun: key.standaloneRun, seq: seq, phase: text(fields[1]),
+                            stream: text(fields[2]), line: text(fields[4]), time: text(fields[3]))
     }
 
     /// Every line of the log at `path` from `since` (a missing log has none).
@@ -163,20 +179,62 @@ struct LogCursor: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }  // not started yet, or deleted with its image
         defer { close(fd) }
+        // Another reader of the same file at the same place has parsed these lines already.
+        let file = FileBirth(fd: fd)
+        if let file, let (lines, end) = LogChunkCache.shared.chunk(of: file, at: offset) {
+            offset = end
+            return take(lines)
+        }
         var buf = [UInt8](repeating: 0, count: maxBytes)
         let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
         guard n > 0, let lastNewline = buf[0..<n].lastIndex(of: 0x0A) else {
             // A single line longer than the buffer cannot happen: lines are capped far below it.
             return []
         }
+        let read = buf[0..<lastNewline].split(separator: 0x0A, omittingEmptySubsequences: true).compactMap { BuildLogFile.parse($0, key: key) }
+        if let file { LogChunkCache.shared.keep(read, of: file, from: offset, to: offset + Int64(lastNewline + 1)) }
         offset += Int64(lastNewline + 1)
-        var out: [BuildLogLine] = []
-        for row in String(decoding: buf[0..<lastNewline], as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let l = BuildLogFile.parse(row, key: key), l.seq >= nextSeq else { continue }
-            out.append(l)
-        }
+        return take(read)
+    }
+
+    /// The lines of `read` this reader wants (`nextSeq` on); `nextSeq` moves past them.
+    private mutating func take(_ read: [BuildLogLine]) -> [BuildLogLine] {
+        let out = read.filter { $0.seq >= nextSeq }
         if let last = out.last { nextSeq = last.seq + 1 }
         return out
     }
 }
 
+/// Build log chunks as parsed last, shared by the sessions that read one log: ten clients
+/// following a build read each chunk of its file at the same offsets, and it is read and
+/// parsed once, not ten times. A chunk is known by its file's identity (device, inode and
+/// birth time: a log made again under the same path, once its image was deleted and created
+/// again, is another file even where the inode number comes back) and its offset; a log file
+/// is only appended to while it lives, so the lines from an offset stay what they were. At
+/// most `maxChunks` are kept, the newest; where the file system gives no birth time, nothing.
+final class LogChunkCache: Sendable {
+    static let shared = LogChunkCache()
+    static let maxChunks = 8
+
+    private struct Chunk {
+        let file: FileBirth
+        let from: Int64
+        let to: Int64
+        let lines: [BuildLogLine]
+    }
+
+    private let chunks = Mutex<[Chunk]>([])
+
+    /// The lines of the chunk read at `offset` of `file`, and where it ended.
+    func chunk(of file: FileBirth, at offset: Int64) -> ([BuildLogLine], Int64)? {
+        chunks.withLock { $0.last { $0.file == file && $0.from == offset }.map { ($0.lines, $0.to) } }
+    }
+
+    func keep(_ lines: [BuildLogLine], of file: FileBirth, from: Int64, to: Int64) {
+        chunks.withLock { c in
+            guard !c.contains(where: { $0.file == file && $0.from == from }) else { return }
+            c.append(Chunk(file: file, from: from, to: to, lines: lines))
+            if c.count > Self.maxChunks { c.removeFirst() }
+        }
+    }
+}
