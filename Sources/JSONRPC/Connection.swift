@@ -421,7 +421,7 @@ public final class Connection: Sendable {
     /// Sends the response to request `id` (an answer kept serialised is sent as it is).
     private static func answer(id: RequestID, _ result: Result<MethodRegistry.Answer, ResponseError>, to output: OutputChannel) {
         if case .success(.encoded(let encoded)) = result {
-            output.send(body: OutgoingMessage.response(id: id, encodedResult: encoded))
+            output.send(responseTo: id, encodedResult: encoded)
         } else {
             output.send(OutgoingMessage.response(id: id, result: result.map(\.value)))
         }

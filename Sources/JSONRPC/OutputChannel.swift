@@ -33,8 +33,19 @@ final class OutputChannel: Sendable {
     static let checksBeforeSleeping = 2
     static let lowWater = 4 << 20
 
+    /// Buffers of channels that ended, kept for the next ones (at most `keptBuffers`, each of
+    /// at most `keptCapacity` bytes): under load, a new connection's output would otherwise grow
+    /// its buffers from nothing — fresh pages and a copy at every doubling, for every client.
+    private static let recycled = Mutex<[[UInt8]]>([])
+    static let keptBuffers = 32
+    static let keptCapacity = 2 << 20
+
     init(sink: any ByteSink) {
         self.sink = sink
+        Self.recycled.withLock { kept in
+            if let b = kept.popLast() { buffer = b }
+            if let b = kept.popLast() { spare = b }
+        }
         // The thread holds the channel until `close`, then writes what is left and ends.
         let t = Thread { self.writerLoop() }
         t.stackSize = 1 << 18
@@ -61,6 +72,23 @@ final class OutputChannel: Sendable {
     }
 
     func send(_ message: JSONValue) { send(body: JSONWriter.write(message)) }
+
+    /// Sends the success response to request `id` whose result is serialised already, written
+    /// straight into the buffer (the same bytes as `OutgoingMessage.response(id:encodedResult:)`).
+    func send(responseTo id: RequestID, encodedResult: EncodedJSON) {
+        condition.lock()
+        guard currentFraming == .newlineDelimited, !closed else {
+            condition.unlock()
+            send(body: OutgoingMessage.response(id: id, encodedResult: encodedResult))
+            return
+        }
+        let before = buffer.count
+        OutgoingMessage.appendResponse(id: id, encodedResult: encodedResult, to: &buffer)
+        buffer.append(0x0A)
+        unwritten += buffer.count - before
+        if sleeping { condition.broadcast() }  // as in `send(body:)`
+        condition.unlock()
+    }
 
     /// Sends one message, serialised (`JSONWriter`'s bytes: never a raw newline).
     func send(body: [UInt8]) {
@@ -138,7 +166,11 @@ final class OutputChannel: Sendable {
                 condition.wait()
                 sleeping = false
             }
-            if buffer.isEmpty && closed { condition.unlock(); return }
+            if buffer.isEmpty && closed {
+                condition.unlock()
+                recycleBuffers()
+                return
+            }
             swap(&buffer, &spare)
             writing = true
             condition.unlock()
@@ -156,6 +188,21 @@ final class OutputChannel: Sendable {
             condition.broadcast()
             condition.unlock()
             for c in resumed { c.resume() }
+        }
+    }
+
+    /// Hands the buffers to the channels to come (the writer's last step: nothing touches them after).
+    private func recycleBuffers() {
+        condition.lock()
+        var mine = [buffer, spare]
+        buffer = []
+        spare = []
+        condition.unlock()
+        Self.recycled.withLock { kept in
+            for i in mine.indices where mine[i].capacity <= Self.keptCapacity && kept.count < Self.keptBuffers {
+                mine[i].removeAll(keepingCapacity: true)
+                kept.append(mine[i])
+            }
         }
     }
 
