@@ -127,11 +127,19 @@ public final class Connection: Sendable {
         for await chunk in chunks {
             let events = framer.push(chunk)
             if output.framing == nil, let f = framer.framing { output.setFraming(f) }
+            // The replies to a run of pipelined messages leave together (the writer holds them
+            // back only while this loop answers them, or until it must wait: `waitForCapacity`).
+            let corks = events.count > 1
+            if corks { output.cork() }
             for event in events {
                 await waitForCapacity()
                 await output.waitForRoom()
-                if let end = await handle(event) { return await finishing(end) }
+                if let end = await handle(event) {
+                    if corks { output.uncork() }
+                    return await finishing(end)
+                }
             }
+            if corks { output.uncork() }
             consumed.signal()
         }
         var cutShort = false
@@ -169,6 +177,8 @@ public final class Connection: Sendable {
     }
 
     private func waitForCapacity() async {
+        guard state.withLock({ $0.allTasks.count >= Self.maxInflight }) else { return }
+        output.uncork()  // the replies of the tasks that finish meanwhile must not wait for this loop
         await withCheckedContinuation { c in
             let full = state.withLock { s -> Bool in
                 guard s.allTasks.count >= Self.maxInflight else { return false }
@@ -194,12 +204,12 @@ public final class Connection: Sendable {
 
     // MARK: - Reading
 
-    /// Chunks of input, read on a thread of their own; the thread reads a chunk only when fewer
+    /// Chunks of input, read on a thread of their own (`LoopThreads`); the thread reads a chunk only when fewer
     /// than four are waiting to be handled (call `signal` on the gate for each chunk handled).
     private static func readChunks(_ source: any ByteSource) -> (AsyncStream<[UInt8]>, ChunkGate) {
         let room = ChunkGate(limit: 4)
         return (AsyncStream { continuation in
-            let thread = Thread {
+            LoopThreads.shared.run {
                 while true {
                     room.wait()
                     guard let chunk = source.next() else { break }
@@ -207,8 +217,6 @@ public final class Connection: Sendable {
                 }
                 continuation.finish()
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }, room)
     }
 

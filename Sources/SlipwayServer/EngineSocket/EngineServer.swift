@@ -122,7 +122,7 @@ final class EngineServer: Sendable {
             }
             let channel = FrameChannel(fd: fd)
             let peer = slipway_peer_uid(fd)
-            Thread { [self] in handshake(channel, peerUID: peer) }.start()
+            LoopThreads.shared.run { [self] in handshake(channel, peerUID: peer) }
         }
     }
 
