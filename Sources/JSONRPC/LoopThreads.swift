@@ -14,9 +14,21 @@ public final class LoopThreads: Sendable {
     /// Kept threads waiting for a loop; guarded by `condition`.
     private nonisolated(unsafe) var idle = 0
     /// At most this many threads are kept...
-    static let maxIdle = 64
+    private let maxIdle: Int
     /// ...each for at most this long (seconds) without a loop to run.
-    static let idleLifetime: TimeInterval = 30
+    private let idleLifetime: TimeInterval
+
+    init(maxIdle: Int = 64, idleLifetime: TimeInterval = 30) {
+        self.maxIdle = maxIdle
+        self.idleLifetime = idleLifetime
+    }
+
+    /// Threads kept and waiting for a loop.
+    var idleThreads: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return idle
+    }
 
     /// Runs `loop` on a thread of its own.
     public func run(_ loop: @escaping @Sendable () -> Void) {
@@ -43,10 +55,10 @@ public final class LoopThreads: Sendable {
     private func nextLoop() -> (@Sendable () -> Void)? {
         condition.lock()
         defer { condition.unlock() }
-        guard idle < Self.maxIdle else { return nil }
+        guard idle < maxIdle else { return nil }
         idle += 1
         defer { idle -= 1 }
-        let deadline = Date(timeIntervalSinceNow: Self.idleLifetime)
+        let deadline = Date(timeIntervalSinceNow: idleLifetime)
         while queued.isEmpty {
             if !condition.wait(until: deadline) && queued.isEmpty { return nil }
         }

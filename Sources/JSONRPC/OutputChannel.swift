@@ -40,7 +40,7 @@ final class OutputChannel: Sendable {
     /// Corked output leaves once this much has collected (an engine-socket frame's worth)...
     static let corkLimit = 64 << 10
     /// ...or once it has waited this long (seconds), whatever holds up the uncork.
-    static let corkTimeout = 0.002
+    private let corkTimeout: Double
 
     /// Buffers of channels that ended, kept for the next ones (at most `keptBuffers`, each of
     /// at most `keptCapacity` bytes): under load, a new connection's output would otherwise grow
@@ -49,8 +49,9 @@ final class OutputChannel: Sendable {
     static let keptBuffers = 32
     static let keptCapacity = 2 << 20
 
-    init(sink: any ByteSink) {
+    init(sink: any ByteSink, corkTimeout: Double = 0.002) {
         self.sink = sink
+        self.corkTimeout = corkTimeout
         Self.recycled.withLock { kept in
             if let b = kept.popLast() { buffer = b }
             if let b = kept.popLast() { spare = b }
@@ -203,7 +204,7 @@ final class OutputChannel: Sendable {
                     continue
                 }
                 guard corked && buffer.count < Self.corkLimit && flushWaiters == 0 else { break }
-                let deadline = corkDeadline ?? Date(timeIntervalSinceNow: Self.corkTimeout)
+                let deadline = corkDeadline ?? Date(timeIntervalSinceNow: corkTimeout)
                 corkDeadline = deadline
                 sleeping = true
                 let woken = condition.wait(until: deadline)
