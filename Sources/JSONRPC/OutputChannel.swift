@@ -46,8 +46,8 @@ final class OutputChannel: Sendable {
     /// at most `keptCapacity` bytes): under load, a new connection's output would otherwise grow
     /// its buffers from nothing — fresh pages and a copy at every doubling, for every client.
     private static let recycled = Mutex<[[UInt8]]>([])
-    static let keptBuffers = 32
-    static let keptCapacity = 2 << 20
+    static let keptBuffers = 16
+    static let keptCapacity = 1 << 20
 
     init(sink: any ByteSink, corkTimeout: Double = 0.002) {
         self.sink = sink
