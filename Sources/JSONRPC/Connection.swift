@@ -92,6 +92,10 @@ public final class Connection: Sendable {
     /// Blocks until every message sent so far has been written (call before the process exits).
     public func flushOutput() { output.flush() }
 
+    /// Returns once every message sent so far has been written, without blocking a thread (what
+    /// a task on the cooperative pool calls instead of `flushOutput`).
+    public func outputWritten() async { await output.written() }
+
     /// The connection's output thread ends with the connection.
     deinit { output.close() }
 

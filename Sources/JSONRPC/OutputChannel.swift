@@ -26,8 +26,11 @@ final class OutputChannel: Sendable {
     /// While set (`cork`), what is sent collects until `corkLimit` bytes, `uncork`, or
     /// `corkTimeout`, and then leaves in one write.
     private nonisolated(unsafe) var corked = false
-    /// Callers of `flush` waiting: the writer does not hold corked bytes back from them.
+    /// Callers of `flush` and `written` waiting: the writer does not hold corked bytes back
+    /// from them.
     private nonisolated(unsafe) var flushWaiters = 0
+    /// Callers of `written` to resume once all that was sent has been written.
+    private nonisolated(unsafe) var writtenWaiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes handed over and not yet written (`buffer` plus the `spare` being written).
     private nonisolated(unsafe) var unwritten = 0
     /// Callers of `waitForRoom` to resume once `unwritten` is at or below `lowWater`.
@@ -182,6 +185,23 @@ final class OutputChannel: Sendable {
         condition.unlock()
     }
 
+    /// Returns once everything sent so far has been written, as `flush` does, without holding
+    /// a thread meanwhile (for callers on the cooperative pool).
+    func written() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if buffer.isEmpty && !writing {
+                condition.unlock()
+                c.resume()
+                return
+            }
+            writtenWaiters.append(c)
+            flushWaiters += 1
+            condition.broadcast()  // a writer holding corked bytes lets them go
+            condition.unlock()
+        }
+    }
+
     private func writerLoop() {
         while true {
             condition.lock()
@@ -229,6 +249,11 @@ final class OutputChannel: Sendable {
             if unwritten <= Self.lowWater {
                 resumed = roomWaiters
                 roomWaiters.removeAll()
+            }
+            if buffer.isEmpty {
+                resumed += writtenWaiters
+                flushWaiters -= writtenWaiters.count
+                writtenWaiters.removeAll()
             }
             condition.broadcast()
             condition.unlock()

@@ -77,6 +77,22 @@ func eventually(_ condition: () -> Bool) async -> Bool {
         channel.close()
     }
 
+    /// `written` returns once what was sent is written, corked or not, without holding a thread.
+    @Test func writtenReturnsOnceEverythingSentIsWritten() async {
+        let sink = RecordingSink()
+        let channel = OutputChannel(sink: sink, corkTimeout: 600)
+        channel.setFraming(.newlineDelimited)
+        await channel.written()  // nothing to write
+        channel.send(.int(1))
+        await channel.written()
+        #expect(sink.text == "1\n")
+        channel.cork()
+        channel.send(.int(2))
+        await channel.written()
+        #expect(sink.text == "1\n2\n")
+        channel.close()
+    }
+
     /// A response kept serialised is framed as any other message, in either framing.
     @Test func anEncodedResponseIsFramedLikeAnyMessage() {
         for framing in [Framing.newlineDelimited, .contentLength] {

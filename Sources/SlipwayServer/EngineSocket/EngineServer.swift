@@ -202,7 +202,7 @@ final class EngineServer: Sendable {
         switch end {
         case .exit(let code):
             // Builds this client started go on in the engine.
-            connection.flushOutput()
+            await connection.outputWritten()
             await context.closeSession(for: connection)
             channel.send(Closing(status: code, ""))
         case .endOfInput(let cutShort):
@@ -216,7 +216,7 @@ final class EngineServer: Sendable {
             await session.flush()
             await context.closeSession(for: connection)
             _ = await forwarder.value
-            connection.flushOutput()
+            await connection.outputWritten()
             let note = cutShort ? "slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n" : ""
             channel.send(Closing(status: cutShort ? 1 : 0, note))
         }
