@@ -1,6 +1,5 @@
 import Foundation
 import JSONRPC
-import Synchronization
 import Testing
 @testable import SlipwayServer
 
@@ -44,30 +43,6 @@ import Testing
         #expect(read == Closing(status: 3, "some text\nmore\n"))
         #expect(Closing(payload: Array("x\n".utf8)).status == 1)
     }
-
-    /// A connection's output leaves in as few data frames as the payload limit allows: each
-    /// write one frame, so the forwarder relays it in one piece.
-    @Test func eachOutputWriteIsOneDataFrameUpToTheLimit() throws {
-        var fds: [Int32] = [0, 0]
-        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
-        let sink = FrameSink(channel: FrameChannel(fd: fds[0]))
-        let peer = FrameChannel(fd: fds[1])
-        let sizes = [200_000, EngineFrame.maxPayload + 10]
-        let reading = Thread {
-            var got: [Int] = []
-            while got.reduce(0, +) < sizes.reduce(0, +), let f = peer.read() { got.append(f.payload.count) }
-            Self.received.withLock { $0 = got }
-        }
-        reading.start()
-        for size in sizes {
-            let bytes = [UInt8](repeating: 1, count: size)
-            #expect(bytes.withUnsafeBytes { sink.write($0) })
-        }
-        let deadline = Date().addingTimeInterval(60)
-        while Self.received.withLock({ $0 }) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
-        #expect(Self.received.withLock { $0 } == [200_000, EngineFrame.maxPayload, 10])
-    }
-    static let received = Mutex<[Int]?>(nil)
 
     /// `engine status|stop` travel in the hello as `command` and `now`, and are read back once.
     @Test func theHelloCarriesTheControlCommand() {

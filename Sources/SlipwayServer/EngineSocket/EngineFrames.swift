@@ -202,15 +202,14 @@ final class FrameSource: ByteSource {
     }
 }
 
-/// A connection's output to a socket: each write in one data frame (of at most
-/// `EngineFrame.maxPayload`), so a client's forwarder relays it in one piece.
+/// A connection's output to a socket, in data frames of at most 64 KiB.
 struct FrameSink: ByteSink {
     let channel: FrameChannel
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < bytes.count {
-            let n = min(EngineFrame.maxPayload, bytes.count - offset)
+            let n = min(64 << 10, bytes.count - offset)
             guard channel.send(EngineFrame.data, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])) else { return false }
             offset += n
         }
