@@ -211,8 +211,10 @@ final class EngineServer: Sendable {
                 await context.closeSession(for: connection)
                 return
             }
-            // A pipeline gets complete results: the builds its own requests queued end first.
-            await engine.waitForBuilds(session.startedBuilds)
+            // A pipeline gets complete results: the builds its own requests queued end first
+            // (a client that queued none, most of them, spares the turn on the engine's actor).
+            let started = session.startedBuilds
+            if !started.isEmpty { await engine.waitForBuilds(started) }
             await session.flush()
             await context.closeSession(for: connection)
             _ = await forwarder.value
