@@ -7,7 +7,9 @@
 3. The same 50 clients without a shared engine: an --embedded process each, one after another.
 Beside (1) and (2), the CPU time each costs per request (the engine's, and its clients': the
 forwarders, or the --embedded process): on a machine that other work keeps busy, wall-clock
-figures move with the share of the cores the run gets, CPU per request much less.
+figures move with the share of the cores the run gets, CPU per request much less. How busy
+other processes kept the cores during (1) and (2) is printed too: (2) needs both cores, (1)
+about one, so other work lowers the ratio.
 Peer for (1): a Python program that parses each request line and writes a JSON reply (what a
 minimal JSON-lines server costs in Python on this machine). Process start and exit count in
 every figure.
@@ -78,6 +80,21 @@ def engine_cpu():
 
 
 cpu = {"embedded": [], "engine": [], "forwarders": []}
+# CPU seconds other processes used during each kind of run (the machine's busy time, less this
+# script's, its children's and the engine's).
+others = {"embedded": [], "shared": []}
+
+
+def machine_busy():
+    """CPU seconds all processes have used since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime + children_cpu()
 
 
 def run(cmd, path, count):
@@ -88,12 +105,13 @@ def run(cmd, path, count):
 
 
 def one(cmd, cpu_of=None):
-    c, t = children_cpu(), time.perf_counter()
+    c, o, m, t = children_cpu(), own_cpu(), machine_busy(), time.perf_counter()
     run(cmd, tmp + "/all.jsonl", N)
-    rate = N / (time.perf_counter() - t)
+    dt = time.perf_counter() - t
     if cpu_of:
         cpu[cpu_of].append(children_cpu() - c)
-    return rate
+        others[cpu_of].append((machine_busy() - m - (own_cpu() - o)) / dt)
+    return N / dt
 
 
 def many():
@@ -105,7 +123,7 @@ def many():
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    c, e, t = children_cpu(), engine_cpu(), time.perf_counter()
+    c, e, o, m, t = children_cpu(), engine_cpu(), own_cpu(), machine_busy(), time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
@@ -113,6 +131,7 @@ def many():
     dt = time.perf_counter() - t
     cpu["engine"].append(engine_cpu() - e)
     cpu["forwarders"].append(children_cpu() - c)
+    others["shared"].append((machine_busy() - m - (own_cpu() - o) - cpu["engine"][-1]) / dt)
     assert not errors, errors[:3]
     return N / dt
 
@@ -138,3 +157,5 @@ report(f"{CLIENTS} clients through the shared engine", median(shared), "req/s", 
 us = {k: median(v) / N * 1e6 for k, v in cpu.items()}
 print(f"CPU per request (medians): one client --embedded {us['embedded']:.1f} µs; {CLIENTS} clients through the shared engine "
       f"{us['engine'] + us['forwarders']:.1f} µs (the engine {us['engine']:.1f} µs, the {CLIENTS} forwarders {us['forwarders']:.1f} µs)", flush=True)
+print(f"Other processes kept busy (medians, in cores of {os.cpu_count()}): {max(0.0, median(others['embedded'])):.2f} during the --embedded runs, "
+      f"{max(0.0, median(others['shared'])):.2f} during the shared-engine runs", flush=True)

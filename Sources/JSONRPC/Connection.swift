@@ -92,6 +92,10 @@ public final class Connection: Sendable {
     /// Blocks until every message sent so far has been written (call before the process exits).
     public func flushOutput() { output.flush() }
 
+    /// Returns once every message sent so far has been written, without blocking a thread (what
+    /// a task on the cooperative pool calls instead of `flushOutput`).
+    public func outputWritten() async { await output.written() }
+
     /// The connection's output thread ends with the connection.
     deinit { output.close() }
 
@@ -127,11 +131,19 @@ public final class Connection: Sendable {
         for await chunk in chunks {
             let events = framer.push(chunk)
             if output.framing == nil, let f = framer.framing { output.setFraming(f) }
+            // The replies to a run of pipelined messages leave together (the writer holds them
+            // back only while this loop answers them, or until it must wait: `waitForCapacity`).
+            let corks = events.count > 1
+            if corks { output.cork() }
             for event in events {
                 await waitForCapacity()
                 await output.waitForRoom()
-                if let end = handle(event) { return await finishing(end) }
+                if let end = await handle(event) {
+                    if corks { output.uncork() }
+                    return await finishing(end)
+                }
             }
+            if corks { output.uncork() }
             consumed.signal()
         }
         var cutShort = false
@@ -142,11 +154,11 @@ public final class Connection: Sendable {
                 logMessage("the last message was cut short: \(why); it was not handled", type: 1)
             case .unterminated(let bytes) where (try? JSONParser.parse(bytes)) == nil:  // only asks whether it parses: handle() says why not
                 cutShort = true  // answered with a parse error below
-                _ = handle(.message(bytes))
+                _ = await handle(.message(bytes))
             case .unterminated(let bytes):
-                if let end = handle(.message(bytes)) { return await finishing(end) }
+                if let end = await handle(.message(bytes)) { return await finishing(end) }
             default:
-                if let end = handle(event) { return await finishing(end) }
+                if let end = await handle(event) { return await finishing(end) }
             }
         }
         await drain()
@@ -169,6 +181,8 @@ public final class Connection: Sendable {
     }
 
     private func waitForCapacity() async {
+        guard state.withLock({ $0.allTasks.count >= Self.maxInflight }) else { return }
+        output.uncork()  // the replies of the tasks that finish meanwhile must not wait for this loop
         await withCheckedContinuation { c in
             let full = state.withLock { s -> Bool in
                 guard s.allTasks.count >= Self.maxInflight else { return false }
@@ -194,12 +208,12 @@ public final class Connection: Sendable {
 
     // MARK: - Reading
 
-    /// Chunks of input, read on a thread of their own; the thread reads a chunk only when fewer
+    /// Chunks of input, read on a thread of their own (`LoopThreads`); the thread reads a chunk only when fewer
     /// than four are waiting to be handled (call `signal` on the gate for each chunk handled).
     private static func readChunks(_ source: any ByteSource) -> (AsyncStream<[UInt8]>, ChunkGate) {
         let room = ChunkGate(limit: 4)
         return (AsyncStream { continuation in
-            let thread = Thread {
+            LoopThreads.shared.run {
                 while true {
                     room.wait()
                     guard let chunk = source.next() else { break }
@@ -207,14 +221,12 @@ public final class Connection: Sendable {
                 }
                 continuation.finish()
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }, room)
     }
 
     // MARK: - Dispatch
 
-    private func handle(_ event: FrameEvent) -> ConnectionEnd? {
+    private func handle(_ event: FrameEvent) async -> ConnectionEnd? {
         switch event {
         case .oversized(let size):
             let error = ResponseError(
@@ -237,16 +249,16 @@ public final class Connection: Sendable {
                 return nil
             }
             if case .array(let items) = value {
-                return handleBatch(items)
+                return await handleBatch(items)
             }
             var reply: JSONValue?
-            let end = dispatch(IncomingMessage(value), batch: nil, reply: &reply)
+            let end = await dispatch(IncomingMessage(value), batch: nil, reply: &reply)
             if let reply { output.send(reply) }
             return end
         }
     }
 
-    private func handleBatch(_ items: [JSONValue]) -> ConnectionEnd? {
+    private func handleBatch(_ items: [JSONValue]) async -> ConnectionEnd? {
         if items.isEmpty {
             output.send(OutgoingMessage.response(id: nil, result: .failure(.invalidRequest("an empty batch is not allowed"))))
             return nil
@@ -255,7 +267,7 @@ public final class Connection: Sendable {
         var immediate: [JSONValue] = []
         for item in items {
             var reply: JSONValue?
-            if let end = dispatch(IncomingMessage(item), batch: collector, reply: &reply) { return end }
+            if let end = await dispatch(IncomingMessage(item), batch: collector, reply: &reply) { return end }
             if let reply { immediate.append(reply) }
         }
         let output = self.output
@@ -268,7 +280,7 @@ public final class Connection: Sendable {
 
     /// Handles one message in arrival order. Immediate replies (errors, lifecycle answers) go into
     /// `reply`; requests that run go into the batch collector, or are answered when done.
-    private func dispatch(_ message: IncomingMessage, batch: BatchCollector?, reply: inout JSONValue?) -> ConnectionEnd? {
+    private func dispatch(_ message: IncomingMessage, batch: BatchCollector?, reply: inout JSONValue?) async -> ConnectionEnd? {
         let seen = state.withLock { s -> Int in
             s.messagesSeen += 1
             return s.messagesSeen
@@ -312,7 +324,7 @@ public final class Connection: Sendable {
                 return nil
             }
             if method == "initialize" { state.withLock { $0.initialized = true } }
-            start(id: id, method: method, params: params, entry: entry, batch: batch)
+            await start(id: id, method: method, params: params, entry: entry, batch: batch)
             return nil
         }
     }
@@ -352,7 +364,7 @@ public final class Connection: Sendable {
         return nil
     }
 
-    private func start(id: RequestID, method: String, params: JSONValue?, entry: MethodRegistry.RequestEntry, batch: BatchCollector?) {
+    private func start(id: RequestID, method: String, params: JSONValue?, entry: MethodRegistry.RequestEntry, batch: BatchCollector?) async {
         let context = RequestContext(id: id, method: method, connection: self, workDoneToken: params?["workDoneToken"])
         let trace = state.withLock { $0.trace }
         if trace != "off" {
@@ -363,8 +375,18 @@ public final class Connection: Sendable {
         }
         let errorMapper = self.errorMapper
         let output = self.output
-        let slot = batch?.reserve()
         let started = ContinuousClock.now
+        // A request answered from memory is answered here, in the reading loop, without a task of
+        // its own (which costs more than such an answer) — unless a write of this connection is
+        // pending, which it might have to wait for, or it is part of a batch. It never waits, so
+        // it holds up nothing; it is done before the next message is read, so it needs no entry
+        // for cancellation or `shutdown`.
+        if entry.answersInline, batch == nil, state.withLock({ $0.pendingWrites.isEmpty }) {
+            Self.answer(id: id, await Self.outcome(of: entry, params, context, errorMapper), to: output)
+            if trace != "off" { Self.traceAnswer(method: method, id: id, started: started, to: output) }
+            return
+        }
+        let slot = batch?.reserve()
         // A read's keys matter only against writes still pending; with none pending (the common
         // case: a pipeline of queries) they are not derived, which spares decoding its params a
         // second time. Only this loop adds pending writes, so none can appear before the task
@@ -376,41 +398,52 @@ public final class Connection: Sendable {
             let dependencies = s.pendingWrites.isEmpty ? [] : s.pendingWrites.sorted { $0.key < $1.key }.filter { $0.value.keys.overlaps(keys) }.map(\.value.task)
             let t = Task { [weak self] in
                 for d in dependencies { await d.value }
-                let result: Result<MethodRegistry.Answer, ResponseError>
-                if Task.isCancelled {
-                    result = .failure(.cancelled)
-                } else {
-                    do {
-                        result = .success(try await entry.handler(params, context))
-                    } catch let e as ResponseError {
-                        result = .failure(e)
-                    } catch is CancellationError {
-                        result = .failure(.cancelled)
-                    } catch let e as DecodingError {
-                        result = .failure(ResponseError(decodingError: e))
-                    } catch {
-                        result = .failure(errorMapper(error))
-                    }
-                }
+                let result = Task.isCancelled ? .failure(.cancelled) : await Self.outcome(of: entry, params, context, errorMapper)
                 if let batch, let slot {
                     await batch.fill(slot, OutgoingMessage.response(id: id, result: result.map(\.value)))
-                } else if case .success(.encoded(let encoded)) = result {
-                    output.send(body: OutgoingMessage.response(id: id, encodedResult: encoded))
                 } else {
-                    output.send(OutgoingMessage.response(id: id, result: result.map(\.value)))
+                    Self.answer(id: id, result, to: output)
                 }
-                if trace != "off" {
-                    let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
-                    output.send(OutgoingMessage.notification(
-                        method: "$/logTrace",
-                        params: ["message": .string("Sending response '\(method) - (\(id))'. Processing request took \(ms)ms")]))
-                }
+                if trace != "off" { Self.traceAnswer(method: method, id: id, started: started, to: output) }
                 self?.taskFinished(key: key, id: id)
             }
             s.inflight[id] = t
             s.allTasks[key] = t
             if entry.ordering == .write { s.pendingWrites[key] = (keys, t) }
         }
+    }
+
+    /// Runs a request's handler; its answer, or the error to send for what it threw.
+    private static func outcome(of entry: MethodRegistry.RequestEntry, _ params: JSONValue?, _ context: RequestContext,
+                                _ errorMapper: ErrorMapper) async -> Result<MethodRegistry.Answer, ResponseError>
+    {
+        do {
+            return .success(try await entry.handler(params, context))
+        } catch let e as ResponseError {
+            return .failure(e)
+        } catch is CancellationError {
+            return .failure(.cancelled)
+        } catch let e as DecodingError {
+            return .failure(ResponseError(decodingError: e))
+        } catch {
+            return .failure(errorMapper(error))
+        }
+    }
+
+    /// Sends the response to request `id` (an answer kept serialised is sent as it is).
+    private static func answer(id: RequestID, _ result: Result<MethodRegistry.Answer, ResponseError>, to output: OutputChannel) {
+        if case .success(.encoded(let encoded)) = result {
+            output.send(responseTo: id, encodedResult: encoded)
+        } else {
+            output.send(OutgoingMessage.response(id: id, result: result.map(\.value)))
+        }
+    }
+
+    /// `$/logTrace` for an answered request (trace on).
+    private static func traceAnswer(method: String, id: RequestID, started: ContinuousClock.Instant, to output: OutputChannel) {
+        let ms = (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
+        output.send(OutgoingMessage.notification(
+            method: "$/logTrace", params: ["message": .string("Sending response '\(method) - (\(id))'. Processing request took \(ms)ms")]))
     }
 
     private func trackTask(_ task: Task<Void, Never>) {

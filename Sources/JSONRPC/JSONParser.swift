@@ -143,11 +143,17 @@ public struct JSONParser {
         mutating func parseString() throws(JSONParseError) -> String {
             pos += 1  // opening quote
             let start = pos
-            // Fast path: no escapes.
+            // Fast path: no escapes. An ASCII string (the usual key or name) needs no UTF-8
+            // validation, which costs more than the rest of the scan.
+            var bitsSeen: UInt8 = 0
             while pos < buf.count {
                 let c = buf[pos]
                 if c == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: buf[start..<pos])
+                    if bitsSeen < 0x80 {
+                        pos += 1
+                        return String(decoding: slice, as: UTF8.self)
+                    }
                     guard let s = String(validating: slice, as: UTF8.self) else {
                         throw JSONParseError(message: "string is not valid UTF-8", offset: start)
                     }
@@ -156,6 +162,7 @@ public struct JSONParser {
                 }
                 if c == UInt8(ascii: "\\") { break }
                 if c < 0x20 { throw error("control character in string") }
+                bitsSeen |= c
                 pos += 1
             }
             var bytes = [UInt8](UnsafeBufferPointer(rebasing: buf[start..<pos]))

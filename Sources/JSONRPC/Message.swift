@@ -155,12 +155,17 @@ public enum OutgoingMessage {
     static func response(id: RequestID, encodedResult: EncodedJSON) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(encodedResult.bytes.count + 48)
+        appendResponse(id: id, encodedResult: encodedResult, to: &out)
+        return out
+    }
+
+    /// Appends the bytes of `response(id:encodedResult:)` to `out`.
+    static func appendResponse(id: RequestID, encodedResult: EncodedJSON, to out: inout [UInt8]) {
         out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         JSONWriter.write(id.json, into: &out)
         out.append(contentsOf: #","result":"#.utf8)
         out.append(contentsOf: encodedResult.bytes)
         out.append(UInt8(ascii: "}"))
-        return out
     }
 
     public static func response(id: RequestID?, result: Result<JSONValue, ResponseError>) -> JSONValue {

@@ -72,6 +72,9 @@ public struct MethodRegistry: Sendable {
         /// Decodes params as the handler does, without running it.
         let decode: @Sendable (JSONValue?) throws -> Void
         let handler: @Sendable (JSONValue?, RequestContext) async throws -> Answer
+        /// Answered in the connection's reading loop rather than in a task of its own (see
+        /// `registerEncoded`'s `answersInline`).
+        var answersInline = false
     }
 
     private(set) var requests: [String: RequestEntry] = [:]
@@ -105,16 +108,21 @@ public struct MethodRegistry: Sendable {
 
     /// Registers a request like `register`, whose handler answers with its result serialised
     /// (one it keeps, to send again without encoding it again).
+    /// With `answersInline`, a read whose handler answers from memory at once (it never waits
+    /// for I/O, a build or another request) is answered in the connection's reading loop: a task
+    /// per request would cost more than the answer, and such a request cannot hold up others.
     public mutating func registerEncoded<P: Decodable & SendableMetatype>(
         _ method: String, ordering: MethodOrdering, keys: @escaping KeysOf = { _ in .all }, params: P.Type = P.self,
-        _ body: @escaping @Sendable (P, RequestContext) async throws -> EncodedJSON
+        answersInline: Bool = false, _ body: @escaping @Sendable (P, RequestContext) async throws -> EncodedJSON
     ) {
         let decode = Self.decoder(method, P.self, acceptsUnknownParams: false, maxParamsBytes: nil)
-        requests[method] = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
+        var entry = RequestEntry(ordering: ordering, keys: keys, decode: { _ = try decode($0) }) { raw, context in
             let p: P = try decode(raw)
             try (p as? ValidatedParams)?.validate()
             return .encoded(try await body(p, context))
         }
+        entry.answersInline = answersInline && ordering == .read
+        requests[method] = entry
     }
 
     /// Decodes a method's params (see `register`).

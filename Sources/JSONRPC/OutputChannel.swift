@@ -23,6 +23,14 @@ final class OutputChannel: Sendable {
     private nonisolated(unsafe) var closed = false
     /// The writer thread waits on `condition` (only then do senders signal it).
     private nonisolated(unsafe) var sleeping = false
+    /// While set (`cork`), what is sent collects until `corkLimit` bytes, `uncork`, or
+    /// `corkTimeout`, and then leaves in one write.
+    private nonisolated(unsafe) var corked = false
+    /// Callers of `flush` and `written` waiting: the writer does not hold corked bytes back
+    /// from them.
+    private nonisolated(unsafe) var flushWaiters = 0
+    /// Callers of `written` to resume once all that was sent has been written.
+    private nonisolated(unsafe) var writtenWaiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes handed over and not yet written (`buffer` plus the `spare` being written).
     private nonisolated(unsafe) var unwritten = 0
     /// Callers of `waitForRoom` to resume once `unwritten` is at or below `lowWater`.
@@ -32,13 +40,27 @@ final class OutputChannel: Sendable {
     /// How often the idle writer looks for more to write before it sleeps.
     static let checksBeforeSleeping = 2
     static let lowWater = 4 << 20
+    /// Corked output leaves once this much has collected (an engine-socket frame's worth)...
+    static let corkLimit = 64 << 10
+    /// ...or once it has waited this long (seconds), whatever holds up the uncork.
+    private let corkTimeout: Double
 
-    init(sink: any ByteSink) {
+    /// Buffers of channels that ended, kept for the next ones (at most `keptBuffers`, each of
+    /// at most `keptCapacity` bytes): under load, a new connection's output would otherwise grow
+    /// its buffers from nothing — fresh pages and a copy at every doubling, for every client.
+    private static let recycled = Mutex<[[UInt8]]>([])
+    static let keptBuffers = 16
+    static let keptCapacity = 1 << 20
+
+    init(sink: any ByteSink, corkTimeout: Double = 0.002) {
         self.sink = sink
+        self.corkTimeout = corkTimeout
+        Self.recycled.withLock { kept in
+            if let b = kept.popLast() { buffer = b }
+            if let b = kept.popLast() { spare = b }
+        }
         // The thread holds the channel until `close`, then writes what is left and ends.
-        let t = Thread { self.writerLoop() }
-        t.stackSize = 1 << 18
-        t.start()
+        LoopThreads.shared.run { self.writerLoop() }
     }
 
     var framing: Framing? {
@@ -62,6 +84,23 @@ final class OutputChannel: Sendable {
 
     func send(_ message: JSONValue) { send(body: JSONWriter.write(message)) }
 
+    /// Sends the success response to request `id` whose result is serialised already, written
+    /// straight into the buffer (the same bytes as `OutgoingMessage.response(id:encodedResult:)`).
+    func send(responseTo id: RequestID, encodedResult: EncodedJSON) {
+        condition.lock()
+        guard currentFraming == .newlineDelimited, !closed else {
+            condition.unlock()
+            send(body: OutgoingMessage.response(id: id, encodedResult: encodedResult))
+            return
+        }
+        let before = buffer.count
+        OutgoingMessage.appendResponse(id: id, encodedResult: encodedResult, to: &buffer)
+        buffer.append(0x0A)
+        unwritten += buffer.count - before
+        wakeWriterIfDue()
+        condition.unlock()
+    }
+
     /// Sends one message, serialised (`JSONWriter`'s bytes: never a raw newline).
     func send(body: [UInt8]) {
         condition.lock()
@@ -78,12 +117,35 @@ final class OutputChannel: Sendable {
                 buffer.append(contentsOf: FrameEncoder.frame(body, as: f))
             }
             unwritten += buffer.count - before
-            // Broadcast: `flush` callers wait on the same condition, and a signal could wake
-            // one of them instead of the writer.
-            if sleeping { condition.broadcast() }
+            wakeWriterIfDue()
         } else {
             pending.append(body)
         }
+        condition.unlock()
+    }
+
+    /// Wakes the sleeping writer when what is buffered is due to leave. Call with `condition` locked.
+    private func wakeWriterIfDue() {
+        // Broadcast: `flush` callers wait on the same condition, and a signal could wake one of
+        // them instead of the writer.
+        if sleeping && (!corked || buffer.count >= Self.corkLimit) { condition.broadcast() }
+    }
+
+    /// Holds what is sent from now on back until `uncork` (or `corkLimit` bytes, or
+    /// `corkTimeout`): a reading loop that answers a run of pipelined requests sends their
+    /// replies in a few large writes rather than many small ones, each of which wakes the
+    /// client (and, through the engine socket, its forwarder) once.
+    func cork() {
+        condition.lock()
+        corked = true
+        condition.unlock()
+    }
+
+    /// Lets what `cork` held back leave now.
+    func uncork() {
+        condition.lock()
+        corked = false
+        if sleeping && !buffer.isEmpty { condition.broadcast() }
         condition.unlock()
     }
 
@@ -116,29 +178,64 @@ final class OutputChannel: Sendable {
     /// Returns once everything sent so far has been written.
     func flush() {
         condition.lock()
+        flushWaiters += 1
+        condition.broadcast()  // a writer holding corked bytes lets them go
         while !buffer.isEmpty || writing { condition.wait() }
+        flushWaiters -= 1
         condition.unlock()
+    }
+
+    /// Returns once everything sent so far has been written, as `flush` does, without holding
+    /// a thread meanwhile (for callers on the cooperative pool).
+    func written() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if buffer.isEmpty && !writing {
+                condition.unlock()
+                c.resume()
+                return
+            }
+            writtenWaiters.append(c)
+            flushWaiters += 1
+            condition.broadcast()  // a writer holding corked bytes lets them go
+            condition.unlock()
+        }
     }
 
     private func writerLoop() {
         while true {
             condition.lock()
             var idleChecks = 0
-            while buffer.isEmpty && !closed {
-                // Under load the next reply is usually a moment away: look again (yielding the
-                // CPU) before sleeping, which spares a sleep and a wake-up per reply.
-                if idleChecks < Self.checksBeforeSleeping {
-                    idleChecks += 1
-                    condition.unlock()
-                    sched_yield()
-                    condition.lock()
+            var corkDeadline: Date?
+            while !closed {
+                if buffer.isEmpty {
+                    // Under load the next reply is usually a moment away: look again (yielding
+                    // the CPU) before sleeping, which spares a sleep and a wake-up per reply.
+                    if idleChecks < Self.checksBeforeSleeping {
+                        idleChecks += 1
+                        condition.unlock()
+                        sched_yield()
+                        condition.lock()
+                        continue
+                    }
+                    sleeping = true
+                    condition.wait()
+                    sleeping = false
                     continue
                 }
+                guard corked && buffer.count < Self.corkLimit && flushWaiters == 0 else { break }
+                let deadline = corkDeadline ?? Date(timeIntervalSinceNow: corkTimeout)
+                corkDeadline = deadline
                 sleeping = true
-                condition.wait()
+                let woken = condition.wait(until: deadline)
                 sleeping = false
+                if !woken { break }  // held long enough: what there is leaves
             }
-            if buffer.isEmpty && closed { condition.unlock(); return }
+            if buffer.isEmpty && closed {
+                condition.unlock()
+                recycleBuffers()
+                return
+            }
             swap(&buffer, &spare)
             writing = true
             condition.unlock()
@@ -153,9 +250,29 @@ final class OutputChannel: Sendable {
                 resumed = roomWaiters
                 roomWaiters.removeAll()
             }
+            if buffer.isEmpty {
+                resumed += writtenWaiters
+                flushWaiters -= writtenWaiters.count
+                writtenWaiters.removeAll()
+            }
             condition.broadcast()
             condition.unlock()
             for c in resumed { c.resume() }
+        }
+    }
+
+    /// Hands the buffers to the channels to come (the writer's last step: nothing touches them after).
+    private func recycleBuffers() {
+        condition.lock()
+        var mine = [buffer, spare]
+        buffer = []
+        spare = []
+        condition.unlock()
+        Self.recycled.withLock { kept in
+            for i in mine.indices where mine[i].capacity <= Self.keptCapacity && kept.count < Self.keptBuffers {
+                mine[i].removeAll(keepingCapacity: true)
+                kept.append(mine[i])
+            }
         }
     }
 

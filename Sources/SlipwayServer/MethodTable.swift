@@ -255,7 +255,8 @@ public enum MethodTable {
             let c = try await e.saveImage(p, session: s.session(for: ctx.connection))
             return PatchImageResult(image: ImageResource(c.image), changed: c.changed, build: c.build)
         }
-        r.registerEncoded(ImageGet.self) { p, _ in try s.imageResources.resource(of: try await e.image(p.resolvedNamespace, p.name)) }
+        // Answered from the image catalog in memory (the first query of an engine loads it).
+        r.registerEncoded(ImageGet.self, answersInline: true) { p, _ in try s.imageResources.resource(of: try await e.image(p.resolvedNamespace, p.name)) }
         r.register(ImageStatusMethod.self) { p, _ in
             ImageStatusResult(try await e.image(p.resolvedNamespace, p.name), cacheBytes: try await e.cacheSize(namespace: p.resolvedNamespace, image: p.name))
         }

@@ -23,8 +23,10 @@ extension MethodRegistry {
     /// Registers a method of type `M` whose handler returns its result already encoded (it
     /// keeps encoded results, as `ImageResourceCache` does); the result must be what encoding
     /// an `M.Result` gives.
-    mutating func registerEncoded<M: RPCMethod>(_ method: M.Type, _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> EncodedJSON) {
-        registerEncoded(M.method, ordering: M.access.ordering, keys: RequestKeys.of(M.self), params: M.Params.self, body)
+    /// `answersInline`: see `MethodRegistry.registerEncoded`.
+    mutating func registerEncoded<M: RPCMethod>(_ method: M.Type, answersInline: Bool = false,
+                                                _ body: @escaping @Sendable (M.Params, RequestContext) async throws -> EncodedJSON) {
+        registerEncoded(M.method, ordering: M.access.ordering, keys: RequestKeys.of(M.self), params: M.Params.self, answersInline: answersInline, body)
     }
 }
 

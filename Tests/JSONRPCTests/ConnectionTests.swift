@@ -26,6 +26,8 @@ final class PipePeer: Sendable {
         let keyed = Mutex<[String: Int]>([:])
         /// How many times the ordering keys of `getKey` were derived.
         let keysDerived = Mutex(0)
+        /// What `inlineMark` and `mark` did, in order.
+        let marks = Mutex<[String]>([])
     }
 
     static func testRegistry(counter: Counter) -> MethodRegistry {
@@ -55,6 +57,18 @@ final class PipePeer: Sendable {
             counter.keyed.withLock { $0[p["key"]?.stringValue ?? ""] ?? 0 }
         }
         r.registerEncoded("encoded", ordering: .read) { (p: JSONValue, _) in EncodedJSON(["echo": p, "text": "a\nb"]) }
+        // Answered in the reading loop: what it does ends before the next message is handled.
+        r.registerEncoded("inlineMark", ordering: .read, answersInline: true) { (_: NoParams, _) in
+            counter.marks.withLock { $0.append("inline start") }
+            try await Task.sleep(for: .milliseconds(200))
+            counter.marks.withLock { $0.append("inline end") }
+            return EncodedJSON("done")
+        }
+        r.register("mark", ordering: .read) { (_: NoParams, _) -> VoidResult in
+            counter.marks.withLock { $0.append("mark") }
+            return VoidResult()
+        }
+        r.registerEncoded("inlineGet", ordering: .read, answersInline: true) { (_: NoParams, _) in EncodedJSON(.int(Int64(counter.value.withLock { $0 }))) }
         r.register("fail", ordering: .read) { (_: NoParams, _) -> VoidResult in throw Boom() }
         struct Typed: Codable { var name: String; var n: Int }
         r.register("typed", ordering: .read) { (p: Typed, _) in p.name }
@@ -278,6 +292,38 @@ final class PipePeer: Sendable {
         let batch = try #require(await peer.next()?.arrayValue)
         #expect(batch.first { $0["id"] == .int(7) }?["result"] == ["echo": ["n": 2], "text": "a\nb"])
         #expect(batch.first { $0["id"] == .int(8) }?["result"] == ["m": 3])
+    }
+
+    /// A method answered inline is answered in the reading loop, before the next message of
+    /// the connection is handled: no task each (what makes `image/get` cheap).
+    @Test func anInlineAnswerEndsBeforeTheNextMessageIsHandled() async {
+        let peer = PipePeer()
+        peer.send([#"{"jsonrpc":"2.0","id":1,"method":"inlineMark"}"#, #"{"jsonrpc":"2.0","id":2,"method":"mark"}"#].joined(separator: "\n") + "\n")
+        let replies = await peer.next(2)
+        #expect(replies.first { $0["id"] == .int(1) }?["result"] == "done")
+        #expect(peer.counter.marks.withLock { $0 } == ["inline start", "inline end", "mark"])
+    }
+
+    /// An inline method still sees its connection's earlier writes (it runs as a task after
+    /// them while one is pending), and is answered inside a batch's array.
+    @Test func anInlineAnswerSeesEarlierWritesAndJoinsItsBatch() async throws {
+        let peer = PipePeer()
+        peer.send(#"{"jsonrpc":"2.0","id":1,"method":"slowSet","params":{"value":42}}"# + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"inlineGet"}"# + "\n")
+        let replies = await peer.next(2)
+        #expect(replies.first { $0["id"] == .int(2) }?["result"] == .int(42))
+        peer.send(#"[{"jsonrpc":"2.0","id":3,"method":"inlineGet"},{"jsonrpc":"2.0","id":4,"method":"echo","params":{"m":1}}]"# + "\n")
+        let batch = try #require(await peer.next()?.arrayValue)
+        #expect(batch.first { $0["id"] == .int(3) }?["result"] == .int(42))
+        #expect(batch.count == 2)
+    }
+
+    /// Pipelined requests all answered, in order of their ids for inline answers, however the
+    /// output groups them.
+    @Test func manyPipelinedInlineRequestsAreAllAnswered() async {
+        let peer = PipePeer()
+        peer.send((1...2000).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"inlineGet"}"# }.joined(separator: "\n") + "\n")
+        let replies = await peer.next(2000)
+        #expect(replies.compactMap { $0["id"]?.int64Value } == Array(1...2000))
     }
 
     @Test func orderingKeysOverlapByKeyOrPrefix() {

@@ -122,7 +122,7 @@ final class EngineServer: Sendable {
             }
             let channel = FrameChannel(fd: fd)
             let peer = slipway_peer_uid(fd)
-            Thread { [self] in handshake(channel, peerUID: peer) }.start()
+            LoopThreads.shared.run { [self] in handshake(channel, peerUID: peer) }
         }
     }
 
@@ -202,7 +202,7 @@ final class EngineServer: Sendable {
         switch end {
         case .exit(let code):
             // Builds this client started go on in the engine.
-            connection.flushOutput()
+            await connection.outputWritten()
             await context.closeSession(for: connection)
             channel.send(Closing(status: code, ""))
         case .endOfInput(let cutShort):
@@ -211,12 +211,14 @@ final class EngineServer: Sendable {
                 await context.closeSession(for: connection)
                 return
             }
-            // A pipeline gets complete results: the builds its own requests queued end first.
-            await engine.waitForBuilds(session.startedBuilds)
+            // A pipeline gets complete results: the builds its own requests queued end first
+            // (a client that queued none, most of them, spares the turn on the engine's actor).
+            let started = session.startedBuilds
+            if !started.isEmpty { await engine.waitForBuilds(started) }
             await session.flush()
             await context.closeSession(for: connection)
             _ = await forwarder.value
-            connection.flushOutput()
+            await connection.outputWritten()
             let note = cutShort ? "slipway: the last message was cut short (answered with a parse error, or with window/logMessage when it could not be read); exiting 1\n" : ""
             channel.send(Closing(status: cutShort ? 1 : 0, note))
         }
