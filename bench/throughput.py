@@ -146,9 +146,13 @@ def one_after_another():
 
 
 rpc_session(shared_state, [{"jsonrpc": "2.0", "id": 1, "method": "image/list"}], shared=True)  # the engine runs
-embedded = [one([SLIPWAY, "--embedded", "--state-dir", state], "embedded") for _ in range(RUNS)]
+# The embedded and shared runs alternate, so that load which comes and goes on the machine
+# falls on both alike (all of one, then all of the other, once put a busy minute on one side).
+embedded, shared = [], []
+for _ in range(RUNS):
+    embedded.append(one([SLIPWAY, "--embedded", "--state-dir", state], "embedded"))
+    shared.append(many())
 sequential = [one_after_another() for _ in range(RUNS)]
-shared = [many() for _ in range(RUNS)]
 py = [one([sys.executable, "-c", PEER]) for _ in range(RUNS)]
 print(f"throughput: {N} image/get per run ({CLIENTS} clients × {PER_CLIENT} through the engine, or one client with all of them), {RUNS} runs")
 report("one client, --embedded", median(embedded), "req/s", "python json-lines echo", median(py))
