@@ -9,7 +9,7 @@
 //                  [MOUNT]… -- COMMAND [ARG…]
 //   slipway-userns … --root DIR [MOUNT]… -- COMMAND [ARG…]
 //
-// With --idmapped NAME (as root only, repeatable; NAME relative to --chdir), the folder NAME is
+// With --idmapped NAME (as root only, repeatable; NAME a folder in --chdir), the folder NAME is
 // seen through an id-mapped mount (MOUNT_ATTR_IDMAP, read-only) of the namespace's maps: an id
 // k on disk shows as host id OUTER+k, so as the namespace's own id k. It holds a Dockerfile
 // layer written with the namespace's ids as they are inside, whose files may be hard links
@@ -829,7 +829,7 @@ int main(int argc, char **argv) {
             else merged = v;
         } else if (!strcmp(a, "--idmapped")) {
             if (nidmapped == MAX_LOWERS) usage("too many --idmapped");
-            if (!plain_path(v) || v[0] == '/') usage("an --idmapped folder is a plain path relative to --chdir");
+            if (!plain_path(v) || strchr(v, '/') || !strcmp(v, "..") || !strcmp(v, ".")) usage("an --idmapped folder is a name of a folder in --chdir");
             idmapped[nidmapped++] = v;
         } else if (!strcmp(a, "--chdir")) {
             chdir_to = v;

@@ -101,6 +101,40 @@ import TestSupport
         #expect(noMap.status == 125 && noMap.err.contains("--uid-map"), "\(noMap)")
     }
 
+    /// An id-mapped folder (`--idmapped`, a COPY's layer of the snapshot's own files as root)
+    /// is a name in --chdir, and mounted read-only, without setuid or devices, so no process of
+    /// the namespace could write through it to the files it shares with the snapshot (and the
+    /// helper's tmpfs over /tmp already hides this one); the overlay over it takes the writes,
+    /// copied up as the namespace root's.
+    @Test(.enabled(if: getuid() == 0, "only root may make an id-mapped mount")) func anIDMappedFolderIsANameAndReadOnly() async throws {
+        let mapping = IDMapping.root
+        for name in ["../etc", "a/b", "..", "/etc"] {
+            let bad = try await sh("'\(Repo.userNamespaceHelper)' --uid-map 0:\(IDMapping.rootBase):65536 --gid-map 0:\(IDMapping.rootBase):65536 --chdir /tmp --idmapped '\(name)' --lower x --upper u --work w --merged m -- true")
+            #expect(bad.status == 125 && bad.err.contains("--idmapped"), "\(name): \(bad)")
+        }
+        let dir = TempDir("idmapped")
+        let r = try await sh("""
+            set -e
+            cd '\(dir.path)'
+            chmod 755 .
+            mkdir shared upper work merged
+            echo snapshot > shared/f && chmod 600 shared/f
+            chown \(IDMapping.rootBase):\(IDMapping.rootBase) upper work merged
+            """)
+        try #require(r.status == 0, "\(r)")
+        var overlay = UserNamespaceRunner.Overlay(base: dir.path, lowers: ["shared"], upper: "upper", work: "work", merged: "merged")
+        overlay.idmapped = ["shared"]
+        let args = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping).arguments(overlay: overlay, command: ["/bin/sh", "-c",
+            "ls -ln /tmp/slipway-root/f | tr -s ' ' | cut -d' ' -f1,3,4; cat /tmp/slipway-root/f; echo changed > /tmp/slipway-root/f && echo overlay-written; "
+                + "grep -F ' \(dir.path)/shared ' /proc/self/mountinfo | grep -q ' ro,nosuid,nodev,[a-z,]*idmapped ' && echo read-only; true"])
+        let out = try await sh(args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " "))
+        #expect(out.out == "-rw------- 0 0\nsnapshot\noverlay-written\nread-only\n", "\(out)")
+        #expect(try String(contentsOfFile: dir.path + "/shared/f", encoding: .utf8) == "snapshot\n")
+        #expect(try String(contentsOfFile: dir.path + "/upper/f", encoding: .utf8) == "changed\n")
+        var st = stat()
+        #expect(lstat(dir.path + "/upper/f", &st) == 0 && st.st_uid == IDMapping.rootBase, "the copy-up is the namespace root's")
+    }
+
     @Test(.enabled(if: DockerfileSteps.canRun, DockerfileSteps.cannotRun)) func theHelperPassesOnTheCommandsExitStatus() async throws {
         let mapping = try IDMapping.forCurrentUser()
         let runner = UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping)
