@@ -34,8 +34,10 @@ final class PipePeer: Sendable {
         var r = MethodRegistry()
         r.register("echo", ordering: .read) { (p: JSONValue, _) in p }
         r.register("initialize", ordering: .write) { (_: NoParams, _) in ["serverInfo": ["name": "test"]] as JSONValue }
+        // Ends only when cancelled (the sleep bounds a failure): under a loaded CI run, the
+        // cancel of the test that uses it was once read more than 30 s after the request.
         r.register("sleep", ordering: .read) { (_: NoParams, _) -> VoidResult in
-            try await Task.sleep(for: .seconds(30))
+            try await Task.sleep(for: .seconds(300))
             return VoidResult()
         }
         r.register("slowSet", ordering: .write) { (p: JSONValue, _) -> VoidResult in
