@@ -28,11 +28,17 @@ func eventually(_ condition: () -> Bool) async -> Bool {
 /// The output of a connection: corked replies leave together, and never later than the cork's
 /// limit, its timeout or a flush allow.
 @Suite struct OutputChannelTests {
-    @Test func corkedMessagesLeaveInOneWriteOnUncork() {
+    /// A channel of newline-delimited messages into a recording sink, corked.
+    func corked(timeout: Double = 600) -> (RecordingSink, OutputChannel) {
         let sink = RecordingSink()
-        let channel = OutputChannel(sink: sink, corkTimeout: 600)
+        let channel = OutputChannel(sink: sink, corkTimeout: timeout)
         channel.setFraming(.newlineDelimited)
         channel.cork()
+        return (sink, channel)
+    }
+
+    @Test func corkedMessagesLeaveInOneWriteOnUncork() {
+        let (sink, channel) = corked()
         for i in 0..<10 {
             channel.send(.int(Int64(i)))
             usleep(1000)  // time for a writer that did not hold corked output to write it
@@ -45,10 +51,7 @@ func eventually(_ condition: () -> Bool) async -> Bool {
     }
 
     @Test func corkedOutputLeavesOnceItReachesTheLimit() async {
-        let sink = RecordingSink()
-        let channel = OutputChannel(sink: sink, corkTimeout: 600)
-        channel.setFraming(.newlineDelimited)
-        channel.cork()
+        let (sink, channel) = corked()
         let line = JSONValue.string(String(repeating: "x", count: 1000))
         for _ in 0..<(OutputChannel.corkLimit / 1000 + 2) { channel.send(line) }
         #expect(await eventually { !sink.writes.withLock { $0.isEmpty } }, "corked output over the limit was held back")
@@ -57,20 +60,14 @@ func eventually(_ condition: () -> Bool) async -> Bool {
     }
 
     @Test func corkedOutputLeavesAfterTheTimeoutWithoutUncork() async {
-        let sink = RecordingSink()
-        let channel = OutputChannel(sink: sink, corkTimeout: 0.05)
-        channel.setFraming(.newlineDelimited)
-        channel.cork()
+        let (sink, channel) = corked(timeout: 0.05)
         channel.send(.string("late"))
         #expect(await eventually { sink.text == "\"late\"\n" })
         channel.close()
     }
 
     @Test func flushWritesCorkedOutput() {
-        let sink = RecordingSink()
-        let channel = OutputChannel(sink: sink, corkTimeout: 600)
-        channel.setFraming(.newlineDelimited)
-        channel.cork()
+        let (sink, channel) = corked()
         channel.send(.int(1))
         channel.flush()
         #expect(sink.text == "1\n")

@@ -81,8 +81,7 @@ public struct DockerfileBuilderFixture: Sendable {
     public static func runner(mapping: IDMapping, layersRoot: String) async throws -> OverlayStepRunner {
         let runner = OverlayStepRunner(sandbox: try SandboxRunner(), namespace: UserNamespaceRunner(helper: Repo.userNamespaceHelper, mapping: mapping),
                                        layersRoot: layersRoot)
-        try FileManager.default.createDirectory(atPath: layersRoot, withIntermediateDirectories: true)
-        guard getuid() == 0, await runner.innerIDFoldersUnavailableReason(scratch: layersRoot) == nil else { return runner }
+        guard await runner.innerIDFoldersUnavailableReason(scratch: layersRoot) == nil else { return runner }
         return OverlayStepRunner(sandbox: runner.sandbox, namespace: runner.namespace, layersRoot: layersRoot, innerIDFolders: true)
     }
 }

@@ -49,7 +49,7 @@ public struct DockerfileExecutor: BuildExecutor {
         // As root, an overlay with an id-mapped lower is tried first: where it mounts, so does a
         // plain one (one probe). Without id-mapped lowers, a COPY copies the snapshot's files to
         // give them the namespace's host ids: the same image, more bytes.
-        if getuid() == 0, await runner.innerIDFoldersUnavailableReason(scratch: root + "/layers") == nil {
+        if await runner.innerIDFoldersUnavailableReason(scratch: root + "/layers") == nil {
             runner = OverlayStepRunner(sandbox: runner.sandbox, namespace: namespace, layersRoot: runner.layersRoot, limits: limits, innerIDFolders: true)
         } else if let why = await runner.overlayUnavailableReason(scratch: root + "/layers") {
             log(BuildPhase.build, .system,

@@ -126,10 +126,6 @@ enum BuildLogFile {
         return out
     }
 
-    static func parse(_ row: Substring, key: BuildKey) -> BuildLogLine? {
-        parse(Array(row.utf8)[...], key: key)
-    }
-
     /// A row's bytes (no newline), split at its first four tabs, a field made a `String`
     /// only once (a followed log is read a million lines at a time).
     static func parse(_ row: ArraySlice<UInt8>, key: BuildKey) -> BuildLogLine? {
